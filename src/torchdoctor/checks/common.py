@@ -1,0 +1,47 @@
+"""Small questions about a Snapshot that several rules ask, each answered with its evidence."""
+
+from __future__ import annotations
+
+from torchdoctor.model import Evidence
+from torchdoctor.snapshot import Snapshot
+
+NVML_SOURCE = "NVML (the NVIDIA driver)"
+
+
+def torch_source(snapshot: Snapshot) -> str:
+    return f"torch probe in {snapshot.interpreter.path}"
+
+
+def interpreter_evidence(snapshot: Snapshot) -> Evidence:
+    interpreter = snapshot.interpreter
+    return Evidence("project interpreter", interpreter.path, interpreter.reason)
+
+
+def nvidia_gpu_evidence(snapshot: Snapshot) -> tuple[Evidence, ...]:
+    """Facts showing that this machine has an NVIDIA GPU, strongest first; empty if none do."""
+    found: list[Evidence] = []
+    nvml = snapshot.nvml
+    if nvml.status == "ok" and nvml.gpus:
+        names = ", ".join(g.name or f"GPU {g.index}" for g in nvml.gpus)
+        found.append(Evidence("NVIDIA GPUs", f"{len(nvml.gpus)}: {names}", NVML_SOURCE))
+    if snapshot.torch.devices:
+        names = ", ".join(d.name for d in snapshot.torch.devices)
+        found.append(Evidence("CUDA devices torch sees", names, torch_source(snapshot)))
+    if snapshot.system.nvidia_kernel_driver:
+        found.append(Evidence("NVIDIA kernel module", snapshot.system.nvidia_kernel_driver, "/proc/driver/nvidia/version"))
+    nodes = [n for n in snapshot.system.gpu_device_nodes if n == "/dev/dxg" or n[len("/dev/nvidia"):].isdigit()]
+    if nodes:
+        found.append(Evidence("GPU device files", " ".join(nodes), "/dev"))
+    return tuple(found)
+
+
+def has_nvidia_gpu(snapshot: Snapshot) -> bool:
+    return bool(nvidia_gpu_evidence(snapshot))
+
+
+def declared_torch_groups(snapshot: Snapshot) -> tuple[str, ...]:
+    """Where the project asks for torch: "dependencies", "optional:cu128", "group:dev" ..."""
+    pyproject = snapshot.project.pyproject
+    if pyproject is None:
+        return ()
+    return tuple(dict.fromkeys(r.group for r in pyproject.torch_requirements if r.name == "torch"))

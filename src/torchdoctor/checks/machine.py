@@ -1,0 +1,183 @@
+"""TD2xx: does the torch build fit this machine's GPU and driver?"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from torchdoctor.checks.common import NVML_SOURCE, has_nvidia_gpu, interpreter_evidence, nvidia_gpu_evidence, torch_source
+from torchdoctor.checks.registry import Finding, rule
+from torchdoctor.model import Evidence, Severity
+from torchdoctor.snapshot import Snapshot
+
+# What the "CUDA initialization: ..." warning (or the error it wraps) means, in the user's words.
+# Matched as plain substrings of torch's own text; the first match wins.
+CUDA_INIT_CAUSES = (
+    ("driver on your system is too old", "the NVIDIA driver is older than the CUDA version this torch build needs"),
+    ("driver version is insufficient", "the NVIDIA driver is older than the CUDA version this torch build needs"),
+    ("Found no NVIDIA driver", "no NVIDIA driver is loaded (none installed, or its kernel module is not running)"),
+    ("no CUDA-capable device is detected", "the driver sees no GPU: CUDA_VISIBLE_DEVICES, a container without GPU access, or a GPU that fell off the bus"),
+    ("Error 803", "the driver's user-space library and kernel module do not match (a driver update without a reboot, or a CUDA compat package)"),
+    ("Error 804", "a CUDA forward-compatibility package is in use on a GPU that does not support it (GeForce/RTX); remove cuda-compat from the library path"),
+    ("CUDA unknown error", "the driver returned an unknown error; after suspend/resume on Linux the nvidia_uvm module usually needs a reload (or a reboot)"),
+    ("Error 999", "the driver returned an unknown error; after suspend/resume on Linux the nvidia_uvm module usually needs a reload (or a reboot)"),
+    ("busy or unavailable", "every GPU is in exclusive-process mode and already in use by another process"),
+)
+
+
+def explain_cuda_warning(text: str) -> str | None:
+    for needle, meaning in CUDA_INIT_CAUSES:
+        if needle.lower() in text.lower():
+            return meaning
+    return None
+
+
+@rule("TD201", "cpu-build-on-nvidia-machine")
+def cpu_build_on_nvidia_machine(snapshot: Snapshot) -> Iterator[Finding]:
+    """A CPU-only torch build is installed on a machine that has an NVIDIA GPU.
+
+    What it detects:
+        torch imports, `torch.version.cuda` and `torch.version.hip` are empty (a `+cpu` wheel, or a
+        Windows/macOS wheel from PyPI, which are CPU-only), while NVML, the kernel module or the device
+        files show an NVIDIA GPU.
+    Why it matters:
+        Everything runs on the CPU, often 10-100x slower, and `.cuda()` raises "Torch not compiled with
+        CUDA enabled". This is the most common PyTorch installation problem: on Windows, PyPI serves
+        only CPU wheels, so a plain `uv add torch` gets one.
+    Fix safety:
+        Fixed in pyproject.toml by mapping torch to a CUDA index (the fixes issue); until then the
+        report names the index to use.
+    """
+    torch = snapshot.torch
+    if torch.status != "ok" or torch.cuda or torch.hip:
+        return
+    gpu = nvidia_gpu_evidence(snapshot)
+    if not gpu:
+        return
+    windows = torch.python_platform or ""
+    why = (
+        "This torch was built without CUDA, so it cannot use the GPU this machine has: models run on the "
+        "CPU and `.cuda()` fails with \"Torch not compiled with CUDA enabled\". "
+    )
+    if windows.startswith("win") or snapshot.system.os_name == "Windows":
+        why += "On Windows, PyPI only has CPU builds of torch; CUDA builds come from the PyTorch index. "
+    why += (
+        "Map torch (and torchvision/torchaudio) to a CUDA index such as https://download.pytorch.org/whl/cu128 "
+        "in [tool.uv.sources], then run `uv lock` and `uv sync`."
+    )
+    yield Finding(
+        Severity.ERROR,
+        f"torch {torch.version} is a CPU-only build, but this machine has an NVIDIA GPU",
+        why,
+        (
+            Evidence("torch.__version__", str(torch.version), torch_source(snapshot)),
+            Evidence("torch.version.cuda", "None (built without CUDA)", torch_source(snapshot)),
+            *gpu,
+        ),
+    )
+
+
+@rule("TD202", "cuda-not-available")
+def cuda_not_available(snapshot: Snapshot) -> Iterator[Finding]:
+    """A CUDA build of torch reports `torch.cuda.is_available() == False`.
+
+    What it detects:
+        torch was built with CUDA, yet CUDA initialisation failed. The cause comes from the warning torch
+        emitted during `is_available()` ("CUDA initialization: ..."), mapped to a known cause where
+        the text is recognised, and from the driver facts.
+    Why it matters:
+        torch silently falls back to the CPU. When the machine has no NVIDIA GPU at all this is only
+        informative (the PyPI Linux wheel is a CUDA build, which runs fine on the CPU).
+    Fix safety:
+        Display only: the causes are outside pyproject.toml (driver, environment variables, reboot).
+    """
+    torch = snapshot.torch
+    if torch.status != "ok" or not torch.cuda or torch.cuda_available is not False:
+        return
+    evidence = [
+        Evidence("torch.__version__", str(torch.version), torch_source(snapshot)),
+        Evidence("torch.version.cuda", torch.cuda, torch_source(snapshot)),
+        Evidence("torch.cuda.is_available()", "False", torch_source(snapshot)),
+    ]
+    for warning in torch.cuda_init_warnings:
+        evidence.append(Evidence("warning from is_available()", warning, torch_source(snapshot)))
+    if torch.cuda_error:
+        evidence.append(Evidence("error", torch.cuda_error, torch_source(snapshot)))
+    gpu = nvidia_gpu_evidence(snapshot)
+    visible = snapshot.system.environment.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None:
+        evidence.append(Evidence("CUDA_VISIBLE_DEVICES", repr(visible), "environment"))
+    if not gpu and not torch.cuda_init_warnings:
+        yield Finding(
+            Severity.INFO,
+            f"torch {torch.version} is a CUDA {torch.cuda} build on a machine without an NVIDIA GPU",
+            "It runs on the CPU. The CUDA libraries that came with it (several GB on Linux) are unused; a "
+            "CPU build from https://download.pytorch.org/whl/cpu is much smaller, which matters in containers.",
+            tuple(evidence),
+        )
+        return
+    causes = [c for c in (explain_cuda_warning(w) for w in (*torch.cuda_init_warnings, torch.cuda_error or "")) if c]
+    if visible is not None and visible.strip() in ("", "-1", "none", "NoDevFiles"):
+        causes.insert(0, f"CUDA_VISIBLE_DEVICES={visible!r} hides every GPU from CUDA")
+    cause = causes[0] if causes else None
+    message = f"torch {torch.version} is a CUDA {torch.cuda} build, but CUDA is not available"
+    if cause:
+        message += f": {cause}"
+    why = (
+        "torch found the CUDA libraries it was built with, but initialising CUDA failed, so it silently runs on "
+        "the CPU. "
+    )
+    why += (
+        f"The warning torch printed points to the cause: {cause}."
+        if cause
+        else "torch gave no recognised reason; the warning text and driver facts below are what is known."
+    )
+    yield Finding(Severity.ERROR, message, why, (*evidence, *gpu))
+
+
+NVML_STATUS_MEANING = {
+    "library-not-found": "the NVIDIA driver's NVML library (libnvidia-ml) is not installed or not on the loader path",
+    "driver-not-loaded": "the NVIDIA kernel driver is not loaded",
+    "rm-version-mismatch": "the driver's library and its kernel module have different versions (a driver update without a reboot)",
+    "no-permission": "this user may not open the GPU device files",
+    "gpu-lost": "a GPU has fallen off the bus (hardware, power or thermal fault); a reboot is needed",
+    "timed-out": "the driver did not answer: it may be wedged",
+    "module-missing": "nvidia-ml-py is missing beside torchdoctor",
+    "error": "NVML failed",
+}
+
+
+@rule("TD210", "driver-unreadable")
+def driver_unreadable(snapshot: Snapshot) -> Iterator[Finding]:
+    """The NVIDIA driver cannot be queried (NVML fails) on a machine where a GPU is expected.
+
+    What it detects:
+        NVML (libnvidia-ml, which nvidia-smi uses too) fails to initialise or answer, while the kernel
+        module, the device files or torch show that an NVIDIA GPU is there. NVML's error is mapped to its
+        meaning: library missing, driver not loaded, library/kernel version mismatch, GPU lost, timeout.
+    Why it matters:
+        A driver whose library and kernel module disagree, or that is not loaded, breaks CUDA for every
+        program; when NVML only is missing, torchdoctor cannot check the driver version against torch.
+    Fix safety:
+        Display only: reboot after a driver update, reload the driver, or reinstall it.
+    """
+    nvml = snapshot.nvml
+    if nvml.status == "ok":
+        return
+    gpu = nvidia_gpu_evidence(snapshot)
+    if not gpu and nvml.status in ("library-not-found", "driver-not-loaded", "module-missing"):
+        return  # no sign of an NVIDIA GPU: a missing driver is normal on this machine
+    meaning = NVML_STATUS_MEANING.get(nvml.status, "NVML failed")
+    severe = nvml.status in ("rm-version-mismatch", "gpu-lost", "driver-not-loaded", "timed-out")
+    if snapshot.torch.cuda_available:
+        severe = nvml.status in ("rm-version-mismatch", "gpu-lost")
+    yield Finding(
+        Severity.ERROR if severe else Severity.WARNING,
+        f"the NVIDIA driver cannot be queried: {meaning}",
+        f"NVML is the driver's own interface (nvidia-smi uses it). It failed here: {meaning}. "
+        + (
+            "Until this is resolved CUDA programs are likely to fail as well."
+            if severe
+            else "torchdoctor cannot read the driver version, so driver-dependent checks are skipped."
+        ),
+        (Evidence("NVML", f"{nvml.status}: {nvml.error}", NVML_SOURCE), *gpu),
+    )

@@ -1,0 +1,141 @@
+"""The rule registry: every check is a pure function of a Snapshot, registered with its code.
+
+Codes are `TD` + three digits, hundreds by area (see `AREAS`). A rule's docstring has the sections
+"What it detects", "Why it matters" and "Fix safety"; `torchdoctor rules` and docs/rules.md are
+generated from them. A rule that raises becomes a TD000 diagnosis, so one broken rule never hides
+the findings of the others.
+"""
+
+from __future__ import annotations
+
+import inspect
+import traceback
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from torchdoctor.model import Diagnosis, Evidence, Severity
+from torchdoctor.snapshot import Snapshot
+
+AREAS = {
+    0: "torchdoctor and its inputs",
+    1: "torch in the project interpreter",
+    2: "the machine against the torch build",
+    3: "project configuration",
+    4: "lock and environment",
+    5: "WSL and containers",
+    6: "performance",
+}
+SECTIONS = ("What it detects", "Why it matters", "Fix safety")
+
+
+@dataclass(frozen=True)
+class Finding:
+    """What a rule yields; the registry adds the rule's code and slug to make a Diagnosis."""
+
+    severity: Severity
+    message: str
+    explanation: str
+    evidence: tuple[Evidence, ...] = ()
+
+
+CheckFunction = Callable[[Snapshot], Iterator[Finding]]
+
+
+@dataclass(frozen=True)
+class Rule:
+    code: str
+    slug: str
+    check: CheckFunction | None
+    doc: str
+
+    @property
+    def summary(self) -> str:
+        return self.doc.strip().splitlines()[0].strip()
+
+    def section(self, title: str) -> str:
+        """The text under one docstring section ("What it detects", ...), unwrapped."""
+        lines = inspect.cleandoc(self.doc).splitlines()
+        collected: list[str] = []
+        inside = False
+        for line in lines:
+            stripped = line.strip()
+            if stripped.rstrip(":") in SECTIONS:
+                inside = stripped.rstrip(":") == title
+                continue
+            if inside:
+                collected.append(stripped)
+        return " ".join(" ".join(collected).split())
+
+
+RULES: dict[str, Rule] = {}
+
+
+def _register(code: str, slug: str, check: CheckFunction | None, doc: str | None) -> None:
+    if not (len(code) == 5 and code.startswith("TD") and code[2:].isdigit()):
+        raise ValueError(f"rule code {code!r} is not TD + three digits")
+    if code in RULES or any(r.slug == slug for r in RULES.values()):
+        raise ValueError(f"rule {code} {slug} is registered twice")
+    if not doc or any(f"{section}:" not in doc for section in SECTIONS):
+        raise ValueError(f"rule {code} must document {', '.join(SECTIONS)}")
+    RULES[code] = Rule(code, slug, check, doc)
+
+
+def rule(code: str, slug: str) -> Callable[[CheckFunction], CheckFunction]:
+    def register(check: CheckFunction) -> CheckFunction:
+        _register(code, slug, check, check.__doc__)
+        return check
+
+    return register
+
+
+_register(
+    "TD000",
+    "check-crashed",
+    None,
+    """A check failed while examining the snapshot.
+
+    What it detects:
+        One of torchdoctor's own checks raised an exception instead of returning findings.
+    Why it matters:
+        The report may be missing a finding. The rest of the checks still ran. Please report it with
+        the snapshot (`torchdoctor check --save-snapshot snapshot.json`).
+    Fix safety:
+        Nothing to fix in the project.
+    """,
+)
+
+
+def run_checks(snapshot: Snapshot) -> tuple[Diagnosis, ...]:
+    """Every registered rule over the snapshot, most severe first, then by code."""
+    diagnoses: list[Diagnosis] = []
+    for code in sorted(RULES):
+        registered = RULES[code]
+        if registered.check is None:
+            continue
+        try:
+            findings = list(registered.check(snapshot))
+        except Exception as error:  # a bug in one rule must not hide the others
+            diagnoses.append(
+                Diagnosis(
+                    code="TD000",
+                    slug="check-crashed",
+                    severity=Severity.WARNING,
+                    message=f"check {registered.code} ({registered.slug}) crashed: {type(error).__name__}: {error}",
+                    explanation=RULES["TD000"].section("Why it matters"),
+                    evidence=(Evidence("traceback", traceback.format_exc(limit=-3).strip(), "torchdoctor"),),
+                )
+            )
+            continue
+        for finding in findings:
+            diagnoses.append(
+                Diagnosis(
+                    code=registered.code,
+                    slug=registered.slug,
+                    severity=finding.severity,
+                    message=finding.message,
+                    explanation=finding.explanation,
+                    evidence=finding.evidence,
+                )
+            )
+    diagnoses.sort(key=lambda d: (-d.severity.rank, d.code))
+    return tuple(diagnoses)

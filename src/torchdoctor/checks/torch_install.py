@@ -1,0 +1,127 @@
+"""TD1xx: is there a working torch in the project's interpreter at all?"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from torchdoctor.checks.common import declared_torch_groups, interpreter_evidence, torch_source
+from torchdoctor.checks.registry import Finding, rule
+from torchdoctor.model import Evidence, Severity
+from torchdoctor.snapshot import Snapshot
+
+
+@rule("TD101", "interpreter-unusable")
+def interpreter_unusable(snapshot: Snapshot) -> Iterator[Finding]:
+    """The project's Python interpreter does not exist or does not run.
+
+    What it detects:
+        The interpreter torchdoctor chose for the project (its .venv, UV_PROJECT_ENVIRONMENT, or the
+        active environment) is missing, not executable, or exits before it can report anything.
+    Why it matters:
+        A .venv whose base Python was removed or upgraded (pyenv, Homebrew, conda) is broken for
+        `uv run` and `python` alike; nothing installed in it can be used.
+    Fix safety:
+        Display only: recreate the environment with `uv sync` (it rebuilds a broken .venv).
+    """
+    interpreter = snapshot.interpreter
+    torch = snapshot.torch
+    if interpreter.exists and torch.status != "interpreter-failed":
+        return
+    detail = torch.error or "the file does not exist"
+    yield Finding(
+        Severity.ERROR,
+        f"the project's Python interpreter cannot run: {detail}",
+        "torchdoctor looks for torch where `uv run` would: "
+        f"{interpreter.reason}. That interpreter is missing or broken, which usually means the "
+        "environment was created from a Python that has since been removed or upgraded. "
+        "Run `uv sync` to recreate it.",
+        (interpreter_evidence(snapshot), Evidence("probe result", detail, torch_source(snapshot))),
+    )
+
+
+@rule("TD102", "torch-not-installed")
+def torch_not_installed(snapshot: Snapshot) -> Iterator[Finding]:
+    """torch is not installed in the project's interpreter.
+
+    What it detects:
+        `import torch` would fail with ModuleNotFoundError in the interpreter the project uses.
+    Why it matters:
+        If the project depends on torch, its environment is not synced (or `python` is a different
+        interpreter than the project's). If it does not, there is nothing to diagnose about torch,
+        and the report says so instead of guessing.
+    Fix safety:
+        Display only: `uv sync` installs what the project declares.
+    """
+    if snapshot.torch.status != "not-installed":
+        return
+    groups = declared_torch_groups(snapshot)
+    evidence = [interpreter_evidence(snapshot), Evidence("import torch", "ModuleNotFoundError", torch_source(snapshot))]
+    pyproject = snapshot.project.pyproject
+    if pyproject is not None:
+        declared = "; ".join(r.requirement for r in pyproject.torch_requirements if r.name == "torch")
+        evidence.append(Evidence("torch requirements", declared or "none", pyproject.path))
+    if "dependencies" in groups:
+        yield Finding(
+            Severity.ERROR,
+            "the project depends on torch, but torch is not installed in its environment",
+            "pyproject.toml lists torch as a dependency, yet the project's interpreter cannot import it: "
+            "the environment was never synced, or was synced before torch was added. Run `uv sync`.",
+            tuple(evidence),
+        )
+    elif groups:
+        yield Finding(
+            Severity.WARNING,
+            f"torch is declared only in {', '.join(groups)}, and is not installed",
+            "The project asks for torch through an extra or a dependency group, which `uv sync` installs only "
+            "when asked (`uv sync --extra NAME` or `--group NAME`). Sync with the one you need.",
+            tuple(evidence),
+        )
+    else:
+        yield Finding(
+            Severity.INFO,
+            "torch is not installed, and the project does not ask for it",
+            "There is no torch in the project's interpreter and pyproject.toml does not declare it, so there "
+            "is no torch build to check. The machine facts below still apply.",
+            tuple(evidence),
+        )
+
+
+@rule("TD103", "torch-import-fails")
+def torch_import_fails(snapshot: Snapshot) -> Iterator[Finding]:
+    """`import torch` fails, crashes or hangs in the project's interpreter.
+
+    What it detects:
+        The import raised (a missing shared library, an undefined symbol, a NumPy ABI clash), killed
+        the process (segmentation fault, abort), or did not finish within the probe's timeout.
+    Why it matters:
+        Nothing that uses torch can run. The exception text and the last lines of stderr usually name
+        the library at fault.
+    Fix safety:
+        Display only: the cure depends on the cause named in the evidence; reinstalling with
+        `uv sync --reinstall-package torch` cures a damaged install.
+    """
+    torch = snapshot.torch
+    if torch.status not in ("import-failed", "crashed", "timed-out"):
+        return
+    what = {
+        "import-failed": "`import torch` fails",
+        "crashed": "`import torch` crashes the interpreter",
+        "timed-out": "torch did not finish loading in time",
+    }[torch.status]
+    evidence = [interpreter_evidence(snapshot), Evidence("failure", torch.error or "unknown", torch_source(snapshot))]
+    if torch.installed_version:
+        evidence.append(Evidence("installed torch (metadata)", torch.installed_version, torch_source(snapshot)))
+    if torch.stderr_tail:
+        evidence.append(Evidence("stderr (last lines)", torch.stderr_tail, torch_source(snapshot)))
+    if torch.status == "timed-out":
+        why = (
+            "The probe stopped waiting. A hang while loading torch or initialising CUDA usually means the "
+            "driver is wedged (check `nvidia-smi`), a network file system is stalling, or the GPU fell off "
+            "the bus; a reboot or driver reload clears most of these."
+        )
+    else:
+        why = (
+            "torch is installed but cannot be loaded, so nothing that uses it can run. The error below names "
+            "what is missing or broken; a damaged install is cured by `uv sync --reinstall-package torch`."
+        )
+    yield Finding(Severity.ERROR, f"{what}: {torch.error}", why, tuple(evidence))

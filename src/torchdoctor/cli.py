@@ -1,0 +1,175 @@
+"""Command line: argv to a headless report (and, later, the TUI). Exit codes live in one IntEnum.
+
+stdout carries only the report, so `torchdoctor check --format json | jq` always works; everything
+meant for a person (errors, notes) goes to stderr. Every failure a user can cause is caught in
+`main` and becomes one line on stderr and exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import enum
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from torchdoctor import __version__
+from torchdoctor.model import Report, Severity
+
+
+class ExitCode(enum.IntEnum):
+    CLEAN = 0
+    """Nothing at or above --fail-on."""
+    FINDINGS = 1
+    """At least one diagnosis at or above --fail-on."""
+    USAGE = 2
+    """Bad arguments, or an input named on the command line that cannot be used."""
+    INTERRUPTED = 130
+
+
+class UsageError(Exception):
+    """A problem with what the user asked for; the message is printed as one line."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="torchdoctor",
+        description="A doctor for PyTorch environments: checks the driver, CUDA, the torch build and your uv project.",
+    )
+    parser.add_argument("--version", action="version", version=f"torchdoctor {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    check = commands.add_parser("check", help="probe this machine and the project, and report what is wrong")
+    check.add_argument("--project", metavar="DIR", help="the project directory (default: the current one)")
+    check.add_argument("--python", metavar="PATH", help="the project's interpreter, or its environment folder")
+    check.add_argument("--format", choices=("text", "json", "markdown"), default="text")
+    check.add_argument(
+        "--fail-on", choices=("info", "warning", "error"), default="error",
+        help="exit 1 if a finding is at least this severe (default: error)",
+    )
+    check.add_argument("--save-snapshot", metavar="FILE", help="also write the probed facts to FILE (JSON)")
+    check.add_argument("--snapshot", metavar="FILE", help="diagnose a recorded snapshot instead of this machine")
+    check.add_argument(
+        "--timeout", metavar="SECONDS", type=float, default=60.0,
+        help="how long `import torch` and CUDA initialisation may take (default: 60)",
+    )
+    check.add_argument("--color", choices=("auto", "always", "never"), default="auto", help="colour the text report")
+
+    rules = commands.add_parser("rules", help="list every check torchdoctor runs")
+    rules.add_argument("--format", choices=("text", "markdown"), default="text")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version")):
+        # Until the TUI exists, a bare `torchdoctor [options]` is `torchdoctor check [options]`.
+        argv = ["check", *argv]
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "rules":
+            return command_rules(args)
+        return command_check(args)
+    except UsageError as error:
+        print(f"torchdoctor: {error}", file=sys.stderr)
+        return ExitCode.USAGE
+    except KeyboardInterrupt:
+        print("torchdoctor: interrupted", file=sys.stderr)
+        return ExitCode.INTERRUPTED
+    except BrokenPipeError:
+        # `torchdoctor check | head`: the reader left; stay quiet like other Unix tools.
+        sys.stderr.close()
+        return ExitCode.CLEAN
+
+
+def command_check(args: argparse.Namespace) -> int:
+    from torchdoctor.checks import run_checks
+    from torchdoctor.probes.collect import take_snapshot, with_project
+    from torchdoctor.probes.interpreter import InterpreterNotFound
+    from torchdoctor.snapshot import Snapshot, SnapshotError
+
+    project_dir = Path(args.project).expanduser() if args.project else Path.cwd()
+    if args.project and not project_dir.is_dir():
+        raise UsageError(f"--project {args.project}: no such directory")
+    if args.timeout <= 0:
+        raise UsageError("--timeout must be a positive number of seconds")
+
+    if args.snapshot:
+        if args.python:
+            raise UsageError("--python cannot be combined with --snapshot (the recorded interpreter is used)")
+        try:
+            text = Path(args.snapshot).expanduser().read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            reason = getattr(error, "strerror", None) or str(error)
+            raise UsageError(f"cannot read snapshot {args.snapshot}: {reason}") from None
+        try:
+            snapshot = Snapshot.from_json(text)
+        except SnapshotError as error:
+            raise UsageError(f"cannot use snapshot {args.snapshot}: {error}") from None
+        if args.project:
+            snapshot = with_project(snapshot, project_dir)
+    else:
+        try:
+            snapshot = take_snapshot(project_dir, args.python, torch_timeout_s=args.timeout)
+        except InterpreterNotFound as error:
+            raise UsageError(str(error)) from None
+
+    if args.save_snapshot:
+        write_atomically(Path(args.save_snapshot).expanduser(), snapshot.to_json() + "\n")
+
+    report = Report(snapshot=snapshot, diagnoses=run_checks(snapshot))
+    sys.stdout.write(render(report, args.format, use_color(args.color)))
+    sys.stdout.flush()
+    threshold = Severity(args.fail_on)
+    failing = any(d.severity >= threshold for d in report.diagnoses)
+    return ExitCode.FINDINGS if failing else ExitCode.CLEAN
+
+
+def render(report: Report, fmt: str, color: bool = False) -> str:
+    if fmt == "json":
+        from torchdoctor.render.json_report import render_json
+
+        return render_json(report)
+    if fmt == "markdown":
+        from torchdoctor.render.markdown import render_markdown
+
+        return render_markdown(report)
+    from torchdoctor.render.text import render_text
+
+    return render_text(report, color=color)
+
+
+def use_color(choice: str) -> bool:
+    if choice != "auto":
+        return choice == "always"
+    return sys.stdout.isatty() and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write through a temporary file in the same folder and rename it, so a crash leaves no half file."""
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise UsageError(f"cannot write {path}: the folder {folder} does not exist")
+    try:
+        with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=folder, prefix=f".{path.name}.", delete=False) as handle:
+            handle.write(text)
+            temporary = Path(handle.name)
+        os.replace(temporary, path)
+    except OSError as error:
+        if "temporary" in locals():
+            temporary.unlink(missing_ok=True)
+        raise UsageError(f"cannot write {path}: {error.strerror or error}") from None
+
+
+def command_rules(args: argparse.Namespace) -> int:
+    from torchdoctor.checks import RULES
+    from torchdoctor.render.rules import render_rules_markdown, render_rules_text
+
+    text = render_rules_markdown(RULES) if args.format == "markdown" else render_rules_text(RULES)
+    sys.stdout.write(text)
+    return ExitCode.CLEAN
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

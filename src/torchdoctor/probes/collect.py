@@ -1,0 +1,56 @@
+"""Run every probe and assemble the Snapshot.
+
+The probes run at the same time: the torch probe takes seconds (importing torch and initialising
+CUDA), NVML and the system probe a fraction of that, and the project files are read while they wait.
+The wall time of a check is therefore about the time of `import torch` plus CUDA initialisation.
+"""
+
+from __future__ import annotations
+
+import datetime
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from pathlib import Path
+
+from torchdoctor import __version__
+from torchdoctor.probes.interpreter import choose_interpreter
+from torchdoctor.probes.nvml import probe_nvml
+from torchdoctor.probes.project import find_project_root, probe_project
+from torchdoctor.probes.system import probe_system
+from torchdoctor.probes.torch_probe import DEFAULT_TIMEOUT_S, probe_torch
+from torchdoctor.snapshot import ProjectInfo, Snapshot
+
+
+def read_project(directory: Path) -> ProjectInfo:
+    root, found_by = find_project_root(directory)
+    return probe_project(root, found_by)
+
+
+def take_snapshot(directory: Path, python: str | None = None, *, torch_timeout_s: float = DEFAULT_TIMEOUT_S) -> Snapshot:
+    """Probe this machine and the project in `directory`. `python` overrides the interpreter choice.
+
+    Raises InterpreterNotFound only for an unusable --python (a usage error); everything else that
+    goes wrong is recorded in the snapshot.
+    """
+    root, found_by = find_project_root(directory)
+    interpreter = choose_interpreter(root, python)
+    created = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat()
+    with ThreadPoolExecutor(max_workers=4, thread_name_prefix="torchdoctor-probe") as pool:
+        torch = pool.submit(probe_torch, interpreter.path, cwd=str(root), timeout_s=torch_timeout_s)
+        nvml = pool.submit(probe_nvml)
+        system = pool.submit(probe_system)
+        project = probe_project(root, found_by)
+        return Snapshot(
+            created_at=created,
+            torchdoctor_version=__version__,
+            interpreter=interpreter,
+            torch=torch.result(),
+            nvml=nvml.result(),
+            system=system.result(),
+            project=project,
+        )
+
+
+def with_project(snapshot: Snapshot, directory: Path) -> Snapshot:
+    """A recorded machine with the project files read anew from `directory`."""
+    return replace(snapshot, project=read_project(directory))

@@ -1,0 +1,71 @@
+"""Probe the NVIDIA driver through NVML (nvidia-ml-py), in a child process with a timeout.
+
+NVML is the driver's own view, independent of torch: it tells a CPU-only torch build apart from a
+machine without a GPU, and gives the driver version that decides which CUDA builds can run. NVML
+calls can block for tens of seconds on a GPU that fell off the bus, so they run in a child process
+that is killed at the deadline; the report then says so instead of hanging.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from importlib import resources
+
+from torchdoctor.probes.runner import run_command, tail
+from torchdoctor.snapshot import NvmlGpu, NvmlInfo
+
+MARKER = "@@torchdoctor@@ "
+DEFAULT_TIMEOUT_S = 10.0
+
+
+def probe_nvml(*, timeout_s: float = DEFAULT_TIMEOUT_S, python: str = sys.executable) -> NvmlInfo:
+    source = resources.files("torchdoctor.probes").joinpath("nvml_script.py").read_text(encoding="utf-8")
+    result = run_command([python, "-c", source], timeout_s=timeout_s)
+    duration = round(result.duration_s, 3)
+    if result.timed_out:
+        return NvmlInfo(status="timed-out", error=f"NVML did not answer within {timeout_s:g} s", duration_s=duration)
+    record = None
+    for line in result.stdout.splitlines():
+        if line.startswith(MARKER):
+            try:
+                record = json.loads(line[len(MARKER) :])
+            except json.JSONDecodeError:
+                pass
+    if not isinstance(record, dict):
+        detail = tail(result.stderr, lines=3) or "no output"
+        return NvmlInfo(status="error", error=f"the NVML probe {result.describe_failure()}: {detail}", duration_s=duration)
+    gpus = tuple(
+        NvmlGpu(
+            index=g["index"],
+            name=g.get("name"),
+            pci_device_id=g.get("pci_device_id"),
+            pci_bus_id=g.get("pci_bus_id"),
+            compute_capability=tuple(g["compute_capability"]) if g.get("compute_capability") else None,
+            memory_total=g.get("memory_total"),
+            memory_used=g.get("memory_used"),
+            pcie_gen_current=g.get("pcie_gen_current"),
+            pcie_gen_max=g.get("pcie_gen_max"),
+            pcie_width_current=g.get("pcie_width_current"),
+            pcie_width_max=g.get("pcie_width_max"),
+            power_limit_w=g.get("power_limit_w"),
+            sm_clock_mhz=g.get("sm_clock_mhz"),
+            sm_clock_max_mhz=g.get("sm_clock_max_mhz"),
+            clock_event_reasons=tuple(g["clock_event_reasons"]) if g.get("clock_event_reasons") is not None else None,
+            mig_enabled=g.get("mig_enabled"),
+            persistence_mode=g.get("persistence_mode"),
+            unavailable=dict(g.get("unavailable", {})),
+        )
+        for g in record.get("gpus", ())
+    )
+    return NvmlInfo(
+        status=record.get("status", "error"),
+        error=record.get("error"),
+        error_code=record.get("error_code"),
+        driver_version=record.get("driver_version"),
+        cuda_driver_version=record.get("cuda_driver_version"),
+        nvml_version=record.get("nvml_version"),
+        library_path=record.get("library_path"),
+        gpus=gpus,
+        duration_s=duration,
+    )

@@ -1,0 +1,164 @@
+# Runs in a child of torchdoctor's own interpreter, so that a driver call that hangs (a wedged GPU,
+# a driver mid-upgrade) or crashes the process cannot take torchdoctor with it. Prints one JSON line.
+import json
+import sys
+
+MARKER = "@@torchdoctor@@ "
+
+# nvml.h return codes, as torchdoctor's status names (the codes are stable across driver releases).
+STATUS_BY_CODE = {
+    4: "no-permission",
+    9: "driver-not-loaded",
+    12: "library-not-found",
+    15: "gpu-lost",
+    18: "rm-version-mismatch",
+}
+REASON_TEXT = {
+    3: "not supported",
+    4: "no permission",
+    13: "function not found in this driver",
+    15: "GPU is lost",
+}
+
+# nvmlClocksEventReasons bits (nvml.h); "GpuIdle" is reported but is not a slowdown.
+CLOCK_EVENT_BITS = [
+    (0x1, "gpu_idle"),
+    (0x2, "applications_clocks_setting"),
+    (0x4, "sw_power_cap"),
+    (0x8, "hw_slowdown"),
+    (0x10, "sync_boost"),
+    (0x20, "sw_thermal_slowdown"),
+    (0x40, "hw_thermal_slowdown"),
+    (0x80, "hw_power_brake_slowdown"),
+    (0x100, "display_clock_setting"),
+]
+
+
+def text(value):
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+def emit(values):
+    sys.stdout.write(MARKER + json.dumps(values) + "\n")
+    sys.stdout.flush()
+
+
+def loaded_library():
+    try:
+        with open("/proc/self/maps") as maps:
+            for line in maps:
+                if "libnvidia-ml" in line:
+                    return line.split(None, 5)[-1].strip()
+    except OSError:
+        pass
+    return None
+
+
+def main():
+    try:
+        import pynvml
+    except ImportError as error:
+        emit({"status": "module-missing", "error": "nvidia-ml-py is not installed beside torchdoctor: %s" % error})
+        return
+    NVMLError = pynvml.NVMLError
+
+    def code_of(error):
+        return getattr(error, "value", None)
+
+    try:
+        pynvml.nvmlInit()
+    except NVMLError as error:
+        code = code_of(error)
+        emit({"status": STATUS_BY_CODE.get(code, "error"), "error": text(error), "error_code": code})
+        return
+
+    result = {"status": "ok", "library_path": loaded_library(), "gpus": []}
+
+    def call(name, *args):
+        function = getattr(pynvml, name, None)
+        if function is None:
+            raise AttributeError(name)
+        return function(*args)
+
+    for key, names in (
+        ("driver_version", ["nvmlSystemGetDriverVersion"]),
+        ("cuda_driver_version", ["nvmlSystemGetCudaDriverVersion_v2", "nvmlSystemGetCudaDriverVersion"]),
+        ("nvml_version", ["nvmlSystemGetNVMLVersion"]),
+    ):
+        for name in names:
+            try:
+                value = call(name)
+                result[key] = value if isinstance(value, int) else text(value)
+                break
+            except (NVMLError, AttributeError):
+                continue
+    try:
+        count = pynvml.nvmlDeviceGetCount()
+    except NVMLError as error:
+        emit({"status": STATUS_BY_CODE.get(code_of(error), "error"), "error": text(error), "error_code": code_of(error)})
+        return
+
+    for index in range(count):
+        gpu = {"index": index, "unavailable": {}}
+        result["gpus"].append(gpu)
+        try:
+            handle = pynvml.nvmlDeviceGetHandleByIndex(index)
+        except NVMLError as error:
+            gpu["unavailable"]["handle"] = text(error)
+            if code_of(error) == 15:
+                result["status"] = "gpu-lost"
+                result["error"] = "GPU %d: %s" % (index, text(error))
+            continue
+
+        def field(key, function, *args):
+            try:
+                return function(handle, *args)
+            except NVMLError as error:
+                gpu["unavailable"][key] = REASON_TEXT.get(code_of(error), text(error))
+            except AttributeError:
+                gpu["unavailable"][key] = "not in this nvidia-ml-py"
+            return None
+
+        def named(name):
+            return getattr(pynvml, name, None) or (lambda *a: (_ for _ in ()).throw(AttributeError(name)))
+
+        name = field("name", named("nvmlDeviceGetName"))
+        gpu["name"] = text(name) if name is not None else None
+        pci = field("pci", named("nvmlDeviceGetPciInfo"))
+        if pci is not None:
+            gpu["pci_device_id"] = int(pci.pciDeviceId)
+            gpu["pci_bus_id"] = text(pci.busId)
+        capability = field("compute_capability", named("nvmlDeviceGetCudaComputeCapability"))
+        if capability is not None:
+            gpu["compute_capability"] = [int(capability[0]), int(capability[1])]
+        memory = field("memory", named("nvmlDeviceGetMemoryInfo"))
+        if memory is not None:
+            gpu["memory_total"] = int(memory.total)
+            gpu["memory_used"] = int(memory.used)
+        gpu["pcie_gen_current"] = field("pcie_gen_current", named("nvmlDeviceGetCurrPcieLinkGeneration"))
+        gpu["pcie_gen_max"] = field("pcie_gen_max", named("nvmlDeviceGetMaxPcieLinkGeneration"))
+        gpu["pcie_width_current"] = field("pcie_width_current", named("nvmlDeviceGetCurrPcieLinkWidth"))
+        gpu["pcie_width_max"] = field("pcie_width_max", named("nvmlDeviceGetMaxPcieLinkWidth"))
+        power = field("power_limit", named("nvmlDeviceGetPowerManagementLimit"))
+        gpu["power_limit_w"] = power / 1000.0 if power is not None else None
+        sm = getattr(pynvml, "NVML_CLOCK_SM", 1)
+        gpu["sm_clock_mhz"] = field("sm_clock", named("nvmlDeviceGetClockInfo"), sm)
+        gpu["sm_clock_max_mhz"] = field("sm_clock_max", named("nvmlDeviceGetMaxClockInfo"), sm)
+        reasons_function = getattr(pynvml, "nvmlDeviceGetCurrentClocksEventReasons", None) or named(
+            "nvmlDeviceGetCurrentClocksThrottleReasons")
+        reasons = field("clock_event_reasons", reasons_function)
+        if reasons is not None:
+            gpu["clock_event_reasons"] = [label for bit, label in CLOCK_EVENT_BITS if reasons & bit]
+        mig = field("mig_mode", named("nvmlDeviceGetMigMode"))
+        gpu["mig_enabled"] = bool(mig[0]) if mig is not None else None
+        persistence = field("persistence_mode", named("nvmlDeviceGetPersistenceMode"))
+        gpu["persistence_mode"] = bool(persistence) if persistence is not None else None
+    try:
+        pynvml.nvmlShutdown()
+    except NVMLError:
+        pass
+    emit(result)
+
+
+if __name__ == "__main__":
+    main()

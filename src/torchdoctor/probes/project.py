@@ -1,0 +1,523 @@
+"""Probe the project's files: pyproject.toml, uv.lock, requirements files and Dockerfiles.
+
+Reading is fast and forgiving: files are parsed with `tomllib` (tomlkit is for editing only) and a
+file that cannot be used becomes a ProjectFileError naming the file, line and column, never an
+exception. uv.lock can hold thousands of packages and several megabytes; only the parts that matter
+here are parsed (see `read_lock`), so a 2,000-package lock reads in a few tens of milliseconds.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
+
+from torchdoctor.redact import redact_url
+from torchdoctor.snapshot import (
+    DeclaredRequirement,
+    LockedPackage,
+    LockInfo,
+    ProjectFileError,
+    ProjectInfo,
+    PyprojectInfo,
+    RequirementsOption,
+    UvIndex,
+    UvSettings,
+    UvSource,
+)
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
+
+# The packages whose builds have to agree with each other and with the machine.
+TORCH_FAMILY = frozenset(
+    {
+        "torch", "torchvision", "torchaudio", "torchcodec", "torchtext", "torchdata",
+        "triton", "triton-rocm", "triton-xpu", "pytorch-triton", "pytorch-triton-rocm", "pytorch-triton-xpu",
+    }
+)
+# CUDA runtime wheels that torch pulls in on Linux; locked alongside it and part of its variant.
+CUDA_WHEEL_PREFIXES = ("nvidia-", "cuda-")
+
+MAX_PYPROJECT_BYTES = 4 * 1024 * 1024
+MAX_LOCK_BYTES = 256 * 1024 * 1024
+MAX_REQUIREMENTS_BYTES = 1024 * 1024
+SKIPPED_FOLDERS = frozenset({".git", ".venv", "node_modules", "__pycache__", ".tox", ".nox", "site-packages"})
+
+
+def is_torch_family(name: str) -> bool:
+    name = canonicalize_name(name)
+    return name in TORCH_FAMILY or (name.startswith(CUDA_WHEEL_PREFIXES) and name != "nvidia-ml-py")
+
+
+class FileProblem(Exception):
+    """Internal: carries a ProjectFileError out of a reader."""
+
+    def __init__(self, error: ProjectFileError):
+        super().__init__(error.message)
+        self.error = error
+
+
+def find_project_root(start: Path) -> tuple[Path, str]:
+    """The nearest folder at or above `start` with a pyproject.toml, as uv finds it."""
+    start = start.resolve()
+    for folder in (start, *start.parents):
+        if (folder / "pyproject.toml").is_file():
+            if folder == start:
+                return folder, "pyproject.toml in the given directory"
+            return folder, f"nearest pyproject.toml above {start}"
+    return start, "no pyproject.toml in the given directory or above it"
+
+
+def probe_project(root: Path, found_by: str = "") -> ProjectInfo:
+    errors: list[ProjectFileError] = []
+    pyproject = lock = None
+    pyproject_path = root / "pyproject.toml"
+    if pyproject_path.exists():
+        try:
+            pyproject = read_pyproject(pyproject_path, errors)
+        except FileProblem as problem:
+            errors.append(problem.error)
+    lock_path = root / "uv.lock"
+    if lock_path.exists():
+        try:
+            lock = read_lock(lock_path)
+        except FileProblem as problem:
+            errors.append(problem.error)
+    requirements_files = sorted(_requirements_files(root))
+    options: list[RequirementsOption] = []
+    for path in requirements_files:
+        try:
+            options.extend(read_requirements_options(path, root))
+        except FileProblem as problem:
+            errors.append(problem.error)
+    return ProjectInfo(
+        root=str(root),
+        found_by=found_by,
+        pyproject=pyproject,
+        lock=lock,
+        requirements_options=tuple(options),
+        requirements_files=tuple(_relative(p, root) for p in requirements_files),
+        dockerfiles=tuple(sorted(_relative(p, root) for p in _dockerfiles(root))),
+        errors=tuple(errors),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading files safely
+
+
+def read_text(path: Path, limit: int) -> str:
+    """The file's text, or a FileProblem that says exactly why it cannot be used."""
+    try:
+        size = path.stat().st_size
+    except OSError as error:
+        raise FileProblem(ProjectFileError(str(path), "unreadable", f"cannot read it: {error.strerror}")) from None
+    if size > limit:
+        raise FileProblem(
+            ProjectFileError(
+                str(path), "too-large",
+                f"it is {size / 1048576:.1f} MiB, more than the {limit / 1048576:.0f} MiB torchdoctor reads; "
+                "it is probably not the file it is named after",
+            )
+        )
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise FileProblem(ProjectFileError(str(path), "unreadable", f"cannot read it: {error.strerror}")) from None
+    nul = data.find(b"\x00")
+    if nul >= 0:
+        line, column = position_of(data, nul)
+        raise FileProblem(ProjectFileError(str(path), "binary", "it contains a NUL byte: this is binary, not TOML text", line, column))
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line, column = position_of(data, error.start)
+        raise FileProblem(
+            ProjectFileError(str(path), "binary", f"byte 0x{data[error.start]:02x} is not valid UTF-8 text", line, column)
+        ) from None
+    if not text.strip():
+        raise FileProblem(ProjectFileError(str(path), "empty", "the file is empty", 1, 1))
+    return text.removeprefix("\ufeff")
+
+
+def position_of(data: bytes | str, offset: int) -> tuple[int, int]:
+    """1-based line and column of an offset."""
+    newline = b"\n" if isinstance(data, bytes) else "\n"
+    line = data.count(newline, 0, offset) + 1
+    column = offset - (data.rfind(newline, 0, offset) + 1) + 1
+    return line, column
+
+
+def parse_toml(text: str, path: Path, line_offset: int = 0) -> dict[str, Any]:
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        line, column = _error_position(error)
+        message = str(error.args[0] if error.args else error)
+        message = re.sub(r"\s*\(at (line \d+, column \d+|end of document)\)$", "", message)
+        if line is not None:
+            line += line_offset
+        raise FileProblem(ProjectFileError(str(path), "malformed", f"invalid TOML: {message}", line, column)) from None
+
+
+def _error_position(error: Exception) -> tuple[int | None, int | None]:
+    line, column = getattr(error, "lineno", None), getattr(error, "colno", None)
+    if line is not None:
+        return line, column
+    match = re.search(r"\(at line (\d+), column (\d+)\)", str(error))
+    if match:
+        return int(match.group(1)), int(match.group(2))
+    return None, None
+
+
+def locate(text: str, needle: str) -> tuple[int | None, int | None]:
+    offset = text.find(needle)
+    return position_of(text, offset) if offset >= 0 else (None, None)
+
+
+# ---------------------------------------------------------------------------------------------
+# pyproject.toml
+
+
+def read_pyproject(path: Path, errors: list[ProjectFileError]) -> PyprojectInfo:
+    text = read_text(path, MAX_PYPROJECT_BYTES)
+    data = parse_toml(text, path)
+
+    def invalid(message: str, needle: str | None = None) -> None:
+        line, column = locate(text, needle) if needle else (None, None)
+        errors.append(ProjectFileError(str(path), "invalid-value", message, line, column))
+
+    project = data.get("project")
+    if project is not None and not isinstance(project, dict):
+        invalid("[project] is not a table", "project")
+        project = None
+    project = project or {}
+
+    declared: list[DeclaredRequirement] = []
+    count = 0
+
+    def collect(group: str, requirements: Any) -> None:
+        nonlocal count
+        if not isinstance(requirements, list):
+            invalid(f"{group} is not a list of requirement strings")
+            return
+        for item in requirements:
+            if not isinstance(item, str):
+                continue  # {include-group = "..."} entries of dependency groups
+            count += 1
+            try:
+                requirement = Requirement(item)
+            except InvalidRequirement as error:
+                invalid(f"{group}: {item!r} is not a valid requirement ({error})", item)
+                continue
+            if is_torch_family(requirement.name):
+                declared.append(DeclaredRequirement(group, redact_url(item), canonicalize_name(requirement.name)))
+
+    collect("dependencies", project.get("dependencies", []))
+    extras = project.get("optional-dependencies", {})
+    extras = extras if isinstance(extras, dict) else {}
+    for extra, requirements in extras.items():
+        collect(f"optional:{extra}", requirements)
+    groups = data.get("dependency-groups", {})
+    groups = groups if isinstance(groups, dict) else {}
+    for group, requirements in groups.items():
+        collect(f"group:{group}", requirements)
+
+    tool_uv = _table(data, "tool", "uv")
+    legacy_dev = tool_uv.get("dev-dependencies")
+    if legacy_dev is not None:
+        collect("group:dev", legacy_dev)
+
+    requires_python = project.get("requires-python")
+    return PyprojectInfo(
+        path=str(path),
+        name=project.get("name") if isinstance(project.get("name"), str) else None,
+        has_project_table="project" in data,
+        requires_python=requires_python if isinstance(requires_python, str) else None,
+        dependency_count=count,
+        torch_requirements=tuple(declared),
+        extras=tuple(extras),
+        dependency_groups=tuple(groups),
+        indexes=_indexes(tool_uv.get("index")),
+        sources=_sources(tool_uv.get("sources")),
+        uv=_uv_settings(tool_uv),
+    )
+
+
+def _table(data: dict, *keys: str) -> dict:
+    for key in keys:
+        value = data.get(key) if isinstance(data, dict) else None
+        data = value if isinstance(value, dict) else {}
+    return data
+
+
+def _strs(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, list):
+        return tuple(str(v) for v in value if isinstance(v, (str, int, float)))
+    return ()
+
+
+def _str_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _indexes(value: Any) -> tuple[UvIndex, ...]:
+    if not isinstance(value, list):
+        return ()
+    found = []
+    for position, entry in enumerate(value, start=1):
+        if not isinstance(entry, dict):
+            continue
+        url = _str_or_none(entry.get("url"))
+        found.append(
+            UvIndex(
+                position=position,
+                name=_str_or_none(entry.get("name")),
+                url=redact_url(url) if url is not None else None,
+                explicit=entry.get("explicit") is True,
+                default=entry.get("default") is True,
+                format=_str_or_none(entry.get("format")),
+            )
+        )
+    return tuple(found)
+
+
+def _sources(value: Any) -> tuple[UvSource, ...]:
+    if not isinstance(value, dict):
+        return ()
+    found = []
+    for package, entries in value.items():
+        for entry in entries if isinstance(entries, list) else [entries]:
+            if not isinstance(entry, dict):
+                found.append(UvSource(package=canonicalize_name(package), kind="unknown", target=str(entry)))
+                continue
+            for kind in ("index", "url", "path", "git", "workspace"):
+                if kind in entry:
+                    target = entry[kind]
+                    break
+            else:
+                kind, target = "unknown", None
+            found.append(
+                UvSource(
+                    package=canonicalize_name(package),
+                    kind=kind,
+                    target=redact_url(str(target)) if target is not None else None,
+                    marker=_str_or_none(entry.get("marker")),
+                    extra=_str_or_none(entry.get("extra")),
+                    group=_str_or_none(entry.get("group")),
+                )
+            )
+    return tuple(found)
+
+
+def _uv_settings(tool_uv: dict) -> UvSettings:
+    pip = tool_uv.get("pip") if isinstance(tool_uv.get("pip"), dict) else {}
+    backend = _str_or_none(tool_uv.get("torch-backend")) or _str_or_none(pip.get("torch-backend"))
+    return UvSettings(
+        index_url=redact_url(tool_uv["index-url"]) if isinstance(tool_uv.get("index-url"), str) else None,
+        extra_index_url=tuple(redact_url(u) for u in _strs(tool_uv.get("extra-index-url"))),
+        find_links=tuple(redact_url(u) for u in _strs(tool_uv.get("find-links"))),
+        index_strategy=_str_or_none(tool_uv.get("index-strategy")),
+        prerelease=_str_or_none(tool_uv.get("prerelease")),
+        torch_backend=backend,
+        environments=_strs(tool_uv.get("environments")),
+        required_environments=_strs(tool_uv.get("required-environments")),
+        no_build_isolation=tool_uv.get("no-build-isolation") is True,
+        no_build_isolation_package=_strs(tool_uv.get("no-build-isolation-package")),
+        conflicts=tool_uv.get("conflicts"),
+        extra_build_dependencies=tool_uv.get("extra-build-dependencies"),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# uv.lock
+
+PACKAGE_HEADER = "[[package]]\n"
+# Substrings that may appear in the first line (`name = "..."`) of an entry worth parsing. A cheap,
+# deliberately over-inclusive filter: the real decision is made on the parsed name.
+_FAMILY_HINTS = ("torch", "triton", "nvidia", "cuda")
+
+
+def read_lock(path: Path) -> LockInfo:
+    """Parse the lock's header and the entries torchdoctor needs.
+
+    uv writes uv.lock in a fixed layout: a header, then one `[[package]]` table per package, each
+    starting with its `name`. Parsing all of a large lock with tomllib takes about half a second
+    per 6 MB; parsing only the header, the torch-family entries, the project's own entry and the
+    last entry (where a truncated write shows) takes a few tens of milliseconds. A damaged entry
+    of an unrelated package is left for uv to report.
+    """
+    text = read_text(path, MAX_LOCK_BYTES).replace("\r\n", "\n")
+    if text.startswith(PACKAGE_HEADER):
+        text = "\n" + text
+    pieces = text.split("\n" + PACKAGE_HEADER)
+    header = parse_toml(pieces[0], path)
+    packages: list[LockedPackage] = []
+    root_requires: Any = None
+    line = pieces[0].count("\n") + 2  # the line of the first entry's `[[package]]`
+    last = len(pieces) - 1
+    for number, chunk in enumerate(pieces[1:], start=1):
+        first_line = chunk[: chunk.find("\n")] if "\n" in chunk else chunk
+        wanted = (
+            number == last
+            or not first_line.startswith("name = ")
+            or any(hint in first_line for hint in _FAMILY_HINTS)
+            or 'editable = "' in chunk[:400]
+            or 'virtual = "' in chunk[:400]
+        )
+        if wanted:
+            entry = parse_toml(PACKAGE_HEADER + chunk, path, line_offset=line - 1)
+            package = (entry.get("package") or [{}])[0]
+            name = package.get("name")
+            source = package.get("source") if isinstance(package.get("source"), dict) else {}
+            if isinstance(name, str) and is_torch_family(name):
+                packages.append(_locked_package(package, source))
+            if source.get("editable") == "." or source.get("virtual") == ".":
+                metadata = package.get("metadata", {})
+                root_requires = {
+                    "requires-dist": metadata.get("requires-dist", []),
+                    "requires-dev": metadata.get("requires-dev", {}),
+                }
+        line += chunk.count("\n") + 1
+    version = header.get("version")
+    revision = header.get("revision")
+    return LockInfo(
+        path=str(path),
+        version=version if isinstance(version, int) else None,
+        revision=revision if isinstance(revision, int) else None,
+        requires_python=_str_or_none(header.get("requires-python")),
+        resolution_markers=_strs(header.get("resolution-markers")),
+        package_count=last,
+        packages=tuple(sorted(packages, key=lambda p: (p.name, p.version))),
+        root_requires_dist=root_requires,
+    )
+
+
+def _locked_package(package: dict, source: dict) -> LockedPackage:
+    platforms: set[str] = set()
+    pythons: set[str] = set()
+    for wheel in package.get("wheels", []) or []:
+        if not isinstance(wheel, dict):
+            continue
+        location = wheel.get("filename") or wheel.get("url") or wheel.get("path") or ""
+        filename = unquote(str(location).split("#", 1)[0].split("?", 1)[0].rsplit("/", 1)[-1])
+        try:
+            _, _, _, tags = parse_wheel_filename(filename)
+        except InvalidWheelFilename:
+            continue
+        for tag in tags:
+            platforms.add(tag.platform)
+            pythons.add(tag.interpreter)
+    kind = next(iter(source), None)
+    target = source.get(kind) if kind else None
+    return LockedPackage(
+        name=canonicalize_name(str(package.get("name"))),
+        version=str(package.get("version", "")),
+        source_kind=kind,
+        source=redact_url(str(target)) if target is not None else None,
+        resolution_markers=_strs(package.get("resolution-markers")),
+        wheel_platforms=tuple(sorted(platforms)),
+        wheel_pythons=tuple(sorted(pythons)),
+        has_sdist="sdist" in package,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# requirements files and Dockerfiles
+
+INDEX_OPTIONS = {
+    "-i": "--index-url", "--index-url": "--index-url",
+    "--extra-index-url": "--extra-index-url",
+    "-f": "--find-links", "--find-links": "--find-links",
+    "--pre": "--pre",
+}
+
+
+def read_requirements_options(path: Path, root: Path) -> list[RequirementsOption]:
+    text = read_text(path, MAX_REQUIREMENTS_BYTES)
+    found = []
+    for number, line in _logical_lines(text):
+        try:
+            tokens = shlex.split(line, comments=True)
+        except ValueError:
+            continue
+        for index, token in enumerate(tokens):
+            option, sep, value = token.partition("=")
+            canonical = INDEX_OPTIONS.get(option)
+            if canonical is None:
+                continue
+            if canonical == "--pre":
+                found.append(RequirementsOption(_relative(path, root), number, canonical))
+                continue
+            if not sep:
+                value = tokens[index + 1] if index + 1 < len(tokens) else ""
+            found.append(RequirementsOption(_relative(path, root), number, canonical, redact_url(value)))
+    return found
+
+
+def _logical_lines(text: str) -> Iterable[tuple[int, str]]:
+    """Lines with backslash continuations joined, each with the number of the line it starts on."""
+    pending, start = "", 0
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not pending:
+            start = number
+        if line.endswith("\\"):
+            pending += line[:-1] + " "
+            continue
+        yield start, pending + line
+        pending = ""
+    if pending:
+        yield start, pending
+
+
+def _requirements_files(root: Path) -> Iterable[Path]:
+    for folder in (root, root / "requirements"):
+        try:
+            names = os.listdir(folder)
+        except OSError:
+            continue
+        for name in names:
+            is_requirements = name.endswith(".txt") and (name.startswith("requirements") or folder.name == "requirements")
+            if is_requirements and (folder / name).is_file():
+                yield folder / name
+
+
+def _dockerfiles(root: Path) -> Iterable[Path]:
+    def is_dockerfile(name: str) -> bool:
+        lower = name.lower()
+        return lower.startswith(("dockerfile", "containerfile")) or lower.endswith(".dockerfile")
+
+    try:
+        top = list(os.scandir(root))
+    except OSError:
+        return
+    for entry in top:
+        if entry.is_file() and is_dockerfile(entry.name):
+            yield Path(entry.path)
+        elif entry.is_dir(follow_symlinks=False) and entry.name not in SKIPPED_FOLDERS and not entry.name.startswith("."):
+            try:
+                for inner in os.scandir(entry.path):
+                    if inner.is_file() and is_dockerfile(inner.name):
+                        yield Path(inner.path)
+            except OSError:
+                continue
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)

@@ -1,0 +1,108 @@
+"""Run a child process with a hard timeout, and turn every way it can fail into data.
+
+Used for everything torchdoctor runs outside its own process: the torch probe (an `import torch` can
+hang on a wedged driver or segfault on a broken install), the NVML probe and `nvcc --version`. The child
+gets its own process group, so a timeout kills it together with anything it started.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    """How a child process ended. `error` is set when it could not be started at all."""
+
+    returncode: int | None
+    stdout: str
+    stderr: str
+    duration_s: float
+    timed_out: bool = False
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0 and not self.timed_out and self.error is None
+
+    def describe_failure(self) -> str:
+        """A one-line account of why the command did not succeed."""
+        if self.error:
+            return self.error
+        if self.timed_out:
+            return f"did not answer within {self.duration_s:.1f} s and was stopped"
+        code = self.returncode
+        if code is not None and code < 0:
+            try:
+                name = signal.Signals(-code).name
+            except ValueError:
+                name = f"signal {-code}"
+            return f"was killed by {name}"
+        return f"exited with status {code}"
+
+
+def run_command(
+    argv: Sequence[str],
+    *,
+    timeout_s: float,
+    env: Mapping[str, str] | None = None,
+    cwd: str | None = None,
+    stdin_text: str | None = None,
+) -> CommandResult:
+    """Run `argv`, wait at most `timeout_s` seconds, and never raise for the child's failures."""
+    started = time.monotonic()
+    kwargs: dict = {}
+    if sys.platform == "win32":
+        kwargs["creationflags"] = subprocess.CREATE_NEW_PROCESS_GROUP  # type: ignore[attr-defined]
+    else:
+        kwargs["start_new_session"] = True
+    try:
+        process = subprocess.Popen(
+            list(argv),
+            stdin=subprocess.PIPE if stdin_text is not None else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=dict(env) if env is not None else None,
+            cwd=cwd,
+            text=True,
+            encoding="utf-8",
+            errors="replace",
+            **kwargs,
+        )
+    except OSError as error:
+        return CommandResult(None, "", "", time.monotonic() - started, error=f"could not start {argv[0]}: {error.strerror or error}")
+    try:
+        stdout, stderr = process.communicate(stdin_text, timeout=timeout_s)
+        return CommandResult(process.returncode, stdout, stderr, time.monotonic() - started)
+    except subprocess.TimeoutExpired:
+        _kill_group(process)
+        try:
+            stdout, stderr = process.communicate(timeout=5)
+        except subprocess.TimeoutExpired:  # a child stuck in the kernel (D state) even after SIGKILL
+            stdout, stderr = "", ""
+        return CommandResult(process.returncode, stdout or "", stderr or "", time.monotonic() - started, timed_out=True)
+    except BaseException:
+        _kill_group(process)  # Ctrl-C or a cancelled worker must not leave the child behind
+        raise
+
+
+def _kill_group(process: subprocess.Popen) -> None:
+    try:
+        if sys.platform == "win32":
+            process.kill()
+        else:
+            os.killpg(process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError, OSError):
+        pass
+
+
+def tail(text: str, lines: int = 20, chars: int = 4000) -> str:
+    """The last few lines of a child's output: where tracebacks and fatal errors are."""
+    kept = "\n".join(text.rstrip().splitlines()[-lines:])
+    return kept[-chars:]

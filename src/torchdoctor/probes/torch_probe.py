@@ -1,0 +1,101 @@
+"""Probe the project's torch by running `torch_script.py` in the project's own interpreter.
+
+torch is never imported into torchdoctor's process: the torch that matters is the one `uv run python`
+gets, importing it costs 2-5 s cold, and a broken install can hang or abort the importing process.
+The script prints one JSON record per stage; whatever stages arrived before a crash or a timeout are
+kept, so a report can say "torch 2.9.1+cu128 is installed, but `import torch` was killed by SIGABRT".
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from importlib import resources
+from typing import Any
+
+from torchdoctor.probes.runner import run_command, tail
+from torchdoctor.snapshot import TorchDevice, TorchInfo
+
+MARKER = "@@torchdoctor@@ "
+DEFAULT_TIMEOUT_S = 60.0
+
+
+def probe_script_source() -> str:
+    return resources.files("torchdoctor.probes").joinpath("torch_script.py").read_text(encoding="utf-8")
+
+
+def probe_torch(python: str, *, cwd: str | None = None, timeout_s: float = DEFAULT_TIMEOUT_S) -> TorchInfo:
+    """Run the torch probe in `python` and turn what it printed, and how it ended, into a TorchInfo."""
+    env = dict(os.environ)
+    env["PYTHONIOENCODING"] = "utf-8"
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    result = run_command([python, "-c", probe_script_source()], timeout_s=timeout_s, env=env, cwd=cwd)
+    stages = parse_stages(result.stdout)
+    stderr_tail = tail(result.stderr)
+    if result.error is not None:
+        return TorchInfo(status="interpreter-failed", error=result.error, duration_s=result.duration_s)
+
+    values: dict[str, Any] = {}
+    for name in ("pre", "import", "cuda"):
+        values.update({k: v for k, v in stages.get(name, {}).items() if k != "stage"})
+    import_error = values.pop("import_error", None)
+    traceback_text = values.pop("traceback", None)
+    values["devices"] = tuple(
+        TorchDevice(
+            index=d["index"],
+            name=d["name"],
+            capability=(d["capability"][0], d["capability"][1]),
+            total_memory=d["total_memory"],
+            multiprocessors=d.get("multiprocessors"),
+        )
+        for d in values.get("devices", ())
+    )
+    values["arch_list"] = tuple(values.get("arch_list", ()))
+    values["cuda_init_warnings"] = tuple(values.get("cuda_init_warnings", ()))
+    values["packages"] = dict(sorted(values.get("packages", {}).items()))
+    known = set(TorchInfo.__dataclass_fields__)
+    values = {k: v for k, v in values.items() if k in known}
+
+    if "done" in stages and stages["done"].get("not_installed"):
+        status, error = "not-installed", "torch is not installed in this interpreter"
+    elif "pre" not in stages:
+        status = "interpreter-failed"
+        error = f"the interpreter {result.describe_failure()} before reporting anything"
+        if result.timed_out:
+            status = "timed-out"
+    elif import_error is not None:
+        status, error = "import-failed", import_error
+        stderr_tail = tail((traceback_text or "") + "\n" + result.stderr)
+    elif result.timed_out:
+        status = "timed-out"
+        where = "`import torch`" if "import" not in stages else "CUDA initialisation"
+        error = f"{where} did not finish within {timeout_s:g} s; the probe was stopped"
+    elif "done" not in stages:
+        status = "crashed"
+        where = "`import torch`" if "import" not in stages else "CUDA initialisation"
+        error = f"{where} {result.describe_failure()}"
+    else:
+        status, error = "ok", None
+    return TorchInfo(
+        status=status,
+        error=error,
+        stderr_tail=stderr_tail,
+        exit_code=result.returncode,
+        duration_s=round(result.duration_s, 3),
+        **values,
+    )
+
+
+def parse_stages(stdout: str) -> dict[str, dict[str, Any]]:
+    """The records the script printed, by stage; other output (a chatty sitecustomize) is ignored."""
+    stages: dict[str, dict[str, Any]] = {}
+    for line in stdout.splitlines():
+        if not line.startswith(MARKER):
+            continue
+        try:
+            record = json.loads(line[len(MARKER) :])
+        except json.JSONDecodeError:
+            continue
+        if isinstance(record, dict) and isinstance(record.get("stage"), str):
+            stages[record["stage"]] = record
+    return stages

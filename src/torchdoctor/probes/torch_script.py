@@ -1,0 +1,181 @@
+# This script runs inside the *project's* interpreter, not torchdoctor's, so it is written for
+# Python 3.8 and newer with the standard library and torch only (no annotations syntax, no match,
+# no walrus-dependent logic). It prints one JSON record per stage, each on its own line behind a
+# marker, and flushes after each: if `import torch` or CUDA initialisation crashes or hangs, the
+# stages already printed still reach torchdoctor.
+import json
+import sys
+import time
+import traceback
+import warnings
+
+MARKER = "@@torchdoctor@@ "
+
+FAMILY = {
+    "torchvision", "torchaudio", "torchcodec", "torchtext", "torchdata",
+    "triton", "triton-rocm", "triton-xpu",
+    "pytorch-triton", "pytorch-triton-rocm", "pytorch-triton-xpu",
+    "xformers", "flash-attn", "flash-attn-3", "deepspeed", "apex", "bitsandbytes", "vllm",
+    "mamba-ssm", "causal-conv1d", "torch-scatter", "torch-sparse", "torch-cluster", "numpy",
+}
+
+
+def emit(stage, **values):
+    values["stage"] = stage
+    sys.stdout.write(MARKER + json.dumps(values) + "\n")
+    sys.stdout.flush()
+
+
+def normalise(name):
+    return name.lower().replace("_", "-").replace(".", "-")
+
+
+def installed_packages():
+    """Versions of the packages that have to match torch, read from their metadata (never pip)."""
+    try:
+        from importlib import metadata
+    except ImportError:  # Python < 3.8 has no importlib.metadata
+        return {}, None
+    found = {}
+    torch_version = None
+    for dist in metadata.distributions():
+        try:
+            name = normalise(dist.metadata["Name"] or "")
+        except Exception:
+            continue
+        if name == "torch":
+            torch_version = dist.version
+        elif name in FAMILY or (name.startswith(("nvidia-", "cuda-")) and name != "nvidia-ml-py"):
+            found.setdefault(name, dist.version)
+    return found, torch_version
+
+
+def short_error(error):
+    text = "{}: {}".format(type(error).__name__, error)
+    return text.strip()[:2000]
+
+
+def stage_pre():
+    import importlib.util
+    import platform
+    import sysconfig
+
+    packages, torch_version = installed_packages()
+    location = None
+    try:
+        spec = importlib.util.find_spec("torch")
+        if spec is not None:
+            location = spec.origin or (list(spec.submodule_search_locations or []) or [None])[0]
+    except Exception:
+        pass
+    emit(
+        "pre",
+        python_version=platform.python_version(),
+        python_executable=sys.executable,
+        python_prefix=sys.prefix,
+        python_platform=sysconfig.get_platform(),
+        installed_version=torch_version,
+        location=location,
+        packages=packages,
+    )
+    return location is not None
+
+
+def stage_import():
+    started = time.perf_counter()
+    try:
+        import torch
+    except BaseException as error:  # ImportError, OSError from a missing .so, SystemExit from odd builds
+        emit("import", import_error=short_error(error), traceback=traceback.format_exc()[-4000:],
+             import_s=time.perf_counter() - started)
+        return None
+    version = str(getattr(torch, "__version__", "")) or None
+    local = version.split("+", 1)[1] if version and "+" in version else None
+    torch_version = getattr(torch, "version", None)
+    emit(
+        "import",
+        import_s=time.perf_counter() - started,
+        version=version,
+        local_tag=local,
+        cuda=getattr(torch_version, "cuda", None),
+        hip=getattr(torch_version, "hip", None),
+        git_version=getattr(torch_version, "git_version", None),
+        debug=getattr(torch_version, "debug", None),
+    )
+    return torch
+
+
+def guarded(function, *args):
+    try:
+        return function(*args), None
+    except Exception as error:
+        return None, short_error(error)
+
+
+def stage_cuda(torch):
+    values = {}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        available, error = guarded(torch.cuda.is_available)
+    values["cuda_available"] = available
+    values["cuda_init_warnings"] = [str(w.message) for w in caught]
+    errors = [error] if error else []
+
+    # get_arch_list() returns [] whenever CUDA is unavailable; the flags compiled into the build are
+    # still readable, and they are exactly what a "no kernel image" diagnosis needs.
+    flags = getattr(torch._C, "_cuda_getArchFlags", None)
+    arch, _ = guarded(flags) if flags else (None, None)
+    values["arch_list"] = arch.split() if arch else []
+    driver = getattr(torch._C, "_cuda_getDriverVersion", None)
+    if driver is not None and torch.version.cuda:
+        values["driver_version"], _ = guarded(driver)
+
+    cudnn_version, _ = guarded(torch.backends.cudnn.version)
+    values["cudnn_version"] = cudnn_version if isinstance(cudnn_version, int) else None
+
+    devices = []
+    if available:
+        count, error = guarded(torch.cuda.device_count)
+        if error:
+            errors.append(error)
+        values["device_count"] = count
+        for index in range(count or 0):
+            props, error = guarded(torch.cuda.get_device_properties, index)
+            if error:
+                errors.append(error)
+                continue
+            devices.append({
+                "index": index,
+                "name": props.name,
+                "capability": [props.major, props.minor],
+                "total_memory": int(props.total_memory),
+                "multiprocessors": getattr(props, "multi_processor_count", None),
+            })
+        nccl = getattr(torch.cuda, "nccl", None)
+        if nccl is not None and torch.version.cuda:
+            version, _ = guarded(nccl.version)
+            if isinstance(version, tuple):
+                version = ".".join(str(part) for part in version)
+            values["nccl_version"] = str(version) if version is not None else None
+    else:
+        values["device_count"] = 0
+    values["devices"] = devices
+    if sys.platform == "darwin":
+        mps = getattr(torch.backends, "mps", None)
+        values["mps_available"] = bool(mps and mps.is_available())
+    values["cuda_error"] = "; ".join(errors) or None
+    emit("cuda", **values)
+
+
+def main():
+    if not stage_pre():
+        emit("done", not_installed=True)
+        return
+    torch = stage_import()
+    if torch is not None:
+        stage_cuda(torch)
+    emit("done")
+
+
+if __name__ == "__main__":
+    main()

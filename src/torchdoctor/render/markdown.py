@@ -1,0 +1,32 @@
+"""The Markdown report: pasted into a GitHub issue, it shows the facts, the findings and the snapshot."""
+
+from __future__ import annotations
+
+from torchdoctor.model import Report
+from torchdoctor.render.facts import gpu_lines, machine_line, project_line, python_line, torch_line
+from torchdoctor.render.text import ICONS, summary_line
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", "<br>")
+
+
+def render_markdown(report: Report) -> str:
+    snapshot = report.snapshot
+    out = [f"## torchdoctor {snapshot.torchdoctor_version} report", "", f"**{summary_line(report)}**", ""]
+    out += ["| | |", "|---|---|"]
+    out.append(f"| machine | {_cell(machine_line(snapshot))} |")
+    out.append(f"| gpu | {_cell('<br>'.join(gpu_lines(snapshot)))} |")
+    out.append(f"| python | {_cell(python_line(snapshot))} |")
+    out.append(f"| torch | {_cell(torch_line(snapshot))} |")
+    out.append(f"| project | {_cell(project_line(snapshot))} |")
+    out.append("")
+    for diagnosis in report.diagnoses:
+        out.append(f"### {ICONS[diagnosis.severity]} {diagnosis.severity.value}: `{diagnosis.code}` {diagnosis.slug}")
+        out += ["", f"**{diagnosis.message}**", "", diagnosis.explanation, ""]
+        for item in diagnosis.evidence:
+            value = item.value if "\n" not in item.value else item.value.replace("\n", " ⏎ ")
+            out.append(f"- `{item.fact}`: `{value}` — {item.source}")
+        out.append("")
+    out += ["<details><summary>snapshot (JSON)</summary>", "", "```json", snapshot.to_json(), "```", "", "</details>", ""]
+    return "\n".join(out)

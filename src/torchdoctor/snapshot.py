@@ -1,0 +1,372 @@
+"""The Snapshot: every fact the probes read, frozen, and serialisable to JSON and back.
+
+Checks only ever see a Snapshot, never the machine, so a recorded snapshot of a GPU machine replays
+the same diagnoses on a laptop or in CI. A missing GPU, driver, torch or file is a value here
+(``status``/``error`` fields), never an exception. Credentials are removed by the probes before a
+value lands here, so a snapshot can be attached to a bug report as it is.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from torchdoctor import serde
+
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class InterpreterInfo:
+    """Which Python is the project's, and why torchdoctor believes so."""
+
+    path: str
+    """The interpreter the torch probe ran in."""
+    source: str
+    """How it was chosen: "--python", "UV_PROJECT_ENVIRONMENT", ".venv", "VIRTUAL_ENV", "CONDA_PREFIX" or "current"."""
+    reason: str
+    """The choice in a sentence, shown in the report."""
+    environment: str | None = None
+    """The virtual or conda environment the interpreter belongs to, if any."""
+    exists: bool = True
+    """False when the chosen path does not exist or is not executable."""
+    path_python: str | None = None
+    """The `python` found first on PATH: what `python train.py` runs."""
+    path_python_environment: str | None = None
+    """The environment that PATH python belongs to (its pyvenv.cfg or conda-meta folder)."""
+
+
+@dataclass(frozen=True)
+class TorchDevice:
+    """One CUDA (or ROCm) device as torch sees it."""
+
+    index: int
+    name: str
+    capability: tuple[int, int]
+    total_memory: int
+    """Bytes."""
+    multiprocessors: int | None = None
+
+
+@dataclass(frozen=True)
+class TorchInfo:
+    """What the project's interpreter says about its torch, read in a subprocess."""
+
+    status: str
+    """"ok", "not-installed", "import-failed", "crashed", "timed-out" or "interpreter-failed"."""
+    error: str | None = None
+    """For anything but "ok": the failure in one line (exception, signal or timeout)."""
+    stderr_tail: str = ""
+    """The last lines the probe wrote to stderr: torch's own warnings and tracebacks land here."""
+    exit_code: int | None = None
+    duration_s: float | None = None
+    """Wall time of the whole probe subprocess."""
+    import_s: float | None = None
+    """Time `import torch` took inside it."""
+    python_version: str | None = None
+    python_executable: str | None = None
+    python_prefix: str | None = None
+    python_platform: str | None = None
+    """`sysconfig.get_platform()` of the interpreter, e.g. linux-x86_64 or win-amd64."""
+    installed_version: str | None = None
+    """The torch distribution's version from its metadata, read without importing it."""
+    location: str | None = None
+    """Where `import torch` resolves, read with find_spec before importing."""
+    version: str | None = None
+    """`torch.__version__`, e.g. 2.9.1+cu128."""
+    local_tag: str | None = None
+    """The PEP 440 local part of the version ("cu128", "cpu", "rocm6.4") or None for PyPI wheels."""
+    cuda: str | None = None
+    """`torch.version.cuda`: None for CPU and ROCm builds."""
+    hip: str | None = None
+    git_version: str | None = None
+    debug: bool | None = None
+    cudnn_version: int | None = None
+    cuda_available: bool | None = None
+    cuda_init_warnings: tuple[str, ...] = ()
+    """Warnings `torch.cuda.is_available()` emitted: most CUDA failures only show up here."""
+    cuda_error: str | None = None
+    """An exception raised while querying CUDA devices after is_available()."""
+    device_count: int | None = None
+    devices: tuple[TorchDevice, ...] = ()
+    arch_list: tuple[str, ...] = ()
+    """`torch.cuda.get_arch_list()`: the SASS (sm_XY) and PTX (compute_XY) targets the build carries."""
+    driver_version: int | None = None
+    """The CUDA driver API version torch sees, e.g. 13000 for a driver that supports CUDA 13.0."""
+    nccl_version: str | None = None
+    mps_available: bool | None = None
+    packages: dict[str, str] = field(default_factory=dict)
+    """Installed versions of torchvision, torchaudio, triton and every nvidia-*/cuda-* wheel."""
+
+
+@dataclass(frozen=True)
+class NvmlGpu:
+    """One GPU as the NVIDIA driver reports it through NVML."""
+
+    index: int
+    name: str | None = None
+    pci_device_id: int | None = None
+    """The 32-bit PCI id NVML reports: device id in the high half, vendor 0x10DE in the low half."""
+    pci_bus_id: str | None = None
+    compute_capability: tuple[int, int] | None = None
+    memory_total: int | None = None
+    memory_used: int | None = None
+    pcie_gen_current: int | None = None
+    pcie_gen_max: int | None = None
+    pcie_width_current: int | None = None
+    pcie_width_max: int | None = None
+    power_limit_w: float | None = None
+    sm_clock_mhz: int | None = None
+    sm_clock_max_mhz: int | None = None
+    clock_event_reasons: tuple[str, ...] | None = None
+    """Why clocks are held down right now (power cap, thermal, ...): NVML's clock-event reasons."""
+    mig_enabled: bool | None = None
+    persistence_mode: bool | None = None
+    unavailable: dict[str, str] = field(default_factory=dict)
+    """Fields NVML could not give for this GPU, with its reason ("not supported", ...)."""
+
+
+@dataclass(frozen=True)
+class NvmlInfo:
+    """The NVIDIA driver as NVML sees it: the ground truth about GPUs, independent of torch."""
+
+    status: str
+    """"ok", "module-missing", "library-not-found", "driver-not-loaded", "rm-version-mismatch",
+    "no-permission", "gpu-lost", "timed-out" or "error"."""
+    error: str | None = None
+    error_code: int | None = None
+    driver_version: str | None = None
+    cuda_driver_version: int | None = None
+    """The newest CUDA the driver supports, as NVML encodes it: 12080 is CUDA 12.8."""
+    nvml_version: str | None = None
+    library_path: str | None = None
+    """The libnvidia-ml that was loaded (from the probe's memory map), to tell stubs and shadows apart."""
+    gpus: tuple[NvmlGpu, ...] = ()
+    duration_s: float | None = None
+
+
+@dataclass(frozen=True)
+class CudaToolkit:
+    """A CUDA toolkit installed on the system (not the one inside the torch wheel)."""
+
+    path: str
+    version: str | None = None
+
+
+@dataclass(frozen=True)
+class SystemInfo:
+    """The operating system, its kind of host (WSL, container) and the variables that steer CUDA."""
+
+    os_name: str
+    """platform.system(): Linux, Windows or Darwin."""
+    os_release: str | None = None
+    """The distribution or OS version, e.g. "Ubuntu 22.04.4 LTS" or "macOS 14.5"."""
+    kernel_release: str | None = None
+    architecture: str | None = None
+    libc: str | None = None
+    wsl: str | None = None
+    """"wsl1" or "wsl2" under Windows Subsystem for Linux, else None."""
+    container: str | None = None
+    """"docker", "podman", "kubernetes", "lxc" or "container" (unknown kind), else None."""
+    container_evidence: str | None = None
+    cpu_model: str | None = None
+    cpu_count: int | None = None
+    memory_total: int | None = None
+    """Bytes of RAM the OS reports (under WSL2, the VM's limit)."""
+    environment: dict[str, str] = field(default_factory=dict)
+    """The environment variables that matter to CUDA, torch and uv, with secrets redacted."""
+    nvidia_kernel_driver: str | None = None
+    """The kernel module's version (/proc/driver/nvidia/version), which can differ from the library's."""
+    gpu_device_nodes: tuple[str, ...] = ()
+    """/dev/nvidia0, /dev/nvidiactl, /dev/dxg ...: the device files that show a GPU is wired in."""
+    nvcc_path: str | None = None
+    nvcc_version: str | None = None
+    cuda_toolkits: tuple[CudaToolkit, ...] = ()
+
+
+@dataclass(frozen=True)
+class DeclaredRequirement:
+    """A torch-family requirement the project declares, and where."""
+
+    group: str
+    """"dependencies", "optional:<extra>" or "group:<name>"."""
+    requirement: str
+    name: str
+    """The normalised package name."""
+
+
+@dataclass(frozen=True)
+class UvIndex:
+    """One `[[tool.uv.index]]` entry."""
+
+    position: int
+    """Its 1-based place among the index tables: uv tries indexes in this order."""
+    name: str | None
+    url: str | None
+    explicit: bool = False
+    default: bool = False
+    format: str | None = None
+
+
+@dataclass(frozen=True)
+class UvSource:
+    """One entry of `[tool.uv.sources]` for a package (a package may have several, split by marker)."""
+
+    package: str
+    kind: str
+    """"index", "url", "path", "git", "workspace" or "unknown"."""
+    target: str | None = None
+    """The index name, URL, path or repository it points at."""
+    marker: str | None = None
+    extra: str | None = None
+    group: str | None = None
+
+
+@dataclass(frozen=True)
+class UvSettings:
+    """The `[tool.uv]` settings that change where torch comes from or how it resolves."""
+
+    index_url: str | None = None
+    extra_index_url: tuple[str, ...] = ()
+    find_links: tuple[str, ...] = ()
+    index_strategy: str | None = None
+    prerelease: str | None = None
+    torch_backend: str | None = None
+    """Set in [tool.uv] or [tool.uv.pip]; uv's project commands (lock, sync) ignore it."""
+    environments: tuple[str, ...] = ()
+    required_environments: tuple[str, ...] = ()
+    no_build_isolation: bool = False
+    no_build_isolation_package: tuple[str, ...] = ()
+    conflicts: Any = None
+    """As written: a list of lists of {extra|group|package} tables."""
+    extra_build_dependencies: Any = None
+    """As written: package -> list of requirements or tables."""
+
+
+@dataclass(frozen=True)
+class PyprojectInfo:
+    """What pyproject.toml says about the project and about where torch comes from."""
+
+    path: str
+    name: str | None = None
+    has_project_table: bool = False
+    requires_python: str | None = None
+    dependency_count: int = 0
+    torch_requirements: tuple[DeclaredRequirement, ...] = ()
+    extras: tuple[str, ...] = ()
+    dependency_groups: tuple[str, ...] = ()
+    indexes: tuple[UvIndex, ...] = ()
+    sources: tuple[UvSource, ...] = ()
+    uv: UvSettings = field(default_factory=UvSettings)
+
+
+@dataclass(frozen=True)
+class LockedPackage:
+    """One torch-family package version pinned in uv.lock, and the platforms its wheels cover."""
+
+    name: str
+    version: str
+    source_kind: str | None = None
+    """"registry", "url", "path", "git", "editable", "virtual" or "directory"."""
+    source: str | None = None
+    resolution_markers: tuple[str, ...] = ()
+    wheel_platforms: tuple[str, ...] = ()
+    """Sorted platform tags of its locked wheels, e.g. manylinux_2_28_x86_64, win_amd64."""
+    wheel_pythons: tuple[str, ...] = ()
+    has_sdist: bool = False
+
+
+@dataclass(frozen=True)
+class LockInfo:
+    """What uv.lock pinned."""
+
+    path: str
+    version: int | None = None
+    revision: int | None = None
+    requires_python: str | None = None
+    resolution_markers: tuple[str, ...] = ()
+    package_count: int = 0
+    packages: tuple[LockedPackage, ...] = ()
+    root_requires_dist: Any = None
+    """The project's own `[package.metadata] requires-dist` as locked: compared with pyproject to see a stale lock."""
+
+
+@dataclass(frozen=True)
+class RequirementsOption:
+    """An index option in a requirements file (`--index-url`, `--extra-index-url`, `--find-links`, `--pre`)."""
+
+    path: str
+    line: int
+    option: str
+    value: str | None = None
+
+
+@dataclass(frozen=True)
+class ProjectFileError:
+    """A project file torchdoctor could not use, with the place where reading stopped."""
+
+    path: str
+    problem: str
+    """"malformed", "binary", "empty", "too-large", "unreadable" or "invalid-value"."""
+    message: str
+    line: int | None = None
+    column: int | None = None
+
+
+@dataclass(frozen=True)
+class ProjectInfo:
+    """The project directory's files that decide which torch gets installed."""
+
+    root: str
+    found_by: str = ""
+    """How the root was found, e.g. "pyproject.toml in the current directory"."""
+    pyproject: PyprojectInfo | None = None
+    lock: LockInfo | None = None
+    requirements_options: tuple[RequirementsOption, ...] = ()
+    requirements_files: tuple[str, ...] = ()
+    dockerfiles: tuple[str, ...] = ()
+    errors: tuple[ProjectFileError, ...] = ()
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """All the facts of one run: the machine, the project's interpreter and torch, and the project."""
+
+    created_at: str
+    """ISO 8601 time the probes ran, UTC."""
+    torchdoctor_version: str
+    interpreter: InterpreterInfo
+    torch: TorchInfo
+    nvml: NvmlInfo
+    system: SystemInfo
+    project: ProjectInfo
+    schema_version: int = SCHEMA_VERSION
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(serde.to_plain(self), indent=indent, sort_keys=False, allow_nan=False)
+
+    @classmethod
+    def from_json(cls, text: str) -> Snapshot:
+        """Read a snapshot back; raises SnapshotError with a one-line reason on anything unusable."""
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise SnapshotError(f"not JSON ({error.msg} at line {error.lineno}, column {error.colno})") from None
+        if not isinstance(data, dict):
+            raise SnapshotError("not a torchdoctor snapshot (the top level is not an object)")
+        if "snapshot" in data and "diagnoses" in data:
+            data = data["snapshot"]  # a `check --format json` report carries its snapshot
+        version = data.get("schema_version") if isinstance(data, dict) else None
+        if version != SCHEMA_VERSION:
+            raise SnapshotError(
+                f"snapshot schema version {version!r} is not supported (this torchdoctor reads {SCHEMA_VERSION})"
+            )
+        try:
+            return serde.from_plain(cls, data)
+        except serde.SerdeError as error:
+            raise SnapshotError(f"not a valid torchdoctor snapshot: {error}") from None
+
+
+class SnapshotError(ValueError):
+    """A snapshot file that cannot be used; the message fits on one line."""
