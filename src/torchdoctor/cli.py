@@ -155,6 +155,9 @@ def write_atomically(path: Path, text: str) -> None:
         with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=folder, prefix=f".{path.name}.", delete=False) as handle:
             handle.write(text)
             temporary = Path(handle.name)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)  # NamedTemporaryFile creates 0600; a saved file is the user's
         os.replace(temporary, path)
     except OSError as error:
         if "temporary" in locals():

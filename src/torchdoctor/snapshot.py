@@ -62,8 +62,8 @@ class TorchInfo:
     exit_code: int | None = None
     duration_s: float | None = None
     """Wall time of the whole probe subprocess."""
-    import_s: float | None = None
-    """Time `import torch` took inside it."""
+    timings: dict[str, float] = field(default_factory=dict)
+    """Seconds per stage inside it: pre_s (metadata), import_s, is_available_s, cuda_s (all CUDA queries)."""
     python_version: str | None = None
     python_executable: str | None = None
     python_prefix: str | None = None

@@ -56,7 +56,7 @@ def choose_interpreter(
     common = {"path_python": path_python, "path_python_environment": path_env}
 
     if explicit:
-        given = Path(explicit).expanduser()
+        given = Path(os.path.abspath(Path(explicit).expanduser()))  # the probe runs in the project folder
         python = python_in(given) if given.is_dir() else given
         if not _usable(python):
             raise InterpreterNotFound(f"--python {explicit}: no Python interpreter there")

@@ -164,6 +164,8 @@ def parse_toml(text: str, path: Path, line_offset: int = 0) -> dict[str, Any]:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         line, column = _error_position(error)
+        if line is None and "end of document" in str(error):
+            line, column = position_of(text, len(text))
         message = str(error.args[0] if error.args else error)
         message = re.sub(r"\s*\(at (line \d+, column \d+|end of document)\)$", "", message)
         if line is not None:
@@ -391,7 +393,7 @@ def read_lock(path: Path) -> LockInfo:
                     "requires-dist": metadata.get("requires-dist", []),
                     "requires-dev": metadata.get("requires-dev", {}),
                 }
-        line += chunk.count("\n") + 1
+        line += chunk.count("\n") + 2
     version = header.get("version")
     revision = header.get("revision")
     return LockInfo(

@@ -18,6 +18,8 @@ from torchdoctor.snapshot import TorchDevice, TorchInfo
 
 MARKER = "@@torchdoctor@@ "
 DEFAULT_TIMEOUT_S = 60.0
+# Seconds spent in each stage inside the probe: reading metadata, `import torch`, is_available(), all CUDA queries.
+TIMING_KEYS = ("pre_s", "import_s", "is_available_s", "cuda_s")
 
 
 def probe_script_source() -> str:
@@ -38,6 +40,8 @@ def probe_torch(python: str, *, cwd: str | None = None, timeout_s: float = DEFAU
     values: dict[str, Any] = {}
     for name in ("pre", "import", "cuda"):
         values.update({k: v for k, v in stages.get(name, {}).items() if k != "stage"})
+    timings = {name: round(values.pop(name), 4) for name in TIMING_KEYS if isinstance(values.get(name), (int, float))}
+    values.pop("import_s", None)
     import_error = values.pop("import_error", None)
     traceback_text = values.pop("traceback", None)
     values["devices"] = tuple(
@@ -82,6 +86,7 @@ def probe_torch(python: str, *, cwd: str | None = None, timeout_s: float = DEFAU
         stderr_tail=stderr_tail,
         exit_code=result.returncode,
         duration_s=round(result.duration_s, 3),
+        timings=timings,
         **values,
     )
 

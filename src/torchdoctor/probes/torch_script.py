@@ -56,6 +56,7 @@ def short_error(error):
 
 
 def stage_pre():
+    started = time.perf_counter()
     import importlib.util
     import platform
     import sysconfig
@@ -77,6 +78,7 @@ def stage_pre():
         installed_version=torch_version,
         location=location,
         packages=packages,
+        pre_s=time.perf_counter() - started,
     )
     return location is not None
 
@@ -113,10 +115,12 @@ def guarded(function, *args):
 
 
 def stage_cuda(torch):
+    started = time.perf_counter()
     values = {}
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         available, error = guarded(torch.cuda.is_available)
+    values["is_available_s"] = time.perf_counter() - started
     values["cuda_available"] = available
     values["cuda_init_warnings"] = [str(w.message) for w in caught]
     errors = [error] if error else []
@@ -164,6 +168,7 @@ def stage_cuda(torch):
         mps = getattr(torch.backends, "mps", None)
         values["mps_available"] = bool(mps and mps.is_available())
     values["cuda_error"] = "; ".join(errors) or None
+    values["cuda_s"] = time.perf_counter() - started
     emit("cuda", **values)
 
 

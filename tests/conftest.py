@@ -1,0 +1,78 @@
+"""Shared test helpers: real interpreters, real virtual environments, the real CLI in a subprocess."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+import textwrap
+import venv
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+FIXTURES = REPO / "tests" / "fixtures"
+CASES = REPO.parent / "shared" / "cases"
+SNAPSHOTS = FIXTURES / "snapshots"
+
+
+@pytest.fixture(scope="session")
+def real_torch_python() -> str:
+    """An interpreter with a real torch build: the one running the tests (the README installs a CPU torch)."""
+    if importlib.util.find_spec("torch") is None:
+        message = "torch is not installed beside the tests; the README's test command installs it"
+        if os.environ.get("TORCHDOCTOR_REQUIRE_TORCH"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return sys.executable
+
+
+def make_venv(folder: Path, packages: dict[str, str] | None = None) -> Path:
+    """A real virtual environment without pip (fast), with `packages` written as modules into it.
+
+    `packages` maps a top-level package name to the source of its __init__.py; a fake `torch` whose
+    import sleeps or aborts is how the probe's timeout and crash handling is tested.
+    """
+    venv.EnvBuilder(with_pip=False, symlinks=True).create(folder)
+    python = folder / "bin" / "python"
+    site = Path(
+        subprocess.run(
+            [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+            check=True, capture_output=True, text=True,
+        ).stdout.strip()
+    )
+    for name, source in (packages or {}).items():
+        package = site / name
+        package.mkdir(parents=True, exist_ok=True)
+        (package / "__init__.py").write_text(textwrap.dedent(source), encoding="utf-8")
+    return python
+
+
+@dataclass
+class CliResult:
+    code: int
+    stdout: str
+    stderr: str
+
+
+def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 120) -> CliResult:
+    """Run the real `python -m torchdoctor` as a user would, and capture what it printed."""
+    environment = dict(os.environ)
+    environment.pop("VIRTUAL_ENV", None)
+    environment.update(env or {})
+    result = subprocess.run(
+        [sys.executable, "-m", "torchdoctor", *args],
+        cwd=cwd, env=environment, capture_output=True, text=True, timeout=timeout,
+    )
+    return CliResult(result.returncode, result.stdout, result.stderr)
+
+
+def write_project(folder: Path, pyproject: str, files: dict[str, str] | None = None) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "pyproject.toml").write_text(textwrap.dedent(pyproject), encoding="utf-8")
+    for name, text in (files or {}).items():
+        (folder / name).write_text(textwrap.dedent(text), encoding="utf-8")
+    return folder

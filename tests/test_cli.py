@@ -1,0 +1,162 @@
+"""The real CLI in a subprocess: exit codes, output formats, and clear one-line errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import SNAPSHOTS, make_venv, run_cli, write_project
+
+NO_TORCH_PROJECT = """
+[project]
+name = "tool"
+version = "0.1.0"
+dependencies = ["requests"]
+"""
+
+
+@pytest.fixture
+def project_without_torch(tmp_path):
+    folder = write_project(tmp_path / "proj", NO_TORCH_PROJECT)
+    make_venv(folder / ".venv")
+    return folder
+
+
+def test_project_without_torch_says_so_and_exits_cleanly(project_without_torch):
+    result = run_cli("check", cwd=project_without_torch)
+    assert result.code == 0, result.stderr
+    assert "torch    not installed" in result.stdout
+    assert "TD102 torch-not-installed" in result.stdout
+    assert "the project does not ask for it" in result.stdout
+    assert result.stderr == ""
+
+
+def test_json_report_is_a_versioned_envelope(project_without_torch):
+    result = run_cli("check", "--format", "json", "--project", str(project_without_torch))
+    report = json.loads(result.stdout)
+    assert set(report) == {"schema_version", "torchdoctor_version", "summary", "diagnoses", "snapshot"}
+    assert report["schema_version"] == 1
+    (diagnosis,) = report["diagnoses"]
+    assert set(diagnosis) == {"code", "slug", "severity", "message", "explanation", "evidence", "fix"}
+    assert (diagnosis["code"], diagnosis["severity"], diagnosis["fix"]) == ("TD102", "info", None)
+    assert report["snapshot"]["interpreter"]["source"] == ".venv"
+
+
+def test_fail_on_info_turns_notes_into_a_failing_exit(project_without_torch):
+    assert run_cli("check", "--fail-on", "info", cwd=project_without_torch).code == 1
+
+
+def test_torch_declared_but_missing_is_an_error(tmp_path):
+    folder = write_project(tmp_path / "proj", NO_TORCH_PROJECT.replace('"requests"', '"torch>=2.9"'))
+    make_venv(folder / ".venv")
+    result = run_cli("check", cwd=folder)
+    assert result.code == 1
+    assert "the project depends on torch, but torch is not installed in its environment" in result.stdout
+
+
+@pytest.mark.real_torch
+def test_real_torch_in_the_project_venv_is_examined(tmp_path, real_torch_python):
+    folder = write_project(tmp_path / "proj", NO_TORCH_PROJECT)
+    result = run_cli("check", "--format", "json", "--project", str(folder), "--python", real_torch_python)
+    report = json.loads(result.stdout)
+    import torch
+
+    assert report["snapshot"]["torch"]["version"] == torch.__version__
+    assert report["snapshot"]["torch"]["status"] == "ok"
+
+
+def test_hanging_torch_import_still_gives_the_whole_report(tmp_path):
+    folder = write_project(tmp_path / "proj", NO_TORCH_PROJECT)
+    make_venv(folder / ".venv", {"torch": "import time\ntime.sleep(600)\n"})
+    result = run_cli("check", "--timeout", "3", cwd=folder, timeout=60)
+    assert result.code == 1
+    assert "TD103 torch-import-fails" in result.stdout
+    assert "did not finish within 3 s" in result.stdout
+    assert "project  tool: no torch requirement" in result.stdout  # the rest of the report is there
+
+
+def test_aborting_torch_import_is_reported(tmp_path):
+    folder = write_project(tmp_path / "proj", NO_TORCH_PROJECT)
+    make_venv(folder / ".venv", {"torch": "import os\nos.abort()\n"})
+    result = run_cli("check", cwd=folder)
+    assert result.code == 1
+    assert "`import torch` crashes the interpreter: `import torch` was killed by SIGABRT" in result.stdout
+
+
+def test_malformed_pyproject_is_a_diagnosis_and_the_machine_part_remains(tmp_path):
+    folder = tmp_path / "proj"
+    folder.mkdir()
+    (folder / "pyproject.toml").write_text('[project]\nname = "x"\ndependencies = [\n', encoding="utf-8")
+    make_venv(folder / ".venv")
+    result = run_cli("check", cwd=folder)
+    assert result.code == 1
+    assert "TD001 project-file-unusable" in result.stdout
+    assert "pyproject.toml:4:1" in result.stdout
+    assert "machine  " in result.stdout and "python   " in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_saved_snapshot_replays_to_the_same_report(project_without_torch, tmp_path):
+    saved = tmp_path / "machine.json"
+    live = run_cli("check", "--format", "json", "--save-snapshot", str(saved), cwd=project_without_torch)
+    replay = run_cli("check", "--format", "json", "--snapshot", str(saved))
+    assert json.loads(replay.stdout) == json.loads(live.stdout)
+    assert oct(saved.stat().st_mode & 0o777) != oct(0o600)  # a saved file gets normal permissions
+
+
+def test_recorded_machine_with_another_project(tmp_path):
+    folder = write_project(tmp_path / "proj", NO_TORCH_PROJECT)
+    result = run_cli("check", "--format", "json", "--snapshot", str(SNAPSHOTS / "h100-pypi.json"), "--project", str(folder))
+    report = json.loads(result.stdout)
+    assert report["snapshot"]["nvml"]["gpus"][0]["name"] == "NVIDIA H100 80GB HBM3"
+    assert report["snapshot"]["project"]["pyproject"]["name"] == "tool"
+
+
+def test_markdown_report_has_facts_table_and_snapshot():
+    result = run_cli("check", "--format", "markdown", "--snapshot", str(SNAPSHOTS / "h100-pypi.json"))
+    assert result.code == 0
+    assert "| gpu | 0: NVIDIA H100 80GB HBM3 · sm_90 · 80 GiB · driver 580.159.04 (supports CUDA ≤ 13.0) |" in result.stdout
+    assert "```json" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["check", "--project", "/no/such/dir"], "torchdoctor: --project /no/such/dir: no such directory"),
+        (["check", "--snapshot", "/no/such/file.json"], "torchdoctor: cannot read snapshot /no/such/file.json: No such file or directory"),
+        (["check", "--python", "/no/such/python"], "torchdoctor: --python /no/such/python: no Python interpreter there"),
+        (["check", "--timeout", "0"], "torchdoctor: --timeout must be a positive number of seconds"),
+    ],
+)
+def test_unusable_inputs_exit_2_with_one_line(args, message, tmp_path):
+    result = run_cli(*args, cwd=tmp_path)
+    assert result.code == 2
+    assert result.stderr.strip() == message
+    assert result.stdout == ""
+
+
+def test_bad_snapshot_file_exits_2_with_one_line(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00")
+    result = run_cli("check", "--snapshot", str(bad))
+    assert result.code == 2
+    assert result.stderr.startswith(f"torchdoctor: cannot read snapshot {bad}:")
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_unknown_option_is_a_usage_error(tmp_path):
+    result = run_cli("check", "--frobnicate", cwd=tmp_path)
+    assert result.code == 2
+    assert "unrecognized arguments: --frobnicate" in result.stderr
+
+
+def test_bare_command_runs_check(project_without_torch):
+    result = run_cli("--format", "json", cwd=project_without_torch)
+    assert json.loads(result.stdout)["diagnoses"][0]["code"] == "TD102"
+
+
+def test_rules_lists_every_code():
+    result = run_cli("rules")
+    assert result.code == 0
+    assert "TD201  cpu-build-on-nvidia-machine" in result.stdout

@@ -1,0 +1,75 @@
+"""The NVML probe in its child process: this machine's real answer, and driver failures mapped to facts.
+
+The NVIDIA driver is the one part these tests cannot have for real, so the failure cases put a small
+stand-in `pynvml` module first on the child's path that raises the driver's own error codes.
+"""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from torchdoctor.probes.nvml import probe_nvml
+
+
+def test_this_machine_answers_with_a_known_status():
+    info = probe_nvml()
+    assert info.status in {"ok", "library-not-found", "driver-not-loaded"}
+    if info.status == "ok":
+        assert info.driver_version
+    else:
+        assert info.gpus == () and info.error
+
+
+def fake_pynvml(tmp_path, body: str):
+    folder = tmp_path / "fake"
+    folder.mkdir()
+    (folder / "pynvml.py").write_text(
+        textwrap.dedent(
+            """
+            class NVMLError(Exception):
+                def __init__(self, value):
+                    self.value = value
+                def __str__(self):
+                    return {18: "RM has detected an NVML/RM version mismatch.", 9: "Driver Not Loaded", 15: "GPU is lost"}.get(self.value, "Unknown Error")
+            """
+        )
+        + textwrap.dedent(body),
+        encoding="utf-8",
+    )
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("code", "status"),
+    [(18, "rm-version-mismatch"), (9, "driver-not-loaded"), (12, "library-not-found"), (999, "error")],
+)
+def test_init_errors_become_statuses(tmp_path, monkeypatch, code, status):
+    folder = fake_pynvml(tmp_path, f"def nvmlInit():\n    raise NVMLError({code})\n")
+    monkeypatch.setenv("PYTHONPATH", str(folder))
+    info = probe_nvml()
+    assert (info.status, info.error_code) == (status, code)
+
+
+def test_a_hanging_driver_call_is_cut_off(tmp_path, monkeypatch):
+    folder = fake_pynvml(tmp_path, "import time\ndef nvmlInit():\n    time.sleep(600)\n")
+    monkeypatch.setenv("PYTHONPATH", str(folder))
+    info = probe_nvml(timeout_s=2)
+    assert info.status == "timed-out"
+    assert info.duration_s < 8
+
+
+def test_a_lost_gpu_is_reported(tmp_path, monkeypatch):
+    body = """
+        def nvmlInit(): pass
+        def nvmlShutdown(): pass
+        def nvmlSystemGetDriverVersion(): return "550.144.03"
+        def nvmlDeviceGetCount(): return 1
+        def nvmlDeviceGetHandleByIndex(index): raise NVMLError(15)
+    """
+    monkeypatch.setenv("PYTHONPATH", str(fake_pynvml(tmp_path, body)))
+    info = probe_nvml()
+    assert info.status == "gpu-lost"
+    assert info.driver_version == "550.144.03"
+    assert info.gpus[0].unavailable == {"handle": "GPU is lost"}

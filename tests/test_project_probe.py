@@ -1,0 +1,209 @@
+"""Reading project files: the real cases, real uv.lock files, and every way a file can be unusable."""
+
+from __future__ import annotations
+
+import shutil
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from conftest import CASES, FIXTURES, write_project
+from lockgen import generate_lock
+from torchdoctor.probes.project import find_project_root, probe_project, read_lock
+
+MINIMAL = """
+[project]
+name = "demo"
+version = "0.1.0"
+requires-python = ">=3.10"
+dependencies = ["torch>=2.9"]
+"""
+
+
+def only_error(tmp_path: Path):
+    info = probe_project(tmp_path)
+    assert len(info.errors) == 1, info.errors
+    return info.errors[0]
+
+
+def test_nightly_case_is_read_as_written():
+    case = CASES / "nightly-cu128-wsl2"
+    info = probe_project(case)
+    pyproject = info.pyproject
+    assert pyproject.name == "asr-server"
+    assert pyproject.requires_python == "==3.10.*"
+    assert [r.requirement for r in pyproject.torch_requirements if r.name == "torch"] == [
+        "torch>=2.10.0.dev0 ; sys_platform == 'linux'",
+        "torch>=2.4.0 ; sys_platform != 'linux'",
+    ]
+    assert {r.name for r in pyproject.torch_requirements} == {"torch", "torchvision", "torchaudio", "pytorch-triton"}
+    # The Markdown-wrapped URL is kept exactly as written: a later check must see the brackets.
+    assert pyproject.indexes[0].url == "[https://download.pytorch.org/whl/nightly/cu128](https://download.pytorch.org/whl/nightly/cu128)"
+    assert pyproject.indexes[0].explicit is True
+    triton = [s for s in pyproject.sources if s.package == "pytorch-triton"]
+    assert triton[0].target == "pytorch-nightly-cu128" and triton[0].marker == "sys_platform == 'linux'"
+
+
+def test_extras_case_records_conflicts_and_extra_sources():
+    info = probe_project(CASES / "uv-guide-extras")
+    pyproject = info.pyproject
+    assert pyproject.extras == ("cpu", "cu124")
+    assert {r.group for r in pyproject.torch_requirements} == {"optional:cpu", "optional:cu124"}
+    assert pyproject.uv.conflicts == [[{"extra": "cpu"}, {"extra": "cu124"}]]
+    cpu_torch = [s for s in pyproject.sources if s.package == "torch" and s.extra == "cpu"][0]
+    assert cpu_torch.marker == "platform_system != 'Darwin'"
+
+
+def test_find_links_case_keeps_legacy_settings():
+    info = probe_project(CASES / "findlinks-cu118")
+    assert info.pyproject.uv.find_links == (
+        "https://download.pytorch.org/whl/cu118/torch",
+        "https://download.pytorch.org/whl/cu118/torchvision",
+    )
+    assert info.pyproject.sources == ()
+
+
+def test_real_uv_lock_lists_torch_family_with_wheel_platforms():
+    lock = read_lock(FIXTURES / "projects" / "h100-pypi" / "uv.lock")
+    torch = [p for p in lock.packages if p.name == "torch"][0]
+    assert torch.version == "2.11.0"
+    assert torch.source_kind == "registry" and torch.source == "https://pypi.org/simple"
+    assert "manylinux_2_28_x86_64" in torch.wheel_platforms
+    assert "win_amd64" in torch.wheel_platforms
+    assert "macosx_14_0_arm64" in torch.wheel_platforms or "macosx_11_0_arm64" in torch.wheel_platforms
+    assert {p.name for p in lock.packages} >= {"torch", "torchvision", "triton", "cuda-toolkit"}
+    assert lock.root_requires_dist["requires-dist"][0]["name"] == "torch"
+    assert lock.package_count == 33
+
+
+def test_generated_large_lock_reads_every_family_entry(tmp_path):
+    path = tmp_path / "uv.lock"
+    path.write_text(generate_lock(2000), encoding="utf-8")
+    lock = read_lock(path)
+    assert lock.package_count == 2000
+    assert [(p.name, p.version) for p in lock.packages] == [
+        ("nvidia-cublas-cu12", "12.8.4.1"), ("nvidia-cudnn-cu12", "9.10.2.21"),
+        ("torch", "2.9.1"), ("torch", "2.9.1+cu128"), ("torchvision", "0.24.1+cu128"), ("triton", "3.5.1"),
+    ]
+    cu128 = [p for p in lock.packages if p.version == "2.9.1+cu128"][0]
+    assert cu128.wheel_platforms == ("manylinux_2_28_x86_64", "win_amd64")
+    assert cu128.source == "https://download.pytorch.org/whl/cu128"
+
+
+def test_malformed_pyproject_names_line_and_column(tmp_path):
+    write_project(tmp_path, '[project]\nname = "demo"\ndependencies = ["torch",\n  version = 1\n')
+    error = only_error(tmp_path)
+    assert error.path.endswith("pyproject.toml")
+    assert error.problem == "malformed"
+    assert (error.line, error.column) == (4, 3)
+
+
+def test_binary_pyproject_names_the_nul_byte(tmp_path):
+    (tmp_path / "pyproject.toml").write_bytes(b'[project]\nname = "x"\n\x00\x01\x02')
+    error = only_error(tmp_path)
+    assert error.problem == "binary"
+    assert (error.line, error.column) == (3, 1)
+
+
+def test_invalid_utf8_is_reported_where_it_is(tmp_path):
+    (tmp_path / "pyproject.toml").write_bytes(b'[project]\nname = "d\xe9mo"\n')
+    error = only_error(tmp_path)
+    assert error.problem == "binary"
+    assert (error.line, error.column) == (2, 10)
+    assert "0xe9" in error.message
+
+
+def test_empty_pyproject(tmp_path):
+    (tmp_path / "pyproject.toml").write_text("\n  \n", encoding="utf-8")
+    error = only_error(tmp_path)
+    assert error.problem == "empty"
+
+
+def test_huge_pyproject_is_not_read(tmp_path):
+    (tmp_path / "pyproject.toml").write_text("# padding\n" * 500_000, encoding="utf-8")
+    error = only_error(tmp_path)
+    assert error.problem == "too-large"
+    assert "MiB" in error.message
+
+
+def test_unreadable_pyproject(tmp_path):
+    (tmp_path / "pyproject.toml").mkdir()  # unreadable even for root, unlike chmod 000
+    error = only_error(tmp_path)
+    assert error.problem == "unreadable"
+    assert "Is a directory" in error.message
+
+
+def test_invalid_requirement_string_is_located(tmp_path):
+    write_project(tmp_path, '[project]\nname = "demo"\ndependencies = [\n  "torch >= = 2",\n]\n')
+    error = only_error(tmp_path)
+    assert error.problem == "invalid-value"
+    assert (error.line, error.column) == (4, 4)
+
+
+def test_malformed_lock_header_and_entry_give_real_line_numbers(tmp_path):
+    write_project(tmp_path, MINIMAL)
+    text = generate_lock(50)
+    lines = text.splitlines()
+    torch_line = lines.index('name = "torch"')
+    lines[torch_line + 1] = 'version = "2.9.1+cu128'  # unterminated string in the torch entry
+    (tmp_path / "uv.lock").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    error = only_error(tmp_path)
+    assert error.path.endswith("uv.lock")
+    assert error.problem == "malformed"
+    assert error.line == torch_line + 2
+
+
+def test_truncated_lock_is_noticed(tmp_path):
+    write_project(tmp_path, MINIMAL)
+    text = generate_lock(50)
+    (tmp_path / "uv.lock").write_text(text[: len(text) - 40], encoding="utf-8")
+    error = only_error(tmp_path)
+    assert error.problem == "malformed"
+    assert error.line == len(text[: len(text) - 40].splitlines())
+
+
+def test_credentials_in_index_urls_are_redacted(tmp_path):
+    write_project(tmp_path, MINIMAL + textwrap.dedent("""
+        [[tool.uv.index]]
+        name = "private"
+        url = "https://ci-user:s3cr3t-token@pypi.example.com/simple"
+
+        [tool.uv]
+        extra-index-url = ["https://__token__:abc@mirror.example.com/whl/cu128"]
+        """))
+    text = probe_project(tmp_path).pyproject
+    assert text.indexes[0].url == "https://***@pypi.example.com/simple"
+    assert text.uv.extra_index_url == ("https://***@mirror.example.com/whl/cu128",)
+
+
+def test_requirements_and_dockerfiles_of_the_docker_case(tmp_path):
+    shutil.copytree(CASES / "docker-nightly-cache", tmp_path / "case")
+    (tmp_path / "case" / "requirements.txt").write_text(
+        "--extra-index-url https://token:x@download.pytorch.org/whl/cu128\n"
+        "-f https://example.com/links \\\n  --pre\ntorch==2.9.1\n--index-url=https://pypi.org/simple  # default\n",
+        encoding="utf-8",
+    )
+    info = probe_project(tmp_path / "case")
+    assert info.dockerfiles == ("Dockerfile.prod",)
+    assert info.requirements_files == ("requirements.prod.txt", "requirements.txt")
+    assert [(o.path, o.line, o.option, o.value) for o in info.requirements_options] == [
+        ("requirements.txt", 1, "--extra-index-url", "https://***@download.pytorch.org/whl/cu128"),
+        ("requirements.txt", 2, "--find-links", "https://example.com/links"),
+        ("requirements.txt", 2, "--pre", None),
+        ("requirements.txt", 5, "--index-url", "https://pypi.org/simple"),
+    ]
+
+
+def test_project_root_is_found_above_the_working_directory(tmp_path):
+    write_project(tmp_path, MINIMAL)
+    (tmp_path / "src" / "pkg").mkdir(parents=True)
+    root, found_by = find_project_root(tmp_path / "src" / "pkg")
+    assert root == tmp_path.resolve()
+    assert "above" in found_by
+
+
+@pytest.mark.parametrize("case", sorted(p.name for p in CASES.iterdir() if p.is_dir()))
+def test_every_case_reads_without_errors(case):
+    info = probe_project(CASES / case)
+    assert info.errors == ()

@@ -1,0 +1,81 @@
+"""The Snapshot round-trips through JSON without loss, for any value its types allow."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import types
+import typing
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from conftest import SNAPSHOTS
+from torchdoctor.snapshot import Snapshot, SnapshotError
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    max_leaves=8,
+)
+
+
+def strategy_for(tp: Any) -> st.SearchStrategy:
+    """A Hypothesis strategy for any type the snapshot uses, derived from the annotations."""
+    if tp is Any:
+        return JSON_VALUES
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        return st.one_of(*(strategy_for(option) for option in typing.get_args(tp)))
+    if origin is tuple:
+        args = typing.get_args(tp)
+        if len(args) == 2 and args[1] is Ellipsis:
+            return st.lists(strategy_for(args[0]), max_size=3).map(tuple)
+        return st.tuples(*(strategy_for(a) for a in args))
+    if origin is dict:
+        return st.dictionaries(st.text(max_size=10), strategy_for(typing.get_args(tp)[1]), max_size=3)
+    if dataclasses.is_dataclass(tp):
+        hints = typing.get_type_hints(tp)
+        return st.builds(tp, **{f.name: strategy_for(hints[f.name]) for f in dataclasses.fields(tp) if f.name != "schema_version"})
+    if tp is type(None):
+        return st.none()
+    if tp is float:
+        return st.floats(allow_nan=False, allow_infinity=False)
+    return {str: st.text(max_size=20), int: st.integers(), bool: st.booleans()}[tp]
+
+
+@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(strategy_for(Snapshot))
+def test_any_snapshot_round_trips(snapshot):
+    assert Snapshot.from_json(snapshot.to_json()) == snapshot
+
+
+@pytest.mark.parametrize("name", ["h100-pypi.json", "h100-no-visible-devices.json"])
+def test_recorded_snapshot_round_trips_byte_for_byte(name):
+    text = (SNAPSHOTS / name).read_text(encoding="utf-8")
+    assert Snapshot.from_json(text).to_json() + "\n" == text
+
+
+def test_report_json_is_accepted_as_a_snapshot():
+    report = json.loads((SNAPSHOTS / "h100-pypi.report.json").read_text(encoding="utf-8"))
+    snapshot = Snapshot.from_json(json.dumps(report))
+    assert snapshot == Snapshot.from_json((SNAPSHOTS / "h100-pypi.json").read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("", "not JSON"),
+        ("{", "not JSON"),
+        ("[1, 2]", "top level is not an object"),
+        ('{"schema_version": 99}', "schema version 99 is not supported"),
+        ('{"schema_version": 1, "created_at": 3}', "not a valid torchdoctor snapshot"),
+    ],
+)
+def test_unusable_snapshot_text_gives_one_line_reason(text, reason):
+    with pytest.raises(SnapshotError) as caught:
+        Snapshot.from_json(text)
+    assert reason in str(caught.value)
+    assert "\n" not in str(caught.value)

@@ -1,0 +1,96 @@
+"""The system probe reads a filesystem root it is given: fake layouts stand in for WSL and containers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from torchdoctor.probes.runner import CommandResult
+from torchdoctor.probes.system import probe_system
+from torchdoctor.redact import REDACTED
+
+
+def lay_out(root: Path, files: dict[str, str]) -> Path:
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    return root
+
+
+def no_commands(argv, **kwargs):
+    raise AssertionError(f"unexpected command {argv}")
+
+
+def test_wsl2_kernel_is_recognised(tmp_path):
+    # Kernel string as WSL2 reports it (microsoft/WSL issue reports, e.g. 5.15.133.1-microsoft-standard-WSL2).
+    root = lay_out(tmp_path, {"proc/sys/kernel/osrelease": "5.15.133.1-microsoft-standard-WSL2\n", "dev/dxg": ""})
+    info = probe_system(root, environ={"WSL_DISTRO_NAME": "Ubuntu-22.04"}, run=no_commands, which=lambda name: None)
+    assert info.wsl == "wsl2"
+    assert info.kernel_release == "5.15.133.1-microsoft-standard-WSL2"
+    assert info.gpu_device_nodes == ("/dev/dxg",)
+
+
+def test_wsl1_kernel_is_recognised(tmp_path):
+    root = lay_out(tmp_path, {"proc/sys/kernel/osrelease": "4.4.0-19041-Microsoft\n"})
+    info = probe_system(root, environ={}, run=no_commands, which=lambda name: None)
+    assert info.wsl == "wsl1"
+
+
+def test_native_linux_driver_and_toolkits(tmp_path):
+    # /proc/driver/nvidia/version as the H100 capture in shared/fixtures shows it.
+    root = lay_out(
+        tmp_path,
+        {
+            "proc/sys/kernel/osrelease": "6.8.0-45-generic\n",
+            "proc/driver/nvidia/version": "NVRM version: NVIDIA UNIX Open Kernel Module for x86_64  580.159.04  Release Build  (nixbld@)\nGCC version:  gcc version 14.3.0\n",
+            "dev/nvidia0": "",
+            "dev/nvidiactl": "",
+            "usr/local/cuda-12.8/version.json": json.dumps({"cuda": {"name": "CUDA SDK", "version": "12.8.1"}}),
+            "etc/os-release": 'NAME="Ubuntu"\nPRETTY_NAME="Ubuntu 24.04.3 LTS"\n',
+        },
+    )
+    info = probe_system(root, environ={}, run=no_commands, which=lambda name: None)
+    assert info.wsl is None
+    assert info.nvidia_kernel_driver == "580.159.04"
+    assert info.gpu_device_nodes == ("/dev/nvidia0", "/dev/nvidiactl")
+    assert [(t.path, t.version) for t in info.cuda_toolkits] == [("/usr/local/cuda-12.8", "12.8.1")]
+    assert info.os_release == "Ubuntu 24.04.3 LTS"
+
+
+def test_nvcc_version_is_read_from_its_output(tmp_path):
+    def fake_nvcc(argv, **kwargs):
+        assert argv == ["/opt/cuda/bin/nvcc", "--version"]
+        return CommandResult(0, "nvcc: NVIDIA (R) Cuda compiler driver\nCuda compilation tools, release 12.4, V12.4.131\n", "", 0.01)
+
+    info = probe_system(tmp_path, environ={}, run=fake_nvcc, which=lambda name: "/opt/cuda/bin/nvcc")
+    assert (info.nvcc_path, info.nvcc_version) == ("/opt/cuda/bin/nvcc", "12.4")
+
+
+def test_containers_are_recognised(tmp_path):
+    docker = probe_system(lay_out(tmp_path / "a", {".dockerenv": ""}), environ={}, run=no_commands, which=lambda n: None)
+    assert docker.container == "docker"
+    k8s = probe_system(
+        lay_out(tmp_path / "b", {"proc/1/cgroup": "0::/kubepods/besteffort/pod1234\n"}), environ={}, run=no_commands, which=lambda n: None
+    )
+    assert (k8s.container, k8s.container_evidence) == ("kubernetes", "/proc/1/cgroup mentions kubepods")
+    bare = probe_system(tmp_path / "c", environ={}, run=no_commands, which=lambda n: None)
+    assert bare.container is None
+
+
+def test_environment_keeps_what_matters_and_redacts_secrets(tmp_path):
+    environ = {
+        "CUDA_VISIBLE_DEVICES": "0,1",
+        "UV_INDEX_PRIVATE_PASSWORD": "hunter2",
+        "UV_EXTRA_INDEX_URL": "https://me:tok@mirror.example.com/simple",
+        "HF_TOKEN": "hf_abc",
+        "HOME": "/root",
+        "PYTORCH_CUDA_ALLOC_CONF": "expandable_segments:True",
+    }
+    info = probe_system(tmp_path, environ=environ, run=no_commands, which=lambda name: None)
+    assert info.environment == {
+        "CUDA_VISIBLE_DEVICES": "0,1",
+        "PYTORCH_CUDA_ALLOC_CONF": "expandable_segments:True",
+        "UV_EXTRA_INDEX_URL": "https://***@mirror.example.com/simple",
+        "UV_INDEX_PRIVATE_PASSWORD": REDACTED,
+    }

@@ -1,0 +1,145 @@
+"""The torch probe, run for real: a real CPU torch, no torch, and torch packages that hang or crash."""
+
+from __future__ import annotations
+
+import ast
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import make_venv
+from torchdoctor.probes.torch_probe import probe_script_source, probe_torch
+
+
+@pytest.mark.real_torch
+def test_real_cpu_torch_is_described_as_the_interpreter_sees_it(real_torch_python):
+    import torch
+
+    info = probe_torch(real_torch_python)
+
+    assert info.status == "ok", info.error
+    assert info.version == torch.__version__
+    assert info.installed_version == torch.__version__
+    assert info.cuda == torch.version.cuda
+    assert info.git_version == torch.version.git_version
+    assert info.local_tag == (torch.__version__.split("+")[1] if "+" in torch.__version__ else None)
+    assert info.cuda_available is torch.cuda.is_available()
+    assert info.device_count == torch.cuda.device_count()
+    assert info.python_executable == real_torch_python
+    assert Path(info.location).parent.name == "torch"
+    assert info.timings["import_s"] > 0
+
+
+def test_interpreter_without_torch_reports_not_installed(tmp_path):
+    python = make_venv(tmp_path / "env")
+    info = probe_torch(str(python))
+    assert info.status == "not-installed"
+    assert info.version is None
+    assert info.python_version  # the interpreter itself still answered
+
+
+def test_import_that_hangs_is_stopped_at_the_timeout(tmp_path):
+    python = make_venv(tmp_path / "env", {"torch": "import time\ntime.sleep(600)\n"})
+    started = time.monotonic()
+    info = probe_torch(str(python), timeout_s=3)
+    elapsed = time.monotonic() - started
+    assert info.status == "timed-out"
+    assert "`import torch` did not finish within 3 s" in info.error
+    assert elapsed < 10
+    assert info.location.endswith("torch/__init__.py")  # what was learnt before the hang is kept
+
+
+def test_import_that_aborts_is_reported_with_the_signal_and_stderr(tmp_path):
+    python = make_venv(
+        tmp_path / "env",
+        {"torch": "import os, sys\nsys.stderr.write('fatal: libcudart.so.13 is corrupt\\n')\nsys.stderr.flush()\nos.abort()\n"},
+    )
+    info = probe_torch(str(python))
+    assert info.status == "crashed"
+    assert info.error == "`import torch` was killed by SIGABRT"
+    assert "libcudart.so.13 is corrupt" in info.stderr_tail
+    assert info.exit_code < 0
+
+
+def test_import_error_keeps_the_exception_text(tmp_path):
+    python = make_venv(tmp_path / "env", {"torch": "raise ImportError('libtorch_cuda.so: cannot open shared object file')\n"})
+    info = probe_torch(str(python))
+    assert info.status == "import-failed"
+    assert info.error == "ImportError: libtorch_cuda.so: cannot open shared object file"
+    assert "Traceback" in info.stderr_tail
+
+
+def test_crash_during_cuda_initialisation_keeps_the_imported_facts(tmp_path):
+    fake = """
+        import os
+        __version__ = "2.9.1+cu128"
+        class version:
+            cuda = "12.8"; hip = None; git_version = "abc"; debug = False
+        class _C:
+            pass
+        class cuda:
+            @staticmethod
+            def is_available():
+                os.abort()
+    """
+    python = make_venv(tmp_path / "env", {"torch": fake})
+    info = probe_torch(str(python))
+    assert info.status == "crashed"
+    assert info.error == "CUDA initialisation was killed by SIGABRT"
+    assert info.version == "2.9.1+cu128"
+    assert info.local_tag == "cu128"
+    assert info.cuda == "12.8"
+
+
+def test_cuda_warning_is_captured(tmp_path):
+    fake = """
+        import warnings
+        __version__ = "2.4.0+cu121"
+        class version:
+            cuda = "12.1"; hip = None; git_version = "abc"; debug = False
+        class _C:
+            @staticmethod
+            def _cuda_getArchFlags():
+                return "sm_50 sm_60 sm_70 sm_75 sm_80 sm_86 sm_90"
+        class backends:
+            class cudnn:
+                @staticmethod
+                def version():
+                    return 90100
+        class cuda:
+            @staticmethod
+            def is_available():
+                warnings.warn("CUDA initialization: The NVIDIA driver on your system is too old (found version 11040).")
+                return False
+    """
+    python = make_venv(tmp_path / "env", {"torch": fake})
+    info = probe_torch(str(python))
+    assert info.status == "ok"
+    assert info.cuda_available is False
+    assert info.cuda_init_warnings == ("CUDA initialization: The NVIDIA driver on your system is too old (found version 11040).",)
+    assert info.arch_list == ("sm_50", "sm_60", "sm_70", "sm_75", "sm_80", "sm_86", "sm_90")
+    assert info.cudnn_version == 90100
+
+
+def test_missing_interpreter_is_data_not_an_exception(tmp_path):
+    info = probe_torch(str(tmp_path / "no-such-python"))
+    assert info.status == "interpreter-failed"
+    assert "could not start" in info.error
+
+
+def test_probe_script_parses_as_python_3_8():
+    ast.parse(probe_script_source(), feature_version=(3, 8))
+
+
+@pytest.mark.parametrize("version", ["3.8", "3.9"])
+def test_probe_script_runs_on_old_interpreters(version, tmp_path):
+    # pyenv's versions folder first: its shims on PATH only work for the globally selected versions.
+    candidates = sorted(Path.home().glob(f".pyenv/versions/{version}.*/bin/python"))
+    python = candidates[-1] if candidates else shutil.which(f"python{version}")
+    if python is None:
+        pytest.skip(f"no Python {version} on this machine")
+    info = probe_torch(str(python))
+    assert info.status == "not-installed"
+    assert info.python_version.startswith(version)
