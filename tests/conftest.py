@@ -15,7 +15,10 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "tests" / "fixtures"
-CASES = REPO.parent / "shared" / "cases"
+# The field cases from the team's shared folder, copied so a clone tests on its own;
+# test_cases_match_shared keeps the copy identical to the shared originals where those are present.
+CASES = FIXTURES / "cases"
+SHARED_CASES = REPO.parent / "shared" / "cases"
 SNAPSHOTS = FIXTURES / "snapshots"
 
 

@@ -207,3 +207,13 @@ def test_project_root_is_found_above_the_working_directory(tmp_path):
 def test_every_case_reads_without_errors(case):
     info = probe_project(CASES / case)
     assert info.errors == ()
+
+
+def test_cases_match_shared():
+    from conftest import SHARED_CASES
+
+    if not SHARED_CASES.is_dir():
+        pytest.skip("the shared folder is not beside this checkout")
+    shared = {p.relative_to(SHARED_CASES): p.read_bytes() for p in SHARED_CASES.rglob("*") if p.is_file()}
+    copied = {p.relative_to(CASES): p.read_bytes() for p in CASES.rglob("*") if p.is_file()}
+    assert copied == shared
