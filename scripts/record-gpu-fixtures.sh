@@ -8,6 +8,7 @@
 #   snapshot-no-visible.json the same machine with CUDA_VISIBLE_DEVICES="" (every GPU hidden)
 #   bench.txt                benchmarks/check_vs_collect_env.py on this machine
 #   machine.txt              nvidia-smi and the versions involved
+#   importtime.txt           where `import torch` spends its time (the 25 slowest imports, cumulative)
 set -u
 OUT=${OUT:?set OUT to a folder for the recordings}
 PYTHON=${PYTHON:-python3}
@@ -18,6 +19,7 @@ cp tests/fixtures/projects/h100-pypi/pyproject.toml tests/fixtures/projects/h100
 
 { nvidia-smi; uname -a; "$PYTHON" -c 'import sys, torch; print(sys.version); print(torch.__version__)'; } >"$OUT/machine.txt" 2>&1
 
+export TORCHDOCTOR_CACHE_DIR="$project/.cache"  # start without a probe cache, like a first run
 started=$(date +%s%N)
 "$PYTHON" -m torchdoctor check --project "$project" --python "$PYTHON" --format json \
   --save-snapshot "$OUT/snapshot.json" >"$OUT/report.json"
@@ -29,5 +31,7 @@ cat "$OUT/report.txt"
 CUDA_VISIBLE_DEVICES= "$PYTHON" -m torchdoctor check --project "$project" --python "$PYTHON" \
   --save-snapshot "$OUT/snapshot-no-visible.json" --fail-on info
 echo "check with CUDA_VISIBLE_DEVICES='' exit status $?"
+
+"$PYTHON" -X importtime -c 'import torch' 2>&1 >/dev/null | sort -t'|' -k2 -n -r | head -25 >"$OUT/importtime.txt"
 
 "$PYTHON" benchmarks/check_vs_collect_env.py --python "$PYTHON" --project "$project" --rounds 5 | tee "$OUT/bench.txt"

@@ -79,3 +79,9 @@ def write_project(folder: Path, pyproject: str, files: dict[str, str] | None = N
     for name, text in (files or {}).items():
         (folder / name).write_text(textwrap.dedent(text), encoding="utf-8")
     return folder
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path_factory, monkeypatch):
+    """Each test gets its own probe cache: no test sees another's, none touches the user's."""
+    monkeypatch.setenv("TORCHDOCTOR_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))

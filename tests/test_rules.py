@@ -183,3 +183,15 @@ def test_td210_missing_nvml_where_there_is_no_gpu_is_normal():
 
 def test_td210_silent_when_nvml_works():
     assert "TD210" not in codes(H100)
+
+
+def test_td202_names_the_cuinit_failure_when_torch_gives_no_reason():
+    recorded = Snapshot.from_json((SNAPSHOTS / "h100-no-visible-devices.json").read_text(encoding="utf-8"))
+    # The recorded machine with the variable gone but cuInit still failing (as after a suspend/resume).
+    environment = {k: v for k, v in recorded.system.environment.items() if k != "CUDA_VISIBLE_DEVICES"}
+    driver = replace(recorded.torch.cuda_driver, init_result=999)
+    snapshot = replace(recorded, system=replace(recorded.system, environment=environment),
+                       torch=replace(recorded.torch, cuda_driver=driver))
+    diagnosis = only(snapshot, "TD202")
+    assert diagnosis.message.endswith("the CUDA driver itself fails: cuInit returned CUDA_ERROR_UNKNOWN")
+    assert any(e.fact == "cuInit(0) via libcuda.so.1" and e.value.startswith("999") for e in diagnosis.evidence)

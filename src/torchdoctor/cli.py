@@ -54,6 +54,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--timeout", metavar="SECONDS", type=float, default=60.0,
         help="how long `import torch` and CUDA initialisation may take (default: 60)",
     )
+    check.add_argument(
+        "--fresh", action="store_true",
+        help="import torch again even if nothing changed since the last check (ignore the probe cache)",
+    )
     check.add_argument("--color", choices=("auto", "always", "never"), default="auto", help="colour the text report")
 
     rules = commands.add_parser("rules", help="list every check torchdoctor runs")
@@ -111,7 +115,7 @@ def command_check(args: argparse.Namespace) -> int:
             snapshot = with_project(snapshot, project_dir)
     else:
         try:
-            snapshot = take_snapshot(project_dir, args.python, torch_timeout_s=args.timeout)
+            snapshot = take_snapshot(project_dir, args.python, torch_timeout_s=args.timeout, fresh=args.fresh)
         except InterpreterNotFound as error:
             raise UsageError(str(error)) from None
 

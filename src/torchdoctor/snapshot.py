@@ -50,6 +50,25 @@ class TorchDevice:
 
 
 @dataclass(frozen=True)
+class CudaDriverInfo:
+    """The CUDA driver API (libcuda) as the project's interpreter loads it, asked before torch is imported.
+
+    This is what torch's own CUDA initialisation rests on: cuInit's result tells a missing or broken
+    driver apart from a torch problem, without torch.
+    """
+
+    library: str | None = None
+    """The library name that loaded (libcuda.so.1, nvcuda.dll), or None if none did."""
+    error: str | None = None
+    """Why no library loaded."""
+    init_result: int | None = None
+    """cuInit(0)'s CUresult: 0 success, 100 no device, 999 unknown (after suspend), 304 OS call failed ..."""
+    device_count: int | None = None
+    driver_version: int | None = None
+    """cuDriverGetVersion: the newest CUDA this driver supports, 13000 for 13.0."""
+
+
+@dataclass(frozen=True)
 class TorchInfo:
     """What the project's interpreter says about its torch, read in a subprocess."""
 
@@ -92,12 +111,13 @@ class TorchInfo:
     devices: tuple[TorchDevice, ...] = ()
     arch_list: tuple[str, ...] = ()
     """`torch.cuda.get_arch_list()`: the SASS (sm_XY) and PTX (compute_XY) targets the build carries."""
-    driver_version: int | None = None
-    """The CUDA driver API version torch sees, e.g. 13000 for a driver that supports CUDA 13.0."""
+    cuda_driver: CudaDriverInfo | None = None
     nccl_version: str | None = None
     mps_available: bool | None = None
     packages: dict[str, str] = field(default_factory=dict)
     """Installed versions of torchvision, torchaudio, triton and every nvidia-*/cuda-* wheel."""
+    cached_at: str | None = None
+    """Set when these facts come from the probe cache: when the full probe ran (see probes/torch_cache.py)."""
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from torchdoctor.checks.common import NVML_SOURCE, has_nvidia_gpu, interpreter_evidence, nvidia_gpu_evidence, torch_source
+from torchdoctor.checks.common import NVML_SOURCE, nvidia_gpu_evidence, torch_source
 from torchdoctor.checks.registry import Finding, rule
 from torchdoctor.model import Evidence, Severity
 from torchdoctor.snapshot import Snapshot
@@ -22,6 +22,33 @@ CUDA_INIT_CAUSES = (
     ("Error 999", "the driver returned an unknown error; after suspend/resume on Linux the nvidia_uvm module usually needs a reload (or a reboot)"),
     ("busy or unavailable", "every GPU is in exclusive-process mode and already in use by another process"),
 )
+
+
+# CUresult codes of cuInit (cuda.h), as the driver API answered the probe before torch was imported.
+CU_INIT_RESULTS = {
+    0: "success",
+    3: "CUDA_ERROR_NOT_INITIALIZED",
+    35: "CUDA_ERROR_INSUFFICIENT_DRIVER: the driver is too old for this CUDA",
+    46: "CUDA_ERROR_DEVICES_UNAVAILABLE: every GPU is busy or unavailable",
+    100: "CUDA_ERROR_NO_DEVICE: no CUDA device is visible",
+    101: "CUDA_ERROR_INVALID_DEVICE",
+    304: "CUDA_ERROR_OPERATING_SYSTEM: an OS call failed",
+    803: "CUDA_ERROR_SYSTEM_DRIVER_MISMATCH: driver library and kernel module differ",
+    804: "CUDA_ERROR_COMPAT_NOT_SUPPORTED_ON_DEVICE: forward-compatibility package on an unsupported GPU",
+    999: "CUDA_ERROR_UNKNOWN",
+}
+
+
+def cuda_driver_evidence(snapshot: Snapshot) -> tuple[Evidence, ...]:
+    """What cuInit said in the project's interpreter, before torch was imported."""
+    driver = snapshot.torch.cuda_driver
+    if driver is None:
+        return ()
+    source = f"CUDA driver API in {snapshot.interpreter.path}"
+    if driver.library is None:
+        return (Evidence("libcuda", f"not loadable: {driver.error}", source),)
+    meaning = CU_INIT_RESULTS.get(driver.init_result, "unrecognised result")
+    return (Evidence(f"cuInit(0) via {driver.library}", f"{driver.init_result} ({meaning})", source),)
 
 
 def explain_cuda_warning(text: str) -> str | None:
@@ -118,6 +145,10 @@ def cuda_not_available(snapshot: Snapshot) -> Iterator[Finding]:
     causes = [c for c in (explain_cuda_warning(w) for w in (*torch.cuda_init_warnings, torch.cuda_error or "")) if c]
     if visible is not None and visible.strip() in ("", "-1", "none", "NoDevFiles"):
         causes.insert(0, f"CUDA_VISIBLE_DEVICES={visible!r} hides every GPU from CUDA")
+    driver = torch.cuda_driver
+    if not causes and driver is not None and driver.library is not None and driver.init_result not in (None, 0):
+        causes.append(f"the CUDA driver itself fails: cuInit returned {CU_INIT_RESULTS.get(driver.init_result, driver.init_result)}")
+    evidence.extend(cuda_driver_evidence(snapshot))
     cause = causes[0] if causes else None
     message = f"torch {torch.version} is a CUDA {torch.cuda} build, but CUDA is not available"
     if cause:

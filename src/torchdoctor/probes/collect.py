@@ -2,7 +2,8 @@
 
 The probes run at the same time: the torch probe takes seconds (importing torch and initialising
 CUDA), NVML and the system probe a fraction of that, and the project files are read while they wait.
-The wall time of a check is therefore about the time of `import torch` plus CUDA initialisation.
+The wall time of a first check is therefore about the time of `import torch` plus CUDA initialisation;
+later checks reuse that probe while nothing it depends on has changed (probes/torch_cache.py).
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from torchdoctor.probes.interpreter import choose_interpreter
 from torchdoctor.probes.nvml import probe_nvml
 from torchdoctor.probes.project import find_project_root, probe_project
 from torchdoctor.probes.system import probe_system
-from torchdoctor.probes.torch_probe import DEFAULT_TIMEOUT_S, probe_torch
+from torchdoctor.probes.torch_cache import probe_torch_cached
+from torchdoctor.probes.torch_probe import DEFAULT_TIMEOUT_S
 from torchdoctor.snapshot import ProjectInfo, Snapshot
 
 
@@ -26,8 +28,11 @@ def read_project(directory: Path) -> ProjectInfo:
     return probe_project(root, found_by)
 
 
-def take_snapshot(directory: Path, python: str | None = None, *, torch_timeout_s: float = DEFAULT_TIMEOUT_S) -> Snapshot:
-    """Probe this machine and the project in `directory`. `python` overrides the interpreter choice.
+def take_snapshot(
+    directory: Path, python: str | None = None, *, torch_timeout_s: float = DEFAULT_TIMEOUT_S, fresh: bool = False
+) -> Snapshot:
+    """Probe this machine and the project in `directory`. `python` overrides the interpreter choice;
+    `fresh` ignores the torch probe cache.
 
     Raises InterpreterNotFound only for an unusable --python (a usage error); everything else that
     goes wrong is recorded in the snapshot.
@@ -36,7 +41,7 @@ def take_snapshot(directory: Path, python: str | None = None, *, torch_timeout_s
     interpreter = choose_interpreter(root, python)
     created = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat()
     with ThreadPoolExecutor(max_workers=4, thread_name_prefix="torchdoctor-probe") as pool:
-        torch = pool.submit(probe_torch, interpreter.path, cwd=str(root), timeout_s=torch_timeout_s)
+        torch = pool.submit(probe_torch_cached, interpreter.path, cwd=str(root), timeout_s=torch_timeout_s, fresh=fresh)
         nvml = pool.submit(probe_nvml)
         system = pool.submit(probe_system)
         project = probe_project(root, found_by)

@@ -14,7 +14,7 @@ from importlib import resources
 from typing import Any
 
 from torchdoctor.probes.runner import run_command, tail
-from torchdoctor.snapshot import TorchDevice, TorchInfo
+from torchdoctor.snapshot import CudaDriverInfo, TorchDevice, TorchInfo
 
 MARKER = "@@torchdoctor@@ "
 DEFAULT_TIMEOUT_S = 60.0
@@ -38,7 +38,7 @@ def probe_torch(python: str, *, cwd: str | None = None, timeout_s: float = DEFAU
         return TorchInfo(status="interpreter-failed", error=result.error, duration_s=result.duration_s)
 
     values: dict[str, Any] = {}
-    for name in ("pre", "import", "cuda"):
+    for name in ("pre", "driver", "import", "cuda"):
         values.update({k: v for k, v in stages.get(name, {}).items() if k != "stage"})
     timings = {name: round(values.pop(name), 4) for name in TIMING_KEYS if isinstance(values.get(name), (int, float))}
     values.pop("import_s", None)
@@ -54,6 +54,7 @@ def probe_torch(python: str, *, cwd: str | None = None, timeout_s: float = DEFAU
         )
         for d in values.get("devices", ())
     )
+    values["cuda_driver"] = _driver_info(values.get("cuda_driver"))
     values["arch_list"] = tuple(values.get("arch_list", ()))
     values["cuda_init_warnings"] = tuple(values.get("cuda_init_warnings", ()))
     values["packages"] = dict(sorted(values.get("packages", {}).items()))
@@ -72,12 +73,10 @@ def probe_torch(python: str, *, cwd: str | None = None, timeout_s: float = DEFAU
         stderr_tail = tail((traceback_text or "") + "\n" + result.stderr)
     elif result.timed_out:
         status = "timed-out"
-        where = "`import torch`" if "import" not in stages else "CUDA initialisation"
-        error = f"{where} did not finish within {timeout_s:g} s; the probe was stopped"
+        error = f"{_stage_in_progress(stages)} did not finish within {timeout_s:g} s; the probe was stopped"
     elif "done" not in stages:
         status = "crashed"
-        where = "`import torch`" if "import" not in stages else "CUDA initialisation"
-        error = f"{where} {result.describe_failure()}"
+        error = f"{_stage_in_progress(stages)} {result.describe_failure()}"
     else:
         status, error = "ok", None
     return TorchInfo(
@@ -89,6 +88,29 @@ def probe_torch(python: str, *, cwd: str | None = None, timeout_s: float = DEFAU
         timings=timings,
         **values,
     )
+
+
+def probe_cuda_driver(python: str, *, cwd: str | None = None, timeout_s: float = 15.0) -> CudaDriverInfo | None:
+    """Only the CUDA driver facts, without importing torch: the cheap live check behind the probe cache."""
+    result = run_command([python, "-c", probe_script_source(), "--driver-only"], timeout_s=timeout_s, cwd=cwd)
+    record = parse_stages(result.stdout).get("driver")
+    return _driver_info(record.get("cuda_driver")) if record else None
+
+
+def _driver_info(facts: Any) -> CudaDriverInfo | None:
+    if not isinstance(facts, dict):
+        return None
+    known = set(CudaDriverInfo.__dataclass_fields__)
+    return CudaDriverInfo(**{k: v for k, v in facts.items() if k in known})
+
+
+def _stage_in_progress(stages: dict[str, dict[str, Any]]) -> str:
+    """What the probe was doing when it stopped answering, for the one-line error."""
+    if "driver" not in stages:
+        return "the CUDA driver (cuInit)"
+    if "import" not in stages:
+        return "`import torch`"
+    return "CUDA initialisation"
 
 
 def parse_stages(stdout: str) -> dict[str, dict[str, Any]]:

@@ -83,6 +83,36 @@ def stage_pre():
     return location is not None
 
 
+def cuda_driver_facts():
+    """Ask the CUDA driver API directly, through ctypes: what torch's CUDA initialisation will get."""
+    import ctypes
+
+    if sys.platform == "darwin":
+        return {"library": None, "error": "macOS has no CUDA driver"}
+    names = ["nvcuda.dll"] if sys.platform == "win32" else ["libcuda.so.1", "libcuda.so"]
+    errors = []
+    for name in names:
+        try:
+            library = ctypes.CDLL(name)
+            break
+        except OSError as error:
+            errors.append(str(error))
+    else:
+        return {"library": None, "error": "; ".join(errors)}
+    version = ctypes.c_int(0)
+    count = ctypes.c_int(0)
+    facts = {"library": name}
+    try:
+        if library.cuDriverGetVersion(ctypes.byref(version)) == 0:
+            facts["driver_version"] = version.value
+        facts["init_result"] = library.cuInit(0)
+        if facts["init_result"] == 0 and library.cuDeviceGetCount(ctypes.byref(count)) == 0:
+            facts["device_count"] = count.value
+    except AttributeError as error:  # a stub library without the entry points
+        facts["error"] = str(error)
+    return facts
+
+
 def stage_import():
     started = time.perf_counter()
     try:
@@ -130,10 +160,6 @@ def stage_cuda(torch):
     flags = getattr(torch._C, "_cuda_getArchFlags", None)
     arch, _ = guarded(flags) if flags else (None, None)
     values["arch_list"] = arch.split() if arch else []
-    driver = getattr(torch._C, "_cuda_getDriverVersion", None)
-    if driver is not None and torch.version.cuda:
-        values["driver_version"], _ = guarded(driver)
-
     cudnn_version, _ = guarded(torch.backends.cudnn.version)
     values["cudnn_version"] = cudnn_version if isinstance(cudnn_version, int) else None
 
@@ -173,9 +199,13 @@ def stage_cuda(torch):
 
 
 def main():
+    if "--driver-only" in sys.argv:
+        emit("driver", cuda_driver=cuda_driver_facts())
+        return
     if not stage_pre():
         emit("done", not_installed=True)
         return
+    emit("driver", cuda_driver=cuda_driver_facts())
     torch = stage_import()
     if torch is not None:
         stage_cuda(torch)

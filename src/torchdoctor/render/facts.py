@@ -82,7 +82,10 @@ def torch_line(snapshot: Snapshot) -> str:
         bits.append("archs " + " ".join(torch.arch_list))
     if torch.mps_available:
         bits.append("MPS available")
-    return " · ".join(bits)
+    line = " · ".join(bits)
+    if torch.cached_at:
+        line += f" (probed {torch.cached_at}; files unchanged, CUDA driver re-checked now)"
+    return line
 
 
 def project_line(snapshot: Snapshot) -> str:
