@@ -19,7 +19,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from lockgen import generate_lock  # noqa: E402
-
 from torchdoctor.probes.project import read_lock  # noqa: E402
 
 

@@ -160,3 +160,34 @@ def test_rules_lists_every_code():
     result = run_cli("rules")
     assert result.code == 0
     assert "TD201  cpu-build-on-nvidia-machine" in result.stdout
+
+
+def test_ctrl_c_during_a_hanging_import_stops_at_once_and_leaves_no_child(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    folder = write_project(tmp_path / "proj", NO_TORCH_PROJECT)
+    make_venv(folder / ".venv", {"torch": "import time\ntime.sleep(600)\n"})
+    process = subprocess.Popen([sys.executable, "-m", "torchdoctor", "check"], cwd=folder,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(2.0)
+    started = time.monotonic()
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=20)
+    assert time.monotonic() - started < 5
+    assert process.returncode == 130
+    assert stderr.strip() == "torchdoctor: interrupted"
+    time.sleep(0.2)
+    survivors = []
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                cmdline = open(f"/proc/{pid}/cmdline", "rb").read()
+            except OSError:
+                continue
+            if str(folder).encode() in cmdline:
+                survivors.append(pid)
+    assert survivors == []

@@ -217,3 +217,35 @@ def test_cases_match_shared():
     shared = {p.relative_to(SHARED_CASES): p.read_bytes() for p in SHARED_CASES.rglob("*") if p.is_file()}
     copied = {p.relative_to(CASES): p.read_bytes() for p in CASES.rglob("*") if p.is_file()}
     assert copied == shared
+
+
+@pytest.mark.parametrize(
+    ("content", "problem", "place"),
+    [
+        (b"version = 1\n\x00\x00PK\x03\x04", "binary", (2, 1)),
+        (b"version = 1\nrequires-python = \"\xff\xfe\"\n", "binary", (2, 20)),
+        (b"", "empty", (1, 1)),
+        (b"version = 1\n[[package]\nname = \"torch\"\n", "malformed", (2, 10)),
+    ],
+)
+def test_unusable_lock_files_name_the_place(tmp_path, content, problem, place):
+    write_project(tmp_path, MINIMAL)
+    (tmp_path / "uv.lock").write_bytes(content)
+    error = only_error(tmp_path)
+    assert error.path.endswith("uv.lock")
+    assert error.problem == problem
+    assert (error.line, error.column) == place
+
+
+def test_unreadable_and_huge_lock_files(tmp_path, monkeypatch):
+    from torchdoctor.probes import project
+
+    write_project(tmp_path, MINIMAL)
+    (tmp_path / "uv.lock").mkdir()
+    assert only_error(tmp_path).problem == "unreadable"
+    (tmp_path / "uv.lock").rmdir()
+    (tmp_path / "uv.lock").write_text(generate_lock(20), encoding="utf-8")
+    monkeypatch.setattr(project, "MAX_LOCK_BYTES", 1024)  # a real 256 MiB file would only slow the suite
+    error = only_error(tmp_path)
+    assert error.problem == "too-large"
+    assert probe_project(tmp_path).pyproject.name == "demo"  # the rest is still read

@@ -7,8 +7,7 @@ from dataclasses import replace
 import pytest
 
 from conftest import REPO, SNAPSHOTS
-from torchdoctor.checks import RULES, run_checks
-from torchdoctor.checks import registry
+from torchdoctor.checks import RULES, registry, run_checks
 from torchdoctor.model import Severity
 from torchdoctor.render.rules import render_rules_markdown
 from torchdoctor.snapshot import (

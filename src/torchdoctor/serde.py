@@ -71,7 +71,7 @@ def _convert(tp: Any, data: Any, where: str) -> Any:
             return tuple(_convert(args[0], item, f"{where}[{i}]") for i, item in enumerate(data))
         if len(args) != len(data):
             raise SerdeError(f"{where}: expected {len(args)} items, got {len(data)}")
-        return tuple(_convert(a, item, f"{where}[{i}]") for i, (a, item) in enumerate(zip(args, data)))
+        return tuple(_convert(a, item, f"{where}[{i}]") for i, (a, item) in enumerate(zip(args, data, strict=True)))
     if origin is dict:
         _key_type, value_type = typing.get_args(tp)
         if not isinstance(data, dict):

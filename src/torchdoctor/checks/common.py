@@ -35,10 +35,6 @@ def nvidia_gpu_evidence(snapshot: Snapshot) -> tuple[Evidence, ...]:
     return tuple(found)
 
 
-def has_nvidia_gpu(snapshot: Snapshot) -> bool:
-    return bool(nvidia_gpu_evidence(snapshot))
-
-
 def declared_torch_groups(snapshot: Snapshot) -> tuple[str, ...]:
     """Where the project asks for torch: "dependencies", "optional:cu128", "group:dev" ..."""
     pyproject = snapshot.project.pyproject

@@ -17,6 +17,7 @@ from torchdoctor import __version__
 from torchdoctor.probes.interpreter import choose_interpreter
 from torchdoctor.probes.nvml import probe_nvml
 from torchdoctor.probes.project import find_project_root, probe_project
+from torchdoctor.probes.runner import stop_all_children
 from torchdoctor.probes.system import probe_system
 from torchdoctor.probes.torch_cache import probe_torch_cached
 from torchdoctor.probes.torch_probe import DEFAULT_TIMEOUT_S
@@ -40,7 +41,8 @@ def take_snapshot(
     root, found_by = find_project_root(directory)
     interpreter = choose_interpreter(root, python)
     created = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat()
-    with ThreadPoolExecutor(max_workers=4, thread_name_prefix="torchdoctor-probe") as pool:
+    pool = ThreadPoolExecutor(max_workers=3, thread_name_prefix="torchdoctor-probe")
+    try:
         torch = pool.submit(probe_torch_cached, interpreter.path, cwd=str(root), timeout_s=torch_timeout_s, fresh=fresh)
         nvml = pool.submit(probe_nvml)
         system = pool.submit(probe_system)
@@ -54,6 +56,12 @@ def take_snapshot(
             system=system.result(),
             project=project,
         )
+    except BaseException:
+        # Interrupted (Ctrl-C): stop the children now rather than wait out a 60 s torch timeout.
+        stop_all_children()
+        raise
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
 
 
 def with_project(snapshot: Snapshot, directory: Path) -> Snapshot:

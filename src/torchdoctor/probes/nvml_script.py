@@ -58,7 +58,7 @@ def main():
     try:
         import pynvml
     except ImportError as error:
-        emit({"status": "module-missing", "error": "nvidia-ml-py is not installed beside torchdoctor: %s" % error})
+        emit({"status": "module-missing", "error": f"nvidia-ml-py is not installed beside torchdoctor: {error}"})
         return
     NVMLError = pynvml.NVMLError
 
@@ -73,6 +73,17 @@ def main():
         return
 
     result = {"status": "ok", "library_path": loaded_library(), "gpus": []}
+
+    def named(name):
+        """The nvidia-ml-py function, or one that raises AttributeError if this version lacks it."""
+        function = getattr(pynvml, name, None)
+        if function is not None:
+            return function
+
+        def missing(*args):
+            raise AttributeError(name)
+
+        return missing
 
     def call(name, *args):
         function = getattr(pynvml, name, None)
@@ -107,10 +118,10 @@ def main():
             gpu["unavailable"]["handle"] = text(error)
             if code_of(error) == 15:
                 result["status"] = "gpu-lost"
-                result["error"] = "GPU %d: %s" % (index, text(error))
+                result["error"] = f"GPU {index}: {text(error)}"
             continue
 
-        def field(key, function, *args):
+        def field(key, function, *args, gpu=gpu, handle=handle):
             try:
                 return function(handle, *args)
             except NVMLError as error:
@@ -118,9 +129,6 @@ def main():
             except AttributeError:
                 gpu["unavailable"][key] = "not in this nvidia-ml-py"
             return None
-
-        def named(name):
-            return getattr(pynvml, name, None) or (lambda *a: (_ for _ in ()).throw(AttributeError(name)))
 
         name = field("name", named("nvmlDeviceGetName"))
         gpu["name"] = text(name) if name is not None else None

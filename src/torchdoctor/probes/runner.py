@@ -11,9 +11,23 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+
+# Children still running, so that an interrupted torchdoctor (Ctrl-C, a cancelled TUI worker) can stop
+# them all before it exits instead of waiting for their timeouts.
+_running: set[subprocess.Popen] = set()
+_running_lock = threading.Lock()
+
+
+def stop_all_children() -> None:
+    """Kill every child process (and its group) that run_command started and that is still running."""
+    with _running_lock:
+        children = list(_running)
+    for process in children:
+        _kill_group(process)
 
 
 @dataclass(frozen=True)
@@ -77,6 +91,8 @@ def run_command(
         )
     except OSError as error:
         return CommandResult(None, "", "", time.monotonic() - started, error=f"could not start {argv[0]}: {error.strerror or error}")
+    with _running_lock:
+        _running.add(process)
     try:
         stdout, stderr = process.communicate(stdin_text, timeout=timeout_s)
         return CommandResult(process.returncode, stdout, stderr, time.monotonic() - started)
@@ -90,6 +106,9 @@ def run_command(
     except BaseException:
         _kill_group(process)  # Ctrl-C or a cancelled worker must not leave the child behind
         raise
+    finally:
+        with _running_lock:
+            _running.discard(process)
 
 
 def _kill_group(process: subprocess.Popen) -> None:

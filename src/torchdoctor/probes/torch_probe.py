@@ -41,7 +41,6 @@ def probe_torch(python: str, *, cwd: str | None = None, timeout_s: float = DEFAU
     for name in ("pre", "driver", "import", "cuda"):
         values.update({k: v for k, v in stages.get(name, {}).items() if k != "stage"})
     timings = {name: round(values.pop(name), 4) for name in TIMING_KEYS if isinstance(values.get(name), (int, float))}
-    values.pop("import_s", None)
     import_error = values.pop("import_error", None)
     traceback_text = values.pop("traceback", None)
     values["devices"] = tuple(

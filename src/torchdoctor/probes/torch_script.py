@@ -51,7 +51,7 @@ def installed_packages():
 
 
 def short_error(error):
-    text = "{}: {}".format(type(error).__name__, error)
+    text = f"{type(error).__name__}: {error}"
     return text.strip()[:2000]
 
 
