@@ -194,3 +194,134 @@ def test_td202_names_the_cuinit_failure_when_torch_gives_no_reason():
     diagnosis = only(snapshot, "TD202")
     assert diagnosis.message.endswith("the CUDA driver itself fails: cuInit returned CUDA_ERROR_UNKNOWN")
     assert any(e.fact == "cuInit(0) via libcuda.so.1" and e.value.startswith("999") for e in diagnosis.evidence)
+
+
+# Machine facts from real reports, laid over the recorded H100 machine ------------------------
+
+def with_gpu(snapshot: Snapshot, name: str, capability: tuple[int, int], driver: str, cuda_encoded: int) -> Snapshot:
+    gpu = replace(snapshot.nvml.gpus[0], name=name, compute_capability=capability, pci_device_id=None)
+    nvml = replace(snapshot.nvml, gpus=(gpu,), driver_version=driver, cuda_driver_version=cuda_encoded)
+    system = replace(snapshot.system, nvidia_kernel_driver=driver)
+    return replace(snapshot, nvml=nvml, system=system)
+
+
+CU126_LIST = ("sm_50", "sm_60", "sm_70", "sm_75", "sm_80", "sm_86", "sm_90")
+# pytorch/pytorch#150733: an RTX 5090 with torch 2.6.0+cu126 ("sm_120 is not compatible with the current
+# PyTorch installation ... supports CUDA capabilities sm_50 sm_60 sm_70 sm_75 sm_80 sm_86 sm_90"); a 572.xx
+# driver supports CUDA 12.8.
+RTX5090_CU126 = with_torch(
+    with_gpu(H100, "NVIDIA GeForce RTX 5090", (12, 0), "572.83", 12080),
+    version="2.6.0+cu126", local_tag="cu126", cuda="12.6", arch_list=CU126_LIST,
+    packages={"torchvision": "0.21.0+cu126"},
+)
+
+
+def test_td220_blackwell_on_a_cu126_build_names_a_build_the_driver_supports():
+    diagnosis = only(RTX5090_CU126, "TD220")
+    assert diagnosis.severity is Severity.ERROR
+    assert diagnosis.message == (
+        "NVIDIA GeForce RTX 5090 (sm_120, Blackwell) is not supported by torch 2.6.0+cu126: the build has no code for it"
+    )
+    # torch 2.6 has no Blackwell build; a CUDA 12.8 driver rules out cu130/cu132, so 2.11's cu128 is the newest that fits.
+    assert "Use torch 2.11.0 with cu128: the newest release with sm_120 that your 572.83 driver supports" in diagnosis.explanation
+    assert "TD221" not in codes(RTX5090_CU126)
+
+
+def test_td220_silent_for_an_ada_gpu_on_the_same_build():
+    rtx4090 = with_gpu(RTX5090_CU126, "NVIDIA GeForce RTX 4090", (8, 9), "572.83", 12080)
+    assert "TD220" not in codes(rtx4090) and "TD221" not in codes(rtx4090)
+
+
+def test_td220_uses_the_knowledge_base_when_torch_reports_no_arch_list():
+    snapshot = with_torch(RTX5090_CU126, arch_list=())
+    diagnosis = only(snapshot, "TD220")
+    assert any(e.fact == "arch list of torch 2.6.0+cu126 wheels" for e in diagnosis.evidence)
+
+
+# scenarios S3 (jhj0517/Whisper-WebUI#653): a GTX 1080 with torch 2.8's cu128 build.
+GTX1080_CU128 = with_torch(
+    with_gpu(H100, "NVIDIA GeForce GTX 1080", (6, 1), "570.133.07", 12080),
+    version="2.8.0+cu128", local_tag="cu128", cuda="12.8",
+    arch_list=("sm_70", "sm_75", "sm_80", "sm_86", "sm_90", "sm_100", "sm_120"), packages={},
+)
+
+
+def test_td221_pascal_on_cu128_points_to_cu126_of_the_same_release():
+    diagnosis = only(GTX1080_CU128, "TD221")
+    assert diagnosis.message == "NVIDIA GeForce GTX 1080 (sm_61, Pascal) is too old for torch 2.8.0+cu128"
+    assert "Use cu126: the first torch 2.8 variant with sm_61 that your 570.133.07 driver supports" in diagnosis.explanation
+    assert "TD220" not in codes(GTX1080_CU128)
+
+
+def test_td221_silent_on_the_recorded_h100():
+    assert "TD221" not in codes(H100)
+
+
+def test_td230_cuda13_build_on_an_r575_driver_is_an_error():
+    # RLinf/RLinf PR #1410: torch >= 2.11 from PyPI is a CUDA 13 build "that won't run on sub-580 drivers".
+    snapshot = with_gpu(H100, "NVIDIA H100 80GB HBM3", (9, 0), "575.57.08", 12090)
+    diagnosis = only(snapshot, "TD230")
+    assert diagnosis.severity is Severity.ERROR
+    assert diagnosis.message == (
+        "the NVIDIA driver 575.57.08 supports CUDA up to 12.9, but torch 2.11.0+cu130 is a CUDA 13.0 build"
+    )
+    assert "580.65.06 or newer on Linux" in diagnosis.explanation
+
+
+def test_td230_older_minor_is_a_warning_and_wsl_names_the_windows_driver():
+    # rapidsai/cugraph-gnn#410: a 535 driver (CUDA 12.2) with a cu128 torch.
+    snapshot = with_torch(with_gpu(H100, "NVIDIA RTX A6000", (8, 6), "535.183.01", 12020),
+                          version="2.10.0", local_tag=None, cuda="12.8")
+    assert only(snapshot, "TD230").severity is Severity.WARNING
+    wsl = replace(snapshot, system=replace(snapshot.system, wsl="wsl2"))
+    assert "(the Windows host's driver, which WSL uses)" in only(wsl, "TD230").message
+
+
+def test_td230_silent_when_the_driver_is_new_enough():
+    assert "TD230" not in codes(H100)
+
+
+def test_td231_module_and_library_differ_after_an_update():
+    snapshot = replace(H100, system=replace(H100.system, nvidia_kernel_driver="580.95.05"))
+    diagnosis = only(snapshot, "TD231")
+    assert diagnosis.message.startswith("the running NVIDIA kernel module is 580.95.05 but the driver library is 580.159.04")
+    assert "TD231" not in codes(H100)
+
+
+def test_td240_mig_is_noted_and_warned_when_no_instance_is_visible():
+    gpu = replace(H100.nvml.gpus[0], mig_enabled=True)
+    snapshot = replace(H100, nvml=replace(H100.nvml, gpus=(gpu,)))
+    assert only(snapshot, "TD240").severity is Severity.INFO
+    hidden = with_torch(snapshot, device_count=0, devices=())
+    assert only(hidden, "TD240").severity is Severity.WARNING
+    assert "TD240" not in codes(H100)
+
+
+def test_td120_torchvision_from_another_release():
+    # The Docker case: torchvision 0.20.1 (torch 2.5 line) installed beside torch 2.9.1.
+    snapshot = with_torch(H100, version="2.9.1+cu128", local_tag="cu128", cuda="12.8",
+                          packages={"torchvision": "0.20.1+cu128"})
+    diagnosis = only(snapshot, "TD120")
+    assert "torchvision 0.20.1+cu128 belongs to another torch release (torch 2.9 goes with torchvision 0.24)" in diagnosis.message
+
+
+def test_td120_variant_tags_differ():
+    snapshot = with_torch(H100, version="2.9.1+cu128", local_tag="cu128", cuda="12.8",
+                          packages={"torchvision": "0.24.1+cu126", "torchaudio": "2.9.1+cpu"})
+    messages = [d.message for d in run_checks(snapshot) if d.code == "TD120"]
+    assert any("torchvision is a cu126 build but torch is a cu128 build" in m for m in messages)
+    assert any("torchaudio is a cpu build but torch is a cu128 build" in m for m in messages)
+
+
+def test_td120_silent_on_the_recorded_h100_with_pypi_torchvision():
+    assert H100.torch.packages["torchvision"] == "0.26.0"
+    assert "TD120" not in codes(H100)
+
+
+def test_td110_newer_torch_is_said_and_verdicts_rest_on_the_probe():
+    snapshot = with_torch(H100, version="2.16.0.dev20261120+cu132", local_tag="cu132", cuda="13.2")
+    diagnosis = only(snapshot, "TD110")
+    assert diagnosis.severity is Severity.INFO
+    assert "they know torch up to 2.15.0, as of 2026-11-23" in diagnosis.message
+    assert "TD220" not in codes(snapshot)  # the probe's own arch list still covers sm_90
+    assert "TD110" not in codes(H100)

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from packaging.version import Version
+
 from torchdoctor.checks.common import declared_torch_groups, interpreter_evidence, torch_source
 from torchdoctor.checks.registry import Finding, rule
+from torchdoctor.knowledge import knowledge, series_of
 from torchdoctor.model import Evidence, Severity
 from torchdoctor.snapshot import Snapshot
 
@@ -125,3 +128,93 @@ def torch_import_fails(snapshot: Snapshot) -> Iterator[Finding]:
             "what is missing or broken; a damaged install is cured by `uv sync --reinstall-package torch`."
         )
     yield Finding(Severity.ERROR, f"{what}: {torch.error}", why, tuple(evidence))
+
+
+@rule("TD110", "torch-newer-than-knowledge")
+def torch_newer_than_knowledge(snapshot: Snapshot) -> Iterator[Finding]:
+    """The installed or locked torch is newer than every release torchdoctor's tables know.
+
+    What it detects:
+        A torch version whose minor series is past the newest release in the knowledge base (its as-of
+        date is shown), installed in the project interpreter or pinned in uv.lock.
+    Why it matters:
+        Checks that depend on per-release facts (arch lists, CUDA variants, companion versions) fall back to
+        what the probe read from the installed torch itself, such as its arch list, and skip what cannot be
+        known; the report says so instead of giving a verdict from stale tables.
+    Fix safety:
+        Nothing to fix in the project; update torchdoctor for newer tables.
+    """
+    kb = knowledge()
+    versions: dict[str, str] = {}
+    if snapshot.torch.version:
+        versions[snapshot.torch.version] = torch_source(snapshot)
+    lock = snapshot.project.lock
+    if lock is not None:
+        for package in lock.packages:
+            if package.name == "torch":
+                versions.setdefault(package.version, lock.path)
+    newer = {v: s for v, s in versions.items() if kb.is_newer_than_known(v)}
+    if not newer:
+        return
+    listed = ", ".join(sorted(newer))
+    yield Finding(
+        Severity.INFO,
+        f"torch {listed} is newer than torchdoctor's tables (they know torch up to {kb.newest_release.latest}, as of {kb.as_of})",
+        "Verdicts about this torch rest on what the probe read from it (its arch list, CUDA version and driver), "
+        "not on release tables; checks that need per-release facts are skipped for it.",
+        tuple(Evidence("torch version", v, s) for v, s in sorted(newer.items()))
+        + (Evidence("newest known release", f"{kb.newest_release.latest} ({kb.newest_release.date})", "torchdoctor knowledge base"),),
+    )
+
+
+def _variant_tag(version: str | None) -> str | None:
+    return version.split("+", 1)[1] if version and "+" in version else None
+
+
+@rule("TD120", "companion-build-mismatch")
+def companion_build_mismatch(snapshot: Snapshot) -> Iterator[Finding]:
+    """torchvision or torchaudio was built for a different torch version or CUDA variant than torch.
+
+    What it detects:
+        The installed torchvision/torchaudio version series does not belong to the installed torch's
+        release (torchvision 0.20 goes with torch 2.5, 0.24 with 2.9), or its local tag names another variant
+        (`+cu126` beside torch `+cu128`, `+cpu` beside a CUDA torch).
+    Why it matters:
+        Their compiled operators are linked against one torch build: with another they fail at import or first
+        use, typically "operator torchvision::nms does not exist" or "Could not run 'torchvision::nms' with
+        arguments from the 'CUDA' backend".
+    Fix safety:
+        Fixed in pyproject.toml by mapping torchvision/torchaudio to the same index as torch and relocking.
+    """
+    torch = snapshot.torch
+    if torch.status != "ok" or not torch.version:
+        return
+    release = knowledge().release(torch.version)
+    torch_tag = _variant_tag(torch.version)
+    for name, expected in (("torchvision", release.torchvision if release else None), ("torchaudio", release.torchaudio if release else None)):
+        installed = torch.packages.get(name)
+        if not installed:
+            continue
+        problems = []
+        series = series_of(installed)
+        if expected and series and Version(series) != Version(expected):
+            problems.append(f"{name} {installed} belongs to another torch release (torch {release.series} goes with {name} {expected})")
+        tag = _variant_tag(installed)
+        if tag and torch_tag and tag != torch_tag:
+            problems.append(f"{name} is a {tag} build but torch is a {torch_tag} build")
+        elif tag and not torch_tag and tag.startswith("cu") != bool(torch.cuda):
+            problems.append(f"{name} is a {tag} build but torch is a {'CUDA' if torch.cuda else 'CPU'} build from PyPI")
+        if not problems:
+            continue
+        yield Finding(
+            Severity.ERROR,
+            f"{name} {installed} does not match torch {torch.version}: " + "; ".join(problems),
+            f"{name}'s compiled operators only work with the torch build they were compiled against; with this pair they "
+            "fail at import or at first use (\"operator torchvision::nms does not exist\"). Install them from the same index "
+            "and release line as torch.",
+            (
+                Evidence("torch.__version__", torch.version, torch_source(snapshot)),
+                Evidence(f"{name} (metadata)", installed, torch_source(snapshot)),
+            )
+            + ((Evidence(f"{name} for torch {release.series}", expected, f"torchdoctor knowledge base: {release.source}"),) if expected else ()),
+        )

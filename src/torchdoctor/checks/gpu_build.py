@@ -1,0 +1,303 @@
+"""TD22x-TD24x: does the CUDA build of torch fit this GPU's architecture and this driver?"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from packaging.version import InvalidVersion, Version
+
+from torchdoctor.checks.common import NVML_SOURCE, torch_source
+from torchdoctor.checks.registry import Finding, rule
+from torchdoctor.knowledge import (
+    Capability,
+    capability_text,
+    coverage,
+    cuda_of_variant,
+    knowledge,
+    sm_name,
+    variant_of_cuda,
+)
+from torchdoctor.model import Evidence, Severity
+from torchdoctor.snapshot import Snapshot
+
+KNOWLEDGE_SOURCE = "torchdoctor knowledge base"
+
+
+@dataclass(frozen=True)
+class Gpu:
+    index: int
+    name: str
+    capability: Capability
+    source: str
+
+
+def gpus(snapshot: Snapshot) -> tuple[Gpu, ...]:
+    """The NVIDIA GPUs with their compute capability: NVML's view, else torch's."""
+    if snapshot.nvml.status == "ok" and snapshot.nvml.gpus:
+        return tuple(
+            Gpu(g.index, g.name or f"GPU {g.index}", (g.compute_capability[0], g.compute_capability[1]), NVML_SOURCE)
+            for g in snapshot.nvml.gpus
+            if g.compute_capability
+        )
+    return tuple(Gpu(d.index, d.name, d.capability, torch_source(snapshot)) for d in snapshot.torch.devices)
+
+
+def build_arch_list(snapshot: Snapshot) -> tuple[tuple[str, ...], Evidence] | None:
+    """The targets compiled into the installed torch: as it reports them, else from the knowledge base."""
+    torch = snapshot.torch
+    if torch.arch_list:
+        return torch.arch_list, Evidence("torch arch list", " ".join(torch.arch_list), torch_source(snapshot))
+    variant = variant_of_cuda(torch.cuda)
+    if not torch.version or not variant:
+        return None
+    archs = knowledge().arch_list(torch.version, variant, snapshot.system.architecture or "x86_64")
+    if not archs:
+        return None
+    build = knowledge().build(torch.version, variant)
+    return archs, Evidence(f"arch list of torch {torch.version} wheels", " ".join(archs), f"{KNOWLEDGE_SOURCE}: {build.source}")
+
+
+def driver_cuda(snapshot: Snapshot) -> tuple[int, int] | None:
+    """The newest CUDA the driver supports: NVML's answer, else the driver API's."""
+    encoded = snapshot.nvml.cuda_driver_version
+    if not encoded and snapshot.torch.cuda_driver is not None:
+        encoded = snapshot.torch.cuda_driver.driver_version
+    if not encoded:
+        return None
+    return encoded // 1000, (encoded % 1000) // 10
+
+
+def suggest_variant(snapshot: Snapshot, gpu: Capability) -> str | None:
+    """A build that runs on `gpu` and that this driver supports, in one sentence, or None."""
+    kb = knowledge()
+    supported = driver_cuda(snapshot)
+    driver = snapshot.nvml.driver_version or "current"
+
+    def driver_ok(variant: str) -> bool:
+        cuda = cuda_of_variant(variant)
+        return supported is None or (cuda is not None and cuda[0] <= supported[0])
+
+    version = snapshot.torch.version or snapshot.torch.installed_version
+    if version:
+        same = [v for v in kb.variants_covering(gpu, version) if driver_ok(v)]
+        if same:
+            release = kb.release(version)
+            return (
+                f"{same[0]}: the first torch {release.series} variant with {sm_name(gpu)} that your {driver} driver supports "
+                f"(https://download.pytorch.org/whl/{same[0]})"
+            )
+    for release, variant in kb.releases_covering(gpu):
+        if driver_ok(variant):
+            return (
+                f"torch {release.latest} with {variant}: the newest release with {sm_name(gpu)} that your {driver} driver supports "
+                f"(https://download.pytorch.org/whl/{variant})"
+            )
+    return None
+
+
+def _arch_findings(snapshot: Snapshot, too_new: bool) -> Iterator[Finding]:
+    torch = snapshot.torch
+    if torch.status != "ok" or not torch.cuda:
+        return
+    found = build_arch_list(snapshot)
+    if found is None:
+        return
+    archs, arch_evidence = found
+    seen: set[Capability] = set()
+    for gpu in gpus(snapshot):
+        if gpu.capability in seen:
+            continue
+        seen.add(gpu.capability)
+        result = coverage(gpu.capability, archs)
+        if result.supported or result.reason == "no-targets":
+            continue
+        if (result.reason == "too-old") == too_new:
+            continue
+        arch_name = knowledge().architecture(gpu.capability) or "this"
+        suggestion = suggest_variant(snapshot, gpu.capability)
+        evidence = (
+            Evidence(f"GPU {gpu.index}", f"{gpu.name}, compute capability {capability_text(gpu.capability)} ({arch_name})", gpu.source),
+            arch_evidence,
+            Evidence("torch.__version__", str(torch.version), torch_source(snapshot)),
+        )
+        fix = f" Use {suggestion}." if suggestion else ""
+        if too_new:
+            why = (
+                f"torch {torch.version} contains GPU code for {' '.join(archs)} only. A GPU of compute capability "
+                f"{capability_text(gpu.capability)} can run code compiled for its own major version with an equal or lower minor "
+                "(or PTX that the driver compiles forward), and this build has neither, so every CUDA operation fails with "
+                "\"no kernel image is available for execution on the device\" even though is_available() may say True."
+                + fix
+            )
+            message = f"{gpu.name} ({sm_name(gpu.capability)}, {arch_name}) is not supported by torch {torch.version}: the build has no code for it"
+        else:
+            why = (
+                f"torch {torch.version} starts at {archs[0]}; the {arch_name} GPU here ({sm_name(gpu.capability)}) is older than "
+                "every target in the build, so CUDA kernels cannot run on it (\"no kernel image is available\"). Newer CUDA "
+                "variants dropped Maxwell, Pascal and then Volta; the cu126 variant (torch up to 2.14) still includes them."
+                + fix
+            )
+            message = f"{gpu.name} ({sm_name(gpu.capability)}, {arch_name}) is too old for torch {torch.version}"
+        yield Finding(Severity.ERROR, message, why, evidence)
+
+
+@rule("TD220", "gpu-too-new-for-build")
+def gpu_too_new_for_build(snapshot: Snapshot) -> Iterator[Finding]:
+    """The GPU is newer than every architecture the torch build was compiled for.
+
+    What it detects:
+        A GPU whose compute capability no SASS target of the build runs on (same major, equal or lower minor)
+        and no PTX target can be JIT-compiled for: a Blackwell RTX 50-series (sm_120) or B200 (sm_100) with a
+        cu118-cu126 build or torch older than 2.7. The build's list is the one torch reports, or the knowledge
+        base's list for that version and variant. An RTX 4090 (sm_89) on a build with sm_86 is supported and
+        not flagged.
+    Why it matters:
+        Every kernel launch fails with "no kernel image is available for execution on the device".
+    Fix safety:
+        Fixed in pyproject.toml by choosing a CUDA variant whose arch list covers the GPU and that the driver
+        supports; the message names it.
+    """
+    yield from _arch_findings(snapshot, too_new=True)
+
+
+@rule("TD221", "gpu-too-old-for-build")
+def gpu_too_old_for_build(snapshot: Snapshot) -> Iterator[Finding]:
+    """The GPU is older than the oldest architecture the torch build was compiled for.
+
+    What it detects:
+        A Maxwell (sm_5x), Pascal (sm_6x) or Volta (sm_70) GPU with a build whose oldest target is newer: the
+        cu128/cu129 builds of torch 2.8+ dropped Maxwell and Pascal, cu130+ and 2.11's cu128 dropped Volta.
+    Why it matters:
+        torch warns that the GPU "is too old" and kernels fail with "no kernel image is available".
+    Fix safety:
+        Fixed in pyproject.toml by pinning the cu126 variant (torch <= 2.14), the last with these GPUs.
+    """
+    yield from _arch_findings(snapshot, too_new=False)
+
+
+def _version_tuple(version: str | None) -> tuple[int, ...] | None:
+    try:
+        return Version(version).release if version else None
+    except InvalidVersion:
+        return None
+
+
+@rule("TD230", "driver-too-old-for-build")
+def driver_too_old_for_build(snapshot: Snapshot) -> Iterator[Finding]:
+    """The NVIDIA driver is older than the CUDA version the torch build needs.
+
+    What it detects:
+        The newest CUDA the driver supports (NVML, or cuDriverGetVersion in the project's interpreter)
+        against `torch.version.cuda`. A lower CUDA major (a 575 driver with a cu130 build, which needs
+        R580+) is an error; the same major with a lower minor (a 12.2 driver with a cu128 build) is a warning,
+        because CUDA's minor-version compatibility covers most but not all of it (no PTX JIT, and torch has
+        failed this way on R535 drivers). Under WSL the driver is the Windows one.
+    Why it matters:
+        CUDA initialisation fails ("The NVIDIA driver on your system is too old") and torch runs on the CPU,
+        or some kernels fail later.
+    Fix safety:
+        Display only for the driver update; alternatively pyproject.toml can pin an older CUDA variant.
+    """
+    torch = snapshot.torch
+    if torch.status != "ok" or not torch.cuda:
+        return
+    supported = driver_cuda(snapshot)
+    needed = _version_tuple(torch.cuda)
+    if supported is None or needed is None or len(needed) < 2:
+        return
+    needed = (needed[0], needed[1])
+    if supported >= needed:
+        return
+    host = "Windows" if snapshot.system.wsl or snapshot.system.os_name == "Windows" else "Linux"
+    floor = knowledge().driver_floor(needed[0])
+    driver = snapshot.nvml.driver_version or "unknown"
+    evidence = [
+        Evidence("driver", f"{driver} (supports CUDA {supported[0]}.{supported[1]})", NVML_SOURCE),
+        Evidence("torch.version.cuda", torch.cuda, torch_source(snapshot)),
+    ]
+    if floor is not None:
+        minimum = floor.windows if host == "Windows" else floor.linux
+        evidence.append(Evidence(f"minimum {host} driver for CUDA {needed[0]}.x", minimum, f"{KNOWLEDGE_SOURCE}: {floor.source}"))
+    else:
+        minimum = None
+    where = " (the Windows host's driver, which WSL uses)" if snapshot.system.wsl else ""
+    if supported[0] < needed[0]:
+        need = f"a CUDA {needed[0]} driver" + (f" ({minimum} or newer on {host})" if minimum else "")
+        yield Finding(
+            Severity.ERROR,
+            f"the NVIDIA driver {driver}{where} supports CUDA up to {supported[0]}.{supported[1]}, but torch {torch.version} is a CUDA {torch.cuda} build",
+            f"A CUDA {torch.cuda} build needs {need}. With this driver CUDA initialisation fails and torch runs on the CPU. "
+            f"Update the driver{where}, or use a CUDA {supported[0]}.x variant of torch.",
+            tuple(evidence),
+        )
+    else:
+        yield Finding(
+            Severity.WARNING,
+            f"the NVIDIA driver {driver}{where} supports CUDA {supported[0]}.{supported[1]}, older than torch's CUDA {torch.cuda}",
+            "CUDA's minor-version compatibility lets a CUDA "
+            f"{needed[0]}.x build run on any CUDA {needed[0]} driver, but not code that needs the newer driver (PTX JIT, some "
+            "libraries), and torch has failed this way in practice. Updating the driver, or using a variant no newer than "
+            f"cu{supported[0]}{supported[1]}, removes the risk.",
+            tuple(evidence),
+        )
+
+
+@rule("TD231", "driver-module-mismatch")
+def driver_module_mismatch(snapshot: Snapshot) -> Iterator[Finding]:
+    """The loaded NVIDIA kernel module and the driver library have different versions.
+
+    What it detects:
+        /proc/driver/nvidia/version (the kernel module that is running) differs from the version NVML's
+        library reports, on native Linux. This is what a driver upgrade without a reboot leaves behind.
+    Why it matters:
+        CUDA fails to initialise ("system has unsupported display driver / cuda driver combination",
+        error 803) or NVML reports "Driver/library version mismatch" until the module is reloaded.
+    Fix safety:
+        Display only: reboot (or unload and reload the nvidia modules).
+    """
+    kernel = snapshot.system.nvidia_kernel_driver
+    library = snapshot.nvml.driver_version
+    if snapshot.system.wsl or not kernel or not library or kernel == library:
+        return
+    yield Finding(
+        Severity.ERROR,
+        f"the running NVIDIA kernel module is {kernel} but the driver library is {library}: reboot to finish the driver update",
+        "The driver was updated while the old kernel module kept running. Programs load the new library, which refuses to "
+        "talk to the old module, so CUDA fails to initialise until the machine is rebooted (or the nvidia modules are "
+        "reloaded).",
+        (
+            Evidence("kernel module", kernel, "/proc/driver/nvidia/version"),
+            Evidence("driver library", library, NVML_SOURCE),
+        ),
+    )
+
+
+@rule("TD240", "mig-enabled")
+def mig_enabled(snapshot: Snapshot) -> Iterator[Finding]:
+    """A GPU is in MIG (Multi-Instance GPU) mode.
+
+    What it detects:
+        NVML reports MIG mode enabled on a GPU (A100, H100, H200, B200 class).
+    Why it matters:
+        Processes see MIG slices, not the whole GPU: a fraction of its memory and compute, and
+        CUDA_VISIBLE_DEVICES must name MIG instances by UUID. When torch sees no device at all, no MIG
+        instance has been created or assigned to this process.
+    Fix safety:
+        Display only: MIG is configured by the administrator (`nvidia-smi mig`).
+    """
+    enabled = [g for g in snapshot.nvml.gpus if g.mig_enabled]
+    if not enabled:
+        return
+    names = ", ".join(f"{g.index}: {g.name}" for g in enabled)
+    no_devices = snapshot.torch.status == "ok" and bool(snapshot.torch.cuda) and not snapshot.torch.device_count
+    yield Finding(
+        Severity.WARNING if no_devices else Severity.INFO,
+        f"MIG mode is on for {names}" + ("; torch sees no CUDA device" if no_devices else ""),
+        "In MIG mode a GPU is split into isolated instances, and a process only sees the instances it is given: part of "
+        "the GPU's memory and compute. Benchmarks and memory limits reflect the slice, not the whole card."
+        + (" torch sees no device, so no MIG instance is available to this process (create one, or set "
+           "CUDA_VISIBLE_DEVICES to a MIG instance's UUID from `nvidia-smi -L`)." if no_devices else ""),
+        tuple(Evidence(f"GPU {g.index} MIG mode", "enabled", NVML_SOURCE) for g in enabled),
+    )
+

@@ -1,0 +1,323 @@
+"""The knowledge base: facts about torch releases, CUDA drivers, wheel arch lists and GPUs, as data.
+
+The facts live in the TOML files beside this module, each row with its source and each file with an
+as-of date, so they can be checked and updated without touching the rules. This module only answers
+questions about them. Versions are compared with `packaging`, never by hand.
+
+The arch rules follow CUDA's, exactly:
+- SASS for sm_XY runs on a GPU of compute capability X.Z with Z >= Y (same major only);
+- the family-specific sm_XYf runs on the same major with Z >= Y too (CUDA 12.9's "family" targets);
+- the arch-specific sm_XYa runs only on X.Y itself;
+- PTX for compute_XY is JIT-compiled by the driver for any GPU of capability >= X.Y (compute_XYa only on X.Y).
+So an RTX 4090 (8.9) runs a wheel with sm_86, a B300 (10.3) runs sm_100 and a GB10 (12.1) runs sm_120,
+while sm_90 never runs on Blackwell.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+from packaging.version import InvalidVersion, Version
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+Capability = tuple[int, int]
+
+
+def _load(name: str) -> dict[str, Any]:
+    return tomllib.loads(resources.files("torchdoctor.knowledge").joinpath(name).read_text(encoding="utf-8"))
+
+
+def parse_capability(text: str) -> Capability:
+    major, minor = text.split(".")
+    return int(major), int(minor)
+
+
+def capability_text(capability: Capability) -> str:
+    return f"{capability[0]}.{capability[1]}"
+
+
+def sm_name(capability: Capability) -> str:
+    return f"sm_{capability[0]}{capability[1]}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Arch targets and coverage
+
+
+@dataclass(frozen=True)
+class ArchTarget:
+    """One entry of a build's arch list: `sm_90`, `sm_90a`, `sm_100f` or `compute_120`."""
+
+    ptx: bool
+    capability: Capability
+    suffix: str = ""
+    """"a" (arch-specific), "f" (family-specific) or ""."""
+
+    @property
+    def name(self) -> str:
+        return f"{'compute' if self.ptx else 'sm'}_{self.capability[0]}{self.capability[1]}{self.suffix}"
+
+    def runs_on(self, gpu: Capability) -> bool:
+        if self.suffix == "a":
+            return gpu == self.capability
+        if self.ptx:
+            return gpu >= self.capability
+        return gpu[0] == self.capability[0] and gpu[1] >= self.capability[1]
+
+
+def parse_arch(entry: str) -> ArchTarget | None:
+    """`sm_86` -> SASS 8.6; `compute_120` -> PTX 12.0; also `8.6`, `12.0+PTX` (TORCH_CUDA_ARCH_LIST style)."""
+    entry = entry.strip()
+    if entry.startswith(("sm_", "compute_")):
+        prefix, _, digits = entry.partition("_")
+        suffix = ""
+        if digits and digits[-1] in "af":
+            digits, suffix = digits[:-1], digits[-1]
+        if not digits.isdigit() or len(digits) < 2:
+            return None
+        return ArchTarget(prefix == "compute", (int(digits[:-1]), int(digits[-1])), suffix)
+    return None
+
+
+def expand_arch_list(archs: list[str]) -> tuple[str, ...]:
+    """TORCH_CUDA_ARCH_LIST style ("8.6", "12.0+PTX") to get_arch_list() style ("sm_86", "compute_120")."""
+    out: list[str] = []
+    for entry in archs:
+        base, _, ptx = entry.partition("+")
+        capability = parse_capability(base)
+        out.append(sm_name(capability))
+        if ptx.upper() == "PTX":
+            out.append(f"compute_{capability[0]}{capability[1]}")
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """Whether a build can run on a GPU, and through which target."""
+
+    supported: bool
+    via: str | None = None
+    """The target that runs: "sm_86" (SASS) or "compute_120" (PTX JIT)."""
+    reason: str = ""
+    """"too-new" (the GPU is past every target and no PTX runs forward), "too-old" (it is below the oldest
+    target), "gap" (between targets, of a major the build skips), "no-targets" (an empty list), or ""."""
+
+
+def coverage(gpu: Capability, arch_list: tuple[str, ...] | list[str]) -> Coverage:
+    targets = [t for t in (parse_arch(a) for a in arch_list) if t is not None]
+    if not targets:
+        return Coverage(False, reason="no-targets")
+    sass = [t for t in targets if not t.ptx and t.runs_on(gpu)]
+    if sass:
+        return Coverage(True, max(sass, key=lambda t: t.capability).name)
+    ptx = [t for t in targets if t.ptx and t.runs_on(gpu)]
+    if ptx:
+        return Coverage(True, max(ptx, key=lambda t: t.capability).name)
+    capabilities = [t.capability for t in targets]
+    if gpu < min(capabilities):
+        return Coverage(False, reason="too-old")
+    if gpu > max(capabilities):
+        return Coverage(False, reason="too-new")
+    return Coverage(False, reason="gap")
+
+
+# ---------------------------------------------------------------------------------------------
+# torch releases and their builds
+
+
+@dataclass(frozen=True)
+class Release:
+    series: str
+    latest: str
+    date: str
+    python: tuple[str, ...]
+    variants: tuple[str, ...]
+    pypi_linux_cuda: str
+    torchvision: str | None
+    torchaudio: str | None
+    source: str
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class Build:
+    series: tuple[str, ...]
+    variant: str
+    archs: tuple[str, ...]
+    """get_arch_list() style."""
+    aarch64: tuple[str, ...] | None
+    verified: bool
+    source: str
+
+
+def series_of(version: str) -> str | None:
+    """'2.9.1+cu128' -> '2.9'; '2.10.0.dev20251010+cu128' -> '2.10'."""
+    try:
+        parsed = Version(version)
+    except InvalidVersion:
+        return None
+    return f"{parsed.major}.{parsed.minor}"
+
+
+def variant_of_cuda(cuda: str | None) -> str | None:
+    """torch.version.cuda '12.8' -> 'cu128'."""
+    if not cuda:
+        return None
+    major, _, minor = cuda.partition(".")
+    return f"cu{major}{minor.split('.')[0]}" if major.isdigit() else None
+
+
+def cuda_of_variant(variant: str) -> tuple[int, int] | None:
+    """'cu128' -> (12, 8); 'cu130' -> (13, 0)."""
+    digits = variant.removeprefix("cu")
+    if not variant.startswith("cu") or not digits.isdigit() or len(digits) < 3:
+        return None
+    return int(digits[:-1]), int(digits[-1])
+
+
+@dataclass(frozen=True)
+class DriverFloor:
+    major: int
+    linux: str
+    windows: str
+    source: str
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class GpuModel:
+    name: str
+    match: tuple[str, ...]
+    capability: Capability
+    peaks: dict[str, float]
+    bandwidth: float | None
+    source: str
+    pci_device_id: int | None = None
+
+
+class Knowledge:
+    """All tables, loaded once. `as_of` says how current they are."""
+
+    def __init__(self) -> None:
+        releases = _load("torch_releases.toml")
+        self.as_of: str = releases["as_of"]
+        self.releases = tuple(
+            Release(
+                series=r["series"], latest=r["latest"], date=r["date"], python=tuple(r["python"]),
+                variants=tuple(r["variants"]), pypi_linux_cuda=r["pypi_linux_cuda"], torchvision=r.get("torchvision"),
+                torchaudio=r.get("torchaudio"), source=r["source"], note=r.get("note"),
+            )
+            for r in releases["release"]
+        )
+        archs = _load("wheel_archs.toml")
+        self.builds = tuple(
+            Build(
+                series=tuple(b["series"]), variant=b["variant"], archs=expand_arch_list(b["archs"]),
+                aarch64=expand_arch_list(b["aarch64"]) if "aarch64" in b else None,
+                verified=b.get("verified", False), source=b["source"],
+            )
+            for b in archs["build"]
+        )
+        drivers = _load("cuda_drivers.toml")
+        self.driver_floors = {
+            d["major"]: DriverFloor(d["major"], d["linux"], d["windows"], d["source"], d.get("note"))
+            for d in drivers["minor_compat"]
+        }
+        gpus = _load("gpus.toml")
+        self.architectures = {
+            parse_capability(c): a["name"] for a in gpus["architecture"] for c in a["capability"]
+        }
+        self.gpu_models = tuple(
+            GpuModel(
+                name=m["name"], match=tuple(m["match"]), capability=parse_capability(m["capability"]),
+                peaks={k: float(m[k]) for k in ("fp32", "tf32", "bf16", "fp16") if k in m},
+                bandwidth=m.get("bandwidth"), source=m["source"], pci_device_id=m.get("pci_device_id"),
+            )
+            for m in gpus["model"]
+        )
+
+    # releases --------------------------------------------------------------------------------
+
+    def release(self, version: str) -> Release | None:
+        series = series_of(version)
+        return next((r for r in self.releases if r.series == series), None)
+
+    @property
+    def newest_release(self) -> Release:
+        return max(self.releases, key=lambda r: Version(r.latest))
+
+    def is_newer_than_known(self, version: str) -> bool:
+        """True when `version` is past the newest release the tables know (a newer minor series)."""
+        series = series_of(version)
+        if series is None:
+            return False
+        return Version(series) > Version(self.newest_release.series)
+
+    # builds ----------------------------------------------------------------------------------
+
+    def build(self, version: str, variant: str) -> Build | None:
+        series = series_of(version)
+        return next((b for b in self.builds if series in b.series and b.variant == variant), None)
+
+    def arch_list(self, version: str, variant: str, machine: str = "x86_64") -> tuple[str, ...] | None:
+        build = self.build(version, variant)
+        if build is None:
+            return None
+        if machine in ("aarch64", "arm64") and build.aarch64 is not None:
+            return build.aarch64
+        return build.archs
+
+    def variants_covering(self, gpu: Capability, version: str) -> tuple[str, ...]:
+        """The CUDA variants of `version`'s series whose wheels run on `gpu`, oldest CUDA first."""
+        release = self.release(version)
+        if release is None:
+            return ()
+        found = []
+        for variant in release.variants:
+            archs = self.arch_list(version, variant)
+            if archs and coverage(gpu, archs).supported:
+                found.append(variant)
+        return tuple(sorted(found, key=lambda v: cuda_of_variant(v) or (0, 0)))
+
+    def releases_covering(self, gpu: Capability) -> tuple[tuple[Release, str], ...]:
+        """Every (release, variant) whose wheels run on `gpu`, newest release first."""
+        found = []
+        for release in sorted(self.releases, key=lambda r: Version(r.latest), reverse=True):
+            for variant in self.variants_covering(gpu, release.latest):
+                found.append((release, variant))
+        return tuple(found)
+
+    # drivers ---------------------------------------------------------------------------------
+
+    def driver_floor(self, cuda_major: int) -> DriverFloor | None:
+        return self.driver_floors.get(cuda_major)
+
+    # GPUs ------------------------------------------------------------------------------------
+
+    def architecture(self, capability: Capability) -> str | None:
+        return self.architectures.get(capability)
+
+    def gpu_model(self, name: str | None, pci_device_id: int | None = None) -> GpuModel | None:
+        if pci_device_id is not None:
+            device = pci_device_id >> 16
+            for model in self.gpu_models:
+                if model.pci_device_id == device:
+                    return model
+        if name:
+            for model in self.gpu_models:
+                if any(pattern in name for pattern in model.match):
+                    return model
+        return None
+
+
+@functools.cache
+def knowledge() -> Knowledge:
+    return Knowledge()
