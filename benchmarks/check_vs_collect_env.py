@@ -70,6 +70,10 @@ if __name__ == "__main__":
     main()
 
 RESULTS = """
+2026-11-23 (second recording, with the project checks), nvidia-h100-x1, same machine type and torch:
+    median: check --fresh (cold) 5.02 s, check (warm) 0.62 s, collect_env 5.78 s
+    ratio warm check / collect_env = 0.11 (goal: <= 0.50); cold 0.87
+
 2026-11-23, nvidia-h100-x1 (NVIDIA H100 80GB HBM3, driver 580.159.04, Firecracker VM), torch 2.11.0+cu130,
 Python 3.12.3, `scripts/record-gpu-fixtures.sh` (5 rounds):
     median: check --fresh (cold) 5.02 s, check (warm) 0.62 s, collect_env 5.37 s

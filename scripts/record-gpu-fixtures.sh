@@ -27,6 +27,15 @@ status=$?
 echo "check (cold) exit status $status, $(( ($(date +%s%N) - started) / 1000000 )) ms"
 "$PYTHON" -m torchdoctor check --snapshot "$OUT/snapshot.json" >"$OUT/report.txt"
 cat "$OUT/report.txt"
+# The snapshot must hold every fact the checks used: replaying it must give the live report exactly.
+"$PYTHON" -m torchdoctor check --snapshot "$OUT/snapshot.json" --format json >"$project/replay.json"
+"$PYTHON" - "$OUT/report.json" "$project/replay.json" <<'PY'
+import json, sys
+live, replay = (json.load(open(path)) for path in sys.argv[1:3])
+same = live["diagnoses"] == replay["diagnoses"] and live["snapshot"] == replay["snapshot"]
+print("replay of the snapshot equals the live report:", "yes" if same else "NO")
+sys.exit(0 if same else 1)
+PY
 
 CUDA_VISIBLE_DEVICES= "$PYTHON" -m torchdoctor check --project "$project" --python "$PYTHON" \
   --save-snapshot "$OUT/snapshot-no-visible.json" --fail-on info

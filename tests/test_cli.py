@@ -37,7 +37,7 @@ def test_json_report_is_a_versioned_envelope(project_without_torch):
     report = json.loads(result.stdout)
     assert set(report) == {"schema_version", "torchdoctor_version", "summary", "diagnoses", "snapshot"}
     assert report["schema_version"] == 1
-    (diagnosis,) = report["diagnoses"]
+    (diagnosis,) = [d for d in report["diagnoses"] if d["code"] == "TD102"]
     assert set(diagnosis) == {"code", "slug", "severity", "message", "explanation", "evidence", "fix"}
     assert (diagnosis["code"], diagnosis["severity"], diagnosis["fix"]) == ("TD102", "info", None)
     assert report["snapshot"]["interpreter"]["source"] == ".venv"
@@ -153,7 +153,7 @@ def test_unknown_option_is_a_usage_error(tmp_path):
 
 def test_bare_command_runs_check(project_without_torch):
     result = run_cli("--format", "json", cwd=project_without_torch)
-    assert json.loads(result.stdout)["diagnoses"][0]["code"] == "TD102"
+    assert "TD102" in [d["code"] for d in json.loads(result.stdout)["diagnoses"]]
 
 
 def test_rules_lists_every_code():

@@ -52,8 +52,10 @@ def test_docs_rules_md_is_generated_from_the_registry():
     )
 
 
-def test_recorded_healthy_h100_has_no_findings():
-    assert run_checks(H100) == ()
+def test_recorded_healthy_h100_has_no_errors_or_warnings():
+    assert [d.code for d in run_checks(H100) if d.severity is not Severity.INFO] == []
+    # Its project is what `uv add torch` writes: fine on this Linux machine, CPU-only for Windows users.
+    assert [d.code for d in run_checks(H100)] == ["TD316"]
 
 
 def test_a_crashing_rule_becomes_td000_and_the_others_still_run(monkeypatch):
@@ -325,3 +327,16 @@ def test_td110_newer_torch_is_said_and_verdicts_rest_on_the_probe():
     assert "they know torch up to 2.15.0, as of 2026-11-23" in diagnosis.message
     assert "TD220" not in codes(snapshot)  # the probe's own arch list still covers sm_90
     assert "TD110" not in codes(H100)
+
+
+def test_td200_cpu_laptop_and_mac_are_healthy_with_a_note():
+    laptop = replace(with_torch(H100, version="2.13.0+cpu", local_tag="cpu", cuda=None, cuda_available=None, devices=(),
+                                arch_list=(), cudnn_version=None, packages={}),
+                     nvml=NO_NVML, system=NO_GPU_SYSTEM, project=replace(H100.project, pyproject=None, lock=None))
+    assert [(d.code, d.severity) for d in run_checks(laptop)] == [("TD200", Severity.INFO)]
+    mac = replace(laptop, torch=replace(laptop.torch, version="2.9.1", mps_available=True),
+                  system=SystemInfo(os_name="Darwin", architecture="arm64"))
+    (note,) = run_checks(mac)
+    assert (note.code, note.severity) == ("TD200", Severity.INFO)
+    assert "MPS" in note.message
+    assert "TD200" not in codes(H100)

@@ -1,0 +1,530 @@
+"""TD3xx: does pyproject.toml make uv fetch the right torch, for every platform the project resolves for?"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.version import InvalidVersion, Version
+
+from torchdoctor.checks.indexes import (
+    PLATFORM_NAMES,
+    IndexUrl,
+    environments_allow,
+    marker_applies,
+    marker_uses_extra,
+    parse_index_url,
+)
+from torchdoctor.checks.registry import Finding, rule
+from torchdoctor.model import Evidence, Severity
+from torchdoctor.snapshot import PyprojectInfo, Snapshot, UvIndex, UvSource
+
+COMPANIONS = ("torchvision", "torchaudio", "torchcodec")
+TRITONS = ("pytorch-triton", "triton", "pytorch-triton-rocm", "pytorch-triton-xpu", "triton-rocm", "triton-xpu")
+
+
+def _pyproject(snapshot: Snapshot) -> PyprojectInfo | None:
+    return snapshot.project.pyproject
+
+
+def _where(pyproject: PyprojectInfo, what: str) -> str:
+    return f"{pyproject.path} {what}"
+
+
+def _index_label(index: UvIndex) -> str:
+    return f"[[tool.uv.index]] #{index.position}" + (f" ({index.name})" if index.name else "")
+
+
+def _indexes(pyproject: PyprojectInfo) -> list[tuple[UvIndex, IndexUrl]]:
+    return [(i, parse_index_url(i.url)) for i in pyproject.indexes if i.url]
+
+
+def _sources_for(pyproject: PyprojectInfo, package: str) -> list[UvSource]:
+    return [s for s in pyproject.sources if s.package == package]
+
+
+def _declared(pyproject: PyprojectInfo, package: str) -> list:
+    return [r for r in pyproject.torch_requirements if r.name == package]
+
+
+def _asks_pre_release(requirement: str) -> bool:
+    """Whether a requirement names a pre-release (`torch>=2.10.0.dev0`), which makes uv accept them for it."""
+    try:
+        return any(Version(spec.version.removesuffix(".*")).is_prerelease for spec in Requirement(requirement).specifier)
+    except (InvalidRequirement, InvalidVersion):
+        return False
+
+
+def _requirement_applies(requirement: str, platform: str) -> bool:
+    try:
+        marker = Requirement(requirement).marker
+    except InvalidRequirement:
+        return True
+    return marker_applies(str(marker) if marker else None, platform) is not False
+
+
+@rule("TD301", "pytorch-index-not-explicit")
+def pytorch_index_not_explicit(snapshot: Snapshot) -> Iterator[Finding]:
+    """A PyTorch index is declared without `explicit = true`.
+
+    What it detects:
+        A `[[tool.uv.index]]` whose URL is download.pytorch.org/whl/... (or a mirror of it) without
+        `explicit = true`, which is what `uv add --index` writes.
+    Why it matters:
+        The PyTorch index also carries old or partial copies of common packages (markupsafe, jinja2, numpy,
+        pillow, requests). uv's default index strategy takes each package from the first index that has it,
+        so those packages come from the PyTorch index instead of PyPI, at the wrong versions or without
+        wheels for your Python ("markupsafe==3.0.2 @ registry+https://download.pytorch.org/whl/cpu can't be
+        installed"). As `default = true` it replaces PyPI for every package.
+    Fix safety:
+        Safe: adding `explicit = true` limits the index to the packages mapped to it in [tool.uv.sources].
+    """
+    pyproject = _pyproject(snapshot)
+    if pyproject is None:
+        return
+    for index, url in _indexes(pyproject):
+        if not url.serves_torch or index.explicit:
+            continue
+        as_default = index.default
+        yield Finding(
+            Severity.ERROR if as_default else Severity.WARNING,
+            f"the PyTorch index {index.name or url.text} is not explicit"
+            + (" and is the default index: every package would come from it" if as_default else ": it shadows PyPI"),
+            "Without `explicit = true` uv may take any package from this index, and the PyTorch index carries old copies "
+            "of common packages (markupsafe, numpy, jinja2, pillow, requests). Mark it explicit and map only the torch "
+            "packages to it in [tool.uv.sources].",
+            (Evidence(_index_label(index), f"url = {index.url}, explicit = {str(index.explicit).lower()}", pyproject.path),),
+        )
+
+
+@rule("TD302", "legacy-pytorch-index-setting")
+def legacy_pytorch_index_setting(snapshot: Snapshot) -> Iterator[Finding]:
+    """The PyTorch index is set through `index-url`, `extra-index-url` or `find-links`.
+
+    What it detects:
+        `[tool.uv] index-url`, `extra-index-url` or `find-links` pointing at download.pytorch.org (or a
+        mirror of it): the pre-0.4.23 way of getting CUDA builds, or pip habits carried over.
+    Why it matters:
+        These settings apply to every package and every platform: the PyTorch index shadows PyPI, there is no
+        way to send macOS to PyPI and Linux to a CUDA index, and `+cu118`-style local versions must be pinned
+        by hand. Their own author warned this way "may not work for CUDA 12.4 and newer".
+    Fix safety:
+        Safe: replaced by an explicit `[[tool.uv.index]]` and `[tool.uv.sources]` entries with platform markers.
+    """
+    pyproject = _pyproject(snapshot)
+    if pyproject is None:
+        return
+    uv = pyproject.uv
+    settings = [("index-url", u) for u in ([uv.index_url] if uv.index_url else [])]
+    settings += [("extra-index-url", u) for u in uv.extra_index_url] + [("find-links", u) for u in uv.find_links]
+    found = [(key, url) for key, url in settings if parse_index_url(url).serves_torch]
+    if not found:
+        return
+    keys = sorted({key for key, _ in found})
+    yield Finding(
+        Severity.WARNING,
+        f"the PyTorch index is set with [tool.uv] {', '.join(keys)}, which applies to every package and platform",
+        "uv's project settings for PyTorch are an explicit `[[tool.uv.index]]` plus `[tool.uv.sources]` entries with "
+        "platform markers. The legacy settings make the PyTorch index serve all packages on all platforms, so macOS "
+        "cannot be kept on PyPI and CUDA builds have to be pinned with local versions such as `+cu118`.",
+        tuple(Evidence(f"[tool.uv] {key}", url, pyproject.path) for key, url in found),
+    )
+
+
+@rule("TD303", "unsafe-best-match-with-pytorch-index")
+def unsafe_best_match(snapshot: Snapshot) -> Iterator[Finding]:
+    """`index-strategy = "unsafe-best-match"` together with a PyTorch index that is not explicit.
+
+    What it detects:
+        `[tool.uv] index-strategy = "unsafe-best-match"` (or `unsafe-any-match`) while a PyTorch index can
+        serve packages that are not mapped to it.
+    Why it matters:
+        uv then compares versions across all indexes, and stale copies of common packages on the PyTorch index
+        can win over PyPI (the dependency-confusion risk uv's default strategy exists to prevent).
+    Fix safety:
+        Safe: make the PyTorch index explicit and drop the setting.
+    """
+    pyproject = _pyproject(snapshot)
+    if pyproject is None or pyproject.uv.index_strategy not in ("unsafe-best-match", "unsafe-any-match"):
+        return
+    loose = [i for i, url in _indexes(pyproject) if url.serves_torch and not i.explicit]
+    loose_legacy = [u for u in (*pyproject.uv.extra_index_url, *pyproject.uv.find_links) if parse_index_url(u).serves_torch]
+    if not loose and not loose_legacy:
+        return
+    yield Finding(
+        Severity.WARNING,
+        f"index-strategy = \"{pyproject.uv.index_strategy}\" lets the PyTorch index compete with PyPI for every package",
+        "With this strategy uv picks the best version from any index, so old copies of common packages on the PyTorch "
+        "index can be chosen over PyPI. Make the PyTorch index explicit and use uv's default strategy.",
+        (Evidence("[tool.uv] index-strategy", pyproject.uv.index_strategy, pyproject.path),),
+    )
+
+
+@rule("TD304", "malformed-index-url")
+def malformed_index_url(snapshot: Snapshot) -> Iterator[Finding]:
+    """An index URL uv cannot use as written.
+
+    What it detects:
+        A `[[tool.uv.index]]` URL wrapped in Markdown link syntax (`[https://…](https://…)`, as pasted from a
+        rendered page), with spaces, without an http(s) scheme, or with a `/simple` suffix that the PyTorch
+        index does not have.
+    Why it matters:
+        uv rejects the URL or gets 404 for every package, so `uv lock` fails before resolving anything.
+    Fix safety:
+        Safe: the URL is replaced by the one inside it.
+    """
+    pyproject = _pyproject(snapshot)
+    if pyproject is None:
+        return
+    for index, url in _indexes(pyproject):
+        if not url.problems:
+            continue
+        yield Finding(
+            Severity.ERROR,
+            f"the URL of index {index.name or index.position} is malformed: {'; '.join(url.problems)}",
+            "uv uses the URL exactly as written, so `uv lock` fails for every package from this index."
+            + (f" It should read {url.cleaned}." if url.cleaned else ""),
+            (Evidence(_index_label(index), f"url = {index.url!r}", pyproject.path),),
+        )
+
+
+@rule("TD305", "index-never-used")
+def index_never_used(snapshot: Snapshot) -> Iterator[Finding]:
+    """An explicit index is declared but no package is mapped to it.
+
+    What it detects:
+        A `[[tool.uv.index]]` with `explicit = true` whose name no `[tool.uv.sources]` entry names.
+    Why it matters:
+        uv uses an explicit index only for the packages mapped to it, so this one is never consulted: torch
+        comes from PyPI (a CPU build on Windows and macOS) although the index suggests otherwise.
+    Fix safety:
+        Safe: map torch and its companions to it, or remove it.
+    """
+    pyproject = _pyproject(snapshot)
+    if pyproject is None:
+        return
+    used = {s.target for s in pyproject.sources if s.kind == "index"}
+    for index in pyproject.indexes:
+        if index.explicit and index.name and index.name not in used:
+            yield Finding(
+                Severity.WARNING,
+                f"the explicit index {index.name} is never used: no package in [tool.uv.sources] is mapped to it",
+                "An explicit index serves only the packages mapped to it. As nothing is, every package, torch included, "
+                "comes from the other indexes.",
+                (Evidence(_index_label(index), f"url = {index.url}, explicit = true", pyproject.path),),
+            )
+
+
+@rule("TD306", "source-index-undeclared")
+def source_index_undeclared(snapshot: Snapshot) -> Iterator[Finding]:
+    """A `[tool.uv.sources]` entry names an index that is not declared.
+
+    What it detects:
+        `{ index = "name" }` where no `[[tool.uv.index]]` has that name (a typo, or a renamed index).
+    Why it matters:
+        `uv lock` stops with "Package `torch` references an undeclared index".
+    Fix safety:
+        Unsafe to guess: the message lists the declared names.
+    """
+    pyproject = _pyproject(snapshot)
+    if pyproject is None:
+        return
+    names = {i.name for i in pyproject.indexes if i.name}
+    missing = sorted({(s.package, s.target) for s in pyproject.sources if s.kind == "index" and s.target not in names})
+    for package, target in missing:
+        yield Finding(
+            Severity.ERROR,
+            f"[tool.uv.sources] maps {package} to index {target!r}, which is not declared",
+            f"uv refuses to lock when a source names an undeclared index. Declared: {', '.join(sorted(names)) or 'none'}.",
+            (Evidence(f"[tool.uv.sources] {package}", f"index = {target!r}", pyproject.path),),
+        )
+
+
+@rule("TD307", "accelerated-index-reaches-macos")
+def accelerated_index_reaches_macos(snapshot: Snapshot) -> Iterator[Finding]:
+    """torch is mapped to a CUDA or ROCm index without a marker that keeps macOS on PyPI.
+
+    What it detects:
+        A `[tool.uv.sources]` entry for torch (or a companion) pointing at a CUDA/ROCm/XPU index whose marker
+        can be true on macOS, in a project uv resolves for macOS (no `[tool.uv] environments` excluding it).
+        Entries chosen by an extra are left to the user's choice.
+    Why it matters:
+        Those indexes have no macOS wheels, so the lock has no torch that a Mac can install
+        ("doesn't have a source distribution or wheel for the current platform").
+    Fix safety:
+        Safe: adds `marker = "sys_platform == 'linux' or sys_platform == 'win32'"`.
+    """
+    pyproject = _pyproject(snapshot)
+    if pyproject is None or not environments_allow(pyproject.uv.environments, "darwin"):
+        return
+    urls = {i.name: parse_index_url(i.url) for i in pyproject.indexes if i.name and i.url}
+    reaching: dict[str, list[UvSource]] = {}
+    for source in pyproject.sources:
+        url = urls.get(source.target or "")
+        if source.kind != "index" or url is None or not url.accelerated or source.extra or source.group:
+            continue
+        if source.package in ("torch", *COMPANIONS) and marker_applies(source.marker, "darwin") is True:
+            reaching.setdefault(source.target, []).append(source)
+    for target, sources in reaching.items():
+        url = urls[target]
+        packages = ", ".join(s.package for s in sources)
+        yield Finding(
+            Severity.WARNING,
+            f"{packages} come{'s' if len(sources) == 1 else ''} from the {url.variant} index {target} on every platform, "
+            "macOS included, where it has no wheels",
+            f"The {url.variant} index only has Linux and Windows wheels. Without a marker, macOS users get no installable "
+            f"{sources[0].package}; add marker = \"sys_platform == 'linux' or sys_platform == 'win32'\" so macOS uses PyPI.",
+            tuple(
+                Evidence(f"[tool.uv.sources] {s.package}", f"index = {s.target!r}, marker = {s.marker!r}", pyproject.path)
+                for s in sources
+            ),
+        )
+
+
+@rule("TD308", "nightly-index-incomplete")
+def nightly_index_incomplete(snapshot: Snapshot) -> Iterator[Finding]:
+    """torch comes from the nightly (or test) index, but its triton or the pre-release setting does not.
+
+    What it detects:
+        torch mapped to a `/whl/nightly/` or `/whl/test/` index while neither pytorch-triton nor triton is
+        mapped to that index; and torch requirements without a pre-release specifier (`.dev0`) when
+        `[tool.uv] prerelease` is not set.
+    Why it matters:
+        Nightly torch pins `pytorch-triton==X+git…`, which exists only on the nightly index. An explicit index
+        serves only mapped packages, so `uv lock` ends with "No solution found … torch depends on
+        pytorch-triton". Nightly versions are pre-releases, which uv only takes when asked.
+    Fix safety:
+        Safe: maps pytorch-triton (Linux only) to the same index and adds the pre-release setting.
+    """
+    pyproject = _pyproject(snapshot)
+    if pyproject is None:
+        return
+    urls = {i.name: parse_index_url(i.url) for i in pyproject.indexes if i.name and i.url}
+    nightly = {s.target for s in _sources_for(pyproject, "torch") if s.kind == "index" and urls.get(s.target or "") and urls[s.target].channel != "stable"}
+    for name in sorted(n for n in nightly if n):
+        mapped = [s for s in pyproject.sources if s.package in TRITONS and s.target == name]
+        if not mapped:
+            yield Finding(
+                Severity.ERROR,
+                f"torch comes from the {urls[name].channel} index {name}, but pytorch-triton is not mapped to it",
+                f"{urls[name].channel.capitalize()} builds of torch depend on `pytorch-triton==…+git…`, published only on that "
+                "index (for Linux). The index is explicit, so uv will not look for pytorch-triton there and `uv lock` fails with "
+                "\"No solution found … torch depends on pytorch-triton\". Map pytorch-triton to the same index with "
+                "marker = \"sys_platform == 'linux'\".",
+                (Evidence("[tool.uv.sources] torch", f"index = {name!r} ({urls[name].text})", pyproject.path),
+                 Evidence("[tool.uv.sources] pytorch-triton", "missing", pyproject.path)),
+            )
+        pre_release_asked = any(_asks_pre_release(r.requirement) for r in _declared(pyproject, "torch"))
+        if not pre_release_asked and not pyproject.uv.prerelease:
+            yield Finding(
+                Severity.WARNING,
+                f"torch comes from the {urls[name].channel} index {name}, but pre-releases are not enabled",
+                "Nightly torch versions are pre-releases (2.x.0.devYYYYMMDD). uv takes pre-releases only for requirements that "
+                "name one (`torch>=2.10.0.dev0`) or with `[tool.uv] prerelease = \"allow\"`.",
+                (Evidence("torch requirements", "; ".join(r.requirement for r in _declared(pyproject, "torch")) or "none", pyproject.path),),
+            )
+
+
+@rule("TD309", "companions-not-mapped")
+def companions_not_mapped(snapshot: Snapshot) -> Iterator[Finding]:
+    """torch is mapped to an index, but torchvision/torchaudio/torchcodec are not (or to another one).
+
+    What it detects:
+        A declared companion package whose `[tool.uv.sources]` entries do not send it to the same index as torch
+        for the same extra.
+    Why it matters:
+        The companion then comes from PyPI (a CPU or differently built wheel) while torch comes from the CUDA
+        index, and its compiled operators fail: "operator torchvision::nms does not exist".
+    Fix safety:
+        Safe: copies torch's source entries to the companion.
+    """
+    pyproject = _pyproject(snapshot)
+    if pyproject is None:
+        return
+    torch_targets = {(s.target, s.extra) for s in _sources_for(pyproject, "torch") if s.kind == "index"}
+    if not torch_targets:
+        return
+    for companion in COMPANIONS:
+        if not _declared(pyproject, companion):
+            continue
+        targets = {(s.target, s.extra) for s in _sources_for(pyproject, companion) if s.kind == "index"}
+        missing = torch_targets - targets
+        if not missing:
+            continue
+        listed = ", ".join(f"{t}" + (f" (extra {e})" if e else "") for t, e in sorted(missing, key=str))
+        yield Finding(
+            Severity.ERROR,
+            f"torch is mapped to {listed} but {companion} is not",
+            f"{companion} must come from the same index as torch: from PyPI it is a different build, and its compiled "
+            "operators fail against this torch (\"operator torchvision::nms does not exist\").",
+            (Evidence("[tool.uv.sources] torch", listed, pyproject.path),
+             Evidence(f"[tool.uv.sources] {companion}", ", ".join(f"{t}" for t, _ in sorted(targets, key=str)) or "missing", pyproject.path)),
+        )
+
+
+@rule("TD312", "accelerator-extras-misconfigured")
+def accelerator_extras_misconfigured(snapshot: Snapshot) -> Iterator[Finding]:
+    """Accelerator extras (cpu / cu128 …) map torch to different indexes without `[tool.uv] conflicts`.
+
+    What it detects:
+        torch sources chosen by `extra = …` that point at different indexes while the extras are not declared
+        as conflicting; and sources that use `marker = "extra == '…'"` instead of the `extra` key.
+    Why it matters:
+        uv resolves all extras together, so without `conflicts` it must find one torch for both indexes and
+        fails ("Requirements contain conflicting indexes for package `torch`"). A marker on `extra` is not how
+        uv selects sources, so the mapping does not apply.
+    Fix safety:
+        Safe: adds the conflicts table (uv's guide pattern) or moves the marker to the `extra` key.
+    """
+    pyproject = _pyproject(snapshot)
+    if pyproject is None:
+        return
+    by_extra = {s.extra: s.target for s in _sources_for(pyproject, "torch") if s.extra and s.kind == "index"}
+    if len(set(by_extra.values())) > 1:
+        declared = set()
+        for group in pyproject.uv.conflicts or []:
+            if isinstance(group, list):
+                extras = frozenset(item.get("extra") for item in group if isinstance(item, dict) and item.get("extra"))
+                declared.add(extras)
+        needed = frozenset(by_extra)
+        if not any(needed <= group for group in declared):
+            yield Finding(
+                Severity.ERROR,
+                f"the extras {', '.join(sorted(by_extra))} map torch to different indexes but are not declared as conflicting",
+                "uv locks all extras together; two torch builds from two indexes can only coexist in the lock when the "
+                "extras are declared mutually exclusive in [tool.uv] conflicts.",
+                (Evidence("[tool.uv.sources] torch", ", ".join(f"extra {e} → {t}" for e, t in sorted(by_extra.items())), pyproject.path),
+                 Evidence("[tool.uv] conflicts", str(pyproject.uv.conflicts or "missing"), pyproject.path)),
+            )
+    for source in pyproject.sources:
+        if source.marker and marker_uses_extra(source.marker, pyproject.extras):
+            yield Finding(
+                Severity.WARNING,
+                f"the source of {source.package} selects an extra through its marker ({source.marker}) instead of the extra key",
+                "uv chooses sources for extras with `extra = \"name\"`; a marker on `extra` does not select the source.",
+                (Evidence(f"[tool.uv.sources] {source.package}", f"marker = {source.marker!r}", pyproject.path),),
+            )
+
+
+@rule("TD313", "torch-in-base-and-extras")
+def torch_in_base_and_extras(snapshot: Snapshot) -> Iterator[Finding]:
+    """torch is a base dependency while its CUDA index applies only through an extra.
+
+    What it detects:
+        torch in `[project] dependencies` and every torch source gated by `extra = …`.
+    Why it matters:
+        A plain `uv sync` (no extra) installs the base torch from PyPI, a CPU build on Windows and macOS, and
+        silently ignores the CUDA mapping.
+    Fix safety:
+        Unsafe: the fix moves torch out of the base dependencies, which changes what a plain install gets.
+    """
+    pyproject = _pyproject(snapshot)
+    if pyproject is None:
+        return
+    sources = _sources_for(pyproject, "torch")
+    if not sources or not all(s.extra for s in sources):
+        return
+    if not any(r.group == "dependencies" for r in _declared(pyproject, "torch")):
+        return
+    yield Finding(
+        Severity.WARNING,
+        "torch is a base dependency, but its index mapping only applies with an extra",
+        "Without the extra (a plain `uv sync`) torch comes from PyPI, which is a CPU build on Windows and macOS. Either "
+        "move torch into the extras only, or map the base dependency too.",
+        (Evidence("torch requirements", "; ".join(f"{r.group}: {r.requirement}" for r in _declared(pyproject, "torch")), pyproject.path),),
+    )
+
+
+@rule("TD314", "torch-backend-ignored")
+def torch_backend_ignored(snapshot: Snapshot) -> Iterator[Finding]:
+    """`torch-backend` is set in pyproject.toml, where uv's project commands ignore it.
+
+    What it detects:
+        `torch-backend` under `[tool.uv]` or `[tool.uv.pip]`.
+    Why it matters:
+        It only affects `uv pip install`; `uv lock`, `uv sync` and `uv run` resolve torch from the indexes and
+        sources as if it were not there, so the project gets PyPI's build.
+    Fix safety:
+        Safe: replaced by the index and sources it was meant to select.
+    """
+    pyproject = _pyproject(snapshot)
+    if pyproject is None or not pyproject.uv.torch_backend:
+        return
+    yield Finding(
+        Severity.WARNING,
+        f"torch-backend = \"{pyproject.uv.torch_backend}\" is ignored by uv lock, uv sync and uv run",
+        "uv applies torch-backend to `uv pip` commands only. For a project, the CUDA build has to be chosen with an explicit "
+        "[[tool.uv.index]] and [tool.uv.sources].",
+        (Evidence("torch-backend", pyproject.uv.torch_backend, pyproject.path),),
+    )
+
+
+@rule("TD315", "index-mirror")
+def index_mirror(snapshot: Snapshot) -> Iterator[Finding]:
+    """An index is a mirror: of the PyTorch index, or of PyPI.
+
+    What it detects:
+        An index URL on another host with the PyTorch index's layout (…/whl/cu124), or a default index that
+        replaces PyPI (…/simple on a mirror host).
+    Why it matters:
+        Mirrors are fine and common (university and company mirrors); torchdoctor treats a PyTorch mirror like
+        the index it mirrors, and notes that mirrors can lag behind or drop old builds.
+    Fix safety:
+        Nothing to fix.
+    """
+    pyproject = _pyproject(snapshot)
+    if pyproject is None:
+        return
+    for index, url in _indexes(pyproject):
+        if url.mirror_of_pytorch:
+            yield Finding(
+                Severity.INFO,
+                f"index {index.name or index.position} ({url.host}) is a mirror of the PyTorch {url.variant} index",
+                "It is checked like download.pytorch.org/whl/" + (f"{url.channel}/" if url.channel != "stable" else "")
+                + f"{url.variant}. Mirrors can lag behind the original or drop old builds.",
+                (Evidence(_index_label(index), index.url or "", pyproject.path),),
+            )
+        elif index.default and url.host and url.host != "pypi.org" and not url.serves_torch:
+            yield Finding(
+                Severity.INFO,
+                f"the default index {index.name or index.position} ({url.host}) replaces PyPI",
+                "Every package not mapped elsewhere comes from this index (a PyPI mirror or a private index).",
+                (Evidence(_index_label(index), f"url = {index.url}, default = true", pyproject.path),),
+            )
+
+
+@rule("TD316", "windows-gets-cpu-torch")
+def windows_gets_cpu_torch(snapshot: Snapshot) -> Iterator[Finding]:
+    """Windows installs of the project get a CPU-only torch from PyPI.
+
+    What it detects:
+        torch is required on Windows (its markers allow it), uv resolves for Windows, and no
+        `[tool.uv.sources]` entry sends torch to another index on Windows.
+    Why it matters:
+        PyPI's Windows wheels of torch are CPU-only, so a Windows user with an NVIDIA GPU silently gets a CPU
+        build, the most common PyTorch installation problem. Linux users get a CUDA build from PyPI. It is a
+        warning on a Windows machine and a note elsewhere: the project is fine here, and the note tells
+        whoever maintains it what its Windows users get.
+    Fix safety:
+        Safe: maps torch and its companions to a CUDA index for Linux and Windows, keeping macOS on PyPI.
+    """
+    pyproject = _pyproject(snapshot)
+    if pyproject is None or not environments_allow(pyproject.uv.environments, "win32"):
+        return
+    declared = [r for r in _declared(pyproject, "torch") if r.group == "dependencies" or r.group.startswith("optional:")]
+    on_windows = [r for r in declared if _requirement_applies(r.requirement, "win32")]
+    if not on_windows:
+        return
+    sources = [s for s in _sources_for(pyproject, "torch") if marker_applies(s.marker, "win32") is not False]
+    if sources or any(parse_index_url(u).serves_torch for u in (*pyproject.uv.extra_index_url, *pyproject.uv.find_links)):
+        return
+    if pyproject.uv.index_url and parse_index_url(pyproject.uv.index_url).serves_torch:
+        return
+    yield Finding(
+        Severity.WARNING if snapshot.system.os_name == "Windows" else Severity.INFO,
+        "on Windows this project installs PyPI's torch, which is CPU-only",
+        f"No [tool.uv.sources] entry maps torch for {PLATFORM_NAMES['win32']}, so it comes from PyPI, whose Windows wheels "
+        "have no CUDA. Linux gets a CUDA build from PyPI; macOS a CPU/MPS build, as it should.",
+        tuple(Evidence(f"torch requirement ({r.group})", r.requirement, pyproject.path) for r in on_windows)
+        + (Evidence("[tool.uv.sources] torch", "none for Windows", pyproject.path),),
+    )

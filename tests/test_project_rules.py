@@ -1,0 +1,229 @@
+"""Project-configuration and lock checks: each field case gets the diagnoses its header describes, and
+every rule is tested both ways on real pyproject files (the cases) and small variations of them."""
+
+from __future__ import annotations
+
+import shutil
+import textwrap
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from conftest import CASES, FIXTURES, SNAPSHOTS
+from torchdoctor.checks import run_checks
+from torchdoctor.model import Severity
+from torchdoctor.probes.project import probe_project
+from torchdoctor.snapshot import Snapshot
+
+H100 = Snapshot.from_json((SNAPSHOTS / "h100-pypi.json").read_text(encoding="utf-8"))
+WINDOWS = replace(H100, system=replace(H100.system, os_name="Windows"))
+
+
+def check_project(tmp_path: Path, pyproject: str | Path, machine: Snapshot = H100, lock: Path | None = None):
+    folder = tmp_path / "project"
+    folder.mkdir(exist_ok=True)
+    text = pyproject.read_text(encoding="utf-8") if isinstance(pyproject, Path) else textwrap.dedent(pyproject)
+    (folder / "pyproject.toml").write_text(text, encoding="utf-8")
+    if lock is not None:
+        shutil.copy(lock, folder / "uv.lock")
+    snapshot = replace(machine, project=probe_project(folder))
+    return run_checks(snapshot)
+
+
+def project_codes(diagnoses) -> list[tuple[str, str]]:
+    """Codes and severities of the project-level findings (TD3xx/TD4xx), in report order."""
+    return [(d.code, d.severity.value) for d in diagnoses if d.code[2] in "34"]
+
+
+# The field cases --------------------------------------------------------------------------------
+
+def test_case_nightly_before_fails_on_pytorch_triton(tmp_path):
+    found = check_project(tmp_path, CASES / "nightly-cu128-wsl2" / "pyproject.before.toml")
+    assert project_codes(found) == [("TD308", "error"), ("TD307", "warning")]
+    td308 = [d for d in found if d.code == "TD308"][0]
+    assert "pytorch-triton is not mapped to it" in td308.message
+
+
+def test_case_nightly_as_published_has_markdown_wrapped_urls(tmp_path):
+    found = check_project(tmp_path, CASES / "nightly-cu128-wsl2" / "pyproject.toml")
+    assert project_codes(found) == [("TD304", "error"), ("TD304", "error")]
+    assert "It should read https://download.pytorch.org/whl/nightly/cu128." in found[0].explanation
+
+
+def test_case_mirror_is_recognised_and_macos_is_flagged(tmp_path):
+    found = check_project(tmp_path, CASES / "mirror-cu124-conda" / "pyproject.toml")
+    assert project_codes(found) == [("TD307", "warning"), ("TD315", "info"), ("TD315", "info")]
+    messages = [d.message for d in found]
+    assert "index pytorch-cu124 (mirrors.nju.edu.cn) is a mirror of the PyTorch cu124 index" in messages
+    assert "the default index pypi-cn (pypi.tuna.tsinghua.edu.cn) replaces PyPI" in messages
+
+
+def test_case_find_links_is_the_legacy_way(tmp_path):
+    found = check_project(tmp_path, CASES / "findlinks-cu118" / "pyproject.toml")
+    assert project_codes(found) == [("TD302", "warning")]
+
+
+def test_case_uv_guide_extras_is_correct(tmp_path):
+    assert project_codes(check_project(tmp_path, CASES / "uv-guide-extras" / "pyproject.toml")) == []
+
+
+def test_case_plain_uv_add_gives_windows_a_cpu_torch(tmp_path):
+    plain = CASES / "uv-guide-extras" / "pyproject.plain.toml"
+    assert project_codes(check_project(tmp_path, plain)) == [("TD316", "info")]
+    assert project_codes(check_project(tmp_path, plain, machine=WINDOWS)) == [("TD316", "warning")]
+
+
+# Variations, one per rule ---------------------------------------------------------------------
+
+BASE = """
+[project]
+name = "demo"
+version = "0.1.0"
+requires-python = ">=3.10"
+dependencies = ["torch>=2.9", "torchvision>=0.24"]
+
+[tool.uv]
+environments = ["sys_platform == 'linux'"]
+"""
+
+CU128 = BASE + """
+[[tool.uv.index]]
+name = "pytorch-cu128"
+url = "https://download.pytorch.org/whl/cu128"
+explicit = true
+
+[tool.uv.sources]
+torch = [{ index = "pytorch-cu128" }]
+torchvision = [{ index = "pytorch-cu128" }]
+"""
+
+
+def codes_of(tmp_path, text, **kwargs) -> list[str]:
+    return [code for code, _ in project_codes(check_project(tmp_path, text, **kwargs))]
+
+
+def test_a_correct_linux_cuda_project_is_clean(tmp_path):
+    assert codes_of(tmp_path, CU128) == []
+
+
+def test_td301_index_not_explicit(tmp_path):
+    assert codes_of(tmp_path, CU128.replace("explicit = true\n", "")) == ["TD301"]
+    found = check_project(tmp_path, CU128.replace("explicit = true", "default = true"))
+    assert [(c, s) for c, s in project_codes(found)] == [("TD301", "error")]
+
+
+def test_td303_unsafe_best_match(tmp_path):
+    text = CU128.replace("explicit = true\n", "").replace("[tool.uv]\n", '[tool.uv]\nindex-strategy = "unsafe-best-match"\n')
+    assert codes_of(tmp_path, text) == ["TD301", "TD303"]
+    assert codes_of(tmp_path, CU128.replace("[tool.uv]\n", '[tool.uv]\nindex-strategy = "unsafe-best-match"\n')) == []
+
+
+def test_td304_simple_suffix_and_spaces(tmp_path):
+    found = check_project(tmp_path, CU128.replace("whl/cu128", "whl/cu128/simple"))
+    assert "the PyTorch index has no /simple suffix" in found[0].message
+    assert codes_of(tmp_path, CU128.replace('"https://download', '" https://download')) == ["TD304"]
+
+
+def test_td305_and_td306_index_names(tmp_path):
+    unused = CU128.replace('torch = [{ index = "pytorch-cu128" }]\ntorchvision = [{ index = "pytorch-cu128" }]\n', "")
+    assert codes_of(tmp_path, unused) == ["TD305"]
+    typo = CU128.replace('torch = [{ index = "pytorch-cu128" }]', 'torch = [{ index = "pytorch-cu12B" }]')
+    assert codes_of(tmp_path, typo) == ["TD306", "TD309"]
+
+
+def test_td307_only_when_macos_is_resolved(tmp_path):
+    everywhere = CU128.replace("environments = [\"sys_platform == 'linux'\"]\n", "")
+    assert "TD307" in codes_of(tmp_path, everywhere)
+    marked = everywhere.replace('{ index = "pytorch-cu128" }', "{ index = \"pytorch-cu128\", marker = \"sys_platform == 'linux' or sys_platform == 'win32'\" }")
+    assert "TD307" not in codes_of(tmp_path, marked)
+
+
+def test_td308_pre_releases_not_enabled(tmp_path):
+    nightly = CU128.replace("whl/cu128", "whl/nightly/cu128") + 'pytorch-triton = [{ index = "pytorch-cu128" }]\n'
+    assert codes_of(tmp_path, nightly) == ["TD308"]
+    allowed = nightly.replace("[tool.uv]\n", '[tool.uv]\nprerelease = "allow"\n')
+    assert codes_of(tmp_path, allowed) == []
+
+
+def test_td309_companion_left_on_pypi(tmp_path):
+    found = check_project(tmp_path, CU128.replace('torchvision = [{ index = "pytorch-cu128" }]\n', ""))
+    assert project_codes(found) == [("TD309", "error")]
+    assert found[0].message == "torch is mapped to pytorch-cu128 but torchvision is not"
+
+
+def test_td312_extras_without_conflicts(tmp_path):
+    text = (CASES / "uv-guide-extras" / "pyproject.toml").read_text(encoding="utf-8")
+    without = text.replace('conflicts = [\n  [\n    { extra = "cpu" },\n    { extra = "cu124" },\n  ],\n]\n', "")
+    assert "TD312" in codes_of(tmp_path, without)
+    marker = text.replace('extra = "cu124" }', "marker = \"extra == 'cu124'\" }")
+    assert "TD312" in codes_of(tmp_path, marker)
+
+
+def test_td313_base_dependency_with_extra_only_sources(tmp_path):
+    text = (CASES / "uv-guide-extras" / "pyproject.toml").read_text(encoding="utf-8")
+    text = text.replace("dependencies = []", 'dependencies = ["torch>=2.5.1"]')
+    assert "TD313" in codes_of(tmp_path, text)
+
+
+def test_td314_torch_backend(tmp_path):
+    assert codes_of(tmp_path, BASE.replace("[tool.uv]\n", '[tool.uv]\ntorch-backend = "auto"\n')) == ["TD314"]
+
+
+def test_td316_silent_when_windows_is_mapped(tmp_path):
+    everywhere = CU128.replace("environments = [\"sys_platform == 'linux'\"]\n", "")
+    assert "TD316" not in codes_of(tmp_path, everywhere)
+
+
+# Lock and environment -------------------------------------------------------------------------
+
+H100_PROJECT = FIXTURES / "projects" / "h100-pypi"
+
+
+def test_td401_real_lock_in_sync_then_stale(tmp_path):
+    pyproject = H100_PROJECT / "pyproject.toml"
+    lock = H100_PROJECT / "uv.lock"
+    assert "TD401" not in codes_of(tmp_path, pyproject, lock=lock)
+    bumped = pyproject.read_text(encoding="utf-8").replace("torch==2.11.0", "torch==2.12.0")
+    found = check_project(tmp_path, bumped, lock=lock)
+    assert [d.message for d in found if d.code == "TD401"] == ["uv.lock is out of date with pyproject.toml: torch==2.12.0"]
+
+
+def test_td402_windows_machine_locked_to_pypi_cpu_wheels(tmp_path):
+    found = check_project(tmp_path, H100_PROJECT / "pyproject.toml", machine=WINDOWS, lock=H100_PROJECT / "uv.lock")
+    assert ("TD402", "error") in project_codes(found)
+    assert ("TD402", "error") not in project_codes(check_project(tmp_path, H100_PROJECT / "pyproject.toml", lock=H100_PROJECT / "uv.lock"))
+
+
+def test_td404_manual_install_drifts_from_the_lock(tmp_path):
+    venv_machine = replace(H100, interpreter=replace(H100.interpreter, source=".venv"),
+                           torch=replace(H100.torch, version="2.11.0+cu128"))
+    found = check_project(tmp_path, H100_PROJECT / "pyproject.toml", machine=venv_machine, lock=H100_PROJECT / "uv.lock")
+    assert ("TD404", "warning") in project_codes(found)
+    same = replace(venv_machine, torch=replace(H100.torch, version="2.11.0"))
+    assert "TD404" not in [c for c, _ in project_codes(check_project(tmp_path, H100_PROJECT / "pyproject.toml", machine=same, lock=H100_PROJECT / "uv.lock"))]
+
+
+def test_td405_conda_python_on_path_beside_a_project_venv():
+    interpreter = replace(H100.interpreter, source=".venv", path="/p/.venv/bin/python", environment="/p/.venv",
+                          path_python="/opt/conda/envs/my_env/bin/python", path_python_environment="/opt/conda/envs/my_env")
+    found = [d for d in run_checks(replace(H100, interpreter=interpreter)) if d.code == "TD405"]
+    assert found[0].severity is Severity.WARNING
+    system_python = replace(interpreter, path_python="/usr/bin/python3", path_python_environment=None)
+    assert [d.severity for d in run_checks(replace(H100, interpreter=system_python)) if d.code == "TD405"] == [Severity.INFO]
+    same = replace(interpreter, path_python="/p/.venv/bin/python", path_python_environment="/p/.venv")
+    assert "TD405" not in [d.code for d in run_checks(replace(H100, interpreter=same))]
+
+
+def test_td406_nightly_pinned_in_a_lock(tmp_path):
+    lock = (H100_PROJECT / "uv.lock").read_text(encoding="utf-8").replace('name = "torch"\nversion = "2.11.0"', 'name = "torch"\nversion = "2.10.0.dev20251010+cu128"')
+    path = tmp_path / "nightly.lock"
+    path.write_text(lock, encoding="utf-8")
+    assert ("TD406", "warning") in project_codes(check_project(tmp_path, H100_PROJECT / "pyproject.toml", lock=path))
+    assert "TD406" not in codes_of(tmp_path, H100_PROJECT / "pyproject.toml", lock=H100_PROJECT / "uv.lock")
+
+
+@pytest.mark.parametrize("case", ["docker-nightly-cache"])
+def test_cases_without_pyproject_raise_no_project_findings(tmp_path, case):
+    snapshot = replace(H100, project=probe_project(CASES / case))
+    assert project_codes(run_checks(snapshot)) == []
