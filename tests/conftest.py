@@ -85,3 +85,11 @@ def write_project(folder: Path, pyproject: str, files: dict[str, str] | None = N
 def private_cache(tmp_path_factory, monkeypatch):
     """Each test gets its own probe cache: no test sees another's, none touches the user's."""
     monkeypatch.setenv("TORCHDOCTOR_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+
+
+def contains(bigger, smaller) -> bool:
+    """Whether every key and value of `smaller` (JSON) is in `bigger`: a recording made before a field was
+    added to the Snapshot still matches what this version writes, which only adds defaulted fields."""
+    if isinstance(smaller, dict):
+        return isinstance(bigger, dict) and all(k in bigger and contains(bigger[k], v) for k, v in smaller.items())
+    return bigger == smaller

@@ -227,3 +227,44 @@ def test_td406_nightly_pinned_in_a_lock(tmp_path):
 def test_cases_without_pyproject_raise_no_project_findings(tmp_path, case):
     snapshot = replace(H100, project=probe_project(CASES / case))
     assert project_codes(run_checks(snapshot)) == []
+
+
+# Version ranges, Pythons and extension builds --------------------------------------------------
+
+def test_td310_cu128_ended_with_2_11(tmp_path):
+    text = CU128.replace('"torch>=2.9"', '"torch>=2.12"')
+    found = check_project(tmp_path, text)
+    (td310,) = [d for d in found if d.code == "TD310"]
+    assert td310.message == "no torch release matching >=2.12 is built for cu128 (index pytorch-cu128); cu128 has torch 2.7 to 2.11"
+    assert "TD310" not in codes_of(tmp_path, CU128)
+
+
+def test_td310_python_3_10_has_no_torch_2_15_wheels(tmp_path):
+    text = BASE.replace('"torch>=2.9"', '"torch>=2.15"')
+    (td310,) = [d for d in check_project(tmp_path, text) if d.code == "TD310"]
+    assert td310.message == "requires-python >=3.10 admits Python 3.10, but no torch matching >=2.15 has wheels for it"
+    assert "TD310" not in codes_of(tmp_path, text.replace('requires-python = ">=3.10"', 'requires-python = ">=3.11"'))
+
+
+def test_local_version_in_a_range_is_explained(tmp_path):
+    found = check_project(tmp_path, BASE.replace('"torch>=2.9"', '"torch>=2.4.0+cu118"'))
+    (td001,) = [d for d in found if d.code == "TD001"]
+    assert "a local version such as +cu118 is only allowed with == or !=" in td001.message
+
+
+EXTENSIONS = CU128.replace('dependencies = ["torch>=2.9", "torchvision>=0.24"]', 'dependencies = ["torch>=2.9", "torchvision>=0.24", "flash-attn>=2.7"]')
+
+
+def test_td271_flash_attn_without_torch_in_its_build(tmp_path):
+    assert codes_of(tmp_path, EXTENSIONS) == []  # project codes only; TD271 is area 2
+    found = [d.code for d in check_project(tmp_path, EXTENSIONS)]
+    assert "TD271" in found
+    fixed = EXTENSIONS.replace("[tool.uv]\n", '[tool.uv]\nextra-build-dependencies = { flash-attn = [{ requirement = "torch", match-runtime = true }] }\n')
+    assert "TD271" not in [d.code for d in check_project(tmp_path, fixed)]
+
+
+def test_td270_nvcc_of_another_major_when_extensions_build(tmp_path):
+    machine = replace(H100, system=replace(H100.system, nvcc_version="12.4", nvcc_path="/usr/local/cuda-12.4/bin/nvcc"))
+    assert "TD270" in [d.code for d in check_project(tmp_path, EXTENSIONS, machine=machine)]
+    assert "TD270" not in [d.code for d in check_project(tmp_path, EXTENSIONS)]  # the recorded nvcc is 13.0, like torch
+    assert "TD270" not in [d.code for d in check_project(tmp_path, CU128, machine=machine)]  # nothing to build

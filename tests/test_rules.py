@@ -340,3 +340,13 @@ def test_td200_cpu_laptop_and_mac_are_healthy_with_a_note():
     assert (note.code, note.severity) == ("TD200", Severity.INFO)
     assert "MPS" in note.message
     assert "TD200" not in codes(H100)
+
+
+def test_td260_system_cudnn_ahead_of_the_wheels():
+    system = replace(H100.system, library_path_cuda={"/usr/local/cuda-12.4/lib64": ("libcublas", "libcudnn", "libnvJitLink")},
+                     environment={**H100.system.environment, "LD_LIBRARY_PATH": "/usr/local/cuda-12.4/lib64"})
+    diagnosis = only(replace(H100, system=system), "TD260")
+    assert diagnosis.severity is Severity.WARNING
+    assert "/usr/local/cuda-12.4/lib64" in diagnosis.message
+    # The recorded machine's LD_LIBRARY_PATH holds driver libraries only, which is normal.
+    assert "TD260" not in codes(H100)

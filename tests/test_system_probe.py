@@ -94,3 +94,13 @@ def test_environment_keeps_what_matters_and_redacts_secrets(tmp_path):
         "UV_EXTRA_INDEX_URL": "https://***@mirror.example.com/simple",
         "UV_INDEX_PRIVATE_PASSWORD": REDACTED,
     }
+
+
+def test_toolkit_libraries_on_the_library_path_are_listed(tmp_path):
+    root = lay_out(tmp_path, {
+        "usr/local/cuda/lib64/libcudnn.so.9": "", "usr/local/cuda/lib64/libcublasLt.so.12": "",
+        "usr/local/nvidia/lib64/libcuda.so.1": "", "usr/local/nvidia/lib64/libnvidia-ml.so.1": "",
+    })
+    info = probe_system(root, environ={"LD_LIBRARY_PATH": "/usr/local/nvidia/lib64:/usr/local/cuda/lib64"},
+                        run=no_commands, which=lambda name: None)
+    assert info.library_path_cuda == {"/usr/local/cuda/lib64": ("libcublasLt", "libcudnn")}

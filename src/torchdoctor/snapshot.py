@@ -200,6 +200,9 @@ class SystemInfo:
     """The kernel module's version (/proc/driver/nvidia/version), which can differ from the library's."""
     gpu_device_nodes: tuple[str, ...] = ()
     """/dev/nvidia0, /dev/nvidiactl, /dev/dxg ...: the device files that show a GPU is wired in."""
+    library_path_cuda: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """CUDA toolkit libraries (cuDNN, cuBLAS, nvJitLink ...) found in each LD_LIBRARY_PATH folder, which the
+    loader prefers over the copies inside the torch wheels."""
     nvcc_path: str | None = None
     nvcc_version: str | None = None
     cuda_toolkits: tuple[CudaToolkit, ...] = ()
@@ -274,6 +277,8 @@ class PyprojectInfo:
     requires_python: str | None = None
     dependency_count: int = 0
     torch_requirements: tuple[DeclaredRequirement, ...] = ()
+    extension_requirements: tuple[DeclaredRequirement, ...] = ()
+    """Packages that compile CUDA code against torch when built from source (flash-attn, deepspeed, apex ...)."""
     extras: tuple[str, ...] = ()
     dependency_groups: tuple[str, ...] = ()
     indexes: tuple[UvIndex, ...] = ()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from packaging.requirements import InvalidRequirement, Requirement
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
 from torchdoctor.checks.indexes import (
@@ -16,6 +17,7 @@ from torchdoctor.checks.indexes import (
     parse_index_url,
 )
 from torchdoctor.checks.registry import Finding, rule
+from torchdoctor.knowledge import knowledge
 from torchdoctor.model import Evidence, Severity
 from torchdoctor.snapshot import PyprojectInfo, Snapshot, UvIndex, UvSource
 
@@ -528,3 +530,83 @@ def windows_gets_cpu_torch(snapshot: Snapshot) -> Iterator[Finding]:
         tuple(Evidence(f"torch requirement ({r.group})", r.requirement, pyproject.path) for r in on_windows)
         + (Evidence("[tool.uv.sources] torch", "none for Windows", pyproject.path),),
     )
+
+
+def _torch_specifier(pyproject: PyprojectInfo) -> SpecifierSet | None:
+    """The intersection of the project's torch ranges (base dependencies and extras)."""
+    combined = SpecifierSet()
+    found = False
+    for declared in _declared(pyproject, "torch"):
+        try:
+            combined &= Requirement(declared.requirement).specifier
+            found = True
+        except InvalidRequirement:
+            return None
+    return combined if found else None
+
+
+@rule("TD310", "no-torch-wheels-for-range")
+def no_torch_wheels_for_range(snapshot: Snapshot) -> Iterator[Finding]:
+    """The project's torch range has no wheels on its CUDA index, or for a Python it admits.
+
+    What it detects:
+        A torch range mapped to a CUDA variant that no release in that range is built for (cu128 ended with 2.11,
+        cu126 with 2.14); and a requires-python that admits a Python none of the matching releases has wheels
+        for (torch 2.15 dropped Python 3.10, 2.9 dropped 3.9).
+    Why it matters:
+        `uv lock` fails ("No solution found … torch==X has no wheels with a matching Python ABI tag", or no version
+        on the index). uv locks for every Python the project admits, not only the one in use.
+    Fix safety:
+        Unsafe: the fix narrows requires-python or the torch range, which changes what the project promises.
+    """
+    pyproject = _pyproject(snapshot)
+    specifier = _torch_specifier(pyproject) if pyproject else None
+    if pyproject is None or specifier is None:
+        return
+    kb = knowledge()
+    releases = [r for r in kb.releases if specifier.contains(r.latest, prereleases=True)]
+    open_ended = specifier.contains("99.0", prereleases=True)
+    urls = {i.name: parse_index_url(i.url) for i in pyproject.indexes if i.name and i.url}
+    for target in sorted({s.target for s in _sources_for(pyproject, "torch") if s.kind == "index" and s.target in urls}):
+        url = urls[target]
+        if url.channel != "stable" or not url.variant or not url.variant.startswith("cu"):
+            continue
+        if any(url.variant in r.variants for r in releases):
+            continue
+        built = [r.series for r in kb.releases if url.variant in r.variants]
+        if not built or (open_ended and not releases):
+            continue
+        yield Finding(
+            Severity.ERROR,
+            f"no torch release matching {specifier} is built for {url.variant} (index {target}); {url.variant} has torch "
+            f"{built[0]} to {built[-1]}",
+            f"uv can only lock a torch that the {url.variant} index has. Either widen the torch range to a release built for "
+            f"{url.variant}, or map torch to a variant that the wanted releases have.",
+            (Evidence("torch range", str(specifier), pyproject.path),
+             Evidence(f"releases built for {url.variant}", ", ".join(built), "torchdoctor knowledge base: torch_releases.toml")),
+        )
+    if not pyproject.requires_python or not releases:
+        return
+    try:
+        python_range = SpecifierSet(pyproject.requires_python)
+    except InvalidSpecifier:
+        return
+    known_pythons = sorted({p for r in kb.releases for p in r.python}, key=Version)
+    for python in known_pythons:
+        if not python_range.contains(python + ".0") and not python_range.contains(python):
+            continue
+        if any(python in r.python for r in releases):
+            continue
+        if Version(python) > Version(max((p for r in releases for p in r.python), key=Version)):
+            continue  # newer than any release's Pythons: future releases may add it
+        yield Finding(
+            Severity.ERROR,
+            f"requires-python {pyproject.requires_python} admits Python {python}, but no torch matching {specifier} has wheels for it",
+            f"uv locks for every Python the project admits. torch {', '.join(r.series for r in releases)} "
+            f"publish{'es' if len(releases) == 1 else ''} no wheels for Python {python}, so `uv lock` fails. Raise requires-python "
+            f"above {python}, or allow a torch release that supports it.",
+            (Evidence("requires-python", pyproject.requires_python, pyproject.path),
+             Evidence("torch range", str(specifier), pyproject.path),
+             Evidence(f"Python versions of torch {releases[0].series}", ", ".join(releases[0].python), "torchdoctor knowledge base")),
+        )
+        break

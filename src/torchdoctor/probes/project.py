@@ -46,6 +46,13 @@ TORCH_FAMILY = frozenset(
         "triton", "triton-rocm", "triton-xpu", "pytorch-triton", "pytorch-triton-rocm", "pytorch-triton-xpu",
     }
 )
+# Packages that compile CUDA extensions against the installed torch when no matching wheel exists.
+BUILDS_AGAINST_TORCH = frozenset(
+    {
+        "flash-attn", "deepspeed", "apex", "mamba-ssm", "causal-conv1d", "xformers", "torch-scatter", "torch-sparse",
+        "torch-cluster", "pytorch3d", "detectron2", "gsplat", "nvdiffrast", "natten", "tinycudann", "auto-gptq",
+    }
+)
 # CUDA runtime wheels that torch pulls in on Linux; locked alongside it and part of its variant.
 CUDA_WHEEL_PREFIXES = ("nvidia-", "cuda-")
 
@@ -207,6 +214,7 @@ def read_pyproject(path: Path, errors: list[ProjectFileError]) -> PyprojectInfo:
     project = project or {}
 
     declared: list[DeclaredRequirement] = []
+    extensions: list[DeclaredRequirement] = []
     count = 0
 
     def collect(group: str, requirements: Any) -> None:
@@ -221,10 +229,17 @@ def read_pyproject(path: Path, errors: list[ProjectFileError]) -> PyprojectInfo:
             try:
                 requirement = Requirement(item)
             except InvalidRequirement as error:
-                invalid(f"{group}: {item!r} is not a valid requirement ({error})", item)
+                reason = str(error)
+                if "+" in item and any(op in item for op in (">=", "<=", "~=", ">", "<")):
+                    reason = ("a local version such as +cu118 is only allowed with == or !=, never in a range; "
+                              "choose the CUDA build with an index in [tool.uv.sources] instead")
+                invalid(f"{group}: {item!r} is not a valid requirement ({reason})", item)
                 continue
-            if is_torch_family(requirement.name):
-                declared.append(DeclaredRequirement(group, redact_url(item), canonicalize_name(requirement.name)))
+            name = canonicalize_name(requirement.name)
+            if is_torch_family(name):
+                declared.append(DeclaredRequirement(group, redact_url(item), name))
+            elif name in BUILDS_AGAINST_TORCH:
+                extensions.append(DeclaredRequirement(group, redact_url(item), name))
 
     collect("dependencies", project.get("dependencies", []))
     extras = project.get("optional-dependencies", {})
@@ -249,6 +264,7 @@ def read_pyproject(path: Path, errors: list[ProjectFileError]) -> PyprojectInfo:
         requires_python=requires_python if isinstance(requires_python, str) else None,
         dependency_count=count,
         torch_requirements=tuple(declared),
+        extension_requirements=tuple(extensions),
         extras=tuple(extras),
         dependency_groups=tuple(groups),
         indexes=_indexes(tool_uv.get("index")),

@@ -60,6 +60,7 @@ def probe_system(
         memory_total=_memory_total(),
         environment=relevant_environment(environ),
         nvidia_kernel_driver=_kernel_driver(root),
+        library_path_cuda=_library_path_cuda(root, environ.get("LD_LIBRARY_PATH", "")),
         gpu_device_nodes=_device_nodes(root),
         nvcc_path=nvcc_path,
         nvcc_version=nvcc_version,
@@ -171,6 +172,27 @@ def _device_nodes(root: Path) -> tuple[str, ...]:
     except OSError:
         return ()
     return tuple(f"/dev/{n}" for n in names)
+
+
+# Toolkit libraries that torch wheels also ship (in nvidia/*/lib); driver libraries (libcuda, libnvidia-ml)
+# are deliberately absent: finding those on the path is normal.
+TOOLKIT_LIBRARIES = (
+    "libcudart", "libcublas", "libcublasLt", "libcudnn", "libcufft", "libcurand", "libcusolver", "libcusparse",
+    "libnccl", "libnvJitLink", "libnvrtc",
+)
+
+
+def _library_path_cuda(root: Path, library_path: str) -> dict[str, tuple[str, ...]]:
+    found: dict[str, tuple[str, ...]] = {}
+    for folder in dict.fromkeys(p for p in library_path.split(os.pathsep) if p):
+        try:
+            names = os.listdir(root / folder.lstrip("/"))
+        except OSError:
+            continue
+        libraries = sorted({n.split(".so")[0] for n in names if ".so" in n and n.split(".so")[0] in TOOLKIT_LIBRARIES})
+        if libraries:
+            found[folder] = tuple(libraries)
+    return found
 
 
 def _nvcc(root: Path, environ: Mapping[str, str], run: CommandRunner, which) -> tuple[str | None, str | None]:

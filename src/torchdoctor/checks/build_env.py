@@ -1,0 +1,121 @@
+"""TD26x-TD27x: the system CUDA around torch: libraries on the loader path, nvcc for extension builds."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from packaging.version import InvalidVersion, Version
+
+from torchdoctor.checks.common import torch_source
+from torchdoctor.checks.registry import Finding, rule
+from torchdoctor.model import Evidence, Severity
+from torchdoctor.snapshot import Snapshot
+
+
+@rule("TD260", "library-path-shadows-wheel-cuda")
+def library_path_shadows_wheel_cuda(snapshot: Snapshot) -> Iterator[Finding]:
+    """LD_LIBRARY_PATH puts a system CUDA's libraries ahead of the ones inside the torch wheels.
+
+    What it detects:
+        A CUDA build of torch that uses the nvidia-* wheels, while a folder on LD_LIBRARY_PATH holds CUDA toolkit
+        libraries (cuDNN, cuBLAS, nvJitLink, cuSPARSE ...), typically /usr/local/cuda/lib64 from a CUDA install
+        guide or a base image.
+    Why it matters:
+        The loader takes the first copy it finds, so torch runs against a cuDNN or cuBLAS it was not built
+        with: "undefined symbol: __nvJitLinkComplete_12_4", "libcudnn_cnn … version mismatch", or slower kernels.
+    Fix safety:
+        Display only: remove the folder from LD_LIBRARY_PATH for this project (the wheels carry their own CUDA).
+    """
+    torch = snapshot.torch
+    if torch.status not in ("ok", "import-failed") or not any(p.startswith("nvidia-") for p in torch.packages):
+        return
+    if not (torch.cuda or torch.status == "import-failed"):
+        return
+    shadowing = snapshot.system.library_path_cuda
+    if not shadowing:
+        return
+    yield Finding(
+        Severity.WARNING,
+        f"LD_LIBRARY_PATH puts system CUDA libraries ahead of torch's own: {', '.join(shadowing)}",
+        "torch from PyPI or the PyTorch index brings its CUDA libraries as nvidia-* wheels. Folders on LD_LIBRARY_PATH "
+        "are searched first, so these system copies are loaded instead; when their versions differ, torch fails with "
+        "undefined symbols (nvJitLink, cuDNN) or runs with libraries it was not tested with. Remove them from "
+        "LD_LIBRARY_PATH in this project's shell.",
+        (
+            Evidence("LD_LIBRARY_PATH", snapshot.system.environment.get("LD_LIBRARY_PATH", ""), "environment"),
+            *(Evidence(f"CUDA libraries in {folder}", " ".join(libs), folder) for folder, libs in shadowing.items()),
+            Evidence("CUDA wheels beside torch", ", ".join(sorted(p for p in torch.packages if p.startswith("nvidia-"))), torch_source(snapshot)),
+        ),
+    )
+
+
+def _major(version: str | None) -> int | None:
+    try:
+        return Version(version).major if version else None
+    except InvalidVersion:
+        return None
+
+
+@rule("TD270", "nvcc-differs-from-torch-cuda")
+def nvcc_differs_from_torch_cuda(snapshot: Snapshot) -> Iterator[Finding]:
+    """The project builds CUDA extensions, and the system's nvcc has another CUDA major than torch.
+
+    What it detects:
+        The project depends on a package that compiles CUDA code against torch when no wheel fits (flash-attn,
+        deepspeed, apex, mamba-ssm …), and `nvcc --version` (PATH or CUDA_HOME) differs in major version from
+        `torch.version.cuda`.
+    Why it matters:
+        torch's extension builder refuses the mismatch ("The detected CUDA version (12.4) mismatches the version
+        that was used to compile PyTorch (13.0)"), so installing those packages from source fails.
+    Fix safety:
+        Display only: point CUDA_HOME at a toolkit of torch's CUDA major, or choose a torch variant that matches.
+    """
+    pyproject = snapshot.project.pyproject
+    torch = snapshot.torch
+    if pyproject is None or not pyproject.extension_requirements or not torch.cuda or not snapshot.system.nvcc_version:
+        return
+    if _major(snapshot.system.nvcc_version) == _major(torch.cuda):
+        return
+    packages = ", ".join(dict.fromkeys(r.name for r in pyproject.extension_requirements))
+    yield Finding(
+        Severity.WARNING,
+        f"nvcc is CUDA {snapshot.system.nvcc_version} but torch is built with CUDA {torch.cuda}, and {packages} may compile against it",
+        "Packages that build CUDA extensions use torch's extension builder, which requires nvcc of the same CUDA major as "
+        "torch. Set CUDA_HOME to a matching toolkit before installing them, or use prebuilt wheels for this torch.",
+        (
+            Evidence("nvcc", f"{snapshot.system.nvcc_version} ({snapshot.system.nvcc_path})", "nvcc --version"),
+            Evidence("torch.version.cuda", torch.cuda, torch_source(snapshot)),
+            Evidence("extension packages", packages, pyproject.path),
+        ),
+    )
+
+
+@rule("TD271", "extension-build-isolated-from-torch")
+def extension_build_isolated_from_torch(snapshot: Snapshot) -> Iterator[Finding]:
+    """A package that builds against torch is built in isolation, where torch is not installed.
+
+    What it detects:
+        flash-attn, deepspeed, apex, mamba-ssm … declared without `[tool.uv] extra-build-dependencies` for it,
+        without `no-build-isolation-package` naming it, and without `no-build-isolation = true`.
+    Why it matters:
+        uv builds source distributions in an isolated environment. Their setup.py imports torch, so the build fails
+        with "ModuleNotFoundError: No module named 'torch'", or builds against a different torch than the project's.
+    Fix safety:
+        Safe: adds `extra-build-dependencies = { <package> = [{ requirement = "torch", match-runtime = true }] }`.
+    """
+    pyproject = snapshot.project.pyproject
+    if pyproject is None or not pyproject.extension_requirements or pyproject.uv.no_build_isolation:
+        return
+    extra = pyproject.uv.extra_build_dependencies if isinstance(pyproject.uv.extra_build_dependencies, dict) else {}
+    covered = set(pyproject.uv.no_build_isolation_package) | set(extra)
+    missing = [r for r in pyproject.extension_requirements if r.name not in covered]
+    for name in dict.fromkeys(r.name for r in missing):
+        yield Finding(
+            Severity.WARNING,
+            f"{name} is built without torch in its build environment",
+            f"When uv has to build {name} from source it does so in an isolated environment without torch, and its build "
+            "imports torch. Give the build the project's torch with extra-build-dependencies (match-runtime = true) or "
+            "list it in no-build-isolation-package.",
+            tuple(Evidence(f"{r.name} requirement ({r.group})", r.requirement, pyproject.path) for r in missing if r.name == name)
+            + (Evidence("[tool.uv] extra-build-dependencies", str(sorted(extra)) if extra else "missing", pyproject.path),),
+        )
