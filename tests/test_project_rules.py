@@ -268,3 +268,14 @@ def test_td270_nvcc_of_another_major_when_extensions_build(tmp_path):
     assert "TD270" in [d.code for d in check_project(tmp_path, EXTENSIONS, machine=machine)]
     assert "TD270" not in [d.code for d in check_project(tmp_path, EXTENSIONS)]  # the recorded nvcc is 13.0, like torch
     assert "TD270" not in [d.code for d in check_project(tmp_path, CU128, machine=machine)]  # nothing to build
+
+
+def test_td403_lock_pairs_torch_and_torchvision_from_different_variants(tmp_path):
+    lock_text = (H100_PROJECT / "uv.lock").read_text(encoding="utf-8")
+    mixed = lock_text.replace('name = "torch"\nversion = "2.11.0"', 'name = "torch"\nversion = "2.11.0+cu128"')
+    path = tmp_path / "mixed.lock"
+    path.write_text(mixed, encoding="utf-8")
+    found = check_project(tmp_path, H100_PROJECT / "pyproject.toml", lock=path)
+    (td403,) = [d for d in found if d.code == "TD403"]
+    assert td403.message == "uv.lock pins torch 2.11.0+cu128 with torchvision 0.26.0 for this machine: different builds"
+    assert "TD403" not in codes_of(tmp_path, H100_PROJECT / "pyproject.toml", lock=H100_PROJECT / "uv.lock")

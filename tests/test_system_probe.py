@@ -104,3 +104,18 @@ def test_toolkit_libraries_on_the_library_path_are_listed(tmp_path):
     info = probe_system(root, environ={"LD_LIBRARY_PATH": "/usr/local/nvidia/lib64:/usr/local/cuda/lib64"},
                         run=no_commands, which=lambda name: None)
     assert info.library_path_cuda == {"/usr/local/cuda/lib64": ("libcublasLt", "libcudnn")}
+
+
+def test_cuda_home_nvcc_wins_over_path(tmp_path):
+    home = tmp_path / "cuda-12.4"
+    (home / "bin").mkdir(parents=True)
+    (home / "bin" / "nvcc").write_text("")
+    seen = []
+
+    def fake_nvcc(argv, **kwargs):
+        seen.append(argv[0])
+        return CommandResult(0, "Cuda compilation tools, release 12.4, V12.4.131\n", "", 0.01)
+
+    info = probe_system(tmp_path, environ={"CUDA_HOME": str(home)}, run=fake_nvcc, which=lambda name: "/usr/bin/nvcc")
+    assert seen == [str(home / "bin" / "nvcc")]
+    assert info.nvcc_version == "12.4"

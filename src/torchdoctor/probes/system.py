@@ -196,13 +196,14 @@ def _library_path_cuda(root: Path, library_path: str) -> dict[str, tuple[str, ..
 
 
 def _nvcc(root: Path, environ: Mapping[str, str], run: CommandRunner, which) -> tuple[str | None, str | None]:
-    path = which("nvcc")
-    if path is None:
-        for variable in ("CUDA_HOME", "CUDA_PATH"):
-            home = environ.get(variable)
-            if home and (Path(home) / "bin/nvcc").exists():
-                path = str(Path(home) / "bin/nvcc")
-                break
+    """The nvcc that torch's extension builder uses: CUDA_HOME's (or CUDA_PATH's) first, then the one on PATH."""
+    path = None
+    for variable in ("CUDA_HOME", "CUDA_PATH"):
+        home = environ.get(variable)
+        if home and (Path(home) / "bin" / "nvcc").exists():
+            path = str(Path(home) / "bin" / "nvcc")
+            break
+    path = path or which("nvcc")
     if path is None:
         return None, None
     result = run([path, "--version"], timeout_s=10)
