@@ -279,3 +279,10 @@ def test_td403_lock_pairs_torch_and_torchvision_from_different_variants(tmp_path
     (td403,) = [d for d in found if d.code == "TD403"]
     assert td403.message == "uv.lock pins torch 2.11.0+cu128 with torchvision 0.26.0 for this machine: different builds"
     assert "TD403" not in codes_of(tmp_path, H100_PROJECT / "pyproject.toml", lock=H100_PROJECT / "uv.lock")
+
+
+def test_td302_extra_index_url_to_the_pytorch_index(tmp_path):
+    text = BASE.replace("[tool.uv]\n", '[tool.uv]\nextra-index-url = ["https://download.pytorch.org/whl/cu128"]\n')
+    assert codes_of(tmp_path, text) == ["TD302"]
+    other = BASE.replace("[tool.uv]\n", '[tool.uv]\nextra-index-url = ["https://pypi.example.com/simple"]\n')
+    assert "TD302" not in codes_of(tmp_path, other)
