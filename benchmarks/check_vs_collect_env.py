@@ -70,6 +70,10 @@ if __name__ == "__main__":
     main()
 
 RESULTS = """
+2026-11-23, nvidia-h200 (NVIDIA H200, driver 580.159.04), torch 2.11.0+cu130, Python 3.12.3:
+    median: check --fresh (cold) 4.37 s, check (warm) 0.63 s, collect_env 5.32 s
+    ratio warm check / collect_env = 0.12 (goal: <= 0.50); cold 0.82
+
 2026-11-23 (second recording, with the project checks), nvidia-h100-x1, same machine type and torch:
     median: check --fresh (cold) 5.02 s, check (warm) 0.62 s, collect_env 5.78 s
     ratio warm check / collect_env = 0.11 (goal: <= 0.50); cold 0.87

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from conftest import FIXTURES, SNAPSHOTS, contains, run_cli
 
 GOLDEN = FIXTURES / "golden"
 
 
-def test_h100_replay_matches_the_report_recorded_on_the_machine():
-    recorded = json.loads((SNAPSHOTS / "h100-pypi.report.json").read_text(encoding="utf-8"))
-    replay = json.loads(run_cli("check", "--format", "json", "--snapshot", str(SNAPSHOTS / "h100-pypi.json")).stdout)
+@pytest.mark.parametrize("machine", ["h100-pypi", "h200-pypi"])
+def test_replay_matches_the_report_recorded_on_the_machine(machine):
+    recorded = json.loads((SNAPSHOTS / f"{machine}.report.json").read_text(encoding="utf-8"))
+    replay = json.loads(run_cli("check", "--format", "json", "--snapshot", str(SNAPSHOTS / f"{machine}.json")).stdout)
     assert contains(replay["snapshot"], recorded["snapshot"])
     assert replay["diagnoses"] == recorded["diagnoses"]
     assert replay["summary"] == recorded["summary"]

@@ -52,6 +52,12 @@ def test_docs_rules_md_is_generated_from_the_registry():
     )
 
 
+def test_recorded_healthy_h200_has_no_errors_or_warnings():
+    h200 = Snapshot.from_json((SNAPSHOTS / "h200-pypi.json").read_text(encoding="utf-8"))
+    assert h200.nvml.gpus[0].name == "NVIDIA H200"
+    assert [d.code for d in run_checks(h200)] == ["TD316"]
+
+
 def test_recorded_healthy_h100_has_no_errors_or_warnings():
     assert [d.code for d in run_checks(H100) if d.severity is not Severity.INFO] == []
     # Its project is what `uv add torch` writes: fine on this Linux machine, CPU-only for Windows users.

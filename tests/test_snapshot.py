@@ -52,7 +52,7 @@ def test_any_snapshot_round_trips(snapshot):
     assert Snapshot.from_json(snapshot.to_json()) == snapshot
 
 
-@pytest.mark.parametrize("name", ["h100-pypi.json", "h100-no-visible-devices.json"])
+@pytest.mark.parametrize("name", ["h100-pypi.json", "h100-no-visible-devices.json", "h200-pypi.json"])
 def test_recorded_snapshot_round_trips_without_loss(name):
     text = (SNAPSHOTS / name).read_text(encoding="utf-8")
     snapshot = Snapshot.from_json(text)
