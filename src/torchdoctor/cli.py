@@ -60,6 +60,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument("--color", choices=("auto", "always", "never"), default="auto", help="colour the text report")
 
+    fix = commands.add_parser("fix", help="apply the fixes the report offers to pyproject.toml (shows the diff first)")
+    fix.add_argument("codes", nargs="*", metavar="CODE", help="only the fixes of these diagnoses (e.g. TD304)")
+    fix.add_argument("--all", action="store_true", help="every safe fix the report offers")
+    fix.add_argument("--project", metavar="DIR")
+    fix.add_argument("--python", metavar="PATH")
+    fix.add_argument("--snapshot", metavar="FILE", help="choose fixes for a recorded machine (the project is read from --project)")
+    fix.add_argument("--dry-run", action="store_true", help="print the unified diff and write nothing")
+    fix.add_argument("--yes", action="store_true", help="write without asking")
+    fix.add_argument("--unsafe", action="store_true", help="include fixes that change what the project promises")
+    fix.add_argument("--lock", action="store_true", help="run `uv lock` after writing")
+    fix.add_argument("--timeout", type=float, default=60.0, help=argparse.SUPPRESS)
+    fix.add_argument("--fresh", action="store_true", help=argparse.SUPPRESS)
+
+    undo = commands.add_parser("undo", help="restore pyproject.toml as it was before torchdoctor's last fix")
+    undo.add_argument("--project", metavar="DIR")
+
     rules = commands.add_parser("rules", help="list every check torchdoctor runs")
     rules.add_argument("--format", choices=("text", "markdown"), default="text")
     return parser
@@ -74,6 +90,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "rules":
             return command_rules(args)
+        if args.command == "fix":
+            return command_fix(args)
+        if args.command == "undo":
+            return command_undo(args)
         return command_check(args)
     except UsageError as error:
         print(f"torchdoctor: {error}", file=sys.stderr)
@@ -87,15 +107,19 @@ def main(argv: list[str] | None = None) -> int:
         return ExitCode.CLEAN
 
 
-def command_check(args: argparse.Namespace) -> int:
-    from torchdoctor.checks import run_checks
+def project_directory(args: argparse.Namespace) -> Path:
+    project_dir = Path(args.project).expanduser() if args.project else Path.cwd()
+    if args.project and not project_dir.is_dir():
+        raise UsageError(f"--project {args.project}: no such directory")
+    return project_dir
+
+
+def load_snapshot(args: argparse.Namespace, project_dir: Path):
+    """The snapshot a command works on: recorded (--snapshot) or probed now."""
     from torchdoctor.probes.collect import take_snapshot, with_project
     from torchdoctor.probes.interpreter import InterpreterNotFound
     from torchdoctor.snapshot import Snapshot, SnapshotError
 
-    project_dir = Path(args.project).expanduser() if args.project else Path.cwd()
-    if args.project and not project_dir.is_dir():
-        raise UsageError(f"--project {args.project}: no such directory")
     if args.timeout <= 0:
         raise UsageError("--timeout must be a positive number of seconds")
 
@@ -113,12 +137,17 @@ def command_check(args: argparse.Namespace) -> int:
             raise UsageError(f"cannot use snapshot {args.snapshot}: {error}") from None
         if args.project:
             snapshot = with_project(snapshot, project_dir)
-    else:
-        try:
-            snapshot = take_snapshot(project_dir, args.python, torch_timeout_s=args.timeout, fresh=args.fresh)
-        except InterpreterNotFound as error:
-            raise UsageError(str(error)) from None
+        return snapshot
+    try:
+        return take_snapshot(project_dir, args.python, torch_timeout_s=args.timeout, fresh=args.fresh)
+    except InterpreterNotFound as error:
+        raise UsageError(str(error)) from None
 
+
+def command_check(args: argparse.Namespace) -> int:
+    from torchdoctor.checks import run_checks
+
+    snapshot = load_snapshot(args, project_directory(args))
     if args.save_snapshot:
         write_atomically(Path(args.save_snapshot).expanduser(), snapshot.to_json() + "\n")
 
@@ -167,6 +196,99 @@ def write_atomically(path: Path, text: str) -> None:
         if "temporary" in locals():
             temporary.unlink(missing_ok=True)
         raise UsageError(f"cannot write {path}: {error.strerror or error}") from None
+
+
+def command_fix(args: argparse.Namespace) -> int:
+    from torchdoctor.checks import run_checks
+    from torchdoctor.fixes import FixError, apply_fixes, fixable, unified_diff
+    from torchdoctor.fixes.writer import write_fixed
+    from torchdoctor.probes.collect import with_project
+
+    if not args.codes and not args.all:
+        raise UsageError("name the diagnoses to fix (e.g. `torchdoctor fix TD304`) or pass --all")
+    project_dir = project_directory(args)
+    snapshot = load_snapshot(args, project_dir)
+    pyproject = snapshot.project.pyproject
+    if pyproject is None:
+        raise UsageError(f"no usable pyproject.toml in {snapshot.project.root}")
+    path = Path(pyproject.path)
+    diagnoses = run_checks(snapshot)
+    codes = {c.upper() for c in args.codes}
+    chosen = fixable(diagnoses, codes or None, unsafe=args.unsafe)
+    skipped = [d for d in fixable(diagnoses, codes or None, unsafe=True) if d not in chosen]
+    for diagnosis in skipped:
+        print(f"skipped (unsafe, pass --unsafe): {diagnosis.code} {diagnosis.fix.title}", file=sys.stderr)
+    for diagnosis in diagnoses:
+        if diagnosis.fix is not None and diagnosis.fix.commands and (not codes or diagnosis.code in codes):
+            print(f"{diagnosis.code} is fixed outside pyproject.toml; run it yourself:", file=sys.stderr)
+            for command in diagnosis.fix.commands:
+                print(f"    {command}", file=sys.stderr)
+    if not chosen:
+        print("torchdoctor: no pyproject.toml fix to apply", file=sys.stderr)
+        return ExitCode.CLEAN
+    try:
+        original = path.read_bytes()
+        before = original.decode("utf-8")
+        after = apply_fixes(before, chosen)
+    except (OSError, UnicodeDecodeError, FixError) as error:
+        raise UsageError(f"cannot fix {path}: {error}") from None
+    for diagnosis in chosen:
+        print(f"{diagnosis.code}: {diagnosis.fix.title}", file=sys.stderr)
+    diff = unified_diff(before, after)
+    sys.stdout.write(diff)
+    sys.stdout.flush()
+    if args.dry_run or not diff:
+        return ExitCode.CLEAN
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise UsageError("nothing written: pass --yes to write without a confirmation")
+        answer = input(f"Write these changes to {path}? [y/N] ").strip().lower()
+        if answer not in ("y", "yes"):
+            print("torchdoctor: nothing written", file=sys.stderr)
+            return ExitCode.CLEAN
+    try:
+        backup = write_fixed(path, original, after)
+    except FixError as error:
+        raise UsageError(str(error)) from None
+    print(f"wrote {path} (undo with `torchdoctor undo`; backup in {backup})", file=sys.stderr)
+    rechecked = run_checks(with_project(snapshot, Path(snapshot.project.root)))
+    remaining = sorted({d.code for d in rechecked} & {d.code for d in chosen})
+    cured = sorted({d.code for d in chosen} - set(remaining))
+    if cured:
+        print(f"re-check: {', '.join(cured)} no longer reported", file=sys.stderr)
+    if remaining:
+        print(f"re-check: still reported: {', '.join(remaining)}", file=sys.stderr)
+    if args.lock:
+        return run_uv_lock(Path(snapshot.project.root))
+    print("next: `uv lock`, then `uv sync`", file=sys.stderr)
+    return ExitCode.FINDINGS if remaining else ExitCode.CLEAN
+
+
+def run_uv_lock(root: Path) -> int:
+    import shutil
+    import subprocess
+
+    uv = shutil.which("uv")
+    if uv is None:
+        raise UsageError("`uv` is not on PATH; run `uv lock` yourself once it is installed")
+    print(f"running: uv lock (in {root})", file=sys.stderr)
+    result = subprocess.run([uv, "lock"], cwd=root)
+    return ExitCode.CLEAN if result.returncode == 0 else ExitCode.FINDINGS
+
+
+def command_undo(args: argparse.Namespace) -> int:
+    from torchdoctor.fixes import FixError
+    from torchdoctor.fixes.writer import undo_last
+    from torchdoctor.probes.project import find_project_root
+
+    root, _ = find_project_root(project_directory(args))
+    path = root / "pyproject.toml"
+    try:
+        backup = undo_last(path)
+    except FixError as error:
+        raise UsageError(str(error)) from None
+    print(f"restored {path} from {backup}", file=sys.stderr)
+    return ExitCode.CLEAN
 
 
 def command_rules(args: argparse.Namespace) -> int:

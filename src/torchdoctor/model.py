@@ -36,6 +36,32 @@ class Severity(enum.Enum):
 _RANK = {Severity.INFO: 0, Severity.WARNING: 1, Severity.ERROR: 2}
 
 
+class Applicability(enum.Enum):
+    """How far a fix can be trusted, graded as ruff grades its fixes."""
+
+    SAFE = "safe"
+    """Keeps the project's meaning; applied by `fix --all`."""
+    UNSAFE = "unsafe"
+    """Changes what the project promises (a narrower range, another default); needs --unsafe."""
+    DISPLAY_ONLY = "display-only"
+    """Outside pyproject.toml (a driver, a reboot, a variable): shown as commands, never run."""
+
+
+@dataclass(frozen=True)
+class Fix:
+    """A fix as data: what it does, how safe it is, and either a pyproject transform or commands to run.
+
+    `action` names a transform in torchdoctor.fixes with its `params`; the transform is applied to the file's
+    text when the fix is previewed or applied, so a report stays plain data that serialises to JSON.
+    """
+
+    title: str
+    applicability: Applicability
+    action: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    commands: tuple[str, ...] = ()
+
+
 @dataclass(frozen=True)
 class Evidence:
     """One fact a diagnosis rests on, and where torchdoctor read it."""
@@ -59,8 +85,8 @@ class Diagnosis:
     explanation: str
     """A paragraph a newcomer understands: why it happens and what it breaks."""
     evidence: tuple[Evidence, ...] = ()
-    fix: Any = None
-    """The fix for this diagnosis; none exist yet, so always None in this version."""
+    fix: Fix | None = None
+    """How to cure it, when torchdoctor knows: a pyproject transform or the commands to run."""
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from torchdoctor.knowledge import (
     sm_name,
     variant_of_cuda,
 )
-from torchdoctor.model import Evidence, Severity
+from torchdoctor.model import Applicability, Evidence, Fix, Severity
 from torchdoctor.snapshot import Snapshot
 
 KNOWLEDGE_SOURCE = "torchdoctor knowledge base"
@@ -139,7 +139,7 @@ def _arch_findings(snapshot: Snapshot, too_new: bool) -> Iterator[Finding]:
                 + fix
             )
             message = f"{gpu.name} ({sm_name(gpu.capability)}, {arch_name}) is too old for torch {torch.version}"
-        yield Finding(Severity.ERROR, message, why, evidence)
+        yield Finding(Severity.ERROR, message, why, evidence, use_build_fix(snapshot))
 
 
 @rule("TD220", "gpu-too-new-for-build")
@@ -301,3 +301,99 @@ def mig_enabled(snapshot: Snapshot) -> Iterator[Finding]:
         tuple(Evidence(f"GPU {g.index} MIG mode", "enabled", NVML_SOURCE) for g in enabled),
     )
 
+
+
+# ---------------------------------------------------------------------------------------------
+# The build to use: the choice behind the "use the right PyTorch build" fix
+
+PYTORCH_INDEX_BASE_VARIABLE = "TORCHDOCTOR_PYTORCH_INDEX_BASE"
+FAMILY_PACKAGES = ("torch", "torchvision", "torchaudio", "torchcodec")
+
+
+def pytorch_index_url(variant: str) -> str:
+    """download.pytorch.org/whl/<variant>; tests point the base at a local index without other changes."""
+    import os
+
+    base = os.environ.get(PYTORCH_INDEX_BASE_VARIABLE, "https://download.pytorch.org/whl").rstrip("/")
+    return f"{base}/{variant}"
+
+
+def recommend_build(snapshot: Snapshot) -> tuple[str, str] | None:
+    """(variant, reason) for this machine and the project's torch range, or None when nothing fits.
+
+    The variant must run on every NVIDIA GPU here (CUDA's arch rules over the wheel's arch list), be supported
+    by the driver without relying on minor-version compatibility when possible, and exist for a torch release
+    the project's range admits; the newest such release and, within it, the newest such CUDA wins.
+    """
+    from packaging.requirements import InvalidRequirement, Requirement
+    from packaging.specifiers import SpecifierSet
+
+    kb = knowledge()
+    specifier = SpecifierSet()
+    pyproject = snapshot.project.pyproject
+    for declared in pyproject.torch_requirements if pyproject else ():
+        if declared.name == "torch":
+            try:
+                specifier &= Requirement(declared.requirement).specifier
+            except InvalidRequirement:
+                return None
+    releases = sorted(
+        (r for r in kb.releases if specifier.contains(r.latest, prereleases=True)), key=lambda r: Version(r.latest), reverse=True
+    )
+    if not releases:
+        return None
+    capabilities = sorted({g.capability for g in gpus(snapshot)})
+    if not capabilities:
+        release = releases[0]
+        return release.pypi_linux_cuda, (
+            f"{release.pypi_linux_cuda}: the CUDA variant of PyPI's Linux wheels of torch {release.series}, so Windows gets "
+            "the same CUDA build as Linux (no NVIDIA GPU here to choose for)"
+        )
+    supported = driver_cuda(snapshot)
+    driver = snapshot.nvml.driver_version or "current"
+    targets = " ".join(sm_name(c) for c in capabilities)
+    for strict in (True, False):
+        for release in releases:
+            variants = sorted((v for v in release.variants if cuda_of_variant(v)), key=cuda_of_variant, reverse=True)
+            for variant in variants:
+                cuda = cuda_of_variant(variant)
+                if supported is not None and (cuda > supported if strict else cuda[0] > supported[0]):
+                    continue
+                archs = kb.arch_list(release.latest, variant, snapshot.system.architecture or "x86_64")
+                if archs and all(coverage(c, archs).supported for c in capabilities):
+                    return variant, f"{variant}: the newest torch {release.series} build with {targets} that your {driver} driver supports"
+    return None
+
+
+def use_build_fix(snapshot: Snapshot) -> Fix | None:
+    """The fix that maps the torch family to the recommended PyTorch index, or None."""
+    pyproject = snapshot.project.pyproject
+    if pyproject is None or not pyproject.has_project_table:
+        return None
+    recommended = recommend_build(snapshot)
+    if recommended is None:
+        return None
+    variant, reason = recommended
+    declared = {r.name for r in pyproject.torch_requirements}
+    packages = [p for p in FAMILY_PACKAGES if p in declared]
+    if "torch" not in packages:
+        return None
+    from torchdoctor.checks.indexes import parse_index_url
+
+    pytorch_indexes = {i.name for i in pyproject.indexes if i.name and i.url and parse_index_url(i.url).serves_torch}
+    existing = {s.target for s in pyproject.sources if s.package in packages and s.kind == "index" and not s.extra and not s.group}
+    replace = sorted(existing & pytorch_indexes - {f"pytorch-{variant}"})
+    if existing - pytorch_indexes - {f"pytorch-{variant}"}:
+        return None  # sources to other kinds of index: not ours to rewrite
+    return Fix(
+        title=reason,
+        applicability=Applicability.UNSAFE if replace else Applicability.SAFE,
+        action="use-pytorch-index",
+        params={
+            "name": f"pytorch-{variant}",
+            "url": pytorch_index_url(variant),
+            "packages": packages,
+            "marker": "sys_platform == 'linux' or sys_platform == 'win32'",
+            "replace": replace,
+        },
+    )

@@ -9,6 +9,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
 from torchdoctor.checks.common import interpreter_evidence, nvidia_gpu_evidence, torch_source
+from torchdoctor.checks.gpu_build import use_build_fix
 from torchdoctor.checks.indexes import parse_index_url
 from torchdoctor.checks.registry import Finding, rule
 from torchdoctor.model import Evidence, Severity
@@ -127,6 +128,7 @@ def lock_gives_cpu_build(snapshot: Snapshot) -> Iterator[Finding]:
             "This machine has an NVIDIA GPU, but the build the lock pins for this platform has no CUDA, so every `uv sync` "
             "installs a torch that cannot use it. Map torch to a CUDA index for this platform and re-lock.",
             (Evidence("locked torch", f"{package.version} ({source})", snapshot.project.lock.path), *gpu),
+            use_build_fix(snapshot),
         )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from torchdoctor.checks.common import NVML_SOURCE, nvidia_gpu_evidence, torch_source
+from torchdoctor.checks.gpu_build import use_build_fix
 from torchdoctor.checks.registry import Finding, rule
 from torchdoctor.model import Evidence, Severity
 from torchdoctor.snapshot import Snapshot
@@ -100,6 +101,7 @@ def cpu_build_on_nvidia_machine(snapshot: Snapshot) -> Iterator[Finding]:
             Evidence("torch.version.cuda", "None (built without CUDA)", torch_source(snapshot)),
             *gpu,
         ),
+        use_build_fix(snapshot),
     )
 
 

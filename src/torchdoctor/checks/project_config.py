@@ -8,6 +8,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
+from torchdoctor.checks.gpu_build import use_build_fix
 from torchdoctor.checks.indexes import (
     PLATFORM_NAMES,
     IndexUrl,
@@ -18,7 +19,7 @@ from torchdoctor.checks.indexes import (
 )
 from torchdoctor.checks.registry import Finding, rule
 from torchdoctor.knowledge import knowledge
-from torchdoctor.model import Evidence, Severity
+from torchdoctor.model import Applicability, Evidence, Fix, Severity
 from torchdoctor.snapshot import PyprojectInfo, Snapshot, UvIndex, UvSource
 
 COMPANIONS = ("torchvision", "torchaudio", "torchcodec")
@@ -96,6 +97,12 @@ def pytorch_index_not_explicit(snapshot: Snapshot) -> Iterator[Finding]:
             "of common packages (markupsafe, numpy, jinja2, pillow, requests). Mark it explicit and map only the torch "
             "packages to it in [tool.uv.sources].",
             (Evidence(_index_label(index), f"url = {index.url}, explicit = {str(index.explicit).lower()}", pyproject.path),),
+            Fix(
+                f"Mark the index {index.name or index.position} explicit" + (" and stop using it as the default" if as_default else ""),
+                Applicability.UNSAFE if as_default else Applicability.SAFE,
+                "make-index-explicit",
+                {"position": index.position, "drop_default": as_default},
+            ),
         )
 
 
@@ -187,6 +194,8 @@ def malformed_index_url(snapshot: Snapshot) -> Iterator[Finding]:
             "uv uses the URL exactly as written, so `uv lock` fails for every package from this index."
             + (f" It should read {url.cleaned}." if url.cleaned else ""),
             (Evidence(_index_label(index), f"url = {index.url!r}", pyproject.path),),
+            Fix(f"Replace the URL by {url.cleaned}", Applicability.SAFE, "repair-index-url",
+                {"position": index.position, "url": url.cleaned}) if url.cleaned else None,
         )
 
 
@@ -280,6 +289,12 @@ def accelerated_index_reaches_macos(snapshot: Snapshot) -> Iterator[Finding]:
                 Evidence(f"[tool.uv.sources] {s.package}", f"index = {s.target!r}, marker = {s.marker!r}", pyproject.path)
                 for s in sources
             ),
+            Fix(
+                f"Use the {url.variant} index on Linux and Windows only, PyPI on macOS",
+                Applicability.SAFE,
+                "add-platform-marker",
+                {"index": target, "packages": [s.package for s in sources], "marker": "sys_platform == 'linux' or sys_platform == 'win32'"},
+            ),
         )
 
 
@@ -315,6 +330,8 @@ def nightly_index_incomplete(snapshot: Snapshot) -> Iterator[Finding]:
                 "marker = \"sys_platform == 'linux'\".",
                 (Evidence("[tool.uv.sources] torch", f"index = {name!r} ({urls[name].text})", pyproject.path),
                  Evidence("[tool.uv.sources] pytorch-triton", "missing", pyproject.path)),
+                Fix(f"Map pytorch-triton to {name} on Linux and depend on it there", Applicability.SAFE,
+                    "map-nightly-triton", {"index": name, "package": "pytorch-triton"}),
             )
         pre_release_asked = any(_asks_pre_release(r.requirement) for r in _declared(pyproject, "torch"))
         if not pre_release_asked and not pyproject.uv.prerelease:
@@ -361,6 +378,15 @@ def companions_not_mapped(snapshot: Snapshot) -> Iterator[Finding]:
             "operators fail against this torch (\"operator torchvision::nms does not exist\").",
             (Evidence("[tool.uv.sources] torch", listed, pyproject.path),
              Evidence(f"[tool.uv.sources] {companion}", ", ".join(f"{t}" for t, _ in sorted(targets, key=str)) or "missing", pyproject.path)),
+            Fix(
+                f"Map {companion} like torch",
+                Applicability.SAFE,
+                "map-companions",
+                {"package": companion, "entries": [
+                    {"index": s.target, "extra": s.extra, "marker": s.marker}
+                    for s in _sources_for(pyproject, "torch") if s.kind == "index" and (s.target, s.extra) in missing
+                ]},
+            ),
         )
 
 
@@ -397,6 +423,8 @@ def accelerator_extras_misconfigured(snapshot: Snapshot) -> Iterator[Finding]:
                 "extras are declared mutually exclusive in [tool.uv] conflicts.",
                 (Evidence("[tool.uv.sources] torch", ", ".join(f"extra {e} → {t}" for e, t in sorted(by_extra.items())), pyproject.path),
                  Evidence("[tool.uv] conflicts", str(pyproject.uv.conflicts or "missing"), pyproject.path)),
+                Fix(f"Declare the extras {', '.join(sorted(by_extra))} as conflicting", Applicability.SAFE,
+                    "declare-extra-conflicts", {"extras": sorted(by_extra)}),
             )
     for source in pyproject.sources:
         if source.marker and marker_uses_extra(source.marker, pyproject.extras):
@@ -529,6 +557,7 @@ def windows_gets_cpu_torch(snapshot: Snapshot) -> Iterator[Finding]:
         "have no CUDA. Linux gets a CUDA build from PyPI; macOS a CPU/MPS build, as it should.",
         tuple(Evidence(f"torch requirement ({r.group})", r.requirement, pyproject.path) for r in on_windows)
         + (Evidence("[tool.uv.sources] torch", "none for Windows", pyproject.path),),
+        use_build_fix(snapshot),
     )
 
 

@@ -13,7 +13,7 @@ import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from torchdoctor.model import Diagnosis, Evidence, Severity
+from torchdoctor.model import Diagnosis, Evidence, Fix, Severity
 from torchdoctor.snapshot import Snapshot
 
 AREAS = {
@@ -36,6 +36,7 @@ class Finding:
     message: str
     explanation: str
     evidence: tuple[Evidence, ...] = ()
+    fix: Fix | None = None
 
 
 CheckFunction = Callable[[Snapshot], Iterator[Finding]]
@@ -135,6 +136,7 @@ def run_checks(snapshot: Snapshot) -> tuple[Diagnosis, ...]:
                     message=finding.message,
                     explanation=finding.explanation,
                     evidence=finding.evidence,
+                    fix=finding.fix,
                 )
             )
     diagnoses.sort(key=lambda d: (-d.severity.rank, d.code))

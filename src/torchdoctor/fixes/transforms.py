@@ -1,0 +1,268 @@
+"""pyproject.toml transforms: text in, text out, through tomlkit, touching only what the fix names.
+
+Each transform edits a tomlkit document in place: comments, blank lines, key order, quoting and the
+inline-or-array style the user wrote stay as they were outside the keys it sets. Every transform is
+idempotent: run on its own output it changes nothing, because it first checks whether its change is
+already there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import tomlkit
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
+from tomlkit.items import AoT, Array, InlineTable, Table
+from tomlkit.toml_document import TOMLDocument
+
+LINUX_OR_WINDOWS = "sys_platform == 'linux' or sys_platform == 'win32'"
+
+
+class FixError(ValueError):
+    """The file does not have the shape the fix expects (edited since the check, or hand-made oddities)."""
+
+
+Transform = Callable[[TOMLDocument, dict[str, Any]], None]
+TRANSFORMS: dict[str, Transform] = {}
+
+
+def transform(name: str) -> Callable[[Transform], Transform]:
+    def register(function: Transform) -> Transform:
+        TRANSFORMS[name] = function
+        return function
+
+    return register
+
+
+def apply_transform(text: str, action: str, params: dict[str, Any]) -> str:
+    """The file's new text after one fix; the same text when the fix is already applied."""
+    try:
+        document = tomlkit.parse(text)
+    except Exception as error:  # tomlkit raises its own ParseError subclasses
+        raise FixError(f"pyproject.toml does not parse: {error}") from None
+    if action not in TRANSFORMS:
+        raise FixError(f"unknown fix action {action!r}")
+    TRANSFORMS[action](document, params)
+    return tomlkit.dumps(document)
+
+
+# ---------------------------------------------------------------------------------------------
+# Finding and creating the tables
+
+
+def _table(container: Any, key: str, create: bool) -> Any:
+    if key in container:
+        return container[key]
+    if not create:
+        raise FixError(f"pyproject.toml has no {key!r} table")
+    container[key] = tomlkit.table(is_super_table=key == "tool")
+    return container[key]
+
+
+def _uv(document: TOMLDocument, create: bool = True) -> Table:
+    tool = _table(document, "tool", create)
+    if "uv" not in tool:
+        if not create:
+            raise FixError("pyproject.toml has no [tool.uv] table")
+        tool["uv"] = tomlkit.table(is_super_table=True)  # no bare [tool.uv] header above [[tool.uv.index]]
+    return tool["uv"]
+
+
+def _indexes(document: TOMLDocument) -> AoT:
+    uv = _uv(document)
+    if "index" not in uv:
+        uv["index"] = tomlkit.aot()
+    return uv["index"]
+
+
+def _index_at(document: TOMLDocument, position: int) -> Table:
+    indexes = _indexes(document)
+    if not 1 <= position <= len(indexes):
+        raise FixError(f"[[tool.uv.index]] #{position} no longer exists")
+    return indexes[position - 1]
+
+
+def _sources(document: TOMLDocument) -> Table:
+    return _table(_uv(document), "sources", True)
+
+
+def _inline(values: dict[str, str]) -> InlineTable:
+    """An inline table written the way uv writes them: `{ index = "x", marker = "..." }`."""
+    body = ", ".join(f"{key} = {tomlkit.string(value).as_string()}" for key, value in values.items())
+    return tomlkit.parse(f"x = {{ {body} }}")["x"]
+
+
+def _entries(value: Any) -> list[Any]:
+    if isinstance(value, (InlineTable, dict)):
+        return [value]
+    if isinstance(value, (Array, list)):
+        return list(value)
+    return []
+
+
+def _set_entries(sources: Table, package: str, entries: list[dict[str, str]], like: Any = None) -> None:
+    """Write a package's source entries; a single inline table stays one when it was written so."""
+    if isinstance(like, InlineTable) and len(entries) == 1:
+        sources[package] = _inline(entries[0])
+        return
+    array = tomlkit.array()
+    for entry in entries:
+        array.append(_inline(entry))
+    if len(entries) > 1:
+        array.multiline(True)
+    sources[package] = array
+
+
+def _source_key(sources: Table, package: str) -> str | None:
+    """The key a package is written under (users write `Torch` or `torch_vision` at times)."""
+    for key in sources:
+        if canonicalize_name(key) == canonicalize_name(package):
+            return key
+    return None
+
+
+def _dependencies(document: TOMLDocument) -> Array:
+    project = _table(document, "project", False)
+    if "dependencies" not in project:
+        project["dependencies"] = tomlkit.array()
+    return project["dependencies"]
+
+
+def _declares(requirements: Any, package: str) -> bool:
+    for item in requirements:
+        try:
+            if canonicalize_name(Requirement(str(item)).name) == package:
+                return True
+        except InvalidRequirement:
+            continue
+    return False
+
+
+# ---------------------------------------------------------------------------------------------
+# The transforms
+
+
+@transform("make-index-explicit")
+def make_index_explicit(document: TOMLDocument, params: dict[str, Any]) -> None:
+    index = _index_at(document, params["position"])
+    if index.get("explicit") is not True:
+        index["explicit"] = True
+    if params.get("drop_default") and "default" in index:
+        del index["default"]
+
+
+@transform("repair-index-url")
+def repair_index_url(document: TOMLDocument, params: dict[str, Any]) -> None:
+    index = _index_at(document, params["position"])
+    if index.get("url") != params["url"]:
+        index["url"] = params["url"]
+
+
+@transform("add-platform-marker")
+def add_platform_marker(document: TOMLDocument, params: dict[str, Any]) -> None:
+    """Give the sources of `packages` that point at `index` the marker that keeps macOS on PyPI."""
+    sources = _sources(document)
+    for package in params["packages"]:
+        key = _source_key(sources, package)
+        if key is None:
+            continue
+        entries = [dict(e) for e in _entries(sources[key])]
+        changed = False
+        for entry in entries:
+            if entry.get("index") != params["index"] or entry.get("extra") or entry.get("group"):
+                continue
+            marker = entry.get("marker")
+            if marker is None:
+                entry["marker"] = params["marker"]
+                changed = True
+            elif params["marker"] not in str(marker):
+                entry["marker"] = f"({marker}) and ({params['marker']})"
+                changed = True
+        if changed:
+            _set_entries(sources, key, entries, like=sources[key])
+
+
+@transform("map-nightly-triton")
+def map_nightly_triton(document: TOMLDocument, params: dict[str, Any]) -> None:
+    """Map pytorch-triton (Linux only) to the nightly index, and depend on it so the source applies."""
+    package, index = params.get("package", "pytorch-triton"), params["index"]
+    marker = "sys_platform == 'linux'"
+    sources = _sources(document)
+    key = _source_key(sources, package)
+    if key is None or not any(e.get("index") == index for e in _entries(sources[key])):
+        if key is None:
+            _set_entries(sources, package, [{"index": index, "marker": marker}])
+        else:
+            existing = [dict(e) for e in _entries(sources[key])]
+            _set_entries(sources, key, [*existing, {"index": index, "marker": marker}])
+    dependencies = _dependencies(document)
+    if not _declares(dependencies, package):
+        dependencies.append(f"{package} ; {marker}")
+
+
+@transform("map-companions")
+def map_companions(document: TOMLDocument, params: dict[str, Any]) -> None:
+    """Give a companion package (torchvision, torchaudio) the same source entries as torch."""
+    sources = _sources(document)
+    package = params["package"]
+    wanted = [{k: v for k, v in entry.items() if v} for entry in params["entries"]]
+    key = _source_key(sources, package)
+    current = [dict(e) for e in _entries(sources[key])] if key is not None else []
+    missing = [entry for entry in wanted if entry not in current]
+    if missing:
+        _set_entries(sources, key or package, [*current, *missing])
+
+
+@transform("declare-extra-conflicts")
+def declare_extra_conflicts(document: TOMLDocument, params: dict[str, Any]) -> None:
+    uv = _uv(document)
+    extras = sorted(params["extras"])
+    if "conflicts" not in uv:
+        uv["conflicts"] = tomlkit.array()
+        uv["conflicts"].multiline(True)
+    for group in uv["conflicts"]:
+        if sorted(item.get("extra") for item in group if hasattr(item, "get")) == extras:
+            return
+    group = tomlkit.array()
+    for extra in extras:
+        group.append(_inline({"extra": extra}))
+    uv["conflicts"].append(group)
+
+
+@transform("use-pytorch-index")
+def use_pytorch_index(document: TOMLDocument, params: dict[str, Any]) -> None:
+    """Declare an explicit PyTorch index and send the torch family to it on Linux and Windows.
+
+    With `replace`, the packages' existing entries that point at other PyTorch indexes are replaced and the
+    indexes left unused are removed; without it, packages that already have sources are left alone.
+    """
+    name, url = params["name"], params["url"]
+    indexes = _indexes(document)
+    if not any(index.get("name") == name for index in indexes):
+        table = tomlkit.table()
+        table["name"] = name
+        table["url"] = url
+        table["explicit"] = True
+        indexes.append(table)
+    sources = _sources(document)
+    replaced = set(params.get("replace", ()))
+    for package in params["packages"]:
+        key = _source_key(sources, package)
+        entry = {"index": name, "marker": params.get("marker", LINUX_OR_WINDOWS)}
+        if key is None:
+            _set_entries(sources, package, [entry])
+            continue
+        current = [dict(e) for e in _entries(sources[key])]
+        if entry in current:
+            continue
+        if not replaced:
+            continue
+        kept = [e for e in current if e.get("index") not in replaced or e.get("extra") or e.get("group")]
+        _set_entries(sources, key, [*kept, entry])
+    if replaced:
+        used = {e.get("index") for value in sources.values() for e in _entries(value)}
+        for position in range(len(indexes) - 1, -1, -1):
+            if indexes[position].get("name") in replaced and indexes[position].get("name") not in used:
+                del indexes[position]
