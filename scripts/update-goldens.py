@@ -24,3 +24,24 @@ for snapshot in sorted(SNAPSHOTS.glob("*.json")):
         sys.exit(f"{snapshot.name}: {result.stderr.strip()}")
     (GOLDEN / f"{snapshot.stem}.txt").write_text(result.stdout, encoding="utf-8")
     print(f"wrote {snapshot.stem}.txt")
+
+# The golden after-files of the fixes: every safe fix the recorded H100 machine offers for each case.
+sys.path.insert(0, str(REPO / "src"))
+import tempfile  # noqa: E402
+from dataclasses import replace  # noqa: E402
+
+from torchdoctor.checks import run_checks  # noqa: E402
+from torchdoctor.fixes import apply_fixes, fixable  # noqa: E402
+from torchdoctor.probes.project import probe_project  # noqa: E402
+from torchdoctor.snapshot import Snapshot  # noqa: E402
+
+machine = Snapshot.from_json((SNAPSHOTS / "h100-pypi.json").read_text(encoding="utf-8"))
+for case in sorted((REPO / "tests" / "fixtures" / "cases").glob("*/*.toml")):
+    with tempfile.TemporaryDirectory() as folder:
+        text = case.read_text(encoding="utf-8")
+        (Path(folder) / "pyproject.toml").write_text(text, encoding="utf-8")
+        diagnoses = run_checks(replace(machine, project=probe_project(Path(folder))))
+        after = apply_fixes(text, fixable(diagnoses))
+    out = GOLDEN / "fixes" / f"{case.parent.name}.{case.stem}.after.toml"
+    out.write_text(after, encoding="utf-8")
+    print(f"wrote fixes/{out.name}")

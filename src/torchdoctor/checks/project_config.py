@@ -293,7 +293,7 @@ def accelerated_index_reaches_macos(snapshot: Snapshot) -> Iterator[Finding]:
                 f"Use the {url.variant} index on Linux and Windows only, PyPI on macOS",
                 Applicability.SAFE,
                 "add-platform-marker",
-                {"index": target, "packages": [s.package for s in sources], "marker": "sys_platform == 'linux' or sys_platform == 'win32'"},
+                {"index": target, "marker": "sys_platform == 'linux' or sys_platform == 'win32'"},
             ),
         )
 
@@ -382,10 +382,7 @@ def companions_not_mapped(snapshot: Snapshot) -> Iterator[Finding]:
                 f"Map {companion} like torch",
                 Applicability.SAFE,
                 "map-companions",
-                {"package": companion, "entries": [
-                    {"index": s.target, "extra": s.extra, "marker": s.marker}
-                    for s in _sources_for(pyproject, "torch") if s.kind == "index" and (s.target, s.extra) in missing
-                ]},
+                {"package": companion, "targets": sorted(([t, e] for t, e in missing), key=str)},
             ),
         )
 

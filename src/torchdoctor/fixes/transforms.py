@@ -160,11 +160,18 @@ def repair_index_url(document: TOMLDocument, params: dict[str, Any]) -> None:
         index["url"] = params["url"]
 
 
+TORCH_FAMILY = ("torch", "torchvision", "torchaudio", "torchcodec")
+
+
 @transform("add-platform-marker")
 def add_platform_marker(document: TOMLDocument, params: dict[str, Any]) -> None:
-    """Give the sources of `packages` that point at `index` the marker that keeps macOS on PyPI."""
+    """Give every torch-family source that points at `index` the marker that keeps macOS on PyPI.
+
+    The packages are found when the fix runs, not when it was planned, so the fix composes with one that
+    maps a companion to the same index first.
+    """
     sources = _sources(document)
-    for package in params["packages"]:
+    for package in TORCH_FAMILY:
         key = _source_key(sources, package)
         if key is None:
             continue
@@ -204,13 +211,21 @@ def map_nightly_triton(document: TOMLDocument, params: dict[str, Any]) -> None:
 
 @transform("map-companions")
 def map_companions(document: TOMLDocument, params: dict[str, Any]) -> None:
-    """Give a companion package (torchvision, torchaudio) the same source entries as torch."""
+    """Give a companion package (torchvision, torchaudio) torch's source entries for the named indexes.
+
+    torch's entries are read when the fix runs, so a marker another fix added to them is copied too.
+    """
     sources = _sources(document)
     package = params["package"]
-    wanted = [{k: v for k, v in entry.items() if v} for entry in params["entries"]]
+    targets = {(index, extra) for index, extra in params["targets"]}
+    torch_key = _source_key(sources, "torch")
+    if torch_key is None:
+        return
+    wanted = [dict(e) for e in _entries(sources[torch_key]) if (e.get("index"), e.get("extra")) in targets]
     key = _source_key(sources, package)
     current = [dict(e) for e in _entries(sources[key])] if key is not None else []
-    missing = [entry for entry in wanted if entry not in current]
+    have = {(e.get("index"), e.get("extra")) for e in current}
+    missing = [entry for entry in wanted if (entry.get("index"), entry.get("extra")) not in have]
     if missing:
         _set_entries(sources, key or package, [*current, *missing])
 

@@ -1,0 +1,278 @@
+"""Fixes: golden before/after files for the field cases, properties over generated pyproject files
+(format preserved outside the edited tables, idempotent, composable, curing what they claim), and the
+fix/undo commands on real files."""
+
+from __future__ import annotations
+
+import random
+import shutil
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import tomllib
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from conftest import CASES, FIXTURES, SNAPSHOTS, run_cli
+from torchdoctor.checks import run_checks
+from torchdoctor.fixes import apply_fixes, fixable
+from torchdoctor.fixes.transforms import FixError
+from torchdoctor.fixes.writer import undo_last, write_fixed
+from torchdoctor.model import Applicability
+from torchdoctor.probes.project import probe_project
+from torchdoctor.snapshot import Snapshot
+
+H100 = Snapshot.from_json((SNAPSHOTS / "h100-pypi.json").read_text(encoding="utf-8"))
+GOLDEN = FIXTURES / "golden" / "fixes"
+CASE_FILES = sorted(p for p in CASES.glob("*/*.toml"))
+# Tables a fix may edit; every other table must come out byte for byte as it went in.
+EDITABLE = ("[project]", "[tool.uv]", "[[tool.uv.index]]", "[tool.uv.sources]")
+
+
+@pytest.fixture(autouse=True)
+def private_state(tmp_path_factory, monkeypatch):
+    monkeypatch.setenv("TORCHDOCTOR_STATE_DIR", str(tmp_path_factory.mktemp("state")))
+
+
+def diagnose_text(folder: Path, text: str, machine: Snapshot = H100):
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "pyproject.toml").write_text(text, encoding="utf-8")
+    return run_checks(replace(machine, project=probe_project(folder)))
+
+
+def fix_all(folder: Path, text: str) -> tuple[str, list]:
+    chosen = fixable(diagnose_text(folder, text))
+    return apply_fixes(text, chosen), chosen
+
+
+def blocks(text: str) -> dict[str, str]:
+    """Each top-level table's text by its header (repeated headers numbered), plus the preamble."""
+    found: dict[str, str] = {}
+    header, lines, seen = "<preamble>", [], {}
+    for line in text.splitlines(keepends=True):
+        if line.startswith("["):
+            found[header] = "".join(lines)
+            name = line.split("#")[0].strip()
+            seen[name] = seen.get(name, 0) + 1
+            header, lines = f"{name}#{seen[name]}", []
+        lines.append(line)
+    found[header] = "".join(lines)
+    return found
+
+
+def assert_fix_properties(folder: Path, before: str) -> str:
+    after, chosen = fix_all(folder, before)
+    tomllib.loads(after)  # still TOML
+    # Idempotent: the same fixes on their own output change nothing.
+    assert apply_fixes(after, chosen) == after
+    # Format preserved outside the tables the fixes may edit. The one allowance: a blank line that
+    # separates a table appended at the end of the file from the table that used to be last.
+    old, new = blocks(before), blocks(after)
+    for header, text in old.items():
+        if header == "<preamble>" or not header.split("#")[0].startswith(EDITABLE):
+            assert header in new, f"{header} disappeared"
+            assert new[header] == text or new[header] == text + "\n", f"{header} changed"
+    # Cured: what was fixed is no longer reported, and fixing again offers nothing new to write.
+    remaining = diagnose_text(folder / "after", after)
+    fixed_codes = {d.code for d in chosen}
+    assert not fixed_codes & {d.code for d in fixable(remaining)}
+    # Composable: the fixes applied in reverse order give a file that is just as cured.
+    reverse = apply_fixes(before, list(reversed(chosen)))
+    assert not fixed_codes & {d.code for d in fixable(diagnose_text(folder / "reverse", reverse))}
+    return after
+
+
+@pytest.mark.parametrize("case", CASE_FILES, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_cases_fix_as_in_their_golden_files(case, tmp_path):
+    before = case.read_text(encoding="utf-8")
+    after = assert_fix_properties(tmp_path, before)
+    golden = GOLDEN / f"{case.parent.name}.{case.stem}.after.toml"
+    assert golden.read_text(encoding="utf-8") == after, "run scripts/update-goldens.py and review the diff"
+
+
+# Generated projects ---------------------------------------------------------------------------
+
+COMMENTS = ["", "# keep this comment\n", "  # trailing notes\n", "\n# a section comment\n\n"]
+EXTRA_TABLES = [
+    '[build-system]\nrequires = ["hatchling"]  # pinned\nbuild-backend = "hatchling.build"\n',
+    "[tool.ruff]\nline-length = 100\n# no: select = ['ALL']\n",
+    "[tool.pytest.ini_options]\naddopts = '-q'\n",
+    '[project.scripts]\ntrain = "demo.train:main"\n',
+]
+URLS = [
+    "https://download.pytorch.org/whl/cu128",
+    "https://download.pytorch.org/whl/cu126",
+    "https://download.pytorch.org/whl/nightly/cu128",
+    "[https://download.pytorch.org/whl/cu128](https://download.pytorch.org/whl/cu128)",
+    "https://download.pytorch.org/whl/cu128/simple",
+    "https://mirrors.example.edu/pytorch/whl/cu124",
+]
+
+
+@st.composite
+def pyprojects(draw) -> str:
+    rng = random.Random(draw(st.integers(0, 2**32)))
+    torch_range = rng.choice([">=2.5", ">=2.9", "==2.11.0", ">=2.10.0.dev0", ""])
+    companions = rng.sample(["torchvision", "torchaudio"], rng.randint(0, 2))
+    quote = rng.choice(['"', "'"])
+    dependencies = [f"torch{torch_range}"] + companions + rng.sample(["numpy", "requests>=2", "tqdm"], rng.randint(0, 2))
+    parts = [rng.choice(COMMENTS), "[project]\n", f'name = "demo-{rng.randint(0, 99)}"\n', 'version = "0.1.0"\n']
+    parts.append(f'requires-python = ">={rng.choice(["3.10", "3.11", "3.12"])}"\n')
+    parts.append("dependencies = [\n" + "".join(f"    {quote}{d}{quote},{rng.choice(['', '  # why'])}\n" for d in dependencies) + "]\n")
+    tables = rng.sample(EXTRA_TABLES, rng.randint(0, len(EXTRA_TABLES)))
+    indexes = []
+    for number in range(rng.randint(0, 2)):
+        url = rng.choice(URLS)
+        indexes.append(f"[[tool.uv.index]]\nname = \"pt{number}\"\nurl = \"{url}\"\n" + rng.choice(["explicit = true\n", ""]))
+    sources = []
+    if indexes and rng.random() < 0.8:
+        target = f"pt{rng.randrange(len(indexes))}"
+        style = rng.choice(["inline", "array", "marker"])
+        for package in ["torch"] + rng.sample(companions, rng.randint(0, len(companions))):
+            if style == "inline":
+                sources.append(f'{package} = {{ index = "{target}" }}\n')
+            elif style == "array":
+                sources.append(f'{package} = [{{ index = "{target}" }}]\n')
+            else:
+                sources.append(f"{package} = [{{ index = \"{target}\", marker = \"sys_platform == 'linux'\" }}]\n")
+    body = parts
+    for table in tables:
+        body += ["\n", table]
+    if rng.random() < 0.5:
+        body += ["\n[tool.uv]\n", rng.choice(['index-strategy = "first-index"\n', "# uv settings\n", 'environments = ["sys_platform == \'linux\'"]\n'])]
+    for index in indexes:
+        body += ["\n", index]
+    if sources:
+        body += ["\n[tool.uv.sources]\n", *sources]
+    return "".join(body)
+
+
+@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(pyprojects())
+def test_fixes_preserve_format_and_are_idempotent_over_generated_projects(tmp_path_factory, text):
+    folder = tmp_path_factory.mktemp("generated")
+    assert_fix_properties(folder, text)
+
+
+# Transforms and writes -------------------------------------------------------------------------
+
+def test_use_pytorch_index_replaces_an_older_index_only_when_asked(tmp_path):
+    text = (CASES / "mirror-cu124-conda" / "pyproject.toml").read_text(encoding="utf-8")
+    from torchdoctor.fixes.transforms import apply_transform
+
+    params = {"name": "pytorch-cu128", "url": "https://download.pytorch.org/whl/cu128",
+              "packages": ["torch", "torchvision"], "marker": "sys_platform == 'linux'", "replace": []}
+    kept = apply_transform(text, "use-pytorch-index", params)
+    assert 'torch = [{ index = "pytorch-cu124" }]' in kept
+    replaced = apply_transform(text, "use-pytorch-index", {**params, "replace": ["pytorch-cu124"]})
+    assert "torch = [{ index = \"pytorch-cu128\", marker = \"sys_platform == 'linux'\" }]" in replaced
+    assert 'torchaudio = [{ index = "pytorch-cu124" }]' in replaced  # not named: left alone, and its index kept
+    assert apply_transform(replaced, "use-pytorch-index", {**params, "replace": ["pytorch-cu124"]}) == replaced
+
+
+def test_fix_for_a_blackwell_laptop_chooses_cu128(tmp_path):
+    # The nightly case's machine: an RTX 5060 Ti (sm_120) whose 572.83 Windows driver supports CUDA 12.8.
+    gpu = replace(H100.nvml.gpus[0], name="NVIDIA GeForce RTX 5060 Ti", compute_capability=(12, 0), pci_device_id=None)
+    machine = replace(H100, nvml=replace(H100.nvml, gpus=(gpu,), driver_version="572.83", cuda_driver_version=12080),
+                      torch=replace(H100.torch, version="2.6.0+cu126", cuda="12.6",
+                                    arch_list=("sm_50", "sm_60", "sm_70", "sm_75", "sm_80", "sm_86", "sm_90")))
+    plain = (CASES / "uv-guide-extras" / "pyproject.plain.toml").read_text(encoding="utf-8")
+    diagnoses = diagnose_text(tmp_path, plain, machine)
+    (td220,) = [d for d in diagnoses if d.code == "TD220"]
+    assert td220.fix.title == "cu128: the newest torch 2.11 build with sm_120 that your 572.83 driver supports"
+    assert td220.fix.applicability is Applicability.SAFE
+    after = apply_fixes(plain, [td220])
+    assert 'url = "https://download.pytorch.org/whl/cu128"' in after
+
+
+def test_write_refuses_a_file_changed_since_it_was_read(tmp_path):
+    path = tmp_path / "pyproject.toml"
+    path.write_text("[project]\nname = 'a'\n", encoding="utf-8")
+    original = path.read_bytes()
+    path.write_text("[project]\nname = 'b'\n", encoding="utf-8")
+    with pytest.raises(FixError, match="changed since torchdoctor read it"):
+        write_fixed(path, original, "[project]\nname = 'c'\n")
+    assert path.read_text(encoding="utf-8") == "[project]\nname = 'b'\n"
+
+
+def test_write_keeps_permissions_and_undo_restores_bytes(tmp_path):
+    path = tmp_path / "pyproject.toml"
+    original = b"[project]\r\nname = 'a'  # CRLF and a comment\r\n"
+    path.write_bytes(original)
+    path.chmod(0o640)
+    write_fixed(path, original, "[project]\nname = 'b'\n")
+    assert oct(path.stat().st_mode & 0o777) == oct(0o640)
+    undo_last(path)
+    assert path.read_bytes() == original
+    with pytest.raises(FixError, match="no change of"):
+        undo_last(path)
+
+
+def test_undo_refuses_to_overwrite_later_edits(tmp_path):
+    path = tmp_path / "pyproject.toml"
+    path.write_bytes(b"[project]\nname = 'a'\n")
+    write_fixed(path, path.read_bytes(), "[project]\nname = 'b'\n")
+    path.write_text("[project]\nname = 'edited by hand'\n", encoding="utf-8")
+    with pytest.raises(FixError, match="edited after torchdoctor's fix"):
+        undo_last(path)
+    assert "edited by hand" in path.read_text(encoding="utf-8")
+
+
+# The commands ----------------------------------------------------------------------------------
+
+def case_project(tmp_path: Path, case: str, name: str = "pyproject.toml") -> Path:
+    folder = tmp_path / "project"
+    folder.mkdir()
+    shutil.copy(CASES / case / name, folder / "pyproject.toml")
+    return folder
+
+
+def test_dry_run_prints_the_diff_and_writes_nothing(tmp_path):
+    folder = case_project(tmp_path, "nightly-cu128-wsl2")
+    before = (folder / "pyproject.toml").read_bytes()
+    result = run_cli("fix", "--all", "--dry-run", "--snapshot", str(SNAPSHOTS / "h100-pypi.json"), "--project", str(folder))
+    assert result.code == 0, result.stderr
+    assert result.stdout.startswith("--- a/pyproject.toml\n+++ b/pyproject.toml\n")
+    assert '+url = "https://download.pytorch.org/whl/nightly/cu128"' in result.stdout
+    assert (folder / "pyproject.toml").read_bytes() == before
+
+
+def test_fix_yes_writes_rechecks_and_undo_restores_byte_for_byte(tmp_path):
+    folder = case_project(tmp_path, "nightly-cu128-wsl2", "pyproject.before.toml")
+    before = (folder / "pyproject.toml").read_bytes()
+    result = run_cli("fix", "--all", "--yes", "--snapshot", str(SNAPSHOTS / "h100-pypi.json"), "--project", str(folder))
+    assert result.code == 0, result.stderr
+    assert "re-check: TD307, TD308 no longer reported" in result.stderr
+    assert "next: `uv lock`, then `uv sync`" in result.stderr
+    assert (folder / "pyproject.toml").read_bytes() != before
+    undone = run_cli("undo", "--project", str(folder))
+    assert undone.code == 0, undone.stderr
+    assert (folder / "pyproject.toml").read_bytes() == before
+
+
+def test_fix_without_yes_and_without_a_terminal_writes_nothing(tmp_path):
+    folder = case_project(tmp_path, "nightly-cu128-wsl2")
+    before = (folder / "pyproject.toml").read_bytes()
+    result = run_cli("fix", "TD304", "--snapshot", str(SNAPSHOTS / "h100-pypi.json"), "--project", str(folder))
+    assert result.code == 2
+    assert result.stderr.strip().endswith("torchdoctor: nothing written: pass --yes to write without a confirmation")
+    assert (folder / "pyproject.toml").read_bytes() == before
+
+
+def test_fix_needs_codes_or_all(tmp_path):
+    result = run_cli("fix", "--project", str(tmp_path))
+    assert result.code == 2
+    assert "pass --all" in result.stderr
+
+
+def test_undo_with_nothing_to_undo(tmp_path):
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'x'\n", encoding="utf-8")
+    result = run_cli("undo", "--project", str(tmp_path))
+    assert result.code == 2
+    assert "has no change of" in result.stderr
+
+
+if sys.version_info < (3, 11):  # pragma: no cover
+    pytest.skip("tomllib is needed for these tests", allow_module_level=True)
