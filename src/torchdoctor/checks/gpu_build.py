@@ -344,11 +344,7 @@ def recommend_build(snapshot: Snapshot) -> tuple[str, str] | None:
         return None
     capabilities = sorted({g.capability for g in gpus(snapshot)})
     if not capabilities:
-        release = releases[0]
-        return release.pypi_linux_cuda, (
-            f"{release.pypi_linux_cuda}: the CUDA variant of PyPI's Linux wheels of torch {release.series}, so Windows gets "
-            "the same CUDA build as Linux (no NVIDIA GPU here to choose for)"
-        )
+        return "cpu", "cpu: this machine has no NVIDIA GPU, so Linux and Windows get torch's CPU build"
     supported = driver_cuda(snapshot)
     driver = snapshot.nvml.driver_version or "current"
     targets = " ".join(sm_name(c) for c in capabilities)

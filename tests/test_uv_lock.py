@@ -1,0 +1,188 @@
+"""The proof with the real resolver: each case fails to lock (or locks the wrong build) as reported, and
+locks the intended build for Linux, Windows and macOS after torchdoctor's fixes.
+
+`uv` (installed with the test extra) resolves against the local index of tests/pyindex.py. Fixes are
+chosen and applied to the case files exactly as written, with the official URLs; only then are the
+files pointed at the local server, so the fix logic is the one users run.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from pyindex import LocalIndex
+
+from conftest import CASES, SNAPSHOTS
+from torchdoctor.checks import run_checks
+from torchdoctor.fixes import apply_fixes, fixable
+from torchdoctor.probes.project import probe_project, read_lock
+from torchdoctor.snapshot import Snapshot
+
+H100 = Snapshot.from_json((SNAPSHOTS / "h100-pypi.json").read_text(encoding="utf-8"))
+PUBLIC_TO_LOCAL = {
+    "https://download.pytorch.org/whl": "{whl}",
+    "https://mirrors.nju.edu.cn/pytorch/whl": "{whl}",
+    "https://pypi.tuna.tsinghua.edu.cn/simple": "{pypi}",
+}
+
+
+@pytest.fixture(scope="session")
+def uv() -> str:
+    found = shutil.which("uv") or str(Path(sys.executable).parent / "uv")
+    if not Path(found).exists():
+        if os.environ.get("TORCHDOCTOR_REQUIRE_TORCH"):
+            pytest.fail("uv is not installed; the README's test command installs it with the test extra")
+        pytest.skip("uv is not installed")
+    return found
+
+
+@pytest.fixture(scope="session")
+def index(tmp_path_factory):
+    served = LocalIndex(tmp_path_factory.mktemp("index"))
+    yield served
+    served.close()
+
+
+def python_for(requires: str) -> str:
+    """An interpreter that satisfies the case's requires-python (uv locks with one)."""
+    from packaging.specifiers import SpecifierSet
+
+    wanted = SpecifierSet(requires)
+    candidates = [sys.executable, *sorted(str(p) for p in Path.home().glob(".pyenv/versions/3.*/bin/python"))]
+    for candidate in candidates:
+        version = subprocess.run([candidate, "-c", "import platform; print(platform.python_version())"],
+                                 capture_output=True, text=True).stdout.strip()
+        if version and wanted.contains(version):
+            return candidate
+    pytest.skip(f"no Python matching {requires} on this machine")
+
+
+def localize(text: str, index: LocalIndex) -> str:
+    for public, local in PUBLIC_TO_LOCAL.items():
+        text = text.replace(public, local.format(whl=index.whl, pypi=index.pypi))
+    return text
+
+
+def uv_lock(uv: str, folder: Path, text: str, index: LocalIndex, tmp_path: Path) -> subprocess.CompletedProcess:
+    (folder / "pyproject.toml").write_text(localize(text, index), encoding="utf-8")
+    (folder / "uv.lock").unlink(missing_ok=True)
+    requires = probe_project(folder).pyproject.requires_python or ">=3.10"
+    env = dict(os.environ, UV_DEFAULT_INDEX=index.pypi, UV_CACHE_DIR=str(tmp_path / "uv-cache"),
+               UV_PYTHON_DOWNLOADS="never", UV_NO_CONFIG="1")
+    env.pop("VIRTUAL_ENV", None)
+    return subprocess.run([uv, "lock", "--python", python_for(requires)], cwd=folder, env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def fixed(text: str, tmp_path: Path, machine: Snapshot = H100) -> str:
+    folder = tmp_path / "diagnose"
+    folder.mkdir(exist_ok=True)
+    (folder / "pyproject.toml").write_text(text, encoding="utf-8")
+    diagnoses = run_checks(replace(machine, project=probe_project(folder)))
+    return apply_fixes(text, fixable(diagnoses))
+
+
+def locked_torch(folder: Path) -> dict[str, set[str]]:
+    """Locked torch versions by platform family (linux, windows, macos), read with torchdoctor's reader."""
+    found: dict[str, set[str]] = {"linux": set(), "windows": set(), "macos": set()}
+    for package in read_lock(folder / "uv.lock").packages:
+        if package.name != "torch":
+            continue
+        for platform in package.wheel_platforms:
+            family = "linux" if "linux" in platform else "windows" if platform.startswith("win") else "macos"
+            found[family].add(package.version)
+    return found
+
+
+def case_text(case: str, name: str = "pyproject.toml") -> str:
+    return (CASES / case / name).read_text(encoding="utf-8")
+
+
+def test_nightly_before_fails_on_pytorch_triton_and_locks_after_the_fix(uv, index, tmp_path):
+    before = case_text("nightly-cu128-wsl2", "pyproject.before.toml")
+    folder = tmp_path / "project"
+    folder.mkdir()
+    failed = uv_lock(uv, folder, before, index, tmp_path)
+    assert failed.returncode != 0
+    assert "No solution found" in failed.stderr
+    assert "there is no version of pytorch-triton" in failed.stderr and "torch depend on pytorch-triton" in failed.stderr
+    result = uv_lock(uv, folder, fixed(before, tmp_path), index, tmp_path)
+    assert result.returncode == 0, result.stderr
+    torch = locked_torch(folder)
+    assert torch["linux"] == {"2.10.0.dev20251010+cu128"}
+    assert torch["windows"] == {"2.10.0.dev20251010+cu128"}
+    assert torch["macos"] and all("+" not in v for v in torch["macos"])  # macOS stays on PyPI
+    assert any(p.name == "pytorch-triton" for p in read_lock(folder / "uv.lock").packages)
+
+
+def test_nightly_as_published_fails_on_its_urls_and_locks_after_the_fix(uv, index, tmp_path):
+    published = case_text("nightly-cu128-wsl2")
+    folder = tmp_path / "project"
+    folder.mkdir()
+    failed = uv_lock(uv, folder, published, index, tmp_path)
+    assert failed.returncode != 0
+    assert "No solution found" in failed.stderr  # as reported: the bracketed URLs serve nothing uv can use
+    result = uv_lock(uv, folder, fixed(published, tmp_path), index, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert locked_torch(folder)["linux"] == {"2.10.0.dev20251010+cu128"}
+
+
+def test_mirror_case_keeps_cu124_and_sends_macos_to_the_default_index(uv, index, tmp_path):
+    folder = tmp_path / "project"
+    folder.mkdir()
+    result = uv_lock(uv, folder, fixed(case_text("mirror-cu124-conda"), tmp_path), index, tmp_path)
+    assert result.returncode == 0, result.stderr
+    torch = locked_torch(folder)
+    assert torch["linux"] == torch["windows"] == {"2.6.0+cu124"}
+    assert torch["macos"] == {"2.6.0"}
+
+
+def test_uv_guide_extras_lock_as_written(uv, index, tmp_path):
+    folder = tmp_path / "project"
+    folder.mkdir()
+    text = case_text("uv-guide-extras")
+    assert fixed(text, tmp_path) == text  # nothing to fix
+    result = uv_lock(uv, folder, text, index, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "2.15.0+cpu" in locked_torch(folder)["linux"] and any("+cu124" in v for v in locked_torch(folder)["linux"])
+
+
+def machine_with(name: str, capability: tuple[int, int], driver: str, cuda: int) -> Snapshot:
+    gpu = replace(H100.nvml.gpus[0], name=name, compute_capability=capability, pci_device_id=None)
+    return replace(H100, nvml=replace(H100.nvml, gpus=(gpu,), driver_version=driver, cuda_driver_version=cuda))
+
+
+NO_GPU = replace(H100, nvml=replace(H100.nvml, status="library-not-found", gpus=()),
+                 system=replace(H100.system, nvidia_kernel_driver=None, gpu_device_nodes=()),
+                 torch=replace(H100.torch, devices=()))
+
+
+@pytest.mark.parametrize(
+    ("machine", "expected"),
+    [
+        (H100, "2.15.0+cu130"),  # the recorded H100: driver 580 supports CUDA 13.0, not 13.2
+        (machine_with("NVIDIA GeForce RTX 5060 Ti", (12, 0), "572.83", 12080), "2.11.0+cu128"),  # Blackwell laptop
+        (machine_with("NVIDIA GeForce GTX 1080", (6, 1), "570.133.07", 12080), "2.11.0+cu126"),  # Pascal
+        (NO_GPU, "2.15.0+cpu"),
+    ],
+    ids=["h100", "blackwell-laptop", "pascal", "no-gpu"],
+)
+def test_plain_project_locks_the_build_each_machine_needs(uv, index, tmp_path, machine, expected):
+    plain = case_text("uv-guide-extras", "pyproject.plain.toml")
+    before = tmp_path / "before"
+    before.mkdir()
+    assert uv_lock(uv, before, plain, index, tmp_path).returncode == 0
+    assert locked_torch(before)["windows"] == {"2.15.0"}  # PyPI's CPU-only Windows wheel: the reported problem
+    folder = tmp_path / "project"
+    folder.mkdir()
+    result = uv_lock(uv, folder, fixed(plain, tmp_path, machine), index, tmp_path)
+    assert result.returncode == 0, result.stderr
+    torch = locked_torch(folder)
+    assert torch["linux"] == torch["windows"] == {expected}
+    assert torch["macos"] == {"2.15.0"}
