@@ -276,3 +276,33 @@ def test_undo_with_nothing_to_undo(tmp_path):
 
 if sys.version_info < (3, 11):  # pragma: no cover
     pytest.skip("tomllib is needed for these tests", allow_module_level=True)
+
+
+def test_display_only_fixes_are_shown_never_run(tmp_path):
+    snapshot = SNAPSHOTS / "h100-no-visible-devices.json"
+    recorded = Snapshot.from_json(snapshot.read_text(encoding="utf-8"))
+    (td202,) = [d for d in run_checks(recorded) if d.code == "TD202"]
+    assert td202.fix.applicability is Applicability.DISPLAY_ONLY
+    assert td202.fix.commands == ("unset CUDA_VISIBLE_DEVICES",)
+    folder = tmp_path / "project"
+    folder.mkdir()
+    shutil.copy(FIXTURES / "projects" / "h100-pypi" / "pyproject.toml", folder / "pyproject.toml")
+    result = run_cli("fix", "TD202", "--snapshot", str(snapshot), "--project", str(folder))
+    assert result.code == 0
+    assert "TD202 is fixed outside pyproject.toml; run it yourself:\n    unset CUDA_VISIBLE_DEVICES" in result.stderr
+    assert result.stdout == ""
+
+
+def test_json_report_carries_fixes_as_data(tmp_path):
+    folder = case_project(tmp_path, "nightly-cu128-wsl2")
+    report = __import__("json").loads(
+        run_cli("check", "--format", "json", "--snapshot", str(SNAPSHOTS / "h100-pypi.json"), "--project", str(folder)).stdout
+    )
+    fixes = [d["fix"] for d in report["diagnoses"] if d["code"] == "TD304"]
+    assert fixes[0] == {
+        "title": "Replace the URL by https://download.pytorch.org/whl/nightly/cu128",
+        "applicability": "safe",
+        "action": "repair-index-url",
+        "params": {"position": 1, "url": "https://download.pytorch.org/whl/nightly/cu128"},
+        "commands": [],
+    }

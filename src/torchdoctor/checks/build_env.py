@@ -8,7 +8,7 @@ from packaging.version import InvalidVersion, Version
 
 from torchdoctor.checks.common import torch_source
 from torchdoctor.checks.registry import Finding, rule
-from torchdoctor.model import Evidence, Severity
+from torchdoctor.model import Applicability, Evidence, Fix, Severity
 from torchdoctor.snapshot import Snapshot
 
 
@@ -46,6 +46,10 @@ def library_path_shadows_wheel_cuda(snapshot: Snapshot) -> Iterator[Finding]:
             *(Evidence(f"CUDA libraries in {folder}", " ".join(libs), folder) for folder, libs in shadowing.items()),
             Evidence("CUDA wheels beside torch", ", ".join(sorted(p for p in torch.packages if p.startswith("nvidia-"))), torch_source(snapshot)),
         ),
+        Fix("Take the system CUDA folders off LD_LIBRARY_PATH", Applicability.DISPLAY_ONLY, commands=(
+            "export LD_LIBRARY_PATH=" + ":".join(
+                p for p in snapshot.system.environment.get("LD_LIBRARY_PATH", "").split(":") if p and p not in shadowing),
+        )),
     )
 
 

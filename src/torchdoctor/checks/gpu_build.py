@@ -222,6 +222,12 @@ def driver_too_old_for_build(snapshot: Snapshot) -> Iterator[Finding]:
     else:
         minimum = None
     where = " (the Windows host's driver, which WSL uses)" if snapshot.system.wsl else ""
+    if snapshot.system.wsl:
+        update = ("# in Windows: install the newest NVIDIA driver from https://www.nvidia.com/Download/index.aspx",
+                  "wsl --shutdown   # in PowerShell after the update, then reopen the WSL terminal")
+    else:
+        update = ("sudo ubuntu-drivers install   # Ubuntu; elsewhere your distribution's newest NVIDIA driver", "sudo reboot")
+    driver_fix = Fix(f"Update the NVIDIA driver{where}", Applicability.DISPLAY_ONLY, commands=update)
     if supported[0] < needed[0]:
         need = f"a CUDA {needed[0]} driver" + (f" ({minimum} or newer on {host})" if minimum else "")
         yield Finding(
@@ -230,6 +236,7 @@ def driver_too_old_for_build(snapshot: Snapshot) -> Iterator[Finding]:
             f"A CUDA {torch.cuda} build needs {need}. With this driver CUDA initialisation fails and torch runs on the CPU. "
             f"Update the driver{where}, or use a CUDA {supported[0]}.x variant of torch.",
             tuple(evidence),
+            driver_fix,
         )
     else:
         yield Finding(
@@ -240,6 +247,7 @@ def driver_too_old_for_build(snapshot: Snapshot) -> Iterator[Finding]:
             "libraries), and torch has failed this way in practice. Updating the driver, or using a variant no newer than "
             f"cu{supported[0]}{supported[1]}, removes the risk.",
             tuple(evidence),
+            driver_fix,
         )
 
 
@@ -270,6 +278,7 @@ def driver_module_mismatch(snapshot: Snapshot) -> Iterator[Finding]:
             Evidence("kernel module", kernel, "/proc/driver/nvidia/version"),
             Evidence("driver library", library, NVML_SOURCE),
         ),
+        Fix("Reboot to load the updated kernel module", Applicability.DISPLAY_ONLY, commands=("sudo reboot",)),
     )
 
 

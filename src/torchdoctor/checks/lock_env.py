@@ -12,7 +12,7 @@ from torchdoctor.checks.common import interpreter_evidence, nvidia_gpu_evidence,
 from torchdoctor.checks.gpu_build import use_build_fix
 from torchdoctor.checks.indexes import parse_index_url
 from torchdoctor.checks.registry import Finding, rule
-from torchdoctor.model import Evidence, Severity
+from torchdoctor.model import Applicability, Evidence, Fix, Severity
 from torchdoctor.snapshot import LockedPackage, Snapshot
 
 
@@ -95,6 +95,7 @@ def lock_stale(snapshot: Snapshot) -> Iterator[Finding]:
         "will fail and `uv run` will re-lock first. Run `uv lock` and review the change.",
         tuple(Evidence("pyproject requirement not in the lock", m, pyproject.path) for m in dict.fromkeys(missing))
         + (Evidence("locked requirements", ", ".join(f"{n} {s}".strip() for n, s in sorted(locked_pairs)) or "none", lock.path),),
+        Fix("Re-lock", Applicability.DISPLAY_ONLY, commands=("uv lock", "uv sync")),
     )
 
 
@@ -225,6 +226,8 @@ def path_python_is_another_environment(snapshot: Snapshot) -> Iterator[Finding]:
         "different packages, so `python train.py` may see another torch (or none). Use `uv run python …` or activate "
         f"{interpreter.environment}.",
         (interpreter_evidence(snapshot), Evidence("python on PATH", interpreter.path_python, "PATH")),
+        Fix("Run through the project's environment", Applicability.DISPLAY_ONLY,
+            commands=("uv run python train.py   # instead of python train.py", f"source {interpreter.environment}/bin/activate")),
     )
 
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from torchdoctor.checks.common import NVML_SOURCE, nvidia_gpu_evidence, torch_source
 from torchdoctor.checks.gpu_build import use_build_fix
 from torchdoctor.checks.registry import Finding, rule
-from torchdoctor.model import Evidence, Severity
+from torchdoctor.model import Applicability, Evidence, Fix, Severity
 from torchdoctor.snapshot import Snapshot
 
 # What the "CUDA initialization: ..." warning (or the error it wraps) means, in the user's words.
@@ -164,7 +164,15 @@ def cuda_not_available(snapshot: Snapshot) -> Iterator[Finding]:
         if cause
         else "torch gave no recognised reason; the warning text and driver facts below are what is known."
     )
-    yield Finding(Severity.ERROR, message, why, (*evidence, *gpu))
+    commands: tuple[str, ...] = ()
+    if cause and cause.startswith("CUDA_VISIBLE_DEVICES"):
+        commands = ("unset CUDA_VISIBLE_DEVICES",)
+    elif cause and "suspend/resume" in cause:
+        commands = ("sudo rmmod nvidia_uvm && sudo modprobe nvidia_uvm   # or reboot",)
+    elif cause and "kernel module" in cause:
+        commands = ("sudo reboot",)
+    fix = Fix(f"Clear the cause: {cause}", Applicability.DISPLAY_ONLY, commands=commands) if commands else None
+    yield Finding(Severity.ERROR, message, why, (*evidence, *gpu), fix)
 
 
 NVML_STATUS_MEANING = {
@@ -213,6 +221,8 @@ def driver_unreadable(snapshot: Snapshot) -> Iterator[Finding]:
             else "torchdoctor cannot read the driver version, so driver-dependent checks are skipped."
         ),
         (Evidence("NVML", f"{nvml.status}: {nvml.error}", NVML_SOURCE), *gpu),
+        Fix("Reboot so the driver's library and kernel module match", Applicability.DISPLAY_ONLY, commands=("sudo reboot",))
+        if nvml.status in ("rm-version-mismatch", "gpu-lost") else None,
     )
 
 

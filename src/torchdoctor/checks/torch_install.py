@@ -9,7 +9,7 @@ from packaging.version import Version
 from torchdoctor.checks.common import declared_torch_groups, interpreter_evidence, torch_source
 from torchdoctor.checks.registry import Finding, rule
 from torchdoctor.knowledge import knowledge, series_of
-from torchdoctor.model import Evidence, Severity
+from torchdoctor.model import Applicability, Evidence, Fix, Severity
 from torchdoctor.snapshot import Snapshot
 
 
@@ -39,6 +39,7 @@ def interpreter_unusable(snapshot: Snapshot) -> Iterator[Finding]:
         "environment was created from a Python that has since been removed or upgraded. "
         "Run `uv sync` to recreate it.",
         (interpreter_evidence(snapshot), Evidence("probe result", detail, torch_source(snapshot))),
+        Fix("Recreate the project environment", Applicability.DISPLAY_ONLY, commands=("uv sync",)),
     )
 
 
@@ -70,6 +71,7 @@ def torch_not_installed(snapshot: Snapshot) -> Iterator[Finding]:
             "pyproject.toml lists torch as a dependency, yet the project's interpreter cannot import it: "
             "the environment was never synced, or was synced before torch was added. Run `uv sync`.",
             tuple(evidence),
+            Fix("Install what the project declares", Applicability.DISPLAY_ONLY, commands=("uv sync",)),
         )
     elif groups:
         yield Finding(
@@ -78,6 +80,8 @@ def torch_not_installed(snapshot: Snapshot) -> Iterator[Finding]:
             "The project asks for torch through an extra or a dependency group, which `uv sync` installs only "
             "when asked (`uv sync --extra NAME` or `--group NAME`). Sync with the one you need.",
             tuple(evidence),
+            Fix("Sync with the extra or group that has torch", Applicability.DISPLAY_ONLY, commands=tuple(
+                f"uv sync --{'extra' if g.startswith('optional:') else 'group'} {g.split(':', 1)[1]}" for g in groups)),
         )
     else:
         yield Finding(
@@ -127,7 +131,11 @@ def torch_import_fails(snapshot: Snapshot) -> Iterator[Finding]:
             "torch is installed but cannot be loaded, so nothing that uses it can run. The error below names "
             "what is missing or broken; a damaged install is cured by `uv sync --reinstall-package torch`."
         )
-    yield Finding(Severity.ERROR, f"{what}: {torch.error}", why, tuple(evidence))
+    yield Finding(
+        Severity.ERROR, f"{what}: {torch.error}", why, tuple(evidence),
+        Fix("Reinstall torch in the project environment", Applicability.DISPLAY_ONLY,
+            commands=("nvidia-smi", "uv sync --reinstall-package torch")),
+    )
 
 
 @rule("TD110", "torch-newer-than-knowledge")

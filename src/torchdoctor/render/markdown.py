@@ -27,6 +27,13 @@ def render_markdown(report: Report) -> str:
         for item in diagnosis.evidence:
             value = item.value if "\n" not in item.value else item.value.replace("\n", " ⏎ ")
             out.append(f"- `{item.fact}`: `{value}` — {item.source}")
+        fix = diagnosis.fix
+        if fix is not None:
+            out.append("")
+            if fix.action:
+                out.append(f"**Fix ({fix.applicability.value}):** {fix.title} — `torchdoctor fix {diagnosis.code}`")
+            else:
+                out += [f"**Fix:** {fix.title}", "", "```sh", *fix.commands, "```"]
         out.append("")
     out += ["<details><summary>snapshot (JSON)</summary>", "", "```json", snapshot.to_json(), "```", "", "</details>", ""]
     return "\n".join(out)

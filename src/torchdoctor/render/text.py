@@ -43,6 +43,15 @@ def _diagnosis(diagnosis: Diagnosis, paint) -> list[str]:
             lines.append(f"    {item.fact}: {value_lines[0]}")
             lines.extend(f"      {more}" for more in value_lines[1:])
             lines.append(paint(f"      ↳ {item.source}", "2"))
+    fix = diagnosis.fix
+    if fix is not None:
+        if fix.action:
+            lines.append(paint(f"  fix ({fix.applicability.value}): {fix.title}", "32"))
+            flag = " --unsafe" if fix.applicability.value == "unsafe" else ""
+            lines.append(f"      → torchdoctor fix {diagnosis.code}{flag}   (preview with --dry-run)")
+        else:
+            lines.append(paint(f"  fix: {fix.title}; run it yourself:", "32"))
+            lines.extend(f"      $ {command}" for command in fix.commands)
     return lines
 
 
