@@ -4,6 +4,7 @@ fix/undo commands on real files."""
 
 from __future__ import annotations
 
+import os
 import random
 import shutil
 import sys
@@ -306,3 +307,47 @@ def test_json_report_carries_fixes_as_data(tmp_path):
         "params": {"position": 1, "url": "https://download.pytorch.org/whl/nightly/cu128"},
         "commands": [],
     }
+
+
+def test_td271_and_td314_fixes_cure_their_findings(tmp_path):
+    text = """[project]
+name = "llm"
+version = "0.1.0"
+requires-python = ">=3.11"
+dependencies = ["torch>=2.9", "flash-attn>=2.7"]  # flash-attn builds against torch
+
+[tool.uv]
+torch-backend = "auto"  # only uv pip reads this
+environments = ["sys_platform == 'linux'"]
+"""
+    after = assert_fix_properties(tmp_path, text)
+    assert 'extra-build-dependencies = {flash-attn = [{ requirement = "torch", match-runtime = true }]}' in after
+    assert "torch-backend" not in after
+    assert 'url = "https://download.pytorch.org/whl/cu130"' in after
+
+
+def test_fix_lock_runs_uv_against_the_chosen_index(tmp_path):
+    pytest.importorskip("pyindex")
+    from pyindex import LocalIndex
+
+    uv = shutil.which("uv") or str(Path(sys.executable).parent / "uv")
+    if not Path(uv).exists():
+        pytest.skip("uv is not installed")
+    pythons = sorted(Path.home().glob(".pyenv/versions/3.1[2-9]*/bin/python"))
+    python = sys.executable if sys.version_info >= (3, 12) else (str(pythons[-1]) if pythons else None)
+    if python is None:
+        pytest.skip("the plain case needs Python >= 3.12 to lock")
+    index = LocalIndex(tmp_path / "index")
+    try:
+        folder = case_project(tmp_path, "uv-guide-extras", "pyproject.plain.toml")
+        env = {"TORCHDOCTOR_PYTORCH_INDEX_BASE": index.whl, "UV_DEFAULT_INDEX": index.pypi, "UV_NO_CONFIG": "1",
+               "UV_PYTHON_DOWNLOADS": "never", "UV_CACHE_DIR": str(tmp_path / "uv-cache"), "UV_PYTHON": python,
+               "PATH": f"{Path(uv).parent}:{os.environ['PATH']}"}
+        result = run_cli("fix", "--all", "--yes", "--lock", "--snapshot", str(SNAPSHOTS / "h100-pypi.json"),
+                         "--project", str(folder), env=env)
+        assert result.code == 0, result.stderr
+        assert "running: uv lock" in result.stderr
+        locked = {p.version for p in __import__("torchdoctor.probes.project", fromlist=["read_lock"]).read_lock(folder / "uv.lock").packages if p.name == "torch"}
+        assert locked == {"2.15.0+cu130", "2.15.0"}
+    finally:
+        index.close()

@@ -122,4 +122,6 @@ def extension_build_isolated_from_torch(snapshot: Snapshot) -> Iterator[Finding]
             "list it in no-build-isolation-package.",
             tuple(Evidence(f"{r.name} requirement ({r.group})", r.requirement, pyproject.path) for r in missing if r.name == name)
             + (Evidence("[tool.uv] extra-build-dependencies", str(sorted(extra)) if extra else "missing", pyproject.path),),
+            Fix(f"Build {name} with the project's torch (extra-build-dependencies, match-runtime)", Applicability.SAFE,
+                "add-extra-build-dependencies", {"package": name}),
         )

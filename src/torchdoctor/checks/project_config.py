@@ -483,7 +483,16 @@ def torch_backend_ignored(snapshot: Snapshot) -> Iterator[Finding]:
         "uv applies torch-backend to `uv pip` commands only. For a project, the CUDA build has to be chosen with an explicit "
         "[[tool.uv.index]] and [tool.uv.sources].",
         (Evidence("torch-backend", pyproject.uv.torch_backend, pyproject.path),),
+        _replace_backend_fix(snapshot),
     )
+
+
+def _replace_backend_fix(snapshot: Snapshot) -> Fix | None:
+    """torch-backend's intent, as the index and sources uv's project commands do follow."""
+    fix = use_build_fix(snapshot)
+    if fix is None:
+        return None
+    return Fix(f"Replace torch-backend by an explicit index: {fix.title}", fix.applicability, "replace-torch-backend", fix.params)
 
 
 @rule("TD315", "index-mirror")

@@ -281,3 +281,28 @@ def use_pytorch_index(document: TOMLDocument, params: dict[str, Any]) -> None:
         for position in range(len(indexes) - 1, -1, -1):
             if indexes[position].get("name") in replaced and indexes[position].get("name") not in used:
                 del indexes[position]
+
+
+@transform("add-extra-build-dependencies")
+def add_extra_build_dependencies(document: TOMLDocument, params: dict[str, Any]) -> None:
+    """Give a package's isolated build the project's own torch (`match-runtime = true`)."""
+    uv = _uv(document)
+    if "extra-build-dependencies" not in uv:
+        uv["extra-build-dependencies"] = tomlkit.inline_table()
+    table = uv["extra-build-dependencies"]
+    package = params["package"]
+    if package in table:
+        return
+    table[package] = tomlkit.parse('x = [{ requirement = "torch", match-runtime = true }]')["x"]
+
+
+@transform("replace-torch-backend")
+def replace_torch_backend(document: TOMLDocument, params: dict[str, Any]) -> None:
+    """Drop the torch-backend setting uv's project commands ignore, and declare what it was meant to select."""
+    uv = _uv(document)
+    if "torch-backend" in uv:
+        del uv["torch-backend"]
+    pip = uv.get("pip")
+    if pip is not None and "torch-backend" in pip:
+        del pip["torch-backend"]
+    use_pytorch_index(document, params)
