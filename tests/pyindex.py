@@ -148,7 +148,9 @@ def build_indexes(root: Path) -> None:
                 (project_folder / wheel.filename).write_bytes(data)
                 digest = hashlib.sha256(data).hexdigest()
                 requires_python = f' data-requires-python="{html.escape(wheel.requires_python)}"' if wheel.requires_python else ""
-                links.append(f'<a href="{wheel.filename}#sha256={digest}"{requires_python}>{wheel.filename}</a><br>')
+                # Absolute paths: the same page also serves as a find-links page reached without a trailing slash.
+                href = f"/{index}/{project}/{wheel.filename}"
+                links.append(f'<a href="{href}#sha256={digest}"{requires_python}>{wheel.filename}</a><br>')
             (project_folder / "index.html").write_text("<html><body>\n" + "\n".join(links) + "\n</body></html>\n", encoding="utf-8")
 
 

@@ -43,8 +43,8 @@ def diagnose_text(folder: Path, text: str, machine: Snapshot = H100):
     return run_checks(replace(machine, project=probe_project(folder)))
 
 
-def fix_all(folder: Path, text: str) -> tuple[str, list]:
-    chosen = fixable(diagnose_text(folder, text))
+def fix_all(folder: Path, text: str, unsafe: bool = False) -> tuple[str, list]:
+    chosen = fixable(diagnose_text(folder, text), unsafe=unsafe)
     return apply_fixes(text, chosen), chosen
 
 
@@ -63,8 +63,8 @@ def blocks(text: str) -> dict[str, str]:
     return found
 
 
-def assert_fix_properties(folder: Path, before: str) -> str:
-    after, chosen = fix_all(folder, before)
+def assert_fix_properties(folder: Path, before: str, unsafe: bool = False) -> str:
+    after, chosen = fix_all(folder, before, unsafe)
     tomllib.loads(after)  # still TOML
     # Idempotent: the same fixes on their own output change nothing.
     assert apply_fixes(after, chosen) == after
@@ -78,10 +78,10 @@ def assert_fix_properties(folder: Path, before: str) -> str:
     # Cured: what was fixed is no longer reported, and fixing again offers nothing new to write.
     remaining = diagnose_text(folder / "after", after)
     fixed_codes = {d.code for d in chosen}
-    assert not fixed_codes & {d.code for d in fixable(remaining)}
+    assert not fixed_codes & {d.code for d in fixable(remaining, unsafe=unsafe)}
     # Composable: the fixes applied in reverse order give a file that is just as cured.
     reverse = apply_fixes(before, list(reversed(chosen)))
-    assert not fixed_codes & {d.code for d in fixable(diagnose_text(folder / "reverse", reverse))}
+    assert not fixed_codes & {d.code for d in fixable(diagnose_text(folder / "reverse", reverse), unsafe=unsafe)}
     return after
 
 
@@ -142,7 +142,11 @@ def pyprojects(draw) -> str:
     for table in tables:
         body += ["\n", table]
     if rng.random() < 0.5:
-        body += ["\n[tool.uv]\n", rng.choice(['index-strategy = "first-index"\n', "# uv settings\n", 'environments = ["sys_platform == \'linux\'"]\n'])]
+        body += ["\n[tool.uv]\n", rng.choice([
+            'index-strategy = "first-index"\n', "# uv settings\n", 'environments = ["sys_platform == \'linux\'"]\n',
+            'find-links = ["https://download.pytorch.org/whl/cu118/torch"]  # old way\n',
+            'extra-index-url = ["https://download.pytorch.org/whl/cu128", "https://pypi.example.com/simple"]\n',
+        ])]
     for index in indexes:
         body += ["\n", index]
     if sources:
@@ -155,6 +159,7 @@ def pyprojects(draw) -> str:
 def test_fixes_preserve_format_and_are_idempotent_over_generated_projects(tmp_path_factory, text):
     folder = tmp_path_factory.mktemp("generated")
     assert_fix_properties(folder, text)
+    assert_fix_properties(folder / "unsafe", text, unsafe=True)
 
 
 # Transforms and writes -------------------------------------------------------------------------
@@ -304,7 +309,7 @@ def test_json_report_carries_fixes_as_data(tmp_path):
         "title": "Replace the URL by https://download.pytorch.org/whl/nightly/cu128",
         "applicability": "safe",
         "action": "repair-index-url",
-        "params": {"position": 1, "url": "https://download.pytorch.org/whl/nightly/cu128"},
+        "params": {"position": 1, "name": "pytorch-nightly-cu128", "url": "https://download.pytorch.org/whl/nightly/cu128"},
         "commands": [],
     }
 
@@ -340,7 +345,7 @@ def test_fix_lock_runs_uv_against_the_chosen_index(tmp_path):
     index = LocalIndex(tmp_path / "index")
     try:
         folder = case_project(tmp_path, "uv-guide-extras", "pyproject.plain.toml")
-        env = {"TORCHDOCTOR_PYTORCH_INDEX_BASE": index.whl, "UV_DEFAULT_INDEX": index.pypi, "UV_NO_CONFIG": "1",
+        env = {"TORCHDOCTOR_PYTORCH_INDEX_BASE": index.whl, "UV_DEFAULT_INDEX": index.pypi, "XDG_CONFIG_HOME": str(tmp_path / "config"),
                "UV_PYTHON_DOWNLOADS": "never", "UV_CACHE_DIR": str(tmp_path / "uv-cache"), "UV_PYTHON": python,
                "PATH": f"{Path(uv).parent}:{os.environ['PATH']}"}
         result = run_cli("fix", "--all", "--yes", "--lock", "--snapshot", str(SNAPSHOTS / "h100-pypi.json"),

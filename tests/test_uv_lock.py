@@ -74,7 +74,7 @@ def uv_lock(uv: str, folder: Path, text: str, index: LocalIndex, tmp_path: Path)
     (folder / "uv.lock").unlink(missing_ok=True)
     requires = probe_project(folder).pyproject.requires_python or ">=3.10"
     env = dict(os.environ, UV_DEFAULT_INDEX=index.pypi, UV_CACHE_DIR=str(tmp_path / "uv-cache"),
-               UV_PYTHON_DOWNLOADS="never", UV_NO_CONFIG="1")
+               UV_PYTHON_DOWNLOADS="never", XDG_CONFIG_HOME=str(tmp_path / "config"))  # no user uv.toml
     env.pop("VIRTUAL_ENV", None)
     return subprocess.run([uv, "lock", "--python", python_for(requires)], cwd=folder, env=env,
                           capture_output=True, text=True, timeout=120)
@@ -186,3 +186,23 @@ def test_plain_project_locks_the_build_each_machine_needs(uv, index, tmp_path, m
     torch = locked_torch(folder)
     assert torch["linux"] == torch["windows"] == {expected}
     assert torch["macos"] == {"2.15.0"}
+
+
+def test_find_links_case_locks_the_same_builds_through_an_explicit_index(uv, index, tmp_path):
+    text = case_text("findlinks-cu118")
+    before = tmp_path / "before"
+    before.mkdir()
+    result = uv_lock(uv, before, text, index, tmp_path)  # the legacy way still works for cu118, as reported
+    assert result.returncode == 0, result.stderr
+    folder = tmp_path / "diagnose"
+    folder.mkdir()
+    (folder / "pyproject.toml").write_text(text, encoding="utf-8")
+    diagnoses = run_checks(replace(H100, project=probe_project(folder)))
+    assert fixable(diagnoses) == []  # the only fix here is unsafe: it is not applied without --unsafe
+    after_text = apply_fixes(text, fixable(diagnoses, unsafe=True))
+    after = tmp_path / "after"
+    after.mkdir()
+    result = uv_lock(uv, after, after_text, index, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert locked_torch(after) == locked_torch(before)
+    assert locked_torch(after)["linux"] == {"2.4.0+cu118"} and locked_torch(after)["macos"] == {"2.4.0"}

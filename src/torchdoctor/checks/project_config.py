@@ -101,7 +101,7 @@ def pytorch_index_not_explicit(snapshot: Snapshot) -> Iterator[Finding]:
                 f"Mark the index {index.name or index.position} explicit" + (" and stop using it as the default" if as_default else ""),
                 Applicability.UNSAFE if as_default else Applicability.SAFE,
                 "make-index-explicit",
-                {"position": index.position, "drop_default": as_default},
+                {"position": index.position, "name": index.name, "drop_default": as_default},
             ),
         )
 
@@ -137,6 +137,32 @@ def legacy_pytorch_index_setting(snapshot: Snapshot) -> Iterator[Finding]:
         "platform markers. The legacy settings make the PyTorch index serve all packages on all platforms, so macOS "
         "cannot be kept on PyPI and CUDA builds have to be pinned with local versions such as `+cu118`.",
         tuple(Evidence(f"[tool.uv] {key}", url, pyproject.path) for key, url in found),
+        _legacy_fix(pyproject, found),
+    )
+
+
+def _legacy_fix(pyproject: PyprojectInfo, found: list[tuple[str, str]]) -> Fix | None:
+    """One explicit index for the variant the legacy URLs name, with sources for the torch family."""
+    from torchdoctor.checks.gpu_build import FAMILY_PACKAGES, pytorch_index_url
+
+    parsed = [parse_index_url(url) for _, url in found]
+    variants = {(u.channel, u.variant) for u in parsed if u.variant}
+    if len(variants) != 1:
+        return None  # several variants or none: which one was meant is the user's call
+    channel, variant = variants.pop()
+    path = variant if channel == "stable" else f"{channel}/{variant}"
+    declared = {r.name for r in pyproject.torch_requirements}
+    packages = [p for p in FAMILY_PACKAGES if p in declared]
+    if "torch" not in packages:
+        return None
+    name = f"pytorch-{variant}" if channel == "stable" else f"pytorch-{channel}-{variant}"
+    return Fix(
+        f"Move the PyTorch {path} index from [tool.uv] {', '.join(sorted({k for k, _ in found}))} to an explicit index "
+        "with sources for Linux and Windows",
+        Applicability.UNSAFE,  # markers now decide per platform what the URLs decided for every platform
+        "replace-legacy-index",
+        {"urls": [url for _, url in found], "name": name, "url": pytorch_index_url(path), "packages": packages,
+         "marker": "sys_platform == 'linux' or sys_platform == 'win32'", "replace": []},
     )
 
 
@@ -195,7 +221,7 @@ def malformed_index_url(snapshot: Snapshot) -> Iterator[Finding]:
             + (f" It should read {url.cleaned}." if url.cleaned else ""),
             (Evidence(_index_label(index), f"url = {index.url!r}", pyproject.path),),
             Fix(f"Replace the URL by {url.cleaned}", Applicability.SAFE, "repair-index-url",
-                {"position": index.position, "url": url.cleaned}) if url.cleaned else None,
+                {"position": index.position, "name": index.name, "url": url.cleaned}) if url.cleaned else None,
         )
 
 

@@ -77,11 +77,14 @@ def _indexes(document: TOMLDocument) -> AoT:
     return uv["index"]
 
 
-def _index_at(document: TOMLDocument, position: int) -> Table:
+def _index_for(document: TOMLDocument, params: dict[str, Any]) -> Table | None:
+    """The index a fix names: by its name when it has one (positions shift when another fix removes an
+    index), else by position. None when it is gone, which leaves nothing to do."""
     indexes = _indexes(document)
-    if not 1 <= position <= len(indexes):
-        raise FixError(f"[[tool.uv.index]] #{position} no longer exists")
-    return indexes[position - 1]
+    if params.get("name"):
+        return next((index for index in indexes if index.get("name") == params["name"]), None)
+    position = params["position"]
+    return indexes[position - 1] if 1 <= position <= len(indexes) else None
 
 
 def _sources(document: TOMLDocument) -> Table:
@@ -146,7 +149,9 @@ def _declares(requirements: Any, package: str) -> bool:
 
 @transform("make-index-explicit")
 def make_index_explicit(document: TOMLDocument, params: dict[str, Any]) -> None:
-    index = _index_at(document, params["position"])
+    index = _index_for(document, params)
+    if index is None:
+        return
     if index.get("explicit") is not True:
         index["explicit"] = True
     if params.get("drop_default") and "default" in index:
@@ -155,8 +160,8 @@ def make_index_explicit(document: TOMLDocument, params: dict[str, Any]) -> None:
 
 @transform("repair-index-url")
 def repair_index_url(document: TOMLDocument, params: dict[str, Any]) -> None:
-    index = _index_at(document, params["position"])
-    if index.get("url") != params["url"]:
+    index = _index_for(document, params)
+    if index is not None and index.get("url") != params["url"]:
         index["url"] = params["url"]
 
 
@@ -305,4 +310,29 @@ def replace_torch_backend(document: TOMLDocument, params: dict[str, Any]) -> Non
     pip = uv.get("pip")
     if pip is not None and "torch-backend" in pip:
         del pip["torch-backend"]
+    use_pytorch_index(document, params)
+
+
+@transform("replace-legacy-index")
+def replace_legacy_index(document: TOMLDocument, params: dict[str, Any]) -> None:
+    """Move PyTorch URLs out of index-url / extra-index-url / find-links into an explicit index with sources."""
+    uv = _uv(document)
+    legacy = set(params["urls"])
+    for key in ("index-url", "extra-index-url", "find-links"):
+        if key not in uv:
+            continue
+        value = uv[key]
+        if isinstance(value, str):
+            if value in legacy:
+                del uv[key]
+            continue
+        kept = [item for item in value if str(item) not in legacy]
+        if not kept:
+            del uv[key]
+        elif len(kept) != len(value):
+            for position in range(len(value) - 1, -1, -1):
+                if str(value[position]) in legacy:
+                    del value[position]
+    if len(uv) == 0:  # nothing else was set there: let the new tables stand without a bare [tool.uv] header
+        del document["tool"]["uv"]
     use_pytorch_index(document, params)
