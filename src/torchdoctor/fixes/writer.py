@@ -14,23 +14,16 @@ import hashlib
 import json
 import os
 import stat
-import sys
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
 from torchdoctor.fixes.transforms import FixError
+from torchdoctor.paths import user_folder
 
 
 def state_folder(environ: Mapping[str, str] | None = None) -> Path:
-    environ = os.environ if environ is None else environ
-    if environ.get("TORCHDOCTOR_STATE_DIR"):
-        return Path(environ["TORCHDOCTOR_STATE_DIR"])
-    if sys.platform == "win32":
-        return Path(environ.get("LOCALAPPDATA", Path.home() / "AppData" / "Local")) / "torchdoctor" / "State"
-    if sys.platform == "darwin":
-        return Path.home() / "Library" / "Application Support" / "torchdoctor"
-    return Path(environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state") / "torchdoctor"
+    return user_folder("state", environ)
 
 
 def _digest(data: bytes) -> str:

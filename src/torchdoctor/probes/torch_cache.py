@@ -26,7 +26,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import sys
 import tempfile
 from collections.abc import Mapping
 from dataclasses import replace
@@ -34,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from torchdoctor import __version__, serde
+from torchdoctor.paths import user_folder
 from torchdoctor.probes.system import relevant_environment
 from torchdoctor.probes.torch_probe import probe_cuda_driver, probe_script_source, probe_torch
 from torchdoctor.snapshot import TorchInfo
@@ -44,14 +44,7 @@ EXTRA_VARIABLES = ("PYTHONPATH", "PYTHONHOME", "PYTHONNOUSERSITE", "PYTHONSAFEPA
 
 def cache_folder(environ: Mapping[str, str] | None = None) -> Path:
     """The per-user cache folder (TORCHDOCTOR_CACHE_DIR overrides it)."""
-    environ = os.environ if environ is None else environ
-    if environ.get("TORCHDOCTOR_CACHE_DIR"):
-        return Path(environ["TORCHDOCTOR_CACHE_DIR"])
-    if sys.platform == "win32":
-        return Path(environ.get("LOCALAPPDATA", Path.home() / "AppData" / "Local")) / "torchdoctor" / "Cache"
-    if sys.platform == "darwin":
-        return Path.home() / "Library" / "Caches" / "torchdoctor"
-    return Path(environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "torchdoctor"
+    return user_folder("cache", environ)
 
 
 def _stat(path: Path | str | None) -> list[int] | None:
