@@ -75,13 +75,13 @@ def assert_fix_properties(folder: Path, before: str, unsafe: bool = False) -> st
         if header == "<preamble>" or not header.split("#")[0].startswith(EDITABLE):
             assert header in new, f"{header} disappeared"
             assert new[header] == text or new[header] == text + "\n", f"{header} changed"
-    # Cured: what was fixed is no longer reported, and fixing again offers nothing new to write.
+    # Cured: the findings that were fixed are no longer reported (a fix may reveal another finding).
+    fixed = {(d.code, d.message) for d in chosen}
     remaining = diagnose_text(folder / "after", after)
-    fixed_codes = {d.code for d in chosen}
-    assert not fixed_codes & {d.code for d in fixable(remaining, unsafe=unsafe)}
+    assert not fixed & {(d.code, d.message) for d in remaining}
     # Composable: the fixes applied in reverse order give a file that is just as cured.
     reverse = apply_fixes(before, list(reversed(chosen)))
-    assert not fixed_codes & {d.code for d in fixable(diagnose_text(folder / "reverse", reverse), unsafe=unsafe)}
+    assert not fixed & {(d.code, d.message) for d in diagnose_text(folder / "reverse", reverse)}
     return after
 
 

@@ -89,6 +89,8 @@ def pytorch_index_not_explicit(snapshot: Snapshot) -> Iterator[Finding]:
         if not url.serves_torch or index.explicit:
             continue
         as_default = index.default
+        mapped = any(s.kind == "index" and s.target == index.name for s in pyproject.sources)
+        family = [p for p in ("torch", *COMPANIONS) if _declared(pyproject, p)] if index.name and not mapped else []
         yield Finding(
             Severity.ERROR if as_default else Severity.WARNING,
             f"the PyTorch index {index.name or url.text} is not explicit"
@@ -101,7 +103,8 @@ def pytorch_index_not_explicit(snapshot: Snapshot) -> Iterator[Finding]:
                 f"Mark the index {index.name or index.position} explicit" + (" and stop using it as the default" if as_default else ""),
                 Applicability.UNSAFE if as_default else Applicability.SAFE,
                 "make-index-explicit",
-                {"position": index.position, "name": index.name, "drop_default": as_default},
+                {"position": index.position, "name": index.name, "drop_default": as_default, "map_packages": family,
+                 "marker": "sys_platform == 'linux' or sys_platform == 'win32'" if url.accelerated else None},
             ),
         )
 
@@ -192,6 +195,8 @@ def unsafe_best_match(snapshot: Snapshot) -> Iterator[Finding]:
         "With this strategy uv picks the best version from any index, so old copies of common packages on the PyTorch "
         "index can be chosen over PyPI. Make the PyTorch index explicit and use uv's default strategy.",
         (Evidence("[tool.uv] index-strategy", pyproject.uv.index_strategy, pyproject.path),),
+        Fix("Return to uv's default index strategy (first-index)", Applicability.UNSAFE, "set-uv-setting",
+            {"key": "index-strategy", "value": None}),
     )
 
 
@@ -249,6 +254,7 @@ def index_never_used(snapshot: Snapshot) -> Iterator[Finding]:
                 "An explicit index serves only the packages mapped to it. As nothing is, every package, torch included, "
                 "comes from the other indexes.",
                 (Evidence(_index_label(index), f"url = {index.url}, explicit = true", pyproject.path),),
+                Fix(f"Remove the unused index {index.name}", Applicability.UNSAFE, "remove-index", {"name": index.name}),
             )
 
 
@@ -367,6 +373,9 @@ def nightly_index_incomplete(snapshot: Snapshot) -> Iterator[Finding]:
                 "Nightly torch versions are pre-releases (2.x.0.devYYYYMMDD). uv takes pre-releases only for requirements that "
                 "name one (`torch>=2.10.0.dev0`) or with `[tool.uv] prerelease = \"allow\"`.",
                 (Evidence("torch requirements", "; ".join(r.requirement for r in _declared(pyproject, "torch")) or "none", pyproject.path),),
+                # Unsafe: "allow" lets every package resolve to a pre-release, not only torch.
+                Fix("Allow pre-releases ([tool.uv] prerelease = \"allow\")", Applicability.UNSAFE, "set-uv-setting",
+                    {"key": "prerelease", "value": "allow"}),
             )
 
 
@@ -606,6 +615,17 @@ def _torch_specifier(pyproject: PyprojectInfo) -> SpecifierSet | None:
     return combined if found else None
 
 
+def _narrow_python_fix(python_range: SpecifierSet, releases: list) -> Fix | None:
+    """requires-python raised to the oldest Python every matching release has wheels for."""
+    common = set.intersection(*(set(r.python) for r in releases))
+    if not common:
+        return None
+    lowest = min(common, key=Version)
+    kept = [str(s) for s in python_range if s.operator in ("<", "<=", "!=")]
+    value = ",".join([f">={lowest}", *kept])
+    return Fix(f"Raise requires-python to {value}", Applicability.UNSAFE, "set-requires-python", {"value": value})
+
+
 @rule("TD310", "no-torch-wheels-for-range")
 def no_torch_wheels_for_range(snapshot: Snapshot) -> Iterator[Finding]:
     """The project's torch range has no wheels on its CUDA index, or for a Python it admits.
@@ -669,5 +689,6 @@ def no_torch_wheels_for_range(snapshot: Snapshot) -> Iterator[Finding]:
             (Evidence("requires-python", pyproject.requires_python, pyproject.path),
              Evidence("torch range", str(specifier), pyproject.path),
              Evidence(f"Python versions of torch {releases[0].series}", ", ".join(releases[0].python), "torchdoctor knowledge base")),
+            _narrow_python_fix(python_range, releases),
         )
         break

@@ -156,6 +156,14 @@ def make_index_explicit(document: TOMLDocument, params: dict[str, Any]) -> None:
         index["explicit"] = True
     if params.get("drop_default") and "default" in index:
         del index["default"]
+    # An index nothing is mapped to served torch only through its priority; once explicit, it must be mapped.
+    sources = _sources(document) if params.get("map_packages") else None
+    for package in params.get("map_packages", ()):
+        if _source_key(sources, package) is None:
+            entry = {"index": index["name"]}
+            if params.get("marker"):
+                entry["marker"] = params["marker"]
+            _set_entries(sources, package, [entry])
 
 
 @transform("repair-index-url")
@@ -281,11 +289,14 @@ def use_pytorch_index(document: TOMLDocument, params: dict[str, Any]) -> None:
             continue
         kept = [e for e in current if e.get("index") not in replaced or e.get("extra") or e.get("group")]
         _set_entries(sources, key, [*kept, entry])
-    if replaced:
-        used = {e.get("index") for value in sources.values() for e in _entries(value)}
-        for position in range(len(indexes) - 1, -1, -1):
-            if indexes[position].get("name") in replaced and indexes[position].get("name") not in used:
-                del indexes[position]
+    # Leave no index behind that nothing uses: the ones replaced, and the new one if every package already
+    # had its own source (another fix may have mapped them first).
+    used = {e.get("index") for value in sources.values() for e in _entries(value)}
+    for position in range(len(indexes) - 1, -1, -1):
+        index_name = indexes[position].get("name")
+        if index_name in (*replaced, name) and index_name not in used:
+            del indexes[position]
+    _drop_empty(document)
 
 
 @transform("add-extra-build-dependencies")
@@ -336,3 +347,48 @@ def replace_legacy_index(document: TOMLDocument, params: dict[str, Any]) -> None
     if len(uv) == 0:  # nothing else was set there: let the new tables stand without a bare [tool.uv] header
         del document["tool"]["uv"]
     use_pytorch_index(document, params)
+
+
+@transform("set-uv-setting")
+def set_uv_setting(document: TOMLDocument, params: dict[str, Any]) -> None:
+    """Set one `[tool.uv]` key (prerelease, ...); with value None, remove it."""
+    uv = _uv(document)
+    key, value = params["key"], params.get("value")
+    if value is None:
+        if key in uv:
+            del uv[key]
+    elif uv.get(key) != value:
+        uv[key] = value
+
+
+@transform("remove-index")
+def remove_index(document: TOMLDocument, params: dict[str, Any]) -> None:
+    indexes = _indexes(document)
+    for position in range(len(indexes) - 1, -1, -1):
+        if indexes[position].get("name") == params["name"]:
+            del indexes[position]
+    _drop_empty(document)
+
+
+def _drop_empty(document: TOMLDocument) -> None:
+    """Remove an emptied [[tool.uv.index]] list and emptied [tool.uv] / [tool] tables.
+
+    tomlkit would otherwise write an emptied array of tables as `tool.uv.index = []` at the top of the file.
+    """
+    tool = document.get("tool")
+    uv = tool.get("uv") if tool is not None else None
+    if uv is None:
+        return
+    if "index" in uv and len(uv["index"]) == 0:
+        del uv["index"]
+    if len(uv) == 0:
+        del tool["uv"]
+    if len(tool) == 0:
+        del document["tool"]
+
+
+@transform("set-requires-python")
+def set_requires_python(document: TOMLDocument, params: dict[str, Any]) -> None:
+    project = _table(document, "project", False)
+    if project.get("requires-python") != params["value"]:
+        project["requires-python"] = params["value"]
