@@ -36,6 +36,14 @@ from torchdoctor.probes.project import probe_project  # noqa: E402
 from torchdoctor.snapshot import Snapshot  # noqa: E402
 
 machine = Snapshot.from_json((SNAPSHOTS / "h100-pypi.json").read_text(encoding="utf-8"))
+for case in sorted((REPO / "tests" / "fixtures" / "fix-cases").glob("*.toml")):
+    with tempfile.TemporaryDirectory() as folder:
+        text = case.read_text(encoding="utf-8")
+        (Path(folder) / "pyproject.toml").write_text(text, encoding="utf-8")
+        diagnoses = run_checks(replace(machine, project=probe_project(Path(folder))))
+        after = apply_fixes(text, fixable(diagnoses, {case.stem}, unsafe=True))
+    (GOLDEN / "fixes" / f"{case.stem}.after.toml").write_text(after, encoding="utf-8")
+    print(f"wrote fixes/{case.stem}.after.toml")
 for case in sorted((REPO / "tests" / "fixtures" / "cases").glob("*/*.toml")):
     with tempfile.TemporaryDirectory() as folder:
         text = case.read_text(encoding="utf-8")

@@ -122,6 +122,9 @@ def build_indexes(root: Path) -> None:
         indexes.setdefault("whl/cpu", []).extend(_torch_wheels(version, "cpu", [LINUX, WINDOWS], pythons, False))
         for variant in variants:
             indexes.setdefault(f"whl/{variant}", []).extend(_torch_wheels(version, variant, [LINUX, WINDOWS], pythons, False))
+    # Like the real PyTorch index, every variant also carries an old copy of some common packages.
+    for index in [i for i in indexes if i.startswith("whl/")]:
+        indexes[index].append(Wheel("filelock", "3.13.1", "py3-none-any"))
     for name, versions in PLAIN_PACKAGES.items():
         for version in versions:
             indexes["pypi/simple"].append(Wheel(name, version, "py3-none-any"))

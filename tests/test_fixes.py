@@ -356,3 +356,18 @@ def test_fix_lock_runs_uv_against_the_chosen_index(tmp_path):
         assert locked == {"2.15.0+cu130", "2.15.0"}
     finally:
         index.close()
+
+
+FIX_CASES = sorted((FIXTURES / "fix-cases").glob("*.toml"))
+
+
+@pytest.mark.parametrize("case", FIX_CASES, ids=lambda p: p.stem)
+def test_each_fix_case_gets_its_fix_as_in_the_golden_file(case, tmp_path):
+    """One small project per fixable diagnosis (its code is the file name), safe and unsafe fixes included."""
+    text = case.read_text(encoding="utf-8")
+    diagnoses = diagnose_text(tmp_path, text)
+    assert case.stem in {d.code for d in fixable(diagnoses, unsafe=True)}
+    after = apply_fixes(text, fixable(diagnoses, {case.stem}, unsafe=True))
+    assert (GOLDEN / f"{case.stem}.after.toml").read_text(encoding="utf-8") == after
+    assert case.stem not in {d.code for d in diagnose_text(tmp_path / "after", after)}
+    assert_fix_properties(tmp_path / "all", text, unsafe=True)

@@ -139,11 +139,10 @@ def test_td307_only_when_macos_is_resolved(tmp_path):
     assert "TD307" not in codes_of(tmp_path, marked)
 
 
-def test_td308_pre_releases_not_enabled(tmp_path):
-    nightly = CU128.replace("whl/cu128", "whl/nightly/cu128") + 'pytorch-triton = [{ index = "pytorch-cu128" }]\n'
+def test_td308_silent_once_pytorch_triton_is_mapped(tmp_path):
+    nightly = CU128.replace("whl/cu128", "whl/nightly/cu128")
     assert codes_of(tmp_path, nightly) == ["TD308"]
-    allowed = nightly.replace("[tool.uv]\n", '[tool.uv]\nprerelease = "allow"\n')
-    assert codes_of(tmp_path, allowed) == []
+    assert codes_of(tmp_path, nightly + 'pytorch-triton = [{ index = "pytorch-cu128" }]\n') == []
 
 
 def test_td309_companion_left_on_pypi(tmp_path):

@@ -206,3 +206,100 @@ def test_find_links_case_locks_the_same_builds_through_an_explicit_index(uv, ind
     assert result.returncode == 0, result.stderr
     assert locked_torch(after) == locked_torch(before)
     assert locked_torch(after)["linux"] == {"2.4.0+cu118"} and locked_torch(after)["macos"] == {"2.4.0"}
+
+
+def fix_case(code: str) -> str:
+    return (Path(__file__).parent / "fixtures" / "fix-cases" / f"{code}.toml").read_text(encoding="utf-8")
+
+
+def fixed_for(code: str, text: str, tmp_path: Path) -> str:
+    folder = tmp_path / f"diagnose-{code}"
+    folder.mkdir(exist_ok=True)
+    (folder / "pyproject.toml").write_text(text, encoding="utf-8")
+    diagnoses = run_checks(replace(H100, project=probe_project(folder)))
+    return apply_fixes(text, fixable(diagnoses, {code}, unsafe=True))
+
+
+def lock_before_and_after(code: str, uv: str, index: LocalIndex, tmp_path: Path):
+    text = fix_case(code)
+    before, after = tmp_path / "before", tmp_path / "after"
+    before.mkdir()
+    after.mkdir()
+    return (uv_lock(uv, before, text, index, tmp_path), before), (uv_lock(uv, after, fixed_for(code, text, tmp_path), index, tmp_path), after)
+
+
+def locked(folder: Path, name: str) -> set[tuple[str, str]]:
+    """(version, source) of every locked entry of a package, read with tomllib (any package, not only torch's)."""
+    import tomllib
+
+    data = tomllib.loads((folder / "uv.lock").read_text(encoding="utf-8"))
+    return {(p["version"], str(p.get("source"))) for p in data.get("package", []) if p["name"] == name}
+
+
+def test_td301_explicit_index_stops_serving_filelock(uv, index, tmp_path):
+    (first, before), (second, after) = lock_before_and_after("TD301", uv, index, tmp_path)
+    assert first.returncode != 0  # filelock>=3.14 is not on the PyTorch index, which uv tried first
+    assert "filelock" in first.stderr
+    assert second.returncode == 0, second.stderr
+    assert {v for v, _ in locked(after, "filelock")} == {"3.20.0"}
+
+
+def test_nightly_only_index_needs_no_prerelease_setting(uv, index, tmp_path):
+    """Why TD308 does not ask for `prerelease`: uv accepts nightlies when they are all the index has."""
+    text = """[project]
+name = "nightly"
+version = "0.1.0"
+requires-python = ">=3.12"
+dependencies = ["torch>=2.9", "pytorch-triton ; sys_platform == 'linux'"]
+
+[tool.uv]
+environments = ["sys_platform == 'linux'"]
+
+[[tool.uv.index]]
+name = "nightly"
+url = "https://download.pytorch.org/whl/nightly/cu128"
+explicit = true
+
+[tool.uv.sources]
+torch = [{ index = "nightly" }]
+pytorch-triton = [{ index = "nightly", marker = "sys_platform == 'linux'" }]
+"""
+    folder = tmp_path / "project"
+    folder.mkdir()
+    result = uv_lock(uv, folder, text, index, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert locked_torch(folder)["linux"] == {"2.10.0.dev20251010+cu128"}
+    diagnose = tmp_path / "diagnose"
+    diagnose.mkdir()
+    (diagnose / "pyproject.toml").write_text(text, encoding="utf-8")
+    assert "TD308" not in {d.code for d in run_checks(replace(H100, project=probe_project(diagnose)))}
+
+
+def test_td309_torchvision_follows_torch_to_its_index(uv, index, tmp_path):
+    (first, before), (second, after) = lock_before_and_after("TD309", uv, index, tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert {v for v, _ in locked(before, "torchvision")} == {"0.26.0"}  # PyPI's build beside torch +cu130
+    assert second.returncode == 0, second.stderr
+    assert {v for v, _ in locked(after, "torchvision")} == {"0.26.0+cu130"}
+
+
+def test_td310_requires_python_raised_to_what_torch_supports(uv, index, tmp_path):
+    (first, _), (second, after) = lock_before_and_after("TD310", uv, index, tmp_path)
+    assert first.returncode != 0 and "No solution found" in first.stderr
+    assert second.returncode == 0, second.stderr
+    assert {v for v, _ in locked(after, "torch")} == {"2.15.0"}
+
+
+def test_td312_conflicts_let_both_extras_lock(uv, index, tmp_path):
+    (first, _), (second, after) = lock_before_and_after("TD312", uv, index, tmp_path)
+    assert first.returncode != 0 and "conflicting" in first.stderr.lower()
+    assert second.returncode == 0, second.stderr
+    assert {v for v, _ in locked(after, "torch")} == {"2.15.0+cpu", "2.11.0+cu128"}
+
+
+def test_td314_torch_backend_replaced_by_an_index_uv_follows(uv, index, tmp_path):
+    (first, before), (second, after) = lock_before_and_after("TD314", uv, index, tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert {v for v, _ in locked(before, "torch")} == {"2.15.0"}  # torch-backend ignored: PyPI's torch
+    assert second.returncode == 0, second.stderr
+    assert {v for v, _ in locked(after, "torch")} == {"2.15.0+cu130"}

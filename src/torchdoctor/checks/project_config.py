@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
-from packaging.version import InvalidVersion, Version
+from packaging.version import Version
 
 from torchdoctor.checks.gpu_build import use_build_fix
 from torchdoctor.checks.indexes import (
@@ -48,14 +48,6 @@ def _sources_for(pyproject: PyprojectInfo, package: str) -> list[UvSource]:
 
 def _declared(pyproject: PyprojectInfo, package: str) -> list:
     return [r for r in pyproject.torch_requirements if r.name == package]
-
-
-def _asks_pre_release(requirement: str) -> bool:
-    """Whether a requirement names a pre-release (`torch>=2.10.0.dev0`), which makes uv accept them for it."""
-    try:
-        return any(Version(spec.version.removesuffix(".*")).is_prerelease for spec in Requirement(requirement).specifier)
-    except (InvalidRequirement, InvalidVersion):
-        return False
 
 
 def _requirement_applies(requirement: str, platform: str) -> bool:
@@ -332,18 +324,18 @@ def accelerated_index_reaches_macos(snapshot: Snapshot) -> Iterator[Finding]:
 
 @rule("TD308", "nightly-index-incomplete")
 def nightly_index_incomplete(snapshot: Snapshot) -> Iterator[Finding]:
-    """torch comes from the nightly (or test) index, but its triton or the pre-release setting does not.
+    """torch comes from the nightly (or test) index, but its pytorch-triton does not.
 
     What it detects:
         torch mapped to a `/whl/nightly/` or `/whl/test/` index while neither pytorch-triton nor triton is
-        mapped to that index; and torch requirements without a pre-release specifier (`.dev0`) when
-        `[tool.uv] prerelease` is not set.
+        mapped to that index.
     Why it matters:
         Nightly torch pins `pytorch-triton==X+git…`, which exists only on the nightly index. An explicit index
         serves only mapped packages, so `uv lock` ends with "No solution found … torch depends on
-        pytorch-triton". Nightly versions are pre-releases, which uv only takes when asked.
+        pytorch-triton". (Pre-releases need no setting here: with only nightlies on the explicit index, uv's
+        default `if-necessary-or-explicit` accepts them, as a real `uv lock` in the tests shows.)
     Fix safety:
-        Safe: maps pytorch-triton (Linux only) to the same index and adds the pre-release setting.
+        Safe: maps pytorch-triton (Linux only) to the same index and depends on it there.
     """
     pyproject = _pyproject(snapshot)
     if pyproject is None:
@@ -364,18 +356,6 @@ def nightly_index_incomplete(snapshot: Snapshot) -> Iterator[Finding]:
                  Evidence("[tool.uv.sources] pytorch-triton", "missing", pyproject.path)),
                 Fix(f"Map pytorch-triton to {name} on Linux and depend on it there", Applicability.SAFE,
                     "map-nightly-triton", {"index": name, "package": "pytorch-triton"}),
-            )
-        pre_release_asked = any(_asks_pre_release(r.requirement) for r in _declared(pyproject, "torch"))
-        if not pre_release_asked and not pyproject.uv.prerelease:
-            yield Finding(
-                Severity.WARNING,
-                f"torch comes from the {urls[name].channel} index {name}, but pre-releases are not enabled",
-                "Nightly torch versions are pre-releases (2.x.0.devYYYYMMDD). uv takes pre-releases only for requirements that "
-                "name one (`torch>=2.10.0.dev0`) or with `[tool.uv] prerelease = \"allow\"`.",
-                (Evidence("torch requirements", "; ".join(r.requirement for r in _declared(pyproject, "torch")) or "none", pyproject.path),),
-                # Unsafe: "allow" lets every package resolve to a pre-release, not only torch.
-                Fix("Allow pre-releases ([tool.uv] prerelease = \"allow\")", Applicability.UNSAFE, "set-uv-setting",
-                    {"key": "prerelease", "value": "allow"}),
             )
 
 
