@@ -303,11 +303,12 @@ def accelerated_index_reaches_macos(snapshot: Snapshot) -> Iterator[Finding]:
     for target, sources in reaching.items():
         url = urls[target]
         packages = ", ".join(s.package for s in sources)
+        label = url.variant if url.channel == "stable" else f"{url.channel} {url.variant}"
         yield Finding(
             Severity.WARNING,
-            f"{packages} come{'s' if len(sources) == 1 else ''} from the {url.variant} index {target} on every platform, "
+            f"{packages} come{'s' if len(sources) == 1 else ''} from the {label} index {target} on every platform, "
             "macOS included, where it has no wheels",
-            f"The {url.variant} index only has Linux and Windows wheels. Without a marker, macOS users get no installable "
+            f"The {label} index only has Linux and Windows wheels. Without a marker, macOS users get no installable "
             f"{sources[0].package}; add marker = \"sys_platform == 'linux' or sys_platform == 'win32'\" so macOS uses PyPI.",
             tuple(
                 Evidence(f"[tool.uv.sources] {s.package}", f"index = {s.target!r}, marker = {s.marker!r}", pyproject.path)
