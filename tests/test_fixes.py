@@ -371,3 +371,15 @@ def test_each_fix_case_gets_its_fix_as_in_the_golden_file(case, tmp_path):
     assert (GOLDEN / f"{case.stem}.after.toml").read_text(encoding="utf-8") == after
     assert case.stem not in {d.code for d in diagnose_text(tmp_path / "after", after)}
     assert_fix_properties(tmp_path / "all", text, unsafe=True)
+
+
+def test_alternative_fix_from_the_command_line(tmp_path):
+    folder = case_project(tmp_path, "uv-guide-extras", "pyproject.plain.toml")
+    result = run_cli("fix", "TD316", "--alternative", "1", "--unsafe", "--dry-run",
+                     "--snapshot", str(SNAPSHOTS / "h100-pypi.json"), "--project", str(folder))
+    assert result.code == 0, result.stderr
+    assert "+cu130 = [\"torch>=2.5.1\", \"torchvision>=0.20.1\"]" in result.stdout
+    assert run_cli("fix", "TD316", "--alternative", "2", "--unsafe", "--dry-run",
+                   "--snapshot", str(SNAPSHOTS / "h100-pypi.json"), "--project", str(folder)).code == 2
+    text = run_cli("check", "--snapshot", str(SNAPSHOTS / "h100-pypi.json"), "--project", str(folder)).stdout
+    assert "→ torchdoctor fix TD316 --alternative 1 --unsafe" in text

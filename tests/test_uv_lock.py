@@ -303,3 +303,22 @@ def test_td314_torch_backend_replaced_by_an_index_uv_follows(uv, index, tmp_path
     assert {v for v, _ in locked(before, "torch")} == {"2.15.0"}  # torch-backend ignored: PyPI's torch
     assert second.returncode == 0, second.stderr
     assert {v for v, _ in locked(after, "torch")} == {"2.15.0+cu130"}
+
+
+def test_extras_alternative_locks_cpu_and_the_machines_cuda_build(uv, index, tmp_path):
+    plain = case_text("uv-guide-extras", "pyproject.plain.toml")
+    folder = tmp_path / "diagnose"
+    folder.mkdir()
+    (folder / "pyproject.toml").write_text(plain, encoding="utf-8")
+    (td316,) = [d for d in run_checks(replace(H100, project=probe_project(folder))) if d.code == "TD316"]
+    (alternative,) = td316.alternatives
+    assert alternative.title == "Let each user choose: extras cpu and cu130 (`uv sync --extra cu130`), declared conflicting"
+    after_text = apply_fixes(plain, [replace(td316, fix=alternative)])
+    after = tmp_path / "after"
+    after.mkdir()
+    result = uv_lock(uv, after, after_text, index, tmp_path)
+    assert result.returncode == 0, result.stderr
+    torch = locked_torch(after)
+    # Both builds for Linux and Windows; PyPI's 2.15.0 (locked for macOS) keeps its other wheels in the lock.
+    assert {"2.15.0+cpu", "2.15.0+cu130"} <= torch["linux"] and {"2.15.0+cpu", "2.15.0+cu130"} <= torch["windows"]
+    assert torch["macos"] == {"2.15.0"}

@@ -70,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     fix.add_argument("--yes", action="store_true", help="write without asking")
     fix.add_argument("--unsafe", action="store_true", help="include fixes that change what the project promises")
     fix.add_argument("--lock", action="store_true", help="run `uv lock` after writing")
+    fix.add_argument("--alternative", type=int, metavar="N", help="apply the diagnosis' alternative fix N instead of its main fix")
     fix.add_argument("--timeout", type=float, default=60.0, help=argparse.SUPPRESS)
     fix.add_argument("--fresh", action="store_true", help=argparse.SUPPRESS)
 
@@ -214,6 +215,10 @@ def command_fix(args: argparse.Namespace) -> int:
     path = Path(pyproject.path)
     diagnoses = run_checks(snapshot)
     codes = {c.upper() for c in args.codes}
+    if args.alternative is not None:
+        if len(codes) != 1:
+            raise UsageError("--alternative needs exactly one diagnosis code")
+        diagnoses = tuple(choose_alternative(diagnoses, codes, args.alternative))
     chosen = fixable(diagnoses, codes or None, unsafe=args.unsafe)
     skipped = [d for d in fixable(diagnoses, codes or None, unsafe=True) if d not in chosen]
     for diagnosis in skipped:
@@ -262,6 +267,23 @@ def command_fix(args: argparse.Namespace) -> int:
         return run_uv_lock(Path(snapshot.project.root))
     print("next: `uv lock`, then `uv sync`", file=sys.stderr)
     return ExitCode.FINDINGS if remaining else ExitCode.CLEAN
+
+
+def choose_alternative(diagnoses, codes: set[str], number: int):
+    """The diagnoses with the named one's alternative fix N put in place of its main fix."""
+    from dataclasses import replace
+
+    found = False
+    for diagnosis in diagnoses:
+        if diagnosis.code in codes and diagnosis.alternatives:
+            if not 1 <= number <= len(diagnosis.alternatives):
+                raise UsageError(f"{diagnosis.code} has {len(diagnosis.alternatives)} alternative fix(es)")
+            found = True
+            yield replace(diagnosis, fix=diagnosis.alternatives[number - 1])
+        else:
+            yield diagnosis
+    if not found:
+        raise UsageError(f"{', '.join(sorted(codes))} offers no alternative fix here")
 
 
 def run_uv_lock(root: Path) -> int:

@@ -87,6 +87,8 @@ class Diagnosis:
     evidence: tuple[Evidence, ...] = ()
     fix: Fix | None = None
     """How to cure it, when torchdoctor knows: a pyproject transform or the commands to run."""
+    alternatives: tuple[Fix, ...] = ()
+    """Other ways to cure it, applied with `torchdoctor fix CODE --alternative N` (1-based)."""
 
 
 @dataclass(frozen=True)

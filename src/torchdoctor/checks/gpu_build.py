@@ -370,6 +370,26 @@ def recommend_build(snapshot: Snapshot) -> tuple[str, str] | None:
     return None
 
 
+def extras_alternative(snapshot: Snapshot) -> tuple[Fix, ...]:
+    """The other way: let each user pick CPU or the recommended CUDA build with an extra (uv's guide pattern)."""
+    fix = use_build_fix(snapshot)
+    pyproject = snapshot.project.pyproject
+    if fix is None or pyproject is None or pyproject.extras or fix.params["replace"]:
+        return ()
+    variant = fix.params["name"].removeprefix("pytorch-")
+    variants = ["cpu"] if variant == "cpu" else ["cpu", variant]
+    if len(variants) < 2:
+        return ()
+    return (
+        Fix(
+            f"Let each user choose: extras {' and '.join(variants)} (`uv sync --extra {variant}`), declared conflicting",
+            Applicability.UNSAFE,  # a plain `uv sync` no longer installs torch
+            "accelerator-extras",
+            {"variants": variants, "urls": [pytorch_index_url(v) for v in variants], "packages": fix.params["packages"]},
+        ),
+    )
+
+
 def use_build_fix(snapshot: Snapshot) -> Fix | None:
     """The fix that maps the torch family to the recommended PyTorch index, or None."""
     pyproject = snapshot.project.pyproject

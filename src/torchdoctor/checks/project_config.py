@@ -8,7 +8,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import Version
 
-from torchdoctor.checks.gpu_build import use_build_fix
+from torchdoctor.checks.gpu_build import extras_alternative, use_build_fix
 from torchdoctor.checks.indexes import (
     PLATFORM_NAMES,
     IndexUrl,
@@ -580,6 +580,7 @@ def windows_gets_cpu_torch(snapshot: Snapshot) -> Iterator[Finding]:
         tuple(Evidence(f"torch requirement ({r.group})", r.requirement, pyproject.path) for r in on_windows)
         + (Evidence("[tool.uv.sources] torch", "none for Windows", pyproject.path),),
         use_build_fix(snapshot),
+        extras_alternative(snapshot),
     )
 
 

@@ -37,6 +37,7 @@ class Finding:
     explanation: str
     evidence: tuple[Evidence, ...] = ()
     fix: Fix | None = None
+    alternatives: tuple[Fix, ...] = ()
 
 
 CheckFunction = Callable[[Snapshot], Iterator[Finding]]
@@ -137,6 +138,7 @@ def run_checks(snapshot: Snapshot) -> tuple[Diagnosis, ...]:
                     explanation=finding.explanation,
                     evidence=finding.evidence,
                     fix=finding.fix,
+                    alternatives=finding.alternatives,
                 )
             )
     diagnoses.sort(key=lambda d: (-d.severity.rank, d.code))

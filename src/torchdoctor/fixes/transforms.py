@@ -250,6 +250,8 @@ def declare_extra_conflicts(document: TOMLDocument, params: dict[str, Any]) -> N
     if "conflicts" not in uv:
         uv["conflicts"] = tomlkit.array()
         uv["conflicts"].multiline(True)
+        if params.get("blank_line_after"):
+            uv["conflicts"].trivia.trail = "\n\n"  # before the [[tool.uv.index]] / [tool.uv.sources] added with it
     for group in uv["conflicts"]:
         if sorted(item.get("extra") for item in group if hasattr(item, "get")) == extras:
             return
@@ -392,3 +394,59 @@ def set_requires_python(document: TOMLDocument, params: dict[str, Any]) -> None:
     project = _table(document, "project", False)
     if project.get("requires-python") != params["value"]:
         project["requires-python"] = params["value"]
+
+
+@transform("accelerator-extras")
+def accelerator_extras(document: TOMLDocument, params: dict[str, Any]) -> None:
+    """uv's guide pattern: one extra per accelerator (`uv sync --extra cu130`), declared conflicting.
+
+    The torch-family requirements move from [project] dependencies into each extra; every extra gets its
+    own explicit index and `extra =` sources (macOS stays on PyPI for the CUDA extras).
+    """
+    packages = set(params["packages"])
+    project = _table(document, "project", False)
+    tool = document.get("tool")
+    uv_tables_existed = tool is not None and "uv" in tool and ("index" in tool["uv"] or "sources" in tool["uv"])
+    dependencies = _dependencies(document)
+    moved = []
+    for position in range(len(dependencies) - 1, -1, -1):
+        try:
+            name = canonicalize_name(Requirement(str(dependencies[position])).name)
+        except InvalidRequirement:
+            continue
+        if name in packages:
+            moved.insert(0, str(dependencies[position]))
+            del dependencies[position]
+    if moved and len(dependencies) == 0:
+        project["dependencies"] = tomlkit.array()  # `[]`, not an empty multi-line array
+    extras = project.get("optional-dependencies")
+    if extras is None:
+        project["optional-dependencies"] = tomlkit.table()
+        extras = project["optional-dependencies"]
+    for variant in params["variants"]:
+        if variant not in extras:
+            requirements = tomlkit.array()
+            for requirement in moved or [p for p in params["packages"] if p == "torch"]:
+                requirements.append(requirement)
+            extras[variant] = requirements
+    indexes = _indexes(document)
+    for variant, url in zip(params["variants"], params["urls"], strict=True):
+        if not any(index.get("name") == f"pytorch-{variant}" for index in indexes):
+            table = tomlkit.table()
+            table["name"] = f"pytorch-{variant}"
+            table["url"] = url
+            table["explicit"] = True
+            indexes.append(table)
+    sources = _sources(document)
+    for package in params["packages"]:
+        wanted = []
+        for variant in params["variants"]:
+            marker = "sys_platform != 'darwin'" if variant == "cpu" else LINUX_OR_WINDOWS
+            wanted.append({"index": f"pytorch-{variant}", "extra": variant, "marker": marker})
+        key = _source_key(sources, package)
+        current = [dict(e) for e in _entries(sources[key])] if key is not None else []
+        have = {(e.get("index"), e.get("extra")) for e in current}
+        missing = [w for w in wanted if (w["index"], w["extra"]) not in have]
+        if missing:
+            _set_entries(sources, key or package, [*current, *missing])
+    declare_extra_conflicts(document, {"extras": params["variants"], "blank_line_after": not uv_tables_existed})

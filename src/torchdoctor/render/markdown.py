@@ -34,6 +34,9 @@ def render_markdown(report: Report) -> str:
                 out.append(f"**Fix ({fix.applicability.value}):** {fix.title} — `torchdoctor fix {diagnosis.code}`")
             else:
                 out += [f"**Fix:** {fix.title}", "", "```sh", *fix.commands, "```"]
+        for number, alternative in enumerate(diagnosis.alternatives, start=1):
+            out += ["", f"**Or ({alternative.applicability.value}):** {alternative.title} — "
+                        f"`torchdoctor fix {diagnosis.code} --alternative {number}`"]
         out.append("")
     out += ["<details><summary>snapshot (JSON)</summary>", "", "```json", snapshot.to_json(), "```", "", "</details>", ""]
     return "\n".join(out)

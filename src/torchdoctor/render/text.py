@@ -52,6 +52,10 @@ def _diagnosis(diagnosis: Diagnosis, paint) -> list[str]:
         else:
             lines.append(paint(f"  fix: {fix.title}; run it yourself:", "32"))
             lines.extend(f"      $ {command}" for command in fix.commands)
+    for number, alternative in enumerate(diagnosis.alternatives, start=1):
+        lines.append(paint(f"  or ({alternative.applicability.value}): {alternative.title}", "32"))
+        flag = " --unsafe" if alternative.applicability.value == "unsafe" else ""
+        lines.append(f"      → torchdoctor fix {diagnosis.code} --alternative {number}{flag}")
     return lines
 
 
