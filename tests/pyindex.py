@@ -86,6 +86,56 @@ class Wheel:
         return buffer.getvalue()
 
 
+# An sdist whose build imports torch, as flash-attn's does, with a tiny in-tree PEP 517 backend so that
+# building it needs nothing from the index but torch itself.
+EXTENSION_BACKEND = """
+import base64, hashlib, io, os, zipfile
+
+def _metadata():
+    import torch  # what flash-attn's setup.py does first; fails in an isolated build without torch
+    return "Metadata-Version: 2.1\\nName: flash-attn\\nVersion: 2.8.3\\nRequires-Dist: torch\\n"
+
+def get_requires_for_build_wheel(config_settings=None):
+    return []
+
+def prepare_metadata_for_build_wheel(directory, config_settings=None):
+    info = os.path.join(directory, "flash_attn-2.8.3.dist-info")
+    os.makedirs(info)
+    with open(os.path.join(info, "METADATA"), "w") as handle:
+        handle.write(_metadata())
+    return "flash_attn-2.8.3.dist-info"
+
+def build_wheel(directory, config_settings=None, metadata_directory=None):
+    name = "flash_attn-2.8.3-py3-none-any.whl"
+    files = {"flash_attn/__init__.py": "", "flash_attn-2.8.3.dist-info/METADATA": _metadata(),
+             "flash_attn-2.8.3.dist-info/WHEEL": "Wheel-Version: 1.0\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n"}
+    with zipfile.ZipFile(os.path.join(directory, name), "w") as archive:
+        for path, text in files.items():
+            archive.writestr(path, text)
+        archive.writestr("flash_attn-2.8.3.dist-info/RECORD", "")
+    return name
+"""
+
+
+def extension_sdist() -> bytes:
+    import tarfile
+
+    files = {
+        "pyproject.toml": '[build-system]\nrequires = []\nbuild-backend = "backend"\nbackend-path = ["."]\n\n'
+                          '[project]\nname = "flash-attn"\nversion = "2.8.3"\ndynamic = ["dependencies"]\n',
+        "backend.py": EXTENSION_BACKEND,
+        "PKG-INFO": "Metadata-Version: 2.1\nName: flash-attn\nVersion: 2.8.3\n",
+    }
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        for path, text in files.items():
+            data = text.encode()
+            info = tarfile.TarInfo(f"flash_attn-2.8.3/{path}")
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
 def _torch_wheels(version: str, local: str | None, platforms: list[str], pythons: tuple[str, ...], linux_cuda: bool) -> list[Wheel]:
     full = f"{version}+{local}" if local else version
     requires_python = f">=3.{pythons[0][3:]}"
@@ -137,6 +187,13 @@ def build_indexes(root: Path) -> None:
         for package, version in (("torchvision", "0.25.0.dev20251010"), ("torchaudio", "2.10.0.dev20251010")):
             for platform in (LINUX, WINDOWS):
                 nightly.append(Wheel(package, f"{version}+cu128", f"{python}-{python}-{platform}", [f"torch=={NIGHTLY}+cu128"], ">=3.10"))
+    sdist_folder = root / "pypi/simple/flash-attn"
+    sdist_folder.mkdir(parents=True)
+    sdist = extension_sdist()
+    (sdist_folder / "flash_attn-2.8.3.tar.gz").write_bytes(sdist)
+    (sdist_folder / "index.html").write_text(
+        f'<a href="/pypi/simple/flash-attn/flash_attn-2.8.3.tar.gz#sha256={hashlib.sha256(sdist).hexdigest()}">'
+        "flash_attn-2.8.3.tar.gz</a>\n", encoding="utf-8")
     for index, wheels in indexes.items():
         folder = root / index
         by_project: dict[str, list[Wheel]] = {}

@@ -326,7 +326,7 @@ torch-backend = "auto"  # only uv pip reads this
 environments = ["sys_platform == 'linux'"]
 """
     after = assert_fix_properties(tmp_path, text)
-    assert 'extra-build-dependencies = {flash-attn = [{ requirement = "torch", match-runtime = true }]}' in after
+    assert 'extra-build-dependencies = {flash-attn = ["torch"]}' in after
     assert "torch-backend" not in after
     assert 'url = "https://download.pytorch.org/whl/cu130"' in after
 

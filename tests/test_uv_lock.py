@@ -322,3 +322,10 @@ def test_extras_alternative_locks_cpu_and_the_machines_cuda_build(uv, index, tmp
     # Both builds for Linux and Windows; PyPI's 2.15.0 (locked for macOS) keeps its other wheels in the lock.
     assert {"2.15.0+cpu", "2.15.0+cu130"} <= torch["linux"] and {"2.15.0+cpu", "2.15.0+cu130"} <= torch["windows"]
     assert torch["macos"] == {"2.15.0"}
+
+
+def test_td271_extension_builds_once_it_gets_the_projects_torch(uv, index, tmp_path):
+    (first, _), (second, after) = lock_before_and_after("TD271", uv, index, tmp_path)
+    assert first.returncode != 0 and "No module named 'torch'" in first.stderr
+    assert second.returncode == 0, second.stderr
+    assert {v for v, _ in locked(after, "flash-attn")} == {"2.8.3"}

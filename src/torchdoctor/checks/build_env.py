@@ -105,7 +105,9 @@ def extension_build_isolated_from_torch(snapshot: Snapshot) -> Iterator[Finding]
         uv builds source distributions in an isolated environment. Their setup.py imports torch, so the build fails
         with "ModuleNotFoundError: No module named 'torch'", or builds against a different torch than the project's.
     Fix safety:
-        Safe: adds `extra-build-dependencies = { <package> = [{ requirement = "torch", match-runtime = true }] }`.
+        Safe: adds `extra-build-dependencies = { <package> = ["torch"] }`. (`match-runtime = true`, which pins
+        the build's torch to the locked one, also needs the package's metadata declared by hand; uv refuses it
+        otherwise.)
     """
     pyproject = snapshot.project.pyproject
     if pyproject is None or not pyproject.extension_requirements or pyproject.uv.no_build_isolation:
@@ -122,6 +124,6 @@ def extension_build_isolated_from_torch(snapshot: Snapshot) -> Iterator[Finding]
             "list it in no-build-isolation-package.",
             tuple(Evidence(f"{r.name} requirement ({r.group})", r.requirement, pyproject.path) for r in missing if r.name == name)
             + (Evidence("[tool.uv] extra-build-dependencies", str(sorted(extra)) if extra else "missing", pyproject.path),),
-            Fix(f"Build {name} with the project's torch (extra-build-dependencies, match-runtime)", Applicability.SAFE,
+            Fix(f"Give {name}'s build torch ([tool.uv] extra-build-dependencies)", Applicability.SAFE,
                 "add-extra-build-dependencies", {"package": name}),
         )

@@ -303,7 +303,12 @@ def use_pytorch_index(document: TOMLDocument, params: dict[str, Any]) -> None:
 
 @transform("add-extra-build-dependencies")
 def add_extra_build_dependencies(document: TOMLDocument, params: dict[str, Any]) -> None:
-    """Give a package's isolated build the project's own torch (`match-runtime = true`)."""
+    """Give a package's isolated build torch.
+
+    Plain `"torch"`, not `match-runtime = true`: uv accepts match-runtime only for packages with static
+    metadata (or a [[tool.uv.dependency-metadata]] entry torchdoctor cannot know), and refuses to lock
+    otherwise, as a real `uv lock` in the tests shows. torch then resolves from the project's sources.
+    """
     uv = _uv(document)
     if "extra-build-dependencies" not in uv:
         uv["extra-build-dependencies"] = tomlkit.inline_table()
@@ -311,7 +316,7 @@ def add_extra_build_dependencies(document: TOMLDocument, params: dict[str, Any])
     package = params["package"]
     if package in table:
         return
-    table[package] = tomlkit.parse('x = [{ requirement = "torch", match-runtime = true }]')["x"]
+    table[package] = tomlkit.parse('x = ["torch"]')["x"]
 
 
 @transform("replace-torch-backend")
