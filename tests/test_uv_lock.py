@@ -223,7 +223,7 @@ def fixed_for(code: str, text: str, tmp_path: Path) -> str:
 def lock_before_and_after(code: str, uv: str, index: LocalIndex, tmp_path: Path):
     text = fix_case(code)
     before, after = tmp_path / "before", tmp_path / "after"
-    before.mkdir()
+    before.mkdir(parents=True)
     after.mkdir()
     return (uv_lock(uv, before, text, index, tmp_path), before), (uv_lock(uv, after, fixed_for(code, text, tmp_path), index, tmp_path), after)
 
@@ -329,3 +329,9 @@ def test_td271_extension_builds_once_it_gets_the_projects_torch(uv, index, tmp_p
     assert first.returncode != 0 and "No module named 'torch'" in first.stderr
     assert second.returncode == 0, second.stderr
     assert {v for v, _ in locked(after, "flash-attn")} == {"2.8.3"}
+
+
+def test_td305_fixed_project_locks(uv, index, tmp_path):
+    (first, _), (second, _) = lock_before_and_after("TD305", uv, index, tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert second.returncode == 0, second.stderr

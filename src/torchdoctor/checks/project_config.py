@@ -172,7 +172,9 @@ def unsafe_best_match(snapshot: Snapshot) -> Iterator[Finding]:
         uv then compares versions across all indexes, and stale copies of common packages on the PyTorch index
         can win over PyPI (the dependency-confusion risk uv's default strategy exists to prevent).
     Fix safety:
-        Safe: make the PyTorch index explicit and drop the setting.
+        Cured by TD301's or TD302's fix (an explicit PyTorch index), after which the strategy can stay. Dropping
+        the strategy alone would be worse: with uv's default first-index strategy a non-explicit PyTorch index
+        listed first then serves its old copies outright (a real `uv lock` in the tests showed it).
     """
     pyproject = _pyproject(snapshot)
     if pyproject is None or pyproject.uv.index_strategy not in ("unsafe-best-match", "unsafe-any-match"):
@@ -187,8 +189,6 @@ def unsafe_best_match(snapshot: Snapshot) -> Iterator[Finding]:
         "With this strategy uv picks the best version from any index, so old copies of common packages on the PyTorch "
         "index can be chosen over PyPI. Make the PyTorch index explicit and use uv's default strategy.",
         (Evidence("[tool.uv] index-strategy", pyproject.uv.index_strategy, pyproject.path),),
-        Fix("Return to uv's default index strategy (first-index)", Applicability.UNSAFE, "set-uv-setting",
-            {"key": "index-strategy", "value": None}),
     )
 
 

@@ -356,18 +356,6 @@ def replace_legacy_index(document: TOMLDocument, params: dict[str, Any]) -> None
     use_pytorch_index(document, params)
 
 
-@transform("set-uv-setting")
-def set_uv_setting(document: TOMLDocument, params: dict[str, Any]) -> None:
-    """Set one `[tool.uv]` key (prerelease, ...); with value None, remove it."""
-    uv = _uv(document)
-    key, value = params["key"], params.get("value")
-    if value is None:
-        if key in uv:
-            del uv[key]
-    elif uv.get(key) != value:
-        uv[key] = value
-
-
 @transform("remove-index")
 def remove_index(document: TOMLDocument, params: dict[str, Any]) -> None:
     indexes = _indexes(document)
