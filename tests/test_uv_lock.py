@@ -80,12 +80,17 @@ def uv_lock(uv: str, folder: Path, text: str, index: LocalIndex, tmp_path: Path)
                           capture_output=True, text=True, timeout=120)
 
 
-def fixed(text: str, tmp_path: Path, machine: Snapshot = H100) -> str:
+def diagnose(text: str, tmp_path: Path, machine: Snapshot = H100):
+    """The report for `text` as a project on `machine` (the recorded H100 by default)."""
     folder = tmp_path / "diagnose"
     folder.mkdir(exist_ok=True)
     (folder / "pyproject.toml").write_text(text, encoding="utf-8")
-    diagnoses = run_checks(replace(machine, project=probe_project(folder)))
-    return apply_fixes(text, fixable(diagnoses))
+    return run_checks(replace(machine, project=probe_project(folder)))
+
+
+def fixed(text: str, tmp_path: Path, machine: Snapshot = H100) -> str:
+    """`text` with every safe fix the machine's report offers."""
+    return apply_fixes(text, fixable(diagnose(text, tmp_path, machine)))
 
 
 def locked_torch(folder: Path) -> dict[str, set[str]]:
@@ -194,10 +199,7 @@ def test_find_links_case_locks_the_same_builds_through_an_explicit_index(uv, ind
     before.mkdir()
     result = uv_lock(uv, before, text, index, tmp_path)  # the legacy way still works for cu118, as reported
     assert result.returncode == 0, result.stderr
-    folder = tmp_path / "diagnose"
-    folder.mkdir()
-    (folder / "pyproject.toml").write_text(text, encoding="utf-8")
-    diagnoses = run_checks(replace(H100, project=probe_project(folder)))
+    diagnoses = diagnose(text, tmp_path)
     assert fixable(diagnoses) == []  # the only fix here is unsafe: it is not applied without --unsafe
     after_text = apply_fixes(text, fixable(diagnoses, unsafe=True))
     after = tmp_path / "after"
@@ -213,11 +215,8 @@ def fix_case(code: str) -> str:
 
 
 def fixed_for(code: str, text: str, tmp_path: Path) -> str:
-    folder = tmp_path / f"diagnose-{code}"
-    folder.mkdir(exist_ok=True)
-    (folder / "pyproject.toml").write_text(text, encoding="utf-8")
-    diagnoses = run_checks(replace(H100, project=probe_project(folder)))
-    return apply_fixes(text, fixable(diagnoses, {code}, unsafe=True))
+    """`text` with the fix (safe or unsafe) of one diagnosis only."""
+    return apply_fixes(text, fixable(diagnose(text, tmp_path), {code}, unsafe=True))
 
 
 def lock_before_and_after(code: str, uv: str, index: LocalIndex, tmp_path: Path):
@@ -269,10 +268,7 @@ pytorch-triton = [{ index = "nightly", marker = "sys_platform == 'linux'" }]
     result = uv_lock(uv, folder, text, index, tmp_path)
     assert result.returncode == 0, result.stderr
     assert locked_torch(folder)["linux"] == {"2.10.0.dev20251010+cu128"}
-    diagnose = tmp_path / "diagnose"
-    diagnose.mkdir()
-    (diagnose / "pyproject.toml").write_text(text, encoding="utf-8")
-    assert "TD308" not in {d.code for d in run_checks(replace(H100, project=probe_project(diagnose)))}
+    assert "TD308" not in {d.code for d in diagnose(text, tmp_path)}
 
 
 def test_td309_torchvision_follows_torch_to_its_index(uv, index, tmp_path):
@@ -307,10 +303,7 @@ def test_td314_torch_backend_replaced_by_an_index_uv_follows(uv, index, tmp_path
 
 def test_extras_alternative_locks_cpu_and_the_machines_cuda_build(uv, index, tmp_path):
     plain = case_text("uv-guide-extras", "pyproject.plain.toml")
-    folder = tmp_path / "diagnose"
-    folder.mkdir()
-    (folder / "pyproject.toml").write_text(plain, encoding="utf-8")
-    (td316,) = [d for d in run_checks(replace(H100, project=probe_project(folder))) if d.code == "TD316"]
+    (td316,) = [d for d in diagnose(plain, tmp_path) if d.code == "TD316"]
     (alternative,) = td316.alternatives
     assert alternative.title == "Let each user choose: extras cpu and cu130 (`uv sync --extra cu130`), declared conflicting"
     after_text = apply_fixes(plain, [replace(td316, fix=alternative)])
