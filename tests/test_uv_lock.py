@@ -328,3 +328,33 @@ def test_td305_fixed_project_locks(uv, index, tmp_path):
     (first, _), (second, _) = lock_before_and_after("TD305", uv, index, tmp_path)
     assert first.returncode == 0, first.stderr
     assert second.returncode == 0, second.stderr
+
+
+def test_td310_variant_case_moves_torch_to_a_variant_the_range_has(uv, index, tmp_path):
+    text = """[project]
+name = "cu128-too-new"
+version = "0.1.0"
+requires-python = ">=3.12"
+dependencies = ["torch>=2.12"]
+
+[tool.uv]
+environments = ["sys_platform == 'linux'"]
+
+[[tool.uv.index]]
+name = "pytorch-cu128"
+url = "https://download.pytorch.org/whl/cu128"
+explicit = true
+
+[tool.uv.sources]
+torch = [{ index = "pytorch-cu128" }]
+"""
+    before, after = tmp_path / "before", tmp_path / "after"
+    before.mkdir()
+    after.mkdir()
+    failed = uv_lock(uv, before, text, index, tmp_path)
+    assert failed.returncode != 0 and "No solution found" in failed.stderr  # cu128 ended with 2.11
+    (td310,) = [d for d in diagnose(text, tmp_path) if d.code == "TD310"]
+    assert td310.fix.title == "cu130: the newest torch 2.15 build with sm_90 that your 580.159.04 driver supports"
+    result = uv_lock(uv, after, apply_fixes(text, [td310]), index, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert locked_torch(after)["linux"] == {"2.15.0+cu130"}

@@ -620,7 +620,8 @@ def no_torch_wheels_for_range(snapshot: Snapshot) -> Iterator[Finding]:
         `uv lock` fails ("No solution found … torch==X has no wheels with a matching Python ABI tag", or no version
         on the index). uv locks for every Python the project admits, not only the one in use.
     Fix safety:
-        Unsafe: the fix narrows requires-python or the torch range, which changes what the project promises.
+        Unsafe: for the Python case the fix raises requires-python, which changes what the project promises; for
+        the variant case it maps torch to the variant this machine needs among the releases the range admits.
     """
     pyproject = _pyproject(snapshot)
     specifier = _torch_specifier(pyproject) if pyproject else None
@@ -647,6 +648,7 @@ def no_torch_wheels_for_range(snapshot: Snapshot) -> Iterator[Finding]:
             f"{url.variant}, or map torch to a variant that the wanted releases have.",
             (Evidence("torch range", str(specifier), pyproject.path),
              Evidence(f"releases built for {url.variant}", ", ".join(built), "torchdoctor knowledge base: torch_releases.toml")),
+            use_build_fix(snapshot),  # the variant this machine needs among the releases the range admits
         )
     if not pyproject.requires_python or not releases:
         return
