@@ -358,3 +358,18 @@ torch = [{ index = "pytorch-cu128" }]
     result = uv_lock(uv, after, apply_fixes(text, [td310]), index, tmp_path)
     assert result.returncode == 0, result.stderr
     assert locked_torch(after)["linux"] == {"2.15.0+cu130"}
+
+
+def test_td306_source_pointed_at_the_declared_index_locks(uv, index, tmp_path):
+    (first, _), (second, after) = lock_before_and_after("TD306", uv, index, tmp_path)
+    assert first.returncode != 0 and "pytorch-cu13" in first.stderr
+    assert second.returncode == 0, second.stderr
+    assert locked_torch(after)["linux"] == {"2.15.0+cu130"}
+
+
+def test_td313_plain_sync_no_longer_gets_pypis_torch(uv, index, tmp_path):
+    (first, before), (second, after) = lock_before_and_after("TD313", uv, index, tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert "2.15.0" in {v for v, _ in locked(before, "torch")}  # PyPI's torch, for a sync without extras
+    assert second.returncode == 0, second.stderr
+    assert {v for v, _ in locked(after, "torch")} == {"2.15.0+cpu", "2.11.0+cu128"}

@@ -259,7 +259,8 @@ def source_index_undeclared(snapshot: Snapshot) -> Iterator[Finding]:
     Why it matters:
         `uv lock` stops with "Package `torch` references an undeclared index".
     Fix safety:
-        Unsafe to guess: the message lists the declared names.
+        Unsafe: when exactly one index is declared, the fix points the source at it (a guess at a typo);
+        otherwise there is no fix and the message lists the declared names.
     """
     pyproject = _pyproject(snapshot)
     if pyproject is None:
@@ -267,11 +268,15 @@ def source_index_undeclared(snapshot: Snapshot) -> Iterator[Finding]:
     names = {i.name for i in pyproject.indexes if i.name}
     missing = sorted({(s.package, s.target) for s in pyproject.sources if s.kind == "index" and s.target not in names})
     for package, target in missing:
+        only = sorted(names)[0] if len(names) == 1 else None
         yield Finding(
             Severity.ERROR,
             f"[tool.uv.sources] maps {package} to index {target!r}, which is not declared",
             f"uv refuses to lock when a source names an undeclared index. Declared: {', '.join(sorted(names)) or 'none'}.",
             (Evidence(f"[tool.uv.sources] {package}", f"index = {target!r}", pyproject.path),),
+            # Only when one index is declared is there a single candidate; even then it is a guess.
+            Fix(f"Point the sources that name {target!r} at the only declared index, {only!r}", Applicability.UNSAFE,
+                "retarget-sources", {"from": target, "to": only}) if only else None,
         )
 
 
@@ -459,7 +464,8 @@ def torch_in_base_and_extras(snapshot: Snapshot) -> Iterator[Finding]:
         A plain `uv sync` (no extra) installs the base torch from PyPI, a CPU build on Windows and macOS, and
         silently ignores the CUDA mapping.
     Fix safety:
-        Unsafe: the fix moves torch out of the base dependencies, which changes what a plain install gets.
+        Unsafe: the fix removes torch from the base dependencies (it stays in the extras), so a plain
+        `uv sync` no longer installs it.
     """
     pyproject = _pyproject(snapshot)
     if pyproject is None:
@@ -475,6 +481,12 @@ def torch_in_base_and_extras(snapshot: Snapshot) -> Iterator[Finding]:
         "Without the extra (a plain `uv sync`) torch comes from PyPI, which is a CPU build on Windows and macOS. Either "
         "move torch into the extras only, or map the base dependency too.",
         (Evidence("torch requirements", "; ".join(f"{r.group}: {r.requirement}" for r in _declared(pyproject, "torch")), pyproject.path),),
+        Fix("Remove torch (and companions chosen by the same extras) from the base dependencies", Applicability.UNSAFE,
+            "remove-dependencies", {"packages": sorted(
+                p for p in ("torch", *COMPANIONS)
+                if any(r.group == "dependencies" for r in _declared(pyproject, p))
+                and any(s.extra for s in _sources_for(pyproject, p))
+            )}),
     )
 
 

@@ -443,3 +443,29 @@ def accelerator_extras(document: TOMLDocument, params: dict[str, Any]) -> None:
         if missing:
             _set_entries(sources, key or package, [*current, *missing])
     declare_extra_conflicts(document, {"extras": params["variants"], "blank_line_after": not uv_tables_existed})
+
+
+@transform("remove-dependencies")
+def remove_dependencies(document: TOMLDocument, params: dict[str, Any]) -> None:
+    """Remove the named packages from [project] dependencies (they stay in the extras that need them)."""
+    packages = set(params["packages"])
+    dependencies = _dependencies(document)
+    for position in range(len(dependencies) - 1, -1, -1):
+        try:
+            if canonicalize_name(Requirement(str(dependencies[position])).name) in packages:
+                del dependencies[position]
+        except InvalidRequirement:
+            continue
+
+
+@transform("retarget-sources")
+def retarget_sources(document: TOMLDocument, params: dict[str, Any]) -> None:
+    """Point the source entries that name index `from` at index `to` (a misspelt or renamed index)."""
+    sources = _sources(document)
+    for key in list(sources.keys()):
+        entries = [dict(e) for e in _entries(sources[key])]
+        if any(e.get("index") == params["from"] for e in entries):
+            for entry in entries:
+                if entry.get("index") == params["from"]:
+                    entry["index"] = params["to"]
+            _set_entries(sources, key, entries, like=sources[key])
