@@ -135,3 +135,26 @@ def marker_uses_extra(marker: str, extras: tuple[str, ...]) -> bool:
         except Exception:
             return False
     return len(results) > 1
+
+
+def extra_of_marker(marker: str, extras: tuple[str, ...]) -> str | None:
+    """The extra a marker selects when the marker is nothing but `extra == '<name>'` (true on every platform
+    with that extra, false without it); None otherwise."""
+    try:
+        parsed = Marker(marker)
+    except InvalidMarker:
+        return None
+    selected = []
+    for extra in extras:
+        results = set()
+        for platform in PLATFORMS.values():
+            environment = {**default_environment(), **platform}
+            for value in ("", extra):
+                environment["extra"] = value
+                try:
+                    results.add((value, parsed.evaluate(environment)))
+                except Exception:
+                    return None
+        if results == {("", False), (extra, True)}:
+            selected.append(extra)
+    return selected[0] if len(selected) == 1 else None

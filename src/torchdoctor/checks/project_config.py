@@ -13,6 +13,7 @@ from torchdoctor.checks.indexes import (
     PLATFORM_NAMES,
     IndexUrl,
     environments_allow,
+    extra_of_marker,
     marker_applies,
     marker_uses_extra,
     parse_index_url,
@@ -425,7 +426,11 @@ def accelerator_extras_misconfigured(snapshot: Snapshot) -> Iterator[Finding]:
     pyproject = _pyproject(snapshot)
     if pyproject is None:
         return
-    by_extra = {s.extra: s.target for s in _sources_for(pyproject, "torch") if s.extra and s.kind == "index"}
+    by_extra = {}
+    for source in _sources_for(pyproject, "torch"):
+        extra = source.extra or (extra_of_marker(source.marker, pyproject.extras) if source.marker else None)
+        if extra and source.kind == "index":
+            by_extra[extra] = source.target
     if len(set(by_extra.values())) > 1:
         declared = set()
         for group in pyproject.uv.conflicts or []:
@@ -446,11 +451,14 @@ def accelerator_extras_misconfigured(snapshot: Snapshot) -> Iterator[Finding]:
             )
     for source in pyproject.sources:
         if source.marker and marker_uses_extra(source.marker, pyproject.extras):
+            extra = extra_of_marker(source.marker, pyproject.extras)
             yield Finding(
                 Severity.WARNING,
                 f"the source of {source.package} selects an extra through its marker ({source.marker}) instead of the extra key",
                 "uv chooses sources for extras with `extra = \"name\"`; a marker on `extra` does not select the source.",
                 (Evidence(f"[tool.uv.sources] {source.package}", f"marker = {source.marker!r}", pyproject.path),),
+                Fix(f"Use extra = \"{extra}\" instead of the marker", Applicability.SAFE, "marker-to-extra",
+                    {"markers": {source.marker: extra}}) if extra else None,
             )
 
 

@@ -469,3 +469,20 @@ def retarget_sources(document: TOMLDocument, params: dict[str, Any]) -> None:
                 if entry.get("index") == params["from"]:
                     entry["index"] = params["to"]
             _set_entries(sources, key, entries, like=sources[key])
+
+
+@transform("marker-to-extra")
+def marker_to_extra(document: TOMLDocument, params: dict[str, Any]) -> None:
+    """Replace `marker = "extra == 'x'"` by `extra = "x"` on source entries whose marker is only that."""
+    sources = _sources(document)
+    for key in list(sources.keys()):
+        entries = [dict(e) for e in _entries(sources[key])]
+        changed = False
+        for entry in entries:
+            extra = params["markers"].get(str(entry.get("marker")))
+            if extra and not entry.get("extra"):
+                del entry["marker"]
+                entry["extra"] = extra
+                changed = True
+        if changed:
+            _set_entries(sources, key, entries, like=sources[key])
