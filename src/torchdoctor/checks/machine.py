@@ -160,11 +160,12 @@ def cuda_not_available(snapshot: Snapshot) -> Iterator[Finding]:
         "torch found the CUDA libraries it was built with, but initialising CUDA failed, so it silently runs on "
         "the CPU. "
     )
-    why += (
-        f"The warning torch printed points to the cause: {cause}."
-        if cause
-        else "torch gave no recognised reason; the warning text and driver facts below are what is known."
-    )
+    if cause and torch.cuda_init_warnings and explain_cuda_warning(" ".join(torch.cuda_init_warnings)) == cause:
+        why += f"The warning torch printed points to the cause: {cause}."
+    elif cause:
+        why += f"torch printed no reason; the facts below point to the cause: {cause}."
+    else:
+        why += "torch gave no recognised reason; the warning text and driver facts below are what is known."
     commands: tuple[str, ...] = ()
     if cause and cause.startswith("CUDA_VISIBLE_DEVICES"):
         commands = ("unset CUDA_VISIBLE_DEVICES",)
