@@ -11,7 +11,6 @@ import argparse
 import enum
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 from torchdoctor import __version__
@@ -181,21 +180,15 @@ def use_color(choice: str) -> bool:
 
 
 def write_atomically(path: Path, text: str) -> None:
-    """Write through a temporary file in the same folder and rename it, so a crash leaves no half file."""
+    """Save a file the user asked for (a snapshot) safely; failures become one-line usage errors."""
+    from torchdoctor.fixes.writer import atomic_write
+
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise UsageError(f"cannot write {path}: the folder {folder} does not exist")
     try:
-        with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=folder, prefix=f".{path.name}.", delete=False) as handle:
-            handle.write(text)
-            temporary = Path(handle.name)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temporary, 0o666 & ~umask)  # NamedTemporaryFile creates 0600; a saved file is the user's
-        os.replace(temporary, path)
+        atomic_write(path, text.encode("utf-8"))
     except OSError as error:
-        if "temporary" in locals():
-            temporary.unlink(missing_ok=True)
         raise UsageError(f"cannot write {path}: {error.strerror or error}") from None
 
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.specifiers import SpecifierSet
+
 from torchdoctor.model import Evidence
-from torchdoctor.snapshot import Snapshot
+from torchdoctor.snapshot import PyprojectInfo, Snapshot
 
 NVML_SOURCE = "NVML (the NVIDIA driver)"
 
@@ -41,3 +44,16 @@ def declared_torch_groups(snapshot: Snapshot) -> tuple[str, ...]:
     if pyproject is None:
         return ()
     return tuple(dict.fromkeys(r.group for r in pyproject.torch_requirements if r.name == "torch"))
+
+
+def torch_specifier(pyproject: PyprojectInfo | None) -> SpecifierSet | None:
+    """The intersection of the project's torch ranges (base dependencies and extras): empty when the project
+    names none, None when one of them does not parse (TD001 reports that)."""
+    combined = SpecifierSet()
+    for declared in pyproject.torch_requirements if pyproject else ():
+        if declared.name == "torch":
+            try:
+                combined &= Requirement(declared.requirement).specifier
+            except InvalidRequirement:
+                return None
+    return combined

@@ -7,13 +7,14 @@ from dataclasses import dataclass
 
 from packaging.version import InvalidVersion, Version
 
-from torchdoctor.checks.common import NVML_SOURCE, torch_source
+from torchdoctor.checks.common import NVML_SOURCE, torch_source, torch_specifier
 from torchdoctor.checks.registry import Finding, rule
 from torchdoctor.knowledge import (
     Capability,
     capability_text,
     coverage,
     cuda_of_variant,
+    decode_cuda_version,
     knowledge,
     sm_name,
     variant_of_cuda,
@@ -63,9 +64,7 @@ def driver_cuda(snapshot: Snapshot) -> tuple[int, int] | None:
     encoded = snapshot.nvml.cuda_driver_version
     if not encoded and snapshot.torch.cuda_driver is not None:
         encoded = snapshot.torch.cuda_driver.driver_version
-    if not encoded:
-        return None
-    return encoded // 1000, (encoded % 1000) // 10
+    return decode_cuda_version(encoded)
 
 
 def suggest_variant(snapshot: Snapshot, gpu: Capability) -> str | None:
@@ -334,18 +333,10 @@ def recommend_build(snapshot: Snapshot) -> tuple[str, str] | None:
     by the driver without relying on minor-version compatibility when possible, and exist for a torch release
     the project's range admits; the newest such release and, within it, the newest such CUDA wins.
     """
-    from packaging.requirements import InvalidRequirement, Requirement
-    from packaging.specifiers import SpecifierSet
-
     kb = knowledge()
-    specifier = SpecifierSet()
-    pyproject = snapshot.project.pyproject
-    for declared in pyproject.torch_requirements if pyproject else ():
-        if declared.name == "torch":
-            try:
-                specifier &= Requirement(declared.requirement).specifier
-            except InvalidRequirement:
-                return None
+    specifier = torch_specifier(snapshot.project.pyproject)
+    if specifier is None:
+        return None
     releases = sorted(
         (r for r in kb.releases if specifier.contains(r.latest, prereleases=True)), key=lambda r: Version(r.latest), reverse=True
     )

@@ -8,6 +8,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import Version
 
+from torchdoctor.checks.common import torch_specifier
 from torchdoctor.checks.gpu_build import extras_alternative, use_build_fix
 from torchdoctor.checks.indexes import (
     PLATFORM_NAMES,
@@ -604,19 +605,6 @@ def windows_gets_cpu_torch(snapshot: Snapshot) -> Iterator[Finding]:
     )
 
 
-def _torch_specifier(pyproject: PyprojectInfo) -> SpecifierSet | None:
-    """The intersection of the project's torch ranges (base dependencies and extras)."""
-    combined = SpecifierSet()
-    found = False
-    for declared in _declared(pyproject, "torch"):
-        try:
-            combined &= Requirement(declared.requirement).specifier
-            found = True
-        except InvalidRequirement:
-            return None
-    return combined if found else None
-
-
 def _narrow_python_fix(python_range: SpecifierSet, releases: list) -> Fix | None:
     """requires-python raised to the oldest Python every matching release has wheels for."""
     common = set.intersection(*(set(r.python) for r in releases))
@@ -644,8 +632,8 @@ def no_torch_wheels_for_range(snapshot: Snapshot) -> Iterator[Finding]:
         the variant case it maps torch to the variant this machine needs among the releases the range admits.
     """
     pyproject = _pyproject(snapshot)
-    specifier = _torch_specifier(pyproject) if pyproject else None
-    if pyproject is None or specifier is None:
+    specifier = torch_specifier(pyproject)
+    if pyproject is None or specifier is None or not _declared(pyproject, "torch"):
         return
     kb = knowledge()
     releases = [r for r in kb.releases if specifier.contains(r.latest, prereleases=True)]

@@ -36,7 +36,14 @@ def _backups(path: Path) -> Path:
 
 
 def atomic_write(path: Path, data: bytes) -> None:
-    mode = stat.S_IMODE(path.stat().st_mode) if path.exists() else 0o644
+    """Write through a temporary file in the same folder and a rename: a crash leaves the old file or the new
+    one, never half of either. An existing file keeps its permissions; a new one gets the user's umask."""
+    if path.exists():
+        mode = stat.S_IMODE(path.stat().st_mode)
+    else:
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = 0o666 & ~umask
     handle = tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False)
     try:
         with handle:

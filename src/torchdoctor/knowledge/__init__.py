@@ -44,6 +44,13 @@ def capability_text(capability: Capability) -> str:
     return f"{capability[0]}.{capability[1]}"
 
 
+def decode_cuda_version(encoded: int | None) -> tuple[int, int] | None:
+    """NVML and the CUDA driver API encode CUDA 12.8 as 12080."""
+    if not encoded:
+        return None
+    return encoded // 1000, (encoded % 1000) // 10
+
+
 def sm_name(capability: Capability) -> str:
     return f"sm_{capability[0]}{capability[1]}"
 

@@ -8,14 +8,12 @@ that is killed at the deadline; the report then says so instead of hanging.
 
 from __future__ import annotations
 
-import json
 import sys
 from importlib import resources
 
-from torchdoctor.probes.runner import run_command, tail
+from torchdoctor.probes.runner import marked_records, run_command, tail
 from torchdoctor.snapshot import NvmlGpu, NvmlInfo
 
-MARKER = "@@torchdoctor@@ "
 DEFAULT_TIMEOUT_S = 10.0
 
 
@@ -25,14 +23,9 @@ def probe_nvml(*, timeout_s: float = DEFAULT_TIMEOUT_S, python: str = sys.execut
     duration = round(result.duration_s, 3)
     if result.timed_out:
         return NvmlInfo(status="timed-out", error=f"NVML did not answer within {timeout_s:g} s", duration_s=duration)
-    record = None
-    for line in result.stdout.splitlines():
-        if line.startswith(MARKER):
-            try:
-                record = json.loads(line[len(MARKER) :])
-            except json.JSONDecodeError:
-                pass
-    if not isinstance(record, dict):
+    records = marked_records(result.stdout)
+    record = records[-1] if records else None
+    if record is None:
         detail = tail(result.stderr, lines=3) or "no output"
         return NvmlInfo(status="error", error=f"the NVML probe {result.describe_failure()}: {detail}", duration_s=duration)
     gpus = tuple(

@@ -7,6 +7,7 @@ gets its own process group, so a timeout kills it together with anything it star
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -28,6 +29,25 @@ def stop_all_children() -> None:
         children = list(_running)
     for process in children:
         _kill_group(process)
+
+
+# The probe scripts print each JSON record on its own line behind this marker, so that whatever else the
+# child prints (a chatty sitecustomize, torch's own messages) is told apart from the probe's answer.
+MARKER = "@@torchdoctor@@ "
+
+
+def marked_records(stdout: str) -> list[dict]:
+    """The JSON objects a probe script printed behind MARKER, in order; other output is ignored."""
+    records = []
+    for line in stdout.splitlines():
+        if line.startswith(MARKER):
+            try:
+                record = json.loads(line[len(MARKER) :])
+            except json.JSONDecodeError:
+                continue
+            if isinstance(record, dict):
+                records.append(record)
+    return records
 
 
 @dataclass(frozen=True)

@@ -8,15 +8,13 @@ kept, so a report can say "torch 2.9.1+cu128 is installed, but `import torch` wa
 
 from __future__ import annotations
 
-import json
 import os
 from importlib import resources
 from typing import Any
 
-from torchdoctor.probes.runner import run_command, tail
+from torchdoctor.probes.runner import marked_records, run_command, tail
 from torchdoctor.snapshot import CudaDriverInfo, TorchDevice, TorchInfo
 
-MARKER = "@@torchdoctor@@ "
 DEFAULT_TIMEOUT_S = 60.0
 # Seconds spent in each stage inside the probe: reading metadata, `import torch`, is_available(), all CUDA queries.
 TIMING_KEYS = ("pre_s", "import_s", "is_available_s", "cuda_s")
@@ -113,15 +111,5 @@ def _stage_in_progress(stages: dict[str, dict[str, Any]]) -> str:
 
 
 def parse_stages(stdout: str) -> dict[str, dict[str, Any]]:
-    """The records the script printed, by stage; other output (a chatty sitecustomize) is ignored."""
-    stages: dict[str, dict[str, Any]] = {}
-    for line in stdout.splitlines():
-        if not line.startswith(MARKER):
-            continue
-        try:
-            record = json.loads(line[len(MARKER) :])
-        except json.JSONDecodeError:
-            continue
-        if isinstance(record, dict) and isinstance(record.get("stage"), str):
-            stages[record["stage"]] = record
-    return stages
+    """The records the script printed, by stage."""
+    return {record["stage"]: record for record in marked_records(stdout) if isinstance(record.get("stage"), str)}

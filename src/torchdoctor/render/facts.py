@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
+from torchdoctor.knowledge import decode_cuda_version
 from torchdoctor.snapshot import Snapshot
 
 GIB = 1024**3
 
 
 def cuda_version_text(encoded: int | None) -> str | None:
-    """NVML and the CUDA driver API encode CUDA 12.8 as 12080."""
-    if not encoded:
-        return None
-    return f"{encoded // 1000}.{(encoded % 1000) // 10}"
+    decoded = decode_cuda_version(encoded)
+    return f"{decoded[0]}.{decoded[1]}" if decoded else None
 
 
 def machine_line(snapshot: Snapshot) -> str:
