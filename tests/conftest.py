@@ -93,3 +93,26 @@ def contains(bigger, smaller) -> bool:
     if isinstance(smaller, dict):
         return isinstance(bigger, dict) and all(k in bigger and contains(bigger[k], v) for k, v in smaller.items())
     return bigger == smaller
+
+
+HANGING_TORCH = "import time\ntime.sleep(600)\n"
+"""A `torch` whose import never finishes, as on a wedged driver or a stalled network file system."""
+
+
+def fake_cuda_torch(version: str, cuda: str, is_available: str = "return False", arch_flags: str | None = None,
+                    cudnn: int | None = None, imports: str = "") -> str:
+    """Source of a stand-in `torch` package with just what the probe reads of a CUDA build.
+
+    `is_available` is the body of torch.cuda.is_available(): it may warn, abort or return a verdict.
+    """
+    lines = [imports, f"__version__ = {version!r}", "class version:",
+             f"    cuda = {cuda!r}; hip = None; git_version = 'abc'; debug = False", "class _C:"]
+    if arch_flags is None:
+        lines.append("    pass")
+    else:
+        lines += ["    @staticmethod", "    def _cuda_getArchFlags():", f"        return {arch_flags!r}"]
+    if cudnn is not None:
+        lines += ["class backends:", "    class cudnn:", "        @staticmethod", "        def version():",
+                  f"            return {cudnn}"]
+    lines += ["class cuda:", "    @staticmethod", "    def is_available():", f"        {is_available}"]
+    return "\n".join(lines) + "\n"

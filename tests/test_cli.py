@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from conftest import SNAPSHOTS, make_venv, run_cli, write_project
+from conftest import HANGING_TORCH, SNAPSHOTS, make_venv, run_cli, write_project
 
 NO_TORCH_PROJECT = """
 [project]
@@ -68,7 +68,7 @@ def test_real_torch_in_the_project_venv_is_examined(tmp_path, real_torch_python)
 
 def test_hanging_torch_import_still_gives_the_whole_report(tmp_path):
     folder = write_project(tmp_path / "proj", NO_TORCH_PROJECT)
-    make_venv(folder / ".venv", {"torch": "import time\ntime.sleep(600)\n"})
+    make_venv(folder / ".venv", {"torch": HANGING_TORCH})
     result = run_cli("check", "--timeout", "3", cwd=folder, timeout=60)
     assert result.code == 1
     assert "TD103 torch-import-fails" in result.stdout
@@ -170,7 +170,7 @@ def test_ctrl_c_during_a_hanging_import_stops_at_once_and_leaves_no_child(tmp_pa
     import time
 
     folder = write_project(tmp_path / "proj", NO_TORCH_PROJECT)
-    make_venv(folder / ".venv", {"torch": "import time\ntime.sleep(600)\n"})
+    make_venv(folder / ".venv", {"torch": HANGING_TORCH})
     process = subprocess.Popen([sys.executable, "-m", "torchdoctor", "check"], cwd=folder,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     time.sleep(2.0)

@@ -8,25 +8,10 @@ from dataclasses import replace
 
 import pytest
 
-from conftest import make_venv, run_cli, write_project
+from conftest import fake_cuda_torch, make_venv, run_cli, write_project
 from torchdoctor.probes.torch_cache import cache_folder, probe_torch_cached
 
-FAKE_CUDA_TORCH = """
-__version__ = "2.4.0+cu121"
-class version:
-    cuda = "12.1"; hip = None; git_version = "abc"; debug = False
-class _C:
-    pass
-class backends:
-    class cudnn:
-        @staticmethod
-        def version():
-            return 90100
-class cuda:
-    @staticmethod
-    def is_available():
-        return False
-"""
+FAKE_CUDA_TORCH = fake_cuda_torch("2.4.0+cu121", "12.1", cudnn=90100)
 
 
 @pytest.fixture

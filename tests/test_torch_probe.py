@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import make_venv
+from conftest import HANGING_TORCH, fake_cuda_torch, make_venv
 from torchdoctor.probes.torch_probe import probe_script_source, probe_torch
 
 
@@ -41,7 +41,7 @@ def test_interpreter_without_torch_reports_not_installed(tmp_path):
 
 
 def test_import_that_hangs_is_stopped_at_the_timeout(tmp_path):
-    python = make_venv(tmp_path / "env", {"torch": "import time\ntime.sleep(600)\n"})
+    python = make_venv(tmp_path / "env", {"torch": HANGING_TORCH})
     started = time.monotonic()
     info = probe_torch(str(python), timeout_s=3)
     elapsed = time.monotonic() - started
@@ -72,18 +72,7 @@ def test_import_error_keeps_the_exception_text(tmp_path):
 
 
 def test_crash_during_cuda_initialisation_keeps_the_imported_facts(tmp_path):
-    fake = """
-        import os
-        __version__ = "2.9.1+cu128"
-        class version:
-            cuda = "12.8"; hip = None; git_version = "abc"; debug = False
-        class _C:
-            pass
-        class cuda:
-            @staticmethod
-            def is_available():
-                os.abort()
-    """
+    fake = fake_cuda_torch("2.9.1+cu128", "12.8", is_available="os.abort()", imports="import os")
     python = make_venv(tmp_path / "env", {"torch": fake})
     info = probe_torch(str(python))
     assert info.status == "crashed"
@@ -94,26 +83,11 @@ def test_crash_during_cuda_initialisation_keeps_the_imported_facts(tmp_path):
 
 
 def test_cuda_warning_is_captured(tmp_path):
-    fake = """
-        import warnings
-        __version__ = "2.4.0+cu121"
-        class version:
-            cuda = "12.1"; hip = None; git_version = "abc"; debug = False
-        class _C:
-            @staticmethod
-            def _cuda_getArchFlags():
-                return "sm_50 sm_60 sm_70 sm_75 sm_80 sm_86 sm_90"
-        class backends:
-            class cudnn:
-                @staticmethod
-                def version():
-                    return 90100
-        class cuda:
-            @staticmethod
-            def is_available():
-                warnings.warn("CUDA initialization: The NVIDIA driver on your system is too old (found version 11040).")
-                return False
-    """
+    warning = "CUDA initialization: The NVIDIA driver on your system is too old (found version 11040)."
+    fake = fake_cuda_torch(
+        "2.4.0+cu121", "12.1", is_available=f"warnings.warn({warning!r}); return False",
+        arch_flags="sm_50 sm_60 sm_70 sm_75 sm_80 sm_86 sm_90", cudnn=90100, imports="import warnings",
+    )
     python = make_venv(tmp_path / "env", {"torch": fake})
     info = probe_torch(str(python))
     assert info.status == "ok"

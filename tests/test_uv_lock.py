@@ -105,6 +105,10 @@ def locked_torch(folder: Path) -> dict[str, set[str]]:
     return found
 
 
+def project_text(name: str) -> str:
+    return (Path(__file__).parent / "fixtures" / "projects" / name / "pyproject.toml").read_text(encoding="utf-8")
+
+
 def case_text(case: str, name: str = "pyproject.toml") -> str:
     return (CASES / case / name).read_text(encoding="utf-8")
 
@@ -245,24 +249,7 @@ def test_td301_explicit_index_stops_serving_filelock(uv, index, tmp_path):
 
 def test_nightly_only_index_needs_no_prerelease_setting(uv, index, tmp_path):
     """Why TD308 does not ask for `prerelease`: uv accepts nightlies when they are all the index has."""
-    text = """[project]
-name = "nightly"
-version = "0.1.0"
-requires-python = ">=3.12"
-dependencies = ["torch>=2.9", "pytorch-triton ; sys_platform == 'linux'"]
-
-[tool.uv]
-environments = ["sys_platform == 'linux'"]
-
-[[tool.uv.index]]
-name = "nightly"
-url = "https://download.pytorch.org/whl/nightly/cu128"
-explicit = true
-
-[tool.uv.sources]
-torch = [{ index = "nightly" }]
-pytorch-triton = [{ index = "nightly", marker = "sys_platform == 'linux'" }]
-"""
+    text = project_text("nightly-only")
     folder = tmp_path / "project"
     folder.mkdir()
     result = uv_lock(uv, folder, text, index, tmp_path)
@@ -331,23 +318,7 @@ def test_td305_fixed_project_locks(uv, index, tmp_path):
 
 
 def test_td310_variant_case_moves_torch_to_a_variant_the_range_has(uv, index, tmp_path):
-    text = """[project]
-name = "cu128-too-new"
-version = "0.1.0"
-requires-python = ">=3.12"
-dependencies = ["torch>=2.12"]
-
-[tool.uv]
-environments = ["sys_platform == 'linux'"]
-
-[[tool.uv.index]]
-name = "pytorch-cu128"
-url = "https://download.pytorch.org/whl/cu128"
-explicit = true
-
-[tool.uv.sources]
-torch = [{ index = "pytorch-cu128" }]
-"""
+    text = project_text("cu128-range-too-new")
     before, after = tmp_path / "before", tmp_path / "after"
     before.mkdir()
     after.mkdir()
