@@ -58,6 +58,28 @@ def build_parser() -> argparse.ArgumentParser:
         help="import torch again even if nothing changed since the last check (ignore the probe cache)",
     )
     check.add_argument("--color", choices=("auto", "always", "never"), default="auto", help="colour the text report")
+    check.add_argument("--bench", action="store_true", help="also run the GEMM throughput test (about 1.5 s after CUDA starts)")
+    check.add_argument("--seconds", type=float, default=1.5, help=argparse.SUPPRESS)
+
+    bench = commands.add_parser(
+        "bench", help="measure the GPU's matrix-multiply rate and host copies, and explain a slow or wrong result",
+    )
+    bench.add_argument("--project", metavar="DIR", help="the project directory (default: the current one)")
+    bench.add_argument("--python", metavar="PATH", help="the project's interpreter, or its environment folder")
+    bench.add_argument(
+        "--seconds", metavar="S", type=float, default=1.5,
+        help="measurement time after CUDA is initialised, all dtypes and copies together (default: 1.5)",
+    )
+    bench.add_argument("--device", metavar="N", type=int, default=0, help="the CUDA device to test (default: 0)")
+    bench.add_argument("--format", choices=("text", "json"), default="text")
+    bench.add_argument(
+        "--fail-on", choices=("info", "warning", "error"), default="error",
+        help="exit 1 if a finding is at least this severe (default: error)",
+    )
+    bench.add_argument("--save-snapshot", metavar="FILE", help="also write the facts and the results to FILE (JSON)")
+    bench.add_argument("--color", choices=("auto", "always", "never"), default="auto")
+    bench.add_argument("--timeout", type=float, default=60.0, help=argparse.SUPPRESS)
+    bench.add_argument("--fresh", action="store_true", help=argparse.SUPPRESS)
 
     fix = commands.add_parser("fix", help="apply the fixes the report offers to pyproject.toml (shows the diff first)")
     fix.add_argument("codes", nargs="*", metavar="CODE", help="only the fixes of these diagnoses (e.g. TD304)")
@@ -94,6 +116,8 @@ def main(argv: list[str] | None = None) -> int:
             return command_fix(args)
         if args.command == "undo":
             return command_undo(args)
+        if args.command == "bench":
+            return command_bench(args)
         return command_check(args)
     except UsageError as error:
         print(f"torchdoctor: {error}", file=sys.stderr)
@@ -148,6 +172,10 @@ def command_check(args: argparse.Namespace) -> int:
     from torchdoctor.checks import run_checks
 
     snapshot = load_snapshot(args, project_directory(args))
+    if args.bench:
+        if args.snapshot:
+            raise UsageError("--bench runs on this machine; it cannot be combined with --snapshot")
+        snapshot = with_bench(snapshot, args.seconds)
     if args.save_snapshot:
         write_atomically(Path(args.save_snapshot).expanduser(), snapshot.to_json() + "\n")
 
@@ -156,6 +184,77 @@ def command_check(args: argparse.Namespace) -> int:
     sys.stdout.flush()
     threshold = Severity(args.fail_on)
     failing = any(d.severity >= threshold for d in report.diagnoses)
+    return ExitCode.FINDINGS if failing else ExitCode.CLEAN
+
+
+def with_bench(snapshot, seconds: float, device: int = 0):
+    """The snapshot with the GEMM test's results; progress goes to stderr when a person watches it."""
+    from dataclasses import replace
+
+    from torchdoctor.probes.gemm import run_bench
+
+    if not 0.2 <= seconds <= 60:
+        raise UsageError("--seconds must be between 0.2 and 60")
+    if device < 0:
+        raise UsageError("--device must be 0 or more")
+    progress = BenchProgress() if sys.stderr.isatty() else None
+    info = run_bench(
+        snapshot.interpreter.path, cwd=snapshot.project.root, seconds=seconds, device=device,
+        on_event=progress.update if progress else None,
+    )
+    if progress:
+        progress.finish()
+    return replace(snapshot, bench=info)
+
+
+class BenchProgress:
+    """One self-rewriting status line on stderr while the GEMM test runs."""
+
+    PHASES = {"start": "CUDA starting", "ready": "measuring", "done": "done"}
+
+    def update(self, record: dict) -> None:
+        event = record.get("event")
+        if event == "progress":
+            text = f"{record.get('dtype') or ''} {record.get('phase')}".strip()
+        elif event == "gemm" and record.get("median") is not None:
+            text = f"{record['dtype']} {record['median']:.1f} TFLOP/s"
+        else:
+            text = self.PHASES.get(str(event), str(event))
+        sys.stderr.write(f"\r\x1b[Ktorchdoctor: GEMM test: {text}")
+        sys.stderr.flush()
+
+    def finish(self) -> None:
+        sys.stderr.write("\r\x1b[K")
+        sys.stderr.flush()
+
+
+def command_bench(args: argparse.Namespace) -> int:
+    """`torchdoctor bench`: the GEMM test, its results in context, and the findings it supports."""
+    from torchdoctor.checks import run_checks
+    from torchdoctor.probes.collect import take_snapshot
+    from torchdoctor.probes.interpreter import InterpreterNotFound
+
+    if not 0.2 <= args.seconds <= 60:
+        raise UsageError("--seconds must be between 0.2 and 60")
+    try:
+        snapshot = take_snapshot(project_directory(args), args.python, torch_timeout_s=args.timeout, fresh=args.fresh)
+    except InterpreterNotFound as error:
+        raise UsageError(str(error)) from None
+    if snapshot.torch.status == "not-installed":
+        raise UsageError(f"torch is not installed in {snapshot.interpreter.path}; there is nothing to measure")
+    snapshot = with_bench(snapshot, args.seconds, args.device)
+    if args.save_snapshot:
+        write_atomically(Path(args.save_snapshot).expanduser(), snapshot.to_json() + "\n")
+    report = Report(snapshot=snapshot, diagnoses=run_checks(snapshot))
+    if args.format == "json":
+        sys.stdout.write(render(report, "json"))
+    else:
+        from torchdoctor.render.bench import render_bench
+
+        sys.stdout.write(render_bench(report, color=use_color(args.color)))
+    sys.stdout.flush()
+    threshold = Severity(args.fail_on)
+    failing = any(d.severity >= threshold for d in report.diagnoses if d.code.startswith("TD6"))
     return ExitCode.FINDINGS if failing else ExitCode.CLEAN
 
 
@@ -181,7 +280,7 @@ def use_color(choice: str) -> bool:
 
 def write_atomically(path: Path, text: str) -> None:
     """Save a file the user asked for (a snapshot) safely; failures become one-line usage errors."""
-    from torchdoctor.fixes.writer import atomic_write
+    from torchdoctor.files import atomic_write
 
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():

@@ -355,6 +355,127 @@ class ProjectInfo:
 
 
 @dataclass(frozen=True)
+class GpuActivity:
+    """What NVML saw on the tested GPU during one part of the GEMM test, sampled every 20 ms: the
+    facts that explain a slow result (clocks held down, and why)."""
+
+    samples: int
+    sm_clock_median_mhz: float | None = None
+    sm_clock_max_mhz: int | None = None
+    """The GPU's maximum SM clock, for comparison."""
+    clock_event_reasons: dict[str, float] = field(default_factory=dict)
+    """Share of the samples (0-1) in which each reason held the clocks down, e.g. {"sw_power_cap": 0.4}."""
+    power_max_w: float | None = None
+    power_limit_w: float | None = None
+    temperature_max_c: int | None = None
+    utilization_median_pct: float | None = None
+    pcie_gen_min: int | None = None
+    pcie_width_min: int | None = None
+
+
+@dataclass(frozen=True)
+class GpuProcess:
+    """A process that held the GPU before the test started."""
+
+    pid: int
+    name: str | None = None
+    used_memory: int | None = None
+
+
+@dataclass(frozen=True)
+class GpuBaseline:
+    """The tested GPU just before the GEMM test started: was something else already using it?"""
+
+    utilization_pct: int | None = None
+    """NVML's utilization over its last sampling period (up to a second), before our test ran."""
+    memory_used: int | None = None
+    processes: tuple[GpuProcess, ...] = ()
+    sm_clock_max_mhz: int | None = None
+    pcie_gen_max: int | None = None
+    pcie_width_max: int | None = None
+    power_limit_w: float | None = None
+
+
+@dataclass(frozen=True)
+class GemmResult:
+    """One dtype's matrix-multiply rate: single products timed with CUDA events after an L2 flush."""
+
+    dtype: str
+    """"bf16", "fp16", "tf32" (fp32 storage, TF32 tensor cores allowed) or "fp32"."""
+    n: int | None = None
+    """The size of the square product (n×n by n×n); 2n³ floating-point operations per call."""
+    tflops: float | None = None
+    """Median rate of single products in TFLOP/s (10^12 per second); on a CPU still TFLOP/s, below 1."""
+    tflops_p10: float | None = None
+    tflops_p90: float | None = None
+    tflops_sustained: float | None = None
+    """The rate over the whole measurement window: lower than the median when something else (another
+    process) took the GPU between or during our calls."""
+    calls: int = 0
+    unsettled_calls: int = 0
+    """Leading calls left out of the rates because the GPU was still stepping down from boost clocks."""
+    relative_error: float | None = None
+    """Frobenius-norm error of a 64-row slice against float64, None when the result was not finite."""
+    finite: bool = True
+    error_limit: float | None = None
+    seconds: float | None = None
+    """Wall time this dtype took: allocation, warm-up, measurement and the check."""
+    skipped: str | None = None
+    """Why this dtype was not run on this device."""
+    activity: GpuActivity | None = None
+
+
+@dataclass(frozen=True)
+class CopyResult:
+    """Host↔device copy bandwidth of 32 MiB transfers (median)."""
+
+    direction: str
+    """"h2d" (host to device) or "d2h"."""
+    memory: str
+    """"pinned" (page-locked, DMA straight from it) or "pageable" (staged through a driver buffer)."""
+    gb_per_s: float | None = None
+    bytes: int | None = None
+    error: str | None = None
+    """Why it could not run, e.g. pinned memory could not be allocated."""
+    activity: GpuActivity | None = None
+
+
+@dataclass(frozen=True)
+class BenchInfo:
+    """The GEMM throughput test, run in the project's interpreter (`torchdoctor bench`, `check --bench`)."""
+
+    status: str
+    """"ok", "failed" (an exception, e.g. out of memory), "crashed", "timed-out", "cancelled" or
+    "interpreter-failed"."""
+    error: str | None = None
+    device_type: str | None = None
+    """"cuda", or "cpu" when torch has no usable CUDA (the numbers are then the CPU's)."""
+    device_name: str | None = None
+    device_index: int | None = None
+    capability: tuple[int, int] | None = None
+    multiprocessors: int | None = None
+    cpu_threads: int | None = None
+    torch_version: str | None = None
+    torch_cuda: str | None = None
+    tf32_override: str | None = None
+    """NVIDIA_TF32_OVERRIDE as the test saw it: "1" makes cuBLAS compute fp32 products in TF32."""
+    budget_s: float | None = None
+    import_s: float | None = None
+    cuda_init_s: float | None = None
+    """CUDA context and cuBLAS creation: reported apart, it is not the GPU's speed."""
+    measure_s: float | None = None
+    """All measurement after CUDA initialisation, every dtype and the copies together."""
+    wall_s: float | None = None
+    nvml_index: int | None = None
+    """The NVML index of the tested GPU (matched by UUID or PCI address), when NVML could watch it."""
+    sampler_error: str | None = None
+    baseline: GpuBaseline | None = None
+    gemm: tuple[GemmResult, ...] = ()
+    copies: tuple[CopyResult, ...] = ()
+    stderr_tail: str | None = None
+
+
+@dataclass(frozen=True)
 class Snapshot:
     """All the facts of one run: the machine, the project's interpreter and torch, and the project."""
 
@@ -366,6 +487,8 @@ class Snapshot:
     nvml: NvmlInfo
     system: SystemInfo
     project: ProjectInfo
+    bench: BenchInfo | None = None
+    """The GEMM test, when it was asked for; None otherwise."""
     schema_version: int = SCHEMA_VERSION
 
     def to_json(self, indent: int | None = 2) -> str:

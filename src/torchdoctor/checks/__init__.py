@@ -6,6 +6,7 @@ from torchdoctor.checks import (  # noqa: F401  (importing registers the rules)
     inputs,
     lock_env,
     machine,
+    performance,
     project_config,
     torch_install,
 )

@@ -12,12 +12,10 @@ from __future__ import annotations
 import datetime
 import hashlib
 import json
-import os
-import stat
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
+from torchdoctor.files import atomic_write
 from torchdoctor.fixes.transforms import FixError
 from torchdoctor.paths import user_folder
 
@@ -33,28 +31,6 @@ def _digest(data: bytes) -> str:
 def _backups(path: Path) -> Path:
     key = _digest(str(path.resolve()).encode())[:16]
     return state_folder() / "backups" / key
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write through a temporary file in the same folder and a rename: a crash leaves the old file or the new
-    one, never half of either. An existing file keeps its permissions; a new one gets the user's umask."""
-    if path.exists():
-        mode = stat.S_IMODE(path.stat().st_mode)
-    else:
-        umask = os.umask(0)
-        os.umask(umask)
-        mode = 0o666 & ~umask
-    handle = tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False)
-    try:
-        with handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(handle.name, mode)
-        os.replace(handle.name, path)
-    except BaseException:
-        Path(handle.name).unlink(missing_ok=True)
-        raise
 
 
 def write_fixed(path: Path, original: bytes, new_text: str) -> Path:

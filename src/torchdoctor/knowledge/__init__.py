@@ -208,6 +208,20 @@ class GpuModel:
     bandwidth: float | None
     source: str
     pci_device_id: int | None = None
+    measured: dict[str, float] | None = None
+    """TFLOP/s that cuBLAS through torch reached on this model in our own careful measurement."""
+    measured_source: str | None = None
+
+
+@dataclass(frozen=True)
+class GemmExpectation:
+    """What a GEMM of one dtype should reach on one GPU model, and where that number comes from."""
+
+    peak: float | None
+    expected: float
+    basis: str
+    """"measured" (our recording of this model) or "typical share of peak"."""
+    source: str
 
 
 class Knowledge:
@@ -247,9 +261,16 @@ class Knowledge:
                 name=m["name"], match=tuple(m["match"]), capability=parse_capability(m["capability"]),
                 peaks={k: float(m[k]) for k in ("fp32", "tf32", "bf16", "fp16") if k in m},
                 bandwidth=m.get("bandwidth"), source=m["source"], pci_device_id=m.get("pci_device_id"),
+                measured=m.get("measured"), measured_source=m.get("measured_source"),
             )
             for m in gpus["model"]
         )
+        self.gemm_typical_fraction: dict[str, float] = gpus["gemm"]["typical_fraction"]
+        self.gemm_slow_below: float = gpus["gemm"]["slow_below"]
+        self.gemm_source: str = gpus["gemm"]["source"]
+        self.pcie_lane_gb_per_s = {int(k): float(v) for k, v in gpus["pcie"]["lane_gb_per_s"].items()}
+        self.pcie_slow_below: float = gpus["pcie"]["slow_below"]
+        self.gpus_as_of: str = gpus["as_of"]
 
     # releases --------------------------------------------------------------------------------
 
@@ -323,6 +344,23 @@ class Knowledge:
                 if any(pattern in name for pattern in model.match):
                     return model
         return None
+
+
+    def gemm_expectation(self, model: GpuModel, dtype: str) -> GemmExpectation | None:
+        """The rate a healthy `model` reaches for `dtype`: measured if we have it, else a typical share."""
+        peak = model.peaks.get(dtype)
+        if model.measured and dtype in model.measured:
+            return GemmExpectation(peak, model.measured[dtype], "measured", model.measured_source or model.source)
+        if peak is None or dtype not in self.gemm_typical_fraction:
+            return None
+        fraction = self.gemm_typical_fraction[dtype]
+        return GemmExpectation(peak, peak * fraction, f"{fraction:.0%} of the datasheet peak", self.gemm_source)
+
+    def pcie_link_gb_per_s(self, generation: int | None, width: int | None) -> float | None:
+        """The raw one-direction rate of a PCIe link: lanes x per-lane rate of its generation."""
+        if generation is None or width is None or generation not in self.pcie_lane_gb_per_s:
+            return None
+        return self.pcie_lane_gb_per_s[generation] * width
 
 
 @functools.cache

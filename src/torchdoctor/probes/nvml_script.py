@@ -168,5 +168,90 @@ def main():
     emit(result)
 
 
+def sample(interval_s, limit_s):
+    """Sample what the GPUs do while the GEMM test runs: one "baseline" record first (utilization,
+    memory and processes from before the test started), then a "sample" record every interval until
+    killed, or until `limit_s` passes or the parent is gone (so it can never outlive torchdoctor)."""
+    import os
+    import time
+
+    try:
+        import pynvml
+        pynvml.nvmlInit()
+        handles = [pynvml.nvmlDeviceGetHandleByIndex(i) for i in range(pynvml.nvmlDeviceGetCount())]
+    except Exception as error:
+        emit({"kind": "unavailable", "error": text(error)})
+        return
+    NVMLError = pynvml.NVMLError
+    reasons_function = getattr(pynvml, "nvmlDeviceGetCurrentClocksEventReasons", None) or getattr(
+        pynvml, "nvmlDeviceGetCurrentClocksThrottleReasons", None)
+    sm = getattr(pynvml, "NVML_CLOCK_SM", 1)
+
+    def value(function, *args):
+        try:
+            return function(*args)
+        except (NVMLError, AttributeError, TypeError):
+            return None
+
+    identities = []
+    for index, handle in enumerate(handles):
+        pci = value(pynvml.nvmlDeviceGetPciInfo, handle)
+        uuid = value(pynvml.nvmlDeviceGetUUID, handle)
+        identities.append({
+            "index": index,
+            "uuid": text(uuid) if uuid is not None else None,
+            "pci_bus_id": text(pci.busId) if pci is not None else None,
+            "sm_clock_max_mhz": value(pynvml.nvmlDeviceGetMaxClockInfo, handle, sm),
+            "pcie_gen_max": value(pynvml.nvmlDeviceGetMaxPcieLinkGeneration, handle),
+            "pcie_width_max": value(pynvml.nvmlDeviceGetMaxPcieLinkWidth, handle),
+            "power_limit_w": (lambda p: p / 1000.0 if p is not None else None)(
+                value(pynvml.nvmlDeviceGetEnforcedPowerLimit, handle)),
+        })
+
+    def state(handle):
+        reasons = value(reasons_function, handle) if reasons_function else None
+        power = value(pynvml.nvmlDeviceGetPowerUsage, handle)
+        utilization = value(pynvml.nvmlDeviceGetUtilizationRates, handle)
+        return {
+            "reasons": [label for bit, label in CLOCK_EVENT_BITS if reasons & bit] if reasons is not None else None,
+            "sm_clock_mhz": value(pynvml.nvmlDeviceGetClockInfo, handle, sm),
+            "power_w": power / 1000.0 if power is not None else None,
+            "temperature_c": value(pynvml.nvmlDeviceGetTemperature, handle, getattr(pynvml, "NVML_TEMPERATURE_GPU", 0)),
+            "utilization_pct": utilization.gpu if utilization is not None else None,
+            "pcie_gen": value(pynvml.nvmlDeviceGetCurrPcieLinkGeneration, handle),
+            "pcie_width": value(pynvml.nvmlDeviceGetCurrPcieLinkWidth, handle),
+        }
+
+    def processes(handle):
+        found = []
+        for name in ("nvmlDeviceGetComputeRunningProcesses", "nvmlDeviceGetGraphicsRunningProcesses"):
+            for process in value(getattr(pynvml, name, None), handle) or ():
+                memory = getattr(process, "usedGpuMemory", None)
+                entry = {"pid": int(process.pid), "used_memory": int(memory) if isinstance(memory, int) else None}
+                process_name = value(pynvml.nvmlSystemGetProcessName, process.pid)
+                if process_name is not None:
+                    entry["name"] = text(process_name)
+                if all(entry["pid"] != other["pid"] for other in found):
+                    found.append(entry)
+        return found
+
+    baseline = []
+    for identity, handle in zip(identities, handles, strict=True):
+        memory = value(pynvml.nvmlDeviceGetMemoryInfo, handle)
+        entry = dict(identity, **state(handle))
+        entry["memory_used"] = int(memory.used) if memory is not None else None
+        entry["processes"] = processes(handle)
+        baseline.append(entry)
+    emit({"kind": "baseline", "t": time.monotonic(), "gpus": baseline})
+    parent = os.getppid()
+    stop_at = time.monotonic() + limit_s
+    while time.monotonic() < stop_at and os.getppid() == parent:
+        time.sleep(interval_s)
+        emit({"kind": "sample", "t": time.monotonic(), "gpus": [state(handle) for handle in handles]})
+
+
 if __name__ == "__main__":
-    main()
+    if len(sys.argv) >= 2 and sys.argv[1] == "--sample":
+        sample(float(sys.argv[2]) if len(sys.argv) > 2 else 0.02, float(sys.argv[3]) if len(sys.argv) > 3 else 120.0)
+    else:
+        main()

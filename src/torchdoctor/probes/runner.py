@@ -131,6 +131,99 @@ def run_command(
             _running.discard(process)
 
 
+class StreamingCommand:
+    """A child whose output is read line by line while it runs: the GEMM test (whose progress the TUI
+    shows live) and the NVML sampler that watches the GPU meanwhile.
+
+    `on_line` is called from a reader thread for every stdout line. `wait` returns when the child ends,
+    its time is up or `cancel` is set; in the last two cases the child's whole process group is killed,
+    so cancelling a GEMM run in the TUI leaves nothing behind.
+    """
+
+    def __init__(self, argv: Sequence[str], *, on_line=None, env: Mapping[str, str] | None = None, cwd: str | None = None):
+        self.started = time.monotonic()
+        self.error: str | None = None
+        self._lines: list[str] = []
+        self._stderr: list[str] = []
+        self._on_line = on_line
+        kwargs: dict = {}
+        if sys.platform == "win32":
+            kwargs["creationflags"] = subprocess.CREATE_NEW_PROCESS_GROUP  # type: ignore[attr-defined]
+        else:
+            kwargs["start_new_session"] = True
+        try:
+            self.process: subprocess.Popen | None = subprocess.Popen(
+                list(argv), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                env=dict(env) if env is not None else None, cwd=cwd, text=True, encoding="utf-8", errors="replace",
+                **kwargs,
+            )
+        except OSError as error:
+            self.process = None
+            self.error = f"could not start {argv[0]}: {error.strerror or error}"
+            return
+        with _running_lock:
+            _running.add(self.process)
+        self._readers = [
+            threading.Thread(target=self._read, args=(self.process.stdout, self._lines, True), daemon=True),
+            threading.Thread(target=self._read, args=(self.process.stderr, self._stderr, False), daemon=True),
+        ]
+        for reader in self._readers:
+            reader.start()
+
+    def _read(self, stream, sink: list[str], is_stdout: bool) -> None:
+        for line in stream:
+            sink.append(line)
+            if is_stdout and self._on_line is not None:
+                self._on_line(line.rstrip("\n"))
+
+    def wait(self, timeout_s: float, cancel: threading.Event | None = None) -> CommandResult:
+        """Wait for the child to end; kill it when `timeout_s` passes or `cancel` is set."""
+        if self.process is None:
+            return CommandResult(None, "", "", 0.0, error=self.error)
+        deadline = self.started + timeout_s
+        timed_out = False
+        try:
+            while self.process.poll() is None:
+                if cancel is not None and cancel.is_set():
+                    self.stop()
+                    break
+                if time.monotonic() >= deadline:
+                    timed_out = True
+                    self.stop()
+                    break
+                try:
+                    self.process.wait(timeout=0.05)
+                except subprocess.TimeoutExpired:
+                    pass
+        except BaseException:
+            self.stop()
+            raise
+        return self._result(timed_out)
+
+    def stop(self) -> CommandResult:
+        """Kill the child (and its group) now, and return what it printed so far."""
+        if self.process is None:
+            return CommandResult(None, "", "", 0.0, error=self.error)
+        if self.process.poll() is None:
+            _kill_group(self.process)
+        return self._result(False)
+
+    def _result(self, timed_out: bool) -> CommandResult:
+        assert self.process is not None
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:  # stuck in the kernel even after SIGKILL
+            pass
+        for reader in self._readers:
+            reader.join(timeout=2)
+        with _running_lock:
+            _running.discard(self.process)
+        return CommandResult(
+            self.process.returncode, "".join(self._lines), "".join(self._stderr),
+            time.monotonic() - self.started, timed_out=timed_out,
+        )
+
+
 def _kill_group(process: subprocess.Popen) -> None:
     try:
         if sys.platform == "win32":

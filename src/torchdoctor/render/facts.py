@@ -106,3 +106,79 @@ def project_line(snapshot: Snapshot) -> str:
     if project.errors:
         bits.append(f"{len(project.errors)} unreadable file(s)")
     return " · ".join(bits)
+
+
+DTYPE_LABELS = {"bf16": "bf16", "fp16": "fp16", "tf32": "tf32", "fp32": "fp32"}
+
+
+def bench_lines(snapshot: Snapshot) -> list[str]:
+    """The GEMM test's results: one line per dtype with its context, then the copies.
+
+    Rates are compared with what cuBLAS reaches on the same GPU model (the number a user can hope
+    for) and with the datasheet peak (the number on the box, which no library reaches).
+    """
+    from torchdoctor.knowledge import knowledge
+
+    bench = snapshot.bench
+    if bench is None:
+        return []
+    timing = []
+    if bench.import_s is not None:
+        timing.append(f"import torch {bench.import_s:.1f} s")
+    if bench.cuda_init_s is not None:
+        timing.append(f"CUDA init {bench.cuda_init_s:.2f} s")
+    if bench.measure_s is not None:
+        timing.append(f"measured {bench.measure_s:.2f} s")
+    if bench.device_type == "cpu":
+        where = f"on the CPU ({bench.device_name}, {bench.cpu_threads} threads): torch has no usable CUDA"
+    else:
+        where = f"on {bench.device_name or 'the GPU'}" + (f" (cuda:{bench.device_index})" if bench.device_index is not None else "")
+    head = where + (" · " + ", ".join(timing) if timing else "")
+    lines = [head]
+    if bench.status != "ok":
+        lines.append(f"{bench.status}: {bench.error}")
+    facts = knowledge()
+    gpu = next((g for g in snapshot.nvml.gpus if g.index == bench.nvml_index), None) if bench.nvml_index is not None else None
+    model = facts.gpu_model(bench.device_name, gpu.pci_device_id if gpu else None) if bench.device_type == "cuda" else None
+    order = list(DTYPE_LABELS)
+    for result in sorted(bench.gemm, key=lambda r: order.index(r.dtype) if r.dtype in order else len(order)):
+        label = DTYPE_LABELS.get(result.dtype, result.dtype)
+        if result.skipped:
+            lines.append(f"{label:<5} skipped: {result.skipped}")
+            continue
+        if result.tflops is None:
+            continue
+        if bench.device_type == "cpu":
+            rate = f"{result.tflops * 1000:7.1f} GFLOP/s"
+        else:
+            rate = f"{result.tflops:7.1f} TFLOP/s"
+        bits = [f"{label:<5} n={result.n:<5} {rate}"]
+        if result.tflops_p10 is not None and result.tflops_p90 is not None and result.tflops:
+            spread = (result.tflops_p90 - result.tflops_p10) / result.tflops
+            bits.append(f"±{spread / 2:.0%}")
+        if result.tflops_sustained is not None and result.tflops_sustained < 0.9 * result.tflops:
+            sustained = result.tflops_sustained * (1000 if bench.device_type == "cpu" else 1)
+            bits.append(f"only {sustained:.1f} sustained")
+        expectation = facts.gemm_expectation(model, result.dtype) if model else None
+        if expectation is not None:
+            context = f"{result.tflops / expectation.expected:.0%} of {expectation.expected:.0f}"
+            context += " measured on this model" if expectation.basis == "measured" else f" expected ({expectation.basis})"
+            if expectation.peak:
+                context += f", {result.tflops / expectation.peak:.0%} of peak {expectation.peak:g}"
+            bits.append(context)
+        if not result.finite:
+            bits.append("result NOT FINITE")
+        elif result.relative_error is not None:
+            verdict = "ok" if result.error_limit is None or result.relative_error <= result.error_limit else "WRONG"
+            bits.append(f"error {result.relative_error:.1e} {verdict}")
+        lines.append(" · ".join(bits))
+    copies = []
+    names = {("h2d", "pinned"): "host→GPU pinned", ("h2d", "pageable"): "host→GPU pageable", ("d2h", "pinned"): "GPU→host pinned"}
+    for copy in bench.copies:
+        name = names.get((copy.direction, copy.memory), f"{copy.direction} {copy.memory}")
+        copies.append(f"{name} {copy.gb_per_s:.1f} GB/s" if copy.gb_per_s is not None else f"{name} failed")
+    if copies:
+        lines.append("copies " + " · ".join(copies))
+    if model is None and bench.device_type == "cuda":
+        lines.append(f"no datasheet figures for this GPU in torchdoctor's tables (as of {facts.gpus_as_of})")
+    return lines

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from torchdoctor.model import Report
-from torchdoctor.render.facts import gpu_lines, machine_line, project_line, python_line, torch_line
+from torchdoctor.render.facts import bench_lines, gpu_lines, machine_line, project_line, python_line, torch_line
 from torchdoctor.render.text import ICONS, summary_line
 
 
@@ -20,6 +20,8 @@ def render_markdown(report: Report) -> str:
     out.append(f"| python | {_cell(python_line(snapshot))} |")
     out.append(f"| torch | {_cell(torch_line(snapshot))} |")
     out.append(f"| project | {_cell(project_line(snapshot))} |")
+    if snapshot.bench is not None:
+        out.append(f"| gemm | {_cell('<br>'.join(bench_lines(snapshot)))} |")
     out.append("")
     for diagnosis in report.diagnoses:
         out.append(f"### {ICONS[diagnosis.severity]} {diagnosis.severity.value}: `{diagnosis.code}` {diagnosis.slug}")
