@@ -63,7 +63,7 @@ def test_nvcc_version_is_read_from_its_output(tmp_path):
         assert argv == ["/opt/cuda/bin/nvcc", "--version"]
         return CommandResult(0, "nvcc: NVIDIA (R) Cuda compiler driver\nCuda compilation tools, release 12.4, V12.4.131\n", "", 0.01)
 
-    info = probe_system(tmp_path, environ={}, run=fake_nvcc, which=lambda name: "/opt/cuda/bin/nvcc")
+    info = probe_system(tmp_path, environ={}, run=fake_nvcc, which=lambda name: "/opt/cuda/bin/nvcc" if name == "nvcc" else None)
     assert (info.nvcc_path, info.nvcc_version) == ("/opt/cuda/bin/nvcc", "12.4")
 
 
@@ -116,6 +116,6 @@ def test_cuda_home_nvcc_wins_over_path(tmp_path):
         seen.append(argv[0])
         return CommandResult(0, "Cuda compilation tools, release 12.4, V12.4.131\n", "", 0.01)
 
-    info = probe_system(tmp_path, environ={"CUDA_HOME": str(home)}, run=fake_nvcc, which=lambda name: "/usr/bin/nvcc")
+    info = probe_system(tmp_path, environ={"CUDA_HOME": str(home)}, run=fake_nvcc, which=lambda name: "/usr/bin/nvcc" if name == "nvcc" else None)
     assert seen == [str(home / "bin" / "nvcc")]
     assert info.nvcc_version == "12.4"

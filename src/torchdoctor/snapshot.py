@@ -175,6 +175,31 @@ class CudaToolkit:
 
 
 @dataclass(frozen=True)
+class WslInfo:
+    """What a WSL machine's GPU path is made of (read only under WSL)."""
+
+    dxg: bool
+    """/dev/dxg, the GPU paravirtualisation device, exists."""
+    lib_files: dict[str, str] | None = None
+    """The driver files in /usr/lib/wsl/lib that CUDA and NVML need, each "symlink" or "file";
+    None when the folder does not exist (no Windows NVIDIA driver exposed to WSL)."""
+    config_path: str | None = None
+    """The Windows user's .wslconfig, when exactly one was found under /mnt/c/Users."""
+    config_memory: str | None = None
+    """Its `[wsl2] memory=` value, e.g. "8GB"."""
+
+
+@dataclass(frozen=True)
+class MountInfo:
+    """The file system a path lives on, from /proc/mounts."""
+
+    path: str
+    mount_point: str
+    filesystem: str
+    """"ext4", "9p" (a Windows drive under WSL), "drvfs", "overlay", "nfs", ..."""
+
+
+@dataclass(frozen=True)
 class SystemInfo:
     """The operating system, its kind of host (WSL, container) and the variables that steer CUDA."""
 
@@ -206,6 +231,22 @@ class SystemInfo:
     nvcc_path: str | None = None
     nvcc_version: str | None = None
     cuda_toolkits: tuple[CudaToolkit, ...] = ()
+    loader_cache: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """Where the dynamic loader finds the driver's libraries (`ldconfig -p`), in its order, for
+    libcuda.so, libcuda.so.1, libnvidia-ml.so and libnvidia-ml.so.1; a name with no entry is absent."""
+    loader_conf_dirs: tuple[str, ...] = ()
+    """Folders listed in /etc/ld.so.conf and /etc/ld.so.conf.d/*.conf."""
+    driver_packages: tuple[str, ...] = ()
+    """Installed distribution packages that carry a Linux NVIDIA driver (dpkg status): under WSL they
+    shadow the Windows driver's libraries."""
+    system_driver_libraries: tuple[str, ...] = ()
+    """libcuda / libnvidia-ml files in the distribution's library folders (not /usr/lib/wsl/lib)."""
+    nvidia_smi_path: str | None = None
+    wsl_details: WslInfo | None = None
+    project_mount: MountInfo | None = None
+    uv_cache_mount: MountInfo | None = None
+    """The mounts of the project and of uv's cache: on different file systems uv copies instead of
+    hard-linking every file of every wheel."""
 
 
 @dataclass(frozen=True)
@@ -328,6 +369,56 @@ class RequirementsOption:
 
 
 @dataclass(frozen=True)
+class RequirementLine:
+    """A requirement in a requirements file, as written (markers included)."""
+
+    path: str
+    line: int
+    requirement: str
+
+
+@dataclass(frozen=True)
+class InstallCommand:
+    """A `pip install` or `uv pip install` in a Dockerfile RUN instruction, with build arguments resolved."""
+
+    path: str
+    line: int
+    """The line the RUN instruction starts on."""
+    tool: str
+    """"pip" or "uv"."""
+    text: str
+    """The install command as it runs (ARG/ENV defaults substituted)."""
+    packages: tuple[str, ...] = ()
+    """The requirement specifiers named on the command line, unquoted."""
+    requirement_files: tuple[str, ...] = ()
+    pre: bool = False
+    upgrade: bool = False
+    no_cache_dir: bool = False
+    cache_mount: bool = False
+    """The RUN instruction mounts a BuildKit cache (`--mount=type=cache`)."""
+    index_url: str | None = None
+    extra_index_urls: tuple[str, ...] = ()
+    run_flags: tuple[str, ...] = ()
+    """The RUN instruction's own flags (`--mount=...`), kept to suggest the line rewritten."""
+
+
+@dataclass(frozen=True)
+class BaseImage:
+    line: int
+    image: str
+    """As resolved from ARG defaults, e.g. "nvidia/cuda:12.8.0-runtime-ubuntu22.04"."""
+
+
+@dataclass(frozen=True)
+class DockerfileInfo:
+    """What a Dockerfile installs and on which base image."""
+
+    path: str
+    base_images: tuple[BaseImage, ...] = ()
+    installs: tuple[InstallCommand, ...] = ()
+
+
+@dataclass(frozen=True)
 class ProjectFileError:
     """A project file torchdoctor could not use, with the place where reading stopped."""
 
@@ -352,6 +443,8 @@ class ProjectInfo:
     requirements_files: tuple[str, ...] = ()
     dockerfiles: tuple[str, ...] = ()
     errors: tuple[ProjectFileError, ...] = ()
+    requirement_lines: tuple[RequirementLine, ...] = ()
+    dockerfile_details: tuple[DockerfileInfo, ...] = ()
 
 
 @dataclass(frozen=True)

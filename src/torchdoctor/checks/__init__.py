@@ -2,6 +2,7 @@
 
 from torchdoctor.checks import (  # noqa: F401  (importing registers the rules)
     build_env,
+    dockerfiles,
     gpu_build,
     inputs,
     lock_env,
@@ -9,6 +10,7 @@ from torchdoctor.checks import (  # noqa: F401  (importing registers the rules)
     performance,
     project_config,
     torch_install,
+    wsl_container,
 )
 from torchdoctor.checks.registry import RULES, run_checks
 

@@ -45,7 +45,7 @@ def take_snapshot(
     try:
         torch = pool.submit(probe_torch_cached, interpreter.path, cwd=str(root), timeout_s=torch_timeout_s, fresh=fresh)
         nvml = pool.submit(probe_nvml)
-        system = pool.submit(probe_system)
+        system = pool.submit(probe_system, project=str(root))
         project = probe_project(root, found_by)
         return Snapshot(
             created_at=created,

@@ -20,6 +20,7 @@ from urllib.parse import unquote
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 
+from torchdoctor.probes.dockerfile import read_dockerfile, read_requirement_lines
 from torchdoctor.redact import redact_url
 from torchdoctor.snapshot import (
     DeclaredRequirement,
@@ -28,6 +29,7 @@ from torchdoctor.snapshot import (
     ProjectFileError,
     ProjectInfo,
     PyprojectInfo,
+    RequirementLine,
     RequirementsOption,
     UvIndex,
     UvSettings,
@@ -103,9 +105,18 @@ def probe_project(root: Path, found_by: str = "") -> ProjectInfo:
             errors.append(problem.error)
     requirements_files = sorted(_requirements_files(root))
     options: list[RequirementsOption] = []
+    requirement_lines: list[RequirementLine] = []
     for path in requirements_files:
         try:
             options.extend(read_requirements_options(path, root))
+            requirement_lines.extend(read_requirement_lines(read_text(path, MAX_REQUIREMENTS_BYTES), _relative(path, root)))
+        except FileProblem as problem:
+            errors.append(problem.error)
+    dockerfiles = sorted(_dockerfiles(root))
+    dockerfile_details = []
+    for path in dockerfiles:
+        try:
+            dockerfile_details.append(read_dockerfile(path, read_text(path, MAX_REQUIREMENTS_BYTES), _relative(path, root)))
         except FileProblem as problem:
             errors.append(problem.error)
     return ProjectInfo(
@@ -115,8 +126,10 @@ def probe_project(root: Path, found_by: str = "") -> ProjectInfo:
         lock=lock,
         requirements_options=tuple(options),
         requirements_files=tuple(_relative(p, root) for p in requirements_files),
-        dockerfiles=tuple(sorted(_relative(p, root) for p in _dockerfiles(root))),
+        dockerfiles=tuple(_relative(p, root) for p in dockerfiles),
         errors=tuple(errors),
+        requirement_lines=tuple(requirement_lines),
+        dockerfile_details=tuple(dockerfile_details),
     )
 
 

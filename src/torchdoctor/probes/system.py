@@ -16,7 +16,7 @@ from pathlib import Path
 
 from torchdoctor.probes.runner import CommandResult, run_command
 from torchdoctor.redact import redact_variable
-from torchdoctor.snapshot import CudaToolkit, SystemInfo
+from torchdoctor.snapshot import CudaToolkit, MountInfo, SystemInfo, WslInfo
 
 # Variables that change which GPU, CUDA libraries, torch build or index a process gets.
 EXACT_VARIABLES = (
@@ -40,19 +40,32 @@ def probe_system(
     environ: Mapping[str, str] | None = None,
     run: CommandRunner = run_command,
     which: Callable[[str], str | None] = shutil.which,
+    project: str | Path | None = None,
 ) -> SystemInfo:
+    """The machine's facts, read through `root`; `project` is the project folder whose file system
+    matters (a Windows drive under WSL, another file system than uv's cache)."""
     root = Path(root)
     environ = os.environ if environ is None else environ
     kernel = _read(root / "proc/sys/kernel/osrelease") or platform.release() or None
     container, container_evidence = detect_container(root, environ)
     nvcc_path, nvcc_version = _nvcc(root, environ, run, which)
+    wsl = detect_wsl(kernel, environ)
+    mounts = read_mounts(root)
     return SystemInfo(
+        loader_cache=_loader_cache(root, run, which) if platform.system() == "Linux" else {},
+        loader_conf_dirs=_loader_conf_dirs(root),
+        driver_packages=_driver_packages(root),
+        system_driver_libraries=_system_driver_libraries(root),
+        nvidia_smi_path=which("nvidia-smi"),
+        wsl_details=_wsl_details(root) if wsl else None,
+        project_mount=mount_of(mounts, str(project)) if project is not None else None,
+        uv_cache_mount=mount_of(mounts, uv_cache_dir(environ)) if project is not None else None,
         os_name=platform.system() or "unknown",
         os_release=_os_release(root),
         kernel_release=kernel.strip() if kernel else None,
         architecture=platform.machine() or None,
         libc=_libc(),
-        wsl=detect_wsl(kernel, environ),
+        wsl=wsl,
         container=container,
         container_evidence=container_evidence,
         cpu_model=_cpu_model(root),
@@ -234,3 +247,150 @@ def _toolkits(root: Path) -> tuple[CudaToolkit, ...]:
         target = os.path.realpath(folder) if folder.is_symlink() else None
         found.append(CudaToolkit(path=f"/usr/local/{name}" + (f" -> {target}" if target else ""), version=version))
     return tuple(found)
+
+
+# ---------------------------------------------------------------------------------------------
+# the driver's libraries, and WSL's GPU path
+
+LOADER_NAMES = ("libcuda.so", "libcuda.so.1", "libnvidia-ml.so", "libnvidia-ml.so.1")
+WSL_LIB = "usr/lib/wsl/lib"
+WSL_LIB_FILES = ("libcuda.so", "libcuda.so.1", "libcuda.so.1.1", "libnvidia-ml.so.1", "nvidia-smi")
+# dpkg packages that install a Linux NVIDIA driver (NVIDIA's WSL guide: "Do not install any Linux display
+# driver in WSL"; "Do not choose the cuda, cuda-12-x, or cuda-drivers meta-packages under WSL 2").
+DRIVER_PACKAGE_PREFIXES = ("nvidia-driver-", "libnvidia-compute-", "nvidia-utils-", "nvidia-dkms-", "cuda-drivers")
+DRIVER_META_PACKAGES = ("cuda",)
+SYSTEM_LIBRARY_FOLDERS = ("usr/lib/x86_64-linux-gnu", "usr/lib/aarch64-linux-gnu", "usr/lib64", "usr/lib")
+
+
+def _loader_cache(root: Path, run: CommandRunner, which) -> dict[str, tuple[str, ...]]:
+    """`ldconfig -p` for the driver's libraries: which file each name resolves to, in the loader's order.
+    /sbin is often not on a user's PATH, so ldconfig is also looked for there (under `root`)."""
+    ldconfig = which("ldconfig") or ("/sbin/ldconfig" if (root / "sbin/ldconfig").exists() else None)
+    if ldconfig is None:
+        return {}
+    result = run([ldconfig, "-p"], timeout_s=10)
+    return parse_loader_cache(result.stdout)
+
+
+def parse_loader_cache(text: str) -> dict[str, tuple[str, ...]]:
+    """"\tlibcuda.so.1 (libc6,x86-64) => /usr/lib/wsl/lib/libcuda.so.1" lines, by library name."""
+    found: dict[str, list[str]] = {}
+    for line in text.splitlines():
+        name, arrow, path = line.strip().partition(" => ")
+        if not arrow:
+            continue
+        name = name.split(" (")[0].strip()
+        if name in LOADER_NAMES:
+            found.setdefault(name, []).append(path.strip())
+    return {name: tuple(paths) for name, paths in sorted(found.items())}
+
+
+def _loader_conf_dirs(root: Path) -> tuple[str, ...]:
+    texts = [_read(root / "etc/ld.so.conf") or ""]
+    try:
+        confs = sorted(p for p in (root / "etc/ld.so.conf.d").iterdir() if p.name.endswith(".conf"))
+    except OSError:
+        confs = []
+    texts += [_read(p) or "" for p in confs]
+    folders = []
+    for text in texts:
+        for line in text.splitlines():
+            line = line.split("#", 1)[0].strip()
+            if line and not line.startswith("include"):
+                folders.append(line)
+    return tuple(dict.fromkeys(folders))
+
+
+def _driver_packages(root: Path) -> tuple[str, ...]:
+    """Installed packages from dpkg's status file that put a Linux NVIDIA driver on the machine."""
+    text = _read(root / "var/lib/dpkg/status", limit=64 << 20)
+    if not text:
+        return ()
+    found = []
+    for stanza in text.split("\n\n"):
+        fields = {}
+        for line in stanza.splitlines():
+            key, sep, value = line.partition(": ")
+            if sep and not line.startswith(" "):
+                fields[key] = value.strip()
+        name = fields.get("Package", "")
+        installed = fields.get("Status", "").endswith(" installed")
+        if installed and (name.startswith(DRIVER_PACKAGE_PREFIXES) or name in DRIVER_META_PACKAGES):
+            found.append(name)
+    return tuple(sorted(found))
+
+
+def _system_driver_libraries(root: Path) -> tuple[str, ...]:
+    found = []
+    for folder in SYSTEM_LIBRARY_FOLDERS:
+        try:
+            names = os.listdir(root / folder)
+        except OSError:
+            continue
+        found += [f"/{folder}/{n}" for n in names if n.startswith(("libcuda.so", "libnvidia-ml.so"))]
+    return tuple(sorted(found))
+
+
+def _wsl_details(root: Path) -> WslInfo:
+    folder = root / WSL_LIB
+    lib_files = None
+    if folder.is_dir():
+        lib_files = {}
+        for name in WSL_LIB_FILES:
+            path = folder / name
+            if path.is_symlink():
+                lib_files[name] = "symlink"
+            elif path.exists():
+                lib_files[name] = "file"
+    config_path, memory = _wslconfig(root)
+    return WslInfo(dxg=(root / "dev/dxg").exists(), lib_files=lib_files, config_path=config_path, config_memory=memory)
+
+
+def _wslconfig(root: Path) -> tuple[str | None, str | None]:
+    """%UserProfile%\\.wslconfig, read through /mnt/c when exactly one user folder has one."""
+    try:
+        candidates = [p for p in (root / "mnt/c/Users").glob("*/.wslconfig") if p.is_file()]
+    except OSError:
+        return None, None
+    if len(candidates) != 1:
+        return None, None
+    text = _read(candidates[0]) or ""
+    section = None
+    for line in text.splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line.startswith("[") and line.endswith("]"):
+            section = line[1:-1].strip().lower()
+        elif section == "wsl2" and "=" in line:
+            key, _, value = line.partition("=")
+            if key.strip().lower() == "memory":
+                return "/" + str(candidates[0].relative_to(root)), value.strip()
+    return "/" + str(candidates[0].relative_to(root)), None
+
+
+def read_mounts(root: Path) -> list[tuple[str, str]]:
+    """(mount point, file system type) from /proc/mounts, in the kernel's order."""
+    text = _read(root / "proc/mounts") or ""
+    mounts = []
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) >= 3:
+            mounts.append((parts[1].replace("\\040", " "), parts[2]))
+    return mounts
+
+
+def mount_of(mounts: list[tuple[str, str]], path: str) -> MountInfo | None:
+    """The mount a path lives on: the longest mount point that contains it (the last one wins a tie)."""
+    best = None
+    for point, filesystem in mounts:
+        inside = path == point or path.startswith(point.rstrip("/") + "/")
+        if inside and (best is None or len(point) >= len(best[0])):
+            best = (point, filesystem)
+    return MountInfo(path=path, mount_point=best[0], filesystem=best[1]) if best else None
+
+
+def uv_cache_dir(environ: Mapping[str, str]) -> str:
+    """uv's cache folder as uv chooses it on Linux: UV_CACHE_DIR, else $XDG_CACHE_HOME/uv, else ~/.cache/uv."""
+    if environ.get("UV_CACHE_DIR"):
+        return environ["UV_CACHE_DIR"]
+    base = environ.get("XDG_CACHE_HOME") or os.path.join(environ.get("HOME") or os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "uv")

@@ -16,6 +16,7 @@ FAMILY = {
     "triton", "triton-rocm", "triton-xpu",
     "pytorch-triton", "pytorch-triton-rocm", "pytorch-triton-xpu",
     "xformers", "flash-attn", "flash-attn-3", "deepspeed", "apex", "bitsandbytes", "vllm",
+    "numba", "numba-cuda",  # load the CUDA driver as `libcuda.so` (no version): fails under WSL2
     "mamba-ssm", "causal-conv1d", "torch-scatter", "torch-sparse", "torch-cluster", "numpy",
 }
 
