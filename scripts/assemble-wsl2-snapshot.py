@@ -44,6 +44,7 @@ from torchdoctor.snapshot import (
 
 REPO = Path(__file__).resolve().parent.parent
 OUT = REPO / "tests" / "fixtures" / "snapshots" / "wsl2-rtx5060ti-nightly.json"
+DEMO = REPO / "src" / "torchdoctor" / "demo" / "snapshot.json"  # what `torchdoctor --demo` opens
 PROJECT = "/home/dev/asr-server"
 PYTHON = f"{PROJECT}/.venv/bin/python"
 WSL_LIB = "/usr/lib/wsl/lib"
@@ -98,8 +99,9 @@ def main() -> None:
         ),
         project=type(project)(**{**project.__dict__, "root": PROJECT}),
     )
-    OUT.write_text(snapshot.to_json() + "\n", encoding="utf-8")
-    print(f"wrote {OUT.relative_to(REPO)}")
+    for path in (OUT, DEMO):
+        path.write_text(snapshot.to_json() + "\n", encoding="utf-8")
+        print(f"wrote {path.relative_to(REPO)}")
 
 
 if __name__ == "__main__":

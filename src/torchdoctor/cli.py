@@ -1,4 +1,4 @@
-"""Command line: argv to a headless report (and, later, the TUI). Exit codes live in one IntEnum.
+"""Command line: argv to the TUI or a headless report. Exit codes live in one IntEnum.
 
 stdout carries only the report, so `torchdoctor check --format json | jq` always works; everything
 meant for a person (errors, notes) goes to stderr. Every failure a user can cause is caught in
@@ -103,13 +103,31 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def build_tui_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="torchdoctor", add_help=False)
+    parser.add_argument("--project", metavar="DIR")
+    parser.add_argument("--python", metavar="PATH")
+    parser.add_argument("--snapshot", metavar="FILE")
+    parser.add_argument("--demo", action="store_true")
+    parser.add_argument("--timeout", type=float, default=60.0)
+    return parser
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version")):
-        # Until the TUI exists, a bare `torchdoctor [options]` is `torchdoctor check [options]`.
+        # A bare `torchdoctor [--project DIR] [--python PATH] [--snapshot FILE] [--demo]` opens the TUI in a
+        # terminal; anywhere else (a pipe, CI), or with options only `check` knows, it is `torchdoctor check`.
+        tui_args, unknown = build_tui_parser().parse_known_args(argv)
+        if not unknown and sys.stdout.isatty() and sys.stdin.isatty():
+            return run_guarded(lambda: command_tui(tui_args))
+        if tui_args.demo:
+            argv = [a for a in argv if a != "--demo"]
+            return run_guarded(lambda: command_demo_report(argv))
         argv = ["check", *argv]
     args = build_parser().parse_args(argv)
-    try:
+
+    def dispatch() -> int:
         if args.command == "rules":
             return command_rules(args)
         if args.command == "fix":
@@ -119,6 +137,14 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "bench":
             return command_bench(args)
         return command_check(args)
+
+    return run_guarded(dispatch)
+
+
+def run_guarded(command) -> int:
+    """Run a command; a user's mistake is one line and exit 2, Ctrl-C is 130, never a traceback."""
+    try:
+        return command()
     except UsageError as error:
         print(f"torchdoctor: {error}", file=sys.stderr)
         return ExitCode.USAGE
@@ -129,6 +155,57 @@ def main(argv: list[str] | None = None) -> int:
         # `torchdoctor check | head`: the reader left; stay quiet like other Unix tools.
         sys.stderr.close()
         return ExitCode.CLEAN
+
+
+def command_tui(args: argparse.Namespace) -> int:
+    """The Textual app. Imported here: Textual costs ~0.2 s to import and the headless commands never need it."""
+    import tempfile
+
+    from torchdoctor.snapshot import Snapshot, SnapshotError
+
+    recorded = None
+    label = None
+    if args.demo:
+        from torchdoctor.demo import demo_snapshot, prepare_demo_project
+
+        if args.project or args.snapshot or args.python:
+            raise UsageError("--demo opens its own example; it takes no --project, --python or --snapshot")
+        workdir = Path(tempfile.mkdtemp(prefix="torchdoctor-demo-"))
+        project_dir = prepare_demo_project(workdir)
+        recorded = demo_snapshot()
+        label = f"demo: RTX 5060 Ti under WSL2, the nightly project (a copy in {project_dir})"
+    else:
+        project_dir = project_directory(args)
+        if args.snapshot:
+            if args.python:
+                raise UsageError("--python cannot be combined with --snapshot (the recorded interpreter is used)")
+            try:
+                recorded = Snapshot.from_json(Path(args.snapshot).expanduser().read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError) as error:
+                raise UsageError(f"cannot read snapshot {args.snapshot}: {getattr(error, 'strerror', None) or error}") from None
+            except SnapshotError as error:
+                raise UsageError(f"cannot use snapshot {args.snapshot}: {error}") from None
+            label = f"{project_dir} on the machine recorded in {args.snapshot}"
+    from torchdoctor.tui.app import TorchDoctorApp
+
+    app = TorchDoctorApp(project_dir, python=args.python, recorded=recorded, label=label, torch_timeout_s=args.timeout)
+    app.run()
+    return ExitCode.CLEAN
+
+
+def command_demo_report(argv: list[str]) -> int:
+    """`torchdoctor --demo` outside a terminal: the demo's text report."""
+    import tempfile
+
+    from torchdoctor.checks import run_checks
+    from torchdoctor.demo import demo_snapshot, prepare_demo_project
+    from torchdoctor.probes.collect import with_project
+
+    project_dir = prepare_demo_project(Path(tempfile.mkdtemp(prefix="torchdoctor-demo-")))
+    snapshot = with_project(demo_snapshot(), project_dir)
+    report = Report(snapshot=snapshot, diagnoses=run_checks(snapshot))
+    sys.stdout.write(render(report, "text"))
+    return ExitCode.CLEAN
 
 
 def project_directory(args: argparse.Namespace) -> Path:
@@ -379,15 +456,14 @@ def choose_alternative(diagnoses, codes: set[str], number: int):
 
 
 def run_uv_lock(root: Path) -> int:
-    import shutil
-    import subprocess
+    from torchdoctor.uvlock import find_uv
+    from torchdoctor.uvlock import run_uv_lock as lock
 
-    uv = shutil.which("uv")
-    if uv is None:
-        raise UsageError("`uv` is not on PATH; run `uv lock` yourself once it is installed")
+    if find_uv() is None:
+        raise UsageError("`uv` is not installed; run `uv lock` yourself once it is")
     print(f"running: uv lock (in {root})", file=sys.stderr)
-    result = subprocess.run([uv, "lock"], cwd=root)
-    return ExitCode.CLEAN if result.returncode == 0 else ExitCode.FINDINGS
+    result = lock(root, on_line=lambda line: print(line, file=sys.stderr))
+    return ExitCode.CLEAN if result.ok else ExitCode.FINDINGS
 
 
 def command_undo(args: argparse.Namespace) -> int:

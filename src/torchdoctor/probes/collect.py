@@ -9,9 +9,11 @@ later checks reuse that probe while nothing it depends on has changed (probes/to
 from __future__ import annotations
 
 import datetime
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from torchdoctor import __version__
 from torchdoctor.probes.interpreter import choose_interpreter
@@ -30,10 +32,13 @@ def read_project(directory: Path) -> ProjectInfo:
 
 
 def take_snapshot(
-    directory: Path, python: str | None = None, *, torch_timeout_s: float = DEFAULT_TIMEOUT_S, fresh: bool = False
+    directory: Path, python: str | None = None, *, torch_timeout_s: float = DEFAULT_TIMEOUT_S, fresh: bool = False,
+    on_part: Callable[[str, Any], None] | None = None,
 ) -> Snapshot:
     """Probe this machine and the project in `directory`. `python` overrides the interpreter choice;
-    `fresh` ignores the torch probe cache.
+    `fresh` ignores the torch probe cache. `on_part(name, value)` is called as each part is ready
+    ("interpreter", "project", "system", "nvml", "torch"), from the probing threads, so a screen can
+    fill its panels while the slow torch probe still runs.
 
     Raises InterpreterNotFound only for an unusable --python (a usage error); everything else that
     goes wrong is recorded in the snapshot.
@@ -42,11 +47,21 @@ def take_snapshot(
     interpreter = choose_interpreter(root, python)
     created = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat()
     pool = ThreadPoolExecutor(max_workers=3, thread_name_prefix="torchdoctor-probe")
+
+    def reported(name: str, probe: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        value = probe(*args, **kwargs)
+        if on_part is not None:
+            on_part(name, value)
+        return value
+
     try:
-        torch = pool.submit(probe_torch_cached, interpreter.path, cwd=str(root), timeout_s=torch_timeout_s, fresh=fresh)
-        nvml = pool.submit(probe_nvml)
-        system = pool.submit(probe_system, project=str(root))
-        project = probe_project(root, found_by)
+        if on_part is not None:
+            on_part("interpreter", interpreter)
+        torch = pool.submit(reported, "torch", probe_torch_cached, interpreter.path, cwd=str(root),
+                            timeout_s=torch_timeout_s, fresh=fresh)
+        nvml = pool.submit(reported, "nvml", probe_nvml)
+        system = pool.submit(reported, "system", probe_system, project=str(root))
+        project = reported("project", probe_project, root, found_by)
         return Snapshot(
             created_at=created,
             torchdoctor_version=__version__,

@@ -140,7 +140,8 @@ class StreamingCommand:
     so cancelling a GEMM run in the TUI leaves nothing behind.
     """
 
-    def __init__(self, argv: Sequence[str], *, on_line=None, env: Mapping[str, str] | None = None, cwd: str | None = None):
+    def __init__(self, argv: Sequence[str], *, on_line=None, env: Mapping[str, str] | None = None, cwd: str | None = None,
+                 merge_stderr: bool = False):
         self.started = time.monotonic()
         self.error: str | None = None
         self._lines: list[str] = []
@@ -153,7 +154,8 @@ class StreamingCommand:
             kwargs["start_new_session"] = True
         try:
             self.process: subprocess.Popen | None = subprocess.Popen(
-                list(argv), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                list(argv), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT if merge_stderr else subprocess.PIPE,
                 env=dict(env) if env is not None else None, cwd=cwd, text=True, encoding="utf-8", errors="replace",
                 **kwargs,
             )
@@ -163,10 +165,9 @@ class StreamingCommand:
             return
         with _running_lock:
             _running.add(self.process)
-        self._readers = [
-            threading.Thread(target=self._read, args=(self.process.stdout, self._lines, True), daemon=True),
-            threading.Thread(target=self._read, args=(self.process.stderr, self._stderr, False), daemon=True),
-        ]
+        self._readers = [threading.Thread(target=self._read, args=(self.process.stdout, self._lines, True), daemon=True)]
+        if not merge_stderr:
+            self._readers.append(threading.Thread(target=self._read, args=(self.process.stderr, self._stderr, False), daemon=True))
         for reader in self._readers:
             reader.start()
 

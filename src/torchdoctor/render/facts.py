@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from torchdoctor.knowledge import decode_cuda_version
-from torchdoctor.snapshot import Snapshot
+from torchdoctor.snapshot import Snapshot, SystemInfo
 
 GIB = 1024**3
 
@@ -14,7 +14,10 @@ def cuda_version_text(encoded: int | None) -> str | None:
 
 
 def machine_line(snapshot: Snapshot) -> str:
-    system = snapshot.system
+    return system_line(snapshot.system)
+
+
+def system_line(system: SystemInfo) -> str:
     parts = [" ".join(p for p in (system.os_name, system.architecture) if p)]
     if system.os_release:
         parts.append(system.os_release)

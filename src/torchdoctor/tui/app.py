@@ -1,0 +1,476 @@
+"""The Textual app: the same Report the CLI prints, on one screen, with the fixes one key away.
+
+Everything slow runs in thread workers that only post messages (probes, the GEMM test, `uv lock`);
+the app turns those into widgets. The logic is the CLI's: take_snapshot, run_checks, fixable,
+apply_fixes, write_fixed, undo_last, run_bench, run_uv_lock. Nothing here decides anything the CLI
+would decide differently.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from rich.text import Text
+from textual import on, work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.widgets import Footer, Log, OptionList, Static, TabbedContent, TabPane
+from textual.widgets.option_list import Option
+from textual.worker import Worker, WorkerState
+
+from torchdoctor import __version__
+from torchdoctor.checks import run_checks
+from torchdoctor.files import atomic_write
+from torchdoctor.fixes import FixError, apply_fixes, fixable, unified_diff
+from torchdoctor.fixes.writer import undo_last, write_fixed
+from torchdoctor.model import Applicability, Diagnosis, Report
+from torchdoctor.probes.collect import take_snapshot, with_project
+from torchdoctor.probes.gemm import run_bench
+from torchdoctor.probes.project import find_project_root
+from torchdoctor.probes.runner import stop_all_children
+from torchdoctor.render.text import ICONS, summary_line
+from torchdoctor.snapshot import Snapshot
+from torchdoctor.tui.messages import BenchEvent, BenchFinished, LockFinished, LockLine, PartProbed, SnapshotReady
+from torchdoctor.tui.panels import STYLES, WAITING, bench_view, diagnosis_view, machine_panel, project_panel, torch_panel
+from torchdoctor.tui.screens import ConfirmFix, HelpScreen
+from torchdoctor.uvlock import run_uv_lock
+
+SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
+UNSAFE_WARNING = (
+    "Unsafe: this fix changes what the project promises (its dependencies, extras or Python range), "
+    "not only where packages come from. Read the diff before writing it."
+)
+
+
+class TorchDoctorApp(App[int]):
+    CSS_PATH = "app.tcss"
+    TITLE = "torchdoctor"
+    BINDINGS = [
+        Binding("f", "fix_selected", "Fix"),
+        Binding("a", "fix_all", "Fix all safe"),
+        Binding("u", "undo", "Undo"),
+        Binding("l", "lock", "uv lock"),
+        Binding("g", "bench", "GEMM"),
+        Binding("r", "rescan", "Rescan"),
+        Binding("m", "export_markdown", "Markdown", show=False),
+        Binding("j", "export_json", "JSON", show=False),
+        Binding("s", "save_snapshot", "Save snapshot", show=False),
+        Binding("question_mark", "help", "Help"),
+        Binding("q", "quit", "Quit"),
+        *(Binding(str(number), f"show_tab('{tab}')", tab.removeprefix("tab-"), show=False)
+          for number, tab in enumerate(("tab-findings", "tab-machine", "tab-torch", "tab-project", "tab-gemm", "tab-lock"), 1)),
+    ]
+
+    def __init__(
+        self,
+        project_dir: Path,
+        *,
+        python: str | None = None,
+        recorded: Snapshot | None = None,
+        label: str | None = None,
+        output_dir: Path | None = None,
+        torch_timeout_s: float = 60.0,
+    ) -> None:
+        """`recorded` is a machine read from a snapshot (--snapshot, --demo): it is not probed, and the
+        GEMM test is not offered; the project is always read from `project_dir`."""
+        super().__init__()
+        self.project_dir = project_dir
+        self.python = python
+        self.recorded = recorded
+        self.label = label
+        self.output_dir = output_dir or Path.cwd()
+        self.torch_timeout_s = torch_timeout_s
+        self.snapshot: Snapshot | None = None
+        self.report: Report | None = None
+        self.parts: dict = {}
+        self.probe_started = time.monotonic()
+        self.probing = False
+        self.bench_cancel = threading.Event()
+        self.bench_running = False
+        self.bench_progress: str | None = None
+        self.bench_results: list[str] = []
+        self.lock_cancel = threading.Event()
+        self.fixed_codes: set[str] = set()
+
+    # --- layout -------------------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        where = self.label or str(self.project_dir)
+        yield Static(f"torchdoctor {__version__} — {where}", id="title")
+        yield Static("", id="summary")
+        with TabbedContent(id="tabs", initial="tab-findings"):
+            with TabPane("Findings", id="tab-findings"), Horizontal(id="findings-row"):
+                yield OptionList(id="diagnoses")
+                with VerticalScroll(id="detail"):
+                    yield Static(WAITING, id="detail-text")
+            with TabPane("Machine", id="tab-machine"), VerticalScroll(classes="facts"):
+                yield Static(WAITING, id="machine")
+            with TabPane("Torch", id="tab-torch"), VerticalScroll(classes="facts"):
+                yield Static(WAITING, id="torch")
+            with TabPane("Project", id="tab-project"), VerticalScroll(classes="facts"):
+                yield Static(WAITING, id="project")
+            with TabPane("GEMM", id="tab-gemm"), VerticalScroll(classes="facts"):
+                yield Static(bench_view(None, None), id="bench")
+            with TabPane("uv lock", id="tab-lock"):
+                yield Log(id="lock-log")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#diagnoses", OptionList).focus()  # ↑/↓ pick a finding from the start
+        self.set_interval(0.1, self.tick)
+        self.start_probe()
+
+    # --- probing --------------------------------------------------------------------------------------
+
+    def start_probe(self) -> None:
+        self.probing = True
+        self.probe_started = time.monotonic()
+        self.parts = {}
+        self.probe()
+
+    @work(thread=True, exclusive=True, group="probe", exit_on_error=False)
+    def probe(self) -> None:
+        if self.recorded is not None:
+            self.post_message(SnapshotReady(with_project(self.recorded, self.project_dir)))
+            return
+        snapshot = take_snapshot(
+            self.project_dir, self.python, torch_timeout_s=self.torch_timeout_s,
+            on_part=lambda name, value: self.post_message(PartProbed(name, value)),
+        )
+        self.post_message(SnapshotReady(snapshot))
+
+    def on_part_probed(self, message: PartProbed) -> None:
+        self.parts[message.name] = message.value
+        self.refresh_facts()
+
+    def on_snapshot_ready(self, message: SnapshotReady) -> None:
+        self.probing = False
+        snapshot = message.snapshot
+        if self.snapshot is not None and self.snapshot.bench is not None and snapshot.bench is None:
+            snapshot = replace(snapshot, bench=self.snapshot.bench)  # a rescan keeps the last GEMM result
+        self.set_snapshot(snapshot)
+
+    def set_snapshot(self, snapshot: Snapshot) -> None:
+        before = {d.code for d in self.report.diagnoses} if self.report else set()
+        self.snapshot = snapshot
+        self.report = Report(snapshot=snapshot, diagnoses=run_checks(snapshot))
+        self.refresh_facts()
+        self.refresh_findings()
+        self.tick()
+        if self.fixed_codes:
+            now = {d.code for d in self.report.diagnoses}
+            gone = sorted((self.fixed_codes & before) - now)
+            still = sorted(self.fixed_codes & now)
+            if gone:
+                self.notify(f"re-checked: {', '.join(gone)} no longer reported", title="Fixed")
+            if still:
+                self.notify(f"re-checked: still reported: {', '.join(still)}", severity="warning")
+            self.fixed_codes = set()
+
+    def tick(self) -> None:
+        if not self.is_running or not self.screen.query("#summary"):
+            return  # a modal screen is on top, or the app is closing
+        summary = self.screen.query_one("#summary", Static)
+        if self.probing or self.report is None:
+            elapsed = time.monotonic() - self.probe_started
+            spin = SPINNER[int(elapsed * 10) % len(SPINNER)]
+            waiting = [n for n in ("project", "system", "nvml", "torch") if n not in self.parts]
+            detail = f"waiting for {', '.join(waiting)}" if waiting else "checking"
+            if "torch" in waiting:
+                detail += " (import torch in the project's interpreter)"
+            summary.update(f"{spin} probing {elapsed:4.1f} s — {detail}")
+            summary.set_classes("")
+            return
+        report = self.report
+        line = summary_line(report)
+        source = "recorded machine" if self.recorded is not None else report.snapshot.interpreter.path
+        summary.update(f"{line} · {source}")
+        errors = any(d.severity.value == "error" for d in report.diagnoses)
+        warnings = any(d.severity.value == "warning" for d in report.diagnoses)
+        summary.set_classes("errors" if errors else "warnings" if warnings else "healthy")
+
+    # --- panels --------------------------------------------------------------------------------------
+
+    def refresh_facts(self) -> None:
+        self.query_one("#machine", Static).update(machine_panel(self.snapshot, self.parts))
+        self.query_one("#torch", Static).update(torch_panel(self.snapshot, self.parts))
+        self.query_one("#project", Static).update(project_panel(self.snapshot, self.parts))
+        self.refresh_bench()
+
+    def refresh_bench(self) -> None:
+        progress = self.bench_progress
+        if self.bench_results:
+            progress = "\n".join([*(self.bench_results), progress or ""]).strip()
+        self.query_one("#bench", Static).update(bench_view(self.snapshot, progress))
+
+    def refresh_findings(self) -> None:
+        options = self.query_one("#diagnoses", OptionList)
+        highlighted = options.highlighted
+        options.clear_options()
+        diagnoses = self.report.diagnoses if self.report else ()
+        for number, diagnosis in enumerate(diagnoses):
+            label = Text(f"{ICONS[diagnosis.severity]} {diagnosis.code} ", style=STYLES[diagnosis.severity])
+            label.append(diagnosis.message, style="")
+            options.add_option(Option(label, id=str(number)))
+        if diagnoses:
+            options.highlighted = min(highlighted or 0, len(diagnoses) - 1)
+            self.show_detail(diagnoses[options.highlighted])
+        else:
+            self.query_one("#detail-text", Static).update(Text("No findings: this setup looks healthy.", style="green"))
+
+    @on(OptionList.OptionHighlighted, "#diagnoses")
+    def highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        diagnosis = self.selected()
+        if diagnosis is not None:
+            self.show_detail(diagnosis)
+
+    def selected(self) -> Diagnosis | None:
+        if self.report is None or not self.report.diagnoses:
+            return None
+        index = self.query_one("#diagnoses", OptionList).highlighted
+        return self.report.diagnoses[index] if index is not None and index < len(self.report.diagnoses) else None
+
+    def show_detail(self, diagnosis: Diagnosis) -> None:
+        diff = None
+        if diagnosis.fix is not None and diagnosis.fix.action:
+            diff = self.preview([diagnosis])[1]
+        unsafe = UNSAFE_WARNING if diagnosis.fix is not None and diagnosis.fix.applicability == Applicability.UNSAFE else None
+        self.query_one("#detail-text", Static).update(diagnosis_view(diagnosis, diff, unsafe))
+
+    # --- fixes ---------------------------------------------------------------------------------------
+
+    def pyproject_path(self) -> Path | None:
+        if self.snapshot is None or self.snapshot.project.pyproject is None:
+            return None
+        return Path(self.snapshot.project.pyproject.path)
+
+    def preview(self, chosen: list[Diagnosis]) -> tuple[bytes, str, str]:
+        """(the file's bytes, the diff, the new text); empty diff when nothing would change."""
+        path = self.pyproject_path()
+        if path is None:
+            return b"", "", ""
+        try:
+            original = path.read_bytes()
+            before = original.decode("utf-8")
+            after = apply_fixes(before, chosen)
+        except (OSError, UnicodeDecodeError, FixError) as error:
+            return b"", f"# cannot preview: {error}", ""
+        return original, unified_diff(before, after), after
+
+    def action_fix_selected(self) -> None:
+        diagnosis = self.selected()
+        if diagnosis is None or diagnosis.fix is None:
+            self.notify("This finding has no fix.", severity="warning")
+            return
+        if not diagnosis.fix.action:
+            self.notify("This fix is outside pyproject.toml: run the commands shown yourself.", severity="warning")
+            return
+        unsafe = diagnosis.fix.applicability == Applicability.UNSAFE
+        self.confirm_and_write([diagnosis], f"{diagnosis.code}: {diagnosis.fix.title}", UNSAFE_WARNING if unsafe else None)
+
+    def action_fix_all(self) -> None:
+        chosen = fixable(self.report.diagnoses) if self.report else []
+        if not chosen:
+            self.notify("No safe pyproject.toml fix to apply.")
+            return
+        codes = ", ".join(dict.fromkeys(d.code for d in chosen))
+        self.confirm_and_write(chosen, f"every safe fix: {codes}", None)
+
+    def confirm_and_write(self, chosen: list[Diagnosis], title: str, warning: str | None) -> None:
+        path = self.pyproject_path()
+        if path is None:
+            self.notify("No pyproject.toml in this project.", severity="error")
+            return
+        original, diff, after = self.preview(chosen)
+        if not diff or not after:
+            self.notify(diff[2:] if diff.startswith("#") else "Nothing to change.", severity="warning")
+            return
+
+        def answered(write: bool | None) -> None:
+            if not write:
+                self.notify("Nothing written.")
+                return
+            try:
+                write_fixed(path, original, after)
+            except FixError as error:
+                self.notify(str(error), severity="error")
+                return
+            self.fixed_codes = {d.code for d in chosen}
+            self.notify(f"Wrote {path.name}; u undoes it, l runs uv lock.", title="Written")
+            self.recheck_project()
+
+        self.push_screen(ConfirmFix(title, diff, str(path), warning), answered)
+
+    def recheck_project(self) -> None:
+        if self.snapshot is not None:
+            self.set_snapshot(with_project(self.snapshot, Path(self.snapshot.project.root)))
+
+    def action_undo(self) -> None:
+        root, _ = find_project_root(self.project_dir)
+        try:
+            undo_last(root / "pyproject.toml")
+        except FixError as error:
+            self.notify(str(error), severity="warning")
+            return
+        self.notify("Restored pyproject.toml as it was before the last fix.", title="Undone")
+        self.recheck_project()
+
+    def action_rescan(self) -> None:
+        if not self.probing:
+            self.start_probe()
+
+    # --- uv lock -------------------------------------------------------------------------------------
+
+    def action_lock(self) -> None:
+        if self.snapshot is None:
+            return
+        self.action_show_tab("tab-lock")
+        log = self.query_one("#lock-log", Log)
+        log.clear()
+        log.write_line(f"$ uv lock   (in {self.snapshot.project.root})")
+        self.lock_cancel.clear()
+        self.lock(Path(self.snapshot.project.root))
+
+    @work(thread=True, exclusive=True, group="lock", exit_on_error=False)
+    def lock(self, root: Path) -> None:
+        result = run_uv_lock(root, on_line=lambda line: self.post_message(LockLine(line)), cancel=self.lock_cancel)
+        self.post_message(LockFinished(result))
+
+    def on_lock_line(self, message: LockLine) -> None:
+        self.query_one("#lock-log", Log).write_line(message.line)
+
+    def on_lock_finished(self, message: LockFinished) -> None:
+        result = message.result
+        log = self.query_one("#lock-log", Log)
+        if result.ok:
+            log.write_line("uv lock succeeded: uv.lock is written; `uv sync` installs it.")
+            self.notify("uv lock succeeded.", title="Locked")
+        else:
+            reason = result.error or result.describe_failure()
+            log.write_line(f"uv lock failed: {reason}")
+            self.notify(f"uv lock failed ({reason}); its output is in the uv lock tab.", severity="error")
+        self.recheck_project()
+
+    # --- GEMM ----------------------------------------------------------------------------------------
+
+    def action_bench(self) -> None:
+        if self.bench_running:
+            self.bench_cancel.set()
+            return
+        if self.recorded is not None:
+            self.notify("The GEMM test measures this machine; a recorded machine cannot be measured.", severity="warning")
+            return
+        if self.snapshot is None:
+            self.notify("Wait for the probes to finish.", severity="warning")
+            return
+        self.action_show_tab("tab-gemm")
+        self.bench_cancel.clear()
+        self.bench_running = True
+        self.bench_results = []
+        self.bench_progress = "starting the test in the project's interpreter (import torch)…"
+        self.refresh_bench()
+        self.bench(self.snapshot.interpreter.path, self.snapshot.project.root)
+
+    @work(thread=True, exclusive=True, group="bench", exit_on_error=False)
+    def bench(self, python: str, root: str) -> None:
+        info = run_bench(python, cwd=root, on_event=lambda record: self.post_message(BenchEvent(record)), cancel=self.bench_cancel)
+        self.post_message(BenchFinished(info))
+
+    def on_bench_event(self, message: BenchEvent) -> None:
+        record = message.record
+        event = record.get("event")
+        if event == "progress":
+            self.bench_progress = f"{record.get('dtype') or ''} {record.get('phase')}… (g cancels)".strip()
+        elif event == "gemm" and record.get("median") is not None:
+            self.bench_results.append(f"{record['dtype']:<5} {record['median']:.1f} TFLOP/s")
+        elif event == "ready":
+            self.bench_progress = "measuring…"
+        self.refresh_bench()
+
+    def on_bench_finished(self, message: BenchFinished) -> None:
+        self.bench_running = False
+        self.bench_progress = None
+        self.bench_results = []
+        bench = message.bench
+        if bench.status == "cancelled":
+            self.notify("GEMM test cancelled.")
+            self.refresh_bench()
+            return
+        if self.snapshot is not None:
+            self.set_snapshot(replace(self.snapshot, bench=bench))
+        if bench.status != "ok":
+            self.notify(f"The GEMM test did not finish: {bench.error}", severity="error")
+
+    # --- export --------------------------------------------------------------------------------------
+
+    def export(self, name: str, text: str) -> Path | None:
+        path = self.output_dir / name
+        try:
+            atomic_write(path, text.encode("utf-8"))
+        except OSError as error:
+            self.notify(f"cannot write {path}: {error.strerror or error}", severity="error")
+            return None
+        return path
+
+    def action_export_markdown(self) -> None:
+        if self.report is None:
+            return
+        from torchdoctor.render.markdown import render_markdown
+
+        text = render_markdown(self.report)
+        path = self.export("torchdoctor-report.md", text)
+        if path:
+            self.copy_to_clipboard(text)
+            self.notify(f"Wrote {path} (also copied to the clipboard).", title="Report")
+
+    def action_export_json(self) -> None:
+        if self.report is None:
+            return
+        from torchdoctor.render.json_report import render_json
+
+        path = self.export("torchdoctor-report.json", render_json(self.report))
+        if path:
+            self.notify(f"Wrote {path}.", title="Report")
+
+    def action_save_snapshot(self) -> None:
+        if self.snapshot is None:
+            return
+        path = self.export("torchdoctor-snapshot.json", self.snapshot.to_json() + "\n")
+        if path:
+            self.notify(f"Wrote {path}; replay it with `torchdoctor check --snapshot {path.name}`.", title="Snapshot")
+
+    # --- the rest ------------------------------------------------------------------------------------
+
+    def action_show_tab(self, tab: str) -> None:
+        """Switch tabs; the findings list gives up the focus first, or its pane would take the tab back."""
+        self.set_focus(None)
+        self.query_one("#tabs", TabbedContent).active = tab
+        if tab == "tab-findings":
+            self.query_one("#diagnoses", OptionList).focus()
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
+
+    async def action_quit(self) -> None:
+        self.bench_cancel.set()
+        self.lock_cancel.set()
+        stop_all_children()
+        self.exit(0)
+
+    def on_unmount(self) -> None:
+        self.bench_cancel.set()
+        self.lock_cancel.set()
+        stop_all_children()
+
+    @on(Worker.StateChanged)
+    def worker_failed(self, event: Worker.StateChanged) -> None:
+        if event.state == WorkerState.ERROR:
+            if event.worker.group == "probe":
+                self.probing = False
+            if event.worker.group == "bench":
+                self.bench_running = False
+            self.notify(str(event.worker.error), title=f"{event.worker.group} failed", severity="error", timeout=10)

@@ -1,0 +1,216 @@
+"""The text of the fact panels and of a diagnosis, as Rich renderables. No widgets, no state: the
+same Report the CLI prints, laid out for the screen."""
+
+from __future__ import annotations
+
+from rich.console import Group
+from rich.syntax import Syntax
+from rich.table import Table
+from rich.text import Text
+
+from torchdoctor.knowledge import coverage, knowledge, parse_arch
+from torchdoctor.model import Diagnosis, Severity
+from torchdoctor.render.facts import GIB, bench_lines, cuda_version_text, system_line
+from torchdoctor.render.text import ICONS
+from torchdoctor.snapshot import Snapshot
+
+STYLES = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
+WAITING = Text("probing…", style="dim italic")
+
+
+def facts_table() -> Table:
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column(overflow="fold")
+    return table
+
+
+def machine_panel(snapshot: Snapshot | None, parts: dict) -> Table | Text:
+    system = snapshot.system if snapshot else parts.get("system")
+    nvml = snapshot.nvml if snapshot else parts.get("nvml")
+    if system is None and nvml is None:
+        return WAITING
+    table = facts_table()
+    if system is not None:
+        table.add_row("system", system_line(system))
+        if system.wsl_details is not None:
+            details = system.wsl_details
+            files = ", ".join(sorted(details.lib_files)) if details.lib_files is not None else "missing"
+            table.add_row("WSL GPU", f"/dev/dxg {'present' if details.dxg else 'MISSING'} · /usr/lib/wsl/lib: {files}")
+        if system.container:
+            table.add_row("container", f"{system.container} ({system.container_evidence})")
+        if system.memory_total:
+            table.add_row("memory", f"{system.memory_total / GIB:.1f} GiB")
+    if nvml is None:
+        table.add_row("driver", WAITING)
+    elif nvml.status != "ok":
+        table.add_row("driver", Text(f"NVML {nvml.status}: {nvml.error}", style="red"))
+    else:
+        cuda = cuda_version_text(nvml.cuda_driver_version)
+        table.add_row("driver", f"{nvml.driver_version}" + (f" · supports CUDA ≤ {cuda}" if cuda else ""))
+        for gpu in nvml.gpus:
+            bits = [gpu.name or "unknown GPU"]
+            if gpu.compute_capability:
+                major, minor = gpu.compute_capability
+                architecture = knowledge().architecture((major, minor))
+                bits.append(f"sm_{major}{minor}" + (f" ({architecture})" if architecture else ""))
+            if gpu.memory_total:
+                bits.append(f"{gpu.memory_total / GIB:.0f} GiB")
+            if gpu.mig_enabled:
+                bits.append("MIG on")
+            table.add_row(f"GPU {gpu.index}", " · ".join(bits))
+        if not nvml.gpus:
+            table.add_row("GPU", "none")
+    return table
+
+
+def torch_panel(snapshot: Snapshot | None, parts: dict) -> Table | Text:
+    torch = snapshot.torch if snapshot else parts.get("torch")
+    interpreter = snapshot.interpreter if snapshot else parts.get("interpreter")
+    table = facts_table()
+    if interpreter is not None:
+        table.add_row("python", f"{interpreter.path}\n{interpreter.reason}")
+    if torch is None:
+        table.add_row("torch", WAITING)
+        return table
+    if torch.status != "ok":
+        installed = f"{torch.installed_version} installed · " if torch.installed_version else ""
+        table.add_row("torch", Text(f"{installed}{torch.status}: {torch.error}", style="red"))
+        return table
+    table.add_row("torch", torch.version or "?")
+    table.add_row("build", f"CUDA {torch.cuda}" if torch.cuda else f"ROCm {torch.hip}" if torch.hip else "CPU only")
+    if torch.cuda or torch.hip:
+        table.add_row("is_available", Text(str(torch.cuda_available), style="green" if torch.cuda_available else "bold red"))
+    if torch.arch_list:
+        table.add_row("archs", arch_text(snapshot, torch))
+    if torch.cudnn_version:
+        v = torch.cudnn_version
+        table.add_row("cuDNN", f"{v // 10000}.{(v // 100) % 100}.{v % 100}" if v >= 10000 else str(v))
+    if torch.nccl_version:
+        table.add_row("NCCL", torch.nccl_version)
+    for device in torch.devices:
+        table.add_row(f"cuda:{device.index}", f"{device.name} · sm_{device.capability[0]}{device.capability[1]} · "
+                                              f"{device.total_memory / GIB:.0f} GiB")
+    return table
+
+
+def arch_text(snapshot: Snapshot | None, torch) -> Text:
+    """The build's arch list, with the entries that run on this machine's GPU in green."""
+    gpus = []
+    if snapshot is not None:
+        gpus = [g.compute_capability for g in snapshot.nvml.gpus if g.compute_capability]
+    gpus = gpus or [d.capability for d in torch.devices]
+    text = Text()
+    for entry in torch.arch_list:
+        target = parse_arch(entry)
+        runs = bool(gpus) and target is not None and any(target.runs_on(tuple(gpu)) for gpu in gpus)
+        text.append(entry, style="bold green" if runs else "dim")
+        text.append(" ")
+    for gpu in gpus:
+        covered = coverage(tuple(gpu), torch.arch_list).supported
+        text.append(f"\nsm_{gpu[0]}{gpu[1]}: ", style="bold")
+        text.append("covered" if covered else "NOT covered (no kernel image)", style="green" if covered else "bold red")
+    return text
+
+
+def project_panel(snapshot: Snapshot | None, parts: dict) -> Table | Text:
+    project = snapshot.project if snapshot else parts.get("project")
+    if project is None:
+        return WAITING
+    table = facts_table()
+    table.add_row("folder", f"{project.root}\n{project.found_by}")
+    pyproject = project.pyproject
+    if pyproject is None:
+        table.add_row("pyproject", "none")
+    else:
+        torch_req = [r.requirement for r in pyproject.torch_requirements]
+        table.add_row("requires", "\n".join(torch_req) or "no torch requirement")
+        for index in pyproject.indexes:
+            flags = " explicit" if index.explicit else ""
+            table.add_row(f"index {index.position}", f"{index.name or '(unnamed)'}: {index.url}{flags}")
+        for source in pyproject.sources:
+            marker = f" if {source.marker}" if source.marker else ""
+            extra = f" [extra {source.extra}]" if source.extra else ""
+            table.add_row(f"source {source.package}", f"{source.kind} {source.target or '?'}{marker}{extra}")
+    lock = project.lock
+    if lock is None:
+        table.add_row("uv.lock", "none")
+    else:
+        for package in lock.packages:
+            if package.name in ("torch", "torchvision", "torchaudio"):
+                platforms = ", ".join(sorted({_family(p) for p in package.wheel_platforms})) or "source"
+                table.add_row(f"locked {package.name}", f"{package.version} ({platforms})")
+    for path in project.dockerfiles:
+        table.add_row("Dockerfile", path)
+    return table
+
+
+def _family(platform: str) -> str:
+    return "linux" if "linux" in platform else "windows" if platform.startswith("win") else "macos" if "macos" in platform else platform
+
+
+def diagnosis_view(diagnosis: Diagnosis, diff: str | None, unsafe_reason: str | None = None) -> Group:
+    parts: list = [
+        Text(f"{ICONS[diagnosis.severity]} {diagnosis.code} {diagnosis.slug}", style=STYLES[diagnosis.severity]),
+        Text(diagnosis.message, style="bold"),
+        Text(""),
+        Text(diagnosis.explanation),
+    ]
+    if diagnosis.evidence:
+        parts += [Text(""), Text("evidence", style="bold underline")]
+        for item in diagnosis.evidence:
+            line = Text(f"• {item.fact}: ", style="bold")
+            line.append(item.value, style="")
+            line.append(f"  ({item.source})", style="dim")
+            parts.append(line)
+    fix = diagnosis.fix
+    if fix is not None:
+        parts += [Text(""), Text(f"fix ({fix.applicability.value}): {fix.title}", style="bold green")]
+        if unsafe_reason:
+            parts.append(Text(unsafe_reason, style="yellow"))
+        if fix.commands:
+            parts.append(Text("run it yourself:", style="dim"))
+            parts += [Text(f"  $ {command}") for command in fix.commands]
+        elif diff:
+            parts.append(Text("press f to apply (you confirm the diff first)", style="dim"))
+            parts.append(Syntax(diff, "diff", theme="ansi_dark", word_wrap=True))
+        elif fix.action:
+            parts.append(Text("(no change to pyproject.toml is needed any more)", style="dim"))
+    return Group(*parts)
+
+
+def bench_view(snapshot: Snapshot | None, progress: str | None) -> Group:
+    """The GEMM results as bars against the datasheet peak, with the same lines the CLI prints."""
+    if snapshot is None or snapshot.bench is None:
+        hint = progress or "press g to run the GEMM test (about 1.5 s of measurement after torch starts)"
+        return Group(Text(hint, style="dim" if progress is None else "bold"))
+    bench = snapshot.bench
+    facts = knowledge()
+    gpu = next((g for g in snapshot.nvml.gpus if g.index == bench.nvml_index), None)
+    model = facts.gpu_model(bench.device_name, gpu.pci_device_id if gpu else None) if bench.device_type == "cuda" else None
+    parts: list = [Text(bench_lines(snapshot)[0], style="bold")]
+    order = ["bf16", "fp16", "tf32", "fp32"]
+    for result in sorted(bench.gemm, key=lambda r: order.index(r.dtype) if r.dtype in order else len(order)):
+        if result.tflops is None:
+            continue
+        expectation = facts.gemm_expectation(model, result.dtype) if model else None
+        line = Text(f"{result.dtype:<5}")
+        if expectation is not None and expectation.peak:
+            # The bar is what the user got: the sustained rate when something else shared the GPU.
+            rate = min(result.tflops, result.tflops_sustained or result.tflops)
+            share = max(0.0, min(1.0, rate / expectation.peak))
+            filled = int(round(share * 30))
+            line.append("█" * filled, style="green" if rate >= 0.8 * expectation.expected else "yellow")
+            line.append("░" * (30 - filled), style="dim")
+            line.append(f" {rate:7.1f} TFLOP/s · {share:.0%} of peak {expectation.peak:g}")
+            if rate < result.tflops:
+                line.append(f" (single products {result.tflops:.0f})", style="dim")
+        else:
+            unit = "GFLOP/s" if bench.device_type == "cpu" else "TFLOP/s"
+            value = result.tflops * (1000 if bench.device_type == "cpu" else 1)
+            line.append(f" {value:7.1f} {unit}")
+        parts.append(line)
+    parts += [Text(line) for line in bench_lines(snapshot)[1:] if line.startswith("copies")]
+    if progress:
+        parts.append(Text(progress, style="dim"))
+    return Group(*parts)

@@ -1,0 +1,71 @@
+"""The TUI as a person sees it: `torchdoctor --demo` in a real terminal (tmux), driven with keys.
+
+Pilot tests drive the app inside the test process; this runs the installed command in tmux at 80×24,
+sends keys, and reads the screen back with capture-pane. Skipped only where tmux is not installed.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+TMUX = shutil.which("tmux")
+pytestmark = pytest.mark.skipif(TMUX is None, reason="tmux is not installed")
+
+
+class Terminal:
+    def __init__(self, command: list[str], width: int = 80, height: int = 24):
+        self.socket = f"torchdoctor-test-{uuid.uuid4().hex[:8]}"
+        self.tmux = [TMUX, "-L", self.socket]
+        subprocess.run([*self.tmux, "new-session", "-d", "-s", "td", "-x", str(width), "-y", str(height),
+                        " ".join(command)], check=True, env={"TERM": "xterm-256color", "PATH": "/usr/bin:/bin"})
+
+    def screen(self) -> str:
+        return subprocess.run([*self.tmux, "capture-pane", "-t", "td", "-p"], capture_output=True, text=True).stdout
+
+    def wait_for(self, text: str, timeout: float = 30) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            screen = self.screen()
+            if text in screen:
+                return screen
+            time.sleep(0.2)
+        raise AssertionError(f"{text!r} never appeared; the screen was:\n{self.screen()}")
+
+    def keys(self, *keys: str) -> None:
+        for key in keys:
+            subprocess.run([*self.tmux, "send-keys", "-t", "td", key], check=True)
+            time.sleep(0.3)
+
+    def alive(self) -> bool:
+        return subprocess.run([*self.tmux, "has-session", "-t", "td"], capture_output=True).returncode == 0
+
+    def close(self) -> None:
+        subprocess.run([*self.tmux, "kill-server"], capture_output=True)
+
+
+def test_the_demo_in_a_real_terminal_from_launch_to_fixed_and_quit():
+    torchdoctor = Path(sys.executable).parent / "torchdoctor"
+    terminal = Terminal([str(torchdoctor), "--demo"])
+    try:
+        terminal.wait_for("problems found: 2 error(s)")
+        screen = terminal.wait_for("a Fix all safe")  # the footer, with the keys, paints a moment later
+        assert "TD304" in screen and "f Fix" in screen and "l uv lock" in screen
+        terminal.keys("a")
+        screen = terminal.wait_for('+url = "https://download.pytorch.org/whl/nightly/cu128"')
+        assert "write this change to" in screen
+        terminal.keys("y")
+        screen = terminal.wait_for("healthy: 0 error(s)")
+        terminal.keys("q")
+        deadline = time.monotonic() + 10
+        while terminal.alive() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not terminal.alive()  # q quits, and the session ends with the process
+    finally:
+        terminal.close()

@@ -1,0 +1,278 @@
+"""The TUI: real Textual apps driven by Pilot, and SVG snapshots of its main states.
+
+Machines come from recordings (the H100, the assembled WSL2 Blackwell of the demo), projects are real
+files in a fixed folder (so the snapshots do not depend on a random temporary path), and the demo's
+"fix, then `uv lock`" path runs the real uv against the local package index.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import shutil
+from dataclasses import replace
+from pathlib import Path
+
+from test_uv_lock import localize, python_for
+
+from conftest import FIXTURES, SNAPSHOTS
+from torchdoctor.demo import demo_snapshot, prepare_demo_project
+from torchdoctor.snapshot import NvmlInfo, Snapshot
+from torchdoctor.tui.app import TorchDoctorApp
+from torchdoctor.tui.screens import ConfirmFix, HelpScreen
+
+FIXED = Path("/tmp/torchdoctor-tui-tests")
+DEMO_LABEL = "demo: RTX 5060 Ti under WSL2, the nightly project"
+
+
+def run_async(function):
+    """Run an async test with asyncio (Textual's Pilot is async; no pytest plugin needed)."""
+
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        return asyncio.run(function(*args, **kwargs))
+
+    return wrapper
+
+
+def recorded(name: str) -> Snapshot:
+    return Snapshot.from_json((SNAPSHOTS / f"{name}.json").read_text(encoding="utf-8"))
+
+
+def fixed_folder(name: str) -> Path:
+    folder = FIXED / name
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    return folder
+
+
+def demo_app(name: str = "demo") -> TorchDoctorApp:
+    project = prepare_demo_project(fixed_folder(name))
+    return TorchDoctorApp(project, recorded=demo_snapshot(), label=DEMO_LABEL, output_dir=project.parent)
+
+
+def h100_app(name: str = "h100", machine: str = "h100-pypi") -> TorchDoctorApp:
+    project = fixed_folder(name) / "gpu-train"
+    shutil.copytree(FIXTURES / "projects" / "h100-pypi", project)
+    return TorchDoctorApp(project, recorded=recorded(machine), label=f"{project} (recorded H100)", output_dir=project.parent)
+
+
+def cpu_laptop_app() -> TorchDoctorApp:
+    """The recorded H100's project on a machine without an NVIDIA GPU and with torch's CPU build."""
+    machine = recorded("h100-pypi")
+    machine = replace(
+        machine,
+        nvml=NvmlInfo(status="library-not-found", error="NVML Shared Library Not Found"),
+        torch=replace(machine.torch, version="2.11.0+cpu", installed_version="2.11.0+cpu", local_tag="cpu", cuda=None,
+                      cuda_available=False, devices=(), arch_list=(), cudnn_version=None, nccl_version=None, cuda_driver=None),
+        system=replace(machine.system, gpu_device_nodes=(), nvidia_kernel_driver=None, container=None),
+    )
+    project = fixed_folder("cpu") / "gpu-train"
+    shutil.copytree(FIXTURES / "projects" / "h100-pypi", project)
+    return TorchDoctorApp(project, recorded=machine, label=f"{project} (a laptop without an NVIDIA GPU)", output_dir=project.parent)
+
+
+async def settle(pilot) -> None:
+    await pilot.pause()
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+# --- driving the keys ------------------------------------------------------------------------------
+
+
+@run_async
+async def test_the_demo_shows_its_findings_and_the_fix_preview():
+    app = demo_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        codes = [d.code for d in app.report.diagnoses]
+        assert codes[:2] == ["TD304", "TD304"]
+        assert str(app.query_one("#summary").content).startswith("problems found: 2 error(s)")
+        assert app.selected().code == "TD304"
+        _, diff, _ = app.preview([app.selected()])
+        assert '+url = "https://download.pytorch.org/whl/nightly/cu128"' in diff  # what the detail pane previews
+        await pilot.press("down")
+        assert app.selected().message.startswith("the URL of index pytorch-cpu")
+
+
+@run_async
+async def test_fix_all_asks_first_and_writes_only_after_yes():
+    app = demo_app("fix-no")
+    path = app.project_dir / "pyproject.toml"
+    before = path.read_bytes()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("a")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmFix) and "+url = \"https://download.pytorch.org/whl/nightly/cu128\"" in app.screen.diff
+        await pilot.press("n")
+        await pilot.pause()
+        assert path.read_bytes() == before  # cancelled: nothing written
+        await pilot.press("a", "y")
+        await settle(pilot)
+        assert b"[https://" not in path.read_bytes()
+        assert "TD304" not in [d.code for d in app.report.diagnoses]  # re-checked: the diagnosis is gone
+        await pilot.press("u")
+        await settle(pilot)
+        assert path.read_bytes() == before  # undone byte for byte
+        assert "TD304" in [d.code for d in app.report.diagnoses]
+
+
+@run_async
+async def test_fix_selected_applies_only_that_finding():
+    app = demo_app("fix-one")
+    path = app.project_dir / "pyproject.toml"
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("down", "f")
+        await pilot.pause()
+        assert "pytorch-cpu" in app.screen.diff and "nightly/cu128](" not in app.screen.diff.split("+url")[1]
+        await pilot.press("y")
+        await settle(pilot)
+        text = path.read_text(encoding="utf-8")
+        assert 'url = "https://download.pytorch.org/whl/cpu"' in text and "[https://download.pytorch.org/whl/nightly" in text
+
+
+@run_async
+async def test_the_gemm_key_refuses_a_recorded_machine_and_the_panel_shows_recorded_results():
+    app = h100_app("gemm", "h100-bench")
+    said: list[str] = []
+    app.notify = lambda message, **options: said.append(message)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("g")
+        await pilot.pause()
+        assert any("recorded machine cannot be measured" in m for m in said)
+        assert app.snapshot.bench is not None and app.snapshot.bench.status == "ok"
+
+
+@run_async
+async def test_exports_write_markdown_json_and_a_snapshot_that_replays(tmp_path):
+    app = h100_app("export")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("m", "j", "s")
+        await pilot.pause()
+    folder = app.output_dir
+    assert (folder / "torchdoctor-report.md").read_text().startswith("## torchdoctor")
+    assert '"schema_version": 1' in (folder / "torchdoctor-report.json").read_text()
+    assert Snapshot.from_json((folder / "torchdoctor-snapshot.json").read_text()).nvml.driver_version == "580.159.04"
+
+
+@run_async
+async def test_help_lists_every_key():
+    app = demo_app("help")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, HelpScreen)
+
+
+@run_async
+async def test_live_probing_fills_panels_and_finishes(tmp_path, real_torch_python):
+    """A real probe of this machine (CPU torch): the first screen paints before the probes answer."""
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / "pyproject.toml").write_text('[project]\nname = "p"\nversion = "0"\ndependencies = ["torch"]\n')
+    app = TorchDoctorApp(project, python=real_torch_python, output_dir=tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        assert "probing" in str(app.query_one("#summary").content)  # painted before the probes finished
+        await settle(pilot)
+        assert app.report is not None and app.snapshot.torch.status == "ok"
+        assert "TD200" in [d.code for d in app.report.diagnoses]
+
+
+@run_async
+async def test_the_demo_goes_from_launch_to_a_successful_uv_lock_with_the_keys_on_screen(monkeypatch, tmp_path):
+    """The issue's promise: `--demo`, then `a` (fix all safe), `y`, then `l` (uv lock), against the local
+    index that stands in for PyPI and download.pytorch.org."""
+    from pyindex import LocalIndex
+
+    served = LocalIndex(tmp_path / "index")
+    try:
+        app = demo_app("lock")
+        path = app.project_dir / "pyproject.toml"
+        path.write_text(localize(path.read_text(encoding="utf-8"), served), encoding="utf-8")
+        monkeypatch.setenv("UV_DEFAULT_INDEX", served.pypi)
+        monkeypatch.setenv("UV_CACHE_DIR", str(tmp_path / "uv-cache"))
+        monkeypatch.setenv("UV_PYTHON_DOWNLOADS", "never")
+        monkeypatch.setenv("UV_PYTHON", python_for("==3.10.*"))
+        monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+        monkeypatch.delenv("VIRTUAL_ENV", raising=False)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await settle(pilot)
+            footer_keys = {b.key for b in app.BINDINGS if b.show}
+            assert {"a", "l"} <= footer_keys
+            await pilot.press("l")
+            await settle(pilot)
+            assert not (app.project_dir / "uv.lock").exists()  # as published, the lock fails
+            await pilot.press("a", "y")
+            await settle(pilot)
+            await pilot.press("l")
+            await settle(pilot)
+            log = "\n".join(app.query_one("#lock-log").lines)
+            assert "uv lock succeeded" in log, log
+        assert (app.project_dir / "uv.lock").exists()
+    finally:
+        served.close()
+
+
+# --- pictures --------------------------------------------------------------------------------------
+
+SIZE = (100, 30)
+
+
+class TestPictures:
+    """SVG snapshots of the main states; `pytest --snapshot-update` regenerates them after a review."""
+
+    def test_demo(self, snap_compare):
+        assert snap_compare(demo_app("snap-demo"), terminal_size=SIZE, run_before=settle)
+
+    def test_demo_at_80x24(self, snap_compare):
+        assert snap_compare(demo_app("snap-small"), terminal_size=(80, 24), run_before=settle)
+
+    def test_healthy_h100(self, snap_compare):
+        assert snap_compare(h100_app("snap-h100"), terminal_size=SIZE, run_before=settle)
+
+    def test_cpu_only_laptop(self, snap_compare):
+        assert snap_compare(cpu_laptop_app(), terminal_size=SIZE, run_before=settle)
+
+    def test_fix_confirmation(self, snap_compare):
+        async def confirm(pilot):
+            await settle(pilot)
+            await pilot.press("a")
+            await pilot.pause()
+
+        assert snap_compare(demo_app("snap-confirm"), terminal_size=SIZE, run_before=confirm)
+
+    def test_after_fix(self, snap_compare):
+        async def fixed(pilot):
+            await settle(pilot)
+            await pilot.press("a", "y")
+            await settle(pilot)
+
+        assert snap_compare(demo_app("snap-fixed"), terminal_size=SIZE, run_before=fixed)
+
+    def test_torch_panel_highlights_the_gpus_arch(self, snap_compare):
+        async def torch_tab(pilot):
+            await settle(pilot)
+            await pilot.press("3")
+            await pilot.pause()
+
+        assert snap_compare(demo_app("snap-torch"), terminal_size=SIZE, run_before=torch_tab)
+
+    def test_gemm_results(self, snap_compare):
+        async def gemm_tab(pilot):
+            await settle(pilot)
+            await pilot.press("5")
+            await pilot.pause()
+
+        assert snap_compare(h100_app("snap-gemm", "h100-bench-contended"), terminal_size=SIZE, run_before=gemm_tab)
+
+
