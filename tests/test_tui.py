@@ -189,6 +189,42 @@ async def test_live_probing_fills_panels_and_finishes(tmp_path, real_torch_pytho
 
 
 @run_async
+async def test_quitting_mid_probe_leaves_no_child_process(tmp_path):
+    from conftest import HANGING_TORCH, make_venv
+    from torchdoctor.probes import runner
+
+    python = make_venv(tmp_path / "venv", {"torch": HANGING_TORCH})
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / "pyproject.toml").write_text('[project]\nname = "p"\nversion = "0"\n')
+    app = TorchDoctorApp(project, python=str(python), output_dir=tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause(1.0)
+        children = list(runner._running)
+        assert children and app.probing  # `import torch` hangs in a child
+        await pilot.press("q")
+    for child in children:
+        child.wait(timeout=5)  # killed with its process group, not left for its 60 s timeout
+        assert child.returncode is not None
+
+
+@run_async
+async def test_the_gemm_key_measures_the_cpu_with_the_real_torch(tmp_path, real_torch_python):
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / "pyproject.toml").write_text('[project]\nname = "p"\nversion = "0"\n')
+    app = TorchDoctorApp(project, python=real_torch_python, output_dir=tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("g")
+        await pilot.pause(0.3)
+        assert app.bench_running and app.query_one("#tabs").active == "tab-gemm"
+        await settle(pilot)
+        assert app.snapshot.bench.status == "ok" and app.snapshot.bench.device_type == "cpu"
+        assert [r.dtype for r in app.snapshot.bench.gemm] == ["fp32", "bf16"]
+
+
+@run_async
 async def test_the_demo_goes_from_launch_to_a_successful_uv_lock_with_the_keys_on_screen(monkeypatch, tmp_path):
     """The issue's promise: `--demo`, then `a` (fix all safe), `y`, then `l` (uv lock), against the local
     index that stands in for PyPI and download.pytorch.org."""
@@ -276,3 +312,9 @@ class TestPictures:
         assert snap_compare(h100_app("snap-gemm", "h100-bench-contended"), terminal_size=SIZE, run_before=gemm_tab)
 
 
+
+
+def test_the_demo_machine_is_the_assembled_fixture():
+    """`--demo` opens the same machine the tests check (scripts/assemble-wsl2-snapshot.py writes both)."""
+    bundled = Path(__file__).resolve().parent.parent / "src" / "torchdoctor" / "demo" / "snapshot.json"
+    assert bundled.read_bytes() == (SNAPSHOTS / "wsl2-rtx5060ti-nightly.json").read_bytes()

@@ -156,13 +156,6 @@ def diagnosis_view(diagnosis: Diagnosis, diff: str | None, unsafe_reason: str | 
         Text(""),
         Text(diagnosis.explanation),
     ]
-    if diagnosis.evidence:
-        parts += [Text(""), Text("evidence", style="bold underline")]
-        for item in diagnosis.evidence:
-            line = Text(f"• {item.fact}: ", style="bold")
-            line.append(item.value, style="")
-            line.append(f"  ({item.source})", style="dim")
-            parts.append(line)
     fix = diagnosis.fix
     if fix is not None:
         parts += [Text(""), Text(f"fix ({fix.applicability.value}): {fix.title}", style="bold green")]
@@ -176,6 +169,13 @@ def diagnosis_view(diagnosis: Diagnosis, diff: str | None, unsafe_reason: str | 
             parts.append(Syntax(diff, "diff", theme="ansi_dark", word_wrap=True))
         elif fix.action:
             parts.append(Text("(no change to pyproject.toml is needed any more)", style="dim"))
+    if diagnosis.evidence:
+        parts += [Text(""), Text("evidence", style="bold underline")]
+        for item in diagnosis.evidence:
+            line = Text(f"• {item.fact}: ", style="bold")
+            line.append(item.value, style="")
+            line.append(f"  ({item.source})", style="dim")
+            parts.append(line)
     return Group(*parts)
 
 
