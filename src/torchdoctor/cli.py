@@ -201,9 +201,9 @@ def command_demo_report(argv: list[str]) -> int:
     from torchdoctor.demo import demo_snapshot, prepare_demo_project
     from torchdoctor.probes.collect import with_project
 
-    project_dir = prepare_demo_project(Path(tempfile.mkdtemp(prefix="torchdoctor-demo-")))
-    snapshot = with_project(demo_snapshot(), project_dir)
-    report = Report(snapshot=snapshot, diagnoses=run_checks(snapshot))
+    with tempfile.TemporaryDirectory(prefix="torchdoctor-demo-") as scratch:
+        snapshot = with_project(demo_snapshot(), prepare_demo_project(Path(scratch)))
+        report = Report(snapshot=snapshot, diagnoses=run_checks(snapshot))
     sys.stdout.write(render(report, "text"))
     return ExitCode.CLEAN
 
