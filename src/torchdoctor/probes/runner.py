@@ -81,6 +81,14 @@ class CommandResult:
         return f"exited with status {code}"
 
 
+def own_process_group() -> dict:
+    """Popen arguments that give the child its own process group, so killing the group stops anything
+    the child started too (a torch import spawning compilers, uv spawning builds)."""
+    if sys.platform == "win32":
+        return {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}  # type: ignore[attr-defined]
+    return {"start_new_session": True}
+
+
 def run_command(
     argv: Sequence[str],
     *,
@@ -91,11 +99,7 @@ def run_command(
 ) -> CommandResult:
     """Run `argv`, wait at most `timeout_s` seconds, and never raise for the child's failures."""
     started = time.monotonic()
-    kwargs: dict = {}
-    if sys.platform == "win32":
-        kwargs["creationflags"] = subprocess.CREATE_NEW_PROCESS_GROUP  # type: ignore[attr-defined]
-    else:
-        kwargs["start_new_session"] = True
+    kwargs = own_process_group()
     try:
         process = subprocess.Popen(
             list(argv),
@@ -147,11 +151,7 @@ class StreamingCommand:
         self._lines: list[str] = []
         self._stderr: list[str] = []
         self._on_line = on_line
-        kwargs: dict = {}
-        if sys.platform == "win32":
-            kwargs["creationflags"] = subprocess.CREATE_NEW_PROCESS_GROUP  # type: ignore[attr-defined]
-        else:
-            kwargs["start_new_session"] = True
+        kwargs = own_process_group()
         try:
             self.process: subprocess.Popen | None = subprocess.Popen(
                 list(argv), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
