@@ -22,7 +22,7 @@ from dataclasses import replace
 from importlib import resources
 from typing import Any
 
-from torchdoctor.probes.runner import MARKER, StreamingCommand, tail
+from torchdoctor.probes.runner import StreamingCommand, marked_records, tail
 from torchdoctor.snapshot import BenchInfo, CopyResult, GemmResult, GpuActivity, GpuBaseline, GpuProcess
 
 DEFAULT_SECONDS = 1.5
@@ -38,13 +38,9 @@ def _script(name: str) -> str:
 
 
 def _record(line: str) -> dict[str, Any] | None:
-    if not line.startswith(MARKER):
-        return None
-    try:
-        record = json.loads(line[len(MARKER) :])
-    except json.JSONDecodeError:
-        return None
-    return record if isinstance(record, dict) else None
+    """The JSON record on one streamed line, or None for anything else the child printed."""
+    records = marked_records(line)
+    return records[0] if records else None
 
 
 class GpuSampler:
