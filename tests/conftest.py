@@ -85,6 +85,8 @@ def write_project(folder: Path, pyproject: str, files: dict[str, str] | None = N
 def private_cache(tmp_path_factory, monkeypatch):
     """Each test gets its own probe cache: no test sees another's, none touches the user's."""
     monkeypatch.setenv("TORCHDOCTOR_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+    # No test reads the real nightly index: what it publishes changes daily. The local index still answers.
+    monkeypatch.setenv("TORCHDOCTOR_OFFLINE", "1")
 
 
 def contains(bigger, smaller) -> bool:

@@ -344,3 +344,45 @@ def test_td313_plain_sync_no_longer_gets_pypis_torch(uv, index, tmp_path):
     assert "2.15.0" in {v for v, _ in locked(before, "torch")}  # PyPI's torch, for a sync without extras
     assert second.returncode == 0, second.stderr
     assert {v for v, _ in locked(after, "torch")} == {"2.15.0+cpu", "2.11.0+cu128"}
+
+
+def test_td317_requires_python_narrowed_to_what_the_nightly_publishes(uv, index, tmp_path):
+    """The nightly index's own page decides: its newest torch has cp310-cp313 wheels (Requires-Python >=3.10)."""
+    text = localize(project_text("nightly-only").replace('requires-python = ">=3.12"', 'requires-python = ">=3.9"'), index)
+    folder = tmp_path / "project"
+    folder.mkdir()
+    failed = uv_lock(uv, folder, text, index, tmp_path)
+    assert failed.returncode != 0 and "3.9" in failed.stderr  # uv cannot lock torch for Python 3.9
+    diagnosis = next(d for d in diagnose(text, tmp_path) if d.code == "TD317")
+    assert diagnosis.severity.value == "error" and "admits Python 3.9, 3.14" in diagnosis.message
+    assert diagnosis.fix.params == {"value": ">=3.10,<3.14"}
+    assert diagnosis.fix.applicability.value == "unsafe"
+    result = uv_lock(uv, folder, apply_fixes(text, [diagnosis]), index, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "TD317" not in {d.code for d in diagnose(apply_fixes(text, [diagnosis]), tmp_path)}
+
+
+def test_td317_reads_the_page_once_a_day_and_keeps_the_answer_for_offline_checks(tmp_path):
+    import datetime
+
+    from torchdoctor.probes.index_pages import published_pythons
+
+    served = LocalIndex(tmp_path / "index")
+    url = f"{served.whl}/nightly/cu128"
+    now = datetime.datetime(2026, 11, 23, 12, tzinfo=datetime.timezone.utc)
+    first = published_pythons("nightly", url, now=now)
+    assert first.pythons == ("3.10", "3.11", "3.12", "3.13") and first.requires_python == ">=3.10" and not first.from_cache
+    served.close()
+    later = published_pythons("nightly", url, now=now + datetime.timedelta(hours=2))
+    assert later.from_cache and later.pythons == first.pythons and later.error is None  # fresh enough: no network
+    offline = published_pythons("nightly", url, now=now + datetime.timedelta(days=3))
+    assert offline.from_cache and offline.pythons == first.pythons and "not reachable now" in offline.error
+    never = published_pythons("nightly", "http://127.0.0.1:9/whl/nightly/cu128", now=now)
+    assert never.pythons == () and "not reachable" in never.error
+    public = published_pythons("nightly", "https://download.pytorch.org/whl/nightly/cu128", now=now)
+    assert public.error == "offline: not read (TORCHDOCTOR_OFFLINE)"  # the tests never read the real index
+
+
+def test_td317_is_silent_when_the_nightly_publishes_every_admitted_python(uv, index, tmp_path):
+    text = localize(project_text("nightly-only").replace('requires-python = ">=3.12"', 'requires-python = ">=3.10,<3.14"'), index)
+    assert "TD317" not in {d.code for d in diagnose(text, tmp_path)}

@@ -59,6 +59,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument("--color", choices=("auto", "always", "never"), default="auto", help="colour the text report")
     check.add_argument("--bench", action="store_true", help="also run the GEMM throughput test (about 1.5 s after CUDA starts)")
+    check.add_argument(
+        "--offline", action="store_true",
+        help="read no package index over the network (a nightly index's Python support then comes from the cache)",
+    )
     check.add_argument("--seconds", type=float, default=1.5, help=argparse.SUPPRESS)
 
     bench = commands.add_parser(
@@ -248,6 +252,8 @@ def load_snapshot(args: argparse.Namespace, project_dir: Path):
 def command_check(args: argparse.Namespace) -> int:
     from torchdoctor.checks import run_checks
 
+    if args.offline:
+        os.environ["TORCHDOCTOR_OFFLINE"] = "1"
     snapshot = load_snapshot(args, project_directory(args))
     if args.bench:
         if args.snapshot:

@@ -369,6 +369,25 @@ class RequirementsOption:
 
 
 @dataclass(frozen=True)
+class IndexPythons:
+    """The Python versions an index publishes a package for, read from its page (nightly indexes)."""
+
+    index: str
+    url: str
+    """The package's page, e.g. https://download.pytorch.org/whl/nightly/cu128/torch/."""
+    package: str
+    newest: str | None = None
+    """The newest version on the page, e.g. "2.16.0.dev20261120+cu128"."""
+    pythons: tuple[str, ...] = ()
+    """The Pythons its wheels are built for, e.g. ("3.10", "3.11", "3.12", "3.13", "3.14")."""
+    requires_python: str | None = None
+    read_at: str | None = None
+    from_cache: bool = False
+    error: str | None = None
+    """Why the page could not be read now (with a cached answer still given, if there was one)."""
+
+
+@dataclass(frozen=True)
 class RequirementLine:
     """A requirement in a requirements file, as written (markers included)."""
 
@@ -445,6 +464,8 @@ class ProjectInfo:
     errors: tuple[ProjectFileError, ...] = ()
     requirement_lines: tuple[RequirementLine, ...] = ()
     dockerfile_details: tuple[DockerfileInfo, ...] = ()
+    index_pythons: tuple[IndexPythons, ...] = ()
+    """For each nightly PyTorch index the project names: what its newest torch is published for."""
 
 
 @dataclass(frozen=True)

@@ -616,6 +616,62 @@ def _narrow_python_fix(python_range: SpecifierSet, releases: list) -> Fix | None
     return Fix(f"Raise requires-python to {value}", Applicability.UNSAFE, "set-requires-python", {"value": value})
 
 
+@rule("TD317", "requires-python-beyond-nightly")
+def requires_python_beyond_nightly(snapshot: Snapshot) -> Iterator[Finding]:
+    """requires-python admits Pythons that the nightly index publishes no torch for.
+
+    What it detects:
+        torch comes from a nightly PyTorch index, and the project's requires-python admits a released
+        Python for which the newest nightly on that index has no wheels, as read from the index's page
+        (wheel tags and data-requires-python; cached for a day, so it also works offline afterwards).
+    Why it matters:
+        uv locks for every Python the project admits. Below the nightly's oldest Python `uv lock` fails
+        ("the requested Python version ... does not satisfy Python>=3.10"); above its newest, installs on
+        that Python fail. Nightly Python support moves faster than any release table.
+    Fix safety:
+        Unsafe: narrowing requires-python changes what the project promises.
+    """
+    pyproject = _pyproject(snapshot)
+    if pyproject is None or not pyproject.requires_python:
+        return
+    try:
+        python_range = SpecifierSet(pyproject.requires_python)
+    except InvalidSpecifier:
+        return
+    torch_indexes = {s.target for s in _sources_for(pyproject, "torch") if s.kind == "index"}
+    released = sorted({p for r in knowledge().releases for p in r.python}, key=Version)
+    for published in snapshot.project.index_pythons:
+        if not published.pythons or published.index not in torch_indexes:
+            continue
+        admitted = [p for p in released if python_range.contains(p + ".0") or python_range.contains(p)]
+        missing = [p for p in admitted if p not in published.pythons]
+        if not missing:
+            continue
+        oldest = min(published.pythons, key=Version)
+        lock_fails = any(Version(p) < Version(oldest) for p in missing)
+        kept = [p for p in admitted if p in published.pythons]
+        fix = None
+        if kept:
+            upper = Version(kept[-1])
+            value = f">={kept[0]},<{upper.major}.{upper.minor + 1}"
+            fix = Fix(f"Narrow requires-python to {value}, the Pythons the nightly publishes", Applicability.UNSAFE,
+                      "set-requires-python", {"value": value})
+        when = f"read {published.read_at}" + (" (cached)" if published.from_cache else "")
+        yield Finding(
+            Severity.ERROR if lock_fails else Severity.WARNING,
+            f"requires-python {pyproject.requires_python} admits Python {', '.join(missing)}, but the nightly on "
+            f"{published.index} publishes torch only for {', '.join(published.pythons)}",
+            "uv locks for every Python the project admits; "
+            + ("below the nightly's oldest Python the lock fails. " if lock_fails else "installs on the others fail. ")
+            + "Narrow requires-python to the Pythons the nightly is built for.",
+            (Evidence("requires-python", pyproject.requires_python, pyproject.path),
+             Evidence(f"newest torch on {published.index}", f"{published.newest}: wheels for {', '.join(published.pythons)}"
+                      + (f"; requires-python {published.requires_python}" if published.requires_python else ""),
+                      f"{published.url} ({when})")),
+            fix,
+        )
+
+
 @rule("TD310", "no-torch-wheels-for-range")
 def no_torch_wheels_for_range(snapshot: Snapshot) -> Iterator[Finding]:
     """The project's torch range has no wheels on its CUDA index, or for a Python it admits.

@@ -21,6 +21,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 
 from torchdoctor.probes.dockerfile import read_dockerfile, read_requirement_lines
+from torchdoctor.probes.index_pages import published_pythons
 from torchdoctor.redact import redact_url
 from torchdoctor.snapshot import (
     DeclaredRequirement,
@@ -119,6 +120,11 @@ def probe_project(root: Path, found_by: str = "") -> ProjectInfo:
             dockerfile_details.append(read_dockerfile(path, read_text(path, MAX_REQUIREMENTS_BYTES), _relative(path, root)))
         except FileProblem as problem:
             errors.append(problem.error)
+    index_pythons = tuple(
+        published_pythons(index.name or "", index.url)
+        for index in (pyproject.indexes if pyproject else ())
+        if index.url and index.url.startswith(("http://", "https://")) and "/whl/nightly/" in index.url
+    )
     return ProjectInfo(
         root=str(root),
         found_by=found_by,
@@ -130,6 +136,7 @@ def probe_project(root: Path, found_by: str = "") -> ProjectInfo:
         errors=tuple(errors),
         requirement_lines=tuple(requirement_lines),
         dockerfile_details=tuple(dockerfile_details),
+        index_pythons=index_pythons,
     )
 
 

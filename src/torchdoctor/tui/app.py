@@ -307,7 +307,12 @@ class TorchDoctorApp(App[int]):
 
     def recheck_project(self) -> None:
         if self.snapshot is not None:
-            self.set_snapshot(with_project(self.snapshot, Path(self.snapshot.project.root)))
+            self.reread_project(self.snapshot)
+
+    @work(thread=True, exclusive=True, group="probe", exit_on_error=False)
+    def reread_project(self, snapshot: Snapshot) -> None:
+        """The project's files again (a nightly index's page may be read): off the main thread."""
+        self.post_message(SnapshotReady(with_project(snapshot, Path(snapshot.project.root))))
 
     def action_undo(self) -> None:
         root, _ = find_project_root(self.project_dir)
