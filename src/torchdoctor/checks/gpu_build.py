@@ -114,13 +114,15 @@ def _arch_findings(snapshot: Snapshot, too_new: bool) -> Iterator[Finding]:
         if (result.reason == "too-old") == too_new:
             continue
         arch_name = knowledge().architecture(gpu.capability) or "this"
-        suggestion = suggest_variant(snapshot, gpu.capability)
+        build_fix = use_build_fix(snapshot)
         evidence = (
             Evidence(f"GPU {gpu.index}", f"{gpu.name}, compute capability {capability_text(gpu.capability)} ({arch_name})", gpu.source),
             arch_evidence,
             Evidence("torch.__version__", str(torch.version), torch_source(snapshot)),
         )
-        fix = f" Use {suggestion}." if suggestion else ""
+        # The explanation names the same build the fix writes; without a pyproject fix, the best build here.
+        suggestion = None if build_fix else suggest_variant(snapshot, gpu.capability)
+        fix = f" The fix: {build_fix.title}." if build_fix else (f" Use {suggestion}." if suggestion else "")
         if too_new:
             why = (
                 f"torch {torch.version} contains GPU code for {' '.join(archs)} only. A GPU of compute capability "
@@ -138,7 +140,7 @@ def _arch_findings(snapshot: Snapshot, too_new: bool) -> Iterator[Finding]:
                 + fix
             )
             message = f"{gpu.name} ({sm_name(gpu.capability)}, {arch_name}) is too old for torch {torch.version}"
-        yield Finding(Severity.ERROR, message, why, evidence, use_build_fix(snapshot))
+        yield Finding(Severity.ERROR, message, why, evidence, build_fix)
 
 
 @rule("TD220", "gpu-too-new-for-build")

@@ -45,7 +45,13 @@ def apply_transform(text: str, action: str, params: dict[str, Any]) -> str:
     if action not in TRANSFORMS:
         raise FixError(f"unknown fix action {action!r}")
     TRANSFORMS[action](document, params)
-    return tomlkit.dumps(document)
+    new = tomlkit.dumps(document)
+    # Removing a table leaves the blank line before it, and tomlkit puts one before each table it adds:
+    # two blank lines where the user had one. Collapse them, unless the user writes double blank lines.
+    if "\n\n\n" not in text:
+        while "\n\n\n" in new:
+            new = new.replace("\n\n\n", "\n\n")
+    return new
 
 
 # ---------------------------------------------------------------------------------------------
