@@ -357,9 +357,16 @@ def test_td317_requires_python_narrowed_to_what_the_nightly_publishes(uv, index,
     assert diagnosis.severity.value == "error" and "admits Python 3.9, 3.14" in diagnosis.message
     assert diagnosis.fix.params == {"value": ">=3.10,<3.14"}
     assert diagnosis.fix.applicability.value == "unsafe"
-    result = uv_lock(uv, folder, apply_fixes(text, [diagnosis]), index, tmp_path)
+    after = apply_fixes(text, [diagnosis])
+    result = uv_lock(uv, folder, after, index, tmp_path)
     assert result.returncode == 0, result.stderr
-    assert "TD317" not in {d.code for d in diagnose(apply_fixes(text, [diagnosis]), tmp_path)}
+    assert "TD317" not in {d.code for d in diagnose(after, tmp_path)}
+    # The golden before/after pair, with the local index's address put back to the public one.
+    golden = Path(__file__).parent / "fixtures" / "golden" / "fixes" / "TD317.after.toml"
+    public = after.replace(index.whl, "https://download.pytorch.org/whl")
+    if os.environ.get("TORCHDOCTOR_UPDATE_GOLDENS"):
+        golden.write_text(public, encoding="utf-8")
+    assert public == golden.read_text(encoding="utf-8"), "TD317.after.toml differs: review, then TORCHDOCTOR_UPDATE_GOLDENS=1"
 
 
 def test_td317_reads_the_page_once_a_day_and_keeps_the_answer_for_offline_checks(tmp_path):
