@@ -1,6 +1,9 @@
 """Regenerate the golden text reports of the recorded snapshots (review the diff before committing).
 
     python scripts/update-goldens.py
+
+It also rewrites the fix goldens of tests/fixtures/fix-cases. TD317's pair needs the local nightly
+index, so its test writes it: `TORCHDOCTOR_UPDATE_GOLDENS=1 pytest tests/test_uv_lock.py -k td317`.
 """
 
 from __future__ import annotations
