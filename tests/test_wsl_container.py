@@ -11,18 +11,18 @@ answered from captured outputs. Where each layout comes from:
   * Linux driver inside WSL: `apt install nvidia-driver-535` / the `cuda` meta-package (microsoft/WSL#5265,
     #9134), which put libcuda into /usr/lib/x86_64-linux-gnu and nvidia-smi into /usr/bin.
   * /mnt/c project: 9p mount lines as /proc/mounts shows them under WSL2 (astral-sh/uv#7285).
-  * healthy native Linux: the H100 machine's real `ldconfig -p` (../shared/fixtures/h100-sxm-linux-capture.json).
+  * healthy native Linux: the H100 machine's real `ldconfig -p` (tests/fixtures/captures/h100-ldconfig-p.txt,
+    from ../shared/fixtures/h100-sxm-linux-capture.json).
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from conftest import CASES, REPO, SNAPSHOTS, run_cli, write_project
+from conftest import CASES, FIXTURES, SNAPSHOTS, run_cli, write_project
 from torchdoctor.checks import run_checks
 from torchdoctor.probes.project import probe_project
 from torchdoctor.probes.runner import CommandResult
@@ -57,8 +57,8 @@ DPKG_LINUX_DRIVER = (
 
 
 def h100_ldconfig() -> str:
-    capture = json.loads((REPO.parent / "shared" / "fixtures" / "h100-sxm-linux-capture.json").read_text())
-    return capture["ldconfig_cuda"]
+    """`ldconfig -p` of the H100 machine (the driver's lines), copied from ../shared/fixtures/h100-sxm-linux-capture.json."""
+    return (FIXTURES / "captures" / "h100-ldconfig-p.txt").read_text(encoding="utf-8")
 
 
 def write(root: Path, relative: str, text: str = "") -> None:
