@@ -303,6 +303,20 @@ class TestPictures:
 
         assert snap_compare(demo_app("snap-torch"), terminal_size=SIZE, run_before=torch_tab)
 
+    def test_light_theme(self, snap_compare):
+        async def light(pilot):
+            await settle(pilot)
+            pilot.app.theme = "textual-light"
+            await pilot.pause()
+
+        assert snap_compare(demo_app("snap-light"), terminal_size=SIZE, run_before=light)
+
+    def test_no_color(self, snap_compare, monkeypatch):
+        monkeypatch.setenv("NO_COLOR", "1")
+        app = demo_app("snap-no-color")
+        assert app.no_color  # Textual reads NO_COLOR when the app is made; the app never overrides it
+        assert snap_compare(app, terminal_size=SIZE, run_before=settle)
+
     def test_gemm_results(self, snap_compare):
         async def gemm_tab(pilot):
             await settle(pilot)
