@@ -35,6 +35,7 @@ import statistics
 import sys
 import time
 
+from torchdoctor.checks.performance import in_dtype_order
 from torchdoctor.probes.gemm import run_bench
 
 
@@ -112,7 +113,7 @@ def main() -> int:
     print()
     print(f"{'dtype':<6}{'n':>6}{'reference':>12}" + "".join(f"{'short ' + str(i + 1):>11}{'ratio':>7}" for i in range(len(runs))))
     deviation = 0.0
-    for result in sorted(runs[0].gemm, key=lambda r: ["bf16", "fp16", "tf32", "fp32"].index(r.dtype)):
+    for result in in_dtype_order(runs[0].gemm):
         if result.tflops is None:
             continue
         reference = reference_rate(torch, result.dtype, result.n, args.reference_seconds)

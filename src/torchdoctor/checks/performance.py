@@ -7,10 +7,10 @@ careful measurement (knowledge/gpus.toml), not with the datasheet peak, which no
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from torchdoctor.checks.registry import Finding, rule
-from torchdoctor.knowledge import knowledge
+from torchdoctor.knowledge import GpuModel, knowledge
 from torchdoctor.model import Applicability, Evidence, Fix, Severity
 from torchdoctor.snapshot import BenchInfo, GemmResult, GpuActivity, NvmlGpu, Snapshot
 
@@ -36,6 +36,20 @@ def tested_gpu(snapshot: Snapshot) -> NvmlGpu | None:
     if bench is None or bench.nvml_index is None:
         return None
     return next((g for g in snapshot.nvml.gpus if g.index == bench.nvml_index), None)
+
+
+def tested_model(snapshot: Snapshot) -> GpuModel | None:
+    """The knowledge base's model of the GPU the GEMM test ran on (by PCI id, then name); None on a CPU."""
+    bench = snapshot.bench
+    if bench is None or bench.device_type != "cuda":
+        return None
+    gpu = tested_gpu(snapshot)
+    return knowledge().gpu_model(bench.device_name, gpu.pci_device_id if gpu else None)
+
+
+def in_dtype_order(results: Iterable[GemmResult]) -> list[GemmResult]:
+    """bf16, fp16, tf32, fp32: the order people read them in, whatever order the test ran them."""
+    return sorted(results, key=lambda r: DTYPE_ORDER.index(r.dtype) if r.dtype in DTYPE_ORDER else len(DTYPE_ORDER))
 
 
 def rate_text(result: GemmResult) -> str:
@@ -155,12 +169,12 @@ def gemm_slower_than_expected(snapshot: Snapshot) -> Iterator[Finding]:
         return
     gpu = tested_gpu(snapshot)
     facts = knowledge()
-    model = facts.gpu_model(bench.device_name, gpu.pci_device_id if gpu else None)
+    model = tested_model(snapshot)
     if model is None:
         return
     slow: list[tuple[GemmResult, float]] = []
     evidence: list[Evidence] = []
-    for result in sorted(bench.gemm, key=lambda r: DTYPE_ORDER.index(r.dtype) if r.dtype in DTYPE_ORDER else 9):
+    for result in in_dtype_order(bench.gemm):
         expectation = facts.gemm_expectation(model, result.dtype)
         rate = delivered(result)
         if rate is None or expectation is None:

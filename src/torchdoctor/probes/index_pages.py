@@ -105,20 +105,23 @@ def published_pythons(index_name: str, url: str, package: str = "torch", *, now:
     page_url = url.rstrip("/") + f"/{package}/"
     cache = _read_cache()
     cached = cache.get(page_url)
+
+    def answer(found: dict, from_cache: bool, error: str | None = None) -> IndexPythons:
+        return IndexPythons(index=index_name, url=page_url, package=package, newest=found["newest"],
+                            pythons=tuple(found["pythons"]), requires_python=found.get("requires_python"),
+                            read_at=found["read_at"], from_cache=from_cache, error=error)
+
+    def no_answer(error: str) -> IndexPythons:
+        return answer(cached, True, error) if cached else IndexPythons(index=index_name, url=page_url, package=package, error=error)
+
     if cached and now - datetime.datetime.fromisoformat(cached["read_at"]) < FRESH_FOR:
-        return IndexPythons(index=index_name, url=page_url, package=package, newest=cached["newest"],
-                            pythons=tuple(cached["pythons"]), requires_python=cached.get("requires_python"),
-                            read_at=cached["read_at"], from_cache=True)
+        return answer(cached, True)
     host = urllib.parse.urlsplit(page_url).hostname or ""
     if os.environ.get("TORCHDOCTOR_OFFLINE") and host not in ("127.0.0.1", "localhost", "::1"):
-        if cached:
-            return IndexPythons(index=index_name, url=page_url, package=package, newest=cached["newest"],
-                                pythons=tuple(cached["pythons"]), requires_python=cached.get("requires_python"),
-                                read_at=cached["read_at"], from_cache=True, error="offline: the cached answer is used")
-        return IndexPythons(index=index_name, url=page_url, package=package, error="offline: not read (TORCHDOCTOR_OFFLINE)")
+        return no_answer("offline: the cached answer is used" if cached else "offline: not read (TORCHDOCTOR_OFFLINE)")
     failed = cache.get(page_url + "#failed")
     if failed and now - datetime.datetime.fromisoformat(failed["at"]) < RETRY_AFTER and not cached:
-        return IndexPythons(index=index_name, url=page_url, package=package, error=f"not reachable: {failed['reason']}")
+        return no_answer(f"not reachable: {failed['reason']}")
     try:
         request = urllib.request.Request(page_url, headers={"Accept": "text/html", "User-Agent": "torchdoctor"})
         with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:
@@ -127,16 +130,12 @@ def published_pythons(index_name: str, url: str, package: str = "torch", *, now:
         reason = getattr(error, "reason", None) or error
         cache[page_url + "#failed"] = {"at": now.isoformat(), "reason": str(reason)}
         _write_cache(cache)
-        if cached:
-            return IndexPythons(index=index_name, url=page_url, package=package, newest=cached["newest"],
-                                pythons=tuple(cached["pythons"]), requires_python=cached.get("requires_python"),
-                                read_at=cached["read_at"], from_cache=True, error=f"not reachable now: {reason}")
-        return IndexPythons(index=index_name, url=page_url, package=package, error=f"not reachable: {reason}")
+        return no_answer(f"not reachable now: {reason}" if cached else f"not reachable: {reason}")
     newest, pythons, requires = newest_pythons(page, package)
     if newest is None:
         return IndexPythons(index=index_name, url=page_url, package=package, error=f"the page lists no {package} wheels")
-    read_at = now.replace(microsecond=0).isoformat()
-    cache[page_url] = {"newest": newest, "pythons": list(pythons), "requires_python": requires, "read_at": read_at}
+    found = {"newest": newest, "pythons": list(pythons), "requires_python": requires,
+             "read_at": now.replace(microsecond=0).isoformat()}
+    cache[page_url] = found
     _write_cache(cache)
-    return IndexPythons(index=index_name, url=page_url, package=package, newest=newest, pythons=pythons,
-                        requires_python=requires, read_at=read_at)
+    return answer(found, False)

@@ -111,15 +111,13 @@ def project_line(snapshot: Snapshot) -> str:
     return " · ".join(bits)
 
 
-DTYPE_LABELS = {"bf16": "bf16", "fp16": "fp16", "tf32": "tf32", "fp32": "fp32"}
-
-
 def bench_lines(snapshot: Snapshot) -> list[str]:
     """The GEMM test's results: one line per dtype with its context, then the copies.
 
     Rates are compared with what cuBLAS reaches on the same GPU model (the number a user can hope
     for) and with the datasheet peak (the number on the box, which no library reaches).
     """
+    from torchdoctor.checks.performance import in_dtype_order, tested_model
     from torchdoctor.knowledge import knowledge
 
     bench = snapshot.bench
@@ -141,11 +139,9 @@ def bench_lines(snapshot: Snapshot) -> list[str]:
     if bench.status != "ok":
         lines.append(f"{bench.status}: {bench.error}")
     facts = knowledge()
-    gpu = next((g for g in snapshot.nvml.gpus if g.index == bench.nvml_index), None) if bench.nvml_index is not None else None
-    model = facts.gpu_model(bench.device_name, gpu.pci_device_id if gpu else None) if bench.device_type == "cuda" else None
-    order = list(DTYPE_LABELS)
-    for result in sorted(bench.gemm, key=lambda r: order.index(r.dtype) if r.dtype in order else len(order)):
-        label = DTYPE_LABELS.get(result.dtype, result.dtype)
+    model = tested_model(snapshot)
+    for result in in_dtype_order(bench.gemm):
+        label = result.dtype
         if result.skipped:
             lines.append(f"{label:<5} skipped: {result.skipped}")
             continue

@@ -8,6 +8,7 @@ from rich.syntax import Syntax
 from rich.table import Table
 from rich.text import Text
 
+from torchdoctor.checks.performance import delivered, in_dtype_order, tested_model
 from torchdoctor.knowledge import coverage, knowledge, parse_arch
 from torchdoctor.model import Diagnosis, Severity
 from torchdoctor.render.facts import GIB, bench_lines, cuda_version_text, system_line
@@ -186,18 +187,16 @@ def bench_view(snapshot: Snapshot | None, progress: str | None) -> Group:
         return Group(Text(hint, style="dim" if progress is None else "bold"))
     bench = snapshot.bench
     facts = knowledge()
-    gpu = next((g for g in snapshot.nvml.gpus if g.index == bench.nvml_index), None)
-    model = facts.gpu_model(bench.device_name, gpu.pci_device_id if gpu else None) if bench.device_type == "cuda" else None
+    model = tested_model(snapshot)
     parts: list = [Text(bench_lines(snapshot)[0], style="bold")]
-    order = ["bf16", "fp16", "tf32", "fp32"]
-    for result in sorted(bench.gemm, key=lambda r: order.index(r.dtype) if r.dtype in order else len(order)):
+    for result in in_dtype_order(bench.gemm):
         if result.tflops is None:
             continue
         expectation = facts.gemm_expectation(model, result.dtype) if model else None
         line = Text(f"{result.dtype:<5}")
         if expectation is not None and expectation.peak:
             # The bar is what the user got: the sustained rate when something else shared the GPU.
-            rate = min(result.tflops, result.tflops_sustained or result.tflops)
+            rate = delivered(result)
             share = max(0.0, min(1.0, rate / expectation.peak))
             filled = int(round(share * 30))
             line.append("█" * filled, style="green" if rate >= 0.8 * expectation.expected else "yellow")
