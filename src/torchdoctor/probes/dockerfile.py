@@ -16,7 +16,7 @@ import shlex
 from pathlib import Path
 
 from torchdoctor.redact import redact_url
-from torchdoctor.snapshot import BaseImage, DockerfileInfo, InstallCommand, RequirementLine
+from torchdoctor.snapshot import BaseImage, DockerfileInfo, InstallCommand
 
 SEPARATORS = {";", "&&", "||", "|", "&", "(", ")", ";;"}
 SHELL_WORDS = {"if", "then", "else", "elif", "fi", "do", "done", "while", "for", "until", "!", "{", "}"}
@@ -196,15 +196,3 @@ def _parse_install(path, number, tool, arguments, text, cache_mount, flags) -> I
         requirement_files=tuple(requirement_files), pre=pre, upgrade=upgrade, no_cache_dir=no_cache,
         cache_mount=cache_mount, index_url=index_url, extra_index_urls=tuple(extra), run_flags=flags,
     )
-
-
-def read_requirement_lines(text: str, relative: str) -> list[RequirementLine]:
-    """The requirement lines of a requirements file (options such as `-r` or `--index-url` are skipped)."""
-    from torchdoctor.probes.project import _logical_lines
-
-    found = []
-    for number, line in _logical_lines(text):
-        content = re.split(r"(^|\s)#", line, maxsplit=1)[0].strip()
-        if content and not content.startswith("-"):
-            found.append(RequirementLine(relative, number, content))
-    return found

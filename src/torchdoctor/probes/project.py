@@ -20,7 +20,7 @@ from urllib.parse import unquote
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 
-from torchdoctor.probes.dockerfile import read_dockerfile, read_requirement_lines
+from torchdoctor.probes.dockerfile import read_dockerfile
 from torchdoctor.probes.index_pages import published_pythons
 from torchdoctor.redact import redact_url
 from torchdoctor.snapshot import (
@@ -109,8 +109,9 @@ def probe_project(root: Path, found_by: str = "") -> ProjectInfo:
     requirement_lines: list[RequirementLine] = []
     for path in requirements_files:
         try:
-            options.extend(read_requirements_options(path, root))
-            requirement_lines.extend(read_requirement_lines(read_text(path, MAX_REQUIREMENTS_BYTES), _relative(path, root)))
+            file_options, file_lines = read_requirements_file(path, root)
+            options.extend(file_options)
+            requirement_lines.extend(file_lines)
         except FileProblem as problem:
             errors.append(problem.error)
     dockerfiles = sorted(_dockerfiles(root))
@@ -484,8 +485,19 @@ INDEX_OPTIONS = {
 }
 
 
-def read_requirements_options(path: Path, root: Path) -> list[RequirementsOption]:
+def read_requirements_file(path: Path, root: Path) -> tuple[list[RequirementsOption], list[RequirementLine]]:
+    """A requirements file's index options (`--index-url`, ...) and its requirement lines, read once."""
     text = read_text(path, MAX_REQUIREMENTS_BYTES)
+    relative = _relative(path, root)
+    lines = []
+    for number, line in _logical_lines(text):
+        content = re.split(r"(^|\s)#", line, maxsplit=1)[0].strip()
+        if content and not content.startswith("-"):
+            lines.append(RequirementLine(relative, number, content))
+    return read_requirements_options(text, relative), lines
+
+
+def read_requirements_options(text: str, relative: str) -> list[RequirementsOption]:
     found = []
     for number, line in _logical_lines(text):
         try:
@@ -498,11 +510,11 @@ def read_requirements_options(path: Path, root: Path) -> list[RequirementsOption
             if canonical is None:
                 continue
             if canonical == "--pre":
-                found.append(RequirementsOption(_relative(path, root), number, canonical))
+                found.append(RequirementsOption(relative, number, canonical))
                 continue
             if not sep:
                 value = tokens[index + 1] if index + 1 < len(tokens) else ""
-            found.append(RequirementsOption(_relative(path, root), number, canonical, redact_url(value)))
+            found.append(RequirementsOption(relative, number, canonical, redact_url(value)))
     return found
 
 
