@@ -165,7 +165,6 @@ def command_tui(args: argparse.Namespace) -> int:
     """The Textual app. Imported here: Textual costs ~0.2 s to import and the headless commands never need it."""
     import tempfile
 
-    from torchdoctor.snapshot import Snapshot, SnapshotError
 
     recorded = None
     label = None
@@ -183,12 +182,7 @@ def command_tui(args: argparse.Namespace) -> int:
         if args.snapshot:
             if args.python:
                 raise UsageError("--python cannot be combined with --snapshot (the recorded interpreter is used)")
-            try:
-                recorded = Snapshot.from_json(Path(args.snapshot).expanduser().read_text(encoding="utf-8"))
-            except (OSError, UnicodeDecodeError) as error:
-                raise UsageError(f"cannot read snapshot {args.snapshot}: {getattr(error, 'strerror', None) or error}") from None
-            except SnapshotError as error:
-                raise UsageError(f"cannot use snapshot {args.snapshot}: {error}") from None
+            recorded = read_snapshot_file(args.snapshot)
             label = f"{project_dir} on the machine recorded in {args.snapshot}"
     from torchdoctor.tui.app import TorchDoctorApp
 
@@ -223,7 +217,6 @@ def load_snapshot(args: argparse.Namespace, project_dir: Path):
     """The snapshot a command works on: recorded (--snapshot) or probed now."""
     from torchdoctor.probes.collect import take_snapshot, with_project
     from torchdoctor.probes.interpreter import InterpreterNotFound
-    from torchdoctor.snapshot import Snapshot, SnapshotError
 
     if args.timeout <= 0:
         raise UsageError("--timeout must be a positive number of seconds")
@@ -231,15 +224,7 @@ def load_snapshot(args: argparse.Namespace, project_dir: Path):
     if args.snapshot:
         if args.python:
             raise UsageError("--python cannot be combined with --snapshot (the recorded interpreter is used)")
-        try:
-            text = Path(args.snapshot).expanduser().read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as error:
-            reason = getattr(error, "strerror", None) or str(error)
-            raise UsageError(f"cannot read snapshot {args.snapshot}: {reason}") from None
-        try:
-            snapshot = Snapshot.from_json(text)
-        except SnapshotError as error:
-            raise UsageError(f"cannot use snapshot {args.snapshot}: {error}") from None
+        snapshot = read_snapshot_file(args.snapshot)
         if args.project:
             snapshot = with_project(snapshot, project_dir)
         return snapshot
@@ -247,6 +232,26 @@ def load_snapshot(args: argparse.Namespace, project_dir: Path):
         return take_snapshot(project_dir, args.python, torch_timeout_s=args.timeout, fresh=args.fresh)
     except InterpreterNotFound as error:
         raise UsageError(str(error)) from None
+
+
+def read_snapshot_file(name: str):
+    """A recorded snapshot named on the command line; anything unusable is a one-line usage error."""
+    from torchdoctor.snapshot import Snapshot, SnapshotError
+
+    try:
+        text = Path(name).expanduser().read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        reason = getattr(error, "strerror", None) or str(error)
+        raise UsageError(f"cannot read snapshot {name}: {reason}") from None
+    try:
+        return Snapshot.from_json(text)
+    except SnapshotError as error:
+        raise UsageError(f"cannot use snapshot {name}: {error}") from None
+
+
+def check_bench_seconds(seconds: float) -> None:
+    if not 0.2 <= seconds <= 60:
+        raise UsageError("--seconds must be between 0.2 and 60")
 
 
 def command_check(args: argparse.Namespace) -> int:
@@ -276,8 +281,7 @@ def with_bench(snapshot, seconds: float, device: int = 0):
 
     from torchdoctor.probes.gemm import run_bench
 
-    if not 0.2 <= seconds <= 60:
-        raise UsageError("--seconds must be between 0.2 and 60")
+    check_bench_seconds(seconds)
     if device < 0:
         raise UsageError("--device must be 0 or more")
     progress = BenchProgress() if sys.stderr.isatty() else None
@@ -317,8 +321,7 @@ def command_bench(args: argparse.Namespace) -> int:
     from torchdoctor.probes.collect import take_snapshot
     from torchdoctor.probes.interpreter import InterpreterNotFound
 
-    if not 0.2 <= args.seconds <= 60:
-        raise UsageError("--seconds must be between 0.2 and 60")
+    check_bench_seconds(args.seconds)  # before probing: a typo should not cost an `import torch`
     try:
         snapshot = take_snapshot(project_directory(args), args.python, torch_timeout_s=args.timeout, fresh=args.fresh)
     except InterpreterNotFound as error:
