@@ -332,3 +332,18 @@ def test_the_demo_machine_is_the_assembled_fixture():
     """`--demo` opens the same machine the tests check (scripts/assemble-wsl2-snapshot.py writes both)."""
     bundled = Path(__file__).resolve().parent.parent / "src" / "torchdoctor" / "demo" / "snapshot.json"
     assert bundled.read_bytes() == (SNAPSHOTS / "wsl2-rtx5060ti-nightly.json").read_bytes()
+
+
+@run_async
+async def test_a_rescan_that_finishes_under_the_help_screen_updates_the_panels():
+    app = demo_app("rescan-help")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("question_mark")
+        await pilot.pause()
+        app.action_rescan()  # the rescan's answer arrives while the help screen is on top
+        await settle(pilot)
+        assert isinstance(app.screen, HelpScreen) and app.report is not None
+        await pilot.press("escape")
+        await pilot.pause()
+        assert str(app.query_one("#summary").content).startswith("problems found")

@@ -120,9 +120,14 @@ class TorchDoctorApp(App[int]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#diagnoses", OptionList).focus()  # ↑/↓ pick a finding from the start
+        self.main.query_one("#diagnoses", OptionList).focus()  # ↑/↓ pick a finding from the start
         self.set_interval(0.1, self.tick)
         self.start_probe()
+
+    @property
+    def main(self):
+        """The app's own screen: panels are found there even while a dialog or the help is on top."""
+        return self.screen_stack[0]
 
     # --- probing --------------------------------------------------------------------------------------
 
@@ -160,7 +165,7 @@ class TorchDoctorApp(App[int]):
         self.report = Report(snapshot=snapshot, diagnoses=run_checks(snapshot))
         self.refresh_facts()
         self.refresh_findings()
-        self.tick()
+        self.show_summary()
         if self.fixed_codes:
             now = {d.code for d in self.report.diagnoses}
             gone = sorted((self.fixed_codes & before) - now)
@@ -172,23 +177,27 @@ class TorchDoctorApp(App[int]):
             self.fixed_codes = set()
 
     def tick(self) -> None:
-        if not self.is_running or not self.screen.query("#summary"):
-            return  # a modal screen is on top, or the app is closing
-        summary = self.screen.query_one("#summary", Static)
-        if self.probing or self.report is None:
-            elapsed = time.monotonic() - self.probe_started
-            spin = SPINNER[int(elapsed * 10) % len(SPINNER)]
-            waiting = [n for n in ("project", "system", "nvml", "torch") if n not in self.parts]
-            detail = f"waiting for {', '.join(waiting)}" if waiting else "checking"
-            if "torch" in waiting:
-                detail += " (import torch in the project's interpreter)"
-            summary.update(f"{spin} probing {elapsed:4.1f} s — {detail}")
-            summary.set_classes("")
-            return
+        """The spinner and elapsed time while probes run; nothing once the report is shown."""
+        if not (self.probing or self.report is None) or not self.is_running:
+            return  # done, or the app is closing
+        elapsed = time.monotonic() - self.probe_started
+        spin = SPINNER[int(elapsed * 10) % len(SPINNER)]
+        waiting = [n for n in ("project", "system", "nvml", "torch") if n not in self.parts]
+        detail = f"waiting for {', '.join(waiting)}" if waiting else "checking"
+        if "torch" in waiting:
+            detail += " (import torch in the project's interpreter)"
+        summary = self.main.query_one("#summary", Static)
+        summary.update(f"{spin} probing {elapsed:4.1f} s — {detail}")
+        summary.set_classes("")
+
+    def show_summary(self) -> None:
+        """The report's one-line verdict, coloured by its worst finding."""
         report = self.report
-        line = summary_line(report)
+        if report is None:
+            return
         source = "recorded machine" if self.recorded is not None else report.snapshot.interpreter.path
-        summary.update(f"{line} · {source}")
+        summary = self.main.query_one("#summary", Static)
+        summary.update(f"{summary_line(report)} · {source}")
         errors = any(d.severity.value == "error" for d in report.diagnoses)
         warnings = any(d.severity.value == "warning" for d in report.diagnoses)
         summary.set_classes("errors" if errors else "warnings" if warnings else "healthy")
@@ -196,19 +205,19 @@ class TorchDoctorApp(App[int]):
     # --- panels --------------------------------------------------------------------------------------
 
     def refresh_facts(self) -> None:
-        self.query_one("#machine", Static).update(machine_panel(self.snapshot, self.parts))
-        self.query_one("#torch", Static).update(torch_panel(self.snapshot, self.parts))
-        self.query_one("#project", Static).update(project_panel(self.snapshot, self.parts))
+        self.main.query_one("#machine", Static).update(machine_panel(self.snapshot, self.parts))
+        self.main.query_one("#torch", Static).update(torch_panel(self.snapshot, self.parts))
+        self.main.query_one("#project", Static).update(project_panel(self.snapshot, self.parts))
         self.refresh_bench()
 
     def refresh_bench(self) -> None:
         progress = self.bench_progress
         if self.bench_results:
             progress = "\n".join([*(self.bench_results), progress or ""]).strip()
-        self.query_one("#bench", Static).update(bench_view(self.snapshot, progress))
+        self.main.query_one("#bench", Static).update(bench_view(self.snapshot, progress))
 
     def refresh_findings(self) -> None:
-        options = self.query_one("#diagnoses", OptionList)
+        options = self.main.query_one("#diagnoses", OptionList)
         highlighted = options.highlighted
         options.clear_options()
         diagnoses = self.report.diagnoses if self.report else ()
@@ -220,7 +229,7 @@ class TorchDoctorApp(App[int]):
             options.highlighted = min(highlighted or 0, len(diagnoses) - 1)
             self.show_detail(diagnoses[options.highlighted])
         else:
-            self.query_one("#detail-text", Static).update(Text("No findings: this setup looks healthy.", style="green"))
+            self.main.query_one("#detail-text", Static).update(Text("No findings: this setup looks healthy.", style="green"))
 
     @on(OptionList.OptionHighlighted, "#diagnoses")
     def highlighted(self, event: OptionList.OptionHighlighted) -> None:
@@ -231,7 +240,7 @@ class TorchDoctorApp(App[int]):
     def selected(self) -> Diagnosis | None:
         if self.report is None or not self.report.diagnoses:
             return None
-        index = self.query_one("#diagnoses", OptionList).highlighted
+        index = self.main.query_one("#diagnoses", OptionList).highlighted
         return self.report.diagnoses[index] if index is not None and index < len(self.report.diagnoses) else None
 
     def show_detail(self, diagnosis: Diagnosis) -> None:
@@ -239,7 +248,7 @@ class TorchDoctorApp(App[int]):
         if diagnosis.fix is not None and diagnosis.fix.action:
             diff = self.preview([diagnosis])[1]
         unsafe = UNSAFE_WARNING if diagnosis.fix is not None and diagnosis.fix.applicability == Applicability.UNSAFE else None
-        self.query_one("#detail-text", Static).update(diagnosis_view(diagnosis, diff, unsafe))
+        self.main.query_one("#detail-text", Static).update(diagnosis_view(diagnosis, diff, unsafe))
 
     # --- fixes ---------------------------------------------------------------------------------------
 
@@ -334,7 +343,7 @@ class TorchDoctorApp(App[int]):
         if self.snapshot is None:
             return
         self.action_show_tab("tab-lock")
-        log = self.query_one("#lock-log", Log)
+        log = self.main.query_one("#lock-log", Log)
         log.clear()
         log.write_line(f"$ uv lock   (in {self.snapshot.project.root})")
         self.lock_cancel.clear()
@@ -346,11 +355,11 @@ class TorchDoctorApp(App[int]):
         self.post_message(LockFinished(result))
 
     def on_lock_line(self, message: LockLine) -> None:
-        self.query_one("#lock-log", Log).write_line(message.line)
+        self.main.query_one("#lock-log", Log).write_line(message.line)
 
     def on_lock_finished(self, message: LockFinished) -> None:
         result = message.result
-        log = self.query_one("#lock-log", Log)
+        log = self.main.query_one("#lock-log", Log)
         if result.ok:
             log.write_line("uv lock succeeded: uv.lock is written; `uv sync` installs it.")
             self.notify("uv lock succeeded.", title="Locked")
@@ -453,9 +462,9 @@ class TorchDoctorApp(App[int]):
     def action_show_tab(self, tab: str) -> None:
         """Switch tabs; the findings list gives up the focus first, or its pane would take the tab back."""
         self.set_focus(None)
-        self.query_one("#tabs", TabbedContent).active = tab
+        self.main.query_one("#tabs", TabbedContent).active = tab
         if tab == "tab-findings":
-            self.query_one("#diagnoses", OptionList).focus()
+            self.main.query_one("#diagnoses", OptionList).focus()
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
