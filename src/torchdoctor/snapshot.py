@@ -271,6 +271,8 @@ class UvIndex:
     explicit: bool = False
     default: bool = False
     format: str | None = None
+    publish_url: str | None = None
+    """Where `uv publish --index` uploads: such an index (testpypi) is for publishing, not an unused source."""
 
 
 @dataclass(frozen=True)
@@ -304,6 +306,8 @@ class UvSettings:
     no_build_isolation_package: tuple[str, ...] = ()
     conflicts: Any = None
     """As written: a list of lists of {extra|group|package} tables."""
+    default_groups: tuple[str, ...] | None = None
+    """`[tool.uv] default-groups`; ("*all*",) for "all"; None when not set (uv then installs "dev")."""
     extra_build_dependencies: Any = None
     """As written: package -> list of requirements or tables."""
 
@@ -325,6 +329,8 @@ class PyprojectInfo:
     indexes: tuple[UvIndex, ...] = ()
     sources: tuple[UvSource, ...] = ()
     uv: UvSettings = field(default_factory=UvSettings)
+    dynamic: tuple[str, ...] = ()
+    """`[project] dynamic`: keys a build backend fills in, which no fix may write."""
 
 
 @dataclass(frozen=True)
@@ -344,6 +350,48 @@ class LockedPackage:
 
 
 @dataclass(frozen=True)
+class LockFreshness:
+    """uv's own verdict on whether uv.lock matches pyproject.toml: `uv lock --check --offline`."""
+
+    fresh: bool | None
+    """True when uv said the lock is up to date, False when it would change it, None when uv could not answer."""
+    detail: str = ""
+    """uv's last line (why it would change the lock, or why it could not answer)."""
+    uv_version: str | None = None
+
+
+@dataclass(frozen=True)
+class LockEdge:
+    """One dependency of a uv.lock entry, as uv wrote it: `{ name = "torch", version = "2.8.0+cu128",
+    source = { registry = "…/cu128" }, marker = "…", extra = ["…"] }`. uv names the version and source only
+    where the name alone is ambiguous in the lock."""
+
+    name: str
+    version: str | None = None
+    source: str | None = None
+    """The source's location (registry URL, path, git URL), credentials redacted, as in LockNode.source."""
+    marker: str | None = None
+    """uv's marker for this edge; `extra == 'extra-N-pkg-x'` / `group == …` name conflicting extras and groups."""
+    extras: tuple[str, ...] = ()
+    """The extras of the dependency this edge turns on."""
+
+
+@dataclass(frozen=True)
+class LockNode:
+    """One `[[package]]` of uv.lock that lies on a path from the project to a torch-family package: the part
+    of the lock graph the resolution model walks, so a recorded snapshot replays the same answer."""
+
+    name: str
+    version: str
+    source_kind: str | None = None
+    source: str | None = None
+    dependencies: tuple[LockEdge, ...] = ()
+    optional_dependencies: dict[str, tuple[LockEdge, ...]] = field(default_factory=dict)
+    dependency_groups: dict[str, tuple[LockEdge, ...]] = field(default_factory=dict)
+    """`[package.dev-dependencies]`: uv's record of dependency groups (legacy dev-dependencies are group "dev")."""
+
+
+@dataclass(frozen=True)
 class LockInfo:
     """What uv.lock pinned."""
 
@@ -352,10 +400,19 @@ class LockInfo:
     revision: int | None = None
     requires_python: str | None = None
     resolution_markers: tuple[str, ...] = ()
+    supported_markers: tuple[str, ...] = ()
+    """The lock's `supported-markers` (from `[tool.uv] environments`): uv installs it nowhere else."""
     package_count: int = 0
     packages: tuple[LockedPackage, ...] = ()
     root_requires_dist: Any = None
     """The project's own `[package.metadata] requires-dist` as locked: compared with pyproject to see a stale lock."""
+    root: str | None = None
+    """The name of the project's own entry (source editable or virtual "."), where uv starts installing."""
+    graph: tuple[LockNode, ...] = ()
+    """The entries on a path from the project to a torch-family package (see LockNode); empty in snapshots
+    recorded before the graph was read, which the resolution model then says it cannot answer from."""
+    freshness: LockFreshness | None = None
+    """What `uv lock --check --offline` said, when uv was on PATH at probe time."""
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-from torchdoctor.checks.indexes import parse_index_url
+from torchdoctor.indexes import parse_index_url
 from torchdoctor.checks.registry import Finding, rule
 from torchdoctor.knowledge import Release, cuda_of_variant, knowledge, series_of
 from torchdoctor.model import Applicability, Evidence, Fix, Severity

@@ -396,7 +396,7 @@ def use_build_fix(snapshot: Snapshot) -> Fix | None:
     packages = [p for p in FAMILY_PACKAGES if p in declared]
     if "torch" not in packages:
         return None
-    from torchdoctor.checks.indexes import parse_index_url
+    from torchdoctor.indexes import parse_index_url
 
     pytorch_indexes = {i.name for i in pyproject.indexes if i.name and i.url and parse_index_url(i.url).serves_torch}
     existing = {s.target for s in pyproject.sources if s.package in packages and s.kind == "index" and not s.extra and not s.group}

@@ -10,7 +10,7 @@ from packaging.version import InvalidVersion, Version
 
 from torchdoctor.checks.common import interpreter_evidence, nvidia_gpu_evidence, torch_source
 from torchdoctor.checks.gpu_build import use_build_fix
-from torchdoctor.checks.indexes import parse_index_url
+from torchdoctor.indexes import parse_index_url
 from torchdoctor.checks.registry import Finding, rule
 from torchdoctor.model import Applicability, Evidence, Fix, Severity
 from torchdoctor.snapshot import LockedPackage, Snapshot

@@ -10,7 +10,7 @@ from packaging.version import Version
 
 from torchdoctor.checks.common import torch_specifier
 from torchdoctor.checks.gpu_build import extras_alternative, use_build_fix
-from torchdoctor.checks.indexes import (
+from torchdoctor.indexes import (
     PLATFORM_NAMES,
     IndexUrl,
     environments_allow,

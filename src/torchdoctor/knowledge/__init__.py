@@ -278,6 +278,25 @@ class Knowledge:
         series = series_of(version)
         return next((r for r in self.releases if r.series == series), None)
 
+    def release_of(self, package: str, version: str | None) -> Release | None:
+        """The torch release a torch, torchvision or torchaudio version belongs to (torchvision 0.23.x -> 2.8)."""
+        series = series_of(version) if version else None
+        if series is None:
+            return None
+        if package == "torch":
+            return self.release(version)
+        column = {"torchvision": "torchvision", "torchaudio": "torchaudio"}.get(package)
+        if column is None:
+            return None
+        return next((r for r in self.releases if getattr(r, column) == series), None)
+
+    def versions_in(self, package: str, release: Release) -> tuple[str, ...]:
+        """Versions of `package` that belong to `release`, to test a range against (patch releases 0-4)."""
+        series = {"torch": release.series, "torchvision": release.torchvision, "torchaudio": release.torchaudio}.get(package)
+        if not series:
+            return ()
+        return tuple([release.latest] if package == "torch" else []) + tuple(f"{series}.{p}" for p in range(5))
+
     @property
     def newest_release(self) -> Release:
         return max(self.releases, key=lambda r: Version(r.latest))

@@ -13,6 +13,7 @@ import re
 import shlex
 import sys
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -26,7 +27,9 @@ from torchdoctor.redact import redact_url
 from torchdoctor.snapshot import (
     DeclaredRequirement,
     LockedPackage,
+    LockEdge,
     LockInfo,
+    LockNode,
     ProjectFileError,
     ProjectInfo,
     PyprojectInfo,
@@ -46,7 +49,8 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 TORCH_FAMILY = frozenset(
     {
         "torch", "torchvision", "torchaudio", "torchcodec", "torchtext", "torchdata",
-        "triton", "triton-rocm", "triton-xpu", "pytorch-triton", "pytorch-triton-rocm", "pytorch-triton-xpu",
+        "triton", "triton-rocm", "triton-xpu", "triton-windows", "pytorch-triton", "pytorch-triton-rocm",
+        "pytorch-triton-xpu",
     }
 )
 # Packages that compile CUDA extensions against the installed torch when no matching wheel exists.
@@ -291,6 +295,7 @@ def read_pyproject(path: Path, errors: list[ProjectFileError]) -> PyprojectInfo:
         indexes=_indexes(tool_uv.get("index")),
         sources=_sources(tool_uv.get("sources")),
         uv=_uv_settings(tool_uv),
+        dynamic=_strs(project.get("dynamic")),
     )
 
 
@@ -329,6 +334,7 @@ def _indexes(value: Any) -> tuple[UvIndex, ...]:
                 explicit=entry.get("explicit") is True,
                 default=entry.get("default") is True,
                 format=_str_or_none(entry.get("format")),
+                publish_url=redact_url(entry["publish-url"]) if isinstance(entry.get("publish-url"), str) else None,
             )
         )
     return tuple(found)
@@ -377,6 +383,8 @@ def _uv_settings(tool_uv: dict) -> UvSettings:
         no_build_isolation=tool_uv.get("no-build-isolation") is True,
         no_build_isolation_package=_strs(tool_uv.get("no-build-isolation-package")),
         conflicts=tool_uv.get("conflicts"),
+        default_groups=("*all*",) if tool_uv.get("default-groups") == "all" else (
+            _strs(tool_uv["default-groups"]) if isinstance(tool_uv.get("default-groups"), list) else None),
         extra_build_dependencies=tool_uv.get("extra-build-dependencies"),
     )
 
@@ -385,52 +393,51 @@ def _uv_settings(tool_uv: dict) -> UvSettings:
 # uv.lock
 
 PACKAGE_HEADER = "[[package]]\n"
-# Substrings that may appear in the first line (`name = "..."`) of an entry worth parsing. A cheap,
-# deliberately over-inclusive filter: the real decision is made on the parsed name.
-_FAMILY_HINTS = ("torch", "triton", "nvidia", "cuda")
 
 
 def read_lock(path: Path) -> LockInfo:
-    """Parse the lock's header and the entries torchdoctor needs.
+    """Parse the lock's header, its torch-family entries and the part of its graph that leads to them.
 
-    uv writes uv.lock in a fixed layout: a header, then one `[[package]]` table per package, each
-    starting with its `name`. Parsing all of a large lock with tomllib takes about half a second
-    per 6 MB; parsing only the header, the torch-family entries, the project's own entry and the
-    last entry (where a truncated write shows) takes a few tens of milliseconds. A damaged entry
-    of an unrelated package is left for uv to report.
+    uv writes uv.lock in a fixed layout: a header, then one `[[package]]` table per package, each starting
+    with its `name`. Most of a lock's bytes are the `sdist` and `wheels` lines of each entry, and parsing a
+    whole large lock with tomllib takes about half a second per 6 MB. So each entry is parsed without
+    those lines (`_graph_text`), except torch-family entries, whose wheels say which platforms they cover.
+    The graph is then cut to the entries from which a torch-family package can be reached: the resolution
+    model needs nothing else, and a snapshot stays small.
     """
     text = read_text(path, MAX_LOCK_BYTES).replace("\r\n", "\n")
     if text.startswith(PACKAGE_HEADER):
         text = "\n" + text
     pieces = text.split("\n" + PACKAGE_HEADER)
     header = parse_toml(pieces[0], path)
+    chunks = pieces[1:]
+    wanted = _chunks_that_may_reach_family(chunks)
     packages: list[LockedPackage] = []
+    nodes: list[LockNode] = []
     root_requires: Any = None
+    root: str | None = None
     line = pieces[0].count("\n") + 2  # the line of the first entry's `[[package]]`
-    last = len(pieces) - 1
-    for number, chunk in enumerate(pieces[1:], start=1):
-        first_line = chunk[: chunk.find("\n")] if "\n" in chunk else chunk
-        wanted = (
-            number == last
-            or not first_line.startswith("name = ")
-            or any(hint in first_line for hint in _FAMILY_HINTS)
-            or 'editable = "' in chunk[:400]
-            or 'virtual = "' in chunk[:400]
-        )
-        if wanted:
-            entry = parse_toml(PACKAGE_HEADER + chunk, path, line_offset=line - 1)
-            package = (entry.get("package") or [{}])[0]
-            name = package.get("name")
-            source = package.get("source") if isinstance(package.get("source"), dict) else {}
-            if isinstance(name, str) and is_torch_family(name):
-                packages.append(_locked_package(package, source))
-            if source.get("editable") == "." or source.get("virtual") == ".":
-                metadata = package.get("metadata", {})
-                root_requires = {
-                    "requires-dist": metadata.get("requires-dist", []),
-                    "requires-dev": metadata.get("requires-dev", {}),
-                }
-        line += chunk.count("\n") + 2
+    for number, chunk in enumerate(chunks):
+        start, line = line, line + chunk.count("\n") + 2
+        family = wanted.get(number)
+        if family is None and number != len(chunks) - 1:
+            continue  # the last entry is always parsed: a truncated write shows there
+        entry = parse_toml(PACKAGE_HEADER + (chunk if family else _graph_text(chunk)), path, line_offset=start - 1)
+        package = _first_table(entry.get("package"))
+        name = package.get("name")
+        if not isinstance(name, str):
+            continue
+        source = package.get("source") if isinstance(package.get("source"), dict) else {}
+        if is_torch_family(name):
+            packages.append(_locked_package(package, source))
+        if source.get("editable") == "." or source.get("virtual") == ".":
+            metadata = package.get("metadata") if isinstance(package.get("metadata"), dict) else {}
+            root = canonicalize_name(name)
+            root_requires = {
+                "requires-dist": metadata.get("requires-dist", []),
+                "requires-dev": metadata.get("requires-dev", {}),
+            }
+        nodes.append(_lock_node(package, source))
     version = header.get("version")
     revision = header.get("revision")
     return LockInfo(
@@ -439,13 +446,167 @@ def read_lock(path: Path) -> LockInfo:
         revision=revision if isinstance(revision, int) else None,
         requires_python=_str_or_none(header.get("requires-python")),
         resolution_markers=_strs(header.get("resolution-markers")),
-        package_count=last,
+        supported_markers=_strs(header.get("supported-markers")),
+        package_count=len(chunks),
         packages=tuple(sorted(packages, key=lambda p: (p.name, p.version))),
         root_requires_dist=root_requires,
+        root=root,
+        graph=_paths_to_family(nodes, root),
     )
 
 
+_NAMED = re.compile(r'\{ name = "([^"]+)"')
+
+
+def _chunks_that_may_reach_family(chunks: list[str]) -> dict[int, bool]:
+    """Which entries to parse, each with whether it is torch-family (parsed with its wheels).
+
+    A cheap first pass over uv's fixed layout: each entry's name from its first line and every
+    `{ name = "…"` it mentions (its dependencies, extras, groups and requires-dist). That over-counts
+    edges, never misses one, so every entry that can reach torch is kept; the exact graph is then built
+    from what tomllib parses. Entries whose first line is not `name = …` are parsed, to be safe."""
+    names: dict[int, str] = {}
+    needs: dict[str, list[int]] = {}
+    wanted: dict[int, bool] = {}
+    for number, chunk in enumerate(chunks):
+        first_line = chunk[: chunk.find("\n")] if "\n" in chunk else chunk
+        if not first_line.startswith('name = "'):
+            wanted[number] = False
+            continue
+        name = canonicalize_name(first_line[8:].rstrip().rstrip('"'))
+        names[number] = name
+        if is_torch_family(name):
+            wanted[number] = True
+        head = chunk[:400]
+        if 'editable = "."' in head or 'virtual = "."' in head:
+            wanted.setdefault(number, False)
+        for needed in set(_NAMED.findall(chunk)):
+            needs.setdefault(canonicalize_name(needed), []).append(number)
+    reached = {names[n] for n, family in wanted.items() if family}
+    queue = list(reached)
+    while queue:
+        for parent in needs.get(queue.pop(), ()):
+            wanted.setdefault(parent, False)
+            if parent in names and names[parent] not in reached:
+                reached.add(names[parent])
+                queue.append(names[parent])
+    return wanted
+
+
+def _first_table(value: Any) -> dict:
+    return value[0] if isinstance(value, list) and value and isinstance(value[0], dict) else {}
+
+
+def _graph_text(chunk: str) -> str:
+    """An entry without its `sdist` and `wheels` lines and its `[package.metadata]` tables: what is left
+    is what the graph needs, a tenth of the bytes. uv writes `wheels = [` and its closing `]` on lines of
+    their own; anything else is kept, so an unusual layout costs time, never correctness."""
+    if "\nwheels = [" not in chunk and "\nsdist = " not in chunk and "[package.metadata" not in chunk:
+        return chunk
+    kept: list[str] = []
+    skipping_wheels = skipping_metadata = False
+    for text_line in chunk.split("\n"):
+        if skipping_wheels:
+            skipping_wheels = text_line != "]"
+            continue
+        if text_line.startswith("["):
+            skipping_metadata = text_line.startswith("[package.metadata")
+        if skipping_metadata:
+            continue
+        if text_line.startswith("sdist = "):
+            continue
+        if text_line.startswith("wheels = ["):
+            skipping_wheels = not text_line.rstrip().endswith("]")
+            continue
+        kept.append(text_line)
+    return "\n".join(kept)
+
+
+def _source_location(source: Any) -> tuple[str | None, str | None]:
+    """(kind, location) of a uv.lock source table, credentials redacted."""
+    if not isinstance(source, dict) or not source:
+        return None, None
+    kind = next(iter(source))
+    target = source.get(kind)
+    return kind, redact_url(str(target)) if target is not None else None
+
+
+def _edges(value: Any) -> tuple[LockEdge, ...]:
+    edges = []
+    for item in value if isinstance(value, list) else ():
+        if not isinstance(item, dict) or not isinstance(item.get("name"), str):
+            continue
+        edges.append(
+            LockEdge(
+                name=canonicalize_name(item["name"]),
+                version=_str_or_none(item.get("version")),
+                source=_source_location(item.get("source"))[1],
+                marker=_str_or_none(item.get("marker")),
+                extras=tuple(canonicalize_name(e) for e in _strs(item.get("extra"))),
+            )
+        )
+    return tuple(edges)
+
+
+def _edge_tables(value: Any) -> dict[str, tuple[LockEdge, ...]]:
+    if not isinstance(value, dict):
+        return {}
+    return {canonicalize_name(str(key)): _edges(edges) for key, edges in value.items()}
+
+
+def _lock_node(package: dict, source: dict) -> LockNode:
+    kind, location = _source_location(source)
+    return LockNode(
+        name=canonicalize_name(str(package.get("name"))),
+        version=str(package.get("version", "")),
+        source_kind=kind,
+        source=location,
+        dependencies=_edges(package.get("dependencies")),
+        optional_dependencies=_edge_tables(package.get("optional-dependencies")),
+        dependency_groups=_edge_tables(package.get("dev-dependencies")),
+    )
+
+
+def _paths_to_family(nodes: list[LockNode], root: str | None) -> tuple[LockNode, ...]:
+    """The entries from which a torch-family package can be reached (and the root), with only the edges
+    among them: every path uv can take from the project to torch lies inside this part of the graph."""
+    needs: dict[str, set[str]] = {}
+    for node in nodes:
+        for edge in _all_edges(node):
+            needs.setdefault(edge.name, set()).add(node.name)
+    kept = {node.name for node in nodes if is_torch_family(node.name)}
+    queue = list(kept)
+    while queue:
+        for parent in needs.get(queue.pop(), ()):
+            if parent not in kept:
+                kept.add(parent)
+                queue.append(parent)
+    if root:
+        kept.add(root)
+
+    def cut(edges: tuple[LockEdge, ...]) -> tuple[LockEdge, ...]:
+        return tuple(e for e in edges if e.name in kept)
+
+    return tuple(
+        replace(
+            node,
+            dependencies=cut(node.dependencies),
+            optional_dependencies={k: cut(v) for k, v in node.optional_dependencies.items() if cut(v)},
+            dependency_groups={k: cut(v) for k, v in node.dependency_groups.items()},
+        )
+        for node in nodes
+        if node.name in kept
+    )
+
+
+def _all_edges(node: LockNode) -> Iterable[LockEdge]:
+    yield from node.dependencies
+    for edges in (*node.optional_dependencies.values(), *node.dependency_groups.values()):
+        yield from edges
+
+
 def _locked_package(package: dict, source: dict) -> LockedPackage:
+    """A torch-family entry with the platforms and Pythons of its wheels."""
     platforms: set[str] = set()
     pythons: set[str] = set()
     for wheel in package.get("wheels", []) or []:
@@ -460,13 +621,12 @@ def _locked_package(package: dict, source: dict) -> LockedPackage:
         for tag in tags:
             platforms.add(tag.platform)
             pythons.add(tag.interpreter)
-    kind = next(iter(source), None)
-    target = source.get(kind) if kind else None
+    kind, location = _source_location(source)
     return LockedPackage(
         name=canonicalize_name(str(package.get("name"))),
         version=str(package.get("version", "")),
         source_kind=kind,
-        source=redact_url(str(target)) if target is not None else None,
+        source=location,
         resolution_markers=_strs(package.get("resolution-markers")),
         wheel_platforms=tuple(sorted(platforms)),
         wheel_pythons=tuple(sorted(pythons)),

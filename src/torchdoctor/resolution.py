@@ -1,0 +1,697 @@
+"""The resolution model: for each platform and each install selection, which torch build a project installs.
+
+A project is shared. Whether it is right depends on what Linux x86_64, Linux aarch64, Windows and macOS
+users get with a plain `uv sync` and with each extra or dependency group, not on what this machine got.
+Every project and lock rule asks this module instead of reading sources or lock entries on its own.
+
+- **From uv.lock** the answer is exact: the lock graph is walked from the project's own entry, following
+  each edge whose marker holds on that platform for that selection, as `uv sync` does. uv writes markers
+  of conflicting extras and groups as `extra == 'extra-11-fish-speech-cpu'`: in uv, `extra` there is the
+  *set* of active conflict items, so `==` means "is among them" and `!=` "is not" (a marker such as
+  `extra == 'a' and extra == 'b'` is true when both are on). `marker_holds` evaluates them that way.
+- **Without a lock** it is a prediction from pyproject.toml: the torch range of that selection alone (never
+  the intersection of conflicting extras), the `[tool.uv.sources]` entry that applies (marker, `extra`,
+  `group`), and the index it names; which build a PyPI wheel is comes from the knowledge base.
+
+uv is the oracle: `tests/test_resolution_oracle.py` checks the lock walk against what `uv export --frozen`
+printed for every selection of the real projects in the field corpus, on every platform here.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from packaging.markers import InvalidMarker, Marker
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
+from packaging.version import InvalidVersion, Version
+
+from torchdoctor.indexes import parse_index_url
+from torchdoctor.knowledge import knowledge, series_of
+from torchdoctor.snapshot import LockEdge, LockInfo, LockNode, ProjectInfo, PyprojectInfo, Snapshot, SystemInfo
+
+BUILD_PACKAGES = ("torch", "torchvision", "torchaudio", "torchcodec")
+"""Packages with compiled CUDA code whose build (cpu, cu128, rocm6.4, xpu) must match torch's."""
+TRITON_PACKAGES = ("triton", "pytorch-triton", "pytorch-triton-rocm", "pytorch-triton-xpu", "triton-rocm", "triton-xpu",
+                   "triton-windows")
+MODEL_PACKAGES = BUILD_PACKAGES + TRITON_PACKAGES
+"""What the model reports: the packages `uv export` was compared on, plus torchcodec."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Platforms
+
+
+@dataclass(frozen=True)
+class Platform:
+    """A platform uv resolves for, as the marker variables it sets."""
+
+    key: str
+    label: str
+    sys_platform: str
+    platform_system: str
+    os_name: str
+    platform_machine: str
+
+    def environment(self, python: str) -> tuple[tuple[str, str], ...]:
+        """Marker variables for this platform on CPython `python` ("3.12"), hashable for caching."""
+        full = python if python.count(".") >= 2 else f"{python}.0"
+        return (
+            ("implementation_name", "cpython"), ("implementation_version", full), ("os_name", self.os_name),
+            ("platform_machine", self.platform_machine), ("platform_python_implementation", "CPython"),
+            ("platform_release", ""), ("platform_system", self.platform_system), ("platform_version", ""),
+            ("python_full_version", full), ("python_version", ".".join(full.split(".")[:2])),
+            ("sys_platform", self.sys_platform),
+        )
+
+    @property
+    def cuda_capable(self) -> bool:
+        """Linux and Windows have CUDA builds of torch; macOS does not."""
+        return self.sys_platform in ("linux", "win32")
+
+
+LINUX_X86_64 = Platform("linux-x86_64", "Linux x86_64", "linux", "Linux", "posix", "x86_64")
+LINUX_AARCH64 = Platform("linux-aarch64", "Linux aarch64", "linux", "Linux", "posix", "aarch64")
+WINDOWS_AMD64 = Platform("windows-amd64", "Windows x86_64", "win32", "Windows", "nt", "AMD64")
+MACOS_ARM64 = Platform("macos-arm64", "macOS arm64", "darwin", "Darwin", "posix", "arm64")
+PLATFORMS = (LINUX_X86_64, LINUX_AARCH64, WINDOWS_AMD64, MACOS_ARM64)
+
+
+def machine_platform(system: SystemInfo) -> Platform | None:
+    """This machine as a Platform, or None for an OS uv's torch wheels do not serve."""
+    machine = (system.architecture or "").lower()
+    if system.os_name == "Linux":
+        return LINUX_AARCH64 if machine in ("aarch64", "arm64") else LINUX_X86_64
+    if system.os_name == "Windows":
+        return WINDOWS_AMD64
+    if system.os_name == "Darwin":
+        return MACOS_ARM64 if machine in ("arm64", "aarch64") else Platform(
+            "macos-x86_64", "macOS x86_64", "darwin", "Darwin", "posix", "x86_64")
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# Markers, with uv's meaning of `extra` and `group`
+
+SET_VARIABLES = ("extra", "group")
+
+
+@functools.lru_cache(maxsize=4096)
+def _parsed(marker: str) -> list | None:
+    try:
+        return Marker(marker)._markers
+    except InvalidMarker:
+        return None
+
+
+@functools.lru_cache(maxsize=8192)
+def _atom(text: str, environment: tuple[tuple[str, str], ...]) -> bool:
+    return Marker(text).evaluate(dict(environment))
+
+
+def _evaluate(markers: list, environment: tuple[tuple[str, str], ...], active: frozenset[str]) -> bool:
+    """packaging's parse tree: items are (lhs, op, rhs) tuples, nested lists, and "and"/"or" between them."""
+    groups: list[list[bool]] = [[]]
+    for item in markers:
+        if isinstance(item, list):
+            groups[-1].append(_evaluate(item, environment, active))
+        elif isinstance(item, tuple):
+            lhs, op, rhs = item
+            variable = lhs if type(lhs).__name__ == "Variable" else rhs
+            value = rhs if variable is lhs else lhs
+            if variable.value in SET_VARIABLES and op.value in ("==", "!="):
+                present = canonicalize_name(value.value) in active
+                groups[-1].append(present if op.value == "==" else not present)
+            elif variable.value in SET_VARIABLES:
+                groups[-1].append(False)
+            else:
+                groups[-1].append(_atom(f"{lhs.serialize()} {op.serialize()} {rhs.serialize()}", environment))
+        elif item == "or":
+            groups.append([])
+    return any(all(group) for group in groups)
+
+
+def marker_holds(marker: str | None, environment: tuple[tuple[str, str], ...], active: frozenset[str] = frozenset()) -> bool | None:
+    """Whether `marker` is true on `environment` with the extras/groups in `active` on; None if it is invalid."""
+    if not marker:
+        return True
+    parsed = _parsed(marker)
+    if parsed is None:
+        return None
+    try:
+        return _evaluate(parsed, environment, active)
+    except Exception:  # an undefined variable or an odd comparison: unknown, not a verdict
+        return None
+
+
+def conflict_item(kind: str, package: str, name: str) -> str:
+    """How uv names an extra or group in its conflict markers: `extra-11-fish-speech-cpu`."""
+    package = canonicalize_name(package)
+    return f"{kind}-{len(package)}-{package}-{canonicalize_name(name)}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Selections
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What one install asks for: `uv sync` (default groups) with some extras and groups on."""
+
+    extras: tuple[str, ...] = ()
+    groups: tuple[str, ...] = ()
+    label: str = "default"
+    """"default", "extra cu128", "group cuda13"."""
+    option: str | None = None
+    """The option that makes this selection (`--extra cu128`), None for a plain `uv sync`."""
+
+
+def _conflict_sets(pyproject: PyprojectInfo | None) -> list[set[tuple[str, str]]]:
+    sets = []
+    for group in (pyproject.uv.conflicts if pyproject else None) or []:
+        if isinstance(group, list):
+            items = set()
+            for item in group:
+                if isinstance(item, dict):
+                    for kind in ("extra", "group"):
+                        if isinstance(item.get(kind), str):
+                            items.add((kind, canonicalize_name(item[kind])))
+            sets.append(items)
+    return sets
+
+
+def default_groups(pyproject: PyprojectInfo | None, groups: Iterable[str]) -> tuple[str, ...]:
+    """The groups a plain `uv sync` installs: `[tool.uv] default-groups`, else "dev" if there is one."""
+    groups = tuple(groups)
+    configured = pyproject.uv.default_groups if pyproject else None
+    if configured == ("*all*",):
+        return groups
+    if configured is None:
+        return ("dev",) if "dev" in groups else ()
+    return tuple(canonicalize_name(g) for g in configured if canonicalize_name(g) in groups)
+
+
+def selections(pyproject: PyprojectInfo | None, lock: LockInfo | None = None) -> tuple[Selection, ...]:
+    """The default install, then one per extra and per group that is not installed by default."""
+    root = _root_node(lock)
+    extras = list(dict.fromkeys(
+        [canonicalize_name(e) for e in (pyproject.extras if pyproject else ())]
+        + list(root.optional_dependencies if root else ())))
+    groups = list(dict.fromkeys(
+        [canonicalize_name(g) for g in (pyproject.dependency_groups if pyproject else ())]
+        + (["dev"] if pyproject and any(r.group == "group:dev" for r in pyproject.torch_requirements) else [])
+        + list(root.dependency_groups if root else ())))
+    defaults = default_groups(pyproject, groups)
+    conflicts = _conflict_sets(pyproject)
+
+    def without_conflicting(kind: str, name: str) -> tuple[str, ...]:
+        clashing = {g for items in conflicts if (kind, name) in items for k, g in items if k == "group" and g != name}
+        return tuple(g for g in defaults if g not in clashing)
+
+    found = [Selection((), defaults)]
+    for extra in extras:
+        found.append(Selection((extra,), without_conflicting("extra", extra), f"extra {extra}", f"--extra {extra}"))
+    for group in groups:
+        if group not in defaults:
+            found.append(Selection((), (*without_conflicting("group", group), group), f"group {group}", f"--group {group}"))
+    return tuple(found)
+
+
+# ---------------------------------------------------------------------------------------------
+# The answer
+
+
+@dataclass(frozen=True)
+class Planned:
+    """One package one install gets: exactly (from uv.lock) or as predicted (from pyproject.toml)."""
+
+    name: str
+    version: str | None = None
+    """The exact version from uv.lock; None when predicted."""
+    specifier: str | None = None
+    """The range that selection asks for, when predicted."""
+    series: str | None = None
+    """The torch-style release series, e.g. "2.8": exact from a lock, else the newest release the tables know
+    in the range (None when the tables know none)."""
+    index: str | None = None
+    """Where the wheel comes from: the index URL, a direct URL or path; None for PyPI (the default index)."""
+    index_name: str | None = None
+    build: str | None = None
+    """"cpu", "cu128", "rocm6.4", "xpu", … ; None when unknown or not a compiled package (triton)."""
+    build_basis: str = ""
+    """Why that build, in a few words: "local version +cu128", "PyPI's Windows wheels are CPU-only" …"""
+
+    @property
+    def label(self) -> str:
+        what = self.version or (f"{self.name} {self.specifier}" if self.specifier else "any version")
+        return what if self.version else what.removeprefix(f"{self.name} ")
+
+    @property
+    def accelerated(self) -> bool:
+        return bool(self.build) and self.build != "cpu"
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """What one platform gets for one selection."""
+
+    platform: str
+    """A Platform key ("linux-x86_64"), or "this-machine"."""
+    platform_label: str
+    python: str
+    selection: str
+    option: str | None
+    basis: str
+    """"uv.lock" (exact) or "pyproject.toml" (predicted)."""
+    packages: tuple[Planned, ...] = ()
+    note: str | None = None
+    """Why the model could not answer fully, when it could not."""
+
+    def get(self, name: str) -> Planned | None:
+        return next((p for p in self.packages if p.name == name), None)
+
+    @property
+    def torch(self) -> Planned | None:
+        return self.get("torch")
+
+
+@dataclass(frozen=True)
+class ProjectModel:
+    """The model's answers for one project: every platform × selection, and this machine's."""
+
+    basis: str | None
+    """"uv.lock", "pyproject.toml", or None when the project declares no torch at all."""
+    resolutions: tuple[Resolution, ...] = ()
+    machine: tuple[Resolution, ...] = ()
+    """This machine's platform and Python, one per selection."""
+    selections: tuple[Selection, ...] = ()
+    note: str | None = None
+
+    def for_platform(self, key: str) -> tuple[Resolution, ...]:
+        return tuple(r for r in self.resolutions if r.platform == key)
+
+    def default(self, key: str) -> Resolution | None:
+        return next((r for r in self.resolutions if r.platform == key and r.option is None), None)
+
+    @property
+    def machine_default(self) -> Resolution | None:
+        return next((r for r in self.machine if r.option is None), None)
+
+
+# ---------------------------------------------------------------------------------------------
+# Builds
+
+
+def _local(version: str | None) -> str | None:
+    if not version or "+" not in version:
+        return None
+    return version.split("+", 1)[1]
+
+
+def _accelerator_tag(local: str | None) -> str | None:
+    if not local:
+        return None
+    tag = local.split(".", 1)[0] if local.startswith("cu") else local
+    if tag == "cpu" or tag.startswith(("cu", "rocm", "xpu")):
+        return local if local.startswith(("rocm", "xpu")) else tag
+    return None
+
+
+def _is_pypi_like(index: str | None, default_mirror: bool) -> bool:
+    if index is None or default_mirror:
+        return True
+    host = parse_index_url(index).host
+    return host in ("pypi.org", "files.pythonhosted.org")
+
+
+def build_of(name: str, version: str | None, series: str | None, index: str | None, platform: Platform,
+             default_mirror: bool = False, series_known: bool = True) -> tuple[str | None, str]:
+    """(build, why) of one wheel: its local version, else its index, else what the tables say of PyPI's.
+
+    The build is "cpu", a variant ("cu128", "rocm6.4", "xpu"), "cuda" (a CUDA build whose CUDA version
+    depends on the release uv picks), or None when torchdoctor cannot tell. `series_known` is False when the
+    series is only the newest of several a range admits: then only what every release shares is said."""
+    if name not in BUILD_PACKAGES:
+        return None, ""
+    tag = _accelerator_tag(_local(version))
+    if tag:
+        return tag, f"local version +{_local(version)}"
+    url = parse_index_url(index) if index else None
+    if url is not None and url.serves_torch and url.variant:
+        if version is None:
+            macos = platform.sys_platform == "darwin" and url.variant != "cpu"
+            return url.variant, f"from the {url.variant} index" + (", which has no macOS wheels" if macos else "")
+        if url.variant == "cpu" or platform.sys_platform == "darwin":
+            return "cpu", f"from the {url.variant} index" + (" (macOS builds have no CUDA)" if url.variant != "cpu" else "")
+        return None, f"from the {url.variant} index without a local version, which the tables do not describe"
+    if platform.sys_platform == "darwin":
+        return "cpu", "macOS wheels have no CUDA (MPS on Apple silicon)"
+    if not _is_pypi_like(index, default_mirror):
+        return None, "from an index torchdoctor's tables do not describe"
+    if platform.sys_platform == "win32":
+        return "cpu", "PyPI's Windows wheels are CPU-only"
+    kb = knowledge()
+    release = kb.release_of(name, version or series) if (version or series) else None
+    if platform.platform_machine == "aarch64":
+        if release is None or not series_known:
+            return None, "PyPI's Linux aarch64 wheels are CPU builds before torch 2.11 and CUDA builds from it"
+        if Version(release.series) < Version("2.11"):
+            return "cpu", f"PyPI's Linux aarch64 wheels of torch {release.series} are CPU builds"
+    if release is None or not series_known:
+        return "cuda", "PyPI's Linux wheels of torch are CUDA builds; which CUDA depends on the release uv picks"
+    return release.pypi_linux_cuda, f"PyPI's Linux wheel of torch {release.series} is its {release.pypi_linux_cuda} build"
+
+
+# ---------------------------------------------------------------------------------------------
+# From uv.lock
+
+
+def _root_node(lock: LockInfo | None) -> LockNode | None:
+    if lock is None or not lock.root:
+        return None
+    return next((n for n in lock.graph if n.name == lock.root and n.source_kind in ("editable", "virtual")), None)
+
+
+class _LockIndex:
+    """The lock graph by name, to follow an edge to the entry it means."""
+
+    def __init__(self, lock: LockInfo):
+        self.by_name: dict[str, list[LockNode]] = {}
+        for node in lock.graph:
+            self.by_name.setdefault(node.name, []).append(node)
+
+    def target(self, edge: LockEdge) -> LockNode | None:
+        candidates = self.by_name.get(edge.name, [])
+        if edge.version is not None:
+            candidates = [n for n in candidates if n.version == edge.version]
+        if edge.source is not None and len(candidates) > 1:
+            candidates = [n for n in candidates if n.source == edge.source]
+        return candidates[0] if candidates else None
+
+
+def walk_lock(lock: LockInfo, environment: tuple[tuple[str, str], ...], selection: Selection) -> list[LockNode]:
+    """The entries `uv sync` installs on `environment` for `selection`, as uv walks the lock.
+
+    Turning on an extra of a workspace member can turn on conflict markers further down, so the walk
+    repeats until the set of active conflict items stops growing (twice for every project seen)."""
+    root = _root_node(lock)
+    if root is None:
+        return []
+    graph = _LockIndex(lock)
+    active = frozenset(
+        [conflict_item("extra", root.name, e) for e in selection.extras]
+        + [conflict_item("group", root.name, g) for g in selection.groups]
+    )
+    while True:
+        installed: dict[int, LockNode] = {}
+        turned_on: set[str] = set()
+        seen: set[tuple[int, str | None]] = set()
+        queue: list[tuple[LockNode, tuple[LockEdge, ...]]] = [(root, root.dependencies)]
+        queue += [(root, root.optional_dependencies.get(e, ())) for e in selection.extras]
+        queue += [(root, root.dependency_groups.get(g, ())) for g in selection.groups]
+        while queue:
+            _, edges = queue.pop()
+            for edge in edges:
+                node = graph.target(edge)
+                if node is None:
+                    continue
+                # An edge that turns on a member's extra holds when that extra is on, which it then is: uv
+                # writes its marker as `extra == 'extra-10-member-x' and …`.
+                member = node.source_kind in ("editable", "virtual", "directory")
+                own = frozenset(conflict_item("extra", node.name, x) for x in edge.extras) if member else frozenset()
+                if not marker_holds(edge.marker, environment, active | own):
+                    continue
+                installed[id(node)] = node
+                for part in (None, *edge.extras):
+                    if (id(node), part) in seen:
+                        continue
+                    seen.add((id(node), part))
+                    if part is None:
+                        queue.append((node, node.dependencies))
+                    else:
+                        queue.append((node, node.optional_dependencies.get(part, ())))
+                turned_on |= own
+        if turned_on <= active:
+            return list(installed.values())
+        active = active | turned_on
+
+
+def _from_lock(lock: LockInfo, platform: Platform, python: str, selection: Selection, default_mirror: bool) -> tuple[Planned, ...]:
+    planned = []
+    for node in walk_lock(lock, platform.environment(python), selection):
+        if node.name not in MODEL_PACKAGES:
+            continue
+        series = _series(node.name, node.version)
+        index = node.source if node.source_kind in ("registry", "url", "path", "directory", "git") else None
+        if index and node.source_kind == "registry" and parse_index_url(index).host == "pypi.org":
+            index = None
+        build, why = build_of(node.name, node.version, series, index, platform, default_mirror)
+        planned.append(Planned(node.name, node.version, None, series, index, None, build, why))
+    return tuple(sorted(planned, key=lambda p: (MODEL_PACKAGES.index(p.name), p.version or "")))
+
+
+def _series(name: str, version: str | None) -> str | None:
+    """The torch release series a package version belongs to ("2.8" for torchvision 0.23.0)."""
+    if not version:
+        return None
+    release = knowledge().release_of(name, version)
+    return release.series if release else (series_of(version) if name == "torch" else None)
+
+
+# ---------------------------------------------------------------------------------------------
+# From pyproject.toml
+
+
+def _requirement(text: str) -> Requirement | None:
+    """A requirement as uv reads it: uv also accepts `pkg @ URL; marker` with no space before the `;`."""
+    try:
+        return Requirement(text)
+    except InvalidRequirement:
+        if " @ " in text and ";" in text:
+            url, _, marker = text.partition(";")
+            try:
+                return Requirement(f"{url.strip()} ; {marker.strip()}")
+            except InvalidRequirement:
+                return None
+        return None
+
+
+def _in_selection(group: str, selection: Selection) -> bool:
+    if group == "dependencies":
+        return True
+    kind, _, name = group.partition(":")
+    name = canonicalize_name(name)
+    return (kind == "optional" and name in selection.extras) or (kind == "group" and name in selection.groups)
+
+
+def _predict(pyproject: PyprojectInfo, platform: Platform, python: str, selection: Selection) -> tuple[Planned, ...]:
+    environment = platform.environment(python)
+    active = frozenset(selection.extras)
+    wanted: dict[str, list[Requirement]] = {}
+    for declared in pyproject.torch_requirements:
+        if declared.name not in MODEL_PACKAGES or not _in_selection(declared.group, selection):
+            continue
+        requirement = _requirement(declared.requirement)
+        if requirement is None:
+            continue
+        if requirement.marker is not None and marker_holds(str(requirement.marker), environment, active) is False:
+            continue
+        wanted.setdefault(declared.name, []).append(requirement)
+    indexes = {i.name: i for i in pyproject.indexes if i.name}
+    planned = []
+    for name, requirements in wanted.items():
+        specifier = SpecifierSet()
+        direct = None
+        for requirement in requirements:
+            specifier &= requirement.specifier
+            direct = direct or requirement.url
+        in_base = any(r.group == "dependencies" for r in pyproject.torch_requirements if r.name == name)
+        index, index_name, default_mirror = _predicted_index(pyproject, indexes, name, environment, selection, in_base)
+        if direct:
+            index, index_name = direct, None
+        if index == UNDECIDED:
+            planned.append(Planned(name, None, str(specifier) or None, None, None, None, None,
+                                   "uv decides between several [tool.uv.sources] entries here; lock to know"))
+            continue
+        series, only = _newest_series(name, specifier, index)
+        version = _version_of_url(index) if index and index.endswith(".whl") else _pinned(specifier)
+        if version:
+            series, only = _series(name, version), True
+        build, why = build_of(name, version, series, index, platform, default_mirror, series_known=only)
+        planned.append(Planned(name, version, str(specifier) or None, series, index, index_name, build, why))
+    return tuple(sorted(planned, key=lambda p: MODEL_PACKAGES.index(p.name)))
+
+
+def _version_of_url(url: str) -> str | None:
+    try:
+        return str(parse_wheel_filename(url.rsplit("/", 1)[-1].replace("%2B", "+"))[1])
+    except (InvalidWheelFilename, InvalidVersion):
+        return None
+
+
+UNDECIDED = "<undecided>"
+
+
+def _pinned(specifier: SpecifierSet) -> str | None:
+    """The version an `==` pin names when it has a local part (`torch==2.5.1+cu124`): the build is in it."""
+    pins = sorted({s.version for s in specifier if s.operator in ("==", "===") and "+" in s.version and "*" not in s.version})
+    return pins[0] if len(pins) == 1 else None
+
+
+def _predicted_index(pyproject: PyprojectInfo, indexes: Mapping, name: str, environment, selection: Selection,
+                     in_base: bool = False):
+    """(index URL or None for PyPI, index name, whether that default index is a PyPI mirror) for `name`.
+
+    The first `[tool.uv.sources]` entry whose marker holds and whose `extra`/`group` (if any) is on wins, as
+    in uv; without one, the first index that carries torch builds in uv's search order (non-explicit
+    `[[tool.uv.index]]` entries, then `extra-index-url`, then the default index)."""
+    active = frozenset(selection.extras)
+    chosen = [s for s in pyproject.sources if s.package == name
+              and (not s.extra or canonicalize_name(s.extra) in selection.extras)
+              and (not s.group or canonicalize_name(s.group) in selection.groups)]
+    applying = [s for s in chosen if marker_holds(s.marker, environment, active) is not False]
+    keyed = any(s.extra or s.group for s in chosen)
+    if len(applying) > 1 or (keyed and (not applying or in_base)):
+        # Several entries apply, this selection maps the package on other platforms only, or the base
+        # dependencies require it without the selection's source: uv's universal resolution then decides
+        # (the field corpus shows it reusing another platform's build), not a rule torchdoctor can state.
+        return UNDECIDED, None, False
+    if applying:
+        source = applying[0]
+        if source.kind == "index":
+            index = indexes.get(source.target)
+            return (index.url if index else None), source.target, False
+        return source.target, None, False
+    searched = [(i.url, i.name) for i in pyproject.indexes if not i.explicit and not i.default and i.url]
+    searched += [(u, None) for u in (*pyproject.uv.extra_index_url, *pyproject.uv.find_links)]
+    for url, index_name in searched:
+        if parse_index_url(url).serves_torch:
+            return url, index_name, False
+    default = next((i for i in pyproject.indexes if i.default and i.url), None)
+    if default is not None:
+        return (default.url, default.name, not parse_index_url(default.url).serves_torch)
+    if pyproject.uv.index_url:
+        return pyproject.uv.index_url, None, not parse_index_url(pyproject.uv.index_url).serves_torch
+    return None, None, False
+
+
+def _newest_series(name: str, specifier: SpecifierSet, index: str | None) -> tuple[str | None, bool]:
+    """(The newest release series in the tables that `specifier` admits and `index` carries, whether it is the
+    only one: a range that admits several, or reaches past the tables, leaves the release to uv)."""
+    kb = knowledge()
+    variant = parse_index_url(index).variant if index else None
+    admitted = []
+    for release in sorted(kb.releases, key=lambda r: Version(r.latest), reverse=True):
+        if not any(specifier.contains(v, prereleases=True) for v in kb.versions_in(name, release)):
+            continue
+        if variant and variant != "cpu" and variant not in release.variants:
+            continue
+        admitted.append(release.series)
+    newest = Version(kb.newest_release.latest)
+    beyond = f"{newest.major}.{newest.minor + 1}.0" if name == "torch" else None
+    open_ended = beyond is not None and specifier.contains(beyond, prereleases=True)
+    if not admitted:
+        return None, False
+    return admitted[0], len(admitted) == 1 and not open_ended
+
+
+# ---------------------------------------------------------------------------------------------
+# Putting it together
+
+
+PYTHONS = ("3.9", "3.10", "3.11", "3.12", "3.13", "3.14", "3.15")
+
+
+def representative_python(*ranges: str | None) -> str:
+    """The Python the cross-platform answers are computed for: 3.12 if every range admits it, else the
+    newest one that all admit (markers on Python versions rarely change which torch build a platform gets)."""
+    admitted = []
+    for python in PYTHONS:
+        ok = True
+        for text in ranges:
+            try:
+                if text and not SpecifierSet(text).contains(f"{python}.0", prereleases=True):
+                    ok = False
+            except InvalidSpecifier:
+                continue
+        if ok:
+            admitted.append(python)
+    if "3.12" in admitted:
+        return "3.12"
+    return admitted[-1] if admitted else "3.12"
+
+
+def _machine_python(snapshot: Snapshot) -> str | None:
+    version = snapshot.torch.python_version
+    if not version:
+        return None
+    parts = version.split(".")
+    return ".".join(parts[:3]) if len(parts) >= 2 and all(p.isdigit() for p in parts[:2]) else None
+
+
+def resolve(project: ProjectInfo, platform: Platform, python: str, selection: Selection, key: str | None = None) -> Resolution:
+    pyproject, lock = project.pyproject, project.lock
+    default_mirror = bool(pyproject and any(i.default and i.url and not parse_index_url(i.url).serves_torch
+                                            for i in pyproject.indexes))
+    environment = platform.environment(python)
+    note = None
+    if _root_node(lock) is not None:
+        basis = "uv.lock"
+        if lock.supported_markers and not any(marker_holds(m, environment) for m in lock.supported_markers):
+            packages, note = (), "outside the lock's supported environments ([tool.uv] environments): uv cannot install here"
+        else:
+            packages = _from_lock(lock, platform, python, selection, default_mirror)
+    else:
+        basis = "pyproject.toml"
+        environments = pyproject.uv.environments if pyproject else ()
+        if environments and not any(marker_holds(m, environment) for m in environments):
+            packages, note = (), "outside [tool.uv] environments: uv does not resolve for this platform"
+        else:
+            packages = _predict(pyproject, platform, python, selection) if pyproject else ()
+    return Resolution(key or platform.key, platform.label if key is None else f"this machine ({platform.label})", python,
+                      selection.label, selection.option, basis, packages, note)
+
+
+def build_model(snapshot: Snapshot) -> ProjectModel:
+    """Every platform × selection for the snapshot's project, and this machine's answers."""
+    project = snapshot.project
+    pyproject, lock = project.pyproject, project.lock
+    declares_torch = bool(pyproject and any(r.name in MODEL_PACKAGES for r in pyproject.torch_requirements))
+    locked = _root_node(lock) is not None
+    if not declares_torch and not (locked and lock.packages):
+        return ProjectModel(None)
+    note = None
+    if lock is not None and not locked:
+        note = ("uv.lock has no entry for the project itself, or was recorded before torchdoctor read lock graphs: "
+                "the answers are predicted from pyproject.toml")
+    chosen = selections(pyproject, lock if locked else None)
+    python = representative_python(lock.requires_python if locked else None, pyproject.requires_python if pyproject else None)
+    resolutions = tuple(resolve(project, p, python, s) for p in PLATFORMS for s in chosen)
+    platform = machine_platform(snapshot.system)
+    machine: tuple[Resolution, ...] = ()
+    if platform is not None:
+        machine_python = _machine_python(snapshot) or python
+        machine = tuple(resolve(project, platform, machine_python, s, "this-machine") for s in chosen)
+    return ProjectModel("uv.lock" if locked else "pyproject.toml", resolutions, machine, chosen, note)
+
+
+_CACHE: dict[int, tuple[Snapshot, ProjectModel]] = {}
+_CACHE_LOCK = threading.Lock()
+
+
+def project_model(snapshot: Snapshot) -> ProjectModel:
+    """The model for `snapshot`, built once per snapshot: every rule asks, the walk runs once."""
+    with _CACHE_LOCK:
+        hit = _CACHE.get(id(snapshot))
+        if hit is not None and hit[0] is snapshot:
+            return hit[1]
+    model = build_model(snapshot)
+    with _CACHE_LOCK:
+        if len(_CACHE) > 16:
+            _CACHE.clear()
+        _CACHE[id(snapshot)] = (snapshot, model)
+    return model
