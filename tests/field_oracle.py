@@ -53,7 +53,7 @@ def selection_of(arguments: str, extras: list[str], groups: list[str], pyproject
     if "--all-extras" in words:
         chosen_extras = list(extras)
     chosen_groups = list(groups) if "--all-groups" in words else defaults
-    for flag, value in zip(words, words[1:]):
+    for flag, value in zip(words, words[1:], strict=False):
         if flag == "--extra":
             chosen_extras.append(canonicalize_name(value))
         elif flag == "--group" and canonicalize_name(value) not in chosen_groups:

@@ -47,7 +47,8 @@ def test_case_nightly_before_fails_on_pytorch_triton(tmp_path):
 
 def test_case_nightly_as_published_has_markdown_wrapped_urls(tmp_path):
     found = check_project(tmp_path, CASES / "nightly-cu128-wsl2" / "pyproject.toml")
-    assert project_codes(found) == [("TD304", "error"), ("TD304", "error")]
+    # And, as published, Windows gets the CPU index (`sys_platform != 'linux'`) while Linux gets CUDA.
+    assert project_codes(found) == [("TD304", "error"), ("TD304", "error"), ("TD316", "warning")]
     assert "It should read https://download.pytorch.org/whl/nightly/cu128." in found[0].explanation
 
 
@@ -65,7 +66,9 @@ def test_case_find_links_is_the_legacy_way(tmp_path):
 
 
 def test_case_uv_guide_extras_is_correct(tmp_path):
-    assert project_codes(check_project(tmp_path, CASES / "uv-guide-extras" / "pyproject.toml")) == []
+    found = check_project(tmp_path, CASES / "uv-guide-extras" / "pyproject.toml")
+    assert project_codes(found) == [("TD310", "info")]  # only the note that its cu124 extra stays at torch 2.6
+    assert found[-1].message.startswith("cu124 ends at torch 2.6")
 
 
 def test_case_plain_uv_add_gives_windows_a_cpu_torch(tmp_path):
@@ -81,7 +84,7 @@ BASE = """
 name = "demo"
 version = "0.1.0"
 requires-python = ">=3.10"
-dependencies = ["torch>=2.9", "torchvision>=0.24"]
+dependencies = ["torch>=2.9,<2.12", "torchvision>=0.24"]
 
 [tool.uv]
 environments = ["sys_platform == 'linux'"]
@@ -129,7 +132,7 @@ def test_td305_and_td306_index_names(tmp_path):
     unused = CU128.replace('torch = [{ index = "pytorch-cu128" }]\ntorchvision = [{ index = "pytorch-cu128" }]\n', "")
     assert codes_of(tmp_path, unused) == ["TD305"]
     typo = CU128.replace('torch = [{ index = "pytorch-cu128" }]', 'torch = [{ index = "pytorch-cu12B" }]')
-    assert codes_of(tmp_path, typo) == ["TD306", "TD309"]
+    assert codes_of(tmp_path, typo) == ["TD306"]  # uv cannot lock it at all: nothing to say about builds
 
 
 def test_td307_only_when_macos_is_resolved(tmp_path):
@@ -146,9 +149,18 @@ def test_td308_silent_once_pytorch_triton_is_mapped(tmp_path):
 
 
 def test_td309_companion_left_on_pypi(tmp_path):
-    found = check_project(tmp_path, CU128.replace('torchvision = [{ index = "pytorch-cu128" }]\n', ""))
+    left = CU128.replace('torchvision = [{ index = "pytorch-cu128" }]\n', "")
+    # torch 2.9-2.11 from cu128: PyPI's torchvision is cu128 for 2.9 and 2.10, cu130 (another CUDA major) for 2.11.
+    found = check_project(tmp_path, left)
+    assert project_codes(found) == [("TD309", "warning")]
+    assert found[0].message == "torchvision may get another build than torch on this machine: cu130 beside torch's cu128"
+    assert found[0].fix.action == "map-companions"
+    pinned = left.replace('"torch>=2.9,<2.12"', '"torch==2.11.0"')
+    found = check_project(tmp_path, pinned)
     assert project_codes(found) == [("TD309", "error")]
-    assert found[0].message == "torch is mapped to pytorch-cu128 but torchvision is not"
+    assert found[0].message.startswith("torchvision gets another build than torch on this machine")
+    same_major = left.replace('"torch>=2.9,<2.12"', '"torch==2.10.0"')  # PyPI's 0.25 is cu128 too: it works
+    assert "TD309" not in codes_of(tmp_path, same_major)
 
 
 def test_td312_extras_without_conflicts(tmp_path):
@@ -231,27 +243,34 @@ def test_cases_without_pyproject_raise_no_project_findings(tmp_path, case):
 # Version ranges, Pythons and extension builds --------------------------------------------------
 
 def test_td310_cu128_ended_with_2_11(tmp_path):
-    text = CU128.replace('"torch>=2.9"', '"torch>=2.12"')
+    text = CU128.replace('"torch>=2.9,<2.12"', '"torch>=2.12"')
     found = check_project(tmp_path, text)
     (td310,) = [d for d in found if d.code == "TD310"]
-    assert td310.message == "no torch release matching >=2.12 is built for cu128 (index pytorch-cu128); cu128 has torch 2.7 to 2.11"
+    assert td310.severity is Severity.ERROR
+    assert td310.message == "no torch release matching >=2.12 is built for cu128 (index pytorch-cu128): cu128 ended with torch 2.11"
     assert "TD310" not in codes_of(tmp_path, CU128)
 
 
+def test_td310_an_open_range_on_a_retired_variant_is_a_note(tmp_path):
+    (td310,) = [d for d in check_project(tmp_path, CU128.replace('"torch>=2.9,<2.12"', '"torch>=2.9"')) if d.code == "TD310"]
+    assert td310.severity is Severity.INFO
+    assert td310.message == "cu128 ends at torch 2.11: torch >=2.9 stays at 2.11 on index pytorch-cu128"
+
+
 def test_td310_python_3_10_has_no_torch_2_15_wheels(tmp_path):
-    text = BASE.replace('"torch>=2.9"', '"torch>=2.15"')
+    text = BASE.replace('"torch>=2.9,<2.12"', '"torch>=2.15"')
     (td310,) = [d for d in check_project(tmp_path, text) if d.code == "TD310"]
     assert td310.message == "requires-python >=3.10 admits Python 3.10, but no torch matching >=2.15 has wheels for it"
     assert "TD310" not in codes_of(tmp_path, text.replace('requires-python = ">=3.10"', 'requires-python = ">=3.11"'))
 
 
 def test_local_version_in_a_range_is_explained(tmp_path):
-    found = check_project(tmp_path, BASE.replace('"torch>=2.9"', '"torch>=2.4.0+cu118"'))
+    found = check_project(tmp_path, BASE.replace('"torch>=2.9,<2.12"', '"torch>=2.4.0+cu118"'))
     (td001,) = [d for d in found if d.code == "TD001"]
     assert "a local version such as +cu118 is only allowed with == or !=" in td001.message
 
 
-EXTENSIONS = CU128.replace('dependencies = ["torch>=2.9", "torchvision>=0.24"]', 'dependencies = ["torch>=2.9", "torchvision>=0.24", "flash-attn>=2.7"]')
+EXTENSIONS = CU128.replace('dependencies = ["torch>=2.9,<2.12", "torchvision>=0.24"]', 'dependencies = ["torch>=2.9,<2.12", "torchvision>=0.24", "flash-attn>=2.7"]')
 
 
 def test_td271_flash_attn_without_torch_in_its_build(tmp_path):
@@ -275,8 +294,13 @@ def test_td403_lock_pairs_torch_and_torchvision_from_different_variants(tmp_path
     path = tmp_path / "mixed.lock"
     path.write_text(mixed, encoding="utf-8")
     found = check_project(tmp_path, H100_PROJECT / "pyproject.toml", lock=path)
-    (td403,) = [d for d in found if d.code == "TD403"]
-    assert td403.message == "uv.lock pins torch 2.11.0+cu128 with torchvision 0.26.0 for this machine: different builds"
+    # PyPI's Linux torchvision 0.26.0 is torch 2.11's cu130 build (the tables): another CUDA major than torch here.
+    (td403,) = [d for d in found if d.code == "TD403" and d.severity is Severity.ERROR]
+    assert td403.message == ("uv.lock pins torch 2.11.0+cu128 (cu128) with torchvision 0.26.0 (cu130) for this machine: "
+                             "different builds")
+    (others,) = [d.message for d in found if d.code == "TD403" and d.severity is Severity.WARNING]
+    assert others == ("uv.lock pins torch 2.11.0+cu128 (cu128) with torchvision 0.26.0 (cpu) for Windows x86_64; macOS arm64: "
+                      "different builds")
     assert "TD403" not in codes_of(tmp_path, H100_PROJECT / "pyproject.toml", lock=H100_PROJECT / "uv.lock")
 
 

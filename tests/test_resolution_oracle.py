@@ -8,14 +8,12 @@ contradict the lock: each torch build it names is the one uv locked, or it says 
 
 from __future__ import annotations
 
-import shutil
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from field_oracle import FIELD, expected_on, export_runs, field_projects, python_versions, selection_of, strip_header
 from packaging.utils import canonicalize_name
 
-from field_oracle import FIELD, expected_on, export_runs, field_projects, python_versions, selection_of, strip_header
 from torchdoctor.probes.project import probe_project
 from torchdoctor.resolution import PLATFORMS, resolve
 

@@ -24,6 +24,7 @@ import pytest
 
 from conftest import CASES, FIXTURES, SNAPSHOTS, run_cli, write_project
 from torchdoctor.checks import run_checks
+from torchdoctor.model import Severity
 from torchdoctor.probes.project import probe_project
 from torchdoctor.probes.runner import CommandResult
 from torchdoctor.probes.system import probe_system
@@ -288,11 +289,24 @@ def container_layout(root: Path, devices: bool) -> Path:
 
 
 def test_td520_a_container_started_without_gpus(tmp_path):
-    system = probe(container_layout(tmp_path, devices=False), "", environ={"NVIDIA_VISIBLE_DEVICES": "void"})
+    # An nvidia/cuda image (it sets NVIDIA_VISIBLE_DEVICES=all) run without --gpus: the GPU was asked for.
+    system = probe(container_layout(tmp_path, devices=False), "", environ={"NVIDIA_VISIBLE_DEVICES": "all"})
     diagnosis = finding(on_machine(system), "TD520")
+    assert diagnosis.severity is Severity.ERROR
     assert "docker" in diagnosis.message and "--gpus all" in diagnosis.fix.commands[0]
-    assert "void" in diagnosis.evidence[-1].value
+    assert "all" in diagnosis.evidence[-1].value
     assert "TD520" not in codes(on_machine(probe(container_layout(tmp_path / "b", devices=True), "")))
+    # A CUDA image, no GPU asked for: likely a mistake, a warning.
+    image = probe(container_layout(tmp_path / "c", devices=False), "", environ={"NVIDIA_REQUIRE_CUDA": "cuda>=12.8"})
+    assert finding(on_machine(image), "TD520").severity is Severity.WARNING
+
+
+def test_td520_a_cpu_only_container_is_not_a_gpu_container_missing_its_gpu(tmp_path):
+    """A CI job in a plain python image: no device files, no NVIDIA variables, no driver libraries."""
+    cpu_only = probe(container_layout(tmp_path, devices=False), "")
+    assert "TD520" not in codes(on_machine(cpu_only))
+    explicit = probe(container_layout(tmp_path / "b", devices=False), "", environ={"NVIDIA_VISIBLE_DEVICES": "void"})
+    assert "TD520" not in codes(on_machine(explicit))
 
 
 def test_td521_the_image_needs_a_newer_cuda_than_the_host_driver(tmp_path):

@@ -22,22 +22,26 @@ from __future__ import annotations
 import functools
 import threading
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from packaging.markers import InvalidMarker, Marker
-from packaging.requirements import InvalidRequirement, Requirement
+from packaging.requirements import Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 
 from torchdoctor.indexes import parse_index_url
 from torchdoctor.knowledge import knowledge, series_of
+from torchdoctor.requirements import parse_requirement
 from torchdoctor.snapshot import LockEdge, LockInfo, LockNode, ProjectInfo, PyprojectInfo, Snapshot, SystemInfo
 
 BUILD_PACKAGES = ("torch", "torchvision", "torchaudio", "torchcodec")
 """Packages with compiled CUDA code whose build (cpu, cu128, rocm6.4, xpu) must match torch's."""
 TRITON_PACKAGES = ("triton", "pytorch-triton", "pytorch-triton-rocm", "pytorch-triton-xpu", "triton-rocm", "triton-xpu",
                    "triton-windows")
+BUILD_CHECKED = ("torchvision", "torchaudio")
+"""Companions whose build must match torch's: their GPU operators are compiled against it. (torchcodec decodes
+on the CPU with any torch of its release; its CUDA decoding is opt-in.)"""
 MODEL_PACKAGES = BUILD_PACKAGES + TRITON_PACKAGES
 """What the model reports: the packages `uv export` was compared on, plus torchcodec."""
 
@@ -244,11 +248,19 @@ class Planned:
     """"cpu", "cu128", "rocm6.4", "xpu", … ; None when unknown or not a compiled package (triton)."""
     build_basis: str = ""
     """Why that build, in a few words: "local version +cu128", "PyPI's Windows wheels are CPU-only" …"""
+    releases: tuple[str, ...] = ()
+    """Predicted: the torch release series the range admits there, newest first (uv takes the newest unless
+    another dependency holds it back); empty when the range reaches past the tables."""
+    possible_builds: tuple[str, ...] = ()
+    """Predicted: the builds it can be across `releases`, when they differ (PyPI's torchvision is cu128 for
+    torch 2.10 and cu130 for 2.11); `build` is then None."""
 
     @property
     def label(self) -> str:
-        what = self.version or (f"{self.name} {self.specifier}" if self.specifier else "any version")
-        return what if self.version else what.removeprefix(f"{self.name} ")
+        """"torch 2.8.0+cu128" from a lock; "torch >=2.9 (predicted)" from pyproject.toml."""
+        if self.version:
+            return f"{self.name} {self.version}"
+        return f"{self.name} {self.specifier or '(any version)'} (predicted)"
 
     @property
     def accelerated(self) -> bool:
@@ -290,6 +302,12 @@ class ProjectModel:
     """This machine's platform and Python, one per selection."""
     selections: tuple[Selection, ...] = ()
     note: str | None = None
+    machine_platform: str | None = None
+    """The Platform key this machine is ("linux-x86_64"), whose answers `machine` gives at its own Python."""
+
+    def others(self) -> tuple[Resolution, ...]:
+        """The answers for the platforms other than this machine's."""
+        return tuple(r for r in self.resolutions if r.platform != self.machine_platform)
 
     def for_platform(self, key: str) -> tuple[Resolution, ...]:
         return tuple(r for r in self.resolutions if r.platform == key)
@@ -357,6 +375,8 @@ def build_of(name: str, version: str | None, series: str | None, index: str | No
     kb = knowledge()
     release = kb.release_of(name, version or series) if (version or series) else None
     if platform.platform_machine == "aarch64":
+        if name != "torch":
+            return None, "which build PyPI's Linux aarch64 wheels of this package are is not in torchdoctor's tables"
         if release is None or not series_known:
             return None, "PyPI's Linux aarch64 wheels are CPU builds before torch 2.11 and CUDA builds from it"
         if Version(release.series) < Version("2.11"):
@@ -364,6 +384,26 @@ def build_of(name: str, version: str | None, series: str | None, index: str | No
     if release is None or not series_known:
         return "cuda", "PyPI's Linux wheels of torch are CUDA builds; which CUDA depends on the release uv picks"
     return release.pypi_linux_cuda, f"PyPI's Linux wheel of torch {release.series} is its {release.pypi_linux_cuda} build"
+
+
+def build_conflict(torch_build: str | None, companion_build: str | None) -> str | None:
+    """Why a companion of `companion_build` fails beside torch of `torch_build`, or None when it does not
+    or either build is unknown. torchvision and torchaudio check only the CUDA major at import ("compiled with
+    different CUDA major versions"), so cu126 beside cu128 works; CPU beside CUDA does not run the GPU
+    operators, and ROCm, XPU and CUDA builds are different libraries."""
+    if not torch_build or not companion_build or "cuda" in (torch_build, companion_build):
+        return None
+    if torch_build == companion_build:
+        return None
+    torch_cuda, companion_cuda = _cuda_major(torch_build), _cuda_major(companion_build)
+    if torch_cuda is not None and companion_cuda is not None:
+        return None if torch_cuda == companion_cuda else f"CUDA {torch_cuda} beside CUDA {companion_cuda}"
+    return f"{torch_build} beside {companion_build}"
+
+
+def _cuda_major(build: str) -> int | None:
+    digits = build.removeprefix("cu")
+    return int(digits[:-1]) if build.startswith("cu") and digits.isdigit() and len(digits) >= 3 else None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -467,17 +507,7 @@ def _series(name: str, version: str | None) -> str | None:
 
 
 def _requirement(text: str) -> Requirement | None:
-    """A requirement as uv reads it: uv also accepts `pkg @ URL; marker` with no space before the `;`."""
-    try:
-        return Requirement(text)
-    except InvalidRequirement:
-        if " @ " in text and ";" in text:
-            url, _, marker = text.partition(";")
-            try:
-                return Requirement(f"{url.strip()} ; {marker.strip()}")
-            except InvalidRequirement:
-                return None
-        return None
+    return parse_requirement(text)[0]
 
 
 def _in_selection(group: str, selection: Selection) -> bool:
@@ -492,6 +522,7 @@ def _predict(pyproject: PyprojectInfo, platform: Platform, python: str, selectio
     environment = platform.environment(python)
     active = frozenset(selection.extras)
     wanted: dict[str, list[Requirement]] = {}
+    default_mirror = False
     for declared in pyproject.torch_requirements:
         if declared.name not in MODEL_PACKAGES or not _in_selection(declared.group, selection):
             continue
@@ -517,13 +548,55 @@ def _predict(pyproject: PyprojectInfo, platform: Platform, python: str, selectio
             planned.append(Planned(name, None, str(specifier) or None, None, None, None, None,
                                    "uv decides between several [tool.uv.sources] entries here; lock to know"))
             continue
-        series, only = _newest_series(name, specifier, index)
+        series, only, releases = _newest_series(name, specifier, index)
         version = _version_of_url(index) if index and index.endswith(".whl") else _pinned(specifier)
         if version:
             series, only = _series(name, version), True
         build, why = build_of(name, version, series, index, platform, default_mirror, series_known=only)
-        planned.append(Planned(name, version, str(specifier) or None, series, index, index_name, build, why))
-    return tuple(sorted(planned, key=lambda p: MODEL_PACKAGES.index(p.name)))
+        planned.append(Planned(name, version, str(specifier) or None, series, index, index_name, build, why,
+                               (series,) if version else releases))
+    return tuple(sorted(_follow_torch(planned, platform, default_mirror), key=lambda p: MODEL_PACKAGES.index(p.name)))
+
+
+def _follow_torch(planned: list[Planned], platform: Platform, default_mirror: bool) -> list[Planned]:
+    """A companion whose own range leaves its release open follows torch's: torchvision X.Y pins one torch
+    release, so the torch releases a range admits decide which PyPI builds its torchvision can be."""
+    torch = next((p for p in planned if p.name == "torch"), None)
+    if torch is None or not torch.releases:
+        return planned
+    kb = knowledge()
+    followed = []
+    for item in planned:
+        if item.name in ("torchvision", "torchaudio") and item.build in (None, "cuda") and not item.version:
+            specifier = _specifier_or_any(item.specifier)
+            builds: dict[str, list[str]] = {}
+            for series in torch.releases:
+                release = kb.release(f"{series}.0")
+                versions = kb.versions_in(item.name, release) if release else ()
+                if not versions or not any(specifier.contains(v, prereleases=True) for v in versions):
+                    continue
+                build, _ = build_of(item.name, versions[0], series, item.index, platform, default_mirror)
+                if build in (None, "cuda"):
+                    builds = {}
+                    break
+                builds.setdefault(build, []).append(series)
+            if len(builds) == 1:
+                (build,) = builds
+                item = replace(item, build=build, releases=tuple(torch.releases),
+                               build_basis=f"PyPI's build for torch {', '.join(builds[build])}, the releases torch's range admits")
+            elif builds:
+                item = replace(item, build=None, releases=tuple(torch.releases), possible_builds=tuple(builds),
+                               build_basis="PyPI's build depends on the torch release uv picks: " + "; ".join(
+                                   f"{b} for torch {', '.join(v)}" for b, v in builds.items()))
+        followed.append(item)
+    return followed
+
+
+def _specifier_or_any(text: str | None) -> SpecifierSet:
+    try:
+        return SpecifierSet(text or "")
+    except InvalidSpecifier:
+        return SpecifierSet()
 
 
 def _version_of_url(url: str) -> str | None:
@@ -555,19 +628,29 @@ def _predicted_index(pyproject: PyprojectInfo, indexes: Mapping, name: str, envi
               and (not s.group or canonicalize_name(s.group) in selection.groups)]
     applying = [s for s in chosen if marker_holds(s.marker, environment, active) is not False]
     keyed = any(s.extra or s.group for s in chosen)
-    if len(applying) > 1 or (keyed and (not applying or in_base)):
-        # Several entries apply, this selection maps the package on other platforms only, or the base
-        # dependencies require it without the selection's source: uv's universal resolution then decides
-        # (the field corpus shows it reusing another platform's build), not a rule torchdoctor can state.
+    conflicting = {item for items in _conflict_sets(pyproject) for item in items}
+    unified = [s for s in pyproject.sources if s.package == name and (s.extra or s.group)
+               and (("extra", canonicalize_name(s.extra)) if s.extra else ("group", canonicalize_name(s.group))) not in conflicting]
+    if len(applying) > 1 or (keyed and (not applying or in_base)) or (unified and not applying):
+        # Several entries apply, this selection maps the package on other platforms only, the base
+        # dependencies require it without the selection's source, or an extra that does not conflict maps it
+        # (uv then locks one version for all of them): uv's universal resolution decides (the field corpus shows
+        # it reusing another selection's or platform's build), not a rule torchdoctor can state.
         return UNDECIDED, None, False
     if applying:
         source = applying[0]
         if source.kind == "index":
             index = indexes.get(source.target)
-            return (index.url if index else None), source.target, False
+            if index is None or not index.url:
+                return UNDECIDED, None, False  # an undeclared index: uv refuses to lock (TD306)
+            return index.url, source.target, False
         return source.target, None, False
+    if any(parse_index_url(u).serves_torch for u in pyproject.uv.find_links):
+        # find-links pages add candidates beside the indexes' (uv takes torch from either): which wins
+        # depends on the versions each has.
+        return UNDECIDED, None, False
     searched = [(i.url, i.name) for i in pyproject.indexes if not i.explicit and not i.default and i.url]
-    searched += [(u, None) for u in (*pyproject.uv.extra_index_url, *pyproject.uv.find_links)]
+    searched += [(u, None) for u in pyproject.uv.extra_index_url]
     for url, index_name in searched:
         if parse_index_url(url).serves_torch:
             return url, index_name, False
@@ -579,24 +662,18 @@ def _predicted_index(pyproject: PyprojectInfo, indexes: Mapping, name: str, envi
     return None, None, False
 
 
-def _newest_series(name: str, specifier: SpecifierSet, index: str | None) -> tuple[str | None, bool]:
+def _newest_series(name: str, specifier: SpecifierSet, index: str | None) -> tuple[str | None, bool, tuple[str, ...]]:
     """(The newest release series in the tables that `specifier` admits and `index` carries, whether it is the
-    only one: a range that admits several, or reaches past the tables, leaves the release to uv)."""
+    only one, all of them newest first; none when the range reaches past the tables)."""
     kb = knowledge()
     variant = parse_index_url(index).variant if index else None
-    admitted = []
-    for release in sorted(kb.releases, key=lambda r: Version(r.latest), reverse=True):
-        if not any(specifier.contains(v, prereleases=True) for v in kb.versions_in(name, release)):
-            continue
-        if variant and variant != "cpu" and variant not in release.variants:
-            continue
-        admitted.append(release.series)
-    newest = Version(kb.newest_release.latest)
-    beyond = f"{newest.major}.{newest.minor + 1}.0" if name == "torch" else None
-    open_ended = beyond is not None and specifier.contains(beyond, prereleases=True)
+    admitted = [r.series for r in reversed(kb.releases_in(name, specifier))
+                if not variant or variant == "cpu" or variant in r.variants]
+    retired = variant is not None and variant in kb.retired  # a retired variant gets no newer release
+    open_ended = name == "torch" and not retired and kb.admits_beyond_tables(specifier)
     if not admitted:
-        return None, False
-    return admitted[0], len(admitted) == 1 and not open_ended
+        return None, False, ()
+    return admitted[0], len(admitted) == 1 and not open_ended, () if open_ended else tuple(admitted)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -656,9 +733,10 @@ def resolve(project: ProjectInfo, platform: Platform, python: str, selection: Se
                       selection.label, selection.option, basis, packages, note)
 
 
-def build_model(snapshot: Snapshot) -> ProjectModel:
-    """Every platform × selection for the snapshot's project, and this machine's answers."""
-    project = snapshot.project
+def build_model(snapshot: Snapshot, from_lock: bool = True) -> ProjectModel:
+    """Every platform × selection for the snapshot's project, and this machine's answers. With `from_lock`
+    False the answers are predicted from pyproject.toml even where a lock exists: what `uv lock` would do."""
+    project = snapshot.project if from_lock else replace(snapshot.project, lock=None)
     pyproject, lock = project.pyproject, project.lock
     declares_torch = bool(pyproject and any(r.name in MODEL_PACKAGES for r in pyproject.torch_requirements))
     locked = _root_node(lock) is not None
@@ -676,22 +754,24 @@ def build_model(snapshot: Snapshot) -> ProjectModel:
     if platform is not None:
         machine_python = _machine_python(snapshot) or python
         machine = tuple(resolve(project, platform, machine_python, s, "this-machine") for s in chosen)
-    return ProjectModel("uv.lock" if locked else "pyproject.toml", resolutions, machine, chosen, note)
+    return ProjectModel("uv.lock" if locked else "pyproject.toml", resolutions, machine, chosen, note,
+                        platform.key if platform else None)
 
 
-_CACHE: dict[int, tuple[Snapshot, ProjectModel]] = {}
+_CACHE: dict[tuple[int, bool], tuple[Snapshot, ProjectModel]] = {}
 _CACHE_LOCK = threading.Lock()
 
 
-def project_model(snapshot: Snapshot) -> ProjectModel:
+def project_model(snapshot: Snapshot, from_lock: bool = True) -> ProjectModel:
     """The model for `snapshot`, built once per snapshot: every rule asks, the walk runs once."""
+    key = (id(snapshot), from_lock)
     with _CACHE_LOCK:
-        hit = _CACHE.get(id(snapshot))
+        hit = _CACHE.get(key)
         if hit is not None and hit[0] is snapshot:
             return hit[1]
-    model = build_model(snapshot)
+    model = build_model(snapshot, from_lock)
     with _CACHE_LOCK:
-        if len(_CACHE) > 16:
+        if len(_CACHE) > 32:
             _CACHE.clear()
-        _CACHE[id(snapshot)] = (snapshot, model)
+        _CACHE[key] = (snapshot, model)
     return model

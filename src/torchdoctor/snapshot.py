@@ -357,7 +357,6 @@ class LockFreshness:
     """True when uv said the lock is up to date, False when it would change it, None when uv could not answer."""
     detail: str = ""
     """uv's last line (why it would change the lock, or why it could not answer)."""
-    uv_version: str | None = None
 
 
 @dataclass(frozen=True)
@@ -500,7 +499,8 @@ class ProjectFileError:
 
     path: str
     problem: str
-    """"malformed", "binary", "empty", "too-large", "unreadable" or "invalid-value"."""
+    """"malformed", "binary", "empty", "too-large", "unreadable", "invalid-value", or "pip-incompatible" (a
+    requirement uv accepts and pip rejects: the file is usable)."""
     message: str
     line: int | None = None
     column: int | None = None

@@ -57,3 +57,22 @@ def torch_specifier(pyproject: PyprojectInfo | None) -> SpecifierSet | None:
             except InvalidRequirement:
                 return None
     return combined
+
+
+def places_text(resolutions) -> str:
+    """Where something happens, by platform and selection: "this machine, Windows x86_64 with `--extra cu128`"."""
+    by_platform: dict[str, list[str | None]] = {}
+    for resolution in resolutions:
+        label = "this machine" if resolution.platform == "this-machine" else resolution.platform_label
+        by_platform.setdefault(label, [])
+        if resolution.option not in by_platform[label]:
+            by_platform[label].append(resolution.option)
+    parts = []
+    for label, options in by_platform.items():
+        opt_ins = [f"`{o}`" for o in options if o]
+        parts.append(label if None in options or not opt_ins else f"{label} with {', '.join(opt_ins)}")
+    return "; ".join(parts)
+
+
+COMPANION_FAILURE = ("its GPU operators then fail (for torchvision: \"Could not run 'torchvision::nms' with arguments from "
+                     "the 'CUDA' backend\"), or the import stops (\"compiled with different CUDA major versions\")")

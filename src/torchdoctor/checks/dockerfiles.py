@@ -13,8 +13,8 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-from torchdoctor.indexes import parse_index_url
 from torchdoctor.checks.registry import Finding, rule
+from torchdoctor.indexes import parse_index_url
 from torchdoctor.knowledge import Release, cuda_of_variant, knowledge, series_of
 from torchdoctor.model import Applicability, Evidence, Fix, Severity
 from torchdoctor.snapshot import InstallCommand, Snapshot

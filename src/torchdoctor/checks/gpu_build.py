@@ -20,6 +20,7 @@ from torchdoctor.knowledge import (
     variant_of_cuda,
 )
 from torchdoctor.model import Applicability, Evidence, Fix, Severity
+from torchdoctor.resolution import Planned, Resolution, project_model
 from torchdoctor.snapshot import Snapshot
 
 KNOWLEDGE_SOURCE = "torchdoctor knowledge base"
@@ -328,37 +329,68 @@ def pytorch_index_url(variant: str) -> str:
     return f"{base}/{variant}"
 
 
+def declared_cuda_lines(snapshot: Snapshot) -> tuple[str, ...]:
+    """The CUDA variants the project already declares, the one torch is mapped to first: stable PyTorch
+    indexes in [[tool.uv.index]] (mapped or not). The project's CUDA line belongs to the team."""
+    from torchdoctor.indexes import parse_index_url
+
+    pyproject = snapshot.project.pyproject
+    if pyproject is None:
+        return ()
+    variants = {i.name: parse_index_url(i.url).variant for i in pyproject.indexes if i.url
+                and parse_index_url(i.url).serves_torch and parse_index_url(i.url).channel == "stable"}
+    cuda = {name: v for name, v in variants.items() if v and cuda_of_variant(v)}
+    mapped = [cuda[s.target] for s in pyproject.sources if s.package == "torch" and s.kind == "index" and s.target in cuda]
+    rest = sorted(set(cuda.values()) - set(mapped), key=cuda_of_variant)
+    return tuple(dict.fromkeys([*mapped, *rest]))
+
+
 def recommend_build(snapshot: Snapshot) -> tuple[str, str] | None:
     """(variant, reason) for this machine and the project's torch range, or None when nothing fits.
 
-    The variant must run on every NVIDIA GPU here (CUDA's arch rules over the wheel's arch list), be supported
-    by the driver without relying on minor-version compatibility when possible, and exist for a torch release
-    the project's range admits; the newest such release and, within it, the newest such CUDA wins.
+    The project's declared CUDA line is kept when it serves this machine: it is the team's choice, and a newer
+    one raises the driver floor for everyone. A machine without an NVIDIA GPU keeps the declared line and, if
+    the project declares none, proposes nothing: it never moves Linux from CUDA to CPU. Otherwise the variant
+    must run on every NVIDIA GPU here (CUDA's arch rules over the wheel's arch list), be supported by the driver
+    without relying on minor-version compatibility when possible, and exist for a torch release the project's
+    range admits; the newest such release and, within it, the newest such CUDA wins.
     """
     kb = knowledge()
     specifier = torch_specifier(snapshot.project.pyproject)
     if specifier is None:
         return None
-    releases = sorted(
-        (r for r in kb.releases if specifier.contains(r.latest, prereleases=True)), key=lambda r: Version(r.latest), reverse=True
-    )
-    if not releases:
-        return None
+    releases = sorted(kb.releases_in("torch", specifier), key=lambda r: Version(r.latest), reverse=True)
+    declared = declared_cuda_lines(snapshot)
     capabilities = sorted({g.capability for g in gpus(snapshot)})
     if not capabilities:
-        return "cpu", "cpu: this machine has no NVIDIA GPU, so Linux and Windows get torch's CPU build"
+        if declared:
+            return declared[0], (f"{declared[0]}: the project's declared CUDA line (this machine has no NVIDIA GPU to "
+                                 "choose another by)")
+        return None
+    if not releases:
+        return None
     supported = driver_cuda(snapshot)
     driver = snapshot.nvml.driver_version or "current"
     targets = " ".join(sm_name(c) for c in capabilities)
+
+    def serves(release, variant: str, strict: bool) -> bool:
+        cuda = cuda_of_variant(variant)
+        if cuda is None or variant not in release.variants:
+            return False
+        if supported is not None and (cuda > supported if strict else cuda[0] > supported[0]):
+            return False
+        archs = kb.arch_list(release.latest, variant, snapshot.system.architecture or "x86_64")
+        return bool(archs) and all(coverage(c, archs).supported for c in capabilities)
+
+    for variant in declared[:1]:
+        for release in releases:
+            if serves(release, variant, strict=False):
+                return variant, f"{variant}: the project's declared CUDA line, which has {targets} and runs on your {driver} driver"
     for strict in (True, False):
         for release in releases:
             variants = sorted((v for v in release.variants if cuda_of_variant(v)), key=cuda_of_variant, reverse=True)
             for variant in variants:
-                cuda = cuda_of_variant(variant)
-                if supported is not None and (cuda > supported if strict else cuda[0] > supported[0]):
-                    continue
-                archs = kb.arch_list(release.latest, variant, snapshot.system.architecture or "x86_64")
-                if archs and all(coverage(c, archs).supported for c in capabilities):
+                if serves(release, variant, strict):
                     return variant, f"{variant}: the newest torch {release.series} build with {targets} that your {driver} driver supports"
     return None
 
@@ -415,3 +447,160 @@ def use_build_fix(snapshot: Snapshot) -> Fix | None:
             "replace": replace,
         },
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# The build the project installs, not only the one installed now
+
+
+def _build_label(planned: Planned) -> str:
+    """"torch 2.6.0+cu126", "torch 2.8.0 (cu128)" or "torch 2.9 (cu126)" for a predicted release series."""
+    if planned.version:
+        return f"torch {planned.version}" + ("" if "+" in planned.version else f" ({planned.build})")
+    return f"torch {planned.series or planned.specifier or ''} ({planned.build})".replace("torch  (", "torch (")
+
+
+@dataclass(frozen=True)
+class _PlannedProblem:
+    resolution: Resolution
+    planned: Planned
+    what: str
+    reason: str
+    evidence: tuple[Evidence, ...]
+    fatal: bool
+    """True when it will fail (no code for the GPU, a driver of an older CUDA major); False when it may."""
+
+
+def _planned_source(snapshot: Snapshot, resolution: Resolution) -> str:
+    project = snapshot.project
+    if resolution.basis == "uv.lock" and project.lock is not None:
+        return project.lock.path
+    return project.pyproject.path if project.pyproject else "pyproject.toml"
+
+
+def _planned_problems(snapshot: Snapshot, driver: bool) -> list[_PlannedProblem]:
+    """For each selection on this machine whose torch is a CUDA build: what keeps it from running here."""
+    model = project_model(snapshot)
+    installed = snapshot.torch.version if snapshot.torch.status == "ok" else None
+    problems = []
+    kb = knowledge()
+    for resolution in model.machine:
+        planned = resolution.torch
+        if planned is None or not planned.build or cuda_of_variant(planned.build) is None:
+            continue
+        if planned.version and installed and planned.version == installed:
+            continue  # installed already: TD220/TD221/TD230 speak about it
+        release = kb.release(planned.version or f"{planned.series}.0") if (planned.version or planned.series) else None
+        version = planned.version or (release.latest if release else None)
+        what = _build_label(planned)
+        source = _planned_source(snapshot, resolution)
+        planned_evidence = Evidence(f"{'locked' if resolution.basis == 'uv.lock' else 'planned'} torch ({resolution.selection})",
+                                    f"{what} ({planned.build_basis})", source)
+        if driver:
+            supported = driver_cuda(snapshot)
+            needed = cuda_of_variant(planned.build)
+            if supported is None or needed is None or supported >= needed:
+                continue
+            fatal = supported[0] < needed[0]
+            floor = kb.driver_floor(needed[0])
+            host = "Windows" if snapshot.system.wsl or snapshot.system.os_name == "Windows" else "Linux"
+            minimum = (floor.windows if host == "Windows" else floor.linux) if floor else None
+            reason = (f"{what} is a CUDA {needed[0]}.{needed[1]} build; the driver here supports CUDA up to "
+                      f"{supported[0]}.{supported[1]}" + (f" (CUDA {needed[0]} needs {minimum} or newer on {host})" if minimum and fatal else ""))
+            evidence = (planned_evidence, Evidence("driver", f"{snapshot.nvml.driver_version or 'unknown'} (supports CUDA "
+                                                   f"{supported[0]}.{supported[1]})", NVML_SOURCE))
+            problems.append(_PlannedProblem(resolution, planned, what, reason, evidence, fatal))
+            continue
+        if version is None:
+            continue
+        archs = kb.arch_list(version, planned.build, snapshot.system.architecture or "x86_64")
+        if not archs:
+            continue
+        build = kb.build(version, planned.build)
+        for gpu in gpus(snapshot):
+            result = coverage(gpu.capability, archs)
+            if result.supported or result.reason == "no-targets":
+                continue
+            reason = (f"{what} has no code for the {gpu.name} ({sm_name(gpu.capability)}): its wheels carry "
+                      f"{' '.join(archs)}")
+            evidence = (planned_evidence,
+                        Evidence(f"GPU {gpu.index}", f"{gpu.name}, compute capability {capability_text(gpu.capability)}", gpu.source),
+                        Evidence(f"arch list of torch {kb.release(version).series} {planned.build} wheels", " ".join(archs),
+                                 f"{KNOWLEDGE_SOURCE}: {build.source}"))
+            problems.append(_PlannedProblem(resolution, planned, what, reason, evidence, True))
+            break
+    return problems
+
+
+def _planned_findings(snapshot: Snapshot, driver: bool) -> Iterator[Finding]:
+    problems = _planned_problems(snapshot, driver)
+    if not problems:
+        return
+    model = project_model(snapshot)
+    failing = {id(p.resolution) for p in problems}
+    working = [r for r in model.machine if r.option and id(r) not in failing and r.torch is not None and r.torch.accelerated]
+    for problem in problems:
+        resolution = problem.resolution
+        default = resolution.option is None
+        how = "`uv sync`" if default else f"`uv sync {resolution.option}`"
+        if default:
+            severity = Severity.ERROR if problem.fatal else Severity.WARNING
+        else:
+            severity = Severity.INFO if working else (Severity.WARNING if problem.fatal else Severity.INFO)
+        alternative = f" {', '.join(f'`uv sync {r.option}`' for r in working)} installs a build that runs here." if working else ""
+        suggestion = None
+        if not driver:
+            first_gpu = gpus(snapshot)[0].capability if gpus(snapshot) else None
+            suggestion = suggest_variant(snapshot, first_gpu) if first_gpu else None
+        fix = use_build_fix(snapshot) if default else None
+        yield Finding(
+            severity,
+            f"{how} installs {problem.what}, which "
+            + ("cannot run on this GPU" if not driver else "needs a newer driver than this machine's")
+            + ("" if default else " (an opt-in selection)"),
+            f"By the project's {resolution.basis}, {how} on this machine installs a build that will not work here: "
+            f"{problem.reason}."
+            + (" Every CUDA operation would fail with \"no kernel image is available for execution on the device\"."
+               if not driver else " CUDA initialisation would fail and torch would run on the CPU." if problem.fatal else
+               " CUDA's minor-version compatibility covers most, not all, of that.")
+            + alternative
+            + (f" Use {suggestion}." if suggestion and not fix else "")
+            + (f" The fix: {fix.title}." if fix else ""),
+            problem.evidence,
+            fix,
+        )
+
+
+@rule("TD222", "project-build-not-for-this-gpu")
+def project_build_not_for_this_gpu(snapshot: Snapshot) -> Iterator[Finding]:
+    """The torch build the project installs here has no code for this GPU.
+
+    What it detects:
+        For each selection (a plain `uv sync`, each extra and group), the torch build the resolution model
+        says this machine gets, from uv.lock (exact) or pyproject.toml (predicted), checked against every GPU here
+        by CUDA's SASS/PTX rules, with the knowledge base's arch list of that release and variant: a locked
+        `2.6.0+cu126` on an RTX 5060 Ti (sm_120). A build already installed is left to TD220/TD221.
+    Why it matters:
+        The next `uv sync` installs a torch whose every kernel fails with "no kernel image is available". An error
+        for a plain `uv sync`; for an opt-in extra a note when another selection works here.
+    Fix safety:
+        Fixed in pyproject.toml by the use-the-right-build fix, then `uv lock`.
+    """
+    yield from _planned_findings(snapshot, driver=False)
+
+
+@rule("TD232", "project-build-needs-newer-driver")
+def project_build_needs_newer_driver(snapshot: Snapshot) -> Iterator[Finding]:
+    """The torch build the project installs here needs a newer NVIDIA driver than this machine has.
+
+    What it detects:
+        For each selection, the CUDA version of the build the resolution model says this machine gets (uv.lock's
+        `+cu130`, or the index pyproject.toml maps torch to) against the newest CUDA the driver supports: an older
+        CUDA major is an error for a plain `uv sync`; an older minor of the same major a warning.
+    Why it matters:
+        After `uv sync`, CUDA initialisation fails ("The NVIDIA driver on your system is too old") and torch runs
+        on the CPU.
+    Fix safety:
+        Display only for the driver; the use-the-right-build fix maps torch to a variant this driver supports.
+    """
+    yield from _planned_findings(snapshot, driver=True)

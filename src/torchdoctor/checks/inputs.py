@@ -24,7 +24,8 @@ def project_file_unusable(snapshot: Snapshot) -> Iterator[Finding]:
     What it detects:
         pyproject.toml, uv.lock or a requirements file that is malformed TOML, binary, empty, too large
         to be what its name says, unreadable (permissions), or holds a value of the wrong kind (an
-        invalid requirement string).
+        invalid requirement string). A requirement that uv accepts but pip does not (`pkg @ URL; marker`
+        with no space before the `;`) is only a note: the file is usable.
     Why it matters:
         uv cannot lock or install from a broken pyproject.toml, and a damaged uv.lock cannot be trusted.
         The machine part of the report is still valid.
@@ -34,6 +35,14 @@ def project_file_unusable(snapshot: Snapshot) -> Iterator[Finding]:
     """
     for error in snapshot.project.errors:
         name = Path(error.path).name
+        if error.problem == "pip-incompatible":
+            yield Finding(
+                Severity.INFO,
+                f"{name}: a requirement only uv accepts: {error.message}",
+                "uv reads it and locks the project; pip, and tools that follow PEP 508 strictly, refuse the line.",
+                (Evidence(f"{name} (requirement)", error.message, f"{error.path}:{error.line}" if error.line else error.path),),
+            )
+            continue
         where = error.path
         if error.line is not None:
             where += f":{error.line}" + (f":{error.column}" if error.column is not None else "")

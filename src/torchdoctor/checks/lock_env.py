@@ -8,12 +8,14 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
-from torchdoctor.checks.common import interpreter_evidence, nvidia_gpu_evidence, torch_source
+from torchdoctor.checks.common import COMPANION_FAILURE, interpreter_evidence, nvidia_gpu_evidence, places_text, torch_source
 from torchdoctor.checks.gpu_build import use_build_fix
-from torchdoctor.indexes import parse_index_url
 from torchdoctor.checks.registry import Finding, rule
+from torchdoctor.indexes import environments_allow, marker_applies, parse_index_url
 from torchdoctor.model import Applicability, Evidence, Fix, Severity
-from torchdoctor.snapshot import LockedPackage, Snapshot
+from torchdoctor.requirements import parse_requirement
+from torchdoctor.resolution import BUILD_CHECKED, Planned, Resolution, build_conflict, project_model
+from torchdoctor.snapshot import Snapshot
 
 
 def _spec(text: str | None) -> str:
@@ -23,29 +25,24 @@ def _spec(text: str | None) -> str:
         return text or ""
 
 
-def _machine_tag_matches(platform_tag: str, snapshot: Snapshot) -> bool:
-    """Whether a wheel's platform tag can install on this machine (by OS and CPU architecture)."""
-    os_name = snapshot.system.os_name
-    machine = (snapshot.system.architecture or "").lower()
-    if os_name == "Linux":
-        arch = "aarch64" if machine in ("aarch64", "arm64") else "x86_64"
-        return "linux" in platform_tag and platform_tag.endswith(arch)
-    if os_name == "Windows":
-        return platform_tag.startswith("win") and ("arm64" in platform_tag) == (machine in ("arm64", "aarch64"))
-    if os_name == "Darwin":
-        return platform_tag.startswith("macosx")
-    return False
-
-
-def locked_for_this_machine(snapshot: Snapshot, name: str) -> list[LockedPackage]:
-    lock = snapshot.project.lock
-    if lock is None:
+def locked_for_this_machine(snapshot: Snapshot, name: str) -> list[Planned]:
+    """What uv.lock installs of `name` on this machine, over every selection (default first)."""
+    model = project_model(snapshot)
+    if model.basis != "uv.lock":
         return []
-    return [p for p in lock.packages if p.name == name and any(_machine_tag_matches(t, snapshot) for t in p.wheel_platforms)]
+    found: dict[str, Planned] = {}
+    for resolution in model.machine:
+        planned = resolution.get(name)
+        if planned is not None and planned.version:
+            found.setdefault(planned.version, planned)
+    return list(found.values())
 
 
-def _local(version: str) -> str | None:
-    return version.split("+", 1)[1] if "+" in version else None
+def _planned_evidence(snapshot: Snapshot, resolution: Resolution, planned: Planned) -> Evidence:
+    where = planned.index or "PyPI"
+    build = f"{planned.build} build" if planned.build else "build unknown"
+    return Evidence(f"locked {planned.name} ({resolution.selection})", f"{planned.version} from {where}: {build}"
+                    + (f" ({planned.build_basis})" if planned.build_basis else ""), snapshot.project.lock.path)
 
 
 @rule("TD401", "lock-stale")
@@ -53,8 +50,12 @@ def lock_stale(snapshot: Snapshot) -> Iterator[Finding]:
     """uv.lock no longer matches what pyproject.toml asks for torch.
 
     What it detects:
-        A torch-family requirement of pyproject.toml (name and version range) that the lock's record of the
-        project's requirements does not have, or a source index that the lock did not use.
+        First what uv itself says: `uv lock --check --offline --no-build`, asked at probe time when uv is
+        installed and can answer without running project code (probes/lock_check.py). When uv was not asked or
+        could not decide offline, torchdoctor compares the lock's record of the project's requirements with
+        pyproject.toml, as uv records them: torch-family requirements by name and range (no range for packages
+        from git, URL or path sources: uv records none), and index sources of packages the project requires,
+        whose marker can hold on a platform uv resolves for.
     Why it matters:
         `uv sync --locked` fails and `uv run` first re-locks, possibly to other versions; what is installed
         today is not what pyproject.toml says.
@@ -63,40 +64,79 @@ def lock_stale(snapshot: Snapshot) -> Iterator[Finding]:
     """
     project = snapshot.project
     pyproject, lock = project.pyproject, project.lock
-    if pyproject is None or lock is None or not isinstance(lock.root_requires_dist, dict):
+    if pyproject is None or lock is None:
         return
-    locked = lock.root_requires_dist.get("requires-dist") or []
-    locked_pairs = {(str(e.get("name", "")).lower(), _spec(e.get("specifier"))) for e in locked if isinstance(e, dict)}
-    locked_indexes = {(str(e.get("name", "")).lower(), e.get("index")) for e in locked if isinstance(e, dict) and e.get("index")}
+    freshness = lock.freshness
+    if freshness is not None and freshness.fresh is True:
+        return
+    if freshness is not None and freshness.fresh is False:
+        yield Finding(
+            Severity.WARNING,
+            "uv.lock is out of date with pyproject.toml (uv lock --check)",
+            "uv compared the lock with pyproject.toml and would change it. `uv sync --locked` will fail and `uv run` will "
+            "re-lock first. Run `uv lock` and review the change.",
+            (Evidence("uv lock --check --offline", freshness.detail, lock.path),),
+            Fix("Re-lock", Applicability.DISPLAY_ONLY, commands=("uv lock", "uv sync")),
+        )
+        return
+    missing = _differences_from_lock(pyproject, lock)
+    if not missing:
+        return
+    asked = (Evidence("uv lock --check --offline", freshness.detail, lock.path),) if freshness is not None else ()
+    yield Finding(
+        Severity.WARNING,
+        "uv.lock is out of date with pyproject.toml: " + "; ".join(missing),
+        "The lock records the requirements it was made from, and these differ from pyproject.toml now. `uv sync --locked` "
+        "will fail and `uv run` will re-lock first. Run `uv lock` and review the change."
+        + (" (uv itself could not decide offline; this is torchdoctor's comparison.)" if freshness is not None else ""),
+        tuple(Evidence("pyproject requirement not in the lock", m, pyproject.path) for m in missing) + asked,
+        Fix("Re-lock", Applicability.DISPLAY_ONLY, commands=("uv lock", "uv sync")),
+    )
+
+
+def _marker_of(requirement_text: str) -> str | None:
+    requirement = parse_requirement(requirement_text)[0]
+    return str(requirement.marker) if requirement is not None and requirement.marker is not None else None
+
+
+def _differences_from_lock(pyproject, lock) -> list[str]:
+    """torchdoctor's approximation of `uv lock --check` for the torch family, as uv records requirements."""
+    if not isinstance(lock.root_requires_dist, dict):
+        return []
+    locked = [e for e in lock.root_requires_dist.get("requires-dist") or [] if isinstance(e, dict)]
+    dev = lock.root_requires_dist.get("requires-dev") or {}
+    for entries in (dev.values() if isinstance(dev, dict) else ()):
+        locked += [e for e in entries if isinstance(e, dict)] if isinstance(entries, list) else []
+    locked_pairs = {(str(e.get("name", "")).lower(), _spec(e.get("specifier"))) for e in locked}
+    locked_names = {name for name, _ in locked_pairs}
+    locked_indexes = {(str(e.get("name", "")).lower(), str(e.get("index") or "").rstrip("/")) for e in locked if e.get("index")}
+    unversioned = {s.package for s in pyproject.sources if s.kind in ("git", "url", "path", "workspace")}
     missing = []
-    for declared in pyproject.torch_requirements:
-        if declared.group.startswith("group:"):
-            continue  # dependency groups are recorded under requires-dev
+    declared = {d.name for d in pyproject.torch_requirements}
+    for requirement_text, name in ((d.requirement, d.name) for d in pyproject.torch_requirements):
         try:
-            requirement = Requirement(declared.requirement)
+            requirement = Requirement(requirement_text)
         except InvalidRequirement:
             continue
-        if (declared.name, _spec(str(requirement.specifier))) not in locked_pairs:
-            missing.append(declared.requirement)
+        if name in unversioned or requirement.url:
+            if name not in locked_names:
+                missing.append(requirement_text)
+        elif (name, _spec(str(requirement.specifier))) not in locked_pairs:
+            missing.append(requirement_text)
     urls = {i.name: i.url for i in pyproject.indexes}
     for source in pyproject.sources:
         url = urls.get(source.target or "")
-        if source.kind != "index" or not url or source.extra:
+        if source.kind != "index" or not url or source.package not in declared or not locked_indexes:
             continue
-        cleaned = parse_index_url(url).cleaned or url
-        if locked_indexes and (source.package, cleaned.rstrip("/")) not in {(n, (u or "").rstrip("/")) for n, u in locked_indexes}:
+        requirements = [d.requirement for d in pyproject.torch_requirements if d.name == source.package]
+        if not any(marker_applies(source.marker, platform) is not False
+                   and any(marker_applies(_marker_of(r), platform) is not False for r in requirements)
+                   for platform in ("linux", "win32", "darwin") if environments_allow(pyproject.uv.environments, platform)):
+            continue  # a source that never applies together with a requirement of its package is not recorded
+        cleaned = (parse_index_url(url).cleaned or url).rstrip("/")
+        if (source.package, cleaned) not in locked_indexes:
             missing.append(f"{source.package} from index {source.target}")
-    if not missing:
-        return
-    yield Finding(
-        Severity.WARNING,
-        "uv.lock is out of date with pyproject.toml: " + "; ".join(dict.fromkeys(missing)),
-        "The lock records the requirements it was made from, and these differ from pyproject.toml now. `uv sync --locked` "
-        "will fail and `uv run` will re-lock first. Run `uv lock` and review the change.",
-        tuple(Evidence("pyproject requirement not in the lock", m, pyproject.path) for m in dict.fromkeys(missing))
-        + (Evidence("locked requirements", ", ".join(f"{n} {s}".strip() for n, s in sorted(locked_pairs)) or "none", lock.path),),
-        Fix("Re-lock", Applicability.DISPLAY_ONLY, commands=("uv lock", "uv sync")),
-    )
+    return list(dict.fromkeys(missing))
 
 
 @rule("TD402", "lock-gives-cpu-build")
@@ -104,73 +144,120 @@ def lock_gives_cpu_build(snapshot: Snapshot) -> Iterator[Finding]:
     """uv.lock installs a CPU-only torch on this machine, which has an NVIDIA GPU.
 
     What it detects:
-        The locked torch whose wheels fit this machine is a `+cpu` build, comes from a CPU index, or is PyPI's
-        Windows wheel (CPU-only), while NVML or the device files show an NVIDIA GPU.
+        What a plain `uv sync` installs here, by the resolution model's walk of uv.lock for this machine's
+        platform: a `+cpu` build, one from a CPU index, or PyPI's Windows wheel (CPU-only), while NVML or the
+        device files show an NVIDIA GPU.
     Why it matters:
         Every `uv sync` (and `uv run`) installs that build: the GPU stays unused however often torch is
-        reinstalled by hand.
+        reinstalled by hand. An error when nothing in the project gives this platform a GPU build by accident
+        of configuration; a note when an extra or group gives it one (`uv sync --extra cu128`), or when the
+        project maps torch to the CPU index on purpose.
     Fix safety:
         Fixed in pyproject.toml by mapping torch to a CUDA index for this platform, then `uv lock`.
     """
     gpu = nvidia_gpu_evidence(snapshot)
-    if not gpu or snapshot.system.os_name not in ("Linux", "Windows"):
+    model = project_model(snapshot)
+    default = model.machine_default
+    if not gpu or model.basis != "uv.lock" or default is None or snapshot.system.os_name not in ("Linux", "Windows"):
         return
-    for package in locked_for_this_machine(snapshot, "torch"):
-        source = package.source or ""
-        url = parse_index_url(source) if source else None
-        cpu = _local(package.version) == "cpu" or (url is not None and url.variant == "cpu")
-        if snapshot.system.os_name == "Windows" and url is not None and not url.serves_torch:
-            cpu = True  # PyPI's Windows wheels are CPU-only
-        if not cpu:
-            continue
+    torch = default.torch
+    if torch is None or torch.build != "cpu":
+        return
+    with_gpu = [r for r in model.machine if r.option and r.torch is not None and r.torch.accelerated]
+    evidence = (_planned_evidence(snapshot, default, torch), *gpu)
+    if with_gpu:
+        options = ", ".join(f"`uv sync {r.option}`" for r in with_gpu)
         yield Finding(
-            Severity.ERROR,
-            f"uv.lock installs torch {package.version} from {source or 'an unknown source'} on this machine: a CPU-only build",
-            "This machine has an NVIDIA GPU, but the build the lock pins for this platform has no CUDA, so every `uv sync` "
-            "installs a torch that cannot use it. Map torch to a CUDA index for this platform and re-lock.",
-            (Evidence("locked torch", f"{package.version} ({source})", snapshot.project.lock.path), *gpu),
-            use_build_fix(snapshot),
+            Severity.INFO,
+            f"a plain `uv sync` installs torch {torch.version}, a CPU build, on this machine; {options} installs a GPU build",
+            "The project lets each user choose the build with an extra or a group. This machine has an NVIDIA GPU, so "
+            f"install with {options}.",
+            evidence + tuple(_planned_evidence(snapshot, r, r.torch) for r in with_gpu),
         )
+        return
+    if _cpu_on_purpose(snapshot, model):
+        yield Finding(
+            Severity.INFO,
+            f"the project maps torch to the CPU index, so uv.lock installs torch {torch.version} and the GPU here stays unused",
+            "Every torch source of the project points at the PyTorch CPU index, so this is a choice, not an accident: the "
+            "CPU build is smaller and runs everywhere. To use the GPU here, map torch to a CUDA index for this platform.",
+            evidence,
+        )
+        return
+    yield Finding(
+        Severity.ERROR,
+        f"uv.lock installs torch {torch.version} from {torch.index or 'PyPI'} on this machine: a CPU-only build",
+        "This machine has an NVIDIA GPU, but the build the lock pins for this platform has no CUDA "
+        f"({torch.build_basis}), so every `uv sync` installs a torch that cannot use it. Map torch to a CUDA index for "
+        "this platform and re-lock.",
+        evidence,
+        use_build_fix(snapshot),
+    )
+
+
+def _cpu_on_purpose(snapshot: Snapshot, model) -> bool:
+    """True when every index source of torch is a CPU index and no platform or selection gets a GPU build."""
+    pyproject = snapshot.project.pyproject
+    if pyproject is None:
+        return False
+    urls = {i.name: i.url for i in pyproject.indexes if i.name and i.url}
+    targets = [urls.get(s.target or "") for s in pyproject.sources if s.package == "torch" and s.kind == "index"]
+    if not targets or any(t is None or parse_index_url(t).variant != "cpu" for t in targets):
+        return False
+    return not any(r.torch is not None and r.torch.accelerated for r in model.resolutions)
 
 
 @rule("TD403", "lock-mixes-variants")
 def lock_mixes_variants(snapshot: Snapshot) -> Iterator[Finding]:
-    """uv.lock pins torch and torchvision/torchaudio from different CUDA variants for this machine.
+    """uv.lock pairs torch with a torchvision/torchaudio/torchcodec of another build.
 
     What it detects:
-        For this machine's platform, the locked torch has one local tag (`+cu128`) and a companion another
-        (`+cu126`, `+cpu`, or none from PyPI while torch has one).
+        For each platform and selection, by the resolution model's walk of uv.lock: torch of one build (`+cu128`)
+        with a companion of another (`+cu126`, `+cpu`, or PyPI's wheel when that is a different build). A PyPI
+        wheel without a local version is the build PyPI ships: on Linux the CUDA variant the tables name for that
+        release (torchvision 0.23.0 is cu128, like torch 2.8.0), on Windows a CPU build. Builds the tables do not
+        know are not compared.
     Why it matters:
-        The pair fails at import or first use ("operator torchvision::nms does not exist").
+        The pair fails at import or first use ("operator torchvision::nms does not exist"). An error for a plain
+        `uv sync` on this machine; a warning for another platform or an opt-in extra.
     Fix safety:
         Fixed in pyproject.toml by mapping the companions to torch's index, then `uv lock`.
     """
-    torches = locked_for_this_machine(snapshot, "torch")
-    if len(torches) != 1:
+    model = project_model(snapshot)
+    if model.basis != "uv.lock":
         return
-    torch_tag = _local(torches[0].version)
-    for name in ("torchvision", "torchaudio"):
-        for companion in locked_for_this_machine(snapshot, name):
-            tag = _local(companion.version)
-            if tag == torch_tag or (torch_tag is None and tag is None):
-                continue
-            yield Finding(
-                Severity.ERROR,
-                f"uv.lock pins torch {torches[0].version} with {name} {companion.version} for this machine: different builds",
-                f"{name}'s compiled operators must be built for the same torch variant; from different indexes they fail "
-                "(\"operator torchvision::nms does not exist\").",
-                (Evidence("locked torch", f"{torches[0].version} ({torches[0].source})", snapshot.project.lock.path),
-                 Evidence(f"locked {name}", f"{companion.version} ({companion.source})", snapshot.project.lock.path)),
-            )
+    pairs: dict[tuple[str, str, str], list[tuple[Resolution, Planned, Planned]]] = {}
+    for resolution in (*model.machine, *model.others()):
+        torch = resolution.torch
+        if torch is None:
+            continue
+        for name in BUILD_CHECKED:
+            companion = resolution.get(name)
+            if companion is not None and build_conflict(torch.build, companion.build) is not None:
+                key = (name, f"{torch.version} {torch.build}", f"{companion.version} {companion.build}")
+                pairs.setdefault(key, []).append((resolution, torch, companion))
+    for (name, _, _), places in pairs.items():
+        resolution, torch, companion = places[0]
+        here = any(r.platform == "this-machine" and r.option is None for r, _, _ in places)
+        where = places_text(r for r, _, _ in places)
+        yield Finding(
+            Severity.ERROR if here else Severity.WARNING,
+            f"uv.lock pins torch {torch.version} ({torch.build}) with {name} {companion.version} ({companion.build}) "
+            f"for {where}: different builds",
+            f"{name}'s compiled operators must match torch's build ({build_conflict(torch.build, companion.build)} here): "
+            f"{COMPANION_FAILURE}.",
+            (_planned_evidence(snapshot, resolution, torch), _planned_evidence(snapshot, resolution, companion)),
+        )
 
 
 @rule("TD404", "installed-differs-from-lock")
 def installed_differs_from_lock(snapshot: Snapshot) -> Iterator[Finding]:
-    """The torch installed in the project environment is not the one uv.lock pins.
+    """The torch installed in the project environment is not one uv.lock installs here.
 
     What it detects:
-        `torch.__version__` in the project's interpreter differs from every torch version uv.lock pins for this
-        machine, typically after a manual `uv pip install torch --index-url …`.
+        `torch.__version__` in the project's interpreter differs from the torch uv.lock installs on this machine
+        for every selection (plain `uv sync` and each extra or group), typically after a manual
+        `uv pip install torch --index-url …`.
     Why it matters:
         The next `uv run` or `uv sync` puts the locked build back ("uv run reinstalls torch to a version without
         cuda"), so the working setup disappears.
@@ -194,7 +281,7 @@ def installed_differs_from_lock(snapshot: Snapshot) -> Iterator[Finding]:
         "uv keeps the project environment equal to the lock. A torch installed by hand (`uv pip install`, pip) is "
         "replaced on the next `uv run` or `uv sync`. Put the index it came from into pyproject.toml and re-lock.",
         (Evidence("installed torch", torch.version, torch_source(snapshot)),
-         Evidence("locked torch", ", ".join(f"{p.version} ({p.source})" for p in locked), snapshot.project.lock.path)),
+         Evidence("locked torch", ", ".join(f"{p.version} ({p.index or 'PyPI'})" for p in locked), snapshot.project.lock.path)),
     )
 
 

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import Version
 
-from torchdoctor.checks.common import torch_specifier
+from torchdoctor.checks.common import COMPANION_FAILURE, places_text
+from torchdoctor.checks.common import torch_specifier as torch_range
 from torchdoctor.checks.gpu_build import extras_alternative, use_build_fix
+from torchdoctor.checks.registry import Finding, rule
 from torchdoctor.indexes import (
     PLATFORM_NAMES,
     IndexUrl,
@@ -19,10 +22,12 @@ from torchdoctor.indexes import (
     marker_uses_extra,
     parse_index_url,
 )
-from torchdoctor.checks.registry import Finding, rule
-from torchdoctor.knowledge import knowledge
+from torchdoctor.knowledge import cuda_of_variant, knowledge
 from torchdoctor.model import Applicability, Evidence, Fix, Severity
+from torchdoctor.resolution import BUILD_CHECKED, build_conflict, project_model
 from torchdoctor.snapshot import PyprojectInfo, Snapshot, UvIndex, UvSource
+
+KNOWLEDGE = "torchdoctor knowledge base"
 
 COMPANIONS = ("torchvision", "torchaudio", "torchcodec")
 TRITONS = ("pytorch-triton", "triton", "pytorch-triton-rocm", "pytorch-triton-xpu", "triton-rocm", "triton-xpu")
@@ -85,6 +90,8 @@ def pytorch_index_not_explicit(snapshot: Snapshot) -> Iterator[Finding]:
         as_default = index.default
         mapped = any(s.kind == "index" and s.target == index.name for s in pyproject.sources)
         family = [p for p in ("torch", *COMPANIONS) if _declared(pyproject, p)] if index.name and not mapped else []
+        if _ended_before_range(pyproject, url.variant):
+            family = []  # torch has no release in its range there: mapping it would make `uv lock` fail
         yield Finding(
             Severity.ERROR if as_default else Severity.WARNING,
             f"the PyTorch index {index.name or url.text} is not explicit"
@@ -138,6 +145,17 @@ def legacy_pytorch_index_setting(snapshot: Snapshot) -> Iterator[Finding]:
     )
 
 
+def _ended_before_range(pyproject: PyprojectInfo, variant: str | None) -> bool:
+    """Whether PyTorch stopped building `variant` (with evidence) before every release the torch range admits:
+    mapping torch to that index would make `uv lock` fail."""
+    retired = knowledge().retired.get(variant or "")
+    specifier = torch_range(pyproject)
+    if retired is None or specifier is None:
+        return False
+    admitted = knowledge().releases_in("torch", specifier)
+    return bool(admitted) and all(Version(r.series) > Version(retired.last) for r in admitted)
+
+
 def _legacy_fix(pyproject: PyprojectInfo, found: list[tuple[str, str]]) -> Fix | None:
     """One explicit index for the variant the legacy URLs name, with sources for the torch family."""
     from torchdoctor.checks.gpu_build import FAMILY_PACKAGES, pytorch_index_url
@@ -147,6 +165,8 @@ def _legacy_fix(pyproject: PyprojectInfo, found: list[tuple[str, str]]) -> Fix |
     if len(variants) != 1:
         return None  # several variants or none: which one was meant is the user's call
     channel, variant = variants.pop()
+    if _ended_before_range(pyproject, variant):
+        return None  # an explicit index would leave torch only that variant, which has no release in the range
     path = variant if channel == "stable" else f"{channel}/{variant}"
     declared = {r.name for r in pyproject.torch_requirements}
     packages = [p for p in FAMILY_PACKAGES if p in declared]
@@ -229,10 +249,13 @@ def index_never_used(snapshot: Snapshot) -> Iterator[Finding]:
     """An explicit index is declared but no package is mapped to it.
 
     What it detects:
-        A `[[tool.uv.index]]` with `explicit = true` whose name no `[tool.uv.sources]` entry names.
+        A `[[tool.uv.index]]` with `explicit = true` whose name no `[tool.uv.sources]` entry names. An index
+        with a `publish-url` is where `uv publish` uploads, not a source: it is never reported.
     Why it matters:
-        uv uses an explicit index only for the packages mapped to it, so this one is never consulted: torch
-        comes from PyPI (a CPU build on Windows and macOS) although the index suggests otherwise.
+        uv uses an explicit index only for the packages mapped to it, so this one is never consulted. A warning
+        for a PyTorch index while torch is mapped nowhere: torch comes from PyPI (a CPU build on Windows and macOS)
+        although the index suggests otherwise. A note when torch is mapped to another index (an index kept for
+        switching CUDA lines is harmless) or the index is not a PyTorch one.
     Fix safety:
         Safe: map torch and its companions to it, or remove it.
     """
@@ -240,10 +263,15 @@ def index_never_used(snapshot: Snapshot) -> Iterator[Finding]:
     if pyproject is None:
         return
     used = {s.target for s in pyproject.sources if s.kind == "index"}
+    torch_mapped = any(s.package == "torch" for s in pyproject.sources)
     for index in pyproject.indexes:
+        if index.publish_url:
+            continue  # an index to upload to (`uv publish --index`), not to install from
         if index.explicit and index.name and index.name not in used:
+            # Left over beside a torch that is mapped elsewhere (kept for switching lines): harmless, a note.
+            # With torch mapped nowhere, the index was probably meant for it: torch comes from PyPI instead.
             yield Finding(
-                Severity.WARNING,
+                Severity.INFO if torch_mapped or not index.url or not parse_index_url(index.url).serves_torch else Severity.WARNING,
                 f"the explicit index {index.name} is never used: no package in [tool.uv.sources] is mapped to it",
                 "An explicit index serves only the packages mapped to it. As nothing is, every package, torch included, "
                 "comes from the other indexes.",
@@ -335,8 +363,8 @@ def nightly_index_incomplete(snapshot: Snapshot) -> Iterator[Finding]:
     """torch comes from the nightly (or test) index, but its pytorch-triton does not.
 
     What it detects:
-        torch mapped to a `/whl/nightly/` or `/whl/test/` index while neither pytorch-triton nor triton is
-        mapped to that index.
+        torch mapped to an explicit `/whl/nightly/` or `/whl/test/` index while neither pytorch-triton nor
+        triton is mapped to that index. (A non-explicit index serves pytorch-triton to uv unasked.)
     Why it matters:
         Nightly torch pins `pytorch-triton==X+git…`, which exists only on the nightly index. An explicit index
         serves only mapped packages, so `uv lock` ends with "No solution found … torch depends on
@@ -349,9 +377,18 @@ def nightly_index_incomplete(snapshot: Snapshot) -> Iterator[Finding]:
     if pyproject is None:
         return
     urls = {i.name: parse_index_url(i.url) for i in pyproject.indexes if i.name and i.url}
-    nightly = {s.target for s in _sources_for(pyproject, "torch") if s.kind == "index" and urls.get(s.target or "") and urls[s.target].channel != "stable"}
+    explicit = {i.name for i in pyproject.indexes if i.explicit}
+    # Only an explicit index hides pytorch-triton from uv; a non-explicit one serves it (TD303 speaks of the risk).
+    nightly = {s.target for s in _sources_for(pyproject, "torch") if s.kind == "index" and s.target in explicit
+               and urls.get(s.target or "") and urls[s.target].channel != "stable"}
+    if not environments_allow(pyproject.uv.environments, "linux"):
+        return  # pytorch-triton is a Linux dependency of torch: a project that never resolves for Linux needs none
+    locked = {r.torch.index for r in project_model(snapshot).resolutions if r.basis == "uv.lock" and r.torch is not None}
     for name in sorted(n for n in nightly if n):
         mapped = [s for s in pyproject.sources if s.package in TRITONS and s.target == name]
+        index_url = next((i.url for i in pyproject.indexes if i.name == name), None)
+        if index_url in locked:
+            continue  # uv.lock has torch from that index: uv resolved it, whatever pytorch-triton needed
         if not mapped:
             yield Finding(
                 Severity.ERROR,
@@ -369,44 +406,60 @@ def nightly_index_incomplete(snapshot: Snapshot) -> Iterator[Finding]:
 
 @rule("TD309", "companions-not-mapped")
 def companions_not_mapped(snapshot: Snapshot) -> Iterator[Finding]:
-    """torch is mapped to an index, but torchvision/torchaudio/torchcodec are not (or to another one).
+    """torchvision/torchaudio/torchcodec would get a build that fails beside the project's torch.
 
     What it detects:
-        A declared companion package whose `[tool.uv.sources]` entries do not send it to the same index as torch
-        for the same extra.
+        For each platform and selection, the builds pyproject.toml gives torch and each declared companion (the
+        resolution model's prediction, as `uv lock` would resolve): CPU beside CUDA, ROCm or XPU beside CUDA, or
+        another CUDA major. A companion left on PyPI is not a finding by itself: on Linux PyPI's torchvision is the
+        CUDA build the tables name for its release (0.23.0 is cu128, like torch 2.8.0+cu128); on Windows it is a
+        CPU build.
     Why it matters:
-        The companion then comes from PyPI (a CPU or differently built wheel) while torch comes from the CUDA
-        index, and its compiled operators fail: "operator torchvision::nms does not exist".
+        The companion's GPU operators fail beside this torch ("Could not run 'torchvision::nms' with arguments from
+        the 'CUDA' backend", or "compiled with different CUDA major versions" at import). An error for a plain
+        install on this machine; a warning for another platform or an opt-in selection.
     Fix safety:
         Safe: copies torch's source entries to the companion.
     """
     pyproject = _pyproject(snapshot)
     if pyproject is None:
         return
+    model = project_model(snapshot, from_lock=False)
     torch_targets = {(s.target, s.extra) for s in _sources_for(pyproject, "torch") if s.kind == "index"}
-    if not torch_targets:
-        return
-    for companion in COMPANIONS:
+    for companion in BUILD_CHECKED:
         if not _declared(pyproject, companion):
             continue
+        failing, uncertain = [], False
+        for resolution in (*model.machine, *model.others()):
+            torch, other = resolution.torch, resolution.get(companion)
+            if torch is None or other is None:
+                continue
+            possible = other.possible_builds or (other.build,)
+            conflicts = [b for b in possible if build_conflict(torch.build, b)]
+            if conflicts:
+                failing.append((resolution, torch, replace(other, build=other.build or "/".join(conflicts))))
+                uncertain = uncertain or len(conflicts) < len(possible)
+        if not failing:
+            continue
+        here = any(r.platform == "this-machine" and r.option is None for r, _, _ in failing) and not uncertain
+        where = places_text(r for r, _, _ in failing)
+        resolution, torch, other = failing[0]
         targets = {(s.target, s.extra) for s in _sources_for(pyproject, companion) if s.kind == "index"}
         missing = torch_targets - targets
-        if not missing:
-            continue
-        listed = ", ".join(f"{t}" + (f" (extra {e})" if e else "") for t, e in sorted(missing, key=str))
         yield Finding(
-            Severity.ERROR,
-            f"torch is mapped to {listed} but {companion} is not",
-            f"{companion} must come from the same index as torch: from PyPI it is a different build, and its compiled "
-            "operators fail against this torch (\"operator torchvision::nms does not exist\").",
-            (Evidence("[tool.uv.sources] torch", listed, pyproject.path),
-             Evidence(f"[tool.uv.sources] {companion}", ", ".join(f"{t}" for t, _ in sorted(targets, key=str)) or "missing", pyproject.path)),
+            Severity.ERROR if here else Severity.WARNING,
+            f"{companion} {'may get' if uncertain else 'gets'} another build than torch on {where}: "
+            f"{other.build} beside torch's {torch.build}",
+            f"{companion}'s compiled operators must match torch's build ({build_conflict(torch.build, other.build.split('/')[0])} "
+            f"here): {COMPANION_FAILURE}. Map {companion} like torch.",
+            (Evidence(f"torch ({resolution.selection})", f"{torch.build} ({torch.build_basis})", pyproject.path),
+             Evidence(f"{companion} ({resolution.selection})", f"{other.build} ({other.build_basis})", pyproject.path)),
             Fix(
                 f"Map {companion} like torch",
                 Applicability.SAFE,
                 "map-companions",
                 {"package": companion, "targets": sorted(([t, e] for t, e in missing), key=str)},
-            ),
+            ) if missing else None,
         )
 
 
@@ -568,41 +621,54 @@ def index_mirror(snapshot: Snapshot) -> Iterator[Finding]:
 
 @rule("TD316", "windows-gets-cpu-torch")
 def windows_gets_cpu_torch(snapshot: Snapshot) -> Iterator[Finding]:
-    """Windows installs of the project get a CPU-only torch from PyPI.
+    """Windows installs of the project get a CPU-only torch while Linux gets a GPU build.
 
     What it detects:
-        torch is required on Windows (its markers allow it), uv resolves for Windows, and no
-        `[tool.uv.sources]` entry sends torch to another index on Windows.
+        By the resolution model (uv.lock, else pyproject.toml): a selection in which Windows x86_64 gets a CPU
+        torch while Linux x86_64 gets a CUDA, ROCm or XPU build. Either torch comes from PyPI on Windows (no source
+        applies there), or a source sends Windows to the CPU index, often by accident: `platform_machine ==
+        'x86_64'` is false on Windows (which says AMD64), and `sys_platform != 'linux'` includes it.
     Why it matters:
-        PyPI's Windows wheels of torch are CPU-only, so a Windows user with an NVIDIA GPU silently gets a CPU
-        build, the most common PyTorch installation problem. Linux users get a CUDA build from PyPI. It is a
-        warning on a Windows machine and a note elsewhere: the project is fine here, and the note tells
-        whoever maintains it what its Windows users get.
+        A Windows user with an NVIDIA GPU silently gets a CPU build, the most common PyTorch installation problem.
+        A warning when a source routes Windows to the CPU index (it looks deliberate and is usually not), or on a
+        Windows machine; a note elsewhere when Windows simply falls back to PyPI.
     Fix safety:
         Safe: maps torch and its companions to a CUDA index for Linux and Windows, keeping macOS on PyPI.
     """
     pyproject = _pyproject(snapshot)
-    if pyproject is None or not environments_allow(pyproject.uv.environments, "win32"):
+    if pyproject is None:
         return
-    declared = [r for r in _declared(pyproject, "torch") if r.group == "dependencies" or r.group.startswith("optional:")]
-    on_windows = [r for r in declared if _requirement_applies(r.requirement, "win32")]
-    if not on_windows:
+    model = project_model(snapshot)
+    for selection in model.selections:
+        windows = next((r for r in model.for_platform("windows-amd64") if r.selection == selection.label), None)
+        linux = next((r for r in model.for_platform("linux-x86_64") if r.selection == selection.label), None)
+        if windows is None or linux is None or windows.torch is None or linux.torch is None:
+            continue
+        if windows.torch.build != "cpu" or not linux.torch.accelerated:
+            continue
+        routed = windows.torch.index is not None and parse_index_url(windows.torch.index).variant == "cpu"
+        on_windows = snapshot.system.os_name == "Windows"
+        how = "" if selection.option is None else f" with `{selection.option}`"
+        sources = [s for s in _sources_for(pyproject, "torch") if s.kind == "index" and marker_applies(s.marker, "win32") is not False]
+        where = snapshot.project.lock.path if windows.basis == "uv.lock" and snapshot.project.lock else pyproject.path
+        yield Finding(
+            Severity.WARNING if routed or on_windows else Severity.INFO,
+            f"on Windows this project installs a CPU-only torch{how}"
+            + (f" from the CPU index ({windows.torch.index_name or windows.torch.index})" if routed else " from PyPI")
+            + f", while Linux gets {linux.torch.build}",
+            ("A [tool.uv.sources] entry sends Windows to the PyTorch CPU index. Check its marker: `platform_machine == "
+             "'x86_64'` is false on Windows (it says AMD64) and `sys_platform != 'linux'` includes Windows. "
+             if routed else
+             f"No [tool.uv.sources] entry maps torch for {PLATFORM_NAMES['win32']}, so it comes from PyPI, whose Windows "
+             "wheels have no CUDA. ")
+            + "A Windows user with an NVIDIA GPU gets torch without CUDA; Linux users get a GPU build.",
+            (Evidence(f"torch on Windows ({windows.selection})", f"{windows.torch.label}: {windows.torch.build_basis}", where),
+             Evidence(f"torch on Linux x86_64 ({linux.selection})", f"{linux.torch.label}: {linux.torch.build_basis}", where))
+            + tuple(Evidence("[tool.uv.sources] torch", f"index = {s.target!r}, marker = {s.marker!r}", pyproject.path) for s in sources),
+            use_build_fix(snapshot) if selection.option is None else None,
+            extras_alternative(snapshot) if selection.option is None else (),
+        )
         return
-    sources = [s for s in _sources_for(pyproject, "torch") if marker_applies(s.marker, "win32") is not False]
-    if sources or any(parse_index_url(u).serves_torch for u in (*pyproject.uv.extra_index_url, *pyproject.uv.find_links)):
-        return
-    if pyproject.uv.index_url and parse_index_url(pyproject.uv.index_url).serves_torch:
-        return
-    yield Finding(
-        Severity.WARNING if snapshot.system.os_name == "Windows" else Severity.INFO,
-        "on Windows this project installs PyPI's torch, which is CPU-only",
-        f"No [tool.uv.sources] entry maps torch for {PLATFORM_NAMES['win32']}, so it comes from PyPI, whose Windows wheels "
-        "have no CUDA. Linux gets a CUDA build from PyPI; macOS a CPU/MPS build, as it should.",
-        tuple(Evidence(f"torch requirement ({r.group})", r.requirement, pyproject.path) for r in on_windows)
-        + (Evidence("[tool.uv.sources] torch", "none for Windows", pyproject.path),),
-        use_build_fix(snapshot),
-        extras_alternative(snapshot),
-    )
 
 
 def _narrow_python_fix(python_range: SpecifierSet, releases: list) -> Fix | None:
@@ -674,12 +740,16 @@ def requires_python_beyond_nightly(snapshot: Snapshot) -> Iterator[Finding]:
 
 @rule("TD310", "no-torch-wheels-for-range")
 def no_torch_wheels_for_range(snapshot: Snapshot) -> Iterator[Finding]:
-    """The project's torch range has no wheels on its CUDA index, or for a Python it admits.
+    """A selection's torch range has no wheels on its CUDA index, or for a Python it admits.
 
     What it detects:
-        A torch range mapped to a CUDA variant that no release in that range is built for (cu128 ended with 2.11,
-        cu126 with 2.14); and a requires-python that admits a Python none of the matching releases has wheels
-        for (torch 2.15 dropped Python 3.10, 2.9 dropped 3.9).
+        For each selection (plain install, each extra, each group) on its own, never intersected with the ranges
+        of conflicting extras: the torch range and the stable CUDA index the resolution model says it resolves
+        from. An error only where the knowledge base has evidence that the variant ended before every release in
+        the range (cu128 ended with 2.11, cu126 with 2.14, cu124 with 2.6); a variant the tables merely do not list
+        for those releases (cu129 after 2.8) is "not in torchdoctor's tables", a note. An extra held at the last
+        release of a retired variant is a note too. Separately, a requires-python that admits a Python none of the
+        matching releases has wheels for (torch 2.15 dropped Python 3.10, 2.9 dropped 3.9).
     Why it matters:
         `uv lock` fails ("No solution found … torch==X has no wheels with a matching Python ABI tag", or no version
         on the index). uv locks for every Python the project admits, not only the one in use.
@@ -688,55 +758,145 @@ def no_torch_wheels_for_range(snapshot: Snapshot) -> Iterator[Finding]:
         the variant case it maps torch to the variant this machine needs among the releases the range admits.
     """
     pyproject = _pyproject(snapshot)
-    specifier = torch_specifier(pyproject)
-    if pyproject is None or specifier is None or not _declared(pyproject, "torch"):
+    if pyproject is None or not _declared(pyproject, "torch"):
         return
     kb = knowledge()
-    releases = [r for r in kb.releases if specifier.contains(r.latest, prereleases=True)]
-    open_ended = specifier.contains("99.0", prereleases=True)
-    urls = {i.name: parse_index_url(i.url) for i in pyproject.indexes if i.name and i.url}
-    for target in sorted({s.target for s in _sources_for(pyproject, "torch") if s.kind == "index" and s.target in urls}):
-        url = urls[target]
-        if url.channel != "stable" or not url.variant or not url.variant.startswith("cu"):
+    model = project_model(snapshot, from_lock=False)
+    seen: set[tuple[str, str]] = set()
+    for resolution in model.resolutions:
+        torch = resolution.torch
+        url = parse_index_url(torch.index) if torch is not None and torch.index else None
+        if url is None or url.channel != "stable" or not url.variant or cuda_of_variant(url.variant) is None:
             continue
-        if any(url.variant in r.variants for r in releases):
+        specifier = _specifier(torch.specifier)
+        if specifier is None or (url.variant, str(specifier)) in seen:
             continue
-        built = [r.series for r in kb.releases if url.variant in r.variants]
-        if not built or (open_ended and not releases):
-            continue
+        seen.add((url.variant, str(specifier)))
+        yield from _variant_findings(pyproject, resolution, torch, url, specifier, kb, snapshot)
+    yield from _python_findings(pyproject, model, kb)
+
+
+def _specifier(text: str | None) -> SpecifierSet | None:
+    try:
+        return SpecifierSet(text or "")
+    except InvalidSpecifier:
+        return None
+
+
+def _variant_findings(pyproject, resolution, torch, url, specifier, kb, snapshot) -> Iterator[Finding]:
+    variant, where = url.variant, f"index {torch.index_name or url.text}"
+    selection = "" if resolution.option is None else f" ({resolution.selection})"
+    admitted = kb.releases_in("torch", specifier)
+    with_variant = [r for r in admitted if variant in r.variants]
+    built = [r.series for r in kb.releases if variant in r.variants]
+    retired = kb.retired.get(variant)
+    range_evidence = Evidence(f"torch range{selection}", str(specifier) or "any", pyproject.path)
+    beyond = kb.admits_beyond_tables(specifier)
+    if with_variant:
+        if retired and (beyond or any(Version(r.series) > Version(retired.last) for r in admitted)):
+            yield Finding(
+                Severity.INFO,
+                f"{variant} ends at torch {retired.last}: torch {specifier or '(any)'}{selection} stays at {retired.last} on {where}",
+                f"PyPI's newer releases have no {variant} build, so uv locks the newest release that has one. That works, "
+                f"but this selection will not move past torch {retired.last}; a newer CUDA variant would.",
+                (range_evidence, Evidence(f"last torch with {variant}", retired.last, f"{KNOWLEDGE}: {retired.source}")),
+            )
+        return
+    if retired and admitted and all(Version(r.series) > Version(retired.last) for r in admitted):
         yield Finding(
             Severity.ERROR,
-            f"no torch release matching {specifier} is built for {url.variant} (index {target}); {url.variant} has torch "
-            f"{built[0]} to {built[-1]}",
-            f"uv can only lock a torch that the {url.variant} index has. Either widen the torch range to a release built for "
-            f"{url.variant}, or map torch to a variant that the wanted releases have.",
-            (Evidence("torch range", str(specifier), pyproject.path),
-             Evidence(f"releases built for {url.variant}", ", ".join(built), "torchdoctor knowledge base: torch_releases.toml")),
+            f"no torch release matching {specifier} is built for {variant} ({where}{selection}): {variant} ended with torch "
+            f"{retired.last}",
+            f"uv can only lock a torch that the {variant} index has, and PyTorch stopped building {variant} after "
+            f"{retired.last}. Either allow torch {retired.last} or older, or map torch to a variant that the wanted releases have.",
+            (range_evidence, Evidence(f"last torch with {variant}", retired.last, f"{KNOWLEDGE}: {retired.source}")),
             use_build_fix(snapshot),  # the variant this machine needs among the releases the range admits
         )
-    if not pyproject.requires_python or not releases:
+        return
+    listed = f"list {variant} for torch {', '.join(built)} only" if built else f"do not list {variant} at all"
+    yield Finding(
+        Severity.INFO,
+        f"torch {specifier or '(any)'} on {variant} ({where}{selection}) is beyond torchdoctor's tables: they {listed}",
+        f"torchdoctor's release tables (as of {kb.as_of}) do not show a torch release matching {specifier or 'any version'} "
+        f"built for {variant}. That is a gap in the tables, not proof: PyTorch publishes some variants off its support "
+        f"matrix. `uv lock` tells for certain.",
+        (range_evidence, Evidence(f"releases with {variant} in the tables", ", ".join(built) or "none",
+                                  f"{KNOWLEDGE}: torch_releases.toml")),
+    )
+
+
+def _python_findings(pyproject, model, kb) -> Iterator[Finding]:
+    if not pyproject.requires_python:
         return
     try:
         python_range = SpecifierSet(pyproject.requires_python)
     except InvalidSpecifier:
         return
     known_pythons = sorted({p for r in kb.releases for p in r.python}, key=Version)
-    for python in known_pythons:
-        if not python_range.contains(python + ".0") and not python_range.contains(python):
+    ranges = dict.fromkeys(r.torch.specifier or "" for r in model.resolutions if r.torch is not None and not r.torch.version)
+    for text in ranges:
+        specifier = _specifier(text)
+        if specifier is None:
             continue
-        if any(python in r.python for r in releases):
+        releases = list(kb.releases_in("torch", specifier))
+        if not releases:
             continue
-        if Version(python) > Version(max((p for r in releases for p in r.python), key=Version)):
-            continue  # newer than any release's Pythons: future releases may add it
+        for python in known_pythons:
+            if not python_range.contains(python + ".0") and not python_range.contains(python):
+                continue
+            if any(python in r.python for r in releases):
+                continue
+            if Version(python) > Version(max((p for r in releases for p in r.python), key=Version)):
+                continue  # newer than any release's Pythons: future releases may add it
+            yield Finding(
+                Severity.ERROR,
+                f"requires-python {pyproject.requires_python} admits Python {python}, but no torch matching {specifier} has wheels for it",
+                f"uv locks for every Python the project admits. torch {', '.join(r.series for r in releases)} "
+                f"publish{'es' if len(releases) == 1 else ''} no wheels for Python {python}, so `uv lock` fails. Raise requires-python "
+                f"above {python}, or allow a torch release that supports it.",
+                (Evidence("requires-python", pyproject.requires_python, pyproject.path),
+                 Evidence("torch range", str(specifier), pyproject.path),
+                 Evidence(f"Python versions of torch {releases[0].series}", ", ".join(releases[0].python), KNOWLEDGE)),
+                _narrow_python_fix(python_range, releases),
+            )
+            break
+
+
+@rule("TD318", "pytorch-index-without-variant")
+def pytorch_index_without_variant(snapshot: Snapshot) -> Iterator[Finding]:
+    """torch comes from the PyTorch index's root, which names no build.
+
+    What it detects:
+        An index that torch resolves from (by the resolution model) whose URL is the PyTorch index's root or a
+        channel's root, `https://download.pytorch.org/whl/` or `…/whl/nightly/`, with no `cu130`, `cpu`, `rocm6.4`
+        or `xpu` after it.
+    Why it matters:
+        The root lists every build under one version number, and uv takes the one it ranks highest, which on
+        Linux has been the `+cpu` build: the project silently locks CPU torch for Linux, whatever GPU its users
+        have. Naming the variant makes the choice explicit. It is a fact of the file, so it is said on every
+        machine, not only on one with a GPU.
+    Fix safety:
+        Not fixed automatically: which CUDA line the project wants is the team's choice.
+    """
+    pyproject = _pyproject(snapshot)
+    if pyproject is None:
+        return
+    model = project_model(snapshot, from_lock=False)
+    roots = {}
+    for resolution in model.resolutions:
+        torch = resolution.torch
+        if torch is None or not torch.index:
+            continue
+        url = parse_index_url(torch.index)
+        if url.pytorch and not url.variant:
+            roots.setdefault(torch.index, (torch.index_name, url))
+    for text, (name, url) in roots.items():
+        channel = "" if url.channel == "stable" else f"{url.channel}/"
         yield Finding(
-            Severity.ERROR,
-            f"requires-python {pyproject.requires_python} admits Python {python}, but no torch matching {specifier} has wheels for it",
-            f"uv locks for every Python the project admits. torch {', '.join(r.series for r in releases)} "
-            f"publish{'es' if len(releases) == 1 else ''} no wheels for Python {python}, so `uv lock` fails. Raise requires-python "
-            f"above {python}, or allow a torch release that supports it.",
-            (Evidence("requires-python", pyproject.requires_python, pyproject.path),
-             Evidence("torch range", str(specifier), pyproject.path),
-             Evidence(f"Python versions of torch {releases[0].series}", ", ".join(releases[0].python), "torchdoctor knowledge base")),
-            _narrow_python_fix(python_range, releases),
+            Severity.WARNING,
+            f"torch comes from the PyTorch index root {text}, which names no build: Linux gets whatever uv ranks highest, "
+            "the CPU build",
+            f"Name the build in the URL, for example https://download.pytorch.org/whl/{channel}cu130 for CUDA 13.0 or "
+            f"https://download.pytorch.org/whl/{channel}cpu for CPU, so every platform gets the build the project means.",
+            (Evidence("[[tool.uv.index]]" + (f" ({name})" if name else ""), text, pyproject.path),),
         )
-        break

@@ -483,8 +483,11 @@ def container_without_gpu_access(snapshot: Snapshot) -> Iterator[Finding]:
 
     What it detects:
         A container (Docker, Podman, Kubernetes) with no /dev/nvidia* device files and no /dev/dxg,
-        while the project uses a CUDA torch build or index. NVIDIA_VISIBLE_DEVICES is shown: unset (the
-        NVIDIA runtime was not asked for a GPU) or `void`/`none` (explicitly none).
+        while the project uses a CUDA torch build or index, and something says the container was meant to
+        have a GPU: NVIDIA_VISIBLE_DEVICES naming GPUs (the runtime was asked and did not deliver: an error),
+        or an NVIDIA CUDA image (NVIDIA_REQUIRE_CUDA, NVIDIA_DRIVER_CAPABILITIES) or the driver's libraries
+        mounted, with no GPU asked for (a warning). A CPU-only container, with none of these, is a normal
+        place to run a CUDA project's CI or CPU code: no finding.
     Why it matters:
         The image may have CUDA, but without the runtime's device files nothing can reach the GPU:
         torch says "Found no NVIDIA driver" although the host has one.
@@ -498,17 +501,27 @@ def container_without_gpu_access(snapshot: Snapshot) -> Iterator[Finding]:
     if nodes:
         return
     visible = system.environment.get("NVIDIA_VISIBLE_DEVICES")
+    asked = visible not in (None, "", "void", "none")
+    gpu_image = any(system.environment.get(v) for v in ("NVIDIA_REQUIRE_CUDA", "NVIDIA_DRIVER_CAPABILITIES"))
+    driver_mounted = any(system.loader_cache.get(name) for name in ("libcuda.so.1", "libnvidia-ml.so.1"))
+    if not (asked or gpu_image or driver_mounted) or visible in ("void", "none"):
+        return  # a CPU-only container, or one explicitly started without a GPU
     commands = {
         "docker": ("docker run --gpus all <image> ...   # needs the NVIDIA Container Toolkit on the host",),
         "podman": ("podman run --device nvidia.com/gpu=all <image> ...   # CDI: sudo nvidia-ctk cdi generate --output=/etc/cdi/nvidia.yaml",),
         "kubernetes": ("# in the pod spec: resources: { limits: { nvidia.com/gpu: 1 } }   (NVIDIA device plugin)",),
     }.get(system.container, ("docker run --gpus all <image> ...",))
     meaning = {None: "unset", "void": "void (explicitly no GPU)", "none": "none (no GPU, driver libraries only)", "": "empty"}
+    signs = [f"NVIDIA_VISIBLE_DEVICES={visible}"] if asked else []
+    signs += [v for v in ("NVIDIA_REQUIRE_CUDA", "NVIDIA_DRIVER_CAPABILITIES") if system.environment.get(v)]
+    signs += ["the NVIDIA driver's libraries are mounted"] if driver_mounted else []
     yield Finding(
-        Severity.ERROR,
-        f"This {system.container} container was started without GPU access",
+        Severity.ERROR if asked else Severity.WARNING,
+        f"This {system.container} container was started without GPU access"
+        + (" although a GPU was asked for" if asked else ""),
         "Containers reach the GPU only through device files that the NVIDIA runtime (or a CDI spec) adds when"
-        " the container is started with a GPU request. None are present here.",
+        " the container is started with a GPU request. None are present here, though this container looks meant"
+        f" for a GPU ({'; '.join(signs)}).",
         (Evidence("container", f"{system.container} ({system.container_evidence})", "system probe"),
          Evidence("GPU device files", "none", "/dev"),
          Evidence("NVIDIA_VISIBLE_DEVICES", meaning.get(visible, visible or "unset"), "environment")),

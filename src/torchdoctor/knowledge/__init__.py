@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
+from packaging.specifiers import SpecifierSet
 from packaging.version import InvalidVersion, Version
 
 if sys.version_info >= (3, 11):
@@ -154,6 +155,20 @@ class Release:
     note: str | None = None
 
 
+def public_specifier(specifier: SpecifierSet) -> SpecifierSet:
+    """The range without local versions: `==2.5.1+cu124` -> `==2.5.1`."""
+    return SpecifierSet(",".join(f"{s.operator}{s.version.split('+', 1)[0]}" for s in specifier))
+
+
+@dataclass(frozen=True)
+class Retired:
+    """A CUDA variant PyTorch stopped building, with evidence: `last` is its last release series."""
+
+    variant: str
+    last: str
+    source: str
+
+
 @dataclass(frozen=True)
 class Build:
     series: tuple[str, ...]
@@ -238,6 +253,9 @@ class Knowledge:
             )
             for r in releases["release"]
         )
+        self.retired = {
+            r["variant"]: Retired(r["variant"], r["last"], r["source"]) for r in releases.get("retired", [])
+        }
         archs = _load("wheel_archs.toml")
         self.builds = tuple(
             Build(
@@ -296,6 +314,18 @@ class Knowledge:
         if not series:
             return ()
         return tuple([release.latest] if package == "torch" else []) + tuple(f"{series}.{p}" for p in range(5))
+
+    def releases_in(self, package: str, specifier) -> tuple[Release, ...]:
+        """The releases whose `package` versions a range admits, oldest first. A local version in the range
+        (`==2.4.0+cu118`) names the build, not the release: it is compared without it."""
+        public = public_specifier(specifier)
+        return tuple(r for r in sorted(self.releases, key=lambda r: Version(r.latest))
+                     if any(public.contains(v, prereleases=True) for v in self.versions_in(package, r)))
+
+    def admits_beyond_tables(self, specifier) -> bool:
+        """Whether a torch range admits releases newer than the tables know (`>=2.9` does; `<2.12` does not)."""
+        newest = Version(self.newest_release.latest)
+        return specifier.contains(f"{newest.major}.{newest.minor + 1}.0", prereleases=True)
 
     @property
     def newest_release(self) -> Release:

@@ -17,6 +17,7 @@ from typing import Any
 
 from torchdoctor import __version__
 from torchdoctor.probes.interpreter import choose_interpreter
+from torchdoctor.probes.lock_check import check_lock_freshness
 from torchdoctor.probes.nvml import probe_nvml
 from torchdoctor.probes.project import find_project_root, probe_project
 from torchdoctor.probes.runner import stop_all_children
@@ -61,7 +62,7 @@ def take_snapshot(
                             timeout_s=torch_timeout_s, fresh=fresh)
         nvml = pool.submit(reported, "nvml", probe_nvml)
         system = pool.submit(reported, "system", probe_system, project=str(root))
-        project = reported("project", probe_project, root, found_by)
+        project = with_lock_freshness(reported("project", probe_project, root, found_by))
         return Snapshot(
             created_at=created,
             torchdoctor_version=__version__,
@@ -81,4 +82,12 @@ def take_snapshot(
 
 def with_project(snapshot: Snapshot, directory: Path) -> Snapshot:
     """A recorded machine with the project files read anew from `directory`."""
-    return replace(snapshot, project=read_project(directory))
+    return replace(snapshot, project=with_lock_freshness(read_project(directory)))
+
+
+def with_lock_freshness(project: ProjectInfo) -> ProjectInfo:
+    """The project with uv's own verdict on its lock, when uv can give one without running project code."""
+    if project.lock is None:
+        return project
+    freshness = check_lock_freshness(project)
+    return replace(project, lock=replace(project.lock, freshness=freshness)) if freshness else project

@@ -24,10 +24,11 @@ from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel
 from torchdoctor.probes.dockerfile import read_dockerfile
 from torchdoctor.probes.index_pages import published_pythons
 from torchdoctor.redact import redact_url
+from torchdoctor.requirements import parse_requirement
 from torchdoctor.snapshot import (
     DeclaredRequirement,
-    LockedPackage,
     LockEdge,
+    LockedPackage,
     LockInfo,
     LockNode,
     ProjectFileError,
@@ -251,8 +252,15 @@ def read_pyproject(path: Path, errors: list[ProjectFileError]) -> PyprojectInfo:
             if not isinstance(item, str):
                 continue  # {include-group = "..."} entries of dependency groups
             count += 1
+            requirement, lenient = parse_requirement(item)
+            if lenient:
+                line, column = locate(text, item)
+                errors.append(ProjectFileError(
+                    str(path), "pip-incompatible",
+                    f"{group}: {item!r} is accepted by uv, but pip and other PEP 508 tools reject it: put a space "
+                    "before the `;` that starts its marker", line, column))
             try:
-                requirement = Requirement(item)
+                requirement = requirement or Requirement(item)
             except InvalidRequirement as error:
                 reason = str(error)
                 if "+" in item and any(op in item for op in (">=", "<=", "~=", ">", "<")):
@@ -419,10 +427,12 @@ def read_lock(path: Path) -> LockInfo:
     line = pieces[0].count("\n") + 2  # the line of the first entry's `[[package]]`
     for number, chunk in enumerate(chunks):
         start, line = line, line + chunk.count("\n") + 2
-        family = wanted.get(number)
-        if family is None and number != len(chunks) - 1:
-            continue  # the last entry is always parsed: a truncated write shows there
-        entry = parse_toml(PACKAGE_HEADER + (chunk if family else _graph_text(chunk)), path, line_offset=start - 1)
+        whole = wanted.get(number)
+        last = number == len(chunks) - 1
+        if whole is None and not last:
+            continue
+        # The last entry is always parsed whole: a truncated write shows there.
+        entry = parse_toml(PACKAGE_HEADER + (chunk if whole or last else _graph_text(chunk)), path, line_offset=start - 1)
         package = _first_table(entry.get("package"))
         name = package.get("name")
         if not isinstance(name, str):
@@ -459,7 +469,8 @@ _NAMED = re.compile(r'\{ name = "([^"]+)"')
 
 
 def _chunks_that_may_reach_family(chunks: list[str]) -> dict[int, bool]:
-    """Which entries to parse, each with whether it is torch-family (parsed with its wheels).
+    """Which entries to parse, each with whether to parse it whole (torch-family: its wheels; the project's own
+    entry: its metadata) or only its graph.
 
     A cheap first pass over uv's fixed layout: each entry's name from its first line and every
     `{ name = "…"` it mentions (its dependencies, extras, groups and requires-dist). That over-counts
@@ -479,7 +490,7 @@ def _chunks_that_may_reach_family(chunks: list[str]) -> dict[int, bool]:
             wanted[number] = True
         head = chunk[:400]
         if 'editable = "."' in head or 'virtual = "."' in head:
-            wanted.setdefault(number, False)
+            wanted[number] = True  # the project's own entry: its [package.metadata] is compared with pyproject
         for needed in set(_NAMED.findall(chunk)):
             needs.setdefault(canonicalize_name(needed), []).append(number)
     reached = {names[n] for n, family in wanted.items() if family}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from torchdoctor.knowledge import decode_cuda_version
+from torchdoctor.resolution import PLATFORMS, Resolution, project_model
 from torchdoctor.snapshot import Snapshot, SystemInfo
 
 GIB = 1024**3
@@ -96,18 +97,19 @@ def project_line(snapshot: Snapshot) -> str:
     pyproject = project.pyproject
     if pyproject is not None:
         name = pyproject.name or "unnamed"
-        torch_req = [r.requirement for r in pyproject.torch_requirements if r.name == "torch"]
+        torch_req = list(dict.fromkeys(r.requirement for r in pyproject.torch_requirements if r.name == "torch"))
         bits.append(f"{name}: " + (", ".join(torch_req) if torch_req else "no torch requirement"))
         if pyproject.indexes:
             bits.append(f"{len(pyproject.indexes)} uv index(es)")
-    elif not project.errors:
+    unreadable = [e for e in project.errors if e.problem != "pip-incompatible"]
+    if pyproject is None and not unreadable:
         bits.append("no pyproject.toml")
     lock = project.lock
     if lock is not None:
         torch_locked = sorted({p.version for p in lock.packages if p.name == "torch"})
         bits.append(f"uv.lock: {lock.package_count} packages" + (f", torch {', '.join(torch_locked)}" if torch_locked else ""))
-    if project.errors:
-        bits.append(f"{len(project.errors)} unreadable file(s)")
+    if unreadable:
+        bits.append(f"{len(unreadable)} unreadable file(s)")
     return " · ".join(bits)
 
 
@@ -180,4 +182,57 @@ def bench_lines(snapshot: Snapshot) -> list[str]:
         lines.append("copies " + " · ".join(copies))
     if model is None and bench.device_type == "cuda":
         lines.append(f"no datasheet figures for this GPU in torchdoctor's tables (as of {facts.gpus_as_of})")
+    return lines
+
+
+# ---------------------------------------------------------------------------------------------
+# What each platform gets (the resolution model)
+
+BUILDS_COLUMN = 19
+MAX_BUILD_ROWS = 8
+
+
+def build_cell(resolution: Resolution) -> str:
+    """One platform's torch for one selection, short: "2.8.0+cu128", "2.11 (cu130)", "none", "not resolved"."""
+    if resolution.note and not resolution.packages:
+        return "not resolved"
+    torch = resolution.torch
+    if torch is None:
+        return "no torch"
+    if torch.version:
+        text = torch.version if "+" in torch.version or not torch.build else f"{torch.version} ({torch.build})"
+    else:
+        newest = torch.series if torch.releases or not torch.series else f"≥{torch.series}"  # past the tables
+        text = f"{newest or torch.specifier or 'any'} ({torch.build or '?'})"
+    return text if len(text) < BUILDS_COLUMN else text[: BUILDS_COLUMN - 2] + "…"
+
+
+def build_rows(snapshot: Snapshot) -> tuple[str, list[str], list[tuple[str, list[str]]]]:
+    """(title, platform labels, rows of (selection, cells)) for the table of what each platform gets: the
+    plain install, then each extra or group whose torch differs from it somewhere (at most MAX_BUILD_ROWS)."""
+    model = project_model(snapshot)
+    if model.basis is None:
+        return "", [], []
+    title = "from uv.lock (exact)" if model.basis == "uv.lock" else "from pyproject.toml (predicted)"
+    labels = [p.label for p in PLATFORMS]
+    rows: list[tuple[str, list[str]]] = []
+    default_cells = None
+    for selection in model.selections:
+        cells = [build_cell(next(r for r in model.for_platform(p.key) if r.selection == selection.label)) for p in PLATFORMS]
+        if selection.option is None:
+            default_cells = cells
+        elif cells == default_cells:
+            continue
+        rows.append(("uv sync" if selection.option is None else selection.option, cells))
+    return title, labels, rows[:MAX_BUILD_ROWS]
+
+
+def build_lines(snapshot: Snapshot) -> list[str]:
+    """The table as fixed-width text lines, for the text report."""
+    title, labels, rows = build_rows(snapshot)
+    if not rows:
+        return []
+    first = max(len(title), *(len(name) for name, _ in rows)) + 2
+    lines = [title.ljust(first) + "".join(label.ljust(BUILDS_COLUMN) for label in labels).rstrip()]
+    lines += [name.ljust(first) + "".join(cell.ljust(BUILDS_COLUMN) for cell in cells).rstrip() for name, cells in rows]
     return lines

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from torchdoctor.model import Report
-from torchdoctor.render.facts import bench_lines, gpu_lines, machine_line, project_line, python_line, torch_line
+from torchdoctor.render.facts import bench_lines, build_rows, gpu_lines, machine_line, project_line, python_line, torch_line
 from torchdoctor.render.text import ICONS, summary_line
 
 
@@ -23,6 +23,12 @@ def render_markdown(report: Report) -> str:
     if snapshot.bench is not None:
         out.append(f"| gemm | {_cell('<br>'.join(bench_lines(snapshot)))} |")
     out.append("")
+    title, labels, rows = build_rows(snapshot)
+    if rows:
+        out += [f"What each platform gets, {title}:", "", "| torch | " + " | ".join(labels) + " |",
+                "|---|" + "---|" * len(labels)]
+        out += [f"| `{_cell(name)}` | " + " | ".join(_cell(c) for c in cells) + " |" for name, cells in rows]
+        out.append("")
     for diagnosis in report.diagnoses:
         out.append(f"### {ICONS[diagnosis.severity]} {diagnosis.severity.value}: `{diagnosis.code}` {diagnosis.slug}")
         out += ["", f"**{diagnosis.message}**", "", diagnosis.explanation, ""]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import textwrap
 
 from torchdoctor.model import Diagnosis, Report, Severity
-from torchdoctor.render.facts import bench_lines, gpu_lines, machine_line, project_line, python_line, torch_line
+from torchdoctor.render.facts import bench_lines, build_lines, gpu_lines, machine_line, project_line, python_line, torch_line
 
 ICONS = {Severity.ERROR: "✖", Severity.WARNING: "▲", Severity.INFO: "●"}
 COLORS = {Severity.ERROR: "31", Severity.WARNING: "33", Severity.INFO: "36"}
@@ -19,7 +19,8 @@ def render_text(report: Report, *, color: bool = False) -> str:
     snapshot = report.snapshot
     lines = [paint(f"torchdoctor {snapshot.torchdoctor_version}", "1") + f" — {snapshot.project.root}", ""]
     facts = [("machine", [machine_line(snapshot)]), ("gpu", gpu_lines(snapshot)), ("python", [python_line(snapshot)]),
-             ("torch", [torch_line(snapshot)]), ("project", [project_line(snapshot)]), ("gemm", bench_lines(snapshot))]
+             ("torch", [torch_line(snapshot)]), ("project", [project_line(snapshot)]), ("builds", build_lines(snapshot)),
+             ("gemm", bench_lines(snapshot))]
     for label, values in facts:
         for number, value in enumerate(values):
             lines.append(f"  {label if number == 0 else '':<8} {value}")

@@ -11,7 +11,7 @@ from rich.text import Text
 from torchdoctor.checks.performance import delivered, in_dtype_order, tested_model
 from torchdoctor.knowledge import coverage, knowledge, parse_arch
 from torchdoctor.model import Diagnosis, Severity
-from torchdoctor.render.facts import GIB, bench_lines, cuda_version_text, system_line
+from torchdoctor.render.facts import GIB, bench_lines, build_rows, cuda_version_text, system_line
 from torchdoctor.render.text import ICONS
 from torchdoctor.snapshot import Snapshot
 
@@ -143,6 +143,12 @@ def project_panel(snapshot: Snapshot | None, parts: dict) -> Table | Text:
                 table.add_row(f"locked {package.name}", f"{package.version} ({platforms})")
     for path in project.dockerfiles:
         table.add_row("Dockerfile", path)
+    if snapshot is not None:
+        title, labels, rows = build_rows(snapshot)
+        if rows:
+            table.add_row("builds", title)
+            for name, cells in rows:
+                table.add_row(f"  {name}", "\n".join(f"{label}: {cell}" for label, cell in zip(labels, cells, strict=True)))
     return table
 
 
