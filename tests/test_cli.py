@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from conftest import HANGING_TORCH, SNAPSHOTS, make_venv, run_cli, write_project
+from conftest import CASES, HANGING_TORCH, SNAPSHOTS, make_venv, run_cli, write_project
 
 NO_TORCH_PROJECT = """
 [project]
@@ -35,7 +35,7 @@ def test_project_without_torch_says_so_and_exits_cleanly(project_without_torch):
 def test_json_report_is_a_versioned_envelope(project_without_torch):
     result = run_cli("check", "--format", "json", "--project", str(project_without_torch))
     report = json.loads(result.stdout)
-    assert set(report) == {"schema_version", "torchdoctor_version", "summary", "diagnoses", "snapshot"}
+    assert set(report) == {"schema_version", "torchdoctor_version", "summary", "diagnoses", "resolutions", "snapshot"}
     assert report["schema_version"] == 1
     (diagnosis,) = [d for d in report["diagnoses"] if d["code"] == "TD102"]
     assert set(diagnosis) == {"code", "slug", "severity", "message", "explanation", "evidence", "fix", "alternatives"}
@@ -191,3 +191,18 @@ def test_ctrl_c_during_a_hanging_import_stops_at_once_and_leaves_no_child(tmp_pa
             if str(folder).encode() in cmdline:
                 survivors.append(pid)
     assert survivors == []
+
+
+def test_reports_say_what_each_platform_gets():
+    """The resolution model in the JSON report (`resolutions`) and as a table in the text report."""
+    project = CASES / "regressions" / "r7-windows-cpu"
+    snapshot = str(SNAPSHOTS / "h100-pypi.json")
+    result = run_cli("check", "--format", "json", "--snapshot", snapshot, "--project", str(project))
+    resolutions = json.loads(result.stdout)["resolutions"]
+    assert resolutions["basis"] == "pyproject.toml"
+    builds = {r["platform"]: r["packages"][0]["build"] for r in resolutions["platforms"] if r["option"] is None}
+    assert builds == {"linux-x86_64": "cu128", "linux-aarch64": "cu128", "windows-amd64": "cpu", "macos-arm64": "cpu"}
+    assert [r["platform"] for r in resolutions["this_machine"]] == ["this-machine"]
+    text = run_cli("check", "--snapshot", snapshot, "--project", str(project), "--color", "never").stdout
+    assert "builds   from pyproject.toml (predicted)  Linux x86_64" in text
+    assert "uv sync                          2.11 (cu128)       2.11 (cu128)       ≥2.15 (cpu)        ≥2.15 (cpu)" in text

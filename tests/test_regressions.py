@@ -244,3 +244,28 @@ def test_td318_the_root_of_the_nightly_index_names_no_build(tmp_path):
         assert td318.severity is Severity.WARNING and "whl/nightly/cu130" in td318.explanation
     named = write(tmp_path / "named", (folder / "pyproject.toml").read_text().replace("whl/nightly/", "whl/nightly/cu130"))
     assert not findings(diagnose(named)[1], "TD318")
+
+
+def test_a_vendor_wheel_index_is_not_a_pytorch_mirror(tmp_path):
+    folder = write(tmp_path, '[project]\nname = "v"\nversion = "0"\nrequires-python = ">=3.10"\n'
+                   'dependencies = ["torch==2.9.1", "flashinfer-python"]\n'
+                   '[tool.uv.sources]\nflashinfer-python = [{ index = "flashinfer" }]\n'
+                   '[[tool.uv.index]]\nname = "flashinfer"\nurl = "https://flashinfer.ai/whl/cu130"\nexplicit = true\n'
+                   '[[tool.uv.index]]\nname = "nju"\nurl = "https://mirrors.nju.edu.cn/pytorch/whl/cu126"\nexplicit = true\n')
+    mirrors = [d.message for d in findings(diagnose(folder)[1], "TD315")]
+    assert mirrors == ["index nju (mirrors.nju.edu.cn) is a mirror of the PyTorch cu126 index"]
+
+
+def test_td271_a_locked_universal_wheel_is_never_built(tmp_path):
+    """A locked version that ships a py3-none-any wheel is installed as it is: uv builds nothing."""
+    folder = write(tmp_path, '[project]\nname = "d"\nversion = "0"\nrequires-python = ">=3.10"\n'
+                   'dependencies = ["torch==2.9.1", "deepspeed==0.18.0"]\n')
+    assert findings(diagnose(folder)[1], "TD271")
+    (folder / "uv.lock").write_text(
+        'version = 1\nrevision = 3\nrequires-python = ">=3.10"\n\n[[package]]\nname = "d"\nversion = "0"\n'
+        'source = { virtual = "." }\ndependencies = [\n    { name = "deepspeed" },\n    { name = "torch" },\n]\n\n'
+        '[[package]]\nname = "deepspeed"\nversion = "0.18.0"\nsource = { registry = "https://pypi.org/simple" }\n'
+        'sdist = { url = "https://files.pythonhosted.org/d/deepspeed-0.18.0.tar.gz", hash = "sha256:00" }\nwheels = [\n'
+        '    { url = "https://files.pythonhosted.org/d/deepspeed-0.18.0-py3-none-any.whl", hash = "sha256:01" },\n]\n\n'
+        '[[package]]\nname = "torch"\nversion = "2.9.1"\nsource = { registry = "https://pypi.org/simple" }\n', encoding="utf-8")
+    assert not findings(diagnose(folder)[1], "TD271")

@@ -303,6 +303,14 @@ class TestPictures:
 
         assert snap_compare(demo_app("snap-torch"), terminal_size=SIZE, run_before=torch_tab)
 
+    def test_project_panel_shows_what_each_platform_gets(self, snap_compare):
+        async def project_tab(pilot):
+            await settle(pilot)
+            await pilot.press("4")
+            await pilot.pause()
+
+        assert snap_compare(demo_app("snap-project"), terminal_size=SIZE, run_before=project_tab)
+
     def test_light_theme(self, snap_compare):
         async def light(pilot):
             await settle(pilot)

@@ -178,9 +178,8 @@ NO_GPU = replace(H100, nvml=replace(H100.nvml, status="library-not-found", gpus=
         (H100, "2.15.0+cu130"),  # the recorded H100: driver 580 supports CUDA 13.0, not 13.2
         (machine_with("NVIDIA GeForce RTX 5060 Ti", (12, 0), "572.83", 12080), "2.11.0+cu128"),  # Blackwell laptop
         (machine_with("NVIDIA GeForce GTX 1080", (6, 1), "570.133.07", 12080), "2.11.0+cu126"),  # Pascal
-        (NO_GPU, "2.15.0+cpu"),
     ],
-    ids=["h100", "blackwell-laptop", "pascal", "no-gpu"],
+    ids=["h100", "blackwell-laptop", "pascal"],
 )
 def test_plain_project_locks_the_build_each_machine_needs(uv, index, tmp_path, machine, expected):
     plain = case_text("uv-guide-extras", "pyproject.plain.toml")
@@ -195,6 +194,14 @@ def test_plain_project_locks_the_build_each_machine_needs(uv, index, tmp_path, m
     torch = locked_torch(folder)
     assert torch["linux"] == torch["windows"] == {expected}
     assert torch["macos"] == {"2.15.0"}
+
+
+def test_a_machine_without_a_gpu_never_moves_linux_to_cpu(tmp_path):
+    """The plain project gets CUDA torch from PyPI on Linux; a CPU CI job must not rewrite that to /whl/cpu."""
+    plain = case_text("uv-guide-extras", "pyproject.plain.toml")
+    diagnoses = diagnose(plain, tmp_path, NO_GPU)
+    assert [d.fix for d in diagnoses if d.code == "TD316"] == [None]
+    assert not any("/whl/cpu" in str(d.fix.params) for d in diagnoses if d.fix is not None)
 
 
 def test_find_links_case_locks_the_same_builds_through_an_explicit_index(uv, index, tmp_path):
@@ -261,9 +268,9 @@ def test_nightly_only_index_needs_no_prerelease_setting(uv, index, tmp_path):
 def test_td309_torchvision_follows_torch_to_its_index(uv, index, tmp_path):
     (first, before), (second, after) = lock_before_and_after("TD309", uv, index, tmp_path)
     assert first.returncode == 0, first.stderr
-    assert {v for v, _ in locked(before, "torchvision")} == {"0.26.0"}  # PyPI's build beside torch +cu130
+    assert {v for v, _ in locked(before, "torchvision")} == {"0.26.0"}  # PyPI's CUDA 13 build beside torch +cu126
     assert second.returncode == 0, second.stderr
-    assert {v for v, _ in locked(after, "torchvision")} == {"0.26.0+cu130"}
+    assert {v for v, _ in locked(after, "torchvision")} == {"0.26.0+cu126"}
 
 
 def test_td310_requires_python_raised_to_what_torch_supports(uv, index, tmp_path):

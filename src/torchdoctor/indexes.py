@@ -34,7 +34,7 @@ class IndexUrl:
     pytorch: bool = False
     """download.pytorch.org/whl/..."""
     mirror_of_pytorch: bool = False
-    """Another host serving the PyTorch index's layout (…/whl/cu124)."""
+    """Another host serving the PyTorch index's layout (…/whl/cu124) that names PyTorch in its host or path."""
     channel: str = "stable"
     """"stable", "nightly" or "test"."""
     variant: str | None = None
@@ -90,10 +90,19 @@ def parse_index_url(text: str) -> IndexUrl:
         cleaned=value if problems else None,
         host=host,
         pytorch=pytorch,
-        mirror_of_pytorch=not pytorch and variant is not None and host is not None,
+        mirror_of_pytorch=not pytorch and variant is not None and host is not None and _names_pytorch(host, segments),
         channel=channel,
         variant=variant,
     )
+
+
+def _names_pytorch(host: str, segments: list[str]) -> bool:
+    """A mirror of the PyTorch index says so in its host or path (mirrors.nju.edu.cn/pytorch/whl/cu124,
+    pytorch-wheels/…); a vendor's own wheel index with the same layout (flashinfer.ai/whl/cu130) does not.
+    An index on this machine (127.0.0.1, localhost) with that layout is taken as a local mirror."""
+    before = segments[: segments.index("whl")] if "whl" in segments else segments
+    local = host in ("localhost", "::1") or host.startswith("127.")
+    return local or "torch" in host or any("torch" in segment.lower() for segment in before)
 
 
 def marker_applies(marker: str | None, platform: str) -> bool | None:

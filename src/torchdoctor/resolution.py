@@ -254,6 +254,8 @@ class Planned:
     possible_builds: tuple[str, ...] = ()
     """Predicted: the builds it can be across `releases`, when they differ (PyPI's torchvision is cu128 for
     torch 2.10 and cu130 for 2.11); `build` is then None."""
+    decided: bool = True
+    """False when uv's universal resolution, not a rule torchdoctor can state, picks its index (see _predicted_index)."""
 
     @property
     def label(self) -> str:
@@ -546,7 +548,7 @@ def _predict(pyproject: PyprojectInfo, platform: Platform, python: str, selectio
             index, index_name = direct, None
         if index == UNDECIDED:
             planned.append(Planned(name, None, str(specifier) or None, None, None, None, None,
-                                   "uv decides between several [tool.uv.sources] entries here; lock to know"))
+                                   "uv decides between several [tool.uv.sources] entries here; lock to know", decided=False))
             continue
         series, only, releases = _newest_series(name, specifier, index)
         version = _version_of_url(index) if index and index.endswith(".whl") else _pinned(specifier)
@@ -567,7 +569,7 @@ def _follow_torch(planned: list[Planned], platform: Platform, default_mirror: bo
     kb = knowledge()
     followed = []
     for item in planned:
-        if item.name in ("torchvision", "torchaudio") and item.build in (None, "cuda") and not item.version:
+        if item.name in BUILD_CHECKED and item.build in (None, "cuda") and not item.version and item.decided:
             specifier = _specifier_or_any(item.specifier)
             builds: dict[str, list[str]] = {}
             for series in torch.releases:
@@ -666,7 +668,10 @@ def _newest_series(name: str, specifier: SpecifierSet, index: str | None) -> tup
     """(The newest release series in the tables that `specifier` admits and `index` carries, whether it is the
     only one, all of them newest first; none when the range reaches past the tables)."""
     kb = knowledge()
-    variant = parse_index_url(index).variant if index else None
+    url = parse_index_url(index) if index else None
+    if url is not None and url.channel != "stable":
+        return None, False, ()  # nightly and test channels carry development builds the tables do not list
+    variant = url.variant if url else None
     admitted = [r.series for r in reversed(kb.releases_in(name, specifier))
                 if not variant or variant == "cpu" or variant in r.variants]
     retired = variant is not None and variant in kb.retired  # a retired variant gets no newer release
@@ -740,7 +745,7 @@ def build_model(snapshot: Snapshot, from_lock: bool = True) -> ProjectModel:
     pyproject, lock = project.pyproject, project.lock
     declares_torch = bool(pyproject and any(r.name in MODEL_PACKAGES for r in pyproject.torch_requirements))
     locked = _root_node(lock) is not None
-    if not declares_torch and not (locked and lock.packages):
+    if not declares_torch and not (locked and any(p.name in MODEL_PACKAGES for p in lock.packages)):
         return ProjectModel(None)
     note = None
     if lock is not None and not locked:

@@ -403,6 +403,7 @@ class LockInfo:
     """The lock's `supported-markers` (from `[tool.uv] environments`): uv installs it nowhere else."""
     package_count: int = 0
     packages: tuple[LockedPackage, ...] = ()
+    """The torch family's entries, and those of packages that build against torch (flash-attn, apex …)."""
     root_requires_dist: Any = None
     """The project's own `[package.metadata] requires-dist` as locked: compared with pyproject to see a stale lock."""
     root: str | None = None

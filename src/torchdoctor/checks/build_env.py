@@ -94,13 +94,26 @@ def nvcc_differs_from_torch_cuda(snapshot: Snapshot) -> Iterator[Finding]:
     )
 
 
+def _never_built(snapshot: Snapshot) -> set[str]:
+    """Packages uv.lock pins only to versions with a wheel for every platform (`py3-none-any`): uv installs the
+    wheel and builds nothing."""
+    lock = snapshot.project.lock
+    if lock is None:
+        return set()
+    entries: dict[str, list[bool]] = {}
+    for package in lock.packages:
+        entries.setdefault(package.name, []).append("any" in package.wheel_platforms)
+    return {name for name, universal in entries.items() if all(universal)}
+
+
 @rule("TD271", "extension-build-isolated-from-torch")
 def extension_build_isolated_from_torch(snapshot: Snapshot) -> Iterator[Finding]:
     """A package that builds against torch is built in isolation, where torch is not installed.
 
     What it detects:
         flash-attn, deepspeed, apex, mamba-ssm … declared without `[tool.uv] extra-build-dependencies` for it,
-        without `no-build-isolation-package` naming it, and without `no-build-isolation = true`.
+        without `no-build-isolation-package` naming it, and without `no-build-isolation = true`, unless uv.lock
+        pins it only to versions that ship a `py3-none-any` wheel (nothing is built then).
     Why it matters:
         uv builds source distributions in an isolated environment. Their setup.py imports torch, so the build fails
         with "ModuleNotFoundError: No module named 'torch'", or builds against a different torch than the project's.
@@ -113,7 +126,7 @@ def extension_build_isolated_from_torch(snapshot: Snapshot) -> Iterator[Finding]
     if pyproject is None or not pyproject.extension_requirements or pyproject.uv.no_build_isolation:
         return
     extra = pyproject.uv.extra_build_dependencies if isinstance(pyproject.uv.extra_build_dependencies, dict) else {}
-    covered = set(pyproject.uv.no_build_isolation_package) | set(extra)
+    covered = set(pyproject.uv.no_build_isolation_package) | set(extra) | _never_built(snapshot)
     missing = [r for r in pyproject.extension_requirements if r.name not in covered]
     for name in dict.fromkeys(r.name for r in missing):
         yield Finding(

@@ -89,7 +89,9 @@ def pytorch_index_not_explicit(snapshot: Snapshot) -> Iterator[Finding]:
             continue
         as_default = index.default
         mapped = any(s.kind == "index" and s.target == index.name for s in pyproject.sources)
-        family = [p for p in ("torch", *COMPANIONS) if _declared(pyproject, p)] if index.name and not mapped else []
+        # Map the family to it only when torch has no source yet: companions follow torch (TD309), never another index.
+        unmapped = index.name and not mapped and not _sources_for(pyproject, "torch")
+        family = [p for p in ("torch", *COMPANIONS) if _declared(pyproject, p) and not _sources_for(pyproject, p)] if unmapped else []
         if _ended_before_range(pyproject, url.variant):
             family = []  # torch has no release in its range there: mapping it would make `uv lock` fail
         yield Finding(

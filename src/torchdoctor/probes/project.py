@@ -438,7 +438,7 @@ def read_lock(path: Path) -> LockInfo:
         if not isinstance(name, str):
             continue
         source = package.get("source") if isinstance(package.get("source"), dict) else {}
-        if is_torch_family(name):
+        if is_torch_family(name) or canonicalize_name(name) in BUILDS_AGAINST_TORCH:
             packages.append(_locked_package(package, source))
         if source.get("editable") == "." or source.get("virtual") == ".":
             metadata = package.get("metadata") if isinstance(package.get("metadata"), dict) else {}
@@ -486,7 +486,7 @@ def _chunks_that_may_reach_family(chunks: list[str]) -> dict[int, bool]:
             continue
         name = canonicalize_name(first_line[8:].rstrip().rstrip('"'))
         names[number] = name
-        if is_torch_family(name):
+        if is_torch_family(name) or name in BUILDS_AGAINST_TORCH:
             wanted[number] = True
         head = chunk[:400]
         if 'editable = "."' in head or 'virtual = "."' in head:
