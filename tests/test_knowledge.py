@@ -112,3 +112,24 @@ def test_staleness_and_models():
     assert KB.gpu_model("NVIDIA H100 80GB HBM3", 0x233010DE).peaks["bf16"] == 989.4
     assert KB.gpu_model("NVIDIA H200", 0x233510DE).name == "H200 SXM 141GB"
     assert KB.gpu_model("NVIDIA L40S").name == "L40S"
+
+
+def test_release_tables_reach_back_to_1_12_and_name_every_cuda_variant():
+    series = [r.series for r in KB.releases]
+    assert series[0] == "1.12" and series[-1] == KB.newest_release.series
+    variants = {v for r in KB.releases for v in r.variants}
+    for cuda in ("cu102", "cu113", "cu116", "cu117", "cu118", "cu121", "cu124", "cu126", "cu128", "cu129", "cu130", "cu132"):
+        assert cuda in variants, cuda
+    assert all(r.source for r in KB.releases) and all(r.rocm for r in KB.releases if r.series < "2.14")
+    # cu121 carries 2.1-2.5, not "2.4 to 2.5" (a gap the old tables turned into a fact).
+    assert [r.series for r in KB.releases if "cu121" in r.variants] == ["2.1", "2.2", "2.3", "2.4", "2.5"]
+    assert KB.arch_list("2.1.2", "cu121") == ("sm_50", "sm_60", "sm_70", "sm_75", "sm_80", "sm_86", "sm_90")
+
+
+def test_retirements_are_sourced_and_agree_with_the_release_rows():
+    """A retired variant has its last release in the tables and no later one: absence backed by evidence."""
+    for retired in KB.retired.values():
+        assert retired.source
+        having = [r.series for r in KB.releases if retired.variant in r.variants]
+        assert having and having[-1] == retired.last, retired
+    assert "cu129" not in KB.retired  # missing after 2.8 in the matrix, but built off it: unknown, not retired

@@ -269,3 +269,74 @@ def test_td271_a_locked_universal_wheel_is_never_built(tmp_path):
         '    { url = "https://files.pythonhosted.org/d/deepspeed-0.18.0-py3-none-any.whl", hash = "sha256:01" },\n]\n\n'
         '[[package]]\nname = "torch"\nversion = "2.9.1"\nsource = { registry = "https://pypi.org/simple" }\n', encoding="utf-8")
     assert not findings(diagnose(folder)[1], "TD271")
+
+
+# The missing rules ------------------------------------------------------------------------------------
+
+def test_td319_local_version_pins(tmp_path):
+    def pin(requirement: str, extra: str = "") -> list:
+        text = (f'[project]\nname = "p"\nversion = "0"\nrequires-python = ">=3.10"\ndependencies = ["{requirement}"]\n' + extra)
+        return findings(diagnose(write(tmp_path / str(abs(hash(requirement + extra))), text))[1], "TD319")
+
+    (nonexistent,) = pin("torch==2.5.1+rocm")
+    assert nonexistent.severity is Severity.ERROR and "+rocm is no PyTorch build tag" in nonexistent.message
+    (ended,) = pin("torch==2.7.1+cu124")
+    assert ended.severity is Severity.ERROR and "cu124 ended with torch 2.6" in ended.message
+    (gap,) = pin("torch==2.9.1+cu129")
+    assert gap.severity is Severity.INFO and "beyond torchdoctor's tables" in gap.message
+    (mac,) = pin("torch==2.5.1+cu124")
+    assert mac.severity is Severity.WARNING and "macOS" in mac.message
+    assert pin("torch==2.5.1+cu124 ; sys_platform != 'darwin'") == []
+    assert pin("torch==2.5.1+cu124", "[tool.uv]\nenvironments = [\"sys_platform == 'linux'\"]\n") == []
+
+
+def test_td320_environments_that_leave_out_this_machine(tmp_path):
+    text = ('[project]\nname = "e"\nversion = "0"\nrequires-python = ">=3.12"\ndependencies = ["torch==2.9.1"]\n'
+            '[tool.uv]\nenvironments = ["{}"]\n')
+    windows_only = write(tmp_path / "w", text.format("sys_platform == 'win32'"))
+    (td320,) = findings(diagnose(windows_only)[1], "TD320")
+    assert td320.severity is Severity.WARNING and "this machine (Linux x86_64, Python 3.12.3)" in td320.message
+    linux_only = write(tmp_path / "l", text.format("sys_platform == 'linux'"))
+    assert not findings(diagnose(linux_only)[1], "TD320")  # Linux only, on purpose: nothing to say here
+
+
+def test_td321_sources_in_a_file_that_is_not_a_project(tmp_path):
+    text = ('[tool.uv.sources]\ntorch = [{ index = "cu128" }]\n'
+            '[[tool.uv.index]]\nname = "cu128"\nurl = "https://download.pytorch.org/whl/cu128"\nexplicit = true\n')
+    (td321,) = findings(diagnose(write(tmp_path / "a", text))[1], "TD321")
+    assert td321.severity is Severity.WARNING
+    workspace = write(tmp_path / "w", '[tool.uv.workspace]\nmembers = ["packages/*"]\n' + text)
+    assert not findings(diagnose(workspace)[1], "TD321")  # a workspace root's sources apply to its members
+
+
+def test_td130_numpy_2_beside_a_torch_built_for_numpy_1(tmp_path):
+    old = replace(H100, torch=replace(H100.torch, version="2.2.2+cu121", packages={**H100.torch.packages, "numpy": "2.1.3"}))
+    (td130,) = findings(diagnose(write(tmp_path, '[project]\nname = "n"\nversion = "0"\n'), old)[1], "TD130")
+    assert td130.severity is Severity.ERROR and "NumPy 2.1.3" in td130.message
+    assert "pytorch/pytorch#107302" in td130.evidence[-1].source
+    fine = replace(old, torch=replace(old.torch, version="2.3.1+cu121"))
+    assert not findings(diagnose(tmp_path, fine)[1], "TD130")
+    windows_240 = replace(old, torch=replace(old.torch, version="2.4.0+cu121"), system=replace(old.system, os_name="Windows"))
+    assert findings(diagnose(tmp_path, windows_240)[1], "TD130")  # 2.4.0's Windows wheels (pytorch/pytorch#131668)
+
+
+def test_r4_a_fix_never_writes_a_key_that_dynamic_lists(tmp_path):
+    folder = tmp_path / "r4"
+    shutil.copytree(REGRESSIONS / "r4-dynamic", folder)
+    (td308,) = findings(diagnose(folder)[1], "TD308")
+    assert td308.severity is Severity.ERROR
+    assert td308.fix.action is None and td308.fix.applicability.value == "display-only"
+    assert any("pytorch-triton" in command for command in td308.fix.commands)
+
+
+def test_td308_rocm_and_xpu_indexes_carry_their_own_triton(tmp_path):
+    text = ('[project]\nname = "r"\nversion = "0"\nrequires-python = ">=3.10"\ndependencies = ["torch==2.9.1"]\n'
+            '[tool.uv.sources]\ntorch = [{{ index = "accel", marker = "sys_platform == \'linux\'" }}]\n{extra}'
+            '[[tool.uv.index]]\nname = "accel"\nurl = "https://download.pytorch.org/whl/{variant}"\nexplicit = true\n')
+    for variant, triton in (("rocm6.4", "pytorch-triton-rocm"), ("xpu", "pytorch-triton-xpu")):
+        (td308,) = findings(diagnose(write(tmp_path / variant, text.format(variant=variant, extra="")))[1], "TD308")
+        assert f"but {triton} is not mapped to it" in td308.message and td308.fix.params["package"] == triton
+        mapped = text.format(variant=variant, extra=f'{triton} = [{{ index = "accel", marker = "sys_platform == \'linux\'" }}]\n')
+        assert not findings(diagnose(write(tmp_path / f"{variant}-mapped", mapped))[1], "TD308")
+    stable_cuda = text.format(variant="cu128", extra="")
+    assert not findings(diagnose(write(tmp_path / "cu128", stable_cuda))[1], "TD308")

@@ -331,6 +331,8 @@ class PyprojectInfo:
     uv: UvSettings = field(default_factory=UvSettings)
     dynamic: tuple[str, ...] = ()
     """`[project] dynamic`: keys a build backend fills in, which no fix may write."""
+    workspace: bool = False
+    """The file has `[tool.uv.workspace]`: a workspace root, whose sources and indexes apply to its members."""
 
 
 @dataclass(frozen=True)
@@ -403,7 +405,7 @@ class LockInfo:
     """The lock's `supported-markers` (from `[tool.uv] environments`): uv installs it nowhere else."""
     package_count: int = 0
     packages: tuple[LockedPackage, ...] = ()
-    """The torch family's entries, and those of packages that build against torch (flash-attn, apex …)."""
+    """The torch family's entries, those of packages that build against torch (flash-attn, apex …), and NumPy's."""
     root_requires_dist: Any = None
     """The project's own `[package.metadata] requires-dist` as locked: compared with pyproject to see a stale lock."""
     root: str | None = None

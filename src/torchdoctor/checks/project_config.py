@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import replace
 
@@ -24,6 +25,7 @@ from torchdoctor.indexes import (
 )
 from torchdoctor.knowledge import cuda_of_variant, knowledge
 from torchdoctor.model import Applicability, Evidence, Fix, Severity
+from torchdoctor.requirements import parse_requirement
 from torchdoctor.resolution import BUILD_CHECKED, build_conflict, project_model
 from torchdoctor.snapshot import PyprojectInfo, Snapshot, UvIndex, UvSource
 
@@ -362,11 +364,13 @@ def accelerated_index_reaches_macos(snapshot: Snapshot) -> Iterator[Finding]:
 
 @rule("TD308", "nightly-index-incomplete")
 def nightly_index_incomplete(snapshot: Snapshot) -> Iterator[Finding]:
-    """torch comes from the nightly (or test) index, but its pytorch-triton does not.
+    """torch comes from the nightly, test, ROCm or XPU index, but the triton it depends on does not.
 
     What it detects:
-        torch mapped to an explicit `/whl/nightly/` or `/whl/test/` index while neither pytorch-triton nor
-        triton is mapped to that index. (A non-explicit index serves pytorch-triton to uv unasked.)
+        torch mapped to an explicit `/whl/nightly/` or `/whl/test/` CUDA index while neither pytorch-triton nor
+        triton is mapped to it; or to an explicit ROCm or XPU index without pytorch-triton-rocm / triton-rocm
+        (pytorch-triton-xpu / triton-xpu). A non-explicit index serves the triton to uv unasked, and a project that
+        never resolves for Linux needs none; a uv.lock with torch from that index shows uv resolved it.
     Why it matters:
         Nightly torch pins `pytorch-triton==X+git…`, which exists only on the nightly index. An explicit index
         serves only mapped packages, so `uv lock` ends with "No solution found … torch depends on
@@ -380,30 +384,51 @@ def nightly_index_incomplete(snapshot: Snapshot) -> Iterator[Finding]:
         return
     urls = {i.name: parse_index_url(i.url) for i in pyproject.indexes if i.name and i.url}
     explicit = {i.name for i in pyproject.indexes if i.explicit}
-    # Only an explicit index hides pytorch-triton from uv; a non-explicit one serves it (TD303 speaks of the risk).
-    nightly = {s.target for s in _sources_for(pyproject, "torch") if s.kind == "index" and s.target in explicit
-               and urls.get(s.target or "") and urls[s.target].channel != "stable"}
+    # Only an explicit index hides the triton from uv; a non-explicit one serves it (TD303 speaks of the risk).
+    needing = {s.target: _triton_for(urls[s.target]) for s in _sources_for(pyproject, "torch")
+               if s.kind == "index" and s.target in explicit and s.target in urls and _triton_for(urls[s.target])}
     if not environments_allow(pyproject.uv.environments, "linux"):
-        return  # pytorch-triton is a Linux dependency of torch: a project that never resolves for Linux needs none
+        return  # the triton is a Linux dependency of torch: a project that never resolves for Linux needs none
     locked = {r.torch.index for r in project_model(snapshot).resolutions if r.basis == "uv.lock" and r.torch is not None}
-    for name in sorted(n for n in nightly if n):
-        mapped = [s for s in pyproject.sources if s.package in TRITONS and s.target == name]
-        index_url = next((i.url for i in pyproject.indexes if i.name == name), None)
-        if index_url in locked:
-            continue  # uv.lock has torch from that index: uv resolved it, whatever pytorch-triton needed
-        if not mapped:
-            yield Finding(
-                Severity.ERROR,
-                f"torch comes from the {urls[name].channel} index {name}, but pytorch-triton is not mapped to it",
-                f"{urls[name].channel.capitalize()} builds of torch depend on `pytorch-triton==…+git…`, published only on that "
-                "index (for Linux). The index is explicit, so uv will not look for pytorch-triton there and `uv lock` fails with "
-                "\"No solution found … torch depends on pytorch-triton\". Map pytorch-triton to the same index with "
-                "marker = \"sys_platform == 'linux'\".",
-                (Evidence("[tool.uv.sources] torch", f"index = {name!r} ({urls[name].text})", pyproject.path),
-                 Evidence("[tool.uv.sources] pytorch-triton", "missing", pyproject.path)),
-                Fix(f"Map pytorch-triton to {name} on Linux and depend on it there", Applicability.SAFE,
-                    "map-nightly-triton", {"index": name, "package": "pytorch-triton"}),
-            )
+    for name in sorted(needing):
+        url, tritons = urls[name], needing[name]
+        if any(s.package in tritons and s.target == name for s in pyproject.sources):
+            continue
+        if next((i.url for i in pyproject.indexes if i.name == name), None) in locked:
+            continue  # uv.lock has torch from that index: uv resolved it, whatever its triton needed
+        kind = f"{url.channel} " if url.channel != "stable" else ""
+        what = f"the {kind}{url.variant or 'PyTorch'} index"
+        yield Finding(
+            Severity.ERROR,
+            f"torch comes from {what} {name}, but {tritons[0]} is not mapped to it",
+            f"torch from {what} depends on `{tritons[0]}` (`{tritons[1]}` in newer builds), published only on that index "
+            "(for Linux). The index is explicit, so uv will not look for it there and `uv lock` fails with \"No solution "
+            f"found … torch depends on {tritons[0]}\". Map {tritons[0]} to the same index with marker = \"sys_platform == "
+            "'linux'\".",
+            (Evidence("[tool.uv.sources] torch", f"index = {name!r} ({url.text})", pyproject.path),
+             Evidence(f"[tool.uv.sources] {tritons[0]}", "missing", pyproject.path)),
+            # The fix also adds the triton to [project].dependencies; where `dynamic` lists them a build backend
+            # owns that key (r4), so the step is said, not written.
+            Fix(f"Map {tritons[0]} to {name} on Linux and depend on it there", Applicability.SAFE,
+                "map-nightly-triton", {"index": name, "package": tritons[0]}) if "dependencies" not in pyproject.dynamic else
+            Fix(f"Map {tritons[0]} to {name} and add it to the requirements your build backend reads (dependencies are "
+                "dynamic here)", Applicability.DISPLAY_ONLY,
+                commands=(f'# [tool.uv.sources] {tritons[0]} = [{{ index = "{name}", marker = "sys_platform == \'linux\'" }}]',
+                          f"# and in the file [tool.setuptools.dynamic] (or your backend) reads: {tritons[0]} ; sys_platform == 'linux'")),
+        )
+
+
+def _triton_for(url: IndexUrl) -> tuple[str, str] | None:
+    """The triton packages torch from this index depends on, which only that index publishes: nightly and test CUDA
+    builds pin `pytorch-triton==…+git…` (`triton` in newer nightlies); ROCm and XPU builds their own tritons."""
+    variant = url.variant or ""
+    if variant.startswith("rocm"):
+        return ("pytorch-triton-rocm", "triton-rocm")
+    if variant == "xpu":
+        return ("pytorch-triton-xpu", "triton-xpu")
+    if url.channel != "stable" and (variant.startswith("cu") or not variant):
+        return ("pytorch-triton", "triton")
+    return None
 
 
 @rule("TD309", "companions-not-mapped")
@@ -902,3 +927,139 @@ def pytorch_index_without_variant(snapshot: Snapshot) -> Iterator[Finding]:
             f"https://download.pytorch.org/whl/{channel}cpu for CPU, so every platform gets the build the project means.",
             (Evidence("[[tool.uv.index]]" + (f" ({name})" if name else ""), text, pyproject.path),),
         )
+
+
+LOCAL_TAG = re.compile(r"^(cpu|cu\d{3}|xpu|rocm\d+(\.\d+)+)$")
+
+
+@rule("TD319", "local-version-pin")
+def local_version_pin(snapshot: Snapshot) -> Iterator[Finding]:
+    """torch, torchvision or torchaudio is pinned to a local version (`torch==2.5.1+cu124`).
+
+    What it detects:
+        An `==` requirement with a build tag. A tag that is no PyTorch build (`+rocm` without a version,
+        `+cuda`) names nothing any index has: an error. A CUDA tag the tables show ended before that release is
+        an error too; one the tables merely do not list for it is a note. A real build pinned where macOS resolves
+        (no marker keeps macOS away, `environments` allows it) is a warning for a plain install and a note for an
+        opt-in extra or group: no index has macOS wheels with that tag.
+    Why it matters:
+        A local pin fixes the build for every platform and only the PyTorch index has it: `uv lock` fails for a tag
+        that does not exist, and macOS users cannot install a CUDA tag at all. The index in `[tool.uv.sources]`
+        chooses the build without fixing it in the requirement.
+    Fix safety:
+        Not fixed automatically: the pin is what the project promises.
+    """
+    pyproject = _pyproject(snapshot)
+    if pyproject is None:
+        return
+    from torchdoctor.resolution import default_groups
+
+    kb = knowledge()
+    defaults = default_groups(pyproject, pyproject.dependency_groups)
+    reported = set()
+    for declared in pyproject.torch_requirements:
+        if declared.name not in ("torch", "torchvision", "torchaudio") or declared.requirement in reported:
+            continue
+        requirement = parse_requirement(declared.requirement)[0]
+        pins = [s.version for s in requirement.specifier if s.operator == "==" and "+" in s.version] if requirement else []
+        if not pins:
+            continue
+        reported.add(declared.requirement)
+        version, tag = pins[0].split("+", 1)
+        evidence = (Evidence(f"{declared.name} requirement ({declared.group})", declared.requirement, pyproject.path),)
+        release = kb.release_of(declared.name, version)
+        if not LOCAL_TAG.match(tag):
+            yield Finding(
+                Severity.ERROR,
+                f"{declared.requirement!r} pins a build that does not exist: +{tag} is no PyTorch build tag",
+                "PyTorch's builds are tagged +cpu, +cuXYZ (+cu128), +rocmX.Y (+rocm6.4) or +xpu; no index has "
+                f"{declared.name} {version}+{tag}, so `uv lock` fails.",
+                evidence,
+            )
+            continue
+        retired = kb.retired.get(tag)
+        if release is not None and tag.startswith("cu") and tag not in release.variants:
+            ended = retired is not None and Version(release.series) > Version(retired.last)
+            yield Finding(
+                Severity.ERROR if ended else Severity.INFO,
+                f"{declared.requirement!r}: torch {release.series} " + (f"has no {tag} build ({tag} ended with torch {retired.last})"
+                                                                        if ended else f"with {tag} is beyond torchdoctor's tables"),
+                ("No index has that build, so `uv lock` fails." if ended else
+                 f"torchdoctor's tables (as of {kb.as_of}) list {', '.join(release.variants)} for torch {release.series}; "
+                 "a missing row is a gap in the tables, not proof. `uv lock` tells for certain."),
+                evidence + ((Evidence(f"last torch with {tag}", retired.last, f"{KNOWLEDGE}: {retired.source}"),) if ended else ()),
+            )
+            continue
+        on_macos = environments_allow(pyproject.uv.environments, "darwin") and marker_applies(
+            str(requirement.marker) if requirement.marker else None, "darwin") is not False
+        plain = declared.group == "dependencies" or declared.group.removeprefix("group:") in defaults
+        if on_macos and tag != "cpu":
+            yield Finding(
+                Severity.WARNING if plain else Severity.INFO,  # an opt-in extra is one macOS users would not pick
+                f"{declared.requirement!r} pins the +{tag} build on every platform, macOS included, where no index has it",
+                "A local version in the requirement fixes the build everywhere, and no index publishes macOS wheels with a "
+                f"+{tag} tag, so macOS users cannot install the project. Require {declared.name}=={version} and choose the "
+                "build with [tool.uv.sources] (an index per platform), or add a marker that keeps macOS away.",
+                evidence,
+            )
+
+
+@rule("TD320", "environments-exclude-this-machine")
+def environments_exclude_this_machine(snapshot: Snapshot) -> Iterator[Finding]:
+    """`[tool.uv] environments` leaves out this machine.
+
+    What it detects:
+        The resolution environments in pyproject.toml (or the lock's `supported-markers`) checked against this
+        machine's platform and Python. A project that supports only some platforms on purpose is not reported
+        elsewhere: which platforms it supports is its choice.
+    Why it matters:
+        uv resolves only for those environments; here `uv sync` stops with "The current Python platform is not
+        compatible with the lockfile's supported environments".
+    Fix safety:
+        Not fixed automatically: which platforms the project supports is its choice.
+    """
+    from torchdoctor.resolution import machine_platform, marker_holds, representative_python
+
+    pyproject = _pyproject(snapshot)
+    lock = snapshot.project.lock
+    markers = (lock.supported_markers if lock and lock.supported_markers else ()) or (pyproject.uv.environments if pyproject else ())
+    platform = machine_platform(snapshot.system)
+    if not markers or platform is None:
+        return
+    where = lock.path if lock and lock.supported_markers else pyproject.path
+    python = snapshot.torch.python_version or representative_python(pyproject.requires_python if pyproject else None)
+    if any(marker_holds(m, platform.environment(python)) for m in markers):
+        return
+    yield Finding(
+        Severity.WARNING,
+        f"this machine ({platform.label}, Python {python}) is outside the project's environments: `uv sync` refuses to "
+        "install here",
+        "uv resolves the project only for the environments listed, and refuses to install it anywhere else.",
+        (Evidence("environments", "; ".join(markers), where),),
+    )
+
+
+@rule("TD321", "uv-settings-without-project")
+def uv_settings_without_project(snapshot: Snapshot) -> Iterator[Finding]:
+    """`[tool.uv.sources]` or `[[tool.uv.index]]` in a pyproject.toml that is neither a project nor a workspace root.
+
+    What it detects:
+        Sources or indexes in a file without a `[project]` table and without `[tool.uv.workspace]`.
+    Why it matters:
+        uv applies sources and indexes to the project a file defines, or to a workspace's members. Here there is
+        neither, so uv never reads them: whatever they say about torch does not happen.
+    Fix safety:
+        Not fixed automatically: add the `[project]` table the settings were meant for.
+    """
+    pyproject = _pyproject(snapshot)
+    if pyproject is None or pyproject.has_project_table or pyproject.workspace:
+        return
+    if not pyproject.sources and not pyproject.indexes:
+        return
+    yield Finding(
+        Severity.WARNING,
+        "[tool.uv.sources] and [[tool.uv.index]] here have no project to apply to: uv never uses them",
+        "The file has no [project] table and is no workspace root ([tool.uv.workspace]), so uv does not treat it as a "
+        "project and ignores its sources and indexes.",
+        (Evidence("[project]", "missing", pyproject.path), Evidence("[tool.uv.workspace]", "missing", pyproject.path)),
+    )

@@ -226,3 +226,71 @@ def companion_build_mismatch(snapshot: Snapshot) -> Iterator[Finding]:
             )
             + ((Evidence(f"{name} for torch {release.series}", expected, f"torchdoctor knowledge base: {release.source}"),) if expected else ()),
         )
+
+
+@rule("TD130", "numpy-2-with-torch-built-for-numpy-1")
+def numpy_2_with_old_torch(snapshot: Snapshot) -> Iterator[Finding]:
+    """NumPy 2 beside a torch built against NumPy 1.
+
+    What it detects:
+        NumPy 2.x installed in the project's interpreter (or, before anything is installed, every NumPy that
+        uv.lock pins) together with a torch whose wheels were built against NumPy 1.x: torch before 2.3, and
+        2.4.0 on Windows. The knowledge base cites where that boundary comes from.
+    Why it matters:
+        `import torch` prints "A module that was compiled using NumPy 1.x cannot be run in NumPy 2.x as it may
+        crash", and `tensor.numpy()` / `torch.from_numpy()` fail. An error installed, or when every locked NumPy is
+        2.x; a warning when only some platforms or Pythons get NumPy 2 from the lock.
+    Fix safety:
+        Display only: pin `numpy<2` in the project, or move to torch 2.3 or newer.
+    """
+    kb = knowledge()
+    windows = snapshot.system.os_name == "Windows"
+    torch_version = snapshot.torch.version or snapshot.torch.installed_version
+    numpy = snapshot.torch.packages.get("numpy")
+    source = kb.numpy2.windows_source if windows and torch_version and Version(torch_version).public in kb.numpy2.windows_broken else kb.numpy2.source
+    fix = Fix("Keep NumPy 1 for this torch, or move to torch 2.3+", Applicability.DISPLAY_ONLY,
+              commands=('uv add "numpy<2"   # or raise the torch requirement to >=2.3',))
+    if torch_version and numpy and _is_numpy_2(numpy):
+        if kb.numpy2.works_with(torch_version, windows) is False:
+            yield Finding(
+                Severity.ERROR,
+                f"NumPy {numpy} is installed beside torch {torch_version}, which was built against NumPy 1.x",
+                "torch's wheels before 2.3 were compiled against NumPy 1's C interface, which NumPy 2 changed: "
+                "`import torch` warns \"A module that was compiled using NumPy 1.x cannot be run in NumPy 2\" and "
+                "`.numpy()` / `from_numpy()` fail.",
+                (Evidence("installed numpy", numpy, torch_source(snapshot)),
+                 Evidence("installed torch", torch_version, torch_source(snapshot)),
+                 Evidence("first torch built for NumPy 2", kb.numpy2.first_series, f"torchdoctor knowledge base: {source}")),
+                fix,
+            )
+        return
+    if snapshot.torch.status == "ok" and torch_version:
+        return  # torch is installed: the installed NumPy (or its absence) is the fact that counts
+    from torchdoctor.resolution import project_model
+
+    lock = snapshot.project.lock
+    default = project_model(snapshot).machine_default
+    torch = default.torch if default is not None and default.basis == "uv.lock" else None
+    numpys = [p.version for p in lock.packages if p.name == "numpy"] if lock else []
+    if torch is None or not torch.version or not numpys or kb.numpy2.works_with(torch.version, windows) is not False:
+        return
+    twos = [v for v in numpys if _is_numpy_2(v)]
+    if not twos:
+        return
+    yield Finding(
+        Severity.ERROR if len(twos) == len(numpys) else Severity.WARNING,
+        f"uv.lock pins NumPy {', '.join(twos)} beside torch {torch.version}, which was built against NumPy 1.x",
+        "torch's wheels before 2.3 were compiled against NumPy 1's C interface: with NumPy 2 `import torch` warns and "
+        "`.numpy()` / `from_numpy()` fail."
+        + ("" if len(twos) == len(numpys) else " Only some platforms or Pythons get NumPy 2 from this lock."),
+        (Evidence("locked numpy", ", ".join(numpys), lock.path), Evidence("locked torch (this machine)", torch.version, lock.path),
+         Evidence("first torch built for NumPy 2", kb.numpy2.first_series, f"torchdoctor knowledge base: {source}")),
+        fix,
+    )
+
+
+def _is_numpy_2(version: str) -> bool:
+    try:
+        return Version(version).major >= 2
+    except Exception:
+        return False

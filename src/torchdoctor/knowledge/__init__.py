@@ -153,6 +153,28 @@ class Release:
     torchaudio: str | None
     source: str
     note: str | None = None
+    rocm: tuple[str, ...] = ()
+    """ROCm index names the sources list for this release; others may exist."""
+
+
+@dataclass(frozen=True)
+class Numpy2:
+    """From which torch release the wheels work with NumPy 2 (built against its ABI), and the exceptions."""
+
+    first_series: str
+    source: str
+    windows_broken: tuple[str, ...] = ()
+    windows_source: str = ""
+
+    def works_with(self, torch_version: str, windows: bool) -> bool | None:
+        """Whether this torch works with NumPy 2; None when the version cannot be read."""
+        try:
+            version = Version(torch_version)
+        except InvalidVersion:
+            return None
+        if windows and version.public in self.windows_broken:
+            return False
+        return Version(f"{version.major}.{version.minor}") >= Version(self.first_series)
 
 
 def public_specifier(specifier: SpecifierSet) -> SpecifierSet:
@@ -249,13 +271,16 @@ class Knowledge:
             Release(
                 series=r["series"], latest=r["latest"], date=r["date"], python=tuple(r["python"]),
                 variants=tuple(r["variants"]), pypi_linux_cuda=r["pypi_linux_cuda"], torchvision=r.get("torchvision"),
-                torchaudio=r.get("torchaudio"), source=r["source"], note=r.get("note"),
+                torchaudio=r.get("torchaudio"), source=r["source"], note=r.get("note"), rocm=tuple(r.get("rocm", ())),
             )
             for r in releases["release"]
         )
         self.retired = {
             r["variant"]: Retired(r["variant"], r["last"], r["source"]) for r in releases.get("retired", [])
         }
+        numpy2 = releases["numpy2"]
+        self.numpy2 = Numpy2(numpy2["first_series"], numpy2["source"], tuple(numpy2.get("windows_broken", ())),
+                             numpy2.get("windows_source", ""))
         archs = _load("wheel_archs.toml")
         self.builds = tuple(
             Build(

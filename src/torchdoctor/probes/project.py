@@ -61,6 +61,8 @@ BUILDS_AGAINST_TORCH = frozenset(
         "torch-cluster", "pytorch3d", "detectron2", "gsplat", "nvdiffrast", "natten", "tinycudann", "auto-gptq",
     }
 )
+# Other packages whose locked versions the checks compare with torch's (NumPy's ABI).
+ALSO_LOCKED = frozenset({"numpy"})
 # CUDA runtime wheels that torch pulls in on Linux; locked alongside it and part of its variant.
 CUDA_WHEEL_PREFIXES = ("nvidia-", "cuda-")
 
@@ -304,6 +306,7 @@ def read_pyproject(path: Path, errors: list[ProjectFileError]) -> PyprojectInfo:
         sources=_sources(tool_uv.get("sources")),
         uv=_uv_settings(tool_uv),
         dynamic=_strs(project.get("dynamic")),
+        workspace="workspace" in tool_uv,
     )
 
 
@@ -438,7 +441,7 @@ def read_lock(path: Path) -> LockInfo:
         if not isinstance(name, str):
             continue
         source = package.get("source") if isinstance(package.get("source"), dict) else {}
-        if is_torch_family(name) or canonicalize_name(name) in BUILDS_AGAINST_TORCH:
+        if is_torch_family(name) or canonicalize_name(name) in BUILDS_AGAINST_TORCH | ALSO_LOCKED:
             packages.append(_locked_package(package, source))
         if source.get("editable") == "." or source.get("virtual") == ".":
             metadata = package.get("metadata") if isinstance(package.get("metadata"), dict) else {}
@@ -486,14 +489,14 @@ def _chunks_that_may_reach_family(chunks: list[str]) -> dict[int, bool]:
             continue
         name = canonicalize_name(first_line[8:].rstrip().rstrip('"'))
         names[number] = name
-        if is_torch_family(name) or name in BUILDS_AGAINST_TORCH:
+        if is_torch_family(name) or name in BUILDS_AGAINST_TORCH or name in ALSO_LOCKED:
             wanted[number] = True
         head = chunk[:400]
         if 'editable = "."' in head or 'virtual = "."' in head:
             wanted[number] = True  # the project's own entry: its [package.metadata] is compared with pyproject
         for needed in set(_NAMED.findall(chunk)):
             needs.setdefault(canonicalize_name(needed), []).append(number)
-    reached = {names[n] for n, family in wanted.items() if family}
+    reached = {name for name in names.values() if is_torch_family(name)}
     queue = list(reached)
     while queue:
         for parent in needs.get(queue.pop(), ()):
