@@ -340,3 +340,49 @@ def test_td308_rocm_and_xpu_indexes_carry_their_own_triton(tmp_path):
         assert not findings(diagnose(write(tmp_path / f"{variant}-mapped", mapped))[1], "TD308")
     stable_cuda = text.format(variant="cu128", extra="")
     assert not findings(diagnose(write(tmp_path / "cu128", stable_cuda))[1], "TD308")
+
+
+def test_a_project_that_maps_torch_only_to_the_cpu_index_chose_cpu(tmp_path):
+    """On a GPU machine that is a note ("the GPU stays unused"), not an error: with or without a lock."""
+    text = ('[project]\nname = "c"\nversion = "0"\nrequires-python = ">=3.10"\ndependencies = ["torch==2.9.1"]\n'
+            '[tool.uv.sources]\ntorch = [{ index = "pytorch-cpu" }]\n'
+            '[[tool.uv.index]]\nname = "pytorch-cpu"\nurl = "https://download.pytorch.org/whl/cpu"\nexplicit = true\n')
+    (td402,) = findings(diagnose(write(tmp_path, text))[1], "TD402")
+    assert td402.severity is Severity.INFO and "the GPU here stays unused" in td402.message
+    assert project_errors(diagnose(tmp_path)[1]) == []
+
+
+def test_requires_python_admitting_a_python_the_pinned_torch_has_no_wheels_for(tmp_path):
+    text = '[project]\nname = "p"\nversion = "0"\nrequires-python = ">=3.8"\ndependencies = ["torch==2.5.1"]\n'
+    (td310,) = findings(diagnose(write(tmp_path, text))[1], "TD310")
+    assert td310.severity is Severity.ERROR
+    assert td310.message == "requires-python >=3.8 admits Python 3.8, but no torch matching ==2.5.1 has wheels for it"
+
+
+def test_uv_itself_says_whether_the_lock_is_fresh(index, tmp_path, monkeypatch):
+    """`uv lock --check --offline --no-build`, asked at probe time: fresh after `uv lock`, stale after an edit."""
+    from test_uv_lock import python_for
+
+    from torchdoctor.probes.lock_check import check_lock_freshness, why_not_asked
+
+    uv = shutil.which("uv") or str(Path(os.sys.executable).parent / "uv")
+    monkeypatch.setenv("UV_DEFAULT_INDEX", index.pypi)
+    monkeypatch.setenv("UV_CACHE_DIR", str(tmp_path / "uv-cache"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.delenv("VIRTUAL_ENV", raising=False)
+    folder = tmp_path / "p"
+    text = (REGRESSIONS / "r9a-unused-source" / "pyproject.toml").read_text(encoding="utf-8").replace(
+        "https://download.pytorch.org/whl", index.whl)
+    write(folder, text)
+    subprocess.run([uv, "lock", "--python", python_for(">=3.10,<3.14")], cwd=folder, check=True, capture_output=True)
+    project = probe_project(folder)
+    assert why_not_asked(project) is None
+    assert check_lock_freshness(project).fresh is True
+    snapshot = replace(H100, project=replace(project, lock=replace(project.lock, freshness=check_lock_freshness(project))))
+    assert not findings(run_checks(snapshot), "TD401")
+    write(folder, text.replace("torch==2.8.*", "torch==2.9.*"))
+    edited = probe_project(folder)
+    assert check_lock_freshness(edited).fresh is not True  # stale, or undecidable offline: never "fresh"
+    dynamic = write(tmp_path / "d", text.replace('version = "0.1.0"\n', 'dynamic = ["version"]\n'))
+    shutil.copy(folder / "uv.lock", dynamic / "uv.lock")
+    assert "dynamic" in why_not_asked(probe_project(dynamic))  # uv would run the build backend: not asked

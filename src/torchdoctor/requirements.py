@@ -8,11 +8,15 @@ worth a note and no more.
 
 from __future__ import annotations
 
+import functools
+
 from packaging.requirements import InvalidRequirement, Requirement
 
 
+@functools.lru_cache(maxsize=4096)
 def parse_requirement(text: str) -> tuple[Requirement | None, bool]:
-    """(The requirement, whether only uv's leniency made it parse); (None, False) when uv rejects it too."""
+    """(The requirement, whether only uv's leniency made it parse); (None, False) when uv rejects it too.
+    Cached: the resolution model reads the same strings for every platform and selection (treat it as read-only)."""
     try:
         return Requirement(text), False
     except InvalidRequirement:

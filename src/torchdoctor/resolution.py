@@ -102,14 +102,39 @@ def machine_platform(system: SystemInfo) -> Platform | None:
 # Markers, with uv's meaning of `extra` and `group`
 
 SET_VARIABLES = ("extra", "group")
+_CACHE_LOCK = threading.Lock()
+"""Guards the per-snapshot caches below: the TUI diagnoses in worker threads."""
 
 
-@functools.lru_cache(maxsize=4096)
-def _parsed(marker: str) -> list | None:
+@functools.lru_cache(maxsize=8192)
+def _compiled(marker: str) -> tuple | None:
+    """A marker as nested ("or", …) / ("and", …) tuples whose leaves are ("set", name, wanted) for `extra` and
+    `group` comparisons (names canonical once, here) and ("env", text) for the rest: uv's conflict markers run to
+    hundreds of atoms and are evaluated for every platform and selection, so they are taken apart only once."""
     try:
-        return Marker(marker)._markers
+        node = _compile(Marker(marker)._markers)
     except InvalidMarker:
         return None
+    return node, _as_terms(node)
+
+
+def _compile(markers: list) -> tuple:
+    groups: list[list] = [[]]
+    for item in markers:
+        if isinstance(item, list):
+            groups[-1].append(_compile(item))
+        elif isinstance(item, tuple):
+            lhs, op, rhs = item
+            variable = lhs if type(lhs).__name__ == "Variable" else rhs
+            value = rhs if variable is lhs else lhs
+            if variable.value in SET_VARIABLES:
+                wanted = op.value == "==" if op.value in ("==", "!=") else None
+                groups[-1].append(("set", canonicalize_name(value.value), wanted))
+            else:
+                groups[-1].append(("env", f"{lhs.serialize()} {op.serialize()} {rhs.serialize()}"))
+        elif item == "or":
+            groups.append([])
+    return ("or", tuple(("and", tuple(group)) for group in groups))
 
 
 @functools.lru_cache(maxsize=8192)
@@ -117,37 +142,53 @@ def _atom(text: str, environment: tuple[tuple[str, str], ...]) -> bool:
     return Marker(text).evaluate(dict(environment))
 
 
-def _evaluate(markers: list, environment: tuple[tuple[str, str], ...], active: frozenset[str]) -> bool:
-    """packaging's parse tree: items are (lhs, op, rhs) tuples, nested lists, and "and"/"or" between them."""
-    groups: list[list[bool]] = [[]]
-    for item in markers:
-        if isinstance(item, list):
-            groups[-1].append(_evaluate(item, environment, active))
-        elif isinstance(item, tuple):
-            lhs, op, rhs = item
-            variable = lhs if type(lhs).__name__ == "Variable" else rhs
-            value = rhs if variable is lhs else lhs
-            if variable.value in SET_VARIABLES and op.value in ("==", "!="):
-                present = canonicalize_name(value.value) in active
-                groups[-1].append(present if op.value == "==" else not present)
-            elif variable.value in SET_VARIABLES:
-                groups[-1].append(False)
-            else:
-                groups[-1].append(_atom(f"{lhs.serialize()} {op.serialize()} {rhs.serialize()}", environment))
-        elif item == "or":
-            groups.append([])
-    return any(all(group) for group in groups)
+def _as_terms(node: tuple) -> tuple | None:
+    """An "or" of "and"s of leaves (the shape uv writes) as terms of (present, absent, environment atoms, valid),
+    evaluated with set operations; None for any other shape, which `_evaluate` walks instead."""
+    if node[0] != "or":
+        return None
+    terms = []
+    for child in node[1]:
+        if child[0] != "and" or any(leaf[0] not in ("set", "env") for leaf in child[1]):
+            return None
+        present = frozenset(leaf[1] for leaf in child[1] if leaf[0] == "set" and leaf[2] is True)
+        absent = frozenset(leaf[1] for leaf in child[1] if leaf[0] == "set" and leaf[2] is False)
+        valid = not any(leaf[0] == "set" and leaf[2] is None for leaf in child[1])
+        terms.append((present, absent, tuple(leaf[1] for leaf in child[1] if leaf[0] == "env"), valid))
+    return tuple(terms)
 
 
+def _holds(compiled: tuple, environment: tuple[tuple[str, str], ...], active: frozenset[str]) -> bool:
+    node, terms = compiled
+    if terms is None:
+        return _evaluate(node, environment, active)
+    for present, absent, atoms, valid in terms:
+        if valid and present <= active and absent.isdisjoint(active) and all(_atom(a, environment) for a in atoms):
+            return True
+    return False
+
+
+def _evaluate(node: tuple, environment: tuple[tuple[str, str], ...], active: frozenset[str]) -> bool:
+    kind = node[0]
+    if kind == "or":
+        return any(_evaluate(child, environment, active) for child in node[1])
+    if kind == "and":
+        return all(_evaluate(child, environment, active) for child in node[1])
+    if kind == "set":
+        return node[2] is not None and (node[1] in active) == node[2]
+    return _atom(node[1], environment)
+
+
+@functools.lru_cache(maxsize=65536)
 def marker_holds(marker: str | None, environment: tuple[tuple[str, str], ...], active: frozenset[str] = frozenset()) -> bool | None:
     """Whether `marker` is true on `environment` with the extras/groups in `active` on; None if it is invalid."""
     if not marker:
         return True
-    parsed = _parsed(marker)
-    if parsed is None:
+    compiled = _compiled(marker)
+    if compiled is None:
         return None
     try:
-        return _evaluate(parsed, environment, active)
+        return _holds(compiled, environment, active)
     except Exception:  # an undefined variable or an odd comparison: unknown, not a verdict
         return None
 
@@ -202,15 +243,23 @@ def default_groups(pyproject: PyprojectInfo | None, groups: Iterable[str]) -> tu
 def selections(pyproject: PyprojectInfo | None, lock: LockInfo | None = None) -> tuple[Selection, ...]:
     """The default install, then one per extra and per group that is not installed by default."""
     root = _root_node(lock)
-    extras = list(dict.fromkeys(
-        [canonicalize_name(e) for e in (pyproject.extras if pyproject else ())]
-        + list(root.optional_dependencies if root else ())))
-    groups = list(dict.fromkeys(
-        [canonicalize_name(g) for g in (pyproject.dependency_groups if pyproject else ())]
-        + (["dev"] if pyproject and any(r.group == "group:dev" for r in pyproject.torch_requirements) else [])
-        + list(root.dependency_groups if root else ())))
-    defaults = default_groups(pyproject, groups)
     conflicts = _conflict_sets(pyproject)
+    # Only extras and groups that can change what the torch family gets: those that declare a family package,
+    # those whose edges in the lock lead to one (the lock graph keeps no other), and those in a conflict set (their
+    # markers can switch other edges). A docs or test extra adds a selection that changes nothing.
+    declared = {r.group for r in (pyproject.torch_requirements if pyproject else ())}
+    in_conflicts = {item for items in conflicts for item in items}
+    all_extras = [canonicalize_name(e) for e in (pyproject.extras if pyproject else ())] + list(root.optional_dependencies if root else ())
+    all_groups = ([canonicalize_name(g) for g in (pyproject.dependency_groups if pyproject else ())]
+                  + (["dev"] if "group:dev" in declared else []) + list(root.dependency_groups if root else ()))
+    family_extras = {canonicalize_name(g.partition(":")[2]) for g in declared if g.startswith("optional:")}
+    family_groups = {canonicalize_name(g.partition(":")[2]) for g in declared if g.startswith("group:")}
+    extras = [e for e in dict.fromkeys(all_extras) if e in family_extras or ("extra", e) in in_conflicts
+              or (root is not None and root.optional_dependencies.get(e))]
+    groups = list(dict.fromkeys(all_groups))
+    defaults = default_groups(pyproject, groups)
+    groups = [g for g in groups if g in defaults or g in family_groups or ("group", g) in in_conflicts
+              or (root is not None and root.dependency_groups.get(g))]
 
     def without_conflicting(kind: str, name: str) -> tuple[str, ...]:
         clashing = {g for items in conflicts if (kind, name) in items for k, g in items if k == "group" and g != name}
@@ -419,20 +468,40 @@ def _root_node(lock: LockInfo | None) -> LockNode | None:
 
 
 class _LockIndex:
-    """The lock graph by name, to follow an edge to the entry it means."""
+    """The lock graph by name, to follow an edge to the entry it means (each edge resolved once)."""
 
     def __init__(self, lock: LockInfo):
         self.by_name: dict[str, list[LockNode]] = {}
         for node in lock.graph:
             self.by_name.setdefault(node.name, []).append(node)
+        self.targets: dict[int, LockNode | None] = {}
+        """By id(edge): the edges are the lock's own objects, and hashing a dataclass per lookup is slow."""
 
     def target(self, edge: LockEdge) -> LockNode | None:
+        if id(edge) in self.targets:
+            return self.targets[id(edge)]
         candidates = self.by_name.get(edge.name, [])
         if edge.version is not None:
             candidates = [n for n in candidates if n.version == edge.version]
         if edge.source is not None and len(candidates) > 1:
             candidates = [n for n in candidates if n.source == edge.source]
-        return candidates[0] if candidates else None
+        self.targets[id(edge)] = found = candidates[0] if candidates else None
+        return found
+
+
+_INDEXES: dict[int, tuple[LockInfo, _LockIndex]] = {}
+
+
+def _lock_index(lock: LockInfo) -> _LockIndex:
+    """One index per lock object: the model walks the same lock for every platform and selection."""
+    with _CACHE_LOCK:
+        hit = _INDEXES.get(id(lock))
+        if hit is not None and hit[0] is lock:
+            return hit[1]
+        if len(_INDEXES) > 16:
+            _INDEXES.clear()
+        _INDEXES[id(lock)] = (lock, index := _LockIndex(lock))
+        return index
 
 
 def walk_lock(lock: LockInfo, environment: tuple[tuple[str, str], ...], selection: Selection) -> list[LockNode]:
@@ -443,7 +512,7 @@ def walk_lock(lock: LockInfo, environment: tuple[tuple[str, str], ...], selectio
     root = _root_node(lock)
     if root is None:
         return []
-    graph = _LockIndex(lock)
+    graph = _lock_index(lock)
     active = frozenset(
         [conflict_item("extra", root.name, e) for e in selection.extras]
         + [conflict_item("group", root.name, g) for g in selection.groups]
@@ -459,8 +528,8 @@ def walk_lock(lock: LockInfo, environment: tuple[tuple[str, str], ...], selectio
             _, edges = queue.pop()
             for edge in edges:
                 node = graph.target(edge)
-                if node is None:
-                    continue
+                if node is None or (id(node) in installed and all((id(node), part) in seen for part in (None, *edge.extras))):
+                    continue  # nothing new down this edge: its marker need not be evaluated
                 # An edge that turns on a member's extra holds when that extra is on, which it then is: uv
                 # writes its marker as `extra == 'extra-10-member-x' and …`.
                 member = node.source_kind in ("editable", "virtual", "directory")
@@ -708,11 +777,13 @@ def representative_python(*ranges: str | None) -> str:
 
 
 def _machine_python(snapshot: Snapshot) -> str | None:
+    """The interpreter's Python as "3.12": markers almost never split on the patch release, and with the same
+    environment as the platform answers, this machine's walks reuse their marker results."""
     version = snapshot.torch.python_version
     if not version:
         return None
     parts = version.split(".")
-    return ".".join(parts[:3]) if len(parts) >= 2 and all(p.isdigit() for p in parts[:2]) else None
+    return ".".join(parts[:2]) if len(parts) >= 2 and all(p.isdigit() for p in parts[:2]) else None
 
 
 def resolve(project: ProjectInfo, platform: Platform, python: str, selection: Selection, key: str | None = None) -> Resolution:
@@ -764,7 +835,6 @@ def build_model(snapshot: Snapshot, from_lock: bool = True) -> ProjectModel:
 
 
 _CACHE: dict[tuple[int, bool], tuple[Snapshot, ProjectModel]] = {}
-_CACHE_LOCK = threading.Lock()
 
 
 def project_model(snapshot: Snapshot, from_lock: bool = True) -> ProjectModel:

@@ -344,7 +344,6 @@ class LockedPackage:
     source_kind: str | None = None
     """"registry", "url", "path", "git", "editable", "virtual" or "directory"."""
     source: str | None = None
-    resolution_markers: tuple[str, ...] = ()
     wheel_platforms: tuple[str, ...] = ()
     """Sorted platform tags of its locked wheels, e.g. manylinux_2_28_x86_64, win_amd64."""
     wheel_pythons: tuple[str, ...] = ()

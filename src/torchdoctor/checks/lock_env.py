@@ -41,8 +41,11 @@ def locked_for_this_machine(snapshot: Snapshot, name: str) -> list[Planned]:
 def _planned_evidence(snapshot: Snapshot, resolution: Resolution, planned: Planned) -> Evidence:
     where = planned.index or "PyPI"
     build = f"{planned.build} build" if planned.build else "build unknown"
-    return Evidence(f"locked {planned.name} ({resolution.selection})", f"{planned.version} from {where}: {build}"
-                    + (f" ({planned.build_basis})" if planned.build_basis else ""), snapshot.project.lock.path)
+    locked = resolution.basis == "uv.lock" and snapshot.project.lock is not None
+    source = snapshot.project.lock.path if locked else (snapshot.project.pyproject.path if snapshot.project.pyproject else "")
+    return Evidence(f"{'locked' if locked else 'planned'} {planned.name} ({resolution.selection})",
+                    f"{planned.version or planned.specifier or 'any version'} from {where}: {build}"
+                    + (f" ({planned.build_basis})" if planned.build_basis else ""), source)
 
 
 @rule("TD401", "lock-stale")
@@ -141,12 +144,12 @@ def _differences_from_lock(pyproject, lock) -> list[str]:
 
 @rule("TD402", "lock-gives-cpu-build")
 def lock_gives_cpu_build(snapshot: Snapshot) -> Iterator[Finding]:
-    """uv.lock installs a CPU-only torch on this machine, which has an NVIDIA GPU.
+    """The project installs a CPU-only torch on this machine, which has an NVIDIA GPU.
 
     What it detects:
-        What a plain `uv sync` installs here, by the resolution model's walk of uv.lock for this machine's
-        platform: a `+cpu` build, one from a CPU index, or PyPI's Windows wheel (CPU-only), while NVML or the
-        device files show an NVIDIA GPU.
+        What a plain `uv sync` installs here, by the resolution model (uv.lock's walk for this machine's platform,
+        else pyproject.toml's prediction): a `+cpu` build, one from a CPU index, or PyPI's Windows wheel (CPU-only),
+        while NVML or the device files show an NVIDIA GPU.
     Why it matters:
         Every `uv sync` (and `uv run`) installs that build: the GPU stays unused however often torch is
         reinstalled by hand. An error when nothing in the project gives this platform a GPU build by accident
@@ -158,18 +161,20 @@ def lock_gives_cpu_build(snapshot: Snapshot) -> Iterator[Finding]:
     gpu = nvidia_gpu_evidence(snapshot)
     model = project_model(snapshot)
     default = model.machine_default
-    if not gpu or model.basis != "uv.lock" or default is None or snapshot.system.os_name not in ("Linux", "Windows"):
+    if not gpu or default is None or snapshot.system.os_name not in ("Linux", "Windows"):
         return
     torch = default.torch
     if torch is None or torch.build != "cpu":
         return
+    what = f"torch {torch.version}" if torch.version else f"a CPU torch ({torch.build_basis})"
+    lockfile = "uv.lock" if default.basis == "uv.lock" else "pyproject.toml"
     with_gpu = [r for r in model.machine if r.option and r.torch is not None and r.torch.accelerated]
     evidence = (_planned_evidence(snapshot, default, torch), *gpu)
     if with_gpu:
         options = ", ".join(f"`uv sync {r.option}`" for r in with_gpu)
         yield Finding(
             Severity.INFO,
-            f"a plain `uv sync` installs torch {torch.version}, a CPU build, on this machine; {options} installs a GPU build",
+            f"a plain `uv sync` installs {what}, a CPU build, on this machine; {options} installs a GPU build",
             "The project lets each user choose the build with an extra or a group. This machine has an NVIDIA GPU, so "
             f"install with {options}.",
             evidence + tuple(_planned_evidence(snapshot, r, r.torch) for r in with_gpu),
@@ -178,7 +183,7 @@ def lock_gives_cpu_build(snapshot: Snapshot) -> Iterator[Finding]:
     if _cpu_on_purpose(snapshot, model):
         yield Finding(
             Severity.INFO,
-            f"the project maps torch to the CPU index, so uv.lock installs torch {torch.version} and the GPU here stays unused",
+            f"the project maps torch to the CPU index, so {lockfile} installs {what} and the GPU here stays unused",
             "Every torch source of the project points at the PyTorch CPU index, so this is a choice, not an accident: the "
             "CPU build is smaller and runs everywhere. To use the GPU here, map torch to a CUDA index for this platform.",
             evidence,
@@ -186,7 +191,7 @@ def lock_gives_cpu_build(snapshot: Snapshot) -> Iterator[Finding]:
         return
     yield Finding(
         Severity.ERROR,
-        f"uv.lock installs torch {torch.version} from {torch.index or 'PyPI'} on this machine: a CPU-only build",
+        f"{lockfile} installs {what} from {torch.index or 'PyPI'} on this machine: a CPU-only build",
         "This machine has an NVIDIA GPU, but the build the lock pins for this platform has no CUDA "
         f"({torch.build_basis}), so every `uv sync` installs a torch that cannot use it. Map torch to a CUDA index for "
         "this platform and re-lock.",

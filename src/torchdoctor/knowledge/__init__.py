@@ -202,6 +202,7 @@ class Build:
     source: str
 
 
+@functools.lru_cache(maxsize=4096)
 def series_of(version: str) -> str | None:
     """'2.9.1+cu128' -> '2.9'; '2.10.0.dev20251010+cu128' -> '2.10'."""
     try:
@@ -342,8 +343,13 @@ class Knowledge:
 
     def releases_in(self, package: str, specifier) -> tuple[Release, ...]:
         """The releases whose `package` versions a range admits, oldest first. A local version in the range
-        (`==2.4.0+cu118`) names the build, not the release: it is compared without it."""
-        public = public_specifier(specifier)
+        (`==2.4.0+cu118`) names the build, not the release: it is compared without it. Cached by the range's
+        text: the resolution model asks the same question for every platform and selection."""
+        return self._releases_in(package, str(specifier))
+
+    @functools.lru_cache(maxsize=1024)  # noqa: B019 - one Knowledge lives for the process (knowledge() is cached)
+    def _releases_in(self, package: str, specifier_text: str) -> tuple[Release, ...]:
+        public = public_specifier(SpecifierSet(specifier_text))
         return tuple(r for r in sorted(self.releases, key=lambda r: Version(r.latest))
                      if any(public.contains(v, prereleases=True) for v in self.versions_in(package, r)))
 

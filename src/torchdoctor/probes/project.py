@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import re
 import shlex
-import sys
 from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
@@ -41,10 +40,10 @@ from torchdoctor.snapshot import (
     UvSource,
 )
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on Python 3.10 only
+try:  # tomli is tomllib's parser compiled with mypyc, about 3x faster on the long marker strings of uv.lock
     import tomli as tomllib
+except ImportError:  # pragma: no cover - a platform without its wheel; the standard library's is the same parser
+    import tomllib
 
 # The packages whose builds have to agree with each other and with the machine.
 TORCH_FAMILY = frozenset(
@@ -434,15 +433,18 @@ def read_lock(path: Path) -> LockInfo:
         last = number == len(chunks) - 1
         if whole is None and not last:
             continue
-        # The last entry is always parsed whole: a truncated write shows there.
-        entry = parse_toml(PACKAGE_HEADER + (chunk if whole or last else _graph_text(chunk)), path, line_offset=start - 1)
+        # The last entry and the project's own are parsed whole (a truncated write shows in the last; the
+        # project's metadata is compared with pyproject.toml); the others without their wheel lines, whose
+        # file names are read on their own when the entry's platforms matter.
+        root_entry = whole and not first_line_is_tracked(chunk)
+        entry = parse_toml(PACKAGE_HEADER + (chunk if root_entry or last else _graph_text(chunk)), path, line_offset=start - 1)
         package = _first_table(entry.get("package"))
         name = package.get("name")
         if not isinstance(name, str):
             continue
         source = package.get("source") if isinstance(package.get("source"), dict) else {}
-        if is_torch_family(name) or canonicalize_name(name) in BUILDS_AGAINST_TORCH | ALSO_LOCKED:
-            packages.append(_locked_package(package, source))
+        if is_tracked(name):
+            packages.append(_locked_package(package, source, _wheel_locations(chunk), "\nsdist = " in chunk))
         if source.get("editable") == "." or source.get("virtual") == ".":
             metadata = package.get("metadata") if isinstance(package.get("metadata"), dict) else {}
             root = canonicalize_name(name)
@@ -489,7 +491,7 @@ def _chunks_that_may_reach_family(chunks: list[str]) -> dict[int, bool]:
             continue
         name = canonicalize_name(first_line[8:].rstrip().rstrip('"'))
         names[number] = name
-        if is_torch_family(name) or name in BUILDS_AGAINST_TORCH or name in ALSO_LOCKED:
+        if is_tracked(name):
             wanted[number] = True
         head = chunk[:400]
         if 'editable = "."' in head or 'virtual = "."' in head:
@@ -507,15 +509,48 @@ def _chunks_that_may_reach_family(chunks: list[str]) -> dict[int, bool]:
     return wanted
 
 
+def is_tracked(name: str) -> bool:
+    """Entries whose versions and wheel platforms the checks read: the torch family, packages that build against
+    torch, and NumPy."""
+    name = canonicalize_name(name)
+    return is_torch_family(name) or name in BUILDS_AGAINST_TORCH or name in ALSO_LOCKED
+
+
+def first_line_is_tracked(chunk: str) -> bool:
+    first_line = chunk[: chunk.find("\n")] if "\n" in chunk else chunk
+    return first_line.startswith('name = "') and is_tracked(first_line[8:].rstrip().rstrip('"'))
+
+
+_WHEEL_LOCATION = re.compile(r'\b(?:filename|url|path) = "([^"]*)"')
+
+
+def _wheel_locations(chunk: str) -> list[str]:
+    """The file names of an entry's wheels, from its `wheels = [` … `]` lines: one wheel per line, as uv writes
+    them (the first location key on each line). Parsing those lines with tomllib costs most of a lock's time."""
+    start = chunk.find("\nwheels = [")
+    if start < 0:
+        return []
+    end = chunk.find("\n]", start + 1)
+    block = chunk[start : end if end >= 0 else len(chunk)]
+    found = []
+    for line in block.split("\n")[1:]:
+        match = _WHEEL_LOCATION.search(line)
+        if match:
+            found.append(match.group(1))
+    return found
+
+
 def _first_table(value: Any) -> dict:
     return value[0] if isinstance(value, list) and value and isinstance(value[0], dict) else {}
 
 
 def _graph_text(chunk: str) -> str:
-    """An entry without its `sdist` and `wheels` lines and its `[package.metadata]` tables: what is left
-    is what the graph needs, a tenth of the bytes. uv writes `wheels = [` and its closing `]` on lines of
-    their own; anything else is kept, so an unusual layout costs time, never correctness."""
-    if "\nwheels = [" not in chunk and "\nsdist = " not in chunk and "[package.metadata" not in chunk:
+    """An entry without its `sdist`, `wheels` and `resolution-markers` lines and its `[package.metadata]`
+    tables: what is left is what the graph needs, a tenth of the bytes (the resolution model follows the edges'
+    markers, not the forks an entry was chosen in). uv writes `wheels = [` and its closing `]` on lines of their
+    own; anything else is kept, so an unusual layout costs time, never correctness."""
+    if ("\nwheels = [" not in chunk and "\nsdist = " not in chunk and "[package.metadata" not in chunk
+            and "\nresolution-markers = [" not in chunk):
         return chunk
     kept: list[str] = []
     skipping_wheels = skipping_metadata = False
@@ -523,14 +558,14 @@ def _graph_text(chunk: str) -> str:
         if skipping_wheels:
             skipping_wheels = text_line != "]"
             continue
+        if text_line.startswith(("wheels = [", "resolution-markers = [")):
+            skipping_wheels = not text_line.rstrip().endswith("]")
+            continue
         if text_line.startswith("["):
             skipping_metadata = text_line.startswith("[package.metadata")
         if skipping_metadata:
             continue
         if text_line.startswith("sdist = "):
-            continue
-        if text_line.startswith("wheels = ["):
-            skipping_wheels = not text_line.rstrip().endswith("]")
             continue
         kept.append(text_line)
     return "\n".join(kept)
@@ -619,14 +654,11 @@ def _all_edges(node: LockNode) -> Iterable[LockEdge]:
         yield from edges
 
 
-def _locked_package(package: dict, source: dict) -> LockedPackage:
-    """A torch-family entry with the platforms and Pythons of its wheels."""
+def _locked_package(package: dict, source: dict, wheels: list[str], has_sdist: bool) -> LockedPackage:
+    """A tracked entry with the platforms and Pythons of its wheels."""
     platforms: set[str] = set()
     pythons: set[str] = set()
-    for wheel in package.get("wheels", []) or []:
-        if not isinstance(wheel, dict):
-            continue
-        location = wheel.get("filename") or wheel.get("url") or wheel.get("path") or ""
+    for location in wheels:
         filename = unquote(str(location).split("#", 1)[0].split("?", 1)[0].rsplit("/", 1)[-1])
         try:
             _, _, _, tags = parse_wheel_filename(filename)
@@ -641,10 +673,9 @@ def _locked_package(package: dict, source: dict) -> LockedPackage:
         version=str(package.get("version", "")),
         source_kind=kind,
         source=location,
-        resolution_markers=_strs(package.get("resolution-markers")),
         wheel_platforms=tuple(sorted(platforms)),
         wheel_pythons=tuple(sorted(pythons)),
-        has_sdist="sdist" in package,
+        has_sdist=has_sdist,
     )
 
 
