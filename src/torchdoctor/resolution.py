@@ -72,11 +72,6 @@ class Platform:
             ("sys_platform", self.sys_platform),
         )
 
-    @property
-    def cuda_capable(self) -> bool:
-        """Linux and Windows have CUDA builds of torch; macOS does not."""
-        return self.sys_platform in ("linux", "win32")
-
 
 LINUX_X86_64 = Platform("linux-x86_64", "Linux x86_64", "linux", "Linux", "posix", "x86_64")
 LINUX_AARCH64 = Platform("linux-aarch64", "Linux aarch64", "linux", "Linux", "posix", "aarch64")
@@ -363,9 +358,6 @@ class ProjectModel:
     def for_platform(self, key: str) -> tuple[Resolution, ...]:
         return tuple(r for r in self.resolutions if r.platform == key)
 
-    def default(self, key: str) -> Resolution | None:
-        return next((r for r in self.resolutions if r.platform == key and r.option is None), None)
-
     @property
     def machine_default(self) -> Resolution | None:
         return next((r for r in self.machine if r.option is None), None)
@@ -577,10 +569,6 @@ def _series(name: str, version: str | None) -> str | None:
 # From pyproject.toml
 
 
-def _requirement(text: str) -> Requirement | None:
-    return parse_requirement(text)[0]
-
-
 def _in_selection(group: str, selection: Selection) -> bool:
     if group == "dependencies":
         return True
@@ -589,15 +577,15 @@ def _in_selection(group: str, selection: Selection) -> bool:
     return (kind == "optional" and name in selection.extras) or (kind == "group" and name in selection.groups)
 
 
-def _predict(pyproject: PyprojectInfo, platform: Platform, python: str, selection: Selection) -> tuple[Planned, ...]:
+def _predict(pyproject: PyprojectInfo, platform: Platform, python: str, selection: Selection,
+             default_mirror: bool) -> tuple[Planned, ...]:
     environment = platform.environment(python)
     active = frozenset(selection.extras)
     wanted: dict[str, list[Requirement]] = {}
-    default_mirror = False
     for declared in pyproject.torch_requirements:
         if declared.name not in MODEL_PACKAGES or not _in_selection(declared.group, selection):
             continue
-        requirement = _requirement(declared.requirement)
+        requirement = parse_requirement(declared.requirement)[0]
         if requirement is None:
             continue
         if requirement.marker is not None and marker_holds(str(requirement.marker), environment, active) is False:
@@ -612,7 +600,7 @@ def _predict(pyproject: PyprojectInfo, platform: Platform, python: str, selectio
             specifier &= requirement.specifier
             direct = direct or requirement.url
         in_base = any(r.group == "dependencies" for r in pyproject.torch_requirements if r.name == name)
-        index, index_name, default_mirror = _predicted_index(pyproject, indexes, name, environment, selection, in_base)
+        index, index_name = _predicted_index(pyproject, indexes, name, environment, selection, in_base)
         if direct:
             index, index_name = direct, None
         if index == UNDECIDED:
@@ -688,7 +676,7 @@ def _pinned(specifier: SpecifierSet) -> str | None:
 
 def _predicted_index(pyproject: PyprojectInfo, indexes: Mapping, name: str, environment, selection: Selection,
                      in_base: bool = False):
-    """(index URL or None for PyPI, index name, whether that default index is a PyPI mirror) for `name`.
+    """(index URL or None for PyPI, index name) for `name`: UNDECIDED where uv's universal resolution decides.
 
     The first `[tool.uv.sources]` entry whose marker holds and whose `extra`/`group` (if any) is on wins, as
     in uv; without one, the first index that carries torch builds in uv's search order (non-explicit
@@ -707,30 +695,28 @@ def _predicted_index(pyproject: PyprojectInfo, indexes: Mapping, name: str, envi
         # dependencies require it without the selection's source, or an extra that does not conflict maps it
         # (uv then locks one version for all of them): uv's universal resolution decides (the field corpus shows
         # it reusing another selection's or platform's build), not a rule torchdoctor can state.
-        return UNDECIDED, None, False
+        return UNDECIDED, None
     if applying:
         source = applying[0]
         if source.kind == "index":
             index = indexes.get(source.target)
             if index is None or not index.url:
-                return UNDECIDED, None, False  # an undeclared index: uv refuses to lock (TD306)
-            return index.url, source.target, False
-        return source.target, None, False
+                return UNDECIDED, None  # an undeclared index: uv refuses to lock (TD306)
+            return index.url, source.target
+        return source.target, None
     if any(parse_index_url(u).serves_torch for u in pyproject.uv.find_links):
         # find-links pages add candidates beside the indexes' (uv takes torch from either): which wins
         # depends on the versions each has.
-        return UNDECIDED, None, False
+        return UNDECIDED, None
     searched = [(i.url, i.name) for i in pyproject.indexes if not i.explicit and not i.default and i.url]
     searched += [(u, None) for u in pyproject.uv.extra_index_url]
     for url, index_name in searched:
         if parse_index_url(url).serves_torch:
-            return url, index_name, False
+            return url, index_name
     default = next((i for i in pyproject.indexes if i.default and i.url), None)
     if default is not None:
-        return (default.url, default.name, not parse_index_url(default.url).serves_torch)
-    if pyproject.uv.index_url:
-        return pyproject.uv.index_url, None, not parse_index_url(pyproject.uv.index_url).serves_torch
-    return None, None, False
+        return default.url, default.name
+    return pyproject.uv.index_url, None
 
 
 def _newest_series(name: str, specifier: SpecifierSet, index: str | None) -> tuple[str | None, bool, tuple[str, ...]]:
@@ -788,8 +774,10 @@ def _machine_python(snapshot: Snapshot) -> str | None:
 
 def resolve(project: ProjectInfo, platform: Platform, python: str, selection: Selection, key: str | None = None) -> Resolution:
     pyproject, lock = project.pyproject, project.lock
-    default_mirror = bool(pyproject and any(i.default and i.url and not parse_index_url(i.url).serves_torch
-                                            for i in pyproject.indexes))
+    # A default index that is not a PyTorch one replaces PyPI (a mirror): its torch wheels are PyPI's builds.
+    defaults = [i.url for i in (pyproject.indexes if pyproject else ()) if i.default and i.url]
+    defaults += [pyproject.uv.index_url] if pyproject and pyproject.uv.index_url else []
+    default_mirror = any(not parse_index_url(url).serves_torch for url in defaults)
     environment = platform.environment(python)
     note = None
     if _root_node(lock) is not None:
@@ -804,7 +792,7 @@ def resolve(project: ProjectInfo, platform: Platform, python: str, selection: Se
         if environments and not any(marker_holds(m, environment) for m in environments):
             packages, note = (), "outside [tool.uv] environments: uv does not resolve for this platform"
         else:
-            packages = _predict(pyproject, platform, python, selection) if pyproject else ()
+            packages = _predict(pyproject, platform, python, selection, default_mirror) if pyproject else ()
     return Resolution(key or platform.key, platform.label if key is None else f"this machine ({platform.label})", python,
                       selection.label, selection.option, basis, packages, note)
 

@@ -344,6 +344,9 @@ class LockedPackage:
     source_kind: str | None = None
     """"registry", "url", "path", "git", "editable", "virtual" or "directory"."""
     source: str | None = None
+    resolution_markers: tuple[str, ...] = ()
+    """Kept so snapshots recorded before the lock graph was read come back whole; no longer read (parsing them was most of a large
+    lock's cost, and the resolution model follows the edges' markers, not the entries' forks)."""
     wheel_platforms: tuple[str, ...] = ()
     """Sorted platform tags of its locked wheels, e.g. manylinux_2_28_x86_64, win_amd64."""
     wheel_pythons: tuple[str, ...] = ()

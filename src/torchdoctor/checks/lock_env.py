@@ -152,9 +152,10 @@ def lock_gives_cpu_build(snapshot: Snapshot) -> Iterator[Finding]:
         while NVML or the device files show an NVIDIA GPU.
     Why it matters:
         Every `uv sync` (and `uv run`) installs that build: the GPU stays unused however often torch is
-        reinstalled by hand. An error when nothing in the project gives this platform a GPU build by accident
-        of configuration; a note when an extra or group gives it one (`uv sync --extra cu128`), or when the
-        project maps torch to the CPU index on purpose.
+        reinstalled by hand. An error when uv.lock pins it and nothing in the project gives this platform a GPU
+        build; a note when an extra or group gives it one (`uv sync --extra cu128`), or when the project maps
+        torch to the CPU index on purpose (said with or without a lock). Without a lock, a platform that falls
+        back to PyPI's CPU build is TD316's.
     Fix safety:
         Fixed in pyproject.toml by mapping torch to a CUDA index for this platform, then `uv lock`.
     """
@@ -180,6 +181,8 @@ def lock_gives_cpu_build(snapshot: Snapshot) -> Iterator[Finding]:
             evidence + tuple(_planned_evidence(snapshot, r, r.torch) for r in with_gpu),
         )
         return
+    if default.basis != "uv.lock" and not _cpu_on_purpose(snapshot, model):
+        return  # without a lock, TD316 speaks of a platform that falls back to a CPU torch
     if _cpu_on_purpose(snapshot, model):
         yield Finding(
             Severity.INFO,
