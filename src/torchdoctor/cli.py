@@ -379,7 +379,8 @@ def write_atomically(path: Path, text: str) -> None:
 
 def command_fix(args: argparse.Namespace) -> int:
     from torchdoctor.checks import run_checks
-    from torchdoctor.fixes import FixError, apply_fixes, fixable, unified_diff
+    from torchdoctor.fixes import FixError, fixable, unified_diff
+    from torchdoctor.fixes.proof import plan_fixes
     from torchdoctor.fixes.writer import write_fixed
     from torchdoctor.probes.collect import with_project
 
@@ -412,16 +413,26 @@ def command_fix(args: argparse.Namespace) -> int:
     try:
         original = path.read_bytes()
         before = original.decode("utf-8")
-        after = apply_fixes(before, chosen)
-    except (OSError, UnicodeDecodeError, FixError) as error:
+    except (OSError, UnicodeDecodeError) as error:
         raise UsageError(f"cannot fix {path}: {error}") from None
-    for diagnosis in chosen:
+    plan = plan_fixes(snapshot, before, chosen,
+                      lambda fixed: fixable(run_checks(fixed), codes or None, unsafe=args.unsafe))
+    for diagnosis in plan.applied:
         print(f"{diagnosis.code}: {diagnosis.fix.title}", file=sys.stderr)
+    for diagnosis, proof in plan.refused:
+        print(f"not applied, not proven: {diagnosis.code} {diagnosis.fix.title}", file=sys.stderr)
+        for problem in proof.problems:
+            print(f"    {problem}", file=sys.stderr)
+    after = plan.after
     diff = unified_diff(before, after)
     sys.stdout.write(diff)
     sys.stdout.flush()
-    if args.dry_run or not diff:
-        return ExitCode.CLEAN
+    if not diff:
+        print("torchdoctor: nothing written: no fix could be proven" if plan.refused else "torchdoctor: nothing to change",
+              file=sys.stderr)
+        return ExitCode.FINDINGS if plan.refused else ExitCode.CLEAN
+    if args.dry_run:
+        return ExitCode.FINDINGS if plan.refused else ExitCode.CLEAN
     if not args.yes:
         if not sys.stdin.isatty():
             raise UsageError("nothing written: pass --yes to write without a confirmation")
@@ -435,8 +446,8 @@ def command_fix(args: argparse.Namespace) -> int:
         raise UsageError(str(error)) from None
     print(f"wrote {path} (undo with `torchdoctor undo`; backup in {backup})", file=sys.stderr)
     rechecked = run_checks(with_project(snapshot, Path(snapshot.project.root)))
-    remaining = sorted({d.code for d in rechecked} & {d.code for d in chosen})
-    cured = sorted({d.code for d in chosen} - set(remaining))
+    remaining = sorted({d.code for d in rechecked} & {d.code for d in (*plan.applied, *(d for d, _ in plan.refused))})
+    cured = sorted({d.code for d in plan.applied} - set(remaining))
     if cured:
         print(f"re-check: {', '.join(cured)} no longer reported", file=sys.stderr)
     if remaining:

@@ -2,7 +2,7 @@
 
 Everything slow runs in thread workers that only post messages (probes, the GEMM test, `uv lock`);
 the app turns those into widgets. The logic is the CLI's: take_snapshot, run_checks, fixable,
-apply_fixes, write_fixed, undo_last, run_bench, run_uv_lock. Nothing here decides anything the CLI
+plan_fixes, write_fixed, undo_last, run_bench, run_uv_lock. Nothing here decides anything the CLI
 would decide differently.
 """
 
@@ -25,7 +25,8 @@ from textual.worker import Worker, WorkerState
 from torchdoctor import __version__
 from torchdoctor.checks import run_checks
 from torchdoctor.files import atomic_write
-from torchdoctor.fixes import FixError, apply_fixes, fixable, unified_diff
+from torchdoctor.fixes import FixError, fixable, unified_diff
+from torchdoctor.fixes.proof import plan_fixes
 from torchdoctor.fixes.writer import undo_last, write_fixed
 from torchdoctor.model import Applicability, Diagnosis, Report
 from torchdoctor.probes.collect import take_snapshot, with_project
@@ -94,6 +95,8 @@ class TorchDoctorApp(App[int]):
         self.bench_progress: str | None = None
         self.bench_results: list[str] = []
         self.lock_cancel = threading.Event()
+        self._plans: dict = {}
+        """Proven fix plans by (the fixes, the file's bytes): the detail view asks on every highlight."""
         self.fixed_codes: set[str] = set()
 
     # --- layout -------------------------------------------------------------------------------------
@@ -257,18 +260,27 @@ class TorchDoctorApp(App[int]):
             return None
         return Path(self.snapshot.project.pyproject.path)
 
-    def preview(self, chosen: list[Diagnosis]) -> tuple[bytes, str, str]:
-        """(the file's bytes, the diff, the new text); empty diff when nothing would change."""
+    def preview(self, chosen: list[Diagnosis], follow: bool = False) -> tuple[bytes, str, str]:
+        """(the file's bytes, the diff, the new text); empty diff when nothing would change. The text is the
+        one proven by plan_fixes, as the CLI writes it; a fix that cannot be proven is said instead."""
         path = self.pyproject_path()
-        if path is None:
+        if path is None or self.snapshot is None:
             return b"", "", ""
         try:
             original = path.read_bytes()
             before = original.decode("utf-8")
-            after = apply_fixes(before, chosen)
-        except (OSError, UnicodeDecodeError, FixError) as error:
+        except (OSError, UnicodeDecodeError) as error:
             return b"", f"# cannot preview: {error}", ""
-        return original, unified_diff(before, after), after
+        key = (tuple((d.code, d.message) for d in chosen), original, follow)
+        plan = self._plans.get(key)  # proving reads the project again: once per fix and file state
+        if plan is None:
+            # "Fix all" goes on to what the fixes reveal (their fixed point); "fix this one" applies that one only.
+            plan = plan_fixes(self.snapshot, before, chosen, lambda fixed: fixable(run_checks(fixed)) if follow else [])
+            self._plans = {**self._plans, key: plan} if len(self._plans) < 64 else {key: plan}
+        if plan.refused and not plan.applied:
+            reasons = "; ".join(p for _, proof in plan.refused for p in proof.problems)
+            return b"", f"# not applied: the fix could not be proven: {reasons}", ""
+        return original, unified_diff(before, plan.after), plan.after
 
     def action_fix_selected(self) -> None:
         diagnosis = self.selected()
@@ -287,14 +299,14 @@ class TorchDoctorApp(App[int]):
             self.notify("No safe pyproject.toml fix to apply.")
             return
         codes = ", ".join(dict.fromkeys(d.code for d in chosen))
-        self.confirm_and_write(chosen, f"every safe fix: {codes}", None)
+        self.confirm_and_write(chosen, f"every safe fix: {codes}", None, follow=True)
 
-    def confirm_and_write(self, chosen: list[Diagnosis], title: str, warning: str | None) -> None:
+    def confirm_and_write(self, chosen: list[Diagnosis], title: str, warning: str | None, follow: bool = False) -> None:
         path = self.pyproject_path()
         if path is None:
             self.notify("No pyproject.toml in this project.", severity="error")
             return
-        original, diff, after = self.preview(chosen)
+        original, diff, after = self.preview(chosen, follow=follow)
         if not diff or not after:
             self.notify(diff[2:] if diff.startswith("#") else "Nothing to change.", severity="warning")
             return

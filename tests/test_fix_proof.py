@@ -1,0 +1,83 @@
+"""A fix is proven before it is written: real project files, the real CLI, and the causes seen in the field."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import replace
+from pathlib import Path
+
+from conftest import CASES, FIXTURES, SNAPSHOTS, run_cli
+from torchdoctor.checks import run_checks
+from torchdoctor.fixes import apply_fixes, fixable
+from torchdoctor.fixes.proof import plan_fixes, prove
+from torchdoctor.probes.project import probe_project
+from torchdoctor.snapshot import Snapshot
+
+H100 = Snapshot.from_json((SNAPSHOTS / "h100-pypi.json").read_text(encoding="utf-8"))
+REGRESSIONS = CASES / "regressions"
+
+
+def project(tmp_path: Path, source: Path) -> tuple[Snapshot, str]:
+    folder = tmp_path / "project"
+    folder.mkdir()
+    shutil.copy(source, folder / "pyproject.toml")
+    snapshot = replace(H100, project=probe_project(folder))
+    return snapshot, (folder / "pyproject.toml").read_text(encoding="utf-8")
+
+
+def test_a_fix_that_moves_windows_to_cpu_and_breaks_the_lock_is_refused(tmp_path):
+    """r11: marking the non-explicit nightly index explicit ("safe") hides pytorch-triton from uv and sends
+    Windows from cu130 to PyPI's CPU torch. The proof says both, and nothing is applied."""
+    snapshot, text = project(tmp_path, REGRESSIONS / "r11-nightly-nonexplicit" / "pyproject.toml")
+    chosen = fixable(run_checks(snapshot))
+    assert [d.code for d in chosen] == ["TD301"]
+    proof = prove(snapshot, text, apply_fixes(text, chosen), chosen)
+    assert not proof.proven
+    assert "Windows x86_64 would move from torch's cu130 build to a CPU build" in proof.problems
+    assert any(p.startswith("it would raise TD308 (error)") for p in proof.problems)
+    plan = plan_fixes(snapshot, text, chosen, lambda fixed: fixable(run_checks(fixed)))
+    assert plan.after == text and [d.code for d, _ in plan.refused] == ["TD301"]
+
+
+def test_a_fix_is_refused_when_the_result_is_not_toml(tmp_path):
+    snapshot, text = project(tmp_path, FIXTURES / "fix-cases" / "TD301.toml")
+    (diagnosis,) = fixable(run_checks(snapshot))
+    assert prove(snapshot, text, text + "\n[broken\n", [diagnosis]).problems[0].startswith(
+        "the fixed pyproject.toml would not be valid TOML")
+
+
+def test_a_fix_never_writes_a_key_that_dynamic_lists(tmp_path):
+    snapshot, text = project(tmp_path, REGRESSIONS / "r4-dynamic" / "pyproject.toml")
+    written = text.replace('dynamic = ["version", "dependencies"]', 'dynamic = ["version", "dependencies"]\ndependencies = ["x"]')
+    (diagnosis,) = [d for d in run_checks(snapshot) if d.code == "TD308"]
+    assert "it would write [project] dependencies, which `dynamic` lists: the build backend owns that key" in prove(
+        snapshot, text, written, [diagnosis]).problems
+
+
+def test_fixes_reach_their_fixed_point_in_one_run(tmp_path):
+    """TD306 points the sources at the only index; TD305 (that index unused) is then no longer true. Applied one
+    proven fix at a time, the set ends where a second run has nothing left to do."""
+    snapshot, text = project(tmp_path, FIXTURES / "fix-cases" / "TD306.toml")
+    chosen = fixable(run_checks(snapshot), unsafe=True)
+    plan = plan_fixes(snapshot, text, chosen, lambda fixed: fixable(run_checks(fixed), unsafe=True))
+    assert plan.applied and plan.after != text
+    again = replace(snapshot, project=probe_project(_write(tmp_path / "again", plan.after)))
+    assert plan_fixes(again, plan.after, fixable(run_checks(again), unsafe=True),
+                      lambda fixed: fixable(run_checks(fixed), unsafe=True)).after == plan.after
+
+
+def _write(folder: Path, text: str) -> Path:
+    folder.mkdir()
+    (folder / "pyproject.toml").write_text(text, encoding="utf-8")
+    return folder
+
+
+def test_cli_says_when_no_fix_can_be_proven_and_exits_non_zero(tmp_path):
+    folder = tmp_path / "r11"
+    shutil.copytree(REGRESSIONS / "r11-nightly-nonexplicit", folder)
+    before = (folder / "pyproject.toml").read_bytes()
+    result = run_cli("fix", "--all", "--yes", "--project", str(folder), "--snapshot", str(SNAPSHOTS / "h100-pypi.json"))
+    assert result.code == 1
+    assert "not applied, not proven: TD301" in result.stderr
+    assert "nothing written: no fix could be proven" in result.stderr
+    assert (folder / "pyproject.toml").read_bytes() == before
