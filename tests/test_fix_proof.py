@@ -81,3 +81,35 @@ def test_cli_says_when_no_fix_can_be_proven_and_exits_non_zero(tmp_path):
     assert "not applied, not proven: TD301" in result.stderr
     assert "nothing written: no fix could be proven" in result.stderr
     assert (folder / "pyproject.toml").read_bytes() == before
+
+
+def test_repairing_a_markdown_wrapped_url_keeps_its_credentials(tmp_path):
+    """The report redacts `user:token@` to `***@`; the fix must write the real credentials back, not the stars."""
+    secret = "https://reader:s3cr%40t@mirror.example.edu/pytorch/whl/cu128"
+    text = ('[project]\nname = "c"\nversion = "0"\nrequires-python = ">=3.10"\ndependencies = ["torch==2.9.1"]\n'
+            f'[[tool.uv.index]]\nname = "pt"\nurl = "[{secret}]({secret})"\nexplicit = true\n'
+            '[tool.uv.sources]\ntorch = [{ index = "pt" }]\n')
+    folder = _write(tmp_path / "creds", text)
+    snapshot = replace(H100, project=probe_project(folder))
+    (td304,) = [d for d in run_checks(snapshot) if d.code == "TD304"]
+    assert "s3cr" not in td304.message and "***@" in td304.evidence[0].value
+    fixed = apply_fixes(text, [td304])
+    assert f'url = "{secret}"' in fixed and "***" not in fixed
+
+
+def test_fix_with_a_snapshot_edits_the_project_here_never_the_one_it_names(tmp_path):
+    """A crafted snapshot pointing at another file must not make `fix --yes` edit that file."""
+    import json
+
+    victim = _write(tmp_path / "victim", (FIXTURES / "fix-cases" / "TD301.toml").read_text(encoding="utf-8"))
+    victim_bytes = (victim / "pyproject.toml").read_bytes()
+    recorded = json.loads((SNAPSHOTS / "h100-pypi.json").read_text(encoding="utf-8"))
+    recorded["project"] = json.loads(replace(H100, project=probe_project(victim)).to_json())["project"]
+    crafted = tmp_path / "crafted.json"
+    crafted.write_text(json.dumps(recorded), encoding="utf-8")
+    here = _write(tmp_path / "here", (FIXTURES / "fix-cases" / "TD301.toml").read_text(encoding="utf-8"))
+    result = run_cli("fix", "--all", "--yes", "--snapshot", str(crafted), cwd=here,
+                     env={"TORCHDOCTOR_STATE_DIR": str(tmp_path / "state")})
+    assert result.code == 0, result.stderr
+    assert (victim / "pyproject.toml").read_bytes() == victim_bytes
+    assert "explicit = true" in (here / "pyproject.toml").read_text(encoding="utf-8")

@@ -299,7 +299,7 @@ def test_extras_alternative_locks_cpu_and_the_machines_cuda_build(uv, index, tmp
     plain = case_text("uv-guide-extras", "pyproject.plain.toml")
     (td316,) = [d for d in diagnose(plain, tmp_path) if d.code == "TD316"]
     (alternative,) = td316.alternatives
-    assert alternative.title == "Let each user choose: extras cpu and cu130 (`uv sync --extra cu130`), declared conflicting"
+    assert alternative.title == "Let each user choose: extras cpu and cu130 (`uv sync --extra cu130`), declared conflicting; torch leaves the plain install"
     after_text = apply_fixes(plain, [replace(td316, fix=alternative)])
     after = tmp_path / "after"
     after.mkdir()

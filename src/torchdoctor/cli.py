@@ -388,6 +388,10 @@ def command_fix(args: argparse.Namespace) -> int:
         raise UsageError("name the diagnoses to fix (e.g. `torchdoctor fix TD304`) or pass --all")
     project_dir = project_directory(args)
     snapshot = load_snapshot(args, project_dir)
+    if args.snapshot and not args.project:
+        # A recorded snapshot names the project it was taken in; a fix edits only the project here (the current
+        # directory or --project), never a path read from a file someone handed over.
+        snapshot = with_project(snapshot, project_dir)
     pyproject = snapshot.project.pyproject
     if pyproject is None:
         raise UsageError(f"no usable pyproject.toml in {snapshot.project.root}")

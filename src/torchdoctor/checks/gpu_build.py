@@ -407,7 +407,8 @@ def extras_alternative(snapshot: Snapshot) -> tuple[Fix, ...]:
         return ()
     return (
         Fix(
-            f"Let each user choose: extras {' and '.join(variants)} (`uv sync --extra {variant}`), declared conflicting",
+            f"Let each user choose: extras {' and '.join(variants)} (`uv sync --extra {variant}`), declared conflicting; "
+            "torch leaves the plain install",
             Applicability.UNSAFE,  # a plain `uv sync` no longer installs torch
             "accelerator-extras",
             {"variants": variants, "urls": [pytorch_index_url(v) for v in variants], "packages": fix.params["packages"]},

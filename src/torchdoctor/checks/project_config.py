@@ -261,7 +261,9 @@ def index_never_used(snapshot: Snapshot) -> Iterator[Finding]:
         although the index suggests otherwise. A note when torch is mapped to another index (an index kept for
         switching CUDA lines is harmless) or the index is not a PyTorch one.
     Fix safety:
-        Safe: map torch and its companions to it, or remove it.
+        Unsafe: for a CUDA/ROCm/XPU PyTorch index while torch is mapped nowhere, map torch and its companions to
+        it (removing it is the alternative); for another unused PyTorch index, remove it. An index that is not a
+        PyTorch one (a vendor's, testpypi) is never touched.
     """
     pyproject = _pyproject(snapshot)
     if pyproject is None:
@@ -271,17 +273,31 @@ def index_never_used(snapshot: Snapshot) -> Iterator[Finding]:
     for index in pyproject.indexes:
         if index.publish_url:
             continue  # an index to upload to (`uv publish --index`), not to install from
-        if index.explicit and index.name and index.name not in used:
-            # Left over beside a torch that is mapped elsewhere (kept for switching lines): harmless, a note.
-            # With torch mapped nowhere, the index was probably meant for it: torch comes from PyPI instead.
-            yield Finding(
-                Severity.INFO if torch_mapped or not index.url or not parse_index_url(index.url).serves_torch else Severity.WARNING,
-                f"the explicit index {index.name} is never used: no package in [tool.uv.sources] is mapped to it",
-                "An explicit index serves only the packages mapped to it. As nothing is, every package, torch included, "
-                "comes from the other indexes.",
-                (Evidence(_index_label(index), f"url = {index.url}, explicit = true", pyproject.path),),
-                Fix(f"Remove the unused index {index.name}", Applicability.UNSAFE, "remove-index", {"name": index.name}),
-            )
+        if not (index.explicit and index.name and index.name not in used):
+            continue
+        url = parse_index_url(index.url) if index.url else None
+        pytorch = url is not None and url.serves_torch
+        # Left over beside a torch that is mapped elsewhere (kept for switching lines): harmless, a note.
+        # With torch mapped nowhere, a PyTorch index was probably meant for it: torch comes from PyPI instead.
+        meant_for_torch = pytorch and not torch_mapped
+        remove = Fix(f"Remove the unused index {index.name}", Applicability.UNSAFE, "remove-index", {"name": index.name})
+        fix, alternatives = (remove, ()) if pytorch else (None, ())  # other indexes (vendors, testpypi) are not ours
+        if meant_for_torch and url.accelerated:
+            packages = [p for p in ("torch", *COMPANIONS) if _declared(pyproject, p) and not _sources_for(pyproject, p)]
+            if "torch" in packages:
+                fix = Fix(f"Map {', '.join(packages)} to {index.name} on Linux and Windows", Applicability.UNSAFE,
+                          "use-pytorch-index", {"name": index.name, "url": index.url, "packages": packages,
+                                                "marker": "sys_platform == 'linux' or sys_platform == 'win32'", "replace": []})
+                alternatives = (remove,)
+        yield Finding(
+            Severity.WARNING if meant_for_torch else Severity.INFO,
+            f"the explicit index {index.name} is never used: no package in [tool.uv.sources] is mapped to it",
+            "An explicit index serves only the packages mapped to it. As nothing is, every package, torch included, "
+            "comes from the other indexes." + (" It looks meant for torch: map torch to it, or remove it." if meant_for_torch else ""),
+            (Evidence(_index_label(index), f"url = {index.url}, explicit = true", pyproject.path),),
+            fix,
+            alternatives,
+        )
 
 
 @rule("TD306", "source-index-undeclared")

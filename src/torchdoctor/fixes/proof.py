@@ -21,8 +21,8 @@ from torchdoctor.probes.project import FileProblem, parse_toml, probe_project
 from torchdoctor.resolution import MODEL_PACKAGES, ProjectModel, build_model
 from torchdoctor.snapshot import Snapshot
 
-DROPPING_ACTIONS = frozenset({"remove-dependencies"})
-"""Fix actions whose title says they remove a requirement: a package may leave a platform's install."""
+DROPPING_ACTIONS = frozenset({"remove-dependencies", "accelerator-extras"})
+"""Fix actions whose title says a package leaves the plain install (removed, or moved into opt-in extras)."""
 
 
 @dataclass(frozen=True)

@@ -174,9 +174,16 @@ def make_index_explicit(document: TOMLDocument, params: dict[str, Any]) -> None:
 
 @transform("repair-index-url")
 def repair_index_url(document: TOMLDocument, params: dict[str, Any]) -> None:
+    """The URL inside the Markdown link (or without its spaces or /simple), cleaned from the file's own value:
+    the report's URL has its credentials redacted, and `user:token@` must be kept byte for byte."""
+    from torchdoctor.indexes import parse_index_url
+
     index = _index_for(document, params)
-    if index is not None and index.get("url") != params["url"]:
-        index["url"] = params["url"]
+    if index is None or not isinstance(index.get("url"), str):
+        return
+    cleaned = parse_index_url(str(index["url"])).cleaned
+    if cleaned and index.get("url") != cleaned:
+        index["url"] = cleaned
 
 
 TORCH_FAMILY = ("torch", "torchvision", "torchaudio", "torchcodec")
