@@ -187,7 +187,8 @@ def test_fix_for_a_blackwell_laptop_chooses_cu128(tmp_path):
     plain = (CASES / "uv-guide-extras" / "pyproject.plain.toml").read_text(encoding="utf-8")
     diagnoses = diagnose_text(tmp_path, plain, machine)
     (td220,) = [d for d in diagnoses if d.code == "TD220"]
-    assert td220.fix.title == "cu128: the newest torch 2.11 build with sm_120 that your 572.83 driver supports"
+    assert td220.fix.title == ("cu128: the oldest CUDA line of torch 2.11 with sm_120 that your 572.83 driver supports (the lowest driver floor "
+                                "for everyone who shares the project)")
     assert td220.fix.applicability is Applicability.SAFE
     after = apply_fixes(plain, [td220])
     assert 'url = "https://download.pytorch.org/whl/cu128"' in after

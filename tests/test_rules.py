@@ -232,7 +232,8 @@ def test_td220_blackwell_on_a_cu126_build_names_a_build_the_driver_supports():
     )
     # torch 2.6 has no Blackwell build; a CUDA 12.8 driver rules out cu130/cu132, so 2.11's cu128 is the newest that fits.
     # The explanation names the very build the fix writes.
-    assert diagnosis.fix.title == "cu128: the newest torch 2.11 build with sm_120 that your 572.83 driver supports"
+    assert diagnosis.fix.title == ("cu128: the oldest CUDA line of torch 2.11 with sm_120 that your 572.83 driver supports (the lowest driver floor "
+                                "for everyone who shares the project)")
     assert f"The fix: {diagnosis.fix.title}." in diagnosis.explanation
     assert "TD221" not in codes(RTX5090_CU126)
     # Without a pyproject to fix, the explanation still names the build to use.
@@ -264,7 +265,8 @@ GTX1080_CU128 = with_torch(
 def test_td221_pascal_on_cu128_points_to_cu126_of_the_same_release():
     diagnosis = only(GTX1080_CU128, "TD221")
     assert diagnosis.message == "NVIDIA GeForce GTX 1080 (sm_61, Pascal) is too old for torch 2.8.0+cu128"
-    assert diagnosis.fix.title == "cu126: the newest torch 2.11 build with sm_61 that your 570.133.07 driver supports"
+    assert diagnosis.fix.title == ("cu126: the oldest CUDA line of torch 2.11 with sm_61 that your 570.133.07 driver supports (the lowest "
+                                "driver floor for everyone who shares the project)")
     assert f"The fix: {diagnosis.fix.title}." in diagnosis.explanation  # the project's range allows 2.11
     assert "TD220" not in codes(GTX1080_CU128)
     no_project = replace(GTX1080_CU128, project=replace(GTX1080_CU128.project, pyproject=None))

@@ -332,7 +332,8 @@ def test_td310_variant_case_moves_torch_to_a_variant_the_range_has(uv, index, tm
     failed = uv_lock(uv, before, text, index, tmp_path)
     assert failed.returncode != 0 and "No solution found" in failed.stderr  # cu128 ended with 2.11
     (td310,) = [d for d in diagnose(text, tmp_path) if d.code == "TD310"]
-    assert td310.fix.title == "cu130: the newest torch 2.15 build with sm_90 that your 580.159.04 driver supports"
+    assert td310.fix.title == ("cu130: the oldest CUDA line of torch 2.15 with sm_90 that your 580.159.04 driver supports "
+                               "(the lowest driver floor for everyone who shares the project)")
     result = uv_lock(uv, after, apply_fixes(text, [td310]), index, tmp_path)
     assert result.returncode == 0, result.stderr
     assert locked_torch(after)["linux"] == {"2.15.0+cu130"}

@@ -141,7 +141,7 @@ def _arch_findings(snapshot: Snapshot, too_new: bool) -> Iterator[Finding]:
                 + fix
             )
             message = f"{gpu.name} ({sm_name(gpu.capability)}, {arch_name}) is too old for torch {torch.version}"
-        yield Finding(Severity.ERROR, message, why, evidence, build_fix)
+        yield Finding(Severity.ERROR, message, why, evidence, build_fix, build_alternatives(snapshot) if build_fix else ())
 
 
 @rule("TD220", "gpu-too-new-for-build")
@@ -345,30 +345,28 @@ def declared_cuda_lines(snapshot: Snapshot) -> tuple[str, ...]:
     return tuple(dict.fromkeys([*mapped, *rest]))
 
 
-def recommend_build(snapshot: Snapshot) -> tuple[str, str] | None:
-    """(variant, reason) for this machine and the project's torch range, or None when nothing fits.
+def recommend_builds(snapshot: Snapshot) -> list[tuple[str, str]]:
+    """The CUDA lines to offer, as (variant, reason), the default first.
 
-    The project's declared CUDA line is kept when it serves this machine: it is the team's choice, and a newer
-    one raises the driver floor for everyone. A machine without an NVIDIA GPU keeps the declared line and, if
-    the project declares none, proposes nothing: it never moves Linux from CUDA to CPU. Otherwise the variant
-    must run on every NVIDIA GPU here (CUDA's arch rules over the wheel's arch list), be supported by the driver
-    without relying on minor-version compatibility when possible, and exist for a torch release the project's
-    range admits; the newest such release and, within it, the newest such CUDA wins.
+    The project's CUDA line belongs to the team. The default keeps the line the project already declares when
+    it runs on every NVIDIA GPU here (CUDA's arch rules over the wheel's arch list) and on this driver;
+    otherwise it is the *oldest* CUDA line of the newest release in the project's range that does, with the
+    driver supporting it outright where possible: the lowest driver floor for everyone who shares the project.
+    The second choice, when it differs, is this machine's newest line. A machine without an NVIDIA GPU keeps the
+    declared line or proposes nothing: it never moves Linux from CUDA to CPU.
     """
     kb = knowledge()
     specifier = torch_specifier(snapshot.project.pyproject)
     if specifier is None:
-        return None
+        return []
     releases = sorted(kb.releases_in("torch", specifier), key=lambda r: Version(r.latest), reverse=True)
     declared = declared_cuda_lines(snapshot)
     capabilities = sorted({g.capability for g in gpus(snapshot)})
     if not capabilities:
-        if declared:
-            return declared[0], (f"{declared[0]}: the project's declared CUDA line (this machine has no NVIDIA GPU to "
-                                 "choose another by)")
-        return None
+        return [(declared[0], f"{declared[0]}: the project's declared CUDA line (this machine has no NVIDIA GPU to "
+                              "choose another by)")] if declared else []
     if not releases:
-        return None
+        return []
     supported = driver_cuda(snapshot)
     driver = snapshot.nvml.driver_version or "current"
     targets = " ".join(sm_name(c) for c in capabilities)
@@ -383,16 +381,39 @@ def recommend_build(snapshot: Snapshot) -> tuple[str, str] | None:
         return bool(archs) and all(coverage(c, archs).supported for c in capabilities)
 
     for variant in declared[:1]:
-        for release in releases:
-            if serves(release, variant, strict=False):
-                return variant, f"{variant}: the project's declared CUDA line, which has {targets} and runs on your {driver} driver"
-    for strict in (True, False):
-        for release in releases:
-            variants = sorted((v for v in release.variants if cuda_of_variant(v)), key=cuda_of_variant, reverse=True)
-            for variant in variants:
-                if serves(release, variant, strict):
-                    return variant, f"{variant}: the newest torch {release.series} build with {targets} that your {driver} driver supports"
-    return None
+        if any(serves(release, variant, strict=False) for release in releases):
+            return [(variant, f"{variant}: the project's declared CUDA line, which has {targets} and runs on your {driver} driver")]
+
+    def first(newest: bool) -> tuple[str, str] | None:
+        for strict in (True, False):
+            for release in releases:
+                variants = sorted((v for v in release.variants if cuda_of_variant(v)), key=cuda_of_variant, reverse=newest)
+                for variant in variants:
+                    if serves(release, variant, strict):
+                        return variant, release.series
+        return None
+
+    oldest, newest = first(newest=False), first(newest=True)
+    choices = []
+    if oldest is not None:
+        choices.append((oldest[0], f"{oldest[0]}: the oldest CUDA line of torch {oldest[1]} with {targets} that your {driver} "
+                                   "driver supports (the lowest driver floor for everyone who shares the project)"))
+    if newest is not None and newest != oldest:
+        choices.append((newest[0], f"{newest[0]}: this machine's newest torch {newest[1]} build with {targets} (it raises the "
+                                   "driver floor for everyone who shares the project)"))
+    return choices
+
+
+def recommend_build(snapshot: Snapshot) -> tuple[str, str] | None:
+    """The default CUDA line to offer (see recommend_builds), or None."""
+    choices = recommend_builds(snapshot)
+    return choices[0] if choices else None
+
+
+def build_alternatives(snapshot: Snapshot) -> tuple[Fix, ...]:
+    """The other choices beside use_build_fix's default: this machine's newest line, and the extras pattern."""
+    newest = use_build_fix(snapshot, choice=1)
+    return ((newest,) if newest else ()) + extras_alternative(snapshot)
 
 
 def extras_alternative(snapshot: Snapshot) -> tuple[Fix, ...]:
@@ -401,7 +422,9 @@ def extras_alternative(snapshot: Snapshot) -> tuple[Fix, ...]:
     pyproject = snapshot.project.pyproject
     if fix is None or pyproject is None or pyproject.extras or fix.params["replace"]:
         return ()
-    variant = fix.params["name"].removeprefix("pytorch-")
+    from torchdoctor.indexes import parse_index_url
+
+    variant = parse_index_url(fix.params["url"]).variant or fix.params["name"].removeprefix("pytorch-")
     variants = ["cpu"] if variant == "cpu" else ["cpu", variant]
     if len(variants) < 2:
         return ()
@@ -416,15 +439,16 @@ def extras_alternative(snapshot: Snapshot) -> tuple[Fix, ...]:
     )
 
 
-def use_build_fix(snapshot: Snapshot) -> Fix | None:
-    """The fix that maps the torch family to the recommended PyTorch index, or None."""
+def use_build_fix(snapshot: Snapshot, choice: int = 0) -> Fix | None:
+    """The fix that maps the torch family to the recommended PyTorch index (choice 0, the default; 1, this
+    machine's newest line when it differs), or None."""
     pyproject = snapshot.project.pyproject
     if pyproject is None or not pyproject.has_project_table:
         return None
-    recommended = recommend_build(snapshot)
-    if recommended is None:
+    choices = recommend_builds(snapshot)
+    if len(choices) <= choice:
         return None
-    variant, reason = recommended
+    variant, reason = choices[choice]
     declared = {r.name for r in pyproject.torch_requirements}
     packages = [p for p in FAMILY_PACKAGES if p in declared]
     if "torch" not in packages:
@@ -432,17 +456,23 @@ def use_build_fix(snapshot: Snapshot) -> Fix | None:
     from torchdoctor.indexes import parse_index_url
 
     pytorch_indexes = {i.name for i in pyproject.indexes if i.name and i.url and parse_index_url(i.url).serves_torch}
+    # The project's own index for that line, when sources already use it: its name and URL (a mirror) stay as
+    # they are. An unused one is left to TD305, whose fix may remove it; the two fixes must not meet there.
+    used = {s.target for s in pyproject.sources if s.kind == "index"}
+    own = next((i for i in pyproject.indexes if i.name in used and i.url and parse_index_url(i.url).serves_torch
+                and parse_index_url(i.url).channel == "stable" and parse_index_url(i.url).variant == variant), None)
+    name = own.name if own else f"pytorch-{variant}"
     existing = {s.target for s in pyproject.sources if s.package in packages and s.kind == "index" and not s.extra and not s.group}
-    replace = sorted(existing & pytorch_indexes - {f"pytorch-{variant}"})
-    if existing - pytorch_indexes - {f"pytorch-{variant}"}:
+    replace = sorted(existing & pytorch_indexes - {name})
+    if existing - pytorch_indexes - {name}:
         return None  # sources to other kinds of index: not ours to rewrite
     return Fix(
         title=reason,
-        applicability=Applicability.UNSAFE if replace else Applicability.SAFE,
+        applicability=Applicability.UNSAFE if replace or choice else Applicability.SAFE,
         action="use-pytorch-index",
         params={
-            "name": f"pytorch-{variant}",
-            "url": pytorch_index_url(variant),
+            "name": name,
+            "url": own.url if own else pytorch_index_url(variant),
             "packages": packages,
             "marker": "sys_platform == 'linux' or sys_platform == 'win32'",
             "replace": replace,
@@ -569,6 +599,7 @@ def _planned_findings(snapshot: Snapshot, driver: bool) -> Iterator[Finding]:
             + (f" The fix: {fix.title}." if fix else ""),
             problem.evidence,
             fix,
+            build_alternatives(snapshot) if fix else (),
         )
 
 

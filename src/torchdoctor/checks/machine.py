@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from torchdoctor.checks.common import NVML_SOURCE, nvidia_gpu_evidence, torch_source
-from torchdoctor.checks.gpu_build import extras_alternative, use_build_fix
+from torchdoctor.checks.gpu_build import build_alternatives, use_build_fix
 from torchdoctor.checks.registry import Finding, rule
 from torchdoctor.model import Applicability, Evidence, Fix, Severity
 from torchdoctor.snapshot import Snapshot
@@ -102,7 +102,7 @@ def cpu_build_on_nvidia_machine(snapshot: Snapshot) -> Iterator[Finding]:
             *gpu,
         ),
         use_build_fix(snapshot),
-        extras_alternative(snapshot),
+        build_alternatives(snapshot),
     )
 
 

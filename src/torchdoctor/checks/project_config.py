@@ -12,7 +12,7 @@ from packaging.version import Version
 
 from torchdoctor.checks.common import COMPANION_FAILURE, places_text
 from torchdoctor.checks.common import torch_specifier as torch_range
-from torchdoctor.checks.gpu_build import extras_alternative, use_build_fix
+from torchdoctor.checks.gpu_build import build_alternatives, use_build_fix
 from torchdoctor.checks.registry import Finding, rule
 from torchdoctor.indexes import (
     PLATFORM_NAMES,
@@ -709,7 +709,7 @@ def windows_gets_cpu_torch(snapshot: Snapshot) -> Iterator[Finding]:
              Evidence(f"torch on Linux x86_64 ({linux.selection})", f"{linux.torch.label}: {linux.torch.build_basis}", where))
             + tuple(Evidence("[tool.uv.sources] torch", f"index = {s.target!r}, marker = {s.marker!r}", pyproject.path) for s in sources),
             use_build_fix(snapshot) if selection.option is None else None,
-            extras_alternative(snapshot) if selection.option is None else (),
+            build_alternatives(snapshot) if selection.option is None else (),
         )
         return
 

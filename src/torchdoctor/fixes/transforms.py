@@ -300,9 +300,13 @@ def use_pytorch_index(document: TOMLDocument, params: dict[str, Any]) -> None:
         current = [dict(e) for e in _entries(sources[key])]
         if entry in current:
             continue
-        if not replaced:
+        # An entry for this same index with another marker (Linux only, say) is widened to the fix's platforms;
+        # entries for other indexes are replaced only when named in `replace`.
+        same_index = [e for e in current if e.get("index") == name and not e.get("extra") and not e.get("group")]
+        if not replaced and not same_index:
             continue
-        kept = [e for e in current if e.get("index") not in replaced or e.get("extra") or e.get("group")]
+        kept = [e for e in current
+                if (e.get("index") not in replaced and e not in same_index) or e.get("extra") or e.get("group")]
         _set_entries(sources, key, [*kept, entry])
     # Leave no index behind that nothing uses: the ones replaced, and the new one if every package already
     # had its own source (another fix may have mapped them first).
