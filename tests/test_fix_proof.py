@@ -113,3 +113,16 @@ def test_fix_with_a_snapshot_edits_the_project_here_never_the_one_it_names(tmp_p
     assert result.code == 0, result.stderr
     assert (victim / "pyproject.toml").read_bytes() == victim_bytes
     assert "explicit = true" in (here / "pyproject.toml").read_text(encoding="utf-8")
+
+
+def test_fix_lock_is_a_transaction_that_puts_both_files_back_when_uv_lock_fails(tmp_path):
+    """Offline with an empty cache, `uv lock` cannot resolve: pyproject.toml and uv.lock are restored, byte for byte."""
+    folder = _write(tmp_path / "p", (FIXTURES / "fix-cases" / "TD301.toml").read_text(encoding="utf-8"))
+    (folder / "uv.lock").write_bytes(b"version = 1\nrevision = 3\n# the lock as it was\n")
+    before = {name: (folder / name).read_bytes() for name in ("pyproject.toml", "uv.lock")}
+    result = run_cli("fix", "--all", "--yes", "--lock", "--project", str(folder), "--snapshot", str(SNAPSHOTS / "h100-pypi.json"),
+                     env={"UV_OFFLINE": "1", "UV_CACHE_DIR": str(tmp_path / "empty-cache"), "UV_PYTHON_DOWNLOADS": "never",
+                          "TORCHDOCTOR_STATE_DIR": str(tmp_path / "state"), "XDG_CONFIG_HOME": str(tmp_path / "config")})
+    assert result.code == 1, result.stderr
+    assert "uv lock failed: pyproject.toml and uv.lock are back as they were" in result.stderr
+    assert {name: (folder / name).read_bytes() for name in ("pyproject.toml", "uv.lock")} == before

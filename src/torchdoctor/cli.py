@@ -457,7 +457,7 @@ def command_fix(args: argparse.Namespace) -> int:
     if remaining:
         print(f"re-check: still reported: {', '.join(remaining)}", file=sys.stderr)
     if args.lock:
-        return run_uv_lock(Path(snapshot.project.root))
+        return lock_or_put_back(Path(snapshot.project.root), path)
     print("next: `uv lock`, then `uv sync`", file=sys.stderr)
     return ExitCode.FINDINGS if remaining else ExitCode.CLEAN
 
@@ -477,6 +477,33 @@ def choose_alternative(diagnoses, codes: set[str], number: int):
             yield diagnosis
     if not found:
         raise UsageError(f"{', '.join(sorted(codes))} offers no alternative fix here")
+
+
+def lock_or_put_back(root: Path, pyproject: Path) -> int:
+    """`fix --lock` as one transaction: when `uv lock` fails, pyproject.toml and uv.lock are put back as they
+    were, and the report says so."""
+    from torchdoctor.files import atomic_write
+    from torchdoctor.fixes import FixError
+    from torchdoctor.fixes.writer import undo_last
+
+    lock = root / "uv.lock"
+    try:
+        lock_before = lock.read_bytes() if lock.exists() else None
+    except OSError as error:
+        raise UsageError(f"cannot read {lock}: {error.strerror}") from None
+    result = run_uv_lock(root)
+    if result == ExitCode.CLEAN:
+        return result
+    try:
+        undo_last(pyproject)
+        if lock_before is None:
+            lock.unlink(missing_ok=True)
+        else:
+            atomic_write(lock, lock_before)
+    except (FixError, OSError) as error:
+        raise UsageError(f"uv lock failed, and putting the files back failed too: {error}") from None
+    print("uv lock failed: pyproject.toml and uv.lock are back as they were", file=sys.stderr)
+    return result
 
 
 def run_uv_lock(root: Path) -> int:

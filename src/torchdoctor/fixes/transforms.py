@@ -37,7 +37,17 @@ def transform(name: str) -> Callable[[Transform], Transform]:
 
 
 def apply_transform(text: str, action: str, params: dict[str, Any]) -> str:
-    """The file's new text after one fix; the same text when the fix is already applied."""
+    """The file's new text after one fix; the same text when the fix is already applied.
+
+    The file's own conventions are kept: a byte-order mark stays at the front, and a file written with CRLF
+    line ends gets them on every line, the inserted ones too (tomlkit writes what it adds with LF)."""
+    bom = "\ufeff" if text.startswith("\ufeff") else ""
+    crlf = text.count("\r\n") > text.count("\n") - text.count("\r\n")
+    new = _apply(text[len(bom):].replace("\r\n", "\n") if crlf else text[len(bom):], action, params)
+    return bom + (new.replace("\n", "\r\n") if crlf else new)
+
+
+def _apply(text: str, action: str, params: dict[str, Any]) -> str:
     try:
         document = tomlkit.parse(text)
     except Exception as error:  # tomlkit raises its own ParseError subclasses

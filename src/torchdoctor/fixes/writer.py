@@ -9,9 +9,13 @@ the fix.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import hashlib
 import json
+import os
+import shutil
+import stat
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -34,33 +38,72 @@ def _backups(path: Path) -> Path:
 
 
 def write_fixed(path: Path, original: bytes, new_text: str) -> Path:
-    """Write `new_text` over `path` if it still holds `original`; returns the backup's folder."""
+    """Write `new_text` over `path` if it still holds `original`; returns the backup's folder.
+
+    A symlinked pyproject.toml is written through to its target (the link stays a link). Concurrent
+    torchdoctor writes of one file are serialised by a lock beside its backups, and the file is compared with
+    what was read once more right before the rename, so an edit saved meanwhile is never overwritten. The
+    backup keeps the file's mode; a write that fails leaves no backup record behind."""
+    target = path.resolve()
+    new = new_text.encode("utf-8")
+    folder = _backups(target)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise FixError(f"cannot keep a backup in {folder}: {error.strerror}; nothing was written") from None
+    with _locked(folder / ".lock"):
+        _still(target, original)
+        stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
+        backup = folder / stamp
+        try:
+            backup.mkdir(exist_ok=False)
+            kept = backup / target.name
+            kept.write_bytes(original)
+            os.chmod(kept, stat.S_IMODE(target.stat().st_mode))
+        except OSError as error:
+            shutil.rmtree(backup, ignore_errors=True)
+            raise FixError(f"cannot keep a backup in {folder}: {error.strerror}; nothing was written") from None
+        try:
+            _still(target, original)
+            atomic_write(target, new)
+        except (OSError, FixError) as error:
+            shutil.rmtree(backup, ignore_errors=True)  # no record of a write that did not happen: undo stays usable
+            if isinstance(error, FixError):
+                raise
+            raise FixError(f"cannot write {target}: {error.strerror}; the file is unchanged") from None
+        (backup / "backup.json").write_text(
+            json.dumps({"path": str(target), "written_sha256": _digest(new), "created": stamp}), encoding="utf-8")
+    return backup
+
+
+def _still(path: Path, original: bytes) -> None:
     try:
         current = path.read_bytes()
     except OSError as error:
         raise FixError(f"cannot read {path}: {error.strerror}") from None
     if current != original:
         raise FixError(f"{path} changed since torchdoctor read it; nothing was written (run the command again)")
-    new = new_text.encode("utf-8")
-    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
-    backup = _backups(path) / stamp
+
+
+@contextlib.contextmanager
+def _locked(lock: Path):
+    """An exclusive lock on `lock` (POSIX flock; elsewhere nothing, and the compare-before-rename still holds)."""
     try:
-        backup.mkdir(parents=True, exist_ok=False)
-        (backup / path.name).write_bytes(original)
-        (backup / "backup.json").write_text(
-            json.dumps({"path": str(path.resolve()), "written_sha256": _digest(new), "created": stamp}), encoding="utf-8"
-        )
-    except OSError as error:
-        raise FixError(f"cannot keep a backup in {backup.parent}: {error.strerror}; nothing was written") from None
-    try:
-        atomic_write(path, new)
-    except OSError as error:
-        raise FixError(f"cannot write {path}: {error.strerror}; the file is unchanged") from None
-    return backup
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        yield
+        return
+    with open(lock, "a+b") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
 def undo_last(path: Path) -> Path:
     """Restore the newest backup of `path` that has not been undone; returns that backup's folder."""
+    path = path.resolve()
     folder = _backups(path)
     candidates = sorted((p for p in folder.glob("*") if (p / "backup.json").exists()), reverse=True) if folder.exists() else []
     if not candidates:
@@ -76,6 +119,9 @@ def undo_last(path: Path) -> Path:
             f"{path} was edited after torchdoctor's fix; not restoring over those edits "
             f"(the original is kept in {backup / path.name})"
         )
-    atomic_write(path, (backup / path.name).read_bytes())
-    (backup / "backup.json").rename(backup / "undone.json")
+    try:
+        atomic_write(path, (backup / path.name).read_bytes())
+        (backup / "backup.json").rename(backup / "undone.json")
+    except OSError as error:
+        raise FixError(f"cannot restore {path} from {backup}: {error.strerror}") from None
     return backup
