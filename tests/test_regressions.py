@@ -386,3 +386,11 @@ def test_uv_itself_says_whether_the_lock_is_fresh(index, tmp_path, monkeypatch):
     dynamic = write(tmp_path / "d", text.replace('version = "0.1.0"\n', 'dynamic = ["version"]\n'))
     shutil.copy(folder / "uv.lock", dynamic / "uv.lock")
     assert "dynamic" in why_not_asked(probe_project(dynamic))  # uv would run the build backend: not asked
+
+
+def test_the_fix_reads_the_range_of_a_plain_install_never_the_intersection_of_extras(tmp_path):
+    """r3b's extras ask >=2.6 (cu124) and >=2.7 (cu128); the fix's range is one selection's, not both at once."""
+    from torchdoctor.checks.common import torch_specifier
+
+    shutil.copy(REGRESSIONS / "r3b-extras" / "pyproject.toml", tmp_path / "pyproject.toml")
+    assert str(torch_specifier(probe_project(tmp_path).pyproject)) == ">=2.6.0"

@@ -47,15 +47,18 @@ def declared_torch_groups(snapshot: Snapshot) -> tuple[str, ...]:
 
 
 def torch_specifier(pyproject: PyprojectInfo | None) -> SpecifierSet | None:
-    """The intersection of the project's torch ranges (base dependencies and extras): empty when the project
-    names none, None when one of them does not parse (TD001 reports that)."""
+    """The torch range of a plain install: the base dependencies' ranges together; when torch is only in extras
+    or groups, the first of those alone (ranges of conflicting extras are never intersected: uv resolves each on
+    its own). Empty when the project names none, None when one does not parse (TD001 reports that)."""
+    declared = [d for d in (pyproject.torch_requirements if pyproject else ()) if d.name == "torch"]
+    base = [d for d in declared if d.group == "dependencies"]
+    chosen = base or [d for d in declared if d.group == declared[0].group] if declared else []
     combined = SpecifierSet()
-    for declared in pyproject.torch_requirements if pyproject else ():
-        if declared.name == "torch":
-            try:
-                combined &= Requirement(declared.requirement).specifier
-            except InvalidRequirement:
-                return None
+    for requirement in chosen:
+        try:
+            combined &= Requirement(requirement.requirement).specifier
+        except InvalidRequirement:
+            return None
     return combined
 
 
