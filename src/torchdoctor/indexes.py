@@ -1,7 +1,9 @@
 """What an index URL is (the PyTorch index, a mirror of it, a PyPI mirror) and where a marker applies.
 
-Shared by the project-configuration checks. URLs are taken apart with urllib, markers are evaluated
-with packaging for each platform uv resolves for, never matched as text.
+Shared by the project-configuration checks and the resolution model. URLs are taken apart with urllib,
+markers are evaluated with packaging for each platform uv resolves for, never matched as text. (It lived in
+checks/ until the resolution model, which the checks import, needed it too: importing anything under checks/
+registers every rule, so the model's helpers live below the checks.)
 """
 
 from __future__ import annotations
