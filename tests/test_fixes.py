@@ -162,6 +162,21 @@ def test_fixes_preserve_format_and_are_idempotent_over_generated_projects(tmp_pa
     assert_fix_properties(folder / "unsafe", text, unsafe=True)
 
 
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(pyprojects(), st.booleans(), st.booleans())
+def test_fixes_keep_line_endings_and_the_byte_order_mark(tmp_path_factory, text, crlf, bom):
+    """The same fixes on the same project written with CRLF and/or a BOM give the same result in that layout:
+    no mixed line endings, one BOM, nothing else different."""
+    folder = tmp_path_factory.mktemp("layout")
+    chosen = fixable(diagnose_text(folder, text), unsafe=True)
+    expected = apply_fixes(text, chosen)
+    layout = ("\ufeff" if bom else "") + (text.replace("\n", "\r\n") if crlf else text)
+    fixed = apply_fixes(layout, chosen)
+    assert fixed == ("\ufeff" if bom else "") + (expected.replace("\n", "\r\n") if crlf else expected)
+    if crlf:
+        assert fixed.count("\n") == fixed.count("\r\n")
+
+
 # Transforms and writes -------------------------------------------------------------------------
 
 def test_use_pytorch_index_replaces_an_older_index_only_when_asked(tmp_path):
