@@ -592,6 +592,7 @@ def _predict(pyproject: PyprojectInfo, platform: Platform, python: str, selectio
             continue
         wanted.setdefault(declared.name, []).append(requirement)
     indexes = {i.name: i for i in pyproject.indexes if i.name}
+    conflicting = frozenset(item for items in _conflict_sets(pyproject) for item in items)
     planned = []
     for name, requirements in wanted.items():
         specifier = SpecifierSet()
@@ -600,7 +601,7 @@ def _predict(pyproject: PyprojectInfo, platform: Platform, python: str, selectio
             specifier &= requirement.specifier
             direct = direct or requirement.url
         in_base = any(r.group == "dependencies" for r in pyproject.torch_requirements if r.name == name)
-        index, index_name = _predicted_index(pyproject, indexes, name, environment, selection, in_base)
+        index, index_name = _predicted_index(pyproject, indexes, conflicting, name, environment, selection, in_base)
         if direct:
             index, index_name = direct, None
         if index == UNDECIDED:
@@ -674,8 +675,8 @@ def _pinned(specifier: SpecifierSet) -> str | None:
     return pins[0] if len(pins) == 1 else None
 
 
-def _predicted_index(pyproject: PyprojectInfo, indexes: Mapping, name: str, environment, selection: Selection,
-                     in_base: bool = False):
+def _predicted_index(pyproject: PyprojectInfo, indexes: Mapping, conflicting: frozenset[tuple[str, str]], name: str,
+                     environment, selection: Selection, in_base: bool = False):
     """(index URL or None for PyPI, index name) for `name`: UNDECIDED where uv's universal resolution decides.
 
     The first `[tool.uv.sources]` entry whose marker holds and whose `extra`/`group` (if any) is on wins, as
@@ -687,7 +688,6 @@ def _predicted_index(pyproject: PyprojectInfo, indexes: Mapping, name: str, envi
               and (not s.group or canonicalize_name(s.group) in selection.groups)]
     applying = [s for s in chosen if marker_holds(s.marker, environment, active) is not False]
     keyed = any(s.extra or s.group for s in chosen)
-    conflicting = {item for items in _conflict_sets(pyproject) for item in items}
     unified = [s for s in pyproject.sources if s.package == name and (s.extra or s.group)
                and (("extra", canonicalize_name(s.extra)) if s.extra else ("group", canonicalize_name(s.group))) not in conflicting]
     if len(applying) > 1 or (keyed and (not applying or in_base)) or (unified and not applying):

@@ -404,12 +404,6 @@ def recommend_builds(snapshot: Snapshot) -> list[tuple[str, str]]:
     return choices
 
 
-def recommend_build(snapshot: Snapshot) -> tuple[str, str] | None:
-    """The default CUDA line to offer (see recommend_builds), or None."""
-    choices = recommend_builds(snapshot)
-    return choices[0] if choices else None
-
-
 def build_alternatives(snapshot: Snapshot) -> tuple[Fix, ...]:
     """The other choices beside use_build_fix's default: this machine's newest line, and the extras pattern."""
     newest = use_build_fix(snapshot, choice=1)

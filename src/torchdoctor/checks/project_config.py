@@ -6,7 +6,6 @@ import re
 from collections.abc import Iterator
 from dataclasses import replace
 
-from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import Version
 
@@ -39,10 +38,6 @@ def _pyproject(snapshot: Snapshot) -> PyprojectInfo | None:
     return snapshot.project.pyproject
 
 
-def _where(pyproject: PyprojectInfo, what: str) -> str:
-    return f"{pyproject.path} {what}"
-
-
 def _index_label(index: UvIndex) -> str:
     return f"[[tool.uv.index]] #{index.position}" + (f" ({index.name})" if index.name else "")
 
@@ -57,14 +52,6 @@ def _sources_for(pyproject: PyprojectInfo, package: str) -> list[UvSource]:
 
 def _declared(pyproject: PyprojectInfo, package: str) -> list:
     return [r for r in pyproject.torch_requirements if r.name == package]
-
-
-def _requirement_applies(requirement: str, platform: str) -> bool:
-    try:
-        marker = Requirement(requirement).marker
-    except InvalidRequirement:
-        return True
-    return marker_applies(str(marker) if marker else None, platform) is not False
 
 
 @rule("TD301", "pytorch-index-not-explicit")
