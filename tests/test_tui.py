@@ -355,3 +355,16 @@ async def test_a_rescan_that_finishes_under_the_help_screen_updates_the_panels()
         await pilot.press("escape")
         await pilot.pause()
         assert str(app.query_one("#summary").content).startswith("problems found")
+
+
+@run_async
+async def test_a_probe_that_finishes_while_the_app_quits_is_dropped_not_a_crash():
+    """After a fix the project is read again in a worker (uv lock --check included); quitting before it ends
+    must not end in a traceback."""
+    from torchdoctor.tui.messages import SnapshotReady
+
+    app = demo_app("quit-mid-reread")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        snapshot = app.snapshot
+    app.on_snapshot_ready(SnapshotReady(snapshot))  # the panels are gone: nothing to update, nothing raised

@@ -151,11 +151,20 @@ class TorchDoctorApp(App[int]):
         )
         self.post_message(SnapshotReady(snapshot))
 
+    def closing(self) -> bool:
+        """True once the panels are gone (the app is quitting): a probe that finishes then has nowhere to show
+        its result. A re-read after a fix runs `uv lock --check`, so quitting right after a fix meets one."""
+        return not self.screen_stack or not self.main.query("#summary")
+
     def on_part_probed(self, message: PartProbed) -> None:
+        if self.closing():
+            return
         self.parts[message.name] = message.value
         self.refresh_facts()
 
     def on_snapshot_ready(self, message: SnapshotReady) -> None:
+        if self.closing():
+            return
         self.probing = False
         snapshot = message.snapshot
         if self.snapshot is not None and self.snapshot.bench is not None and snapshot.bench is None:
