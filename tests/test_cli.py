@@ -123,9 +123,9 @@ def test_markdown_report_has_facts_table_and_snapshot():
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["check", "--project", "/no/such/dir"], "torchdoctor: --project /no/such/dir: no such directory"),
+        (["check", "--project", "/no/such/dir"], "torchdoctor: --project /no/such/dir: no such folder"),
         (["check", "--snapshot", "/no/such/file.json"], "torchdoctor: cannot read snapshot /no/such/file.json: No such file or directory"),
-        (["check", "--python", "/no/such/python"], "torchdoctor: --python /no/such/python: no Python interpreter there"),
+        (["check", "--python", "/no/such/python"], "torchdoctor: --python /no/such/python: no such file or folder"),
         (["check", "--timeout", "0"], "torchdoctor: --timeout must be a positive number of seconds"),
     ],
 )

@@ -26,15 +26,16 @@ def project(tmp_path: Path, source: Path) -> tuple[Snapshot, str]:
 
 
 def test_a_fix_that_moves_windows_to_cpu_and_breaks_the_lock_is_refused(tmp_path):
-    """r11: marking the non-explicit nightly index explicit ("safe") hides pytorch-triton from uv and sends
-    Windows from cu130 to PyPI's CPU torch. The proof says both, and nothing is applied."""
+    """r11: marking the non-explicit nightly index explicit ("safe") sends Windows from cu130 to PyPI's CPU torch
+    (the pytorch-triton it would hide from uv is mapped with it). The proof says so, and nothing is applied."""
     snapshot, text = project(tmp_path, REGRESSIONS / "r11-nightly-nonexplicit" / "pyproject.toml")
     chosen = fixable(run_checks(snapshot))
     assert [d.code for d in chosen] == ["TD301"]
     proof = prove(snapshot, text, apply_fixes(text, chosen), chosen)
     assert not proof.proven
     assert "Windows x86_64 would move from torch's cu130 build to a CPU build" in proof.problems
-    assert any(p.startswith("it would raise TD308 (error)") for p in proof.problems)
+    assert not any(p.startswith("it would raise TD308") for p in proof.problems)
+    assert 'pytorch-triton = [{ index = "pytorch-nightly-cu130", marker = "sys_platform == \'linux\'" }]' in apply_fixes(text, chosen)
     plan = plan_fixes(snapshot, text, chosen, lambda fixed: fixable(run_checks(fixed)))
     assert plan.after == text and [d.code for d, _ in plan.refused] == ["TD301"]
 
@@ -150,3 +151,23 @@ def test_fix_all_unsafe_on_real_projects_is_valid_proven_and_a_fixed_point(tmp_p
         if second.after != first.after:
             not_fixed_points.append(f"{name}: {[d.code for d in second.applied]}")
     assert not_fixed_points == []
+
+
+def test_making_an_xpu_index_explicit_maps_its_triton_too(tmp_path):
+    """The XPU torch pins pytorch-triton-xpu, published only on that index: once the index is explicit uv no longer
+    looks there, so the fix maps it (Linux) in the same step and the project still locks (no TD308)."""
+    folder = tmp_path / "project"
+    folder.mkdir()
+    (folder / "pyproject.toml").write_text(
+        '[project]\nname = "x"\nversion = "0"\nrequires-python = ">=3.10"\ndependencies = ["torch>=2.9"]\n\n'
+        '[tool.uv]\nenvironments = ["sys_platform == \'linux\'"]\n\n'
+        '[[tool.uv.index]]\nname = "pytorch-xpu"\nurl = "https://download.pytorch.org/whl/xpu"\n\n'
+        '[tool.uv.sources]\ntorch = [{ index = "pytorch-xpu", marker = "sys_platform == \'linux\'" }]\n', encoding="utf-8")
+    snapshot = replace(H100, project=probe_project(folder))
+    text = (folder / "pyproject.toml").read_text(encoding="utf-8")
+    chosen = [d for d in fixable(run_checks(snapshot)) if d.code == "TD301"]
+    assert chosen and "map pytorch-triton-xpu to it on Linux" in chosen[0].fix.title
+    plan = plan_fixes(snapshot, text, chosen, lambda fixed: [])
+    assert [d.code for d in plan.applied] == ["TD301"], plan.refused
+    assert 'pytorch-triton-xpu = [{ index = "pytorch-xpu", marker = "sys_platform == \'linux\'" }]' in plan.after
+    assert "pytorch-triton-xpu ; sys_platform == 'linux'" in plan.after

@@ -310,9 +310,32 @@ def test_display_only_fixes_are_shown_never_run(tmp_path):
     folder.mkdir()
     shutil.copy(FIXTURES / "projects" / "h100-pypi" / "pyproject.toml", folder / "pyproject.toml")
     result = run_cli("fix", "TD202", "--snapshot", str(snapshot), "--project", str(folder))
-    assert result.code == 0
+    # A fix was asked for and nothing was written: exit 1 while the finding stands.
+    assert result.code == 1
     assert "TD202 is fixed outside pyproject.toml; run it yourself:\n    unset CUDA_VISIBLE_DEVICES" in result.stderr
+    assert "no pyproject.toml fix to apply; still reported: TD202" in result.stderr
     assert result.stdout == ""
+
+
+def test_fix_of_an_unknown_code_is_a_usage_error_and_of_an_absent_one_is_clean(tmp_path):
+    folder = tmp_path / "project"
+    folder.mkdir()
+    shutil.copy(FIXTURES / "projects" / "h100-pypi" / "pyproject.toml", folder / "pyproject.toml")
+    unknown = run_cli("fix", "TD999", "--snapshot", str(SNAPSHOTS / "h100-pypi.json"), "--project", str(folder))
+    assert unknown.code == 2 and "no such diagnosis: TD999" in unknown.stderr
+    absent = run_cli("fix", "TD304", "--snapshot", str(SNAPSHOTS / "h100-pypi.json"), "--project", str(folder))
+    assert absent.code == 0 and "TD304 not reported here: nothing to fix" in absent.stderr
+
+
+def test_a_packaged_project_keeps_torch_in_its_published_dependencies(tmp_path):
+    """TD313 for a library (it has a [build-system]): deleting torch from what its users install is not offered."""
+    text = (FIXTURES / "fix-cases" / "TD313.toml").read_text(encoding="utf-8")
+    library = text + '\n[build-system]\nrequires = ["hatchling"]\nbuild-backend = "hatchling.build"\n'
+    (td313,) = [d for d in diagnose_text(tmp_path / "library", library) if d.code == "TD313"]
+    assert td313.fix.applicability is Applicability.DISPLAY_ONLY and td313.fix.action is None
+    assert all(command.startswith("uv sync --extra ") for command in td313.fix.commands)
+    (td313,) = [d for d in diagnose_text(tmp_path / "application", text) if d.code == "TD313"]
+    assert td313.fix.action == "remove-dependencies"
 
 
 def test_json_report_carries_fixes_as_data(tmp_path):

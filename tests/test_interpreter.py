@@ -1,8 +1,9 @@
-"""Which interpreter is the project's: the order `uv run` uses, with the reason said."""
+"""Which interpreter is the project's, as its user runs it, with the reason said."""
 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -10,13 +11,45 @@ from conftest import make_venv
 from torchdoctor.probes.interpreter import InterpreterNotFound, choose_interpreter
 
 
-def test_project_venv_wins_over_an_active_environment(tmp_path):
+def test_an_active_environment_is_the_one_checked_and_the_project_venv_is_named(tmp_path):
+    """`python train.py` in a shell with an environment activated runs that environment's torch."""
     make_venv(tmp_path / "proj" / ".venv")
     other = make_venv(tmp_path / "other")
     info = choose_interpreter(tmp_path / "proj", environ={"VIRTUAL_ENV": str(other.parent.parent), "PATH": ""})
-    assert info.source == ".venv"
-    assert info.path == str(tmp_path / "proj" / ".venv" / "bin" / "python")
-    assert info.exists
+    assert (info.source, info.path) == ("VIRTUAL_ENV", str(other))
+    assert info.reason.endswith(f"`uv run` would use the project's {tmp_path / 'proj' / '.venv'} instead")
+
+
+def test_the_project_venv_activated_is_the_project_environment(tmp_path):
+    python = make_venv(tmp_path / "proj" / ".venv")
+    info = choose_interpreter(tmp_path / "proj", environ={"VIRTUAL_ENV": str(python.parent.parent), "PATH": ""})
+    assert (info.source, info.path) == (".venv", str(python))
+
+
+def test_conda_base_is_not_taken_for_the_project(tmp_path):
+    base = make_venv(tmp_path / "conda")
+    project = make_venv(tmp_path / "proj" / ".venv")
+    info = choose_interpreter(tmp_path / "proj", environ={"CONDA_PREFIX": str(base.parent.parent), "CONDA_DEFAULT_ENV": "base", "PATH": ""})
+    assert (info.source, info.path) == (".venv", str(project))
+
+
+def test_without_any_environment_the_python_on_path_is_checked_not_torchdoctors_own(tmp_path):
+    """torchdoctor installed with pipx or `uv tool`: the user's torch is in the python on PATH."""
+    python = make_venv(tmp_path / "user-env")
+    (tmp_path / "proj").mkdir()
+    info = choose_interpreter(tmp_path / "proj", environ={"PATH": f"{tmp_path / 'empty'}:{python.parent}"})
+    assert info.source == "PATH" and info.path == str(python.parent / "python3")
+
+
+@pytest.mark.parametrize("given", ["3.11", "python3.11", "cpython@3.11"])
+def test_explicit_python_as_a_version_is_found_on_path_as_uv_does(tmp_path, given):
+    folder = tmp_path / "bin"
+    folder.mkdir()
+    (folder / "python3.11").symlink_to(sys.executable)
+    info = choose_interpreter(tmp_path, given, environ={"PATH": str(folder)})
+    assert info.path == str(folder / "python3.11")
+    with pytest.raises(InterpreterNotFound, match="--python 3.99: no python3.99 on PATH"):
+        choose_interpreter(tmp_path, "3.99", environ={"PATH": str(folder)})
 
 
 def test_uv_project_environment_is_relative_to_the_project(tmp_path):
@@ -53,8 +86,11 @@ def test_explicit_python_may_be_an_environment_folder(tmp_path):
 
 
 def test_explicit_python_that_does_not_exist_is_a_usage_error(tmp_path):
-    with pytest.raises(InterpreterNotFound, match="no Python interpreter there"):
+    with pytest.raises(InterpreterNotFound, match="no such file or folder"):
         choose_interpreter(tmp_path, str(tmp_path / "missing"), environ={"PATH": ""})
+    (tmp_path / "not-python").write_text("")
+    with pytest.raises(InterpreterNotFound, match="no Python interpreter there"):
+        choose_interpreter(tmp_path, str(tmp_path / "not-python"), environ={"PATH": ""})
 
 
 def test_broken_project_venv_is_reported_not_skipped(tmp_path):
@@ -62,3 +98,29 @@ def test_broken_project_venv_is_reported_not_skipped(tmp_path):
     info = choose_interpreter(tmp_path, environ={"PATH": ""})
     assert info.source == ".venv"
     assert info.exists is False
+
+
+def test_installed_apart_like_pipx_the_check_probes_the_python_on_path(tmp_path, real_torch_python):
+    """torchdoctor in a venv of its own (as pipx or `uv tool` install it), a Python with the real CPU torch first on
+    PATH, a project without .venv and no environment active: the check probes that Python, not its own."""
+    import json
+    import os
+    import site
+    import subprocess
+
+    own = make_venv(tmp_path / "pipx-venv")  # torchdoctor's own interpreter, apart from the user's
+    own_site = next((own.parent.parent / "lib").glob("python3*/site-packages"))
+    source = Path(__file__).resolve().parent.parent / "src"
+    (own_site / "torchdoctor-under-test.pth").write_text(f"{source}\n" + "\n".join(site.getsitepackages()) + "\n")
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "pyproject.toml").write_text('[project]\nname = "x"\nversion = "0"\ndependencies = ["torch"]\n')
+    user_bin = Path(real_torch_python).parent
+    environment = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "CONDA_PREFIX", "UV_PROJECT_ENVIRONMENT")}
+    environment["PATH"] = f"{user_bin}{os.pathsep}/usr/bin{os.pathsep}/bin"
+    done = subprocess.run([str(own), "-m", "torchdoctor", "check", "--project", str(project), "--format", "json"],
+                          capture_output=True, text=True, env=environment, cwd=tmp_path, timeout=180)
+    assert done.returncode in (0, 1), done.stderr
+    interpreter = json.loads(done.stdout)["snapshot"]["interpreter"]
+    assert interpreter["source"] == "PATH" and Path(interpreter["path"]).parent == user_bin
+    assert json.loads(done.stdout)["snapshot"]["torch"]["status"] == "ok"

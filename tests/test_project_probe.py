@@ -127,11 +127,11 @@ def test_huge_pyproject_is_not_read(tmp_path):
     assert "MiB" in error.message
 
 
-def test_unreadable_pyproject(tmp_path):
-    (tmp_path / "pyproject.toml").mkdir()  # unreadable even for root, unlike chmod 000
+def test_a_pyproject_that_is_a_folder_is_not_read(tmp_path):
+    (tmp_path / "pyproject.toml").mkdir()
     error = only_error(tmp_path)
-    assert error.problem == "unreadable"
-    assert "Is a directory" in error.message
+    assert error.problem == "not-a-file"
+    assert error.message == "it is a folder, not a regular file: torchdoctor does not read it"
 
 
 def test_invalid_requirement_string_is_located(tmp_path):
@@ -242,7 +242,7 @@ def test_unreadable_and_huge_lock_files(tmp_path, monkeypatch):
 
     write_project(tmp_path, MINIMAL)
     (tmp_path / "uv.lock").mkdir()
-    assert only_error(tmp_path).problem == "unreadable"
+    assert only_error(tmp_path).problem == "not-a-file"
     (tmp_path / "uv.lock").rmdir()
     (tmp_path / "uv.lock").write_text(generate_lock(20), encoding="utf-8")
     monkeypatch.setattr(project, "MAX_LOCK_BYTES", 1024)  # a real 256 MiB file would only slow the suite

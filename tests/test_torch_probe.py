@@ -117,3 +117,24 @@ def test_probe_script_runs_on_old_interpreters(version, tmp_path):
     info = probe_torch(str(python))
     assert info.status == "not-installed"
     assert info.python_version.startswith(version)
+
+
+def test_warnings_printed_by_import_torch_are_a_finding(tmp_path):
+    """TD140: torch's "Failed to initialize NumPy" on stderr becomes a warning with the line as evidence."""
+    from dataclasses import replace
+
+    from conftest import SNAPSHOTS
+    from torchdoctor.checks import run_checks
+    from torchdoctor.snapshot import Snapshot
+
+    fake = fake_cuda_torch("2.9.1+cu128", "12.8", cudnn=91002, imports=(
+        "import warnings\nwarnings.warn(\"Failed to initialize NumPy: No module named 'numpy' (Triggered internally)\")"))
+    info = probe_torch(str(make_venv(tmp_path / "env", {"torch": fake})))
+    assert info.status == "ok" and "Failed to initialize NumPy" in info.stderr_tail
+    h100 = Snapshot.from_json((SNAPSHOTS / "h100-pypi.json").read_text(encoding="utf-8"))
+    (td140,) = [d for d in run_checks(replace(h100, torch=replace(h100.torch, stderr_tail=info.stderr_tail))) if d.code == "TD140"]
+    assert td140.severity.value == "warning" and td140.message.startswith("`import torch` failed to initialise NumPy")
+    assert "Failed to initialize NumPy" in td140.evidence[0].value
+    (quiet,) = [d for d in run_checks(replace(h100, torch=replace(h100.torch, stderr_tail="x.py:1: UserWarning: TF32 off")))
+                if d.code == "TD140"]
+    assert quiet.severity.value == "info"

@@ -1,8 +1,9 @@
 """Command line: argv to the TUI or a headless report. Exit codes live in one IntEnum.
 
 stdout carries only the report, so `torchdoctor check --format json | jq` always works; everything
-meant for a person (errors, notes) goes to stderr. Every failure a user can cause is caught in
-`main` and becomes one line on stderr and exit code 2, never a traceback.
+meant for a person (errors, notes) goes to stderr. Exit codes: 0 healthy, 1 findings, 2 could not run.
+Every failure, a user's or torchdoctor's own, is caught in `main` and becomes one line on stderr and
+exit code 2, never a traceback (`--debug` shows it).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import sys
 from pathlib import Path
 
 from torchdoctor import __version__
-from torchdoctor.model import Report, Severity
+from torchdoctor.model import Report
 
 
 class ExitCode(enum.IntEnum):
@@ -23,7 +24,7 @@ class ExitCode(enum.IntEnum):
     FINDINGS = 1
     """At least one diagnosis at or above --fail-on."""
     USAGE = 2
-    """Bad arguments, or an input named on the command line that cannot be used."""
+    """Could not run: bad arguments, an input named on the command line that cannot be used, or an internal error."""
     INTERRUPTED = 130
 
 
@@ -31,22 +32,47 @@ class UsageError(Exception):
     """A problem with what the user asked for; the message is printed as one line."""
 
 
+def _version() -> str:
+    """`torchdoctor 0.1.0 (Python 3.12.3, /path/to/torchdoctor)`: what a bug report needs to know of the tool."""
+    import platform
+
+    return f"torchdoctor {__version__} (Python {platform.python_version()}, {Path(__file__).resolve().parent})"
+
+
+class _Parser(argparse.ArgumentParser):
+    """Subcommands take no abbreviated options either (`--fail` is not `--fail-on`)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="torchdoctor",
+        prog="torchdoctor", allow_abbrev=False,
         description="A doctor for PyTorch environments: checks the driver, CUDA, the torch build and your uv project.",
     )
-    parser.add_argument("--version", action="version", version=f"torchdoctor {__version__}")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    parser.add_argument("--version", action="version", version=_version())
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     check = commands.add_parser("check", help="probe this machine and the project, and report what is wrong")
     check.add_argument("--project", metavar="DIR", help="the project directory (default: the current one)")
     check.add_argument("--python", metavar="PATH", help="the project's interpreter, or its environment folder")
-    check.add_argument("--format", choices=("text", "json", "markdown"), default="text")
+    check.add_argument("--format", choices=("text", "json", "markdown", "github", "sarif"), default="text",
+                       help="text (default), json, markdown (for a bug report), github (workflow annotations), sarif")
     check.add_argument(
-        "--fail-on", choices=("info", "warning", "error"), default="error",
-        help="exit 1 if a finding is at least this severe (default: error)",
+        "--fail-on", choices=("info", "warning", "error"), default=None,
+        help="exit 1 if a finding is at least this severe (default: [tool.torchdoctor] fail-on, else error)",
     )
+    check.add_argument("--select", metavar="CODES", action="append", default=[],
+                       help="report only these codes or prefixes, comma-separated (TD3,TD401); replaces the project's select")
+    check.add_argument("--ignore", metavar="CODES", action="append", default=[],
+                       help="never report these codes or prefixes, comma-separated; adds to the project's ignore")
+    check.add_argument("-q", "--quiet", action="store_true",
+                       help="text: one line per finding and the summary, without the facts and the evidence")
+    check.add_argument("--no-machine", action="store_true",
+                       help="check the project files only (pyproject.toml, uv.lock, requirements, Dockerfiles): "
+                            "probe nothing, as a lint step in CI or pre-commit")
     check.add_argument("--save-snapshot", metavar="FILE", help="also write the probed facts to FILE (JSON)")
     check.add_argument("--snapshot", metavar="FILE", help="diagnose a recorded snapshot instead of this machine")
     check.add_argument(
@@ -77,7 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--device", metavar="N", type=int, default=0, help="the CUDA device to test (default: 0)")
     bench.add_argument("--format", choices=("text", "json"), default="text")
     bench.add_argument(
-        "--fail-on", choices=("info", "warning", "error"), default="error",
+        "--fail-on", choices=("info", "warning", "error"), default=None,
         help="exit 1 if a finding is at least this severe (default: error)",
     )
     bench.add_argument("--save-snapshot", metavar="FILE", help="also write the facts and the results to FILE (JSON)")
@@ -95,6 +121,9 @@ def build_parser() -> argparse.ArgumentParser:
     fix.add_argument("--yes", action="store_true", help="write without asking")
     fix.add_argument("--unsafe", action="store_true", help="include fixes that change what the project promises")
     fix.add_argument("--lock", action="store_true", help="run `uv lock` after writing")
+    fix.add_argument("--verify", action="store_true",
+                     help="before writing, lock and sync the fixed project in a scratch folder and run a torch smoke test "
+                          "there (downloads the wheels); write only if it passes")
     fix.add_argument("--alternative", type=int, metavar="N", help="apply the diagnosis' alternative fix N instead of its main fix")
     fix.add_argument("--timeout", type=float, default=60.0, help=argparse.SUPPRESS)
     fix.add_argument("--fresh", action="store_true", help=argparse.SUPPRESS)
@@ -119,6 +148,9 @@ def build_tui_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    global DEBUG
+    DEBUG = "--debug" in argv  # anywhere on the line: shows the traceback of an internal error
+    argv = [a for a in argv if a != "--debug"]
     if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version")):
         # A bare `torchdoctor [--project DIR] [--python PATH] [--snapshot FILE] [--demo]` opens the TUI in a
         # terminal; anywhere else (a pipe, CI), or with options only `check` knows, it is `torchdoctor check`.
@@ -145,16 +177,38 @@ def main(argv: list[str] | None = None) -> int:
     return run_guarded(dispatch)
 
 
+DEBUG = False
+REPORT_BUGS = "please report it with the output of the same command and --debug"
+
+
 def run_guarded(command) -> int:
-    """Run a command; a user's mistake is one line and exit 2, Ctrl-C is 130, never a traceback."""
+    """Run a command; a user's mistake is one line and exit 2, Ctrl-C is 130, never a traceback. A bug of
+    torchdoctor's own is one line too (exit 2: it could not run), with the traceback under --debug."""
+    from torchdoctor.probes.runner import stop_all_children
+
     try:
         return command()
     except UsageError as error:
         print(f"torchdoctor: {error}", file=sys.stderr)
         return ExitCode.USAGE
     except KeyboardInterrupt:
+        stop_all_children()
         print("torchdoctor: interrupted", file=sys.stderr)
         return ExitCode.INTERRUPTED
+    except MemoryError:
+        stop_all_children()
+        print("torchdoctor: ran out of memory; " + REPORT_BUGS, file=sys.stderr)
+        return ExitCode.USAGE
+    except Exception as error:  # noqa: BLE001 - the last line of defence: one line, never a traceback
+        stop_all_children()
+        if DEBUG:
+            import traceback
+
+            traceback.print_exc()
+        summary = f"{type(error).__name__}: {error}".splitlines()[0][:300] if str(error) else type(error).__name__
+        print(f"torchdoctor: internal error ({summary}); this is a bug in torchdoctor, {REPORT_BUGS}",
+              file=sys.stderr)
+        return ExitCode.USAGE
     except BrokenPipeError:
         # `torchdoctor check | head`: the reader left; stay quiet like other Unix tools.
         sys.stderr.close()
@@ -192,24 +246,32 @@ def command_tui(args: argparse.Namespace) -> int:
 
 
 def command_demo_report(argv: list[str]) -> int:
-    """`torchdoctor --demo` outside a terminal: the demo's text report."""
+    """`torchdoctor --demo` outside a terminal: the demo's report, with check's --format and --fail-on."""
     import tempfile
 
-    from torchdoctor.checks import run_checks
     from torchdoctor.demo import demo_snapshot, prepare_demo_project
     from torchdoctor.probes.collect import with_project
+    from torchdoctor.workflow import diagnose, fail_on
 
+    args = build_parser().parse_args(["check", *argv])
+    if args.project or args.snapshot or args.python or args.no_machine or args.bench:
+        raise UsageError("--demo opens its own example; it takes no --project, --python, --snapshot, --no-machine or --bench")
     with tempfile.TemporaryDirectory(prefix="torchdoctor-demo-") as scratch:
         snapshot = with_project(demo_snapshot(), prepare_demo_project(Path(scratch)))
-        report = Report(snapshot=snapshot, diagnoses=run_checks(snapshot))
-    sys.stdout.write(render(report, "text"))
-    return ExitCode.CLEAN
+        report = diagnose(snapshot)
+        sys.stdout.write(render(report, args.format, use_color(args.color)))
+    threshold = fail_on(snapshot, args.fail_on)
+    return ExitCode.FINDINGS if any(d.severity >= threshold for d in report.diagnoses) else ExitCode.CLEAN
 
 
 def project_directory(args: argparse.Namespace) -> Path:
     project_dir = Path(args.project).expanduser() if args.project else Path.cwd()
+    if args.project and project_dir.is_file():
+        if project_dir.name == "pyproject.toml":
+            return project_dir.parent  # a project named by its file, as uv's --project takes it too
+        raise UsageError(f"--project {args.project}: a file; give the folder that holds pyproject.toml")
     if args.project and not project_dir.is_dir():
-        raise UsageError(f"--project {args.project}: no such directory")
+        raise UsageError(f"--project {args.project}: no such folder")
     return project_dir
 
 
@@ -228,10 +290,63 @@ def load_snapshot(args: argparse.Namespace, project_dir: Path):
         if args.project:
             snapshot = with_project(snapshot, project_dir)
         return snapshot
+    progress = Progress() if sys.stderr.isatty() else None
     try:
-        return take_snapshot(project_dir, args.python, torch_timeout_s=args.timeout, fresh=args.fresh)
+        return take_snapshot(project_dir, args.python, torch_timeout_s=args.timeout, fresh=args.fresh,
+                             on_part=progress.part if progress else None)
     except InterpreterNotFound as error:
         raise UsageError(str(error)) from None
+    finally:
+        if progress is not None:
+            progress.stop()
+
+
+class Progress:
+    """One self-rewriting line on stderr while the probes run, shown once the wait passes half a second: what is
+    still awaited and for how long (`import torch` can take a minute cold)."""
+
+    DELAY_S = 0.5
+    PARTS = {"project": "project files", "system": "system", "nvml": "NVML", "torch": "import torch"}
+
+    def __init__(self) -> None:
+        import threading
+        import time
+
+        self.started = time.monotonic()
+        self.done: set[str] = set()
+        self.python = ""
+        self._stop = threading.Event()
+        self._shown = False
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def part(self, name: str, value) -> None:
+        if name == "interpreter":
+            self.python = getattr(value, "path", "")
+        self.done.add(name)
+
+    def _run(self) -> None:
+        import time
+
+        frames = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
+        if self._stop.wait(self.DELAY_S):
+            return
+        while not self._stop.is_set():
+            waiting = [label for name, label in self.PARTS.items() if name not in self.done]
+            elapsed = time.monotonic() - self.started
+            what = ", ".join(waiting) + (f" in {self.python}" if "torch" not in self.done and self.python else "")
+            sys.stderr.write(f"\r\x1b[K{frames[int(elapsed * 10) % len(frames)]} torchdoctor: waiting for {what} "
+                             f"({elapsed:.1f} s)")
+            sys.stderr.flush()
+            self._shown = True
+            self._stop.wait(0.1)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=1)
+        if self._shown:
+            sys.stderr.write("\r\x1b[K")
+            sys.stderr.flush()
 
 
 def read_snapshot_file(name: str):
@@ -255,11 +370,19 @@ def check_bench_seconds(seconds: float) -> None:
 
 
 def command_check(args: argparse.Namespace) -> int:
-    from torchdoctor.checks import run_checks
+
+    from torchdoctor.workflow import diagnose, fail_on, selection_for
 
     if args.offline:
         os.environ["TORCHDOCTOR_OFFLINE"] = "1"
-    snapshot = load_snapshot(args, project_directory(args))
+    if args.no_machine:
+        if args.snapshot or args.bench or args.python:
+            raise UsageError("--no-machine checks the project files only; it takes no --snapshot, --bench or --python")
+        from torchdoctor.probes.collect import project_only_snapshot
+
+        snapshot = project_only_snapshot(project_directory(args))
+    else:
+        snapshot = load_snapshot(args, project_directory(args))
     if args.bench:
         if args.snapshot:
             raise UsageError("--bench runs on this machine; it cannot be combined with --snapshot")
@@ -267,12 +390,39 @@ def command_check(args: argparse.Namespace) -> int:
     if args.save_snapshot:
         write_atomically(Path(args.save_snapshot).expanduser(), snapshot.to_json() + "\n")
 
-    report = Report(snapshot=snapshot, diagnoses=run_checks(snapshot))
-    sys.stdout.write(render(report, args.format, use_color(args.color)))
+    report = diagnose(snapshot, selection_for(snapshot, _codes(args.select), _codes(args.ignore)))
+    if args.no_machine:
+        report = _project_findings(report)
+    if args.quiet and args.format == "text":
+        from torchdoctor.render.text import render_quiet
+
+        sys.stdout.write(render_quiet(report, color=use_color(args.color)))
+    else:
+        sys.stdout.write(render(report, args.format, use_color(args.color)))
     sys.stdout.flush()
-    threshold = Severity(args.fail_on)
+    threshold = fail_on(snapshot, args.fail_on)
     failing = any(d.severity >= threshold for d in report.diagnoses)
     return ExitCode.FINDINGS if failing else ExitCode.CLEAN
+
+
+def _codes(values: list[str]) -> list[str]:
+    """--select TD3,TD401 --select TD5 -> [TD3, TD401, TD5]; anything that cannot be a code is a usage error."""
+    import re
+
+    codes = [code.strip().upper() for value in values for code in value.split(",") if code.strip()]
+    wrong = [code for code in codes if not re.match(r"^TD\d{0,3}$", code)]
+    if wrong:
+        raise UsageError(f"{', '.join(wrong)} is not a code or prefix (TD, TD3, TD301; `torchdoctor rules` lists them)")
+    return codes
+
+
+def _project_findings(report: Report) -> Report:
+    """--no-machine: only the rules that read project files (nothing about this machine was probed)."""
+    from dataclasses import replace
+
+    from torchdoctor.checks import PROJECT_RULES
+
+    return replace(report, diagnoses=tuple(d for d in report.diagnoses if d.code in PROJECT_RULES))
 
 
 def with_bench(snapshot, seconds: float, device: int = 0):
@@ -286,7 +436,7 @@ def with_bench(snapshot, seconds: float, device: int = 0):
         raise UsageError("--device must be 0 or more")
     progress = BenchProgress() if sys.stderr.isatty() else None
     info = run_bench(
-        snapshot.interpreter.path, cwd=snapshot.project.root, seconds=seconds, device=device,
+        snapshot.interpreter.path, seconds=seconds, device=device,
         on_event=progress.update if progress else None,
     )
     if progress:
@@ -317,9 +467,9 @@ class BenchProgress:
 
 def command_bench(args: argparse.Namespace) -> int:
     """`torchdoctor bench`: the GEMM test, its results in context, and the findings it supports."""
-    from torchdoctor.checks import run_checks
     from torchdoctor.probes.collect import take_snapshot
     from torchdoctor.probes.interpreter import InterpreterNotFound
+    from torchdoctor.workflow import diagnose, fail_on
 
     check_bench_seconds(args.seconds)  # before probing: a typo should not cost an `import torch`
     try:
@@ -331,7 +481,7 @@ def command_bench(args: argparse.Namespace) -> int:
     snapshot = with_bench(snapshot, args.seconds, args.device)
     if args.save_snapshot:
         write_atomically(Path(args.save_snapshot).expanduser(), snapshot.to_json() + "\n")
-    report = Report(snapshot=snapshot, diagnoses=run_checks(snapshot))
+    report = diagnose(snapshot)
     if args.format == "json":
         sys.stdout.write(render(report, "json"))
     else:
@@ -339,12 +489,16 @@ def command_bench(args: argparse.Namespace) -> int:
 
         sys.stdout.write(render_bench(report, color=use_color(args.color)))
     sys.stdout.flush()
-    threshold = Severity(args.fail_on)
+    threshold = fail_on(snapshot, args.fail_on)
     failing = any(d.severity >= threshold for d in report.diagnoses if d.code.startswith("TD6"))
     return ExitCode.FINDINGS if failing else ExitCode.CLEAN
 
 
 def render(report: Report, fmt: str, color: bool = False) -> str:
+    if fmt in ("github", "sarif"):
+        from torchdoctor.render.ci import render_github, render_sarif
+
+        return render_github(report) if fmt == "github" else render_sarif(report)
     if fmt == "json":
         from torchdoctor.render.json_report import render_json
 
@@ -358,10 +512,16 @@ def render(report: Report, fmt: str, color: bool = False) -> str:
     return render_text(report, color=color)
 
 
-def use_color(choice: str) -> bool:
+def use_color(choice: str, stream=None) -> bool:
+    """--color always/never; else NO_COLOR turns colour off, FORCE_COLOR on (as uv and ruff read them), else a
+    terminal gets colour."""
     if choice != "auto":
         return choice == "always"
-    return sys.stdout.isatty() and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    return (stream or sys.stdout).isatty() and os.environ.get("TERM") != "dumb"
 
 
 def write_atomically(path: Path, text: str) -> None:
@@ -378,7 +538,7 @@ def write_atomically(path: Path, text: str) -> None:
 
 
 def command_fix(args: argparse.Namespace) -> int:
-    from torchdoctor.checks import run_checks
+    from torchdoctor.checks import RULES, run_checks
     from torchdoctor.fixes import FixError, fixable, unified_diff
     from torchdoctor.fixes.proof import plan_fixes
     from torchdoctor.fixes.writer import write_fixed
@@ -386,6 +546,10 @@ def command_fix(args: argparse.Namespace) -> int:
 
     if not args.codes and not args.all:
         raise UsageError("name the diagnoses to fix (e.g. `torchdoctor fix TD304`) or pass --all")
+    codes = {c.upper() for c in args.codes}
+    unknown = sorted(codes - set(RULES))
+    if unknown:
+        raise UsageError(f"no such diagnosis: {', '.join(unknown)} (`torchdoctor rules` lists them)")
     project_dir = project_directory(args)
     snapshot = load_snapshot(args, project_dir)
     if args.snapshot and not args.project:
@@ -397,7 +561,6 @@ def command_fix(args: argparse.Namespace) -> int:
         raise UsageError(f"no usable pyproject.toml in {snapshot.project.root}")
     path = Path(pyproject.path)
     diagnoses = run_checks(snapshot)
-    codes = {c.upper() for c in args.codes}
     if args.alternative is not None:
         if len(codes) != 1:
             raise UsageError("--alternative needs exactly one diagnosis code")
@@ -412,8 +575,14 @@ def command_fix(args: argparse.Namespace) -> int:
             for command in diagnosis.fix.commands:
                 print(f"    {command}", file=sys.stderr)
     if not chosen:
-        print("torchdoctor: no pyproject.toml fix to apply", file=sys.stderr)
-        return ExitCode.CLEAN
+        # A fix was asked for and none can be written: say which findings stay, and exit 1 while they do.
+        named = [d for d in diagnoses if d.code in codes] if codes else [d for d in skipped]
+        if codes and not named:
+            print(f"torchdoctor: {', '.join(sorted(codes))} not reported here: nothing to fix", file=sys.stderr)
+            return ExitCode.CLEAN
+        print("torchdoctor: no pyproject.toml fix to apply" + (
+            f"; still reported: {', '.join(sorted({d.code for d in named}))}" if named else ""), file=sys.stderr)
+        return ExitCode.FINDINGS if named else ExitCode.CLEAN
     try:
         original = path.read_bytes()
         before = original.decode("utf-8")
@@ -429,7 +598,7 @@ def command_fix(args: argparse.Namespace) -> int:
             print(f"    {problem}", file=sys.stderr)
     after = plan.after
     diff = unified_diff(before, after)
-    sys.stdout.write(diff)
+    sys.stdout.write(_paint_diff(diff) if use_color("auto") else diff)
     sys.stdout.flush()
     if not diff:
         print("torchdoctor: nothing written: no fix could be proven" if plan.refused else "torchdoctor: nothing to change",
@@ -437,6 +606,14 @@ def command_fix(args: argparse.Namespace) -> int:
         return ExitCode.FINDINGS if plan.refused else ExitCode.CLEAN
     if args.dry_run:
         return ExitCode.FINDINGS if plan.refused else ExitCode.CLEAN
+    if args.verify:
+        from torchdoctor.fixes.verify import verify_fix
+
+        verification = verify_fix(snapshot, after, on_line=lambda line: print(f"    {line}", file=sys.stderr))
+        if not verification.passed:
+            print(f"torchdoctor: nothing written: {verification.summary}", file=sys.stderr)
+            return ExitCode.FINDINGS
+        print(f"verified in a scratch environment: {verification.summary}", file=sys.stderr)
     if not args.yes:
         if not sys.stdin.isatty():
             raise UsageError("nothing written: pass --yes to write without a confirmation")
@@ -460,6 +637,16 @@ def command_fix(args: argparse.Namespace) -> int:
         return lock_or_put_back(Path(snapshot.project.root), path)
     print("next: `uv lock`, then `uv sync`", file=sys.stderr)
     return ExitCode.FINDINGS if remaining else ExitCode.CLEAN
+
+
+def _paint_diff(diff: str) -> str:
+    """A unified diff as git colours it: removed lines red, added green, hunk headers cyan."""
+    painted = []
+    for line in diff.splitlines(keepends=True):
+        code = "1" if line.startswith(("+++", "---")) else "31" if line.startswith("-") else "32" if line.startswith("+") \
+            else "36" if line.startswith("@@") else None
+        painted.append(f"\x1b[{code}m{line.rstrip(chr(10))}\x1b[0m\n" if code else line)
+    return "".join(painted)
 
 
 def choose_alternative(diagnoses, codes: set[str], number: int):

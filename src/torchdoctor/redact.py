@@ -1,26 +1,70 @@
-"""Remove credentials before they reach a Snapshot, a report or a bug report.
+"""Clean what is read from outside before it reaches a Snapshot, a report or a bug report.
 
-Index URLs often carry tokens (``https://user:token@mirror.example/simple``) and CI machines export
-them in variables such as ``UV_INDEX_PRIVATE_PASSWORD``. Probes pass every URL and variable they
-record through here, so nothing downstream can leak them.
+Index URLs often carry tokens (``https://user:token@mirror.example/simple``, ``?token=…``) and CI machines
+export them in variables such as ``UV_INDEX_PRIVATE_PASSWORD``; project files can also carry terminal escape
+sequences that would rewrite a user's terminal when printed. Every reader passes what it read through
+`clean` / `clean_data` (pyproject.toml and uv.lock values, requirements files and Dockerfiles as text, the
+environment, the probes' output, a snapshot handed over), so nothing downstream can leak a credential or
+print a control character. Fixes re-read the file itself, so they keep credentials byte for byte.
 """
 
 from __future__ import annotations
 
 import re
+from typing import Any
 
 REDACTED = "<redacted>"
 
 # The user-info part of any URL in a string: scheme://user[:password]@host. It also matches URLs
 # inside other text (a Markdown link, a requirements line), which a URL parser would not find.
-_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^/@\s\]\)\"']+)@")
+# The password may itself contain `@` (`user:p@ss@host`): the user-info runs to the last `@` before the path.
+_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^/\s\]\)\"'?#<>]+)@")
+# Credentials passed as query parameters (`?token=…`, signed URLs).
+_QUERY_SECRET = re.compile(
+    r"(?P<name>[?&](?:[\w.-]*token|auth|password|passwd|pwd|secret|[\w.-]*key|signature|sig|x-amz-credential|"
+    r"x-amz-signature|x-amz-security-token|credential)=)[^&#\s\"'<>]+", re.I)
+# `NAME=value` where the name says it holds a secret (`TOKEN=…` in a RUN line, `HF_TOKEN=…` in a command): an
+# environment variable's name, in capitals, so that `tiktoken==0.9` or `alibabacloud-credentials>=1` stay whole.
+_SECRET_ASSIGNMENT = re.compile(
+    r"(?<![\w.-])(?P<name>[A-Z0-9_]*(?:TOKEN|SECRET|PASSWORD|PASSWD|API_?KEY|ACCESS_?KEY|PRIVATE_?KEY|CREDENTIALS?)=)"
+    r"(?!=)(?P<value>[^\s\"'&;|]+)")
+# Control characters a terminal acts on (C0 but tab, newline and carriage return, DEL, C1) and the bidirectional
+# overrides that make text read otherwise than it is.
+_CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 _SECRET_NAME = re.compile(r"(TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|AUTH|API_?KEY|ACCESS_?KEY|PRIVATE_?KEY)", re.I)
 
 
 def redact_url(text: str) -> str:
-    """Replace the user-info of every URL in `text` with ***, keeping the rest readable."""
-    return _USERINFO.sub(lambda m: f"{m.group('scheme')}***@", text)
+    """Replace the user-info of every URL in `text`, and credentials in its query, with ***."""
+    if "://" in text:
+        text = _USERINFO.sub(lambda m: f"{m.group('scheme')}***@", text)
+    if "=" in text:
+        text = _QUERY_SECRET.sub(lambda m: f"{m.group('name')}***", text)
+        text = _SECRET_ASSIGNMENT.sub(lambda m: m.group("name") + ("***" if m.group("value") != REDACTED else REDACTED), text)
+    return text
+
+
+def escape_controls(text: str) -> str:
+    """Control characters shown as their escapes (`\\x1b`), so printing the text cannot drive the terminal."""
+    return _CONTROLS.sub(lambda m: f"\\u{ord(m.group()):04x}" if ord(m.group()) > 0xFF else f"\\x{ord(m.group()):02x}", text)
+
+
+def clean(text: str) -> str:
+    """A string read from outside, safe to keep and print: credentials redacted, control characters escaped.
+    Carriage returns stay (files written on Windows), as do tabs and newlines."""
+    return escape_controls(redact_url(text))
+
+
+def clean_data(value: Any) -> Any:
+    """`clean` on every string (keys included) in parsed TOML or JSON data; other values as they are."""
+    if isinstance(value, str):
+        return clean(value)
+    if isinstance(value, dict):
+        return {clean(key) if isinstance(key, str) else key: clean_data(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [clean_data(item) for item in value]
+    return value
 
 
 def is_secret_name(name: str) -> bool:
@@ -32,4 +76,4 @@ def redact_variable(name: str, value: str) -> str:
     """The value to record for an environment variable: hidden if secret, else with URL credentials removed."""
     if is_secret_name(name):
         return REDACTED
-    return redact_url(value)
+    return clean(value)

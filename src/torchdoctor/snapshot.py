@@ -9,10 +9,12 @@ value lands here, so a snapshot can be attached to a bug report as it is.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
 from torchdoctor import serde
+from torchdoctor.redact import clean_data
 
 SCHEMA_VERSION = 1
 
@@ -24,7 +26,7 @@ class InterpreterInfo:
     path: str
     """The interpreter the torch probe ran in."""
     source: str
-    """How it was chosen: "--python", "UV_PROJECT_ENVIRONMENT", ".venv", "VIRTUAL_ENV", "CONDA_PREFIX" or "current"."""
+    """How it was chosen: "--python", "VIRTUAL_ENV", "CONDA_PREFIX", "UV_PROJECT_ENVIRONMENT", ".venv", "PATH" or "current"."""
     reason: str
     """The choice in a sentence, shown in the report."""
     environment: str | None = None
@@ -313,6 +315,18 @@ class UvSettings:
 
 
 @dataclass(frozen=True)
+class ToolSettings:
+    """`[tool.torchdoctor]`: which findings the project wants reported, and which fail a run."""
+
+    select: tuple[str, ...] = ()
+    """Codes or code prefixes to report (`TD3`, `TD301`); empty: all."""
+    ignore: tuple[str, ...] = ()
+    """Codes or code prefixes never to report."""
+    fail_on: str | None = None
+    """"info", "warning" or "error": the severity from which `check` exits 1."""
+
+
+@dataclass(frozen=True)
 class PyprojectInfo:
     """What pyproject.toml says about the project and about where torch comes from."""
 
@@ -333,6 +347,11 @@ class PyprojectInfo:
     """`[project] dynamic`: keys a build backend fills in, which no fix may write."""
     workspace: bool = False
     """The file has `[tool.uv.workspace]`: a workspace root, whose sources and indexes apply to its members."""
+    settings: ToolSettings = field(default_factory=ToolSettings)
+    """`[tool.torchdoctor]`, as read (invalid values are TD001 findings and left out)."""
+    packaged: bool = False
+    """uv builds and installs the project itself (`[tool.uv] package`, else a `[build-system]` table): a library or
+    tool others install, whose published dependencies must stay whole."""
 
 
 @dataclass(frozen=True)
@@ -668,15 +687,17 @@ class Snapshot:
     schema_version: int = SCHEMA_VERSION
 
     def to_json(self, indent: int | None = 2) -> str:
-        return json.dumps(serde.to_plain(self), indent=indent, sort_keys=False, allow_nan=False)
+        return json.dumps(_finite(serde.to_plain(self)), indent=indent, sort_keys=False, allow_nan=False)
 
     @classmethod
     def from_json(cls, text: str) -> Snapshot:
         """Read a snapshot back; raises SnapshotError with a one-line reason on anything unusable."""
         try:
-            data = json.loads(text)
+            data = json.loads(text, parse_constant=_no_constant, parse_float=_finite_float)
         except json.JSONDecodeError as error:
             raise SnapshotError(f"not JSON ({error.msg} at line {error.lineno}, column {error.colno})") from None
+        except RecursionError:
+            raise SnapshotError("not a torchdoctor snapshot (nested thousands of levels deep)") from None
         if not isinstance(data, dict):
             raise SnapshotError("not a torchdoctor snapshot (the top level is not an object)")
         if "snapshot" in data and "diagnoses" in data:
@@ -687,9 +708,34 @@ class Snapshot:
                 f"snapshot schema version {version!r} is not supported (this torchdoctor reads {SCHEMA_VERSION})"
             )
         try:
-            return serde.from_plain(cls, data)
+            # A snapshot may come from anyone: what it says is cleaned as the probes clean what they read.
+            return serde.from_plain(cls, clean_data(data))
+        except RecursionError:
+            raise SnapshotError("not a valid torchdoctor snapshot: nested too deep") from None
         except serde.SerdeError as error:
             raise SnapshotError(f"not a valid torchdoctor snapshot: {error}") from None
+
+
+def _no_constant(name: str) -> float:
+    raise json.JSONDecodeError(f"{name} is not a JSON number", name, 0)
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise json.JSONDecodeError(f"{text} is out of range", text, 0)
+    return value
+
+
+def _finite(value: Any) -> Any:
+    """Plain data with every non-finite float (a probe's nan) written as null: JSON has no nan."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_finite(item) for item in value]
+    return value
 
 
 class SnapshotError(ValueError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 import threading
@@ -9,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from torchdoctor.probes.runner import CommandResult, StreamingCommand
+from torchdoctor.redact import clean
 
 LOCK_TIMEOUT_S = 600.0
 
@@ -27,5 +29,8 @@ def run_uv_lock(root: Path, on_line: Callable[[str], None] | None = None, cancel
     uv = find_uv()
     if uv is None:
         return CommandResult(None, "", "", 0.0, error="`uv` is not installed (pip install uv, or see docs.astral.sh/uv)")
-    command = StreamingCommand([uv, "lock"], on_line=on_line, cwd=str(root), merge_stderr=True)
+    # uv's lines are shown as they come: cleaned like everything read from outside (a URL's credentials, escapes).
+    shown = (lambda line: on_line(clean(line))) if on_line is not None else None
+    command = StreamingCommand([uv, "lock"], on_line=shown, cwd=str(root), merge_stderr=True,
+                               env={**os.environ, "NO_COLOR": "1"})
     return command.wait(LOCK_TIMEOUT_S, cancel)

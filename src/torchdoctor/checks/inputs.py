@@ -43,6 +43,24 @@ def project_file_unusable(snapshot: Snapshot) -> Iterator[Finding]:
                 (Evidence(f"{name} (requirement)", error.message, f"{error.path}:{error.line}" if error.line else error.path),),
             )
             continue
+        if error.problem == "invalid-setting":
+            where = error.path + (f":{error.line}" if error.line is not None else "")
+            yield Finding(
+                Severity.WARNING,
+                f"{name}: {error.message}",
+                "torchdoctor leaves this setting out, so the report may show findings the project meant to select "
+                "away, or exit on another severity than intended.",
+                (Evidence(f"{name} [tool.torchdoctor]", error.message, where),),
+            )
+            continue
+        if error.problem == "unknown-version":
+            yield Finding(
+                Severity.WARNING,
+                f"{name}: a format torchdoctor does not know: {error.message}",
+                "uv reads its own lock; torchdoctor's reader follows the format it knows and may miss what a newer one says.",
+                (Evidence(f"{name} (version)", error.message, error.path),),
+            )
+            continue
         where = error.path
         if error.line is not None:
             where += f":{error.line}" + (f":{error.column}" if error.column is not None else "")

@@ -68,7 +68,8 @@ def pytorch_index_not_explicit(snapshot: Snapshot) -> Iterator[Finding]:
         wheels for your Python ("markupsafe==3.0.2 @ registry+https://download.pytorch.org/whl/cpu can't be
         installed"). As `default = true` it replaces PyPI for every package.
     Fix safety:
-        Safe: adding `explicit = true` limits the index to the packages mapped to it in [tool.uv.sources].
+        Safe: adding `explicit = true` limits the index to the packages mapped to it in [tool.uv.sources]; the
+        triton a nightly, ROCm or XPU torch pins is mapped to it too (Linux), since the index stops serving it unasked.
     """
     pyproject = _pyproject(snapshot)
     if pyproject is None:
@@ -83,6 +84,13 @@ def pytorch_index_not_explicit(snapshot: Snapshot) -> Iterator[Finding]:
         family = [p for p in ("torch", *COMPANIONS) if _declared(pyproject, p) and not _sources_for(pyproject, p)] if unmapped else []
         if _ended_before_range(pyproject, url.variant):
             family = []  # torch has no release in its range there: mapping it would make `uv lock` fail
+        # Once explicit, the index stops serving the triton its torch pins (nightly, ROCm, XPU): map that too, or
+        # the fix would make the project unlockable (TD308). Where a build backend owns the dependencies, the proof
+        # refuses the fix and says why.
+        torch_here = "torch" in family or any(s.target == index.name for s in _sources_for(pyproject, "torch"))
+        tritons = _triton_for(url) if torch_here and environments_allow(pyproject.uv.environments, "linux") else None
+        triton = tritons[0] if tritons and not any(s.package in tritons and s.target == index.name
+                                                    for s in pyproject.sources) else None
         yield Finding(
             Severity.ERROR if as_default else Severity.WARNING,
             f"the PyTorch index {index.name or url.text} is not explicit"
@@ -92,11 +100,13 @@ def pytorch_index_not_explicit(snapshot: Snapshot) -> Iterator[Finding]:
             "packages to it in [tool.uv.sources].",
             (Evidence(_index_label(index), f"url = {index.url}, explicit = {str(index.explicit).lower()}", pyproject.path),),
             Fix(
-                f"Mark the index {index.name or index.position} explicit" + (" and stop using it as the default" if as_default else ""),
+                f"Mark the index {index.name or index.position} explicit" + (" and stop using it as the default" if as_default else "")
+                + (f", and map {triton} to it on Linux" if triton else ""),
                 Applicability.UNSAFE if as_default else Applicability.SAFE,
                 "make-index-explicit",
                 {"position": index.position, "name": index.name, "drop_default": as_default, "map_packages": family,
-                 "marker": "sys_platform == 'linux' or sys_platform == 'win32'" if url.accelerated else None},
+                 "marker": "sys_platform == 'linux' or sys_platform == 'win32'" if url.accelerated else None,
+                 "triton": triton},
             ),
         )
 
@@ -556,8 +566,10 @@ def torch_in_base_and_extras(snapshot: Snapshot) -> Iterator[Finding]:
         A plain `uv sync` (no extra) installs the base torch from PyPI, a CPU build on Windows and macOS, and
         silently ignores the CUDA mapping.
     Fix safety:
-        Unsafe: the fix removes torch from the base dependencies (it stays in the extras), so a plain
-        `uv sync` no longer installs it.
+        Unsafe, and offered only for applications: the fix removes torch from the base dependencies (it stays in
+        the extras), so a plain `uv sync` no longer installs it. A packaged project (a `[build-system]`, or
+        `package = true`) keeps torch there, since the people who install it need it; its developers choose the
+        extra (uv cannot map the plain requirement beside `extra =` sources).
     """
     pyproject = _pyproject(snapshot)
     if pyproject is None:
@@ -578,7 +590,10 @@ def torch_in_base_and_extras(snapshot: Snapshot) -> Iterator[Finding]:
                 p for p in ("torch", *COMPANIONS)
                 if any(r.group == "dependencies" for r in _declared(pyproject, p))
                 and any(s.extra for s in _sources_for(pyproject, p))
-            )}),
+            )}) if not pyproject.packaged else
+        Fix("Keep torch in the published dependencies; develop with the extra that selects its build",
+            Applicability.DISPLAY_ONLY,
+            commands=tuple(f"uv sync --extra {extra}" for extra in sorted({s.extra for s in sources if s.extra}))),
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 from packaging.version import Version
@@ -294,3 +295,39 @@ def _is_numpy_2(version: str) -> bool:
         return Version(version).major >= 2
     except Exception:
         return False
+
+
+WARNING_LINE = re.compile(r"(?:^|\s)(?:[A-Z]\w*Warning|UserWarning|warning)\s*:", re.I)
+
+
+@rule("TD140", "import-torch-warned")
+def import_torch_warned(snapshot: Snapshot) -> Iterator[Finding]:
+    """`import torch` printed warnings.
+
+    What it detects:
+        Warning lines on stderr while the project's interpreter imported torch and initialised CUDA, such as
+        "Failed to initialize NumPy: No module named 'numpy'" or "CUDA initialization: …".
+    Why it matters:
+        These are torch telling its user something is missing or mismatched; they scroll past at every start and
+        are easy to ignore. "Failed to initialize NumPy" means `tensor.numpy()` and `torch.from_numpy()` raise.
+        A warning when NumPy failed to initialise; otherwise a note that shows the lines.
+    Fix safety:
+        Display only: the remedy depends on the warning (install NumPy, or the pairing the message names).
+    """
+    torch = snapshot.torch
+    if torch.status != "ok" or not torch.stderr_tail:
+        return
+    lines = [line.strip() for line in torch.stderr_tail.splitlines() if WARNING_LINE.search(line)]
+    if not lines:
+        return
+    numpy = any("Failed to initialize NumPy" in line for line in lines)
+    shown = list(dict.fromkeys(lines))[:5]
+    yield Finding(
+        Severity.WARNING if numpy else Severity.INFO,
+        "`import torch` failed to initialise NumPy: tensor.numpy() and torch.from_numpy() will raise" if numpy
+        else f"`import torch` printed {len(shown)} warning(s)",
+        "torch printed these while it was imported in the project's interpreter; they are printed on every start."
+        + (" NumPy is missing or broken in this environment: install it (`uv add numpy`)." if numpy else ""),
+        tuple(Evidence("stderr of import torch", line, torch_source(snapshot)) for line in shown),
+        Fix("Install NumPy in the project", Applicability.DISPLAY_ONLY, commands=("uv add numpy",)) if numpy else None,
+    )

@@ -44,11 +44,11 @@ def prove(snapshot: Snapshot, before: str, after: str, chosen: Iterable[Diagnosi
     chosen = list(chosen)
     with tempfile.TemporaryDirectory(prefix="torchdoctor-proof-") as folder:
         try:
-            after_data = parse_toml(after, Path(folder) / "pyproject.toml")
+            after_data = parse_toml(after.removeprefix("\ufeff"), Path(folder) / "pyproject.toml")
         except FileProblem as problem:
             return Proof((f"the fixed pyproject.toml would not be valid TOML: {problem.error.message}",))
         try:
-            before_data = parse_toml(before, Path(folder) / "pyproject.toml")
+            before_data = parse_toml(before.removeprefix("\ufeff"), Path(folder) / "pyproject.toml")
         except FileProblem:
             before_data = {}
         problems = list(_dynamic_keys_written(before_data, after_data))

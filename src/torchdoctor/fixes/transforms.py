@@ -8,13 +8,13 @@ already there.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import tomlkit
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
-from tomlkit.items import AoT, Array, InlineTable, Table
+from tomlkit.items import AoT, Array, Comment, InlineTable, Table, Whitespace
 from tomlkit.toml_document import TOMLDocument
 
 LINUX_OR_WINDOWS = "sys_platform == 'linux' or sys_platform == 'win32'"
@@ -54,7 +54,13 @@ def _apply(text: str, action: str, params: dict[str, Any]) -> str:
         raise FixError(f"pyproject.toml does not parse: {error}") from None
     if action not in TRANSFORMS:
         raise FixError(f"unknown fix action {action!r}")
+    _refuse_inline_tables(document)
+    spaced = all(_spaced(before, table) for before, table in _neighbours(document))
     TRANSFORMS[action](document, params)
+    if spaced:  # the file puts a blank line (or a comment) between tables: so do the tables the fix added
+        for before, table in _neighbours(document):
+            if not _spaced(before, table):
+                table.trivia.indent = "\n" + table.trivia.indent
     new = tomlkit.dumps(document)
     # Removing a table leaves the blank line before it, and tomlkit puts one before each table it adds:
     # two blank lines where the user had one. Collapse them, unless the user writes double blank lines.
@@ -66,6 +72,27 @@ def _apply(text: str, action: str, params: dict[str, Any]) -> str:
 
 # ---------------------------------------------------------------------------------------------
 # Finding and creating the tables
+
+
+def _refuse_inline_tables(document: TOMLDocument) -> None:
+    """uv's tables written inline (`tool = { uv = … }`, `index = [{ … }]`) cannot take the tables and
+    multi-line arrays a fix writes without being rewritten whole: the fix is refused with the line to change.
+    Dotted keys (`uv.sources.torch = …`) are tables to tomlkit and are edited like any other."""
+    tool = document.get("tool")
+    uv = tool.get("uv") if isinstance(tool, (Table, dict)) else None
+    where = None
+    if isinstance(tool, InlineTable):
+        where = "`tool = { … }`"
+    elif isinstance(uv, InlineTable):
+        where = "`uv = { … }` under [tool]"
+    elif uv is not None and isinstance(uv.get("index"), Array):
+        where = "`index = [{ … }]` (an inline array)"
+    elif uv is not None and isinstance(uv.get("sources"), InlineTable):
+        where = "`sources = { … }`"
+    if where is not None:
+        raise FixError(f"pyproject.toml writes uv's settings inline ({where}); torchdoctor edits only "
+                       "[tool.uv], [[tool.uv.index]] and [tool.uv.sources] tables: write them as tables, "
+                       "or make the change shown by hand")
 
 
 def _table(container: Any, key: str, create: bool) -> Any:
@@ -121,17 +148,75 @@ def _entries(value: Any) -> list[Any]:
     return []
 
 
+class _Entry(dict):
+    """A source entry as a plain dict that remembers where it stands in the file's array, so that writing the
+    entries back edits that array in place: the comments between its lines stay with the entries they annotate."""
+
+    def __init__(self, values: Any, position: int | None = None) -> None:
+        super().__init__(values)
+        self.position = position
+
+
+def _current(sources: Table, key: str | None) -> list[_Entry]:
+    """A package's source entries, each knowing its place in the file."""
+    if key is None:
+        return []
+    return [_Entry(entry, position) for position, entry in enumerate(_entries(sources[key]))]
+
+
 def _set_entries(sources: Table, package: str, entries: list[dict[str, str]], like: Any = None) -> None:
-    """Write a package's source entries; a single inline table stays one when it was written so."""
+    """Write a package's source entries.
+
+    A multi-line array (the only kind that can hold comments) is edited in place: entries dropped are deleted,
+    changed ones replaced where they stand, new ones appended, so every comment on a kept entry stays. Other
+    shapes are written anew (they cannot hold comments; the key's own trailing comment is kept by tomlkit):
+    a single inline table stays one when it was written so, several entries become a multi-line array.
+    """
+    value = sources.get(package)
+    if isinstance(value, Array) and "\n" in value.as_string() and _in_place(entries, len(value)):
+        kept = {entry.position: entry for entry in entries if isinstance(entry, _Entry) and entry.position is not None}
+        for position in range(len(value) - 1, -1, -1):
+            if position not in kept:
+                del value[position]
+            elif dict(kept[position]) != dict(_entries(value)[position]):
+                value[position] = _inline(kept[position])
+        for entry in entries:
+            if not isinstance(entry, _Entry) or entry.position is None:
+                value.append(_inline(entry))
+        return
     if isinstance(like, InlineTable) and len(entries) == 1:
-        sources[package] = _inline(entries[0])
+        _put(sources, package, _inline(entries[0]))
         return
     array = tomlkit.array()
     for entry in entries:
         array.append(_inline(entry))
     if len(entries) > 1:
         array.multiline(True)
-    sources[package] = array
+    _put(sources, package, array)
+
+
+def _put(table: Any, key: str, value: Any) -> None:
+    """Set a key; a new one goes right after the table's last key, before the blank lines and comments that
+    end the table (tomlkit would append it after them, under the next table's comments and glued to its header)."""
+    if key in table or not isinstance(table, Table):
+        table[key] = value
+        return
+    body = table.value.body
+    last = max((i for i, (k, item) in enumerate(body) if k is not None and not isinstance(item, (Table, AoT))), default=None)
+    if last is None or last == len(body) - 1 or isinstance(body[last + 1][1], (Table, AoT)):
+        table[key] = value
+        return
+    table.value._insert_at(last + 1, key, value)  # tomlkit has no public insert-at-position for tables
+    item = body[last + 1][1]
+    if "\n" not in item.trivia.trail:
+        item.trivia.trail = "\n"
+
+
+def _in_place(entries: list[dict[str, str]], length: int) -> bool:
+    """Whether the new entries are the old ones in their order (some dropped or changed), then new ones."""
+    positions = [e.position for e in entries if isinstance(e, _Entry) and e.position is not None]
+    first_new = next((i for i, e in enumerate(entries) if not isinstance(e, _Entry) or e.position is None), len(entries))
+    return positions == sorted(set(positions)) and all(p < length for p in positions) and len(positions) == first_new
 
 
 def _source_key(sources: Table, package: str) -> str | None:
@@ -180,6 +265,8 @@ def make_index_explicit(document: TOMLDocument, params: dict[str, Any]) -> None:
             if params.get("marker"):
                 entry["marker"] = params["marker"]
             _set_entries(sources, package, [entry])
+    if params.get("triton") and index.get("name"):
+        map_nightly_triton(document, {"index": index["name"], "package": params["triton"]})
 
 
 @transform("repair-index-url")
@@ -211,7 +298,7 @@ def add_platform_marker(document: TOMLDocument, params: dict[str, Any]) -> None:
         key = _source_key(sources, package)
         if key is None:
             continue
-        entries = [dict(e) for e in _entries(sources[key])]
+        entries = _current(sources, key)
         changed = False
         for entry in entries:
             if entry.get("index") != params["index"] or entry.get("extra") or entry.get("group"):
@@ -238,7 +325,7 @@ def map_nightly_triton(document: TOMLDocument, params: dict[str, Any]) -> None:
         if key is None:
             _set_entries(sources, package, [{"index": index, "marker": marker}])
         else:
-            existing = [dict(e) for e in _entries(sources[key])]
+            existing = _current(sources, key)
             _set_entries(sources, key, [*existing, {"index": index, "marker": marker}])
     dependencies = _dependencies(document)
     if not _declares(dependencies, package):
@@ -259,7 +346,7 @@ def map_companions(document: TOMLDocument, params: dict[str, Any]) -> None:
         return
     wanted = [dict(e) for e in _entries(sources[torch_key]) if (e.get("index"), e.get("extra")) in targets]
     key = _source_key(sources, package)
-    current = [dict(e) for e in _entries(sources[key])] if key is not None else []
+    current = _current(sources, key)
     have = {(e.get("index"), e.get("extra")) for e in current}
     missing = [entry for entry in wanted if (entry.get("index"), entry.get("extra")) not in have]
     if missing:
@@ -298,7 +385,7 @@ def use_pytorch_index(document: TOMLDocument, params: dict[str, Any]) -> None:
         table["name"] = name
         table["url"] = url
         table["explicit"] = True
-        indexes.append(table)
+        _append_index(indexes, table)
     sources = _sources(document)
     replaced = set(params.get("replace", ()))
     for package in params["packages"]:
@@ -307,7 +394,7 @@ def use_pytorch_index(document: TOMLDocument, params: dict[str, Any]) -> None:
         if key is None:
             _set_entries(sources, package, [entry])
             continue
-        current = [dict(e) for e in _entries(sources[key])]
+        current = _current(sources, key)
         if entry in current:
             continue
         # An entry for this same index with another marker (Linux only, say) is widened to the fix's platforms;
@@ -324,7 +411,7 @@ def use_pytorch_index(document: TOMLDocument, params: dict[str, Any]) -> None:
     for position in range(len(indexes) - 1, -1, -1):
         index_name = indexes[position].get("name")
         if index_name in (*replaced, name) and index_name not in used:
-            del indexes[position]
+            _delete_index(document, indexes, position)
     _drop_empty(document)
 
 
@@ -343,7 +430,7 @@ def add_extra_build_dependencies(document: TOMLDocument, params: dict[str, Any])
     package = params["package"]
     if package in table:
         return
-    table[package] = tomlkit.parse('x = ["torch"]')["x"]
+    _put(table, package, tomlkit.parse('x = ["torch"]')["x"])
 
 
 @transform("replace-torch-backend")
@@ -378,7 +465,7 @@ def replace_legacy_index(document: TOMLDocument, params: dict[str, Any]) -> None
             for position in range(len(value) - 1, -1, -1):
                 if str(value[position]) in legacy:
                     del value[position]
-    if len(uv) == 0:  # nothing else was set there: let the new tables stand without a bare [tool.uv] header
+    if _empty(uv):  # nothing else was set there: let the new tables stand without a bare [tool.uv] header
         del document["tool"]["uv"]
     use_pytorch_index(document, params)
 
@@ -388,8 +475,75 @@ def remove_index(document: TOMLDocument, params: dict[str, Any]) -> None:
     indexes = _indexes(document)
     for position in range(len(indexes) - 1, -1, -1):
         if indexes[position].get("name") == params["name"]:
-            del indexes[position]
+            _delete_index(document, indexes, position)
     _drop_empty(document)
+
+
+def _append_index(indexes: AoT, table: Table) -> None:
+    """Append a [[tool.uv.index]] table spaced like the one before it: the blank lines that separated that one
+    from the next header now follow the new table, so it is not glued to the header after it."""
+    last = indexes[-1] if len(indexes) else None
+    trailing = ""
+    if last is not None:
+        for key, item in reversed(last.value.body):
+            if key is not None or not isinstance(item, Whitespace):
+                break
+            trailing = item.as_string() + trailing
+    indexes.append(table)
+    if trailing.count("\n") > 0:
+        table.add(tomlkit.ws(trailing))
+
+
+def _delete_index(document: TOMLDocument, indexes: AoT, position: int) -> None:
+    """Delete one [[tool.uv.index]] table, leaving the comments that introduce the next table in place.
+
+    tomlkit keeps the comment lines above a header in the body of the table before it: deleting that table
+    would take them along. They are moved in front of the next table's header (or to the end of the table
+    before, at the end of the file)."""
+    table = indexes[position]
+    body = table.value.body
+    start = len(body)
+    while start > 0 and body[start - 1][0] is None and isinstance(body[start - 1][1], (Comment, Whitespace)):
+        start -= 1
+    while start < len(body) and not isinstance(body[start][1], Comment):
+        start += 1  # the blank lines before the first comment go with the table
+    block = body[start:]
+    order = list(_tables_in_file_order(document))
+    place = next(i for i, t in enumerate(order) if t is table)
+    del indexes[position]
+    if not block:
+        return
+    following = order[place + 1] if place + 1 < len(order) else None
+    if following is not None:
+        following.trivia.indent = "".join(item.as_string() for _, item in block) + following.trivia.indent
+    elif place > 0:
+        order[place - 1].value.body.extend(block)
+
+
+def _neighbours(document: TOMLDocument) -> Iterable[tuple[Table, Table]]:
+    order = list(_tables_in_file_order(document))
+    return zip(order, order[1:], strict=False)
+
+
+def _spaced(before: Table, table: Table) -> bool:
+    """Whether a blank line or a comment stands between a table's last line and the next header."""
+    if table.trivia.indent.strip(" \t"):
+        return True
+    own = [item for key, item in before.value.body if not isinstance(item, (Table, AoT))]
+    return not own or isinstance(own[-1], (Whitespace, Comment))
+
+
+def _tables_in_file_order(container: Any) -> Iterable[Table]:
+    """Every table with a header, in the order of the file (tomlkit nests them by name, not by position)."""
+    for _, item in container.body:
+        if isinstance(item, Table):
+            if not item.is_super_table():
+                yield item
+            yield from _tables_in_file_order(item.value)
+        elif isinstance(item, AoT):
+            for table in item.body:
+                yield table
+                yield from _tables_in_file_order(table.value)
 
 
 def _drop_empty(document: TOMLDocument) -> None:
@@ -403,10 +557,16 @@ def _drop_empty(document: TOMLDocument) -> None:
         return
     if "index" in uv and len(uv["index"]) == 0:
         del uv["index"]
-    if len(uv) == 0:
+    if _empty(uv):
         del tool["uv"]
-    if len(tool) == 0:
+    if _empty(tool):
         del document["tool"]
+
+
+def _empty(table: Any) -> bool:
+    """No keys and no comments: a table that only holds comments is kept, with them."""
+    body = getattr(getattr(table, "value", None), "body", ())
+    return len(table) == 0 and not any(isinstance(item, Comment) for _, item in body)
 
 
 @transform("set-requires-python")
@@ -456,7 +616,7 @@ def accelerator_extras(document: TOMLDocument, params: dict[str, Any]) -> None:
             table["name"] = f"pytorch-{variant}"
             table["url"] = url
             table["explicit"] = True
-            indexes.append(table)
+            _append_index(indexes, table)
     sources = _sources(document)
     for package in params["packages"]:
         wanted = []
@@ -464,7 +624,7 @@ def accelerator_extras(document: TOMLDocument, params: dict[str, Any]) -> None:
             marker = "sys_platform != 'darwin'" if variant == "cpu" else LINUX_OR_WINDOWS
             wanted.append({"index": f"pytorch-{variant}", "extra": variant, "marker": marker})
         key = _source_key(sources, package)
-        current = [dict(e) for e in _entries(sources[key])] if key is not None else []
+        current = _current(sources, key)
         have = {(e.get("index"), e.get("extra")) for e in current}
         missing = [w for w in wanted if (w["index"], w["extra"]) not in have]
         if missing:
@@ -490,7 +650,7 @@ def retarget_sources(document: TOMLDocument, params: dict[str, Any]) -> None:
     """Point the source entries that name index `from` at index `to` (a misspelt or renamed index)."""
     sources = _sources(document)
     for key in list(sources.keys()):
-        entries = [dict(e) for e in _entries(sources[key])]
+        entries = _current(sources, key)
         if any(e.get("index") == params["from"] for e in entries):
             for entry in entries:
                 if entry.get("index") == params["from"]:
@@ -503,7 +663,7 @@ def marker_to_extra(document: TOMLDocument, params: dict[str, Any]) -> None:
     """Replace `marker = "extra == 'x'"` by `extra = "x"` on source entries whose marker is only that."""
     sources = _sources(document)
     for key in list(sources.keys()):
-        entries = [dict(e) for e in _entries(sources[key])]
+        entries = _current(sources, key)
         changed = False
         for entry in entries:
             extra = params["markers"].get(str(entry.get("marker")))

@@ -107,7 +107,7 @@ def undo_last(path: Path) -> Path:
     folder = _backups(path)
     candidates = sorted((p for p in folder.glob("*") if (p / "backup.json").exists()), reverse=True) if folder.exists() else []
     if not candidates:
-        raise FixError(f"torchdoctor has no change of {path} to undo")
+        raise FixError(f"nothing to undo: no fix of {path} was written by torchdoctor (or it was undone already)")
     backup = candidates[0]
     meta = json.loads((backup / "backup.json").read_text(encoding="utf-8"))
     try:

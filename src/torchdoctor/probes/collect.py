@@ -91,3 +91,23 @@ def with_lock_freshness(project: ProjectInfo) -> ProjectInfo:
         return project
     freshness = check_lock_freshness(project)
     return replace(project, lock=replace(project.lock, freshness=freshness)) if freshness else project
+
+
+def project_only_snapshot(directory: Path) -> Snapshot:
+    """`check --no-machine`: the project files read, nothing of the machine probed (no interpreter run, no NVML,
+    no system files); the machine's parts say "not probed" and only the project rules are reported."""
+    import platform
+
+    from torchdoctor.snapshot import InterpreterInfo, NvmlInfo, SystemInfo, TorchInfo
+
+    created = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat()
+    reason = "--no-machine: the machine was not probed"
+    return Snapshot(
+        created_at=created,
+        torchdoctor_version=__version__,
+        interpreter=InterpreterInfo(path="", source="none", reason=reason, exists=False),
+        torch=TorchInfo(status="not-probed", error=reason),
+        nvml=NvmlInfo(status="not-probed", error=reason),
+        system=SystemInfo(os_name=platform.system()),
+        project=with_lock_freshness(read_project(directory)),
+    )

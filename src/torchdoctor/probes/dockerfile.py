@@ -15,7 +15,7 @@ import re
 import shlex
 from pathlib import Path
 
-from torchdoctor.redact import redact_url
+from torchdoctor.redact import REDACTED, is_secret_name, redact_url
 from torchdoctor.snapshot import BaseImage, DockerfileInfo, InstallCommand
 
 SEPARATORS = {";", "&&", "||", "|", "&", "(", ")", ";;"}
@@ -56,17 +56,31 @@ def logical_lines(text: str) -> list[tuple[int, str]]:
     return lines
 
 
+MAX_EXPANDED = 64 * 1024
+"""The longest an ARG/ENV value or a substituted line may grow: values that reference each other twice can double
+at every line (`ARG B=$A$A`, `ARG C=$B$B` …), and 40 such lines would need terabytes. Longer values are cut here,
+which keeps every real Dockerfile whole (a command line of 64 KiB is already over most shells' limits)."""
+
+
 def substitute(text: str, values: dict[str, str]) -> str:
-    """${NAME}, ${NAME:-default} and $NAME replaced by known values; unknown ones stay as written."""
+    """${NAME}, ${NAME:-default} and $NAME replaced by known values; unknown ones stay as written. The result is
+    cut at MAX_EXPANDED characters."""
+    grown = len(text)
 
     def replace(match: re.Match) -> str:
+        nonlocal grown
         name = match.group(1) or match.group(2)
         if name in values:
-            return values[name]
-        default = re.match(r"\$\{[A-Za-z_][A-Za-z0-9_]*:?-([^}]*)\}", match.group(0))
-        return default.group(1) if default else match.group(0)
+            value = values[name]
+        else:
+            default = re.match(r"\$\{[A-Za-z_][A-Za-z0-9_]*:?-([^}]*)\}", match.group(0))
+            value = default.group(1) if default else match.group(0)
+        if grown + len(value) > MAX_EXPANDED:
+            value = value[:max(0, MAX_EXPANDED - grown)]
+        grown += len(value)
+        return value
 
-    return VARIABLE.sub(replace, text)
+    return VARIABLE.sub(replace, text)[:MAX_EXPANDED]
 
 
 def _assignments(rest: str) -> dict[str, str]:
@@ -93,7 +107,7 @@ def read_dockerfile(path: Path, text: str, relative: str) -> DockerfileInfo:
         keyword, _, rest = line.partition(" ")
         keyword = keyword.upper()
         if keyword in ("ARG", "ENV"):
-            values.update({k: substitute(v, values) for k, v in _assignments(rest).items()})
+            values.update({k: REDACTED if is_secret_name(k) else substitute(v, values) for k, v in _assignments(rest).items()})
         elif keyword == "FROM":
             words = [w for w in rest.split() if not w.startswith("--")]
             if words:

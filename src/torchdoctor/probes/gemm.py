@@ -22,7 +22,7 @@ from dataclasses import replace
 from importlib import resources
 from typing import Any
 
-from torchdoctor.probes.runner import StreamingCommand, marked_records, tail
+from torchdoctor.probes.runner import StreamingCommand, marked_records, python_argv, tail
 from torchdoctor.snapshot import BenchInfo, CopyResult, GemmResult, GpuActivity, GpuBaseline, GpuProcess
 
 DEFAULT_SECONDS = 1.5
@@ -50,7 +50,7 @@ class GpuSampler:
         self.records: list[dict[str, Any]] = []
         self._baseline = threading.Event()
         self._command = StreamingCommand(
-            [python, "-c", _script("nvml_script.py"), "--sample", str(SAMPLE_INTERVAL_S), str(limit_s)],
+            python_argv(python, _script("nvml_script.py"), "--sample", str(SAMPLE_INTERVAL_S), str(limit_s)),
             on_line=self._on_line,
         )
 
@@ -85,7 +85,6 @@ class GpuSampler:
 def run_bench(
     python: str,
     *,
-    cwd: str | None = None,
     seconds: float = DEFAULT_SECONDS,
     device: int = 0,
     on_event: EventHandler | None = None,
@@ -117,7 +116,8 @@ def run_bench(
     env["PYTHONIOENCODING"] = "utf-8"
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     arguments = json.dumps({"seconds": seconds, "device": device, **(options or {})})
-    child = StreamingCommand([python, "-c", _script("gemm_script.py"), arguments], on_line=on_line, env=env, cwd=cwd)
+    # The child runs in an empty folder of its own, never the project's: nothing there can be imported.
+    child = StreamingCommand(python_argv(python, _script("gemm_script.py"), arguments), on_line=on_line, env=env)
     try:
         result = child.wait(timeout_s or STARTUP_ALLOWANCE_S + 10 * seconds, cancel)
     finally:

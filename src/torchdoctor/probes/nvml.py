@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 from importlib import resources
 
-from torchdoctor.probes.runner import marked_records, run_command, tail
+from torchdoctor.probes.runner import marked_records, python_argv, run_command, tail
 from torchdoctor.snapshot import NvmlGpu, NvmlInfo
 
 DEFAULT_TIMEOUT_S = 10.0
@@ -19,7 +19,7 @@ DEFAULT_TIMEOUT_S = 10.0
 
 def probe_nvml(*, timeout_s: float = DEFAULT_TIMEOUT_S, python: str = sys.executable) -> NvmlInfo:
     source = resources.files("torchdoctor.probes").joinpath("nvml_script.py").read_text(encoding="utf-8")
-    result = run_command([python, "-c", source], timeout_s=timeout_s)
+    result = run_command(python_argv(python, source), timeout_s=timeout_s)
     duration = round(result.duration_s, 3)
     if result.timed_out:
         return NvmlInfo(status="timed-out", error=f"NVML did not answer within {timeout_s:g} s", duration_s=duration)

@@ -8,21 +8,25 @@ here are parsed (see `read_lock`), so a 2,000-package lock reads in a few tens o
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import shlex
+import stat
 from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
+from packaging.markers import InvalidMarker, Marker
 from packaging.requirements import InvalidRequirement, Requirement
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 
 from torchdoctor.probes.dockerfile import read_dockerfile
 from torchdoctor.probes.index_pages import published_pythons
-from torchdoctor.redact import redact_url
+from torchdoctor.redact import clean, clean_data, redact_url
 from torchdoctor.requirements import parse_requirement
 from torchdoctor.snapshot import (
     DeclaredRequirement,
@@ -35,6 +39,7 @@ from torchdoctor.snapshot import (
     PyprojectInfo,
     RequirementLine,
     RequirementsOption,
+    ToolSettings,
     UvIndex,
     UvSettings,
     UvSource,
@@ -65,6 +70,8 @@ ALSO_LOCKED = frozenset({"numpy"})
 # CUDA runtime wheels that torch pulls in on Linux; locked alongside it and part of its variant.
 CUDA_WHEEL_PREFIXES = ("nvidia-", "cuda-")
 
+KNOWN_LOCK_VERSIONS = (1,)
+"""uv.lock format versions this reader follows (uv 0.4.x to 0.13, as of 2026-12)."""
 MAX_PYPROJECT_BYTES = 4 * 1024 * 1024
 MAX_LOCK_BYTES = 256 * 1024 * 1024
 MAX_REQUIREMENTS_BYTES = 1024 * 1024
@@ -110,6 +117,12 @@ def probe_project(root: Path, found_by: str = "") -> ProjectInfo:
             lock = read_lock(lock_path)
         except FileProblem as problem:
             errors.append(problem.error)
+        else:
+            if lock.version not in KNOWN_LOCK_VERSIONS:
+                errors.append(ProjectFileError(str(lock_path), "unknown-version", (
+                    f"it says version = {lock.version}; torchdoctor reads uv.lock version "
+                    f"{', '.join(map(str, KNOWN_LOCK_VERSIONS))}, so what it reports from this lock may be incomplete")
+                    if lock.version is not None else "it has no integer `version`, which every uv.lock starts with"))
     requirements_files = sorted(_requirements_files(root))
     options: list[RequirementsOption] = []
     requirement_lines: list[RequirementLine] = []
@@ -124,7 +137,7 @@ def probe_project(root: Path, found_by: str = "") -> ProjectInfo:
     dockerfile_details = []
     for path in dockerfiles:
         try:
-            dockerfile_details.append(read_dockerfile(path, read_text(path, MAX_REQUIREMENTS_BYTES), _relative(path, root)))
+            dockerfile_details.append(read_dockerfile(path, clean(read_text(path, MAX_REQUIREMENTS_BYTES)), _relative(path, root)))
         except FileProblem as problem:
             errors.append(problem.error)
     index_pythons = tuple(
@@ -152,23 +165,12 @@ def probe_project(root: Path, found_by: str = "") -> ProjectInfo:
 
 
 def read_text(path: Path, limit: int) -> str:
-    """The file's text, or a FileProblem that says exactly why it cannot be used."""
-    try:
-        size = path.stat().st_size
-    except OSError as error:
-        raise FileProblem(ProjectFileError(str(path), "unreadable", f"cannot read it: {error.strerror}")) from None
-    if size > limit:
-        raise FileProblem(
-            ProjectFileError(
-                str(path), "too-large",
-                f"it is {size / 1048576:.1f} MiB, more than the {limit / 1048576:.0f} MiB torchdoctor reads; "
-                "it is probably not the file it is named after",
-            )
-        )
-    try:
-        data = path.read_bytes()
-    except OSError as error:
-        raise FileProblem(ProjectFileError(str(path), "unreadable", f"cannot read it: {error.strerror}")) from None
+    """The file's text, or a FileProblem that says exactly why it cannot be used.
+
+    Only a regular file is read, and at most `limit` bytes of it: the file is opened without blocking (a FIFO
+    named uv.lock would otherwise wait forever for a writer) and checked on the open descriptor, so a symlink to
+    /dev/zero or a file swapped after a check cannot make the read endless."""
+    data = read_regular_file(path, limit)
     nul = data.find(b"\x00")
     if nul >= 0:
         line, column = position_of(data, nul)
@@ -185,6 +187,41 @@ def read_text(path: Path, limit: int) -> str:
     return text.removeprefix("\ufeff")
 
 
+def read_regular_file(path: Path, limit: int) -> bytes:
+    """At most `limit` bytes of a regular file, or a FileProblem saying why not."""
+    def problem(kind: str, message: str) -> FileProblem:
+        return FileProblem(ProjectFileError(str(path), kind, message))
+
+    try:
+        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    except OSError as error:
+        raise problem("unreadable", f"cannot read it: {error.strerror}") from None
+    try:
+        status = os.fstat(descriptor)
+        if not stat.S_ISREG(status.st_mode):
+            kind = ("a FIFO" if stat.S_ISFIFO(status.st_mode) else "a device" if stat.S_ISCHR(status.st_mode) or
+                    stat.S_ISBLK(status.st_mode) else "a socket" if stat.S_ISSOCK(status.st_mode) else "a folder"
+                    if stat.S_ISDIR(status.st_mode) else "not a regular file")
+            raise problem("not-a-file", f"it is {kind}, not a regular file: torchdoctor does not read it")
+        if status.st_size > limit:
+            raise problem("too-large", f"it is {status.st_size / 1048576:.1f} MiB, more than the {limit / 1048576:.0f} MiB "
+                                       "torchdoctor reads; it is probably not the file it is named after")
+        chunks, size = [], 0
+        while size <= limit:
+            chunk = os.read(descriptor, min(1 << 20, limit + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        if size > limit:
+            raise problem("too-large", f"it grew past the {limit / 1048576:.0f} MiB torchdoctor reads while it was read")
+        return b"".join(chunks)
+    except OSError as error:
+        raise problem("unreadable", f"cannot read it: {error.strerror}") from None
+    finally:
+        os.close(descriptor)
+
+
 def position_of(data: bytes | str, offset: int) -> tuple[int, int]:
     """1-based line and column of an offset."""
     newline = b"\n" if isinstance(data, bytes) else "\n"
@@ -196,6 +233,9 @@ def position_of(data: bytes | str, offset: int) -> tuple[int, int]:
 def parse_toml(text: str, path: Path, line_offset: int = 0) -> dict[str, Any]:
     try:
         return tomllib.loads(text)
+    except RecursionError:
+        raise FileProblem(ProjectFileError(str(path), "malformed", "invalid TOML: arrays or tables nested hundreds of "
+                                           "levels deep; torchdoctor does not read it")) from None
     except tomllib.TOMLDecodeError as error:
         line, column = _error_position(error)
         if line is None and "end of document" in str(error):
@@ -228,7 +268,7 @@ def locate(text: str, needle: str) -> tuple[int | None, int | None]:
 
 def read_pyproject(path: Path, errors: list[ProjectFileError]) -> PyprojectInfo:
     text = read_text(path, MAX_PYPROJECT_BYTES)
-    data = parse_toml(text, path)
+    data = clean_data(parse_toml(text, path))
 
     def invalid(message: str, needle: str | None = None) -> None:
         line, column = locate(text, needle) if needle else (None, None)
@@ -291,6 +331,17 @@ def read_pyproject(path: Path, errors: list[ProjectFileError]) -> PyprojectInfo:
         collect("group:dev", legacy_dev)
 
     requires_python = project.get("requires-python")
+    if requires_python is not None and not _valid_specifier(requires_python):
+        invalid(f"requires-python = {requires_python!r} is not a version range (e.g. \">=3.10\"): uv refuses the file",
+                "requires-python")
+        requires_python = None
+    for message, needle in _uv_type_errors(tool_uv):
+        invalid(message, needle)
+    def invalid_setting(message: str, needle: str | None = None) -> None:
+        line, column = locate(text, needle) if needle else (None, None)
+        errors.append(ProjectFileError(str(path), "invalid-setting", message, line, column))
+
+    settings = _tool_settings(_table(data, "tool", "torchdoctor"), invalid_setting)
     return PyprojectInfo(
         path=str(path),
         name=project.get("name") if isinstance(project.get("name"), str) else None,
@@ -306,7 +357,113 @@ def read_pyproject(path: Path, errors: list[ProjectFileError]) -> PyprojectInfo:
         uv=_uv_settings(tool_uv),
         dynamic=_strs(project.get("dynamic")),
         workspace="workspace" in tool_uv,
+        settings=settings,
+        packaged=tool_uv["package"] if isinstance(tool_uv.get("package"), bool) else isinstance(data.get("build-system"), dict),
     )
+
+
+CODE_PREFIX = re.compile(r"^TD\d{0,3}$")
+SEVERITIES = ("info", "warning", "error")
+
+
+def _tool_settings(table: dict, invalid) -> ToolSettings:
+    """`[tool.torchdoctor]` select / ignore / fail-on, checked as ruff checks its selectors: a code that cannot be
+    one is an error, not silently nothing."""
+    known = {"select", "ignore", "fail-on"}
+    for key in table:
+        if key not in known:
+            invalid(f"[tool.torchdoctor] {key} is not a setting torchdoctor knows ({', '.join(sorted(known))})", str(key))
+
+    def codes(key: str) -> tuple[str, ...]:
+        value = table.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            invalid(f"[tool.torchdoctor] {key} must be an array of codes such as \"TD301\" or \"TD3\"", key)
+            return ()
+        wrong = [item for item in value if not CODE_PREFIX.match(item.upper())]
+        if wrong:
+            invalid(f"[tool.torchdoctor] {key}: {', '.join(map(repr, wrong))} is not a code or prefix (TD, TD3, TD301)", key)
+        return tuple(item.upper() for item in value if CODE_PREFIX.match(item.upper()))
+
+    fail_on = table.get("fail-on")
+    if fail_on is not None and fail_on not in SEVERITIES:
+        invalid(f"[tool.torchdoctor] fail-on = {fail_on!r}: choose one of {', '.join(SEVERITIES)}", "fail-on")
+        fail_on = None
+    return ToolSettings(select=codes("select"), ignore=codes("ignore"), fail_on=fail_on)
+
+
+def _valid_specifier(value: Any) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        SpecifierSet(value)
+    except InvalidSpecifier:
+        return False
+    return True
+
+
+def _valid_marker(value: Any) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        Marker(value)
+    except InvalidMarker:
+        return False
+    return True
+
+
+def _kind(value: Any) -> str:
+    return {bool: "a boolean", int: "an integer", float: "a number", str: "a string", list: "an array",
+            dict: "a table"}.get(type(value), f"a {type(value).__name__}")
+
+
+def _uv_type_errors(tool_uv: dict) -> Iterable[tuple[str, str]]:
+    """(message, text to locate) for each [tool.uv] value of a kind uv refuses: uv stops on these with
+    "invalid type", so they are the file's errors, not the project's configuration."""
+    expected = {"index": list, "sources": dict, "conflicts": list, "environments": list, "required-environments": list,
+                "extra-index-url": list, "find-links": list, "no-build-isolation-package": list, "index-url": str,
+                "index-strategy": str, "prerelease": str, "extra-build-dependencies": dict}
+    for key, kind in expected.items():
+        if key in tool_uv and not isinstance(tool_uv[key], kind):
+            yield f"[tool.uv] {key} is {_kind(tool_uv[key])}, where uv expects {_kind(kind())}", key
+    for position, entry in enumerate(tool_uv.get("index") if isinstance(tool_uv.get("index"), list) else (), start=1):
+        if not isinstance(entry, dict):
+            yield f"[[tool.uv.index]] #{position} is {_kind(entry)}, not a table", "index"
+        elif not isinstance(entry.get("url"), str):
+            yield f"[[tool.uv.index]] #{position} has no url string", "index"
+    sources = tool_uv.get("sources") if isinstance(tool_uv.get("sources"), dict) else {}
+    for package, entries in sources.items():
+        for entry in entries if isinstance(entries, list) else [entries]:
+            if not isinstance(entry, dict):
+                yield f"[tool.uv.sources] {package} is {_kind(entry)}, where uv expects a table", str(package)
+            elif "marker" in entry and not _valid_marker(entry["marker"]):
+                yield f"[tool.uv.sources] {package}: marker = {entry['marker']!r} is not a valid marker", str(package)
+    for key in ("environments", "required-environments"):
+        for marker in tool_uv.get(key) if isinstance(tool_uv.get(key), list) else ():
+            if not _valid_marker(marker):
+                yield f"[tool.uv] {key}: {marker!r} is not a valid marker", key
+    for group in tool_uv.get("conflicts") if isinstance(tool_uv.get("conflicts"), list) else ():
+        if not isinstance(group, list) or not all(isinstance(item, dict) for item in group):
+            yield "[tool.uv] conflicts must be an array of arrays of tables ({ extra = … } / { group = … })", "conflicts"
+            break
+
+
+def _conflicts_shaped(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(group, list) and all(isinstance(item, dict) for item in group)
+                                           for group in value)
+
+
+def _as_written(value: Any) -> Any:
+    """TOML kept as written in the snapshot, made JSON-safe: nan, inf, dates and times become their text (the
+    rules that read these values find them of the wrong type, as they are)."""
+    if isinstance(value, dict):
+        return {str(key): _as_written(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_as_written(item) for item in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return str(value)
 
 
 def _table(data: dict, *keys: str) -> dict:
@@ -392,10 +549,11 @@ def _uv_settings(tool_uv: dict) -> UvSettings:
         required_environments=_strs(tool_uv.get("required-environments")),
         no_build_isolation=tool_uv.get("no-build-isolation") is True,
         no_build_isolation_package=_strs(tool_uv.get("no-build-isolation-package")),
-        conflicts=tool_uv.get("conflicts"),
+        conflicts=_as_written(tool_uv["conflicts"]) if _conflicts_shaped(tool_uv.get("conflicts")) else None,
         default_groups=("*all*",) if tool_uv.get("default-groups") == "all" else (
             _strs(tool_uv["default-groups"]) if isinstance(tool_uv.get("default-groups"), list) else None),
-        extra_build_dependencies=tool_uv.get("extra-build-dependencies"),
+        extra_build_dependencies=_as_written(tool_uv.get("extra-build-dependencies"))
+        if isinstance(tool_uv.get("extra-build-dependencies"), dict) else None,
     )
 
 
@@ -419,7 +577,7 @@ def read_lock(path: Path) -> LockInfo:
     if text.startswith(PACKAGE_HEADER):
         text = "\n" + text
     pieces = text.split("\n" + PACKAGE_HEADER)
-    header = parse_toml(pieces[0], path)
+    header = clean_data(parse_toml(pieces[0], path))
     chunks = pieces[1:]
     wanted = _chunks_that_may_reach_family(chunks)
     packages: list[LockedPackage] = []
@@ -437,7 +595,8 @@ def read_lock(path: Path) -> LockInfo:
         # project's metadata is compared with pyproject.toml); the others without their wheel lines, whose
         # file names are read on their own when the entry's platforms matter.
         root_entry = whole and not first_line_is_tracked(chunk)
-        entry = parse_toml(PACKAGE_HEADER + (chunk if root_entry or last else _graph_text(chunk)), path, line_offset=start - 1)
+        entry = clean_data(parse_toml(PACKAGE_HEADER + (chunk if root_entry or last else _graph_text(chunk)), path,
+                                      line_offset=start - 1))
         package = _first_table(entry.get("package"))
         name = package.get("name")
         if not isinstance(name, str):
@@ -692,7 +851,7 @@ INDEX_OPTIONS = {
 
 def read_requirements_file(path: Path, root: Path) -> tuple[list[RequirementsOption], list[RequirementLine]]:
     """A requirements file's index options (`--index-url`, ...) and its requirement lines, read once."""
-    text = read_text(path, MAX_REQUIREMENTS_BYTES)
+    text = clean(read_text(path, MAX_REQUIREMENTS_BYTES))
     relative = _relative(path, root)
     lines = []
     for number, line in _logical_lines(text):
@@ -760,15 +919,30 @@ def _dockerfiles(root: Path) -> Iterable[Path]:
     except OSError:
         return
     for entry in top:
-        if entry.is_file() and is_dockerfile(entry.name):
+        if _is_file(entry) and is_dockerfile(entry.name):
             yield Path(entry.path)
-        elif entry.is_dir(follow_symlinks=False) and entry.name not in SKIPPED_FOLDERS and not entry.name.startswith("."):
+        elif _is_dir(entry) and entry.name not in SKIPPED_FOLDERS and not entry.name.startswith("."):
             try:
                 for inner in os.scandir(entry.path):
-                    if inner.is_file() and is_dockerfile(inner.name):
+                    if _is_file(inner) and is_dockerfile(inner.name):
                         yield Path(inner.path)
             except OSError:
                 continue
+
+
+def _is_file(entry: os.DirEntry) -> bool:
+    """A regular file (through symlinks); False for a symlink loop or anything unreadable."""
+    try:
+        return entry.is_file()
+    except OSError:
+        return False
+
+
+def _is_dir(entry: os.DirEntry) -> bool:
+    try:
+        return entry.is_dir(follow_symlinks=False)
+    except OSError:
+        return False
 
 
 def _relative(path: Path, root: Path) -> str:

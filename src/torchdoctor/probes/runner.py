@@ -12,23 +12,27 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from torchdoctor.redact import clean, clean_data
+
 # Children still running, so that an interrupted torchdoctor (Ctrl-C, a cancelled TUI worker) can stop
 # them all before it exits instead of waiting for their timeouts.
-_running: set[subprocess.Popen] = set()
+_running: dict[subprocess.Popen, str] = {}
 _running_lock = threading.Lock()
 
 
 def stop_all_children() -> None:
     """Kill every child process (and its group) that run_command started and that is still running."""
     with _running_lock:
-        children = list(_running)
-    for process in children:
-        _kill_group(process)
+        children = list(_running.items())
+    for process, token in children:
+        _kill_group(process, token)
 
 
 # The probe scripts print each JSON record on its own line behind this marker, so that whatever else the
@@ -43,10 +47,10 @@ def marked_records(stdout: str) -> list[dict]:
         if line.startswith(MARKER):
             try:
                 record = json.loads(line[len(MARKER) :])
-            except json.JSONDecodeError:
+            except (json.JSONDecodeError, RecursionError):
                 continue
             if isinstance(record, dict):
-                records.append(record)
+                records.append(clean_data(record))  # what a probe read (paths, warnings, names) is cleaned here
     return records
 
 
@@ -81,6 +85,49 @@ class CommandResult:
         return f"exited with status {code}"
 
 
+# Run in a child's environment so that everything it starts can be found and stopped, even a process that left
+# the child's group (a daemon that called setsid): every descendant inherits this variable.
+CHILD_TOKEN = "TORCHDOCTOR_CHILD"
+
+# Prepended to torchdoctor's own scripts: the folder a child runs in (and `-c`'s empty entry) leaves sys.path
+# before anything is imported, so a `json.py` in a project is never imported. The child also runs in an empty
+# folder of its own. `-I` would do more but also drop PYTHONPATH, which is the user's own setting and how
+# cluster module systems (`module load pytorch`) provide torch: the probe would then miss the torch their runs use.
+ISOLATION = "import sys as _s\n_s.path[:] = [_p for _p in _s.path if _p not in ('', '.')]\ndel _s\n"
+
+
+def python_argv(python: str, source: str, *arguments: str) -> list[str]:
+    """The command line that runs one of torchdoctor's scripts in `python`: no bytecode written, nothing imported
+    from the folder it runs in (see ISOLATION)."""
+    return [python, "-B", "-c", ISOLATION + source, *arguments]
+
+
+def _child_environment(env: Mapping[str, str] | None, token: str) -> dict[str, str]:
+    return {**(dict(env) if env is not None else os.environ), CHILD_TOKEN: token}
+
+
+def _kill_descendants(token: str) -> None:
+    """Kill every process that still carries this child's token (Linux: read from /proc; elsewhere the process
+    group is all there is)."""
+    if not sys.platform.startswith("linux"):
+        return
+    marker = f"{CHILD_TOKEN}={token}".encode()
+    own = os.getpid()
+    try:
+        pids = [int(name) for name in os.listdir("/proc") if name.isdigit()]
+    except OSError:
+        return
+    for pid in pids:
+        if pid == own:
+            continue
+        try:
+            with open(f"/proc/{pid}/environ", "rb") as handle:
+                if marker in handle.read().split(b"\0"):
+                    os.kill(pid, signal.SIGKILL)
+        except (OSError, ValueError):
+            continue
+
+
 def own_process_group() -> dict:
     """Popen arguments that give the child its own process group, so killing the group stops anything
     the child started too (a torch import spawning compilers, uv spawning builds)."""
@@ -100,39 +147,46 @@ def run_command(
     """Run `argv`, wait at most `timeout_s` seconds, and never raise for the child's failures."""
     started = time.monotonic()
     kwargs = own_process_group()
-    try:
-        process = subprocess.Popen(
-            list(argv),
-            stdin=subprocess.PIPE if stdin_text is not None else subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=dict(env) if env is not None else None,
-            cwd=cwd,
-            text=True,
-            encoding="utf-8",
-            errors="replace",
-            **kwargs,
-        )
-    except OSError as error:
-        return CommandResult(None, "", "", time.monotonic() - started, error=f"could not start {argv[0]}: {error.strerror or error}")
-    with _running_lock:
-        _running.add(process)
-    try:
-        stdout, stderr = process.communicate(stdin_text, timeout=timeout_s)
-        return CommandResult(process.returncode, stdout, stderr, time.monotonic() - started)
-    except subprocess.TimeoutExpired:
-        _kill_group(process)
+    token = uuid.uuid4().hex
+    with tempfile.TemporaryDirectory(prefix="torchdoctor-child-") as neutral:
         try:
-            stdout, stderr = process.communicate(timeout=5)
-        except subprocess.TimeoutExpired:  # a child stuck in the kernel (D state) even after SIGKILL
-            stdout, stderr = "", ""
-        return CommandResult(process.returncode, stdout or "", stderr or "", time.monotonic() - started, timed_out=True)
-    except BaseException:
-        _kill_group(process)  # Ctrl-C or a cancelled worker must not leave the child behind
-        raise
-    finally:
+            process = subprocess.Popen(
+                list(argv),
+                stdin=subprocess.PIPE if stdin_text is not None else subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env=_child_environment(env, token),
+                cwd=cwd or neutral,
+                text=True,
+                encoding="utf-8",
+                errors="replace",
+                **kwargs,
+            )
+        except OSError as error:
+            return CommandResult(None, "", "", time.monotonic() - started,
+                                 error=f"could not start {argv[0]}: {error.strerror or error}")
         with _running_lock:
-            _running.discard(process)
+            _running[process] = token
+        try:
+            stdout, stderr = process.communicate(stdin_text, timeout=timeout_s)
+            return CommandResult(process.returncode, stdout, stderr, time.monotonic() - started)
+        except subprocess.TimeoutExpired:
+            _kill_group(process, token)
+            try:
+                # Only what is already in the pipes: a descendant that escaped the kill may hold them open.
+                stdout, stderr = process.communicate(timeout=0.5)
+            except subprocess.TimeoutExpired:
+                stdout, stderr = "", ""
+                _close_pipes(process)
+            return CommandResult(process.returncode, stdout or "", stderr or "", time.monotonic() - started, timed_out=True)
+        except BaseException:
+            _kill_group(process, token)  # Ctrl-C or a cancelled worker must not leave the child behind
+            _close_pipes(process)
+            raise
+        finally:
+            _kill_descendants(token)  # nothing a probe started outlives it
+            with _running_lock:
+                _running.pop(process, None)
 
 
 class StreamingCommand:
@@ -151,20 +205,23 @@ class StreamingCommand:
         self._lines: list[str] = []
         self._stderr: list[str] = []
         self._on_line = on_line
+        self.token = uuid.uuid4().hex
+        self._neutral = tempfile.TemporaryDirectory(prefix="torchdoctor-child-") if cwd is None else None
         kwargs = own_process_group()
         try:
             self.process: subprocess.Popen | None = subprocess.Popen(
                 list(argv), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT if merge_stderr else subprocess.PIPE,
-                env=dict(env) if env is not None else None, cwd=cwd, text=True, encoding="utf-8", errors="replace",
-                **kwargs,
+                env=_child_environment(env, self.token), cwd=cwd or self._neutral.name, text=True, encoding="utf-8",
+                errors="replace", **kwargs,
             )
         except OSError as error:
             self.process = None
             self.error = f"could not start {argv[0]}: {error.strerror or error}"
+            self._cleanup()
             return
         with _running_lock:
-            _running.add(self.process)
+            _running[self.process] = self.token
         self._readers = [threading.Thread(target=self._read, args=(self.process.stdout, self._lines, True), daemon=True)]
         if not merge_stderr:
             self._readers.append(threading.Thread(target=self._read, args=(self.process.stderr, self._stderr, False), daemon=True))
@@ -206,8 +263,13 @@ class StreamingCommand:
         if self.process is None:
             return CommandResult(None, "", "", 0.0, error=self.error)
         if self.process.poll() is None:
-            _kill_group(self.process)
+            _kill_group(self.process, self.token)
         return self._result(False)
+
+    def _cleanup(self) -> None:
+        if self._neutral is not None:
+            self._neutral.cleanup()
+            self._neutral = None
 
     def _result(self, timed_out: bool) -> CommandResult:
         assert self.process is not None
@@ -215,17 +277,21 @@ class StreamingCommand:
             self.process.wait(timeout=5)
         except subprocess.TimeoutExpired:  # stuck in the kernel even after SIGKILL
             pass
+        _kill_descendants(self.token)  # nothing it started outlives it
         for reader in self._readers:
             reader.join(timeout=2)
+        if any(reader.is_alive() for reader in self._readers):
+            _close_pipes(self.process)  # a descendant that escaped still holds the pipe: stop reading it
         with _running_lock:
-            _running.discard(self.process)
+            _running.pop(self.process, None)
+        self._cleanup()
         return CommandResult(
             self.process.returncode, "".join(self._lines), "".join(self._stderr),
             time.monotonic() - self.started, timed_out=timed_out,
         )
 
 
-def _kill_group(process: subprocess.Popen) -> None:
+def _kill_group(process: subprocess.Popen, token: str | None = None) -> None:
     try:
         if sys.platform == "win32":
             process.kill()
@@ -233,9 +299,20 @@ def _kill_group(process: subprocess.Popen) -> None:
             os.killpg(process.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError, OSError):
         pass
+    if token is not None:
+        _kill_descendants(token)
+
+
+def _close_pipes(process: subprocess.Popen) -> None:
+    for stream in (process.stdin, process.stdout, process.stderr):
+        try:
+            if stream is not None:
+                stream.close()
+        except OSError:
+            pass
 
 
 def tail(text: str, lines: int = 20, chars: int = 4000) -> str:
     """The last few lines of a child's output: where tracebacks and fatal errors are."""
     kept = "\n".join(text.rstrip().splitlines()[-lines:])
-    return kept[-chars:]
+    return clean(kept[-chars:])

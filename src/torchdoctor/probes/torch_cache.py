@@ -145,9 +145,12 @@ def _driver_unchanged(python: str, cwd: str, torch: TorchInfo) -> bool:
 def _load(path: Path) -> tuple[TorchInfo, str, dict[str, Any]] | None:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        return serde.from_plain(TorchInfo, data["torch"]), data["recorded_at"], data["fingerprint"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return None  # no entry, or one from another version: probe again
+        recorded_at, fingerprint = data["recorded_at"], data["fingerprint"]
+        if not isinstance(recorded_at, str) or not isinstance(fingerprint, dict):
+            return None
+        return serde.from_plain(TorchInfo, data["torch"]), recorded_at, fingerprint
+    except Exception:  # noqa: BLE001 - no entry, one from another version, or a damaged file: probe again
+        return None
 
 
 def _store(path: Path, torch: TorchInfo, print_: dict[str, Any]) -> None:

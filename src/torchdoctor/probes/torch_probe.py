@@ -12,7 +12,7 @@ import os
 from importlib import resources
 from typing import Any
 
-from torchdoctor.probes.runner import marked_records, run_command, tail
+from torchdoctor.probes.runner import marked_records, python_argv, run_command, tail
 from torchdoctor.snapshot import CudaDriverInfo, TorchDevice, TorchInfo
 
 DEFAULT_TIMEOUT_S = 60.0
@@ -29,7 +29,9 @@ def probe_torch(python: str, *, cwd: str | None = None, timeout_s: float = DEFAU
     env = dict(os.environ)
     env["PYTHONIOENCODING"] = "utf-8"
     env["PYTHONDONTWRITEBYTECODE"] = "1"
-    result = run_command([python, "-c", probe_script_source()], timeout_s=timeout_s, env=env, cwd=cwd)
+    # `cwd` names the project (the cache keys on it); the child itself runs in an empty folder of its own, so that
+    # nothing in the project can be imported in place of what the probe imports.
+    result = run_command(python_argv(python, probe_script_source()), timeout_s=timeout_s, env=env)
     stages = parse_stages(result.stdout)
     stderr_tail = tail(result.stderr)
     if result.error is not None:
@@ -89,7 +91,7 @@ def probe_torch(python: str, *, cwd: str | None = None, timeout_s: float = DEFAU
 
 def probe_cuda_driver(python: str, *, cwd: str | None = None, timeout_s: float = 15.0) -> CudaDriverInfo | None:
     """Only the CUDA driver facts, without importing torch: the cheap live check behind the probe cache."""
-    result = run_command([python, "-c", probe_script_source(), "--driver-only"], timeout_s=timeout_s, cwd=cwd)
+    result = run_command(python_argv(python, probe_script_source(), "--driver-only"), timeout_s=timeout_s)
     record = parse_stages(result.stdout).get("driver")
     return _driver_info(record.get("cuda_driver")) if record else None
 

@@ -153,7 +153,7 @@ def bench_lines(snapshot: Snapshot) -> list[str]:
             rate = f"{result.tflops * 1000:7.1f} GFLOP/s"
         else:
             rate = f"{result.tflops:7.1f} TFLOP/s"
-        bits = [f"{label:<5} n={result.n:<5} {rate}"]
+        bits = [f"{label:<5} n={result.n if result.n is not None else '?':<5} {rate}"]
         if result.tflops_p10 is not None and result.tflops_p90 is not None and result.tflops:
             spread = (result.tflops_p90 - result.tflops_p10) / result.tflops
             bits.append(f"±{spread / 2:.0%}")

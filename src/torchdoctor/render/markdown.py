@@ -23,6 +23,7 @@ def render_markdown(report: Report) -> str:
     if snapshot.bench is not None:
         out.append(f"| gemm | {_cell('<br>'.join(bench_lines(snapshot)))} |")
     out.append("")
+    out += _environment(snapshot)
     title, labels, rows = build_rows(snapshot)
     if rows:
         out += [f"What each platform gets, {title}:", "", "| torch | " + " | ".join(labels) + " |",
@@ -48,3 +49,31 @@ def render_markdown(report: Report) -> str:
         out.append("")
     out += ["<details><summary>snapshot (JSON)</summary>", "", "```json", snapshot.to_json(), "```", "", "</details>", ""]
     return "\n".join(out)
+
+
+def _environment(snapshot) -> list[str]:
+    """What `python -m torch.utils.collect_env` reports and maintainers ask for, from facts already probed: the
+    report can replace it in a bug report."""
+    torch, system = snapshot.torch, snapshot.system
+    rows = [
+        ("OS", " ".join(filter(None, [system.os_name, system.os_release, system.architecture]))),
+        ("kernel / libc", " · ".join(filter(None, [system.kernel_release, system.libc]))),
+        ("CPU", f"{system.cpu_model or '?'} ({system.cpu_count or '?'} logical CPUs)" if system.cpu_model or system.cpu_count else ""),
+        ("Python", " ".join(filter(None, [torch.python_version, torch.python_executable]))),
+        ("torch build", " · ".join(filter(None, [
+            torch.version and f"torch {torch.version}", torch.cuda and f"CUDA {torch.cuda}", torch.hip and f"ROCm {torch.hip}",
+            torch.cudnn_version and f"cuDNN {torch.cudnn_version}", torch.nccl_version and f"NCCL {torch.nccl_version}",
+            torch.git_version and f"git {torch.git_version}", torch.debug and "debug build"]))),
+        ("arch list", " ".join(torch.arch_list)),
+        ("packages", "<br>".join(f"{name} {version}" for name, version in sorted(torch.packages.items()))),
+        ("nvcc", " ".join(filter(None, [system.nvcc_version, system.nvcc_path and f"({system.nvcc_path})"]))),
+        ("CUDA toolkits", "<br>".join(f"{t.version or '?'} {t.path}" for t in system.cuda_toolkits)),
+        ("variables", "<br>".join(f"{name}={value}" for name, value in sorted(system.environment.items()))),
+        ("import torch stderr", torch.stderr_tail),
+    ]
+    shown = [(label, value) for label, value in rows if value]
+    if not shown:
+        return []
+    lines = ["<details><summary>environment (what collect_env reports)</summary>", "", "| | |", "|---|---|"]
+    lines += [f"| {label} | {_cell(str(value))} |" for label, value in shown]
+    return lines + ["", "</details>", ""]

@@ -25,14 +25,46 @@ def render_text(report: Report, *, color: bool = False) -> str:
         for number, value in enumerate(values):
             lines.append(f"  {label if number == 0 else '':<8} {value}")
     lines.append("")
+    where = fix_target(report)
     for diagnosis in report.diagnoses:
-        lines.extend(_diagnosis(diagnosis, paint))
+        lines.extend(_diagnosis(diagnosis, paint, where))
         lines.append("")
     lines.append(summary_line(report))
     return "\n".join(lines) + "\n"
 
 
-def _diagnosis(diagnosis: Diagnosis, paint) -> list[str]:
+def render_quiet(report: Report, *, color: bool = False) -> str:
+    """`check --quiet`: a line per finding (`pyproject.toml:12: TD301 message`) and the summary, for CI logs and
+    pre-commit, where the facts and the evidence would bury the finding."""
+    from torchdoctor.render.ci import place
+
+    lines = []
+    for diagnosis in report.diagnoses:
+        where = place(diagnosis, report.snapshot.project.root)
+        prefix = f"{where[0]}{f':{where[1]}' if where[1] else ''}: " if where else ""
+        mark = f"\x1b[{COLORS[diagnosis.severity]}m{ICONS[diagnosis.severity]}\x1b[0m" if color else ICONS[diagnosis.severity]
+        lines.append(f"{mark} {prefix}{diagnosis.code} {diagnosis.message}")
+    lines.append(summary_line(report))
+    return "\n".join(lines) + "\n"
+
+
+def fix_target(report: Report) -> str:
+    """` --project DIR` when the project is not the current folder, so a suggested `torchdoctor fix` works as
+    pasted (from the folder `check` ran in)."""
+    import os
+    import shlex
+
+    root = report.snapshot.project.root
+    if not root or not os.path.isdir(root):
+        return ""  # a recorded project from another machine: `fix` takes the project here, not that path
+    try:
+        here = os.path.realpath(os.getcwd()) == os.path.realpath(root)
+    except OSError:
+        here = False
+    return "" if here else f" --project {shlex.quote(root)}"
+
+
+def _diagnosis(diagnosis: Diagnosis, paint, where: str = "") -> list[str]:
     severity = diagnosis.severity
     head = paint(f"{ICONS[severity]} {severity.value:<7} {diagnosis.code} {diagnosis.slug}", COLORS[severity])
     lines = [head, *textwrap.wrap(diagnosis.message, WIDTH, initial_indent="  ", subsequent_indent="  ")]
@@ -49,14 +81,14 @@ def _diagnosis(diagnosis: Diagnosis, paint) -> list[str]:
         if fix.action:
             lines.append(paint(f"  fix ({fix.applicability.value}): {fix.title}", "32"))
             flag = " --unsafe" if fix.applicability.value == "unsafe" else ""
-            lines.append(f"      → torchdoctor fix {diagnosis.code}{flag}   (preview with --dry-run)")
+            lines.append(f"      → torchdoctor fix {diagnosis.code}{flag}{where}   (preview with --dry-run)")
         else:
             lines.append(paint(f"  fix: {fix.title}; run it yourself:", "32"))
             lines.extend(f"      $ {command}" for command in fix.commands)
     for number, alternative in enumerate(diagnosis.alternatives, start=1):
         lines.append(paint(f"  or ({alternative.applicability.value}): {alternative.title}", "32"))
         flag = " --unsafe" if alternative.applicability.value == "unsafe" else ""
-        lines.append(f"      → torchdoctor fix {diagnosis.code} --alternative {number}{flag}")
+        lines.append(f"      → torchdoctor fix {diagnosis.code} --alternative {number}{flag}{where}")
     return lines
 
 
@@ -66,4 +98,10 @@ def summary_line(report: Report) -> str:
         verdict = "healthy"
     else:
         verdict = "problems found"
-    return f"{verdict}: {errors} error(s), {warnings} warning(s), {notes} note(s)"
+    line = f"{verdict}: {errors} error(s), {warnings} warning(s), {notes} note(s)"
+    project = report.snapshot.project
+    if project.pyproject is None and not project.requirements_files and not project.dockerfiles:
+        line += f" · no project here (no pyproject.toml in {project.root} or above): only the machine was checked"
+    elif report.snapshot.torch.status == "not-probed":
+        line += " · the project files only (--no-machine)"
+    return line

@@ -39,6 +39,7 @@ from torchdoctor.tui.messages import BenchEvent, BenchFinished, LockFinished, Lo
 from torchdoctor.tui.panels import STYLES, WAITING, bench_view, diagnosis_view, machine_panel, project_panel, torch_panel
 from torchdoctor.tui.screens import ConfirmFix, HelpScreen
 from torchdoctor.uvlock import run_uv_lock
+from torchdoctor.workflow import diagnose
 
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 UNSAFE_WARNING = (
@@ -103,7 +104,7 @@ class TorchDoctorApp(App[int]):
 
     def compose(self) -> ComposeResult:
         where = self.label or str(self.project_dir)
-        yield Static(f"torchdoctor {__version__} — {where}", id="title")
+        yield Static(Text(f"torchdoctor {__version__} — {where}"), id="title")
         yield Static("", id="summary")
         with TabbedContent(id="tabs", initial="tab-findings"):
             with TabPane("Findings", id="tab-findings"), Horizontal(id="findings-row"):
@@ -174,7 +175,7 @@ class TorchDoctorApp(App[int]):
     def set_snapshot(self, snapshot: Snapshot) -> None:
         before = {d.code for d in self.report.diagnoses} if self.report else set()
         self.snapshot = snapshot
-        self.report = Report(snapshot=snapshot, diagnoses=run_checks(snapshot))
+        self.report = diagnose(snapshot)
         self.refresh_facts()
         self.refresh_findings()
         self.show_summary()
@@ -183,9 +184,9 @@ class TorchDoctorApp(App[int]):
             gone = sorted((self.fixed_codes & before) - now)
             still = sorted(self.fixed_codes & now)
             if gone:
-                self.notify(f"re-checked: {', '.join(gone)} no longer reported", title="Fixed")
+                self.notify(f"re-checked: {', '.join(gone)} no longer reported", title="Fixed", markup=False)
             if still:
-                self.notify(f"re-checked: still reported: {', '.join(still)}", severity="warning")
+                self.notify(f"re-checked: still reported: {', '.join(still)}", severity="warning", markup=False)
             self.fixed_codes = set()
 
     def tick(self) -> None:
@@ -199,7 +200,7 @@ class TorchDoctorApp(App[int]):
         if "torch" in waiting:
             detail += " (import torch in the project's interpreter)"
         summary = self.main.query_one("#summary", Static)
-        summary.update(f"{spin} probing {elapsed:4.1f} s — {detail}")
+        summary.update(Text(f"{spin} probing {elapsed:4.1f} s — {detail}"))
         summary.set_classes("")
 
     def show_summary(self) -> None:
@@ -209,7 +210,7 @@ class TorchDoctorApp(App[int]):
             return
         source = "recorded machine" if self.recorded is not None else report.snapshot.interpreter.path
         summary = self.main.query_one("#summary", Static)
-        summary.update(f"{summary_line(report)} · {source}")
+        summary.update(Text(f"{summary_line(report)} · {source}"))
         errors = any(d.severity.value == "error" for d in report.diagnoses)
         warnings = any(d.severity.value == "warning" for d in report.diagnoses)
         summary.set_classes("errors" if errors else "warnings" if warnings else "healthy")
@@ -294,10 +295,10 @@ class TorchDoctorApp(App[int]):
     def action_fix_selected(self) -> None:
         diagnosis = self.selected()
         if diagnosis is None or diagnosis.fix is None:
-            self.notify("This finding has no fix.", severity="warning")
+            self.notify("This finding has no fix.", severity="warning", markup=False)
             return
         if not diagnosis.fix.action:
-            self.notify("This fix is outside pyproject.toml: run the commands shown yourself.", severity="warning")
+            self.notify("This fix is outside pyproject.toml: run the commands shown yourself.", severity="warning", markup=False)
             return
         unsafe = diagnosis.fix.applicability == Applicability.UNSAFE
         self.confirm_and_write([diagnosis], f"{diagnosis.code}: {diagnosis.fix.title}", UNSAFE_WARNING if unsafe else None)
@@ -305,7 +306,7 @@ class TorchDoctorApp(App[int]):
     def action_fix_all(self) -> None:
         chosen = fixable(self.report.diagnoses) if self.report else []
         if not chosen:
-            self.notify("No safe pyproject.toml fix to apply.")
+            self.notify("No safe pyproject.toml fix to apply.", markup=False)
             return
         codes = ", ".join(dict.fromkeys(d.code for d in chosen))
         self.confirm_and_write(chosen, f"every safe fix: {codes}", None, follow=True)
@@ -313,24 +314,24 @@ class TorchDoctorApp(App[int]):
     def confirm_and_write(self, chosen: list[Diagnosis], title: str, warning: str | None, follow: bool = False) -> None:
         path = self.pyproject_path()
         if path is None:
-            self.notify("No pyproject.toml in this project.", severity="error")
+            self.notify("No pyproject.toml in this project.", severity="error", markup=False)
             return
         original, diff, after = self.preview(chosen, follow=follow)
         if not diff or not after:
-            self.notify(diff[2:] if diff.startswith("#") else "Nothing to change.", severity="warning")
+            self.notify(diff[2:] if diff.startswith("#") else "Nothing to change.", severity="warning", markup=False)
             return
 
         def answered(write: bool | None) -> None:
             if not write:
-                self.notify("Nothing written.")
+                self.notify("Nothing written.", markup=False)
                 return
             try:
                 write_fixed(path, original, after)
             except FixError as error:
-                self.notify(str(error), severity="error")
+                self.notify(str(error), severity="error", markup=False)
                 return
             self.fixed_codes = {d.code for d in chosen}
-            self.notify(f"Wrote {path.name}; u undoes it, l runs uv lock.", title="Written")
+            self.notify(f"Wrote {path.name}; u undoes it, l runs uv lock.", title="Written", markup=False)
             self.recheck_project()
 
         self.push_screen(ConfirmFix(title, diff, str(path), warning), answered)
@@ -349,9 +350,9 @@ class TorchDoctorApp(App[int]):
         try:
             undo_last(root / "pyproject.toml")
         except FixError as error:
-            self.notify(str(error), severity="warning")
+            self.notify(str(error), severity="warning", markup=False)
             return
-        self.notify("Restored pyproject.toml as it was before the last fix.", title="Undone")
+        self.notify("Restored pyproject.toml as it was before the last fix.", title="Undone", markup=False)
         self.recheck_project()
 
     def action_rescan(self) -> None:
@@ -383,11 +384,11 @@ class TorchDoctorApp(App[int]):
         log = self.main.query_one("#lock-log", Log)
         if result.ok:
             log.write_line("uv lock succeeded: uv.lock is written; `uv sync` installs it.")
-            self.notify("uv lock succeeded.", title="Locked")
+            self.notify("uv lock succeeded.", title="Locked", markup=False)
         else:
             reason = result.error or result.describe_failure()
             log.write_line(f"uv lock failed: {reason}")
-            self.notify(f"uv lock failed ({reason}); its output is in the uv lock tab.", severity="error")
+            self.notify(f"uv lock failed ({reason}); its output is in the uv lock tab.", severity="error", markup=False)
         self.recheck_project()
 
     # --- GEMM ----------------------------------------------------------------------------------------
@@ -397,10 +398,10 @@ class TorchDoctorApp(App[int]):
             self.bench_cancel.set()
             return
         if self.recorded is not None:
-            self.notify("The GEMM test measures this machine; a recorded machine cannot be measured.", severity="warning")
+            self.notify("The GEMM test measures this machine; a recorded machine cannot be measured.", severity="warning", markup=False)
             return
         if self.snapshot is None:
-            self.notify("Wait for the probes to finish.", severity="warning")
+            self.notify("Wait for the probes to finish.", severity="warning", markup=False)
             return
         self.action_show_tab("tab-gemm")
         self.bench_cancel.clear()
@@ -408,11 +409,11 @@ class TorchDoctorApp(App[int]):
         self.bench_results = []
         self.bench_progress = "starting the test in the project's interpreter (import torch)…"
         self.refresh_bench()
-        self.bench(self.snapshot.interpreter.path, self.snapshot.project.root)
+        self.bench(self.snapshot.interpreter.path)
 
     @work(thread=True, exclusive=True, group="bench", exit_on_error=False)
-    def bench(self, python: str, root: str) -> None:
-        info = run_bench(python, cwd=root, on_event=lambda record: self.post_message(BenchEvent(record)), cancel=self.bench_cancel)
+    def bench(self, python: str) -> None:
+        info = run_bench(python, on_event=lambda record: self.post_message(BenchEvent(record)), cancel=self.bench_cancel)
         self.post_message(BenchFinished(info))
 
     def on_bench_event(self, message: BenchEvent) -> None:
@@ -432,13 +433,13 @@ class TorchDoctorApp(App[int]):
         self.bench_results = []
         bench = message.bench
         if bench.status == "cancelled":
-            self.notify("GEMM test cancelled.")
+            self.notify("GEMM test cancelled.", markup=False)
             self.refresh_bench()
             return
         if self.snapshot is not None:
             self.set_snapshot(replace(self.snapshot, bench=bench))
         if bench.status != "ok":
-            self.notify(f"The GEMM test did not finish: {bench.error}", severity="error")
+            self.notify(f"The GEMM test did not finish: {bench.error}", severity="error", markup=False)
 
     # --- export --------------------------------------------------------------------------------------
 
@@ -447,7 +448,7 @@ class TorchDoctorApp(App[int]):
         try:
             atomic_write(path, text.encode("utf-8"))
         except OSError as error:
-            self.notify(f"cannot write {path}: {error.strerror or error}", severity="error")
+            self.notify(f"cannot write {path}: {error.strerror or error}", severity="error", markup=False)
             return None
         return path
 
@@ -460,7 +461,7 @@ class TorchDoctorApp(App[int]):
         path = self.export("torchdoctor-report.md", text)
         if path:
             self.copy_to_clipboard(text)
-            self.notify(f"Wrote {path} (also copied to the clipboard).", title="Report")
+            self.notify(f"Wrote {path} (also copied to the clipboard).", title="Report", markup=False)
 
     def action_export_json(self) -> None:
         if self.report is None:
@@ -469,14 +470,14 @@ class TorchDoctorApp(App[int]):
 
         path = self.export("torchdoctor-report.json", render_json(self.report))
         if path:
-            self.notify(f"Wrote {path}.", title="Report")
+            self.notify(f"Wrote {path}.", title="Report", markup=False)
 
     def action_save_snapshot(self) -> None:
         if self.snapshot is None:
             return
         path = self.export("torchdoctor-snapshot.json", self.snapshot.to_json() + "\n")
         if path:
-            self.notify(f"Wrote {path}; replay it with `torchdoctor check --snapshot {path.name}`.", title="Snapshot")
+            self.notify(f"Wrote {path}; replay it with `torchdoctor check --snapshot {path.name}`.", title="Snapshot", markup=False)
 
     # --- the rest ------------------------------------------------------------------------------------
 
@@ -508,4 +509,4 @@ class TorchDoctorApp(App[int]):
                 self.probing = False
             if event.worker.group == "bench":
                 self.bench_running = False
-            self.notify(str(event.worker.error), title=f"{event.worker.group} failed", severity="error", timeout=10)
+            self.notify(str(event.worker.error), title=f"{event.worker.group} failed", severity="error", timeout=10, markup=False)

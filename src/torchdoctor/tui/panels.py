@@ -3,6 +3,8 @@ same Report the CLI prints, laid out for the screen."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.console import Group
 from rich.syntax import Syntax
 from rich.table import Table
@@ -19,6 +21,12 @@ STYLES = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO:
 WAITING = Text("probing…", style="dim italic")
 
 
+def add_row(table: Table, *cells: Any) -> None:
+    """A table row whose plain strings are shown as written: paths, URLs and names from a project or a machine
+    (`exp[/v2]`, an index URL with `[/red]` in it) are never read as Rich markup."""
+    table.add_row(*(Text(cell) if isinstance(cell, str) else cell for cell in cells))
+
+
 def facts_table() -> Table:
     table = Table.grid(padding=(0, 2))
     table.add_column(style="bold", no_wrap=True)
@@ -33,22 +41,22 @@ def machine_panel(snapshot: Snapshot | None, parts: dict) -> Table | Text:
         return WAITING
     table = facts_table()
     if system is not None:
-        table.add_row("system", system_line(system))
+        add_row(table, "system", system_line(system))
         if system.wsl_details is not None:
             details = system.wsl_details
             files = ", ".join(sorted(details.lib_files)) if details.lib_files is not None else "missing"
-            table.add_row("WSL GPU", f"/dev/dxg {'present' if details.dxg else 'MISSING'} · /usr/lib/wsl/lib: {files}")
+            add_row(table, "WSL GPU", f"/dev/dxg {'present' if details.dxg else 'MISSING'} · /usr/lib/wsl/lib: {files}")
         if system.container:
-            table.add_row("container", f"{system.container} ({system.container_evidence})")
+            add_row(table, "container", f"{system.container} ({system.container_evidence})")
         if system.memory_total:
-            table.add_row("memory", f"{system.memory_total / GIB:.1f} GiB")
+            add_row(table, "memory", f"{system.memory_total / GIB:.1f} GiB")
     if nvml is None:
-        table.add_row("driver", WAITING)
+        add_row(table, "driver", WAITING)
     elif nvml.status != "ok":
-        table.add_row("driver", Text(f"NVML {nvml.status}: {nvml.error}", style="red"))
+        add_row(table, "driver", Text(f"NVML {nvml.status}: {nvml.error}", style="red"))
     else:
         cuda = cuda_version_text(nvml.cuda_driver_version)
-        table.add_row("driver", f"{nvml.driver_version}" + (f" · supports CUDA ≤ {cuda}" if cuda else ""))
+        add_row(table, "driver", f"{nvml.driver_version}" + (f" · supports CUDA ≤ {cuda}" if cuda else ""))
         for gpu in nvml.gpus:
             bits = [gpu.name or "unknown GPU"]
             if gpu.compute_capability:
@@ -59,9 +67,9 @@ def machine_panel(snapshot: Snapshot | None, parts: dict) -> Table | Text:
                 bits.append(f"{gpu.memory_total / GIB:.0f} GiB")
             if gpu.mig_enabled:
                 bits.append("MIG on")
-            table.add_row(f"GPU {gpu.index}", " · ".join(bits))
+            add_row(table, f"GPU {gpu.index}", " · ".join(bits))
         if not nvml.gpus:
-            table.add_row("GPU", "none")
+            add_row(table, "GPU", "none")
     return table
 
 
@@ -70,27 +78,27 @@ def torch_panel(snapshot: Snapshot | None, parts: dict) -> Table | Text:
     interpreter = snapshot.interpreter if snapshot else parts.get("interpreter")
     table = facts_table()
     if interpreter is not None:
-        table.add_row("python", f"{interpreter.path}\n{interpreter.reason}")
+        add_row(table, "python", f"{interpreter.path}\n{interpreter.reason}")
     if torch is None:
-        table.add_row("torch", WAITING)
+        add_row(table, "torch", WAITING)
         return table
     if torch.status != "ok":
         installed = f"{torch.installed_version} installed · " if torch.installed_version else ""
-        table.add_row("torch", Text(f"{installed}{torch.status}: {torch.error}", style="red"))
+        add_row(table, "torch", Text(f"{installed}{torch.status}: {torch.error}", style="red"))
         return table
-    table.add_row("torch", torch.version or "?")
-    table.add_row("build", f"CUDA {torch.cuda}" if torch.cuda else f"ROCm {torch.hip}" if torch.hip else "CPU only")
+    add_row(table, "torch", torch.version or "?")
+    add_row(table, "build", f"CUDA {torch.cuda}" if torch.cuda else f"ROCm {torch.hip}" if torch.hip else "CPU only")
     if torch.cuda or torch.hip:
-        table.add_row("is_available", Text(str(torch.cuda_available), style="green" if torch.cuda_available else "bold red"))
+        add_row(table, "is_available", Text(str(torch.cuda_available), style="green" if torch.cuda_available else "bold red"))
     if torch.arch_list:
-        table.add_row("archs", arch_text(snapshot, torch))
+        add_row(table, "archs", arch_text(snapshot, torch))
     if torch.cudnn_version:
         v = torch.cudnn_version
-        table.add_row("cuDNN", f"{v // 10000}.{(v // 100) % 100}.{v % 100}" if v >= 10000 else str(v))
+        add_row(table, "cuDNN", f"{v // 10000}.{(v // 100) % 100}.{v % 100}" if v >= 10000 else str(v))
     if torch.nccl_version:
-        table.add_row("NCCL", torch.nccl_version)
+        add_row(table, "NCCL", torch.nccl_version)
     for device in torch.devices:
-        table.add_row(f"cuda:{device.index}", f"{device.name} · sm_{device.capability[0]}{device.capability[1]} · "
+        add_row(table, f"cuda:{device.index}", f"{device.name} · sm_{device.capability[0]}{device.capability[1]} · "
                                               f"{device.total_memory / GIB:.0f} GiB")
     return table
 
@@ -119,36 +127,36 @@ def project_panel(snapshot: Snapshot | None, parts: dict) -> Table | Text:
     if project is None:
         return WAITING
     table = facts_table()
-    table.add_row("folder", f"{project.root}\n{project.found_by}")
+    add_row(table, "folder", f"{project.root}\n{project.found_by}")
     pyproject = project.pyproject
     if pyproject is None:
-        table.add_row("pyproject", "none")
+        add_row(table, "pyproject", "none")
     else:
         torch_req = [r.requirement for r in pyproject.torch_requirements]
-        table.add_row("requires", "\n".join(torch_req) or "no torch requirement")
+        add_row(table, "requires", "\n".join(torch_req) or "no torch requirement")
         for index in pyproject.indexes:
             flags = " explicit" if index.explicit else ""
-            table.add_row(f"index {index.position}", f"{index.name or '(unnamed)'}: {index.url}{flags}")
+            add_row(table, f"index {index.position}", f"{index.name or '(unnamed)'}: {index.url}{flags}")
         for source in pyproject.sources:
             marker = f" if {source.marker}" if source.marker else ""
             extra = f" [extra {source.extra}]" if source.extra else ""
-            table.add_row(f"source {source.package}", f"{source.kind} {source.target or '?'}{marker}{extra}")
+            add_row(table, f"source {source.package}", f"{source.kind} {source.target or '?'}{marker}{extra}")
     lock = project.lock
     if lock is None:
-        table.add_row("uv.lock", "none")
+        add_row(table, "uv.lock", "none")
     else:
         for package in lock.packages:
             if package.name in ("torch", "torchvision", "torchaudio"):
                 platforms = ", ".join(sorted({_family(p) for p in package.wheel_platforms})) or "source"
-                table.add_row(f"locked {package.name}", f"{package.version} ({platforms})")
+                add_row(table, f"locked {package.name}", f"{package.version} ({platforms})")
     for path in project.dockerfiles:
-        table.add_row("Dockerfile", path)
+        add_row(table, "Dockerfile", path)
     if snapshot is not None:
         title, labels, rows = build_rows(snapshot)
         if rows:
-            table.add_row("builds", title)
+            add_row(table, "builds", title)
             for name, cells in rows:
-                table.add_row(f"  {name}", "\n".join(f"{label}: {cell}" for label, cell in zip(labels, cells, strict=True)))
+                add_row(table, f"  {name}", "\n".join(f"{label}: {cell}" for label, cell in zip(labels, cells, strict=True)))
     return table
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.syntax import Syntax
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -44,9 +45,9 @@ class ConfirmFix(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
-            yield Static(f"[b]{self.fix_title}[/b]\nwrite this change to {self.path}?", id="dialog-title")
+            yield Static(Text.assemble((self.fix_title, "bold"), f"\nwrite this change to {self.path}?"), id="dialog-title")
             if self.warning:
-                yield Static(self.warning, id="dialog-warning")
+                yield Static(Text(self.warning), id="dialog-warning")
             with VerticalScroll(id="dialog-diff"):
                 yield Static(Syntax(self.diff, "diff", theme="ansi_dark", word_wrap=True))
             with Horizontal(id="dialog-buttons"):

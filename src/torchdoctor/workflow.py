@@ -1,0 +1,50 @@
+"""The one flow under both faces: diagnose a snapshot into a Report, as the project's settings ask.
+
+The CLI and the TUI build their Report here, so `[tool.torchdoctor]` and the command line's --select / --ignore
+apply the same way in both (the rest of the flow, fixing and re-checking, lives in torchdoctor.fixes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from torchdoctor.checks import run_checks
+from torchdoctor.model import Diagnosis, Report, Severity
+from torchdoctor.snapshot import Snapshot
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which codes to report: prefixes, as ruff's selectors (`TD3` is every TD3xx)."""
+
+    select: tuple[str, ...] = ()
+    ignore: tuple[str, ...] = ()
+
+    def keeps(self, code: str) -> bool:
+        if self.select and not any(code.startswith(prefix) for prefix in self.select):
+            return False
+        return not any(code.startswith(prefix) for prefix in self.ignore)
+
+
+def selection_for(snapshot: Snapshot, select: Iterable[str] = (), ignore: Iterable[str] = ()) -> Selection:
+    """The command line's --select replaces the project's `select`; --ignore adds to its `ignore`."""
+    settings = snapshot.project.pyproject.settings if snapshot.project.pyproject else None
+    chosen = tuple(code.upper() for code in select) or (settings.select if settings else ())
+    ignored = (settings.ignore if settings else ()) + tuple(code.upper() for code in ignore)
+    return Selection(chosen, ignored)
+
+
+def fail_on(snapshot: Snapshot, given: str | None) -> Severity:
+    """--fail-on, else the project's `fail-on`, else error."""
+    settings = snapshot.project.pyproject.settings if snapshot.project.pyproject else None
+    return Severity(given or (settings.fail_on if settings and settings.fail_on else "error"))
+
+
+def diagnose(snapshot: Snapshot, selection: Selection | None = None) -> Report:
+    """The Report: every rule run on the snapshot, the findings the selection keeps. A problem with the settings
+    themselves (TD001) is always kept: a typo in `ignore` must not hide itself."""
+    selection = selection or selection_for(snapshot)
+    kept: list[Diagnosis] = [d for d in run_checks(snapshot)
+                             if selection.keeps(d.code) or (d.code == "TD001" and "[tool.torchdoctor]" in d.message)]
+    return Report(snapshot=snapshot, diagnoses=tuple(kept))

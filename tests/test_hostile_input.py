@@ -1,0 +1,268 @@
+"""A doctor run in an untrusted repository runs none of its code and never crashes: special files, wrong types,
+planted credentials and terminal escapes, children that hang or escape, and a seeded slice of the input fuzzer
+(benchmarks/input_fuzz.py runs the full budget)."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import hostile
+import pytest
+
+from conftest import SNAPSHOTS, make_venv, run_cli, write_project
+from torchdoctor.probes.project import probe_project
+from torchdoctor.redact import clean
+
+MACHINE = str(SNAPSHOTS / "h100-pypi.json")
+MINIMAL = '[project]\nname = "x"\nversion = "0"\ndependencies = ["torch"]\n'
+
+
+def check(folder: Path, *extra: str, timeout: float = 60):
+    return run_cli("check", "--project", str(folder), "--snapshot", MACHINE, "--color", "never", *extra, timeout=timeout)
+
+
+# --- no project code runs ------------------------------------------------------------------------
+
+
+def test_modules_in_the_project_folder_are_never_imported_by_the_probes(tmp_path, real_torch_python):
+    """`json.py`, `site.py`, `sitecustomize.py` and a `torch/` in the project: the live probes (interpreter, torch,
+    NVML) run torchdoctor's scripts and torch's own package, never the project's files."""
+    project = write_project(tmp_path / "project", MINIMAL)
+    marker = tmp_path / "ran"
+    planted = f"open({str(marker)!r}, 'a').write(__name__ + '\\n')\n"
+    for name in ("json.py", "site.py", "sitecustomize.py", "typing.py", "traceback.py", "warnings.py"):
+        (project / name).write_text(planted, encoding="utf-8")
+    (project / "torch").mkdir()
+    (project / "torch" / "__init__.py").write_text(planted, encoding="utf-8")
+    # The `torchdoctor` command, run inside the project as a user would (`python -m` puts the folder on sys.path
+    # before any code of torchdoctor's runs; see torchdoctor/__init__.py).
+    command = Path(sys.executable).parent / "torchdoctor"
+    environment = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
+    completed = subprocess.run([str(command), "check", "--project", str(project), "--python", real_torch_python,
+                                "--format", "json"], cwd=project, capture_output=True, text=True, env=environment, timeout=120)
+    result = type("Result", (), {"code": completed.returncode, "stdout": completed.stdout, "stderr": completed.stderr})
+    assert result.code in (0, 1), result.stderr
+    assert not marker.exists(), marker.read_text()
+    assert json.loads(result.stdout)["snapshot"]["torch"]["status"] == "ok"
+
+
+# --- special files and hostile sizes --------------------------------------------------------------
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
+@pytest.mark.parametrize("name", ["uv.lock", "pyproject.toml", "requirements.txt", "Dockerfile"])
+def test_a_fifo_in_place_of_a_project_file_is_refused_at_once(tmp_path, name):
+    project = write_project(tmp_path / "project", MINIMAL) if name != "pyproject.toml" else tmp_path / "project"
+    project.mkdir(exist_ok=True)
+    os.mkfifo(project / name)
+    started = time.monotonic()
+    result = check(project, timeout=30)
+    assert time.monotonic() - started < 20
+    assert result.code in (0, 1) and "Traceback" not in result.stderr
+    if name in ("uv.lock", "pyproject.toml"):
+        assert f"{name} cannot be used: it is a FIFO, not a regular file" in result.stdout
+
+
+def test_a_pyproject_linked_to_dev_zero_and_a_symlink_loop_are_refused(tmp_path):
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "pyproject.toml").symlink_to("/dev/zero")
+    (project / "uv.lock").symlink_to(project / "uv.lock")
+    (project / "Dockerfile").symlink_to(project / "loop")
+    (project / "loop").symlink_to(project / "Dockerfile")
+    result = check(project, timeout=30)
+    assert result.code in (0, 1), result.stderr
+    assert "pyproject.toml cannot be used: it is a device, not a regular file" in result.stdout
+
+
+def test_a_dockerfile_whose_args_double_each_other_stays_small(tmp_path):
+    lines = ["FROM python:3.12", "ARG A0=xxxxxxxx"] + [f"ARG A{i + 1}=${{A{i}}}${{A{i}}}" for i in range(60)]
+    project = write_project(tmp_path / "project", MINIMAL, {"Dockerfile": "\n".join(lines + ["RUN pip install torch==${A60}"])})
+    started = time.monotonic()
+    info = probe_project(project)
+    assert time.monotonic() - started < 5
+    (install,) = info.dockerfile_details[0].installs
+    assert len(install.text) <= 64 * 1024 + 100
+
+
+@pytest.mark.parametrize("depth", [500, 5000])
+def test_toml_nested_thousands_of_levels_is_a_finding(tmp_path, depth):
+    project = write_project(tmp_path / "project", MINIMAL + "deep = " + "[" * depth + "]" * depth + "\n")
+    result = check(project)
+    assert result.code == 1 and "Traceback" not in result.stderr
+    assert "nested hundreds of levels deep" in result.stdout
+
+
+# --- wrong types are findings, with a place ------------------------------------------------------
+
+
+@pytest.mark.parametrize("tail,expected", [
+    ("[tool.uv]\nindex = 5\n", "[tool.uv] index is an integer, where uv expects an array"),
+    ('[tool.uv]\nsources = ["torch"]\n', "[tool.uv] sources is an array, where uv expects a table"),
+    ('[tool.uv.sources]\ntorch = { index = "x", marker = "sys_platform ==" }\n', "marker = 'sys_platform ==' is not a valid marker"),
+    ("[tool.uv]\nconflicts = 5\n", "[tool.uv] conflicts is an integer, where uv expects an array"),
+    ("[tool.uv]\nindex-strategy = nan\n", "[tool.uv] index-strategy is a number, where uv expects a string"),
+    ("[tool.uv]\nprerelease = 2026-12-02\n", "[tool.uv] prerelease is a date, where uv expects a string"),
+])
+def test_values_of_the_wrong_kind_are_findings_with_their_line(tmp_path, tail, expected):
+    project = write_project(tmp_path / "project", MINIMAL + tail)
+    result = check(project)
+    assert result.code == 1, result.stderr
+    assert "TD001" in result.stdout and expected in result.stdout
+
+
+def test_an_invalid_requires_python_and_an_unknown_lock_version_are_said(tmp_path):
+    project = write_project(tmp_path / "project", MINIMAL.replace('version = "0"', 'version = "0"\nrequires-python = ">=3.x"'),
+                            {"uv.lock": "version = 9\nrevision = 1\n"})
+    result = check(project)
+    assert "requires-python = '>=3.x' is not a version range" in result.stdout
+    assert "uv.lock: a format torchdoctor does not know: it says version = 9" in result.stdout
+
+
+def test_a_byte_order_mark_is_accepted_by_check_and_by_fix(tmp_path):
+    text = "\ufeff" + (SNAPSHOTS.parent / "fix-cases" / "TD301.toml").read_text(encoding="utf-8")
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "pyproject.toml").write_text(text, encoding="utf-8")
+    assert "TD001" not in check(project).stdout
+    fixed = run_cli("fix", "--all", "--yes", "--project", str(project), "--snapshot", MACHINE,
+                    env={"TORCHDOCTOR_STATE_DIR": str(tmp_path / "state")})
+    assert fixed.code == 0, fixed.stderr
+    assert (project / "pyproject.toml").read_text(encoding="utf-8").startswith("\ufeff")
+
+
+# --- credentials and terminal escapes never reach an output --------------------------------------
+
+
+def test_credentials_from_every_source_are_redacted_in_every_output(tmp_path):
+    secret = hostile.SECRET_MARK
+    project = write_project(tmp_path / "project", MINIMAL + (
+        f'\n[[tool.uv.index]]\nname = "private"\nurl = "https://user:{secret}@pypi.example.com/simple"\n'), {
+        "requirements.txt": f"--index-url https://ci:p@ss{secret}@mirror.example.org/pytorch/whl/cu124\n"
+                            f"--extra-index-url https://download.example.com/whl/cu128?token={secret}\ntorch\n",
+        "Dockerfile": f"FROM python:3.12\nENV PIP_INDEX_URL=https://u:{secret}@pypi.example.com/simple\n"
+                      f"ARG HF_TOKEN={secret}\nRUN pip install torch --extra-index-url https://x:${{HF_TOKEN}}@example.com/simple\n",
+    })
+    saved = tmp_path / "saved.json"
+    outputs = [check(project, "--format", form, *(["--save-snapshot", str(saved)] if form == "json" else []))
+               for form in ("text", "json", "markdown")]
+    for result in outputs:
+        assert secret not in result.stdout + result.stderr
+    assert secret not in saved.read_text(encoding="utf-8")
+    assert "https://***@mirror.example.org/pytorch/whl/cu124" in outputs[1].stdout
+
+
+def test_terminal_escapes_from_a_project_are_printed_as_text(tmp_path):
+    project = write_project(tmp_path / "project", MINIMAL + (
+        '\n[[tool.uv.index]]\nname = "x\\u001b]0;owned\\u0007\\u001b[2J"\nurl = "https://download.pytorch.org/whl/cu128"\n'))
+    result = check(project)
+    assert "\x1b" not in result.stdout and "\x07" not in result.stdout
+    assert "\\x1b]0;owned\\x07\\x1b[2J" in result.stdout
+
+
+def test_clean_keeps_requirements_and_redacts_credentials():
+    assert clean("tiktoken==0.9") == "tiktoken==0.9"
+    assert clean("alibabacloud-credentials>=1") == "alibabacloud-credentials>=1"
+    assert clean("MAX_TOKENS=5 TOKENIZERS_PARALLELISM=false") == "MAX_TOKENS=5 TOKENIZERS_PARALLELISM=false"
+    assert clean("https://ci:p@ss@host/simple") == "https://***@host/simple"
+    assert clean("HF_TOKEN=abc https://h/x?token=abc&a=1") == "HF_TOKEN=*** https://h/x?token=***&a=1"
+
+
+# --- children never outlive the command ----------------------------------------------------------
+
+ESCAPING_PYTHON = '''#!/bin/sh
+# A "python" whose torch import hangs after starting a daemon that leaves the process group (setsid).
+setsid sleep 300 &
+exec sleep 300
+'''
+
+
+def processes_with(token: str) -> list[int]:
+    found = []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                if token in Path(f"/proc/{name}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace"):
+                    found.append(int(name))
+            except OSError:
+                continue
+    return found
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_a_probe_that_hangs_and_escapes_its_group_is_gone_at_the_timeout(tmp_path):
+    python = tmp_path / "bin" / "python"
+    python.parent.mkdir()
+    sleep = f"{300 + random.randrange(1000)}"  # a duration no other process here has, to find the children by
+    python.write_text(ESCAPING_PYTHON.replace("300", sleep), encoding="utf-8")
+    python.chmod(0o755)
+    project = write_project(tmp_path / "project", MINIMAL)
+    started = time.monotonic()
+    result = run_cli("check", "--project", str(project), "--python", str(python), "--timeout", "3", "--fresh")
+    elapsed = time.monotonic() - started
+    assert result.code in (0, 1), result.stderr
+    assert elapsed < 3 + 6, f"--timeout 3 took {elapsed:.1f} s"
+    time.sleep(0.5)
+    assert processes_with(f"sleep {sleep}") == []
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_ctrl_c_stops_check_and_every_child_at_once(tmp_path):
+    sleep = f"{2000 + random.randrange(1000)}"
+    python = make_venv(tmp_path / "env", {"torch": f"import os, subprocess, time\nsubprocess.Popen(['sleep', '{sleep}'], start_new_session=True)\ntime.sleep({sleep})\n"})
+    project = write_project(tmp_path / "project", MINIMAL)
+    environment = {**os.environ, "TORCHDOCTOR_CACHE_DIR": str(tmp_path / "cache")}
+    environment.pop("VIRTUAL_ENV", None)
+    child = subprocess.Popen([sys.executable, "-m", "torchdoctor", "check", "--project", str(project), "--python", str(python)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment)
+    deadline = time.monotonic() + 30
+    while not processes_with(f"sleep {sleep}") and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert processes_with(f"sleep {sleep}"), "the fake torch import did not start"
+    started = time.monotonic()
+    child.send_signal(signal.SIGINT)
+    _, stderr = child.communicate(timeout=15)
+    assert time.monotonic() - started < 5
+    assert child.returncode == 130 and "torchdoctor: interrupted" in stderr and "Traceback" not in stderr
+    time.sleep(0.5)
+    assert processes_with(f"sleep {sleep}") == []
+
+
+# --- the fuzzer's seeded slice ---------------------------------------------------------------------
+
+
+def test_a_seeded_slice_of_mutated_project_files_gives_no_traceback_and_no_leak(tmp_path, monkeypatch):
+    import torchdoctor.probes.lock_check as lock_check
+
+    monkeypatch.setattr(lock_check, "find_uv", lambda: None)  # uv's own parser is not what is fuzzed here
+    rng = random.Random(2026_12_02)
+    seeds = hostile.seeds()
+    found = []
+    for number in range(int(os.environ.get("TORCHDOCTOR_FUZZ_INPUTS", "120"))):
+        folder = tmp_path / str(number)
+        name = hostile.mutated_project(folder / "project", seeds, rng)
+        counts, failure = hostile.check_outputs(folder / "project", hostile.MACHINE, folder, (rng.choice(["text", "json", "markdown"]),))
+        if any(counts[k] for k in ("traceback", "memory", "secret", "escapes")):
+            found.append((name, dict(counts), (failure or "")[-600:]))
+    assert found == []
+
+
+def test_a_seeded_slice_of_mutated_snapshots_gives_no_traceback(tmp_path):
+    rng = random.Random(12)
+    texts = [p.read_text(encoding="utf-8") for p in sorted(SNAPSHOTS.glob("*.json")) if "report" not in p.name]
+    project = write_project(tmp_path / "project", MINIMAL)
+    found = []
+    for number in range(int(os.environ.get("TORCHDOCTOR_FUZZ_INPUTS", "120"))):
+        snapshot = tmp_path / f"{number}.json"
+        snapshot.write_text(hostile.mutated_snapshot(rng.choice(texts), rng), encoding="utf-8", errors="surrogatepass")
+        counts, failure = hostile.check_outputs(project, snapshot, tmp_path, (rng.choice(["text", "json", "markdown"]),))
+        if counts["traceback"] or counts["memory"]:
+            found.append((failure or "")[-600:])
+    assert found == []
