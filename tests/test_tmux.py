@@ -20,11 +20,11 @@ pytestmark = pytest.mark.skipif(TMUX is None, reason="tmux is not installed")
 
 
 class Terminal:
-    def __init__(self, command: list[str], width: int = 80, height: int = 24):
+    def __init__(self, command: list[str], width: int = 80, height: int = 24, path: str = "/usr/bin:/bin"):
         self.socket = f"torchdoctor-test-{uuid.uuid4().hex[:8]}"
         self.tmux = [TMUX, "-L", self.socket]
         subprocess.run([*self.tmux, "new-session", "-d", "-s", "td", "-x", str(width), "-y", str(height),
-                        " ".join(command)], check=True, env={"TERM": "xterm-256color", "PATH": "/usr/bin:/bin"})
+                        " ".join(command)], check=True, env={"TERM": "xterm-256color", "PATH": path})
 
     def screen(self) -> str:
         return subprocess.run([*self.tmux, "capture-pane", "-t", "td", "-p"], capture_output=True, text=True).stdout
@@ -68,5 +68,32 @@ def test_the_demo_in_a_real_terminal_from_launch_to_fixed_and_quit():
         while terminal.alive() and time.monotonic() < deadline:
             time.sleep(0.2)
         assert not terminal.alive()  # q quits, and the session ends with the process
+    finally:
+        terminal.close()
+
+
+def test_at_80x24_the_footer_keeps_q_and_uv_lock_shows_its_progress_and_cancels(tmp_path):
+    """`l` runs uv lock with a spinner, the time it has run and the key that cancels it; Escape cancels it (a uv
+    that never answers stands in for a slow index); Ctrl+C quits."""
+    slow = tmp_path / "bin" / "uv"
+    slow.parent.mkdir()
+    slow.write_text("#!/bin/sh\necho 'Resolving dependencies...'\nexec sleep 600\n")
+    slow.chmod(0o755)
+    torchdoctor = Path(sys.executable).parent / "torchdoctor"
+    terminal = Terminal([str(torchdoctor), "--demo"], path=f"{slow.parent}:/usr/bin:/bin")
+    try:
+        screen = terminal.wait_for("a Fix all safe")
+        footer = screen.rstrip().splitlines()[-1]
+        assert "q Quit" in footer, footer
+        terminal.keys("l")
+        screen = terminal.wait_for("uv lock running")
+        assert "Escape cancels" in screen and "Resolving dependencies..." in screen
+        terminal.keys("Escape")
+        terminal.wait_for("uv lock cancelled: uv.lock is as it was.")
+        terminal.keys("C-c")
+        deadline = time.monotonic() + 10
+        while terminal.alive() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not terminal.alive()  # Ctrl+C quits
     finally:
         terminal.close()

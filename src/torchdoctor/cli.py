@@ -219,7 +219,6 @@ def command_tui(args: argparse.Namespace) -> int:
     """The Textual app. Imported here: Textual costs ~0.2 s to import and the headless commands never need it."""
     import tempfile
 
-
     recorded = None
     label = None
     if args.demo:
@@ -241,7 +240,13 @@ def command_tui(args: argparse.Namespace) -> int:
     from torchdoctor.tui.app import TorchDoctorApp
 
     app = TorchDoctorApp(project_dir, python=args.python, recorded=recorded, label=label, torch_timeout_s=args.timeout)
-    app.run()
+    try:
+        app.run()
+    finally:
+        if args.demo:
+            import shutil
+
+            shutil.rmtree(workdir, ignore_errors=True)  # the demo's scratch copy goes with the app
     return ExitCode.CLEAN
 
 

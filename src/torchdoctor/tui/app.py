@@ -17,8 +17,8 @@ from rich.text import Text
 from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, VerticalScroll
-from textual.widgets import Footer, Log, OptionList, Static, TabbedContent, TabPane
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widgets import Footer, OptionList, RichLog, Static, TabbedContent, TabPane
 from textual.widgets.option_list import Option
 from textual.worker import Worker, WorkerState
 
@@ -52,6 +52,8 @@ class TorchDoctorApp(App[int]):
     CSS_PATH = "app.tcss"
     TITLE = "torchdoctor"
     BINDINGS = [
+        Binding("q", "quit", "Quit"),  # first, so a narrow terminal's footer still shows how to leave
+        Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
         Binding("f", "fix_selected", "Fix"),
         Binding("a", "fix_all", "Fix all safe"),
         Binding("u", "undo", "Undo"),
@@ -62,7 +64,7 @@ class TorchDoctorApp(App[int]):
         Binding("j", "export_json", "JSON", show=False),
         Binding("s", "save_snapshot", "Save snapshot", show=False),
         Binding("question_mark", "help", "Help"),
-        Binding("q", "quit", "Quit"),
+        Binding("escape", "cancel_lock", "Cancel uv lock", show=False),
         *(Binding(str(number), f"show_tab('{tab}')", tab.removeprefix("tab-"), show=False)
           for number, tab in enumerate(("tab-findings", "tab-machine", "tab-torch", "tab-project", "tab-gemm", "tab-lock"), 1)),
     ]
@@ -96,9 +98,10 @@ class TorchDoctorApp(App[int]):
         self.bench_progress: str | None = None
         self.bench_results: list[str] = []
         self.lock_cancel = threading.Event()
+        self.lock_started: float | None = None
         self._plans: dict = {}
         """Proven fix plans by (the fixes, the file's bytes): the detail view asks on every highlight."""
-        self.fixed_codes: set[str] = set()
+        self.fixed_codes: set[tuple[str, str]] = set()
 
     # --- layout -------------------------------------------------------------------------------------
 
@@ -119,14 +122,21 @@ class TorchDoctorApp(App[int]):
                 yield Static(WAITING, id="project")
             with TabPane("GEMM", id="tab-gemm"), VerticalScroll(classes="facts"):
                 yield Static(bench_view(None, None), id="bench")
-            with TabPane("uv lock", id="tab-lock"):
-                yield Log(id="lock-log")
+            with TabPane("uv lock", id="tab-lock"), Vertical():
+                yield Static("", id="lock-status")
+                yield RichLog(id="lock-log", wrap=True, markup=False, highlight=False)
         yield Footer()
 
     def on_mount(self) -> None:
         self.main.query_one("#diagnoses", OptionList).focus()  # ↑/↓ pick a finding from the start
         self.set_interval(0.1, self.tick)
         self.start_probe()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """A recorded machine cannot be measured or probed again: its `g` and `r` leave the footer."""
+        if action in ("bench", "rescan") and self.recorded is not None:
+            return False
+        return True
 
     @property
     def main(self):
@@ -173,16 +183,17 @@ class TorchDoctorApp(App[int]):
         self.set_snapshot(snapshot)
 
     def set_snapshot(self, snapshot: Snapshot) -> None:
-        before = {d.code for d in self.report.diagnoses} if self.report else set()
+        before = {(d.code, d.message) for d in self.report.diagnoses} if self.report else set()
         self.snapshot = snapshot
         self.report = diagnose(snapshot)
         self.refresh_facts()
         self.refresh_findings()
         self.show_summary()
         if self.fixed_codes:
-            now = {d.code for d in self.report.diagnoses}
-            gone = sorted((self.fixed_codes & before) - now)
-            still = sorted(self.fixed_codes & now)
+            # Findings are told apart by code and message: fixing one of two TD304s cures that one.
+            now = {(d.code, d.message) for d in self.report.diagnoses}
+            gone = sorted({code for code, message in (self.fixed_codes & before) - now})
+            still = sorted({code for code, message in self.fixed_codes & now})
             if gone:
                 self.notify(f"re-checked: {', '.join(gone)} no longer reported", title="Fixed", markup=False)
             if still:
@@ -190,7 +201,11 @@ class TorchDoctorApp(App[int]):
             self.fixed_codes = set()
 
     def tick(self) -> None:
-        """The spinner and elapsed time while probes run; nothing once the report is shown."""
+        """The spinners and elapsed times while probes or uv lock run; nothing once they are done."""
+        if self.lock_started is not None and self.is_running:
+            elapsed = time.monotonic() - self.lock_started
+            self.main.query_one("#lock-status", Static).update(Text(
+                f"{SPINNER[int(elapsed * 10) % len(SPINNER)]} uv lock running {elapsed:4.1f} s — Escape cancels", style="bold"))
         if not (self.probing or self.report is None) or not self.is_running:
             return  # done, or the app is closing
         elapsed = time.monotonic() - self.probe_started
@@ -330,10 +345,11 @@ class TorchDoctorApp(App[int]):
             except FixError as error:
                 self.notify(str(error), severity="error", markup=False)
                 return
-            self.fixed_codes = {d.code for d in chosen}
+            self.fixed_codes = {(d.code, d.message) for d in chosen}
             self.notify(f"Wrote {path.name}; u undoes it, l runs uv lock.", title="Written", markup=False)
             self.recheck_project()
 
+        self.clear_notifications()  # a toast would cover the dialog's buttons
         self.push_screen(ConfirmFix(title, diff, str(path), warning), answered)
 
     def recheck_project(self) -> None:
@@ -365,11 +381,17 @@ class TorchDoctorApp(App[int]):
         if self.snapshot is None:
             return
         self.action_show_tab("tab-lock")
-        log = self.main.query_one("#lock-log", Log)
+        log = self.main.query_one("#lock-log", RichLog)
         log.clear()
-        log.write_line(f"$ uv lock   (in {self.snapshot.project.root})")
+        log.write(Text(f"$ uv lock   (in {self.snapshot.project.root})"))
         self.lock_cancel.clear()
+        self.lock_started = time.monotonic()
         self.lock(Path(self.snapshot.project.root))
+
+    def action_cancel_lock(self) -> None:
+        """Escape while uv lock runs: stop it (its whole process group); uv leaves uv.lock as it was."""
+        if self.lock_started is not None:
+            self.lock_cancel.set()
 
     @work(thread=True, exclusive=True, group="lock", exit_on_error=False)
     def lock(self, root: Path) -> None:
@@ -377,17 +399,23 @@ class TorchDoctorApp(App[int]):
         self.post_message(LockFinished(result))
 
     def on_lock_line(self, message: LockLine) -> None:
-        self.main.query_one("#lock-log", Log).write_line(message.line)
+        self.main.query_one("#lock-log", RichLog).write(Text(message.line))
 
     def on_lock_finished(self, message: LockFinished) -> None:
         result = message.result
-        log = self.main.query_one("#lock-log", Log)
+        cancelled = self.lock_cancel.is_set() and not result.ok
+        self.lock_started = None
+        self.main.query_one("#lock-status", Static).update("")
+        log = self.main.query_one("#lock-log", RichLog)
         if result.ok:
-            log.write_line("uv lock succeeded: uv.lock is written; `uv sync` installs it.")
+            log.write(Text("uv lock succeeded: uv.lock is written; `uv sync` installs it."))
             self.notify("uv lock succeeded.", title="Locked", markup=False)
+        elif cancelled:
+            log.write(Text("uv lock cancelled: uv.lock is as it was."))
+            self.notify("uv lock cancelled.", markup=False)
         else:
             reason = result.error or result.describe_failure()
-            log.write_line(f"uv lock failed: {reason}")
+            log.write(Text(f"uv lock failed: {reason}"))
             self.notify(f"uv lock failed ({reason}); its output is in the uv lock tab.", severity="error", markup=False)
         self.recheck_project()
 
