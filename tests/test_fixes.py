@@ -228,7 +228,7 @@ def test_write_keeps_permissions_and_undo_restores_bytes(tmp_path):
     assert oct(path.stat().st_mode & 0o777) == oct(0o640)
     undo_last(path)
     assert path.read_bytes() == original
-    with pytest.raises(FixError, match="no change of"):
+    with pytest.raises(FixError, match="nothing to undo: no fix of"):
         undo_last(path)
 
 
@@ -293,7 +293,7 @@ def test_undo_with_nothing_to_undo(tmp_path):
     (tmp_path / "pyproject.toml").write_text("[project]\nname = 'x'\n", encoding="utf-8")
     result = run_cli("undo", "--project", str(tmp_path))
     assert result.code == 2
-    assert "has no change of" in result.stderr
+    assert "nothing to undo: no fix of" in result.stderr
 
 
 if sys.version_info < (3, 11):  # pragma: no cover

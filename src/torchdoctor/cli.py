@@ -131,6 +131,14 @@ def build_parser() -> argparse.ArgumentParser:
     undo = commands.add_parser("undo", help="restore pyproject.toml as it was before torchdoctor's last fix")
     undo.add_argument("--project", metavar="DIR")
 
+    archs = commands.add_parser("archs", help="list the GPU architectures (SASS and PTX) compiled into libraries")
+    archs.add_argument("targets", nargs="*", metavar="PATH|PACKAGE",
+                       help="a library, a folder, or an installed package (default: torch and every package that builds "
+                            "against it, in the project's environment)")
+    archs.add_argument("--project", metavar="DIR")
+    archs.add_argument("--python", metavar="PATH", help="the environment to look in (as for check)")
+    archs.add_argument("--format", choices=("text", "json"), default="text")
+
     rules = commands.add_parser("rules", help="list every check torchdoctor runs")
     rules.add_argument("--format", choices=("text", "markdown"), default="text")
     return parser
@@ -172,6 +180,8 @@ def main(argv: list[str] | None = None) -> int:
             return command_undo(args)
         if args.command == "bench":
             return command_bench(args)
+        if args.command == "archs":
+            return command_archs(args)
         return command_check(args)
 
     return run_guarded(dispatch)
@@ -721,6 +731,71 @@ def command_undo(args: argparse.Namespace) -> int:
     except FixError as error:
         raise UsageError(str(error)) from None
     print(f"restored {path} from {backup}", file=sys.stderr)
+    return ExitCode.CLEAN
+
+
+def command_archs(args: argparse.Namespace) -> int:
+    """`torchdoctor archs`: the SASS and PTX architectures in libraries, read from their fat binary headers."""
+    import json
+
+    from torchdoctor.probes.fatbin import NotABinary, environment_gpu_code, read_gpu_code, read_many
+    from torchdoctor.probes.interpreter import InterpreterNotFound, choose_interpreter, environment_of
+    from torchdoctor.probes.project import find_project_root
+    from torchdoctor.snapshot import LibraryCode
+
+    found: list[LibraryCode] = []
+    site = None
+    if not args.targets or any(not Path(t).exists() for t in args.targets):
+        root, _ = find_project_root(project_directory(args))
+        try:
+            interpreter = choose_interpreter(root, args.python)
+        except InterpreterNotFound as error:
+            raise UsageError(str(error)) from None
+        environment = environment_of(Path(interpreter.path))
+        candidates = sorted(Path(environment).glob("lib/python3*/site-packages")) + sorted(Path(environment).glob("Lib/site-packages")) \
+            if environment else []
+        site = candidates[0] if candidates else None
+        if site is None:
+            raise UsageError(f"no site-packages found for {interpreter.path} ({interpreter.reason}); name a library or folder")
+    if not args.targets:
+        found = list(environment_gpu_code(site))
+    for target in args.targets:
+        path = Path(target)
+        if path.is_file():
+            try:
+                code = read_gpu_code(path)
+            except (OSError, NotABinary) as error:
+                raise UsageError(f"{target}: {error}") from None
+            found.append(LibraryCode(path.name, str(path), code.sass, code.ptx))
+        elif path.is_dir():
+            libraries = sorted(p for p in path.rglob("*") if p.suffix in (".so", ".pyd", ".dll") or ".so." in p.name)
+            found += [LibraryCode(path.name, str(code.path), code.sass, code.ptx) for code in read_many(libraries[:5000])]
+        else:
+            name = target.lower().replace("_", "-")
+            matched = [c for c in environment_gpu_code(site) if c.package == name] if site else []
+            if not matched:
+                from torchdoctor.probes.fatbin import _libraries
+
+                infos = [i for i in site.glob("*.dist-info") if i.name.lower().replace("_", "-").startswith(name + "-")]
+                for info in infos:
+                    for relative in _libraries(info):
+                        try:
+                            code = read_gpu_code(site / relative)
+                        except (OSError, NotABinary):
+                            continue
+                        if code.entries:
+                            matched.append(LibraryCode(name, relative, code.sass, code.ptx))
+                if not infos:
+                    raise UsageError(f"{target}: not a file, a folder, or a package installed in {site}")
+            found += matched
+    if args.format == "json":
+        sys.stdout.write(json.dumps([{"package": c.package, "path": c.path, "sass": list(c.sass), "ptx": list(c.ptx)}
+                                     for c in found], indent=2) + "\n")
+    else:
+        for code in found:
+            print(f"{code.package}  {code.path}\n    SASS {' '.join(code.sass) or '-'}\n    PTX  {' '.join(code.ptx) or '-'}")
+        if not found:
+            print("no GPU code found" + (f" in {site}" if site else ""))
     return ExitCode.CLEAN
 
 

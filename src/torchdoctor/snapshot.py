@@ -671,6 +671,18 @@ class BenchInfo:
 
 
 @dataclass(frozen=True)
+class LibraryCode:
+    """The SASS and PTX architectures embedded in one shared library of the project's environment."""
+
+    package: str
+    """The distribution that installed it (torch, flash-attn, the project itself)."""
+    path: str
+    """Relative to the environment's site-packages."""
+    sass: tuple[str, ...] = ()
+    ptx: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Snapshot:
     """All the facts of one run: the machine, the project's interpreter and torch, and the project."""
 
@@ -683,6 +695,8 @@ class Snapshot:
     system: SystemInfo
     project: ProjectInfo
     bench: BenchInfo | None = None
+    gpu_code: tuple[LibraryCode, ...] = ()
+    """The GPU code in torch's libraries and in the installed packages that build against torch (extensions)."""
     """The GEMM test, when it was asked for; None otherwise."""
     schema_version: int = SCHEMA_VERSION
 

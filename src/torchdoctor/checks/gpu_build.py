@@ -630,3 +630,48 @@ def project_build_needs_newer_driver(snapshot: Snapshot) -> Iterator[Finding]:
         Display only for the driver; the use-the-right-build fix maps torch to a variant this driver supports.
     """
     yield from _planned_findings(snapshot, driver=True)
+
+
+@rule("TD250", "extension-without-kernels-for-this-gpu")
+def extension_without_kernels(snapshot: Snapshot) -> Iterator[Finding]:
+    """An installed library with CUDA code carries no kernel that runs on this GPU.
+
+    What it detects:
+        A shared library of torch, or of a package that builds against torch (flash-attn, xformers, vllm,
+        bitsandbytes, a project's own extension), whose embedded GPU code (read from its fat binary headers, without
+        loading it) has neither SASS for this GPU's architecture family at or below its version (`sm_90a`-style code
+        only for that exact GPU) nor PTX at or below it that the driver can compile.
+    Why it matters:
+        The first kernel launched from that library fails with "CUDA error: no kernel image is available for
+        execution on the device", although `import torch` and `torch.cuda.is_available()` succeed: the usual case is
+        an extension wheel built for sm_80/sm_90 on an RTX 50-series (sm_120). torch's own arch list says nothing
+        about extensions.
+    Fix safety:
+        Display only: install a build of the package made for this GPU (its release notes name the architectures),
+        or build it here with TORCH_CUDA_ARCH_LIST set to this GPU's capability.
+    """
+    if not snapshot.gpu_code:
+        return
+    for gpu in gpus(snapshot):
+        by_package: dict[str, list] = {}
+        for library in snapshot.gpu_code:
+            targets = [*library.sass, *(f"compute_{arch.removeprefix('sm_')}" for arch in library.ptx)]
+            if not coverage(gpu.capability, targets).supported:
+                by_package.setdefault(library.package, []).append(library)
+        for package, libraries in sorted(by_package.items()):
+            first = libraries[0]
+            archs = " ".join(first.sass) + (f" · PTX {' '.join(first.ptx)}" if first.ptx else " · no PTX")
+            build_for = capability_text(gpu.capability)
+            yield Finding(
+                Severity.ERROR,
+                f"{package} has no kernels for GPU {gpu.index} ({gpu.name}, {sm_name(gpu.capability)}): "
+                f"{len(libraries)} of its libraries carry only {archs}",
+                f"A kernel launched from {first.path} fails with \"no kernel image is available for execution on the "
+                f"device\": its SASS is for other architectures and it has no PTX this GPU's driver can compile. "
+                f"Install a {package} build made for {sm_name(gpu.capability)}, or build it here with "
+                f"TORCH_CUDA_ARCH_LIST=\"{build_for}\".",
+                (Evidence(f"GPU code in {first.path}", archs, "fat binary headers of the installed library"),
+                 Evidence(f"GPU {gpu.index}", f"{gpu.name} · {sm_name(gpu.capability)}", gpu.source)),
+                Fix(f"Install or build {package} for {sm_name(gpu.capability)}", Applicability.DISPLAY_ONLY,
+                    commands=(f'TORCH_CUDA_ARCH_LIST="{build_for}" uv pip install --no-build-isolation --no-binary {package} {package}',)),
+            )

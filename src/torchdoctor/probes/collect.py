@@ -63,14 +63,16 @@ def take_snapshot(
         nvml = pool.submit(reported, "nvml", probe_nvml)
         system = pool.submit(reported, "system", probe_system, project=str(root))
         project = with_lock_freshness(reported("project", probe_project, root, found_by))
+        torch_info, nvml_info = torch.result(), nvml.result()
         return Snapshot(
             created_at=created,
             torchdoctor_version=__version__,
             interpreter=interpreter,
-            torch=torch.result(),
-            nvml=nvml.result(),
+            torch=torch_info,
+            nvml=nvml_info,
             system=system.result(),
             project=project,
+            gpu_code=gpu_code_beside(torch_info) if nvml_info.gpus else (),
         )
     except BaseException:
         # Interrupted (Ctrl-C): stop the children now rather than wait out a 60 s torch timeout.
@@ -111,3 +113,14 @@ def project_only_snapshot(directory: Path) -> Snapshot:
         system=SystemInfo(os_name=platform.system()),
         project=with_lock_freshness(read_project(directory)),
     )
+
+
+def gpu_code_beside(torch) -> tuple:
+    """The GPU code of torch and its extensions in the environment torch was found in (read from file headers)."""
+    from torchdoctor.probes.fatbin import environment_gpu_code
+
+    if not torch.location:
+        return ()
+    location = Path(torch.location)
+    package = location.parent if location.name == "__init__.py" else location
+    return environment_gpu_code(package.parent)

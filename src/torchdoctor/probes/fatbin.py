@@ -1,0 +1,257 @@
+"""The GPU code embedded in a shared library: which SASS and PTX architectures it carries, read from headers only.
+
+CUDA libraries (torch's libtorch_cuda.so, an extension's _C.so, cuBLAS) embed their GPU code in fat binaries: the
+ELF section `.nv_fatbin` (`.nv_fatb` in a Windows DLL) holds one or more containers, each a 16-byte header followed
+by entries, each entry a header and a payload (a cubin for one SM, or PTX text). The headers say the kind, the
+architecture and whether the payload is compressed, so the architectures can be listed by seeking from header to
+header: a gigabyte library is never loaded, nothing is decompressed, nothing is executed.
+
+Layout (little-endian), as documented by reverse-engineering work on cuobjdump (e.g. nvopen-tools' fatbin format
+notes, 2025) and checked on 2026-12-02 against `cuobjdump --list-elf/--list-ptx` for the 24 CUDA libraries beside
+torch 2.11.0+cu130 on an H200 (21,808 entries, every kind and architecture equal, in order; 0.19 s for
+libtorch_cuda.so against cuobjdump's 5.5 s; tests/fixtures/fatbin):
+    container header, 16 bytes:  u32 magic 0xBA55ED50 · u16 version 1 · u16 header size 16 · u64 size of entries
+    entry header, 64 bytes or more (80 and 112 for newer architectures):
+        u16 kind (1 PTX, 2 ELF/SASS, 16 ELF too) · u16 · u32 header size · u64 payload size (padded)
+        u32 compressed size · u32 · u16 minor · u16 major (code version) · u32 SM (e.g. 90) · …
+        u64 flags at offset 40: 0x8000 the payload is compressed; 0x100000 architecture-specific code (the `a` of
+        sm_90a, as cuobjdump names it). No `f` (family) entry was in the recording: such entries are listed
+        without a suffix, which is said as unknown rather than guessed.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+
+FATBIN_MAGIC = 0xBA55ED50
+KINDS = {1: "ptx", 2: "sass", 16: "sass"}
+MAX_ENTRIES = 200_000
+"""A guard against a damaged section that would loop: real libraries hold a few thousand entries (cuBLASLt 13: 5,800)."""
+
+ARCH_SPECIFIC = 0x100000
+COMPRESSED = 0x8000
+
+
+class NotABinary(ValueError):
+    """The file is not an ELF or PE shared library, or its fat binary is damaged: said in one line."""
+
+
+@dataclass(frozen=True)
+class CodeEntry:
+    kind: str
+    """"sass" (a cubin for exactly this architecture family) or "ptx" (JIT-compiled by the driver)."""
+    sm: int
+    """The SM number, e.g. 90 for sm_90, 120 for sm_120."""
+    suffix: str = ""
+    """"a" or "f" for architecture-specific code (sm_90a, sm_100f), else ""."""
+    compressed: bool = False
+    flags: int = 0
+
+    @property
+    def arch(self) -> str:
+        return f"sm_{self.sm}{self.suffix}"
+
+
+@dataclass(frozen=True)
+class GpuCode:
+    """What one library carries."""
+
+    path: str
+    entries: tuple[CodeEntry, ...] = ()
+
+    @property
+    def sass(self) -> tuple[str, ...]:
+        return _sorted({e.arch for e in self.entries if e.kind == "sass"})
+
+    @property
+    def ptx(self) -> tuple[str, ...]:
+        return _sorted({e.arch for e in self.entries if e.kind == "ptx"})
+
+
+def _sorted(archs: set[str]) -> tuple[str, ...]:
+    return tuple(sorted(archs, key=lambda a: (int("".join(c for c in a[3:] if c.isdigit())), a)))
+
+
+def read_gpu_code(path: str | os.PathLike) -> GpuCode:
+    """The fat binary entries of an ELF or PE library (no entries: it carries no GPU code)."""
+    with open(path, "rb") as handle:
+        size = os.fstat(handle.fileno()).st_size
+        start = handle.read(4)
+        if start == b"\x7fELF":
+            sections = _elf_sections(handle, size)
+        elif start[:2] == b"MZ":
+            sections = _pe_sections(handle, size)
+        else:
+            raise NotABinary(f"{path}: not an ELF or PE library")
+        entries: list[CodeEntry] = []
+        for offset, length in sections:
+            entries += _fatbin_entries(handle, offset, min(length, size - offset))
+    return GpuCode(str(path), tuple(entries))
+
+
+def _read(handle, offset: int, length: int) -> bytes:
+    handle.seek(offset)
+    data = handle.read(length)
+    if len(data) != length:
+        raise NotABinary(f"{getattr(handle, 'name', 'file')}: truncated at byte {offset}")
+    return data
+
+
+def _elf_sections(handle, size: int) -> list[tuple[int, int]]:
+    """(offset, size) of the `.nv_fatbin` sections of an ELF file."""
+    ident = _read(handle, 0, 16)
+    wide, little = ident[4] == 2, ident[5] == 1
+    order = "<" if little else ">"
+    if wide:
+        shoff, = struct.unpack_from(order + "Q", _read(handle, 0x28, 8))
+        shentsize, shnum, shstrndx = struct.unpack_from(order + "HHH", _read(handle, 0x3A, 6))
+    else:
+        shoff, = struct.unpack_from(order + "I", _read(handle, 0x20, 4))
+        shentsize, shnum, shstrndx = struct.unpack_from(order + "HHH", _read(handle, 0x2E, 6))
+    if shoff == 0 or shnum == 0 or shoff + shnum * shentsize > size:
+        return []
+
+    def section(index: int) -> tuple[int, int, int]:
+        raw = _read(handle, shoff + index * shentsize, shentsize)
+        if wide:
+            name, _, _, _, offset, length = struct.unpack_from(order + "IIQQQQ", raw)
+        else:
+            name, _, _, _, offset, length = struct.unpack_from(order + "IIIIII", raw)
+        return name, offset, length
+
+    _, names_offset, names_size = section(shstrndx)
+    names = _read(handle, names_offset, min(names_size, size - names_offset))
+    found = []
+    for index in range(shnum):
+        name, offset, length = section(index)
+        label = names[name:names.find(b"\0", name)] if name < len(names) else b""
+        if label == b".nv_fatbin" and offset + length <= size:
+            found.append((offset, length))
+    return found
+
+
+def _pe_sections(handle, size: int) -> list[tuple[int, int]]:
+    """(offset, size) of the `.nv_fatb` sections of a Windows DLL."""
+    pe, = struct.unpack_from("<I", _read(handle, 0x3C, 4))
+    if _read(handle, pe, 4) != b"PE\0\0":
+        raise NotABinary(f"{getattr(handle, 'name', 'file')}: not a PE library")
+    count, = struct.unpack_from("<H", _read(handle, pe + 6, 2))
+    optional, = struct.unpack_from("<H", _read(handle, pe + 20, 2))
+    table = pe + 24 + optional
+    found = []
+    for index in range(count):
+        raw = _read(handle, table + index * 40, 40)
+        name = raw[:8].rstrip(b"\0")
+        raw_size, raw_offset = struct.unpack_from("<II", raw, 16)
+        if name == b".nv_fatb" and raw_offset + raw_size <= size:
+            found.append((raw_offset, raw_size))
+    return found
+
+
+def _fatbin_entries(handle, offset: int, length: int) -> list[CodeEntry]:
+    entries: list[CodeEntry] = []
+    position, end = offset, offset + length
+    while position + 16 <= end and len(entries) < MAX_ENTRIES:
+        magic, _, header_size, fat_size = struct.unpack("<IHHQ", _read(handle, position, 16))
+        if magic != FATBIN_MAGIC:
+            position += 8  # containers are 8-byte aligned; zeros may stand between them
+            continue
+        entry, container_end = position + header_size, min(position + header_size + fat_size, end)
+        while entry + 64 <= container_end and len(entries) < MAX_ENTRIES:
+            raw = _read(handle, entry, 64)
+            kind, _, entry_size, payload = struct.unpack_from("<HHIQ", raw)
+            sm, = struct.unpack_from("<I", raw, 28)
+            flags, = struct.unpack_from("<Q", raw, 40)
+            if entry_size < 64:
+                break  # damaged: never loop on a zero-sized header
+            if kind in KINDS:
+                entries.append(CodeEntry(KINDS[kind], sm, "a" if flags & ARCH_SPECIFIC else "", bool(flags & COMPRESSED), flags))
+            entry += entry_size + payload
+        position = max(container_end, position + 16)
+        position += (-position) % 8
+    return entries
+
+
+def read_many(paths: list[Path]) -> list[GpuCode]:
+    """Every library that carries GPU code; unreadable files are left out (the caller says which)."""
+    found = []
+    for path in paths:
+        try:
+            code = read_gpu_code(path)
+        except (OSError, NotABinary, struct.error):
+            continue
+        if code.entries:
+            found.append(code)
+    return found
+
+
+LIBRARY_SUFFIXES = (".so", ".pyd", ".dll")
+MAX_LIBRARIES = 2000
+
+
+def environment_gpu_code(site_packages: str | os.PathLike) -> tuple:
+    """The GPU code of torch and of every installed distribution that requires torch (the extensions: flash-attn,
+    xformers, vllm, a project's own), from their RECORD files: NVIDIA's own wheels are built for every GPU of their
+    CUDA line and are left out, which keeps a check to a few tenths of a second."""
+    from torchdoctor.snapshot import LibraryCode
+
+    site = Path(site_packages)
+    found = []
+    try:
+        infos = sorted(site.glob("*.dist-info"))
+    except OSError:
+        return ()
+    for info in infos:
+        name, requires = _metadata(info)
+        if name is None or (name != "torch" and "torch" not in requires):
+            continue
+        for relative in _libraries(info):
+            path = site / relative
+            try:
+                code = read_gpu_code(path)
+            except (OSError, NotABinary, struct.error):
+                continue
+            if code.entries:
+                found.append(LibraryCode(name, relative, code.sass, code.ptx))
+            if len(found) >= MAX_LIBRARIES:
+                return tuple(found)
+    return tuple(found)
+
+
+def _metadata(info: Path) -> tuple[str | None, set[str]]:
+    import re
+
+    try:
+        text = (info / "METADATA").read_text(encoding="utf-8", errors="replace")[:200_000]
+    except OSError:
+        return None, set()
+    name = None
+    requires = set()
+    for line in text.splitlines():
+        if not line.strip():
+            break  # the headers end at the first blank line; the description follows
+        key, _, value = line.partition(":")
+        if key == "Name":
+            name = re.sub(r"[-_.]+", "-", value.strip()).lower()
+        elif key == "Requires-Dist":
+            match = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", value)
+            if match:
+                requires.add(re.sub(r"[-_.]+", "-", match.group(1)).lower())
+    return name, requires
+
+
+def _libraries(info: Path) -> list[str]:
+    try:
+        record = (info / "RECORD").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return []
+    found = []
+    for line in record.splitlines():
+        path = line.rsplit(",", 2)[0] if line.count(",") >= 2 else line
+        name = path.rsplit("/", 1)[-1]
+        if not path.startswith("..") and (name.endswith(LIBRARY_SUFFIXES) or ".so." in name):
+            found.append(path)
+    return found

@@ -1,0 +1,154 @@
+"""The GPU code in the binaries: the fat binary reader against what cuobjdump listed on the H200, replayed from the
+recorded headers as sparse files (tests/fixtures/fatbin, made by scripts/device-fatbin.py); the `archs` command; and
+TD250, an extension with no kernel for this GPU."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import struct
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from conftest import FIXTURES, SNAPSHOTS, run_cli
+from torchdoctor.checks import run_checks
+from torchdoctor.probes.fatbin import environment_gpu_code, read_gpu_code
+from torchdoctor.snapshot import LibraryCode, Snapshot
+
+RECORDING = json.loads(gzip.open(FIXTURES / "fatbin" / "h200-headers.json.gz").read())
+LIBRARIES = sorted(RECORDING["headers"])
+
+
+def rebuild_elf(recorded: dict, path: Path) -> Path:
+    """An ELF file with the recorded .nv_fatbin headers at their offsets and holes for the payloads."""
+    (section,) = recorded["sections"]
+    names = b"\0.shstrtab\0.nv_fatbin\0"
+    names_offset = section["offset"] + section["length"]
+    table = names_offset + len(names)
+    table += (-table) % 8
+    with open(path, "wb") as handle:
+        handle.write(b"\x7fELF\x02\x01\x01" + b"\0" * 9)
+        handle.seek(0x28)
+        handle.write(struct.pack("<Q", table))
+        handle.seek(0x3A)
+        handle.write(struct.pack("<HHH", 64, 3, 1))
+        for container in section["containers"]:
+            handle.seek(container["offset"])
+            handle.write(bytes.fromhex(container["header"]))
+            for entry in container["entries"]:
+                handle.seek(entry["offset"])
+                handle.write(bytes.fromhex(entry["header"]))
+        handle.seek(names_offset)
+        handle.write(names)
+        handle.seek(table)
+        handle.write(b"\0" * 64)
+        handle.write(struct.pack("<IIQQQQIIQQ", 1, 3, 0, 0, names_offset, len(names), 0, 0, 1, 0))
+        handle.write(struct.pack("<IIQQQQIIQQ", 11, 1, 2, 0, section["offset"], section["length"], 0, 0, 8, 0))
+    return path
+
+
+@pytest.mark.parametrize("library", LIBRARIES)
+def test_the_reader_lists_what_cuobjdump_listed_entry_by_entry(tmp_path, library):
+    path = rebuild_elf(RECORDING["headers"][library], tmp_path / Path(library).name)
+    code = read_gpu_code(path)
+    expected = RECORDING["cuobjdump"][library]
+    assert [e.arch for e in code.entries if e.kind == "sass"] == expected["elf"]
+    assert [e.arch for e in code.entries if e.kind == "ptx"] == expected["ptx"]
+
+
+def test_libtorch_cuda_carries_arch_specific_sass_and_no_ptx(tmp_path):
+    """What torch.cuda.get_arch_list() cannot show: sm_90a…sm_121a kernels, and no PTX for a future GPU."""
+    library = next(name for name in LIBRARIES if name.endswith("libtorch_cuda.so"))
+    code = read_gpu_code(rebuild_elf(RECORDING["headers"][library], tmp_path / "libtorch_cuda.so"))
+    assert {"sm_90a", "sm_100a", "sm_120a"} <= set(code.sass) and code.ptx == ()
+    assert set(RECORDING["get_arch_list"]) <= set(code.sass)
+
+
+def test_a_windows_dll_is_read_from_its_nv_fatb_section(tmp_path):
+    library = next(name for name in LIBRARIES if "curand" in name)
+    (section,) = RECORDING["headers"][library]["sections"]
+    dll = tmp_path / "curand64.dll"
+    base = 0x1000
+    with open(dll, "wb") as handle:
+        handle.write(b"MZ" + b"\0" * 0x3A + struct.pack("<I", 0x80))
+        handle.seek(0x80)
+        handle.write(b"PE\0\0" + struct.pack("<HHIIIHH", 0x8664, 1, 0, 0, 0, 0, 0))
+        handle.write(b".nv_fatb" + struct.pack("<IIII", section["length"], 0, section["length"], base) + b"\0" * 16)
+        for container in section["containers"]:
+            handle.seek(base + container["offset"] - section["offset"])
+            handle.write(bytes.fromhex(container["header"]))
+            for entry in container["entries"]:
+                handle.seek(base + entry["offset"] - section["offset"])
+                handle.write(bytes.fromhex(entry["header"]))
+        handle.truncate(base + section["length"])
+    code = read_gpu_code(dll)
+    assert [e.arch for e in code.entries if e.kind == "sass"] == RECORDING["cuobjdump"][library]["elf"]
+
+
+@pytest.mark.parametrize("damage", ["truncate", "zeros", "garbage"])
+def test_a_damaged_fat_binary_is_refused_or_empty_never_a_hang(tmp_path, damage):
+    from torchdoctor.probes.fatbin import NotABinary
+
+    library = next(name for name in LIBRARIES if "curand" in name)
+    path = rebuild_elf(RECORDING["headers"][library], tmp_path / "lib.so")
+    (section,) = RECORDING["headers"][library]["sections"]
+    with open(path, "r+b") as handle:
+        if damage == "truncate":
+            handle.truncate(section["offset"] + 100)
+        else:
+            handle.seek(section["offset"] + 16)
+            handle.write(b"\0" * 64 if damage == "zeros" else bytes(range(256)) * 4)
+    try:
+        code = read_gpu_code(path)
+    except NotABinary:
+        return
+    assert len(code.entries) < 200
+
+
+def test_extensions_are_found_through_their_records_and_nvidia_wheels_are_skipped(tmp_path):
+    library = next(name for name in LIBRARIES if "curand" in name)
+    site = tmp_path / "site-packages"
+    (site / "fast_attn").mkdir(parents=True)
+    rebuild_elf(RECORDING["headers"][library], site / "fast_attn" / "_C.so")
+    info = site / "fast_attn-2.8.3.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: fast_attn\nVersion: 2.8.3\nRequires-Dist: torch\n\nText\n")
+    (info / "RECORD").write_text("fast_attn/_C.so,sha256=x,1\nfast_attn/__init__.py,,\n")
+    other = site / "nvidia_curand-10.4.dist-info"
+    other.mkdir()
+    (other / "METADATA").write_text("Metadata-Version: 2.1\nName: nvidia-curand\nVersion: 10.4\n\n")
+    (other / "RECORD").write_text("fast_attn/_C.so,,\n")
+    (found,) = environment_gpu_code(site)
+    assert (found.package, found.path) == ("fast-attn", "fast_attn/_C.so")
+    assert "sm_120" in found.sass and found.ptx == ("sm_121",)
+
+
+def test_archs_lists_a_library_and_a_folder(tmp_path):
+    library = next(name for name in LIBRARIES if "curand" in name)
+    folder = tmp_path / "libs"
+    folder.mkdir()
+    rebuild_elf(RECORDING["headers"][library], folder / "libcurand.so.10")
+    result = run_cli("archs", str(folder), "--format", "json")
+    (entry,) = json.loads(result.stdout)
+    assert entry["sass"] == sorted(set(RECORDING["cuobjdump"][library]["elf"]), key=lambda a: int(a[3:].rstrip("af")))
+    assert "SASS sm_75 sm_80" in run_cli("archs", str(folder / "libcurand.so.10")).stdout
+
+
+BLACKWELL = Snapshot.from_json((SNAPSHOTS / "wsl2-rtx5060ti-nightly.json").read_text(encoding="utf-8"))
+
+
+def test_an_extension_built_for_older_gpus_is_an_error_on_blackwell():
+    """TD250: flash-attn with sm_80/sm_90 SASS and no PTX on an RTX 5060 Ti (sm_120)."""
+    extension = LibraryCode("flash-attn", "flash_attn_2_cuda.cpython-312-x86_64-linux-gnu.so", ("sm_80", "sm_90"), ())
+    (finding,) = [d for d in run_checks(replace(BLACKWELL, gpu_code=(extension,))) if d.code == "TD250"]
+    assert finding.severity.value == "error"
+    assert finding.message.startswith("flash-attn has no kernels for GPU 0") and "sm_120" in finding.message
+    assert 'TORCH_CUDA_ARCH_LIST="12.0"' in finding.fix.commands[0]
+
+
+@pytest.mark.parametrize("sass,ptx", [(("sm_80", "sm_120"), ()), (("sm_80",), ("sm_90",)), (("sm_120a",), ())])
+def test_an_extension_that_runs_here_is_not_reported(sass, ptx):
+    extension = LibraryCode("xformers", "xformers/_C.so", sass, ptx)
+    assert "TD250" not in {d.code for d in run_checks(replace(BLACKWELL, gpu_code=(extension,)))}
