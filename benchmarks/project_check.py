@@ -39,7 +39,7 @@ from torchdoctor.resolution import project_model  # noqa: E402
 from torchdoctor.snapshot import Snapshot  # noqa: E402
 
 if sys.version_info >= (3, 11):
-    import tomllib
+    import tomli as tomllib
 else:  # pragma: no cover
     import tomli as tomllib
 

@@ -26,8 +26,8 @@ import re
 from collections import Counter
 from pathlib import Path
 
+import tomli as tomllib  # tomllib is 3.11+; tomli (a dependency) is the same parser, on 3.10 too
 import tomlkit
-import tomllib
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 SNAPSHOTS = FIXTURES / "snapshots"

@@ -32,7 +32,7 @@ from collections import Counter
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import tomllib
+import tomli as tomllib  # tomllib is 3.11+; tomli (a dependency) is the same parser, on 3.10 too
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 SNAPSHOTS = FIXTURES / "snapshots"

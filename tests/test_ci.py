@@ -156,3 +156,15 @@ def test_a_project_file_written_by_the_test_helper_is_checked(tmp_path):
     """write_project is how other tests build projects: a plain one is healthy without a machine."""
     project = write_project(tmp_path / "plain", '[project]\nname = "x"\nversion = "0"\ndependencies = ["requests"]\n')
     assert run_cli("check", "--no-machine", "--project", str(project)).code == 0
+
+
+def test_json_commands_are_runnable_lines_and_the_rest_are_notes(tmp_path):
+    """A fix to make by hand in a file torchdoctor does not write (TD308 where a build backend owns the
+    dependencies) has no command a program could run: its lines are notes."""
+    project = tmp_path / "project"
+    shutil.copytree(FIXTURES / "cases" / "regressions" / "r4-dynamic", project)
+    (project / "uv.lock").unlink(missing_ok=True)
+    report = json.loads(run_cli("check", "--no-machine", "--project", str(project), "--format", "json").stdout)
+    (td308,) = [d for d in report["diagnoses"] if d["code"] == "TD308"]
+    assert td308["fix"]["commands"] == [] and td308["fix"]["notes"]
+    assert all(not note.startswith("#") for note in td308["fix"]["notes"])

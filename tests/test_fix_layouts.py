@@ -9,7 +9,7 @@ import random
 
 import layouts
 import pytest
-import tomllib
+import tomli as tomllib  # tomllib is 3.11+; tomli (a dependency) is the same parser, on 3.10 too
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

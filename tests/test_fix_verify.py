@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from pyindex import LocalIndex
-from test_uv_lock import uv  # noqa: F401 - the fixture
+from test_uv_lock import index, uv  # noqa: F401 - the fixtures
 
 from conftest import SNAPSHOTS, run_cli
 from torchdoctor.fixes.verify import SMOKE_TEST, _verdict, cannot_verify
@@ -22,23 +22,16 @@ from torchdoctor.snapshot import Snapshot
 H100 = Snapshot.from_json((SNAPSHOTS / "h100-pypi.json").read_text(encoding="utf-8"))
 
 
-@pytest.fixture(scope="module")
-def index(tmp_path_factory):
-    served = LocalIndex(tmp_path_factory.mktemp("index"))
-    yield served
-    served.close()
-
-
-def cpu_project(index: LocalIndex) -> str:
+def cpu_project(served: LocalIndex) -> str:
     """torch from a CPU mirror of the PyTorch index that is not explicit: TD301 makes it explicit (a safe fix that
     keeps the URL, so the scratch lock uses the local index)."""
     return ('[project]\nname = "verify-me"\nversion = "0.1.0"\nrequires-python = ">=3.10"\ndependencies = ["torch==2.9.1"]\n\n'
-            f'[[tool.uv.index]]\nname = "mirror-cpu"\nurl = "{index.whl}/cpu"\n\n'
+            f'[[tool.uv.index]]\nname = "mirror-cpu"\nurl = "{served.whl}/cpu"\n\n'
             '[tool.uv.sources]\ntorch = { index = "mirror-cpu" }\n')
 
 
-def environment(tmp_path: Path, index: LocalIndex) -> dict[str, str]:
-    return {"TORCHDOCTOR_STATE_DIR": str(tmp_path / "state"), "UV_DEFAULT_INDEX": index.pypi,
+def environment(tmp_path: Path, served: LocalIndex) -> dict[str, str]:
+    return {"TORCHDOCTOR_STATE_DIR": str(tmp_path / "state"), "UV_DEFAULT_INDEX": served.pypi,
             "UV_CACHE_DIR": str(tmp_path / "uv-cache"), "UV_PYTHON_DOWNLOADS": "never",
             "XDG_CONFIG_HOME": str(tmp_path / "config")}
 

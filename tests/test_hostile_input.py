@@ -266,3 +266,21 @@ def test_a_seeded_slice_of_mutated_snapshots_gives_no_traceback(tmp_path):
         if counts["traceback"] or counts["memory"]:
             found.append((failure or "")[-600:])
     assert found == []
+
+
+def test_what_the_full_fuzzer_found_dates_in_lock_metadata_and_secret_named_variables(tmp_path):
+    """From benchmarks/input_fuzz.py's first full run: a date in the lock's own metadata broke the JSON report; a
+    snapshot handed over with a secret-named variable, and `ENV hf_token=…` in lower case, printed the secret."""
+    lock = ('version = 1\nrevision = 2\nrequires-python = ">=3.10"\n\n[[package]]\nname = "x"\nversion = "0"\n'
+            'source = { virtual = "." }\n\n[package.metadata]\nrequires-dist = [1979-05-27T07:32:00Z]\n')
+    project = write_project(tmp_path / "project", MINIMAL, {"uv.lock": lock, "Dockerfile": f"FROM python:3.12\nENV hf_token={hostile.SECRET_MARK}\n"})
+    result = check(project, "--format", "json")
+    assert result.code in (0, 1) and "internal error" not in result.stderr
+    json.loads(result.stdout)
+    planted = json.loads((SNAPSHOTS / "h100-pypi.json").read_text(encoding="utf-8"))
+    planted["system"]["environment"]["WANDB_API_KEY"] = hostile.SECRET_MARK
+    snapshot = tmp_path / "planted.json"
+    snapshot.write_text(json.dumps(planted), encoding="utf-8")
+    for form in ("text", "markdown", "json"):
+        out = run_cli("check", "--project", str(project), "--snapshot", str(snapshot), "--format", form).stdout
+        assert hostile.SECRET_MARK not in out

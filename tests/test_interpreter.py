@@ -20,6 +20,12 @@ def test_an_active_environment_is_the_one_checked_and_the_project_venv_is_named(
     assert info.reason.endswith(f"`uv run` would use the project's {tmp_path / 'proj' / '.venv'} instead")
 
 
+def test_torchdoctors_own_environment_activated_is_not_taken_for_the_project(tmp_path):
+    project = make_venv(tmp_path / "proj" / ".venv")
+    info = choose_interpreter(tmp_path / "proj", environ={"VIRTUAL_ENV": sys.prefix, "PATH": ""})
+    assert (info.source, info.path) == (".venv", str(project))
+
+
 def test_the_project_venv_activated_is_the_project_environment(tmp_path):
     python = make_venv(tmp_path / "proj" / ".venv")
     info = choose_interpreter(tmp_path / "proj", environ={"VIRTUAL_ENV": str(python.parent.parent), "PATH": ""})

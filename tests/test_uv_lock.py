@@ -240,7 +240,7 @@ def lock_before_and_after(code: str, uv: str, index: LocalIndex, tmp_path: Path)
 
 def locked(folder: Path, name: str) -> set[tuple[str, str]]:
     """(version, source) of every locked entry of a package, read with tomllib (any package, not only torch's)."""
-    import tomllib
+    import tomli as tomllib
 
     data = tomllib.loads((folder / "uv.lock").read_text(encoding="utf-8"))
     return {(p["version"], str(p.get("source"))) for p in data.get("package", []) if p["name"] == name}

@@ -123,3 +123,27 @@ def test_two_concurrent_fixes_of_one_file_serialise(tmp_path):
     for thread in threads:
         thread.join()
     assert sorted(results) == ["refused", "written"]
+
+
+def test_undo_on_a_full_disk_or_a_damaged_record_says_why_in_one_line(tmp_path, monkeypatch):
+    import errno
+
+    import torchdoctor.fixes.writer as writer
+
+    monkeypatch.setenv("TORCHDOCTOR_STATE_DIR", str(tmp_path / "state"))
+    path = tmp_path / "pyproject.toml"
+    path.write_bytes(b'[project]\nname = "x"\n')
+    write_fixed(path, path.read_bytes(), '[project]\nname = "y"\n')
+
+    def full(*_args, **_kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(writer, "atomic_write", full)
+    with pytest.raises(FixError, match="cannot restore .*: No space left on device"):
+        undo_last(path)
+    monkeypatch.undo()
+    monkeypatch.setenv("TORCHDOCTOR_STATE_DIR", str(tmp_path / "state"))
+    (record,) = (tmp_path / "state").rglob("backup.json")
+    record.write_text("{not json")
+    with pytest.raises(FixError, match="the backup record .* cannot be read"):
+        undo_last(path)

@@ -18,7 +18,9 @@ REDACTED = "<redacted>"
 # The user-info part of any URL in a string: scheme://user[:password]@host. It also matches URLs
 # inside other text (a Markdown link, a requirements line), which a URL parser would not find.
 # The password may itself contain `@` (`user:p@ss@host`): the user-info runs to the last `@` before the path.
-_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^/\s\]\)\"'?#<>]+)@")
+# Anything but a slash or a space may stand in it (a quote or a bracket in a damaged file too): better a host
+# hidden in odd text than a token shown.
+_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^/\s]+)@")
 # Credentials passed as query parameters (`?token=…`, signed URLs).
 _QUERY_SECRET = re.compile(
     r"(?P<name>[?&](?:[\w.-]*token|auth|password|passwd|pwd|secret|[\w.-]*key|signature|sig|x-amz-credential|"
@@ -28,6 +30,10 @@ _QUERY_SECRET = re.compile(
 _SECRET_ASSIGNMENT = re.compile(
     r"(?<![\w.-])(?P<name>[A-Z0-9_]*(?:TOKEN|SECRET|PASSWORD|PASSWD|API_?KEY|ACCESS_?KEY|PRIVATE_?KEY|CREDENTIALS?)=)"
     r"(?!=)(?P<value>[^\s\"'&;|]+)")
+# A variable declared with a secret name in any case (`ENV hf_token=…`, `export Api_Key=…`, `--build-arg token=…`).
+_DECLARED_SECRET = re.compile(
+    r"(?P<name>(?:\bENV|\bARG|\bexport|--build-arg|--env|-e)\s+[A-Za-z0-9_]*(?:token|secret|password|passwd|api_?key|"
+    r"access_?key|private_?key|credentials?)[A-Za-z0-9_]*\s*=)(?P<value>[^\s\"'&;|]+)", re.I)
 # Control characters a terminal acts on (C0 but tab, newline and carriage return, DEL, C1) and the bidirectional
 # overrides that make text read otherwise than it is.
 _CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
@@ -42,6 +48,7 @@ def redact_url(text: str) -> str:
     if "=" in text:
         text = _QUERY_SECRET.sub(lambda m: f"{m.group('name')}***", text)
         text = _SECRET_ASSIGNMENT.sub(lambda m: m.group("name") + ("***" if m.group("value") != REDACTED else REDACTED), text)
+        text = _DECLARED_SECRET.sub(lambda m: m.group("name") + ("***" if m.group("value") != REDACTED else REDACTED), text)
     return text
 
 

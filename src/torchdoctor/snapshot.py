@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from torchdoctor import serde
-from torchdoctor.redact import clean_data
+from torchdoctor.redact import clean_data, redact_variable
 
 SCHEMA_VERSION = 1
 
@@ -701,7 +701,7 @@ class Snapshot:
     schema_version: int = SCHEMA_VERSION
 
     def to_json(self, indent: int | None = 2) -> str:
-        return json.dumps(_finite(serde.to_plain(self)), indent=indent, sort_keys=False, allow_nan=False)
+        return json.dumps(finite_plain(serde.to_plain(self)), indent=indent, sort_keys=False, allow_nan=False)
 
     @classmethod
     def from_json(cls, text: str) -> Snapshot:
@@ -722,8 +722,14 @@ class Snapshot:
                 f"snapshot schema version {version!r} is not supported (this torchdoctor reads {SCHEMA_VERSION})"
             )
         try:
-            # A snapshot may come from anyone: what it says is cleaned as the probes clean what they read.
-            return serde.from_plain(cls, clean_data(data))
+            # A snapshot may come from anyone: what it says is cleaned as the probes clean what they read, secret-named
+            # variables included.
+            data = clean_data(data)
+            system = data.get("system")
+            if isinstance(system, dict) and isinstance(system.get("environment"), dict):
+                system["environment"] = {name: redact_variable(str(name), value) if isinstance(value, str) else value
+                                         for name, value in system["environment"].items()}
+            return serde.from_plain(cls, data)
         except RecursionError:
             raise SnapshotError("not a valid torchdoctor snapshot: nested too deep") from None
         except serde.SerdeError as error:
@@ -741,14 +747,17 @@ def _finite_float(text: str) -> float:
     return value
 
 
-def _finite(value: Any) -> Any:
-    """Plain data with every non-finite float (a probe's nan) written as null: JSON has no nan."""
+def finite_plain(value: Any) -> Any:
+    """Plain data JSON can write: a non-finite float (a probe's nan) as null, anything else that is not JSON (a TOML
+    date kept as written) as its text. The last guard: readers already keep such values out."""
     if isinstance(value, float) and not math.isfinite(value):
         return None
+    if not isinstance(value, (dict, list, str, int, float, bool)) and value is not None:
+        return str(value)
     if isinstance(value, dict):
-        return {key: _finite(item) for key, item in value.items()}
+        return {key: finite_plain(item) for key, item in value.items()}
     if isinstance(value, list):
-        return [_finite(item) for item in value]
+        return [finite_plain(item) for item in value]
     return value
 
 

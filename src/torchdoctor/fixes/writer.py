@@ -104,12 +104,20 @@ def _locked(lock: Path):
 def undo_last(path: Path) -> Path:
     """Restore the newest backup of `path` that has not been undone; returns that backup's folder."""
     path = path.resolve()
-    folder = _backups(path)
-    candidates = sorted((p for p in folder.glob("*") if (p / "backup.json").exists()), reverse=True) if folder.exists() else []
+    try:
+        folder = _backups(path)
+        candidates = sorted((p for p in folder.glob("*") if (p / "backup.json").exists()), reverse=True) if folder.exists() else []
+    except OSError as error:  # the state folder unreadable, or its disk gone
+        raise FixError(f"cannot read torchdoctor's backups of {path}: {error.strerror or error}") from None
     if not candidates:
         raise FixError(f"nothing to undo: no fix of {path} was written by torchdoctor (or it was undone already)")
     backup = candidates[0]
-    meta = json.loads((backup / "backup.json").read_text(encoding="utf-8"))
+    try:
+        meta = json.loads((backup / "backup.json").read_text(encoding="utf-8"))
+        meta["written_sha256"]
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise FixError(f"the backup record {backup / 'backup.json'} cannot be read ({error}); the original is kept in "
+                       f"{backup / path.name}") from None
     try:
         current = path.read_bytes()
     except OSError:

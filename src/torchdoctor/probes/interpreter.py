@@ -144,8 +144,8 @@ def _active_environment(environ: Mapping[str, str]) -> tuple[str, str, Path] | N
     """The activated virtual environment, else an activated conda environment other than `base` (conda's base is
     active in every shell of many installations, and is rarely the project's)."""
     prefix = environ.get("VIRTUAL_ENV")
-    if prefix and _usable(python_in(Path(prefix))):
-        return "VIRTUAL_ENV", prefix, python_in(Path(prefix))
+    if prefix and _usable(python_in(Path(prefix))) and not _same_folder(Path(prefix), Path(sys.prefix)):
+        return "VIRTUAL_ENV", prefix, python_in(Path(prefix))  # torchdoctor's own venv, activated, is not the project's
     prefix = environ.get("CONDA_PREFIX")
     if prefix and environ.get("CONDA_DEFAULT_ENV", "") != "base" and _usable(python_in(Path(prefix))):
         return "CONDA_PREFIX", prefix, python_in(Path(prefix))

@@ -607,10 +607,10 @@ def read_lock(path: Path) -> LockInfo:
         if source.get("editable") == "." or source.get("virtual") == ".":
             metadata = package.get("metadata") if isinstance(package.get("metadata"), dict) else {}
             root = canonicalize_name(name)
-            root_requires = {
+            root_requires = _as_written({
                 "requires-dist": metadata.get("requires-dist", []),
                 "requires-dev": metadata.get("requires-dev", {}),
-            }
+            })
         nodes.append(_lock_node(package, source))
     version = header.get("version")
     revision = header.get("revision")

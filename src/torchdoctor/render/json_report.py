@@ -7,6 +7,7 @@ import json
 from torchdoctor import __version__, serde
 from torchdoctor.model import Report, Severity
 from torchdoctor.resolution import project_model
+from torchdoctor.snapshot import finite_plain
 
 REPORT_SCHEMA_VERSION = 1
 
@@ -16,10 +17,21 @@ def report_to_plain(report: Report) -> dict:
         "schema_version": REPORT_SCHEMA_VERSION,
         "torchdoctor_version": __version__,
         "summary": {s.value: report.count(s) for s in (Severity.ERROR, Severity.WARNING, Severity.INFO)},
-        "diagnoses": [serde.to_plain(d) for d in report.diagnoses],
+        "diagnoses": [_runnable(serde.to_plain(d)) for d in report.diagnoses],
         "resolutions": _resolutions(report),
-        "snapshot": serde.to_plain(report.snapshot),
+        "snapshot": finite_plain(serde.to_plain(report.snapshot)),
     }
+
+
+def _runnable(diagnosis: dict) -> dict:
+    """A fix's `commands` are the lines a program may run; the explanatory lines (written `# …` for people in the
+    text report) move to `notes`, so a tool that runs `commands` never runs a comment or a placeholder."""
+    for fix in [diagnosis.get("fix"), *diagnosis.get("alternatives", [])]:
+        if isinstance(fix, dict) and "commands" in fix:
+            lines = fix["commands"] or []
+            fix["commands"] = [line for line in lines if not line.lstrip().startswith("#")]
+            fix["notes"] = [line.lstrip().removeprefix("#").strip() for line in lines if line.lstrip().startswith("#")]
+    return diagnosis
 
 
 def render_json(report: Report) -> str:
