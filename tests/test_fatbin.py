@@ -152,3 +152,20 @@ def test_an_extension_built_for_older_gpus_is_an_error_on_blackwell():
 def test_an_extension_that_runs_here_is_not_reported(sass, ptx):
     extension = LibraryCode("xformers", "xformers/_C.so", sass, ptx)
     assert "TD250" not in {d.code for d in run_checks(replace(BLACKWELL, gpu_code=(extension,)))}
+
+
+def test_archs_without_arguments_lists_the_extensions_of_the_projects_environment(tmp_path):
+    from conftest import make_venv
+
+    python = make_venv(tmp_path / "env")
+    site = next((tmp_path / "env" / "lib").glob("python3*/site-packages"))
+    library = next(name for name in LIBRARIES if "curand" in name)
+    (site / "fast_attn").mkdir()
+    rebuild_elf(RECORDING["headers"][library], site / "fast_attn" / "_C.so")
+    info = site / "fast_attn-2.8.3.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: fast-attn\nVersion: 2.8.3\nRequires-Dist: torch>=2.6\n\n")
+    (info / "RECORD").write_text("fast_attn/_C.so,sha256=x,1\n")
+    result = run_cli("archs", "--python", str(python), cwd=tmp_path)
+    assert result.code == 0, result.stderr
+    assert result.stdout.startswith("fast-attn  fast_attn/_C.so\n    SASS sm_75 sm_80") and "PTX  sm_121" in result.stdout

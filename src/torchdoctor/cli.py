@@ -739,7 +739,7 @@ def command_archs(args: argparse.Namespace) -> int:
     import json
 
     from torchdoctor.probes.fatbin import NotABinary, environment_gpu_code, read_gpu_code, read_many
-    from torchdoctor.probes.interpreter import InterpreterNotFound, choose_interpreter, environment_of
+    from torchdoctor.probes.interpreter import InterpreterNotFound, choose_interpreter
     from torchdoctor.probes.project import find_project_root
     from torchdoctor.snapshot import LibraryCode
 
@@ -751,10 +751,7 @@ def command_archs(args: argparse.Namespace) -> int:
             interpreter = choose_interpreter(root, args.python)
         except InterpreterNotFound as error:
             raise UsageError(str(error)) from None
-        environment = environment_of(Path(interpreter.path))
-        candidates = sorted(Path(environment).glob("lib/python3*/site-packages")) + sorted(Path(environment).glob("Lib/site-packages")) \
-            if environment else []
-        site = candidates[0] if candidates else None
+        site = _site_packages(interpreter.path)
         if site is None:
             raise UsageError(f"no site-packages found for {interpreter.path} ({interpreter.reason}); name a library or folder")
     if not args.targets:
@@ -797,6 +794,20 @@ def command_archs(args: argparse.Namespace) -> int:
         if not found:
             print("no GPU code found" + (f" in {site}" if site else ""))
     return ExitCode.CLEAN
+
+
+def _site_packages(python: str) -> Path | None:
+    """The interpreter's own site-packages, as it reports them (run isolated, like every probe)."""
+    import json
+
+    from torchdoctor.probes.runner import python_argv, run_command
+
+    result = run_command(python_argv(python, "import json, site\nprint(json.dumps(site.getsitepackages()))"), timeout_s=30)
+    try:
+        folders = [Path(p) for p in json.loads(result.stdout.strip().splitlines()[-1]) if Path(p).is_dir()]
+    except (ValueError, IndexError, TypeError):
+        return None
+    return next((f for f in folders if f.name == "site-packages"), folders[0] if folders else None)
 
 
 def command_rules(args: argparse.Namespace) -> int:
