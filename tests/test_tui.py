@@ -14,6 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from test_uv_lock import localize, python_for
+from textual.widgets import Static
 
 from conftest import FIXTURES, SNAPSHOTS
 from torchdoctor.demo import demo_snapshot, prepare_demo_project
@@ -171,6 +172,12 @@ async def test_help_lists_every_key():
         await pilot.press("question_mark")
         await pilot.pause()
         assert isinstance(app.screen, HelpScreen)
+        shown = str(app.screen.query_one(Static).render())
+        for binding in app.BINDINGS:
+            if binding.show and binding.action != "show_tab":
+                key = binding.key.replace("question_mark", "?")
+                assert any(line.startswith(key) or f"/ {key}" in line for line in shown.splitlines()), key
+        assert "Escape" in shown and "Tab, Shift+Tab" in shown and "PgUp/PgDn" in shown
         await pilot.press("escape")
         await pilot.pause()
         assert not isinstance(app.screen, HelpScreen)

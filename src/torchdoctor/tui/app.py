@@ -517,7 +517,7 @@ class TorchDoctorApp(App[int]):
             self.main.query_one("#diagnoses", OptionList).focus()
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen())
+        self.push_screen(HelpScreen(self.BINDINGS))
 
     async def action_quit(self) -> None:
         self.bench_cancel.set()

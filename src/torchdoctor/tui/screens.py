@@ -10,25 +10,52 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
-HELP = """\
-[b]torchdoctor[/b] checks the NVIDIA driver, CUDA, the torch build in your project's interpreter and the
-project's uv configuration, and says what is wrong, why, and how to fix it.
+INTRODUCTION = ("torchdoctor checks the NVIDIA driver, CUDA, the torch build in your project's interpreter and the "
+                "project's uv configuration, and says what is wrong, why, and how to fix it.")
+EXPLAINED = {
+    "fix_selected": "fix the selected finding: shows the change to pyproject.toml and asks first",
+    "fix_all": "apply every safe fix at once (asks first)",
+    "undo": "undo torchdoctor's last change of pyproject.toml",
+    "lock": "run `uv lock` and show its output (the proof that the fix works); Escape cancels it",
+    "bench": "run the GEMM throughput test on this GPU (g again cancels)",
+    "rescan": "probe and check again",
+    "export_markdown": "write the report as Markdown (for a bug report; also copied)",
+    "export_json": "write the report as JSON",
+    "save_snapshot": "save the probed facts as a snapshot file others can replay with --snapshot",
+    "help": "this help",
+    "quit": "quit (nothing keeps running)",
+}
+"""What each of the app's keys does, in a sentence; the keys themselves are read from the app's bindings."""
+MOVING = [
+    ("↑/↓, mouse", "pick a finding: its explanation, evidence and fix appear beside it"),
+    ("1-6, click", "the tabs: findings, machine, torch, project, GEMM, uv lock"),
+    ("Tab, Shift+Tab", "move between the list, the panels and the tabs"),
+    ("PgUp/PgDn, wheel", "scroll a panel or this help"),
+    ("Escape", "close this help or a dialog; cancel a running uv lock"),
+    ("Ctrl+P", "the command palette"),
+]
 
-[b]Findings[/b]   pick one with ↑/↓ or the mouse: its explanation, evidence and fix appear on the right.
-[b]1[/b]-[b]6[/b]  the tabs: findings, machine, torch, project, GEMM, uv lock (or click them)
-[b]f[/b]  fix the selected finding: shows the change to pyproject.toml and asks first
-[b]a[/b]  apply every safe fix at once (asks first)
-[b]u[/b]  undo torchdoctor's last change of pyproject.toml
-[b]l[/b]  run `uv lock` and show its output (the proof that the fix works)
-[b]g[/b]  run the GEMM throughput test on this GPU (g again cancels)
-[b]r[/b]  probe and check again
-[b]m[/b] / [b]j[/b]  write the report as Markdown (for a bug report; also copied) / JSON
-[b]s[/b]  save the probed facts as a snapshot file others can replay with --snapshot
-[b]q[/b]  quit (nothing keeps running)
 
-Fixes marked [b]unsafe[/b] change what the project promises (its dependencies or Python range); the
-confirmation says why. Commands shown as "run it yourself" are never run by torchdoctor.
-"""
+def help_text(bindings) -> Text:
+    """The help, built from the bindings the app has (so it cannot list a key that does not exist, or miss one)."""
+    text = Text(INTRODUCTION + "\n\n")
+    rows: dict[str, list[str]] = {}
+    for binding in bindings:
+        if binding.action in EXPLAINED:
+            rows.setdefault(binding.action, []).append(binding.key.replace("question_mark", "?").replace("ctrl+c", "Ctrl+C"))
+    for action, explanation in EXPLAINED.items():
+        if action in rows:
+            text.append(f"{' / '.join(rows[action]):<18}", style="bold")
+            text.append(f"{explanation}\n")
+    text.append("\n")
+    for keys, explanation in MOVING:
+        text.append(f"{keys:<18}", style="bold")
+        text.append(f"{explanation}\n")
+    text.append("\nFixes marked ")
+    text.append("unsafe", style="bold")
+    text.append(" change what the project promises (its dependencies or Python range); the confirmation says why. "
+                "Commands shown as \"run it yourself\" are never run by torchdoctor.")
+    return text
 
 
 class ConfirmFix(ModalScreen[bool]):
@@ -64,9 +91,13 @@ class ConfirmFix(ModalScreen[bool]):
 class HelpScreen(ModalScreen[None]):
     BINDINGS = [Binding("escape,q,question_mark", "close", "Close")]
 
+    def __init__(self, bindings=()) -> None:
+        super().__init__()
+        self.bindings = list(bindings)
+
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help"):
-            yield Static(HELP)
+            yield Static(help_text(self.bindings))
 
     def action_close(self) -> None:
         self.dismiss(None)
