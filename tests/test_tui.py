@@ -165,6 +165,16 @@ async def test_exports_write_markdown_json_and_a_snapshot_that_replays(tmp_path)
 
 
 @run_async
+async def test_the_command_palette_offers_torchdoctors_actions():
+    app = demo_app("palette")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        titles = [command.title for command in app.get_system_commands(app.screen)]
+        assert titles[:3] == ["Fix the selected finding", "Fix all safe", "Undo the last fix"]
+        assert "Run uv lock" in titles and "Run the GEMM test" not in titles  # the demo is a recorded machine
+
+
+@run_async
 async def test_help_lists_every_key():
     app = demo_app("help")
     async with app.run_test(size=(100, 30)) as pilot:

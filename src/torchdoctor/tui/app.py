@@ -132,6 +132,22 @@ class TorchDoctorApp(App[int]):
         self.set_interval(0.1, self.tick)
         self.start_probe()
 
+    def get_system_commands(self, screen):
+        """The command palette (Ctrl+P) offers torchdoctor's own actions, with the help's sentence for each, before
+        Textual's; those a recorded machine cannot do are left out, as from the footer."""
+        from textual.app import SystemCommand
+
+        from torchdoctor.tui.screens import EXPLAINED
+
+        titles = {"fix_selected": "Fix the selected finding", "fix_all": "Fix all safe", "undo": "Undo the last fix",
+                  "lock": "Run uv lock", "bench": "Run the GEMM test", "rescan": "Probe and check again",
+                  "export_markdown": "Write the Markdown report", "export_json": "Write the JSON report",
+                  "save_snapshot": "Save a snapshot"}
+        for action, title in titles.items():
+            if self.check_action(action, ()):
+                yield SystemCommand(title, EXPLAINED[action], getattr(self, f"action_{action}"))
+        yield from super().get_system_commands(screen)
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """A recorded machine cannot be measured or probed again: its `g` and `r` leave the footer."""
         if action in ("bench", "rescan") and self.recorded is not None:
