@@ -388,3 +388,29 @@ async def test_a_probe_that_finishes_while_the_app_quits_is_dropped_not_a_crash(
         await settle(pilot)
         snapshot = app.snapshot
     app.on_snapshot_ready(SnapshotReady(snapshot))  # the panels are gone: nothing to update, nothing raised
+
+
+def shown(renderable) -> str:
+    """What a Rich renderable prints, as text."""
+    from rich.console import Console
+
+    console = Console(record=True, width=300, color_system=None)
+    console.print(renderable)
+    return console.export_text()
+
+
+@run_async
+async def test_a_path_and_urls_full_of_markup_are_shown_literally(tmp_path):
+    """`exp[/v2]` as the project folder and `[/red]`, `[bold]` in index URLs and names: shown as written, no crash."""
+    project = tmp_path / "exp[/v2]" / "[bold]train"
+    project.mkdir(parents=True)
+    (project / "pyproject.toml").write_text(
+        '[project]\nname = "x[/red]"\nversion = "0"\ndependencies = ["torch"]\n\n'
+        '[[tool.uv.index]]\nname = "pt[/red]"\nurl = "https://download.pytorch.org/whl/cu128?x=[/red]"\n\n'
+        '[tool.uv.sources]\ntorch = { index = "pt[/red]" }\n', encoding="utf-8")
+    app = TorchDoctorApp(project, recorded=recorded("h100-pypi"), output_dir=tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        assert "exp[/v2]/[bold]train" in shown(app.query_one("#title", Static).content)
+        assert "pt[/red]: https://download.pytorch.org/whl/cu128?x=[/red]" in shown(app.query_one("#project", Static).content)
+        assert app.report is not None and any("pt[/red]" in d.message for d in app.report.diagnoses)
