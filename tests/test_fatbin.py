@@ -169,3 +169,23 @@ def test_archs_without_arguments_lists_the_extensions_of_the_projects_environmen
     result = run_cli("archs", "--python", str(python), cwd=tmp_path)
     assert result.code == 0, result.stderr
     assert result.stdout.startswith("fast-attn  fast_attn/_C.so\n    SASS sm_75 sm_80") and "PTX  sm_121" in result.stdout
+
+
+def test_an_extension_built_for_another_torch_is_an_error_before_it_is_imported(tmp_path):
+    """TD251: xformers' wheel names the torch it was built for; another torch installed means "undefined symbol"."""
+    library = next(name for name in LIBRARIES if "curand" in name)
+    site = tmp_path / "site-packages"
+    (site / "xformers").mkdir(parents=True)
+    rebuild_elf(RECORDING["headers"][library], site / "xformers" / "_C.so")
+    info = site / "xformers-0.0.28.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: xformers\nVersion: 0.0.28\nRequires-Dist: numpy\n"
+                                   "Requires-Dist: torch==2.5.1\nRequires-Dist: pytest; extra == 'dev'\n\n")
+    (info / "RECORD").write_text("xformers/_C.so,,\n")
+    (found,) = environment_gpu_code(site)
+    assert found.requires_torch == "torch==2.5.1"
+    h100 = Snapshot.from_json((SNAPSHOTS / "h100-pypi.json").read_text(encoding="utf-8"))  # torch 2.11.0+cu130
+    (finding,) = [d for d in run_checks(replace(h100, gpu_code=(found,))) if d.code == "TD251"]
+    assert finding.severity.value == "error" and finding.message.startswith("xformers requires torch==2.5.1, but torch 2.11.0")
+    matching = replace(found, requires_torch="torch>=2.10")
+    assert "TD251" not in {d.code for d in run_checks(replace(h100, gpu_code=(matching,)))}

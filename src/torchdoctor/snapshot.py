@@ -680,6 +680,8 @@ class LibraryCode:
     """Relative to the environment's site-packages."""
     sass: tuple[str, ...] = ()
     ptx: tuple[str, ...] = ()
+    requires_torch: str = ""
+    """The package's own torch requirement (`torch==2.5.1` for a wheel built against that release), "" if none."""
 
 
 @dataclass(frozen=True)

@@ -675,3 +675,49 @@ def extension_without_kernels(snapshot: Snapshot) -> Iterator[Finding]:
                 Fix(f"Install or build {package} for {sm_name(gpu.capability)}", Applicability.DISPLAY_ONLY,
                     commands=(f'TORCH_CUDA_ARCH_LIST="{build_for}" uv pip install --no-build-isolation --no-binary {package} {package}',)),
             )
+
+
+@rule("TD251", "extension-built-for-another-torch")
+def extension_built_for_another_torch(snapshot: Snapshot) -> Iterator[Finding]:
+    """An installed package with compiled code requires another torch than the one installed.
+
+    What it detects:
+        A package that ships GPU code built against torch (xformers, vllm, flash-attn wheels and the like name the
+        torch they were built for: `Requires-Dist: torch==2.5.1`) whose torch requirement excludes the installed
+        torch.
+    Why it matters:
+        A C++ extension is linked against one torch's symbols: beside another torch, importing it fails with
+        "undefined symbol" (or crashes), although both installed without complaint (`pip install` does not check an
+        environment after the fact, and `uv pip install --no-deps` or a later torch upgrade breaks the pairing).
+    Fix safety:
+        Display only: install the release of the package built for this torch, or the torch it names.
+    """
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    installed = snapshot.torch.version or snapshot.torch.installed_version
+    if not installed or not snapshot.gpu_code:
+        return
+    seen: set[str] = set()
+    for library in snapshot.gpu_code:
+        if library.package in seen or library.package == "torch" or not library.requires_torch:
+            continue
+        seen.add(library.package)
+        try:
+            requirement = Requirement(library.requires_torch)
+            version = Version(installed)
+        except (InvalidRequirement, InvalidVersion):
+            continue
+        if not requirement.specifier or requirement.specifier.contains(version, prereleases=True) or \
+                requirement.specifier.contains(Version(version.public), prereleases=True):
+            continue
+        yield Finding(
+            Severity.ERROR,
+            f"{library.package} requires {requirement}, but torch {installed} is installed: its compiled code was built "
+            "against another torch",
+            f"{library.package}'s libraries ({library.path}) are linked against the torch its wheel names; beside torch "
+            f"{installed}, `import {library.package.replace('-', '_')}` fails with \"undefined symbol\" or crashes.",
+            (Evidence(f"{library.package} requirement", str(requirement), "its installed METADATA"),
+             Evidence("installed torch", installed, torch_source(snapshot))),
+            Fix(f"Install the {library.package} release built for torch {version.public}, or {requirement}",
+                Applicability.DISPLAY_ONLY, commands=(f'uv pip install "{requirement}"   # or a {library.package} built for torch {version.public}',)),
+        )

@@ -26,6 +26,8 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
+from torchdoctor.redact import clean
+
 FATBIN_MAGIC = 0xBA55ED50
 KINDS = {1: "ptx", 2: "sass", 16: "sass"}
 MAX_ENTRIES = 200_000
@@ -208,6 +210,7 @@ def environment_gpu_code(site_packages: str | os.PathLike) -> tuple:
         name, requires = _metadata(info)
         if name is None or (name != "torch" and "torch" not in requires):
             continue
+        torch_requirement = requires.get("torch", "")
         for relative in _libraries(info):
             path = site / relative
             try:
@@ -215,21 +218,22 @@ def environment_gpu_code(site_packages: str | os.PathLike) -> tuple:
             except (OSError, NotABinary, struct.error):
                 continue
             if code.entries:
-                found.append(LibraryCode(name, relative, code.sass, code.ptx))
+                found.append(LibraryCode(name, relative, code.sass, code.ptx, torch_requirement))
             if len(found) >= MAX_LIBRARIES:
                 return tuple(found)
     return tuple(found)
 
 
-def _metadata(info: Path) -> tuple[str | None, set[str]]:
+def _metadata(info: Path) -> tuple[str | None, dict[str, str]]:
+    """The distribution's name and its requirements (name -> the requirement line without extras' markers)."""
     import re
 
     try:
         text = (info / "METADATA").read_text(encoding="utf-8", errors="replace")[:200_000]
     except OSError:
-        return None, set()
+        return None, {}
     name = None
-    requires = set()
+    requires: dict[str, str] = {}
     for line in text.splitlines():
         if not line.strip():
             break  # the headers end at the first blank line; the description follows
@@ -238,8 +242,8 @@ def _metadata(info: Path) -> tuple[str | None, set[str]]:
             name = re.sub(r"[-_.]+", "-", value.strip()).lower()
         elif key == "Requires-Dist":
             match = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", value)
-            if match:
-                requires.add(re.sub(r"[-_.]+", "-", match.group(1)).lower())
+            if match and "extra ==" not in value:
+                requires.setdefault(re.sub(r"[-_.]+", "-", match.group(1)).lower(), clean(value.strip()))
     return name, requires
 
 
