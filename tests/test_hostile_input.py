@@ -284,3 +284,19 @@ def test_what_the_full_fuzzer_found_dates_in_lock_metadata_and_secret_named_vari
     for form in ("text", "markdown", "json"):
         out = run_cli("check", "--project", str(project), "--snapshot", str(snapshot), "--format", form).stdout
         assert hostile.SECRET_MARK not in out
+
+
+def test_what_the_second_full_run_found_echoed_versions_and_assembled_urls(tmp_path):
+    """From the second full run of benchmarks/input_fuzz.py: a snapshot's schema version holding a credential was
+    echoed in the error; ARG values that assemble `user:token@` only after substitution were printed."""
+    planted = json.loads((SNAPSHOTS / "h100-pypi.json").read_text(encoding="utf-8"))
+    planted["schema_version"] = f"https://user:{hostile.SECRET_MARK}@pypi.example.com/simple"
+    snapshot = tmp_path / "planted.json"
+    snapshot.write_text(json.dumps(planted), encoding="utf-8")
+    project = write_project(tmp_path / "project", MINIMAL, {"Dockerfile": (
+        "FROM python:3.12\nARG HOST=https://ci:\nARG AUTH=${HOST}" + hostile.SECRET_MARK + "@pypi.example.com\n"
+        "RUN pip install --extra-index-url ${AUTH}/simple torch\n")})
+    refused = run_cli("check", "--project", str(project), "--snapshot", str(snapshot))
+    assert refused.code == 2 and hostile.SECRET_MARK not in refused.stderr
+    for form in ("text", "json", "markdown"):
+        assert hostile.SECRET_MARK not in check(project, "--format", form).stdout

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from torchdoctor import serde
-from torchdoctor.redact import clean_data, redact_variable
+from torchdoctor.redact import clean, clean_data, redact_variable
 
 SCHEMA_VERSION = 1
 
@@ -720,9 +720,8 @@ class Snapshot:
             data = data["snapshot"]  # a `check --format json` report carries its snapshot
         version = data.get("schema_version") if isinstance(data, dict) else None
         if version != SCHEMA_VERSION:
-            raise SnapshotError(
-                f"snapshot schema version {version!r} is not supported (this torchdoctor reads {SCHEMA_VERSION})"
-            )
+            shown = clean(repr(version))[:80]  # never echo what a file says unread: it may be anything
+            raise SnapshotError(f"snapshot schema version {shown} is not supported (this torchdoctor reads {SCHEMA_VERSION})")
         try:
             # A snapshot may come from anyone: what it says is cleaned as the probes clean what they read, secret-named
             # variables included.

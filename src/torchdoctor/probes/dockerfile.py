@@ -15,7 +15,7 @@ import re
 import shlex
 from pathlib import Path
 
-from torchdoctor.redact import REDACTED, is_secret_name, redact_url
+from torchdoctor.redact import REDACTED, clean, is_secret_name, redact_url
 from torchdoctor.snapshot import BaseImage, DockerfileInfo, InstallCommand
 
 SEPARATORS = {";", "&&", "||", "|", "&", "(", ")", ";;"}
@@ -111,7 +111,7 @@ def read_dockerfile(path: Path, text: str, relative: str) -> DockerfileInfo:
         elif keyword == "FROM":
             words = [w for w in rest.split() if not w.startswith("--")]
             if words:
-                bases.append(BaseImage(number, substitute(words[0], values)))
+                bases.append(BaseImage(number, clean(substitute(words[0], values))))
         elif keyword == "RUN":
             installs.extend(_installs(relative, number, rest.strip(), values))
     return DockerfileInfo(path=relative, base_images=tuple(bases), installs=tuple(installs))
@@ -128,7 +128,7 @@ def _installs(path: str, number: int, command: str, values: dict[str, str]) -> l
             command = " ".join(shlex.quote(str(part)) for part in json.loads(command))
         except ValueError:
             pass
-    command = substitute(command, values)
+    command = clean(substitute(command, values))  # ARG values can assemble a URL with credentials: cleaned again
     lexer = shlex.shlex(command, posix=True, punctuation_chars=True)
     lexer.whitespace_split = True
     try:
