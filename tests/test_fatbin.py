@@ -107,15 +107,20 @@ def test_a_damaged_fat_binary_is_refused_or_empty_never_a_hang(tmp_path, damage)
     assert len(code.entries) < 200
 
 
-def test_extensions_are_found_through_their_records_and_nvidia_wheels_are_skipped(tmp_path):
+def installed_extension(site: Path, package: str, version: str, requires: str) -> None:
+    """A wheel installed in `site`: its _C.so (the recorded libcurand headers), METADATA and RECORD."""
     library = next(name for name in LIBRARIES if "curand" in name)
-    site = tmp_path / "site-packages"
-    (site / "fast_attn").mkdir(parents=True)
-    rebuild_elf(RECORDING["headers"][library], site / "fast_attn" / "_C.so")
-    info = site / "fast_attn-2.8.3.dist-info"
+    (site / package).mkdir(parents=True)
+    rebuild_elf(RECORDING["headers"][library], site / package / "_C.so")
+    info = site / f"{package}-{version}.dist-info"
     info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: fast_attn\nVersion: 2.8.3\nRequires-Dist: torch\n\nText\n")
-    (info / "RECORD").write_text("fast_attn/_C.so,sha256=x,1\nfast_attn/__init__.py,,\n")
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {package}\nVersion: {version}\n{requires}\nText\n")
+    (info / "RECORD").write_text(f"{package}/_C.so,sha256=x,1\n{package}/__init__.py,,\n")
+
+
+def test_extensions_are_found_through_their_records_and_nvidia_wheels_are_skipped(tmp_path):
+    site = tmp_path / "site-packages"
+    installed_extension(site, "fast_attn", "2.8.3", "Requires-Dist: torch\n")
     other = site / "nvidia_curand-10.4.dist-info"
     other.mkdir()
     (other / "METADATA").write_text("Metadata-Version: 2.1\nName: nvidia-curand\nVersion: 10.4\n\n")
@@ -173,15 +178,9 @@ def test_archs_without_arguments_lists_the_extensions_of_the_projects_environmen
 
 def test_an_extension_built_for_another_torch_is_an_error_before_it_is_imported(tmp_path):
     """TD251: xformers' wheel names the torch it was built for; another torch installed means "undefined symbol"."""
-    library = next(name for name in LIBRARIES if "curand" in name)
     site = tmp_path / "site-packages"
-    (site / "xformers").mkdir(parents=True)
-    rebuild_elf(RECORDING["headers"][library], site / "xformers" / "_C.so")
-    info = site / "xformers-0.0.28.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: xformers\nVersion: 0.0.28\nRequires-Dist: numpy\n"
-                                   "Requires-Dist: torch==2.5.1\nRequires-Dist: pytest; extra == 'dev'\n\n")
-    (info / "RECORD").write_text("xformers/_C.so,,\n")
+    installed_extension(site, "xformers", "0.0.28",
+                        "Requires-Dist: numpy\nRequires-Dist: torch==2.5.1\nRequires-Dist: pytest; extra == 'dev'\n")
     (found,) = environment_gpu_code(site)
     assert found.requires_torch == "torch==2.5.1"
     h100 = Snapshot.from_json((SNAPSHOTS / "h100-pypi.json").read_text(encoding="utf-8"))  # torch 2.11.0+cu130
