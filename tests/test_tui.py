@@ -1,7 +1,8 @@
 """The TUI: real Textual apps driven by Pilot, and SVG snapshots of its main states.
 
 Machines come from recordings (the H100, the assembled WSL2 Blackwell of the demo), projects are real
-files in a fixed folder (so the snapshots do not depend on a random temporary path), and the demo's
+files in a home folder of each test's own (the app shows paths under home as `~/…`, so the snapshots do not
+depend on the temporary path, and two runs of the suite at once never share a folder), and the demo's
 "fix, then `uv lock`" path runs the real uv against the local package index.
 """
 
@@ -13,16 +14,17 @@ import shutil
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
 from test_uv_lock import localize, python_for
 from textual.widgets import Static
 
 from conftest import FIXTURES, SNAPSHOTS
 from torchdoctor.demo import demo_snapshot, prepare_demo_project
+from torchdoctor.paths import shown as shown_path
 from torchdoctor.snapshot import NvmlInfo, Snapshot
 from torchdoctor.tui.app import TorchDoctorApp
 from torchdoctor.tui.screens import ConfirmFix, HelpScreen
 
-FIXED = Path("/tmp/torchdoctor-tui-tests")
 DEMO_LABEL = "demo: RTX 5060 Ti under WSL2, the nightly project"
 
 
@@ -40,9 +42,18 @@ def recorded(name: str) -> Snapshot:
     return Snapshot.from_json((SNAPSHOTS / f"{name}.json").read_text(encoding="utf-8"))
 
 
+@pytest.fixture(autouse=True)
+def own_home(tmp_path, monkeypatch):
+    """A home folder for this test alone: projects go under it, and the app shows them as `~/name/…`."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("USERPROFILE", str(home))
+    return home
+
+
 def fixed_folder(name: str) -> Path:
-    folder = FIXED / name
-    shutil.rmtree(folder, ignore_errors=True)
+    folder = Path.home() / name
     folder.mkdir(parents=True)
     return folder
 
@@ -55,7 +66,7 @@ def demo_app(name: str = "demo") -> TorchDoctorApp:
 def h100_app(name: str = "h100", machine: str = "h100-pypi") -> TorchDoctorApp:
     project = fixed_folder(name) / "gpu-train"
     shutil.copytree(FIXTURES / "projects" / "h100-pypi", project)
-    return TorchDoctorApp(project, recorded=recorded(machine), label=f"{project} (recorded H100)", output_dir=project.parent)
+    return TorchDoctorApp(project, recorded=recorded(machine), label=f"{shown_path(project)} (recorded H100)", output_dir=project.parent)
 
 
 def cpu_laptop_app() -> TorchDoctorApp:
@@ -70,7 +81,7 @@ def cpu_laptop_app() -> TorchDoctorApp:
     )
     project = fixed_folder("cpu") / "gpu-train"
     shutil.copytree(FIXTURES / "projects" / "h100-pypi", project)
-    return TorchDoctorApp(project, recorded=machine, label=f"{project} (a laptop without an NVIDIA GPU)", output_dir=project.parent)
+    return TorchDoctorApp(project, recorded=machine, label=f"{shown_path(project)} (a laptop without an NVIDIA GPU)", output_dir=project.parent)
 
 
 async def settle(pilot) -> None:

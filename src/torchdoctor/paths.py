@@ -29,3 +29,16 @@ def user_folder(kind: str, environ: Mapping[str, str] | None = None) -> Path:
     if sys.platform == "darwin":
         return Path.home() / macos / "torchdoctor"
     return Path(environ.get(xdg) or Path.home() / xdg_default) / "torchdoctor"
+
+
+def shown(path: str | os.PathLike[str]) -> str:
+    """A path as a person reads it on a narrow screen: under the home folder it starts with `~` (as shells
+    and most tools print it), so the project's own folder names fit where the home prefix would not."""
+    text = str(path)
+    try:
+        home = str(Path.home())
+    except RuntimeError:  # no home folder can be determined
+        return text
+    if home in ("", os.sep) or not (text == home or text.startswith(home.rstrip(os.sep) + os.sep)):
+        return text
+    return "~" + text[len(home.rstrip(os.sep)):]

@@ -29,6 +29,7 @@ from torchdoctor.fixes import FixError, fixable, unified_diff
 from torchdoctor.fixes.proof import plan_fixes
 from torchdoctor.fixes.writer import undo_last, write_fixed
 from torchdoctor.model import Applicability, Diagnosis, Report
+from torchdoctor.paths import shown
 from torchdoctor.probes.collect import take_snapshot, with_project
 from torchdoctor.probes.gemm import run_bench
 from torchdoctor.probes.project import find_project_root
@@ -106,7 +107,7 @@ class TorchDoctorApp(App[int]):
     # --- layout -------------------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        where = self.label or str(self.project_dir)
+        where = self.label or shown(self.project_dir)
         yield Static(Text(f"torchdoctor {__version__} — {where}"), id="title")
         yield Static("", id="summary")
         with TabbedContent(id="tabs", initial="tab-findings"):
@@ -366,7 +367,7 @@ class TorchDoctorApp(App[int]):
             self.recheck_project()
 
         self.clear_notifications()  # a toast would cover the dialog's buttons
-        self.push_screen(ConfirmFix(title, diff, str(path), warning), answered)
+        self.push_screen(ConfirmFix(title, diff, shown(path), warning), answered)
 
     def recheck_project(self) -> None:
         if self.snapshot is not None:

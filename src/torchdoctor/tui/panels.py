@@ -13,6 +13,7 @@ from rich.text import Text
 from torchdoctor.checks.performance import delivered, in_dtype_order, tested_model
 from torchdoctor.knowledge import coverage, knowledge, parse_arch
 from torchdoctor.model import Diagnosis, Severity
+from torchdoctor.paths import shown
 from torchdoctor.render.facts import GIB, bench_lines, build_rows, cuda_version_text, system_line
 from torchdoctor.render.text import ICONS
 from torchdoctor.snapshot import Snapshot
@@ -127,7 +128,7 @@ def project_panel(snapshot: Snapshot | None, parts: dict) -> Table | Text:
     if project is None:
         return WAITING
     table = facts_table()
-    add_row(table, "folder", f"{project.root}\n{project.found_by}")
+    add_row(table, "folder", f"{shown(project.root)}\n{project.found_by}")
     pyproject = project.pyproject
     if pyproject is None:
         add_row(table, "pyproject", "none")
