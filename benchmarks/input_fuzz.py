@@ -150,7 +150,8 @@ def _cli(job: tuple[int, int, int]) -> tuple[str, Counter, list[str]]:
             counts = Counter(inputs=1)
             try:
                 done = subprocess.run([sys.executable, "-m", "torchdoctor", "check", "--project", str(Path(folder) / "project"),
-                                       "--snapshot", str(hostile.MACHINE), "--format", form, "--color", "never"],
+                                       "--snapshot", str(hostile.MACHINE), "--format", form, "--color", "never",
+                                       *(["-v"] if form == "text" else [])],
                                       capture_output=True, text=True, timeout=60, env=environment, errors="replace")
                 if done.returncode not in (0, 1, 2) or "Traceback" in done.stderr or "internal error" in done.stderr:
                     counts["traceback"] += 1

@@ -1,4 +1,5 @@
-"""Regenerate the golden text reports of the recorded snapshots (review the diff before committing).
+"""Regenerate the golden text reports (`check -v`, evidence included) of the recorded snapshots (review the
+diff before committing).
 
     python scripts/update-goldens.py
 
@@ -20,7 +21,7 @@ for snapshot in sorted(SNAPSHOTS.glob("*.json")):
     if snapshot.name.endswith(".report.json"):
         continue
     result = subprocess.run(
-        [sys.executable, "-m", "torchdoctor", "check", "--snapshot", str(snapshot), "--color", "never"],
+        [sys.executable, "-m", "torchdoctor", "check", "-v", "--snapshot", str(snapshot), "--color", "never"],
         capture_output=True, text=True,
     )
     if result.returncode not in (0, 1):

@@ -260,7 +260,7 @@ def check_outputs(project: Path, snapshot: Path, state: Path,
     first_traceback = None
     saved = state / "saved.json"
     for form in formats:
-        extra = ["--save-snapshot", str(saved)] if form == "json" else []
+        extra = ["--save-snapshot", str(saved)] if form == "json" else ["-v"] if form == "text" else []  # all the text
         code, out, err, failure = run_check(["check", "--project", str(project), "--snapshot", str(snapshot),
                                              "--format", form, "--color", "never", "--debug", *extra])
         counts[f"exit {code}"] += 1

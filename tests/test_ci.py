@@ -168,3 +168,33 @@ def test_json_commands_are_runnable_lines_and_the_rest_are_notes(tmp_path):
     (td308,) = [d for d in report["diagnoses"] if d["code"] == "TD308"]
     assert td308["fix"]["commands"] == [] and td308["fix"]["notes"]
     assert all(not note.startswith("#") for note in td308["fix"]["notes"])
+
+
+def test_the_default_report_marks_each_area_and_keeps_the_evidence_for_verbose():
+    """As `flutter doctor`: a mark per area (✓, or the worst finding's icon on its line), the findings with their
+    why and fix; the facts behind each finding with -v; -q and -v together are refused."""
+    snapshot = str(SNAPSHOTS / "h100-no-visible-devices.json")
+    default = run_cli("check", "--snapshot", snapshot, "--color", "never")
+    lines = default.stdout.splitlines()
+    assert next(line for line in lines if " gpu " in line).startswith("✖ gpu")
+    assert next(line for line in lines if " torch " in line).startswith("✓ torch")
+    assert "evidence:" not in default.stdout and "↳" not in default.stdout
+    assert "why:" in default.stdout and lines[-1] == "the facts behind each finding: run it again with -v"
+    verbose = run_cli("check", "-v", "--snapshot", snapshot, "--color", "never")
+    assert "  evidence:" in verbose.stdout and "↳" in verbose.stdout and "run it again with -v" not in verbose.stdout
+    assert verbose.code == default.code == 1
+    both = run_cli("check", "-q", "-v", "--snapshot", snapshot)
+    assert both.code == 2 and "not allowed with" in both.stderr
+
+
+def test_an_unprobed_machine_is_one_line_and_carries_no_tick(tmp_path):
+    project = write_project(tmp_path, """
+        [project]
+        name = "p"
+        version = "0"
+        requires-python = ">=3.10"
+        dependencies = ["torch==2.9.0"]
+        """)
+    out = run_cli("check", "--no-machine", "--project", str(project), "--color", "never").stdout.splitlines()
+    assert out[2] == "- machine  not probed (--no-machine): only the project files were checked"
+    assert not any(line.startswith(("✓ gpu", "✓ torch", "✓ python")) for line in out)

@@ -92,8 +92,9 @@ def test_malformed_pyproject_is_a_diagnosis_and_the_machine_part_remains(tmp_pat
     result = run_cli("check", cwd=folder)
     assert result.code == 1
     assert "TD001 project-file-unusable" in result.stdout
-    assert "pyproject.toml:4:1" in result.stdout
+    assert "invalid TOML: Invalid value (line 4, column 1)" in result.stdout
     assert "machine  " in result.stdout and "python   " in result.stdout
+    assert "no project here" not in result.stdout  # there is one: it cannot be read
     assert "Traceback" not in result.stdout + result.stderr
 
 

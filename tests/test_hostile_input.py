@@ -25,7 +25,7 @@ MINIMAL = '[project]\nname = "x"\nversion = "0"\ndependencies = ["torch"]\n'
 
 
 def check(folder: Path, *extra: str, timeout: float = 60):
-    return run_cli("check", "--project", str(folder), "--snapshot", MACHINE, "--color", "never", *extra, timeout=timeout)
+    return run_cli("check", "-v", "--project", str(folder), "--snapshot", MACHINE, "--color", "never", *extra, timeout=timeout)
 
 
 # --- no project code runs ------------------------------------------------------------------------
@@ -282,7 +282,7 @@ def test_what_the_full_fuzzer_found_dates_in_lock_metadata_and_secret_named_vari
     snapshot = tmp_path / "planted.json"
     snapshot.write_text(json.dumps(planted), encoding="utf-8")
     for form in ("text", "markdown", "json"):
-        out = run_cli("check", "--project", str(project), "--snapshot", str(snapshot), "--format", form).stdout
+        out = run_cli("check", "-v", "--project", str(project), "--snapshot", str(snapshot), "--format", form).stdout
         assert hostile.SECRET_MARK not in out
 
 

@@ -31,6 +31,6 @@ def test_replayed_text_reports_match_their_golden_files():
         if snapshot.name.endswith(".report.json"):
             continue
         golden = GOLDEN / (snapshot.stem + ".txt")
-        text = run_cli("check", "--snapshot", str(snapshot), "--color", "never").stdout
+        text = run_cli("check", "-v", "--snapshot", str(snapshot), "--color", "never").stdout
         assert golden.exists(), f"no golden report for {snapshot.name}: run scripts/update-goldens.py"
         assert text == golden.read_text(encoding="utf-8"), f"{golden.name} differs: run scripts/update-goldens.py and review"

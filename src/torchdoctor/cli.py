@@ -68,8 +68,11 @@ def build_parser() -> argparse.ArgumentParser:
                        help="report only these codes or prefixes, comma-separated (TD3,TD401); replaces the project's select")
     check.add_argument("--ignore", metavar="CODES", action="append", default=[],
                        help="never report these codes or prefixes, comma-separated; adds to the project's ignore")
-    check.add_argument("-q", "--quiet", action="store_true",
-                       help="text: one line per finding and the summary, without the facts and the evidence")
+    verbosity = check.add_mutually_exclusive_group()
+    verbosity.add_argument("-q", "--quiet", action="store_true",
+                           help="text: one line per finding and the summary, without the facts and the evidence")
+    verbosity.add_argument("-v", "--verbose", action="store_true",
+                           help="text: the evidence under each finding (the facts it rests on, and where each was read)")
     check.add_argument("--no-machine", action="store_true",
                        help="check the project files only (pyproject.toml, uv.lock, requirements, Dockerfiles): "
                             "probe nothing, as a lint step in CI or pre-commit")
@@ -274,7 +277,7 @@ def command_demo_report(argv: list[str]) -> int:
     with tempfile.TemporaryDirectory(prefix="torchdoctor-demo-") as scratch:
         snapshot = with_project(demo_snapshot(), prepare_demo_project(Path(scratch)))
         report = diagnose(snapshot)
-        sys.stdout.write(render(report, args.format, use_color(args.color)))
+        sys.stdout.write(render(report, args.format, use_color(args.color), verbose=args.verbose))
     threshold = fail_on(snapshot, args.fail_on)
     return ExitCode.FINDINGS if any(d.severity >= threshold for d in report.diagnoses) else ExitCode.CLEAN
 
@@ -413,7 +416,7 @@ def command_check(args: argparse.Namespace) -> int:
 
         sys.stdout.write(render_quiet(report, color=use_color(args.color)))
     else:
-        sys.stdout.write(render(report, args.format, use_color(args.color)))
+        sys.stdout.write(render(report, args.format, use_color(args.color), verbose=args.verbose))
     sys.stdout.flush()
     threshold = fail_on(snapshot, args.fail_on)
     failing = any(d.severity >= threshold for d in report.diagnoses)
@@ -509,7 +512,7 @@ def command_bench(args: argparse.Namespace) -> int:
     return ExitCode.FINDINGS if failing else ExitCode.CLEAN
 
 
-def render(report: Report, fmt: str, color: bool = False) -> str:
+def render(report: Report, fmt: str, color: bool = False, verbose: bool = False) -> str:
     if fmt in ("github", "sarif"):
         from torchdoctor.render.ci import render_github, render_sarif
 
@@ -524,7 +527,7 @@ def render(report: Report, fmt: str, color: bool = False) -> str:
         return render_markdown(report)
     from torchdoctor.render.text import render_text
 
-    return render_text(report, color=color)
+    return render_text(report, color=color, verbose=verbose)
 
 
 def use_color(choice: str, stream=None) -> bool:

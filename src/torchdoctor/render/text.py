@@ -1,4 +1,7 @@
-"""The plain-text report `torchdoctor check` prints: facts first, then findings, most severe first."""
+"""The plain-text report `torchdoctor check` prints: facts first, each with a mark for its area (as
+`flutter doctor` does: ✓ nothing found, else the most severe finding's icon), then the findings, most severe
+first. The evidence under each finding is printed with `-v` (`--verbose`): by default a finding is its
+message, why and fix, so that one screen holds the answer; the recorded goldens pin the verbose form."""
 
 from __future__ import annotations
 
@@ -12,24 +15,57 @@ COLORS = {Severity.ERROR: "31", Severity.WARNING: "33", Severity.INFO: "36"}
 WIDTH = 100
 
 
-def render_text(report: Report, *, color: bool = False) -> str:
+_AREA_OF_FAMILY = {"TD0": "project", "TD1": "torch", "TD2": "gpu", "TD3": "project", "TD4": "project",
+                   "TD5": "machine", "TD6": "gemm"}
+_AREA_OF_CODE = {"TD000": None, "TD101": "python", "TD405": "python", "TD404": "torch", "TD251": "torch",
+                 "TD260": "torch", "TD270": "torch", "TD271": "torch", **{f"TD53{n}": "project" for n in range(10)}}
+"""Exceptions to the families of docs/rules.md: the interpreter's own findings, an installed torch that is not
+the locked one, extensions and toolchains against torch, the Dockerfile rules (project files). TD000 (a rule
+crashed) belongs to no area."""
+
+
+def area_of(code: str) -> str | None:
+    """The fact line a finding's mark goes on."""
+    return _AREA_OF_CODE[code] if code in _AREA_OF_CODE else _AREA_OF_FAMILY.get(code[:3])
+
+
+def render_text(report: Report, *, color: bool = False, verbose: bool = False) -> str:
     def paint(text: str, code: str) -> str:
         return f"\x1b[{code}m{text}\x1b[0m" if color else text
 
     snapshot = report.snapshot
     lines = [paint(f"torchdoctor {snapshot.torchdoctor_version}", "1") + f" — {snapshot.project.root}", ""]
-    facts = [("machine", [machine_line(snapshot)]), ("gpu", gpu_lines(snapshot)), ("python", [python_line(snapshot)]),
-             ("torch", [torch_line(snapshot)]), ("project", [project_line(snapshot)]), ("builds", build_lines(snapshot)),
+    if snapshot.torch.status == "not-probed":
+        machine = [("machine", ["not probed (--no-machine): only the project files were checked"])]
+    else:
+        machine = [("machine", [machine_line(snapshot)]), ("gpu", gpu_lines(snapshot)),
+                   ("python", [python_line(snapshot)]), ("torch", [torch_line(snapshot)])]
+    facts = [*machine, ("project", [project_line(snapshot)]), ("builds", build_lines(snapshot)),
              ("gemm", bench_lines(snapshot))]
+    worst: dict[str | None, Severity] = {}
+    for diagnosis in report.diagnoses:
+        area = area_of(diagnosis.code)
+        if snapshot.torch.status == "not-probed" and area in ("gpu", "python", "torch"):
+            area = "machine"  # one line stands for the unprobed machine
+        worst[area] = max(worst.get(area, diagnosis.severity), diagnosis.severity)
     for label, values in facts:
-        for number, value in enumerate(values):
-            lines.append(f"  {label if number == 0 else '':<8} {value}")
+        if label == "builds":
+            mark = " "  # a part of the project's line
+        elif label in worst:
+            mark = paint(ICONS[worst[label]], COLORS[worst[label]])
+        else:
+            mark = "-" if snapshot.torch.status == "not-probed" and label == "machine" else paint("✓", "32")
+        for number, value in enumerate(values or ([""] if label in worst else [])):
+            prefix = f"{mark} {label:<8}" if number == 0 else f"  {'':<8}"
+            lines.append(f"{prefix} {value}".rstrip())
     lines.append("")
     where = fix_target(report)
     for diagnosis in report.diagnoses:
-        lines.extend(_diagnosis(diagnosis, paint, where))
+        lines.extend(_diagnosis(diagnosis, paint, where, verbose=verbose))
         lines.append("")
     lines.append(summary_line(report))
+    if not verbose and any(d.evidence for d in report.diagnoses):
+        lines.append(paint("the facts behind each finding: run it again with -v", "2"))
     return "\n".join(lines) + "\n"
 
 
@@ -64,12 +100,12 @@ def fix_target(report: Report) -> str:
     return "" if here else f" --project {shlex.quote(root)}"
 
 
-def _diagnosis(diagnosis: Diagnosis, paint, where: str = "") -> list[str]:
+def _diagnosis(diagnosis: Diagnosis, paint, where: str = "", verbose: bool = True) -> list[str]:
     severity = diagnosis.severity
     head = paint(f"{ICONS[severity]} {severity.value:<7} {diagnosis.code} {diagnosis.slug}", COLORS[severity])
     lines = [head, *textwrap.wrap(diagnosis.message, WIDTH, initial_indent="  ", subsequent_indent="  ")]
     lines.extend(textwrap.wrap(diagnosis.explanation, WIDTH, initial_indent="  why: ", subsequent_indent="       "))
-    if diagnosis.evidence:
+    if diagnosis.evidence and verbose:
         lines.append("  evidence:")
         for item in diagnosis.evidence:
             value_lines = item.value.splitlines() or [""]
@@ -100,7 +136,7 @@ def summary_line(report: Report) -> str:
         verdict = "problems found"
     line = f"{verdict}: {errors} error(s), {warnings} warning(s), {notes} note(s)"
     project = report.snapshot.project
-    if project.pyproject is None and not project.requirements_files and not project.dockerfiles:
+    if project.pyproject is None and not (project.requirements_files or project.dockerfiles or project.errors):
         line += f" · no project here (no pyproject.toml in {project.root} or above): only the machine was checked"
     elif report.snapshot.torch.status == "not-probed":
         line += " · the project files only (--no-machine)"
