@@ -425,3 +425,28 @@ async def test_a_path_and_urls_full_of_markup_are_shown_literally(tmp_path):
         assert "exp[/v2]/[bold]train" in shown(app.query_one("#title", Static).content)
         assert "pt[/red]: https://download.pytorch.org/whl/cu128?x=[/red]" in shown(app.query_one("#project", Static).content)
         assert app.report is not None and any("pt[/red]" in d.message for d in app.report.diagnoses)
+
+
+@run_async
+async def test_a_recorded_fleet_run_gets_a_fleet_tab_with_its_ranks():
+    recording = FIXTURES / "fleet" / "h200-assembled-two-nodes-one-slow.json"
+    project = fixed_folder("fleet")
+    app = TorchDoctorApp(project, recorded=Snapshot.from_json(recording.read_text(encoding="utf-8")), label="fleet")
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot)
+        assert [d.code for d in app.report.diagnoses] == ["TD705"]
+        await pilot.press("7")
+        await settle(pilot)
+        assert app.query_one("#tabs").active == "tab-fleet"
+        shown = str(app.query_one("#fleet", Static).content)
+        assert "308.5 TFLOP/s bf16" in shown and "several nodes" in shown
+
+
+@run_async
+async def test_without_a_fleet_run_its_key_says_so_and_adds_no_tab():
+    app = h100_app("no-fleet")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("7")
+        await pilot.pause()
+        assert app.query_one("#tabs").active == "tab-findings" and not app.query("#tab-fleet")

@@ -114,6 +114,31 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--timeout", type=float, default=60.0, help=argparse.SUPPRESS)
     bench.add_argument("--fresh", action="store_true", help=argparse.SUPPRESS)
 
+    fleet = commands.add_parser(
+        "fleet", help="run one process per GPU under torchrun and compare the ranks: builds, drivers, variables, "
+                      "GEMM rate, collectives",
+    )
+    fleet.add_argument("--project", metavar="DIR", help="the project directory (default: the current one)")
+    fleet.add_argument("--python", metavar="PATH", help="the project's interpreter, or its environment folder")
+    fleet.add_argument("--nproc-per-node", metavar="N", type=int,
+                       help="ranks on this machine (default: one per NVIDIA GPU; on a CPU-only machine give N for gloo)")
+    fleet.add_argument("--nnodes", metavar="N", type=int, default=1,
+                       help="with more than 1: print the torchrun command to run on each node, run nothing")
+    fleet.add_argument("--rdzv-endpoint", metavar="HOST:PORT", help="the rendezvous address for --nnodes (a node's address)")
+    fleet.add_argument("--results", metavar="FILE", help="report on the results file a multi-node run wrote")
+    fleet.add_argument("--snapshot", metavar="FILE", help="report on a recorded fleet snapshot (--save-snapshot)")
+    fleet.add_argument("--timeout", metavar="S", type=float, default=120.0,
+                       help="how long each phase waits for a rank before it is reported missing (default: 120)")
+    fleet.add_argument("--gemm-seconds", metavar="S", type=float, default=2.0, help="GEMM test time per rank (default: 2)")
+    fleet.add_argument("--max-bytes", metavar="B", type=int,
+                       help="largest collective size (default: 1 GiB on GPUs, 16 MiB on the CPU)")
+    fleet.add_argument("--format", choices=("text", "json", "markdown"), default="text")
+    fleet.add_argument("-v", "--verbose", action="store_true", help="the evidence under each finding, and the P2P matrices")
+    fleet.add_argument("--fail-on", choices=("info", "warning", "error"), default=None,
+                       help="exit 1 if a finding is at least this severe (default: error)")
+    fleet.add_argument("--save-snapshot", metavar="FILE", help="also write the results to FILE (JSON, replays with --snapshot)")
+    fleet.add_argument("--color", choices=("auto", "always", "never"), default="auto")
+
     fix = commands.add_parser("fix", help="apply the fixes the report offers to pyproject.toml (shows the diff first)")
     fix.add_argument("codes", nargs="*", metavar="CODE", help="only the fixes of these diagnoses (e.g. TD304)")
     fix.add_argument("--all", action="store_true", help="every safe fix the report offers")
@@ -185,6 +210,8 @@ def main(argv: list[str] | None = None) -> int:
             return command_bench(args)
         if args.command == "archs":
             return command_archs(args)
+        if args.command == "fleet":
+            return command_fleet(args)
         return command_check(args)
 
     return run_guarded(dispatch)
@@ -409,8 +436,6 @@ def command_check(args: argparse.Namespace) -> int:
         write_atomically(Path(args.save_snapshot).expanduser(), snapshot.to_json() + "\n")
 
     report = diagnose(snapshot, selection_for(snapshot, _codes(args.select), _codes(args.ignore)))
-    if args.no_machine:
-        report = _project_findings(report)
     if args.quiet and args.format == "text":
         from torchdoctor.render.text import render_quiet
 
@@ -432,15 +457,6 @@ def _codes(values: list[str]) -> list[str]:
     if wrong:
         raise UsageError(f"{', '.join(wrong)} is not a code or prefix (TD, TD3, TD301; `torchdoctor rules` lists them)")
     return codes
-
-
-def _project_findings(report: Report) -> Report:
-    """--no-machine: only the rules that read project files (nothing about this machine was probed)."""
-    from dataclasses import replace
-
-    from torchdoctor.checks import PROJECT_RULES
-
-    return replace(report, diagnoses=tuple(d for d in report.diagnoses if d.code in PROJECT_RULES))
 
 
 def with_bench(snapshot, seconds: float, device: int = 0):
@@ -735,6 +751,120 @@ def command_undo(args: argparse.Namespace) -> int:
         raise UsageError(str(error)) from None
     print(f"restored {path} from {backup}", file=sys.stderr)
     return ExitCode.CLEAN
+
+
+def command_fleet(args: argparse.Namespace) -> int:
+    """`torchdoctor fleet`: the ranks of a torchrun job compared with each other (see probes/fleet.py)."""
+    from dataclasses import replace
+
+    from torchdoctor.probes.collect import fleet_snapshot
+    from torchdoctor.probes.fleet import FleetOptions, FleetResultsError, read_results
+    from torchdoctor.workflow import diagnose, fail_on
+
+    for name in ("timeout", "gemm_seconds"):
+        if not getattr(args, name) > 0:
+            raise UsageError(f"--{name.replace('_', '-')} must be a positive number of seconds")
+    if args.max_bytes is not None and args.max_bytes < 1 << 20:
+        raise UsageError("--max-bytes must be at least 1048576 (the smallest size measured is 1 MB)")
+    if args.nnodes < 1 or (args.nproc_per_node is not None and args.nproc_per_node < 1):
+        raise UsageError("--nnodes and --nproc-per-node must be 1 or more")
+    sources = [name for name in ("results", "snapshot") if getattr(args, name)]
+    if len(sources) > 1 or (sources and args.nnodes > 1):
+        raise UsageError("give one of --results, --snapshot and --nnodes")
+    if args.snapshot:
+        snapshot = read_snapshot_file(args.snapshot)
+        if snapshot.fleet is None:
+            raise UsageError(f"{args.snapshot}: a snapshot without fleet results (save one with `fleet --save-snapshot`)")
+    else:
+        project_dir = project_directory(args)
+        if args.results:
+            try:
+                fleet = read_results(args.results)
+            except FleetResultsError as error:
+                raise UsageError(str(error)) from None
+            snapshot = fleet_snapshot(project_dir, None, fleet)
+        else:
+            python = _fleet_interpreter(project_dir, args.python)
+            options = FleetOptions(nproc_per_node=args.nproc_per_node or _gpu_count(), timeout_s=args.timeout,
+                                   gemm_seconds=args.gemm_seconds, max_bytes=args.max_bytes)
+            if args.nnodes > 1:
+                return _print_multi_node(python.path, options, args)
+            snapshot = fleet_snapshot(project_dir, python, _run_fleet_with_progress(python.path, options))
+    if args.save_snapshot:
+        write_atomically(Path(args.save_snapshot).expanduser(), snapshot.to_json() + "\n")
+    report = diagnose(snapshot)
+    report = replace(report, diagnoses=tuple(d for d in report.diagnoses if d.code.startswith("TD7")))
+    if args.format == "text":
+        from torchdoctor.render.fleet import render_fleet
+
+        sys.stdout.write(render_fleet(report, color=use_color(args.color), verbose=args.verbose))
+    else:
+        sys.stdout.write(render(report, args.format))
+    sys.stdout.flush()
+    threshold = fail_on(snapshot, args.fail_on)
+    return ExitCode.FINDINGS if any(d.severity >= threshold for d in report.diagnoses) else ExitCode.CLEAN
+
+
+def _fleet_interpreter(project_dir: Path, python: str | None):
+    from torchdoctor.probes.interpreter import InterpreterNotFound, choose_interpreter
+    from torchdoctor.probes.project import find_project_root
+
+    root, _ = find_project_root(project_dir)
+    try:
+        return choose_interpreter(root, python)
+    except InterpreterNotFound as error:
+        raise UsageError(str(error)) from None
+
+
+def _gpu_count() -> int:
+    from torchdoctor.probes.nvml import probe_nvml
+
+    nvml = probe_nvml()
+    if nvml.status != "ok" or not nvml.gpus:
+        raise UsageError("no NVIDIA GPU found (NVML: " + (nvml.error or nvml.status) + "); give --nproc-per-node N to run "
+                         "N ranks on the CPU with gloo")
+    return len(nvml.gpus)
+
+
+def _print_multi_node(python: str, options, args: argparse.Namespace) -> int:
+    from importlib import resources
+
+    from torchdoctor.probes.fleet import SCRIPT_NAME, multi_node_instructions
+
+    if not args.rdzv_endpoint:
+        raise UsageError("--nnodes needs --rdzv-endpoint HOST:PORT: the address of one node, reachable from the others")
+    script = str(resources.files("torchdoctor.probes").joinpath(SCRIPT_NAME))
+    sys.stdout.write(multi_node_instructions(python, options, args.nnodes, args.rdzv_endpoint, script, "fleet.json"))
+    return ExitCode.CLEAN
+
+
+def _run_fleet_with_progress(python: str, options):
+    """Run the job; on a terminal, one line on stderr says how long it has run."""
+    import threading
+    import time
+
+    from torchdoctor.probes.fleet import run_fleet
+
+    stop = threading.Event()
+    started = time.monotonic()
+
+    def show() -> None:
+        while not stop.wait(0.5):
+            sys.stderr.write(f"\r\x1b[Ktorchdoctor: fleet: {options.nproc_per_node} rank(s) under torchrun, "
+                             f"{time.monotonic() - started:.0f} s")
+            sys.stderr.flush()
+
+    shower = threading.Thread(target=show, daemon=True) if sys.stderr.isatty() else None
+    if shower:
+        shower.start()
+    try:
+        return run_fleet(python, options)
+    finally:
+        stop.set()
+        if shower:
+            shower.join()
+            sys.stderr.write("\r\x1b[K")
+            sys.stderr.flush()
 
 
 def command_archs(args: argparse.Namespace) -> int:

@@ -685,6 +685,111 @@ class LibraryCode:
 
 
 @dataclass(frozen=True)
+class FleetGpu:
+    """One rank's GPU, as torch and NVML (read by the rank itself) see it."""
+
+    name: str | None = None
+    capability: tuple[int, int] | None = None
+    memory: int | None = None
+    uuid: str | None = None
+    pci_bus_id: str | None = None
+    numa_node: int | None = None
+    sm_clock_max_mhz: int | None = None
+    power_limit_w: float | None = None
+    power_default_limit_w: float | None = None
+    temperature_c: int | None = None
+    pcie_gen: int | None = None
+    pcie_width: int | None = None
+    pcie_gen_max: int | None = None
+    pcie_width_max: int | None = None
+    nvlink_active: int | None = None
+    nvlink_version: int | None = None
+    """NVML's nvmlNvlinkVersion_t value, raw (4 = NVLink 3.0, 6 = 4.0, 7 = 5.0)."""
+    clock_event_reasons: tuple[str, ...] | None = None
+    nvml_error: str | None = None
+
+
+@dataclass(frozen=True)
+class FleetRank:
+    """What one rank of a `torchdoctor fleet` job reported about itself before anything was measured."""
+
+    rank: int
+    local_rank: int = 0
+    node_rank: int = 0
+    host: str = ""
+    pid: int | None = None
+    python: str | None = None
+    executable: str | None = None
+    torch: str | None = None
+    cuda: str | None = None
+    nccl: str | None = None
+    cudnn: int | None = None
+    driver: str | None = None
+    device: str = "cpu"
+    cpu_affinity: str | None = None
+    environment: dict[str, str] = field(default_factory=dict)
+    """NCCL_*, CUDA_*, TORCH_NCCL_*, GLOO_*, NVIDIA_*, UCX_*, FI_* variables, OMP_NUM_THREADS, LD_LIBRARY_PATH, LD_PRELOAD."""
+    gpu: FleetGpu | None = None
+    p2p: tuple[tuple[bool, ...], ...] = ()
+    """Peer access between this node's GPUs (row i, column j: can GPU i reach GPU j), from its local rank 0."""
+    startup_s: float | None = None
+
+
+@dataclass(frozen=True)
+class FleetGemm:
+    """One rank's short GEMM test, run on every rank at once, with what NVML saw on its GPU meanwhile."""
+
+    rank: int
+    dtype: str = ""
+    n: int = 0
+    tflops: float | None = None
+    sm_clock_median_mhz: float | None = None
+    clock_event_reasons: dict[str, float] = field(default_factory=dict)
+    """Share of the samples in which each reason held the clocks down."""
+    processes: tuple[int, ...] | None = None
+    """The processes NVML saw computing on this GPU at the end (the rank's own among them)."""
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class CollectiveResult:
+    """One collective at one size: the mean time of a call, on the slowest rank."""
+
+    op: str
+    bytes: int
+    """The bytes moved per call: the buffer (all-reduce) or the gathered buffer (all-gather)."""
+    seconds: float
+    iterations: int = 0
+    size: int = 0
+    """The nominal size it was run at (1 MB … 1 GB); `bytes` is a little less when the ranks do not divide it."""
+
+
+@dataclass(frozen=True)
+class FleetInfo:
+    """A `torchdoctor fleet` run: every rank's facts, its GEMM test, the collectives, and what did not finish."""
+
+    world_size: int
+    backend: str = ""
+    timeout_s: float = 0.0
+    ranks: tuple[FleetRank, ...] = ()
+    gemm: tuple[FleetGemm, ...] = ()
+    collectives: tuple[CollectiveResult, ...] = ()
+    missing: dict[str, str] = field(default_factory=dict)
+    """Rank → the phase it did not report in within the timeout ("facts", "gemm", "collectives")."""
+    errors: tuple[str, ...] = ()
+    """Errors the ranks reported (a collective that raised), each "rank N (phase): message"."""
+    done: bool = False
+    """Whether rank 0 finished; False when the job was stopped or died first."""
+    command: str = ""
+    """The torchrun command that ran it."""
+    launcher_error: str | None = None
+    """Why the job produced no results at all (torchrun missing, every rank failing): its last lines."""
+
+    def rank(self, number: int) -> FleetRank | None:
+        return next((r for r in self.ranks if r.rank == number), None)
+
+
+@dataclass(frozen=True)
 class Snapshot:
     """All the facts of one run: the machine, the project's interpreter and torch, and the project."""
 
@@ -697,9 +802,11 @@ class Snapshot:
     system: SystemInfo
     project: ProjectInfo
     bench: BenchInfo | None = None
+    """The GEMM test, when it was asked for; None otherwise."""
     gpu_code: tuple[LibraryCode, ...] = ()
     """The GPU code in torch's libraries and in the installed packages that build against torch (extensions)."""
-    """The GEMM test, when it was asked for; None otherwise."""
+    fleet: FleetInfo | None = None
+    """A `torchdoctor fleet` run (several ranks under torchrun), when that is what was run; None otherwise."""
     schema_version: int = SCHEMA_VERSION
 
     def to_json(self, indent: int | None = 2) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from torchdoctor.checks import run_checks
+from torchdoctor.checks import PROJECT_RULES, run_checks
 from torchdoctor.model import Diagnosis, Report, Severity
 from torchdoctor.snapshot import Snapshot
 
@@ -47,4 +47,8 @@ def diagnose(snapshot: Snapshot, selection: Selection | None = None) -> Report:
     selection = selection or selection_for(snapshot)
     kept: list[Diagnosis] = [d for d in run_checks(snapshot)
                              if selection.keeps(d.code) or (d.code == "TD001" and "[tool.torchdoctor]" in d.message)]
+    if snapshot.torch.status == "not-probed":
+        # Nothing of this machine was probed (`check --no-machine`, a fleet run, or a recording of either): only the
+        # rules that read the project's files, and the fleet's own, which read what each rank reported.
+        kept = [d for d in kept if d.code in PROJECT_RULES or d.code.startswith("TD7")]
     return Report(snapshot=snapshot, diagnoses=tuple(kept))

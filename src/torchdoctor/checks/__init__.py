@@ -3,6 +3,7 @@
 from torchdoctor.checks import (  # noqa: F401  (importing registers the rules)
     build_env,
     dockerfiles,
+    fleet,
     gpu_build,
     inputs,
     lock_env,

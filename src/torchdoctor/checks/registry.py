@@ -24,6 +24,7 @@ AREAS = {
     4: "lock and environment",
     5: "WSL and containers",
     6: "performance",
+    7: "the ranks of a multi-GPU job (torchdoctor fleet)",
 }
 SECTIONS = ("What it detects", "Why it matters", "Fix safety")
 

@@ -314,6 +314,9 @@ class Knowledge:
         self.gemm_source: str = gpus["gemm"]["source"]
         self.pcie_lane_gb_per_s = {int(k): float(v) for k, v in gpus["pcie"]["lane_gb_per_s"].items()}
         self.pcie_slow_below: float = gpus["pcie"]["slow_below"]
+        self.nvlink_link_gb_per_s = {int(k): float(v) for k, v in gpus["nvlink"]["link_gb_per_s"].items()}
+        self.nvlink_slow_below: float = gpus["nvlink"]["slow_below"]
+        self.nvlink_source: str = gpus["nvlink"]["source"]
         self.gpus_as_of: str = gpus["as_of"]
 
     # releases --------------------------------------------------------------------------------
@@ -441,6 +444,13 @@ class Knowledge:
         if generation is None or width is None or generation not in self.pcie_lane_gb_per_s:
             return None
         return self.pcie_lane_gb_per_s[generation] * width
+
+    def nvlink_gb_per_s(self, capability_major: int | None, active_links: int | None) -> float | None:
+        """A GPU's NVLink rate in one direction: active links x the per-link rate of its architecture's
+        generation; None when it has no active link or the architecture is past the table."""
+        if not active_links or capability_major not in self.nvlink_link_gb_per_s:
+            return None
+        return self.nvlink_link_gb_per_s[capability_major] * active_links
 
 
 @functools.cache

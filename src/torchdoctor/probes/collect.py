@@ -115,6 +115,20 @@ def project_only_snapshot(directory: Path) -> Snapshot:
     )
 
 
+def fleet_snapshot(directory: Path, interpreter, fleet) -> Snapshot:
+    """`torchdoctor fleet`: the project's files and the job's results. Each rank probed itself (its torch, GPU and
+    variables are in `fleet`); this machine's own parts say so instead of being probed again."""
+    from dataclasses import replace
+
+    snapshot = project_only_snapshot(directory)
+    reason = "torchdoctor fleet: each rank reported its own torch and GPU"
+    return replace(
+        snapshot, fleet=fleet,
+        interpreter=interpreter or replace(snapshot.interpreter, reason=reason),
+        torch=replace(snapshot.torch, error=reason), nvml=replace(snapshot.nvml, error=reason),
+    )
+
+
 def gpu_code_beside(torch) -> tuple:
     """The GPU code of torch and its extensions in the environment torch was found in (read from file headers)."""
     from torchdoctor.probes.fatbin import environment_gpu_code

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from torchdoctor.model import Report
 from torchdoctor.render.facts import bench_lines
-from torchdoctor.render.text import _diagnosis
+from torchdoctor.render.text import diagnosis_lines
 
 
 def render_bench(report: Report, *, color: bool = False) -> str:
@@ -21,7 +21,7 @@ def render_bench(report: Report, *, color: bool = False) -> str:
     lines.append("")
     performance = [d for d in report.diagnoses if d.code.startswith("TD6")]
     for diagnosis in performance:
-        lines.extend(_diagnosis(diagnosis, paint))
+        lines.extend(diagnosis_lines(diagnosis, paint))
         lines.append("")
     others = len(report.diagnoses) - len(performance)
     verdict = "as fast and as exact as expected" if not performance else f"{len(performance)} finding(s) about speed or results"

@@ -15,14 +15,18 @@ def render_markdown(report: Report) -> str:
     snapshot = report.snapshot
     out = [f"## torchdoctor {snapshot.torchdoctor_version} report", "", f"**{summary_line(report)}**", ""]
     out += ["| | |", "|---|---|"]
-    out.append(f"| machine | {_cell(machine_line(snapshot))} |")
-    out.append(f"| gpu | {_cell('<br>'.join(gpu_lines(snapshot)))} |")
+    if snapshot.fleet is None:  # a fleet's machines are its ranks, below
+        out.append(f"| machine | {_cell(machine_line(snapshot))} |")
+        out.append(f"| gpu | {_cell('<br>'.join(gpu_lines(snapshot)))} |")
     out.append(f"| python | {_cell(python_line(snapshot))} |")
-    out.append(f"| torch | {_cell(torch_line(snapshot))} |")
+    if snapshot.fleet is None:
+        out.append(f"| torch | {_cell(torch_line(snapshot))} |")
     out.append(f"| project | {_cell(project_line(snapshot))} |")
     if snapshot.bench is not None:
         out.append(f"| gemm | {_cell('<br>'.join(bench_lines(snapshot)))} |")
     out.append("")
+    if snapshot.fleet is not None:
+        out += _fleet(snapshot.fleet)
     out += _environment(snapshot)
     title, labels, rows = build_rows(snapshot)
     if rows:
@@ -77,3 +81,16 @@ def _environment(snapshot) -> list[str]:
     lines = ["<details><summary>environment (what collect_env reports)</summary>", "", "| | |", "|---|---|"]
     lines += [f"| {label} | {_cell(str(value))} |" for label, value in shown]
     return lines + ["", "</details>", ""]
+
+
+def _fleet(fleet) -> list[str]:
+    """`torchdoctor fleet`: the ranks and the collectives as tables."""
+    from torchdoctor.render.fleet import collective_rows, link_line, rank_rows
+
+    lines = [f"Fleet: {fleet.world_size} rank(s), {fleet.backend or '?'}, {'finished' if fleet.done else 'did not finish'}"
+             + (f" — `{fleet.command}`" if fleet.command else ""), ""]
+    for headers, rows in (rank_rows(fleet), collective_rows(fleet)):
+        if rows:
+            lines += ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+            lines += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows] + [""]
+    return lines + [link_line(fleet).removeprefix("link     ").join(["Link: ", ""]), ""]

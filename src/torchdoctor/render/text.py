@@ -16,7 +16,7 @@ WIDTH = 100
 
 
 _AREA_OF_FAMILY = {"TD0": "project", "TD1": "torch", "TD2": "gpu", "TD3": "project", "TD4": "project",
-                   "TD5": "machine", "TD6": "gemm"}
+                   "TD5": "machine", "TD6": "gemm", "TD7": "fleet"}
 _AREA_OF_CODE = {"TD000": None, "TD101": "python", "TD405": "python", "TD404": "torch", "TD251": "torch",
                  "TD260": "torch", "TD270": "torch", "TD271": "torch", **{f"TD53{n}": "project" for n in range(10)}}
 """Exceptions to the families of docs/rules.md: the interpreter's own findings, an installed torch that is not
@@ -61,7 +61,7 @@ def render_text(report: Report, *, color: bool = False, verbose: bool = False) -
     lines.append("")
     where = fix_target(report)
     for diagnosis in report.diagnoses:
-        lines.extend(_diagnosis(diagnosis, paint, where, verbose=verbose))
+        lines.extend(diagnosis_lines(diagnosis, paint, where, verbose=verbose))
         lines.append("")
     lines.append(summary_line(report))
     if not verbose and any(d.evidence for d in report.diagnoses):
@@ -100,7 +100,7 @@ def fix_target(report: Report) -> str:
     return "" if here else f" --project {shlex.quote(root)}"
 
 
-def _diagnosis(diagnosis: Diagnosis, paint, where: str = "", verbose: bool = True) -> list[str]:
+def diagnosis_lines(diagnosis: Diagnosis, paint, where: str = "", verbose: bool = True) -> list[str]:
     severity = diagnosis.severity
     head = paint(f"{ICONS[severity]} {severity.value:<7} {diagnosis.code} {diagnosis.slug}", COLORS[severity])
     lines = [head, *textwrap.wrap(diagnosis.message, WIDTH, initial_indent="  ", subsequent_indent="  ")]
@@ -138,6 +138,8 @@ def summary_line(report: Report) -> str:
     project = report.snapshot.project
     if project.pyproject is None and not (project.requirements_files or project.dockerfiles or project.errors):
         line += f" · no project here (no pyproject.toml in {project.root} or above): only the machine was checked"
+    elif report.snapshot.fleet is not None:
+        line += f" · {report.snapshot.fleet.world_size} rank(s) of a fleet job"
     elif report.snapshot.torch.status == "not-probed":
         line += " · the project files only (--no-machine)"
     return line

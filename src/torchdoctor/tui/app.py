@@ -37,7 +37,16 @@ from torchdoctor.probes.runner import stop_all_children
 from torchdoctor.render.text import ICONS, summary_line
 from torchdoctor.snapshot import Snapshot
 from torchdoctor.tui.messages import BenchEvent, BenchFinished, LockFinished, LockLine, PartProbed, SnapshotReady
-from torchdoctor.tui.panels import STYLES, WAITING, bench_view, diagnosis_view, machine_panel, project_panel, torch_panel
+from torchdoctor.tui.panels import (
+    STYLES,
+    WAITING,
+    bench_view,
+    diagnosis_view,
+    fleet_panel,
+    machine_panel,
+    project_panel,
+    torch_panel,
+)
 from torchdoctor.tui.screens import ConfirmFix, HelpScreen
 from torchdoctor.uvlock import run_uv_lock
 from torchdoctor.workflow import diagnose
@@ -67,7 +76,8 @@ class TorchDoctorApp(App[int]):
         Binding("question_mark", "help", "Help"),
         Binding("escape", "cancel_lock", "Cancel uv lock", show=False),
         *(Binding(str(number), f"show_tab('{tab}')", tab.removeprefix("tab-"), show=False)
-          for number, tab in enumerate(("tab-findings", "tab-machine", "tab-torch", "tab-project", "tab-gemm", "tab-lock"), 1)),
+          for number, tab in enumerate(("tab-findings", "tab-machine", "tab-torch", "tab-project", "tab-gemm", "tab-lock",
+                                        "tab-fleet"), 1)),
     ]
 
     def __init__(
@@ -250,6 +260,13 @@ class TorchDoctorApp(App[int]):
     # --- panels --------------------------------------------------------------------------------------
 
     def refresh_facts(self) -> None:
+        if self.snapshot is not None and self.snapshot.fleet is not None:
+            tabs = self.main.query_one("#tabs", TabbedContent)
+            if not tabs.query("#tab-fleet"):  # only a fleet run has this tab (`torchdoctor --snapshot fleet.json`)
+                tabs.add_pane(TabPane("Fleet", VerticalScroll(Static(id="fleet"), classes="facts"), id="tab-fleet"))
+                self.call_after_refresh(self.refresh_facts)
+            else:
+                self.main.query_one("#fleet", Static).update(fleet_panel(self.snapshot))
         self.main.query_one("#machine", Static).update(machine_panel(self.snapshot, self.parts))
         self.main.query_one("#torch", Static).update(torch_panel(self.snapshot, self.parts))
         self.main.query_one("#project", Static).update(project_panel(self.snapshot, self.parts))
@@ -528,8 +545,12 @@ class TorchDoctorApp(App[int]):
 
     def action_show_tab(self, tab: str) -> None:
         """Switch tabs; the findings list gives up the focus first, or its pane would take the tab back."""
+        tabs = self.main.query_one("#tabs", TabbedContent)
+        if not tabs.query(f"#{tab}"):
+            self.notify("This snapshot has no fleet run: `torchdoctor fleet --save-snapshot FILE` records one.", markup=False)
+            return
         self.set_focus(None)
-        self.main.query_one("#tabs", TabbedContent).active = tab
+        tabs.active = tab
         if tab == "tab-findings":
             self.main.query_one("#diagnoses", OptionList).focus()
 

@@ -228,3 +228,24 @@ def bench_view(snapshot: Snapshot | None, progress: str | None) -> Group:
     if progress:
         parts.append(Text(progress, style="dim"))
     return Group(*parts)
+
+
+def fleet_panel(snapshot: Snapshot | None) -> Text:
+    """The ranks of a `torchdoctor fleet` run, the collectives' bus bandwidth and the link they are judged against."""
+    from torchdoctor.render.fleet import collective_rows, link_line, rank_rows, table
+
+    fleet = snapshot.fleet if snapshot else None
+    if fleet is None:
+        return Text("No fleet run in this snapshot.")
+    text = Text()
+    text.append(f"{fleet.world_size} rank(s), {fleet.backend or '?'}, {'finished' if fleet.done else 'did not finish'}\n",
+                style="bold")
+    if fleet.command:
+        text.append(fleet.command + "\n", style="dim")
+    for headers, rows in (rank_rows(fleet), collective_rows(fleet)):
+        if rows:
+            first, *rest = table(headers, rows, indent="")
+            text.append("\n" + first + "\n", style="bold")
+            text.append("\n".join(rest) + "\n")
+    text.append("\n" + link_line(fleet).removeprefix("link     ") + "\n")
+    return text
