@@ -188,3 +188,26 @@ def test_an_extension_built_for_another_torch_is_an_error_before_it_is_imported(
     assert finding.severity.value == "error" and finding.message.startswith("xformers requires torch==2.5.1, but torch 2.11.0")
     matching = replace(found, requires_torch="torch>=2.10")
     assert "TD251" not in {d.code for d in run_checks(replace(h100, gpu_code=(matching,)))}
+
+
+def test_the_reader_reads_the_ptx_isa_version_from_the_entry_headers(tmp_path):
+    """CUDA 13.0's libcurand carries compute_121 PTX of ISA 9.0 (the release history: PTX 9.0 came with CUDA 13.0)."""
+    library = next(name for name in LIBRARIES if "curand" in name)
+    code = read_gpu_code(rebuild_elf(RECORDING["headers"][library], tmp_path / "libcurand.so.10"))
+    assert code.ptx == ("sm_121",) and code.ptx_isa == "9.0"
+    assert {e.version for e in code.entries if e.kind == "sass"} == {(1, 8)}  # a cubin's ELF ABI version, not an ISA
+
+
+@pytest.mark.parametrize("isa, reported", [("9.0", "a driver loads from CUDA 13.0 on; this driver supports CUDA 12.8"),
+                                           ("9.7", "newer than torchdoctor's tables (they end at CUDA 13.1)"),
+                                           ("8.7", None)])
+def test_td252_ptx_newer_than_the_driver_is_an_error_only_when_the_driver_cannot_jit_it(isa, reported):
+    """An extension with sm_80/sm_90 SASS and compute_90 PTX on the RTX 5060 Ti (sm_120, driver of CUDA 12.8): only the
+    PTX can run there, and only if the driver can compile its ISA."""
+    extension = LibraryCode("xformers", "xformers/_C.so", ("sm_80", "sm_90"), ("sm_90",), ptx_isa=isa)
+    codes = {d.code: d for d in run_checks(replace(BLACKWELL, gpu_code=(extension,)))}
+    assert "TD250" not in codes  # it has PTX this GPU could run
+    if reported is None:
+        assert "TD252" not in codes
+    else:
+        assert codes["TD252"].severity.value == "error" and reported in codes["TD252"].message

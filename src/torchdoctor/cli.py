@@ -896,10 +896,11 @@ def command_archs(args: argparse.Namespace) -> int:
                 code = read_gpu_code(path)
             except (OSError, NotABinary) as error:
                 raise UsageError(f"{target}: {error}") from None
-            found.append(LibraryCode(path.name, str(path), code.sass, code.ptx))
+            found.append(LibraryCode(path.name, str(path), code.sass, code.ptx, ptx_isa=code.ptx_isa))
         elif path.is_dir():
             libraries = sorted(p for p in path.rglob("*") if p.suffix in (".so", ".pyd", ".dll") or ".so." in p.name)
-            found += [LibraryCode(path.name, str(code.path), code.sass, code.ptx) for code in read_many(libraries[:5000])]
+            found += [LibraryCode(path.name, str(code.path), code.sass, code.ptx, ptx_isa=code.ptx_isa)
+                      for code in read_many(libraries[:5000])]
         else:
             name = target.lower().replace("_", "-")
             matched = [c for c in environment_gpu_code(site) if c.package == name] if site else []
@@ -914,16 +915,17 @@ def command_archs(args: argparse.Namespace) -> int:
                         except (OSError, NotABinary):
                             continue
                         if code.entries:
-                            matched.append(LibraryCode(name, relative, code.sass, code.ptx))
+                            matched.append(LibraryCode(name, relative, code.sass, code.ptx, ptx_isa=code.ptx_isa))
                 if not infos:
                     raise UsageError(f"{target}: not a file, a folder, or a package installed in {site}")
             found += matched
     if args.format == "json":
-        sys.stdout.write(json.dumps([{"package": c.package, "path": c.path, "sass": list(c.sass), "ptx": list(c.ptx)}
+        sys.stdout.write(json.dumps([{"package": c.package, "path": c.path, "sass": list(c.sass), "ptx": list(c.ptx), "ptx_isa": c.ptx_isa}
                                      for c in found], indent=2) + "\n")
     else:
         for code in found:
-            print(f"{code.package}  {code.path}\n    SASS {' '.join(code.sass) or '-'}\n    PTX  {' '.join(code.ptx) or '-'}")
+            isa = f" (PTX ISA {code.ptx_isa})" if code.ptx_isa else ""
+            print(f"{code.package}  {code.path}\n    SASS {' '.join(code.sass) or '-'}\n    PTX  {' '.join(code.ptx) or '-'}{isa}")
         if not found:
             print("no GPU code found" + (f" in {site}" if site else ""))
     return ExitCode.CLEAN

@@ -682,6 +682,8 @@ class LibraryCode:
     ptx: tuple[str, ...] = ()
     requires_torch: str = ""
     """The package's own torch requirement (`torch==2.5.1` for a wheel built against that release), "" if none."""
+    ptx_isa: str = ""
+    """The newest PTX ISA version of its PTX ("9.0"), "" without PTX or from a snapshot older than this field."""
 
 
 @dataclass(frozen=True)

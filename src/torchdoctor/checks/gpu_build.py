@@ -677,6 +677,72 @@ def extension_without_kernels(snapshot: Snapshot) -> Iterator[Finding]:
             )
 
 
+def ptx_beyond_driver(snapshot: Snapshot, library) -> str | None:
+    """Why the driver cannot JIT this library's PTX (its ISA is newer than the driver's CUDA), or None when it can or
+    when that is not known (no ISA read, no driver version, an ISA past our tables on a driver newer than them)."""
+    driver = driver_cuda(snapshot)
+    if not library.ptx_isa or driver is None:
+        return None
+    try:
+        isa = tuple(int(part) for part in library.ptx_isa.split("."))
+    except ValueError:
+        return None
+    needed, exact = knowledge().cuda_for_ptx_isa(isa)  # type: ignore[arg-type]
+    if exact and driver < needed:
+        return (f"its PTX is ISA {library.ptx_isa}, which a driver loads from CUDA {needed[0]}.{needed[1]} on; this driver"
+                f" supports CUDA {driver[0]}.{driver[1]}")
+    if not exact and driver <= needed:
+        return (f"its PTX is ISA {library.ptx_isa}, newer than torchdoctor's tables (they end at CUDA {needed[0]}.{needed[1]}),"
+                f" so it needs a driver newer than CUDA {needed[0]}.{needed[1]}; this driver supports CUDA {driver[0]}.{driver[1]}")
+    return None
+
+
+@rule("TD252", "ptx-newer-than-driver")
+def ptx_newer_than_driver(snapshot: Snapshot) -> Iterator[Finding]:
+    """A library's only code for this GPU is PTX that the driver is too old to compile.
+
+    What it detects:
+        An installed library whose SASS does not run on this GPU, whose PTX would (same or older architecture),
+        but whose PTX ISA version (read from the fat binary header) needs a newer CUDA than the driver supports
+        (the PTX ISA release history, knowledge/cuda_drivers.toml).
+    Why it matters:
+        The driver JIT-compiles PTX when no SASS fits; PTX of a newer ISA than the driver knows fails with
+        CUDA_ERROR_UNSUPPORTED_PTX_VERSION ("the provided PTX was compiled with an unsupported toolchain") at the
+        first kernel launch. Typical: a wheel built with a newer CUDA toolkit than the driver, on a GPU newer than
+        the wheel's SASS.
+    Fix safety:
+        Display only: a driver of that CUDA release or newer, or a build of the package with SASS for this GPU.
+    """
+    if not snapshot.gpu_code:
+        return
+    for gpu in gpus(snapshot):
+        said: set[str] = set()  # a package's libraries fail alike: one finding each
+        for library in snapshot.gpu_code:
+            if library.package in said or coverage(gpu.capability, library.sass).supported or not library.ptx:
+                continue
+            if not coverage(gpu.capability, [f"compute_{arch.removeprefix('sm_')}" for arch in library.ptx]).supported:
+                continue  # no PTX for this GPU at all: TD250 says so
+            why = ptx_beyond_driver(snapshot, library)
+            if why is None:
+                continue
+            yield Finding(
+                Severity.ERROR,
+                f"{library.package} cannot run on GPU {gpu.index} ({gpu.name}, {sm_name(gpu.capability)}) with this driver: "
+                f"{why}",
+                f"No SASS in {library.path} fits {sm_name(gpu.capability)}, so the driver must compile its PTX at the first"
+                " launch, and it cannot compile PTX newer than its CUDA: the launch fails with"
+                " CUDA_ERROR_UNSUPPORTED_PTX_VERSION.",
+                (Evidence(f"GPU code in {library.path}",
+                          f"{' '.join(library.sass) or 'no SASS'} · PTX {' '.join(library.ptx)} (ISA {library.ptx_isa})",
+                          "fat binary headers of the installed library"),
+                 Evidence("driver", f"supports CUDA {'.'.join(map(str, driver_cuda(snapshot) or ()))}", NVML_SOURCE),
+                 Evidence("PTX ISA → CUDA", library.ptx_isa, knowledge().ptx_isa_source)),
+                Fix(f"Update the driver, or install {library.package} built with SASS for {sm_name(gpu.capability)}",
+                    Applicability.DISPLAY_ONLY, commands=("nvidia-smi  # the driver and the CUDA it supports",)),
+            )
+            said.add(library.package)
+
+
 @rule("TD251", "extension-built-for-another-torch")
 def extension_built_for_another_torch(snapshot: Snapshot) -> Iterator[Finding]:
     """An installed package with compiled code requires another torch than the one installed.

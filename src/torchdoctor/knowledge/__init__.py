@@ -296,6 +296,8 @@ class Knowledge:
             d["major"]: DriverFloor(d["major"], d["linux"], d["windows"], d["source"], d.get("note"))
             for d in drivers["minor_compat"]
         }
+        self.ptx_isa_cuda = {_version_pair(isa): _version_pair(cuda) for isa, cuda in drivers["ptx_isa"]["cuda"].items()}
+        self.ptx_isa_source: str = drivers["ptx_isa"]["source"]
         gpus = _load("gpus.toml")
         self.architectures = {
             parse_capability(c): a["name"] for a in gpus["architecture"] for c in a["capability"]
@@ -445,12 +447,24 @@ class Knowledge:
             return None
         return self.pcie_lane_gb_per_s[generation] * width
 
+    def cuda_for_ptx_isa(self, isa: tuple[int, int]) -> tuple[tuple[int, int], bool]:
+        """(the first CUDA whose driver loads PTX of this ISA version, exact). Past the table: (the table's newest
+        CUDA, False): the driver needs something newer than that, and how much newer our tables do not say."""
+        if isa in self.ptx_isa_cuda:
+            return self.ptx_isa_cuda[isa], True
+        return max(self.ptx_isa_cuda.values()), False
+
     def nvlink_gb_per_s(self, capability_major: int | None, active_links: int | None) -> float | None:
         """A GPU's NVLink rate in one direction: active links x the per-link rate of its architecture's
         generation; None when it has no active link or the architecture is past the table."""
         if not active_links or capability_major not in self.nvlink_link_gb_per_s:
             return None
         return self.nvlink_link_gb_per_s[capability_major] * active_links
+
+
+def _version_pair(text: str) -> tuple[int, int]:
+    major, minor = text.split(".")
+    return int(major), int(minor)
 
 
 @functools.cache

@@ -13,10 +13,14 @@ libtorch_cuda.so against cuobjdump's 5.5 s; tests/fixtures/fatbin):
     container header, 16 bytes:  u32 magic 0xBA55ED50 · u16 version 1 · u16 header size 16 · u64 size of entries
     entry header, 64 bytes or more (80 and 112 for newer architectures):
         u16 kind (1 PTX, 2 ELF/SASS, 16 ELF too) · u16 · u32 header size · u64 payload size (padded)
-        u32 compressed size · u32 · u16 minor · u16 major (code version) · u32 SM (e.g. 90) · …
+        u32 compressed size · u32 · u16 minor · u16 major · u32 SM (e.g. 90) · …
         u64 flags at offset 40: 0x8000 the payload is compressed; 0x100000 architecture-specific code (the `a` of
         sm_90a, as cuobjdump names it). No `f` (family) entry was in the recording: such entries are listed
-        without a suffix, which is said as unknown rather than guessed.
+        without a suffix, which is said as unknown rather than guessed; for coverage that is also the family's
+        answer (sm_100f runs on 10.0 and 10.3, as plain sm_100 SASS does under "same major, minor at or above").
+    major.minor is the PTX ISA version for PTX entries (9.0 in CUDA 13.0's libcurand, whose release history says
+    PTX 9.0 came with CUDA 13.0) and the cubin's ELF ABI version (1.8 in every recorded SASS entry) for SASS: TD252
+    compares a library's newest PTX ISA with the driver's CUDA.
 """
 
 from __future__ import annotations
@@ -51,6 +55,9 @@ class CodeEntry:
     """"a" or "f" for architecture-specific code (sm_90a, sm_100f), else ""."""
     compressed: bool = False
     flags: int = 0
+    version: tuple[int, int] = (0, 0)
+    """The header's (major, minor): for PTX its ISA version (9.0 in CUDA 13.0's libraries), for SASS the cubin's ELF
+    ABI version."""
 
     @property
     def arch(self) -> str:
@@ -71,6 +78,12 @@ class GpuCode:
     @property
     def ptx(self) -> tuple[str, ...]:
         return _sorted({e.arch for e in self.entries if e.kind == "ptx"})
+
+    @property
+    def ptx_isa(self) -> str:
+        """The newest PTX ISA version among its PTX ("9.0"), "" without PTX: what the driver must be able to JIT."""
+        versions = [e.version for e in self.entries if e.kind == "ptx" and e.version != (0, 0)]
+        return "{}.{}".format(*max(versions)) if versions else ""
 
 
 def _sorted(archs: set[str]) -> tuple[str, ...]:
@@ -165,12 +178,13 @@ def _fatbin_entries(handle, offset: int, length: int) -> list[CodeEntry]:
         while entry + 64 <= container_end and len(entries) < MAX_ENTRIES:
             raw = _read(handle, entry, 64)
             kind, _, entry_size, payload = struct.unpack_from("<HHIQ", raw)
-            sm, = struct.unpack_from("<I", raw, 28)
+            minor, major, sm = struct.unpack_from("<HHI", raw, 24)
             flags, = struct.unpack_from("<Q", raw, 40)
             if entry_size < 64:
                 break  # damaged: never loop on a zero-sized header
             if kind in KINDS:
-                entries.append(CodeEntry(KINDS[kind], sm, "a" if flags & ARCH_SPECIFIC else "", bool(flags & COMPRESSED), flags))
+                entries.append(CodeEntry(KINDS[kind], sm, "a" if flags & ARCH_SPECIFIC else "", bool(flags & COMPRESSED), flags,
+                                         (major, minor)))
             entry += entry_size + payload
         position = max(container_end, position + 16)
         position += (-position) % 8
@@ -218,7 +232,7 @@ def environment_gpu_code(site_packages: str | os.PathLike) -> tuple:
             except (OSError, NotABinary, struct.error):
                 continue
             if code.entries:
-                found.append(LibraryCode(name, relative, code.sass, code.ptx, torch_requirement))
+                found.append(LibraryCode(name, relative, code.sass, code.ptx, torch_requirement, code.ptx_isa))
             if len(found) >= MAX_LIBRARIES:
                 return tuple(found)
     return tuple(found)
