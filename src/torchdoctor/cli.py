@@ -76,6 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--no-machine", action="store_true",
                        help="check the project files only (pyproject.toml, uv.lock, requirements, Dockerfiles): "
                             "probe nothing, as a lint step in CI or pre-commit")
+    check.add_argument("--quick", action="store_true",
+                       help="read torch's build from its files instead of importing it: a verdict in a fraction of a "
+                            "second, without CUDA availability, devices or import warnings")
     check.add_argument("--save-snapshot", metavar="FILE", help="also write the probed facts to FILE (JSON)")
     check.add_argument("--snapshot", metavar="FILE", help="diagnose a recorded snapshot instead of this machine")
     check.add_argument(
@@ -338,7 +341,7 @@ def load_snapshot(args: argparse.Namespace, project_dir: Path):
     progress = Progress() if sys.stderr.isatty() else None
     try:
         return take_snapshot(project_dir, args.python, torch_timeout_s=args.timeout, fresh=args.fresh,
-                             on_part=progress.part if progress else None)
+                             on_part=progress.part if progress else None, quick=getattr(args, "quick", False))
     except InterpreterNotFound as error:
         raise UsageError(str(error)) from None
     finally:

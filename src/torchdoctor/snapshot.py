@@ -120,6 +120,9 @@ class TorchInfo:
     """Installed versions of torchvision, torchaudio, triton and every nvidia-*/cuda-* wheel."""
     cached_at: str | None = None
     """Set when these facts come from the probe cache: when the full probe ran (see probes/torch_cache.py)."""
+    imported: bool = True
+    """False when torch was not imported: its version, builds and arch list read from its files (`check --quick`, the
+    app's first verdict); availability, devices and import warnings are then unknown, not absent."""
 
 
 @dataclass(frozen=True)

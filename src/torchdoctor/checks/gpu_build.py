@@ -301,7 +301,8 @@ def mig_enabled(snapshot: Snapshot) -> Iterator[Finding]:
     if not enabled:
         return
     names = ", ".join(f"{g.index}: {g.name}" for g in enabled)
-    no_devices = snapshot.torch.status == "ok" and bool(snapshot.torch.cuda) and not snapshot.torch.device_count
+    torch = snapshot.torch
+    no_devices = torch.status == "ok" and torch.imported and bool(torch.cuda) and not torch.device_count
     yield Finding(
         Severity.WARNING if no_devices else Severity.INFO,
         f"MIG mode is on for {names}" + ("; torch sees no CUDA device" if no_devices else ""),

@@ -23,8 +23,8 @@ from torchdoctor.probes.project import find_project_root, probe_project
 from torchdoctor.probes.runner import stop_all_children
 from torchdoctor.probes.system import probe_system
 from torchdoctor.probes.torch_cache import probe_torch_cached
-from torchdoctor.probes.torch_probe import DEFAULT_TIMEOUT_S
-from torchdoctor.snapshot import ProjectInfo, Snapshot
+from torchdoctor.probes.torch_probe import DEFAULT_TIMEOUT_S, probe_torch
+from torchdoctor.snapshot import ProjectInfo, Snapshot, TorchInfo
 
 
 def read_project(directory: Path) -> ProjectInfo:
@@ -34,12 +34,14 @@ def read_project(directory: Path) -> ProjectInfo:
 
 def take_snapshot(
     directory: Path, python: str | None = None, *, torch_timeout_s: float = DEFAULT_TIMEOUT_S, fresh: bool = False,
-    on_part: Callable[[str, Any], None] | None = None,
+    on_part: Callable[[str, Any], None] | None = None, quick: bool = False, first_verdict: bool = False,
 ) -> Snapshot:
     """Probe this machine and the project in `directory`. `python` overrides the interpreter choice;
     `fresh` ignores the torch probe cache. `on_part(name, value)` is called as each part is ready
     ("interpreter", "project", "system", "nvml", "torch"), from the probing threads, so a screen can
-    fill its panels while the slow torch probe still runs.
+    fill its panels while the slow torch probe still runs; with `first_verdict`, while `import torch` still runs,
+    once with "provisional" and a whole Snapshot whose torch was read from its files (a first verdict in a fraction
+    of a second). `quick` stops there: torch is never imported (`check --quick`).
 
     Raises InterpreterNotFound only for an unusable --python (a usage error); everything else that
     goes wrong is recorded in the snapshot.
@@ -47,7 +49,7 @@ def take_snapshot(
     root, found_by = find_project_root(directory)
     interpreter = choose_interpreter(root, python)
     created = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat()
-    pool = ThreadPoolExecutor(max_workers=3, thread_name_prefix="torchdoctor-probe")
+    pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="torchdoctor-probe")
 
     def reported(name: str, probe: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         value = probe(*args, **kwargs)
@@ -58,22 +60,35 @@ def take_snapshot(
     try:
         if on_part is not None:
             on_part("interpreter", interpreter)
-        torch = pool.submit(reported, "torch", probe_torch_cached, interpreter.path, cwd=str(root),
-                            timeout_s=torch_timeout_s, fresh=fresh)
+        from_files = pool.submit(probe_torch, interpreter.path, cwd=str(root), timeout_s=min(torch_timeout_s, 15.0),
+                                 files_only=True) if quick or (first_verdict and on_part) else None
+        torch = None if quick else pool.submit(reported, "torch", probe_torch_cached, interpreter.path, cwd=str(root),
+                                                timeout_s=torch_timeout_s, fresh=fresh)
         nvml = pool.submit(reported, "nvml", probe_nvml)
         system = pool.submit(reported, "system", probe_system, project=str(root))
         project = with_lock_freshness(reported("project", probe_project, root, found_by))
-        torch_info, nvml_info = torch.result(), nvml.result()
-        return Snapshot(
-            created_at=created,
-            torchdoctor_version=__version__,
-            interpreter=interpreter,
-            torch=torch_info,
-            nvml=nvml_info,
-            system=system.result(),
-            project=project,
-            gpu_code=gpu_code_beside(torch_info) if nvml_info.gpus else (),
-        )
+
+        def assembled(torch_info: TorchInfo) -> Snapshot:
+            nvml_info = nvml.result()
+            return Snapshot(
+                created_at=created,
+                torchdoctor_version=__version__,
+                interpreter=interpreter,
+                torch=torch_info,
+                nvml=nvml_info,
+                system=system.result(),
+                project=project,
+                gpu_code=gpu_code_beside(torch_info) if nvml_info.gpus else (),
+            )
+
+        if torch is None:
+            assert from_files is not None
+            return assembled(reported("torch", from_files.result))
+        if from_files is not None and on_part is not None and not torch.done():
+            first = from_files.result()
+            if first.status == "ok" and not torch.done():
+                on_part("provisional", assembled(first))
+        return assembled(torch.result())
     except BaseException:
         # Interrupted (Ctrl-C): stop the children now rather than wait out a 60 s torch timeout.
         stop_all_children()

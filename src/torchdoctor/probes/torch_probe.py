@@ -24,14 +24,17 @@ def probe_script_source() -> str:
     return resources.files("torchdoctor.probes").joinpath("torch_script.py").read_text(encoding="utf-8")
 
 
-def probe_torch(python: str, *, cwd: str | None = None, timeout_s: float = DEFAULT_TIMEOUT_S) -> TorchInfo:
-    """Run the torch probe in `python` and turn what it printed, and how it ended, into a TorchInfo."""
+def probe_torch(python: str, *, cwd: str | None = None, timeout_s: float = DEFAULT_TIMEOUT_S,
+                files_only: bool = False) -> TorchInfo:
+    """Run the torch probe in `python` and turn what it printed, and how it ended, into a TorchInfo. `files_only`
+    stops it before `import torch`: the build is then read from torch's files (probes/torch_files.py)."""
     env = dict(os.environ)
     env["PYTHONIOENCODING"] = "utf-8"
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     # `cwd` names the project (the cache keys on it); the child itself runs in an empty folder of its own, so that
     # nothing in the project can be imported in place of what the probe imports.
-    result = run_command(python_argv(python, probe_script_source()), timeout_s=timeout_s, env=env)
+    arguments = ("--files-only",) if files_only else ()
+    result = run_command(python_argv(python, probe_script_source(), *arguments), timeout_s=timeout_s, env=env)
     stages = parse_stages(result.stdout)
     stderr_tail = tail(result.stderr)
     if result.error is not None:
@@ -62,6 +65,12 @@ def probe_torch(python: str, *, cwd: str | None = None, timeout_s: float = DEFAU
 
     if "done" in stages and stages["done"].get("not_installed"):
         status, error = "not-installed", "torch is not installed in this interpreter"
+    elif "done" in stages and stages["done"].get("files_only"):
+        from torchdoctor.probes.torch_files import torch_from_files
+
+        values.update({k: v for k, v in torch_from_files(values.get("location"), values["packages"]).items() if v is not None})
+        values["imported"] = False
+        status, error = "ok", None
     elif "pre" not in stages:
         status = "interpreter-failed"
         error = f"the interpreter {result.describe_failure()} before reporting anything"

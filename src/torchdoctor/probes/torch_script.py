@@ -207,6 +207,9 @@ def main():
         emit("done", not_installed=True)
         return
     emit("driver", cuda_driver=cuda_driver_facts())
+    if "--files-only" in sys.argv:  # check --quick: torchdoctor reads the rest from torch's files
+        emit("done", files_only=True)
+        return
     torch = stage_import()
     if torch is not None:
         stage_cuda(torch)

@@ -79,7 +79,9 @@ def torch_line(snapshot: Snapshot) -> str:
     if torch.cudnn_version:
         v = torch.cudnn_version
         bits.append(f"cuDNN {v // 10000}.{(v // 100) % 100}.{v % 100}" if v >= 10000 else f"cuDNN {v}")
-    if torch.cuda or torch.hip:
+    if (torch.cuda or torch.hip) and not torch.imported:
+        bits.append("is_available not checked (read from torch's files, not imported)")
+    elif torch.cuda or torch.hip:
         bits.append(f"is_available {torch.cuda_available}")
     if torch.arch_list:
         bits.append("archs " + " ".join(torch.arch_list))

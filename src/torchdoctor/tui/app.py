@@ -185,7 +185,7 @@ class TorchDoctorApp(App[int]):
             return
         snapshot = take_snapshot(
             self.project_dir, self.python, torch_timeout_s=self.torch_timeout_s,
-            on_part=lambda name, value: self.post_message(PartProbed(name, value)),
+            on_part=lambda name, value: self.post_message(PartProbed(name, value)), first_verdict=True,
         )
         self.post_message(SnapshotReady(snapshot))
 
@@ -196,6 +196,10 @@ class TorchDoctorApp(App[int]):
 
     def on_part_probed(self, message: PartProbed) -> None:
         if self.closing():
+            return
+        if message.name == "provisional":  # the first verdict, from torch's files; the import still runs
+            if self.probing:
+                self.set_snapshot(message.value)
             return
         self.parts[message.name] = message.value
         self.refresh_facts()
@@ -242,6 +246,10 @@ class TorchDoctorApp(App[int]):
         if "torch" in waiting:
             detail += " (import torch in the project's interpreter)"
         summary = self.main.query_one("#summary", Static)
+        if self.report is not None:  # a first verdict from torch's files is on screen; the import confirms it
+            summary.update(Text(f"{summary_line(self.report)} · first verdict, from torch's files · {spin} import torch "
+                                f"{elapsed:4.1f} s"))
+            return
         summary.update(Text(f"{spin} probing {elapsed:4.1f} s — {detail}"))
         summary.set_classes("")
 
