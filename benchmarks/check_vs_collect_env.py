@@ -6,7 +6,12 @@ torch in the project's interpreter; torchdoctor does so only when it has no vali
 
 - cold: `check --fresh`, which imports torch and initialises CUDA as a first run does;
 - warm: `check` as it runs again with nothing changed (the cache is filled by an untimed run first,
-  and the CUDA driver is still asked live).
+  and the CUDA driver is still asked live);
+- first verdict: `check --quick --fresh`, torch read from its files and never imported (issue 15's goal:
+  at most 0.15x collect_env on a GPU machine).
+
+It also times reading the GPU code (fat binary headers) of every CUDA library in the interpreter's
+site-packages, as `archs` and TD250/TD252 do (issue 15's goal: at most 0.5 s).
 
 Rounds alternate which command goes first so that neither always gets the other's warm page cache.
 The probe cache lives in a temporary folder, so the user's own cache is neither used nor changed.
@@ -48,7 +53,9 @@ def main() -> None:
 
     env = dict(os.environ, TORCHDOCTOR_CACHE_DIR=tempfile.mkdtemp(prefix="torchdoctor-bench-"))
     check = [sys.executable, "-m", "torchdoctor", "check", "--format", "json", "--project", project, "--python", python]
-    commands = {"check --fresh (cold)": check + ["--fresh"], "check (warm)": check, "collect_env": [python, "-m", "torch.utils.collect_env"]}
+    commands = {"check --fresh (cold)": check + ["--fresh"], "check (warm)": check,
+                "check --quick --fresh (first verdict)": check + ["--quick", "--fresh"],
+                "collect_env": [python, "-m", "torch.utils.collect_env"]}
     times: dict[str, list[float]] = {name: [] for name in commands}
     timed(check, project, env)  # fills the cache, untimed
     for round_number in range(args.rounds):
@@ -64,6 +71,25 @@ def main() -> None:
     reference = medians["collect_env"]
     print(f"ratio warm check / collect_env = {medians['check (warm)'] / reference:.2f} (goal: <= 0.50)")
     print(f"ratio cold check / collect_env = {medians['check --fresh (cold)'] / reference:.2f} (bounded by importing torch)")
+    print(f"ratio first verdict / collect_env = {medians['check --quick --fresh (first verdict)'] / reference:.2f} (goal: <= 0.15)")
+    archs_time(python)
+
+
+def archs_time(python: str) -> None:
+    """Every shared library under the interpreter's site-packages with GPU code, read as `archs` reads them."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
+    from torchdoctor.probes.fatbin import read_many
+
+    site = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    libraries = sorted(p for p in Path(site).rglob("*") if p.is_file() and (p.suffix == ".so" or ".so." in p.name))
+    started = time.perf_counter()
+    codes = read_many(libraries)
+    elapsed = time.perf_counter() - started
+    with_code = [c for c in codes if c.entries]
+    entries = sum(len(c.entries) for c in with_code)
+    print(f"archs of {len(with_code)} CUDA libraries ({entries} entries) among {len(libraries)} shared libraries: "
+          f"{elapsed:.2f} s (goal: <= 0.50)")
 
 
 if __name__ == "__main__":
