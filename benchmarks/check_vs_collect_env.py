@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -48,7 +49,7 @@ def main() -> None:
     parser.add_argument("--project", default=str(Path.cwd()))
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
-    python = os.path.abspath(args.python)  # the commands run in the project folder
+    python = os.path.abspath(shutil.which(args.python) or args.python)  # the commands run in the project folder
     project = os.path.abspath(args.project)
 
     env = dict(os.environ, TORCHDOCTOR_CACHE_DIR=tempfile.mkdtemp(prefix="torchdoctor-bench-"))
