@@ -273,8 +273,10 @@ def check_outputs(project: Path, snapshot: Path, state: Path,
             first_traceback = first_traceback or failure or f"exit code {code}"
             break
         written = saved.read_text(encoding="utf-8", errors="replace") if extra and saved.exists() else ""
-        if LEAK.search(out) or LEAK.search(err) or LEAK.search(written):
+        leaked = LEAK.search(out) or LEAK.search(err) or LEAK.search(written)
+        if leaked:
             counts["secret"] += 1
+            first_traceback = first_traceback or f"secret printed ({form}): {leaked.string[max(0, leaked.start() - 80):leaked.end() + 20]!r}"
         if form == "text" and ESCAPES.search(out.replace("\n", "").replace("\t", "")):
             counts["escapes"] += 1
     return counts, first_traceback
