@@ -90,20 +90,35 @@ def _sorted(archs: set[str]) -> tuple[str, ...]:
     return tuple(sorted(archs, key=lambda a: (int("".join(c for c in a[3:] if c.isdigit())), a)))
 
 
+_READ: dict[tuple[str, int, int, int], GpuCode] = {}
+"""What was read, by (path, inode, size, mtime): the first verdict reads torch's CUDA library for its arch list and the
+extension check reads it again; a rescan in the app reads nothing that did not change."""
+
+
 def read_gpu_code(path: str | os.PathLike) -> GpuCode:
     """The fat binary entries of an ELF or PE library (no entries: it carries no GPU code)."""
     with open(path, "rb", buffering=0) as handle:  # unbuffered: a 64-byte header costs one 64-byte read, not 8 KiB
-        size = os.fstat(handle.fileno()).st_size
-        start = handle.read(4)
-        if start == b"\x7fELF":
-            sections = _elf_sections(handle, size)
-        elif start[:2] == b"MZ":
-            sections = _pe_sections(handle, size)
-        else:
-            raise NotABinary(f"{path}: not an ELF or PE library")
-        entries: list[CodeEntry] = []
-        for offset, length in sections:
-            entries += _fatbin_entries(handle, offset, min(length, size - offset))
+        status = os.fstat(handle.fileno())
+        key = (str(path), status.st_ino, status.st_size, status.st_mtime_ns)
+        if key in _READ:
+            return _READ[key]
+        code = _read_open(handle, path, status.st_size)
+    if len(_READ) < 4096:
+        _READ[key] = code
+    return code
+
+
+def _read_open(handle, path: str | os.PathLike, size: int) -> GpuCode:
+    start = handle.read(4)
+    if start == b"\x7fELF":
+        sections = _elf_sections(handle, size)
+    elif start[:2] == b"MZ":
+        sections = _pe_sections(handle, size)
+    else:
+        raise NotABinary(f"{path}: not an ELF or PE library")
+    entries: list[CodeEntry] = []
+    for offset, length in sections:
+        entries += _fatbin_entries(handle, offset, min(length, size - offset))
     return GpuCode(str(path), tuple(entries))
 
 

@@ -14,9 +14,7 @@ from __future__ import annotations
 import datetime
 import json
 import os
-import urllib.error
 import urllib.parse
-import urllib.request
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -122,11 +120,14 @@ def published_pythons(index_name: str, url: str, package: str = "torch", *, now:
     failed = cache.get(page_url + "#failed")
     if failed and now - datetime.datetime.fromisoformat(failed["at"]) < RETRY_AFTER and not cached:
         return no_answer(f"not reachable: {failed['reason']}")
+    from urllib import error as url_error  # here: with ssl and http, a tenth of a second
+    from urllib import request as url_request
+
     try:
-        request = urllib.request.Request(page_url, headers={"Accept": "text/html", "User-Agent": "torchdoctor"})
-        with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:
+        request = url_request.Request(page_url, headers={"Accept": "text/html", "User-Agent": "torchdoctor"})
+        with url_request.urlopen(request, timeout=TIMEOUT_S) as response:
             page = response.read(MAX_BYTES).decode("utf-8", "replace")
-    except (urllib.error.URLError, OSError, ValueError) as error:
+    except (url_error.URLError, OSError, ValueError) as error:
         reason = getattr(error, "reason", None) or error
         cache[page_url + "#failed"] = {"at": now.isoformat(), "reason": str(reason)}
         _write_cache(cache)
