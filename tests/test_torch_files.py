@@ -8,8 +8,9 @@ import asyncio
 import time
 from pathlib import Path
 
-from conftest import make_venv, run_cli
 from test_fatbin import LIBRARIES, RECORDING, rebuild_elf
+
+from conftest import make_venv, run_cli
 from torchdoctor.probes.torch_files import cudnn_number, version_file_values
 from torchdoctor.probes.torch_probe import probe_torch
 

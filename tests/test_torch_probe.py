@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import json
 import shutil
 import time
 from pathlib import Path
@@ -138,3 +139,16 @@ def test_warnings_printed_by_import_torch_are_a_finding(tmp_path):
     (quiet,) = [d for d in run_checks(replace(h100, torch=replace(h100.torch, stderr_tail="x.py:1: UserWarning: TF32 off")))
                 if d.code == "TD140"]
     assert quiet.severity.value == "info"
+
+
+def test_package_versions_from_folder_names_equal_what_importlib_metadata_reads(real_torch_python):
+    """The probe reads names and versions from `*.dist-info` folder names (fast); importlib.metadata parses every
+    METADATA file. In the test environment (torch and its family, nvidia-* wheels where installed) both agree."""
+    import subprocess
+
+    from torchdoctor.probes.torch_probe import probe_script_source
+
+    source = probe_script_source().replace('if __name__ == "__main__":\n    main()', "")
+    code = source + "\nimport json\nprint(json.dumps([installed_packages(), installed_packages_from_metadata()]))\n"
+    fast, slow = json.loads(subprocess.run([real_torch_python, "-c", code], capture_output=True, text=True, check=True).stdout)
+    assert fast == slow and fast[1]  # torch's version found both ways

@@ -48,6 +48,8 @@ def cuda_driver_evidence(snapshot: Snapshot) -> tuple[Evidence, ...]:
     source = f"CUDA driver API in {snapshot.interpreter.path}"
     if driver.library is None:
         return (Evidence("libcuda", f"not loadable: {driver.error}", source),)
+    if driver.init_result is None:  # the first verdict asks only the version
+        return ()
     meaning = CU_INIT_RESULTS.get(driver.init_result, "unrecognised result")
     return (Evidence(f"cuInit(0) via {driver.library}", f"{driver.init_result} ({meaning})", source),)
 

@@ -31,8 +31,43 @@ def normalise(name):
     return name.lower().replace("_", "-").replace(".", "-")
 
 
+def wanted(name):
+    return name == "torch" or name in FAMILY or (name.startswith(("nvidia-", "cuda-")) and name != "nvidia-ml-py")
+
+
 def installed_packages():
-    """Versions of the packages that have to match torch, read from their metadata (never pip)."""
+    """Versions of the packages that have to match torch, read from their metadata (never pip).
+
+    Installed wheels name their metadata folder `{name}-{version}.dist-info` (the wheel specification; `-` in the
+    name escaped as `_`), so the names and versions are read from the folder names on sys.path, the first one of
+    each name winning as for importlib.metadata: parsing every METADATA file of a large environment takes tenths of
+    a second. An `.egg-info` (an old-style install) has no version in its name: then importlib.metadata reads all."""
+    import os
+
+    found, torch_version, names = {}, None, set()
+    for folder in sys.path:
+        try:
+            entries = sorted(os.listdir(folder or "."))
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.endswith(".egg-info"):
+                return installed_packages_from_metadata()
+            if not entry.endswith(".dist-info") or "-" not in entry:
+                continue
+            name, version = entry[: -len(".dist-info")].split("-", 1)
+            name = normalise(name)
+            if name in names:
+                continue
+            names.add(name)
+            if name == "torch":
+                torch_version = version
+            elif wanted(name):
+                found[name] = version
+    return found, torch_version
+
+
+def installed_packages_from_metadata():
     try:
         from importlib import metadata
     except ImportError:  # Python < 3.8 has no importlib.metadata
@@ -45,8 +80,8 @@ def installed_packages():
         except Exception:
             continue
         if name == "torch":
-            torch_version = dist.version
-        elif name in FAMILY or (name.startswith(("nvidia-", "cuda-")) and name != "nvidia-ml-py"):
+            torch_version = torch_version or dist.version
+        elif wanted(name):
             found.setdefault(name, dist.version)
     return found, torch_version
 
@@ -84,8 +119,9 @@ def stage_pre():
     return location is not None
 
 
-def cuda_driver_facts():
-    """Ask the CUDA driver API directly, through ctypes: what torch's CUDA initialisation will get."""
+def cuda_driver_facts(initialise=True):
+    """Ask the CUDA driver API directly, through ctypes: what torch's CUDA initialisation will get. Without
+    `initialise` (the first verdict) only the version is asked: cuInit takes a few tenths of a second."""
     import ctypes
 
     if sys.platform == "darwin":
@@ -106,6 +142,8 @@ def cuda_driver_facts():
     try:
         if library.cuDriverGetVersion(ctypes.byref(version)) == 0:
             facts["driver_version"] = version.value
+        if not initialise:
+            return facts
         facts["init_result"] = library.cuInit(0)
         if facts["init_result"] == 0 and library.cuDeviceGetCount(ctypes.byref(count)) == 0:
             facts["device_count"] = count.value
@@ -206,10 +244,11 @@ def main():
     if not stage_pre():
         emit("done", not_installed=True)
         return
-    emit("driver", cuda_driver=cuda_driver_facts())
     if "--files-only" in sys.argv:  # check --quick: torchdoctor reads the rest from torch's files
+        emit("driver", cuda_driver=cuda_driver_facts(initialise=False))
         emit("done", files_only=True)
         return
+    emit("driver", cuda_driver=cuda_driver_facts())
     torch = stage_import()
     if torch is not None:
         stage_cuda(torch)
