@@ -84,19 +84,39 @@ def archs_time(python: str) -> None:
     site = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                           capture_output=True, text=True, check=True).stdout.strip()
     libraries = sorted(p for p in Path(site).rglob("*") if p.is_file() and (p.suffix == ".so" or ".so." in p.name))
-    started = time.perf_counter()
-    codes = read_many(libraries)
-    elapsed = time.perf_counter() - started
+    from torchdoctor.probes import fatbin
+
+    times = []
+    for _ in range(2):  # the first read may find the headers out of the page cache; the second shows the reading
+        fatbin._READ.clear()
+        started = time.perf_counter()
+        codes = read_many(libraries)
+        times.append(time.perf_counter() - started)
     with_code = [c for c in codes if c.entries]
     entries = sum(len(c.entries) for c in with_code)
     print(f"archs of {len(with_code)} CUDA libraries ({entries} entries) among {len(libraries)} shared libraries: "
-          f"{elapsed:.2f} s (goal: <= 0.50)")
+          f"{times[0]:.2f} s first, {times[1]:.2f} s again (goal: <= 0.50)")
 
 
 if __name__ == "__main__":
     main()
 
 RESULTS = """
+2026-12-02, nvidia-h200 (NVIDIA H200, driver 580.159.04), torch 2.11.0+cu130, Python 3.12.3, 3 rounds
+(scripts/device-quick.sh), after the first verdict's speed-ups (one pread per header, dist-info folder names, no cuInit):
+    median: check --fresh (cold) 4.54 s, check (warm) 0.86 s, check --quick --fresh (first verdict) 0.72 s,
+    collect_env 4.72 s
+    ratio warm 0.18; cold 0.96; first verdict 0.15 (goal: <= 0.15)
+    archs of 31 CUDA libraries (21,414 entries) among 846 shared libraries: 1.29 s on the first read of the run
+    (headers out of the page cache), 0.20 s read again in the next process (profile: 0.12 s for the 31 CUDA
+    libraries, 0.07 s for the 815 others; libcublasLt 5,737 entries in 0.03 s). The first verdict reads only torch's
+    and its extensions' libraries: 0.05 s.
+    The files read where the import would answer, compared on the same machine: version, local tag, CUDA, git
+    version, debug, cuDNN 91900, NCCL 2.28.9 identical; every get_arch_list() entry is in the list read from
+    libtorch_cuda's headers (which adds sm_89 and the arch-specific sm_90a, sm_100a, sm_103a, sm_120a, sm_121a).
+    Before the speed-ups the first verdict took 1.08 s (0.20x): the files-only probe spent 0.50 s parsing every
+    METADATA file of the environment and in cuInit.
+
 2026-11-23, nvidia-h200 (NVIDIA H200, driver 580.159.04), torch 2.11.0+cu130, Python 3.12.3:
     median: check --fresh (cold) 4.37 s, check (warm) 0.63 s, collect_env 5.32 s
     ratio warm check / collect_env = 0.12 (goal: <= 0.50); cold 0.82
