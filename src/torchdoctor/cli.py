@@ -235,15 +235,15 @@ def run_guarded(command) -> int:
         print(f"torchdoctor: {error}", file=sys.stderr)
         return ExitCode.USAGE
     except KeyboardInterrupt:
-        stop_all_children()
+        stop_all_children(for_good=True)
         print("torchdoctor: interrupted", file=sys.stderr)
         return ExitCode.INTERRUPTED
     except MemoryError:
-        stop_all_children()
+        stop_all_children(for_good=True)
         print("torchdoctor: ran out of memory; " + REPORT_BUGS, file=sys.stderr)
         return ExitCode.USAGE
     except Exception as error:  # noqa: BLE001 - the last line of defence: one line, never a traceback
-        stop_all_children()
+        stop_all_children(for_good=True)
         if DEBUG:
             import traceback
 

@@ -27,11 +27,27 @@ _running: dict[subprocess.Popen, str] = {}
 _running_lock = threading.Lock()
 
 
-def stop_all_children() -> None:
-    """Kill every child process (and its group) that run_command started and that is still running."""
+_closing = threading.Event()
+"""Set when torchdoctor is exiting: a child a probe thread starts after that (the race of a Ctrl-C that arrives as
+a thread is between starting a child and registering it) is killed at once, so the exit never waits out its
+timeout."""
+
+
+def stop_all_children(*, for_good: bool = False) -> None:
+    """Kill every child process (and its group) that run_command started and that is still running; `for_good`
+    (the process is exiting) also kills any child started from now on."""
+    if for_good:
+        _closing.set()
     with _running_lock:
         children = list(_running.items())
     for process, token in children:
+        _kill_group(process, token)
+
+
+def _register(process: subprocess.Popen, token: str) -> None:
+    with _running_lock:
+        _running[process] = token
+    if _closing.is_set():
         _kill_group(process, token)
 
 
@@ -165,8 +181,7 @@ def run_command(
         except OSError as error:
             return CommandResult(None, "", "", time.monotonic() - started,
                                  error=f"could not start {argv[0]}: {error.strerror or error}")
-        with _running_lock:
-            _running[process] = token
+        _register(process, token)
         try:
             stdout, stderr = process.communicate(stdin_text, timeout=timeout_s)
             return CommandResult(process.returncode, stdout, stderr, time.monotonic() - started)
@@ -220,8 +235,7 @@ class StreamingCommand:
             self.error = f"could not start {argv[0]}: {error.strerror or error}"
             self._cleanup()
             return
-        with _running_lock:
-            _running[self.process] = self.token
+        _register(self.process, self.token)
         self._readers = [threading.Thread(target=self._read, args=(self.process.stdout, self._lines, True), daemon=True)]
         if not merge_stderr:
             self._readers.append(threading.Thread(target=self._read, args=(self.process.stderr, self._stderr, False), daemon=True))
