@@ -605,7 +605,7 @@ def command_fix(args: argparse.Namespace) -> int:
     chosen = fixable(diagnoses, codes or None, unsafe=args.unsafe)
     skipped = [d for d in fixable(diagnoses, codes or None, unsafe=True) if d not in chosen]
     for diagnosis in skipped:
-        print(f"skipped (unsafe, pass --unsafe): {diagnosis.code} {diagnosis.fix.title}", file=sys.stderr)
+        print(f"skipped (unsafe, pass --unsafe): {diagnosis.code} {fix_title(diagnosis)}", file=sys.stderr)
     for diagnosis in diagnoses:
         if diagnosis.fix is not None and diagnosis.fix.commands and (not codes or diagnosis.code in codes):
             print(f"{diagnosis.code} is fixed outside pyproject.toml; run it yourself:", file=sys.stderr)
@@ -628,9 +628,9 @@ def command_fix(args: argparse.Namespace) -> int:
     plan = plan_fixes(snapshot, before, chosen,
                       lambda fixed: fixable(run_checks(fixed), codes or None, unsafe=args.unsafe))
     for diagnosis in plan.applied:
-        print(f"{diagnosis.code}: {diagnosis.fix.title}", file=sys.stderr)
+        print(f"{diagnosis.code}: {fix_title(diagnosis)}", file=sys.stderr)
     for diagnosis, proof in plan.refused:
-        print(f"not applied, not proven: {diagnosis.code} {diagnosis.fix.title}", file=sys.stderr)
+        print(f"not applied, not proven: {diagnosis.code} {fix_title(diagnosis)}", file=sys.stderr)
         for problem in proof.problems:
             print(f"    {problem}", file=sys.stderr)
     after = plan.after
@@ -674,6 +674,10 @@ def command_fix(args: argparse.Namespace) -> int:
         return lock_or_put_back(Path(snapshot.project.root), path)
     print("next: `uv lock`, then `uv sync`", file=sys.stderr)
     return ExitCode.FINDINGS if remaining else ExitCode.CLEAN
+
+
+def fix_title(diagnosis) -> str:
+    return diagnosis.fix.title if diagnosis.fix is not None else "(no fix)"
 
 
 def _paint_diff(diff: str) -> str:
@@ -890,7 +894,7 @@ def command_archs(args: argparse.Namespace) -> int:
         site = _site_packages(interpreter.path)
         if site is None:
             raise UsageError(f"no site-packages found for {interpreter.path} ({interpreter.reason}); name a library or folder")
-    if not args.targets:
+    if not args.targets and site is not None:
         found = list(environment_gpu_code(site))
     for target in args.targets:
         path = Path(target)
@@ -906,7 +910,9 @@ def command_archs(args: argparse.Namespace) -> int:
                       for code in read_many(libraries[:5000])]
         else:
             name = target.lower().replace("_", "-")
-            matched = [c for c in environment_gpu_code(site) if c.package == name] if site else []
+            if site is None:
+                raise UsageError(f"{target}: not a file, a folder, or an installed package")
+            matched = [c for c in environment_gpu_code(site) if c.package == name]
             if not matched:
                 from torchdoctor.probes.fatbin import _libraries
 
@@ -926,9 +932,10 @@ def command_archs(args: argparse.Namespace) -> int:
         sys.stdout.write(json.dumps([{"package": c.package, "path": c.path, "sass": list(c.sass), "ptx": list(c.ptx), "ptx_isa": c.ptx_isa}
                                      for c in found], indent=2) + "\n")
     else:
-        for code in found:
-            isa = f" (PTX ISA {code.ptx_isa})" if code.ptx_isa else ""
-            print(f"{code.package}  {code.path}\n    SASS {' '.join(code.sass) or '-'}\n    PTX  {' '.join(code.ptx) or '-'}{isa}")
+        for library in found:
+            isa = f" (PTX ISA {library.ptx_isa})" if library.ptx_isa else ""
+            print(f"{library.package}  {library.path}\n    SASS {' '.join(library.sass) or '-'}\n"
+                  f"    PTX  {' '.join(library.ptx) or '-'}{isa}")
         if not found:
             print("no GPU code found" + (f" in {site}" if site else ""))
     return ExitCode.CLEAN

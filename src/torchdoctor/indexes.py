@@ -107,6 +107,11 @@ def _names_pytorch(host: str, segments: list[str]) -> bool:
     return local or "torch" in host or any("torch" in segment.lower() for segment in before)
 
 
+def _environment() -> dict[str, str]:
+    """packaging's marker environment of this interpreter, as the plain mapping `Marker.evaluate` takes."""
+    return {str(key): str(value) for key, value in default_environment().items()}
+
+
 def marker_applies(marker: str | None, platform: str) -> bool | None:
     """Whether a marker can be true on `platform` ("linux", "win32", "darwin"); None if it is invalid."""
     if not marker:
@@ -115,7 +120,7 @@ def marker_applies(marker: str | None, platform: str) -> bool | None:
         parsed = Marker(marker)
     except InvalidMarker:
         return None
-    environment = dict(default_environment())
+    environment = _environment()
     environment.update(PLATFORMS[platform])
     environment["extra"] = ""
     try:
@@ -137,7 +142,7 @@ def marker_uses_extra(marker: str, extras: tuple[str, ...]) -> bool:
         parsed = Marker(marker)
     except InvalidMarker:
         return False
-    environment = dict(default_environment())
+    environment = _environment()
     results = set()
     for extra in ("", *extras):
         environment["extra"] = extra
@@ -159,7 +164,7 @@ def extra_of_marker(marker: str, extras: tuple[str, ...]) -> str | None:
     for extra in extras:
         results = set()
         for platform in PLATFORMS.values():
-            environment = {**default_environment(), **platform}
+            environment = {**_environment(), **platform}
             for value in ("", extra):
                 environment["extra"] = value
                 try:

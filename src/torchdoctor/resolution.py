@@ -214,7 +214,7 @@ def _conflict_sets(pyproject: PyprojectInfo | None) -> list[set[tuple[str, str]]
     sets = []
     for group in (pyproject.uv.conflicts if pyproject else None) or []:
         if isinstance(group, list):
-            items = set()
+            items: set[tuple[str, str]] = set()
             for item in group:
                 if isinstance(item, dict):
                     for kind in ("extra", "group"):
@@ -614,7 +614,7 @@ def _predict(pyproject: PyprojectInfo, platform: Platform, python: str, selectio
             series, only = _series(name, version), True
         build, why = build_of(name, version, series, index, platform, default_mirror, series_known=only)
         planned.append(Planned(name, version, str(specifier) or None, series, index, index_name, build, why,
-                               (series,) if version else releases))
+                               ((series,) if series else ()) if version else releases))
     return tuple(sorted(_follow_torch(planned, platform, default_mirror), key=lambda p: MODEL_PACKAGES.index(p.name)))
 
 
@@ -689,7 +689,7 @@ def _predicted_index(pyproject: PyprojectInfo, indexes: Mapping, conflicting: fr
     applying = [s for s in chosen if marker_holds(s.marker, environment, active) is not False]
     keyed = any(s.extra or s.group for s in chosen)
     unified = [s for s in pyproject.sources if s.package == name and (s.extra or s.group)
-               and (("extra", canonicalize_name(s.extra)) if s.extra else ("group", canonicalize_name(s.group))) not in conflicting]
+               and (("extra", canonicalize_name(s.extra)) if s.extra else ("group", canonicalize_name(s.group or ""))) not in conflicting]
     if len(applying) > 1 or (keyed and (not applying or in_base)) or (unified and not applying):
         # Several entries apply, this selection maps the package on other platforms only, the base
         # dependencies require it without the selection's source, or an extra that does not conflict maps it
@@ -780,7 +780,8 @@ def resolve(project: ProjectInfo, platform: Platform, python: str, selection: Se
     default_mirror = any(not parse_index_url(url).serves_torch for url in defaults)
     environment = platform.environment(python)
     note = None
-    if _root_node(lock) is not None:
+    packages: tuple[Planned, ...]
+    if lock is not None and _root_node(lock) is not None:
         basis = "uv.lock"
         if lock.supported_markers and not any(marker_holds(m, environment) for m in lock.supported_markers):
             packages, note = (), "outside the lock's supported environments ([tool.uv] environments): uv cannot install here"
@@ -803,15 +804,16 @@ def build_model(snapshot: Snapshot, from_lock: bool = True) -> ProjectModel:
     project = snapshot.project if from_lock else replace(snapshot.project, lock=None)
     pyproject, lock = project.pyproject, project.lock
     declares_torch = bool(pyproject and any(r.name in MODEL_PACKAGES for r in pyproject.torch_requirements))
-    locked = _root_node(lock) is not None
-    if not declares_torch and not (locked and any(p.name in MODEL_PACKAGES for p in lock.packages)):
+    locked = lock is not None and _root_node(lock) is not None
+    if not declares_torch and not (lock is not None and locked and any(p.name in MODEL_PACKAGES for p in lock.packages)):
         return ProjectModel(None)
     note = None
     if lock is not None and not locked:
         note = ("uv.lock has no entry for the project itself, or was recorded before torchdoctor read lock graphs: "
                 "the answers are predicted from pyproject.toml")
     chosen = selections(pyproject, lock if locked else None)
-    python = representative_python(lock.requires_python if locked else None, pyproject.requires_python if pyproject else None)
+    python = representative_python(lock.requires_python if lock is not None and locked else None,
+                                   pyproject.requires_python if pyproject else None)
     resolutions = tuple(resolve(project, p, python, s) for p in PLATFORMS for s in chosen)
     platform = machine_platform(snapshot.system)
     machine: tuple[Resolution, ...] = ()

@@ -7,7 +7,7 @@ Case: ../shared/cases/docker-nightly-cache (an image rebuilt with a fresh nightl
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
@@ -36,6 +36,11 @@ def parsed(text: str) -> Requirement | None:
         return Requirement(text)
     except InvalidRequirement:
         return None
+
+
+def requirements(packages: Iterable[str]) -> list[Requirement]:
+    """The packages of an install command that parse as requirements (options and URLs left out)."""
+    return [requirement for requirement in map(parsed, packages) if requirement is not None]
 
 
 def is_large(name: str) -> bool:
@@ -98,7 +103,7 @@ def suggested_run(install: InstallCommand, packages: list[str] | None = None, in
     head, rest = tokens[:start], tokens[start:]
     skip_next = False
     kept: list[str] = []
-    names = {parsed(p).name for p in install.packages if parsed(p)} if packages is not None else set()
+    names = {r.name for r in requirements(install.packages)} if packages is not None else set()
     for token in rest:
         if skip_next:
             skip_next = False
@@ -184,10 +189,10 @@ def dockerfile_upgrades_pip_tooling(snapshot: Snapshot) -> Iterator[Finding]:
     """
     for dockerfile in snapshot.project.dockerfile_details:
         for install in dockerfile.installs:
-            names = {parsed(p).name for p in install.packages if parsed(p)}
+            names = {r.name for r in requirements(install.packages)}
             if not install.upgrade or not names or not names <= PIP_TOOLING:
                 continue
-            if all(parsed(p) and pinned_version(parsed(p)) for p in install.packages):
+            if all((r := parsed(p)) is not None and pinned_version(r) for p in install.packages):
                 continue
             yield Finding(
                 Severity.INFO,
@@ -218,13 +223,13 @@ def dockerfile_no_cache_mount(snapshot: Snapshot) -> Iterator[Finding]:
     for dockerfile in snapshot.project.dockerfile_details:
         by_line: dict[int, list[InstallCommand]] = {}
         for install in dockerfile.installs:
-            large = [p for p in install.packages if parsed(p) and is_large(parsed(p).name)]
+            large = [r for r in requirements(install.packages) if is_large(r.name)]
             if not install.cache_mount and (large or install.requirement_files):
                 by_line.setdefault(install.line, []).append(install)
         for installs in by_line.values():  # one finding per RUN line, however many branches it has
             first = installs[0]
             names = dict.fromkeys(
-                parsed(p).name for i in installs for p in i.packages if parsed(p) and is_large(parsed(p).name)
+                r.name for i in installs for r in requirements(i.packages) if is_large(r.name)
             )
             what = ", ".join(names) if names else "-r " + " ".join(first.requirement_files)
             no_cache = any(i.no_cache_dir for i in installs)
@@ -290,13 +295,14 @@ def family_groups(snapshot: Snapshot) -> Iterator[tuple[dict[str, str], str, Ins
     """Pinned torch-family versions that are installed together: per install command, per requirements file."""
     for dockerfile in snapshot.project.dockerfile_details:
         for install in dockerfile.installs:
-            pins = {name: pinned_version(req) for name, (_, req) in family_pins(install).items()}
-            yield {k: v for k, v in pins.items() if v}, where(install), install
+            versions = {name: pinned_version(req) for name, (_, req) in family_pins(install).items()}
+            yield {k: v for k, v in versions.items() if v}, where(install), install
     by_file: dict[str, dict[str, str]] = {}
     for line in snapshot.project.requirement_lines:
         requirement = parsed(line.requirement)
-        if requirement is not None and requirement.name in FAMILY and pinned_version(requirement):
-            by_file.setdefault(line.path, {})[requirement.name] = pinned_version(requirement)
+        version = pinned_version(requirement) if requirement is not None and requirement.name in FAMILY else None
+        if requirement is not None and version:
+            by_file.setdefault(line.path, {})[requirement.name] = version
     for path, pins in by_file.items():
         yield pins, path, None
 
@@ -318,7 +324,7 @@ def torch_companion_versions_mismatch(snapshot: Snapshot) -> Iterator[Finding]:
     for pins, place, install in family_groups(snapshot):
         torch = pins.get("torch")
         release = facts.release(torch) if torch else None
-        if release is None:
+        if release is None or torch is None:
             continue
         base = torch.split("+")[0]
         wanted = {"torch": base}
@@ -335,6 +341,7 @@ def torch_companion_versions_mismatch(snapshot: Snapshot) -> Iterator[Finding]:
             continue
         evidence = [Evidence(f"{name} pin", f"=={version}", place) for name, version in sorted(pins.items())]
         fixed = [f"{name}=={wanted[name]}" for name in FAMILY if name in pins]
+        commands: tuple[str, ...]
         if install is not None:
             index, _ = stable_index(install)
             commands = (suggested_run(install, fixed, index),)
@@ -418,11 +425,11 @@ def extra_index_url_for_pytorch(snapshot: Snapshot) -> Iterator[Finding]:
             for url in install.extra_index_urls:
                 if parse_index_url(url).variant:
                     found.append((url, where(install), install))
-    for url, place, install in found:
+    for url, place, command in found:
         variant = parse_index_url(url).variant
         stable = f"https://download.pytorch.org/whl/{variant}"
-        if install is not None:
-            family = [p for p in install.packages if parsed(p) and parsed(p).name in FAMILY]
+        if command is not None:
+            family = [p for p in command.packages if (r := parsed(p)) is not None and r.name in FAMILY]
             commands = (
                 "RUN --mount=type=cache,target=/root/.cache/pip python3 -m pip install "
                 + " ".join(f'"{p}"' for p in (family or ["torch"])) + f" --index-url {stable}",

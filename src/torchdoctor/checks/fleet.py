@@ -10,6 +10,7 @@ far below what the link between the GPUs carries. Bus bandwidth is computed as n
 
 from __future__ import annotations
 
+import functools
 import statistics
 from collections.abc import Callable, Iterator
 
@@ -234,7 +235,7 @@ def ranks_differ_in_environment(snapshot: Snapshot) -> Iterator[Finding]:
         return
     names = sorted({name for rank in fleet.ranks for name in rank.environment})
     for name in names:
-        groups = odd_ones(fleet, lambda r, name=name: r.environment.get(name))
+        groups = odd_ones(fleet, functools.partial(_variable, name=name))
         if not groups:
             continue
         message, evidence = _describe(name, groups)
@@ -245,6 +246,10 @@ def ranks_differ_in_environment(snapshot: Snapshot) -> Iterator[Finding]:
                       "The ranks run with different settings; the odd one may load other libraries or use other"
                       " threads than its peers.",
                       evidence)
+
+
+def _variable(rank: FleetRank, name: str) -> str | None:
+    return rank.environment.get(name)
 
 
 @rule("TD705", "slow-gpu")
@@ -362,9 +367,10 @@ def expected_link(fleet: FleetInfo) -> tuple[float, str] | None:
     if fleet.backend != "nccl" or len({r.host for r in fleet.ranks}) != 1 or len(fleet.ranks) < 2:
         return None
     rates = [link_rate(rank) for rank in fleet.ranks]
-    if any(rate is None for rate in rates):
+    known = [rate for rate in rates if rate is not None]
+    if len(known) < len(rates):
         return None
-    return min(rates, key=lambda rate: rate[0])  # type: ignore[arg-type, return-value]
+    return min(known, key=lambda rate: rate[0])
 
 
 @rule("TD707", "slow-collective")

@@ -16,6 +16,7 @@ from torchdoctor.knowledge import (
     cuda_of_variant,
     decode_cuda_version,
     knowledge,
+    series_of,
     sm_name,
     variant_of_cuda,
 )
@@ -57,7 +58,8 @@ def build_arch_list(snapshot: Snapshot) -> tuple[tuple[str, ...], Evidence] | No
     if not archs:
         return None
     build = knowledge().build(torch.version, variant)
-    return archs, Evidence(f"arch list of torch {torch.version} wheels", " ".join(archs), f"{KNOWLEDGE_SOURCE}: {build.source}")
+    return archs, Evidence(f"arch list of torch {torch.version} wheels", " ".join(archs),
+                           f"{KNOWLEDGE_SOURCE}: {build.source if build else 'the wheel tables'}")
 
 
 def driver_cuda(snapshot: Snapshot) -> tuple[int, int] | None:
@@ -84,7 +86,7 @@ def suggest_variant(snapshot: Snapshot, gpu: Capability) -> str | None:
         if same:
             release = kb.release(version)
             return (
-                f"{same[0]}: the first torch {release.series} variant with {sm_name(gpu)} that your {driver} driver supports "
+                f"{same[0]}: the first torch {release.series if release else series_of(version)} variant with {sm_name(gpu)} that your {driver} driver supports "
                 f"(https://download.pytorch.org/whl/{same[0]})"
             )
     for release, variant in kb.releases_covering(gpu):
@@ -342,7 +344,7 @@ def declared_cuda_lines(snapshot: Snapshot) -> tuple[str, ...]:
                 and parse_index_url(i.url).serves_torch and parse_index_url(i.url).channel == "stable"}
     cuda = {name: v for name, v in variants.items() if v and cuda_of_variant(v)}
     mapped = [cuda[s.target] for s in pyproject.sources if s.package == "torch" and s.kind == "index" and s.target in cuda]
-    rest = sorted(set(cuda.values()) - set(mapped), key=cuda_of_variant)
+    rest = sorted(set(cuda.values()) - set(mapped), key=lambda v: cuda_of_variant(v) or (0, 0))
     return tuple(dict.fromkeys([*mapped, *rest]))
 
 
@@ -379,7 +381,7 @@ def recommend_builds(snapshot: Snapshot) -> list[tuple[str, str]]:
         if supported is not None and (cuda > supported if strict else cuda[0] > supported[0]):
             return False
         archs = kb.arch_list(release.latest, variant, snapshot.system.architecture or "x86_64")
-        return bool(archs) and all(coverage(c, archs).supported for c in capabilities)
+        return archs is not None and bool(archs) and all(coverage(c, archs).supported for c in capabilities)
 
     for variant in declared[:1]:
         if any(serves(release, variant, strict=False) for release in releases):
@@ -388,7 +390,8 @@ def recommend_builds(snapshot: Snapshot) -> list[tuple[str, str]]:
     def first(newest: bool) -> tuple[str, str] | None:
         for strict in (True, False):
             for release in releases:
-                variants = sorted((v for v in release.variants if cuda_of_variant(v)), key=cuda_of_variant, reverse=newest)
+                variants = sorted((v for v in release.variants if cuda_of_variant(v)), key=lambda v: cuda_of_variant(v) or (0, 0),
+                                  reverse=newest)
                 for variant in variants:
                     if serves(release, variant, strict):
                         return variant, release.series
@@ -458,7 +461,7 @@ def use_build_fix(snapshot: Snapshot, choice: int = 0) -> Fix | None:
                 and parse_index_url(i.url).channel == "stable" and parse_index_url(i.url).variant == variant), None)
     name = own.name if own else f"pytorch-{variant}"
     existing = {s.target for s in pyproject.sources if s.package in packages and s.kind == "index" and not s.extra and not s.group}
-    replace = sorted(existing & pytorch_indexes - {name})
+    replace = sorted(target for target in existing & pytorch_indexes - {name} if target)
     if existing - pytorch_indexes - {name}:
         return None  # sources to other kinds of index: not ours to rewrite
     return Fix(
@@ -533,7 +536,7 @@ def _planned_problems(snapshot: Snapshot, driver: bool) -> list[_PlannedProblem]
             minimum = (floor.windows if host == "Windows" else floor.linux) if floor else None
             reason = (f"{what} is a CUDA {needed[0]}.{needed[1]} build; the driver here supports CUDA up to "
                       f"{supported[0]}.{supported[1]}" + (f" (CUDA {needed[0]} needs {minimum} or newer on {host})" if minimum and fatal else ""))
-            evidence = (planned_evidence, Evidence("driver", f"{snapshot.nvml.driver_version or 'unknown'} (supports CUDA "
+            evidence: tuple[Evidence, ...] = (planned_evidence, Evidence("driver", f"{snapshot.nvml.driver_version or 'unknown'} (supports CUDA "
                                                    f"{supported[0]}.{supported[1]})", NVML_SOURCE))
             problems.append(_PlannedProblem(resolution, planned, what, reason, evidence, fatal))
             continue
@@ -542,7 +545,7 @@ def _planned_problems(snapshot: Snapshot, driver: bool) -> list[_PlannedProblem]
         archs = kb.arch_list(version, planned.build, snapshot.system.architecture or "x86_64")
         if not archs:
             continue
-        build = kb.build(version, planned.build)
+        build, release = kb.build(version, planned.build), kb.release(version)
         for gpu in gpus(snapshot):
             result = coverage(gpu.capability, archs)
             if result.supported or result.reason == "no-targets":
@@ -551,8 +554,8 @@ def _planned_problems(snapshot: Snapshot, driver: bool) -> list[_PlannedProblem]
                       f"{' '.join(archs)}")
             evidence = (planned_evidence,
                         Evidence(f"GPU {gpu.index}", f"{gpu.name}, compute capability {capability_text(gpu.capability)}", gpu.source),
-                        Evidence(f"arch list of torch {kb.release(version).series} {planned.build} wheels", " ".join(archs),
-                                 f"{KNOWLEDGE_SOURCE}: {build.source}"))
+                        Evidence(f"arch list of torch {release.series if release else version} {planned.build} wheels",
+                                 " ".join(archs), f"{KNOWLEDGE_SOURCE}: {build.source if build else 'the wheel tables'}"))
             problems.append(_PlannedProblem(resolution, planned, what, reason, evidence, True))
             break
     return problems

@@ -41,8 +41,9 @@ def locked_for_this_machine(snapshot: Snapshot, name: str) -> list[Planned]:
 def _planned_evidence(snapshot: Snapshot, resolution: Resolution, planned: Planned) -> Evidence:
     where = planned.index or "PyPI"
     build = f"{planned.build} build" if planned.build else "build unknown"
-    locked = resolution.basis == "uv.lock" and snapshot.project.lock is not None
-    source = snapshot.project.lock.path if locked else (snapshot.project.pyproject.path if snapshot.project.pyproject else "")
+    lock, pyproject = snapshot.project.lock, snapshot.project.pyproject
+    locked = resolution.basis == "uv.lock" and lock is not None
+    source = lock.path if lock is not None and locked else (pyproject.path if pyproject else "")
     return Evidence(f"{'locked' if locked else 'planned'} {planned.name} ({resolution.selection})",
                     f"{planned.version or planned.specifier or 'any version'} from {where}: {build}"
                     + (f" ({planned.build_basis})" if planned.build_basis else ""), source)
@@ -178,7 +179,7 @@ def lock_gives_cpu_build(snapshot: Snapshot) -> Iterator[Finding]:
             f"a plain `uv sync` installs {what}, a CPU build, on this machine; {options} installs a GPU build",
             "The project lets each user choose the build with an extra or a group. This machine has an NVIDIA GPU, so "
             f"install with {options}.",
-            evidence + tuple(_planned_evidence(snapshot, r, r.torch) for r in with_gpu),
+            evidence + tuple(_planned_evidence(snapshot, r, r.torch) for r in with_gpu if r.torch is not None),
         )
         return
     if default.basis != "uv.lock" and not _cpu_on_purpose(snapshot, model):
@@ -278,18 +279,19 @@ def installed_differs_from_lock(snapshot: Snapshot) -> Iterator[Finding]:
         return
     try:
         installed = Version(torch.version)
-        if any(Version(p.version) == installed for p in locked):
+        if any(p.version and Version(p.version) == installed for p in locked):
             return
     except InvalidVersion:
         return
+    lock_path = snapshot.project.lock.path if snapshot.project.lock else "uv.lock"
     yield Finding(
         Severity.WARNING,
-        f"the environment has torch {torch.version}, but uv.lock pins {', '.join(p.version for p in locked)}: "
+        f"the environment has torch {torch.version}, but uv.lock pins {', '.join(p.version or '?' for p in locked)}: "
         "`uv run` and `uv sync` will replace it",
         "uv keeps the project environment equal to the lock. A torch installed by hand (`uv pip install`, pip) is "
         "replaced on the next `uv run` or `uv sync`. Put the index it came from into pyproject.toml and re-lock.",
         (Evidence("installed torch", torch.version, torch_source(snapshot)),
-         Evidence("locked torch", ", ".join(f"{p.version} ({p.index or 'PyPI'})" for p in locked), snapshot.project.lock.path)),
+         Evidence("locked torch", ", ".join(f"{p.version} ({p.index or 'PyPI'})" for p in locked), lock_path)),
     )
 
 

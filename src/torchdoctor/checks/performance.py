@@ -333,7 +333,7 @@ def host_copies_slow(snapshot: Snapshot) -> Iterator[Finding]:
     ]
     causes = []
     activity = pinned.activity
-    if activity and activity.pcie_gen_min and activity.pcie_width_min and (
+    if activity and activity.pcie_gen_min and activity.pcie_width_min and generation and width and (
         activity.pcie_gen_min < generation or activity.pcie_width_min < width
     ):
         causes.append(
@@ -374,7 +374,7 @@ def pinned_memory_unavailable(snapshot: Snapshot) -> Iterator[Finding]:
     failed = next((c for c in bench.copies if c.memory == "pinned" and c.error), None)
     if failed is None:
         return
-    commands = ("ulimit -l",)
+    commands: tuple[str, ...] = ("ulimit -l",)
     why = "Pinned memory is what fast host-device copies and DataLoader(pin_memory=True) use."
     if snapshot.system.wsl:
         why += " Under WSL2 the VM's memory limit (.wslconfig `memory=`) bounds it; raise it and restart WSL."

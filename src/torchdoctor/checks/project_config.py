@@ -278,8 +278,9 @@ def index_never_used(snapshot: Snapshot) -> Iterator[Finding]:
         # With torch mapped nowhere, a PyTorch index was probably meant for it: torch comes from PyPI instead.
         meant_for_torch = pytorch and not torch_mapped
         remove = Fix(f"Remove the unused index {index.name}", Applicability.UNSAFE, "remove-index", {"name": index.name})
-        fix, alternatives = (remove, ()) if pytorch else (None, ())  # other indexes (vendors, testpypi) are not ours
-        if meant_for_torch and url.accelerated:
+        fix: Fix | None = remove if pytorch else None  # other indexes (vendors, testpypi) are not ours
+        alternatives: tuple[Fix, ...] = ()
+        if meant_for_torch and url is not None and url.accelerated:
             packages = [p for p in ("torch", *COMPANIONS) if _declared(pyproject, p) and not _sources_for(pyproject, p)]
             if "torch" in packages:
                 fix = Fix(f"Map {', '.join(packages)} to {index.name} on Linux and Windows", Applicability.UNSAFE,
@@ -350,7 +351,7 @@ def accelerated_index_reaches_macos(snapshot: Snapshot) -> Iterator[Finding]:
         url = urls.get(source.target or "")
         if source.kind != "index" or url is None or not url.accelerated or source.extra or source.group:
             continue
-        if source.package in ("torch", *COMPANIONS) and marker_applies(source.marker, "darwin") is True:
+        if source.target and source.package in ("torch", *COMPANIONS) and marker_applies(source.marker, "darwin") is True:
             reaching.setdefault(source.target, []).append(source)
     for target, sources in reaching.items():
         url = urls[target]
@@ -398,8 +399,11 @@ def nightly_index_incomplete(snapshot: Snapshot) -> Iterator[Finding]:
     urls = {i.name: parse_index_url(i.url) for i in pyproject.indexes if i.name and i.url}
     explicit = {i.name for i in pyproject.indexes if i.explicit}
     # Only an explicit index hides the triton from uv; a non-explicit one serves it (TD303 speaks of the risk).
-    needing = {s.target: _triton_for(urls[s.target]) for s in _sources_for(pyproject, "torch")
-               if s.kind == "index" and s.target in explicit and s.target in urls and _triton_for(urls[s.target])}
+    needing: dict[str, tuple[str, str]] = {}
+    for source in _sources_for(pyproject, "torch"):
+        tritons = _triton_for(urls[source.target]) if source.target in urls and source.target else None
+        if source.kind == "index" and source.target in explicit and tritons and source.target:
+            needing[source.target] = tritons
     if not environments_allow(pyproject.uv.environments, "linux"):
         return  # the triton is a Linux dependency of torch: a project that never resolves for Linux needs none
     locked = {r.torch.index for r in project_model(snapshot).resolutions if r.basis == "uv.lock" and r.torch is not None}
@@ -475,7 +479,7 @@ def companions_not_mapped(snapshot: Snapshot) -> Iterator[Finding]:
             if torch is None or other is None:
                 continue
             possible = other.possible_builds or (other.build,)
-            conflicts = [b for b in possible if build_conflict(torch.build, b)]
+            conflicts = [b for b in possible if b is not None and build_conflict(torch.build, b)]
             if conflicts:
                 failing.append((resolution, torch, replace(other, build=other.build or "/".join(conflicts))))
                 uncertain = uncertain or len(conflicts) < len(possible)
@@ -490,7 +494,7 @@ def companions_not_mapped(snapshot: Snapshot) -> Iterator[Finding]:
             Severity.ERROR if here else Severity.WARNING,
             f"{companion} {'may get' if uncertain else 'gets'} another build than torch on {where}: "
             f"{other.build} beside torch's {torch.build}",
-            f"{companion}'s compiled operators must match torch's build ({build_conflict(torch.build, other.build.split('/')[0])} "
+            f"{companion}'s compiled operators must match torch's build ({build_conflict(torch.build, (other.build or '').split('/')[0])} "
             f"here): {COMPANION_FAILURE}. Map {companion} like torch.",
             (Evidence(f"torch ({resolution.selection})", f"{torch.build} ({torch.build_basis})", pyproject.path),
              Evidence(f"{companion} ({resolution.selection})", f"{other.build} ({other.build_basis})", pyproject.path)),
@@ -813,7 +817,7 @@ def no_torch_wheels_for_range(snapshot: Snapshot) -> Iterator[Finding]:
         url = parse_index_url(torch.index) if torch is not None and torch.index else None
         if url is None or url.channel != "stable" or not url.variant or cuda_of_variant(url.variant) is None:
             continue
-        specifier = _specifier(torch.specifier)
+        specifier = _specifier(torch.specifier) if torch is not None else None
         if specifier is None or (url.variant, str(specifier)) in seen:
             continue
         seen.add((url.variant, str(specifier)))
@@ -927,7 +931,7 @@ def pytorch_index_without_variant(snapshot: Snapshot) -> Iterator[Finding]:
     if pyproject is None:
         return
     model = project_model(snapshot, from_lock=False)
-    roots = {}
+    roots: dict = {}
     for resolution in model.resolutions:
         torch = resolution.torch
         if torch is None or not torch.index:
@@ -980,7 +984,7 @@ def local_version_pin(snapshot: Snapshot) -> Iterator[Finding]:
             continue
         requirement = parse_requirement(declared.requirement)[0]
         pins = [s.version for s in requirement.specifier if s.operator == "==" and "+" in s.version] if requirement else []
-        if not pins:
+        if not pins or requirement is None:
             continue
         reported.add(declared.requirement)
         version, tag = pins[0].split("+", 1)
@@ -998,14 +1002,16 @@ def local_version_pin(snapshot: Snapshot) -> Iterator[Finding]:
         retired = kb.retired.get(tag)
         if release is not None and tag.startswith("cu") and tag not in release.variants:
             ended = retired is not None and Version(release.series) > Version(retired.last)
+            last = retired.last if retired is not None else ""
             yield Finding(
                 Severity.ERROR if ended else Severity.INFO,
-                f"{declared.requirement!r}: torch {release.series} " + (f"has no {tag} build ({tag} ended with torch {retired.last})"
+                f"{declared.requirement!r}: torch {release.series} " + (f"has no {tag} build ({tag} ended with torch {last})"
                                                                         if ended else f"with {tag} is beyond torchdoctor's tables"),
                 ("No index has that build, so `uv lock` fails." if ended else
                  f"torchdoctor's tables (as of {kb.as_of}) list {', '.join(release.variants)} for torch {release.series}; "
                  "a missing row is a gap in the tables, not proof. `uv lock` tells for certain."),
-                evidence + ((Evidence(f"last torch with {tag}", retired.last, f"{KNOWLEDGE}: {retired.source}"),) if ended else ()),
+                evidence + ((Evidence(f"last torch with {tag}", last, f"{KNOWLEDGE}: {retired.source}"),)
+                            if ended and retired is not None else ()),
             )
             continue
         on_macos = environments_allow(pyproject.uv.environments, "darwin") and marker_applies(
@@ -1044,7 +1050,7 @@ def environments_exclude_this_machine(snapshot: Snapshot) -> Iterator[Finding]:
     platform = machine_platform(snapshot.system)
     if not markers or platform is None:
         return
-    where = lock.path if lock and lock.supported_markers else pyproject.path
+    where = lock.path if lock and lock.supported_markers else pyproject.path if pyproject else "pyproject.toml"
     python = snapshot.torch.python_version or representative_python(pyproject.requires_python if pyproject else None)
     if any(marker_holds(m, platform.environment(python)) for m in markers):
         return

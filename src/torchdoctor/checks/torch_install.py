@@ -206,7 +206,7 @@ def companion_build_mismatch(snapshot: Snapshot) -> Iterator[Finding]:
             continue
         problems = []
         series = series_of(installed)
-        if expected and series and Version(series) != Version(expected):
+        if release and expected and series and Version(series) != Version(expected):
             problems.append(f"{name} {installed} belongs to another torch release (torch {release.series} goes with {name} {expected})")
         tag = _variant_tag(installed)
         if tag and torch_tag and tag != torch_tag:
@@ -225,7 +225,8 @@ def companion_build_mismatch(snapshot: Snapshot) -> Iterator[Finding]:
                 Evidence("torch.__version__", torch.version, torch_source(snapshot)),
                 Evidence(f"{name} (metadata)", installed, torch_source(snapshot)),
             )
-            + ((Evidence(f"{name} for torch {release.series}", expected, f"torchdoctor knowledge base: {release.source}"),) if expected else ()),
+            + ((Evidence(f"{name} for torch {release.series}", expected, f"torchdoctor knowledge base: {release.source}"),)
+               if release and expected else ()),
         )
 
 
@@ -273,7 +274,7 @@ def numpy_2_with_old_torch(snapshot: Snapshot) -> Iterator[Finding]:
     default = project_model(snapshot).machine_default
     torch = default.torch if default is not None and default.basis == "uv.lock" else None
     numpys = [p.version for p in lock.packages if p.name == "numpy"] if lock else []
-    if torch is None or not torch.version or not numpys or kb.numpy2.works_with(torch.version, windows) is not False:
+    if lock is None or torch is None or not torch.version or not numpys or kb.numpy2.works_with(torch.version, windows) is not False:
         return
     twos = [v for v in numpys if _is_numpy_2(v)]
     if not twos:

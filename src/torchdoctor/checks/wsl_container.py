@@ -32,7 +32,7 @@ def wants_cuda(snapshot: Snapshot) -> bool:
     if snapshot.torch.cuda:
         return True
     pyproject = snapshot.project.pyproject
-    return bool(pyproject) and any("/cu1" in (i.url or "") or "/nightly/cu" in (i.url or "") for i in pyproject.indexes)
+    return pyproject is not None and any("/cu1" in (i.url or "") or "/nightly/cu" in (i.url or "") for i in pyproject.indexes)
 
 
 def library_path(snapshot: Snapshot) -> list[str]:
@@ -463,7 +463,7 @@ def wsl_gpu_lost(snapshot: Snapshot) -> Iterator[Finding]:
     evidence = []
     if nvml_failed:
         evidence.append(Evidence("NVML", f"{nvml.status}: {nvml.error}", NVML_SOURCE))
-    if cuinit_failed:
+    if cuinit_failed and driver is not None:
         evidence.append(Evidence("cuInit(0)", str(driver.init_result), torch_source(snapshot)))
     evidence.append(Evidence(WSL_LIB, ", ".join(sorted(details.lib_files)), WSL_LIB))
     yield Finding(

@@ -29,7 +29,10 @@ def fixable(diagnoses: Iterable[Diagnosis], codes: set[str] | None = None, unsaf
 def apply_fixes(text: str, diagnoses: Iterable[Diagnosis]) -> str:
     """Apply each diagnosis' fix in turn; fixes compose because each one only sets what it names."""
     for diagnosis in diagnoses:
-        text = apply_transform(text, diagnosis.fix.action, diagnosis.fix.params)
+        fix = diagnosis.fix
+        if fix is None or fix.action is None:
+            raise FixError(f"{diagnosis.code} has no fix that edits pyproject.toml")
+        text = apply_transform(text, fix.action, fix.params)
     return text
 
 

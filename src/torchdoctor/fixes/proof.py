@@ -15,6 +15,7 @@ import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from torchdoctor.model import Diagnosis, Severity
 from torchdoctor.probes.project import FileProblem, parse_toml, probe_project
@@ -80,9 +81,12 @@ def _as_project(snapshot: Snapshot, folder: Path, text: str) -> Snapshot:
 
 
 def _dynamic_keys_written(before: dict, after: dict) -> Iterable[str]:
-    project_before = before.get("project") if isinstance(before.get("project"), dict) else {}
-    project_after = after.get("project") if isinstance(after.get("project"), dict) else {}
-    dynamic = project_before.get("dynamic") if isinstance(project_before.get("dynamic"), list) else []
+    def table(value: Any) -> dict:
+        return value if isinstance(value, dict) else {}
+
+    project_before, project_after = table(before.get("project")), table(after.get("project"))
+    listed = project_before.get("dynamic")
+    dynamic = listed if isinstance(listed, list) else []
     for key in dynamic:
         if isinstance(key, str) and project_before.get(key) != project_after.get(key):
             yield f"it would write [project] {key}, which `dynamic` lists: the build backend owns that key"

@@ -8,7 +8,7 @@ already there.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import tomlkit
@@ -164,7 +164,7 @@ def _current(sources: Table, key: str | None) -> list[_Entry]:
     return [_Entry(entry, position) for position, entry in enumerate(_entries(sources[key]))]
 
 
-def _set_entries(sources: Table, package: str, entries: list[dict[str, str]], like: Any = None) -> None:
+def _set_entries(sources: Table, package: str, entries: Sequence[dict[str, str]], like: Any = None) -> None:
     """Write a package's source entries.
 
     A multi-line array (the only kind that can hold comments) is edited in place: entries dropped are deleted,
@@ -212,7 +212,7 @@ def _put(table: Any, key: str, value: Any) -> None:
         item.trivia.trail = "\n"
 
 
-def _in_place(entries: list[dict[str, str]], length: int) -> bool:
+def _in_place(entries: Sequence[dict[str, str]], length: int) -> bool:
     """Whether the new entries are the old ones in their order (some dropped or changed), then new ones."""
     positions = [e.position for e in entries if isinstance(e, _Entry) and e.position is not None]
     first_new = next((i for i, e in enumerate(entries) if not isinstance(e, _Entry) or e.position is None), len(entries))
@@ -258,9 +258,10 @@ def make_index_explicit(document: TOMLDocument, params: dict[str, Any]) -> None:
     if params.get("drop_default") and "default" in index:
         del index["default"]
     # An index nothing is mapped to served torch only through its priority; once explicit, it must be mapped.
-    sources = _sources(document) if params.get("map_packages") else None
-    for package in params.get("map_packages", ()):
-        if _source_key(sources, package) is None:
+    packages = params.get("map_packages") or ()
+    sources = _sources(document) if packages else None
+    for package in packages:
+        if sources is not None and _source_key(sources, package) is None:
             entry = {"index": index["name"]}
             if params.get("marker"):
                 entry["marker"] = params["marker"]
@@ -557,7 +558,7 @@ def _drop_empty(document: TOMLDocument) -> None:
         return
     if "index" in uv and len(uv["index"]) == 0:
         del uv["index"]
-    if _empty(uv):
+    if _empty(uv) and tool is not None:
         del tool["uv"]
     if _empty(tool):
         del document["tool"]
@@ -588,7 +589,7 @@ def accelerator_extras(document: TOMLDocument, params: dict[str, Any]) -> None:
     tool = document.get("tool")
     uv_tables_existed = tool is not None and "uv" in tool and ("index" in tool["uv"] or "sources" in tool["uv"])
     dependencies = _dependencies(document)
-    moved = []
+    moved: list[str] = []
     for position in range(len(dependencies) - 1, -1, -1):
         try:
             name = canonicalize_name(Requirement(str(dependencies[position])).name)

@@ -332,7 +332,7 @@ class Knowledge:
         series = series_of(version) if version else None
         if series is None:
             return None
-        if package == "torch":
+        if package == "torch" and version:
             return self.release(version)
         column = {"torchvision": "torchvision", "torchaudio": "torchaudio"}.get(package)
         if column is None:

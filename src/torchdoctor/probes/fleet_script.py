@@ -241,17 +241,17 @@ def collectives(torch, dist, device, world, max_bytes, budget_s):
         for size in [s for s in SIZES if s <= max_bytes]:
             count = size // 4
             if op == "all_reduce":
-                tensor = torch.ones(count, device=device, dtype=torch.float32)
-
-                def call(tensor=tensor):
-                    dist.all_reduce(tensor)
+                buffers = (torch.ones(count, device=device, dtype=torch.float32),)
             else:
                 count -= count % world
-                part = torch.ones(count // world, device=device, dtype=torch.float32)
-                output = torch.empty(count, device=device, dtype=torch.float32)
+                buffers = (torch.empty(count, device=device, dtype=torch.float32),
+                           torch.ones(count // world, device=device, dtype=torch.float32))
 
-                def call(part=part, output=output):
-                    gather_into(output, part)
+            def call(op=op, buffers=buffers):
+                if op == "all_reduce":
+                    dist.all_reduce(buffers[0])
+                else:
+                    gather_into(*buffers)
             for _ in range(2):
                 call()
             sync()

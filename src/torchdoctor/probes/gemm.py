@@ -149,15 +149,15 @@ def assemble(
     start = (by_event.get("start") or [{}])[0]
     device = start.get("device") or {}
     ready = (by_event.get("ready") or [{}])[0]
-    done = (by_event.get("done") or [None])[0]
-    failed = (by_event.get("failed") or [None])[0]
+    done = next(iter(by_event.get("done", [])), None)
+    failed = next(iter(by_event.get("failed", [])), None)
 
     baseline_record = next((s for s in samples if s.get("kind") == "baseline"), None)
     nvml_index = _match_gpu(device, baseline_record["gpus"]) if baseline_record and device.get("type") == "cuda" else None
     if device.get("type") == "cuda" and baseline_record and nvml_index is None and sampler_error is None:
         sampler_error = "could not tell which NVML GPU torch tested (no matching UUID or PCI address)"
     sample_rows = [s for s in samples if s.get("kind") == "sample"]
-    identity = baseline_record["gpus"][nvml_index] if nvml_index is not None else {}
+    identity = baseline_record["gpus"][nvml_index] if baseline_record is not None and nvml_index is not None else {}
 
     def activity(window: Any) -> GpuActivity | None:
         if nvml_index is None or not isinstance(window, list) or len(window) != 2:

@@ -17,6 +17,7 @@ import shutil
 import sys
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from torchdoctor.snapshot import InterpreterInfo
 
@@ -57,7 +58,7 @@ def choose_interpreter(
     environ = os.environ if environ is None else environ
     path_python = shutil.which("python", path=environ.get("PATH")) or shutil.which("python3", path=environ.get("PATH"))
     path_env = environment_of(Path(path_python)) if path_python else None
-    common = {"path_python": path_python, "path_python_environment": path_env}
+    common: dict[str, Any] = {"path_python": path_python, "path_python_environment": path_env}
 
     if explicit:
         python = _explicit(explicit, environ)

@@ -48,7 +48,7 @@ from torchdoctor.snapshot import (
 try:  # tomli is tomllib's parser compiled with mypyc, about 3x faster on the long marker strings of uv.lock
     import tomli as tomllib
 except ImportError:  # pragma: no cover - a platform without its wheel; the standard library's is the same parser
-    import tomllib
+    import tomllib  # type: ignore[no-redef]  # the same API
 
 # The packages whose builds have to agree with each other and with the machine.
 TORCH_FAMILY = frozenset(
@@ -224,10 +224,11 @@ def read_regular_file(path: Path, limit: int) -> bytes:
 
 def position_of(data: bytes | str, offset: int) -> tuple[int, int]:
     """1-based line and column of an offset."""
-    newline = b"\n" if isinstance(data, bytes) else "\n"
-    line = data.count(newline, 0, offset) + 1
-    column = offset - (data.rfind(newline, 0, offset) + 1) + 1
-    return line, column
+    if isinstance(data, bytes):
+        line, last = data.count(b"\n", 0, offset), data.rfind(b"\n", 0, offset)
+    else:
+        line, last = data.count("\n", 0, offset), data.rfind("\n", 0, offset)
+    return line + 1, offset - (last + 1) + 1
 
 
 def parse_toml(text: str, path: Path, line_offset: int = 0) -> dict[str, Any]:
@@ -425,23 +426,26 @@ def _uv_type_errors(tool_uv: dict) -> Iterable[tuple[str, str]]:
     for key, kind in expected.items():
         if key in tool_uv and not isinstance(tool_uv[key], kind):
             yield f"[tool.uv] {key} is {_kind(tool_uv[key])}, where uv expects {_kind(kind())}", key
-    for position, entry in enumerate(tool_uv.get("index") if isinstance(tool_uv.get("index"), list) else (), start=1):
+    indexes = tool_uv.get("index")
+    for position, entry in enumerate(indexes if isinstance(indexes, list) else (), start=1):
         if not isinstance(entry, dict):
             yield f"[[tool.uv.index]] #{position} is {_kind(entry)}, not a table", "index"
         elif not isinstance(entry.get("url"), str):
             yield f"[[tool.uv.index]] #{position} has no url string", "index"
-    sources = tool_uv.get("sources") if isinstance(tool_uv.get("sources"), dict) else {}
-    for package, entries in sources.items():
+    sources = tool_uv.get("sources")
+    for package, entries in (sources if isinstance(sources, dict) else {}).items():
         for entry in entries if isinstance(entries, list) else [entries]:
             if not isinstance(entry, dict):
                 yield f"[tool.uv.sources] {package} is {_kind(entry)}, where uv expects a table", str(package)
             elif "marker" in entry and not _valid_marker(entry["marker"]):
                 yield f"[tool.uv.sources] {package}: marker = {entry['marker']!r} is not a valid marker", str(package)
     for key in ("environments", "required-environments"):
-        for marker in tool_uv.get(key) if isinstance(tool_uv.get(key), list) else ():
+        markers = tool_uv.get(key)
+        for marker in markers if isinstance(markers, list) else ():
             if not _valid_marker(marker):
                 yield f"[tool.uv] {key}: {marker!r} is not a valid marker", key
-    for group in tool_uv.get("conflicts") if isinstance(tool_uv.get("conflicts"), list) else ():
+    conflicts = tool_uv.get("conflicts")
+    for group in conflicts if isinstance(conflicts, list) else ():
         if not isinstance(group, list) or not all(isinstance(item, dict) for item in group):
             yield "[tool.uv] conflicts must be an array of arrays of tables ({ extra = … } / { group = … })", "conflicts"
             break
@@ -536,7 +540,7 @@ def _sources(value: Any) -> tuple[UvSource, ...]:
 
 
 def _uv_settings(tool_uv: dict) -> UvSettings:
-    pip = tool_uv.get("pip") if isinstance(tool_uv.get("pip"), dict) else {}
+    pip = _table(tool_uv, "pip")
     backend = _str_or_none(tool_uv.get("torch-backend")) or _str_or_none(pip.get("torch-backend"))
     return UvSettings(
         index_url=redact_url(tool_uv["index-url"]) if isinstance(tool_uv.get("index-url"), str) else None,
@@ -601,11 +605,11 @@ def read_lock(path: Path) -> LockInfo:
         name = package.get("name")
         if not isinstance(name, str):
             continue
-        source = package.get("source") if isinstance(package.get("source"), dict) else {}
+        source = _table(package, "source")
         if is_tracked(name):
             packages.append(_locked_package(package, source, _wheel_locations(chunk), "\nsdist = " in chunk))
         if source.get("editable") == "." or source.get("virtual") == ".":
-            metadata = package.get("metadata") if isinstance(package.get("metadata"), dict) else {}
+            metadata = _table(package, "metadata")
             root = canonicalize_name(name)
             root_requires = _as_written({
                 "requires-dist": metadata.get("requires-dist", []),
@@ -817,8 +821,8 @@ def _locked_package(package: dict, source: dict, wheels: list[str], has_sdist: b
     """A tracked entry with the platforms and Pythons of its wheels."""
     platforms: set[str] = set()
     pythons: set[str] = set()
-    for location in wheels:
-        filename = unquote(str(location).split("#", 1)[0].split("?", 1)[0].rsplit("/", 1)[-1])
+    for wheel in wheels:
+        filename = unquote(str(wheel).split("#", 1)[0].split("?", 1)[0].rsplit("/", 1)[-1])
         try:
             _, _, _, tags = parse_wheel_filename(filename)
         except InvalidWheelFilename:

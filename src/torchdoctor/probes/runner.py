@@ -227,7 +227,7 @@ class StreamingCommand:
             self.process: subprocess.Popen | None = subprocess.Popen(
                 list(argv), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT if merge_stderr else subprocess.PIPE,
-                env=_child_environment(env, self.token), cwd=cwd or self._neutral.name, text=True, encoding="utf-8",
+                env=_child_environment(env, self.token), cwd=cwd if cwd is not None else self._neutral.name if self._neutral else None, text=True, encoding="utf-8",
                 errors="replace", **kwargs,
             )
         except OSError as error:

@@ -185,9 +185,12 @@ class TorchDoctorApp(App[int]):
             return
         snapshot = take_snapshot(
             self.project_dir, self.python, torch_timeout_s=self.torch_timeout_s,
-            on_part=lambda name, value: self.post_message(PartProbed(name, value)), first_verdict=True,
+            on_part=self._part_probed, first_verdict=True,
         )
         self.post_message(SnapshotReady(snapshot))
+
+    def _part_probed(self, name: str, value: object) -> None:
+        self.post_message(PartProbed(name, value))
 
     def closing(self) -> bool:
         """True once the panels are gone (the app is quitting): a probe that finishes then has nowhere to show
@@ -437,7 +440,10 @@ class TorchDoctorApp(App[int]):
 
     @work(thread=True, exclusive=True, group="lock", exit_on_error=False)
     def lock(self, root: Path) -> None:
-        result = run_uv_lock(root, on_line=lambda line: self.post_message(LockLine(line)), cancel=self.lock_cancel)
+        def line(text: str) -> None:
+            self.post_message(LockLine(text))
+
+        result = run_uv_lock(root, on_line=line, cancel=self.lock_cancel)
         self.post_message(LockFinished(result))
 
     def on_lock_line(self, message: LockLine) -> None:
@@ -483,7 +489,10 @@ class TorchDoctorApp(App[int]):
 
     @work(thread=True, exclusive=True, group="bench", exit_on_error=False)
     def bench(self, python: str) -> None:
-        info = run_bench(python, on_event=lambda record: self.post_message(BenchEvent(record)), cancel=self.bench_cancel)
+        def event(record: dict) -> None:
+            self.post_message(BenchEvent(record))
+
+        info = run_bench(python, on_event=event, cancel=self.bench_cancel)
         self.post_message(BenchFinished(info))
 
     def on_bench_event(self, message: BenchEvent) -> None:

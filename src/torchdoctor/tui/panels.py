@@ -113,11 +113,11 @@ def arch_text(snapshot: Snapshot | None, torch) -> Text:
     text = Text()
     for entry in torch.arch_list:
         target = parse_arch(entry)
-        runs = bool(gpus) and target is not None and any(target.runs_on(tuple(gpu)) for gpu in gpus)
+        runs = bool(gpus) and target is not None and any(target.runs_on((gpu[0], gpu[1])) for gpu in gpus)
         text.append(entry, style="bold green" if runs else "dim")
         text.append(" ")
     for gpu in gpus:
-        covered = coverage(tuple(gpu), torch.arch_list).supported
+        covered = coverage((gpu[0], gpu[1]), torch.arch_list).supported
         text.append(f"\nsm_{gpu[0]}{gpu[1]}: ", style="bold")
         text.append("covered" if covered else "NOT covered (no kernel image)", style="green" if covered else "bold red")
     return text
@@ -211,10 +211,11 @@ def bench_view(snapshot: Snapshot | None, progress: str | None) -> Group:
         line = Text(f"{result.dtype:<5}")
         if expectation is not None and expectation.peak:
             # The bar is what the user got: the sustained rate when something else shared the GPU.
-            rate = delivered(result)
+            rate = delivered(result) or 0.0
             share = max(0.0, min(1.0, rate / expectation.peak))
             filled = int(round(share * 30))
-            line.append("█" * filled, style="green" if rate >= 0.8 * expectation.expected else "yellow")
+            slow = expectation.expected is not None and rate < facts.gemm_slow_below * expectation.expected  # TD602's line
+            line.append("█" * filled, style="yellow" if slow else "green")
             line.append("░" * (30 - filled), style="dim")
             line.append(f" {rate:7.1f} TFLOP/s · {share:.0%} of peak {expectation.peak:g}")
             if rate < result.tflops:
