@@ -152,3 +152,13 @@ def test_package_versions_from_folder_names_equal_what_importlib_metadata_reads(
     code = source + "\nimport json\nprint(json.dumps([installed_packages(), installed_packages_from_metadata()]))\n"
     fast, slow = json.loads(subprocess.run([real_torch_python, "-c", code], capture_output=True, text=True, check=True).stdout)
     assert fast == slow and fast[1]  # torch's version found both ways
+
+
+def test_the_probe_script_lists_every_package_of_the_torch_family():
+    """The script runs in the project's interpreter and cannot import torchdoctor.family: its list must cover it."""
+    from torchdoctor.family import TORCH_FAMILY
+    from torchdoctor.probes.torch_probe import probe_script_source
+
+    namespace: dict = {}
+    exec(compile(probe_script_source().replace('if __name__ == "__main__":\n    main()', ""), "torch_script", "exec"), namespace)
+    assert TORCH_FAMILY - {"torch"} <= namespace["FAMILY"]

@@ -30,18 +30,12 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 
+from torchdoctor.family import BUILD_CHECKED, BUILD_PACKAGES, TRITON_PACKAGES
 from torchdoctor.indexes import parse_index_url
 from torchdoctor.knowledge import knowledge, series_of
 from torchdoctor.requirements import parse_requirement
 from torchdoctor.snapshot import LockEdge, LockInfo, LockNode, ProjectInfo, PyprojectInfo, Snapshot, SystemInfo
 
-BUILD_PACKAGES = ("torch", "torchvision", "torchaudio", "torchcodec")
-"""Packages with compiled CUDA code whose build (cpu, cu128, rocm6.4, xpu) must match torch's."""
-TRITON_PACKAGES = ("triton", "pytorch-triton", "pytorch-triton-rocm", "pytorch-triton-xpu", "triton-rocm", "triton-xpu",
-                   "triton-windows")
-BUILD_CHECKED = ("torchvision", "torchaudio")
-"""Companions whose build must match torch's: their GPU operators are compiled against it. (torchcodec decodes
-on the CPU with any torch of its release; its CUDA decoding is opt-in.)"""
 MODEL_PACKAGES = BUILD_PACKAGES + TRITON_PACKAGES
 """What the model reports: the packages `uv export` was compared on, plus torchcodec."""
 

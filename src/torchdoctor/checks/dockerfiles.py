@@ -14,12 +14,13 @@ from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from torchdoctor.checks.registry import Finding, rule
+from torchdoctor.family import VERSIONED_WITH_TORCH
 from torchdoctor.indexes import parse_index_url
 from torchdoctor.knowledge import Release, cuda_of_variant, knowledge, series_of
 from torchdoctor.model import Applicability, Evidence, Fix, Severity
 from torchdoctor.snapshot import InstallCommand, Snapshot
 
-FAMILY = ("torch", "torchvision", "torchaudio")
+FAMILY = VERSIONED_WITH_TORCH
 # Packages of hundreds of megabytes or more, whose every new version costs a long download and layer.
 LARGE_PACKAGES = (
     "torch", "torchvision", "torchaudio", "tensorrt", "tensorflow", "jax", "jaxlib", "triton", "xformers",

@@ -9,6 +9,7 @@ from packaging.version import InvalidVersion, Version
 
 from torchdoctor.checks.common import NVML_SOURCE, torch_source, torch_specifier
 from torchdoctor.checks.registry import Finding, rule
+from torchdoctor.family import BUILD_PACKAGES
 from torchdoctor.knowledge import (
     Capability,
     capability_text,
@@ -321,7 +322,6 @@ def mig_enabled(snapshot: Snapshot) -> Iterator[Finding]:
 # The build to use: the choice behind the "use the right PyTorch build" fix
 
 PYTORCH_INDEX_BASE_VARIABLE = "TORCHDOCTOR_PYTORCH_INDEX_BASE"
-FAMILY_PACKAGES = ("torch", "torchvision", "torchaudio", "torchcodec")
 
 
 def pytorch_index_url(variant: str) -> str:
@@ -448,7 +448,7 @@ def use_build_fix(snapshot: Snapshot, choice: int = 0) -> Fix | None:
         return None
     variant, reason = choices[choice]
     declared = {r.name for r in pyproject.torch_requirements}
-    packages = [p for p in FAMILY_PACKAGES if p in declared]
+    packages = [p for p in BUILD_PACKAGES if p in declared]
     if "torch" not in packages:
         return None
     from torchdoctor.indexes import parse_index_url

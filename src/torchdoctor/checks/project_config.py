@@ -13,6 +13,7 @@ from torchdoctor.checks.common import COMPANION_FAILURE, places_text
 from torchdoctor.checks.common import torch_specifier as torch_range
 from torchdoctor.checks.gpu_build import build_alternatives, use_build_fix
 from torchdoctor.checks.registry import Finding, rule
+from torchdoctor.family import COMPANIONS, VERSIONED_WITH_TORCH
 from torchdoctor.indexes import (
     PLATFORM_NAMES,
     IndexUrl,
@@ -30,8 +31,6 @@ from torchdoctor.snapshot import PyprojectInfo, Snapshot, UvIndex, UvSource
 
 KNOWLEDGE = "torchdoctor knowledge base"
 
-COMPANIONS = ("torchvision", "torchaudio", "torchcodec")
-TRITONS = ("pytorch-triton", "triton", "pytorch-triton-rocm", "pytorch-triton-xpu", "triton-rocm", "triton-xpu")
 
 
 def _pyproject(snapshot: Snapshot) -> PyprojectInfo | None:
@@ -980,7 +979,7 @@ def local_version_pin(snapshot: Snapshot) -> Iterator[Finding]:
     defaults = default_groups(pyproject, pyproject.dependency_groups)
     reported = set()
     for declared in pyproject.torch_requirements:
-        if declared.name not in ("torch", "torchvision", "torchaudio") or declared.requirement in reported:
+        if declared.name not in VERSIONED_WITH_TORCH or declared.requirement in reported:
             continue
         requirement = parse_requirement(declared.requirement)[0]
         pins = [s.version for s in requirement.specifier if s.operator == "==" and "+" in s.version] if requirement else []

@@ -17,6 +17,8 @@ from packaging.utils import canonicalize_name
 from tomlkit.items import AoT, Array, Comment, InlineTable, Table, Whitespace
 from tomlkit.toml_document import TOMLDocument
 
+from torchdoctor.family import BUILD_PACKAGES
+
 LINUX_OR_WINDOWS = "sys_platform == 'linux' or sys_platform == 'win32'"
 
 
@@ -284,7 +286,6 @@ def repair_index_url(document: TOMLDocument, params: dict[str, Any]) -> None:
         index["url"] = cleaned
 
 
-TORCH_FAMILY = ("torch", "torchvision", "torchaudio", "torchcodec")
 
 
 @transform("add-platform-marker")
@@ -295,7 +296,7 @@ def add_platform_marker(document: TOMLDocument, params: dict[str, Any]) -> None:
     maps a companion to the same index first.
     """
     sources = _sources(document)
-    for package in TORCH_FAMILY:
+    for package in BUILD_PACKAGES:
         key = _source_key(sources, package)
         if key is None:
             continue

@@ -24,6 +24,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 
+from torchdoctor.family import BUILDS_AGAINST_TORCH, TORCH_FAMILY
 from torchdoctor.probes.dockerfile import read_dockerfile
 from torchdoctor.probes.index_pages import published_pythons
 from torchdoctor.redact import clean, clean_data, redact_url
@@ -50,21 +51,6 @@ try:  # tomli is tomllib's parser compiled with mypyc, about 3x faster on the lo
 except ImportError:  # pragma: no cover - a platform without its wheel; the standard library's is the same parser
     import tomllib  # type: ignore[no-redef]  # the same API
 
-# The packages whose builds have to agree with each other and with the machine.
-TORCH_FAMILY = frozenset(
-    {
-        "torch", "torchvision", "torchaudio", "torchcodec", "torchtext", "torchdata",
-        "triton", "triton-rocm", "triton-xpu", "triton-windows", "pytorch-triton", "pytorch-triton-rocm",
-        "pytorch-triton-xpu",
-    }
-)
-# Packages that compile CUDA extensions against the installed torch when no matching wheel exists.
-BUILDS_AGAINST_TORCH = frozenset(
-    {
-        "flash-attn", "deepspeed", "apex", "mamba-ssm", "causal-conv1d", "xformers", "torch-scatter", "torch-sparse",
-        "torch-cluster", "pytorch3d", "detectron2", "gsplat", "nvdiffrast", "natten", "tinycudann", "auto-gptq",
-    }
-)
 # Other packages whose locked versions the checks compare with torch's (NumPy's ABI).
 ALSO_LOCKED = frozenset({"numpy"})
 # CUDA runtime wheels that torch pulls in on Linux; locked alongside it and part of its variant.

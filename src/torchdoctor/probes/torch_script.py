@@ -13,7 +13,7 @@ MARKER = "@@torchdoctor@@ "
 
 FAMILY = {
     "torchvision", "torchaudio", "torchcodec", "torchtext", "torchdata",
-    "triton", "triton-rocm", "triton-xpu",
+    "triton", "triton-rocm", "triton-xpu", "triton-windows",
     "pytorch-triton", "pytorch-triton-rocm", "pytorch-triton-xpu",
     "xformers", "flash-attn", "flash-attn-3", "deepspeed", "apex", "bitsandbytes", "vllm",
     "numba", "numba-cuda",  # load the CUDA driver as `libcuda.so` (no version): fails under WSL2

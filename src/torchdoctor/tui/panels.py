@@ -11,6 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from torchdoctor.checks.performance import delivered, in_dtype_order, tested_model
+from torchdoctor.family import VERSIONED_WITH_TORCH
 from torchdoctor.knowledge import coverage, knowledge, parse_arch
 from torchdoctor.model import Diagnosis, Severity
 from torchdoctor.paths import shown
@@ -147,7 +148,7 @@ def project_panel(snapshot: Snapshot | None, parts: dict) -> Table | Text:
         add_row(table, "uv.lock", "none")
     else:
         for package in lock.packages:
-            if package.name in ("torch", "torchvision", "torchaudio"):
+            if package.name in VERSIONED_WITH_TORCH:
                 platforms = ", ".join(sorted({_family(p) for p in package.wheel_platforms})) or "source"
                 add_row(table, f"locked {package.name}", f"{package.version} ({platforms})")
     for path in project.dockerfiles:
