@@ -300,3 +300,13 @@ def test_what_the_second_full_run_found_echoed_versions_and_assembled_urls(tmp_p
     assert refused.code == 2 and hostile.SECRET_MARK not in refused.stderr
     for form in ("text", "json", "markdown"):
         assert hostile.SECRET_MARK not in check(project, "--format", form).stdout
+
+
+def test_what_the_third_full_run_found_secrets_glued_to_other_text():
+    """From the third full run of benchmarks/input_fuzz.py (8 of 30,000 project files): a `TOKEN=` glued to a host
+    name in a Dockerfile line, and user-info after a `://` whose scheme the mutation had mangled."""
+    for damaged in ("pip install --extra-index-url https://***@exampleTOKEN=" + hostile.SECRET_MARK,
+                    "]]]]://ci:p@ss" + hostile.SECRET_MARK + "@mirror.example.org/p",
+                    "torch>=2.://user:" + hostile.SECRET_MARK + "@pypi.example.com/simple"):
+        assert hostile.SECRET_MARK not in clean(damaged), damaged
+    assert clean("tiktoken==0.9 alibabacloud-credentials>=1") == "tiktoken==0.9 alibabacloud-credentials>=1"

@@ -20,15 +20,17 @@ REDACTED = "<redacted>"
 # The password may itself contain `@` (`user:p@ss@host`): the user-info runs to the last `@` before the path.
 # Anything but a slash or a space may stand in it (a quote or a bracket in a damaged file too): better a host
 # hidden in odd text than a token shown.
-_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^/\s]+)@")
+# The scheme may be missing or mangled (`://user:token@host` in a damaged line): the user-info is hidden all the same.
+_USERINFO = re.compile(r"(?P<scheme>(?:[A-Za-z][A-Za-z0-9+.-]*)?://)(?P<userinfo>[^/\s]+)@")
 # Credentials passed as query parameters (`?token=…`, signed URLs).
 _QUERY_SECRET = re.compile(
     r"(?P<name>[?&](?:[\w.-]*token|auth|password|passwd|pwd|secret|[\w.-]*key|signature|sig|x-amz-credential|"
     r"x-amz-signature|x-amz-security-token|credential)=)[^&#\s\"'<>]+", re.I)
 # `NAME=value` where the name says it holds a secret (`TOKEN=…` in a RUN line, `HF_TOKEN=…` in a command): an
-# environment variable's name, in capitals, so that `tiktoken==0.9` or `alibabacloud-credentials>=1` stay whole.
+# environment variable's name, in capitals, so that `tiktoken==0.9` or `alibabacloud-credentials>=1` stay whole; also
+# glued to other text (`…exampleTOKEN=…` in a damaged line), where hiding a value too many costs nothing.
 _SECRET_ASSIGNMENT = re.compile(
-    r"(?<![\w.-])(?P<name>[A-Z0-9_]*(?:TOKEN|SECRET|PASSWORD|PASSWD|API_?KEY|ACCESS_?KEY|PRIVATE_?KEY|CREDENTIALS?)=)"
+    r"(?P<name>[A-Z0-9_]*(?:TOKEN|SECRET|PASSWORD|PASSWD|API_?KEY|ACCESS_?KEY|PRIVATE_?KEY|CREDENTIALS?)=)"
     r"(?!=)(?P<value>[^\s\"'&;|]+)")
 # A variable declared with a secret name in any case (`ENV hf_token=…`, `export Api_Key=…`, `--build-arg token=…`).
 _DECLARED_SECRET = re.compile(

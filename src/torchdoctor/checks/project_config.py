@@ -13,7 +13,7 @@ from torchdoctor.checks.common import COMPANION_FAILURE, places_text
 from torchdoctor.checks.common import torch_specifier as torch_range
 from torchdoctor.checks.gpu_build import build_alternatives, use_build_fix
 from torchdoctor.checks.registry import Finding, rule
-from torchdoctor.family import COMPANIONS, VERSIONED_WITH_TORCH
+from torchdoctor.family import BUILD_PACKAGES, COMPANIONS, VERSIONED_WITH_TORCH
 from torchdoctor.indexes import (
     PLATFORM_NAMES,
     IndexUrl,
@@ -158,7 +158,7 @@ def _ended_before_range(pyproject: PyprojectInfo, variant: str | None) -> bool:
 
 def _legacy_fix(pyproject: PyprojectInfo, found: list[tuple[str, str]]) -> Fix | None:
     """One explicit index for the variant the legacy URLs name, with sources for the torch family."""
-    from torchdoctor.checks.gpu_build import FAMILY_PACKAGES, pytorch_index_url
+    from torchdoctor.checks.gpu_build import pytorch_index_url
 
     parsed = [parse_index_url(url) for _, url in found]
     variants = {(u.channel, u.variant) for u in parsed if u.variant}
@@ -169,7 +169,7 @@ def _legacy_fix(pyproject: PyprojectInfo, found: list[tuple[str, str]]) -> Fix |
         return None  # an explicit index would leave torch only that variant, which has no release in the range
     path = variant if channel == "stable" else f"{channel}/{variant}"
     declared = {r.name for r in pyproject.torch_requirements}
-    packages = [p for p in FAMILY_PACKAGES if p in declared]
+    packages = [p for p in BUILD_PACKAGES if p in declared]
     if "torch" not in packages:
         return None
     name = f"pytorch-{variant}" if channel == "stable" else f"pytorch-{channel}-{variant}"
