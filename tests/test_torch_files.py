@@ -39,6 +39,13 @@ def cuda_torch_without_import(folder: Path, marker: Path) -> Path:
     return python
 
 
+def torch_project(folder: Path) -> Path:
+    project = folder / "proj"
+    project.mkdir()
+    (project / "pyproject.toml").write_text('[project]\nname = "p"\nversion = "0"\ndependencies = ["torch==2.8.0"]\n')
+    return project
+
+
 def test_version_py_is_parsed_never_run():
     hostile = "import os\nos.system('touch /tmp/pwned')\n__version__ = '2.9.0'\ncuda = '12.' + '8'\nhip = None\n"
     assert version_file_values(hostile) == {"__version__": "2.9.0", "hip": None}  # the computed `cuda` is not taken
@@ -68,9 +75,7 @@ def test_a_cuda_build_is_read_from_its_files_without_importing_it(tmp_path):
 def test_check_quick_reports_without_importing_torch(tmp_path):
     marker = tmp_path / "imported"
     python = cuda_torch_without_import(tmp_path / "env", marker)
-    project = tmp_path / "proj"
-    project.mkdir()
-    (project / "pyproject.toml").write_text('[project]\nname = "p"\nversion = "0"\ndependencies = ["torch==2.8.0"]\n')
+    project = torch_project(tmp_path)
     result = run_cli("check", "--quick", "--project", str(project), "--python", str(python), "--color", "never")
     assert result.code in (0, 1) and not marker.exists(), result.stderr
     torch_line = next(line for line in result.stdout.splitlines() if " torch " in line)
@@ -84,9 +89,7 @@ def test_the_app_shows_a_first_verdict_while_import_torch_runs(tmp_path):
 
     marker = tmp_path / "imported"
     python = cuda_torch_without_import(tmp_path / "env", marker)
-    project = tmp_path / "proj"
-    project.mkdir()
-    (project / "pyproject.toml").write_text('[project]\nname = "p"\nversion = "0"\ndependencies = ["torch==2.8.0"]\n')
+    project = torch_project(tmp_path)
 
     async def drive() -> None:
         app = TorchDoctorApp(project, python=str(python), output_dir=tmp_path)

@@ -75,6 +75,14 @@ def _differences(fleet: FleetInfo, facts: list[tuple[str, Callable[[FleetRank], 
             yield name, groups
 
 
+def _difference_findings(fleet: FleetInfo, facts: list[tuple[str, Callable[[FleetRank], object]]],
+                         why: str) -> Iterator[Finding]:
+    """A warning for each fact whose value differs between the ranks, naming the odd ones."""
+    for name, groups in _differences(fleet, facts):
+        message, evidence = _describe(name, groups)
+        yield Finding(Severity.WARNING, message, why, evidence)
+
+
 def _describe(name: str, groups: list) -> tuple[str, tuple[Evidence, ...]]:
     (common, majority), *others = groups
     odd = "; ".join(f"{ranks_text(numbers)}: {shown(value)}" for value, numbers in others)
@@ -166,12 +174,9 @@ def ranks_differ_in_software(snapshot: Snapshot) -> Iterator[Finding]:
         return
     facts = [("torch", lambda r: r.torch), ("CUDA (torch's)", lambda r: r.cuda), ("NCCL", lambda r: r.nccl),
              ("cuDNN", lambda r: r.cudnn), ("Python", lambda r: r.python)]
-    for name, groups in _differences(fleet, facts):
-        message, evidence = _describe(name, groups)
-        yield Finding(Severity.WARNING, message,
-                      "A job should run one build everywhere: NCCL versions that differ can disagree in a collective"
-                      " and hang, and a rank with another torch or CUDA computes and fails unlike the others.",
-                      evidence)
+    yield from _difference_findings(fleet, facts, "A job should run one build everywhere: NCCL versions that differ can"
+                                    " disagree in a collective and hang, and a rank with another torch or CUDA computes"
+                                    " and fails unlike the others.")
 
 
 @rule("TD703", "ranks-differ-in-hardware")
@@ -197,12 +202,9 @@ def ranks_differ_in_hardware(snapshot: Snapshot) -> Iterator[Finding]:
                  ("power limit (W)", lambda r: round(r.gpu.power_limit_w) if r.gpu and r.gpu.power_limit_w else None),
                  ("maximum SM clock (MHz)", lambda r: r.gpu.sm_clock_max_mhz if r.gpu else None)]
         only_gpus = FleetInfo(world_size=fleet.world_size, ranks=tuple(gpus))
-        for name, groups in _differences(only_gpus, facts):
-            message, evidence = _describe(name, groups)
-            yield Finding(Severity.WARNING, message,
-                          "A synchronous job waits for its slowest rank at every step: a GPU with a lower power limit or"
-                          " clock, or another model, sets the pace for all; another driver behaves differently.",
-                          evidence)
+        yield from _difference_findings(only_gpus, facts, "A synchronous job waits for its slowest rank at every step: a"
+                                        " GPU with a lower power limit or clock, or another model, sets the pace for all;"
+                                        " another driver behaves differently.")
     for rank in gpus:
         gpu = rank.gpu
         if gpu and gpu.pcie_width and gpu.pcie_width_max and gpu.pcie_width < gpu.pcie_width_max:
