@@ -19,7 +19,7 @@ import shlex
 import tempfile
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -94,13 +94,13 @@ def run_fleet(python: str, options: FleetOptions, *, cancel: threading.Event | N
         script.write_text(script_source(), encoding="utf-8")
         out = str(Path(scratch) / "fleet.json")
         argv = torchrun_argv(python, options, str(script), out)
-        done = threading.Event()
         stop = threading.Event()
 
         def line_seen(line: str) -> None:
             if any(record.get("kind") == "fleet-done" for record in marked_records(line)):
-                done.set()
-                threading.Timer(DONE_GRACE_S, stop.set).start()  # the others may still be tearing down
+                grace = threading.Timer(DONE_GRACE_S, stop.set)  # the others may still be tearing down, or hung
+                grace.daemon = True
+                grace.start()
             if on_line is not None:
                 on_line(line)
 
@@ -123,14 +123,8 @@ def run_fleet(python: str, options: FleetOptions, *, cancel: threading.Event | N
             last = tail(clean(result.stdout), lines=15)
             return FleetInfo(world_size=0, command=shown, launcher_error=f"{why}; {error}" + (f"\n{last}" if last else ""))
         if not fleet.done and result.timed_out:
-            fleet = _with(fleet, launcher_error=f"rank 0 did not finish in {options.deadline_s():.0f} s: the job was stopped")
-        return _with(fleet, command=shown)
-
-
-def _with(fleet: FleetInfo, **changes: Any) -> FleetInfo:
-    from dataclasses import replace
-
-    return replace(fleet, **changes)
+            fleet = replace(fleet, launcher_error=f"rank 0 did not finish in {options.deadline_s():.0f} s: the job was stopped")
+        return replace(fleet, command=shown)
 
 
 class FleetResultsError(ValueError):
