@@ -211,3 +211,22 @@ def test_td252_ptx_newer_than_the_driver_is_an_error_only_when_the_driver_cannot
         assert "TD252" not in codes
     else:
         assert codes["TD252"].severity.value == "error" and reported in codes["TD252"].message
+
+
+def test_archs_reads_the_libraries_inside_a_wheel(tmp_path):
+    """A wheel is a zip: each library is inflated in turn and read; what is not a library or has no GPU code is left out."""
+    import zipfile
+
+    library = next(name for name in LIBRARIES if "curand" in name)
+    elf = rebuild_elf(RECORDING["headers"][library], tmp_path / "libcurand.so.10")
+    wheel = tmp_path / "nvidia_curand-10.4.0-py3-none-manylinux_2_27_x86_64.whl"
+    with zipfile.ZipFile(wheel, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.write(elf, "nvidia/cu13/lib/libcurand.so.10")
+        archive.writestr("nvidia/cu13/lib/libempty.so", b"\x7fELF not really")
+        archive.writestr("nvidia_curand-10.4.0.dist-info/METADATA", "Name: nvidia-curand\n")
+    (entry,) = json.loads(run_cli("archs", str(wheel), "--format", "json").stdout)
+    assert entry["path"] == "nvidia/cu13/lib/libcurand.so.10" and entry["ptx_isa"] == "9.0"
+    assert entry["sass"] == sorted(set(RECORDING["cuobjdump"][library]["elf"]), key=lambda a: int(a[3:].rstrip("af")))
+    (tmp_path / "broken.whl").write_bytes(b"PK not a zip")
+    broken = run_cli("archs", str(tmp_path / "broken.whl"))
+    assert broken.code == 2 and "not a readable wheel" in broken.stderr

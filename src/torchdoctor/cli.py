@@ -877,8 +877,9 @@ def _run_fleet_with_progress(python: str, options):
 def command_archs(args: argparse.Namespace) -> int:
     """`torchdoctor archs`: the SASS and PTX architectures in libraries, read from their fat binary headers."""
     import json
+    import zipfile
 
-    from torchdoctor.probes.fatbin import NotABinary, environment_gpu_code, read_gpu_code, read_many
+    from torchdoctor.probes.fatbin import NotABinary, environment_gpu_code, read_gpu_code, read_many, wheel_gpu_code
     from torchdoctor.probes.interpreter import InterpreterNotFound, choose_interpreter
     from torchdoctor.probes.project import find_project_root
     from torchdoctor.snapshot import LibraryCode
@@ -898,7 +899,13 @@ def command_archs(args: argparse.Namespace) -> int:
         found = list(environment_gpu_code(site))
     for target in args.targets:
         path = Path(target)
-        if path.is_file():
+        if path.is_file() and path.suffix == ".whl":
+            try:
+                found += [LibraryCode(path.name, member, code.sass, code.ptx, ptx_isa=code.ptx_isa)
+                          for member, code in wheel_gpu_code(path)]
+            except (OSError, zipfile.BadZipFile) as error:
+                raise UsageError(f"{target}: not a readable wheel ({error})") from None
+        elif path.is_file():
             try:
                 code = read_gpu_code(path)
             except (OSError, NotABinary) as error:

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import os
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -95,17 +96,47 @@ _READ: dict[tuple[str, int, int, int], GpuCode] = {}
 extension check reads it again; a rescan in the app reads nothing that did not change."""
 
 
-def read_gpu_code(path: str | os.PathLike) -> GpuCode:
+def read_gpu_code(path: str | os.PathLike, *, remember: bool = True) -> GpuCode:
     """The fat binary entries of an ELF or PE library (no entries: it carries no GPU code)."""
     with open(path, "rb", buffering=0) as handle:  # unbuffered: a 64-byte header costs one 64-byte read, not 8 KiB
         status = os.fstat(handle.fileno())
         key = (str(path), status.st_ino, status.st_size, status.st_mtime_ns)
-        if key in _READ:
+        if remember and key in _READ:
             return _READ[key]
         code = _read_open(handle, path, status.st_size)
-    if len(_READ) < 4096:
+    if remember and len(_READ) < 4096:
         _READ[key] = code
     return code
+
+
+WHEEL_MEMBER_LIMIT = 8 * 1024**3
+"""A library in a wheel larger than this (inflated) is not read: none of NVIDIA's or PyTorch's comes near it."""
+
+
+def wheel_gpu_code(path: str | os.PathLike) -> Iterator[tuple[str, GpuCode]]:
+    """(member name, GPU code) of every shared library in a wheel that carries GPU code. A zip member is compressed, so
+    its headers cannot be reached without inflating what precedes them: each library is inflated to a temporary file
+    in turn, read, and deleted."""
+    import shutil
+    import tempfile
+    import zipfile
+
+    with zipfile.ZipFile(path) as wheel, tempfile.TemporaryDirectory(prefix="torchdoctor-wheel-") as scratch:
+        for info in wheel.infolist():
+            name = info.filename.rsplit("/", 1)[-1]
+            if info.is_dir() or not (name.endswith(LIBRARY_SUFFIXES) or ".so." in name) or info.file_size > WHEEL_MEMBER_LIMIT:
+                continue
+            target = Path(scratch) / "library"
+            try:
+                with wheel.open(info) as source, open(target, "wb") as sink:
+                    shutil.copyfileobj(source, sink, 1 << 20)
+                code = read_gpu_code(target, remember=False)
+            except (OSError, NotABinary, struct.error, zipfile.BadZipFile, ValueError):
+                continue
+            finally:
+                target.unlink(missing_ok=True)
+            if code.entries:
+                yield info.filename, code
 
 
 def _read_open(handle, path: str | os.PathLike, size: int) -> GpuCode:
