@@ -687,6 +687,9 @@ class LibraryCode:
     """The package's own torch requirement (`torch==2.5.1` for a wheel built against that release), "" if none."""
     ptx_isa: str = ""
     """The newest PTX ISA version of its PTX ("9.0"), "" without PTX or from a snapshot older than this field."""
+    missing_torch_symbols: tuple[str, ...] = ()
+    """For an extension: the first (sorted) of torch's C++ symbols it needs that the installed torch does not define."""
+    missing_torch_symbol_count: int = 0
 
 
 @dataclass(frozen=True)

@@ -749,45 +749,70 @@ def ptx_newer_than_driver(snapshot: Snapshot) -> Iterator[Finding]:
 
 @rule("TD251", "extension-built-for-another-torch")
 def extension_built_for_another_torch(snapshot: Snapshot) -> Iterator[Finding]:
-    """An installed package with compiled code requires another torch than the one installed.
+    """An installed package with compiled code was built against another torch than the one installed.
 
     What it detects:
-        A package that ships GPU code built against torch (xformers, vllm, flash-attn wheels and the like name the
-        torch they were built for: `Requires-Dist: torch==2.5.1`) whose torch requirement excludes the installed
-        torch.
+        A package that ships GPU code built against torch whose own libraries need C++ symbols of torch's namespaces
+        (c10, at, torch) that the installed torch's libraries do not define (read from both sides' ELF dynamic symbol
+        tables, probes/symbols.py), or whose metadata names another torch (xformers, vllm, flash-attn wheels pin the
+        torch they were built for: `Requires-Dist: torch==2.5.1`).
     Why it matters:
         A C++ extension is linked against one torch's symbols: beside another torch, importing it fails with
         "undefined symbol" (or crashes), although both installed without complaint (`pip install` does not check an
-        environment after the fact, and `uv pip install --no-deps` or a later torch upgrade breaks the pairing).
+        environment after the fact, and `uv pip install --no-deps` or a later torch upgrade breaks the pairing). The
+        symbol tables say it for extensions built from source too, which name no torch in their metadata.
     Fix safety:
-        Display only: install the release of the package built for this torch, or the torch it names.
+        Display only: install the release of the package built for this torch, or the torch it names, or rebuild it.
     """
     from packaging.requirements import InvalidRequirement, Requirement
 
     installed = snapshot.torch.version or snapshot.torch.installed_version
     if not installed or not snapshot.gpu_code:
         return
-    seen: set[str] = set()
+    try:
+        version = Version(installed)
+    except InvalidVersion:
+        return
+    packages: dict[str, list] = {}
     for library in snapshot.gpu_code:
-        if library.package in seen or library.package == "torch" or not library.requires_torch:
-            continue
-        seen.add(library.package)
+        if library.package != "torch":
+            packages.setdefault(library.package, []).append(library)
+    for package, libraries in sorted(packages.items()):
+        requirement = None
         try:
-            requirement = Requirement(library.requires_torch)
-            version = Version(installed)
-        except (InvalidRequirement, InvalidVersion):
+            requirement = Requirement(libraries[0].requires_torch) if libraries[0].requires_torch else None
+        except InvalidRequirement:
+            pass
+        excluded = requirement is not None and bool(requirement.specifier) and not (
+            requirement.specifier.contains(version, prereleases=True)
+            or requirement.specifier.contains(Version(version.public), prereleases=True))
+        unresolved = next((library for library in libraries if library.missing_torch_symbols), None)
+        if not excluded and unresolved is None:
             continue
-        if not requirement.specifier or requirement.specifier.contains(version, prereleases=True) or \
-                requirement.specifier.contains(Version(version.public), prereleases=True):
-            continue
+        evidence = []
+        if unresolved is not None:
+            evidence.append(Evidence(f"torch symbols {unresolved.path} needs and torch {installed} lacks",
+                                     f"{unresolved.missing_torch_symbol_count}: " + ", ".join(unresolved.missing_torch_symbols),
+                                     "ELF dynamic symbol tables of the extension and of torch's libraries"))
+        if requirement is not None:
+            evidence.append(Evidence(f"{package} requirement", str(requirement), "its installed METADATA"))
+        evidence.append(Evidence("installed torch", installed, torch_source(snapshot)))
+        if unresolved is not None:
+            message = (f"{package} cannot be imported beside torch {installed}: {unresolved.path} needs "
+                       f"{unresolved.missing_torch_symbol_count} of torch's C++ symbols that it does not define"
+                       + (f" (it was built for {requirement})" if excluded else ""))
+        else:
+            message = (f"{package} requires {requirement}, but torch {installed} is installed: its compiled code was built "
+                       "against another torch")
+        wanted = f'"{requirement}"' if excluded else f"a {package} built for torch {version.public}"
         yield Finding(
             Severity.ERROR,
-            f"{library.package} requires {requirement}, but torch {installed} is installed: its compiled code was built "
-            "against another torch",
-            f"{library.package}'s libraries ({library.path}) are linked against the torch its wheel names; beside torch "
-            f"{installed}, `import {library.package.replace('-', '_')}` fails with \"undefined symbol\" or crashes.",
-            (Evidence(f"{library.package} requirement", str(requirement), "its installed METADATA"),
-             Evidence("installed torch", installed, torch_source(snapshot))),
-            Fix(f"Install the {library.package} release built for torch {version.public}, or {requirement}",
-                Applicability.DISPLAY_ONLY, commands=(f'uv pip install "{requirement}"   # or a {library.package} built for torch {version.public}',)),
+            message,
+            f"{package}'s libraries are linked against the torch they were built with; beside torch {installed}, "
+            f"`import {package.replace('-', '_')}` fails with \"undefined symbol\" or crashes.",
+            tuple(evidence),
+            Fix(f"Install the {package} release built for torch {version.public}"
+                + (f", or {requirement}" if excluded else ", or rebuild it against this torch"),
+                Applicability.DISPLAY_ONLY,
+                commands=(f"uv pip install {wanted}   # or reinstall {package} from source against this torch",)),
         )

@@ -283,8 +283,26 @@ def environment_gpu_code(site_packages: str | os.PathLike) -> tuple:
             if code.entries:
                 found.append(LibraryCode(name, relative, code.sass, code.ptx, torch_requirement, code.ptx_isa))
             if len(found) >= MAX_LIBRARIES:
-                return tuple(found)
-    return tuple(found)
+                return _with_symbols(site, found)
+    return _with_symbols(site, found)
+
+
+def _with_symbols(site: Path, found: list) -> tuple:
+    """Each extension with the torch symbols it needs that the installed torch lacks (probes/symbols.py)."""
+    from dataclasses import replace
+
+    from torchdoctor.probes.symbols import missing_from_torch
+
+    try:
+        torch_libraries = sorted(p for p in (site / "torch" / "lib").iterdir() if p.suffix == ".so" or ".so." in p.name)
+    except OSError:
+        return tuple(found)
+    checked = []
+    for library in found:
+        missing = missing_from_torch(site / library.path, torch_libraries) if library.package != "torch" else None
+        checked.append(replace(library, missing_torch_symbols=missing[:5], missing_torch_symbol_count=len(missing))
+                       if missing else library)
+    return tuple(checked)
 
 
 def _metadata(info: Path) -> tuple[str | None, dict[str, str]]:
