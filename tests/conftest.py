@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "tests" / "fixtures"
@@ -118,3 +119,16 @@ def fake_cuda_torch(version: str, cuda: str, is_available: str = "return False",
                   f"            return {cudnn}"]
     lines += ["class cuda:", "    @staticmethod", "    def is_available():", f"        {is_available}"]
     return "\n".join(lines) + "\n"
+
+
+# Property tests: the "ci" profile keeps the suite quick; `HYPOTHESIS_PROFILE=thorough pytest` runs ten times the
+# examples. Each test asks for a share of the profile's budget, so their proportions stay as written.
+settings.register_profile("ci", max_examples=30, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+settings.register_profile("thorough", parent=settings.get_profile("ci"), max_examples=300)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+def examples(share: float) -> int:
+    """The number of examples for a property test: `share` times the profile's budget (30 in ci, 300 thorough)."""
+    return max(10, round(settings.default.max_examples * share))

@@ -10,18 +10,18 @@ import random
 import layouts
 import pytest
 import tomli as tomllib  # tomllib is 3.11+; tomli (a dependency) is the same parser, on 3.10 too
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import run_cli
+from conftest import examples, run_cli
 from torchdoctor.fixes.transforms import FixError, apply_transform
 
 SEEDS = layouts.seeds()
 MACHINES = list(layouts.MACHINES.values())
-EXAMPLES = int(os.environ.get("TORCHDOCTOR_LAYOUT_EXAMPLES", "80"))
+EXAMPLES = int(os.environ.get("TORCHDOCTOR_LAYOUT_EXAMPLES", "0")) or examples(8 / 3)
 
 
-@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(max_examples=EXAMPLES)
 @given(st.integers(0, 2**32), st.sampled_from(range(len(SEEDS))), st.sampled_from(MACHINES))
 def test_fix_and_undo_are_faithful_to_every_layout(tmp_path_factory, seed, which, machine):
     item = layouts.variant(SEEDS[which], random.Random(seed))

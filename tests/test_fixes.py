@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 import tomli as tomllib  # tomllib is 3.11+; tomli (a dependency) is the same parser, on 3.10 too
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import CASES, FIXTURES, SNAPSHOTS, run_cli
+from conftest import CASES, FIXTURES, SNAPSHOTS, examples, run_cli
 from torchdoctor.checks import run_checks
 from torchdoctor.fixes import apply_fixes, fixable
 from torchdoctor.fixes.transforms import FixError
@@ -154,7 +154,7 @@ def pyprojects(draw) -> str:
     return "".join(body)
 
 
-@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(10))
 @given(pyprojects())
 def test_fixes_preserve_format_and_are_idempotent_over_generated_projects(tmp_path_factory, text):
     folder = tmp_path_factory.mktemp("generated")
@@ -162,7 +162,7 @@ def test_fixes_preserve_format_and_are_idempotent_over_generated_projects(tmp_pa
     assert_fix_properties(folder / "unsafe", text, unsafe=True)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(5))
 @given(pyprojects(), st.booleans(), st.booleans())
 def test_fixes_keep_line_endings_and_the_byte_order_mark(tmp_path_factory, text, crlf, bom):
     """The same fixes on the same project written with CRLF and/or a BOM give the same result in that layout:

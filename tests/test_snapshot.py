@@ -9,10 +9,10 @@ import typing
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import SNAPSHOTS, contains
+from conftest import SNAPSHOTS, contains, examples
 from torchdoctor.snapshot import Snapshot, SnapshotError
 
 JSON_VALUES = st.recursive(
@@ -46,7 +46,7 @@ def strategy_for(tp: Any) -> st.SearchStrategy:
     return {str: st.text(max_size=20), int: st.integers(), bool: st.booleans()}[tp]
 
 
-@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@settings(max_examples=examples(5))
 @given(strategy_for(Snapshot))
 def test_any_snapshot_round_trips(snapshot):
     """Read once, a snapshot is what torchdoctor keeps (credentials redacted, control characters escaped, as the
