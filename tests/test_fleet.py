@@ -8,6 +8,7 @@ local rank only, sets a variable, imports torch with another version string, or 
 from __future__ import annotations
 
 import json
+import sys
 import textwrap
 import time
 from dataclasses import replace
@@ -117,6 +118,15 @@ def test_the_cli_refuses_what_it_cannot_do_in_one_line(tmp_path):
     ]:
         result = run_cli("fleet", *argv, "--project", str(tmp_path))
         assert result.code == 2 and expected in result.stderr and "Traceback" not in result.stderr, (argv, result.stderr)
+
+
+def test_without_a_gpu_the_rank_count_must_be_given(tmp_path):
+    from torchdoctor.probes.nvml import probe_nvml
+
+    if probe_nvml().gpus:
+        pytest.skip("this machine has an NVIDIA GPU: fleet would start one rank per GPU")
+    result = run_cli("fleet", "--python", sys.executable, "--project", str(tmp_path))
+    assert result.code == 2 and "no NVIDIA GPU found" in result.stderr and "--nproc-per-node N" in result.stderr
 
 
 def test_several_nodes_get_the_command_to_run_on_each(tmp_path, real_torch_python):
