@@ -213,10 +213,13 @@ async def test_live_probing_fills_panels_and_finishes(tmp_path, real_torch_pytho
     app = TorchDoctorApp(project, python=real_torch_python, output_dir=tmp_path)
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.pause()
-        assert "probing" in str(app.query_one("#summary").content)  # painted before the probes finished
+        first = str(app.query_one("#summary").content)
+        # Painted before the probes finished: still probing, or the first verdict read from torch's files.
+        assert "probing" in first or "first verdict, from torch's files" in first, first
         await settle(pilot)
-        assert app.report is not None and app.snapshot.torch.status == "ok"
+        assert app.report is not None and app.snapshot.torch.status == "ok" and app.snapshot.torch.imported
         assert "TD200" in [d.code for d in app.report.diagnoses]
+        assert "first verdict" not in str(app.query_one("#summary").content)  # the import's answer replaced it
 
 
 @run_async
