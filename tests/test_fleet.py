@@ -115,6 +115,7 @@ def test_the_cli_refuses_what_it_cannot_do_in_one_line(tmp_path):
         (["--nnodes", "2", "--nproc-per-node", "8", "--python", "python3"], "--nnodes needs --rdzv-endpoint"),
         (["--results", str(tmp_path / "none.json")], "none.json"),
         (["--timeout", "0"], "--timeout must be a positive"),
+        (["--nnodes", "2", "--rdzv-endpoint", "node0:29500"], "--nnodes needs --nproc-per-node"),
     ]:
         result = run_cli("fleet", *argv, "--project", str(tmp_path))
         assert result.code == 2 and expected in result.stderr and "Traceback" not in result.stderr, (argv, result.stderr)

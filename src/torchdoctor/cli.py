@@ -791,6 +791,9 @@ def command_fleet(args: argparse.Namespace) -> int:
                 raise UsageError(str(error)) from None
             snapshot = fleet_snapshot(project_dir, None, fleet)
         else:
+            if args.nnodes > 1 and args.nproc_per_node is None:
+                raise UsageError("--nnodes needs --nproc-per-node: the ranks of each node (this machine's GPUs may not "
+                                 "be theirs)")
             python = _fleet_interpreter(project_dir, args.python)
             options = FleetOptions(nproc_per_node=args.nproc_per_node or _gpu_count(), timeout_s=args.timeout,
                                    gemm_seconds=args.gemm_seconds, max_bytes=args.max_bytes)
