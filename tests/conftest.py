@@ -132,3 +132,11 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 def examples(share: float) -> int:
     """The number of examples for a property test: `share` times the profile's budget (30 in ci, 300 thorough)."""
     return max(10, round(settings.default.max_examples * share))
+
+
+def interruptible() -> None:
+    """For a child that a test sends Ctrl-C: a suite started in the background (`cmd &` in a script, nohup) inherits
+    SIGINT ignored, and a Python started so never raises KeyboardInterrupt. The child gets the default back."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from conftest import CASES, HANGING_TORCH, SNAPSHOTS, make_venv, run_cli, write_project
+from conftest import CASES, HANGING_TORCH, SNAPSHOTS, interruptible, make_venv, run_cli, write_project
 
 NO_TORCH_PROJECT = """
 [project]
@@ -173,7 +173,7 @@ def test_ctrl_c_during_a_hanging_import_stops_at_once_and_leaves_no_child(tmp_pa
     folder = write_project(tmp_path / "proj", NO_TORCH_PROJECT)
     make_venv(folder / ".venv", {"torch": HANGING_TORCH})
     process = subprocess.Popen([sys.executable, "-m", "torchdoctor", "check"], cwd=folder,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=interruptible)
     time.sleep(2.0)
     started = time.monotonic()
     process.send_signal(signal.SIGINT)

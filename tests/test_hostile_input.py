@@ -16,7 +16,7 @@ from pathlib import Path
 import hostile
 import pytest
 
-from conftest import SNAPSHOTS, make_venv, run_cli, write_project
+from conftest import SNAPSHOTS, interruptible, make_venv, run_cli, write_project
 from torchdoctor.probes.project import probe_project
 from torchdoctor.redact import clean
 
@@ -221,7 +221,7 @@ def test_ctrl_c_stops_check_and_every_child_at_once(tmp_path):
     environment = {**os.environ, "TORCHDOCTOR_CACHE_DIR": str(tmp_path / "cache")}
     environment.pop("VIRTUAL_ENV", None)
     child = subprocess.Popen([sys.executable, "-m", "torchdoctor", "check", "--project", str(project), "--python", str(python)],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment)
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment, preexec_fn=interruptible)
     deadline = time.monotonic() + 30
     while not processes_with(f"sleep {sleep}") and time.monotonic() < deadline:
         time.sleep(0.2)
