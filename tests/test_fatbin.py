@@ -21,6 +21,15 @@ RECORDING = json.loads(gzip.open(FIXTURES / "fatbin" / "h200-headers.json.gz").r
 LIBRARIES = sorted(RECORDING["headers"])
 
 
+def write_elf_header(handle, table: int, sections: int) -> None:
+    """A 64-bit little-endian ELF header whose section table (64-byte entries, names in section 1) is at `table`."""
+    handle.write(b"\x7fELF\x02\x01\x01" + b"\0" * 9)
+    handle.seek(0x28)
+    handle.write(struct.pack("<Q", table))
+    handle.seek(0x3A)
+    handle.write(struct.pack("<HHH", 64, sections, 1))
+
+
 def rebuild_elf(recorded: dict, path: Path) -> Path:
     """An ELF file with the recorded .nv_fatbin headers at their offsets and holes for the payloads."""
     (section,) = recorded["sections"]
@@ -29,11 +38,7 @@ def rebuild_elf(recorded: dict, path: Path) -> Path:
     table = names_offset + len(names)
     table += (-table) % 8
     with open(path, "wb") as handle:
-        handle.write(b"\x7fELF\x02\x01\x01" + b"\0" * 9)
-        handle.seek(0x28)
-        handle.write(struct.pack("<Q", table))
-        handle.seek(0x3A)
-        handle.write(struct.pack("<HHH", 64, 3, 1))
+        write_elf_header(handle, table, 3)
         for container in section["containers"]:
             handle.seek(container["offset"])
             handle.write(bytes.fromhex(container["header"]))

@@ -8,10 +8,12 @@ import struct
 from dataclasses import replace
 from pathlib import Path
 
+from test_fatbin import write_elf_header
+
 from conftest import SNAPSHOTS
 from torchdoctor.checks import run_checks
-from torchdoctor.probes.fatbin import environment_gpu_code
-from torchdoctor.probes.symbols import missing_from_torch, torch_symbols
+from torchdoctor.probes.fatbin import environment_gpu_code, is_library
+from torchdoctor.probes.symbols import missing_from_torch, torch_provides, torch_symbols
 from torchdoctor.snapshot import Snapshot
 
 FAKE = "_ZN3c1025AFunctionNoTorchEverHadEv"
@@ -22,7 +24,7 @@ def torch_libraries(real_torch_python: str) -> list[Path]:
 
     folder = Path(subprocess.run([real_torch_python, "-c", "import torch, os; print(os.path.dirname(torch.__file__))"],
                                  capture_output=True, text=True, check=True).stdout.strip()) / "lib"
-    return sorted(p for p in folder.iterdir() if p.suffix == ".so" or ".so." in p.name)
+    return sorted(p for p in folder.iterdir() if is_library(p.name))
 
 
 def write_extension(path: Path, undefined: list[str], sm: int = 80) -> Path:
@@ -44,11 +46,7 @@ def write_extension(path: Path, undefined: list[str], sm: int = 80) -> Path:
         offset += len(blob)
     table = offset + (-offset) % 8
     with open(path, "wb") as handle:
-        handle.write(b"\x7fELF\x02\x01\x01" + b"\0" * 9)
-        handle.seek(0x28)
-        handle.write(struct.pack("<Q", table))
-        handle.seek(0x3A)
-        handle.write(struct.pack("<HHH", 64, 5, 1))
+        write_elf_header(handle, table, 5)
         for blob, at in zip(blobs, offsets, strict=True):
             handle.seek(at)
             handle.write(blob)
@@ -67,7 +65,7 @@ def test_torchs_own_python_bindings_need_nothing_torch_lacks(real_torch_python):
     libraries = torch_libraries(real_torch_python)
     bindings = next(p for p in libraries if p.name == "libtorch_python.so")
     assert len(torch_symbols(bindings)[1]) > 1000
-    assert missing_from_torch(bindings, libraries) == ()
+    assert missing_from_torch(bindings, torch_provides(libraries)) == ()
 
 
 def test_an_extension_needing_a_symbol_torch_does_not_define_is_named(real_torch_python, tmp_path):
@@ -75,8 +73,8 @@ def test_an_extension_needing_a_symbol_torch_does_not_define_is_named(real_torch
     real = sorted(torch_symbols(next(p for p in libraries if p.name == "libtorch_cpu.so"))[0])[0]
     extension = write_extension(tmp_path / "_C.so", [real, FAKE, "_ZNSt6vectorIiSaIiEE9push_backEOi"])
     assert torch_symbols(extension) == (frozenset(), frozenset({real, FAKE}))  # the C++ runtime's symbol is not torch's
-    assert missing_from_torch(extension, libraries) == (FAKE,)
-    assert torch_symbols(tmp_path / "missing.so") is None and missing_from_torch(extension, []) is None
+    assert missing_from_torch(extension, torch_provides(libraries)) == (FAKE,)
+    assert torch_symbols(tmp_path / "missing.so") is None and missing_from_torch(extension, torch_provides([])) is None
 
 
 def test_td251_predicts_undefined_symbol_for_an_extension_without_a_torch_pin(real_torch_python, tmp_path):

@@ -882,7 +882,14 @@ def command_archs(args: argparse.Namespace) -> int:
     import json
     import zipfile
 
-    from torchdoctor.probes.fatbin import NotABinary, environment_gpu_code, read_gpu_code, read_many, wheel_gpu_code
+    from torchdoctor.probes.fatbin import (
+        NotABinary,
+        environment_gpu_code,
+        is_library,
+        read_gpu_code,
+        read_many,
+        wheel_gpu_code,
+    )
     from torchdoctor.probes.interpreter import InterpreterNotFound, choose_interpreter
     from torchdoctor.probes.project import find_project_root
     from torchdoctor.snapshot import LibraryCode
@@ -915,7 +922,7 @@ def command_archs(args: argparse.Namespace) -> int:
                 raise UsageError(f"{target}: {error}") from None
             found.append(LibraryCode(path.name, str(path), code.sass, code.ptx, ptx_isa=code.ptx_isa))
         elif path.is_dir():
-            libraries = sorted(p for p in path.rglob("*") if p.suffix in (".so", ".pyd", ".dll") or ".so." in p.name)
+            libraries = sorted(p for p in path.rglob("*") if is_library(p.name))
             found += [LibraryCode(path.name, str(code.path), code.sass, code.ptx, ptx_isa=code.ptx_isa)
                       for code in read_many(libraries[:5000])]
         else:

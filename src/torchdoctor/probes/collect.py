@@ -133,7 +133,6 @@ def project_only_snapshot(directory: Path) -> Snapshot:
 def fleet_snapshot(directory: Path, interpreter, fleet) -> Snapshot:
     """`torchdoctor fleet`: the project's files and the job's results. Each rank probed itself (its torch, GPU and
     variables are in `fleet`); this machine's own parts say so instead of being probed again."""
-    from dataclasses import replace
 
     snapshot = project_only_snapshot(directory)
     reason = "torchdoctor fleet: each rank reported its own torch and GPU"

@@ -124,7 +124,7 @@ def wheel_gpu_code(path: str | os.PathLike) -> Iterator[tuple[str, GpuCode]]:
     with zipfile.ZipFile(path) as wheel, tempfile.TemporaryDirectory(prefix="torchdoctor-wheel-") as scratch:
         for info in wheel.infolist():
             name = info.filename.rsplit("/", 1)[-1]
-            if info.is_dir() or not (name.endswith(LIBRARY_SUFFIXES) or ".so." in name) or info.file_size > WHEEL_MEMBER_LIMIT:
+            if info.is_dir() or not is_library(name) or info.file_size > WHEEL_MEMBER_LIMIT:
                 continue
             target = Path(scratch) / "library"
             try:
@@ -257,6 +257,11 @@ LIBRARY_SUFFIXES = (".so", ".pyd", ".dll")
 MAX_LIBRARIES = 2000
 
 
+def is_library(name: str) -> bool:
+    """A shared library's file name: `x.so`, `libcudart.so.13`, `x.pyd`, `x.dll`."""
+    return name.endswith(LIBRARY_SUFFIXES) or ".so." in name
+
+
 def environment_gpu_code(site_packages: str | os.PathLike) -> tuple:
     """The GPU code of torch and of every installed distribution that requires torch (the extensions: flash-attn,
     xformers, vllm, a project's own), from their RECORD files: NVIDIA's own wheels are built for every GPU of their
@@ -291,15 +296,15 @@ def _with_symbols(site: Path, found: list) -> tuple:
     """Each extension with the torch symbols it needs that the installed torch lacks (probes/symbols.py)."""
     from dataclasses import replace
 
-    from torchdoctor.probes.symbols import missing_from_torch
+    from torchdoctor.probes.symbols import missing_from_torch, torch_provides
 
     try:
-        torch_libraries = sorted(p for p in (site / "torch" / "lib").iterdir() if p.suffix == ".so" or ".so." in p.name)
+        provided = torch_provides(sorted(p for p in (site / "torch" / "lib").iterdir() if is_library(p.name)))
     except OSError:
         return tuple(found)
     checked = []
     for library in found:
-        missing = missing_from_torch(site / library.path, torch_libraries) if library.package != "torch" else None
+        missing = missing_from_torch(site / library.path, provided) if library.package != "torch" else None
         checked.append(replace(library, missing_torch_symbols=missing[:5], missing_torch_symbol_count=len(missing))
                        if missing else library)
     return tuple(checked)
@@ -337,6 +342,6 @@ def _libraries(info: Path) -> list[str]:
     for line in record.splitlines():
         path = line.rsplit(",", 2)[0] if line.count(",") >= 2 else line
         name = path.rsplit("/", 1)[-1]
-        if not path.startswith("..") and (name.endswith(LIBRARY_SUFFIXES) or ".so." in name):
+        if not path.startswith("..") and is_library(name):
             found.append(path)
     return found

@@ -68,17 +68,20 @@ def _read_symbols(descriptor: int, size: int) -> tuple[frozenset[str], frozenset
     return frozenset(defined), frozenset(undefined)
 
 
-def missing_from_torch(extension: str | os.PathLike, torch_libraries: list[Path]) -> tuple[str, ...] | None:
-    """The torch symbols `extension` needs that none of `torch_libraries` defines (sorted); None when either side
-    could not be read."""
-    needed = torch_symbols(extension)
-    if needed is None or not torch_libraries:
-        return None
+def torch_provides(torch_libraries: list[Path]) -> frozenset[str] | None:
+    """Every symbol of torch's namespaces that torch's libraries define; None when none could be read."""
     provided: set[str] = set()
     for library in torch_libraries:
         symbols = torch_symbols(library)
         if symbols is not None:
             provided |= symbols[0]
-    if not provided:
+    return frozenset(provided) or None
+
+
+def missing_from_torch(extension: str | os.PathLike, provided: frozenset[str] | None) -> tuple[str, ...] | None:
+    """The torch symbols `extension` needs that `provided` (torch_provides) lacks, sorted; None when either side
+    could not be read."""
+    needed = torch_symbols(extension)
+    if needed is None or not provided:
         return None
     return tuple(sorted(needed[1] - provided))

@@ -66,17 +66,18 @@ def table(headers: list[str], rows: list[list[str]], indent: str = "  ") -> list
 
 
 def link_line(fleet: FleetInfo) -> str:
+    """What the collectives are judged against, or why they are not."""
     link = expected_link(fleet)
     if link is not None:
-        return (f"link     {link[1]} (the slowest rank's); bus bandwidth at {size_text(LARGE_BYTES)} or more below"
+        return (f"{link[1]} (the slowest rank's); bus bandwidth at {size_text(LARGE_BYTES)} or more below"
                 f" {knowledge().nvlink_slow_below:.0%} of it is reported")
     if fleet.backend != "nccl":
-        return "link     gloo on the CPU: the bandwidth is the machine's memory and loopback, not a GPU link; no expectation"
+        return "gloo on the CPU: the bandwidth is the machine's memory and loopback, not a GPU link; no expectation"
     if len({r.host for r in fleet.ranks}) > 1:
-        return "link     several nodes: the network between them decides, which NVML does not describe; no expectation"
+        return "several nodes: the network between them decides, which NVML does not describe; no expectation"
     if len(fleet.ranks) < 2:
-        return "link     one rank: nothing to measure between GPUs"
-    return "link     not known for every rank (NVML gave no NVLink or PCIe facts): no expectation"
+        return "one rank: nothing to measure between GPUs"
+    return "not known for every rank (NVML gave no NVLink or PCIe facts): no expectation"
 
 
 def render_fleet(report: Report, *, color: bool = False, verbose: bool = False) -> str:
@@ -98,7 +99,7 @@ def render_fleet(report: Report, *, color: bool = False, verbose: bool = False) 
     if fleet.collectives:
         lines += ["", *table(*collective_rows(fleet))]
     if fleet.world_size:
-        lines += ["", link_line(fleet)]
+        lines += ["", f"link     {link_line(fleet)}"]
     p2p = [r for r in fleet.ranks if r.p2p and len(r.p2p) > 1]
     for rank in p2p if verbose else []:
         lines.append(f"p2p      node {rank.node_rank}: " + " | ".join("".join("1" if ok else "0" for ok in row) for row in rank.p2p))

@@ -93,4 +93,4 @@ def _fleet(fleet) -> list[str]:
         if rows:
             lines += ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
             lines += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows] + [""]
-    return lines + [link_line(fleet).removeprefix("link     ").join(["Link: ", ""]), ""]
+    return lines + [f"Link: {link_line(fleet)}", ""]

@@ -249,5 +249,5 @@ def fleet_panel(snapshot: Snapshot | None) -> Text:
             first, *rest = table(headers, rows, indent="")
             text.append("\n" + first + "\n", style="bold")
             text.append("\n".join(rest) + "\n")
-    text.append("\n" + link_line(fleet).removeprefix("link     ") + "\n")
+    text.append("\n" + link_line(fleet) + "\n")
     return text
