@@ -104,6 +104,8 @@ class TorchDoctorApp(App[int]):
         self.parts: dict = {}
         self.probe_started = time.monotonic()
         self.probing = False
+        self.provisional = False
+        """The report on screen is the first verdict from torch's files, while `import torch` still runs."""
         self.bench_cancel = threading.Event()
         self.bench_running = False
         self.bench_progress: str | None = None
@@ -203,6 +205,7 @@ class TorchDoctorApp(App[int]):
         if message.name == "provisional":  # the first verdict, from torch's files; the import still runs
             if self.probing:
                 self.set_snapshot(message.value)
+                self.provisional = True
             return
         self.parts[message.name] = message.value
         self.refresh_facts()
@@ -210,7 +213,7 @@ class TorchDoctorApp(App[int]):
     def on_snapshot_ready(self, message: SnapshotReady) -> None:
         if self.closing():
             return
-        self.probing = False
+        self.probing = self.provisional = False
         snapshot = message.snapshot
         if self.snapshot is not None and self.snapshot.bench is not None and snapshot.bench is None:
             snapshot = replace(snapshot, bench=self.snapshot.bench)  # a rescan keeps the last GEMM result
@@ -249,7 +252,7 @@ class TorchDoctorApp(App[int]):
         if "torch" in waiting:
             detail += " (import torch in the project's interpreter)"
         summary = self.main.query_one("#summary", Static)
-        if self.report is not None:  # a first verdict from torch's files is on screen; the import confirms it
+        if self.provisional and self.report is not None:  # a first verdict from torch's files; the import confirms it
             summary.update(Text(f"{summary_line(self.report)} · first verdict, from torch's files · {spin} import torch "
                                 f"{elapsed:4.1f} s"))
             return
@@ -589,7 +592,7 @@ class TorchDoctorApp(App[int]):
     def worker_failed(self, event: Worker.StateChanged) -> None:
         if event.state == WorkerState.ERROR:
             if event.worker.group == "probe":
-                self.probing = False
+                self.probing = self.provisional = False
             if event.worker.group == "bench":
                 self.bench_running = False
             self.notify(str(event.worker.error), title=f"{event.worker.group} failed", severity="error", timeout=10, markup=False)
