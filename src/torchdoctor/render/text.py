@@ -36,7 +36,8 @@ def render_text(report: Report, *, color: bool = False, verbose: bool = False) -
     snapshot = report.snapshot
     lines = [paint(f"torchdoctor {snapshot.torchdoctor_version}", "1") + f" — {snapshot.project.root}", ""]
     if snapshot.torch.status == "not-probed":
-        machine = [("machine", ["not probed (--no-machine): only the project files were checked"])]
+        machine = [("machine", ["not probed here: the ranks of a fleet job reported their own (`torchdoctor fleet --snapshot` shows them)" if snapshot.fleet
+                                else "not probed (--no-machine): only the project files were checked"])]
     else:
         machine = [("machine", [machine_line(snapshot)]), ("gpu", gpu_lines(snapshot)),
                    ("python", [python_line(snapshot)]), ("torch", [torch_line(snapshot)])]
