@@ -112,6 +112,29 @@ def test_a_damaged_fat_binary_is_refused_or_empty_never_a_hang(tmp_path, damage)
     assert len(code.entries) < 200
 
 
+@pytest.mark.parametrize("length", [5, 20, 51, 63])
+def test_a_truncated_elf_header_is_refused_in_words(tmp_path, length):
+    from torchdoctor.probes.fatbin import NotABinary
+
+    path = tmp_path / "short.so"
+    path.write_bytes((b"\x7fELF\x02\x01\x01" + b"\0" * 57)[:length])
+    with pytest.raises(NotABinary, match="truncated"):
+        read_gpu_code(path)
+
+
+def test_libraries_read_together_come_back_in_order_with_the_unreadable_ones_as_none(tmp_path):
+    from torchdoctor.probes.fatbin import read_each
+
+    libraries = [rebuild_elf(RECORDING["headers"][name], tmp_path / f"{index}.so") for index, name in enumerate(LIBRARIES)]
+    (tmp_path / "text.so").write_text("not a library")
+    paths = libraries[:2] + [tmp_path / "text.so", tmp_path / "missing.so"] + libraries[2:]
+    codes = read_each(paths)
+    assert codes[2:4] == [None, None]
+    read = [code for code in codes if code is not None]
+    assert [code.path for code in read] == [str(path) for path in libraries]
+    assert [len(code.entries) for code in read] == [len(read_gpu_code(path, remember=False).entries) for path in libraries]
+
+
 def installed_extension(site: Path, package: str, version: str, requires: str) -> None:
     """A wheel installed in `site`: its _C.so (the recorded libcurand headers), METADATA and RECORD."""
     library = next(name for name in LIBRARIES if "curand" in name)
