@@ -102,7 +102,7 @@ async def test_the_demo_shows_its_findings_and_the_fix_preview():
         assert codes[:2] == ["TD304", "TD304"]
         assert str(app.query_one("#summary").content).startswith("problems found: 2 error(s)")
         assert app.selected().code == "TD304"
-        _, diff, _ = app.preview([app.selected()])
+        diff = app.preview([app.selected()]).diff
         assert '+url = "https://download.pytorch.org/whl/nightly/cu128"' in diff  # what the detail pane previews
         await pilot.press("down")
         assert app.selected().message.startswith("the URL of index pytorch-cpu")

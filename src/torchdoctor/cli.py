@@ -575,11 +575,12 @@ def write_atomically(path: Path, text: str) -> None:
 
 
 def command_fix(args: argparse.Namespace) -> int:
-    from torchdoctor.checks import RULES, run_checks
-    from torchdoctor.fixes import FixError, fixable, unified_diff
-    from torchdoctor.fixes.proof import plan_fixes
-    from torchdoctor.fixes.writer import write_fixed
+    """`torchdoctor fix`: the workflow's choose, preview (proof), write and re-check steps, said on stderr; the diff
+    on stdout."""
+    from torchdoctor.checks import RULES
+    from torchdoctor.fixes import FixError
     from torchdoctor.probes.collect import with_project
+    from torchdoctor.workflow import CannotFix, choose_fixes, fix_diagnoses, preview_fixes, recheck, reread_project, write_fixes
 
     if not args.codes and not args.all:
         raise UsageError("name the diagnoses to fix (e.g. `torchdoctor fix TD304`) or pass --all")
@@ -587,33 +588,29 @@ def command_fix(args: argparse.Namespace) -> int:
     unknown = sorted(codes - set(RULES))
     if unknown:
         raise UsageError(f"no such diagnosis: {', '.join(unknown)} (`torchdoctor rules` lists them)")
+    if args.alternative is not None and len(codes) != 1:
+        raise UsageError("--alternative needs exactly one diagnosis code")
     project_dir = project_directory(args)
     snapshot = load_snapshot(args, project_dir)
     if args.snapshot and not args.project:
         # A recorded snapshot names the project it was taken in; a fix edits only the project here (the current
         # directory or --project), never a path read from a file someone handed over.
         snapshot = with_project(snapshot, project_dir)
-    pyproject = snapshot.project.pyproject
-    if pyproject is None:
+    if snapshot.project.pyproject is None:
         raise UsageError(f"no usable pyproject.toml in {snapshot.project.root}")
-    path = Path(pyproject.path)
-    diagnoses = run_checks(snapshot)
+    diagnoses = fix_diagnoses(snapshot)
     if args.alternative is not None:
-        if len(codes) != 1:
-            raise UsageError("--alternative needs exactly one diagnosis code")
         diagnoses = tuple(choose_alternative(diagnoses, codes, args.alternative))
-    chosen = fixable(diagnoses, codes or None, unsafe=args.unsafe)
-    skipped = [d for d in fixable(diagnoses, codes or None, unsafe=True) if d not in chosen]
-    for diagnosis in skipped:
+    choice = choose_fixes(diagnoses, codes, unsafe=args.unsafe)
+    for diagnosis in choice.needs_unsafe:
         print(f"skipped (unsafe, pass --unsafe): {diagnosis.code} {fix_title(diagnosis)}", file=sys.stderr)
-    for diagnosis in diagnoses:
-        if diagnosis.fix is not None and diagnosis.fix.commands and (not codes or diagnosis.code in codes):
-            print(f"{diagnosis.code} is fixed outside pyproject.toml; run it yourself:", file=sys.stderr)
-            for command in diagnosis.fix.commands:
-                print(f"    {command}", file=sys.stderr)
-    if not chosen:
+    for diagnosis in choice.outside:
+        print(f"{diagnosis.code} is fixed outside pyproject.toml; run it yourself:", file=sys.stderr)
+        for command in diagnosis.fix.commands if diagnosis.fix else ():
+            print(f"    {command}", file=sys.stderr)
+    if not choice.chosen:
         # A fix was asked for and none can be written: say which findings stay, and exit 1 while they do.
-        named = [d for d in diagnoses if d.code in codes] if codes else [d for d in skipped]
+        named = [d for d in diagnoses if d.code in codes] if codes else list(choice.needs_unsafe)
         if codes and not named:
             print(f"torchdoctor: {', '.join(sorted(codes))} not reported here: nothing to fix", file=sys.stderr)
             return ExitCode.CLEAN
@@ -621,32 +618,28 @@ def command_fix(args: argparse.Namespace) -> int:
             f"; still reported: {', '.join(sorted({d.code for d in named}))}" if named else ""), file=sys.stderr)
         return ExitCode.FINDINGS if named else ExitCode.CLEAN
     try:
-        original = path.read_bytes()
-        before = original.decode("utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise UsageError(f"cannot fix {path}: {error}") from None
-    plan = plan_fixes(snapshot, before, chosen,
-                      lambda fixed: fixable(run_checks(fixed), codes or None, unsafe=args.unsafe))
-    for diagnosis in plan.applied:
+        preview = preview_fixes(snapshot, choice.chosen, follow=True, codes=codes, unsafe=args.unsafe)
+    except CannotFix as error:
+        raise UsageError(str(error)) from None
+    for diagnosis in preview.applied:
         print(f"{diagnosis.code}: {fix_title(diagnosis)}", file=sys.stderr)
-    for diagnosis, proof in plan.refused:
+    for diagnosis, proof in preview.refused:
         print(f"not applied, not proven: {diagnosis.code} {fix_title(diagnosis)}", file=sys.stderr)
         for problem in proof.problems:
             print(f"    {problem}", file=sys.stderr)
-    after = plan.after
-    diff = unified_diff(before, after)
+    diff = preview.diff
     sys.stdout.write(_paint_diff(diff) if use_color("auto") else diff)
     sys.stdout.flush()
     if not diff:
-        print("torchdoctor: nothing written: no fix could be proven" if plan.refused else "torchdoctor: nothing to change",
+        print("torchdoctor: nothing written: no fix could be proven" if preview.refused else "torchdoctor: nothing to change",
               file=sys.stderr)
-        return ExitCode.FINDINGS if plan.refused else ExitCode.CLEAN
+        return ExitCode.FINDINGS if preview.refused else ExitCode.CLEAN
     if args.dry_run:
-        return ExitCode.FINDINGS if plan.refused else ExitCode.CLEAN
+        return ExitCode.FINDINGS if preview.refused else ExitCode.CLEAN
     if args.verify:
         from torchdoctor.fixes.verify import verify_fix
 
-        verification = verify_fix(snapshot, after, on_line=lambda line: print(f"    {line}", file=sys.stderr))
+        verification = verify_fix(snapshot, preview.after, on_line=lambda line: print(f"    {line}", file=sys.stderr))
         if not verification.passed:
             print(f"torchdoctor: nothing written: {verification.summary}", file=sys.stderr)
             return ExitCode.FINDINGS
@@ -654,26 +647,25 @@ def command_fix(args: argparse.Namespace) -> int:
     if not args.yes:
         if not sys.stdin.isatty():
             raise UsageError("nothing written: pass --yes to write without a confirmation")
-        answer = input(f"Write these changes to {path}? [y/N] ").strip().lower()
+        answer = input(f"Write these changes to {preview.path}? [y/N] ").strip().lower()
         if answer not in ("y", "yes"):
             print("torchdoctor: nothing written", file=sys.stderr)
             return ExitCode.CLEAN
     try:
-        backup = write_fixed(path, original, after)
+        backup = write_fixes(preview)
     except FixError as error:
         raise UsageError(str(error)) from None
-    print(f"wrote {path} (undo with `torchdoctor undo`; backup in {backup})", file=sys.stderr)
-    rechecked = run_checks(with_project(snapshot, Path(snapshot.project.root)))
-    remaining = sorted({d.code for d in rechecked} & {d.code for d in (*plan.applied, *(d for d, _ in plan.refused))})
-    cured = sorted({d.code for d in plan.applied} - set(remaining))
-    if cured:
-        print(f"re-check: {', '.join(cured)} no longer reported", file=sys.stderr)
-    if remaining:
-        print(f"re-check: still reported: {', '.join(remaining)}", file=sys.stderr)
+    print(f"wrote {preview.path} (undo with `torchdoctor undo`; backup in {backup})", file=sys.stderr)
+    meant = [(d.code, d.message) for d in (*preview.applied, *(d for d, _ in preview.refused))]
+    said = recheck(meant, diagnoses, fix_diagnoses(reread_project(snapshot)))
+    if said.cured:
+        print(f"re-check: {', '.join(said.cured)} no longer reported", file=sys.stderr)
+    if said.still:
+        print(f"re-check: still reported: {', '.join(said.still)}", file=sys.stderr)
     if args.lock:
-        return lock_or_put_back(Path(snapshot.project.root), path)
+        return lock_or_put_back(Path(snapshot.project.root), preview.path)
     print("next: `uv lock`, then `uv sync`", file=sys.stderr)
-    return ExitCode.FINDINGS if remaining else ExitCode.CLEAN
+    return ExitCode.FINDINGS if said.still else ExitCode.CLEAN
 
 
 def fix_title(diagnosis) -> str:
@@ -747,16 +739,15 @@ def run_uv_lock(root: Path) -> int:
 
 def command_undo(args: argparse.Namespace) -> int:
     from torchdoctor.fixes import FixError
-    from torchdoctor.fixes.writer import undo_last
     from torchdoctor.probes.project import find_project_root
+    from torchdoctor.workflow import undo_fix
 
     root, _ = find_project_root(project_directory(args))
-    path = root / "pyproject.toml"
     try:
-        backup = undo_last(path)
+        backup = undo_fix(root)
     except FixError as error:
         raise UsageError(str(error)) from None
-    print(f"restored {path} from {backup}", file=sys.stderr)
+    print(f"restored {root / 'pyproject.toml'} from {backup}", file=sys.stderr)
     return ExitCode.CLEAN
 
 

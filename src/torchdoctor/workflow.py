@@ -1,16 +1,20 @@
-"""The one flow under both faces: diagnose a snapshot into a Report, as the project's settings ask.
+"""The one flow under both faces: diagnose, choose fixes, preview (prove), write, re-check, undo.
 
-The CLI and the TUI build their Report here, so `[tool.torchdoctor]` and the command line's --select / --ignore
-apply the same way in both (the rest of the flow, fixing and re-checking, lives in torchdoctor.fixes).
+The CLI and the TUI call these and only show what they return, so `[tool.torchdoctor]`, --select / --ignore, which
+fixes a request picks, the proof a fix must pass and what the re-check says are decided once, here. The steps are
+plain functions over data (a Snapshot, Diagnoses, a FixPreview), so a face can run any of them in a worker thread.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 from torchdoctor.checks import PROJECT_RULES, run_checks
-from torchdoctor.model import Diagnosis, Report, Severity
+from torchdoctor.fixes import FixError, fixable, unified_diff
+from torchdoctor.fixes.proof import Proof, plan_fixes
+from torchdoctor.model import Applicability, Diagnosis, Report, Severity
 from torchdoctor.snapshot import Snapshot
 
 
@@ -52,3 +56,140 @@ def diagnose(snapshot: Snapshot, selection: Selection | None = None) -> Report:
         # rules that read the project's files, and the fleet's own, which read what each rank reported.
         kept = [d for d in kept if d.code in PROJECT_RULES or d.code.startswith("TD7")]
     return Report(snapshot=snapshot, diagnoses=tuple(kept))
+
+
+# ---------------------------------------------------------------------------------------------
+# Fixing
+
+
+class CannotFix(Exception):
+    """Nothing can be fixed here at all (no pyproject.toml, or one that cannot be read): said in one line."""
+
+
+@dataclass(frozen=True)
+class FixChoice:
+    """What a fix request picks from the findings."""
+
+    chosen: tuple[Diagnosis, ...]
+    """The findings whose pyproject.toml fixes will be applied (and proven first)."""
+    needs_unsafe: tuple[Diagnosis, ...] = ()
+    """Findings with an unsafe fix left out because --unsafe was not given."""
+    outside: tuple[Diagnosis, ...] = ()
+    """Findings cured outside pyproject.toml: their commands are shown, never run."""
+
+
+def choose_fixes(diagnoses: Iterable[Diagnosis], codes: set[str] | None = None, *, unsafe: bool = False) -> FixChoice:
+    """The fixes a request picks: those of the named codes (every code when none is named), unsafe ones only when
+    asked; the findings it names that are cured by commands are returned to be shown."""
+    diagnoses = tuple(diagnoses)
+    chosen = fixable(diagnoses, codes or None, unsafe=unsafe)
+    everything = fixable(diagnoses, codes or None, unsafe=True)
+    outside = tuple(d for d in diagnoses if d.fix is not None and d.fix.commands and (not codes or d.code in codes))
+    return FixChoice(tuple(chosen), tuple(d for d in everything if d not in chosen), outside)
+
+
+def fix_diagnoses(snapshot: Snapshot) -> tuple[Diagnosis, ...]:
+    """The findings a fix may be asked for: every rule's, whatever the selection (a fix named on the command line
+    is applied even when the project's settings hide its finding from the report)."""
+    return run_checks(snapshot)
+
+
+@dataclass(frozen=True)
+class FixPreview:
+    """The proven result of applying fixes to the project's pyproject.toml, before anything is written."""
+
+    path: Path
+    original: bytes
+    """The file's bytes as read: the writer refuses to write if the file changed since (and undo restores them)."""
+    before: str
+    after: str
+    applied: tuple[Diagnosis, ...]
+    refused: tuple[tuple[Diagnosis, Proof], ...]
+    """Fixes that could not be proven, each with the reasons."""
+
+    @property
+    def diff(self) -> str:
+        return unified_diff(self.before, self.after)
+
+    @property
+    def changes(self) -> bool:
+        return self.after != self.before
+
+    @property
+    def refusal(self) -> str:
+        """Why nothing could be proven, in one line ("" when something was)."""
+        if self.applied or not self.refused:
+            return ""
+        return "the fix could not be proven: " + "; ".join(p for _, proof in self.refused for p in proof.problems)
+
+
+def preview_fixes(snapshot: Snapshot, chosen: Iterable[Diagnosis], *, follow: bool = False,
+                  codes: set[str] | None = None, unsafe: bool = False) -> FixPreview:
+    """Apply and prove the chosen fixes on the project's pyproject.toml, in memory. With `follow`, the fixes that the
+    applied ones reveal (of `codes`, safe unless `unsafe`) are applied too, to the fixed point, so that a second run
+    finds nothing left; without it, exactly the chosen ones. Raises CannotFix when there is no file to fix."""
+    pyproject = snapshot.project.pyproject
+    if pyproject is None:
+        raise CannotFix(f"no usable pyproject.toml in {snapshot.project.root}")
+    path = Path(pyproject.path)
+    try:
+        original = path.read_bytes()
+        before = original.decode("utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise CannotFix(f"cannot fix {path}: {error}") from None
+
+    def revealed(fixed: Snapshot) -> list[Diagnosis]:
+        return fixable(run_checks(fixed), codes or None, unsafe=unsafe) if follow else []
+
+    plan = plan_fixes(snapshot, before, list(chosen), revealed)
+    return FixPreview(path, original, before, plan.after, plan.applied, plan.refused)
+
+
+def write_fixes(preview: FixPreview) -> Path:
+    """Write the previewed text (the writer keeps a backup for `undo` and refuses if the file changed since it was
+    read); returns the backup's path. Raises FixError."""
+    from torchdoctor.fixes.writer import write_fixed
+
+    if not preview.changes:
+        raise FixError("nothing to write")
+    return write_fixed(preview.path, preview.original, preview.after)
+
+
+def undo_fix(root: Path) -> Path:
+    """Put back pyproject.toml as it was before the last fix written in `root`; returns the backup's folder.
+    Raises FixError."""
+    from torchdoctor.fixes.writer import undo_last
+
+    return undo_last(root / "pyproject.toml")
+
+
+def reread_project(snapshot: Snapshot) -> Snapshot:
+    """The snapshot with the project's files read again (after a fix, an undo or a lock); the machine is kept."""
+    from torchdoctor.probes.collect import with_project
+
+    return with_project(snapshot, Path(snapshot.project.root))
+
+
+@dataclass(frozen=True)
+class Recheck:
+    """What a re-check says of the findings a fix was meant to cure."""
+
+    cured: tuple[str, ...]
+    still: tuple[str, ...]
+
+
+def recheck(fixed: Iterable[tuple[str, str]], before: Iterable[Diagnosis], after: Iterable[Diagnosis]) -> Recheck:
+    """Findings are told apart by code and message, so fixing one of two TD304s cures that one. A code is still
+    reported when a finding the fix meant to cure is, or when the fix made a new finding of that code (one cure
+    traded for another problem of the same kind); it is cured when neither is so."""
+    fixed = set(fixed)
+    was = {(d.code, d.message) for d in before}
+    now = {(d.code, d.message) for d in after}
+    codes = {code for code, _ in fixed}
+    still = {code for code, _ in fixed & now} | {code for code, _ in now - was if code in codes}
+    cured = {code for code, _ in (fixed & was) - now} - still
+    return Recheck(tuple(sorted(cured)), tuple(sorted(still)))
+
+
+def is_unsafe(diagnosis: Diagnosis) -> bool:
+    return diagnosis.fix is not None and diagnosis.fix.applicability is Applicability.UNSAFE

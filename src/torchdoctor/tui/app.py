@@ -1,9 +1,9 @@
 """The Textual app: the same Report the CLI prints, on one screen, with the fixes one key away.
 
 Everything slow runs in thread workers that only post messages (probes, the GEMM test, `uv lock`);
-the app turns those into widgets. The logic is the CLI's: take_snapshot, run_checks, fixable,
-plan_fixes, write_fixed, undo_last, run_bench, run_uv_lock. Nothing here decides anything the CLI
-would decide differently.
+the app turns those into widgets. The logic is the CLI's, in torchdoctor.workflow (diagnose, choose_fixes,
+preview_fixes, write_fixes, recheck, undo_fix) and the probes (take_snapshot, run_bench, run_uv_lock). Nothing
+here decides anything the CLI would decide differently.
 """
 
 from __future__ import annotations
@@ -23,12 +23,9 @@ from textual.widgets.option_list import Option
 from textual.worker import Worker, WorkerState
 
 from torchdoctor import __version__
-from torchdoctor.checks import run_checks
 from torchdoctor.files import atomic_write
-from torchdoctor.fixes import FixError, fixable, unified_diff
-from torchdoctor.fixes.proof import plan_fixes
-from torchdoctor.fixes.writer import undo_last, write_fixed
-from torchdoctor.model import Applicability, Diagnosis, Report
+from torchdoctor.fixes import FixError
+from torchdoctor.model import Diagnosis, Report
 from torchdoctor.paths import shown
 from torchdoctor.probes.collect import take_snapshot, with_project
 from torchdoctor.probes.gemm import run_bench
@@ -49,7 +46,18 @@ from torchdoctor.tui.panels import (
 )
 from torchdoctor.tui.screens import ConfirmFix, HelpScreen
 from torchdoctor.uvlock import run_uv_lock
-from torchdoctor.workflow import diagnose
+from torchdoctor.workflow import (
+    CannotFix,
+    FixPreview,
+    choose_fixes,
+    diagnose,
+    is_unsafe,
+    preview_fixes,
+    recheck,
+    reread_project,
+    undo_fix,
+    write_fixes,
+)
 
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 UNSAFE_WARNING = (
@@ -220,21 +228,18 @@ class TorchDoctorApp(App[int]):
         self.set_snapshot(snapshot)
 
     def set_snapshot(self, snapshot: Snapshot) -> None:
-        before = {(d.code, d.message) for d in self.report.diagnoses} if self.report else set()
+        before = self.report.diagnoses if self.report else ()
         self.snapshot = snapshot
         self.report = diagnose(snapshot)
         self.refresh_facts()
         self.refresh_findings()
         self.show_summary()
         if self.fixed_codes:
-            # Findings are told apart by code and message: fixing one of two TD304s cures that one.
-            now = {(d.code, d.message) for d in self.report.diagnoses}
-            gone = sorted({code for code, message in (self.fixed_codes & before) - now})
-            still = sorted({code for code, message in self.fixed_codes & now})
-            if gone:
-                self.notify(f"re-checked: {', '.join(gone)} no longer reported", title="Fixed", markup=False)
-            if still:
-                self.notify(f"re-checked: still reported: {', '.join(still)}", severity="warning", markup=False)
+            said = recheck(self.fixed_codes, before, self.report.diagnoses)
+            if said.cured:
+                self.notify(f"re-checked: {', '.join(said.cured)} no longer reported", title="Fixed", markup=False)
+            if said.still:
+                self.notify(f"re-checked: still reported: {', '.join(said.still)}", severity="warning", markup=False)
             self.fixed_codes = set()
 
     def tick(self) -> None:
@@ -322,38 +327,34 @@ class TorchDoctorApp(App[int]):
     def show_detail(self, diagnosis: Diagnosis) -> None:
         diff = None
         if diagnosis.fix is not None and diagnosis.fix.action:
-            diff = self.preview([diagnosis])[1]
-        unsafe = UNSAFE_WARNING if diagnosis.fix is not None and diagnosis.fix.applicability == Applicability.UNSAFE else None
+            preview = self.preview([diagnosis])
+            diff = preview.diff if isinstance(preview, FixPreview) else f"# {preview}"
+        unsafe = UNSAFE_WARNING if is_unsafe(diagnosis) else None
         self.main.query_one("#detail-text", Static).update(diagnosis_view(diagnosis, diff, unsafe))
 
     # --- fixes ---------------------------------------------------------------------------------------
 
-    def pyproject_path(self) -> Path | None:
-        if self.snapshot is None or self.snapshot.project.pyproject is None:
-            return None
-        return Path(self.snapshot.project.pyproject.path)
-
-    def preview(self, chosen: list[Diagnosis], follow: bool = False) -> tuple[bytes, str, str]:
-        """(the file's bytes, the diff, the new text); empty diff when nothing would change. The text is the
-        one proven by plan_fixes, as the CLI writes it; a fix that cannot be proven is said instead."""
-        path = self.pyproject_path()
-        if path is None or self.snapshot is None:
-            return b"", "", ""
+    def preview(self, chosen: list[Diagnosis], follow: bool = False) -> FixPreview | str:
+        """The proven preview of the chosen fixes, as the CLI writes it, or why there is none in one line.
+        "Fix all" goes on to what the fixes reveal (their fixed point); "fix this one" applies that one only."""
+        if self.snapshot is None:
+            return "nothing probed yet"
+        path = Path(self.snapshot.project.pyproject.path) if self.snapshot.project.pyproject else None
         try:
-            original = path.read_bytes()
-            before = original.decode("utf-8")
-        except (OSError, UnicodeDecodeError) as error:
-            return b"", f"# cannot preview: {error}", ""
+            original = path.read_bytes() if path else b""
+        except OSError as error:
+            return f"cannot preview: {error}"
         key = (tuple((d.code, d.message) for d in chosen), original, follow)
-        plan = self._plans.get(key)  # proving reads the project again: once per fix and file state
-        if plan is None:
-            # "Fix all" goes on to what the fixes reveal (their fixed point); "fix this one" applies that one only.
-            plan = plan_fixes(self.snapshot, before, chosen, lambda fixed: fixable(run_checks(fixed)) if follow else [])
-            self._plans = {**self._plans, key: plan} if len(self._plans) < 64 else {key: plan}
-        if plan.refused and not plan.applied:
-            reasons = "; ".join(p for _, proof in plan.refused for p in proof.problems)
-            return b"", f"# not applied: the fix could not be proven: {reasons}", ""
-        return original, unified_diff(before, plan.after), plan.after
+        preview = self._plans.get(key)  # proving reads the project again: once per fix and file state
+        if preview is None:
+            try:
+                preview = preview_fixes(self.snapshot, chosen, follow=follow)
+            except CannotFix as error:
+                return str(error)
+            self._plans = {**self._plans, key: preview} if len(self._plans) < 64 else {key: preview}
+        if preview.refusal:
+            return f"not applied: {preview.refusal}"
+        return preview
 
     def action_fix_selected(self) -> None:
         diagnosis = self.selected()
@@ -363,11 +364,11 @@ class TorchDoctorApp(App[int]):
         if not diagnosis.fix.action:
             self.notify("This fix is outside pyproject.toml: run the commands shown yourself.", severity="warning", markup=False)
             return
-        unsafe = diagnosis.fix.applicability == Applicability.UNSAFE
-        self.confirm_and_write([diagnosis], f"{diagnosis.code}: {diagnosis.fix.title}", UNSAFE_WARNING if unsafe else None)
+        self.confirm_and_write([diagnosis], f"{diagnosis.code}: {diagnosis.fix.title}",
+                               UNSAFE_WARNING if is_unsafe(diagnosis) else None)
 
     def action_fix_all(self) -> None:
-        chosen = fixable(self.report.diagnoses) if self.report else []
+        chosen = list(choose_fixes(self.report.diagnoses).chosen) if self.report else []
         if not chosen:
             self.notify("No safe pyproject.toml fix to apply.", markup=False)
             return
@@ -375,13 +376,9 @@ class TorchDoctorApp(App[int]):
         self.confirm_and_write(chosen, f"every safe fix: {codes}", None, follow=True)
 
     def confirm_and_write(self, chosen: list[Diagnosis], title: str, warning: str | None, follow: bool = False) -> None:
-        path = self.pyproject_path()
-        if path is None:
-            self.notify("No pyproject.toml in this project.", severity="error", markup=False)
-            return
-        original, diff, after = self.preview(chosen, follow=follow)
-        if not diff or not after:
-            self.notify(diff[2:] if diff.startswith("#") else "Nothing to change.", severity="warning", markup=False)
+        preview = self.preview(chosen, follow=follow)
+        if isinstance(preview, str) or not preview.changes:
+            self.notify(preview if isinstance(preview, str) else "Nothing to change.", severity="warning", markup=False)
             return
 
         def answered(write: bool | None) -> None:
@@ -389,16 +386,16 @@ class TorchDoctorApp(App[int]):
                 self.notify("Nothing written.", markup=False)
                 return
             try:
-                write_fixed(path, original, after)
+                write_fixes(preview)
             except FixError as error:
                 self.notify(str(error), severity="error", markup=False)
                 return
             self.fixed_codes = {(d.code, d.message) for d in chosen}
-            self.notify(f"Wrote {path.name}; u undoes it, l runs uv lock.", title="Written", markup=False)
+            self.notify(f"Wrote {preview.path.name}; u undoes it, l runs uv lock.", title="Written", markup=False)
             self.recheck_project()
 
         self.clear_notifications()  # a toast would cover the dialog's buttons
-        self.push_screen(ConfirmFix(title, diff, shown(path), warning), answered)
+        self.push_screen(ConfirmFix(title, preview.diff, shown(preview.path), warning), answered)
 
     def recheck_project(self) -> None:
         if self.snapshot is not None:
@@ -407,12 +404,12 @@ class TorchDoctorApp(App[int]):
     @work(thread=True, exclusive=True, group="probe", exit_on_error=False)
     def reread_project(self, snapshot: Snapshot) -> None:
         """The project's files again (a nightly index's page may be read): off the main thread."""
-        self.post_message(SnapshotReady(with_project(snapshot, Path(snapshot.project.root))))
+        self.post_message(SnapshotReady(reread_project(snapshot)))
 
     def action_undo(self) -> None:
         root, _ = find_project_root(self.project_dir)
         try:
-            undo_last(root / "pyproject.toml")
+            undo_fix(root)
         except FixError as error:
             self.notify(str(error), severity="warning", markup=False)
             return

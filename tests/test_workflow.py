@@ -1,0 +1,45 @@
+"""The one flow under both faces: what a re-check says after a fix, and which fixes a request picks. The CLI and
+the TUI show these answers only (their own tests show that they do)."""
+
+from __future__ import annotations
+
+from torchdoctor.model import Applicability, Diagnosis, Fix, Severity
+from torchdoctor.workflow import choose_fixes, recheck
+
+
+def finding(code: str, message: str, fix: Fix | None = None) -> Diagnosis:
+    return Diagnosis(code, "slug", Severity.ERROR, message, "why", fix=fix)
+
+
+def test_fixing_one_of_two_findings_of_a_code_cures_that_one():
+    one, two = finding("TD304", "index a"), finding("TD304", "index b")
+    said = recheck({("TD304", "index a")}, [one, two], [two])
+    assert said.cured == ("TD304",) and said.still == ()
+
+
+def test_a_finding_the_fix_meant_to_cure_that_stays_is_still_reported():
+    one = finding("TD305", "unused")
+    assert recheck({("TD305", "unused")}, [one], [one]).still == ("TD305",)
+
+
+def test_a_fix_that_trades_a_finding_for_another_of_its_code_is_not_called_a_cure():
+    said = recheck({("TD301", "index a not explicit")}, [finding("TD301", "index a not explicit")],
+                   [finding("TD301", "index a is the default")])
+    assert said.cured == () and said.still == ("TD301",)
+
+
+def test_findings_the_fix_did_not_touch_are_not_its_business():
+    other = finding("TD402", "lock gives cpu")
+    said = recheck({("TD304", "index a")}, [finding("TD304", "index a"), other], [other])
+    assert said == recheck({("TD304", "index a")}, [finding("TD304", "index a")], [])
+
+
+def test_a_request_picks_safe_fixes_leaves_unsafe_ones_to_be_asked_for_and_shows_commands():
+    safe = finding("TD304", "a", Fix("repair", Applicability.SAFE, "repair-index-url", {"position": 0}))
+    unsafe = finding("TD305", "b", Fix("remove", Applicability.UNSAFE, "remove-index", {"name": "x"}))
+    outside = finding("TD202", "c", Fix("reboot", Applicability.DISPLAY_ONLY, commands=("sudo reboot",)))
+    choice = choose_fixes([safe, unsafe, outside])
+    assert choice.chosen == (safe,) and choice.needs_unsafe == (unsafe,) and choice.outside == (outside,)
+    assert choose_fixes([safe, unsafe, outside], unsafe=True).chosen == (safe, unsafe)
+    assert choose_fixes([safe, unsafe, outside], {"TD305"}).chosen == ()
+    assert choose_fixes([safe, unsafe, outside], {"TD202"}).outside == (outside,)
