@@ -278,18 +278,18 @@ def _mixed(text: str) -> bool:
 
 def _builds_changed(machine, before: str, after: str, applied_codes: set[str], folder: Path) -> int:
     from torchdoctor.checks import run_checks
-    from torchdoctor.fixes.proof import DROPPING_ACTIONS
+    from torchdoctor.edits import DROPS_PACKAGES
     from torchdoctor.probes.project import probe_project
     from torchdoctor.resolution import MODEL_PACKAGES, build_model
 
-    models, actions = [], set()
+    models, edits = [], []
     for side, text in (("before", before), ("after", after)):
         (folder / side).mkdir(exist_ok=True)
         (folder / side / "pyproject.toml").write_text(text.lstrip("\ufeff"), encoding="utf-8")
         snapshot = replace(machine, project=probe_project(folder / side))
         models.append(build_model(snapshot, from_lock=False))
         if side == "before":
-            actions = {d.fix.action for d in run_checks(snapshot) if d.code in applied_codes and d.fix is not None}
+            edits = [d.fix.edit for d in run_checks(snapshot) if d.code in applied_codes and d.fix is not None]
     fixed = {(r.platform, r.selection): r for r in models[1].resolutions}
     changed = 0
     for resolution in models[0].resolutions:
@@ -299,7 +299,7 @@ def _builds_changed(machine, before: str, after: str, applied_codes: set[str], f
         if (not resolution.platform.startswith("macos") and resolution.torch is not None and other.torch is not None
                 and resolution.torch.accelerated and other.torch.build == "cpu"):
             changed += 1
-        elif not actions & DROPPING_ACTIONS and any(resolution.get(p) is not None and other.get(p) is None and not other.note
+        elif not any(isinstance(e, DROPS_PACKAGES) for e in edits) and any(resolution.get(p) is not None and other.get(p) is None and not other.note
                                                     for p in MODEL_PACKAGES):
             changed += 1
     return changed

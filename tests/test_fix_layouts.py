@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import examples, run_cli
+from torchdoctor.edits import MapCompanions, RemoveIndex, ReplaceTorchBackend, UsePytorchIndex
 from torchdoctor.fixes.transforms import FixError, apply_transform
 
 SEEDS = layouts.seeds()
@@ -50,8 +51,8 @@ def test_comments_inside_a_rewritten_sources_array_stay_with_their_entries():
             'url = "https://download.pytorch.org/whl/cu118"\nexplicit = true\n\n[tool.uv.sources]\ntorch = [\n'
             '    # the team pins Linux to CUDA\n    { index = "old", marker = "sys_platform == \'linux\'" },  # see ADR-7\n'
             '    { index = "cpu", marker = "sys_platform == \'darwin\'" },  # macOS: CPU\n]\n')
-    after = apply_transform(text, "use-pytorch-index", {
-        "name": "pytorch-cu128", "url": "https://download.pytorch.org/whl/cu128", "packages": ["torch"], "replace": ["old"]})
+    after = apply_transform(text, UsePytorchIndex(
+        name="pytorch-cu128", url="https://download.pytorch.org/whl/cu128", packages=("torch",), replace=("old",)))
     assert "# macOS: CPU" in after and '{ index = "cpu", marker = "sys_platform == \'darwin\'" },  # macOS: CPU' in after
     assert '{ index = "pytorch-cu128", marker = "sys_platform == \'linux\' or sys_platform == \'win32\'" }' in after
     tomllib.loads(after)
@@ -61,7 +62,7 @@ def test_removing_an_index_leaves_the_next_tables_comments():
     text = ('[[tool.uv.index]]\nname = "unused"\nurl = "https://download.pytorch.org/whl/cu126"\nexplicit = true\n'
             '# The CUDA 12.8 index: keep in step with the Dockerfile\n# (see docs/cuda.md)\n\n'
             '[[tool.uv.index]]\nname = "cu128"\nurl = "https://download.pytorch.org/whl/cu128"\n')
-    after = apply_transform(text, "remove-index", {"name": "unused"})
+    after = apply_transform(text, RemoveIndex(name="unused"))
     assert after == ('# The CUDA 12.8 index: keep in step with the Dockerfile\n# (see docs/cuda.md)\n\n'
                      '[[tool.uv.index]]\nname = "cu128"\nurl = "https://download.pytorch.org/whl/cu128"\n')
 
@@ -69,14 +70,14 @@ def test_removing_an_index_leaves_the_next_tables_comments():
 def test_tables_a_fix_adds_are_spaced_like_their_neighbours():
     text = ('[project]\nname = "x"\ndependencies = ["torch"]\n\n[tool.uv]\ntorch-backend = "auto"\n'
             'environments = ["sys_platform == \'linux\'"]\n\n[tool.ruff]\nline-length = 100\n')
-    after = apply_transform(text, "replace-torch-backend", {
-        "name": "pytorch-cu130", "url": "https://download.pytorch.org/whl/cu130", "packages": ["torch"]})
+    after = apply_transform(text, ReplaceTorchBackend(
+        name="pytorch-cu130", url="https://download.pytorch.org/whl/cu130", packages=("torch",)))
     assert "environments = [\"sys_platform == 'linux'\"]\n\n[[tool.uv.index]]" in after
     assert "win32'\" }]\n\n[tool.ruff]" in after
     # A new source goes after the last one, not under the comments that introduce the next table.
     text = ('[tool.uv.sources]\ntorch = { index = "pt" }\n\n# Ruff: the team\'s settings\n[tool.ruff]\nline-length = 100\n'
             '\n[[tool.uv.index]]\nname = "pt"\nurl = "https://download.pytorch.org/whl/cu128"\nexplicit = true\n')
-    after = apply_transform(text, "map-companions", {"package": "torchvision", "targets": [("pt", None)]})
+    after = apply_transform(text, MapCompanions(package="torchvision", targets=(("pt", None),)))
     assert after.startswith('[tool.uv.sources]\ntorch = { index = "pt" }\ntorchvision = [{ index = "pt" }]\n\n'
                             "# Ruff: the team's settings\n[tool.ruff]")
 
@@ -88,13 +89,13 @@ def test_tables_a_fix_adds_are_spaced_like_their_neighbours():
 ])
 def test_uv_settings_written_inline_are_refused_with_a_clear_line(text):
     with pytest.raises(FixError, match="writes uv's settings inline"):
-        apply_transform(text, "map-companions", {"package": "torchvision", "targets": [("pt", None)]})
+        apply_transform(text, MapCompanions(package="torchvision", targets=(("pt", None),)))
 
 
 def test_dotted_uv_keys_are_edited_in_place():
     text = ('[project]\nname = "x"\n\n[tool]\nuv.sources.torch = { index = "pt" }\n\n'
             '[[tool.uv.index]]\nname = "pt"\nurl = "https://download.pytorch.org/whl/cu128"\nexplicit = true\n')
-    after = apply_transform(text, "map-companions", {"package": "torchvision", "targets": [("pt", None)]})
+    after = apply_transform(text, MapCompanions(package="torchvision", targets=(("pt", None),)))
     assert 'uv.sources.torch = { index = "pt" }\nuv.sources.torchvision = [{ index = "pt" }]\n' in after
     assert tomllib.loads(after)["tool"]["uv"]["sources"]["torchvision"] == [{"index": "pt"}]
 

@@ -181,16 +181,19 @@ def test_fixes_keep_line_endings_and_the_byte_order_mark(tmp_path_factory, text,
 
 def test_use_pytorch_index_replaces_an_older_index_only_when_asked(tmp_path):
     text = (CASES / "mirror-cu124-conda" / "pyproject.toml").read_text(encoding="utf-8")
+    from dataclasses import replace
+
+    from torchdoctor.edits import UsePytorchIndex
     from torchdoctor.fixes.transforms import apply_transform
 
-    params = {"name": "pytorch-cu128", "url": "https://download.pytorch.org/whl/cu128",
-              "packages": ["torch", "torchvision"], "marker": "sys_platform == 'linux'", "replace": []}
-    kept = apply_transform(text, "use-pytorch-index", params)
+    edit = UsePytorchIndex(name="pytorch-cu128", url="https://download.pytorch.org/whl/cu128",
+                           packages=("torch", "torchvision"), marker="sys_platform == 'linux'")
+    kept = apply_transform(text, edit)
     assert 'torch = [{ index = "pytorch-cu124" }]' in kept
-    replaced = apply_transform(text, "use-pytorch-index", {**params, "replace": ["pytorch-cu124"]})
+    replaced = apply_transform(text, replace(edit, replace=("pytorch-cu124",)))
     assert "torch = [{ index = \"pytorch-cu128\", marker = \"sys_platform == 'linux'\" }]" in replaced
     assert 'torchaudio = [{ index = "pytorch-cu124" }]' in replaced  # not named: left alone, and its index kept
-    assert apply_transform(replaced, "use-pytorch-index", {**params, "replace": ["pytorch-cu124"]}) == replaced
+    assert apply_transform(replaced, replace(edit, replace=("pytorch-cu124",))) == replaced
 
 
 def test_fix_for_a_blackwell_laptop_chooses_cu128(tmp_path):

@@ -18,6 +18,7 @@ from pyindex import LocalIndex
 
 from conftest import CASES, SNAPSHOTS
 from torchdoctor.checks import run_checks
+from torchdoctor.edits import UsePytorchIndex
 from torchdoctor.model import Severity
 from torchdoctor.probes.project import probe_project
 from torchdoctor.resolution import project_model
@@ -152,7 +153,7 @@ def test_r6_cpu_machine_fix_keeps_the_declared_cuda_line(tmp_path):
                      torch=replace(H100.torch, devices=()), system=replace(H100.system, gpu_device_nodes=(),
                                                                              nvidia_kernel_driver=None))
     _, found = diagnose(tmp_path, laptop)
-    urls = [str(d.fix.params.get("url")) for d in found if d.fix and d.fix.action == "use-pytorch-index"]
+    urls = [d.fix.edit.url for d in found if d.fix and isinstance(d.fix.edit, UsePytorchIndex)]
     assert urls and all(url.endswith("/cu126") for url in urls), urls
 
 
@@ -335,7 +336,7 @@ def test_td308_rocm_and_xpu_indexes_carry_their_own_triton(tmp_path):
             '[[tool.uv.index]]\nname = "accel"\nurl = "https://download.pytorch.org/whl/{variant}"\nexplicit = true\n')
     for variant, triton in (("rocm6.4", "pytorch-triton-rocm"), ("xpu", "pytorch-triton-xpu")):
         (td308,) = findings(diagnose(write(tmp_path / variant, text.format(variant=variant, extra="")))[1], "TD308")
-        assert f"but {triton} is not mapped to it" in td308.message and td308.fix.params["package"] == triton
+        assert f"but {triton} is not mapped to it" in td308.message and td308.fix.edit.package == triton
         mapped = text.format(variant=variant, extra=f'{triton} = [{{ index = "accel", marker = "sys_platform == \'linux\'" }}]\n')
         assert not findings(diagnose(write(tmp_path / f"{variant}-mapped", mapped))[1], "TD308")
     stable_cuda = text.format(variant="cu128", extra="")

@@ -74,6 +74,30 @@ def test_a_crashing_rule_becomes_td000_and_the_others_still_run(monkeypatch):
     assert "TD000" in found and "TD102" in found
 
 
+def test_a_fix_of_a_kind_its_rule_does_not_declare_is_reported_beside_the_finding(monkeypatch):
+    from torchdoctor.checks.registry import SAFE, Finding
+    from torchdoctor.edits import RemoveIndex
+    from torchdoctor.model import Applicability, Fix
+
+    def offers_unsafe(snapshot):
+        yield Finding(Severity.WARNING, "an index nobody uses", "why",
+                      fix=Fix("Remove it", Applicability.UNSAFE, RemoveIndex(name="x")))
+
+    monkeypatch.setitem(RULES, "TD998", registry.Rule("TD998", "declares-safe", offers_unsafe, "", (SAFE,)))
+    found = {d.code: d for d in run_checks(H100) if d.code in ("TD998", "TD000")}
+    assert sorted(found) == ["TD000", "TD998"]  # the finding stays; the rule's own bug is said beside it
+    assert "TD998 (declares-safe) offered a fix of a kind it does not declare: unsafe" in found["TD000"].message
+
+
+def test_every_rule_declares_its_fix_safety_in_the_catalogue():
+    from torchdoctor.render.rules import render_rules_markdown
+
+    catalogue = render_rules_markdown(RULES)
+    for rule in RULES.values():
+        assert rule.fix_safety.split(".")[0] in catalogue
+    assert "**Fix safety.** Unsafe (applied only with --unsafe" in catalogue.split("### TD302")[1].split("###")[0]
+
+
 # TD001 ---------------------------------------------------------------------------------------
 
 def test_td001_unreadable_lock_is_an_error_with_its_place():

@@ -20,6 +20,7 @@ from pyindex import LocalIndex
 
 from conftest import CASES, SNAPSHOTS
 from torchdoctor.checks import run_checks
+from torchdoctor.edits import SetRequiresPython
 from torchdoctor.fixes import apply_fixes, fixable
 from torchdoctor.probes.project import probe_project, read_lock
 from torchdoctor.snapshot import Snapshot
@@ -201,7 +202,7 @@ def test_a_machine_without_a_gpu_never_moves_linux_to_cpu(tmp_path):
     plain = case_text("uv-guide-extras", "pyproject.plain.toml")
     diagnoses = diagnose(plain, tmp_path, NO_GPU)
     assert [d.fix for d in diagnoses if d.code == "TD316"] == [None]
-    assert not any("/whl/cpu" in str(d.fix.params) for d in diagnoses if d.fix is not None)
+    assert not any("/whl/cpu" in str(d.fix.edit) for d in diagnoses if d.fix is not None)
 
 
 def test_find_links_case_locks_the_same_builds_through_an_explicit_index(uv, index, tmp_path):
@@ -363,7 +364,7 @@ def test_td317_requires_python_narrowed_to_what_the_nightly_publishes(uv, index,
     assert failed.returncode != 0 and "3.9" in failed.stderr  # uv cannot lock torch for Python 3.9
     diagnosis = next(d for d in diagnose(text, tmp_path) if d.code == "TD317")
     assert diagnosis.severity.value == "error" and "admits Python 3.9, 3.14" in diagnosis.message
-    assert diagnosis.fix.params == {"value": ">=3.10,<3.14"}
+    assert diagnosis.fix.edit == SetRequiresPython(value=">=3.10,<3.14")
     assert diagnosis.fix.applicability.value == "unsafe"
     after = apply_fixes(text, [diagnosis])
     result = uv_lock(uv, folder, after, index, tmp_path)

@@ -3,6 +3,7 @@ the TUI show these answers only (their own tests show that they do)."""
 
 from __future__ import annotations
 
+from torchdoctor.edits import RemoveIndex, RepairIndexUrl
 from torchdoctor.model import Applicability, Diagnosis, Fix, Severity
 from torchdoctor.workflow import choose_fixes, recheck
 
@@ -35,11 +36,29 @@ def test_findings_the_fix_did_not_touch_are_not_its_business():
 
 
 def test_a_request_picks_safe_fixes_leaves_unsafe_ones_to_be_asked_for_and_shows_commands():
-    safe = finding("TD304", "a", Fix("repair", Applicability.SAFE, "repair-index-url", {"position": 0}))
-    unsafe = finding("TD305", "b", Fix("remove", Applicability.UNSAFE, "remove-index", {"name": "x"}))
+    safe = finding("TD304", "a", Fix("repair", Applicability.SAFE, RepairIndexUrl(position=1)))
+    unsafe = finding("TD305", "b", Fix("remove", Applicability.UNSAFE, RemoveIndex(name="x")))
     outside = finding("TD202", "c", Fix("reboot", Applicability.DISPLAY_ONLY, commands=("sudo reboot",)))
     choice = choose_fixes([safe, unsafe, outside])
     assert choice.chosen == (safe,) and choice.needs_unsafe == (unsafe,) and choice.outside == (outside,)
     assert choose_fixes([safe, unsafe, outside], unsafe=True).chosen == (safe, unsafe)
     assert choose_fixes([safe, unsafe, outside], {"TD305"}).chosen == ()
     assert choose_fixes([safe, unsafe, outside], {"TD202"}).outside == (outside,)
+
+
+def test_every_kind_of_edit_has_a_transform_and_reads_back_from_its_json_form():
+    import dataclasses
+
+    from torchdoctor.edits import EDITS, Edit
+    from torchdoctor.fixes.transforms import TRANSFORMS
+
+    assert set(EDITS.values()) == set(TRANSFORMS), "an edit without a transform (or a transform without an edit)"
+    for action, kind in EDITS.items():
+        example = kind(**{f.name: _example(f.type) for f in dataclasses.fields(kind)})
+        assert Edit.from_params(action, example.params()) == example
+
+
+def _example(annotation: str):
+    return {"int": 2, "bool": True, "str": "x", "str | None": "y", "tuple[str, ...]": ("a", "b"),
+            "tuple[tuple[str, str | None], ...]": (("pt", None), ("cu", "e")),
+            "tuple[tuple[str, str], ...]": (("extra == 'a'", "a"),)}[annotation]

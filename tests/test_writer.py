@@ -10,6 +10,7 @@ import pytest
 
 from conftest import FIXTURES
 from torchdoctor.fixes import FixError, apply_fixes
+from torchdoctor.edits import MakeIndexExplicit
 from torchdoctor.fixes.transforms import apply_transform
 from torchdoctor.fixes.writer import undo_last, write_fixed
 
@@ -22,8 +23,7 @@ def private_state(tmp_path, monkeypatch):
 
 
 def explicit(text: str) -> str:
-    return apply_transform(text, "make-index-explicit", {"position": 1, "name": "pytorch", "drop_default": False,
-                                                         "map_packages": ["torch"], "marker": None})
+    return apply_transform(text, MakeIndexExplicit(position=1, name="pytorch", map_packages=("torch",)))
 
 
 def test_crlf_files_keep_crlf_on_every_line():

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import Any
 
+from torchdoctor.edits import Edit
 from torchdoctor.snapshot import Snapshot
 
 
@@ -49,17 +49,21 @@ class Applicability(enum.Enum):
 
 @dataclass(frozen=True)
 class Fix:
-    """A fix as data: what it does, how safe it is, and either a pyproject transform or commands to run.
+    """A fix as data: what it does, how safe it is, and either an edit of pyproject.toml or commands to run.
 
-    `action` names a transform in torchdoctor.fixes with its `params`; the transform is applied to the file's
-    text when the fix is previewed or applied, so a report stays plain data that serialises to JSON.
+    `edit` is typed data (torchdoctor.edits); torchdoctor.fixes applies it to the file's text when the fix is
+    previewed or written, so a report stays plain data that serialises to JSON.
     """
 
     title: str
     applicability: Applicability
-    action: str | None = None
-    params: dict[str, Any] = field(default_factory=dict)
+    edit: Edit | None = None
     commands: tuple[str, ...] = ()
+
+    @property
+    def action(self) -> str | None:
+        """The edit's name ("use-pytorch-index"), None for a fix made of commands."""
+        return self.edit.action if self.edit is not None else None
 
 
 @dataclass(frozen=True)

@@ -7,12 +7,13 @@ from collections.abc import Iterator
 from packaging.version import InvalidVersion, Version
 
 from torchdoctor.checks.common import torch_source
-from torchdoctor.checks.registry import Finding, rule
+from torchdoctor.checks.registry import DISPLAY_ONLY, SAFE, Finding, rule
+from torchdoctor.edits import AddExtraBuildDependencies
 from torchdoctor.model import Applicability, Evidence, Fix, Severity
 from torchdoctor.snapshot import Snapshot
 
 
-@rule("TD260", "library-path-shadows-wheel-cuda")
+@rule("TD260", "library-path-shadows-wheel-cuda", fix=DISPLAY_ONLY)
 def library_path_shadows_wheel_cuda(snapshot: Snapshot) -> Iterator[Finding]:
     """LD_LIBRARY_PATH puts a system CUDA's libraries ahead of the ones inside the torch wheels.
 
@@ -24,7 +25,7 @@ def library_path_shadows_wheel_cuda(snapshot: Snapshot) -> Iterator[Finding]:
         The loader takes the first copy it finds, so torch runs against a cuDNN or cuBLAS it was not built
         with: "undefined symbol: __nvJitLinkComplete_12_4", "libcudnn_cnn … version mismatch", or slower kernels.
     Fix safety:
-        Display only: remove the folder from LD_LIBRARY_PATH for this project (the wheels carry their own CUDA).
+        Remove the folder from LD_LIBRARY_PATH for this project (the wheels carry their own CUDA).
     """
     torch = snapshot.torch
     if torch.status not in ("ok", "import-failed") or not any(p.startswith("nvidia-") for p in torch.packages):
@@ -72,7 +73,7 @@ def nvcc_differs_from_torch_cuda(snapshot: Snapshot) -> Iterator[Finding]:
         torch's extension builder refuses the mismatch ("The detected CUDA version (12.4) mismatches the version
         that was used to compile PyTorch (13.0)"), so installing those packages from source fails.
     Fix safety:
-        Display only: point CUDA_HOME at a toolkit of torch's CUDA major, or choose a torch variant that matches.
+        Point CUDA_HOME at a toolkit of torch's CUDA major, or choose a torch variant that matches.
     """
     pyproject = snapshot.project.pyproject
     torch = snapshot.torch
@@ -106,7 +107,7 @@ def _never_built(snapshot: Snapshot) -> set[str]:
     return {name for name, universal in entries.items() if all(universal)}
 
 
-@rule("TD271", "extension-build-isolated-from-torch")
+@rule("TD271", "extension-build-isolated-from-torch", fix=SAFE)
 def extension_build_isolated_from_torch(snapshot: Snapshot) -> Iterator[Finding]:
     """A package that builds against torch is built in isolation, where torch is not installed.
 
@@ -118,7 +119,7 @@ def extension_build_isolated_from_torch(snapshot: Snapshot) -> Iterator[Finding]
         uv builds source distributions in an isolated environment. Their setup.py imports torch, so the build fails
         with "ModuleNotFoundError: No module named 'torch'", or builds against a different torch than the project's.
     Fix safety:
-        Safe: adds `extra-build-dependencies = { <package> = ["torch"] }`. (`match-runtime = true`, which pins
+        Adds `extra-build-dependencies = { <package> = ["torch"] }`. (`match-runtime = true`, which pins
         the build's torch to the locked one, also needs the package's metadata declared by hand; uv refuses it
         otherwise.)
     """
@@ -138,5 +139,5 @@ def extension_build_isolated_from_torch(snapshot: Snapshot) -> Iterator[Finding]
             tuple(Evidence(f"{r.name} requirement ({r.group})", r.requirement, pyproject.path) for r in missing if r.name == name)
             + (Evidence("[tool.uv] extra-build-dependencies", str(sorted(extra)) if extra else "missing", pyproject.path),),
             Fix(f"Give {name}'s build torch ([tool.uv] extra-build-dependencies)", Applicability.SAFE,
-                "add-extra-build-dependencies", {"package": name}),
+                AddExtraBuildDependencies(package=name)),
         )

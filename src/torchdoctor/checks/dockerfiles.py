@@ -13,7 +13,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-from torchdoctor.checks.registry import Finding, rule
+from torchdoctor.checks.registry import DISPLAY_ONLY, Finding, rule
 from torchdoctor.family import VERSIONED_WITH_TORCH
 from torchdoctor.indexes import parse_index_url
 from torchdoctor.knowledge import Release, cuda_of_variant, knowledge, series_of
@@ -134,7 +134,7 @@ def where(install: InstallCommand) -> str:
     return f"{install.path}:{install.line}"
 
 
-@rule("TD530", "dockerfile-unpinned-torch")
+@rule("TD530", "dockerfile-unpinned-torch", fix=DISPLAY_ONLY)
 def dockerfile_unpinned_torch(snapshot: Snapshot) -> Iterator[Finding]:
     """A Dockerfile installs torch without pinning its version (a nightly with `--pre`, or the latest release).
 
@@ -146,7 +146,7 @@ def dockerfile_unpinned_torch(snapshot: Snapshot) -> Iterator[Finding]:
         then downloads 2-3 GB again and gets whatever was published that day: each build may ship a
         different torch, and a nightly can break overnight. Builds are not reproducible.
     Fix safety:
-        Display-only: the suggested RUN line pins the newest stable release published for the same
+        The suggested RUN line pins the newest stable release published for the same
         CUDA variant, with its matching torchvision/torchaudio, and caches downloads.
     """
     for dockerfile in snapshot.project.dockerfile_details:
@@ -175,7 +175,7 @@ def dockerfile_unpinned_torch(snapshot: Snapshot) -> Iterator[Finding]:
             )
 
 
-@rule("TD531", "dockerfile-upgrades-pip-tooling")
+@rule("TD531", "dockerfile-upgrades-pip-tooling", fix=DISPLAY_ONLY)
 def dockerfile_upgrades_pip_tooling(snapshot: Snapshot) -> Iterator[Finding]:
     """A Dockerfile runs `pip install --upgrade pip setuptools wheel` with no versions.
 
@@ -186,7 +186,7 @@ def dockerfile_upgrades_pip_tooling(snapshot: Snapshot) -> Iterator[Finding]:
         layer after it is too, torch included. New setuptools releases have broken builds of packages
         from source more than once. The base image's pip installs wheels fine.
     Fix safety:
-        Display-only: drop the line, or pin the versions you test with.
+        Drop the line, or pin the versions you test with.
     """
     for dockerfile in snapshot.project.dockerfile_details:
         for install in dockerfile.installs:
@@ -207,7 +207,7 @@ def dockerfile_upgrades_pip_tooling(snapshot: Snapshot) -> Iterator[Finding]:
             )
 
 
-@rule("TD532", "dockerfile-no-cache-mount")
+@rule("TD532", "dockerfile-no-cache-mount", fix=DISPLAY_ONLY)
 def dockerfile_no_cache_mount(snapshot: Snapshot) -> Iterator[Finding]:
     """A Dockerfile installs large packages without a BuildKit cache mount.
 
@@ -219,7 +219,7 @@ def dockerfile_no_cache_mount(snapshot: Snapshot) -> Iterator[Finding]:
         downloaded again: 2-3 GB for torch and its CUDA libraries, 5-15 minutes. A cache mount keeps the
         downloads between builds without putting them in the image, so `--no-cache-dir` is no longer needed.
     Fix safety:
-        Display-only: the suggested line needs BuildKit (the default builder since Docker 23).
+        The suggested line needs BuildKit (the default builder since Docker 23).
     """
     for dockerfile in snapshot.project.dockerfile_details:
         by_line: dict[int, list[InstallCommand]] = {}
@@ -257,7 +257,7 @@ def requirement_sources(snapshot: Snapshot) -> Iterator[tuple[str, str]]:
                 yield package, where(install)
 
 
-@rule("TD533", "open-bound-on-large-package")
+@rule("TD533", "open-bound-on-large-package", fix=DISPLAY_ONLY)
 def open_bound_on_large_package(snapshot: Snapshot) -> Iterator[Finding]:
     """A requirements file or Dockerfile gives a large package only a lower bound (`>=`).
 
@@ -268,7 +268,7 @@ def open_bound_on_large_package(snapshot: Snapshot) -> Iterator[Finding]:
         Every build resolves anew and may pull a new multi-gigabyte release, which also breaks
         reproducibility and the layer cache. A lock file, or a pin, makes builds repeatable.
     Fix safety:
-        Display-only: pin what you test with, or compile a lock (`uv pip compile`).
+        Pin what you test with, or compile a lock (`uv pip compile`).
     """
     for text, place in requirement_sources(snapshot):
         requirement = parsed(text)
@@ -308,7 +308,7 @@ def family_groups(snapshot: Snapshot) -> Iterator[tuple[dict[str, str], str, Ins
         yield pins, path, None
 
 
-@rule("TD534", "torch-companion-versions-mismatch")
+@rule("TD534", "torch-companion-versions-mismatch", fix=DISPLAY_ONLY)
 def torch_companion_versions_mismatch(snapshot: Snapshot) -> Iterator[Finding]:
     """torch, torchvision and torchaudio pinned to versions that were not released together.
 
@@ -319,7 +319,7 @@ def torch_companion_versions_mismatch(snapshot: Snapshot) -> Iterator[Finding]:
         pip either refuses ("ResolutionImpossible": torchvision pins its torch exactly) or, with
         `--no-deps`, installs a pair that fails at import ("operator torchvision::nms does not exist").
     Fix safety:
-        Display-only: the suggested pins are the companions released with that torch.
+        The suggested pins are the companions released with that torch.
     """
     facts = knowledge()
     for pins, place, install in family_groups(snapshot):
@@ -362,7 +362,7 @@ def torch_companion_versions_mismatch(snapshot: Snapshot) -> Iterator[Finding]:
         )
 
 
-@rule("TD535", "index-variant-newer-than-base-image")
+@rule("TD535", "index-variant-newer-than-base-image", fix=DISPLAY_ONLY)
 def index_variant_newer_than_base_image(snapshot: Snapshot) -> Iterator[Finding]:
     """The torch wheels' CUDA is newer than the CUDA of the Dockerfile's nvidia/cuda base image.
 
@@ -373,7 +373,7 @@ def index_variant_newer_than_base_image(snapshot: Snapshot) -> Iterator[Finding]
         The base image was chosen for hosts whose driver supports CUDA A.B; wheels built for a newer CUDA
         need a newer driver there ("driver is too old"), and the image's own CUDA libraries go unused.
     Fix safety:
-        Display-only: choose the index matching the image, or a newer image.
+        Choose the index matching the image, or a newer image.
     """
     for dockerfile in snapshot.project.dockerfile_details:
         image_cuda = None
@@ -404,7 +404,7 @@ def index_variant_newer_than_base_image(snapshot: Snapshot) -> Iterator[Finding]
             )
 
 
-@rule("TD536", "extra-index-url-for-pytorch")
+@rule("TD536", "extra-index-url-for-pytorch", fix=DISPLAY_ONLY)
 def extra_index_url_for_pytorch(snapshot: Snapshot) -> Iterator[Finding]:
     """The PyTorch index is added with `--extra-index-url` in a Dockerfile or requirements file.
 
@@ -415,7 +415,7 @@ def extra_index_url_for_pytorch(snapshot: Snapshot) -> Iterator[Finding]:
         (or a package someone published under the same name) can win over the CUDA build you meant. An
         index used for torch should be the only index for that install (`--index-url`).
     Fix safety:
-        Display-only: install torch in its own command with `--index-url`.
+        Install torch in its own command with `--index-url`.
     """
     found: list[tuple[str, str, InstallCommand | None]] = []
     for option in snapshot.project.requirements_options:

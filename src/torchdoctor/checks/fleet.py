@@ -107,7 +107,7 @@ def fleet_job_failed(snapshot: Snapshot) -> Iterator[Finding]:
         A job launched the same way (same interpreter, same torchrun, same variables) fails the same way; the
         last lines of the job's output say where.
     Fix safety:
-        None offered: the cause is in the job's output.
+        The cause is in the job's output.
     """
     fleet = snapshot.fleet
     if fleet is None or fleet.launcher_error is None:
@@ -136,7 +136,7 @@ def rank_did_not_report(snapshot: Snapshot) -> Iterator[Finding]:
         A rank that hangs or dies in a short test hangs or dies in training, and every other rank then waits in
         its first collective until NCCL's timeout (10 minutes by default) kills the job.
     Fix safety:
-        None offered: look at that rank's node (its output above, `dmesg` for Xid errors, `nvidia-smi`).
+        Look at that rank's node (its output above, `dmesg` for Xid errors, `nvidia-smi`).
     """
     fleet = snapshot.fleet
     if fleet is None or not fleet.missing:
@@ -167,7 +167,7 @@ def ranks_differ_in_software(snapshot: Snapshot) -> Iterator[Finding]:
         CUDA builds compute differently and can fail to exchange objects; at best the job behaves unlike its
         tests on the odd node.
     Fix safety:
-        None offered: install the same environment on every node (the same uv.lock, `uv sync --frozen`).
+        Install the same environment on every node (the same uv.lock, `uv sync --frozen`).
     """
     fleet = snapshot.fleet
     if fleet is None or len(fleet.ranks) < 2:
@@ -190,7 +190,7 @@ def ranks_differ_in_hardware(snapshot: Snapshot) -> Iterator[Finding]:
         A synchronous job runs at the pace of its slowest GPU: one with a lower power limit or clock, another
         model, or a link at x8 slows every step; another driver behaves differently under load.
     Fix safety:
-        None offered: the power limit is set with `nvidia-smi -pl` (root), a narrow link is a seating or riser
+        The power limit is set with `nvidia-smi -pl` (root), a narrow link is a seating or riser
         problem, a driver is the node's image.
     """
     fleet = snapshot.fleet
@@ -230,7 +230,7 @@ def ranks_differ_in_environment(snapshot: Snapshot) -> Iterator[Finding]:
         of its own can choose another path than its peers, run slower or hang; another LD_LIBRARY_PATH loads other
         CUDA libraries on that node.
     Fix safety:
-        None offered: set the variable the same way for every rank (the job script, not a node's profile).
+        Set the variable the same way for every rank (the job script, not a node's profile).
     """
     fleet = snapshot.fleet
     if fleet is None or len(fleet.ranks) < 2:
@@ -266,7 +266,7 @@ def slow_gpu(snapshot: Snapshot) -> Iterator[Finding]:
         Every step of a synchronous job waits for the slowest rank: one GPU at 60% makes the whole job run at
         60%.
     Fix safety:
-        None offered: stop what else runs on that GPU, or look at its cooling and power limit.
+        Stop what else runs on that GPU, or look at its cooling and power limit.
     """
     fleet = snapshot.fleet
     if fleet is None:
@@ -334,7 +334,7 @@ def collective_failed(snapshot: Snapshot) -> Iterator[Finding]:
     Why it matters:
         The training job uses the same collectives over the same network: it fails the same way.
     Fix safety:
-        None offered: the error names the cause (NCCL_DEBUG=INFO shows more).
+        The error names the cause (NCCL_DEBUG=INFO shows more).
     """
     fleet = snapshot.fleet
     if fleet is None or not fleet.errors:
@@ -388,7 +388,7 @@ def slow_collective(snapshot: Snapshot) -> Iterator[Finding]:
         dominates. Common causes: peer-to-peer disabled (NCCL_P2P_DISABLE, IOMMU/ACS in a VM), NCCL falling back
         to shared memory or sockets, a GPU on the other CPU socket.
     Fix safety:
-        None offered: NCCL_DEBUG=INFO shows the transport NCCL chose ("via P2P/IPC", "via SHM", "via NET").
+        NCCL_DEBUG=INFO shows the transport NCCL chose ("via P2P/IPC", "via SHM", "via NET").
     """
     fleet = snapshot.fleet
     if fleet is None:
@@ -426,7 +426,7 @@ def p2p_unavailable(snapshot: Snapshot) -> Iterator[Finding]:
         a fraction. In a VM or container the cause is usually the IOMMU or PCIe ACS settings; on consumer cards
         the driver may not offer P2P at all.
     Fix safety:
-        None offered: a host setting (IOMMU passthrough, ACS off) or a property of the GPU model.
+        A host setting (IOMMU passthrough, ACS off) or a property of the GPU model.
     """
     fleet = snapshot.fleet
     if fleet is None:
@@ -456,7 +456,7 @@ def ranks_share_a_gpu(snapshot: Snapshot) -> Iterator[Finding]:
         NCCL refuses a communicator with two ranks on one GPU (an "invalid usage" error, seen on an H200 with NCCL
         2.28), and before that the ranks halve each other's compute.
     Fix safety:
-        None offered: start one rank per GPU (`--nproc-per-node` at most the GPU count) and let each rank use
+        Start one rank per GPU (`--nproc-per-node` at most the GPU count) and let each rank use
         `cuda:LOCAL_RANK`.
     """
     fleet = snapshot.fleet

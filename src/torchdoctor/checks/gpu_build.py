@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from packaging.version import InvalidVersion, Version
 
 from torchdoctor.checks.common import NVML_SOURCE, torch_source, torch_specifier
-from torchdoctor.checks.registry import Finding, rule
+from torchdoctor.checks.registry import DISPLAY_ONLY, SAFE, UNSAFE, Finding, rule
+from torchdoctor.edits import LINUX_OR_WINDOWS, AcceleratorExtras, UsePytorchIndex
 from torchdoctor.family import BUILD_PACKAGES
 from torchdoctor.knowledge import (
     Capability,
@@ -147,7 +148,7 @@ def _arch_findings(snapshot: Snapshot, too_new: bool) -> Iterator[Finding]:
         yield Finding(Severity.ERROR, message, why, evidence, build_fix, build_alternatives(snapshot) if build_fix else ())
 
 
-@rule("TD220", "gpu-too-new-for-build")
+@rule("TD220", "gpu-too-new-for-build", fix=(SAFE, UNSAFE))
 def gpu_too_new_for_build(snapshot: Snapshot) -> Iterator[Finding]:
     """The GPU is newer than every architecture the torch build was compiled for.
 
@@ -160,13 +161,15 @@ def gpu_too_new_for_build(snapshot: Snapshot) -> Iterator[Finding]:
     Why it matters:
         Every kernel launch fails with "no kernel image is available for execution on the device".
     Fix safety:
-        Fixed in pyproject.toml by choosing a CUDA variant whose arch list covers the GPU and that the driver
-        supports; the message names it.
+        In pyproject.toml, a CUDA variant whose arch list covers the GPU and that the driver supports (the message
+        names it): the use-the-right-build fix maps the torch family to the recommended PyTorch index; it is unsafe when it
+        replaces the index torch is mapped to now, and its alternatives (this machine's newest line, the extras
+        pattern) are unsafe.
     """
     yield from _arch_findings(snapshot, too_new=True)
 
 
-@rule("TD221", "gpu-too-old-for-build")
+@rule("TD221", "gpu-too-old-for-build", fix=(SAFE, UNSAFE))
 def gpu_too_old_for_build(snapshot: Snapshot) -> Iterator[Finding]:
     """The GPU is older than the oldest architecture the torch build was compiled for.
 
@@ -176,7 +179,9 @@ def gpu_too_old_for_build(snapshot: Snapshot) -> Iterator[Finding]:
     Why it matters:
         torch warns that the GPU "is too old" and kernels fail with "no kernel image is available".
     Fix safety:
-        Fixed in pyproject.toml by pinning the cu126 variant (torch <= 2.14), the last with these GPUs.
+        In pyproject.toml, the cu126 variant (torch <= 2.14), the last with these GPUs: the use-the-right-build fix maps the torch family to the recommended PyTorch index; it is unsafe when it
+        replaces the index torch is mapped to now, and its alternatives (this machine's newest line, the extras
+        pattern) are unsafe.
     """
     yield from _arch_findings(snapshot, too_new=False)
 
@@ -188,7 +193,7 @@ def _version_tuple(version: str | None) -> tuple[int, ...] | None:
         return None
 
 
-@rule("TD230", "driver-too-old-for-build")
+@rule("TD230", "driver-too-old-for-build", fix=DISPLAY_ONLY)
 def driver_too_old_for_build(snapshot: Snapshot) -> Iterator[Finding]:
     """The NVIDIA driver is older than the CUDA version the torch build needs.
 
@@ -202,7 +207,8 @@ def driver_too_old_for_build(snapshot: Snapshot) -> Iterator[Finding]:
         CUDA initialisation fails ("The NVIDIA driver on your system is too old") and torch runs on the CPU,
         or some kernels fail later.
     Fix safety:
-        Display only for the driver update; alternatively pyproject.toml can pin an older CUDA variant.
+        The driver update is for you to run; pinning an older CUDA variant in pyproject.toml is the other way,
+        not offered as an edit here.
     """
     torch = snapshot.torch
     if torch.status != "ok" or not torch.cuda:
@@ -256,7 +262,7 @@ def driver_too_old_for_build(snapshot: Snapshot) -> Iterator[Finding]:
         )
 
 
-@rule("TD231", "driver-module-mismatch")
+@rule("TD231", "driver-module-mismatch", fix=DISPLAY_ONLY)
 def driver_module_mismatch(snapshot: Snapshot) -> Iterator[Finding]:
     """The loaded NVIDIA kernel module and the driver library have different versions.
 
@@ -267,7 +273,7 @@ def driver_module_mismatch(snapshot: Snapshot) -> Iterator[Finding]:
         CUDA fails to initialise ("system has unsupported display driver / cuda driver combination",
         error 803) or NVML reports "Driver/library version mismatch" until the module is reloaded.
     Fix safety:
-        Display only: reboot (or unload and reload the nvidia modules).
+        Reboot (or unload and reload the nvidia modules).
     """
     kernel = snapshot.system.nvidia_kernel_driver
     library = snapshot.nvml.driver_version
@@ -298,7 +304,7 @@ def mig_enabled(snapshot: Snapshot) -> Iterator[Finding]:
         CUDA_VISIBLE_DEVICES must name MIG instances by UUID. When torch sees no device at all, no MIG
         instance has been created or assigned to this process.
     Fix safety:
-        Display only: MIG is configured by the administrator (`nvidia-smi mig`).
+        MIG is configured by the administrator (`nvidia-smi mig`).
     """
     enabled = [g for g in snapshot.nvml.gpus if g.mig_enabled]
     if not enabled:
@@ -418,11 +424,11 @@ def extras_alternative(snapshot: Snapshot) -> tuple[Fix, ...]:
     """The other way: let each user pick CPU or the recommended CUDA build with an extra (uv's guide pattern)."""
     fix = use_build_fix(snapshot)
     pyproject = snapshot.project.pyproject
-    if fix is None or pyproject is None or pyproject.extras or fix.params["replace"]:
+    if fix is None or pyproject is None or pyproject.extras or not isinstance(fix.edit, UsePytorchIndex) or fix.edit.replace:
         return ()
     from torchdoctor.indexes import parse_index_url
 
-    variant = parse_index_url(fix.params["url"]).variant or fix.params["name"].removeprefix("pytorch-")
+    variant = parse_index_url(fix.edit.url).variant or fix.edit.name.removeprefix("pytorch-")
     variants = ["cpu"] if variant == "cpu" else ["cpu", variant]
     if len(variants) < 2:
         return ()
@@ -431,8 +437,8 @@ def extras_alternative(snapshot: Snapshot) -> tuple[Fix, ...]:
             f"Let each user choose: extras {' and '.join(variants)} (`uv sync --extra {variant}`), declared conflicting; "
             "torch leaves the plain install",
             Applicability.UNSAFE,  # a plain `uv sync` no longer installs torch
-            "accelerator-extras",
-            {"variants": variants, "urls": [pytorch_index_url(v) for v in variants], "packages": fix.params["packages"]},
+            AcceleratorExtras(variants=tuple(variants), urls=tuple(pytorch_index_url(v) for v in variants),
+                              packages=fix.edit.packages),
         ),
     )
 
@@ -459,7 +465,7 @@ def use_build_fix(snapshot: Snapshot, choice: int = 0) -> Fix | None:
     used = {s.target for s in pyproject.sources if s.kind == "index"}
     own = next((i for i in pyproject.indexes if i.name in used and i.url and parse_index_url(i.url).serves_torch
                 and parse_index_url(i.url).channel == "stable" and parse_index_url(i.url).variant == variant), None)
-    name = own.name if own else f"pytorch-{variant}"
+    name = own.name if own and own.name else f"pytorch-{variant}"
     existing = {s.target for s in pyproject.sources if s.package in packages and s.kind == "index" and not s.extra and not s.group}
     replace = sorted(target for target in existing & pytorch_indexes - {name} if target)
     if existing - pytorch_indexes - {name}:
@@ -467,14 +473,8 @@ def use_build_fix(snapshot: Snapshot, choice: int = 0) -> Fix | None:
     return Fix(
         title=reason,
         applicability=Applicability.UNSAFE if replace or choice else Applicability.SAFE,
-        action="use-pytorch-index",
-        params={
-            "name": name,
-            "url": own.url if own else pytorch_index_url(variant),
-            "packages": packages,
-            "marker": "sys_platform == 'linux' or sys_platform == 'win32'",
-            "replace": replace,
-        },
+        edit=UsePytorchIndex(name=name, url=own.url if own and own.url else pytorch_index_url(variant),
+                             packages=tuple(packages), marker=LINUX_OR_WINDOWS, replace=tuple(replace)),
     )
 
 
@@ -601,7 +601,7 @@ def _planned_findings(snapshot: Snapshot, driver: bool) -> Iterator[Finding]:
         )
 
 
-@rule("TD222", "project-build-not-for-this-gpu")
+@rule("TD222", "project-build-not-for-this-gpu", fix=(SAFE, UNSAFE))
 def project_build_not_for_this_gpu(snapshot: Snapshot) -> Iterator[Finding]:
     """The torch build the project installs here has no code for this GPU.
 
@@ -614,12 +614,14 @@ def project_build_not_for_this_gpu(snapshot: Snapshot) -> Iterator[Finding]:
         The next `uv sync` installs a torch whose every kernel fails with "no kernel image is available". An error
         for a plain `uv sync`; for an opt-in extra a note when another selection works here.
     Fix safety:
-        Fixed in pyproject.toml by the use-the-right-build fix, then `uv lock`.
+        In pyproject.toml, then `uv lock`: the use-the-right-build fix maps the torch family to the recommended PyTorch index; it is unsafe when it
+        replaces the index torch is mapped to now, and its alternatives (this machine's newest line, the extras
+        pattern) are unsafe.
     """
     yield from _planned_findings(snapshot, driver=False)
 
 
-@rule("TD232", "project-build-needs-newer-driver")
+@rule("TD232", "project-build-needs-newer-driver", fix=(SAFE, UNSAFE))
 def project_build_needs_newer_driver(snapshot: Snapshot) -> Iterator[Finding]:
     """The torch build the project installs here needs a newer NVIDIA driver than this machine has.
 
@@ -631,12 +633,15 @@ def project_build_needs_newer_driver(snapshot: Snapshot) -> Iterator[Finding]:
         After `uv sync`, CUDA initialisation fails ("The NVIDIA driver on your system is too old") and torch runs
         on the CPU.
     Fix safety:
-        Display only for the driver; the use-the-right-build fix maps torch to a variant this driver supports.
+        The driver update is for you to run; in pyproject.toml, the use-the-right-build fix maps the torch family to the index of a variant this
+        driver supports; it is unsafe when it
+        replaces the index torch is mapped to now, and its alternatives (this machine's newest line, the extras
+        pattern) are unsafe.
     """
     yield from _planned_findings(snapshot, driver=True)
 
 
-@rule("TD250", "extension-without-kernels-for-this-gpu")
+@rule("TD250", "extension-without-kernels-for-this-gpu", fix=DISPLAY_ONLY)
 def extension_without_kernels(snapshot: Snapshot) -> Iterator[Finding]:
     """An installed library with CUDA code carries no kernel that runs on this GPU.
 
@@ -651,7 +656,7 @@ def extension_without_kernels(snapshot: Snapshot) -> Iterator[Finding]:
         an extension wheel built for sm_80/sm_90 on an RTX 50-series (sm_120). torch's own arch list says nothing
         about extensions.
     Fix safety:
-        Display only: install a build of the package made for this GPU (its release notes name the architectures),
+        Install a build of the package made for this GPU (its release notes name the architectures),
         or build it here with TORCH_CUDA_ARCH_LIST set to this GPU's capability.
     """
     if not snapshot.gpu_code:
@@ -701,7 +706,7 @@ def ptx_beyond_driver(snapshot: Snapshot, library) -> str | None:
     return None
 
 
-@rule("TD252", "ptx-newer-than-driver")
+@rule("TD252", "ptx-newer-than-driver", fix=DISPLAY_ONLY)
 def ptx_newer_than_driver(snapshot: Snapshot) -> Iterator[Finding]:
     """A library's only code for this GPU is PTX that the driver is too old to compile.
 
@@ -715,7 +720,7 @@ def ptx_newer_than_driver(snapshot: Snapshot) -> Iterator[Finding]:
         first kernel launch. Typical: a wheel built with a newer CUDA toolkit than the driver, on a GPU newer than
         the wheel's SASS.
     Fix safety:
-        Display only: a driver of that CUDA release or newer, or a build of the package with SASS for this GPU.
+        A driver of that CUDA release or newer, or a build of the package with SASS for this GPU.
     """
     if not snapshot.gpu_code:
         return
@@ -747,7 +752,7 @@ def ptx_newer_than_driver(snapshot: Snapshot) -> Iterator[Finding]:
             said.add(library.package)
 
 
-@rule("TD251", "extension-built-for-another-torch")
+@rule("TD251", "extension-built-for-another-torch", fix=DISPLAY_ONLY)
 def extension_built_for_another_torch(snapshot: Snapshot) -> Iterator[Finding]:
     """An installed package with compiled code was built against another torch than the one installed.
 
@@ -762,7 +767,7 @@ def extension_built_for_another_torch(snapshot: Snapshot) -> Iterator[Finding]:
         environment after the fact, and `uv pip install --no-deps` or a later torch upgrade breaks the pairing). The
         symbol tables say it for extensions built from source too, which name no torch in their metadata.
     Fix safety:
-        Display only: install the release of the package built for this torch, or the torch it names, or rebuild it.
+        Install the release of the package built for this torch, or the torch it names, or rebuild it.
     """
     from packaging.requirements import InvalidRequirement, Requirement
 

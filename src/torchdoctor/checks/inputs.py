@@ -30,7 +30,7 @@ def project_file_unusable(snapshot: Snapshot) -> Iterator[Finding]:
         uv cannot lock or install from a broken pyproject.toml, and a damaged uv.lock cannot be trusted.
         The machine part of the report is still valid.
     Fix safety:
-        Not fixable automatically: torchdoctor never rewrites a file it could not parse. The message
+        torchdoctor never rewrites a file it could not parse. The message
         names the line and column to repair by hand.
     """
     for error in snapshot.project.errors:

@@ -10,7 +10,7 @@ from packaging.version import InvalidVersion, Version
 
 from torchdoctor.checks.common import COMPANION_FAILURE, interpreter_evidence, nvidia_gpu_evidence, places_text, torch_source
 from torchdoctor.checks.gpu_build import use_build_fix
-from torchdoctor.checks.registry import Finding, rule
+from torchdoctor.checks.registry import DISPLAY_ONLY, SAFE, UNSAFE, Finding, rule
 from torchdoctor.indexes import environments_allow, marker_applies, parse_index_url
 from torchdoctor.model import Applicability, Evidence, Fix, Severity
 from torchdoctor.requirements import parse_requirement
@@ -49,7 +49,7 @@ def _planned_evidence(snapshot: Snapshot, resolution: Resolution, planned: Plann
                     + (f" ({planned.build_basis})" if planned.build_basis else ""), source)
 
 
-@rule("TD401", "lock-stale")
+@rule("TD401", "lock-stale", fix=DISPLAY_ONLY)
 def lock_stale(snapshot: Snapshot) -> Iterator[Finding]:
     """uv.lock no longer matches what pyproject.toml asks for torch.
 
@@ -64,7 +64,7 @@ def lock_stale(snapshot: Snapshot) -> Iterator[Finding]:
         `uv sync --locked` fails and `uv run` first re-locks, possibly to other versions; what is installed
         today is not what pyproject.toml says.
     Fix safety:
-        Display only: run `uv lock`.
+        Run `uv lock`.
     """
     project = snapshot.project
     pyproject, lock = project.pyproject, project.lock
@@ -143,7 +143,7 @@ def _differences_from_lock(pyproject, lock) -> list[str]:
     return list(dict.fromkeys(missing))
 
 
-@rule("TD402", "lock-gives-cpu-build")
+@rule("TD402", "lock-gives-cpu-build", fix=(SAFE, UNSAFE))
 def lock_gives_cpu_build(snapshot: Snapshot) -> Iterator[Finding]:
     """The project installs a CPU-only torch on this machine, which has an NVIDIA GPU.
 
@@ -158,7 +158,9 @@ def lock_gives_cpu_build(snapshot: Snapshot) -> Iterator[Finding]:
         torch to the CPU index on purpose (said with or without a lock). Without a lock, a platform that falls
         back to PyPI's CPU build is TD316's.
     Fix safety:
-        Fixed in pyproject.toml by mapping torch to a CUDA index for this platform, then `uv lock`.
+        In pyproject.toml, then `uv lock`: the use-the-right-build fix maps the torch family to the recommended PyTorch index; it is unsafe when it
+        replaces the index torch is mapped to now, and its alternatives (this machine's newest line, the extras
+        pattern) are unsafe.
     """
     gpu = nvidia_gpu_evidence(snapshot)
     model = project_model(snapshot)
@@ -230,7 +232,8 @@ def lock_mixes_variants(snapshot: Snapshot) -> Iterator[Finding]:
         The pair fails at import or first use ("operator torchvision::nms does not exist"). An error for a plain
         `uv sync` on this machine; a warning for another platform or an opt-in extra.
     Fix safety:
-        Fixed in pyproject.toml by mapping the companions to torch's index, then `uv lock`.
+        The cure is in pyproject.toml, mapping the companions to torch's index, then `uv lock`: TD309 offers that
+        edit when the project's files show the gap.
     """
     model = project_model(snapshot)
     if model.basis != "uv.lock":
@@ -271,7 +274,8 @@ def installed_differs_from_lock(snapshot: Snapshot) -> Iterator[Finding]:
         The next `uv run` or `uv sync` puts the locked build back ("uv run reinstalls torch to a version without
         cuda"), so the working setup disappears.
     Fix safety:
-        Fixed in pyproject.toml by declaring the index the manual install used, then `uv lock` and `uv sync`.
+        The cure is to declare in pyproject.toml the index the manual install used, then `uv lock` and `uv sync`;
+        which index that was is not in the files torchdoctor reads.
     """
     torch = snapshot.torch
     locked = locked_for_this_machine(snapshot, "torch")
@@ -295,7 +299,7 @@ def installed_differs_from_lock(snapshot: Snapshot) -> Iterator[Finding]:
     )
 
 
-@rule("TD405", "path-python-is-another-environment")
+@rule("TD405", "path-python-is-another-environment", fix=DISPLAY_ONLY)
 def path_python_is_another_environment(snapshot: Snapshot) -> Iterator[Finding]:
     """The `python` first on PATH belongs to another environment than the project's.
 
@@ -308,7 +312,7 @@ def path_python_is_another_environment(snapshot: Snapshot) -> Iterator[Finding]:
         environment, another venv); a note when PATH just has the system Python, as in uv workflows that never
         activate the project environment.
     Fix safety:
-        Display only: use `uv run`, or activate the project's environment.
+        Use `uv run`, or activate the project's environment.
     """
     interpreter = snapshot.interpreter
     if interpreter.source not in (".venv", "UV_PROJECT_ENVIRONMENT") or not interpreter.path_python:
@@ -338,7 +342,7 @@ def nightly_in_lock(snapshot: Snapshot) -> Iterator[Finding]:
         The PyTorch index deletes nightlies after a while, so the lock stops being installable: a fresh clone or
         CI fails with "no version of torch==…dev…". Stable releases stay.
     Fix safety:
-        Display only; the stable line with the same GPU support is usually the better pin.
+        The stable line with the same GPU support is usually the better pin.
     """
     lock = snapshot.project.lock
     if lock is None:

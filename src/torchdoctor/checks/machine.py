@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from torchdoctor.checks.common import NVML_SOURCE, nvidia_gpu_evidence, torch_source
 from torchdoctor.checks.gpu_build import build_alternatives, use_build_fix
-from torchdoctor.checks.registry import Finding, rule
+from torchdoctor.checks.registry import DISPLAY_ONLY, SAFE, UNSAFE, Finding, rule
 from torchdoctor.model import Applicability, Evidence, Fix, Severity
 from torchdoctor.snapshot import Snapshot
 
@@ -61,7 +61,7 @@ def explain_cuda_warning(text: str) -> str | None:
     return None
 
 
-@rule("TD201", "cpu-build-on-nvidia-machine")
+@rule("TD201", "cpu-build-on-nvidia-machine", fix=(SAFE, UNSAFE))
 def cpu_build_on_nvidia_machine(snapshot: Snapshot) -> Iterator[Finding]:
     """A CPU-only torch build is installed on a machine that has an NVIDIA GPU.
 
@@ -74,8 +74,9 @@ def cpu_build_on_nvidia_machine(snapshot: Snapshot) -> Iterator[Finding]:
         CUDA enabled". This is the most common PyTorch installation problem: on Windows, PyPI serves
         only CPU wheels, so a plain `uv add torch` gets one.
     Fix safety:
-        Fixed in pyproject.toml by mapping torch to a CUDA index (the fixes issue); until then the
-        report names the index to use.
+        In pyproject.toml: the use-the-right-build fix maps the torch family to the recommended PyTorch index; it is unsafe when it
+        replaces the index torch is mapped to now, and its alternatives (this machine's newest line, the extras
+        pattern) are unsafe.
     """
     torch = snapshot.torch
     if torch.status != "ok" or torch.cuda or torch.hip:
@@ -108,7 +109,7 @@ def cpu_build_on_nvidia_machine(snapshot: Snapshot) -> Iterator[Finding]:
     )
 
 
-@rule("TD202", "cuda-not-available")
+@rule("TD202", "cuda-not-available", fix=DISPLAY_ONLY)
 def cuda_not_available(snapshot: Snapshot) -> Iterator[Finding]:
     """A CUDA build of torch reports `torch.cuda.is_available() == False`.
 
@@ -120,7 +121,7 @@ def cuda_not_available(snapshot: Snapshot) -> Iterator[Finding]:
         torch silently falls back to the CPU. When the machine has no NVIDIA GPU at all this is only
         informative (the PyPI Linux wheel is a CUDA build, which runs fine on the CPU).
     Fix safety:
-        Display only: the causes are outside pyproject.toml (driver, environment variables, reboot).
+        The causes are outside pyproject.toml (driver, environment variables, reboot).
     """
     torch = snapshot.torch
     if torch.status != "ok" or not torch.cuda or torch.cuda_available is not False:
@@ -191,7 +192,7 @@ NVML_STATUS_MEANING = {
 }
 
 
-@rule("TD210", "driver-unreadable")
+@rule("TD210", "driver-unreadable", fix=DISPLAY_ONLY)
 def driver_unreadable(snapshot: Snapshot) -> Iterator[Finding]:
     """The NVIDIA driver cannot be queried (NVML fails) on a machine where a GPU is expected.
 
@@ -203,7 +204,7 @@ def driver_unreadable(snapshot: Snapshot) -> Iterator[Finding]:
         A driver whose library and kernel module disagree, or that is not loaded, breaks CUDA for every
         program; when NVML only is missing, torchdoctor cannot check the driver version against torch.
     Fix safety:
-        Display only: reboot after a driver update, reload the driver, or reinstall it.
+        Reboot after a driver update, reload the driver, or reinstall it.
     """
     nvml = snapshot.nvml
     if nvml.status == "ok":
@@ -239,7 +240,7 @@ def cpu_only_setup(snapshot: Snapshot) -> Iterator[Finding]:
     Why it matters:
         Nothing is wrong; the note says what torch will use, so a healthy laptop is reported as healthy.
     Fix safety:
-        Nothing to fix.
+        Nothing to fix: torch runs on the CPU where no NVIDIA GPU is present.
     """
     torch = snapshot.torch
     if torch.status != "ok" or nvidia_gpu_evidence(snapshot) or torch.hip or (torch.cuda and torch.cuda_available):

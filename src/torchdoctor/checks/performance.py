@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
-from torchdoctor.checks.registry import Finding, rule
+from torchdoctor.checks.registry import DISPLAY_ONLY, Finding, rule
 from torchdoctor.knowledge import GpuModel, knowledge
 from torchdoctor.model import Applicability, Evidence, Fix, Severity
 from torchdoctor.snapshot import BenchInfo, GemmResult, GpuActivity, NvmlGpu, Snapshot
@@ -77,7 +77,7 @@ def gemm_test_failed(snapshot: Snapshot) -> Iterator[Finding]:
         A GPU that cannot run a matrix multiply cannot train or infer either; the error is the one a
         real workload would hit, and the other findings usually say why.
     Fix safety:
-        None offered here: the cause is in the other findings or in the error text shown.
+        The cause is in the other findings or in the error text shown.
     """
     bench = snapshot.bench
     if bench is None or bench.status in ("ok", "cancelled"):
@@ -97,7 +97,7 @@ def gemm_test_failed(snapshot: Snapshot) -> Iterator[Finding]:
     yield Finding(Severity.WARNING, f"The GEMM test did not finish: {bench.error}", why, tuple(evidence))
 
 
-@rule("TD601", "gemm-wrong-results")
+@rule("TD601", "gemm-wrong-results", fix=DISPLAY_ONLY)
 def gemm_wrong_results(snapshot: Snapshot) -> Iterator[Finding]:
     """The GPU computed a matrix product wrong.
 
@@ -110,7 +110,7 @@ def gemm_wrong_results(snapshot: Snapshot) -> Iterator[Finding]:
         faulty GPU (memory errors, an unstable overclock), a broken driver/library, or a setting that
         changes the arithmetic.
     Fix safety:
-        Display-only: commands that show ECC errors and reset clocks; nothing is changed for you.
+        Commands that show ECC errors and reset clocks; nothing is changed for you.
     """
     bench = snapshot.bench
     if bench is None:
@@ -148,7 +148,7 @@ def gemm_wrong_results(snapshot: Snapshot) -> Iterator[Finding]:
     )
 
 
-@rule("TD602", "gemm-slower-than-expected")
+@rule("TD602", "gemm-slower-than-expected", fix=DISPLAY_ONLY)
 def gemm_slower_than_expected(snapshot: Snapshot) -> Iterator[Finding]:
     """The GPU's matrix-multiply rate is well below what this GPU model reaches.
 
@@ -162,7 +162,7 @@ def gemm_slower_than_expected(snapshot: Snapshot) -> Iterator[Finding]:
         "Is my GPU actually fast?" A shared GPU, a power-capped laptop or a throttling card loses a
         third of its speed or more without any error message.
     Fix safety:
-        Display-only: the commands that show or clear the cause found; nothing runs for you.
+        The commands that show or clear the cause found; nothing runs for you.
     """
     bench = snapshot.bench
     if bench is None or bench.device_type != "cuda":
@@ -301,7 +301,7 @@ def merged_reasons(activities: list[GpuActivity]) -> dict[str, float]:
     return merged
 
 
-@rule("TD603", "host-copies-slow")
+@rule("TD603", "host-copies-slow", fix=DISPLAY_ONLY)
 def host_copies_slow(snapshot: Snapshot) -> Iterator[Finding]:
     """Copies between host memory and the GPU are far slower than the PCIe link allows.
 
@@ -313,7 +313,7 @@ def host_copies_slow(snapshot: Snapshot) -> Iterator[Finding]:
         Data loading, CPU offload and multi-GPU transfers over PCIe slow down in proportion. A link
         trained at a lower generation or width points at the slot, a riser, the BIOS or a damaged card.
     Fix safety:
-        Display-only: the command that shows the link's state.
+        The command that shows the link's state.
     """
     bench = snapshot.bench
     if bench is None or bench.device_type != "cuda":
@@ -354,7 +354,7 @@ def host_copies_slow(snapshot: Snapshot) -> Iterator[Finding]:
     )
 
 
-@rule("TD604", "pinned-memory-unavailable")
+@rule("TD604", "pinned-memory-unavailable", fix=DISPLAY_ONLY)
 def pinned_memory_unavailable(snapshot: Snapshot) -> Iterator[Finding]:
     """Page-locked (pinned) host memory could not be allocated.
 
@@ -366,7 +366,7 @@ def pinned_memory_unavailable(snapshot: Snapshot) -> Iterator[Finding]:
         limit and its pinned-memory restrictions are the usual cause; on Linux, the locked-memory limit
         (`ulimit -l`) inside containers.
     Fix safety:
-        Display-only: the commands that show and raise the limits.
+        The commands that show and raise the limits.
     """
     bench = snapshot.bench
     if bench is None:
@@ -390,7 +390,7 @@ def pinned_memory_unavailable(snapshot: Snapshot) -> Iterator[Finding]:
     )
 
 
-@rule("TD605", "fp32-matmul-as-tf32")
+@rule("TD605", "fp32-matmul-as-tf32", fix=DISPLAY_ONLY)
 def fp32_matmul_as_tf32(snapshot: Snapshot) -> Iterator[Finding]:
     """NVIDIA_TF32_OVERRIDE makes every fp32 matrix product use TF32.
 
@@ -402,7 +402,7 @@ def fp32_matmul_as_tf32(snapshot: Snapshot) -> Iterator[Finding]:
         `torch.set_float32_matmul_precision("highest")`: code that needs full fp32 accuracy silently
         gets 10 bits of mantissa. (NVIDIA_TF32_OVERRIDE=0 is the opposite: TF32 never used.)
     Fix safety:
-        Display-only: unset the variable where it is set (shell profile, container image, job script).
+        Unset the variable where it is set (shell profile, container image, job script).
     """
     bench = snapshot.bench
     if bench is None or bench.tf32_override != "1":

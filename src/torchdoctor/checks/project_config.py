@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterator
 from dataclasses import replace
@@ -12,7 +13,24 @@ from packaging.version import Version
 from torchdoctor.checks.common import COMPANION_FAILURE, places_text
 from torchdoctor.checks.common import torch_specifier as torch_range
 from torchdoctor.checks.gpu_build import build_alternatives, use_build_fix
-from torchdoctor.checks.registry import Finding, rule
+from torchdoctor.checks.registry import DISPLAY_ONLY, SAFE, UNSAFE, Finding, rule
+from torchdoctor.edits import (
+    LINUX_OR_WINDOWS,
+    AddPlatformMarker,
+    DeclareExtraConflicts,
+    MakeIndexExplicit,
+    MapCompanions,
+    MapNightlyTriton,
+    MarkerToExtra,
+    RemoveDependencies,
+    RemoveIndex,
+    RepairIndexUrl,
+    ReplaceLegacyIndex,
+    ReplaceTorchBackend,
+    RetargetSources,
+    SetRequiresPython,
+    UsePytorchIndex,
+)
 from torchdoctor.family import BUILD_PACKAGES, COMPANIONS, VERSIONED_WITH_TORCH
 from torchdoctor.indexes import (
     PLATFORM_NAMES,
@@ -53,7 +71,7 @@ def _declared(pyproject: PyprojectInfo, package: str) -> list:
     return [r for r in pyproject.torch_requirements if r.name == package]
 
 
-@rule("TD301", "pytorch-index-not-explicit")
+@rule("TD301", "pytorch-index-not-explicit", fix=(SAFE, UNSAFE))
 def pytorch_index_not_explicit(snapshot: Snapshot) -> Iterator[Finding]:
     """A PyTorch index is declared without `explicit = true`.
 
@@ -67,7 +85,7 @@ def pytorch_index_not_explicit(snapshot: Snapshot) -> Iterator[Finding]:
         wheels for your Python ("markupsafe==3.0.2 @ registry+https://download.pytorch.org/whl/cpu can't be
         installed"). As `default = true` it replaces PyPI for every package.
     Fix safety:
-        Safe: adding `explicit = true` limits the index to the packages mapped to it in [tool.uv.sources]; the
+        Adding `explicit = true` limits the index to the packages mapped to it in [tool.uv.sources]; the
         triton a nightly, ROCm or XPU torch pins is mapped to it too (Linux), since the index stops serving it unasked.
     """
     pyproject = _pyproject(snapshot)
@@ -102,15 +120,14 @@ def pytorch_index_not_explicit(snapshot: Snapshot) -> Iterator[Finding]:
                 f"Mark the index {index.name or index.position} explicit" + (" and stop using it as the default" if as_default else "")
                 + (f", and map {triton} to it on Linux" if triton else ""),
                 Applicability.UNSAFE if as_default else Applicability.SAFE,
-                "make-index-explicit",
-                {"position": index.position, "name": index.name, "drop_default": as_default, "map_packages": family,
-                 "marker": "sys_platform == 'linux' or sys_platform == 'win32'" if url.accelerated else None,
-                 "triton": triton},
+                MakeIndexExplicit(position=index.position, name=index.name, drop_default=as_default,
+                                  map_packages=tuple(family), marker=LINUX_OR_WINDOWS if url.accelerated else None,
+                                  triton=triton),
             ),
         )
 
 
-@rule("TD302", "legacy-pytorch-index-setting")
+@rule("TD302", "legacy-pytorch-index-setting", fix=UNSAFE)
 def legacy_pytorch_index_setting(snapshot: Snapshot) -> Iterator[Finding]:
     """The PyTorch index is set through `index-url`, `extra-index-url` or `find-links`.
 
@@ -122,7 +139,7 @@ def legacy_pytorch_index_setting(snapshot: Snapshot) -> Iterator[Finding]:
         way to send macOS to PyPI and Linux to a CUDA index, and `+cu118`-style local versions must be pinned
         by hand. Their own author warned this way "may not work for CUDA 12.4 and newer".
     Fix safety:
-        Safe: replaced by an explicit `[[tool.uv.index]]` and `[tool.uv.sources]` entries with platform markers.
+        Replaced by an explicit `[[tool.uv.index]]` and `[tool.uv.sources]` entries with platform markers.
     """
     pyproject = _pyproject(snapshot)
     if pyproject is None:
@@ -177,9 +194,8 @@ def _legacy_fix(pyproject: PyprojectInfo, found: list[tuple[str, str]]) -> Fix |
         f"Move the PyTorch {path} index from [tool.uv] {', '.join(sorted({k for k, _ in found}))} to an explicit index "
         "with sources for Linux and Windows",
         Applicability.UNSAFE,  # markers now decide per platform what the URLs decided for every platform
-        "replace-legacy-index",
-        {"urls": [url for _, url in found], "name": name, "url": pytorch_index_url(path), "packages": packages,
-         "marker": "sys_platform == 'linux' or sys_platform == 'win32'", "replace": []},
+        ReplaceLegacyIndex(urls=tuple(url for _, url in found), name=name, url=pytorch_index_url(path),
+                           packages=tuple(packages)),
     )
 
 
@@ -214,7 +230,7 @@ def unsafe_best_match(snapshot: Snapshot) -> Iterator[Finding]:
     )
 
 
-@rule("TD304", "malformed-index-url")
+@rule("TD304", "malformed-index-url", fix=SAFE)
 def malformed_index_url(snapshot: Snapshot) -> Iterator[Finding]:
     """An index URL uv cannot use as written.
 
@@ -225,7 +241,7 @@ def malformed_index_url(snapshot: Snapshot) -> Iterator[Finding]:
     Why it matters:
         uv rejects the URL or gets 404 for every package, so `uv lock` fails before resolving anything.
     Fix safety:
-        Safe: the URL is replaced by the one inside it.
+        The URL is replaced by the one inside it.
     """
     pyproject = _pyproject(snapshot)
     if pyproject is None:
@@ -239,12 +255,12 @@ def malformed_index_url(snapshot: Snapshot) -> Iterator[Finding]:
             "uv uses the URL exactly as written, so `uv lock` fails for every package from this index."
             + (f" It should read {url.cleaned}." if url.cleaned else ""),
             (Evidence(_index_label(index), f"url = {index.url!r}", pyproject.path),),
-            Fix(f"Replace the URL by {url.cleaned}", Applicability.SAFE, "repair-index-url",
-                {"position": index.position, "name": index.name, "url": url.cleaned}) if url.cleaned else None,
+            Fix(f"Replace the URL by {url.cleaned}", Applicability.SAFE,
+                RepairIndexUrl(position=index.position, name=index.name, url=url.cleaned)) if url.cleaned else None,
         )
 
 
-@rule("TD305", "index-never-used")
+@rule("TD305", "index-never-used", fix=UNSAFE)
 def index_never_used(snapshot: Snapshot) -> Iterator[Finding]:
     """An explicit index is declared but no package is mapped to it.
 
@@ -257,7 +273,7 @@ def index_never_used(snapshot: Snapshot) -> Iterator[Finding]:
         although the index suggests otherwise. A note when torch is mapped to another index (an index kept for
         switching CUDA lines is harmless) or the index is not a PyTorch one.
     Fix safety:
-        Unsafe: for a CUDA/ROCm/XPU PyTorch index while torch is mapped nowhere, map torch and its companions to
+        For a CUDA/ROCm/XPU PyTorch index while torch is mapped nowhere, map torch and its companions to
         it (removing it is the alternative); for another unused PyTorch index, remove it. An index that is not a
         PyTorch one (a vendor's, testpypi) is never touched.
     """
@@ -276,15 +292,14 @@ def index_never_used(snapshot: Snapshot) -> Iterator[Finding]:
         # Left over beside a torch that is mapped elsewhere (kept for switching lines): harmless, a note.
         # With torch mapped nowhere, a PyTorch index was probably meant for it: torch comes from PyPI instead.
         meant_for_torch = pytorch and not torch_mapped
-        remove = Fix(f"Remove the unused index {index.name}", Applicability.UNSAFE, "remove-index", {"name": index.name})
+        remove = Fix(f"Remove the unused index {index.name}", Applicability.UNSAFE, RemoveIndex(name=index.name))
         fix: Fix | None = remove if pytorch else None  # other indexes (vendors, testpypi) are not ours
         alternatives: tuple[Fix, ...] = ()
-        if meant_for_torch and url is not None and url.accelerated:
+        if meant_for_torch and url is not None and url.accelerated and index.url:
             packages = [p for p in ("torch", *COMPANIONS) if _declared(pyproject, p) and not _sources_for(pyproject, p)]
             if "torch" in packages:
                 fix = Fix(f"Map {', '.join(packages)} to {index.name} on Linux and Windows", Applicability.UNSAFE,
-                          "use-pytorch-index", {"name": index.name, "url": index.url, "packages": packages,
-                                                "marker": "sys_platform == 'linux' or sys_platform == 'win32'", "replace": []})
+                          UsePytorchIndex(name=index.name, url=index.url, packages=tuple(packages)))
                 alternatives = (remove,)
         yield Finding(
             Severity.WARNING if meant_for_torch else Severity.INFO,
@@ -297,7 +312,7 @@ def index_never_used(snapshot: Snapshot) -> Iterator[Finding]:
         )
 
 
-@rule("TD306", "source-index-undeclared")
+@rule("TD306", "source-index-undeclared", fix=UNSAFE)
 def source_index_undeclared(snapshot: Snapshot) -> Iterator[Finding]:
     """A `[tool.uv.sources]` entry names an index that is not declared.
 
@@ -306,7 +321,7 @@ def source_index_undeclared(snapshot: Snapshot) -> Iterator[Finding]:
     Why it matters:
         `uv lock` stops with "Package `torch` references an undeclared index".
     Fix safety:
-        Unsafe: when exactly one index is declared, the fix points the source at it (a guess at a typo);
+        When exactly one index is declared, the fix points the source at it (a guess at a typo);
         otherwise there is no fix and the message lists the declared names.
     """
     pyproject = _pyproject(snapshot)
@@ -323,11 +338,11 @@ def source_index_undeclared(snapshot: Snapshot) -> Iterator[Finding]:
             (Evidence(f"[tool.uv.sources] {package}", f"index = {target!r}", pyproject.path),),
             # Only when one index is declared is there a single candidate; even then it is a guess.
             Fix(f"Point the sources that name {target!r} at the only declared index, {only!r}", Applicability.UNSAFE,
-                "retarget-sources", {"from": target, "to": only}) if only else None,
+                RetargetSources(from_=target, to=only)) if only and target else None,
         )
 
 
-@rule("TD307", "accelerated-index-reaches-macos")
+@rule("TD307", "accelerated-index-reaches-macos", fix=SAFE)
 def accelerated_index_reaches_macos(snapshot: Snapshot) -> Iterator[Finding]:
     """torch is mapped to a CUDA or ROCm index without a marker that keeps macOS on PyPI.
 
@@ -339,7 +354,7 @@ def accelerated_index_reaches_macos(snapshot: Snapshot) -> Iterator[Finding]:
         Those indexes have no macOS wheels, so the lock has no torch that a Mac can install
         ("doesn't have a source distribution or wheel for the current platform").
     Fix safety:
-        Safe: adds `marker = "sys_platform == 'linux' or sys_platform == 'win32'"`.
+        Adds `marker = "sys_platform == 'linux' or sys_platform == 'win32'"`.
     """
     pyproject = _pyproject(snapshot)
     if pyproject is None or not environments_allow(pyproject.uv.environments, "darwin"):
@@ -369,13 +384,12 @@ def accelerated_index_reaches_macos(snapshot: Snapshot) -> Iterator[Finding]:
             Fix(
                 f"Use the {url.variant} index on Linux and Windows only, PyPI on macOS",
                 Applicability.SAFE,
-                "add-platform-marker",
-                {"index": target, "marker": "sys_platform == 'linux' or sys_platform == 'win32'"},
+                AddPlatformMarker(index=target, marker=LINUX_OR_WINDOWS),
             ),
         )
 
 
-@rule("TD308", "nightly-index-incomplete")
+@rule("TD308", "nightly-index-incomplete", fix=(SAFE, DISPLAY_ONLY))
 def nightly_index_incomplete(snapshot: Snapshot) -> Iterator[Finding]:
     """torch comes from the nightly, test, ROCm or XPU index, but the triton it depends on does not.
 
@@ -390,7 +404,7 @@ def nightly_index_incomplete(snapshot: Snapshot) -> Iterator[Finding]:
         pytorch-triton". (Pre-releases need no setting here: with only nightlies on the explicit index, uv's
         default `if-necessary-or-explicit` accepts them, as a real `uv lock` in the tests shows.)
     Fix safety:
-        Safe: maps pytorch-triton (Linux only) to the same index and depends on it there.
+        Maps pytorch-triton (Linux only) to the same index and depends on it there.
     """
     pyproject = _pyproject(snapshot)
     if pyproject is None:
@@ -426,7 +440,7 @@ def nightly_index_incomplete(snapshot: Snapshot) -> Iterator[Finding]:
             # The fix also adds the triton to [project].dependencies; where `dynamic` lists them a build backend
             # owns that key (r4), so the step is said, not written.
             Fix(f"Map {tritons[0]} to {name} on Linux and depend on it there", Applicability.SAFE,
-                "map-nightly-triton", {"index": name, "package": tritons[0]}) if "dependencies" not in pyproject.dynamic else
+                MapNightlyTriton(index=name, package=tritons[0])) if "dependencies" not in pyproject.dynamic else
             Fix(f"Map {tritons[0]} to {name} and add it to the requirements your build backend reads (dependencies are "
                 "dynamic here)", Applicability.DISPLAY_ONLY,
                 commands=(f'# [tool.uv.sources] {tritons[0]} = [{{ index = "{name}", marker = "sys_platform == \'linux\'" }}]',
@@ -447,7 +461,7 @@ def _triton_for(url: IndexUrl) -> tuple[str, str] | None:
     return None
 
 
-@rule("TD309", "companions-not-mapped")
+@rule("TD309", "companions-not-mapped", fix=SAFE)
 def companions_not_mapped(snapshot: Snapshot) -> Iterator[Finding]:
     """torchvision/torchaudio/torchcodec would get a build that fails beside the project's torch.
 
@@ -462,7 +476,7 @@ def companions_not_mapped(snapshot: Snapshot) -> Iterator[Finding]:
         the 'CUDA' backend", or "compiled with different CUDA major versions" at import). An error for a plain
         install on this machine; a warning for another platform or an opt-in selection.
     Fix safety:
-        Safe: copies torch's source entries to the companion.
+        Copies torch's source entries to the companion.
     """
     pyproject = _pyproject(snapshot)
     if pyproject is None:
@@ -500,13 +514,12 @@ def companions_not_mapped(snapshot: Snapshot) -> Iterator[Finding]:
             Fix(
                 f"Map {companion} like torch",
                 Applicability.SAFE,
-                "map-companions",
-                {"package": companion, "targets": sorted(([t, e] for t, e in missing), key=str)},
+                MapCompanions(package=companion, targets=tuple(sorted(((t, e) for t, e in missing if t), key=str))),
             ) if missing else None,
         )
 
 
-@rule("TD312", "accelerator-extras-misconfigured")
+@rule("TD312", "accelerator-extras-misconfigured", fix=SAFE)
 def accelerator_extras_misconfigured(snapshot: Snapshot) -> Iterator[Finding]:
     """Accelerator extras (cpu / cu128 …) map torch to different indexes without `[tool.uv] conflicts`.
 
@@ -518,7 +531,7 @@ def accelerator_extras_misconfigured(snapshot: Snapshot) -> Iterator[Finding]:
         fails ("Requirements contain conflicting indexes for package `torch`"). A marker on `extra` is not how
         uv selects sources, so the mapping does not apply.
     Fix safety:
-        Safe: adds the conflicts table (uv's guide pattern) or moves the marker to the `extra` key.
+        Adds the conflicts table (uv's guide pattern) or moves the marker to the `extra` key.
     """
     pyproject = _pyproject(snapshot)
     if pyproject is None:
@@ -544,7 +557,7 @@ def accelerator_extras_misconfigured(snapshot: Snapshot) -> Iterator[Finding]:
                 (Evidence("[tool.uv.sources] torch", ", ".join(f"extra {e} → {t}" for e, t in sorted(by_extra.items())), pyproject.path),
                  Evidence("[tool.uv] conflicts", str(pyproject.uv.conflicts or "missing"), pyproject.path)),
                 Fix(f"Declare the extras {', '.join(sorted(by_extra))} as conflicting", Applicability.SAFE,
-                    "declare-extra-conflicts", {"extras": sorted(by_extra)}),
+                    DeclareExtraConflicts(extras=tuple(sorted(by_extra)))),
             )
     for source in pyproject.sources:
         if source.marker and marker_uses_extra(source.marker, pyproject.extras):
@@ -554,12 +567,12 @@ def accelerator_extras_misconfigured(snapshot: Snapshot) -> Iterator[Finding]:
                 f"the source of {source.package} selects an extra through its marker ({source.marker}) instead of the extra key",
                 "uv chooses sources for extras with `extra = \"name\"`; a marker on `extra` does not select the source.",
                 (Evidence(f"[tool.uv.sources] {source.package}", f"marker = {source.marker!r}", pyproject.path),),
-                Fix(f"Use extra = \"{extra}\" instead of the marker", Applicability.SAFE, "marker-to-extra",
-                    {"markers": {source.marker: extra}}) if extra else None,
+                Fix(f"Use extra = \"{extra}\" instead of the marker", Applicability.SAFE,
+                    MarkerToExtra(markers=((source.marker, extra),))) if extra else None,
             )
 
 
-@rule("TD313", "torch-in-base-and-extras")
+@rule("TD313", "torch-in-base-and-extras", fix=(UNSAFE, DISPLAY_ONLY))
 def torch_in_base_and_extras(snapshot: Snapshot) -> Iterator[Finding]:
     """torch is a base dependency while its CUDA index applies only through an extra.
 
@@ -569,7 +582,7 @@ def torch_in_base_and_extras(snapshot: Snapshot) -> Iterator[Finding]:
         A plain `uv sync` (no extra) installs the base torch from PyPI, a CPU build on Windows and macOS, and
         silently ignores the CUDA mapping.
     Fix safety:
-        Unsafe, and offered only for applications: the fix removes torch from the base dependencies (it stays in
+        Offered as an edit only for applications: the fix removes torch from the base dependencies (it stays in
         the extras), so a plain `uv sync` no longer installs it. A packaged project (a `[build-system]`, or
         `package = true`) keeps torch there, since the people who install it need it; its developers choose the
         extra (uv cannot map the plain requirement beside `extra =` sources).
@@ -589,18 +602,18 @@ def torch_in_base_and_extras(snapshot: Snapshot) -> Iterator[Finding]:
         "move torch into the extras only, or map the base dependency too.",
         (Evidence("torch requirements", "; ".join(f"{r.group}: {r.requirement}" for r in _declared(pyproject, "torch")), pyproject.path),),
         Fix("Remove torch (and companions chosen by the same extras) from the base dependencies", Applicability.UNSAFE,
-            "remove-dependencies", {"packages": sorted(
+            RemoveDependencies(packages=tuple(sorted(
                 p for p in ("torch", *COMPANIONS)
                 if any(r.group == "dependencies" for r in _declared(pyproject, p))
                 and any(s.extra for s in _sources_for(pyproject, p))
-            )}) if not pyproject.packaged else
+            )))) if not pyproject.packaged else
         Fix("Keep torch in the published dependencies; develop with the extra that selects its build",
             Applicability.DISPLAY_ONLY,
             commands=tuple(f"uv sync --extra {extra}" for extra in sorted({s.extra for s in sources if s.extra}))),
     )
 
 
-@rule("TD314", "torch-backend-ignored")
+@rule("TD314", "torch-backend-ignored", fix=(SAFE, UNSAFE))
 def torch_backend_ignored(snapshot: Snapshot) -> Iterator[Finding]:
     """`torch-backend` is set in pyproject.toml, where uv's project commands ignore it.
 
@@ -610,7 +623,7 @@ def torch_backend_ignored(snapshot: Snapshot) -> Iterator[Finding]:
         It only affects `uv pip install`; `uv lock`, `uv sync` and `uv run` resolve torch from the indexes and
         sources as if it were not there, so the project gets PyPI's build.
     Fix safety:
-        Safe: replaced by the index and sources it was meant to select.
+        Replaced by the index and sources it was meant to select.
     """
     pyproject = _pyproject(snapshot)
     if pyproject is None or not pyproject.uv.torch_backend:
@@ -630,7 +643,9 @@ def _replace_backend_fix(snapshot: Snapshot) -> Fix | None:
     fix = use_build_fix(snapshot)
     if fix is None:
         return None
-    return Fix(f"Replace torch-backend by an explicit index: {fix.title}", fix.applicability, "replace-torch-backend", fix.params)
+    assert isinstance(fix.edit, UsePytorchIndex)
+    return Fix(f"Replace torch-backend by an explicit index: {fix.title}", fix.applicability,
+               ReplaceTorchBackend(**{f.name: getattr(fix.edit, f.name) for f in dataclasses.fields(fix.edit)}))
 
 
 @rule("TD315", "index-mirror")
@@ -644,7 +659,7 @@ def index_mirror(snapshot: Snapshot) -> Iterator[Finding]:
         Mirrors are fine and common (university and company mirrors); torchdoctor treats a PyTorch mirror like
         the index it mirrors, and notes that mirrors can lag behind or drop old builds.
     Fix safety:
-        Nothing to fix.
+        Nothing to fix: a mirror is the team's choice; the finding says what it serves.
     """
     pyproject = _pyproject(snapshot)
     if pyproject is None:
@@ -667,7 +682,7 @@ def index_mirror(snapshot: Snapshot) -> Iterator[Finding]:
             )
 
 
-@rule("TD316", "windows-gets-cpu-torch")
+@rule("TD316", "windows-gets-cpu-torch", fix=(SAFE, UNSAFE))
 def windows_gets_cpu_torch(snapshot: Snapshot) -> Iterator[Finding]:
     """Windows installs of the project get a CPU-only torch while Linux gets a GPU build.
 
@@ -681,7 +696,7 @@ def windows_gets_cpu_torch(snapshot: Snapshot) -> Iterator[Finding]:
         A warning when a source routes Windows to the CPU index (it looks deliberate and is usually not), or on a
         Windows machine; a note elsewhere when Windows simply falls back to PyPI.
     Fix safety:
-        Safe: maps torch and its companions to a CUDA index for Linux and Windows, keeping macOS on PyPI.
+        Maps torch and its companions to a CUDA index for Linux and Windows, keeping macOS on PyPI.
     """
     pyproject = _pyproject(snapshot)
     if pyproject is None:
@@ -727,10 +742,10 @@ def _narrow_python_fix(python_range: SpecifierSet, releases: list) -> Fix | None
     lowest = min(common, key=Version)
     kept = [str(s) for s in python_range if s.operator in ("<", "<=", "!=")]
     value = ",".join([f">={lowest}", *kept])
-    return Fix(f"Raise requires-python to {value}", Applicability.UNSAFE, "set-requires-python", {"value": value})
+    return Fix(f"Raise requires-python to {value}", Applicability.UNSAFE, SetRequiresPython(value=value))
 
 
-@rule("TD317", "requires-python-beyond-nightly")
+@rule("TD317", "requires-python-beyond-nightly", fix=UNSAFE)
 def requires_python_beyond_nightly(snapshot: Snapshot) -> Iterator[Finding]:
     """requires-python admits Pythons that the nightly index publishes no torch for.
 
@@ -743,7 +758,7 @@ def requires_python_beyond_nightly(snapshot: Snapshot) -> Iterator[Finding]:
         ("the requested Python version ... does not satisfy Python>=3.10"); above its newest, installs on
         that Python fail. Nightly Python support moves faster than any release table.
     Fix safety:
-        Unsafe: narrowing requires-python changes what the project promises.
+        Narrowing requires-python changes what the project promises.
     """
     pyproject = _pyproject(snapshot)
     if pyproject is None or not pyproject.requires_python:
@@ -769,7 +784,7 @@ def requires_python_beyond_nightly(snapshot: Snapshot) -> Iterator[Finding]:
             upper = Version(kept[-1])
             value = f">={kept[0]},<{upper.major}.{upper.minor + 1}"
             fix = Fix(f"Narrow requires-python to {value}, the Pythons the nightly publishes", Applicability.UNSAFE,
-                      "set-requires-python", {"value": value})
+                      SetRequiresPython(value=value))
         when = f"read {published.read_at}" + (" (cached)" if published.from_cache else "")
         yield Finding(
             Severity.ERROR if lock_fails else Severity.WARNING,
@@ -786,7 +801,7 @@ def requires_python_beyond_nightly(snapshot: Snapshot) -> Iterator[Finding]:
         )
 
 
-@rule("TD310", "no-torch-wheels-for-range")
+@rule("TD310", "no-torch-wheels-for-range", fix=(SAFE, UNSAFE))
 def no_torch_wheels_for_range(snapshot: Snapshot) -> Iterator[Finding]:
     """A selection's torch range has no wheels on its CUDA index, or for a Python it admits.
 
@@ -802,8 +817,9 @@ def no_torch_wheels_for_range(snapshot: Snapshot) -> Iterator[Finding]:
         `uv lock` fails ("No solution found … torch==X has no wheels with a matching Python ABI tag", or no version
         on the index). uv locks for every Python the project admits, not only the one in use.
     Fix safety:
-        Unsafe: for the Python case the fix raises requires-python, which changes what the project promises; for
-        the variant case it maps torch to the variant this machine needs among the releases the range admits.
+        For the Python case the fix raises requires-python, which changes what the project promises (unsafe); for
+        the variant case it maps torch to the variant this machine needs among the releases the range admits
+        (safe, unless it replaces the index torch is mapped to now).
     """
     pyproject = _pyproject(snapshot)
     if pyproject is None or not _declared(pyproject, "torch"):
@@ -924,7 +940,7 @@ def pytorch_index_without_variant(snapshot: Snapshot) -> Iterator[Finding]:
         have. Naming the variant makes the choice explicit. It is a fact of the file, so it is said on every
         machine, not only on one with a GPU.
     Fix safety:
-        Not fixed automatically: which CUDA line the project wants is the team's choice.
+        Which CUDA line the project wants is the team's choice.
     """
     pyproject = _pyproject(snapshot)
     if pyproject is None:
@@ -968,7 +984,7 @@ def local_version_pin(snapshot: Snapshot) -> Iterator[Finding]:
         that does not exist, and macOS users cannot install a CUDA tag at all. The index in `[tool.uv.sources]`
         chooses the build without fixing it in the requirement.
     Fix safety:
-        Not fixed automatically: the pin is what the project promises.
+        The pin is what the project promises.
     """
     pyproject = _pyproject(snapshot)
     if pyproject is None:
@@ -1039,7 +1055,7 @@ def environments_exclude_this_machine(snapshot: Snapshot) -> Iterator[Finding]:
         uv resolves only for those environments; here `uv sync` stops with "The current Python platform is not
         compatible with the lockfile's supported environments".
     Fix safety:
-        Not fixed automatically: which platforms the project supports is its choice.
+        Which platforms the project supports is its choice.
     """
     from torchdoctor.resolution import machine_platform, marker_holds, representative_python
 
@@ -1072,7 +1088,7 @@ def uv_settings_without_project(snapshot: Snapshot) -> Iterator[Finding]:
         uv applies sources and indexes to the project a file defines, or to a workspace's members. Here there is
         neither, so uv never reads them: whatever they say about torch does not happen.
     Fix safety:
-        Not fixed automatically: add the `[project]` table the settings were meant for.
+        Add the `[project]` table the settings were meant for.
     """
     pyproject = _pyproject(snapshot)
     if pyproject is None or pyproject.has_project_table or pyproject.workspace:

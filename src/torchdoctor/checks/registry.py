@@ -2,8 +2,10 @@
 
 Codes are `TD` + three digits, hundreds by area (see `AREAS`). A rule's docstring has the sections
 "What it detects", "Why it matters" and "Fix safety"; `torchdoctor rules` and docs/rules.md are
-generated from them. A rule that raises becomes a TD000 diagnosis, so one broken rule never hides
-the findings of the others.
+generated from them. How safe a rule's fixes are is declared on `@rule` (`fix=SAFE`, `fix=(SAFE, UNSAFE)`,
+none: it offers none), not told in prose: the catalogue prints the declaration before the docstring's words, and a
+finding whose fix is not of a declared kind is reported as TD000 beside the finding, so the two cannot drift apart.
+A rule that raises becomes a TD000 diagnosis, so one broken rule never hides the findings of the others.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from torchdoctor.model import Diagnosis, Evidence, Fix, Severity
+from torchdoctor.model import Applicability, Diagnosis, Evidence, Fix, Severity
 from torchdoctor.snapshot import Snapshot
 
 AREAS = {
@@ -27,6 +29,12 @@ AREAS = {
     7: "the ranks of a multi-GPU job (torchdoctor fleet)",
 }
 SECTIONS = ("What it detects", "Why it matters", "Fix safety")
+SAFE, UNSAFE, DISPLAY_ONLY = Applicability.SAFE, Applicability.UNSAFE, Applicability.DISPLAY_ONLY
+SAFETY_WORDS = {
+    SAFE: "safe (`fix --all` applies it)",
+    UNSAFE: "unsafe (applied only with --unsafe, after reading the diff)",
+    DISPLAY_ONLY: "display only (commands shown, never run)",
+}
 
 
 @dataclass(frozen=True)
@@ -50,6 +58,20 @@ class Rule:
     slug: str
     check: CheckFunction | None
     doc: str
+    fixes: tuple[Applicability, ...] = ()
+    """The kinds of fix its findings may carry (the main fix and the alternatives); empty: it offers none."""
+
+    @property
+    def fix_safety(self) -> str:
+        """The declared kinds in words, then the docstring's "Fix safety" text."""
+        declared = " or ".join(SAFETY_WORDS[kind] for kind in self.fixes) if self.fixes else "no fix offered"
+        said = self.section("Fix safety")
+        return declared[0].upper() + declared[1:] + (f". {said}" if said else ".")
+
+    def undeclared(self, finding: Finding) -> list[str]:
+        """The kinds of the finding's fixes that the rule does not declare (its bug, not the project's)."""
+        return [fix.applicability.value for fix in (finding.fix, *finding.alternatives)
+                if fix is not None and fix.applicability not in self.fixes]
 
     @property
     def summary(self) -> str:
@@ -73,19 +95,23 @@ class Rule:
 RULES: dict[str, Rule] = {}
 
 
-def _register(code: str, slug: str, check: CheckFunction | None, doc: str | None) -> None:
+def _register(code: str, slug: str, check: CheckFunction | None, doc: str | None,
+              fixes: tuple[Applicability, ...] = ()) -> None:
     if not (len(code) == 5 and code.startswith("TD") and code[2:].isdigit()):
         raise ValueError(f"rule code {code!r} is not TD + three digits")
     if code in RULES or any(r.slug == slug for r in RULES.values()):
         raise ValueError(f"rule {code} {slug} is registered twice")
     if not doc or any(f"{section}:" not in doc for section in SECTIONS):
         raise ValueError(f"rule {code} must document {', '.join(SECTIONS)}")
-    RULES[code] = Rule(code, slug, check, doc)
+    RULES[code] = Rule(code, slug, check, doc, fixes)
 
 
-def rule(code: str, slug: str) -> Callable[[CheckFunction], CheckFunction]:
+def rule(code: str, slug: str, *, fix: Applicability | tuple[Applicability, ...] = ()) -> Callable[[CheckFunction], CheckFunction]:
+    """Register a check under its code. `fix` declares the kinds of fix it offers (none when left out)."""
+    fixes = (fix,) if isinstance(fix, Applicability) else tuple(fix)
+
     def register(check: CheckFunction) -> CheckFunction:
-        _register(code, slug, check, check.__doc__)
+        _register(code, slug, check, check.__doc__, fixes)
         return check
 
     return register
@@ -103,7 +129,7 @@ _register(
         The report may be missing a finding. The rest of the checks still ran. Please report it with
         the snapshot (`torchdoctor check --save-snapshot snapshot.json`).
     Fix safety:
-        Nothing to fix in the project.
+        The project is not at fault: this is torchdoctor's own bug.
     """,
 )
 
@@ -130,6 +156,14 @@ def run_checks(snapshot: Snapshot) -> tuple[Diagnosis, ...]:
             )
             continue
         for finding in findings:
+            undeclared = registered.undeclared(finding)
+            if undeclared:
+                diagnoses.append(Diagnosis(
+                    code="TD000", slug="check-crashed", severity=Severity.WARNING,
+                    message=f"check {registered.code} ({registered.slug}) offered a fix of a kind it does not declare: "
+                            f"{', '.join(undeclared)}",
+                    explanation=RULES["TD000"].section("Why it matters"),
+                ))
             diagnoses.append(
                 Diagnosis(
                     code=registered.code,

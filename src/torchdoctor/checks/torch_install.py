@@ -8,13 +8,13 @@ from collections.abc import Iterator
 from packaging.version import Version
 
 from torchdoctor.checks.common import declared_torch_groups, interpreter_evidence, torch_source
-from torchdoctor.checks.registry import Finding, rule
+from torchdoctor.checks.registry import DISPLAY_ONLY, Finding, rule
 from torchdoctor.knowledge import knowledge, series_of
 from torchdoctor.model import Applicability, Evidence, Fix, Severity
 from torchdoctor.snapshot import Snapshot
 
 
-@rule("TD101", "interpreter-unusable")
+@rule("TD101", "interpreter-unusable", fix=DISPLAY_ONLY)
 def interpreter_unusable(snapshot: Snapshot) -> Iterator[Finding]:
     """The project's Python interpreter does not exist or does not run.
 
@@ -25,7 +25,7 @@ def interpreter_unusable(snapshot: Snapshot) -> Iterator[Finding]:
         A .venv whose base Python was removed or upgraded (pyenv, Homebrew, conda) is broken for
         `uv run` and `python` alike; nothing installed in it can be used.
     Fix safety:
-        Display only: recreate the environment with `uv sync` (it rebuilds a broken .venv).
+        Recreate the environment with `uv sync` (it rebuilds a broken .venv).
     """
     interpreter = snapshot.interpreter
     torch = snapshot.torch
@@ -44,7 +44,7 @@ def interpreter_unusable(snapshot: Snapshot) -> Iterator[Finding]:
     )
 
 
-@rule("TD102", "torch-not-installed")
+@rule("TD102", "torch-not-installed", fix=DISPLAY_ONLY)
 def torch_not_installed(snapshot: Snapshot) -> Iterator[Finding]:
     """torch is not installed in the project's interpreter.
 
@@ -55,7 +55,7 @@ def torch_not_installed(snapshot: Snapshot) -> Iterator[Finding]:
         interpreter than the project's). If it does not, there is nothing to diagnose about torch,
         and the report says so instead of guessing.
     Fix safety:
-        Display only: `uv sync` installs what the project declares.
+        `uv sync` installs what the project declares.
     """
     if snapshot.torch.status != "not-installed":
         return
@@ -94,7 +94,7 @@ def torch_not_installed(snapshot: Snapshot) -> Iterator[Finding]:
         )
 
 
-@rule("TD103", "torch-import-fails")
+@rule("TD103", "torch-import-fails", fix=DISPLAY_ONLY)
 def torch_import_fails(snapshot: Snapshot) -> Iterator[Finding]:
     """`import torch` fails, crashes or hangs in the project's interpreter.
 
@@ -105,7 +105,7 @@ def torch_import_fails(snapshot: Snapshot) -> Iterator[Finding]:
         Nothing that uses torch can run. The exception text and the last lines of stderr usually name
         the library at fault.
     Fix safety:
-        Display only: the cure depends on the cause named in the evidence; reinstalling with
+        The cure depends on the cause named in the evidence; reinstalling with
         `uv sync --reinstall-package torch` cures a damaged install.
     """
     torch = snapshot.torch
@@ -151,7 +151,7 @@ def torch_newer_than_knowledge(snapshot: Snapshot) -> Iterator[Finding]:
         what the probe read from the installed torch itself, such as its arch list, and skip what cannot be
         known; the report says so instead of giving a verdict from stale tables.
     Fix safety:
-        Nothing to fix in the project; update torchdoctor for newer tables.
+        Update torchdoctor for newer tables.
     """
     kb = knowledge()
     versions: dict[str, str] = {}
@@ -193,7 +193,8 @@ def companion_build_mismatch(snapshot: Snapshot) -> Iterator[Finding]:
         use, typically "operator torchvision::nms does not exist" or "Could not run 'torchvision::nms' with
         arguments from the 'CUDA' backend".
     Fix safety:
-        Fixed in pyproject.toml by mapping torchvision/torchaudio to the same index as torch and relocking.
+        The cure is in pyproject.toml, mapping torchvision/torchaudio to the same index as torch and relocking:
+        TD309 offers that edit when the project's files show the gap.
     """
     torch = snapshot.torch
     if torch.status != "ok" or not torch.version:
@@ -230,7 +231,7 @@ def companion_build_mismatch(snapshot: Snapshot) -> Iterator[Finding]:
         )
 
 
-@rule("TD130", "numpy-2-with-torch-built-for-numpy-1")
+@rule("TD130", "numpy-2-with-torch-built-for-numpy-1", fix=DISPLAY_ONLY)
 def numpy_2_with_old_torch(snapshot: Snapshot) -> Iterator[Finding]:
     """NumPy 2 beside a torch built against NumPy 1.
 
@@ -243,7 +244,7 @@ def numpy_2_with_old_torch(snapshot: Snapshot) -> Iterator[Finding]:
         crash", and `tensor.numpy()` / `torch.from_numpy()` fail. An error installed, or when every locked NumPy is
         2.x; a warning when only some platforms or Pythons get NumPy 2 from the lock.
     Fix safety:
-        Display only: pin `numpy<2` in the project, or move to torch 2.3 or newer.
+        Pin `numpy<2` in the project, or move to torch 2.3 or newer.
     """
     kb = knowledge()
     windows = snapshot.system.os_name == "Windows"
@@ -301,7 +302,7 @@ def _is_numpy_2(version: str) -> bool:
 WARNING_LINE = re.compile(r"(?:^|\s)(?:[A-Z]\w*Warning|UserWarning|warning)\s*:", re.I)
 
 
-@rule("TD140", "import-torch-warned")
+@rule("TD140", "import-torch-warned", fix=DISPLAY_ONLY)
 def import_torch_warned(snapshot: Snapshot) -> Iterator[Finding]:
     """`import torch` printed warnings.
 
@@ -313,7 +314,7 @@ def import_torch_warned(snapshot: Snapshot) -> Iterator[Finding]:
         are easy to ignore. "Failed to initialize NumPy" means `tensor.numpy()` and `torch.from_numpy()` raise.
         A warning when NumPy failed to initialise; otherwise a note that shows the lines.
     Fix safety:
-        Display only: the remedy depends on the warning (install NumPy, or the pairing the message names).
+        The remedy depends on the warning (install NumPy, or the pairing the message names).
     """
     torch = snapshot.torch
     if torch.status != "ok" or not torch.stderr_tail:

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from packaging.version import InvalidVersion, Version
 
 from torchdoctor.checks.common import NVML_SOURCE, torch_source
-from torchdoctor.checks.registry import Finding, rule
+from torchdoctor.checks.registry import DISPLAY_ONLY, Finding, rule
 from torchdoctor.knowledge import decode_cuda_version
 from torchdoctor.model import Applicability, Evidence, Fix, Severity
 from torchdoctor.snapshot import Snapshot
@@ -61,7 +61,7 @@ def distro(snapshot: Snapshot) -> str:
     return snapshot.system.environment.get("WSL_DISTRO_NAME") or "<distro>"
 
 
-@rule("TD501", "wsl1-has-no-gpu")
+@rule("TD501", "wsl1-has-no-gpu", fix=DISPLAY_ONLY)
 def wsl1_has_no_gpu(snapshot: Snapshot) -> Iterator[Finding]:
     """The distribution runs under WSL1, which has no GPU support at all.
 
@@ -71,7 +71,7 @@ def wsl1_has_no_gpu(snapshot: Snapshot) -> Iterator[Finding]:
         WSL1 translates Linux system calls and has no /dev/dxg: CUDA can never see the GPU, whatever
         is installed. torch reports "Found no NVIDIA driver on your system".
     Fix safety:
-        Display-only: converting the distribution to WSL2 is done from Windows.
+        Converting the distribution to WSL2 is done from Windows.
     """
     if snapshot.system.wsl != "wsl1" or not wants_cuda(snapshot):
         return
@@ -86,7 +86,7 @@ def wsl1_has_no_gpu(snapshot: Snapshot) -> Iterator[Finding]:
     )
 
 
-@rule("TD502", "wsl-gpu-not-exposed")
+@rule("TD502", "wsl-gpu-not-exposed", fix=DISPLAY_ONLY)
 def wsl_gpu_not_exposed(snapshot: Snapshot) -> Iterator[Finding]:
     """WSL2 does not expose the GPU: /dev/dxg is missing, or the WSL kernel is too old for it.
 
@@ -96,7 +96,7 @@ def wsl_gpu_not_exposed(snapshot: Snapshot) -> Iterator[Finding]:
         Without /dev/dxg no library can reach the Windows driver: cuInit returns CUDA_ERROR_NO_DEVICE and
         torch finds no GPU. Old Windows builds, an outdated WSL, or `gpuSupport=false` cause it.
     Fix safety:
-        Display-only: updating WSL and restarting it is done from Windows.
+        Updating WSL and restarting it is done from Windows.
     """
     details = wsl2(snapshot)
     if details is None or not wants_cuda(snapshot):
@@ -118,7 +118,7 @@ def wsl_gpu_not_exposed(snapshot: Snapshot) -> Iterator[Finding]:
     )
 
 
-@rule("TD503", "wsl-windows-driver-missing")
+@rule("TD503", "wsl-windows-driver-missing", fix=DISPLAY_ONLY)
 def wsl_windows_driver_missing(snapshot: Snapshot) -> Iterator[Finding]:
     """The Windows NVIDIA driver's libraries are not in /usr/lib/wsl/lib.
 
@@ -129,7 +129,7 @@ def wsl_windows_driver_missing(snapshot: Snapshot) -> Iterator[Finding]:
         libcuda and torch reports "Found no NVIDIA driver". The Windows NVIDIA driver is missing, is too
         old for WSL, or is another vendor's.
     Fix safety:
-        Display-only: install the current NVIDIA driver on Windows (never a Linux driver in WSL).
+        Install the current NVIDIA driver on Windows (never a Linux driver in WSL).
     """
     details = wsl2(snapshot)
     if details is None or not details.dxg or not wants_cuda(snapshot):
@@ -150,7 +150,7 @@ def wsl_windows_driver_missing(snapshot: Snapshot) -> Iterator[Finding]:
     )
 
 
-@rule("TD504", "wsl-lib-not-on-loader-path")
+@rule("TD504", "wsl-lib-not-on-loader-path", fix=DISPLAY_ONLY)
 def wsl_lib_not_on_loader_path(snapshot: Snapshot) -> Iterator[Finding]:
     """/usr/lib/wsl/lib exists but the dynamic loader does not search it.
 
@@ -161,7 +161,7 @@ def wsl_lib_not_on_loader_path(snapshot: Snapshot) -> Iterator[Finding]:
         torch and NVML load libcuda.so.1 / libnvidia-ml.so.1 by name; if the loader cannot find them
         CUDA "has no driver". A deleted ld.wsl.conf, a custom image or a container built for WSL cause it.
     Fix safety:
-        Display-only: a root-owned loader configuration file.
+        A root-owned loader configuration file.
     """
     details = wsl2(snapshot)
     if details is None or details.lib_files is None or "libcuda.so.1" not in details.lib_files:
@@ -204,7 +204,7 @@ def needs_unversioned_libcuda(snapshot: Snapshot) -> list[str]:
     return found
 
 
-@rule("TD505", "wsl-libcuda-unversioned-missing")
+@rule("TD505", "wsl-libcuda-unversioned-missing", fix=DISPLAY_ONLY)
 def wsl_libcuda_unversioned_missing(snapshot: Snapshot) -> Iterator[Finding]:
     """Under WSL2, `libcuda.so` (without a version) does not resolve, and an installed package needs it.
 
@@ -219,7 +219,7 @@ def wsl_libcuda_unversioned_missing(snapshot: Snapshot) -> Iterator[Finding]:
         microsoft/WSL#5548. Current Triton looks for libcuda.so.1 and is not affected, so a WSL2 machine
         without such packages is healthy.
     Fix safety:
-        Display-only: environment variables for your shell profile or `.env` file.
+        Environment variables for your shell profile or `.env` file.
     """
     details = wsl2(snapshot)
     if details is None or details.lib_files is None or details.lib_files.get("libcuda.so.1") != "file":
@@ -248,7 +248,7 @@ def wsl_libcuda_unversioned_missing(snapshot: Snapshot) -> Iterator[Finding]:
     )
 
 
-@rule("TD506", "linux-driver-inside-wsl")
+@rule("TD506", "linux-driver-inside-wsl", fix=DISPLAY_ONLY)
 def linux_driver_inside_wsl(snapshot: Snapshot) -> Iterator[Finding]:
     """A Linux NVIDIA driver is installed inside WSL2, shadowing the Windows driver's libraries.
 
@@ -262,7 +262,7 @@ def linux_driver_inside_wsl(snapshot: Snapshot) -> Iterator[Finding]:
         it couldn't communicate with the NVIDIA driver", NVML "Driver Not Loaded", torch "Found no NVIDIA
         driver". NVIDIA's guide: "Do not install any Linux display driver in WSL".
     Fix safety:
-        Display-only: removing packages is for you to run; torch wheels need no Linux CUDA driver.
+        Removing packages is for you to run; torch wheels need no Linux CUDA driver.
     """
     details = wsl2(snapshot)
     if details is None:
@@ -300,7 +300,7 @@ def linux_driver_inside_wsl(snapshot: Snapshot) -> Iterator[Finding]:
     )
 
 
-@rule("TD507", "nvml-wrong-library")
+@rule("TD507", "nvml-wrong-library", fix=DISPLAY_ONLY)
 def nvml_wrong_library(snapshot: Snapshot) -> Iterator[Finding]:
     """NVML was loaded from a stub or from a library other than the driver's.
 
@@ -311,7 +311,7 @@ def nvml_wrong_library(snapshot: Snapshot) -> Iterator[Finding]:
         A stub answers every call with an error; another library talks to a driver that is not there.
         nvidia-smi, nvtop, pynvml and torch's memory queries then fail or report nothing.
     Fix safety:
-        Display-only: the loader path is yours to change.
+        The loader path is yours to change.
     """
     path = snapshot.nvml.library_path
     if not path:
@@ -334,7 +334,7 @@ def nvml_wrong_library(snapshot: Snapshot) -> Iterator[Finding]:
     )
 
 
-@rule("TD508", "project-on-windows-drive")
+@rule("TD508", "project-on-windows-drive", fix=DISPLAY_ONLY)
 def project_on_windows_drive(snapshot: Snapshot) -> Iterator[Finding]:
     """The project lives on a Windows drive (/mnt/c) while working inside WSL.
 
@@ -345,7 +345,7 @@ def project_on_windows_drive(snapshot: Snapshot) -> Iterator[Finding]:
         uv cannot hard-link from its cache ("Failed to hardlink files; falling back to full copy"), and
         data loading and memory-mapped checkpoints crawl.
     Fix safety:
-        Display-only: moving a project is yours to do.
+        Moving a project is yours to do.
     """
     mount = snapshot.system.project_mount
     if not snapshot.system.wsl or mount is None or mount.filesystem not in WINDOWS_DRIVE_FILESYSTEMS:
@@ -363,7 +363,7 @@ def project_on_windows_drive(snapshot: Snapshot) -> Iterator[Finding]:
     )
 
 
-@rule("TD509", "uv-cache-on-another-filesystem")
+@rule("TD509", "uv-cache-on-another-filesystem", fix=DISPLAY_ONLY)
 def uv_cache_on_another_filesystem(snapshot: Snapshot) -> Iterator[Finding]:
     """uv's cache is on another file system than the project, so every install copies.
 
@@ -375,7 +375,7 @@ def uv_cache_on_another_filesystem(snapshot: Snapshot) -> Iterator[Finding]:
         otherwise it copies every file (gigabytes for torch and its CUDA libraries) and warns
         "Failed to hardlink files; falling back to full copy" on each sync.
     Fix safety:
-        Display-only: an environment variable.
+        An environment variable.
     """
     system = snapshot.system
     project, cache = system.project_mount, system.uv_cache_mount
@@ -395,7 +395,7 @@ def uv_cache_on_another_filesystem(snapshot: Snapshot) -> Iterator[Finding]:
     )
 
 
-@rule("TD510", "wsl-memory-below-gpu-memory")
+@rule("TD510", "wsl-memory-below-gpu-memory", fix=DISPLAY_ONLY)
 def wsl_memory_below_gpu_memory(snapshot: Snapshot) -> Iterator[Finding]:
     """The WSL2 VM has less memory than the GPU.
 
@@ -407,7 +407,7 @@ def wsl_memory_below_gpu_memory(snapshot: Snapshot) -> Iterator[Finding]:
         further under WSL ("CUDA error: out of memory" with a free GPU; DataLoader(pin_memory=True)).
         The process is killed or fails long before the GPU is full.
     Fix safety:
-        Display-only: `.wslconfig` is a Windows file; WSL must restart to apply it.
+        `.wslconfig` is a Windows file; WSL must restart to apply it.
     """
     system = snapshot.system
     if system.wsl != "wsl2" or not system.memory_total:
@@ -435,7 +435,7 @@ def wsl_memory_below_gpu_memory(snapshot: Snapshot) -> Iterator[Finding]:
     )
 
 
-@rule("TD511", "wsl-gpu-lost")
+@rule("TD511", "wsl-gpu-lost", fix=DISPLAY_ONLY)
 def wsl_gpu_lost(snapshot: Snapshot) -> Iterator[Finding]:
     """WSL2's GPU path is all there, but the driver does not answer: typically a Windows driver update.
 
@@ -447,7 +447,7 @@ def wsl_gpu_lost(snapshot: Snapshot) -> Iterator[Finding]:
         driver update (or sleep) the running VM keeps the old mapping: nvidia-smi shows "CUDA Version:
         ERR!" and torch loses the GPU until WSL restarts.
     Fix safety:
-        Display-only: restarting WSL closes every open distribution.
+        Restarting WSL closes every open distribution.
     """
     details = wsl2(snapshot)
     if details is None or not details.dxg or not details.lib_files or "libcuda.so.1" not in details.lib_files:
@@ -477,7 +477,7 @@ def wsl_gpu_lost(snapshot: Snapshot) -> Iterator[Finding]:
     )
 
 
-@rule("TD520", "container-without-gpu-access")
+@rule("TD520", "container-without-gpu-access", fix=DISPLAY_ONLY)
 def container_without_gpu_access(snapshot: Snapshot) -> Iterator[Finding]:
     """Running in a container that was started without access to the GPU.
 
@@ -492,7 +492,7 @@ def container_without_gpu_access(snapshot: Snapshot) -> Iterator[Finding]:
         The image may have CUDA, but without the runtime's device files nothing can reach the GPU:
         torch says "Found no NVIDIA driver" although the host has one.
     Fix safety:
-        Display-only: how the container is started is outside the project.
+        How the container is started is outside the project.
     """
     system = snapshot.system
     if not system.container or not wants_cuda(snapshot):
@@ -529,7 +529,7 @@ def container_without_gpu_access(snapshot: Snapshot) -> Iterator[Finding]:
     )
 
 
-@rule("TD521", "container-cuda-newer-than-driver")
+@rule("TD521", "container-cuda-newer-than-driver", fix=DISPLAY_ONLY)
 def container_cuda_newer_than_driver(snapshot: Snapshot) -> Iterator[Finding]:
     """The container image asks for a newer CUDA than the host's driver supports.
 
@@ -542,7 +542,7 @@ def container_cuda_newer_than_driver(snapshot: Snapshot) -> Iterator[Finding]:
         (NVIDIA_DISABLE_REQUIRE) and CUDA calls will fail with "driver version is insufficient".
         torch wheels bring their own CUDA runtime, but compiled extensions in the image do not.
     Fix safety:
-        Display-only: a host driver update or an older base image.
+        A host driver update or an older base image.
     """
     required_text = snapshot.system.environment.get("NVIDIA_REQUIRE_CUDA", "")
     supported = decode_cuda_version(snapshot.nvml.cuda_driver_version)
@@ -566,7 +566,7 @@ def container_cuda_newer_than_driver(snapshot: Snapshot) -> Iterator[Finding]:
     )
 
 
-@rule("TD522", "cuda-visible-devices-out-of-range")
+@rule("TD522", "cuda-visible-devices-out-of-range", fix=DISPLAY_ONLY)
 def cuda_visible_devices_out_of_range(snapshot: Snapshot) -> Iterator[Finding]:
     """CUDA_VISIBLE_DEVICES names GPUs that do not exist.
 
@@ -576,7 +576,7 @@ def cuda_visible_devices_out_of_range(snapshot: Snapshot) -> Iterator[Finding]:
         CUDA reads the list up to the first invalid entry and ignores the rest, so "1" on a one-GPU
         machine hides the only GPU ("no CUDA-capable device is detected") and "0,2" on two GPUs gives one.
     Fix safety:
-        Display-only: the variable is set outside the project.
+        The variable is set outside the project.
     """
     visible = snapshot.system.environment.get("CUDA_VISIBLE_DEVICES")
     nvml = snapshot.nvml

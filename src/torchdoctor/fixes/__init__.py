@@ -16,7 +16,7 @@ def fixable(diagnoses: Iterable[Diagnosis], codes: set[str] | None = None, unsaf
     chosen = []
     for diagnosis in diagnoses:
         fix = diagnosis.fix
-        if fix is None or fix.action is None:
+        if fix is None or fix.edit is None:
             continue
         if codes and diagnosis.code not in codes:
             continue
@@ -30,9 +30,9 @@ def apply_fixes(text: str, diagnoses: Iterable[Diagnosis]) -> str:
     """Apply each diagnosis' fix in turn; fixes compose because each one only sets what it names."""
     for diagnosis in diagnoses:
         fix = diagnosis.fix
-        if fix is None or fix.action is None:
+        if fix is None or fix.edit is None:
             raise FixError(f"{diagnosis.code} has no fix that edits pyproject.toml")
-        text = apply_transform(text, fix.action, fix.params)
+        text = apply_transform(text, fix.edit)
     return text
 
 

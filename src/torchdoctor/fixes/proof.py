@@ -17,13 +17,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from torchdoctor.edits import DROPS_PACKAGES, Edit
 from torchdoctor.model import Diagnosis, Severity
 from torchdoctor.probes.project import FileProblem, parse_toml, probe_project
 from torchdoctor.resolution import MODEL_PACKAGES, ProjectModel, build_model
 from torchdoctor.snapshot import Snapshot
 
-DROPPING_ACTIONS = frozenset({"remove-dependencies", "accelerator-extras"})
-"""Fix actions whose title says a package leaves the plain install (removed, or moved into opt-in extras)."""
 
 
 @dataclass(frozen=True)
@@ -56,7 +55,7 @@ def prove(snapshot: Snapshot, before: str, after: str, chosen: Iterable[Diagnosi
         before_snapshot = _as_project(snapshot, Path(folder) / "before", before)
         after_snapshot = _as_project(snapshot, Path(folder) / "after", after)
         problems += _builds_changed(build_model(before_snapshot, from_lock=False), build_model(after_snapshot, from_lock=False),
-                                    {d.fix.action for d in chosen if d.fix is not None})
+                                    [d.fix.edit for d in chosen if d.fix is not None and d.fix.edit is not None])
         found_before = {(d.code, d.message) for d in run_checks(before_snapshot)}
         found_after = run_checks(after_snapshot)
     remaining = {(d.code, d.message) for d in found_after}
@@ -92,7 +91,7 @@ def _dynamic_keys_written(before: dict, after: dict) -> Iterable[str]:
             yield f"it would write [project] {key}, which `dynamic` lists: the build backend owns that key"
 
 
-def _builds_changed(before: ProjectModel, after: ProjectModel, actions: set[str | None]) -> Iterable[str]:
+def _builds_changed(before: ProjectModel, after: ProjectModel, edits: list[Edit]) -> Iterable[str]:
     """Never a platform from a GPU build to CPU; never a family package dropped where it was installed."""
     after_by_key = {(r.platform, r.selection): r for r in after.resolutions}
     for resolution in before.resolutions:
@@ -105,7 +104,7 @@ def _builds_changed(before: ProjectModel, after: ProjectModel, actions: set[str 
         if (gpu_platform and torch_before is not None and torch_after is not None and torch_before.accelerated
                 and torch_after.build == "cpu"):
             yield f"{where} would move from torch's {torch_before.build} build to a CPU build"
-        if actions & DROPPING_ACTIONS:
+        if any(isinstance(edit, DROPS_PACKAGES) for edit in edits):
             continue
         for package in MODEL_PACKAGES:
             if resolution.get(package) is not None and fixed.get(package) is None and not fixed.note:

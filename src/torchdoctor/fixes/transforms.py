@@ -9,7 +9,7 @@ already there.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import tomlkit
 from packaging.requirements import InvalidRequirement, Requirement
@@ -17,48 +17,49 @@ from packaging.utils import canonicalize_name
 from tomlkit.items import AoT, Array, Comment, InlineTable, Table, Whitespace
 from tomlkit.toml_document import TOMLDocument
 
+from torchdoctor import edits
+from torchdoctor.edits import LINUX_OR_WINDOWS, Edit
 from torchdoctor.family import BUILD_PACKAGES
-
-LINUX_OR_WINDOWS = "sys_platform == 'linux' or sys_platform == 'win32'"
 
 
 class FixError(ValueError):
     """The file does not have the shape the fix expects (edited since the check, or hand-made oddities)."""
 
 
-Transform = Callable[[TOMLDocument, dict[str, Any]], None]
-TRANSFORMS: dict[str, Transform] = {}
+E = TypeVar("E", bound=Edit)
+TRANSFORMS: dict[type[Edit], Callable[[TOMLDocument, Any], None]] = {}
+"""The function that carries out each kind of edit (torchdoctor.edits), by the edit's class."""
 
 
-def transform(name: str) -> Callable[[Transform], Transform]:
-    def register(function: Transform) -> Transform:
-        TRANSFORMS[name] = function
+def transform(kind: type[E]) -> Callable[[Callable[[TOMLDocument, E], None]], Callable[[TOMLDocument, E], None]]:
+    def register(function: Callable[[TOMLDocument, E], None]) -> Callable[[TOMLDocument, E], None]:
+        TRANSFORMS[kind] = function
         return function
 
     return register
 
 
-def apply_transform(text: str, action: str, params: dict[str, Any]) -> str:
+def apply_transform(text: str, edit: Edit) -> str:
     """The file's new text after one fix; the same text when the fix is already applied.
 
     The file's own conventions are kept: a byte-order mark stays at the front, and a file written with CRLF
     line ends gets them on every line, the inserted ones too (tomlkit writes what it adds with LF)."""
     bom = "\ufeff" if text.startswith("\ufeff") else ""
     crlf = text.count("\r\n") > text.count("\n") - text.count("\r\n")
-    new = _apply(text[len(bom):].replace("\r\n", "\n") if crlf else text[len(bom):], action, params)
+    new = _apply(text[len(bom):].replace("\r\n", "\n") if crlf else text[len(bom):], edit)
     return bom + (new.replace("\n", "\r\n") if crlf else new)
 
 
-def _apply(text: str, action: str, params: dict[str, Any]) -> str:
+def _apply(text: str, edit: Edit) -> str:
     try:
         document = tomlkit.parse(text)
     except Exception as error:  # tomlkit raises its own ParseError subclasses
         raise FixError(f"pyproject.toml does not parse: {error}") from None
-    if action not in TRANSFORMS:
-        raise FixError(f"unknown fix action {action!r}")
+    if type(edit) not in TRANSFORMS:
+        raise FixError(f"no transform carries out the edit {type(edit).__name__}")
     _refuse_inline_tables(document)
     spaced = all(_spaced(before, table) for before, table in _neighbours(document))
-    TRANSFORMS[action](document, params)
+    TRANSFORMS[type(edit)](document, edit)
     if spaced:  # the file puts a blank line (or a comment) between tables: so do the tables the fix added
         for before, table in _neighbours(document):
             if not _spaced(before, table):
@@ -122,13 +123,12 @@ def _indexes(document: TOMLDocument) -> AoT:
     return uv["index"]
 
 
-def _index_for(document: TOMLDocument, params: dict[str, Any]) -> Table | None:
+def _index_for(document: TOMLDocument, name: str | None, position: int) -> Table | None:
     """The index a fix names: by its name when it has one (positions shift when another fix removes an
     index), else by position. None when it is gone, which leaves nothing to do."""
     indexes = _indexes(document)
-    if params.get("name"):
-        return next((index for index in indexes if index.get("name") == params["name"]), None)
-    position = params["position"]
+    if name:
+        return next((index for index in indexes if index.get("name") == name), None)
     return indexes[position - 1] if 1 <= position <= len(indexes) else None
 
 
@@ -250,35 +250,35 @@ def _declares(requirements: Any, package: str) -> bool:
 # The transforms
 
 
-@transform("make-index-explicit")
-def make_index_explicit(document: TOMLDocument, params: dict[str, Any]) -> None:
-    index = _index_for(document, params)
+@transform(edits.MakeIndexExplicit)
+def make_index_explicit(document: TOMLDocument, edit: edits.MakeIndexExplicit) -> None:
+    index = _index_for(document, edit.name, edit.position)
     if index is None:
         return
     if index.get("explicit") is not True:
         index["explicit"] = True
-    if params.get("drop_default") and "default" in index:
+    if edit.drop_default and "default" in index:
         del index["default"]
     # An index nothing is mapped to served torch only through its priority; once explicit, it must be mapped.
-    packages = params.get("map_packages") or ()
+    packages = edit.map_packages
     sources = _sources(document) if packages else None
     for package in packages:
         if sources is not None and _source_key(sources, package) is None:
             entry = {"index": index["name"]}
-            if params.get("marker"):
-                entry["marker"] = params["marker"]
+            if edit.marker:
+                entry["marker"] = edit.marker
             _set_entries(sources, package, [entry])
-    if params.get("triton") and index.get("name"):
-        map_nightly_triton(document, {"index": index["name"], "package": params["triton"]})
+    if edit.triton and index.get("name"):
+        map_nightly_triton(document, edits.MapNightlyTriton(index=str(index["name"]), package=edit.triton))
 
 
-@transform("repair-index-url")
-def repair_index_url(document: TOMLDocument, params: dict[str, Any]) -> None:
+@transform(edits.RepairIndexUrl)
+def repair_index_url(document: TOMLDocument, edit: edits.RepairIndexUrl) -> None:
     """The URL inside the Markdown link (or without its spaces or /simple), cleaned from the file's own value:
     the report's URL has its credentials redacted, and `user:token@` must be kept byte for byte."""
     from torchdoctor.indexes import parse_index_url
 
-    index = _index_for(document, params)
+    index = _index_for(document, edit.name, edit.position)
     if index is None or not isinstance(index.get("url"), str):
         return
     cleaned = parse_index_url(str(index["url"])).cleaned
@@ -288,8 +288,8 @@ def repair_index_url(document: TOMLDocument, params: dict[str, Any]) -> None:
 
 
 
-@transform("add-platform-marker")
-def add_platform_marker(document: TOMLDocument, params: dict[str, Any]) -> None:
+@transform(edits.AddPlatformMarker)
+def add_platform_marker(document: TOMLDocument, edit: edits.AddPlatformMarker) -> None:
     """Give every torch-family source that points at `index` the marker that keeps macOS on PyPI.
 
     The packages are found when the fix runs, not when it was planned, so the fix composes with one that
@@ -303,23 +303,23 @@ def add_platform_marker(document: TOMLDocument, params: dict[str, Any]) -> None:
         entries = _current(sources, key)
         changed = False
         for entry in entries:
-            if entry.get("index") != params["index"] or entry.get("extra") or entry.get("group"):
+            if entry.get("index") != edit.index or entry.get("extra") or entry.get("group"):
                 continue
             marker = entry.get("marker")
             if marker is None:
-                entry["marker"] = params["marker"]
+                entry["marker"] = edit.marker
                 changed = True
-            elif params["marker"] not in str(marker):
-                entry["marker"] = f"({marker}) and ({params['marker']})"
+            elif edit.marker not in str(marker):
+                entry["marker"] = f"({marker}) and ({edit.marker})"
                 changed = True
         if changed:
             _set_entries(sources, key, entries, like=sources[key])
 
 
-@transform("map-nightly-triton")
-def map_nightly_triton(document: TOMLDocument, params: dict[str, Any]) -> None:
+@transform(edits.MapNightlyTriton)
+def map_nightly_triton(document: TOMLDocument, edit: edits.MapNightlyTriton) -> None:
     """Map pytorch-triton (Linux only) to the nightly index, and depend on it so the source applies."""
-    package, index = params.get("package", "pytorch-triton"), params["index"]
+    package, index = edit.package, edit.index
     marker = "sys_platform == 'linux'"
     sources = _sources(document)
     key = _source_key(sources, package)
@@ -334,15 +334,15 @@ def map_nightly_triton(document: TOMLDocument, params: dict[str, Any]) -> None:
         dependencies.append(f"{package} ; {marker}")
 
 
-@transform("map-companions")
-def map_companions(document: TOMLDocument, params: dict[str, Any]) -> None:
+@transform(edits.MapCompanions)
+def map_companions(document: TOMLDocument, edit: edits.MapCompanions) -> None:
     """Give a companion package (torchvision, torchaudio) torch's source entries for the named indexes.
 
     torch's entries are read when the fix runs, so a marker another fix added to them is copied too.
     """
     sources = _sources(document)
-    package = params["package"]
-    targets = {(index, extra) for index, extra in params["targets"]}
+    package = edit.package
+    targets = {(index, extra) for index, extra in edit.targets}
     torch_key = _source_key(sources, "torch")
     if torch_key is None:
         return
@@ -355,14 +355,14 @@ def map_companions(document: TOMLDocument, params: dict[str, Any]) -> None:
         _set_entries(sources, key or package, [*current, *missing])
 
 
-@transform("declare-extra-conflicts")
-def declare_extra_conflicts(document: TOMLDocument, params: dict[str, Any]) -> None:
+@transform(edits.DeclareExtraConflicts)
+def declare_extra_conflicts(document: TOMLDocument, edit: edits.DeclareExtraConflicts) -> None:
     uv = _uv(document)
-    extras = sorted(params["extras"])
+    extras = sorted(edit.extras)
     if "conflicts" not in uv:
         uv["conflicts"] = tomlkit.array()
         uv["conflicts"].multiline(True)
-        if params.get("blank_line_after"):
+        if edit.blank_line_after:
             uv["conflicts"].trivia.trail = "\n\n"  # before the [[tool.uv.index]] / [tool.uv.sources] added with it
     for group in uv["conflicts"]:
         if sorted(item.get("extra") for item in group if hasattr(item, "get")) == extras:
@@ -373,14 +373,14 @@ def declare_extra_conflicts(document: TOMLDocument, params: dict[str, Any]) -> N
     uv["conflicts"].append(group)
 
 
-@transform("use-pytorch-index")
-def use_pytorch_index(document: TOMLDocument, params: dict[str, Any]) -> None:
+@transform(edits.UsePytorchIndex)
+def use_pytorch_index(document: TOMLDocument, edit: edits.UsePytorchIndex) -> None:
     """Declare an explicit PyTorch index and send the torch family to it on Linux and Windows.
 
     With `replace`, the packages' existing entries that point at other PyTorch indexes are replaced and the
     indexes left unused are removed; without it, packages that already have sources are left alone.
     """
-    name, url = params["name"], params["url"]
+    name, url = edit.name, edit.url
     indexes = _indexes(document)
     if not any(index.get("name") == name for index in indexes):
         table = tomlkit.table()
@@ -389,10 +389,10 @@ def use_pytorch_index(document: TOMLDocument, params: dict[str, Any]) -> None:
         table["explicit"] = True
         _append_index(indexes, table)
     sources = _sources(document)
-    replaced = set(params.get("replace", ()))
-    for package in params["packages"]:
+    replaced = set(edit.replace)
+    for package in edit.packages:
         key = _source_key(sources, package)
-        entry = {"index": name, "marker": params.get("marker", LINUX_OR_WINDOWS)}
+        entry = {"index": name, "marker": edit.marker}
         if key is None:
             _set_entries(sources, package, [entry])
             continue
@@ -417,8 +417,8 @@ def use_pytorch_index(document: TOMLDocument, params: dict[str, Any]) -> None:
     _drop_empty(document)
 
 
-@transform("add-extra-build-dependencies")
-def add_extra_build_dependencies(document: TOMLDocument, params: dict[str, Any]) -> None:
+@transform(edits.AddExtraBuildDependencies)
+def add_extra_build_dependencies(document: TOMLDocument, edit: edits.AddExtraBuildDependencies) -> None:
     """Give a package's isolated build torch.
 
     Plain `"torch"`, not `match-runtime = true`: uv accepts match-runtime only for packages with static
@@ -429,14 +429,14 @@ def add_extra_build_dependencies(document: TOMLDocument, params: dict[str, Any])
     if "extra-build-dependencies" not in uv:
         uv["extra-build-dependencies"] = tomlkit.inline_table()
     table = uv["extra-build-dependencies"]
-    package = params["package"]
+    package = edit.package
     if package in table:
         return
     _put(table, package, tomlkit.parse('x = ["torch"]')["x"])
 
 
-@transform("replace-torch-backend")
-def replace_torch_backend(document: TOMLDocument, params: dict[str, Any]) -> None:
+@transform(edits.ReplaceTorchBackend)
+def replace_torch_backend(document: TOMLDocument, edit: edits.ReplaceTorchBackend) -> None:
     """Drop the torch-backend setting uv's project commands ignore, and declare what it was meant to select."""
     uv = _uv(document)
     if "torch-backend" in uv:
@@ -444,14 +444,14 @@ def replace_torch_backend(document: TOMLDocument, params: dict[str, Any]) -> Non
     pip = uv.get("pip")
     if pip is not None and "torch-backend" in pip:
         del pip["torch-backend"]
-    use_pytorch_index(document, params)
+    use_pytorch_index(document, edit)
 
 
-@transform("replace-legacy-index")
-def replace_legacy_index(document: TOMLDocument, params: dict[str, Any]) -> None:
+@transform(edits.ReplaceLegacyIndex)
+def replace_legacy_index(document: TOMLDocument, edit: edits.ReplaceLegacyIndex) -> None:
     """Move PyTorch URLs out of index-url / extra-index-url / find-links into an explicit index with sources."""
     uv = _uv(document)
-    legacy = set(params["urls"])
+    legacy = set(edit.urls)
     for key in ("index-url", "extra-index-url", "find-links"):
         if key not in uv:
             continue
@@ -469,14 +469,14 @@ def replace_legacy_index(document: TOMLDocument, params: dict[str, Any]) -> None
                     del value[position]
     if _empty(uv):  # nothing else was set there: let the new tables stand without a bare [tool.uv] header
         del document["tool"]["uv"]
-    use_pytorch_index(document, params)
+    use_pytorch_index(document, edit)
 
 
-@transform("remove-index")
-def remove_index(document: TOMLDocument, params: dict[str, Any]) -> None:
+@transform(edits.RemoveIndex)
+def remove_index(document: TOMLDocument, edit: edits.RemoveIndex) -> None:
     indexes = _indexes(document)
     for position in range(len(indexes) - 1, -1, -1):
-        if indexes[position].get("name") == params["name"]:
+        if indexes[position].get("name") == edit.name:
             _delete_index(document, indexes, position)
     _drop_empty(document)
 
@@ -571,21 +571,21 @@ def _empty(table: Any) -> bool:
     return len(table) == 0 and not any(isinstance(item, Comment) for _, item in body)
 
 
-@transform("set-requires-python")
-def set_requires_python(document: TOMLDocument, params: dict[str, Any]) -> None:
+@transform(edits.SetRequiresPython)
+def set_requires_python(document: TOMLDocument, edit: edits.SetRequiresPython) -> None:
     project = _table(document, "project", False)
-    if project.get("requires-python") != params["value"]:
-        project["requires-python"] = params["value"]
+    if project.get("requires-python") != edit.value:
+        project["requires-python"] = edit.value
 
 
-@transform("accelerator-extras")
-def accelerator_extras(document: TOMLDocument, params: dict[str, Any]) -> None:
+@transform(edits.AcceleratorExtras)
+def accelerator_extras(document: TOMLDocument, edit: edits.AcceleratorExtras) -> None:
     """uv's guide pattern: one extra per accelerator (`uv sync --extra cu130`), declared conflicting.
 
     The torch-family requirements move from [project] dependencies into each extra; every extra gets its
     own explicit index and `extra =` sources (macOS stays on PyPI for the CUDA extras).
     """
-    packages = set(params["packages"])
+    packages = set(edit.packages)
     project = _table(document, "project", False)
     tool = document.get("tool")
     uv_tables_existed = tool is not None and "uv" in tool and ("index" in tool["uv"] or "sources" in tool["uv"])
@@ -605,14 +605,14 @@ def accelerator_extras(document: TOMLDocument, params: dict[str, Any]) -> None:
     if extras is None:
         project["optional-dependencies"] = tomlkit.table()
         extras = project["optional-dependencies"]
-    for variant in params["variants"]:
+    for variant in edit.variants:
         if variant not in extras:
             requirements = tomlkit.array()
-            for requirement in moved or [p for p in params["packages"] if p == "torch"]:
+            for requirement in moved or [p for p in edit.packages if p == "torch"]:
                 requirements.append(requirement)
             extras[variant] = requirements
     indexes = _indexes(document)
-    for variant, url in zip(params["variants"], params["urls"], strict=True):
+    for variant, url in zip(edit.variants, edit.urls, strict=True):
         if not any(index.get("name") == f"pytorch-{variant}" for index in indexes):
             table = tomlkit.table()
             table["name"] = f"pytorch-{variant}"
@@ -620,9 +620,9 @@ def accelerator_extras(document: TOMLDocument, params: dict[str, Any]) -> None:
             table["explicit"] = True
             _append_index(indexes, table)
     sources = _sources(document)
-    for package in params["packages"]:
+    for package in edit.packages:
         wanted = []
-        for variant in params["variants"]:
+        for variant in edit.variants:
             marker = "sys_platform != 'darwin'" if variant == "cpu" else LINUX_OR_WINDOWS
             wanted.append({"index": f"pytorch-{variant}", "extra": variant, "marker": marker})
         key = _source_key(sources, package)
@@ -631,13 +631,13 @@ def accelerator_extras(document: TOMLDocument, params: dict[str, Any]) -> None:
         missing = [w for w in wanted if (w["index"], w["extra"]) not in have]
         if missing:
             _set_entries(sources, key or package, [*current, *missing])
-    declare_extra_conflicts(document, {"extras": params["variants"], "blank_line_after": not uv_tables_existed})
+    declare_extra_conflicts(document, edits.DeclareExtraConflicts(edit.variants, blank_line_after=not uv_tables_existed))
 
 
-@transform("remove-dependencies")
-def remove_dependencies(document: TOMLDocument, params: dict[str, Any]) -> None:
+@transform(edits.RemoveDependencies)
+def remove_dependencies(document: TOMLDocument, edit: edits.RemoveDependencies) -> None:
     """Remove the named packages from [project] dependencies (they stay in the extras that need them)."""
-    packages = set(params["packages"])
+    packages = set(edit.packages)
     dependencies = _dependencies(document)
     for position in range(len(dependencies) - 1, -1, -1):
         try:
@@ -647,28 +647,28 @@ def remove_dependencies(document: TOMLDocument, params: dict[str, Any]) -> None:
             continue
 
 
-@transform("retarget-sources")
-def retarget_sources(document: TOMLDocument, params: dict[str, Any]) -> None:
+@transform(edits.RetargetSources)
+def retarget_sources(document: TOMLDocument, edit: edits.RetargetSources) -> None:
     """Point the source entries that name index `from` at index `to` (a misspelt or renamed index)."""
     sources = _sources(document)
     for key in list(sources.keys()):
         entries = _current(sources, key)
-        if any(e.get("index") == params["from"] for e in entries):
+        if any(e.get("index") == edit.from_ for e in entries):
             for entry in entries:
-                if entry.get("index") == params["from"]:
-                    entry["index"] = params["to"]
+                if entry.get("index") == edit.from_:
+                    entry["index"] = edit.to
             _set_entries(sources, key, entries, like=sources[key])
 
 
-@transform("marker-to-extra")
-def marker_to_extra(document: TOMLDocument, params: dict[str, Any]) -> None:
+@transform(edits.MarkerToExtra)
+def marker_to_extra(document: TOMLDocument, edit: edits.MarkerToExtra) -> None:
     """Replace `marker = "extra == 'x'"` by `extra = "x"` on source entries whose marker is only that."""
     sources = _sources(document)
     for key in list(sources.keys()):
         entries = _current(sources, key)
         changed = False
         for entry in entries:
-            extra = params["markers"].get(str(entry.get("marker")))
+            extra = dict(edit.markers).get(str(entry.get("marker")))
             if extra and not entry.get("extra"):
                 del entry["marker"]
                 entry["extra"] = extra

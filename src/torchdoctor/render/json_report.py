@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from torchdoctor import __version__, serde
-from torchdoctor.model import Report, Severity
+from torchdoctor.model import Diagnosis, Fix, Report, Severity
 from torchdoctor.resolution import project_model
 from torchdoctor.snapshot import finite_plain
 
@@ -17,10 +17,23 @@ def report_to_plain(report: Report) -> dict:
         "schema_version": REPORT_SCHEMA_VERSION,
         "torchdoctor_version": __version__,
         "summary": {s.value: report.count(s) for s in (Severity.ERROR, Severity.WARNING, Severity.INFO)},
-        "diagnoses": [_runnable(serde.to_plain(d)) for d in report.diagnoses],
+        "diagnoses": [_runnable(_diagnosis_plain(d)) for d in report.diagnoses],
         "resolutions": _resolutions(report),
         "snapshot": finite_plain(serde.to_plain(report.snapshot)),
     }
+
+
+def _diagnosis_plain(diagnosis: Diagnosis) -> dict:
+    """The diagnosis as JSON; a fix's typed edit is written as its `action` and `params` (schema 1's form)."""
+    plain = serde.to_plain(diagnosis)
+    plain["fix"] = _fix_plain(diagnosis.fix) if diagnosis.fix is not None else None
+    plain["alternatives"] = [_fix_plain(fix) for fix in diagnosis.alternatives]
+    return plain
+
+
+def _fix_plain(fix: Fix) -> dict:
+    return {"title": fix.title, "applicability": fix.applicability.value, "action": fix.action,
+            "params": fix.edit.params() if fix.edit is not None else {}, "commands": list(fix.commands)}
 
 
 def _runnable(diagnosis: dict) -> dict:

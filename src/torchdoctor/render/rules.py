@@ -32,5 +32,5 @@ def render_rules_markdown(rules: Mapping[str, Rule]) -> str:
             out += [f"## TD{area}xx: {AREAS.get(area, 'other')}", ""]
         out += [f"### {rule.code} `{rule.slug}`", "", rule.summary, ""]
         for section in SECTIONS:
-            out += [f"**{section}.** {rule.section(section)}", ""]
+            out += [f"**{section}.** {rule.fix_safety if section == 'Fix safety' else rule.section(section)}", ""]
     return "\n".join(out)
