@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 
@@ -20,6 +21,16 @@ def test_core_imports_neither_textual_nor_torch():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
+
+
+def test_the_app_draws_its_first_screen_before_importing_the_core():
+    """`torchdoctor` imports the CLI and the app, then draws: neither may pull in the rules, probes, fixes or the
+    snapshot model, whose import would come before the first paint (benchmarks/tui_first_paint.py)."""
+    code = ("import sys, torchdoctor.cli, torchdoctor.tui.app\n"
+            "print(sorted(m for m in sys.modules if m.startswith('torchdoctor')))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert ast.literal_eval(result.stdout.strip()) == ["torchdoctor", "torchdoctor.cli", "torchdoctor.paths", "torchdoctor.tui",
+                                   "torchdoctor.tui.app", "torchdoctor.tui.messages", "torchdoctor.tui.texts"]
 
 
 LAYERS = (

@@ -13,9 +13,12 @@ import enum
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from torchdoctor import __version__
-from torchdoctor.model import Report
+
+if TYPE_CHECKING:
+    from torchdoctor.model import Report
 
 
 class ExitCode(enum.IntEnum):

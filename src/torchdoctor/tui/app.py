@@ -4,6 +4,10 @@ Everything slow runs in thread workers that only post messages (probes, the GEMM
 the app turns those into widgets. The logic is the CLI's, in torchdoctor.workflow (diagnose, choose_fixes,
 preview_fixes, write_fixes, recheck, undo_fix) and the probes (take_snapshot, run_bench, run_uv_lock). Nothing
 here decides anything the CLI would decide differently.
+
+The first screen is drawn before torchdoctor's core is imported: this module imports Textual and light modules only,
+and each method imports the core parts it uses (they run once data arrives, after the first paint; Python imports a
+module once). That keeps the first paint near the cost of Textual itself (benchmarks/tui_first_paint.py).
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import threading
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import on, work
@@ -23,41 +28,14 @@ from textual.widgets.option_list import Option
 from textual.worker import Worker, WorkerState
 
 from torchdoctor import __version__
-from torchdoctor.files import atomic_write
-from torchdoctor.fixes import FixError
-from torchdoctor.model import Diagnosis, Report
 from torchdoctor.paths import shown
-from torchdoctor.probes.collect import take_snapshot, with_project
-from torchdoctor.probes.gemm import run_bench
-from torchdoctor.probes.project import find_project_root
-from torchdoctor.probes.runner import stop_all_children
-from torchdoctor.render.text import ICONS, summary_line
-from torchdoctor.snapshot import Snapshot
 from torchdoctor.tui.messages import BenchEvent, BenchFinished, LockFinished, LockLine, PartProbed, SnapshotReady
-from torchdoctor.tui.panels import (
-    STYLES,
-    WAITING,
-    bench_view,
-    diagnosis_view,
-    fleet_panel,
-    machine_panel,
-    project_panel,
-    torch_panel,
-)
-from torchdoctor.tui.screens import ConfirmFix, HelpScreen
-from torchdoctor.uvlock import run_uv_lock
-from torchdoctor.workflow import (
-    CannotFix,
-    FixPreview,
-    choose_fixes,
-    diagnose,
-    is_unsafe,
-    preview_fixes,
-    recheck,
-    reread_project,
-    undo_fix,
-    write_fixes,
-)
+from torchdoctor.tui.texts import BENCH_HINT, WAITING
+
+if TYPE_CHECKING:
+    from torchdoctor.model import Diagnosis, Report
+    from torchdoctor.snapshot import Snapshot
+    from torchdoctor.workflow import FixPreview
 
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 UNSAFE_WARNING = (
@@ -142,7 +120,7 @@ class TorchDoctorApp(App[int]):
             with TabPane("Project", id="tab-project"), VerticalScroll(classes="facts"):
                 yield Static(WAITING, id="project")
             with TabPane("GEMM", id="tab-gemm"), VerticalScroll(classes="facts"):
-                yield Static(bench_view(None, None), id="bench")
+                yield Static(BENCH_HINT, id="bench")
             with TabPane("uv lock", id="tab-lock"), Vertical():
                 yield Static("", id="lock-status")
                 yield RichLog(id="lock-log", wrap=True, markup=False, highlight=False)
@@ -151,7 +129,7 @@ class TorchDoctorApp(App[int]):
     def on_mount(self) -> None:
         self.main.query_one("#diagnoses", OptionList).focus()  # ↑/↓ pick a finding from the start
         self.set_interval(0.1, self.tick)
-        self.start_probe()
+        self.call_after_refresh(self.start_probe)  # after the first paint: probing imports the core
 
     def get_system_commands(self, screen):
         """The command palette (Ctrl+P) offers torchdoctor's own actions, with the help's sentence for each, before
@@ -190,6 +168,8 @@ class TorchDoctorApp(App[int]):
 
     @work(thread=True, exclusive=True, group="probe", exit_on_error=False)
     def probe(self) -> None:
+        from torchdoctor.probes.collect import take_snapshot, with_project
+
         if self.recorded is not None:
             self.post_message(SnapshotReady(with_project(self.recorded, self.project_dir)))
             return
@@ -228,6 +208,8 @@ class TorchDoctorApp(App[int]):
         self.set_snapshot(snapshot)
 
     def set_snapshot(self, snapshot: Snapshot) -> None:
+        from torchdoctor.workflow import diagnose, recheck
+
         before = self.report.diagnoses if self.report else ()
         self.snapshot = snapshot
         self.report = diagnose(snapshot)
@@ -257,7 +239,9 @@ class TorchDoctorApp(App[int]):
         if "torch" in waiting:
             detail += " (import torch in the project's interpreter)"
         summary = self.main.query_one("#summary", Static)
-        if self.provisional and self.report is not None:  # a first verdict from torch's files; the import confirms it
+        if self.provisional and self.report is not None:
+            from torchdoctor.render.text import summary_line
+  # a first verdict from torch's files; the import confirms it
             summary.update(Text(f"{summary_line(self.report)} · first verdict, from torch's files · {spin} import torch "
                                 f"{elapsed:4.1f} s"))
             return
@@ -266,6 +250,8 @@ class TorchDoctorApp(App[int]):
 
     def show_summary(self) -> None:
         """The report's one-line verdict, coloured by its worst finding."""
+        from torchdoctor.render.text import summary_line
+
         report = self.report
         if report is None:
             return
@@ -279,6 +265,8 @@ class TorchDoctorApp(App[int]):
     # --- panels --------------------------------------------------------------------------------------
 
     def refresh_facts(self) -> None:
+        from torchdoctor.tui.panels import fleet_panel, machine_panel, project_panel, torch_panel
+
         if self.snapshot is not None and self.snapshot.fleet is not None:
             tabs = self.main.query_one("#tabs", TabbedContent)
             if not tabs.query("#tab-fleet"):  # only a fleet run has this tab (`torchdoctor --snapshot fleet.json`)
@@ -292,12 +280,17 @@ class TorchDoctorApp(App[int]):
         self.refresh_bench()
 
     def refresh_bench(self) -> None:
+        from torchdoctor.tui.panels import bench_view
+
         progress = self.bench_progress
         if self.bench_results:
             progress = "\n".join([*(self.bench_results), progress or ""]).strip()
         self.main.query_one("#bench", Static).update(bench_view(self.snapshot, progress))
 
     def refresh_findings(self) -> None:
+        from torchdoctor.render.text import ICONS
+        from torchdoctor.tui.panels import STYLES
+
         options = self.main.query_one("#diagnoses", OptionList)
         highlighted = options.highlighted
         options.clear_options()
@@ -325,6 +318,9 @@ class TorchDoctorApp(App[int]):
         return self.report.diagnoses[index] if index is not None and index < len(self.report.diagnoses) else None
 
     def show_detail(self, diagnosis: Diagnosis) -> None:
+        from torchdoctor.tui.panels import diagnosis_view
+        from torchdoctor.workflow import FixPreview, is_unsafe
+
         diff = None
         if diagnosis.fix is not None and diagnosis.fix.action:
             preview = self.preview([diagnosis])
@@ -337,6 +333,8 @@ class TorchDoctorApp(App[int]):
     def preview(self, chosen: list[Diagnosis], follow: bool = False) -> FixPreview | str:
         """The proven preview of the chosen fixes, as the CLI writes it, or why there is none in one line.
         "Fix all" goes on to what the fixes reveal (their fixed point); "fix this one" applies that one only."""
+        from torchdoctor.workflow import CannotFix, preview_fixes
+
         if self.snapshot is None:
             return "nothing probed yet"
         path = Path(self.snapshot.project.pyproject.path) if self.snapshot.project.pyproject else None
@@ -357,6 +355,8 @@ class TorchDoctorApp(App[int]):
         return preview
 
     def action_fix_selected(self) -> None:
+        from torchdoctor.workflow import is_unsafe
+
         diagnosis = self.selected()
         if diagnosis is None or diagnosis.fix is None:
             self.notify("This finding has no fix.", severity="warning", markup=False)
@@ -368,6 +368,8 @@ class TorchDoctorApp(App[int]):
                                UNSAFE_WARNING if is_unsafe(diagnosis) else None)
 
     def action_fix_all(self) -> None:
+        from torchdoctor.workflow import choose_fixes
+
         chosen = list(choose_fixes(self.report.diagnoses).chosen) if self.report else []
         if not chosen:
             self.notify("No safe pyproject.toml fix to apply.", markup=False)
@@ -376,6 +378,10 @@ class TorchDoctorApp(App[int]):
         self.confirm_and_write(chosen, f"every safe fix: {codes}", None, follow=True)
 
     def confirm_and_write(self, chosen: list[Diagnosis], title: str, warning: str | None, follow: bool = False) -> None:
+        from torchdoctor.fixes import FixError
+        from torchdoctor.tui.screens import ConfirmFix
+        from torchdoctor.workflow import write_fixes
+
         preview = self.preview(chosen, follow=follow)
         if isinstance(preview, str) or not preview.changes:
             self.notify(preview if isinstance(preview, str) else "Nothing to change.", severity="warning", markup=False)
@@ -404,9 +410,15 @@ class TorchDoctorApp(App[int]):
     @work(thread=True, exclusive=True, group="probe", exit_on_error=False)
     def reread_project(self, snapshot: Snapshot) -> None:
         """The project's files again (a nightly index's page may be read): off the main thread."""
+        from torchdoctor.workflow import reread_project
+
         self.post_message(SnapshotReady(reread_project(snapshot)))
 
     def action_undo(self) -> None:
+        from torchdoctor.fixes import FixError
+        from torchdoctor.probes.project import find_project_root
+        from torchdoctor.workflow import undo_fix
+
         root, _ = find_project_root(self.project_dir)
         try:
             undo_fix(root)
@@ -440,6 +452,8 @@ class TorchDoctorApp(App[int]):
 
     @work(thread=True, exclusive=True, group="lock", exit_on_error=False)
     def lock(self, root: Path) -> None:
+        from torchdoctor.uvlock import run_uv_lock
+
         def line(text: str) -> None:
             self.post_message(LockLine(text))
 
@@ -489,6 +503,8 @@ class TorchDoctorApp(App[int]):
 
     @work(thread=True, exclusive=True, group="bench", exit_on_error=False)
     def bench(self, python: str) -> None:
+        from torchdoctor.probes.gemm import run_bench
+
         def event(record: dict) -> None:
             self.post_message(BenchEvent(record))
 
@@ -523,6 +539,8 @@ class TorchDoctorApp(App[int]):
     # --- export --------------------------------------------------------------------------------------
 
     def export(self, name: str, text: str) -> Path | None:
+        from torchdoctor.files import atomic_write
+
         path = self.output_dir / name
         try:
             atomic_write(path, text.encode("utf-8"))
@@ -572,15 +590,21 @@ class TorchDoctorApp(App[int]):
             self.main.query_one("#diagnoses", OptionList).focus()
 
     def action_help(self) -> None:
+        from torchdoctor.tui.screens import HelpScreen
+
         self.push_screen(HelpScreen(self.BINDINGS))
 
     async def action_quit(self) -> None:
+        from torchdoctor.probes.runner import stop_all_children
+
         self.bench_cancel.set()
         self.lock_cancel.set()
         stop_all_children()
         self.exit(0)
 
     def on_unmount(self) -> None:
+        from torchdoctor.probes.runner import stop_all_children
+
         self.bench_cancel.set()
         self.lock_cancel.set()
         stop_all_children()
@@ -593,3 +617,4 @@ class TorchDoctorApp(App[int]):
             if event.worker.group == "bench":
                 self.bench_running = False
             self.notify(str(event.worker.error), title=f"{event.worker.group} failed", severity="error", timeout=10, markup=False)
+

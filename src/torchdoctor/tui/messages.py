@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual.message import Message
 
-from torchdoctor.probes.runner import CommandResult
-from torchdoctor.snapshot import BenchInfo, Snapshot
+if TYPE_CHECKING:  # annotations only: the first screen is drawn before these are imported
+    from torchdoctor.probes.runner import CommandResult
+    from torchdoctor.snapshot import BenchInfo, Snapshot
 
 
 class PartProbed(Message):

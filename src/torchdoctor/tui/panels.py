@@ -18,9 +18,9 @@ from torchdoctor.paths import shown
 from torchdoctor.render.facts import GIB, bench_lines, build_rows, cuda_version_text, system_line
 from torchdoctor.render.text import ICONS
 from torchdoctor.snapshot import Snapshot
+from torchdoctor.tui.texts import BENCH_HINT, WAITING
 
 STYLES = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
-WAITING = Text("probing…", style="dim italic")
 
 
 def add_row(table: Table, *cells: Any) -> None:
@@ -199,8 +199,7 @@ def diagnosis_view(diagnosis: Diagnosis, diff: str | None, unsafe_reason: str | 
 def bench_view(snapshot: Snapshot | None, progress: str | None) -> Group:
     """The GEMM results as bars against the datasheet peak, with the same lines the CLI prints."""
     if snapshot is None or snapshot.bench is None:
-        hint = progress or "press g to run the GEMM test (about 1.5 s of measurement after torch starts)"
-        return Group(Text(hint, style="dim" if progress is None else "bold"))
+        return Group(BENCH_HINT if progress is None else Text(progress, style="bold"))
     bench = snapshot.bench
     facts = knowledge()
     model = tested_model(snapshot)
