@@ -62,3 +62,24 @@ def _example(annotation: str):
     return {"int": 2, "bool": True, "str": "x", "str | None": "y", "tuple[str, ...]": ("a", "b"),
             "tuple[tuple[str, str | None], ...]": (("pt", None), ("cu", "e")),
             "tuple[tuple[str, str], ...]": (("extra == 'a'", "a"),)}[annotation]
+
+
+def test_the_gemm_assessment_is_the_one_verdict_the_findings_and_every_face_show():
+    """The TUI's yellow bars, the report's lines and TD602/TD601 read one assessment, made in the workflow."""
+    from conftest import SNAPSHOTS
+    from torchdoctor.snapshot import Snapshot
+    from torchdoctor.workflow import diagnose
+
+    for name, slow, accuracy in (("h200-bench-contended", {"bf16", "fp16", "tf32", "fp32"}, "ok"),
+                                 ("h200-bench", set(), "ok"), ("h200-bench-tf32-override", None, "tf32")):
+        report = diagnose(Snapshot.from_json((SNAPSHOTS / f"{name}.json").read_text(encoding="utf-8")))
+        assert report.gemm is not None and report.gemm.model == "H200 SXM 141GB"
+        judged_slow = {r.result.dtype for r in report.gemm.rates if r.slow}
+        td602 = [d for d in report.diagnoses if d.code == "TD602"]
+        assert bool(td602) == bool(judged_slow)
+        assert all(dtype in td602[0].message for dtype in judged_slow) if td602 else True
+        if slow is not None:
+            assert judged_slow == slow
+        fp32 = next(r for r in report.gemm.rates if r.result.dtype == "fp32")
+        assert fp32.accuracy == accuracy
+        assert not any(d.code == "TD601" for d in report.diagnoses)  # TF32 arithmetic is TD605's, not a wrong result

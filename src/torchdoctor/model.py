@@ -6,7 +6,7 @@ import enum
 from dataclasses import dataclass, field
 
 from torchdoctor.edits import Edit
-from torchdoctor.snapshot import Snapshot
+from torchdoctor.snapshot import GemmResult, Snapshot
 
 
 class Severity(enum.Enum):
@@ -96,11 +96,42 @@ class Diagnosis:
 
 
 @dataclass(frozen=True)
+class GemmRate:
+    """One dtype of the GEMM test, judged once (by the TD6xx rules' own lines) for every face to show."""
+
+    result: GemmResult
+    delivered: float | None
+    """What the user got: the lower of the median single product and the sustained rate."""
+    expected: float | None = None
+    """What cuBLAS reaches for this dtype on this GPU model (our measurement, else a typical share of the peak)."""
+    expected_basis: str = ""
+    peak: float | None = None
+    """The datasheet peak."""
+    slow: bool = False
+    """Below TD602's line (a share of `expected` from gpus.toml)."""
+    accuracy: str = "ok"
+    """"ok"; "wrong" (TD601: an error above the dtype's rounding, or not finite); "tf32" (fp32 computed at TF32
+    precision because NVIDIA_TF32_OVERRIDE=1: TD605's, not a fault of the GPU)."""
+
+
+@dataclass(frozen=True)
+class GemmAssessment:
+    """The GEMM test's rates against the GPU model's, in the order people read dtypes (bf16, fp16, tf32, fp32)."""
+
+    model: str | None
+    """The knowledge base's name for the GPU tested; None on the CPU or when the tables do not know it."""
+    rates: tuple[GemmRate, ...] = ()
+    tables_as_of: str = ""
+
+
+@dataclass(frozen=True)
 class Report:
     """The snapshot and everything the checks found in it, most severe first."""
 
     snapshot: Snapshot
     diagnoses: tuple[Diagnosis, ...] = field(default_factory=tuple)
+    gemm: GemmAssessment | None = None
+    """The GEMM test judged against the GPU model (None when it did not run): renderers show it, never judge."""
 
     def worst(self) -> Severity | None:
         return max((d.severity for d in self.diagnoses), key=lambda s: s.rank, default=None)

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from torchdoctor.checks import PROJECT_RULES, run_checks
+from torchdoctor.checks import PROJECT_RULES, assess_gemm, run_checks
 from torchdoctor.fixes import FixError, fixable, unified_diff
 from torchdoctor.fixes.proof import Proof, plan_fixes
 from torchdoctor.model import Applicability, Diagnosis, Report, Severity
@@ -55,7 +55,7 @@ def diagnose(snapshot: Snapshot, selection: Selection | None = None) -> Report:
         # Nothing of this machine was probed (`check --no-machine`, a fleet run, or a recording of either): only the
         # rules that read the project's files, and the fleet's own, which read what each rank reported.
         kept = [d for d in kept if d.code in PROJECT_RULES or d.code.startswith("TD7")]
-    return Report(snapshot=snapshot, diagnoses=tuple(kept))
+    return Report(snapshot=snapshot, diagnoses=tuple(kept), gemm=assess_gemm(snapshot))
 
 
 # ---------------------------------------------------------------------------------------------

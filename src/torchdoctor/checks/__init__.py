@@ -13,6 +13,7 @@ from torchdoctor.checks import (  # noqa: F401  (importing registers the rules)
     torch_install,
     wsl_container,
 )
+from torchdoctor.checks.performance import assess_gemm
 from torchdoctor.checks.registry import RULES, run_checks
 
 PROJECT_RULES = frozenset(
@@ -22,4 +23,4 @@ PROJECT_RULES = frozenset(
 )
 """The rules `check --no-machine` reports: what the project's files say, on any machine."""
 
-__all__ = ["PROJECT_RULES", "RULES", "run_checks"]
+__all__ = ["PROJECT_RULES", "RULES", "assess_gemm", "run_checks"]

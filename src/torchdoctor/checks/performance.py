@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator
 
 from torchdoctor.checks.registry import DISPLAY_ONLY, Finding, rule
 from torchdoctor.knowledge import GpuModel, knowledge
-from torchdoctor.model import Applicability, Evidence, Fix, Severity
+from torchdoctor.model import Applicability, Evidence, Fix, GemmAssessment, GemmRate, Severity
 from torchdoctor.snapshot import BenchInfo, GemmResult, GpuActivity, NvmlGpu, Snapshot
 
 NVML_DURING = "NVML, sampled every 20 ms during the GEMM test"
@@ -45,6 +45,40 @@ def tested_model(snapshot: Snapshot) -> GpuModel | None:
         return None
     gpu = tested_gpu(snapshot)
     return knowledge().gpu_model(bench.device_name, gpu.pci_device_id if gpu else None)
+
+
+def assess_gemm(snapshot: Snapshot) -> GemmAssessment | None:
+    """Each dtype's rate against what its GPU model reaches, and the verdicts of TD601 and TD602 on it: decided here,
+    once, so that the report's lines, the TUI's bars and the findings never disagree."""
+    bench = snapshot.bench
+    if bench is None:
+        return None
+    facts = knowledge()
+    model = tested_model(snapshot)
+    rates = []
+    for result in in_dtype_order(bench.gemm):
+        rate = delivered(result)
+        expectation = facts.gemm_expectation(model, result.dtype) if model else None
+        rates.append(GemmRate(
+            result, rate,
+            expected=expectation.expected if expectation else None,
+            expected_basis=expectation.basis if expectation else "",
+            peak=expectation.peak if expectation else None,
+            slow=bool(expectation and rate is not None and rate < facts.gemm_slow_below * expectation.expected),
+            accuracy="wrong" if computed_wrong(bench, result) else "tf32" if beyond_rounding(result) else "ok",
+        ))
+    return GemmAssessment(model.name if model else None, tuple(rates), facts.gpus_as_of)
+
+
+def beyond_rounding(result: GemmResult) -> bool:
+    """An error above what the dtype's rounding allows, or NaN/Inf, in a product that ran."""
+    return bool(result.skipped is None and result.calls and (not result.finite or (
+        result.relative_error is not None and result.error_limit is not None and result.relative_error > result.error_limit)))
+
+
+def computed_wrong(bench: BenchInfo, result: GemmResult) -> bool:
+    """Beyond rounding; fp32 under NVIDIA_TF32_OVERRIDE=1 is TD605's (computed as TF32), not wrong."""
+    return beyond_rounding(result) and not (result.dtype == "fp32" and bench.tf32_override == "1" and result.finite)
 
 
 def in_dtype_order(results: Iterable[GemmResult]) -> list[GemmResult]:
@@ -115,12 +149,7 @@ def gemm_wrong_results(snapshot: Snapshot) -> Iterator[Finding]:
     bench = snapshot.bench
     if bench is None:
         return
-    wrong = [
-        r for r in bench.gemm
-        if r.skipped is None and r.calls and (not r.finite or (
-            r.relative_error is not None and r.error_limit is not None and r.relative_error > r.error_limit))
-        and not (r.dtype == "fp32" and bench.tf32_override == "1" and r.finite)
-    ]
+    wrong = [r for r in bench.gemm if computed_wrong(bench, r)]
     if not wrong:
         return
     evidence = tuple(
@@ -168,26 +197,23 @@ def gemm_slower_than_expected(snapshot: Snapshot) -> Iterator[Finding]:
     if bench is None or bench.device_type != "cuda":
         return
     gpu = tested_gpu(snapshot)
-    facts = knowledge()
-    model = tested_model(snapshot)
-    if model is None:
+    assessment = assess_gemm(snapshot)
+    if assessment is None or assessment.model is None:
         return
     slow: list[tuple[GemmResult, float]] = []
     evidence: list[Evidence] = []
-    for result in in_dtype_order(bench.gemm):
-        expectation = facts.gemm_expectation(model, result.dtype)
-        rate = delivered(result)
-        if rate is None or expectation is None:
+    for judged in assessment.rates:
+        if not judged.slow or judged.delivered is None or judged.expected is None:
             continue
-        if rate < facts.gemm_slow_below * expectation.expected:
-            slow.append((result, expectation.expected))
-            peak = f", {rate / expectation.peak:.0%} of the datasheet peak {expectation.peak:g}" if expectation.peak else ""
-            evidence.append(Evidence(
-                f"{result.dtype} rate",
-                f"{rate_text(result)}: {rate / expectation.expected:.0%} of the {expectation.expected:.0f}"
-                f" TFLOP/s expected on {model.name} ({expectation.basis}){peak}",
-                bench_source(snapshot),
-            ))
+        result, rate = judged.result, judged.delivered
+        slow.append((result, judged.expected))
+        peak = f", {rate / judged.peak:.0%} of the datasheet peak {judged.peak:g}" if judged.peak else ""
+        evidence.append(Evidence(
+            f"{result.dtype} rate",
+            f"{rate_text(result)}: {rate / judged.expected:.0%} of the {judged.expected:.0f}"
+            f" TFLOP/s expected on {assessment.model} ({judged.expected_basis}){peak}",
+            bench_source(snapshot),
+        ))
     if not slow:
         return
     causes, cause_evidence, commands = slowdown_causes(snapshot, bench, gpu, [r for r, _ in slow])

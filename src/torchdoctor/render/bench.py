@@ -16,8 +16,8 @@ def render_bench(report: Report, *, color: bool = False) -> str:
         return f"\x1b[{code}m{text}\x1b[0m" if color else text
 
     snapshot = report.snapshot
-    lines = [paint(f"torchdoctor {snapshot.torchdoctor_version}", "1") + " — GEMM test " + bench_lines(snapshot)[0], ""]
-    lines.extend(f"  {line}" for line in bench_lines(snapshot)[1:])
+    lines = [paint(f"torchdoctor {snapshot.torchdoctor_version}", "1") + " — GEMM test " + bench_lines(report)[0], ""]
+    lines.extend(f"  {line}" for line in bench_lines(report)[1:])
     lines.append("")
     performance = [d for d in report.diagnoses if d.code.startswith("TD6")]
     for diagnosis in performance:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from torchdoctor.knowledge import decode_cuda_version
+from torchdoctor.model import Report
 from torchdoctor.resolution import PLATFORMS, Resolution, project_model
 from torchdoctor.snapshot import Snapshot, SystemInfo
 
@@ -115,17 +116,18 @@ def project_line(snapshot: Snapshot) -> str:
     return " · ".join(bits)
 
 
-def bench_lines(snapshot: Snapshot) -> list[str]:
+ACCURACY_WORDS = {"ok": "ok", "wrong": "WRONG", "tf32": "as TF32 (NVIDIA_TF32_OVERRIDE)"}
+
+
+def bench_lines(report: Report) -> list[str]:
     """The GEMM test's results: one line per dtype with its context, then the copies.
 
-    Rates are compared with what cuBLAS reaches on the same GPU model (the number a user can hope
-    for) and with the datasheet peak (the number on the box, which no library reaches).
+    Rates are shown against what cuBLAS reaches on the same GPU model (the number a user can hope for) and the
+    datasheet peak (the number on the box, which no library reaches), as the report's assessment judged them.
     """
-    from torchdoctor.checks.performance import in_dtype_order, tested_model
-    from torchdoctor.knowledge import knowledge
-
+    snapshot, gemm = report.snapshot, report.gemm
     bench = snapshot.bench
-    if bench is None:
+    if bench is None or gemm is None:
         return []
     timing = []
     if bench.import_s is not None:
@@ -142,9 +144,8 @@ def bench_lines(snapshot: Snapshot) -> list[str]:
     lines = [head]
     if bench.status != "ok":
         lines.append(f"{bench.status}: {bench.error}")
-    facts = knowledge()
-    model = tested_model(snapshot)
-    for result in in_dtype_order(bench.gemm):
+    for judged in gemm.rates:
+        result = judged.result
         label = result.dtype
         if result.skipped:
             lines.append(f"{label:<5} skipped: {result.skipped}")
@@ -162,18 +163,16 @@ def bench_lines(snapshot: Snapshot) -> list[str]:
         if result.tflops_sustained is not None and result.tflops_sustained < 0.9 * result.tflops:
             sustained = result.tflops_sustained * (1000 if bench.device_type == "cpu" else 1)
             bits.append(f"only {sustained:.1f} sustained")
-        expectation = facts.gemm_expectation(model, result.dtype) if model else None
-        if expectation is not None:
-            context = f"{result.tflops / expectation.expected:.0%} of {expectation.expected:.0f}"
-            context += " measured on this model" if expectation.basis == "measured" else f" expected ({expectation.basis})"
-            if expectation.peak:
-                context += f", {result.tflops / expectation.peak:.0%} of peak {expectation.peak:g}"
+        if judged.expected is not None:
+            context = f"{result.tflops / judged.expected:.0%} of {judged.expected:.0f}"
+            context += " measured on this model" if judged.expected_basis == "measured" else f" expected ({judged.expected_basis})"
+            if judged.peak:
+                context += f", {result.tflops / judged.peak:.0%} of peak {judged.peak:g}"
             bits.append(context)
         if not result.finite:
             bits.append("result NOT FINITE")
         elif result.relative_error is not None:
-            verdict = "ok" if result.error_limit is None or result.relative_error <= result.error_limit else "WRONG"
-            bits.append(f"error {result.relative_error:.1e} {verdict}")
+            bits.append(f"error {result.relative_error:.1e} {ACCURACY_WORDS[judged.accuracy]}")
         lines.append(" · ".join(bits))
     copies = []
     names = {("h2d", "pinned"): "host→GPU pinned", ("h2d", "pageable"): "host→GPU pageable", ("d2h", "pinned"): "GPU→host pinned"}
@@ -182,8 +181,8 @@ def bench_lines(snapshot: Snapshot) -> list[str]:
         copies.append(f"{name} {copy.gb_per_s:.1f} GB/s" if copy.gb_per_s is not None else f"{name} failed")
     if copies:
         lines.append("copies " + " · ".join(copies))
-    if model is None and bench.device_type == "cuda":
-        lines.append(f"no datasheet figures for this GPU in torchdoctor's tables (as of {facts.gpus_as_of})")
+    if gemm.model is None and bench.device_type == "cuda":
+        lines.append(f"no datasheet figures for this GPU in torchdoctor's tables (as of {gemm.tables_as_of})")
     return lines
 
 

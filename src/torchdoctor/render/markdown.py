@@ -23,7 +23,7 @@ def render_markdown(report: Report) -> str:
         out.append(f"| torch | {_cell(torch_line(snapshot))} |")
     out.append(f"| project | {_cell(project_line(snapshot))} |")
     if snapshot.bench is not None:
-        out.append(f"| gemm | {_cell('<br>'.join(bench_lines(snapshot)))} |")
+        out.append(f"| gemm | {_cell('<br>'.join(bench_lines(report)))} |")
     out.append("")
     if snapshot.fleet is not None:
         out += _fleet(snapshot.fleet)

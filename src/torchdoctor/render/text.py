@@ -42,7 +42,7 @@ def render_text(report: Report, *, color: bool = False, verbose: bool = False) -
         machine = [("machine", [machine_line(snapshot)]), ("gpu", gpu_lines(snapshot)),
                    ("python", [python_line(snapshot)]), ("torch", [torch_line(snapshot)])]
     facts = [*machine, ("project", [project_line(snapshot)]), ("builds", build_lines(snapshot)),
-             ("gemm", bench_lines(snapshot))]
+             ("gemm", bench_lines(report))]
     worst: dict[str | None, Severity] = {}
     for diagnosis in report.diagnoses:
         area = area_of(diagnosis.code)

@@ -285,7 +285,7 @@ class TorchDoctorApp(App[int]):
         progress = self.bench_progress
         if self.bench_results:
             progress = "\n".join([*(self.bench_results), progress or ""]).strip()
-        self.main.query_one("#bench", Static).update(bench_view(self.snapshot, progress))
+        self.main.query_one("#bench", Static).update(bench_view(self.report, progress))
 
     def refresh_findings(self) -> None:
         from torchdoctor.render.text import ICONS

@@ -10,10 +10,9 @@ from rich.syntax import Syntax
 from rich.table import Table
 from rich.text import Text
 
-from torchdoctor.checks.performance import delivered, in_dtype_order, tested_model
 from torchdoctor.family import VERSIONED_WITH_TORCH
 from torchdoctor.knowledge import coverage, knowledge, parse_arch
-from torchdoctor.model import Diagnosis, Severity
+from torchdoctor.model import Diagnosis, Report, Severity
 from torchdoctor.paths import shown
 from torchdoctor.render.facts import GIB, bench_lines, build_rows, cuda_version_text, system_line
 from torchdoctor.render.text import ICONS
@@ -196,28 +195,27 @@ def diagnosis_view(diagnosis: Diagnosis, diff: str | None, unsafe_reason: str | 
     return Group(*parts)
 
 
-def bench_view(snapshot: Snapshot | None, progress: str | None) -> Group:
-    """The GEMM results as bars against the datasheet peak, with the same lines the CLI prints."""
-    if snapshot is None or snapshot.bench is None:
+def bench_view(report: Report | None, progress: str | None) -> Group:
+    """The GEMM results as bars against the datasheet peak, with the same lines the CLI prints; yellow where the
+    report's assessment (TD602's line) calls a rate slow."""
+    if report is None or report.snapshot.bench is None or report.gemm is None:
         return Group(BENCH_HINT if progress is None else Text(progress, style="bold"))
-    bench = snapshot.bench
-    facts = knowledge()
-    model = tested_model(snapshot)
-    parts: list = [Text(bench_lines(snapshot)[0], style="bold")]
-    for result in in_dtype_order(bench.gemm):
+    bench = report.snapshot.bench
+    lines = bench_lines(report)
+    parts: list = [Text(lines[0], style="bold")]
+    for judged in report.gemm.rates:
+        result = judged.result
         if result.tflops is None:
             continue
-        expectation = facts.gemm_expectation(model, result.dtype) if model else None
         line = Text(f"{result.dtype:<5}")
-        if expectation is not None and expectation.peak:
+        if judged.peak:
             # The bar is what the user got: the sustained rate when something else shared the GPU.
-            rate = delivered(result) or 0.0
-            share = max(0.0, min(1.0, rate / expectation.peak))
+            rate = judged.delivered or 0.0
+            share = max(0.0, min(1.0, rate / judged.peak))
             filled = int(round(share * 30))
-            slow = expectation.expected is not None and rate < facts.gemm_slow_below * expectation.expected  # TD602's line
-            line.append("█" * filled, style="yellow" if slow else "green")
+            line.append("█" * filled, style="yellow" if judged.slow else "green")
             line.append("░" * (30 - filled), style="dim")
-            line.append(f" {rate:7.1f} TFLOP/s · {share:.0%} of peak {expectation.peak:g}")
+            line.append(f" {rate:7.1f} TFLOP/s · {share:.0%} of peak {judged.peak:g}")
             if rate < result.tflops:
                 line.append(f" (single products {result.tflops:.0f})", style="dim")
         else:
@@ -225,7 +223,7 @@ def bench_view(snapshot: Snapshot | None, progress: str | None) -> Group:
             value = result.tflops * (1000 if bench.device_type == "cpu" else 1)
             line.append(f" {value:7.1f} {unit}")
         parts.append(line)
-    parts += [Text(line) for line in bench_lines(snapshot)[1:] if line.startswith("copies")]
+    parts += [Text(line) for line in lines[1:] if line.startswith("copies")]
     if progress:
         parts.append(Text(progress, style="dim"))
     return Group(*parts)
