@@ -19,7 +19,7 @@ from torchdoctor.fixes.transforms import FixError, apply_transform
 
 SEEDS = layouts.seeds()
 MACHINES = list(layouts.MACHINES.values())
-EXAMPLES = int(os.environ.get("TORCHDOCTOR_LAYOUT_EXAMPLES", "0")) or examples(8 / 3)
+EXAMPLES = int(os.environ.get("TORCHDOCTOR_LAYOUT_EXAMPLES", "0")) or examples(4 / 3)
 
 
 @settings(max_examples=EXAMPLES)

@@ -154,7 +154,7 @@ def pyprojects(draw) -> str:
     return "".join(body)
 
 
-@settings(max_examples=examples(10))
+@settings(max_examples=examples(10 / 3))
 @given(pyprojects())
 def test_fixes_preserve_format_and_are_idempotent_over_generated_projects(tmp_path_factory, text):
     folder = tmp_path_factory.mktemp("generated")

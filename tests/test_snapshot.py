@@ -46,7 +46,7 @@ def strategy_for(tp: Any) -> st.SearchStrategy:
     return {str: st.text(max_size=20), int: st.integers(), bool: st.booleans()}[tp]
 
 
-@settings(max_examples=examples(5))
+@settings(max_examples=examples(2))
 @given(strategy_for(Snapshot))
 def test_any_snapshot_round_trips(snapshot):
     """Read once, a snapshot is what torchdoctor keeps (credentials redacted, control characters escaped, as the
