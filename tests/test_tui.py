@@ -212,10 +212,9 @@ async def test_live_probing_fills_panels_and_finishes(tmp_path, real_torch_pytho
     (project / "pyproject.toml").write_text('[project]\nname = "p"\nversion = "0"\ndependencies = ["torch"]\n')
     app = TorchDoctorApp(project, python=real_torch_python, output_dir=tmp_path)
     async with app.run_test(size=(100, 30)) as pilot:
-        await pilot.pause()
-        first = str(app.query_one("#summary").content)
-        # Painted before the probes finished: still probing, or the first verdict read from torch's files.
-        assert "probing" in first or "first verdict, from torch's files" in first, first
+        # The screen is up before the probes answer (they start after the first paint): its title is there and no
+        # report yet, whatever the load on the machine (a pause here would let a fast probe finish first).
+        assert "torchdoctor" in str(app.query_one("#title").content) and app.report is None
         await settle(pilot)
         assert app.report is not None and app.snapshot.torch.status == "ok" and app.snapshot.torch.imported
         assert "TD200" in [d.code for d in app.report.diagnoses]

@@ -354,11 +354,23 @@ def declared_cuda_lines(snapshot: Snapshot) -> tuple[str, ...]:
     return tuple(dict.fromkeys([*mapped, *rest]))
 
 
+def linux_cuda_line_today(snapshot: Snapshot) -> str | None:
+    """The CUDA line a plain `uv sync` installs on Linux x86_64 now, where no stable PyTorch index declares one: from
+    PyPI (whose Linux wheels are CUDA builds) or a nightly index. The team's line in fact, though not in name."""
+    for resolution in project_model(snapshot).resolutions:
+        torch = resolution.torch
+        if (resolution.platform == "linux-x86_64" and resolution.option is None and torch is not None and torch.build
+                and cuda_of_variant(torch.build)):
+            return torch.build
+    return None
+
+
 def recommend_builds(snapshot: Snapshot) -> list[tuple[str, str]]:
     """The CUDA lines to offer, as (variant, reason), the default first.
 
     The project's CUDA line belongs to the team. The default keeps the line the project already declares when
-    it runs on every NVIDIA GPU here (CUDA's arch rules over the wheel's arch list) and on this driver;
+    it runs on every NVIDIA GPU here (CUDA's arch rules over the wheel's arch list) and on this driver, or, when it
+    declares none, the line Linux installs today (PyPI's, say: mapping Windows to CUDA then leaves Linux as it is);
     otherwise it is the *oldest* CUDA line of the newest release in the project's range that does, with the
     driver supporting it outright where possible: the lowest driver floor for everyone who shares the project.
     The second choice, when it differs, is this machine's newest line. A machine without an NVIDIA GPU keeps the
@@ -392,6 +404,10 @@ def recommend_builds(snapshot: Snapshot) -> list[tuple[str, str]]:
     for variant in declared[:1]:
         if any(serves(release, variant, strict=False) for release in releases):
             return [(variant, f"{variant}: the project's declared CUDA line, which has {targets} and runs on your {driver} driver")]
+    today = None if declared else linux_cuda_line_today(snapshot)
+    if today is not None and any(serves(release, today, strict=False) for release in releases):
+        return [(today, f"{today}: the CUDA line Linux installs today, which has {targets} and runs on your {driver} "
+                        "driver: Linux keeps its build")]
 
     def first(newest: bool) -> tuple[str, str] | None:
         for strict in (True, False):
