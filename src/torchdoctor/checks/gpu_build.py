@@ -193,6 +193,26 @@ def _version_tuple(version: str | None) -> tuple[int, ...] | None:
         return None
 
 
+@rule("TD222", "project-build-not-for-this-gpu", fix=(SAFE, UNSAFE))
+def project_build_not_for_this_gpu(snapshot: Snapshot) -> Iterator[Finding]:
+    """The torch build the project installs here has no code for this GPU.
+
+    What it detects:
+        For each selection (a plain `uv sync`, each extra and group), the torch build the resolution model
+        says this machine gets, from uv.lock (exact) or pyproject.toml (predicted), checked against every GPU here
+        by CUDA's SASS/PTX rules, with the knowledge base's arch list of that release and variant: a locked
+        `2.6.0+cu126` on an RTX 5060 Ti (sm_120). A build already installed is left to TD220/TD221.
+    Why it matters:
+        The next `uv sync` installs a torch whose every kernel fails with "no kernel image is available". An error
+        for a plain `uv sync`; for an opt-in extra a note when another selection works here.
+    Fix safety:
+        In pyproject.toml, then `uv lock`: the use-the-right-build fix maps the torch family to the recommended PyTorch index; it is unsafe when it
+        replaces the index torch is mapped to now, and its alternatives (this machine's newest line, the extras
+        pattern) are unsafe.
+    """
+    yield from _planned_findings(snapshot, driver=False)
+
+
 @rule("TD230", "driver-too-old-for-build", fix=DISPLAY_ONLY)
 def driver_too_old_for_build(snapshot: Snapshot) -> Iterator[Finding]:
     """The NVIDIA driver is older than the CUDA version the torch build needs.
@@ -293,6 +313,26 @@ def driver_module_mismatch(snapshot: Snapshot) -> Iterator[Finding]:
     )
 
 
+@rule("TD232", "project-build-needs-newer-driver", fix=(SAFE, UNSAFE))
+def project_build_needs_newer_driver(snapshot: Snapshot) -> Iterator[Finding]:
+    """The torch build the project installs here needs a newer NVIDIA driver than this machine has.
+
+    What it detects:
+        For each selection, the CUDA version of the build the resolution model says this machine gets (uv.lock's
+        `+cu130`, or the index pyproject.toml maps torch to) against the newest CUDA the driver supports: an older
+        CUDA major is an error for a plain `uv sync`; an older minor of the same major a warning.
+    Why it matters:
+        After `uv sync`, CUDA initialisation fails ("The NVIDIA driver on your system is too old") and torch runs
+        on the CPU.
+    Fix safety:
+        The driver update is for you to run; in pyproject.toml, the use-the-right-build fix maps the torch family to the index of a variant this
+        driver supports; it is unsafe when it
+        replaces the index torch is mapped to now, and its alternatives (this machine's newest line, the extras
+        pattern) are unsafe.
+    """
+    yield from _planned_findings(snapshot, driver=True)
+
+
 @rule("TD240", "mig-enabled")
 def mig_enabled(snapshot: Snapshot) -> Iterator[Finding]:
     """A GPU is in MIG (Multi-Instance GPU) mode.
@@ -321,7 +361,6 @@ def mig_enabled(snapshot: Snapshot) -> Iterator[Finding]:
            "CUDA_VISIBLE_DEVICES to a MIG instance's UUID from `nvidia-smi -L`)." if no_devices else ""),
         tuple(Evidence(f"GPU {g.index} MIG mode", "enabled", NVML_SOURCE) for g in enabled),
     )
-
 
 
 # ---------------------------------------------------------------------------------------------
@@ -617,46 +656,6 @@ def _planned_findings(snapshot: Snapshot, driver: bool) -> Iterator[Finding]:
         )
 
 
-@rule("TD222", "project-build-not-for-this-gpu", fix=(SAFE, UNSAFE))
-def project_build_not_for_this_gpu(snapshot: Snapshot) -> Iterator[Finding]:
-    """The torch build the project installs here has no code for this GPU.
-
-    What it detects:
-        For each selection (a plain `uv sync`, each extra and group), the torch build the resolution model
-        says this machine gets, from uv.lock (exact) or pyproject.toml (predicted), checked against every GPU here
-        by CUDA's SASS/PTX rules, with the knowledge base's arch list of that release and variant: a locked
-        `2.6.0+cu126` on an RTX 5060 Ti (sm_120). A build already installed is left to TD220/TD221.
-    Why it matters:
-        The next `uv sync` installs a torch whose every kernel fails with "no kernel image is available". An error
-        for a plain `uv sync`; for an opt-in extra a note when another selection works here.
-    Fix safety:
-        In pyproject.toml, then `uv lock`: the use-the-right-build fix maps the torch family to the recommended PyTorch index; it is unsafe when it
-        replaces the index torch is mapped to now, and its alternatives (this machine's newest line, the extras
-        pattern) are unsafe.
-    """
-    yield from _planned_findings(snapshot, driver=False)
-
-
-@rule("TD232", "project-build-needs-newer-driver", fix=(SAFE, UNSAFE))
-def project_build_needs_newer_driver(snapshot: Snapshot) -> Iterator[Finding]:
-    """The torch build the project installs here needs a newer NVIDIA driver than this machine has.
-
-    What it detects:
-        For each selection, the CUDA version of the build the resolution model says this machine gets (uv.lock's
-        `+cu130`, or the index pyproject.toml maps torch to) against the newest CUDA the driver supports: an older
-        CUDA major is an error for a plain `uv sync`; an older minor of the same major a warning.
-    Why it matters:
-        After `uv sync`, CUDA initialisation fails ("The NVIDIA driver on your system is too old") and torch runs
-        on the CPU.
-    Fix safety:
-        The driver update is for you to run; in pyproject.toml, the use-the-right-build fix maps the torch family to the index of a variant this
-        driver supports; it is unsafe when it
-        replaces the index torch is mapped to now, and its alternatives (this machine's newest line, the extras
-        pattern) are unsafe.
-    """
-    yield from _planned_findings(snapshot, driver=True)
-
-
 @rule("TD250", "extension-without-kernels-for-this-gpu", fix=DISPLAY_ONLY)
 def extension_without_kernels(snapshot: Snapshot) -> Iterator[Finding]:
     """An installed library with CUDA code carries no kernel that runs on this GPU.
@@ -720,52 +719,6 @@ def ptx_beyond_driver(snapshot: Snapshot, library) -> str | None:
         return (f"its PTX is ISA {library.ptx_isa}, newer than torchdoctor's tables (they end at CUDA {needed[0]}.{needed[1]}),"
                 f" so it needs a driver newer than CUDA {needed[0]}.{needed[1]}; this driver supports CUDA {driver[0]}.{driver[1]}")
     return None
-
-
-@rule("TD252", "ptx-newer-than-driver", fix=DISPLAY_ONLY)
-def ptx_newer_than_driver(snapshot: Snapshot) -> Iterator[Finding]:
-    """A library's only code for this GPU is PTX that the driver is too old to compile.
-
-    What it detects:
-        An installed library whose SASS does not run on this GPU, whose PTX would (same or older architecture),
-        but whose PTX ISA version (read from the fat binary header) needs a newer CUDA than the driver supports
-        (the PTX ISA release history, knowledge/cuda_drivers.toml).
-    Why it matters:
-        The driver JIT-compiles PTX when no SASS fits; PTX of a newer ISA than the driver knows fails with
-        CUDA_ERROR_UNSUPPORTED_PTX_VERSION ("the provided PTX was compiled with an unsupported toolchain") at the
-        first kernel launch. Typical: a wheel built with a newer CUDA toolkit than the driver, on a GPU newer than
-        the wheel's SASS.
-    Fix safety:
-        A driver of that CUDA release or newer, or a build of the package with SASS for this GPU.
-    """
-    if not snapshot.gpu_code:
-        return
-    for gpu in gpus(snapshot):
-        said: set[str] = set()  # a package's libraries fail alike: one finding each
-        for library in snapshot.gpu_code:
-            if library.package in said or coverage(gpu.capability, library.sass).supported or not library.ptx:
-                continue
-            if not coverage(gpu.capability, [f"compute_{arch.removeprefix('sm_')}" for arch in library.ptx]).supported:
-                continue  # no PTX for this GPU at all: TD250 says so
-            why = ptx_beyond_driver(snapshot, library)
-            if why is None:
-                continue
-            yield Finding(
-                Severity.ERROR,
-                f"{library.package} cannot run on GPU {gpu.index} ({gpu.name}, {sm_name(gpu.capability)}) with this driver: "
-                f"{why}",
-                f"No SASS in {library.path} fits {sm_name(gpu.capability)}, so the driver must compile its PTX at the first"
-                " launch, and it cannot compile PTX newer than its CUDA: the launch fails with"
-                " CUDA_ERROR_UNSUPPORTED_PTX_VERSION.",
-                (Evidence(f"GPU code in {library.path}",
-                          f"{' '.join(library.sass) or 'no SASS'} · PTX {' '.join(library.ptx)} (ISA {library.ptx_isa})",
-                          "fat binary headers of the installed library"),
-                 Evidence("driver", f"supports CUDA {'.'.join(map(str, driver_cuda(snapshot) or ()))}", NVML_SOURCE),
-                 Evidence("PTX ISA → CUDA", library.ptx_isa, knowledge().ptx_isa_source)),
-                Fix(f"Update the driver, or install {library.package} built with SASS for {sm_name(gpu.capability)}",
-                    Applicability.DISPLAY_ONLY, commands=("nvidia-smi  # the driver and the CUDA it supports",)),
-            )
-            said.add(library.package)
 
 
 @rule("TD251", "extension-built-for-another-torch", fix=DISPLAY_ONLY)
@@ -837,3 +790,47 @@ def extension_built_for_another_torch(snapshot: Snapshot) -> Iterator[Finding]:
                 Applicability.DISPLAY_ONLY,
                 commands=(f"uv pip install {wanted}   # or reinstall {package} from source against this torch",)),
         )
+@rule("TD252", "ptx-newer-than-driver", fix=DISPLAY_ONLY)
+def ptx_newer_than_driver(snapshot: Snapshot) -> Iterator[Finding]:
+    """A library's only code for this GPU is PTX that the driver is too old to compile.
+
+    What it detects:
+        An installed library whose SASS does not run on this GPU, whose PTX would (same or older architecture),
+        but whose PTX ISA version (read from the fat binary header) needs a newer CUDA than the driver supports
+        (the PTX ISA release history, knowledge/cuda_drivers.toml).
+    Why it matters:
+        The driver JIT-compiles PTX when no SASS fits; PTX of a newer ISA than the driver knows fails with
+        CUDA_ERROR_UNSUPPORTED_PTX_VERSION ("the provided PTX was compiled with an unsupported toolchain") at the
+        first kernel launch. Typical: a wheel built with a newer CUDA toolkit than the driver, on a GPU newer than
+        the wheel's SASS.
+    Fix safety:
+        A driver of that CUDA release or newer, or a build of the package with SASS for this GPU.
+    """
+    if not snapshot.gpu_code:
+        return
+    for gpu in gpus(snapshot):
+        said: set[str] = set()  # a package's libraries fail alike: one finding each
+        for library in snapshot.gpu_code:
+            if library.package in said or coverage(gpu.capability, library.sass).supported or not library.ptx:
+                continue
+            if not coverage(gpu.capability, [f"compute_{arch.removeprefix('sm_')}" for arch in library.ptx]).supported:
+                continue  # no PTX for this GPU at all: TD250 says so
+            why = ptx_beyond_driver(snapshot, library)
+            if why is None:
+                continue
+            yield Finding(
+                Severity.ERROR,
+                f"{library.package} cannot run on GPU {gpu.index} ({gpu.name}, {sm_name(gpu.capability)}) with this driver: "
+                f"{why}",
+                f"No SASS in {library.path} fits {sm_name(gpu.capability)}, so the driver must compile its PTX at the first"
+                " launch, and it cannot compile PTX newer than its CUDA: the launch fails with"
+                " CUDA_ERROR_UNSUPPORTED_PTX_VERSION.",
+                (Evidence(f"GPU code in {library.path}",
+                          f"{' '.join(library.sass) or 'no SASS'} · PTX {' '.join(library.ptx)} (ISA {library.ptx_isa})",
+                          "fat binary headers of the installed library"),
+                 Evidence("driver", f"supports CUDA {'.'.join(map(str, driver_cuda(snapshot) or ()))}", NVML_SOURCE),
+                 Evidence("PTX ISA → CUDA", library.ptx_isa, knowledge().ptx_isa_source)),
+                Fix(f"Update the driver, or install {library.package} built with SASS for {sm_name(gpu.capability)}",
+                    Applicability.DISPLAY_ONLY, commands=("nvidia-smi  # the driver and the CUDA it supports",)),
+            )
+            said.add(library.package)

@@ -61,6 +61,35 @@ def explain_cuda_warning(text: str) -> str | None:
     return None
 
 
+@rule("TD200", "cpu-only-setup")
+def cpu_only_setup(snapshot: Snapshot) -> Iterator[Finding]:
+    """A deliberate CPU-only setup: no NVIDIA GPU, and torch runs on the CPU (or Apple's GPU).
+
+    What it detects:
+        torch imports, this machine shows no NVIDIA GPU, and torch is a CPU build (or macOS with MPS).
+    Why it matters:
+        Nothing is wrong; the note says what torch will use, so a healthy laptop is reported as healthy.
+    Fix safety:
+        Nothing to fix: torch runs on the CPU where no NVIDIA GPU is present.
+    """
+    torch = snapshot.torch
+    if torch.status != "ok" or nvidia_gpu_evidence(snapshot) or torch.hip or (torch.cuda and torch.cuda_available):
+        return
+    if torch.mps_available:
+        yield Finding(
+            Severity.INFO,
+            f"torch {torch.version} can use this Mac's GPU through MPS (device \"mps\")",
+            "Apple GPUs are used through the Metal Performance Shaders backend, not CUDA: move models with `.to(\"mps\")`.",
+            (Evidence("torch.backends.mps.is_available()", "True", torch_source(snapshot)),),
+        )
+    elif not torch.cuda:
+        yield Finding(
+            Severity.INFO,
+            f"CPU-only setup: torch {torch.version} runs on the CPU, and this machine has no NVIDIA GPU",
+            "This is a consistent setup for development or CPU inference. On a machine with an NVIDIA GPU the same project "
+            "would need a CUDA build.",
+            (Evidence("torch.version.cuda", "None", torch_source(snapshot)), Evidence("NVML", snapshot.nvml.status, NVML_SOURCE)),
+        )
 @rule("TD201", "cpu-build-on-nvidia-machine", fix=(SAFE, UNSAFE))
 def cpu_build_on_nvidia_machine(snapshot: Snapshot) -> Iterator[Finding]:
     """A CPU-only torch build is installed on a machine that has an NVIDIA GPU.
@@ -229,34 +258,3 @@ def driver_unreadable(snapshot: Snapshot) -> Iterator[Finding]:
         Fix("Reboot so the driver's library and kernel module match", Applicability.DISPLAY_ONLY, commands=("sudo reboot",))
         if nvml.status in ("rm-version-mismatch", "gpu-lost") else None,
     )
-
-
-@rule("TD200", "cpu-only-setup")
-def cpu_only_setup(snapshot: Snapshot) -> Iterator[Finding]:
-    """A deliberate CPU-only setup: no NVIDIA GPU, and torch runs on the CPU (or Apple's GPU).
-
-    What it detects:
-        torch imports, this machine shows no NVIDIA GPU, and torch is a CPU build (or macOS with MPS).
-    Why it matters:
-        Nothing is wrong; the note says what torch will use, so a healthy laptop is reported as healthy.
-    Fix safety:
-        Nothing to fix: torch runs on the CPU where no NVIDIA GPU is present.
-    """
-    torch = snapshot.torch
-    if torch.status != "ok" or nvidia_gpu_evidence(snapshot) or torch.hip or (torch.cuda and torch.cuda_available):
-        return
-    if torch.mps_available:
-        yield Finding(
-            Severity.INFO,
-            f"torch {torch.version} can use this Mac's GPU through MPS (device \"mps\")",
-            "Apple GPUs are used through the Metal Performance Shaders backend, not CUDA: move models with `.to(\"mps\")`.",
-            (Evidence("torch.backends.mps.is_available()", "True", torch_source(snapshot)),),
-        )
-    elif not torch.cuda:
-        yield Finding(
-            Severity.INFO,
-            f"CPU-only setup: torch {torch.version} runs on the CPU, and this machine has no NVIDIA GPU",
-            "This is a consistent setup for development or CPU inference. On a machine with an NVIDIA GPU the same project "
-            "would need a CUDA build.",
-            (Evidence("torch.version.cuda", "None", torch_source(snapshot)), Evidence("NVML", snapshot.nvml.status, NVML_SOURCE)),
-        )

@@ -50,7 +50,6 @@ from torchdoctor.snapshot import PyprojectInfo, Snapshot, UvIndex, UvSource
 KNOWLEDGE = "torchdoctor knowledge base"
 
 
-
 def _pyproject(snapshot: Snapshot) -> PyprojectInfo | None:
     return snapshot.project.pyproject
 
@@ -519,6 +518,131 @@ def companions_not_mapped(snapshot: Snapshot) -> Iterator[Finding]:
         )
 
 
+@rule("TD310", "no-torch-wheels-for-range", fix=(SAFE, UNSAFE))
+def no_torch_wheels_for_range(snapshot: Snapshot) -> Iterator[Finding]:
+    """A selection's torch range has no wheels on its CUDA index, or for a Python it admits.
+
+    What it detects:
+        For each selection (plain install, each extra, each group) on its own, never intersected with the ranges
+        of conflicting extras: the torch range and the stable CUDA index the resolution model says it resolves
+        from. An error only where the knowledge base has evidence that the variant ended before every release in
+        the range (cu128 ended with 2.11, cu126 with 2.14, cu124 with 2.6); a variant the tables merely do not list
+        for those releases (cu129 after 2.8) is "not in torchdoctor's tables", a note. An extra held at the last
+        release of a retired variant is a note too. Separately, a requires-python that admits a Python none of the
+        matching releases has wheels for (torch 2.15 dropped Python 3.10, 2.9 dropped 3.9).
+    Why it matters:
+        `uv lock` fails ("No solution found … torch==X has no wheels with a matching Python ABI tag", or no version
+        on the index). uv locks for every Python the project admits, not only the one in use.
+    Fix safety:
+        For the Python case the fix raises requires-python, which changes what the project promises (unsafe); for
+        the variant case it maps torch to the variant this machine needs among the releases the range admits
+        (safe, unless it replaces the index torch is mapped to now).
+    """
+    pyproject = _pyproject(snapshot)
+    if pyproject is None or not _declared(pyproject, "torch"):
+        return
+    kb = knowledge()
+    model = project_model(snapshot, from_lock=False)
+    seen: set[tuple[str, str]] = set()
+    for resolution in model.resolutions:
+        torch = resolution.torch
+        url = parse_index_url(torch.index) if torch is not None and torch.index else None
+        if url is None or url.channel != "stable" or not url.variant or cuda_of_variant(url.variant) is None:
+            continue
+        specifier = _specifier(torch.specifier) if torch is not None else None
+        if specifier is None or (url.variant, str(specifier)) in seen:
+            continue
+        seen.add((url.variant, str(specifier)))
+        yield from _variant_findings(pyproject, resolution, torch, url, specifier, kb, snapshot)
+    yield from _python_findings(pyproject, model, kb)
+
+
+def _specifier(text: str | None) -> SpecifierSet | None:
+    try:
+        return SpecifierSet(text or "")
+    except InvalidSpecifier:
+        return None
+
+
+def _variant_findings(pyproject, resolution, torch, url, specifier, kb, snapshot) -> Iterator[Finding]:
+    variant, where = url.variant, f"index {torch.index_name or url.text}"
+    selection = "" if resolution.option is None else f" ({resolution.selection})"
+    admitted = kb.releases_in("torch", specifier)
+    with_variant = [r for r in admitted if variant in r.variants]
+    built = [r.series for r in kb.releases if variant in r.variants]
+    retired = kb.retired.get(variant)
+    range_evidence = Evidence(f"torch range{selection}", str(specifier) or "any", pyproject.path)
+    beyond = kb.admits_beyond_tables(specifier)
+    if with_variant:
+        if retired and (beyond or any(Version(r.series) > Version(retired.last) for r in admitted)):
+            yield Finding(
+                Severity.INFO,
+                f"{variant} ends at torch {retired.last}: torch {specifier or '(any)'}{selection} stays at {retired.last} on {where}",
+                f"PyPI's newer releases have no {variant} build, so uv locks the newest release that has one. That works, "
+                f"but this selection will not move past torch {retired.last}; a newer CUDA variant would.",
+                (range_evidence, Evidence(f"last torch with {variant}", retired.last, f"{KNOWLEDGE}: {retired.source}")),
+            )
+        return
+    if retired and admitted and all(Version(r.series) > Version(retired.last) for r in admitted):
+        yield Finding(
+            Severity.ERROR,
+            f"no torch release matching {specifier} is built for {variant} ({where}{selection}): {variant} ended with torch "
+            f"{retired.last}",
+            f"uv can only lock a torch that the {variant} index has, and PyTorch stopped building {variant} after "
+            f"{retired.last}. Either allow torch {retired.last} or older, or map torch to a variant that the wanted releases have.",
+            (range_evidence, Evidence(f"last torch with {variant}", retired.last, f"{KNOWLEDGE}: {retired.source}")),
+            use_build_fix(snapshot),  # the variant this machine needs among the releases the range admits
+        )
+        return
+    listed = f"list {variant} for torch {', '.join(built)} only" if built else f"do not list {variant} at all"
+    yield Finding(
+        Severity.INFO,
+        f"torch {specifier or '(any)'} on {variant} ({where}{selection}) is beyond torchdoctor's tables: they {listed}",
+        f"torchdoctor's release tables (as of {kb.as_of}) do not show a torch release matching {specifier or 'any version'} "
+        f"built for {variant}. That is a gap in the tables, not proof: PyTorch publishes some variants off its support "
+        f"matrix. `uv lock` tells for certain.",
+        (range_evidence, Evidence(f"releases with {variant} in the tables", ", ".join(built) or "none",
+                                  f"{KNOWLEDGE}: torch_releases.toml")),
+    )
+
+
+def _python_findings(pyproject, model, kb) -> Iterator[Finding]:
+    if not pyproject.requires_python:
+        return
+    try:
+        python_range = SpecifierSet(pyproject.requires_python)
+    except InvalidSpecifier:
+        return
+    known_pythons = sorted({p for r in kb.releases for p in r.python}, key=Version)
+    ranges = dict.fromkeys(r.torch.specifier or "" for r in model.resolutions if r.torch is not None and not r.torch.version)
+    for text in ranges:
+        specifier = _specifier(text)
+        if specifier is None:
+            continue
+        releases = list(kb.releases_in("torch", specifier))
+        if not releases:
+            continue
+        for python in known_pythons:
+            if not python_range.contains(python + ".0") and not python_range.contains(python):
+                continue
+            if any(python in r.python for r in releases):
+                continue
+            if Version(python) > Version(max((p for r in releases for p in r.python), key=Version)):
+                continue  # newer than any release's Pythons: future releases may add it
+            yield Finding(
+                Severity.ERROR,
+                f"requires-python {pyproject.requires_python} admits Python {python}, but no torch matching {specifier} has wheels for it",
+                f"uv locks for every Python the project admits. torch {', '.join(r.series for r in releases)} "
+                f"publish{'es' if len(releases) == 1 else ''} no wheels for Python {python}, so `uv lock` fails. Raise requires-python "
+                f"above {python}, or allow a torch release that supports it.",
+                (Evidence("requires-python", pyproject.requires_python, pyproject.path),
+                 Evidence("torch range", str(specifier), pyproject.path),
+                 Evidence(f"Python versions of torch {releases[0].series}", ", ".join(releases[0].python), KNOWLEDGE)),
+                _narrow_python_fix(python_range, releases),
+            )
+            break
+
+
 @rule("TD312", "accelerator-extras-misconfigured", fix=SAFE)
 def accelerator_extras_misconfigured(snapshot: Snapshot) -> Iterator[Finding]:
     """Accelerator extras (cpu / cu128 …) map torch to different indexes without `[tool.uv] conflicts`.
@@ -799,131 +923,6 @@ def requires_python_beyond_nightly(snapshot: Snapshot) -> Iterator[Finding]:
                       f"{published.url} ({when})")),
             fix,
         )
-
-
-@rule("TD310", "no-torch-wheels-for-range", fix=(SAFE, UNSAFE))
-def no_torch_wheels_for_range(snapshot: Snapshot) -> Iterator[Finding]:
-    """A selection's torch range has no wheels on its CUDA index, or for a Python it admits.
-
-    What it detects:
-        For each selection (plain install, each extra, each group) on its own, never intersected with the ranges
-        of conflicting extras: the torch range and the stable CUDA index the resolution model says it resolves
-        from. An error only where the knowledge base has evidence that the variant ended before every release in
-        the range (cu128 ended with 2.11, cu126 with 2.14, cu124 with 2.6); a variant the tables merely do not list
-        for those releases (cu129 after 2.8) is "not in torchdoctor's tables", a note. An extra held at the last
-        release of a retired variant is a note too. Separately, a requires-python that admits a Python none of the
-        matching releases has wheels for (torch 2.15 dropped Python 3.10, 2.9 dropped 3.9).
-    Why it matters:
-        `uv lock` fails ("No solution found … torch==X has no wheels with a matching Python ABI tag", or no version
-        on the index). uv locks for every Python the project admits, not only the one in use.
-    Fix safety:
-        For the Python case the fix raises requires-python, which changes what the project promises (unsafe); for
-        the variant case it maps torch to the variant this machine needs among the releases the range admits
-        (safe, unless it replaces the index torch is mapped to now).
-    """
-    pyproject = _pyproject(snapshot)
-    if pyproject is None or not _declared(pyproject, "torch"):
-        return
-    kb = knowledge()
-    model = project_model(snapshot, from_lock=False)
-    seen: set[tuple[str, str]] = set()
-    for resolution in model.resolutions:
-        torch = resolution.torch
-        url = parse_index_url(torch.index) if torch is not None and torch.index else None
-        if url is None or url.channel != "stable" or not url.variant or cuda_of_variant(url.variant) is None:
-            continue
-        specifier = _specifier(torch.specifier) if torch is not None else None
-        if specifier is None or (url.variant, str(specifier)) in seen:
-            continue
-        seen.add((url.variant, str(specifier)))
-        yield from _variant_findings(pyproject, resolution, torch, url, specifier, kb, snapshot)
-    yield from _python_findings(pyproject, model, kb)
-
-
-def _specifier(text: str | None) -> SpecifierSet | None:
-    try:
-        return SpecifierSet(text or "")
-    except InvalidSpecifier:
-        return None
-
-
-def _variant_findings(pyproject, resolution, torch, url, specifier, kb, snapshot) -> Iterator[Finding]:
-    variant, where = url.variant, f"index {torch.index_name or url.text}"
-    selection = "" if resolution.option is None else f" ({resolution.selection})"
-    admitted = kb.releases_in("torch", specifier)
-    with_variant = [r for r in admitted if variant in r.variants]
-    built = [r.series for r in kb.releases if variant in r.variants]
-    retired = kb.retired.get(variant)
-    range_evidence = Evidence(f"torch range{selection}", str(specifier) or "any", pyproject.path)
-    beyond = kb.admits_beyond_tables(specifier)
-    if with_variant:
-        if retired and (beyond or any(Version(r.series) > Version(retired.last) for r in admitted)):
-            yield Finding(
-                Severity.INFO,
-                f"{variant} ends at torch {retired.last}: torch {specifier or '(any)'}{selection} stays at {retired.last} on {where}",
-                f"PyPI's newer releases have no {variant} build, so uv locks the newest release that has one. That works, "
-                f"but this selection will not move past torch {retired.last}; a newer CUDA variant would.",
-                (range_evidence, Evidence(f"last torch with {variant}", retired.last, f"{KNOWLEDGE}: {retired.source}")),
-            )
-        return
-    if retired and admitted and all(Version(r.series) > Version(retired.last) for r in admitted):
-        yield Finding(
-            Severity.ERROR,
-            f"no torch release matching {specifier} is built for {variant} ({where}{selection}): {variant} ended with torch "
-            f"{retired.last}",
-            f"uv can only lock a torch that the {variant} index has, and PyTorch stopped building {variant} after "
-            f"{retired.last}. Either allow torch {retired.last} or older, or map torch to a variant that the wanted releases have.",
-            (range_evidence, Evidence(f"last torch with {variant}", retired.last, f"{KNOWLEDGE}: {retired.source}")),
-            use_build_fix(snapshot),  # the variant this machine needs among the releases the range admits
-        )
-        return
-    listed = f"list {variant} for torch {', '.join(built)} only" if built else f"do not list {variant} at all"
-    yield Finding(
-        Severity.INFO,
-        f"torch {specifier or '(any)'} on {variant} ({where}{selection}) is beyond torchdoctor's tables: they {listed}",
-        f"torchdoctor's release tables (as of {kb.as_of}) do not show a torch release matching {specifier or 'any version'} "
-        f"built for {variant}. That is a gap in the tables, not proof: PyTorch publishes some variants off its support "
-        f"matrix. `uv lock` tells for certain.",
-        (range_evidence, Evidence(f"releases with {variant} in the tables", ", ".join(built) or "none",
-                                  f"{KNOWLEDGE}: torch_releases.toml")),
-    )
-
-
-def _python_findings(pyproject, model, kb) -> Iterator[Finding]:
-    if not pyproject.requires_python:
-        return
-    try:
-        python_range = SpecifierSet(pyproject.requires_python)
-    except InvalidSpecifier:
-        return
-    known_pythons = sorted({p for r in kb.releases for p in r.python}, key=Version)
-    ranges = dict.fromkeys(r.torch.specifier or "" for r in model.resolutions if r.torch is not None and not r.torch.version)
-    for text in ranges:
-        specifier = _specifier(text)
-        if specifier is None:
-            continue
-        releases = list(kb.releases_in("torch", specifier))
-        if not releases:
-            continue
-        for python in known_pythons:
-            if not python_range.contains(python + ".0") and not python_range.contains(python):
-                continue
-            if any(python in r.python for r in releases):
-                continue
-            if Version(python) > Version(max((p for r in releases for p in r.python), key=Version)):
-                continue  # newer than any release's Pythons: future releases may add it
-            yield Finding(
-                Severity.ERROR,
-                f"requires-python {pyproject.requires_python} admits Python {python}, but no torch matching {specifier} has wheels for it",
-                f"uv locks for every Python the project admits. torch {', '.join(r.series for r in releases)} "
-                f"publish{'es' if len(releases) == 1 else ''} no wheels for Python {python}, so `uv lock` fails. Raise requires-python "
-                f"above {python}, or allow a torch release that supports it.",
-                (Evidence("requires-python", pyproject.requires_python, pyproject.path),
-                 Evidence("torch range", str(specifier), pyproject.path),
-                 Evidence(f"Python versions of torch {releases[0].series}", ", ".join(releases[0].python), KNOWLEDGE)),
-                _narrow_python_fix(python_range, releases),
-            )
-            break
 
 
 @rule("TD318", "pytorch-index-without-variant")
