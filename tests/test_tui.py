@@ -199,6 +199,10 @@ async def test_help_lists_every_key():
                 key = binding.key.replace("question_mark", "?")
                 assert any(line.startswith(key) or f"/ {key}" in line for line in shown.splitlines()), key
         assert "Escape" in shown and "Tab, Shift+Tab" in shown and "PgUp/PgDn" in shown
+        # The sentences are the bindings' tooltips: every key with an action of its own has one, shown or not.
+        for binding in app.BINDINGS:
+            if not binding.action.startswith(("show_tab", "cancel_lock")) and binding.key != "ctrl+c":
+                assert binding.tooltip and binding.tooltip in shown, binding.key
         await pilot.press("escape")
         await pilot.pause()
         assert not isinstance(app.screen, HelpScreen)

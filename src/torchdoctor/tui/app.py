@@ -48,18 +48,23 @@ class TorchDoctorApp(App[int]):
     CSS_PATH = "app.tcss"
     TITLE = "torchdoctor"
     BINDINGS = [
-        Binding("q", "quit", "Quit"),  # first, so a narrow terminal's footer still shows how to leave
+        # The tooltips are the help's sentences (screens.help_text) and the command palette's: one place for both.
+        Binding("q", "quit", "Quit", tooltip="quit (nothing keeps running)"),  # first: a narrow footer still shows it
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
-        Binding("f", "fix_selected", "Fix"),
-        Binding("a", "fix_all", "Fix all safe"),
-        Binding("u", "undo", "Undo"),
-        Binding("l", "lock", "uv lock"),
-        Binding("g", "bench", "GEMM"),
-        Binding("r", "rescan", "Rescan"),
-        Binding("m", "export_markdown", "Markdown", show=False),
-        Binding("j", "export_json", "JSON", show=False),
-        Binding("s", "save_snapshot", "Save snapshot", show=False),
-        Binding("question_mark", "help", "Help"),
+        Binding("f", "fix_selected", "Fix",
+                tooltip="fix the selected finding: shows the change to pyproject.toml and asks first"),
+        Binding("a", "fix_all", "Fix all safe", tooltip="apply every safe fix at once (asks first)"),
+        Binding("u", "undo", "Undo", tooltip="undo torchdoctor's last change of pyproject.toml"),
+        Binding("l", "lock", "uv lock",
+                tooltip="run `uv lock` and show its output (the proof that the fix works); Escape cancels it"),
+        Binding("g", "bench", "GEMM", tooltip="run the GEMM throughput test on this GPU (g again cancels)"),
+        Binding("r", "rescan", "Rescan", tooltip="probe and check again"),
+        Binding("m", "export_markdown", "Markdown", show=False,
+                tooltip="write the report as Markdown (for a bug report; also copied)"),
+        Binding("j", "export_json", "JSON", show=False, tooltip="write the report as JSON"),
+        Binding("s", "save_snapshot", "Save snapshot", show=False,
+                tooltip="save the probed facts as a snapshot file others can replay with --snapshot"),
+        Binding("question_mark", "help", "Help", tooltip="this help"),
         Binding("escape", "cancel_lock", "Cancel uv lock", show=False),
         *(Binding(str(number), f"show_tab('{tab}')", tab.removeprefix("tab-"), show=False)
           for number, tab in enumerate(("tab-findings", "tab-machine", "tab-torch", "tab-project", "tab-gemm", "tab-lock",
@@ -136,7 +141,7 @@ class TorchDoctorApp(App[int]):
         Textual's; those a recorded machine cannot do are left out, as from the footer."""
         from textual.app import SystemCommand
 
-        from torchdoctor.tui.screens import EXPLAINED
+        from torchdoctor.tui.screens import explained
 
         titles = {"fix_selected": "Fix the selected finding", "fix_all": "Fix all safe", "undo": "Undo the last fix",
                   "lock": "Run uv lock", "bench": "Run the GEMM test", "rescan": "Probe and check again",
@@ -144,7 +149,7 @@ class TorchDoctorApp(App[int]):
                   "save_snapshot": "Save a snapshot"}
         for action, title in titles.items():
             if self.check_action(action, ()):
-                yield SystemCommand(title, EXPLAINED[action], getattr(self, f"action_{action}"))
+                yield SystemCommand(title, explained(self.BINDINGS)[action], getattr(self, f"action_{action}"))
         yield from super().get_system_commands(screen)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:

@@ -1,7 +1,12 @@
-"""Messages the workers post to the app. Workers never touch widgets; the app reacts to these."""
+"""Messages the workers post to the app. Workers never touch widgets; the app reacts to these.
+
+Dataclasses, as Textual allows (Message.__init__ runs through __post_init__, which the dataclass's own __init__
+calls): each message is the data it carries, compared and printed as such.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from textual.message import Message
@@ -11,27 +16,25 @@ if TYPE_CHECKING:  # annotations only: the first screen is drawn before these ar
     from torchdoctor.snapshot import BenchInfo, Snapshot
 
 
+@dataclass
 class PartProbed(Message):
-    """One probe finished ("interpreter", "project", "system", "nvml" or "torch")."""
+    """One probe finished ("interpreter", "project", "system", "nvml" or "torch"), or "provisional": a first verdict's
+    whole Snapshot, read from torch's files while `import torch` still runs."""
 
-    def __init__(self, name: str, value: Any) -> None:
-        super().__init__()
-        self.name = name
-        self.value = value
+    name: str
+    value: Any
 
 
+@dataclass
 class SnapshotReady(Message):
-    def __init__(self, snapshot: Snapshot) -> None:
-        super().__init__()
-        self.snapshot = snapshot
+    snapshot: Snapshot
 
 
+@dataclass
 class BenchEvent(Message):
     """A record the GEMM test streamed. Progress records may replace each other in the queue."""
 
-    def __init__(self, record: dict[str, Any]) -> None:
-        super().__init__()
-        self.record = record
+    record: dict[str, Any]
 
     def can_replace(self, message: Message) -> bool:
         return (
@@ -41,19 +44,16 @@ class BenchEvent(Message):
         )
 
 
+@dataclass
 class BenchFinished(Message):
-    def __init__(self, bench: BenchInfo) -> None:
-        super().__init__()
-        self.bench = bench
+    bench: BenchInfo
 
 
+@dataclass
 class LockLine(Message):
-    def __init__(self, line: str) -> None:
-        super().__init__()
-        self.line = line
+    line: str
 
 
+@dataclass
 class LockFinished(Message):
-    def __init__(self, result: CommandResult) -> None:
-        super().__init__()
-        self.result = result
+    result: CommandResult

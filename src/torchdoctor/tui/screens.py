@@ -12,20 +12,6 @@ from textual.widgets import Button, Static
 
 INTRODUCTION = ("torchdoctor checks the NVIDIA driver, CUDA, the torch build in your project's interpreter and the "
                 "project's uv configuration, and says what is wrong, why, and how to fix it.")
-EXPLAINED = {
-    "fix_selected": "fix the selected finding: shows the change to pyproject.toml and asks first",
-    "fix_all": "apply every safe fix at once (asks first)",
-    "undo": "undo torchdoctor's last change of pyproject.toml",
-    "lock": "run `uv lock` and show its output (the proof that the fix works); Escape cancels it",
-    "bench": "run the GEMM throughput test on this GPU (g again cancels)",
-    "rescan": "probe and check again",
-    "export_markdown": "write the report as Markdown (for a bug report; also copied)",
-    "export_json": "write the report as JSON",
-    "save_snapshot": "save the probed facts as a snapshot file others can replay with --snapshot",
-    "help": "this help",
-    "quit": "quit (nothing keeps running)",
-}
-"""What each of the app's keys does, in a sentence; the keys themselves are read from the app's bindings."""
 MOVING = [
     ("↑/↓, mouse", "pick a finding: its explanation, evidence and fix appear beside it"),
     ("1-6, click", "the tabs: findings, machine, torch, project, GEMM, uv lock"),
@@ -36,17 +22,26 @@ MOVING = [
 ]
 
 
+def explained(bindings) -> dict[str, str]:
+    """What each action does, in a sentence: the tooltip of its binding (the bindings are the one source)."""
+    found: dict[str, str] = {}
+    for binding in bindings:
+        if binding.tooltip:
+            found.setdefault(binding.action, binding.tooltip)
+    return found
+
+
 def help_text(bindings) -> Text:
     """The help, built from the bindings the app has (so it cannot list a key that does not exist, or miss one)."""
     text = Text(INTRODUCTION + "\n\n")
+    sentences = explained(bindings)
     rows: dict[str, list[str]] = {}
     for binding in bindings:
-        if binding.action in EXPLAINED:
+        if binding.action in sentences:
             rows.setdefault(binding.action, []).append(binding.key.replace("question_mark", "?").replace("ctrl+c", "Ctrl+C"))
-    for action, explanation in EXPLAINED.items():
-        if action in rows:
-            text.append(f"{' / '.join(rows[action]):<18}", style="bold")
-            text.append(f"{explanation}\n")
+    for action, names in rows.items():
+        text.append(f"{' / '.join(names):<18}", style="bold")
+        text.append(f"{sentences[action]}\n")
     text.append("\n")
     for keys, explanation in MOVING:
         text.append(f"{keys:<18}", style="bold")
