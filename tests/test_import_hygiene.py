@@ -30,7 +30,8 @@ def test_the_app_draws_its_first_screen_before_importing_the_core():
             "print(sorted(m for m in sys.modules if m.startswith('torchdoctor')))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert ast.literal_eval(result.stdout.strip()) == ["torchdoctor", "torchdoctor.cli", "torchdoctor.paths", "torchdoctor.tui",
-                                   "torchdoctor.tui.app", "torchdoctor.tui.messages", "torchdoctor.tui.texts"]
+                                   "torchdoctor.tui.app", "torchdoctor.tui.main_screen", "torchdoctor.tui.messages",
+                                   "torchdoctor.tui.texts"]
 
 
 LAYERS = (

@@ -16,21 +16,19 @@ import threading
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from rich.text import Text
 from textual import on, work
-from textual.app import App, ComposeResult
+from textual.app import App
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import Footer, OptionList, RichLog, Static, TabbedContent, TabPane
-from textual.widgets.option_list import Option
+from textual.widgets import OptionList, RichLog, Static, TabbedContent
 from textual.worker import Worker, WorkerState
 
 from torchdoctor import __version__
 from torchdoctor.paths import shown
+from torchdoctor.tui.main_screen import UNSAFE_WARNING, MainScreen
 from torchdoctor.tui.messages import BenchEvent, BenchFinished, LockFinished, LockLine, PartProbed, SnapshotReady
-from torchdoctor.tui.texts import BENCH_HINT, WAITING
 
 if TYPE_CHECKING:
     from torchdoctor.model import Diagnosis, Report
@@ -38,10 +36,6 @@ if TYPE_CHECKING:
     from torchdoctor.workflow import FixPreview
 
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
-UNSAFE_WARNING = (
-    "Unsafe: this fix changes what the project promises (its dependencies, extras or Python range), "
-    "not only where packages come from. Read the diff before writing it."
-)
 
 
 class TorchDoctorApp(App[int]):
@@ -90,9 +84,6 @@ class TorchDoctorApp(App[int]):
         self.label = label
         self.output_dir = output_dir or Path.cwd()
         self.torch_timeout_s = torch_timeout_s
-        self.snapshot: Snapshot | None = None
-        self.report: Report | None = None
-        self.parts: dict = {}
         self.probe_started = time.monotonic()
         self.probing = False
         self.provisional = False
@@ -109,30 +100,11 @@ class TorchDoctorApp(App[int]):
 
     # --- layout -------------------------------------------------------------------------------------
 
-    def compose(self) -> ComposeResult:
+    def get_default_screen(self) -> MainScreen:
         where = self.label or shown(self.project_dir)
-        yield Static(Text(f"torchdoctor {__version__} — {where}"), id="title")
-        yield Static("", id="summary")
-        with TabbedContent(id="tabs", initial="tab-findings"):
-            with TabPane("Findings", id="tab-findings"), Horizontal(id="findings-row"):
-                yield OptionList(id="diagnoses")
-                with VerticalScroll(id="detail"):
-                    yield Static(WAITING, id="detail-text")
-            with TabPane("Machine", id="tab-machine"), VerticalScroll(classes="facts"):
-                yield Static(WAITING, id="machine")
-            with TabPane("Torch", id="tab-torch"), VerticalScroll(classes="facts"):
-                yield Static(WAITING, id="torch")
-            with TabPane("Project", id="tab-project"), VerticalScroll(classes="facts"):
-                yield Static(WAITING, id="project")
-            with TabPane("GEMM", id="tab-gemm"), VerticalScroll(classes="facts"):
-                yield Static(BENCH_HINT, id="bench")
-            with TabPane("uv lock", id="tab-lock"), Vertical():
-                yield Static("", id="lock-status")
-                yield RichLog(id="lock-log", wrap=True, markup=False, highlight=False)
-        yield Footer()
+        return MainScreen(f"torchdoctor {__version__} — {where}", recorded=self.recorded is not None)
 
     def on_mount(self) -> None:
-        self.main.query_one("#diagnoses", OptionList).focus()  # ↑/↓ pick a finding from the start
         self.set_interval(0.1, self.tick)
         self.call_after_refresh(self.start_probe)  # after the first paint: probing imports the core
 
@@ -159,16 +131,27 @@ class TorchDoctorApp(App[int]):
         return True
 
     @property
-    def main(self):
+    def main(self) -> MainScreen:
         """The app's own screen: panels are found there even while a dialog or the help is on top."""
-        return self.screen_stack[0]
+        return cast(MainScreen, self.screen_stack[0])
+
+    @property
+    def snapshot(self) -> Snapshot | None:
+        return self.main.snapshot if self.screen_stack else None
+
+    @property
+    def report(self) -> Report | None:
+        return self.main.report if self.screen_stack else None
+
+    def selected(self) -> Diagnosis | None:
+        return self.main.selected()
 
     # --- probing --------------------------------------------------------------------------------------
 
     def start_probe(self) -> None:
         self.probing = True
         self.probe_started = time.monotonic()
-        self.parts = {}
+        self.main.parts = {}
         self.probe()
 
     @work(thread=True, exclusive=True, group="probe", exit_on_error=False)
@@ -200,8 +183,7 @@ class TorchDoctorApp(App[int]):
                 self.set_snapshot(message.value)
                 self.provisional = True
             return
-        self.parts[message.name] = message.value
-        self.refresh_facts()
+        self.main.parts = {**self.main.parts, message.name: message.value}
 
     def on_snapshot_ready(self, message: SnapshotReady) -> None:
         if self.closing():
@@ -216,13 +198,11 @@ class TorchDoctorApp(App[int]):
         from torchdoctor.workflow import diagnose, recheck
 
         before = self.report.diagnoses if self.report else ()
-        self.snapshot = snapshot
-        self.report = diagnose(snapshot)
-        self.refresh_facts()
-        self.refresh_findings()
-        self.show_summary()
+        report = diagnose(snapshot)
+        self.main.snapshot = snapshot
+        self.main.report = report  # the screen's watcher redraws the findings, the verdict and the panels
         if self.fixed_codes:
-            said = recheck(self.fixed_codes, before, self.report.diagnoses)
+            said = recheck(self.fixed_codes, before, report.diagnoses)
             if said.cured:
                 self.notify(f"re-checked: {', '.join(said.cured)} no longer reported", title="Fixed", markup=False)
             if said.still:
@@ -239,99 +219,19 @@ class TorchDoctorApp(App[int]):
             return  # done, or the app is closing
         elapsed = time.monotonic() - self.probe_started
         spin = SPINNER[int(elapsed * 10) % len(SPINNER)]
-        waiting = [n for n in ("project", "system", "nvml", "torch") if n not in self.parts]
+        waiting = [n for n in ("project", "system", "nvml", "torch") if n not in self.main.parts]
         detail = f"waiting for {', '.join(waiting)}" if waiting else "checking"
         if "torch" in waiting:
             detail += " (import torch in the project's interpreter)"
         summary = self.main.query_one("#summary", Static)
-        if self.provisional and self.report is not None:
+        if self.provisional and self.report is not None:  # a first verdict from torch's files; the import confirms it
             from torchdoctor.render.text import summary_line
-  # a first verdict from torch's files; the import confirms it
+
             summary.update(Text(f"{summary_line(self.report)} · first verdict, from torch's files · {spin} import torch "
                                 f"{elapsed:4.1f} s"))
             return
         summary.update(Text(f"{spin} probing {elapsed:4.1f} s — {detail}"))
         summary.set_classes("")
-
-    def show_summary(self) -> None:
-        """The report's one-line verdict, coloured by its worst finding."""
-        from torchdoctor.render.text import summary_line
-
-        report = self.report
-        if report is None:
-            return
-        source = "recorded machine" if self.recorded is not None else report.snapshot.interpreter.path
-        summary = self.main.query_one("#summary", Static)
-        summary.update(Text(f"{summary_line(report)} · {source}"))
-        errors = any(d.severity.value == "error" for d in report.diagnoses)
-        warnings = any(d.severity.value == "warning" for d in report.diagnoses)
-        summary.set_classes("errors" if errors else "warnings" if warnings else "healthy")
-
-    # --- panels --------------------------------------------------------------------------------------
-
-    def refresh_facts(self) -> None:
-        from torchdoctor.tui.panels import fleet_panel, machine_panel, project_panel, torch_panel
-
-        if self.snapshot is not None and self.snapshot.fleet is not None:
-            tabs = self.main.query_one("#tabs", TabbedContent)
-            if not tabs.query("#tab-fleet"):  # only a fleet run has this tab (`torchdoctor --snapshot fleet.json`)
-                tabs.add_pane(TabPane("Fleet", VerticalScroll(Static(id="fleet"), classes="facts"), id="tab-fleet"))
-                self.call_after_refresh(self.refresh_facts)
-            else:
-                self.main.query_one("#fleet", Static).update(fleet_panel(self.snapshot))
-        self.main.query_one("#machine", Static).update(machine_panel(self.snapshot, self.parts))
-        self.main.query_one("#torch", Static).update(torch_panel(self.snapshot, self.parts))
-        self.main.query_one("#project", Static).update(project_panel(self.snapshot, self.parts))
-        self.refresh_bench()
-
-    def refresh_bench(self) -> None:
-        from torchdoctor.tui.panels import bench_view
-
-        progress = self.bench_progress
-        if self.bench_results:
-            progress = "\n".join([*(self.bench_results), progress or ""]).strip()
-        self.main.query_one("#bench", Static).update(bench_view(self.report, progress))
-
-    def refresh_findings(self) -> None:
-        from torchdoctor.render.text import ICONS
-        from torchdoctor.tui.panels import STYLES
-
-        options = self.main.query_one("#diagnoses", OptionList)
-        highlighted = options.highlighted
-        options.clear_options()
-        diagnoses = self.report.diagnoses if self.report else ()
-        for number, diagnosis in enumerate(diagnoses):
-            label = Text(f"{ICONS[diagnosis.severity]} {diagnosis.code} ", style=STYLES[diagnosis.severity])
-            label.append(diagnosis.message, style="")
-            options.add_option(Option(label, id=str(number)))
-        if diagnoses:
-            options.highlighted = min(highlighted or 0, len(diagnoses) - 1)
-            self.show_detail(diagnoses[options.highlighted])
-        else:
-            self.main.query_one("#detail-text", Static).update(Text("No findings: this setup looks healthy.", style="green"))
-
-    @on(OptionList.OptionHighlighted, "#diagnoses")
-    def highlighted(self, event: OptionList.OptionHighlighted) -> None:
-        diagnosis = self.selected()
-        if diagnosis is not None:
-            self.show_detail(diagnosis)
-
-    def selected(self) -> Diagnosis | None:
-        if self.report is None or not self.report.diagnoses:
-            return None
-        index = self.main.query_one("#diagnoses", OptionList).highlighted
-        return self.report.diagnoses[index] if index is not None and index < len(self.report.diagnoses) else None
-
-    def show_detail(self, diagnosis: Diagnosis) -> None:
-        from torchdoctor.tui.panels import diagnosis_view
-        from torchdoctor.workflow import FixPreview, is_unsafe
-
-        diff = None
-        if diagnosis.fix is not None and diagnosis.fix.action:
-            preview = self.preview([diagnosis])
-            diff = preview.diff if isinstance(preview, FixPreview) else f"# {preview}"
-        unsafe = UNSAFE_WARNING if is_unsafe(diagnosis) else None
-        self.main.query_one("#detail-text", Static).update(diagnosis_view(diagnosis, diff, unsafe))
 
     # --- fixes ---------------------------------------------------------------------------------------
 
@@ -503,7 +403,7 @@ class TorchDoctorApp(App[int]):
         self.bench_running = True
         self.bench_results = []
         self.bench_progress = "starting the test in the project's interpreter (import torch)…"
-        self.refresh_bench()
+        self.show_bench_progress()
         self.bench(self.snapshot.interpreter.path)
 
     @work(thread=True, exclusive=True, group="bench", exit_on_error=False)
@@ -525,21 +425,26 @@ class TorchDoctorApp(App[int]):
             self.bench_results.append(f"{record['dtype']:<5} {record['median']:.1f} TFLOP/s")
         elif event == "ready":
             self.bench_progress = "measuring…"
-        self.refresh_bench()
+        self.show_bench_progress()
 
     def on_bench_finished(self, message: BenchFinished) -> None:
         self.bench_running = False
         self.bench_progress = None
         self.bench_results = []
+        self.show_bench_progress()
         bench = message.bench
         if bench.status == "cancelled":
             self.notify("GEMM test cancelled.", markup=False)
-            self.refresh_bench()
             return
         if self.snapshot is not None:
             self.set_snapshot(replace(self.snapshot, bench=bench))
         if bench.status != "ok":
             self.notify(f"The GEMM test did not finish: {bench.error}", severity="error", markup=False)
+
+    def show_bench_progress(self) -> None:
+        """The results so far and the phase, on the GEMM tab (None once the test is over)."""
+        lines = [*self.bench_results, self.bench_progress or ""]
+        self.main.bench_progress = "\n".join(lines).strip() if self.bench_running or self.bench_results else None
 
     # --- export --------------------------------------------------------------------------------------
 
