@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from conftest import FIXTURES, run_cli
-from torchdoctor.checks.fleet import bandwidths, bus_factor
+from torchdoctor.collectives import bandwidths, bus_factor
 from torchdoctor.model import Severity
 from torchdoctor.probes.fleet import FleetOptions, parse_results, read_results, run_fleet
 from torchdoctor.snapshot import CollectiveResult, FleetGemm, FleetGpu, FleetInfo, FleetRank, Snapshot

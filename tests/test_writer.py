@@ -9,8 +9,8 @@ import threading
 import pytest
 
 from conftest import FIXTURES
-from torchdoctor.fixes import FixError, apply_fixes
 from torchdoctor.edits import MakeIndexExplicit
+from torchdoctor.fixes import FixError, apply_fixes
 from torchdoctor.fixes.transforms import apply_transform
 from torchdoctor.fixes.writer import undo_last, write_fixed
 

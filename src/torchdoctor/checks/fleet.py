@@ -16,30 +16,16 @@ from collections.abc import Callable, Iterator
 
 from torchdoctor.checks.performance import SLOWDOWN_REASONS
 from torchdoctor.checks.registry import Finding, rule
+from torchdoctor.collectives import LARGE_BYTES, bandwidths, expected_link
 from torchdoctor.knowledge import knowledge
 from torchdoctor.model import Evidence, Severity
-from torchdoctor.snapshot import CollectiveResult, FleetGemm, FleetInfo, FleetRank, Snapshot
+from torchdoctor.snapshot import FleetGemm, FleetInfo, FleetRank, Snapshot
 
 SLOW_GPU_BELOW = 0.85
 """A GPU whose GEMM rate is below this share of the median of the same model in the job is named. Two runs on
 one idle H200 differ by under 2% (the single-GPU GEMM test's own spread); a GPU shared with another job, held at
 its power cap or throttled falls far below this."""
-LARGE_BYTES = 64 << 20
-"""Bus bandwidth is judged at this size or more, where the link and not the latency decides."""
 REASON_SHARE = 0.1
-
-
-def bus_factor(op: str, world: int) -> float:
-    """nccl-tests' factor from algorithm bandwidth (bytes / time) to bus bandwidth."""
-    if world <= 1:
-        return 0.0
-    return 2 * (world - 1) / world if op == "all_reduce" else (world - 1) / world
-
-
-def bandwidths(result: CollectiveResult, world: int) -> tuple[float, float]:
-    """(algorithm, bus) bandwidth in GB/s."""
-    algorithm = result.bytes / result.seconds / 1e9
-    return algorithm, algorithm * bus_factor(result.op, world)
 
 
 def who(fleet: FleetInfo, number: int) -> str:
@@ -346,33 +332,6 @@ def collective_failed(snapshot: Snapshot) -> Iterator[Finding]:
         " same way. Run the job again with NCCL_DEBUG=INFO to see which transport NCCL chose and where it stopped.",
         tuple(Evidence("error", error, fleet_source(fleet)) for error in fleet.errors[:8]),
     )
-
-
-def link_rate(rank: FleetRank) -> tuple[float, str] | None:
-    """(GB/s in one direction, description) of the link a rank's GPU reaches its peers on, from NVML's facts."""
-    gpu = rank.gpu
-    if gpu is None:
-        return None
-    facts = knowledge()
-    nvlink = facts.nvlink_gb_per_s(gpu.capability[0] if gpu.capability else None, gpu.nvlink_active)
-    if nvlink is not None:
-        return nvlink, f"{gpu.nvlink_active} NVLink link(s), {nvlink:.0f} GB/s per direction"
-    pcie = facts.pcie_link_gb_per_s(gpu.pcie_gen_max, gpu.pcie_width_max)
-    if pcie is not None:
-        return pcie, f"PCIe gen {gpu.pcie_gen_max} x{gpu.pcie_width_max}, {pcie:.0f} GB/s per direction"
-    return None
-
-
-def expected_link(fleet: FleetInfo) -> tuple[float, str] | None:
-    """The slowest rank's link, when the job is on one node (between nodes the network decides, which NVML does
-    not describe) and every rank's link is known."""
-    if fleet.backend != "nccl" or len({r.host for r in fleet.ranks}) != 1 or len(fleet.ranks) < 2:
-        return None
-    rates = [link_rate(rank) for rank in fleet.ranks]
-    known = [rate for rate in rates if rate is not None]
-    if len(known) < len(rates):
-        return None
-    return min(known, key=lambda rate: rate[0])
 
 
 @rule("TD707", "slow-collective")

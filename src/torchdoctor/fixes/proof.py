@@ -24,7 +24,6 @@ from torchdoctor.resolution import MODEL_PACKAGES, ProjectModel, build_model
 from torchdoctor.snapshot import Snapshot
 
 
-
 @dataclass(frozen=True)
 class Proof:
     """Why a fix may not be written (empty: proven), and what it cures."""

@@ -314,7 +314,7 @@ def environment_gpu_code(site_packages: str | os.PathLike) -> tuple:
         wanted += [(name, relative, requires.get("torch", "")) for relative in _libraries(info)]
     del wanted[MAX_LIBRARIES * 5:]  # a guard against a RECORD of millions of lines; real ones list tens of libraries
     found = []
-    for (name, relative, torch_requirement), code in zip(wanted, read_each([site / w[1] for w in wanted])):
+    for (name, relative, torch_requirement), code in zip(wanted, read_each([site / w[1] for w in wanted]), strict=True):
         if code is not None and code.entries:
             found.append(LibraryCode(name, relative, code.sass, code.ptx, torch_requirement, code.ptx_isa))
         if len(found) >= MAX_LIBRARIES:

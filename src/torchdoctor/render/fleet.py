@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from torchdoctor.checks.fleet import LARGE_BYTES, bandwidths, expected_link
+from torchdoctor.collectives import LARGE_BYTES, bandwidths, expected_link
 from torchdoctor.knowledge import knowledge
 from torchdoctor.model import Report
 from torchdoctor.render.text import diagnosis_lines, summary_line
