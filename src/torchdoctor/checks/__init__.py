@@ -5,6 +5,7 @@ from torchdoctor.checks import (  # noqa: F401  (importing registers the rules)
     dockerfiles,
     fleet,
     gpu_build,
+    indexes,
     inputs,
     lock_env,
     machine,
@@ -18,7 +19,7 @@ from torchdoctor.checks.registry import RULES, run_checks
 
 PROJECT_RULES = frozenset(
     {code for code, rule in RULES.items()
-     if rule.check is not None and rule.check.__module__.rsplit(".", 1)[-1] in ("inputs", "project_config", "dockerfiles")}
+     if rule.check is not None and rule.check.__module__.rsplit(".", 1)[-1] in ("inputs", "indexes", "project_config", "dockerfiles")}
     | {"TD401", "TD403", "TD406"}  # the lock rules that read only the project's files
 )
 """The rules `check --no-machine` reports: what the project's files say, on any machine."""

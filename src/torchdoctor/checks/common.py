@@ -6,7 +6,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import SpecifierSet
 
 from torchdoctor.model import Evidence
-from torchdoctor.snapshot import PyprojectInfo, Snapshot
+from torchdoctor.snapshot import PyprojectInfo, Snapshot, UvSource
 
 NVML_SOURCE = "NVML (the NVIDIA driver)"
 
@@ -79,3 +79,17 @@ def places_text(resolutions) -> str:
 
 COMPANION_FAILURE = ("its GPU operators then fail (for torchvision: \"Could not run 'torchvision::nms' with arguments from "
                      "the 'CUDA' backend\"), or the import stops (\"compiled with different CUDA major versions\")")
+
+
+def pyproject_of(snapshot: Snapshot) -> PyprojectInfo | None:
+    return snapshot.project.pyproject
+
+
+def sources_for(pyproject: PyprojectInfo, package: str) -> list[UvSource]:
+    """The package's [tool.uv.sources] entries."""
+    return [s for s in pyproject.sources if s.package == package]
+
+
+def declared_requirements(pyproject: PyprojectInfo, package: str) -> list:
+    """The package's requirements in the project (dependencies, extras, groups)."""
+    return [r for r in pyproject.torch_requirements if r.name == package]
