@@ -173,7 +173,7 @@ class TorchDoctorApp(App[int]):
     def closing(self) -> bool:
         """True once the panels are gone (the app is quitting): a probe that finishes then has nowhere to show
         its result. A re-read after a fix runs `uv lock --check`, so quitting right after a fix meets one."""
-        return not self.screen_stack or not self.main.query("#summary")
+        return not self.screen_stack or not self.main.drawable()
 
     def on_part_probed(self, message: PartProbed) -> None:
         if self.closing():

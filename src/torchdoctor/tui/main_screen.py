@@ -33,12 +33,14 @@ UNSAFE_WARNING = (
 
 
 class MainScreen(Screen[None]):
-    snapshot: var[Snapshot | None] = var(None, always_update=True)
-    report: var[Report | None] = var(None, always_update=True)
+    # init=False: a watcher runs when the app assigns, never when Textual first initialises the value (which can be
+    # while the screen is still being built, or already taken down when the app quits).
+    snapshot: var[Snapshot | None] = var(None, always_update=True, init=False)
+    report: var[Report | None] = var(None, always_update=True, init=False)
     """Set right after `snapshot`, from it (workflow.diagnose): the findings, the verdict and every panel follow."""
-    parts: var[dict[str, Any]] = var(dict, always_update=True)
+    parts: var[dict[str, Any]] = var(dict, always_update=True, init=False)
     """The probes that answered so far, by name, while the snapshot is being taken."""
-    bench_progress: var[str | None] = var(None, always_update=True)
+    bench_progress: var[str | None] = var(None, always_update=True, init=False)
     """The GEMM test's progress lines while it runs; None when it does not."""
 
     def __init__(self, title: str, *, recorded: bool) -> None:
@@ -72,18 +74,24 @@ class MainScreen(Screen[None]):
 
     # --- watchers ------------------------------------------------------------------------------------
 
+    def drawable(self) -> bool:
+        """False while the panels are not there (the app is quitting): nothing to redraw then."""
+        return bool(self.query("#summary"))
+
     def watch_report(self) -> None:
-        if self.report is None:
+        if self.report is None or not self.drawable():
             return
         self.refresh_facts()
         self.refresh_findings()
         self.show_summary()
 
     def watch_parts(self) -> None:
-        self.refresh_facts()
+        if self.drawable():
+            self.refresh_facts()
 
     def watch_bench_progress(self) -> None:
-        self.refresh_bench()
+        if self.drawable():
+            self.refresh_bench()
 
     # --- drawing -------------------------------------------------------------------------------------
 
