@@ -67,3 +67,21 @@ def test_the_layers_are_kept_nothing_imports_upward_and_only_the_tui_imports_tex
                 if name.split(".")[0] == "textual" and not module.startswith("torchdoctor.tui"):
                     broken.append(f"{module} imports {name}")
     assert broken == []
+
+
+def test_rule_modules_share_through_helper_modules_never_through_each_other():
+    """A rule module imports the registry and the helper modules (common, builds), never another rule module: what
+    several rules decide alike lives once, beside them, not inside one of them."""
+    import ast
+    from pathlib import Path
+
+    import torchdoctor.checks
+
+    folder = Path(torchdoctor.checks.__file__).parent
+    rule_modules = {p.stem for p in folder.glob("*.py") if "@rule(" in p.read_text(encoding="utf-8")}
+    assert {"indexes", "gpu_build", "performance", "fleet"} <= rule_modules
+    for name in sorted(rule_modules):
+        tree = ast.parse((folder / f"{name}.py").read_text(encoding="utf-8"))
+        imported = {node.module.rsplit(".", 1)[-1] for node in ast.walk(tree)
+                    if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("torchdoctor.checks.")}
+        assert not imported & rule_modules, f"{name} imports the rule module(s) {sorted(imported & rule_modules)}"

@@ -9,6 +9,15 @@ from torchdoctor.model import Evidence
 from torchdoctor.snapshot import PyprojectInfo, Snapshot, UvSource
 
 NVML_SOURCE = "NVML (the NVIDIA driver)"
+SLOWDOWN_REASONS = {
+    "sw_power_cap": "the power cap (the board drew its power limit; on a laptop, also a battery or power-mode limit)",
+    "hw_slowdown": "a hardware slowdown (the board signalled overheating or a power-supply problem)",
+    "sw_thermal_slowdown": "thermal slowdown by the driver (the GPU or its memory is too hot)",
+    "hw_thermal_slowdown": "hardware thermal slowdown (the GPU hit its temperature limit)",
+    "hw_power_brake_slowdown": "the power brake (the system asserted an external power-brake signal)",
+}
+"""NVML's clock-event reasons that slow a GPU down, in the user's words (NVML also reports "gpu_idle" and settings,
+which do not): the GEMM test's TD602 and the fleet's TD705 name them."""
 
 
 def torch_source(snapshot: Snapshot) -> str:

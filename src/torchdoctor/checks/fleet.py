@@ -14,7 +14,7 @@ import functools
 import statistics
 from collections.abc import Callable, Iterator
 
-from torchdoctor.checks.performance import SLOWDOWN_REASONS
+from torchdoctor.checks.common import SLOWDOWN_REASONS
 from torchdoctor.checks.registry import Finding, rule
 from torchdoctor.collectives import LARGE_BYTES, bandwidths, expected_link
 from torchdoctor.knowledge import knowledge

@@ -13,9 +13,9 @@ from dataclasses import replace
 
 from packaging.version import Version
 
+from torchdoctor.checks.builds import use_build_fix
 from torchdoctor.checks.common import COMPANION_FAILURE, declared_requirements, places_text, pyproject_of, sources_for
 from torchdoctor.checks.common import torch_specifier as torch_range
-from torchdoctor.checks.gpu_build import use_build_fix
 from torchdoctor.checks.registry import DISPLAY_ONLY, SAFE, UNSAFE, Finding, rule
 from torchdoctor.edits import (
     LINUX_OR_WINDOWS,
@@ -155,7 +155,7 @@ def _ended_before_range(pyproject: PyprojectInfo, variant: str | None) -> bool:
 
 def _legacy_fix(pyproject: PyprojectInfo, found: list[tuple[str, str]]) -> Fix | None:
     """One explicit index for the variant the legacy URLs name, with sources for the torch family."""
-    from torchdoctor.checks.gpu_build import pytorch_index_url
+    from torchdoctor.checks.builds import pytorch_index_url
 
     parsed = [parse_index_url(url) for _, url in found]
     variants = {(u.channel, u.variant) for u in parsed if u.variant}

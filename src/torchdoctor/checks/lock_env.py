@@ -8,8 +8,8 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
+from torchdoctor.checks.builds import use_build_fix
 from torchdoctor.checks.common import COMPANION_FAILURE, interpreter_evidence, nvidia_gpu_evidence, places_text, torch_source
-from torchdoctor.checks.gpu_build import use_build_fix
 from torchdoctor.checks.registry import DISPLAY_ONLY, SAFE, UNSAFE, Finding, rule
 from torchdoctor.indexes import environments_allow, marker_applies, parse_index_url
 from torchdoctor.model import Applicability, Evidence, Fix, Severity

@@ -9,20 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
+from torchdoctor.checks.common import SLOWDOWN_REASONS
 from torchdoctor.checks.registry import DISPLAY_ONLY, Finding, rule
 from torchdoctor.knowledge import GpuModel, knowledge
 from torchdoctor.model import Applicability, Evidence, Fix, GemmAssessment, GemmRate, Severity
 from torchdoctor.snapshot import BenchInfo, GemmResult, GpuActivity, NvmlGpu, Snapshot
 
 NVML_DURING = "NVML, sampled every 20 ms during the GEMM test"
-# Clock-event reasons that slow a GPU down (NVML also reports "gpu_idle" and settings, which do not).
-SLOWDOWN_REASONS = {
-    "sw_power_cap": "the power cap (the board drew its power limit; on a laptop, also a battery or power-mode limit)",
-    "hw_slowdown": "a hardware slowdown (the board signalled overheating or a power-supply problem)",
-    "sw_thermal_slowdown": "thermal slowdown by the driver (the GPU or its memory is too hot)",
-    "hw_thermal_slowdown": "hardware thermal slowdown (the GPU hit its temperature limit)",
-    "hw_power_brake_slowdown": "the power brake (the system asserted an external power-brake signal)",
-}
 REASON_SHARE = 0.1  # a reason seen in at least this share of samples counts as a cause
 DTYPE_ORDER = ["bf16", "fp16", "tf32", "fp32"]
 

@@ -13,8 +13,8 @@ from collections.abc import Iterator
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import Version
 
+from torchdoctor.checks.builds import build_alternatives, use_build_fix
 from torchdoctor.checks.common import declared_requirements, pyproject_of, sources_for
-from torchdoctor.checks.gpu_build import build_alternatives, use_build_fix
 from torchdoctor.checks.registry import DISPLAY_ONLY, SAFE, UNSAFE, Finding, rule
 from torchdoctor.edits import (
     DeclareExtraConflicts,
