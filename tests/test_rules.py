@@ -89,13 +89,18 @@ def test_a_fix_of_a_kind_its_rule_does_not_declare_is_reported_beside_the_findin
     assert "TD998 (declares-safe) offered a fix of a kind it does not declare: unsafe" in found["TD000"].message
 
 
-def test_every_rule_declares_its_fix_safety_in_the_catalogue():
+@pytest.mark.parametrize("code, declared", [
+    ("TD302", "Unsafe (applied only with --unsafe"),  # its docs said "safe" while its fix was unsafe
+    ("TD304", "Safe (`fix --all` applies it)."),
+    ("TD301", "Safe (`fix --all` applies it) or unsafe"),  # explicit: safe; explicit and no longer the default: unsafe
+    ("TD202", "Display only (commands shown, never run)."),
+    ("TD120", "No fix offered."),  # its docs said "fixed in pyproject.toml"
+])
+def test_the_catalogue_says_each_rules_declared_fix_safety_first(code, declared):
     from torchdoctor.render.rules import render_rules_markdown
 
-    catalogue = render_rules_markdown(RULES)
-    for rule in RULES.values():
-        assert rule.fix_safety.split(".")[0] in catalogue
-    assert "**Fix safety.** Unsafe (applied only with --unsafe" in catalogue.split("### TD302")[1].split("###")[0]
+    entry = render_rules_markdown(RULES).split(f"### {code}")[1].split("###")[0]
+    assert f"**Fix safety.** {declared}" in entry
 
 
 # TD001 ---------------------------------------------------------------------------------------
