@@ -31,6 +31,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from torchdoctor.probes.elf import NotElf, read_sections
 from torchdoctor.redact import clean
 
 FATBIN_MAGIC = 0xBA55ED50
@@ -147,7 +148,11 @@ def wheel_gpu_code(path: str | os.PathLike) -> Iterator[tuple[str, GpuCode]]:
 def _read_open(handle, path: str | os.PathLike, size: int) -> GpuCode:
     start = handle.read(4)
     if start == b"\x7fELF":
-        sections = _elf_sections(handle, size)
+        try:
+            found = read_sections(handle.fileno(), size, str(path)).sections
+        except NotElf as error:
+            raise NotABinary(str(error)) from None
+        sections = [(s.offset, s.size) for s in found if s.name == b".nv_fatbin" and s.offset + s.size <= size]
     elif start[:2] == b"MZ":
         sections = _pe_sections(handle, size)
     else:
@@ -167,44 +172,6 @@ def _read(handle, offset: int, length: int) -> bytes:
     if len(data) != length:
         raise NotABinary(f"{getattr(handle, 'name', 'file')}: truncated at byte {offset}")
     return data
-
-
-def _elf_sections(handle, size: int) -> list[tuple[int, int]]:
-    """(offset, size) of the `.nv_fatbin` sections of an ELF file: the header, the section table and the section names
-    each in one read (three system calls, whatever the number of sections)."""
-    header = _read(handle, 0, min(64, size))
-    wide, little = header[4:5] == b"\2", header[5:6] == b"\1"
-    if len(header) < (64 if wide else 52):
-        raise NotABinary(f"{getattr(handle, 'name', 'file')}: truncated ELF header")
-    order = "<" if little else ">"
-    if wide:
-        shoff, = struct.unpack_from(order + "Q", header, 0x28)
-        shentsize, shnum, shstrndx = struct.unpack_from(order + "HHH", header, 0x3A)
-    else:
-        shoff, = struct.unpack_from(order + "I", header, 0x20)
-        shentsize, shnum, shstrndx = struct.unpack_from(order + "HHH", header, 0x2E)
-    layout = order + ("IIQQQQ" if wide else "IIIIII")
-    if shoff == 0 or shnum == 0 or shentsize < struct.calcsize(layout) or shoff + shnum * shentsize > size:
-        return []
-    table = _read(handle, shoff, shnum * shentsize)  # at most 65535 x 65535 bytes, and never past the file's end
-
-    def section(index: int) -> tuple[int, int, int]:
-        name, _, _, _, offset, length = struct.unpack_from(layout, table, index * shentsize)
-        return name, offset, length
-
-    if shstrndx >= shnum:
-        return []
-    _, names_offset, names_size = section(shstrndx)
-    if names_offset >= size:
-        return []
-    names = _read(handle, names_offset, min(names_size, size - names_offset, 1 << 24))
-    found = []
-    for index in range(shnum):
-        name, offset, length = section(index)
-        label = names[name:names.find(b"\0", name)] if name < len(names) else b""
-        if label == b".nv_fatbin" and offset + length <= size:
-            found.append((offset, length))
-    return found
 
 
 def _pe_sections(handle, size: int) -> list[tuple[int, int]]:

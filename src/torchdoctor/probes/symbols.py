@@ -14,6 +14,8 @@ import os
 import struct
 from pathlib import Path
 
+from torchdoctor.probes.elf import NotElf, read_sections
+
 TORCH_PREFIXES = (b"_ZN3c10", b"_ZNK3c10", b"_ZN2at", b"_ZNK2at", b"_ZN5torch", b"_ZNK5torch")
 SHT_DYNSYM = 11
 TABLE_LIMIT = 512 * 1024 * 1024
@@ -37,20 +39,17 @@ def torch_symbols(path: str | os.PathLike) -> tuple[frozenset[str], frozenset[st
 
 
 def _read_symbols(descriptor: int, size: int) -> tuple[frozenset[str], frozenset[str]] | None:
-    header = os.pread(descriptor, 64, 0)
-    if len(header) < 64 or header[:4] != b"\x7fELF" or header[4] != 2 or header[5] != 1:
+    try:
+        elf = read_sections(descriptor, size)
+    except NotElf:
         return None
-    shoff, = struct.unpack_from("<Q", header, 0x28)
-    shentsize, shnum = struct.unpack_from("<HH", header, 0x3A)
-    if shentsize < 64 or shnum == 0 or shoff + shnum * shentsize > size:
+    if not (elf.wide and elf.little):
         return None
-    table = os.pread(descriptor, shnum * shentsize, shoff)
-    sections = [struct.unpack_from("<IIQQQQIIQQ", table, index * shentsize) for index in range(shnum)]
-    dynsym = next((s for s in sections if s[1] == SHT_DYNSYM), None)
-    if dynsym is None or dynsym[6] >= shnum:
+    dynsym = next((s for s in elf.sections if s.kind == SHT_DYNSYM), None)
+    if dynsym is None or dynsym.link >= len(elf.sections):
         return None
-    strings = sections[dynsym[6]]
-    sym_offset, sym_size, str_offset, str_size = dynsym[4], dynsym[5], strings[4], strings[5]
+    strings = elf.sections[dynsym.link]
+    sym_offset, sym_size, str_offset, str_size = dynsym.offset, dynsym.size, strings.offset, strings.size
     if sym_size > TABLE_LIMIT or str_size > TABLE_LIMIT or sym_offset + sym_size > size or str_offset + str_size > size:
         return None
     symbols = os.pread(descriptor, sym_size - sym_size % 24, sym_offset)
