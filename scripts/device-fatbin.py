@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 from torchdoctor.probes import fatbin
+from torchdoctor.probes.elf import read_sections
 
 
 def cuobjdump() -> str | None:
@@ -39,7 +40,8 @@ def headers(path: str) -> dict:
     """The .nv_fatbin section's containers and entry headers, with offsets, for a sparse replay."""
     with open(path, "rb") as handle:
         size = os.fstat(handle.fileno()).st_size
-        sections = fatbin._elf_sections(handle, size)
+        sections = [(s.offset, s.size) for s in read_sections(handle.fileno(), size, path).sections
+                    if s.name == b".nv_fatbin"]
         kept = {"size": size, "elf_head": handle.read(0) or b"".hex(), "sections": []}
         handle.seek(0)
         kept["elf_head"] = handle.read(64).hex()
