@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -140,3 +142,27 @@ def interruptible() -> None:
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+@functools.cache
+def installed_pythons() -> tuple[tuple[str, str], ...]:
+    """(path, version) of the Python interpreters here that run, the one running the tests first: pyenv's versions
+    (found through PYENV_ROOT or `pyenv root`, never by guessing a home folder) and `python3.X` on PATH. A pyenv shim
+    that cannot run that version in this environment is left out, so a test skips rather than fails on it."""
+    candidates = [sys.executable]
+    root = os.environ.get("PYENV_ROOT")
+    if not root and shutil.which("pyenv"):
+        root = subprocess.run(["pyenv", "root"], capture_output=True, text=True, timeout=30).stdout.strip()
+    if root:
+        candidates += sorted(str(path) for path in Path(root).glob("versions/3.*/bin/python"))
+    candidates += [path for minor in range(8, 16) if (path := shutil.which(f"python3.{minor}"))]
+    found: dict[str, str] = {}
+    for candidate in candidates:
+        try:
+            ran = subprocess.run([candidate, "-c", "import platform; print(platform.python_version())"],
+                                 capture_output=True, text=True, timeout=30)
+        except (OSError, subprocess.TimeoutExpired):
+            continue
+        if ran.returncode == 0 and ran.stdout.strip():
+            found.setdefault(candidate, ran.stdout.strip())
+    return tuple(found.items())

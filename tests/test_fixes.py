@@ -377,8 +377,9 @@ def test_fix_lock_runs_uv_against_the_chosen_index(tmp_path):
     uv = shutil.which("uv") or str(Path(sys.executable).parent / "uv")
     if not Path(uv).exists():
         pytest.skip("uv is not installed")
-    pythons = sorted(Path.home().glob(".pyenv/versions/3.1[2-9]*/bin/python"))
-    python = sys.executable if sys.version_info >= (3, 12) else (str(pythons[-1]) if pythons else None)
+    from conftest import installed_pythons
+
+    python = next((path for path, version in installed_pythons() if tuple(map(int, version.split(".")[:2])) >= (3, 12)), None)
     if python is None:
         pytest.skip("the plain case needs Python >= 3.12 to lock")
     index = LocalIndex(tmp_path / "index")

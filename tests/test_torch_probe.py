@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ast
 import json
-import shutil
 import time
 from pathlib import Path
 
@@ -110,9 +109,9 @@ def test_probe_script_parses_as_python_3_8():
 
 @pytest.mark.parametrize("version", ["3.8", "3.9"])
 def test_probe_script_runs_on_old_interpreters(version, tmp_path):
-    # pyenv's versions folder first: its shims on PATH only work for the globally selected versions.
-    candidates = sorted(Path.home().glob(f".pyenv/versions/{version}.*/bin/python"))
-    python = candidates[-1] if candidates else shutil.which(f"python{version}")
+    from conftest import installed_pythons
+
+    python = next((path for path, found in reversed(installed_pythons()) if found.startswith(f"{version}.")), None)
     if python is None:
         pytest.skip(f"no Python {version} on this machine")
     info = probe_torch(str(python))

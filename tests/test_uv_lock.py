@@ -54,12 +54,11 @@ def python_for(requires: str) -> str:
     """An interpreter that satisfies the case's requires-python (uv locks with one)."""
     from packaging.specifiers import SpecifierSet
 
+    from conftest import installed_pythons
+
     wanted = SpecifierSet(requires)
-    candidates = [sys.executable, *sorted(str(p) for p in Path.home().glob(".pyenv/versions/3.*/bin/python"))]
-    for candidate in candidates:
-        version = subprocess.run([candidate, "-c", "import platform; print(platform.python_version())"],
-                                 capture_output=True, text=True).stdout.strip()
-        if version and wanted.contains(version):
+    for candidate, version in installed_pythons():
+        if wanted.contains(version):
             return candidate
     pytest.skip(f"no Python matching {requires} on this machine")
 
