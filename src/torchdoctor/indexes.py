@@ -8,6 +8,7 @@ registers every rule, so the model's helpers live below the checks.)
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -65,7 +66,10 @@ def _unwrap(text: str) -> tuple[str, list[str]]:
     return value, problems
 
 
+@functools.lru_cache(maxsize=1024)
 def parse_index_url(text: str) -> IndexUrl:
+    """`text` taken apart. Cached (the answer is frozen): the resolution model asks for the same few URLs for every
+    platform, selection and package."""
     value, problems = _unwrap(text)
     try:
         parts = urlsplit(value)

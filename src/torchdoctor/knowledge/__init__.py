@@ -363,8 +363,9 @@ class Knowledge:
         newest = Version(self.newest_release.latest)
         return specifier.contains(f"{newest.major}.{newest.minor + 1}.0", prereleases=True)
 
-    @property
+    @functools.cached_property
     def newest_release(self) -> Release:
+        """The tables do not change while the process runs (knowledge() is cached): found once."""
         return max(self.releases, key=lambda r: Version(r.latest))
 
     def is_newer_than_known(self, version: str) -> bool:
