@@ -43,10 +43,14 @@ def with_result(snapshot: Snapshot, dtype: str, **changes) -> Snapshot:
 
 
 def test_bench_on_a_machine_without_cuda_measures_the_cpu_and_says_so(tmp_path, real_torch_python):
+    """One run, as a user reads it (the text) and as it is saved (the snapshot's JSON)."""
     project = write_project(tmp_path, '[project]\nname = "demo"\nversion = "0"\ndependencies = ["torch"]\n')
-    result = run_cli("bench", "--project", str(project), "--python", real_torch_python, "--format", "json", "--seconds", "0.8")
+    saved = tmp_path / "bench.json"
+    result = run_cli("bench", "--project", str(project), "--python", real_torch_python, "--seconds", "0.8",
+                     "--save-snapshot", str(saved), "--color", "never")
     assert result.code == 0, result.stderr
-    bench = json.loads(result.stdout)["snapshot"]["bench"]
+    assert "on the CPU" in result.stdout and "GFLOP/s" in result.stdout and "torch has no usable CUDA" in result.stdout
+    bench = json.loads(saved.read_text(encoding="utf-8"))["bench"]
     assert bench["status"] == "ok" and bench["device_type"] == "cpu"
     assert {r["dtype"] for r in bench["gemm"]} == {"fp32", "bf16"}
     for r in bench["gemm"]:
@@ -54,9 +58,6 @@ def test_bench_on_a_machine_without_cuda_measures_the_cpu_and_says_so(tmp_path, 
         assert r["relative_error"] < r["error_limit"]  # the CPU computes right numbers
     assert bench["import_s"] > 0 and bench["cuda_init_s"] is None
     assert bench["measure_s"] <= 0.8 * 1.1  # the budget holds
-
-    text = run_cli("bench", "--project", str(project), "--python", real_torch_python, "--seconds", "0.4").stdout
-    assert "on the CPU" in text and "GFLOP/s" in text and "torch has no usable CUDA" in text
 
 
 def test_check_with_bench_puts_the_results_in_the_report(tmp_path, real_torch_python):

@@ -16,7 +16,7 @@ from pathlib import Path
 import hostile
 import pytest
 
-from conftest import SNAPSHOTS, interruptible, make_venv, run_cli, write_project
+from conftest import SNAPSHOTS, examples, interruptible, make_venv, run_cli, write_project
 from torchdoctor.probes.project import probe_project
 from torchdoctor.redact import clean
 
@@ -237,6 +237,10 @@ def test_ctrl_c_stops_check_and_every_child_at_once(tmp_path):
 
 # --- the fuzzer's seeded slice ---------------------------------------------------------------------
 
+SLICE = int(os.environ.get("TORCHDOCTOR_FUZZ_INPUTS", "0")) or examples(2)
+"""Inputs per seeded slice: 60 in the quick profile, 600 with HYPOTHESIS_PROFILE=thorough; the full fuzzer
+(benchmarks/input_fuzz.py) runs thousands."""
+
 
 def test_a_seeded_slice_of_mutated_project_files_gives_no_traceback_and_no_leak(tmp_path, monkeypatch):
     import torchdoctor.probes.lock_check as lock_check
@@ -245,7 +249,7 @@ def test_a_seeded_slice_of_mutated_project_files_gives_no_traceback_and_no_leak(
     rng = random.Random(2026_12_02)
     seeds = hostile.seeds()
     found = []
-    for number in range(int(os.environ.get("TORCHDOCTOR_FUZZ_INPUTS", "120"))):
+    for number in range(SLICE):
         folder = tmp_path / str(number)
         name = hostile.mutated_project(folder / "project", seeds, rng)
         counts, failure = hostile.check_outputs(folder / "project", hostile.MACHINE, folder, (rng.choice(["text", "json", "markdown"]),))
@@ -259,7 +263,7 @@ def test_a_seeded_slice_of_mutated_snapshots_gives_no_traceback(tmp_path):
     texts = [p.read_text(encoding="utf-8") for p in sorted(SNAPSHOTS.glob("*.json")) if "report" not in p.name]
     project = write_project(tmp_path / "project", MINIMAL)
     found = []
-    for number in range(int(os.environ.get("TORCHDOCTOR_FUZZ_INPUTS", "120"))):
+    for number in range(SLICE):
         snapshot = tmp_path / f"{number}.json"
         snapshot.write_text(hostile.mutated_snapshot(rng.choice(texts), rng), encoding="utf-8", errors="surrogatepass")
         counts, failure = hostile.check_outputs(project, snapshot, tmp_path, (rng.choice(["text", "json", "markdown"]),))

@@ -22,7 +22,9 @@ FAKE = "_ZN3c1025AFunctionNoTorchEverHadEv"
 def torch_libraries(real_torch_python: str) -> list[Path]:
     import subprocess
 
-    folder = Path(subprocess.run([real_torch_python, "-c", "import torch, os; print(os.path.dirname(torch.__file__))"],
+    # Where torch is installed, found without importing it (an import costs seconds of CPU and tells nothing more).
+    where = "import importlib.util, os; print(os.path.dirname(importlib.util.find_spec('torch').origin))"
+    folder = Path(subprocess.run([real_torch_python, "-c", where],
                                  capture_output=True, text=True, check=True).stdout.strip()) / "lib"
     return sorted(p for p in folder.iterdir() if is_library(p.name))
 

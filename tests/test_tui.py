@@ -250,7 +250,7 @@ async def test_the_gemm_key_measures_the_cpu_with_the_real_torch(tmp_path, real_
     project = tmp_path / "proj"
     project.mkdir()
     (project / "pyproject.toml").write_text('[project]\nname = "p"\nversion = "0"\n')
-    app = TorchDoctorApp(project, python=real_torch_python, output_dir=tmp_path)
+    app = TorchDoctorApp(project, python=real_torch_python, output_dir=tmp_path, bench_seconds=0.5)
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)
         await pilot.press("g")

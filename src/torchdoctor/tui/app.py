@@ -74,9 +74,11 @@ class TorchDoctorApp(App[int]):
         label: str | None = None,
         output_dir: Path | None = None,
         torch_timeout_s: float = 60.0,
+        bench_seconds: float | None = None,
     ) -> None:
         """`recorded` is a machine read from a snapshot (--snapshot, --demo): it is not probed, and the
-        GEMM test is not offered; the project is always read from `project_dir`."""
+        GEMM test is not offered; the project is always read from `project_dir`. `bench_seconds` is the GEMM
+        test's measuring time, as `torchdoctor bench --seconds` (None: the same default)."""
         super().__init__()
         self.project_dir = project_dir
         self.python = python
@@ -84,6 +86,7 @@ class TorchDoctorApp(App[int]):
         self.label = label
         self.output_dir = output_dir or Path.cwd()
         self.torch_timeout_s = torch_timeout_s
+        self.bench_seconds = bench_seconds
         self.probe_started = time.monotonic()
         self.probing = False
         self.provisional = False
@@ -408,12 +411,13 @@ class TorchDoctorApp(App[int]):
 
     @work(thread=True, exclusive=True, group="bench", exit_on_error=False)
     def bench(self, python: str) -> None:
-        from torchdoctor.probes.gemm import run_bench
+        from torchdoctor.probes.gemm import DEFAULT_SECONDS, run_bench
 
         def event(record: dict) -> None:
             self.post_message(BenchEvent(record))
 
-        info = run_bench(python, on_event=event, cancel=self.bench_cancel)
+        seconds = DEFAULT_SECONDS if self.bench_seconds is None else self.bench_seconds
+        info = run_bench(python, seconds=seconds, on_event=event, cancel=self.bench_cancel)
         self.post_message(BenchFinished(info))
 
     def on_bench_event(self, message: BenchEvent) -> None:
