@@ -226,6 +226,29 @@ async def test_live_probing_fills_panels_and_finishes(tmp_path, real_torch_pytho
 
 
 @run_async
+async def test_the_first_paint_has_the_title_and_the_keys_and_probing_waits_for_the_tabs(monkeypatch):
+    """The screen is drawn in two steps (the tabs cost Textual most of the first paint); probing starts only
+    once the panes it draws into are on the screen."""
+    app = demo_app()
+    frames: list[tuple[bool, bool]] = []
+    probe_saw_tabs: list[bool] = []
+    start_probe = TorchDoctorApp.start_probe
+
+    def recording_start_probe(self) -> None:
+        probe_saw_tabs.append(bool(self.main.query("#tabs")))
+        start_probe(self)
+
+    monkeypatch.setattr(TorchDoctorApp, "start_probe", recording_start_probe)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = app.main
+        frames.append((bool(screen.query("#title")) and bool(screen.query("Footer")), bool(screen.query("#tabs"))))
+        await settle(pilot)
+        assert frames == [(True, False)]  # the first frame: title, verdict line and keys, no tabs yet
+        assert probe_saw_tabs == [True] and app.report is not None
+        assert screen.focused is screen.query_one("#diagnoses")  # ↑/↓ pick a finding from the start
+
+
+@run_async
 async def test_quitting_mid_probe_leaves_no_child_process(tmp_path):
     from conftest import HANGING_TORCH, make_venv
     from torchdoctor.probes import runner

@@ -22,7 +22,6 @@ from rich.text import Text
 from textual import on, work
 from textual.app import App
 from textual.binding import Binding
-from textual.widgets import OptionList, RichLog, Static, TabbedContent
 from textual.worker import Worker, WorkerState
 
 from torchdoctor import __version__
@@ -109,7 +108,9 @@ class TorchDoctorApp(App[int]):
 
     def on_mount(self) -> None:
         self.set_interval(0.1, self.tick)
-        self.call_after_refresh(self.start_probe)  # after the first paint: probing imports the core
+
+    def on_main_screen_built(self) -> None:
+        self.start_probe()  # after the first paint, into panes that exist: probing imports the core
 
     def get_system_commands(self, screen):
         """The command palette (Ctrl+P) offers torchdoctor's own actions, with the help's sentence for each, before
@@ -216,7 +217,7 @@ class TorchDoctorApp(App[int]):
         """The spinners and elapsed times while probes or uv lock run; nothing once they are done."""
         if self.lock_started is not None and self.is_running:
             elapsed = time.monotonic() - self.lock_started
-            self.main.query_one("#lock-status", Static).update(Text(
+            self.main.lock_status(Text(
                 f"{SPINNER[int(elapsed * 10) % len(SPINNER)]} uv lock running {elapsed:4.1f} s — Escape cancels", style="bold"))
         if not (self.probing or self.report is None) or not self.is_running:
             return  # done, or the app is closing
@@ -226,15 +227,13 @@ class TorchDoctorApp(App[int]):
         detail = f"waiting for {', '.join(waiting)}" if waiting else "checking"
         if "torch" in waiting:
             detail += " (import torch in the project's interpreter)"
-        summary = self.main.query_one("#summary", Static)
         if self.provisional and self.report is not None:  # a first verdict from torch's files; the import confirms it
             from torchdoctor.render.text import summary_line
 
-            summary.update(Text(f"{summary_line(self.report)} · first verdict, from torch's files · {spin} import torch "
-                                f"{elapsed:4.1f} s"))
+            self.main.show_status(Text(f"{summary_line(self.report)} · first verdict, from torch's files · {spin} "
+                                       f"import torch {elapsed:4.1f} s"), keep_colour=True)
             return
-        summary.update(Text(f"{spin} probing {elapsed:4.1f} s — {detail}"))
-        summary.set_classes("")
+        self.main.show_status(Text(f"{spin} probing {elapsed:4.1f} s — {detail}"))
 
     # --- fixes ---------------------------------------------------------------------------------------
 
@@ -345,10 +344,7 @@ class TorchDoctorApp(App[int]):
     def action_lock(self) -> None:
         if self.snapshot is None:
             return
-        self.action_show_tab("tab-lock")
-        log = self.main.query_one("#lock-log", RichLog)
-        log.clear()
-        log.write(Text(f"$ uv lock   (in {self.snapshot.project.root})"))
+        self.main.lock_started(Text(f"$ uv lock   (in {self.snapshot.project.root})"))
         self.lock_cancel.clear()
         self.lock_started = time.monotonic()
         self.lock(Path(self.snapshot.project.root))
@@ -369,23 +365,22 @@ class TorchDoctorApp(App[int]):
         self.post_message(LockFinished(result))
 
     def on_lock_line(self, message: LockLine) -> None:
-        self.main.query_one("#lock-log", RichLog).write(Text(message.line))
+        self.main.lock_line(Text(message.line))
 
     def on_lock_finished(self, message: LockFinished) -> None:
         result = message.result
         cancelled = self.lock_cancel.is_set() and not result.ok
         self.lock_started = None
-        self.main.query_one("#lock-status", Static).update("")
-        log = self.main.query_one("#lock-log", RichLog)
+        self.main.lock_status("")
         if result.ok:
-            log.write(Text("uv lock succeeded: uv.lock is written; `uv sync` installs it."))
+            self.main.lock_line(Text("uv lock succeeded: uv.lock is written; `uv sync` installs it."))
             self.notify("uv lock succeeded.", title="Locked", markup=False)
         elif cancelled:
-            log.write(Text("uv lock cancelled: uv.lock is as it was."))
+            self.main.lock_line(Text("uv lock cancelled: uv.lock is as it was."))
             self.notify("uv lock cancelled.", markup=False)
         else:
             reason = result.error or result.describe_failure()
-            log.write(Text(f"uv lock failed: {reason}"))
+            self.main.lock_line(Text(f"uv lock failed: {reason}"))
             self.notify(f"uv lock failed ({reason}); its output is in the uv lock tab.", severity="error", markup=False)
         self.recheck_project()
 
@@ -494,14 +489,8 @@ class TorchDoctorApp(App[int]):
 
     def action_show_tab(self, tab: str) -> None:
         """Switch tabs; the findings list gives up the focus first, or its pane would take the tab back."""
-        tabs = self.main.query_one("#tabs", TabbedContent)
-        if not tabs.query(f"#{tab}"):
+        if not self.main.show_tab(tab) and tab == "tab-fleet" and self.main.drawable():
             self.notify("This snapshot has no fleet run: `torchdoctor fleet --save-snapshot FILE` records one.", markup=False)
-            return
-        self.set_focus(None)
-        tabs.active = tab
-        if tab == "tab-findings":
-            self.main.query_one("#diagnoses", OptionList).focus()
 
     def action_help(self) -> None:
         from torchdoctor.tui.screens import HelpScreen

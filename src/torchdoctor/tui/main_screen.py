@@ -2,8 +2,13 @@
 
 The app owns the work (probes, fixes, uv lock, the GEMM test) and sets what it learns here: `snapshot` and `report`
 together when a snapshot is ready, `parts` as each probe answers, `bench_progress` while the GEMM test runs. Each
-assignment redraws what depends on it; nothing else here changes state. The panels' contents come from
-tui/panels.py (imported when first drawn, after the first paint).
+assignment redraws what depends on it; the app shows the rest (the probing spinner, uv lock's output, which tab is
+on top) through this screen's methods, never by a widget's id. The panels' contents come from tui/panels.py
+(imported when first drawn, after the first paint).
+
+The screen is drawn in two steps: the title, the verdict line and the keys first, then the tabs (six panes, about
+three times what the rest costs Textual to style and lay out: benchmarks/tui_first_paint.py). When the tabs are in
+place the screen posts `Built`, and the app starts probing: nothing is drawn into a pane before it exists.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
 from textual.reactive import var
 from textual.screen import Screen
 from textual.widgets import Footer, OptionList, RichLog, Static, TabbedContent, TabPane
@@ -48,35 +54,29 @@ class MainScreen(Screen[None]):
         self.title_text = title
         self.recorded = recorded
 
+    class Built(Message):
+        """The tabs are in place: the panes can be drawn into."""
+
     def compose(self) -> ComposeResult:
         yield Static(Text(self.title_text), id="title")
         yield Static("", id="summary")
-        with TabbedContent(id="tabs", initial="tab-findings"):
-            with TabPane("Findings", id="tab-findings"), Horizontal(id="findings-row"):
-                yield OptionList(id="diagnoses")
-                with VerticalScroll(id="detail"):
-                    yield Static(WAITING, id="detail-text")
-            with TabPane("Machine", id="tab-machine"), VerticalScroll(classes="facts"):
-                yield Static(WAITING, id="machine")
-            with TabPane("Torch", id="tab-torch"), VerticalScroll(classes="facts"):
-                yield Static(WAITING, id="torch")
-            with TabPane("Project", id="tab-project"), VerticalScroll(classes="facts"):
-                yield Static(WAITING, id="project")
-            with TabPane("GEMM", id="tab-gemm"), VerticalScroll(classes="facts"):
-                yield Static(BENCH_HINT, id="bench")
-            with TabPane("uv lock", id="tab-lock"), Vertical():
-                yield Static("", id="lock-status")
-                yield RichLog(id="lock-log", wrap=True, markup=False, highlight=False)
         yield Footer()
 
     def on_mount(self) -> None:
+        self.call_after_refresh(self.build_tabs)  # after the first paint
+
+    async def build_tabs(self) -> None:
+        await self.mount(tabs(), before=self.query_one(Footer))
         self.query_one("#diagnoses", OptionList).focus()  # ↑/↓ pick a finding from the start
+        # Once the tabs are painted: what the app starts then imports the core on this thread, which would hold
+        # the paint back.
+        self.call_after_refresh(self.post_message, self.Built())
 
     # --- watchers ------------------------------------------------------------------------------------
 
     def drawable(self) -> bool:
-        """False while the panels are not there (the app is quitting): nothing to redraw then."""
-        return bool(self.query("#summary"))
+        """False while the panes are not there (not built yet, or the app is quitting): nothing to redraw then."""
+        return bool(self.query("#tabs"))
 
     def watch_report(self) -> None:
         if self.report is None or not self.drawable():
@@ -94,6 +94,44 @@ class MainScreen(Screen[None]):
             self.refresh_bench()
 
     # --- drawing -------------------------------------------------------------------------------------
+
+    def show_status(self, line: Text, *, keep_colour: bool = False) -> None:
+        """The verdict line while there is no verdict yet (the probing spinner), or a provisional one, which keeps
+        the colour of its worst finding."""
+        summary = self.query_one("#summary", Static)
+        summary.update(line)
+        if not keep_colour:
+            summary.set_classes("")
+
+    def show_tab(self, tab: str) -> bool:
+        """Put `tab` on top; False where there is no such tab (a fleet tab without a fleet run) or no tabs yet.
+        The findings list gives up the focus first, or its pane would take the tab back."""
+        if not self.drawable() or not self.query(f"#{tab}"):
+            return False
+        self.set_focus(None)
+        self.query_one("#tabs", TabbedContent).active = tab
+        if tab == "tab-findings":
+            self.query_one("#diagnoses", OptionList).focus()
+        return True
+
+    def lock_started(self, first_line: Text) -> None:
+        """A new uv lock run: its tab on top, its log cleared and begun with the command."""
+        self.show_tab("tab-lock")
+        log = self.query_one("#lock-log", RichLog)
+        log.clear()
+        log.write(first_line)
+
+    def lock_line(self, line: Text) -> None:
+        self.query_one("#lock-log", RichLog).write(line)
+
+    def lock_status(self, line: Text | str) -> None:
+        """The line above uv lock's log: its spinner and elapsed time while it runs, empty after."""
+        self.query_one("#lock-status", Static).update(line)
+
+    def lock_log_text(self) -> str:
+        """What uv lock's log holds, as plain text."""
+        return "\n".join(line.text for line in self.query_one("#lock-log", RichLog).lines)
+
 
     def show_summary(self) -> None:
         """The report's one-line verdict, coloured by its worst finding."""
@@ -170,3 +208,22 @@ class MainScreen(Screen[None]):
             diff = preview.diff if isinstance(preview, FixPreview) else f"# {preview}"
         unsafe = UNSAFE_WARNING if is_unsafe(diagnosis) else None
         self.query_one("#detail-text", Static).update(diagnosis_view(diagnosis, diff, unsafe))
+
+
+def tabs() -> TabbedContent:
+    """The six panes, built as compose would build them (each pane added to the TabbedContent before it mounts)."""
+    panes = [
+        TabPane("Findings", Horizontal(OptionList(id="diagnoses"), VerticalScroll(Static(WAITING, id="detail-text"),
+                                                                                   id="detail"), id="findings-row"),
+                id="tab-findings"),
+        TabPane("Machine", VerticalScroll(Static(WAITING, id="machine"), classes="facts"), id="tab-machine"),
+        TabPane("Torch", VerticalScroll(Static(WAITING, id="torch"), classes="facts"), id="tab-torch"),
+        TabPane("Project", VerticalScroll(Static(WAITING, id="project"), classes="facts"), id="tab-project"),
+        TabPane("GEMM", VerticalScroll(Static(BENCH_HINT, id="bench"), classes="facts"), id="tab-gemm"),
+        TabPane("uv lock", Vertical(Static("", id="lock-status"),
+                                    RichLog(id="lock-log", wrap=True, markup=False, highlight=False)), id="tab-lock"),
+    ]
+    content = TabbedContent(id="tabs", initial="tab-findings")
+    for pane in panes:
+        content.compose_add_child(pane)
+    return content
