@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from test_uv_lock import localize, python_for
 from textual.widgets import Static
+from textual.worker import WorkerCancelled
 
 from conftest import FIXTURES, SNAPSHOTS
 from torchdoctor.demo import demo_snapshot, prepare_demo_project
@@ -85,8 +86,15 @@ def cpu_laptop_app() -> TorchDoctorApp:
 
 
 async def settle(pilot) -> None:
-    await pilot.pause()
-    await pilot.app.workers.wait_for_complete()
+    """Until no worker runs and their messages are handled: a finished probe starts the fix preview's proof."""
+    for _ in range(10):
+        await pilot.pause()
+        if not any(worker.is_running for worker in pilot.app.workers):
+            break
+        try:
+            await pilot.app.workers.wait_for_complete()
+        except WorkerCancelled:
+            pass  # an exclusive worker replaced by a newer one: the proof of the finding chosen since
     await pilot.pause()
 
 
@@ -106,6 +114,33 @@ async def test_the_demo_shows_its_findings_and_the_fix_preview():
         assert '+url = "https://download.pytorch.org/whl/nightly/cu128"' in diff  # what the detail pane previews
         await pilot.press("down")
         assert app.selected().message.startswith("the URL of index pytorch-cpu")
+
+
+@run_async
+async def test_moving_through_the_findings_never_waits_for_a_fix_proof(monkeypatch):
+    """The detail view's proof runs in a worker thread: the finding shows at once, its diff when proven."""
+    import threading
+
+    import torchdoctor.workflow as workflow
+
+    proving_threads: list[bool] = []
+    preview_fixes = workflow.preview_fixes
+
+    def recording_preview_fixes(*args, **kwargs):
+        proving_threads.append(threading.current_thread() is threading.main_thread())
+        return preview_fixes(*args, **kwargs)
+
+    monkeypatch.setattr(workflow, "preview_fixes", recording_preview_fixes)
+    app = demo_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("down")
+        detail = shown(app.query_one("#detail-text", Static).content)
+        assert "pytorch-cpu" in detail  # the finding chosen now, drawn before its proof answers
+        await settle(pilot)
+        detail = shown(app.query_one("#detail-text", Static).content)
+        assert "+url = " in detail and "proving the fix" not in detail
+    assert proving_threads and not any(proving_threads)
 
 
 @run_async
@@ -312,7 +347,7 @@ async def test_the_demo_goes_from_launch_to_a_successful_uv_lock_with_the_keys_o
             await settle(pilot)
             await pilot.press("l")
             await settle(pilot)
-            log = "\n".join(line.text for line in app.query_one("#lock-log").lines)
+            log = app.main.lock_log_text()
             assert "uv lock succeeded" in log, log
         assert (app.project_dir / "uv.lock").exists()
     finally:

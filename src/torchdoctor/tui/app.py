@@ -27,7 +27,15 @@ from textual.worker import Worker, WorkerState
 from torchdoctor import __version__
 from torchdoctor.paths import shown
 from torchdoctor.tui.main_screen import UNSAFE_WARNING, MainScreen
-from torchdoctor.tui.messages import BenchEvent, BenchFinished, LockFinished, LockLine, PartProbed, SnapshotReady
+from torchdoctor.tui.messages import (
+    BenchEvent,
+    BenchFinished,
+    LockFinished,
+    LockLine,
+    PartProbed,
+    PreviewProven,
+    SnapshotReady,
+)
 
 if TYPE_CHECKING:
     from torchdoctor.model import Diagnosis, Report
@@ -239,9 +247,31 @@ class TorchDoctorApp(App[int]):
 
     def preview(self, chosen: list[Diagnosis], follow: bool = False) -> FixPreview | str:
         """The proven preview of the chosen fixes, as the CLI writes it, or why there is none in one line.
-        "Fix all" goes on to what the fixes reveal (their fixed point); "fix this one" applies that one only."""
+        "Fix all" goes on to what the fixes reveal (their fixed point); "fix this one" applies that one only.
+        Proving reads the project again and walks the resolution model: each answer is kept per fix and file state."""
         from torchdoctor.workflow import CannotFix, preview_fixes
 
+        key = self._preview_key(chosen, follow)
+        if isinstance(key, str):
+            return key
+        answer = self._plans.get(key)
+        if answer is None:
+            assert self.snapshot is not None  # a key is only made for a probed project
+            try:
+                proven = preview_fixes(self.snapshot, chosen, follow=follow)
+                answer = f"not applied: {proven.refusal}" if proven.refusal else proven
+            except CannotFix as error:
+                answer = str(error)
+            self._plans = {**self._plans, key: answer} if len(self._plans) < 64 else {key: answer}
+        return answer
+
+    def known_preview(self, diagnosis: Diagnosis) -> FixPreview | str | None:
+        """The detail view's preview if it was proven already; None while it is not (`prove_preview` proves it)."""
+        key = self._preview_key([diagnosis], False)
+        return key if isinstance(key, str) else self._plans.get(key)
+
+    def _preview_key(self, chosen: list[Diagnosis], follow: bool) -> tuple | str:
+        """What a proven preview depends on (the fixes and pyproject.toml's bytes), or why there can be none."""
         if self.snapshot is None:
             return "nothing probed yet"
         path = Path(self.snapshot.project.pyproject.path) if self.snapshot.project.pyproject else None
@@ -249,17 +279,18 @@ class TorchDoctorApp(App[int]):
             original = path.read_bytes() if path else b""
         except OSError as error:
             return f"cannot preview: {error}"
-        key = (tuple((d.code, d.message) for d in chosen), original, follow)
-        preview = self._plans.get(key)  # proving reads the project again: once per fix and file state
-        if preview is None:
-            try:
-                preview = preview_fixes(self.snapshot, chosen, follow=follow)
-            except CannotFix as error:
-                return str(error)
-            self._plans = {**self._plans, key: preview} if len(self._plans) < 64 else {key: preview}
-        if preview.refusal:
-            return f"not applied: {preview.refusal}"
-        return preview
+        return (tuple((d.code, d.message) for d in chosen), original, follow)
+
+    @work(thread=True, exclusive=True, group="preview", exit_on_error=False)
+    def prove_preview(self, diagnosis: Diagnosis) -> None:
+        """The detail view's proof, off the main thread: moving through the findings never waits for it. Only the
+        newest highlight's proof runs to the end (exclusive); the screen shows it if that finding is still chosen."""
+        self.preview([diagnosis])
+        self.post_message(PreviewProven(diagnosis))
+
+    def on_preview_proven(self, message: PreviewProven) -> None:
+        if not self.closing():
+            self.main.preview_proven(message.diagnosis)
 
     def action_fix_selected(self) -> None:
         from torchdoctor.workflow import is_unsafe

@@ -32,6 +32,9 @@ if TYPE_CHECKING:
     from torchdoctor.snapshot import Snapshot
     from torchdoctor.tui.app import TorchDoctorApp
 
+PROVING = "# proving the fix (applying it to a copy and checking the result)…"
+"""The detail view's diff until the fix's proof answers."""
+
 UNSAFE_WARNING = (
     "Unsafe: this fix changes what the project promises (its dependencies, extras or Python range), "
     "not only where packages come from. Read the diff before writing it."
@@ -153,10 +156,10 @@ class MainScreen(Screen[None]):
         if self.snapshot is not None and self.snapshot.fleet is not None:
             tabs = self.query_one("#tabs", TabbedContent)
             if not tabs.query("#tab-fleet"):  # only a fleet run has this tab (`torchdoctor --snapshot fleet.json`)
-                tabs.add_pane(TabPane("Fleet", VerticalScroll(Static(id="fleet"), classes="facts"), id="tab-fleet"))
-                self.call_after_refresh(self.refresh_facts)
-            else:
-                self.query_one("#fleet", Static).update(fleet_panel(self.snapshot))
+                panel = Static(fleet_panel(self.snapshot), id="fleet")  # drawn as made: the pane mounts later
+                tabs.add_pane(TabPane("Fleet", VerticalScroll(panel, classes="facts"), id="tab-fleet"))
+            for panel in self.query("#fleet").results(Static):  # none while the new pane is still mounting
+                panel.update(fleet_panel(self.snapshot))
         self.query_one("#machine", Static).update(machine_panel(self.snapshot, self.parts))
         self.query_one("#torch", Static).update(torch_panel(self.snapshot, self.parts))
         self.query_one("#project", Static).update(project_panel(self.snapshot, self.parts))
@@ -198,16 +201,27 @@ class MainScreen(Screen[None]):
         return self.report.diagnoses[index] if index is not None and index < len(self.report.diagnoses) else None
 
     def show_detail(self, diagnosis: Diagnosis) -> None:
-        """The finding with its why, evidence and fix; a pyproject fix with its proven diff (the app previews it)."""
+        """The finding with its why, evidence and fix; a pyproject fix with its proven diff. The proof runs in the
+        app's worker: until it answers, the fix says it is being proven."""
         from torchdoctor.tui.panels import diagnosis_view
         from torchdoctor.workflow import FixPreview, is_unsafe
 
         diff = None
         if diagnosis.fix is not None and diagnosis.fix.action:
-            preview = cast("TorchDoctorApp", self.app).preview([diagnosis])
-            diff = preview.diff if isinstance(preview, FixPreview) else f"# {preview}"
+            app = cast("TorchDoctorApp", self.app)
+            preview = app.known_preview(diagnosis)
+            if preview is None:
+                app.prove_preview(diagnosis)
+                diff = PROVING
+            else:
+                diff = preview.diff if isinstance(preview, FixPreview) else f"# {preview}"
         unsafe = UNSAFE_WARNING if is_unsafe(diagnosis) else None
         self.query_one("#detail-text", Static).update(diagnosis_view(diagnosis, diff, unsafe))
+
+    def preview_proven(self, diagnosis: Diagnosis) -> None:
+        """A proof the app finished: shown if its finding is still the one on screen."""
+        if self.drawable() and self.selected() == diagnosis:
+            self.show_detail(diagnosis)
 
 
 def tabs() -> TabbedContent:

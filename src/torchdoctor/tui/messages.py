@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from textual.message import Message
 
 if TYPE_CHECKING:  # annotations only: the first screen is drawn before these are imported
+    from torchdoctor.model import Diagnosis
     from torchdoctor.probes.runner import CommandResult
     from torchdoctor.snapshot import BenchInfo, Snapshot
 
@@ -28,6 +29,13 @@ class PartProbed(Message):
 @dataclass
 class SnapshotReady(Message):
     snapshot: Snapshot
+
+
+@dataclass
+class PreviewProven(Message):
+    """The fix preview of this finding is proven (the app keeps it): the detail view can show its diff."""
+
+    diagnosis: Diagnosis
 
 
 @dataclass
