@@ -144,6 +144,21 @@ async def test_moving_through_the_findings_never_waits_for_a_fix_proof(monkeypat
 
 
 @run_async
+async def test_a_proof_that_breaks_says_so_in_the_detail_view(monkeypatch):
+    import torchdoctor.workflow as workflow
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a fault in the proof")
+
+    monkeypatch.setattr(workflow, "preview_fixes", broken)
+    app = demo_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        detail = shown(app.query_one("#detail-text", Static).content)
+        assert "the proof failed (RuntimeError: a fault in the proof)" in detail and "proving the fix" not in detail
+
+
+@run_async
 async def test_fix_all_asks_first_and_writes_only_after_yes():
     app = demo_app("fix-no")
     path = app.project_dir / "pyproject.toml"

@@ -285,7 +285,12 @@ class TorchDoctorApp(App[int]):
     def prove_preview(self, diagnosis: Diagnosis) -> None:
         """The detail view's proof, off the main thread: moving through the findings never waits for it. Only the
         newest highlight's proof runs to the end (exclusive); the screen shows it if that finding is still chosen."""
-        self.preview([diagnosis])
+        try:
+            self.preview([diagnosis])
+        except Exception as error:  # a fault in the proof must not leave the view saying "proving" for good
+            key = self._preview_key([diagnosis], False)
+            if not isinstance(key, str):
+                self._plans = {**self._plans, key: f"the proof failed ({type(error).__name__}: {error})"}
         self.post_message(PreviewProven(diagnosis))
 
     def on_preview_proven(self, message: PreviewProven) -> None:

@@ -135,7 +135,6 @@ class MainScreen(Screen[None]):
         """What uv lock's log holds, as plain text."""
         return "\n".join(line.text for line in self.query_one("#lock-log", RichLog).lines)
 
-
     def show_summary(self) -> None:
         """The report's one-line verdict, coloured by its worst finding."""
         from torchdoctor.render.text import summary_line
