@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, settings
 
 # pytest rewrites each test module's asserts, and caches the result only where Python may write bytecode. Where the
 # environment says it may not (PYTHONDONTWRITEBYTECODE, as on some CI images), every worker rewrote all 34 modules on
-# every run: 4.7 s of a worker's start against 1.8 s. The cache goes under tests/__pycache__ (git-ignored); the
+# every run: 4.7 s of a worker's start against about 2 s. The cache goes under tests/__pycache__ (git-ignored); the
 # children the tests start keep the environment's setting.
 sys.dont_write_bytecode = False
 
