@@ -36,6 +36,9 @@ _SECRET_ASSIGNMENT = re.compile(
 _DECLARED_SECRET = re.compile(
     r"(?P<name>(?:\bENV|\bARG|\bexport|--build-arg|--env|-e)\s+[A-Za-z0-9_]*(?:token|secret|password|passwd|api_?key|"
     r"access_?key|private_?key|credentials?)[A-Za-z0-9_]*\s*=)(?P<value>[^\s\"'&;|]+)", re.I)
+# What every secret name above contains (PASSW for PASSWORD and PASSWD, KEY for the keys): a text without one of
+# these, in any case, cannot match _SECRET_ASSIGNMENT (in capitals) or _DECLARED_SECRET.
+_SECRET_WORDS = ("TOKEN", "SECRET", "PASSW", "KEY", "CREDENTIAL")
 # Control characters a terminal acts on (C0 but tab, newline and carriage return, DEL, C1) and the bidirectional
 # overrides that make text read otherwise than it is.
 _CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
@@ -45,17 +48,29 @@ _SECRET_NAME = re.compile(r"(TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|AUTH|API_?K
 
 def redact_url(text: str) -> str:
     """Replace the user-info of every URL in `text`, and credentials in its query, with ***."""
-    if "://" in text:
+    # Each pattern runs only where the characters it needs are there: a uv.lock holds thousands of URLs and
+    # markers, and most have no `@`, `?` or `&`.
+    if "://" in text and "@" in text:
         text = _USERINFO.sub(lambda m: f"{m.group('scheme')}***@", text)
     if "=" in text:
-        text = _QUERY_SECRET.sub(lambda m: f"{m.group('name')}***", text)
-        text = _SECRET_ASSIGNMENT.sub(lambda m: m.group("name") + ("***" if m.group("value") != REDACTED else REDACTED), text)
-        text = _DECLARED_SECRET.sub(lambda m: m.group("name") + ("***" if m.group("value") != REDACTED else REDACTED), text)
+        if "?" in text or "&" in text:
+            text = _QUERY_SECRET.sub(lambda m: f"{m.group('name')}***", text)
+        # Both need a secret's name: a lock's markers (kilobytes of `extra == '…'`) have none, and scanning them
+        # for one took most of the time of reading a large lock.
+        if any(word in text for word in _SECRET_WORDS):
+            text = _SECRET_ASSIGNMENT.sub(
+                lambda m: m.group("name") + ("***" if m.group("value") != REDACTED else REDACTED), text)
+        lowered = text.lower()
+        if any(word.lower() in lowered for word in _SECRET_WORDS):
+            text = _DECLARED_SECRET.sub(
+                lambda m: m.group("name") + ("***" if m.group("value") != REDACTED else REDACTED), text)
     return text
 
 
 def escape_controls(text: str) -> str:
     """Control characters shown as their escapes (`\\x1b`), so printing the text cannot drive the terminal."""
+    if text.isprintable():  # every character _CONTROLS matches is unprintable (Cc or Cf): nothing to escape
+        return text
     return _CONTROLS.sub(lambda m: f"\\u{ord(m.group()):04x}" if ord(m.group()) > 0xFF else f"\\x{ord(m.group()):02x}", text)
 
 
