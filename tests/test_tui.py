@@ -86,7 +86,11 @@ def cpu_laptop_app() -> TorchDoctorApp:
 
 
 async def settle(pilot) -> None:
-    """Until no worker runs and their messages are handled: a finished probe starts the fix preview's proof."""
+    """Until the screen is built and probing has begun, then until no worker runs and their messages are handled
+    (a finished probe starts the fix preview's proof). A loaded machine takes a while for the first."""
+    deadline = asyncio.get_running_loop().time() + 60
+    while not pilot.app.started and asyncio.get_running_loop().time() < deadline:
+        await pilot.pause(0.05)
     for _ in range(10):
         await pilot.pause()
         if not any(worker.is_running for worker in pilot.app.workers):
@@ -299,6 +303,32 @@ async def test_the_first_paint_has_the_title_and_the_keys_and_probing_waits_for_
 
 
 @run_async
+async def test_quitting_while_the_tabs_mount_waits_for_them_and_quits_cleanly(monkeypatch):
+    """A quit in the first moment, before the tabs are in place: the app quits once they are, never mounting into a
+    screen that is gone nor tearing down Textual's half-mounted tab bar, which raise (run_test re-raises them)."""
+    from torchdoctor.tui.main_screen import MainScreen
+
+    gate = asyncio.Event()
+    build_tabs = MainScreen.build_tabs
+
+    async def held_build_tabs(self) -> None:  # the mount held until the quit is asked for: the moment made certain
+        await gate.wait()
+        await build_tabs(self)
+
+    monkeypatch.setattr(MainScreen, "build_tabs", held_build_tabs)
+    app = demo_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await app.run_action("quit")  # what q and Ctrl+C do (a key press would wait for the held screen)
+        assert app.quit_when_built and app.is_running and not app.main.tabs_mounted
+        gate.set()
+        deadline = asyncio.get_running_loop().time() + 60
+        while app.is_running and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.05)
+        assert not app.is_running and app.main.tabs_mounted
+    assert app.return_code == 0
+
+
+@run_async
 async def test_quitting_mid_probe_leaves_no_child_process(tmp_path):
     from conftest import HANGING_TORCH, make_venv
     from torchdoctor.probes import runner
@@ -309,7 +339,10 @@ async def test_quitting_mid_probe_leaves_no_child_process(tmp_path):
     (project / "pyproject.toml").write_text('[project]\nname = "p"\nversion = "0"\n')
     app = TorchDoctorApp(project, python=str(python), output_dir=tmp_path)
     async with app.run_test(size=(100, 30)) as pilot:
-        await pilot.pause(1.0)
+        deadline = asyncio.get_running_loop().time() + 60
+        while not runner._running and asyncio.get_running_loop().time() < deadline:
+            await pilot.pause(0.1)  # until the probe's child runs (a loaded machine takes a while)
+        await pilot.pause(0.5)
         children = list(runner._running)
         assert children and app.probing  # `import torch` hangs in a child
         await pilot.press("q")

@@ -95,6 +95,10 @@ class TorchDoctorApp(App[int]):
         self.torch_timeout_s = torch_timeout_s
         self.bench_seconds = bench_seconds
         self.probe_started = time.monotonic()
+        self.started = False
+        """True once the screen's tabs are painted and probing has begun (MainScreen.Built)."""
+        self.quit_when_built = False
+        """A quit asked for while the tabs were mounting: done when they are (or in 5 s)."""
         self.probing = False
         self.provisional = False
         """The report on screen is the first verdict from torch's files, while `import torch` still runs."""
@@ -118,6 +122,10 @@ class TorchDoctorApp(App[int]):
         self.set_interval(0.1, self.tick)
 
     def on_main_screen_built(self) -> None:
+        self.started = True
+        if self.quit_when_built:
+            self.exit(0)
+            return
         self.start_probe()  # after the first paint, into panes that exist: probing imports the core
 
     def get_system_commands(self, screen):
@@ -185,7 +193,7 @@ class TorchDoctorApp(App[int]):
     def closing(self) -> bool:
         """True once the panels are gone (the app is quitting): a probe that finishes then has nowhere to show
         its result. A re-read after a fix runs `uv lock --check`, so quitting right after a fix meets one."""
-        return not self.screen_stack or not self.main.drawable()
+        return not self.screen_stack or not self.main.drawable()  # drawable() is False once the app shuts down
 
     def on_part_probed(self, message: PartProbed) -> None:
         if self.closing():
@@ -536,6 +544,12 @@ class TorchDoctorApp(App[int]):
     async def action_quit(self) -> None:
         from torchdoctor.probes.runner import stop_all_children
 
+        if not self.main.tabs_mounted:
+            # The tabs are still mounting (a moment after launch): quit once they are, or in 5 s whatever happens.
+            if not self.quit_when_built:
+                self.quit_when_built = True
+                self.set_timer(5.0, self.exit)
+            return
         self.bench_cancel.set()
         self.lock_cancel.set()
         stop_all_children()

@@ -56,6 +56,9 @@ class MainScreen(Screen[None]):
         super().__init__()
         self.title_text = title
         self.recorded = recorded
+        self.tabs_mounted = False
+        """False while the tabs are being mounted: the app must not quit then (Textual's tab bar, torn down half
+        mounted, raises), so a quit waits for them."""
 
     class Built(Message):
         """The tabs are in place: the panes can be drawn into."""
@@ -70,6 +73,7 @@ class MainScreen(Screen[None]):
 
     async def build_tabs(self) -> None:
         await self.mount(tabs(), before=self.query_one(Footer))
+        self.tabs_mounted = True
         self.query_one("#diagnoses", OptionList).focus()  # ↑/↓ pick a finding from the start
         # Once the tabs are painted: what the app starts then imports the core on this thread, which would hold
         # the paint back.
@@ -78,8 +82,9 @@ class MainScreen(Screen[None]):
     # --- watchers ------------------------------------------------------------------------------------
 
     def drawable(self) -> bool:
-        """False while the panes are not there (not built yet, or the app is quitting): nothing to redraw then."""
-        return bool(self.query("#tabs"))
+        """False while the panes are not there (not built yet) or going (the app shuts down, and takes the widgets
+        down leaf first, so a pane can be gone while the tabs are still there): nothing to redraw then."""
+        return self.app.is_running and bool(self.query("#tabs"))
 
     def watch_report(self) -> None:
         if self.report is None or not self.drawable():
