@@ -163,8 +163,22 @@ def test_rules_lists_every_code():
     assert "TD201  cpu-build-on-nvidia-machine" in result.stdout
 
 
-def test_ctrl_c_during_a_hanging_import_stops_at_once_and_leaves_no_child(tmp_path):
+def processes_with(text: str) -> list[str]:
+    """The processes whose command line holds `text` (read from /proc; one that ends meanwhile is skipped)."""
     import os
+
+    found = []
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                if text.encode() in open(f"/proc/{pid}/cmdline", "rb").read():
+                    found.append(pid)
+            except OSError:
+                continue
+    return found
+
+
+def test_ctrl_c_during_a_hanging_import_stops_at_once_and_leaves_no_child(tmp_path):
     import signal
     import subprocess
     import sys
@@ -174,7 +188,10 @@ def test_ctrl_c_during_a_hanging_import_stops_at_once_and_leaves_no_child(tmp_pa
     make_venv(folder / ".venv", {"torch": HANGING_TORCH})
     process = subprocess.Popen([sys.executable, "-m", "torchdoctor", "check"], cwd=folder,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=interruptible)
-    time.sleep(2.0)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not processes_with(str(folder / ".venv")):
+        time.sleep(0.1)  # until the torch probe's child runs: a loaded machine takes a while to get there
+    time.sleep(0.3)
     started = time.monotonic()
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=20)
@@ -182,16 +199,7 @@ def test_ctrl_c_during_a_hanging_import_stops_at_once_and_leaves_no_child(tmp_pa
     assert process.returncode == 130
     assert stderr.strip() == "torchdoctor: interrupted"
     time.sleep(0.2)
-    survivors = []
-    for pid in os.listdir("/proc"):
-        if pid.isdigit():
-            try:
-                cmdline = open(f"/proc/{pid}/cmdline", "rb").read()
-            except OSError:
-                continue
-            if str(folder).encode() in cmdline:
-                survivors.append(pid)
-    assert survivors == []
+    assert processes_with(str(folder)) == []
 
 
 def test_reports_say_what_each_platform_gets():
@@ -207,3 +215,16 @@ def test_reports_say_what_each_platform_gets():
     text = run_cli("check", "--snapshot", snapshot, "--project", str(project), "--color", "never").stdout
     assert "builds   from pyproject.toml (predicted)  Linux x86_64" in text
     assert "uv sync                          2.11 (cu128)       2.11 (cu128)       ≥2.15 (cpu)        ≥2.15 (cpu)" in text
+
+
+def test_ctrl_c_before_a_command_starts_is_the_same_line_and_130(monkeypatch, capsys):
+    """Ctrl-C while the command line is read or what a command needs is imported (a loaded machine stretches
+    that moment): the same one line as later, never a traceback."""
+    from torchdoctor import cli
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "build_parser", interrupted)
+    assert cli.main(["check"]) == 130
+    assert capsys.readouterr().err == "torchdoctor: interrupted\n"

@@ -317,7 +317,7 @@ async def test_quitting_while_the_tabs_mount_waits_for_them_and_quits_cleanly(mo
 
     monkeypatch.setattr(MainScreen, "build_tabs", held_build_tabs)
     app = demo_app()
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with app.run_test(size=(100, 30)):
         await app.run_action("quit")  # what q and Ctrl+C do (a key press would wait for the held screen)
         assert app.quit_when_built and app.is_running and not app.main.tabs_mounted
         gate.set()

@@ -189,6 +189,14 @@ def build_tui_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:  # Ctrl-C before a command's own guard (reading the line, importing what it needs)
+        print("torchdoctor: interrupted", file=sys.stderr)
+        return ExitCode.INTERRUPTED
+
+
+def _main(argv: list[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     global DEBUG
     DEBUG = "--debug" in argv  # anywhere on the line: shows the traceback of an internal error
