@@ -55,17 +55,6 @@ def test_torch_declared_but_missing_is_an_error(tmp_path):
     assert "the project depends on torch, but torch is not installed in its environment" in result.stdout
 
 
-@pytest.mark.real_torch
-def test_real_torch_in_the_project_venv_is_examined(tmp_path, real_torch_python):
-    folder = write_project(tmp_path / "proj", NO_TORCH_PROJECT)
-    result = run_cli("check", "--format", "json", "--project", str(folder), "--python", real_torch_python)
-    report = json.loads(result.stdout)
-    from importlib.metadata import version  # the installed torch's version, without importing it here
-
-    assert report["snapshot"]["torch"]["version"] == version("torch")
-    assert report["snapshot"]["torch"]["status"] == "ok"
-
-
 def test_hanging_torch_import_still_gives_the_whole_report(tmp_path):
     folder = write_project(tmp_path / "proj", NO_TORCH_PROJECT)
     make_venv(folder / ".venv", {"torch": HANGING_TORCH})

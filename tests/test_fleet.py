@@ -46,29 +46,41 @@ def findings(fleet: FleetInfo) -> list:
 # --- real torchrun jobs on the CPU ------------------------------------------------------------------
 
 
-def test_torchrun_with_gloo_ranks_gathers_every_rank_and_reports_the_one_that_differs(real_torch_python, tmp_path,
-                                                                                     monkeypatch):
-    """Four ranks, one with a variable set and another torch: every rank is gathered and measured, and what differs
-    is reported against the others, and nothing else (the CLI's test below holds a job where nothing differs)."""
+def test_the_cli_runs_a_cpu_fleet_gathers_every_rank_and_reports_only_the_one_that_differs(real_torch_python,
+                                                                                            tmp_path, monkeypatch):
+    """Three gloo ranks through the CLI, rank 1 with a variable set and another torch: every rank is gathered and
+    measured, what differs is reported against the others, and nothing else is (the two healthy ranks agree in
+    everything else). The saved snapshot replays to the same report. One job holds all of this: each rank is a real
+    torch import, the heaviest thing the suite does."""
     on_one_rank(tmp_path, monkeypatch, """
         os.environ["NCCL_P2P_DISABLE"] = "1"
         import torch
         torch.__version__ = "2.12.0+cu128"  # as if this node's environment had another wheel
     """)
-    ranks = 4
-    fleet = run_fleet(real_torch_python, FleetOptions(nproc_per_node=ranks, **FAST))
+    ranks, saved = 3, tmp_path / "fleet.json"
+    first = run_cli("fleet", "--python", real_torch_python, "--nproc-per-node", str(ranks), "--timeout", "15",
+                    "--gemm-seconds", "0.2", "--max-bytes", str(4 << 20), "--save-snapshot", str(saved),
+                    "--project", str(tmp_path), "--color", "never")
+    assert first.code == 0, first.stderr  # the findings below are warnings: the job itself ran
+    assert "problems found: 0 error(s), 2 warning(s), 0 note(s)" in first.stdout
+    assert f"job      {ranks} rank(s) on 1 node(s), gloo, finished" in first.stdout
+    assert "link     gloo on the CPU" in first.stdout and "all_reduce" in first.stdout
+    fleet = Snapshot.from_json(saved.read_text(encoding="utf-8")).fleet
+    assert fleet is not None
     assert fleet.done and fleet.launcher_error is None and not fleet.missing and not fleet.errors
     assert fleet.world_size == ranks and fleet.backend == "gloo"
     assert [r.rank for r in fleet.ranks] == list(range(ranks)) and len({r.pid for r in fleet.ranks}) == ranks
     assert all(r.torch and r.device == "cpu" for r in fleet.ranks)
     assert all(g.tflops and g.tflops > 0 for g in fleet.gemm) and len(fleet.gemm) == ranks
     ops = {(r.op, r.size) for r in fleet.collectives}
-    assert ops == {(op, size << 20) for op in ("all_reduce", "all_gather") for size in (1, 4, 16)}
+    assert ops == {(op, size << 20) for op in ("all_reduce", "all_gather") for size in (1, 4)}  # up to --max-bytes
     found = {d.code: d for d in findings(fleet)}
     assert set(found) == {"TD702", "TD704"}, found
-    assert found["TD702"].message.startswith("torch differs between ranks: rank 1: 2.12.0+cu128, where ranks 0, 2, 3 have")
-    assert found["TD704"].message == "NCCL_P2P_DISABLE differs between ranks: rank 1: 1, where ranks 0, 2, 3 have not set"
+    assert found["TD702"].message.startswith("torch differs between ranks: rank 1: 2.12.0+cu128, where ranks 0, 2 have")
+    assert found["TD704"].message == "NCCL_P2P_DISABLE differs between ranks: rank 1: 1, where ranks 0, 2 have not set"
     assert found["TD704"].severity == Severity.WARNING
+    replay = run_cli("fleet", "--snapshot", str(saved), "--color", "never")
+    assert replay.code == 0 and replay.stdout == first.stdout
 
 
 def test_a_rank_that_hangs_is_a_finding_within_the_timeout_not_a_hang(real_torch_python, tmp_path, monkeypatch):
@@ -91,20 +103,6 @@ def test_a_job_that_cannot_start_is_one_finding_with_its_last_lines(tmp_path):
     (failed,) = findings(fleet)
     assert failed.code == "TD700" and failed.severity == Severity.ERROR
     assert any("No module named torch" in e.value for e in failed.evidence)
-
-
-def test_the_cli_runs_a_cpu_fleet_and_saves_a_snapshot_that_replays(real_torch_python, tmp_path):
-    saved = tmp_path / "fleet.json"
-    first = run_cli("fleet", "--python", real_torch_python, "--nproc-per-node", "2", "--timeout", "15",
-                    "--gemm-seconds", "0.2", "--max-bytes", str(1 << 20), "--save-snapshot", str(saved),
-                    "--project", str(tmp_path), "--color", "never")
-    assert first.code == 0, first.stderr
-    assert "job      2 rank(s) on 1 node(s), gloo, finished" in first.stdout
-    assert "link     gloo on the CPU" in first.stdout and "all_reduce" in first.stdout
-    recorded = Snapshot.from_json(saved.read_text(encoding="utf-8")).fleet
-    assert recorded is not None and findings(recorded) == []  # the same build, variables and rates on every rank
-    replay = run_cli("fleet", "--snapshot", str(saved), "--color", "never")
-    assert replay.code == 0 and replay.stdout.splitlines()[2:6] == first.stdout.splitlines()[2:6]
 
 
 def test_the_cli_refuses_what_it_cannot_do_in_one_line(tmp_path):

@@ -62,10 +62,17 @@ def test_bench_on_a_machine_without_cuda_measures_the_cpu_and_says_so(tmp_path, 
     assert bench["measure_s"] <= 0.8 * 1.4
 
 
-def test_check_with_bench_puts_the_results_in_the_report(tmp_path, real_torch_python):
-    project = write_project(tmp_path, '[project]\nname = "demo"\nversion = "0"\n')
-    result = run_cli("check", "--project", str(project), "--python", real_torch_python, "--bench", "--seconds", "0.4")
+def test_check_with_bench_examines_the_real_torch_and_puts_the_results_in_the_report(tmp_path, real_torch_python):
+    from importlib.metadata import version  # the installed torch's version, without importing it here
+
+    project = write_project(tmp_path / "proj", '[project]\nname = "demo"\nversion = "0"\n')
+    saved = tmp_path / "check.json"
+    result = run_cli("check", "--project", str(project), "--python", real_torch_python, "--bench", "--seconds", "0.4",
+                     "--save-snapshot", str(saved), "--color", "never")
     assert "gemm" in result.stdout and "GFLOP/s" in result.stdout
+    snapshot = json.loads(saved.read_text(encoding="utf-8"))
+    assert snapshot["torch"]["status"] == "ok" and snapshot["torch"]["version"] == version("torch")
+    assert snapshot["bench"]["status"] == "ok"
 
 
 def test_progress_arrives_while_the_test_runs(real_torch_python):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import make_venv
+from conftest import fake_cuda_torch, make_venv
 from torchdoctor.probes.interpreter import InterpreterNotFound, choose_interpreter
 
 
@@ -106,9 +106,11 @@ def test_broken_project_venv_is_reported_not_skipped(tmp_path):
     assert info.exists is False
 
 
-def test_installed_apart_like_pipx_the_check_probes_the_python_on_path(tmp_path, real_torch_python):
-    """torchdoctor in a venv of its own (as pipx or `uv tool` install it), a Python with the real CPU torch first on
-    PATH, a project without .venv and no environment active: the check probes that Python, not its own."""
+def test_installed_apart_like_pipx_the_check_probes_the_python_on_path(tmp_path):
+    """torchdoctor in a venv of its own (as pipx or `uv tool` install it), a Python with a torch first on PATH, a
+    project without .venv and no environment active: the check probes that Python, not its own. Its own sees the
+    real torch of the tests' environment (the .pth below), the one on PATH a torch of another version: the version
+    in the report says which was probed."""
     import json
     import os
     import site
@@ -121,7 +123,8 @@ def test_installed_apart_like_pipx_the_check_probes_the_python_on_path(tmp_path,
     project = tmp_path / "project"
     project.mkdir()
     (project / "pyproject.toml").write_text('[project]\nname = "x"\nversion = "0"\ndependencies = ["torch"]\n')
-    user_bin = Path(real_torch_python).parent
+    user_bin = make_venv(tmp_path / "user-venv", {"torch": fake_cuda_torch(
+        "2.9.1+cu128", "12.8", arch_flags="sm_80 sm_90", cudnn=91002)}).parent
     environment = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "CONDA_PREFIX", "UV_PROJECT_ENVIRONMENT")}
     environment["PATH"] = f"{user_bin}{os.pathsep}/usr/bin{os.pathsep}/bin"
     done = subprocess.run([str(own), "-m", "torchdoctor", "check", "--project", str(project), "--format", "json"],
@@ -129,4 +132,5 @@ def test_installed_apart_like_pipx_the_check_probes_the_python_on_path(tmp_path,
     assert done.returncode in (0, 1), done.stderr
     interpreter = json.loads(done.stdout)["snapshot"]["interpreter"]
     assert interpreter["source"] == "PATH" and Path(interpreter["path"]).parent == user_bin
-    assert json.loads(done.stdout)["snapshot"]["torch"]["status"] == "ok"
+    torch = json.loads(done.stdout)["snapshot"]["torch"]
+    assert torch["status"] == "ok" and torch["version"] == "2.9.1+cu128"

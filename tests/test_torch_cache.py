@@ -31,7 +31,13 @@ def test_second_probe_of_real_torch_comes_from_the_cache(real_torch_python, tmp_
     assert first.cached_at is None
     assert second.cached_at is not None
     assert replace(second, cached_at=None) == first
-    assert probe(real_torch_python, str(tmp_path), fresh=True).cached_at is None
+
+
+def test_a_fresh_probe_skips_the_cache(cuda_env):
+    python, cwd = cuda_env
+    probe(python, cwd)
+    assert probe(python, cwd).cached_at is not None
+    assert probe(python, cwd, fresh=True).cached_at is None
 
 
 def test_installing_any_package_invalidates(cuda_env):

@@ -14,10 +14,12 @@ from torchdoctor.probes.torch_probe import probe_script_source, probe_torch
 
 
 @pytest.mark.real_torch
-def test_real_cpu_torch_is_described_as_the_interpreter_sees_it(real_torch_python):
+def test_real_cpu_torch_is_described_as_the_interpreter_sees_it_from_its_import_and_from_its_files(real_torch_python):
+    """The probe's child imports torch and says what the import gave; read from torch's files alone (`check --quick`,
+    the app's first verdict) it gives the same build, and leaves unknown what only the import can tell."""
     import torch
 
-    info = probe_torch(real_torch_python)
+    info, quick = probe_torch(real_torch_python), probe_torch(real_torch_python, files_only=True)
 
     assert info.status == "ok", info.error
     assert info.version == torch.__version__
@@ -30,6 +32,10 @@ def test_real_cpu_torch_is_described_as_the_interpreter_sees_it(real_torch_pytho
     assert info.python_executable == real_torch_python
     assert Path(info.location).parent.name == "torch"
     assert info.timings["import_s"] > 0
+    assert quick.status == "ok" and not quick.imported and info.imported
+    for field in ("version", "local_tag", "cuda", "hip", "git_version", "debug", "installed_version", "location"):
+        assert getattr(quick, field) == getattr(info, field), field
+    assert quick.cuda_available is None and info.cuda_available is False  # unknown, not "no"
 
 
 def test_interpreter_without_torch_reports_not_installed(tmp_path):

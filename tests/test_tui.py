@@ -263,12 +263,14 @@ async def test_help_lists_every_key():
 
 
 @run_async
-async def test_live_probing_fills_panels_and_finishes(tmp_path, real_torch_python):
-    """A real probe of this machine (CPU torch): the first screen paints before the probes answer."""
+async def test_live_probing_fills_panels_and_the_gemm_key_measures_the_cpu_with_the_real_torch(tmp_path,
+                                                                                               real_torch_python):
+    """A real probe of this machine (CPU torch): the first screen paints before the probes answer; then `g` runs
+    the GEMM test with that torch. One app holds both: each is a real `import torch`, the suite's heaviest step."""
     project = tmp_path / "proj"
     project.mkdir()
     (project / "pyproject.toml").write_text('[project]\nname = "p"\nversion = "0"\ndependencies = ["torch"]\n')
-    app = TorchDoctorApp(project, python=real_torch_python, output_dir=tmp_path)
+    app = TorchDoctorApp(project, python=real_torch_python, output_dir=tmp_path, bench_seconds=0.5)
     async with app.run_test(size=(100, 30)) as pilot:
         # The screen is up before the probes answer (they start after the first paint): its title is there and no
         # report yet, whatever the load on the machine (a pause here would let a fast probe finish first).
@@ -277,6 +279,13 @@ async def test_live_probing_fills_panels_and_finishes(tmp_path, real_torch_pytho
         assert app.report is not None and app.snapshot.torch.status == "ok" and app.snapshot.torch.imported
         assert "TD200" in [d.code for d in app.report.diagnoses]
         assert "first verdict" not in str(app.query_one("#summary").content)  # the import's answer replaced it
+        assert app.snapshot.bench is None
+        await pilot.press("g")
+        await pilot.pause(0.3)
+        assert app.bench_running and app.query_one("#tabs").active == "tab-gemm"
+        await settle(pilot)
+        assert app.snapshot.bench.status == "ok" and app.snapshot.bench.device_type == "cpu"
+        assert [r.dtype for r in app.snapshot.bench.gemm] == ["fp32", "bf16"]
 
 
 @run_async
@@ -349,22 +358,6 @@ async def test_quitting_mid_probe_leaves_no_child_process(tmp_path):
     for child in children:
         child.wait(timeout=5)  # killed with its process group, not left for its 60 s timeout
         assert child.returncode is not None
-
-
-@run_async
-async def test_the_gemm_key_measures_the_cpu_with_the_real_torch(tmp_path, real_torch_python):
-    project = tmp_path / "proj"
-    project.mkdir()
-    (project / "pyproject.toml").write_text('[project]\nname = "p"\nversion = "0"\n')
-    app = TorchDoctorApp(project, python=real_torch_python, output_dir=tmp_path, bench_seconds=0.5)
-    async with app.run_test(size=(100, 30)) as pilot:
-        await settle(pilot)
-        await pilot.press("g")
-        await pilot.pause(0.3)
-        assert app.bench_running and app.query_one("#tabs").active == "tab-gemm"
-        await settle(pilot)
-        assert app.snapshot.bench.status == "ok" and app.snapshot.bench.device_type == "cpu"
-        assert [r.dtype for r in app.snapshot.bench.gemm] == ["fp32", "bf16"]
 
 
 @run_async
