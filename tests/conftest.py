@@ -92,8 +92,16 @@ def write_project(folder: Path, pyproject: str, files: dict[str, str] | None = N
 
 @pytest.fixture(autouse=True)
 def private_cache(tmp_path_factory, monkeypatch):
-    """Each test gets its own probe cache: no test sees another's, none touches the user's."""
+    """Each test gets its own probe cache, backup folder (`fix` keeps one before writing; undo reads it), and uv its
+    own cache and configuration folder: no test sees another's, none reads or writes the user's. Without this, the
+    TUI's fix tests left backups in ~/.local/state/torchdoctor, uv (run by the lock-freshness check) kept interpreter
+    facts in ~/.cache/uv, and a uv.toml in ~/.config/uv would have changed what it resolved. A test that sets one of
+    these itself wins."""
     monkeypatch.setenv("TORCHDOCTOR_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+    monkeypatch.setenv("TORCHDOCTOR_STATE_DIR", str(tmp_path_factory.mktemp("state")))
+    monkeypatch.setenv("UV_CACHE_DIR", str(tmp_path_factory.mktemp("uv-cache")))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("config")))
+    monkeypatch.setenv("UV_PYTHON_DOWNLOADS", "never")
     # No test reads the real nightly index: what it publishes changes daily. The local index still answers.
     monkeypatch.setenv("TORCHDOCTOR_OFFLINE", "1")
 
@@ -170,7 +178,10 @@ def installed_pythons() -> tuple[tuple[str, str], ...]:
         root = subprocess.run(["pyenv", "root"], capture_output=True, text=True, timeout=30).stdout.strip()
     if root:
         candidates += sorted(str(path) for path in Path(root).glob("versions/3.*/bin/python"))
-    candidates += [path for minor in range(8, 16) if (path := shutil.which(f"python3.{minor}"))]
+    # pyenv's shims run the versions listed above, each through a chain of some fifty shell processes: not again.
+    shims = Path(root, "shims") if root else None
+    candidates += [path for minor in range(8, 16)
+                   if (path := shutil.which(f"python3.{minor}")) and (shims is None or Path(path).parent != shims)]
     found: dict[str, str] = {}
     for candidate in candidates:
         try:

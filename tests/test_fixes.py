@@ -32,11 +32,6 @@ CASE_FILES = sorted(p for p in CASES.glob("*/*.toml"))
 EDITABLE = ("[project]", "[tool.uv]", "[[tool.uv.index]]", "[tool.uv.sources]")
 
 
-@pytest.fixture(autouse=True)
-def private_state(tmp_path_factory, monkeypatch):
-    monkeypatch.setenv("TORCHDOCTOR_STATE_DIR", str(tmp_path_factory.mktemp("state")))
-
-
 def diagnose_text(folder: Path, text: str, machine: Snapshot = H100):
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "pyproject.toml").write_text(text, encoding="utf-8")

@@ -20,11 +20,14 @@ pytestmark = pytest.mark.skipif(TMUX is None, reason="tmux is not installed")
 
 
 class Terminal:
-    def __init__(self, command: list[str], width: int = 80, height: int = 24, path: str = "/usr/bin:/bin"):
+    def __init__(self, command: list[str], home: Path, width: int = 80, height: int = 24, path: str = "/usr/bin:/bin"):
+        """`command` in a new tmux server of its own, with a home folder of its own: what the app keeps (the fix's
+        backup, its caches) goes there, never into the user's, and no tmux.conf of the user's changes the screen."""
         self.socket = f"torchdoctor-test-{uuid.uuid4().hex[:8]}"
         self.tmux = [TMUX, "-L", self.socket]
+        home.mkdir(parents=True, exist_ok=True)
         subprocess.run([*self.tmux, "new-session", "-d", "-s", "td", "-x", str(width), "-y", str(height),
-                        " ".join(command)], check=True, env={"TERM": "xterm-256color", "PATH": path})
+                        " ".join(command)], check=True, env={"TERM": "xterm-256color", "PATH": path, "HOME": str(home)})
 
     def screen(self) -> str:
         return subprocess.run([*self.tmux, "capture-pane", "-t", "td", "-p"], capture_output=True, text=True).stdout
@@ -50,9 +53,9 @@ class Terminal:
         subprocess.run([*self.tmux, "kill-server"], capture_output=True)
 
 
-def test_the_demo_in_a_real_terminal_from_launch_to_fixed_and_quit():
+def test_the_demo_in_a_real_terminal_from_launch_to_fixed_and_quit(tmp_path):
     torchdoctor = Path(sys.executable).parent / "torchdoctor"
-    terminal = Terminal([str(torchdoctor), "--demo"])
+    terminal = Terminal([str(torchdoctor), "--demo"], home=tmp_path / "home")
     try:
         terminal.wait_for("a Fix all safe")  # the first paint: the title and the keys, then the tabs
         terminal.wait_for("problems found: 2 error(s)")
@@ -81,7 +84,7 @@ def test_at_80x24_the_footer_keeps_q_and_uv_lock_shows_its_progress_and_cancels(
     slow.write_text("#!/bin/sh\necho 'Resolving dependencies...'\nexec sleep 600\n")
     slow.chmod(0o755)
     torchdoctor = Path(sys.executable).parent / "torchdoctor"
-    terminal = Terminal([str(torchdoctor), "--demo"], path=f"{slow.parent}:/usr/bin:/bin")
+    terminal = Terminal([str(torchdoctor), "--demo"], home=tmp_path / "home", path=f"{slow.parent}:/usr/bin:/bin")
     try:
         terminal.wait_for("a Fix all safe")
         screen = terminal.wait_for("TD304")  # keys act on the findings: wait for them, as a person would
