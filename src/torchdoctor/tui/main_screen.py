@@ -107,7 +107,7 @@ class MainScreen(Screen[None]):
         """The verdict line while there is no verdict yet (the probing spinner), or a provisional one, which keeps
         the colour of its worst finding."""
         summary = self.query_one("#summary", Static)
-        summary.update(line)
+        summary.update(line, layout=False)
         if not keep_colour:
             summary.set_classes("")
 
