@@ -78,17 +78,18 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=4.0)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    folder = Path(tempfile.mkdtemp(prefix="torchdoctor-probing-cpu-"))
-    project = folder / "project"
-    project.mkdir()
-    (project / "pyproject.toml").write_text('[project]\nname = "p"\nversion = "0"\ndependencies = ["torch"]\n')
-    python = make_venv(project / ".venv", {"torch": HANGING_TORCH})
     results: dict[str, list[float]] = {"app": [], "floor": [], "floor with layout passes": []}
-    for _ in range(args.rounds):
-        app = TorchDoctorApp(project, python=str(python), output_dir=folder)
-        results["app"].append(asyncio.run(share_of_a_core(app, args.seconds)))
-        results["floor"].append(asyncio.run(share_of_a_core(OneLine(layout=False), args.seconds)))
-        results["floor with layout passes"].append(asyncio.run(share_of_a_core(OneLine(layout=True), args.seconds)))
+    with tempfile.TemporaryDirectory(prefix="torchdoctor-probing-cpu-") as name:
+        folder = Path(name)
+        project = folder / "project"
+        project.mkdir()
+        (project / "pyproject.toml").write_text('[project]\nname = "p"\nversion = "0"\ndependencies = ["torch"]\n')
+        python = make_venv(project / ".venv", {"torch": HANGING_TORCH})
+        for _ in range(args.rounds):
+            app = TorchDoctorApp(project, python=str(python), output_dir=folder)
+            results["app"].append(asyncio.run(share_of_a_core(app, args.seconds)))
+            results["floor"].append(asyncio.run(share_of_a_core(OneLine(layout=False), args.seconds)))
+            results["floor with layout passes"].append(asyncio.run(share_of_a_core(OneLine(layout=True), args.seconds)))
     medians = {name: statistics.median(shares) for name, shares in results.items()}
     for name, share in medians.items():
         print(f"{name}: {share * 100:.1f}% of a core while probing (median of {args.rounds})")
