@@ -133,8 +133,11 @@ class MainScreen(Screen[None]):
         self.query_one("#lock-log", RichLog).write(line)
 
     def lock_status(self, line: Text | str) -> None:
-        """The line above uv lock's log: its spinner and elapsed time while it runs, empty after."""
-        self.query_one("#lock-status", Static).update(line)
+        """The line above uv lock's log: its spinner and elapsed time while it runs, empty after. Only its first and
+        last update can change its height (empty, one line): the spinner's ticks in between redraw the line without
+        a layout pass of the screen."""
+        status = self.query_one("#lock-status", Static)
+        status.update(line, layout=not (str(line) and str(status.content)))
 
     def lock_log_text(self) -> str:
         """What uv lock's log holds, as plain text."""
