@@ -48,16 +48,16 @@ def findings(fleet: FleetInfo) -> list:
 
 def test_the_cli_runs_a_cpu_fleet_gathers_every_rank_and_reports_only_the_one_that_differs(real_torch_python,
                                                                                             tmp_path, monkeypatch):
-    """Three gloo ranks through the CLI, rank 1 with a variable set and another torch: every rank is gathered and
-    measured, what differs is reported against the others, and nothing else is (the two healthy ranks agree in
+    """Four gloo ranks through the CLI, rank 1 with a variable set and another torch: every rank is gathered and
+    measured, what differs is reported against the others, and nothing else is (the three healthy ranks agree in
     everything else). The saved snapshot replays to the same report. One job holds all of this: each rank is a real
-    torch import, the heaviest thing the suite does."""
+    torch import, the heaviest thing the suite does (a job of two ranks is the hang test's below)."""
     on_one_rank(tmp_path, monkeypatch, """
         os.environ["NCCL_P2P_DISABLE"] = "1"
         import torch
         torch.__version__ = "2.12.0+cu128"  # as if this node's environment had another wheel
     """)
-    ranks, saved = 3, tmp_path / "fleet.json"
+    ranks, saved = 4, tmp_path / "fleet.json"
     first = run_cli("fleet", "--python", real_torch_python, "--nproc-per-node", str(ranks), "--timeout", "15",
                     "--gemm-seconds", "0.2", "--max-bytes", str(4 << 20), "--save-snapshot", str(saved),
                     "--project", str(tmp_path), "--color", "never")
@@ -76,8 +76,8 @@ def test_the_cli_runs_a_cpu_fleet_gathers_every_rank_and_reports_only_the_one_th
     assert ops == {(op, size << 20) for op in ("all_reduce", "all_gather") for size in (1, 4)}  # up to --max-bytes
     found = {d.code: d for d in findings(fleet)}
     assert set(found) == {"TD702", "TD704"}, found
-    assert found["TD702"].message.startswith("torch differs between ranks: rank 1: 2.12.0+cu128, where ranks 0, 2 have")
-    assert found["TD704"].message == "NCCL_P2P_DISABLE differs between ranks: rank 1: 1, where ranks 0, 2 have not set"
+    assert found["TD702"].message.startswith("torch differs between ranks: rank 1: 2.12.0+cu128, where ranks 0, 2, 3 have")
+    assert found["TD704"].message == "NCCL_P2P_DISABLE differs between ranks: rank 1: 1, where ranks 0, 2, 3 have not set"
     assert found["TD704"].severity == Severity.WARNING
     replay = run_cli("fleet", "--snapshot", str(saved), "--color", "never")
     assert replay.code == 0 and replay.stdout == first.stdout
@@ -89,6 +89,7 @@ def test_a_rank_that_hangs_is_a_finding_within_the_timeout_not_a_hang(real_torch
     fleet = run_fleet(real_torch_python, FleetOptions(nproc_per_node=2, timeout_s=4.0, gemm_seconds=0.2))
     took = time.monotonic() - started
     assert fleet.done and fleet.missing == {"1": "facts"}
+    assert [r.rank for r in fleet.ranks] == [0] and fleet.ranks[0].torch  # the rank that answered is gathered
     assert took < 4.0 + 60  # the phase's timeout, startup and the grace: not the job's whole deadline
     (missing,) = [d for d in findings(fleet) if d.code == "TD701"]
     assert missing.severity == Severity.ERROR and missing.message.startswith("rank 1 did not report its facts within 4 s")
