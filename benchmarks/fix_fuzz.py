@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
+import os
 import random
 import sys
 import tempfile
@@ -28,6 +29,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
 import layouts  # noqa: E402
+
+
+def _offline_with_a_cache_of_its_own(cache: str) -> None:
+    """Each worker as the tests run: offline (what the fuzz finds must not depend on the network, nor wait on it) and
+    with a probe and index cache of its own, never the user's ~/.cache/torchdoctor."""
+    os.environ.update(TORCHDOCTOR_OFFLINE="1", TORCHDOCTOR_CACHE_DIR=os.path.join(cache, str(os.getpid())))
 
 
 def _work(job: tuple[int, int, str, int]) -> tuple[str, Counter, list[tuple[str, tuple[str, ...], list[str]]]]:
@@ -61,7 +68,8 @@ def main() -> int:
     began = time.monotonic()
     totals = {machine: Counter() for machine in machines}
     examples = []
-    with multiprocessing.get_context("spawn").Pool(args.jobs) as pool:
+    with tempfile.TemporaryDirectory(prefix="torchdoctor-fuzz-cache-") as cache, multiprocessing.get_context(
+            "spawn").Pool(args.jobs, initializer=_offline_with_a_cache_of_its_own, initargs=(cache,)) as pool:
         for machine, total, found in pool.imap_unordered(_work, jobs):
             totals[machine] += total
             examples += found

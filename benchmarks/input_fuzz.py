@@ -48,9 +48,12 @@ def _alarm(*_: object) -> None:
     raise _Hang
 
 
-def _worker_setup() -> None:
+def _worker_setup(cache: str) -> None:
+    """Each worker as the tests run: offline, with a probe and index cache of its own (never the user's), uv's lock
+    check off, and memory and time capped per input."""
     import torchdoctor.probes.lock_check as lock_check
 
+    os.environ.update(TORCHDOCTOR_OFFLINE="1", TORCHDOCTOR_CACHE_DIR=os.path.join(cache, str(os.getpid())))
     lock_check.find_uv = lambda: None
     resource.setrlimit(resource.RLIMIT_AS, (MEMORY_CAP, MEMORY_CAP))
     signal.signal(signal.SIGALRM, _alarm)
@@ -146,7 +149,8 @@ def _cli(job: tuple[int, int, int]) -> tuple[str, Counter, list[str]]:
             scenario = _special(Path(folder), number, rng, seeds)
             form = rng.choice(["text", "json", "markdown"])
             environment = {**os.environ, "TORCHDOCTOR_STATE_DIR": str(Path(folder) / "state"),
-                           "TORCHDOCTOR_CACHE_DIR": str(Path(folder) / "cache"), "TORCHDOCTOR_OFFLINE": "1"}
+                           "TORCHDOCTOR_CACHE_DIR": str(Path(folder) / "cache"), "TORCHDOCTOR_OFFLINE": "1",
+                           "UV_CACHE_DIR": str(Path(folder) / "uv-cache"), "XDG_CONFIG_HOME": str(Path(folder) / "config")}
             counts = Counter(inputs=1)
             try:
                 done = subprocess.run([sys.executable, "-m", "torchdoctor", "check", "--project", str(Path(folder) / "project"),
@@ -183,7 +187,8 @@ def main() -> int:
     began = time.monotonic()
     totals: dict[str, Counter] = {}
     examples: list[str] = []
-    with multiprocessing.get_context("spawn").Pool(args.jobs, initializer=_worker_setup) as pool:
+    with tempfile.TemporaryDirectory(prefix="torchdoctor-fuzz-cache-") as cache, multiprocessing.get_context(
+            "spawn").Pool(args.jobs, initializer=_worker_setup, initargs=(cache,)) as pool:
         for part, total, found in pool.imap_unordered(_call, jobs):
             totals[part] = totals.get(part, Counter()) + total
             examples += found

@@ -97,6 +97,9 @@ def main() -> int:
     results: dict[str, list[float]] = {"probing": [], "uv lock": [], "floor": [], "floor with layout passes": []}
     with tempfile.TemporaryDirectory(prefix="torchdoctor-probing-cpu-") as name:
         folder = Path(name)
+        # Offline (the demo's nightly index is not read) and with folders of its own, never the user's.
+        os.environ.update(TORCHDOCTOR_OFFLINE="1", TORCHDOCTOR_CACHE_DIR=str(folder / "cache"),
+                          TORCHDOCTOR_STATE_DIR=str(folder / "state"))
         project = folder / "project"
         project.mkdir()
         (project / "pyproject.toml").write_text('[project]\nname = "p"\nversion = "0"\ndependencies = ["torch"]\n')
