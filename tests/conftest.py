@@ -93,10 +93,10 @@ def write_project(folder: Path, pyproject: str, files: dict[str, str] | None = N
 @pytest.fixture(autouse=True)
 def private_cache(tmp_path_factory, monkeypatch):
     """Each test gets its own probe cache, backup folder (`fix` keeps one before writing; undo reads it), and uv its
-    own cache and configuration folder: no test sees another's, none reads or writes the user's. Without this, the
-    TUI's fix tests left backups in ~/.local/state/torchdoctor, uv (run by the lock-freshness check) kept interpreter
-    facts in ~/.cache/uv, and a uv.toml in ~/.config/uv would have changed what it resolved. A test that sets one of
-    these itself wins."""
+    own cache and configuration folder: no test sees another's, none reads or writes the user's. Without this, a
+    `fix --yes` test that set no folder of its own left its backup in ~/.local/state/torchdoctor, uv (run by the
+    lock-freshness check) kept interpreter facts in ~/.cache/uv, and a uv.toml in ~/.config/uv would have changed what
+    it resolved. A test that sets one of these itself wins."""
     monkeypatch.setenv("TORCHDOCTOR_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
     monkeypatch.setenv("TORCHDOCTOR_STATE_DIR", str(tmp_path_factory.mktemp("state")))
     monkeypatch.setenv("UV_CACHE_DIR", str(tmp_path_factory.mktemp("uv-cache")))
