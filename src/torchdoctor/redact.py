@@ -46,24 +46,40 @@ _CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-
 _SECRET_NAME = re.compile(r"(TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|AUTH|API_?KEY|ACCESS_?KEY|PRIVATE_?KEY)", re.I)
 
 
+def _hide_userinfo(match: re.Match[str]) -> str:
+    return f"{match.group('scheme')}***@"
+
+
+def _hide_query_value(match: re.Match[str]) -> str:
+    return f"{match.group('name')}***"
+
+
+def _hide_value(match: re.Match[str]) -> str:
+    """A secret's value shown as ***; one already shown as REDACTED (redact_variable's word) keeps it."""
+    return match.group("name") + ("***" if match.group("value") != REDACTED else REDACTED)
+
+
+def _escape_control(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\u{code:04x}" if code > 0xFF else f"\\x{code:02x}"
+
+
 def redact_url(text: str) -> str:
     """Replace the user-info of every URL in `text`, and credentials in its query, with ***."""
     # Each pattern runs only where the characters it needs are there: a uv.lock holds thousands of URLs and
     # markers, and most have no `@`, `?` or `&`.
     if "://" in text and "@" in text:
-        text = _USERINFO.sub(lambda m: f"{m.group('scheme')}***@", text)
+        text = _USERINFO.sub(_hide_userinfo, text)
     if "=" in text:
         if "?" in text or "&" in text:
-            text = _QUERY_SECRET.sub(lambda m: f"{m.group('name')}***", text)
+            text = _QUERY_SECRET.sub(_hide_query_value, text)
         # Both need a secret's name: a lock's markers (kilobytes of `extra == '…'`) have none, and scanning them
         # for one took most of the time of reading a large lock.
         if any(word in text for word in _SECRET_WORDS):
-            text = _SECRET_ASSIGNMENT.sub(
-                lambda m: m.group("name") + ("***" if m.group("value") != REDACTED else REDACTED), text)
+            text = _SECRET_ASSIGNMENT.sub(_hide_value, text)
         lowered = text.lower()
         if any(word.lower() in lowered for word in _SECRET_WORDS):
-            text = _DECLARED_SECRET.sub(
-                lambda m: m.group("name") + ("***" if m.group("value") != REDACTED else REDACTED), text)
+            text = _DECLARED_SECRET.sub(_hide_value, text)
     return text
 
 
@@ -71,7 +87,7 @@ def escape_controls(text: str) -> str:
     """Control characters shown as their escapes (`\\x1b`), so printing the text cannot drive the terminal."""
     if text.isprintable():  # every character _CONTROLS matches is unprintable (Cc or Cf): nothing to escape
         return text
-    return _CONTROLS.sub(lambda m: f"\\u{ord(m.group()):04x}" if ord(m.group()) > 0xFF else f"\\x{ord(m.group()):02x}", text)
+    return _CONTROLS.sub(_escape_control, text)
 
 
 def clean(text: str) -> str:
