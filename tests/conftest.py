@@ -114,6 +114,20 @@ def contains(bigger, smaller) -> bool:
     return bigger == smaller
 
 
+def processes_with(text: str) -> list[int]:
+    """The processes whose command line (its arguments joined by spaces) holds `text`, read from /proc; one that
+    ends meanwhile is skipped. How a test finds the children a command left behind."""
+    found = []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                if text in Path(f"/proc/{name}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace"):
+                    found.append(int(name))
+            except OSError:
+                continue
+    return found
+
+
 HANGING_TORCH = "import time\ntime.sleep(600)\n"
 """A `torch` whose import never finishes, as on a wedged driver or a stalled network file system."""
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from conftest import CASES, HANGING_TORCH, SNAPSHOTS, interruptible, make_venv, run_cli, write_project
+from conftest import CASES, HANGING_TORCH, SNAPSHOTS, interruptible, make_venv, processes_with, run_cli, write_project
 
 NO_TORCH_PROJECT = """
 [project]
@@ -150,21 +150,6 @@ def test_rules_lists_every_code():
     result = run_cli("rules")
     assert result.code == 0
     assert "TD201  cpu-build-on-nvidia-machine" in result.stdout
-
-
-def processes_with(text: str) -> list[str]:
-    """The processes whose command line holds `text` (read from /proc; one that ends meanwhile is skipped)."""
-    import os
-
-    found = []
-    for pid in os.listdir("/proc"):
-        if pid.isdigit():
-            try:
-                if text.encode() in open(f"/proc/{pid}/cmdline", "rb").read():
-                    found.append(pid)
-            except OSError:
-                continue
-    return found
 
 
 def test_ctrl_c_during_a_hanging_import_stops_at_once_and_leaves_no_child(tmp_path):

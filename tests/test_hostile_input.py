@@ -18,7 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import SNAPSHOTS, examples, interruptible, make_venv, run_cli, write_project
+from conftest import SNAPSHOTS, examples, interruptible, make_venv, processes_with, run_cli, write_project
 from torchdoctor.probes.project import probe_project
 from torchdoctor.redact import clean
 
@@ -206,18 +206,6 @@ ESCAPING_PYTHON = '''#!/bin/sh
 setsid sleep 300 &
 exec sleep 300
 '''
-
-
-def processes_with(token: str) -> list[int]:
-    found = []
-    for name in os.listdir("/proc"):
-        if name.isdigit():
-            try:
-                if token in Path(f"/proc/{name}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace"):
-                    found.append(int(name))
-            except OSError:
-                continue
-    return found
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")

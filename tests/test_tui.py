@@ -85,12 +85,18 @@ def cpu_laptop_app() -> TorchDoctorApp:
     return TorchDoctorApp(project, recorded=machine, label=f"{shown_path(project)} (a laptop without an NVIDIA GPU)", output_dir=project.parent)
 
 
+async def wait_until(condition, pause, timeout: float = 60.0) -> None:
+    """Until `condition()` holds, awaiting `pause()` in between, for at most `timeout` s: a loaded machine takes
+    a while to get where a test waits for it; the assertion that follows says if it never did."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition() and asyncio.get_running_loop().time() < deadline:
+        await pause()
+
+
 async def settle(pilot) -> None:
     """Until the screen is built and probing has begun, then until no worker runs and their messages are handled
     (a finished probe starts the fix preview's proof). A loaded machine takes a while for the first."""
-    deadline = asyncio.get_running_loop().time() + 60
-    while not pilot.app.started and asyncio.get_running_loop().time() < deadline:
-        await pilot.pause(0.05)
+    await wait_until(lambda: pilot.app.started, lambda: pilot.pause(0.05))
     for _ in range(10):
         await pilot.pause()
         if not any(worker.is_running for worker in pilot.app.workers):
@@ -330,9 +336,7 @@ async def test_quitting_while_the_tabs_mount_waits_for_them_and_quits_cleanly(mo
         await app.run_action("quit")  # what q and Ctrl+C do (a key press would wait for the held screen)
         assert app.quit_when_built and app.is_running and not app.main.tabs_mounted
         gate.set()
-        deadline = asyncio.get_running_loop().time() + 60
-        while app.is_running and asyncio.get_running_loop().time() < deadline:
-            await asyncio.sleep(0.05)
+        await wait_until(lambda: not app.is_running, lambda: asyncio.sleep(0.05))
         assert not app.is_running and app.main.tabs_mounted
     assert app.return_code == 0
 
@@ -348,9 +352,7 @@ async def test_quitting_mid_probe_leaves_no_child_process(tmp_path):
     (project / "pyproject.toml").write_text('[project]\nname = "p"\nversion = "0"\n')
     app = TorchDoctorApp(project, python=str(python), output_dir=tmp_path)
     async with app.run_test(size=(100, 30)) as pilot:
-        deadline = asyncio.get_running_loop().time() + 60
-        while not runner._running and asyncio.get_running_loop().time() < deadline:
-            await pilot.pause(0.1)  # until the probe's child runs (a loaded machine takes a while)
+        await wait_until(lambda: bool(runner._running), lambda: pilot.pause(0.1))  # until the probe's child runs
         await pilot.pause(0.5)
         children = list(runner._running)
         assert children and app.probing  # `import torch` hangs in a child
