@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -18,9 +19,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import SNAPSHOTS, examples, interruptible, make_venv, processes_with, run_cli, write_project
+from conftest import FIXTURES, SNAPSHOTS, examples, interruptible, make_venv, processes_with, run_cli, write_project
 from torchdoctor.probes.project import probe_project
 from torchdoctor.redact import clean
+from torchdoctor.uvlock import find_uv
 
 MACHINE = str(SNAPSHOTS / "h100-pypi.json")
 MINIMAL = '[project]\nname = "x"\nversion = "0"\ndependencies = ["torch"]\n'
@@ -326,3 +328,56 @@ def test_what_the_third_full_run_found_secrets_glued_to_other_text():
                     "torch>=2.://user:" + hostile.SECRET_MARK + "@pypi.example.com/simple"):
         assert hostile.SECRET_MARK not in clean(damaged), damaged
     assert clean("tiktoken==0.9 alibabacloud-credentials>=1") == "tiktoken==0.9 alibabacloud-credentials>=1"
+
+
+# --- diagnosing runs nothing of the project ----------------------------------------------------------
+
+
+def planted_project(tmp_path: Path, python_version: str) -> tuple[Path, Path]:
+    """The recorded H100's project (a uv.lock, so the lock's freshness is asked of uv) with two ways to run code
+    planted: an executable named by `.python-version` ("relative" or "absolute"), which uv would run to learn its
+    interpreter, and an in-tree build backend, which a build of the project would import. Each logs to `ran`."""
+    project = tmp_path / "project"
+    shutil.copytree(FIXTURES / "projects" / "h100-pypi", project)
+    ran = tmp_path / "ran"
+    evil = project / "evilpy"
+    evil.write_text(f"#!/bin/sh\necho \"evilpy $*\" >> {ran}\nexec {sys.executable} \"$@\"\n", encoding="utf-8")
+    evil.chmod(0o755)
+    named = "./evilpy" if python_version == "relative" else str(evil)
+    (project / ".python-version").write_text(named + "\n", encoding="utf-8")
+    (project / "backend.py").write_text(f"open({str(ran)!r}, 'a').write('build backend\\n')\n", encoding="utf-8")
+    with open(project / "pyproject.toml", "a", encoding="utf-8") as handle:
+        handle.write('\n[build-system]\nrequires = []\nbuild-backend = "backend"\nbackend-path = ["."]\n')
+    return project, ran
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a shell script stands for the planted interpreter")
+@pytest.mark.parametrize("python_version", ["relative", "absolute"])
+def test_diagnosing_never_runs_an_interpreter_or_backend_the_project_names(tmp_path, python_version):
+    """`.python-version` naming a path made uv run it to learn the interpreter, from `check --no-machine` (the CI
+    lint that probes nothing) on: uv is now handed torchdoctor's chosen interpreter. Nothing the project names runs
+    while diagnosing: --no-machine, --snapshot and fix --dry-run (the app's is test_tui's)."""
+    project, ran = planted_project(tmp_path, python_version)
+    assert find_uv() is not None
+    for arguments in (("check", "--no-machine"), ("check", "--snapshot", MACHINE),
+                      ("fix", "TD316", "--dry-run", "--snapshot", MACHINE)):
+        result = run_cli(*arguments, "--project", str(project), "--color", "never", "-v")
+        assert result.code in (0, 1, 2), result.stderr
+        assert "Traceback" not in result.stderr
+        assert not ran.exists(), f"{arguments}: {ran.read_text()}"
+    # The lock's freshness was still asked of uv, with torchdoctor's own interpreter.
+    shown = run_cli("check", "--no-machine", "--project", str(project), "--format", "json")
+    freshness = json.loads(shown.stdout)["snapshot"]["project"]["lock"]["freshness"]
+    assert freshness is not None and "evilpy" not in json.dumps(freshness), freshness
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a shell script stands for the planted interpreter")
+def test_a_live_check_runs_only_the_chosen_interpreter(tmp_path, real_torch_python):
+    """Live, the one interpreter chosen for the probe runs (named in the report), and nothing the project names."""
+    project, ran = planted_project(tmp_path, "relative")
+    result = run_cli("check", "--project", str(project), "--python", real_torch_python, "--format", "json", timeout=180)
+    assert result.code in (0, 1), result.stderr
+    assert not ran.exists(), ran.read_text()
+    snapshot = json.loads(result.stdout)["snapshot"]
+    assert snapshot["interpreter"]["path"] == real_torch_python
+    assert snapshot["torch"]["status"] == "ok"

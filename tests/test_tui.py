@@ -557,3 +557,23 @@ async def test_without_a_fleet_run_its_key_says_so_and_adds_no_tab():
         await pilot.press("7")
         await pilot.pause()
         assert app.query_one("#tabs").active == "tab-findings" and not app.query("#tab-fleet")
+
+
+@run_async
+async def test_the_app_runs_nothing_the_project_names_before_a_fix_is_confirmed(tmp_path):
+    """A `.python-version` naming an executable and an in-tree build backend (test_hostile_input's planted project):
+    the app reads the project, asks uv about its lock, proves and previews fixes, and runs neither."""
+    from test_hostile_input import planted_project
+
+    project, ran = planted_project(Path.home(), "relative")
+    app = TorchDoctorApp(project, recorded=recorded("h100-pypi"), label="planted", output_dir=project.parent)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        assert app.report.diagnoses
+        for _ in app.report.diagnoses:
+            await pilot.press("down")
+            await settle(pilot)
+        await pilot.press("f")  # the confirmation is shown; nothing is applied until it is answered
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmFix)
+    assert not ran.exists(), ran.read_text()

@@ -658,7 +658,8 @@ def command_fix(args: argparse.Namespace) -> int:
     if not args.yes:
         if not sys.stdin.isatty():
             raise UsageError("nothing written: pass --yes to write without a confirmation")
-        answer = input(f"Write these changes to {preview.path}? [y/N] ").strip().lower()
+        then = " and run `uv lock` (uv may run the project's build backend)" if args.lock else ""
+        answer = input(f"Write these changes to {preview.path}{then}? [y/N] ").strip().lower()
         if answer not in ("y", "yes"):
             print("torchdoctor: nothing written", file=sys.stderr)
             return ExitCode.CLEAN
@@ -743,7 +744,7 @@ def run_uv_lock(root: Path) -> int:
 
     if find_uv() is None:
         raise UsageError("`uv` is not installed; run `uv lock` yourself once it is")
-    print(f"running: uv lock (in {root})", file=sys.stderr)
+    print(f"running: uv lock (in {root}; uv may run the project's build backend)", file=sys.stderr)
     result = lock(root, on_line=lambda line: print(line, file=sys.stderr))
     return ExitCode.CLEAN if result.ok else ExitCode.FINDINGS
 

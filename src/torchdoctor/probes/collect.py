@@ -66,7 +66,8 @@ def take_snapshot(
                                                 timeout_s=torch_timeout_s, fresh=fresh)
         nvml = pool.submit(reported, "nvml", probe_nvml)
         system = pool.submit(reported, "system", probe_system, project=str(root))
-        project = with_lock_freshness(reported("project", probe_project, root, found_by))
+        chosen = interpreter.path if interpreter.exists else None
+        project = with_lock_freshness(reported("project", probe_project, root, found_by), chosen)
 
         def assembled(torch_info: TorchInfo) -> Snapshot:
             nvml_info = nvml.result()
@@ -102,11 +103,12 @@ def with_project(snapshot: Snapshot, directory: Path) -> Snapshot:
     return replace(snapshot, project=with_lock_freshness(read_project(directory)))
 
 
-def with_lock_freshness(project: ProjectInfo) -> ProjectInfo:
-    """The project with uv's own verdict on its lock, when uv can give one without running project code."""
+def with_lock_freshness(project: ProjectInfo, python: str | None = None) -> ProjectInfo:
+    """The project with uv's own verdict on its lock, when uv can give one without running project code. uv runs
+    `python` (the interpreter chosen for the live probe), else torchdoctor's own: never one the project names."""
     if project.lock is None:
         return project
-    freshness = check_lock_freshness(project)
+    freshness = check_lock_freshness(project, python)
     return replace(project, lock=replace(project.lock, freshness=freshness)) if freshness else project
 
 

@@ -7,6 +7,11 @@ network and runs no project code:
   sources, is not asked: uv would build those packages (run their build backends) to read their metadata;
 - `--no-build` makes uv refuse to build any other source distribution.
 
+uv is handed the interpreter: torchdoctor's own, or in a live check the one chosen for the probe (which runs
+anyway). Left to itself uv discovers one, and it reads `.python-version`, which may name an executable in the
+project (`./evilpy`): uv would run it to learn what it is. `--no-python-downloads` keeps it from fetching one. An
+interpreter that the project's `requires-python` excludes makes uv refuse: "unknown", and TD401 compares.
+
 Exit 0 is "fresh". uv says "needs to be updated" when it resolved and the lock would change: "stale".
 Offline, uv often cannot resolve at all (metadata not in its cache): then the answer is "unknown", said
 as such, and TD401 falls back to its own comparison.
@@ -15,6 +20,7 @@ as such, and TD401 falls back to its own comparison.
 from __future__ import annotations
 
 import os
+import sys
 
 from torchdoctor.probes.runner import run_command
 from torchdoctor.snapshot import LockFreshness, ProjectInfo
@@ -40,13 +46,16 @@ def why_not_asked(project: ProjectInfo) -> str | None:
     return None
 
 
-def check_lock_freshness(project: ProjectInfo, timeout_s: float = CHECK_TIMEOUT_S) -> LockFreshness | None:
-    """uv's verdict on the project's lock, or None when uv is not installed or not asked (see why_not_asked)."""
+def check_lock_freshness(project: ProjectInfo, python: str | None = None,
+                         timeout_s: float = CHECK_TIMEOUT_S) -> LockFreshness | None:
+    """uv's verdict on the project's lock, or None when uv is not installed or not asked (see why_not_asked).
+    `python` is the interpreter uv may run (the probe's choice); torchdoctor's own when None."""
     uv = find_uv()
     if uv is None or why_not_asked(project) is not None:
         return None
     env = dict(os.environ, NO_COLOR="1", UV_NO_PROGRESS="1", UV_PYTHON_DOWNLOADS="never")
-    result = run_command([uv, "lock", "--check", "--offline", "--no-build", "--project", project.root],
+    result = run_command([uv, "lock", "--check", "--offline", "--no-build", "--no-python-downloads",
+                          "--python", python or sys.executable, "--project", project.root],
                          timeout_s=timeout_s, env=env, cwd=project.root)
     lines = [line.strip() for line in (result.stderr or "").splitlines() if line.strip()]
     if result.error or result.timed_out or result.returncode is None:

@@ -388,7 +388,7 @@ class TorchDoctorApp(App[int]):
     def action_lock(self) -> None:
         if self.snapshot is None:
             return
-        self.main.lock_started(Text(f"$ uv lock   (in {self.snapshot.project.root})"))
+        self.main.lock_started(Text(f"$ uv lock   (in {self.snapshot.project.root}; uv may run the project's build backend)"))
         self.lock_cancel.clear()
         self.lock_started = time.monotonic()
         self.lock(Path(self.snapshot.project.root))
