@@ -9,7 +9,7 @@ from pathlib import Path
 from conftest import CASES, FIXTURES, SNAPSHOTS, run_cli
 from torchdoctor.checks import run_checks
 from torchdoctor.fixes import apply_fixes, fixable
-from torchdoctor.fixes.proof import plan_fixes, prove
+from torchdoctor.workflow.proof import plan_fixes, prove
 from torchdoctor.probes.project import probe_project
 from torchdoctor.snapshot import Snapshot
 
@@ -125,7 +125,8 @@ def test_fix_lock_is_a_transaction_that_puts_both_files_back_when_uv_lock_fails(
                      env={"UV_OFFLINE": "1", "UV_CACHE_DIR": str(tmp_path / "empty-cache"), "UV_PYTHON_DOWNLOADS": "never",
                           "TORCHDOCTOR_STATE_DIR": str(tmp_path / "state"), "XDG_CONFIG_HOME": str(tmp_path / "config")})
     assert result.code == 1, result.stderr
-    assert "uv lock failed: pyproject.toml and uv.lock are back as they were" in result.stderr
+    assert "torchdoctor: lock failed: " in result.stderr
+    assert "pyproject.toml and uv.lock are back as they were" in result.stderr
     assert {name: (folder / name).read_bytes() for name in ("pyproject.toml", "uv.lock")} == before
 
 

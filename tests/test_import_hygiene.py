@@ -36,7 +36,7 @@ def test_the_app_draws_its_first_screen_before_importing_the_core():
 
 LAYERS = (
     ("faces", lambda m: m in ("torchdoctor.cli", "torchdoctor.__main__") or m.startswith("torchdoctor.tui")),
-    ("workflow", lambda m: m == "torchdoctor.workflow"),
+    ("workflow", lambda m: m == "torchdoctor.workflow" or m.startswith("torchdoctor.workflow.")),
     ("render, checks, fixes", lambda m: m.startswith(("torchdoctor.render", "torchdoctor.checks", "torchdoctor.fixes"))),
     ("probes", lambda m: m.startswith("torchdoctor.probes") or m == "torchdoctor.uvlock"),
     ("snapshot, model, knowledge and the other leaves", lambda m: True),

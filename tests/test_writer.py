@@ -85,7 +85,7 @@ def test_a_failed_write_leaves_no_backup_record_even_as_root(tmp_path, monkeypat
     def full_disk(*_):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("torchdoctor.fixes.writer.atomic_write", full_disk)
+    monkeypatch.setattr("torchdoctor.fixes.writer.replace_if_unchanged", full_disk)
     with pytest.raises(FixError, match="No space left"):
         write_fixed(path, CASE.encode(), explicit(CASE))
     assert path.read_text(encoding="utf-8") == CASE
@@ -147,3 +147,42 @@ def test_undo_on_a_full_disk_or_a_damaged_record_says_why_in_one_line(tmp_path, 
     record.write_text("{not json")
     with pytest.raises(FixError, match="the backup record .* cannot be read"):
         undo_last(path)
+
+
+@pytest.mark.parametrize("save", ["by rename", "in place"])
+def test_an_edit_saved_while_the_fix_is_written_is_never_lost(tmp_path, save):
+    """An editor saves at a random moment while the fix is written: whether the fix is refused (the edit came first)
+    or written (the edit came after and replaces it), the file ends as the editor saved it. The last comparison
+    runs after the new text is fsynced, at the swap itself."""
+    import random
+    import threading
+    import time
+
+    rng = random.Random(26)
+    edited = CASE + "\n# the user's edit\n"
+    lost = 0
+    for trial in range(150):
+        path = tmp_path / f"trial-{trial}" / "pyproject.toml"
+        path.parent.mkdir()
+        path.write_text(CASE, encoding="utf-8")
+        delay = rng.uniform(0, 0.004)
+
+        def editor() -> None:
+            time.sleep(delay)
+            if save == "by rename":
+                temporary = path.with_name("pyproject.toml.editor")
+                temporary.write_text(edited, encoding="utf-8")
+                os.replace(temporary, path)
+            else:
+                with open(path, "w", encoding="utf-8") as handle:
+                    handle.write(edited)
+
+        thread = threading.Thread(target=editor)
+        thread.start()
+        try:
+            write_fixed(path, CASE.encode(), explicit(CASE))
+        except FixError:
+            pass
+        thread.join()
+        lost += path.read_text(encoding="utf-8") != edited
+    assert lost == 0

@@ -154,7 +154,9 @@ def build_parser() -> argparse.ArgumentParser:
     fix.add_argument("--dry-run", action="store_true", help="print the unified diff and write nothing")
     fix.add_argument("--yes", action="store_true", help="write without asking")
     fix.add_argument("--unsafe", action="store_true", help="include fixes that change what the project promises")
-    fix.add_argument("--lock", action="store_true", help="run `uv lock` after writing")
+    fix.add_argument("--lock", action="store_true", help="(the default when uv is installed) run `uv lock` after writing")
+    fix.add_argument("--no-lock", action="store_true", help="write pyproject.toml only: no `uv lock`, no `uv sync`")
+    fix.add_argument("--no-sync", action="store_true", help="write and run `uv lock`, but not `uv sync`")
     fix.add_argument("--verify", action="store_true",
                      help="before writing, lock and sync the fixed project in a scratch folder and run a torch smoke test "
                           "there (downloads the wheels); write only if it passes")
@@ -591,7 +593,7 @@ def command_fix(args: argparse.Namespace) -> int:
     from torchdoctor.checks import RULES
     from torchdoctor.fixes import FixError
     from torchdoctor.probes.collect import with_project
-    from torchdoctor.workflow import CannotFix, choose_fixes, fix_diagnoses, preview_fixes, recheck, reread_project, write_fixes
+    from torchdoctor.workflow import CannotFix, choose_fixes, fix_diagnoses, preview_fixes
 
     if not args.codes and not args.all:
         raise UsageError("name the diagnoses to fix (e.g. `torchdoctor fix TD304`) or pass --all")
@@ -655,29 +657,28 @@ def command_fix(args: argparse.Namespace) -> int:
             print(f"torchdoctor: nothing written: {verification.summary}", file=sys.stderr)
             return ExitCode.FINDINGS
         print(f"verified in a scratch environment: {verification.summary}", file=sys.stderr)
+    from torchdoctor.workflow.transaction import Steps, carry_out
+
+    steps = Steps(lock=not args.no_lock, sync=not args.no_sync, offline_too=args.lock)
     if not args.yes:
         if not sys.stdin.isatty():
             raise UsageError("nothing written: pass --yes to write without a confirmation")
-        then = " and run `uv lock` (uv may run the project's build backend)" if args.lock else ""
+        then = (" and run `uv lock`" + (" and `uv sync`" if steps.sync else "") + " (uv may run the project's build "
+                "backend)") if steps.lock else ""
         answer = input(f"Write these changes to {preview.path}{then}? [y/N] ").strip().lower()
         if answer not in ("y", "yes"):
             print("torchdoctor: nothing written", file=sys.stderr)
             return ExitCode.CLEAN
-    try:
-        backup = write_fixes(preview)
-    except FixError as error:
-        raise UsageError(str(error)) from None
-    print(f"wrote {preview.path} (undo with `torchdoctor undo`; backup in {backup})", file=sys.stderr)
-    meant = [(d.code, d.message) for d in (*preview.applied, *(d for d, _ in preview.refused))]
-    said = recheck(meant, diagnoses, fix_diagnoses(reread_project(snapshot)))
-    if said.cured:
-        print(f"re-check: {', '.join(said.cured)} no longer reported", file=sys.stderr)
-    if said.still:
-        print(f"re-check: still reported: {', '.join(said.still)}", file=sys.stderr)
-    if args.lock:
-        return lock_or_put_back(Path(snapshot.project.root), preview.path)
-    print("next: `uv lock`, then `uv sync`", file=sys.stderr)
-    return ExitCode.FINDINGS if said.still else ExitCode.CLEAN
+    outcome = carry_out(snapshot, preview, steps, say=lambda step, line: print(
+        line if step == "write" else f"    {line}" if not line.startswith("running:") else line, file=sys.stderr))
+    if outcome.verdict == "not written":
+        raise UsageError(outcome.summary)
+    if outcome.backup is not None:
+        print(f"undo with `torchdoctor undo` (backup in {outcome.backup})", file=sys.stderr)
+    print(f"{outcome.verdict}: {outcome.summary}" if outcome.verdict != "put back" else f"torchdoctor: {outcome.summary}",
+          file=sys.stderr)
+    left = [d.code for d, _ in preview.refused]
+    return ExitCode.CLEAN if outcome.ok and not left else ExitCode.FINDINGS
 
 
 def fix_title(diagnosis) -> str:
@@ -709,44 +710,6 @@ def choose_alternative(diagnoses, codes: set[str], number: int):
             yield diagnosis
     if not found:
         raise UsageError(f"{', '.join(sorted(codes))} offers no alternative fix here")
-
-
-def lock_or_put_back(root: Path, pyproject: Path) -> int:
-    """`fix --lock` as one transaction: when `uv lock` fails, pyproject.toml and uv.lock are put back as they
-    were, and the report says so."""
-    from torchdoctor.files import atomic_write
-    from torchdoctor.fixes import FixError
-    from torchdoctor.fixes.writer import undo_last
-
-    lock = root / "uv.lock"
-    try:
-        lock_before = lock.read_bytes() if lock.exists() else None
-    except OSError as error:
-        raise UsageError(f"cannot read {lock}: {error.strerror}") from None
-    result = run_uv_lock(root)
-    if result == ExitCode.CLEAN:
-        return result
-    try:
-        undo_last(pyproject)
-        if lock_before is None:
-            lock.unlink(missing_ok=True)
-        else:
-            atomic_write(lock, lock_before)
-    except (FixError, OSError) as error:
-        raise UsageError(f"uv lock failed, and putting the files back failed too: {error}") from None
-    print("uv lock failed: pyproject.toml and uv.lock are back as they were", file=sys.stderr)
-    return result
-
-
-def run_uv_lock(root: Path) -> int:
-    from torchdoctor.uvlock import find_uv
-    from torchdoctor.uvlock import run_uv_lock as lock
-
-    if find_uv() is None:
-        raise UsageError("`uv` is not installed; run `uv lock` yourself once it is")
-    print(f"running: uv lock (in {root}; uv may run the project's build backend)", file=sys.stderr)
-    result = lock(root, on_line=lambda line: print(line, file=sys.stderr))
-    return ExitCode.CLEAN if result.ok else ExitCode.FINDINGS
 
 
 def command_undo(args: argparse.Namespace) -> int:

@@ -16,6 +16,7 @@ import json
 import os
 import shutil
 import tempfile
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -105,8 +106,17 @@ def verify_fix(snapshot: Snapshot, fixed_text: str, on_line: Callable[[str], Non
                 return Verification(False, f"{name} failed in the scratch copy: {result.error or _uv_error(result.stdout)}")
         interpreter = scratch / ".venv" / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
         say("verify: smoke test (import torch, a matmul, a torchvision operator)")
-        result = StreamingCommand([str(interpreter), "-I", "-c", SMOKE_TEST], cwd=folder, merge_stderr=True,
-                                  env=environment).wait(timeout_s)
+        return smoke_test(snapshot, interpreter, timeout_s=timeout_s)
+
+
+def smoke_test(snapshot: Snapshot, interpreter: Path, on_line: Callable[[str], None] | None = None,
+               timeout_s: float = STEP_TIMEOUT_S, cancel: threading.Event | None = None) -> Verification:
+    """The smoke test in `interpreter`, isolated and in an empty folder: on this machine's GPU where it has one."""
+    with tempfile.TemporaryDirectory(prefix="torchdoctor-smoke-") as folder:
+        environment = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME")}
+        shown = (lambda line: on_line(clean(line))) if on_line is not None else None
+        result = StreamingCommand([str(interpreter), "-I", "-c", SMOKE_TEST], on_line=shown, cwd=folder,
+                                  merge_stderr=True, env=environment).wait(timeout_s, cancel)
     return _verdict(snapshot, result.stdout, result.error)
 
 

@@ -19,7 +19,7 @@ import stat
 from collections.abc import Mapping
 from pathlib import Path
 
-from torchdoctor.files import atomic_write
+from torchdoctor.files import ChangedMeanwhile, atomic_write, replace_if_unchanged
 from torchdoctor.fixes.transforms import FixError
 from torchdoctor.paths import user_folder
 
@@ -37,7 +37,7 @@ def _backups(path: Path) -> Path:
     return state_folder() / "backups" / key
 
 
-def write_fixed(path: Path, original: bytes, new_text: str) -> Path:
+def write_fixed(path: Path, original: bytes, new_text: str, lock: Path | None = None) -> Path:
     """Write `new_text` over `path` if it still holds `original`; returns the backup's folder.
 
     A symlinked pyproject.toml is written through to its target (the link stays a link). Concurrent
@@ -60,20 +60,40 @@ def write_fixed(path: Path, original: bytes, new_text: str) -> Path:
             kept = backup / target.name
             kept.write_bytes(original)
             os.chmod(kept, stat.S_IMODE(target.stat().st_mode))
+            if lock is not None and lock.is_file():  # put back by undo once a lock step has replaced it
+                shutil.copy2(lock, backup / lock.name)
         except OSError as error:
             shutil.rmtree(backup, ignore_errors=True)
             raise FixError(f"cannot keep a backup in {folder}: {error.strerror}; nothing was written") from None
         try:
             _still(target, original)
-            atomic_write(target, new)
-        except (OSError, FixError) as error:
+            replace_if_unchanged(target, new, original)
+        except (OSError, FixError, ChangedMeanwhile) as error:
             shutil.rmtree(backup, ignore_errors=True)  # no record of a write that did not happen: undo stays usable
             if isinstance(error, FixError):
                 raise
+            if isinstance(error, ChangedMeanwhile):
+                raise FixError(f"{target} was edited while torchdoctor wrote it; your edit is kept and nothing was "
+                               "written (run the command again)") from None
             raise FixError(f"cannot write {target}: {error.strerror}; the file is unchanged") from None
-        (backup / "backup.json").write_text(
-            json.dumps({"path": str(target), "written_sha256": _digest(new), "created": stamp}), encoding="utf-8")
+        record: dict[str, object] = {"path": str(target), "written_sha256": _digest(new), "created": stamp}
+        if lock is not None:
+            record["lock"] = {"path": str(lock.resolve()), "existed": (backup / lock.name).is_file(), "written_sha256": None}
+        (backup / "backup.json").write_text(json.dumps(record), encoding="utf-8")
     return backup
+
+
+def record_lock_written(backup: Path) -> None:
+    """After the fix's `uv lock`: remember the lock it wrote, so that undo puts the old one back (and only over
+    that one: a lock written since is the user's)."""
+    meta_path = backup / "backup.json"
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        lock = Path(meta["lock"]["path"])
+        meta["lock"]["written_sha256"] = _digest(lock.read_bytes())
+        atomic_write(meta_path, json.dumps(meta).encode("utf-8"))
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise FixError(f"cannot record the new uv.lock in {backup}: {error}") from None
 
 
 def _still(path: Path, original: bytes) -> None:
@@ -129,7 +149,25 @@ def undo_last(path: Path) -> Path:
         )
     try:
         atomic_write(path, (backup / path.name).read_bytes())
+        _undo_lock(backup, meta.get("lock"))
         (backup / "backup.json").rename(backup / "undone.json")
     except OSError as error:
         raise FixError(f"cannot restore {path} from {backup}: {error.strerror}") from None
     return backup
+
+
+def _undo_lock(backup: Path, record: object) -> None:
+    """The uv.lock the fix's lock step replaced, put back when the lock is still the one that step wrote."""
+    if not isinstance(record, dict) or not record.get("written_sha256"):
+        return
+    lock = Path(str(record["path"]))
+    try:
+        current = lock.read_bytes()
+    except OSError:
+        return
+    if _digest(current) != record["written_sha256"]:
+        return  # locked again since: that lock is the user's
+    if record.get("existed"):
+        atomic_write(lock, (backup / lock.name).read_bytes())
+    else:
+        lock.unlink()

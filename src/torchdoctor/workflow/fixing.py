@@ -1,8 +1,5 @@
-"""The one flow under both faces: diagnose, choose fixes, preview (prove), write, re-check, undo.
-
-The CLI and the TUI call these and only show what they return, so `[tool.torchdoctor]`, --select / --ignore, which
-fixes a request picks, the proof a fix must pass and what the re-check says are decided once, here. The steps are
-plain functions over data (a Snapshot, Diagnoses, a FixPreview), so a face can run any of them in a worker thread.
+"""Fixing: choose the fixes a request names, prove them (proof.py), write them, and carry the change through
+`uv lock` and `uv sync` to a verdict, as one transaction (transaction.py); undo puts back what the last one wrote.
 """
 
 from __future__ import annotations
@@ -11,56 +8,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from torchdoctor.checks import PROJECT_RULES, assess_gemm, run_checks
+from torchdoctor.checks import run_checks
 from torchdoctor.fixes import FixError, fixable, unified_diff
-from torchdoctor.fixes.proof import Proof, plan_fixes
-from torchdoctor.model import Applicability, Diagnosis, Report, Severity
+from torchdoctor.model import Applicability, Diagnosis
 from torchdoctor.snapshot import Snapshot
-
-
-@dataclass(frozen=True)
-class Selection:
-    """Which codes to report: prefixes, as ruff's selectors (`TD3` is every TD3xx)."""
-
-    select: tuple[str, ...] = ()
-    ignore: tuple[str, ...] = ()
-
-    def keeps(self, code: str) -> bool:
-        if self.select and not any(code.startswith(prefix) for prefix in self.select):
-            return False
-        return not any(code.startswith(prefix) for prefix in self.ignore)
-
-
-def selection_for(snapshot: Snapshot, select: Iterable[str] = (), ignore: Iterable[str] = ()) -> Selection:
-    """The command line's --select replaces the project's `select`; --ignore adds to its `ignore`."""
-    settings = snapshot.project.pyproject.settings if snapshot.project.pyproject else None
-    chosen = tuple(code.upper() for code in select) or (settings.select if settings else ())
-    ignored = (settings.ignore if settings else ()) + tuple(code.upper() for code in ignore)
-    return Selection(chosen, ignored)
-
-
-def fail_on(snapshot: Snapshot, given: str | None) -> Severity:
-    """--fail-on, else the project's `fail-on`, else error."""
-    settings = snapshot.project.pyproject.settings if snapshot.project.pyproject else None
-    return Severity(given or (settings.fail_on if settings and settings.fail_on else "error"))
-
-
-def diagnose(snapshot: Snapshot, selection: Selection | None = None) -> Report:
-    """The Report: every rule run on the snapshot, the findings the selection keeps. A problem with the settings
-    themselves (TD001) is always kept: a typo in `ignore` must not hide itself."""
-    selection = selection or selection_for(snapshot)
-    kept: list[Diagnosis] = [d for d in run_checks(snapshot)
-                             if selection.keeps(d.code) or (d.code == "TD001" and "[tool.torchdoctor]" in d.message)]
-    if snapshot.torch.status == "not-probed":
-        # Nothing of this machine was probed (`check --no-machine`, a fleet run, or a recording of either): only the
-        # rules that read the project's files, and the fleet's own, which read what each rank reported.
-        kept = [d for d in kept if d.code in PROJECT_RULES or d.code.startswith("TD7")]
-    return Report(snapshot=snapshot, diagnoses=tuple(kept), gemm=assess_gemm(snapshot))
-
-
-# ---------------------------------------------------------------------------------------------
-# Fixing
-
+from torchdoctor.workflow.proof import Proof, plan_fixes
 
 class CannotFix(Exception):
     """Nothing can be fixed here at all (no pyproject.toml, or one that cannot be read): said in one line."""

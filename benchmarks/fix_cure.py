@@ -1,0 +1,169 @@
+"""Do the fixes the report offers work? Every fix (and each alternative, as printed) of every finding, on copies of
+the real projects of the field corpus × the recorded machines, taken as a user takes it. Prints one table of counts.
+
+Columns (issue 26): offered (a fix line shown), writes nothing (`fix CODE` would answer "nothing to change"),
+refused (nothing proven), companion left (after the fix a torch-family package comes from another index than torch
+on some platform × selection where both are installed), still an error (the finding is an error and is still
+reported once the fix is written and the project re-read with its lock removed), and curable (warnings and errors
+with a way to cure: a proven fix, or commands to run). Goal: 0 in the four defect columns, no fewer curable.
+
+    python benchmarks/fix_cure.py [--field ../shared/field] [--show 5]
+
+The run is offline with caches of its own, in process, on the recordings of tests/fixtures/snapshots.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+from collections import Counter
+from dataclasses import replace
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "src"))
+SNAPSHOTS = ROOT / "tests" / "fixtures" / "snapshots"
+MACHINES = {
+    "H100": SNAPSHOTS / "h100-pypi.json",
+    "WSL2 Blackwell": SNAPSHOTS / "wsl2-rtx5060ti-nightly.json",
+}
+COLUMNS = ("offered", "writes nothing", "refused", "companion left", "still an error", "curable")
+
+
+def field_projects(field: Path) -> dict[str, dict[str, str]]:
+    """Each project's files by the name they take in its folder: pyproject.toml, uv.lock, members' pyproject.toml."""
+    projects: dict[str, dict[str, str]] = {}
+    for path in sorted(field.glob("*__pyproject.toml")):
+        name = path.name.removesuffix("__pyproject.toml")
+        if "__member__" in name:
+            owner, member = name.split("__member__")
+            projects.setdefault(owner, {})[member.replace("--", "/") + "/pyproject.toml"] = path.read_text(encoding="utf-8")
+            continue
+        files = projects.setdefault(name, {})
+        files["pyproject.toml"] = path.read_text(encoding="utf-8")
+        lock = field / f"{name}__uv.lock"
+        if lock.is_file():
+            files["uv.lock"] = lock.read_text(encoding="utf-8")
+    return {name: files for name, files in projects.items() if "pyproject.toml" in files}
+
+
+def materialise(folder: Path, files: dict[str, str]) -> Path:
+    for relative, text in files.items():
+        target = folder / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+    return folder
+
+
+def measure(machine, files: dict[str, str], scratch: Path, examples: dict[str, list[str]], label: str) -> Counter:
+    from torchdoctor.model import Applicability, Severity
+    from torchdoctor.probes.collect import with_project
+    from torchdoctor.resolution import build_model
+    from torchdoctor.workflow import diagnose, fix_diagnoses, preview_fixes
+
+    counts: Counter = Counter()
+    project = materialise(scratch / "project", files)
+    snapshot = with_project(machine, project)
+    report = diagnose(snapshot)
+    locked = build_model(snapshot, from_lock=True) if snapshot.project.lock is not None else None
+    for diagnosis in report.diagnoses:
+        fixes = [f for f in (diagnosis.fix, *diagnosis.alternatives) if f is not None]
+        if diagnosis.severity >= Severity.WARNING and any(f.edit is not None or f.commands for f in fixes):
+            counts["curable"] += 1
+        for number, fix in enumerate(fixes):
+            if fix.edit is None:
+                continue
+            counts["offered"] += 1
+            taken = replace(diagnosis, fix=fix)
+            where = f"{label} {diagnosis.code}" + (f" alt {number}" if number else "")
+            preview = preview_fixes(snapshot, [taken], follow=True, codes={diagnosis.code},
+                                    unsafe=fix.applicability is Applicability.UNSAFE)
+            if not preview.changes:
+                column = "refused" if preview.refused else "writes nothing"
+                counts[column] += 1
+                examples[column].append(where + (f": {preview.refusal}" if preview.refused else ""))
+                continue
+            fixed_folder = materialise(scratch / f"fixed-{diagnosis.code}-{number}",
+                                       {**{k: v for k, v in files.items() if k != "uv.lock"}, "pyproject.toml": preview.after})
+            fixed = with_project(machine, fixed_folder)
+            left = companions_left(build_model(fixed, from_lock=False), locked)
+            if left:
+                counts["companion left"] += 1
+                examples["companion left"].append(f"{where}: {left[0]}")
+            if diagnosis.severity is Severity.ERROR and any(d.code == diagnosis.code for d in fix_diagnoses(fixed)):
+                counts["still an error"] += 1
+                examples["still an error"].append(where)
+            shutil.rmtree(fixed_folder)
+    return counts
+
+
+COMPANIONS = ("torchvision", "torchaudio")
+"""The companions built per CUDA line, whose index must be torch's. triton is held to torch by the exact version torch
+requires (the same wheel on PyPI and PyTorch's stable indexes), and pytorch-triton lives only on PyTorch's nightly
+index, which torch's own pin reaches: neither is counted."""
+
+
+def companions_left(model, locked=None) -> list[str]:
+    """Where a companion is installed from another index than torch's: predicted from the fixed pyproject.toml, or,
+    for a companion the lock installs only through another package (which the prediction cannot see), from the index
+    uv takes it from after the fix: the one it was locked from, since no source of the project names it."""
+    left = []
+    locked_by_key = {(r.platform, r.selection): r for r in (locked.resolutions if locked else ())}
+    for resolution in model.resolutions:
+        torch = resolution.torch
+        if torch is None or not torch.decided:
+            continue
+        before = locked_by_key.get((resolution.platform, resolution.selection))
+        for package in COMPANIONS:
+            build = resolution.get(package)
+            if build is None and before is not None and before.get(package) is not None and before.torch is not None:
+                build = before.get(package)
+                if build.index == before.torch.index and before.torch.index == torch.index:
+                    continue  # unchanged, on torch's index
+            if build is not None and build.decided and build.index != torch.index:
+                left.append(f"{package} from {build.index or 'PyPI'} beside torch from {torch.index or 'PyPI'} on "
+                            f"{resolution.platform_label}"
+                            + (f" with `{resolution.option}`" if resolution.option else ""))
+    return left
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--field", type=Path, default=ROOT.parent / "shared" / "field")
+    parser.add_argument("--show", type=int, default=5, help="examples shown per defect column")
+    args = parser.parse_args()
+    from torchdoctor.snapshot import Snapshot
+
+    with tempfile.TemporaryDirectory(prefix="torchdoctor-cure-") as home:
+        os.environ.update(TORCHDOCTOR_OFFLINE="1", TORCHDOCTOR_CACHE_DIR=str(Path(home) / "cache"),
+                          UV_CACHE_DIR=str(Path(home) / "uv"), UV_PYTHON_DOWNLOADS="never")
+        projects = field_projects(args.field)
+        totals = {name: Counter() for name in MACHINES}
+        examples: dict[str, list[str]] = {column: [] for column in COLUMNS}
+        for machine_name, path in MACHINES.items():
+            machine = Snapshot.from_json(path.read_text(encoding="utf-8"))
+            for number, (name, files) in enumerate(projects.items()):
+                scratch = Path(home) / f"{number}"
+                scratch.mkdir()
+                try:
+                    totals[machine_name] += measure(machine, files, scratch, examples, f"{machine_name} · {name}")
+                finally:
+                    shutil.rmtree(scratch)
+    width = max(len(m) for m in MACHINES) + 2
+    print(f"{len(projects)} projects of {args.field}")
+    print(f"{'machine':<{width}}" + "".join(f"{c:>{len(c) + 2}}" for c in COLUMNS))
+    for machine_name in MACHINES:
+        print(f"{machine_name:<{width}}" + "".join(f"{totals[machine_name][c]:>{len(c) + 2}}" for c in COLUMNS))
+    total = sum(totals.values(), Counter())
+    print(f"{'all':<{width}}" + "".join(f"{total[c]:>{len(c) + 2}}" for c in COLUMNS))
+    for column in COLUMNS[1:5]:
+        for line in examples[column][:args.show]:
+            print(f"  {column}: {line}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,50 @@
+"""Diagnose: every rule on a snapshot, kept as the selection (the command line, then `[tool.torchdoctor]`) says."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from torchdoctor.checks import PROJECT_RULES, assess_gemm, run_checks
+from torchdoctor.model import Diagnosis, Report, Severity
+from torchdoctor.snapshot import Snapshot
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which codes to report: prefixes, as ruff's selectors (`TD3` is every TD3xx)."""
+
+    select: tuple[str, ...] = ()
+    ignore: tuple[str, ...] = ()
+
+    def keeps(self, code: str) -> bool:
+        if self.select and not any(code.startswith(prefix) for prefix in self.select):
+            return False
+        return not any(code.startswith(prefix) for prefix in self.ignore)
+
+
+def selection_for(snapshot: Snapshot, select: Iterable[str] = (), ignore: Iterable[str] = ()) -> Selection:
+    """The command line's --select replaces the project's `select`; --ignore adds to its `ignore`."""
+    settings = snapshot.project.pyproject.settings if snapshot.project.pyproject else None
+    chosen = tuple(code.upper() for code in select) or (settings.select if settings else ())
+    ignored = (settings.ignore if settings else ()) + tuple(code.upper() for code in ignore)
+    return Selection(chosen, ignored)
+
+
+def fail_on(snapshot: Snapshot, given: str | None) -> Severity:
+    """--fail-on, else the project's `fail-on`, else error."""
+    settings = snapshot.project.pyproject.settings if snapshot.project.pyproject else None
+    return Severity(given or (settings.fail_on if settings and settings.fail_on else "error"))
+
+
+def diagnose(snapshot: Snapshot, selection: Selection | None = None) -> Report:
+    """The Report: every rule run on the snapshot, the findings the selection keeps. A problem with the settings
+    themselves (TD001) is always kept: a typo in `ignore` must not hide itself."""
+    selection = selection or selection_for(snapshot)
+    kept: list[Diagnosis] = [d for d in run_checks(snapshot)
+                             if selection.keeps(d.code) or (d.code == "TD001" and "[tool.torchdoctor]" in d.message)]
+    if snapshot.torch.status == "not-probed":
+        # Nothing of this machine was probed (`check --no-machine`, a fleet run, or a recording of either): only the
+        # rules that read the project's files, and the fleet's own, which read what each rank reported.
+        kept = [d for d in kept if d.code in PROJECT_RULES or d.code.startswith("TD7")]
+    return Report(snapshot=snapshot, diagnoses=tuple(kept), gemm=assess_gemm(snapshot))

@@ -1,0 +1,180 @@
+"""The fix transaction end to end, with the real uv against the local index: write → uv lock → uv sync → smoke test,
+and everything put back when a step fails or the process is stopped (workflow/transaction.py)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from pyindex import LocalIndex
+from test_uv_lock import python_for
+
+from conftest import FIXTURES, SNAPSHOTS, processes_with
+from torchdoctor.fixes.verify import smoke_test
+from torchdoctor.probes.collect import with_project
+from torchdoctor.snapshot import InterpreterInfo, Snapshot
+from torchdoctor.uvlock import find_uv
+from torchdoctor.workflow import choose_fixes, fix_diagnoses, preview_fixes
+from torchdoctor.workflow.transaction import Steps, carry_out
+
+H100 = Snapshot.from_json((SNAPSHOTS / "h100-pypi.json").read_text(encoding="utf-8"))
+PLAIN = FIXTURES / "cases" / "uv-guide-extras" / "pyproject.plain.toml"
+
+
+@pytest.fixture
+def uv() -> str:
+    found = find_uv()
+    if found is None:
+        pytest.skip("uv is not installed")
+    return found
+
+
+@pytest.fixture
+def index(tmp_path, monkeypatch):
+    served = LocalIndex(tmp_path / "index")
+    monkeypatch.setenv("TORCHDOCTOR_PYTORCH_INDEX_BASE", served.whl)
+    monkeypatch.setenv("UV_DEFAULT_INDEX", served.pypi)
+    monkeypatch.delenv("VIRTUAL_ENV", raising=False)
+    monkeypatch.delenv("TORCHDOCTOR_OFFLINE", raising=False)  # the index is on this machine: uv may reach it
+    yield served
+    served.close()
+
+
+def synced_project(tmp_path: Path, uv: str) -> Path:
+    """The plain `uv add torch torchvision` project, locked and synced into its own .venv from the local index."""
+    folder = tmp_path / "project"
+    folder.mkdir()
+    shutil.copy(PLAIN, folder / "pyproject.toml")
+    python = python_for(">=3.12")
+    for command in ([uv, "lock", "--python", python], [uv, "sync", "--python", python]):
+        done = subprocess.run(command, cwd=folder, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+    return folder
+
+
+def installed_torch(folder: Path) -> str:
+    (record,) = (folder / ".venv").glob("lib/python*/site-packages/torch-*.dist-info")
+    return record.name.removeprefix("torch-").removesuffix(".dist-info")
+
+
+def on_this_machine(folder: Path) -> Snapshot:
+    """The recorded H100, with the project's own .venv as the interpreter probed here and its torch as installed."""
+    snapshot = with_project(H100, folder)
+    interpreter = InterpreterInfo(path=str(folder / ".venv" / "bin" / "python"), source="project",
+                                  reason="the project environment", exists=True)
+    return replace(snapshot, interpreter=interpreter,
+                   torch=replace(snapshot.torch, installed_version=installed_torch(folder), version=installed_torch(folder)))
+
+
+def test_a_failing_smoke_test_puts_back_both_files_and_the_environment(tmp_path, uv, index):
+    """Locked and synced, the fixed environment's torch cannot run (the local index's wheels hold no code): the
+    verdict names the step, and pyproject.toml, uv.lock and the installed torch are as they were."""
+    folder = synced_project(tmp_path, uv)
+    before = {name: (folder / name).read_bytes() for name in ("pyproject.toml", "uv.lock")}
+    torch_before = installed_torch(folder)
+    snapshot = on_this_machine(folder)
+    preview = preview_fixes(snapshot, choose_fixes(fix_diagnoses(snapshot)).chosen, follow=True)
+    assert preview.changes
+    steps: list[str] = []
+    outcome = carry_out(snapshot, preview, say=lambda step, line: steps.append(step))
+    assert outcome.verdict == "put back", outcome.summary
+    assert outcome.failed_step == "verify" and "smoke test" in outcome.summary
+    assert "pyproject.toml and uv.lock are back as they were, and the environment too" in outcome.summary
+    assert {name: (folder / name).read_bytes() for name in ("pyproject.toml", "uv.lock")} == before
+    assert installed_torch(folder) == torch_before
+    assert [s for s in dict.fromkeys(steps)] == ["write", "lock", "sync", "verify", "put back"]
+
+
+def test_a_failing_lock_puts_back_both_files(tmp_path, uv, index):
+    """uv cannot reach the index the fix names: nothing is synced, both files are back byte for byte."""
+    folder = synced_project(tmp_path, uv)
+    before = {name: (folder / name).read_bytes() for name in ("pyproject.toml", "uv.lock")}
+    snapshot = on_this_machine(folder)
+    preview = preview_fixes(snapshot, choose_fixes(fix_diagnoses(snapshot)).chosen, follow=True)
+    index.close()  # the index is gone: uv lock fails
+    outcome = carry_out(snapshot, preview)
+    assert outcome.verdict == "put back" and outcome.failed_step == "lock", outcome.summary
+    assert {name: (folder / name).read_bytes() for name in ("pyproject.toml", "uv.lock")} == before
+
+
+def test_without_sync_a_locked_fix_is_cured_and_undo_puts_back_both_files(tmp_path, uv, index):
+    """--no-sync: the fix is written and locked, the re-check on the new lock finds it cured; `undo` restores
+    pyproject.toml and the uv.lock the fix's lock replaced."""
+    from torchdoctor.workflow import undo_fix
+
+    folder = synced_project(tmp_path, uv)
+    before = {name: (folder / name).read_bytes() for name in ("pyproject.toml", "uv.lock")}
+    snapshot = on_this_machine(folder)
+    preview = preview_fixes(snapshot, choose_fixes(fix_diagnoses(snapshot)).chosen, follow=True)
+    outcome = carry_out(snapshot, preview, Steps(sync=False))
+    assert outcome.verdict == "cured", outcome.summary
+    assert outcome.next_steps == ("uv sync",)
+    assert (folder / "uv.lock").read_bytes() != before["uv.lock"]
+    undo_fix(folder)
+    assert {name: (folder / name).read_bytes() for name in ("pyproject.toml", "uv.lock")} == before
+
+
+def test_the_smoke_test_passes_on_a_real_torch(real_torch_python):
+    """The same smoke test the transaction's last step runs, on the real CPU torch: a matmul checked against itself
+    on the CPU (no GPU on the recorded laptop), and a pass."""
+    laptop = replace(H100, nvml=replace(H100.nvml, gpus=()))
+    verification = smoke_test(laptop, Path(real_torch_python))
+    assert verification.passed, verification.summary
+    assert "ran a matmul on cpu" in verification.summary
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+@pytest.mark.parametrize("sent", [signal.SIGTERM, signal.SIGINT])
+def test_a_fix_stopped_while_uv_lock_waits_puts_everything_back_and_leaves_no_process(tmp_path, uv, sent):
+    """An index that accepts and never answers keeps `uv lock` waiting; SIGTERM or Ctrl-C then: pyproject.toml and
+    uv.lock are back, uv is gone with torchdoctor, and the exit is 130 with one line, no traceback."""
+    import socket
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(16)
+    port = silent.getsockname()[1]
+    folder = tmp_path / "project"
+    folder.mkdir()
+    shutil.copy(PLAIN, folder / "pyproject.toml")
+    (folder / "uv.lock").write_bytes(b"version = 1\nrevision = 3\nrequires-python = \">=3.12\"\n# the lock as it was\n")
+    before = {name: (folder / name).read_bytes() for name in ("pyproject.toml", "uv.lock")}
+    marker = f"torchdoctor-interrupt-{tmp_path.name}"
+    environment = {**os.environ, "TORCHDOCTOR_PYTORCH_INDEX_BASE": f"http://127.0.0.1:{port}/whl",
+                   "UV_DEFAULT_INDEX": f"http://127.0.0.1:{port}/pypi/simple", "UV_HTTP_TIMEOUT": "120",
+                   "UV_PYTHON": python_for(">=3.12"), "MARKER": marker}
+    environment.pop("VIRTUAL_ENV", None)
+    process = subprocess.Popen([sys.executable, "-m", "torchdoctor", "fix", "--all", "--yes", "--lock", "--project",
+                                str(folder), "--snapshot", str(SNAPSHOTS / "h100-pypi.json")],
+                               env=environment, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+    try:
+        seen = ""
+        deadline = time.monotonic() + 60
+        while "running: uv lock" not in seen and time.monotonic() < deadline:
+            seen += process.stderr.readline()
+        assert "running: uv lock" in seen, seen
+        time.sleep(0.5)  # uv is resolving now, waiting on the silent index
+        process.send_signal(sent)
+        rest = process.communicate(timeout=60)[1]
+    finally:
+        process.kill()
+        silent.close()
+    assert process.returncode == 130, rest
+    assert "Traceback" not in rest
+    assert "interrupted; pyproject.toml and uv.lock are back as they were" in rest
+    assert {name: (folder / name).read_bytes() for name in ("pyproject.toml", "uv.lock")} == before
+    assert not [pid for pid in processes_with(f"{uv} lock") if _has_marker(pid, marker)]
+
+
+def _has_marker(pid: int, marker: str) -> bool:
+    try:
+        return marker.encode() in Path(f"/proc/{pid}/environ").read_bytes()
+    except OSError:
+        return False
