@@ -27,7 +27,8 @@ class Terminal:
         self.tmux = [TMUX, "-L", self.socket]
         home.mkdir(parents=True, exist_ok=True)
         subprocess.run([*self.tmux, "new-session", "-d", "-s", "td", "-x", str(width), "-y", str(height),
-                        " ".join(command)], check=True, env={"TERM": "xterm-256color", "PATH": path, "HOME": str(home)})
+                        " ".join(command)], check=True, env={"TERM": "xterm-256color", "PATH": path, "HOME": str(home),
+                                                            "TORCHDOCTOR_OFFLINE": "1"})  # as every test: no network
 
     def screen(self) -> str:
         return subprocess.run([*self.tmux, "capture-pane", "-t", "td", "-p"], capture_output=True, text=True).stdout

@@ -397,6 +397,44 @@ async def test_the_demo_goes_from_launch_to_a_successful_uv_lock_with_the_keys_o
         served.close()
 
 
+@pytest.mark.parametrize("index_up", [True, False])
+@run_async
+async def test_one_key_carries_the_fix_through_uv_lock_or_puts_it_all_back(monkeypatch, tmp_path, index_up):
+    """`a`, `y` in the demo, online against the local index: the fix is written and locked in one go, and the uv
+    lock tab says "cured" with what is left to run (a recorded machine is not synced). With the index gone, the
+    lock fails and pyproject.toml is put back, said in the tab and a toast."""
+    from pyindex import LocalIndex
+
+    served = LocalIndex(tmp_path / "index")
+    try:
+        app = demo_app("one-key")
+        path = app.project_dir / "pyproject.toml"
+        path.write_text(localize(path.read_text(encoding="utf-8"), served), encoding="utf-8")
+        before = path.read_bytes()
+        for name, value in {"UV_DEFAULT_INDEX": served.pypi, "UV_CACHE_DIR": str(tmp_path / "uv-cache"),
+                            "UV_PYTHON_DOWNLOADS": "never", "UV_PYTHON": python_for("==3.10.*"),
+                            "XDG_CONFIG_HOME": str(tmp_path / "config")}.items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.delenv("VIRTUAL_ENV", raising=False)
+        monkeypatch.delenv("TORCHDOCTOR_OFFLINE", raising=False)
+        if not index_up:
+            served.close()
+        async with app.run_test(size=(100, 30)) as pilot:
+            await settle(pilot)
+            await pilot.press("a", "y")
+            await settle(pilot)
+            await wait_until(lambda: app.lock_started is None, lambda: pilot.pause(0.1))
+            log = app.main.lock_log_text()
+            if index_up:
+                assert "lock: running: uv lock" in log and "cured: cured in pyproject.toml and uv.lock (TD304)" in log, log
+                assert (app.project_dir / "uv.lock").exists() and path.read_bytes() != before
+            else:
+                assert "put back: lock failed" in log and "pyproject.toml and uv.lock are back as they were" in log, log
+                assert path.read_bytes() == before and not (app.project_dir / "uv.lock").exists()
+    finally:
+        served.close()
+
+
 # --- pictures --------------------------------------------------------------------------------------
 
 SIZE = (100, 30)

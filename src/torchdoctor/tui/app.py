@@ -2,7 +2,7 @@
 
 Everything slow runs in thread workers that only post messages (probes, the GEMM test, `uv lock`);
 the app turns those into widgets. The logic is the CLI's, in torchdoctor.workflow (diagnose, choose_fixes,
-preview_fixes, write_fixes, recheck, undo_fix) and the probes (take_snapshot, run_bench, run_uv_lock). Nothing
+preview_fixes, the fix transaction carry_out, undo_fix) and the probes (take_snapshot, run_bench, run_uv_lock). Nothing
 here decides anything the CLI would decide differently.
 
 The first screen is drawn before torchdoctor's core is imported: this module imports Textual and light modules only,
@@ -30,6 +30,7 @@ from torchdoctor.tui.main_screen import UNSAFE_WARNING, MainScreen
 from torchdoctor.tui.messages import (
     BenchEvent,
     BenchFinished,
+    FixFinished,
     LockFinished,
     LockLine,
     PartProbed,
@@ -108,6 +109,7 @@ class TorchDoctorApp(App[int]):
         self.bench_results: list[str] = []
         self.lock_cancel = threading.Event()
         self.lock_started: float | None = None
+        self.lock_label = "uv lock"
         self._plans: dict = {}
         """Proven fix plans by (the fixes, the file's bytes): the detail view asks on every highlight."""
         self.fixed_codes: set[tuple[str, str]] = set()
@@ -234,7 +236,8 @@ class TorchDoctorApp(App[int]):
         if self.lock_started is not None and self.is_running:
             elapsed = time.monotonic() - self.lock_started
             self.main.lock_status(Text(
-                f"{SPINNER[int(elapsed * 10) % len(SPINNER)]} uv lock running {elapsed:4.1f} s — Escape cancels", style="bold"))
+                f"{SPINNER[int(elapsed * 10) % len(SPINNER)]} {self.lock_label} running {elapsed:4.1f} s — Escape cancels",
+                style="bold"))
         if not (self.probing or self.report is None) or not self.is_running:
             return  # done, or the app is closing
         elapsed = time.monotonic() - self.probe_started
@@ -329,9 +332,7 @@ class TorchDoctorApp(App[int]):
         self.confirm_and_write(chosen, f"every safe fix: {codes}", None, follow=True)
 
     def confirm_and_write(self, chosen: list[Diagnosis], title: str, warning: str | None, follow: bool = False) -> None:
-        from torchdoctor.fixes import FixError
-        from torchdoctor.tui.screens import ConfirmFix
-        from torchdoctor.workflow import write_fixes
+        from torchdoctor.tui.screens import THEN_LOCK_AND_SYNC, ConfirmFix
 
         preview = self.preview(chosen, follow=follow)
         if isinstance(preview, str) or not preview.changes:
@@ -342,17 +343,39 @@ class TorchDoctorApp(App[int]):
             if not write:
                 self.notify("Nothing written.", markup=False)
                 return
-            try:
-                write_fixes(preview)
-            except FixError as error:
-                self.notify(str(error), severity="error", markup=False)
-                return
-            self.fixed_codes = {(d.code, d.message) for d in chosen}
-            self.notify(f"Wrote {preview.path.name}; u undoes it, l runs uv lock.", title="Written", markup=False)
-            self.recheck_project()
+            self.main.lock_started(Text(f"fixing {shown(preview.path)}: write, uv lock, uv sync, smoke test "
+                                        "(uv may run the project's build backend)"))
+            self.lock_cancel.clear()
+            self.lock_started = time.monotonic()
+            self.lock_label = "the fix"
+            self.carry_out_fix(preview)
 
         self.clear_notifications()  # a toast would cover the dialog's buttons
-        self.push_screen(ConfirmFix(title, preview.diff, shown(preview.path), warning), answered)
+        self.push_screen(ConfirmFix(title, preview.diff, shown(preview.path), warning, THEN_LOCK_AND_SYNC), answered)
+
+    @work(thread=True, exclusive=True, group="lock", exit_on_error=False)
+    def carry_out_fix(self, preview: FixPreview) -> None:
+        """The workflow's fix transaction (write, lock, sync, smoke test, or all put back), its lines in the uv lock
+        tab; Escape cancels it, and cancelling puts everything back."""
+        from torchdoctor.workflow.transaction import carry_out
+
+        def say(step: str, line: str) -> None:
+            self.post_message(LockLine(f"{step}: {line}"))
+
+        assert self.snapshot is not None
+        outcome = carry_out(self.snapshot, preview, say=say, cancel=self.lock_cancel)
+        self.post_message(FixFinished(outcome))
+
+    def on_fix_finished(self, message: FixFinished) -> None:
+        outcome = message.outcome
+        self.lock_started = None
+        self.main.lock_status("")
+        self.main.lock_line(Text(f"{outcome.verdict}: {outcome.summary}"))
+        if outcome.ok:
+            self.notify(f"{outcome.summary}. u undoes it.", title=outcome.verdict.capitalize(), markup=False)
+        else:
+            self.notify(outcome.summary, title="Not fixed", severity="error", markup=False)
+        self.recheck_project()
 
     def recheck_project(self) -> None:
         if self.snapshot is not None:
@@ -391,6 +414,7 @@ class TorchDoctorApp(App[int]):
         self.main.lock_started(Text(f"$ uv lock   (in {self.snapshot.project.root}; uv may run the project's build backend)"))
         self.lock_cancel.clear()
         self.lock_started = time.monotonic()
+        self.lock_label = "uv lock"
         self.lock(Path(self.snapshot.project.root))
 
     def action_cancel_lock(self) -> None:

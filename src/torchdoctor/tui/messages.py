@@ -15,6 +15,7 @@ if TYPE_CHECKING:  # annotations only: the first screen is drawn before these ar
     from torchdoctor.model import Diagnosis
     from torchdoctor.probes.runner import CommandResult
     from torchdoctor.snapshot import BenchInfo, Snapshot
+    from torchdoctor.workflow.transaction import Outcome
 
 
 @dataclass
@@ -65,3 +66,8 @@ class LockLine(Message):
 @dataclass
 class LockFinished(Message):
     result: CommandResult
+
+
+@dataclass
+class FixFinished(Message):
+    outcome: Outcome

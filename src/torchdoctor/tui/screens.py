@@ -53,21 +53,27 @@ def help_text(bindings) -> Text:
     return text
 
 
+THEN_LOCK_AND_SYNC = (", then run uv lock and uv sync and a smoke test, putting everything back if one fails "
+                      "(uv may run the project's build backend)")
+
+
 class ConfirmFix(ModalScreen[bool]):
     """Shows the unified diff of a fix and waits for yes or no."""
 
     BINDINGS = [Binding("y", "answer(True)", "Write it"), Binding("n,escape", "answer(False)", "Cancel")]
 
-    def __init__(self, title: str, diff: str, path: str, warning: str | None = None) -> None:
+    def __init__(self, title: str, diff: str, path: str, warning: str | None = None, then: str = "") -> None:
         super().__init__()
         self.fix_title = title
         self.diff = diff
         self.path = path
         self.warning = warning
+        self.then = then
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
-            yield Static(Text.assemble((self.fix_title, "bold"), f"\nwrite this change to {self.path}?"), id="dialog-title")
+            yield Static(Text.assemble((self.fix_title, "bold"), f"\nwrite this change to {self.path}{self.then}?"),
+                         id="dialog-title")
             if self.warning:
                 yield Static(Text(self.warning), id="dialog-warning")
             with VerticalScroll(id="dialog-diff"):

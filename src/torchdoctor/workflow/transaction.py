@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from torchdoctor.fixes import FixError
+from torchdoctor.paths import shown
 from torchdoctor.snapshot import Snapshot
 from torchdoctor.workflow.fixing import FixPreview, fix_diagnoses, recheck, reread_project
 
@@ -82,7 +83,7 @@ def carry_out(snapshot: Snapshot, preview: FixPreview, steps: Steps = Steps(), *
         backup = write_fixed(preview.path, preview.original, preview.after, lock=lock)
     except FixError as error:
         return Outcome("not written", str(error))
-    report("write", f"wrote {preview.path}")
+    report("write", f"wrote {shown(preview.path)}")
     meant = [(d.code, d.message) for d in preview.applied]
     cured_codes = tuple(sorted({code for code, _ in meant}))
     uv = find_uv()
