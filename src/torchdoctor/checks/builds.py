@@ -90,12 +90,14 @@ def linux_cuda_line_today(snapshot: Snapshot) -> str | None:
     return None
 
 
-def recommend_builds(snapshot: Snapshot) -> list[tuple[str, str]]:
+def recommend_builds(snapshot: Snapshot, outright: bool = False) -> list[tuple[str, str]]:
     """The CUDA lines to offer, as (variant, reason), the default first.
 
     The project's CUDA line belongs to the team. The default keeps the line the project already declares when
     it runs on every NVIDIA GPU here (CUDA's arch rules over the wheel's arch list) and on this driver, or, when it
     declares none, the line Linux installs today (PyPI's, say: mapping Windows to CUDA then leaves Linux as it is);
+    with `outright` (the cure of a driver finding) that line must run on the driver without leaning on CUDA's
+    minor-version compatibility, or it is the very line the finding is about;
     otherwise it is the *oldest* CUDA line of the newest release in the project's range that does, with the
     driver supporting it outright where possible: the lowest driver floor for everyone who shares the project.
     The second choice, when it differs, is this machine's newest line. A machine without an NVIDIA GPU keeps the
@@ -127,10 +129,10 @@ def recommend_builds(snapshot: Snapshot) -> list[tuple[str, str]]:
         return archs is not None and bool(archs) and all(coverage(c, archs).supported for c in capabilities)
 
     for variant in declared[:1]:
-        if any(serves(release, variant, strict=False) for release in releases):
+        if any(serves(release, variant, strict=outright) for release in releases):
             return [(variant, f"{variant}: the project's declared CUDA line, which has {targets} and runs on your {driver} driver")]
     today = None if declared else linux_cuda_line_today(snapshot)
-    if today is not None and any(serves(release, today, strict=False) for release in releases):
+    if today is not None and any(serves(release, today, strict=outright) for release in releases):
         return [(today, f"{today}: the CUDA line Linux installs today, which has {targets} and runs on your {driver} "
                         "driver: Linux keeps its build")]
 
@@ -155,15 +157,15 @@ def recommend_builds(snapshot: Snapshot) -> list[tuple[str, str]]:
     return choices
 
 
-def build_alternatives(snapshot: Snapshot) -> tuple[Fix, ...]:
+def build_alternatives(snapshot: Snapshot, outright: bool = False) -> tuple[Fix, ...]:
     """The other choices beside use_build_fix's default: this machine's newest line, and the extras pattern."""
-    newest = use_build_fix(snapshot, choice=1)
-    return ((newest,) if newest else ()) + extras_alternative(snapshot)
+    newest = use_build_fix(snapshot, choice=1, outright=outright)
+    return ((newest,) if newest else ()) + extras_alternative(snapshot, outright)
 
 
-def extras_alternative(snapshot: Snapshot) -> tuple[Fix, ...]:
+def extras_alternative(snapshot: Snapshot, outright: bool = False) -> tuple[Fix, ...]:
     """The other way: let each user pick CPU or the recommended CUDA build with an extra (uv's guide pattern)."""
-    fix = use_build_fix(snapshot)
+    fix = use_build_fix(snapshot, outright=outright)
     pyproject = snapshot.project.pyproject
     if fix is None or pyproject is None or pyproject.extras or not isinstance(fix.edit, UsePytorchIndex) or fix.edit.replace:
         return ()
@@ -184,13 +186,13 @@ def extras_alternative(snapshot: Snapshot) -> tuple[Fix, ...]:
     )
 
 
-def use_build_fix(snapshot: Snapshot, choice: int = 0) -> Fix | None:
+def use_build_fix(snapshot: Snapshot, choice: int = 0, outright: bool = False) -> Fix | None:
     """The fix that maps the torch family to the recommended PyTorch index (choice 0, the default; 1, this
     machine's newest line when it differs), or None."""
     pyproject = snapshot.project.pyproject
     if pyproject is None or not pyproject.has_project_table:
         return None
-    choices = recommend_builds(snapshot)
+    choices = recommend_builds(snapshot, outright)
     if len(choices) <= choice:
         return None
     variant, reason = choices[choice]
@@ -207,6 +209,14 @@ def use_build_fix(snapshot: Snapshot, choice: int = 0) -> Fix | None:
     own = next((i for i in pyproject.indexes if i.name in used and i.url and parse_index_url(i.url).serves_torch
                 and parse_index_url(i.url).channel == "stable" and parse_index_url(i.url).variant == variant), None)
     name = own.name if own and own.name else f"pytorch-{variant}"
+    torch_sources = [s for s in pyproject.sources if s.package == "torch"]
+    if torch_sources and all(s.extra or s.group for s in torch_sources):
+        # Each user picks a build with an extra or group. A source for the plain install beside those would overlap
+        # them, which uv refuses ("conflicting indexes for package `torch` in split ..."; tests/test_uv_lock.py):
+        # no edit reaches it. The findings offer the selection that works instead (selection_fix).
+        return None
+    if any(s.kind != "index" and not s.extra and not s.group for s in torch_sources):
+        return None  # torch from a URL, path or git: not an index this fix can move (the finding says what to use)
     existing = {s.target for s in pyproject.sources if s.package in packages and s.kind == "index" and not s.extra and not s.group}
     replace = sorted(target for target in existing & pytorch_indexes - {name} if target)
     if existing - pytorch_indexes - {name}:
@@ -218,3 +228,17 @@ def use_build_fix(snapshot: Snapshot, choice: int = 0) -> Fix | None:
                              packages=tuple(packages), marker=LINUX_OR_WINDOWS, replace=tuple(replace)),
     )
 
+
+
+def selection_fix(snapshot: Snapshot, platform: str | None, works) -> Fix | None:
+    """Where the project lets each user pick a build (extras or groups), the pick that cures: the first opt-in
+    selection whose torch on `platform` (this machine's answers when None) satisfies `works`, as the command to run."""
+    model = project_model(snapshot)
+    answers = model.machine if platform is None else model.for_platform(platform)
+    for resolution in answers:
+        if resolution.option and resolution.torch is not None and works(resolution):
+            where = "here" if platform is None else f"on {resolution.platform_label}"
+            return Fix(f"Install the project's own `{resolution.option}` selection, which gives {where} "
+                       f"{resolution.torch.label}" + (f" ({resolution.torch.build})" if resolution.torch.build else ""),
+                       Applicability.DISPLAY_ONLY, commands=(f"uv sync {resolution.option}",))
+    return None

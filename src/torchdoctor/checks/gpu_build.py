@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from packaging.version import InvalidVersion, Version
 
-from torchdoctor.checks.builds import build_alternatives, driver_cuda, gpus, use_build_fix
+from torchdoctor.checks.builds import build_alternatives, driver_cuda, gpus, selection_fix, use_build_fix
 from torchdoctor.checks.common import NVML_SOURCE, torch_source
 from torchdoctor.checks.registry import DISPLAY_ONLY, SAFE, UNSAFE, Finding, rule
 from torchdoctor.knowledge import (
@@ -164,7 +164,7 @@ def _version_tuple(version: str | None) -> tuple[int, ...] | None:
         return None
 
 
-@rule("TD222", "project-build-not-for-this-gpu", fix=(SAFE, UNSAFE))
+@rule("TD222", "project-build-not-for-this-gpu", fix=(SAFE, UNSAFE, DISPLAY_ONLY))
 def project_build_not_for_this_gpu(snapshot: Snapshot) -> Iterator[Finding]:
     """The torch build the project installs here has no code for this GPU.
 
@@ -179,7 +179,9 @@ def project_build_not_for_this_gpu(snapshot: Snapshot) -> Iterator[Finding]:
     Fix safety:
         In pyproject.toml, then `uv lock`: the use-the-right-build fix maps the torch family to the recommended PyTorch index; it is unsafe when it
         replaces the index torch is mapped to now, and its alternatives (this machine's newest line, the extras
-        pattern) are unsafe.
+        pattern) are unsafe. Where each user picks the build with an extra or group (every torch source names
+        one), no source can reach the plain install (uv refuses sources that overlap): the command that installs
+        the project's own selection that runs here is shown instead.
     """
     yield from _planned_findings(snapshot, driver=False)
 
@@ -224,12 +226,7 @@ def driver_too_old_for_build(snapshot: Snapshot) -> Iterator[Finding]:
     else:
         minimum = None
     where = " (the Windows host's driver, which WSL uses)" if snapshot.system.wsl else ""
-    if snapshot.system.wsl:
-        update = ("# in Windows: install the newest NVIDIA driver from https://www.nvidia.com/Download/index.aspx",
-                  "wsl --shutdown   # in PowerShell after the update, then reopen the WSL terminal")
-    else:
-        update = ("sudo ubuntu-drivers install   # Ubuntu; elsewhere your distribution's newest NVIDIA driver", "sudo reboot")
-    driver_fix = Fix(f"Update the NVIDIA driver{where}", Applicability.DISPLAY_ONLY, commands=update)
+    driver_fix = driver_update_fix(snapshot)
     if supported[0] < needed[0]:
         need = f"a CUDA {needed[0]} driver" + (f" ({minimum} or newer on {host})" if minimum else "")
         yield Finding(
@@ -251,6 +248,17 @@ def driver_too_old_for_build(snapshot: Snapshot) -> Iterator[Finding]:
             tuple(evidence),
             driver_fix,
         )
+
+
+def driver_update_fix(snapshot: Snapshot) -> Fix:
+    """The driver update, as commands for the user to run (under WSL the Windows host's driver)."""
+    where = " (the Windows host's driver, which WSL uses)" if snapshot.system.wsl else ""
+    if snapshot.system.wsl:
+        update = ("# in Windows: install the newest NVIDIA driver from https://www.nvidia.com/Download/index.aspx",
+                  "wsl --shutdown   # in PowerShell after the update, then reopen the WSL terminal")
+    else:
+        update = ("sudo ubuntu-drivers install   # Ubuntu; elsewhere your distribution's newest NVIDIA driver", "sudo reboot")
+    return Fix(f"Update the NVIDIA driver{where}", Applicability.DISPLAY_ONLY, commands=update)
 
 
 @rule("TD231", "driver-module-mismatch", fix=DISPLAY_ONLY)
@@ -284,7 +292,7 @@ def driver_module_mismatch(snapshot: Snapshot) -> Iterator[Finding]:
     )
 
 
-@rule("TD232", "project-build-needs-newer-driver", fix=(SAFE, UNSAFE))
+@rule("TD232", "project-build-needs-newer-driver", fix=(SAFE, UNSAFE, DISPLAY_ONLY))
 def project_build_needs_newer_driver(snapshot: Snapshot) -> Iterator[Finding]:
     """The torch build the project installs here needs a newer NVIDIA driver than this machine has.
 
@@ -296,10 +304,12 @@ def project_build_needs_newer_driver(snapshot: Snapshot) -> Iterator[Finding]:
         After `uv sync`, CUDA initialisation fails ("The NVIDIA driver on your system is too old") and torch runs
         on the CPU.
     Fix safety:
-        The driver update is for you to run; in pyproject.toml, the use-the-right-build fix maps the torch family to the index of a variant this
-        driver supports; it is unsafe when it
-        replaces the index torch is mapped to now, and its alternatives (this machine's newest line, the extras
-        pattern) are unsafe.
+        The driver update is for you to run; in pyproject.toml, the use-the-right-build fix maps the torch family to
+        the index of a variant this driver runs outright (never the line the finding is about, which runs only by
+        CUDA's minor-version compatibility at best); it is unsafe when it replaces the index torch is mapped to
+        now, and its alternatives (this machine's newest line, the extras pattern) are unsafe. Where no variant in
+        the project's range runs on this driver, or each user picks the build with an extra or group, the fix is
+        the project's own selection that runs here, else the driver update, as commands.
     """
     yield from _planned_findings(snapshot, driver=True)
 
@@ -423,7 +433,10 @@ def _planned_findings(snapshot: Snapshot, driver: bool) -> Iterator[Finding]:
         return
     model = project_model(snapshot)
     failing = {id(p.resolution) for p in problems}
-    working = [r for r in model.machine if r.option and id(r) not in failing and r.torch is not None and r.torch.accelerated]
+    # A selection that runs here: a CUDA build this GPU and driver were not found to fail with (an XPU or ROCm build is
+    # accelerated, but not on an NVIDIA GPU).
+    working = [r for r in model.machine if r.option and id(r) not in failing and r.torch is not None
+               and r.torch.build is not None and cuda_of_variant(r.torch.build) is not None]
     for problem in problems:
         resolution = problem.resolution
         default = resolution.option is None
@@ -437,7 +450,10 @@ def _planned_findings(snapshot: Snapshot, driver: bool) -> Iterator[Finding]:
         if not driver:
             first_gpu = gpus(snapshot)[0].capability if gpus(snapshot) else None
             suggestion = suggest_variant(snapshot, first_gpu) if first_gpu else None
-        fix = use_build_fix(snapshot) if default else None
+        fix = use_build_fix(snapshot, outright=driver) if default else None
+        picked = selection_fix(snapshot, None, lambda r: r in working) if default and fix is None and working else None
+        if driver and fix is None and picked is None:
+            picked = driver_update_fix(snapshot)  # no line in the project's range runs on this driver: the driver must move
         yield Finding(
             severity,
             f"{how} installs {problem.what}, which "
@@ -452,8 +468,8 @@ def _planned_findings(snapshot: Snapshot, driver: bool) -> Iterator[Finding]:
             + (f" Use {suggestion}." if suggestion and not fix else "")
             + (f" The fix: {fix.title}." if fix else ""),
             problem.evidence,
-            fix,
-            build_alternatives(snapshot) if fix else (),
+            fix or picked,
+            build_alternatives(snapshot, outright=driver) if fix else (),
         )
 
 

@@ -527,6 +527,11 @@ def torch_backend_ignored(snapshot: Snapshot) -> Iterator[Finding]:
 def _replace_backend_fix(snapshot: Snapshot) -> Fix | None:
     """torch-backend's intent, as the index and sources uv's project commands do follow."""
     fix = use_build_fix(snapshot)
+    pyproject = snapshot.project.pyproject
+    torch_sources = [s for s in pyproject.sources if s.package == "torch"] if pyproject else []
+    if fix is None and torch_sources and all(s.extra or s.group for s in torch_sources):
+        return Fix("Drop torch-backend: the project's extras and groups already choose torch's build", Applicability.SAFE,
+                   ReplaceTorchBackend())
     if fix is None:
         return None
     assert isinstance(fix.edit, UsePytorchIndex)

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import Version
 
-from torchdoctor.checks.builds import build_alternatives, use_build_fix
+from torchdoctor.checks.builds import build_alternatives, selection_fix, use_build_fix
 from torchdoctor.checks.common import declared_requirements, pyproject_of, sources_for
 from torchdoctor.checks.registry import DISPLAY_ONLY, SAFE, UNSAFE, Finding, rule
 from torchdoctor.edits import (
@@ -259,7 +259,7 @@ def torch_in_base_and_extras(snapshot: Snapshot) -> Iterator[Finding]:
     )
 
 
-@rule("TD316", "windows-gets-cpu-torch", fix=(SAFE, UNSAFE))
+@rule("TD316", "windows-gets-cpu-torch", fix=(SAFE, UNSAFE, DISPLAY_ONLY))
 def windows_gets_cpu_torch(snapshot: Snapshot) -> Iterator[Finding]:
     """Windows installs of the project get a CPU-only torch while Linux gets a GPU build.
 
@@ -273,7 +273,9 @@ def windows_gets_cpu_torch(snapshot: Snapshot) -> Iterator[Finding]:
         A warning when a source routes Windows to the CPU index (it looks deliberate and is usually not), or on a
         Windows machine; a note elsewhere when Windows simply falls back to PyPI.
     Fix safety:
-        Maps torch and its companions to a CUDA index for Linux and Windows, keeping macOS on PyPI.
+        Maps torch and its companions to a CUDA index for Linux and Windows, keeping macOS on PyPI. Where each user
+        picks the build with an extra or group, no source can reach the plain install (uv refuses sources that
+        overlap): the command of the project's own selection that gives Windows a GPU build is shown instead.
     """
     pyproject = pyproject_of(snapshot)
     if pyproject is None:
@@ -305,7 +307,9 @@ def windows_gets_cpu_torch(snapshot: Snapshot) -> Iterator[Finding]:
             (Evidence(f"torch on Windows ({windows.selection})", f"{windows.torch.label}: {windows.torch.build_basis}", where),
              Evidence(f"torch on Linux x86_64 ({linux.selection})", f"{linux.torch.label}: {linux.torch.build_basis}", where))
             + tuple(Evidence("[tool.uv.sources] torch", f"index = {s.target!r}, marker = {s.marker!r}", pyproject.path) for s in sources),
-            use_build_fix(snapshot) if selection.option is None else None,
+            (use_build_fix(snapshot) or selection_fix(snapshot, "windows-amd64", lambda r: r.torch.build is not None
+                                                       and cuda_of_variant(r.torch.build) is not None))
+            if selection.option is None else None,
             build_alternatives(snapshot) if selection.option is None else (),
         )
         return

@@ -444,7 +444,8 @@ def replace_torch_backend(document: TOMLDocument, edit: edits.ReplaceTorchBacken
     pip = uv.get("pip")
     if pip is not None and "torch-backend" in pip:
         del pip["torch-backend"]
-    use_pytorch_index(document, edit)
+    if edit.packages:  # none where the project's own extras or groups already choose the build
+        use_pytorch_index(document, edit)
 
 
 @transform(edits.ReplaceLegacyIndex)

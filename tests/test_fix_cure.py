@@ -1,0 +1,207 @@
+"""The cure: every fix a report offers writes a change that cures its finding, and where no edit of pyproject.toml can,
+the finding says what to run instead. Small real projects for each cause found on the field corpus
+(benchmarks/fix_cure.py counts them over all of it), and uv itself for the facts the rules rest on."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import textwrap
+from pathlib import Path
+
+import pytest
+from pyindex import LocalIndex
+from test_uv_lock import python_for
+
+from conftest import FIXTURES, SNAPSHOTS, write_project
+from torchdoctor.model import Applicability
+from torchdoctor.probes.collect import with_project
+from torchdoctor.snapshot import Snapshot
+from torchdoctor.uvlock import find_uv
+from torchdoctor.workflow import diagnose, preview_fixes
+
+H100 = Snapshot.from_json((SNAPSHOTS / "h100-pypi.json").read_text(encoding="utf-8"))
+FIELD = FIXTURES / "field"
+BLACKWELL = Snapshot.from_json((SNAPSHOTS / "wsl2-rtx5060ti-nightly.json").read_text(encoding="utf-8"))
+
+EACH_USER_PICKS = """
+[project]
+name = "picks"
+version = "0.1.0"
+requires-python = ">=3.10"
+dependencies = ["torch==2.8.0"]
+
+[project.optional-dependencies]
+cpu = ["torch==2.8.0"]
+cu126 = ["torch==2.8.0"]
+cu128 = ["torch==2.8.0"]
+
+[tool.uv]
+conflicts = [[{ extra = "cpu" }, { extra = "cu126" }, { extra = "cu128" }]]
+
+[tool.uv.sources]
+torch = [
+  { index = "pytorch-cpu", extra = "cpu" },
+  { index = "pytorch-cu126", extra = "cu126" },
+  { index = "pytorch-cu128", extra = "cu128" },
+]
+
+[[tool.uv.index]]
+name = "pytorch-cpu"
+url = "https://download.pytorch.org/whl/cpu"
+explicit = true
+
+[[tool.uv.index]]
+name = "pytorch-cu126"
+url = "https://download.pytorch.org/whl/cu126"
+explicit = true
+
+[[tool.uv.index]]
+name = "pytorch-cu128"
+url = "https://download.pytorch.org/whl/cu128"
+explicit = true
+"""
+
+
+def report(machine: Snapshot, folder: Path):
+    return diagnose(with_project(machine, folder))
+
+
+def finding(machine: Snapshot, folder: Path, code: str):
+    found = [d for d in report(machine, folder).diagnoses if d.code == code and d.severity.value != "info"
+             or d.code == code and code == "TD316"]
+    assert found, [d.code for d in report(machine, folder).diagnoses]
+    return found[0]
+
+
+def test_uv_refuses_a_plain_source_beside_sources_that_name_extras(tmp_path):
+    """What the rules rest on: where every torch source names an extra, a source for the plain install overlaps them
+    and `uv lock` refuses (so no edit of the sources reaches the plain install of such a project)."""
+    uv = find_uv()
+    if uv is None:
+        pytest.skip("uv is not installed")
+    served = LocalIndex(tmp_path / "index")
+    try:
+        text = EACH_USER_PICKS.replace("https://download.pytorch.org/whl", served.whl).replace(
+            '  { index = "pytorch-cu128", extra = "cu128" },\n',
+            '  { index = "pytorch-cu128", extra = "cu128" },\n  { index = "pytorch-cu128", marker = "sys_platform == \'win32\'" },\n')
+        folder = write_project(tmp_path / "p", text)
+        done = subprocess.run([uv, "lock", "--python", python_for(">=3.10")], cwd=folder, capture_output=True, text=True,
+                              timeout=120, env={"UV_DEFAULT_INDEX": served.pypi, "UV_CACHE_DIR": str(tmp_path / "cache"),
+                                                "UV_PYTHON_DOWNLOADS": "never", "PATH": "/usr/bin:/bin",
+                                                "XDG_CONFIG_HOME": str(tmp_path / "config")})
+        assert done.returncode != 0
+        assert "conflicting indexes for package `torch`" in done.stderr, done.stderr
+    finally:
+        served.close()
+
+
+def field_project(tmp_path: Path, name: str) -> Path:
+    """A real project of the field corpus, verbatim, with its uv.lock (uv's own record of what each extra gets)."""
+    folder = tmp_path / name
+    folder.mkdir()
+    for kind in ("pyproject.toml", "uv.lock"):
+        source = FIELD / f"{name}__{kind}"
+        if source.is_file():
+            shutil.copy(source, folder / kind)
+    return folder
+
+
+@pytest.mark.parametrize("name,extra", [("fishaudio__fish-speech", "cu126"), ("invoke-ai__InvokeAI", "cuda"),
+                                        ("intel__AI-Playground", "cuda")])
+def test_where_each_user_picks_a_build_the_cure_is_the_projects_own_selection(tmp_path, name, extra):
+    """Windows gets PyPI's CPU torch from a plain `uv sync`, and every torch source names an extra: the finding used
+    to offer an index edit that wrote nothing ("nothing to change"); now it names the project's own extra that gives
+    Windows a CUDA build (never an XPU or ROCm one, which an NVIDIA GPU cannot run)."""
+    td316 = finding(H100, field_project(tmp_path, name), "TD316")
+    assert td316.fix is not None and td316.fix.edit is None
+    assert td316.fix.applicability is Applicability.DISPLAY_ONLY
+    assert td316.fix.commands == (f"uv sync --extra {extra}",), td316.fix
+    assert "Windows x86_64" in td316.fix.title
+
+
+@pytest.mark.parametrize("name,extra", [("DecAngel__Transtreaming", "cu128"), ("invoke-ai__InvokeAI", "cuda")])
+def test_on_blackwell_the_plain_install_without_kernels_points_to_the_selection_that_runs(tmp_path, name, extra):
+    """The plain install locks a cu124/cu126 torch, which has no sm_120 code; the project's own extra locks a build that
+    runs on the RTX 5060 Ti: that is the cure shown, as the command to run."""
+    td222 = finding(BLACKWELL, field_project(tmp_path, name), "TD222")
+    assert td222.severity.value == "error"
+    assert td222.fix is not None and td222.fix.commands == (f"uv sync --extra {extra}",), td222.fix
+    assert f"`uv sync --extra {extra}` installs a build that runs here" in td222.explanation
+
+
+def test_torch_from_a_wheel_url_gets_no_edit_that_writes_nothing(tmp_path):
+    """A source that pins torch to a wheel URL built for cu126: moving an index cannot change it, so no index fix is
+    offered; the finding says which variant to use."""
+    folder = write_project(tmp_path / "p", """
+        [project]
+        name = "url"
+        version = "0.1.0"
+        requires-python = ">=3.12"
+        dependencies = ["torch"]
+
+        [tool.uv]
+        environments = ["sys_platform == 'linux'"]
+
+        [tool.uv.sources]
+        torch = { url = "https://example.org/torch-2.6.0+cu126-cp312-cp312-manylinux_2_28_x86_64.whl" }
+        """)
+    td222 = finding(BLACKWELL, folder, "TD222")
+    assert td222.fix is None or td222.fix.edit is None
+    assert "Use cu128" in td222.explanation
+
+
+def test_a_driver_gap_with_no_line_in_range_is_cured_by_the_driver_update(tmp_path):
+    """A real project that locks torch 2.13 cu130 for every install that has CUDA; the WSL2 machine's 572 driver supports
+    CUDA 12.8. Its only other build is XPU, which does not run on an NVIDIA GPU (it used to be offered as "a build
+    that runs here"). The cure is the driver update, as commands."""
+    td232 = finding(BLACKWELL, field_project(tmp_path, "intel__AI-Playground"), "TD232")
+    assert td232.severity.value == "error"
+    assert td232.fix is not None and td232.fix.title.startswith("Update the NVIDIA driver"), td232.fix
+    assert any("nvidia.com" in command for command in td232.fix.commands)
+    assert "--extra xpu" not in td232.explanation
+
+
+def test_torch_backend_beside_extras_is_dropped_and_nothing_else(tmp_path):
+    """`torch-backend` (ignored by uv's project commands) in a project whose extras choose the build: the fix drops
+    the setting; it adds no index."""
+    folder = write_project(tmp_path / "p", EACH_USER_PICKS.replace("[tool.uv]\n", '[tool.uv]\ntorch-backend = "auto"\n'))
+    snapshot = with_project(H100, folder)
+    td314 = next(d for d in diagnose(snapshot).diagnoses if d.code == "TD314")
+    preview = preview_fixes(snapshot, [td314])
+    assert preview.applied and preview.diff.count("\n-") == 1 and "torch-backend" in preview.diff
+    assert "+" not in "".join(line for line in preview.diff.splitlines()[2:] if line.startswith("+"))
+
+
+def write(folder: Path, text: str) -> Path:
+    folder.mkdir(parents=True)
+    (folder / "pyproject.toml").write_text(textwrap.dedent(text), encoding="utf-8")
+    return folder
+
+
+def test_a_driver_finding_is_never_cured_by_the_line_it_is_about(tmp_path):
+    """The project declares cu129; the WSL2 machine's 572 driver supports CUDA 12.8, so the cu129 build runs only by
+    CUDA's minor-version compatibility (TD232, a warning). The fix used to keep cu129, titled "runs on your driver",
+    contradicting its own finding; it now moves to a line the driver runs outright."""
+    folder = write_project(tmp_path / "p", """
+        [project]
+        name = "gap"
+        version = "0.1.0"
+        requires-python = ">=3.10"
+        dependencies = ["torch>=2.9,<2.10"]
+
+        [tool.uv.sources]
+        torch = [{ index = "pytorch-cu129", marker = "sys_platform == 'linux' or sys_platform == 'win32'" }]
+
+        [[tool.uv.index]]
+        name = "pytorch-cu129"
+        url = "https://download.pytorch.org/whl/cu129"
+        explicit = true
+        """)
+    snapshot = with_project(BLACKWELL, folder)
+    td232 = next(d for d in diagnose(snapshot).diagnoses if d.code == "TD232")
+    assert td232.fix is not None and td232.fix.edit is not None
+    assert td232.fix.edit.url.endswith("/cu128"), td232.fix
+    assert "cu129" not in td232.fix.title
+    preview = preview_fixes(snapshot, [td232], unsafe=True)
+    assert preview.applied and not preview.refused, preview.refusal
