@@ -205,3 +205,144 @@ def test_a_driver_finding_is_never_cured_by_the_line_it_is_about(tmp_path):
     assert "cu129" not in td232.fix.title
     preview = preview_fixes(snapshot, [td232], unsafe=True)
     assert preview.applied and not preview.refused, preview.refusal
+
+
+def test_two_fixes_that_raise_each_others_finding_are_proven_as_one(tmp_path):
+    """A real project maps torch to cu130 on every platform (TD307) and leaves torchvision on PyPI (TD309): the marker
+    alone leaves torchvision on another build, the mapping alone takes it to macOS. Each was refused ("it would raise
+    TD309", "it would raise TD307"); now each is proven together with the fix of what it raises."""
+    folder = field_project(tmp_path, "NVIDIA-NeMo__Export-Deploy")
+    snapshot = with_project(H100, folder)
+    for code in ("TD307", "TD309"):
+        chosen = [d for d in diagnose(snapshot).diagnoses if d.code == code]
+        preview = preview_fixes(snapshot, chosen, follow=True, codes={code})
+        assert preview.changes and not preview.refused, preview.refusal
+        assert {d.code for d in preview.applied} == {"TD307", "TD309"}
+
+
+def test_a_pinned_build_tag_leaves_the_pin_when_the_index_moves(tmp_path):
+    """`torch==2.7.1+cu126` fixes the build on every platform: moving the index cannot cure the Blackwell finding, and
+    macOS cannot install it. The fixes now drop the tag (unsafe: the requirement changes) and are proven."""
+    folder = field_project(tmp_path, "yyhhenry__uv-torch-env")
+    snapshot = with_project(BLACKWELL, folder)
+    td222 = next(d for d in diagnose(snapshot).diagnoses if d.code == "TD222")
+    assert td222.fix is not None and td222.fix.applicability is Applicability.UNSAFE
+    preview = preview_fixes(snapshot, [td222], unsafe=True)
+    assert preview.applied and not preview.refused, preview.refusal
+    assert '-    "torch==2.7.1+cu126",\n+    "torch==2.7.1",' in preview.diff
+    assert 'url = "https://download.pytorch.org/whl/cu128"' in preview.after
+
+
+def test_a_team_whose_line_other_packages_are_built_for_is_told_to_update_the_driver(tmp_path):
+    """SkyRL declares cu130 and builds flash-attn, mamba-ssm and Transformer Engine for CUDA 13 (sources on cu130
+    indexes, `+cu.13.0` tags). On the WSL2 machine's CUDA 12.8 driver the cure is the driver update; moving everyone
+    to cu128 stays an unsafe alternative that says what would not follow."""
+    folder = field_project(tmp_path, "NovaSky-AI__SkyRL")
+    td232 = next(d for d in diagnose(with_project(BLACKWELL, folder)).diagnoses
+                 if d.code == "TD232" and d.severity.value == "error")
+    assert td232.fix is not None and td232.fix.title.startswith("Update the NVIDIA driver")
+    move = td232.alternatives[0]
+    assert move.applicability is Applicability.UNSAFE
+    assert "flash-attn" in move.title and "built for the project's cu130, would not follow" in move.title
+
+
+@pytest.mark.parametrize("machine", ["H100", "Blackwell"])
+@pytest.mark.parametrize("name", sorted(p.name.removesuffix("__pyproject.toml") for p in FIELD.glob("*__pyproject.toml")
+                                        if "__member__" not in p.name))
+def test_every_fix_offered_on_a_real_project_writes_and_is_proven(tmp_path, name, machine):
+    """Offered means proven, over the field corpus (benchmarks/fix_cure.py counts the same and more): every fix line a
+    report shows, and each alternative, writes a change that its proof accepts."""
+    from dataclasses import replace
+
+    snapshot = with_project(H100 if machine == "H100" else BLACKWELL, field_project(tmp_path, name))
+    for diagnosis in diagnose(snapshot).diagnoses:
+        for fix in (diagnosis.fix, *diagnosis.alternatives):
+            if fix is None or fix.edit is None:
+                continue
+            preview = preview_fixes(snapshot, [replace(diagnosis, fix=fix)], follow=True, codes={diagnosis.code},
+                                    unsafe=fix.applicability is Applicability.UNSAFE)
+            assert preview.changes, f"{diagnosis.code} {fix.title}: writes nothing"
+            assert not preview.refused, f"{diagnosis.code} {fix.title}: {preview.refusal}"
+
+
+def test_a_companion_installed_only_through_another_package_follows_torch_with_uv(tmp_path, monkeypatch):
+    """torchvision comes only through a dependency of the project (`dep`), and uv applies sources to the project's own
+    requirements alone (a source for it is ignored: the first lock shows that). On Blackwell the cu126 torch has no
+    kernels; the fix moves torch to cu128 and makes torchvision the project's requirement, and the real uv then locks
+    torchvision's cu128 build beside torch's."""
+    from dataclasses import replace
+
+    from torchdoctor.probes.project import read_lock
+
+    uv = find_uv()
+    if uv is None:
+        pytest.skip("uv is not installed")
+    served = LocalIndex(tmp_path / "index")
+    monkeypatch.setenv("TORCHDOCTOR_PYTORCH_INDEX_BASE", served.whl)
+    try:
+        folder = write_project(tmp_path / "p", f"""
+            [project]
+            name = "p"
+            version = "0.1.0"
+            requires-python = ">=3.12"
+            dependencies = ["torch==2.8.0", "dep"]
+
+            [tool.uv.sources]
+            dep = {{ path = "dep" }}
+            torch = {{ index = "pytorch-cu126" }}
+            torchvision = {{ index = "pytorch-cu126" }}
+
+            [[tool.uv.index]]
+            name = "pytorch-cu126"
+            url = "{served.whl}/cu126"
+            explicit = true
+            """)
+        write_project(folder / "dep", """
+            [project]
+            name = "dep"
+            version = "0.1.0"
+            dependencies = ["torchvision"]
+
+            [build-system]
+            requires = ["setuptools"]
+            build-backend = "setuptools.build_meta"
+            """)
+        environment = {"UV_DEFAULT_INDEX": served.pypi, "UV_CACHE_DIR": str(tmp_path / "cache"), "PATH": "/usr/bin:/bin",
+                       "UV_PYTHON_DOWNLOADS": "never", "XDG_CONFIG_HOME": str(tmp_path / "config")}
+
+        def lock() -> dict[str, str]:
+            done = subprocess.run([uv, "lock", "--python", python_for(">=3.12")], cwd=folder, capture_output=True,
+                                  text=True, timeout=120, env=environment)
+            assert done.returncode == 0, done.stderr
+            return {p.name: p.version for p in read_lock(folder / "uv.lock").packages if p.name in ("torch", "torchvision")}
+
+        assert lock() == {"torch": "2.8.0+cu126", "torchvision": "0.23.0"}  # the source for torchvision is ignored
+        snapshot = with_project(BLACKWELL, folder)
+        td222 = next(d for d in diagnose(snapshot).diagnoses if d.code == "TD222" and d.severity.value == "error")
+        assert td222.fix is not None and "torchvision, installed only through other packages" in td222.fix.title
+        preview = preview_fixes(snapshot, [replace(td222, fix=td222.fix)], unsafe=True)
+        assert preview.applied and not preview.refused, preview.refusal
+        (folder / "pyproject.toml").write_text(preview.after, encoding="utf-8")
+        assert lock() == {"torch": "2.8.0+cu128", "torchvision": "0.23.0+cu128"}
+    finally:
+        served.close()
+
+
+def test_the_proof_refuses_a_move_that_leaves_a_companion_behind(tmp_path, monkeypatch):
+    """The same project, with the fix's requirement taken out: the proof sees, from the lock, that torchvision would stay
+    on PyPI's build beside torch's cu128 and refuses the fix."""
+    from dataclasses import replace
+
+    from torchdoctor.workflow.proof import plan_fixes
+
+    folder = field_project(tmp_path, "NovaSky-AI__SkyRL")
+    snapshot = with_project(BLACKWELL, folder)
+    td232 = next(d for d in diagnose(snapshot).diagnoses if d.code == "TD232" and d.severity.value == "error")
+    move = td232.alternatives[0]
+    assert move.edit is not None and move.edit.require
+    stripped = replace(td232, fix=replace(move, edit=replace(move.edit, require=(), packages=("torch", "torchvision"))))
+    text = (folder / "pyproject.toml").read_text(encoding="utf-8")
+    plan = plan_fixes(snapshot, text, [stripped], lambda fixed: [], unsafe=True)
+    assert not plan.applied
+    assert any("torchaudio, installed only through another package, would stay" in problem
+               for _, proof in plan.refused for problem in proof.problems), plan.refused

@@ -61,7 +61,8 @@ def test_every_kind_of_edit_has_a_transform_and_reads_back_from_its_json_form():
 def _example(annotation: str):
     return {"int": 2, "bool": True, "str": "x", "str | None": "y", "tuple[str, ...]": ("a", "b"),
             "tuple[tuple[str, str | None], ...]": (("pt", None), ("cu", "e")),
-            "tuple[tuple[str, str], ...]": (("extra == 'a'", "a"),)}[annotation]
+            "tuple[tuple[str, str], ...]": (("extra == 'a'", "a"),),
+            "tuple[tuple[str, str, str], ...]": (("torchaudio", "optional:gpu", "sys_platform == 'linux'"),)}[annotation]
 
 
 def test_the_gemm_assessment_is_the_one_verdict_the_findings_and_every_face_show():

@@ -617,9 +617,14 @@ def command_fix(args: argparse.Namespace) -> int:
     choice = choose_fixes(diagnoses, codes, unsafe=args.unsafe)
     for diagnosis in choice.needs_unsafe:
         print(f"skipped (unsafe, pass --unsafe): {diagnosis.code} {fix_title(diagnosis)}", file=sys.stderr)
+    said: set[tuple[str, tuple[str, ...]]] = set()
     for diagnosis in choice.outside:
+        commands = diagnosis.fix.commands if diagnosis.fix else ()
+        if (diagnosis.code, commands) in said:
+            continue  # one finding per extra, one cure: said once
+        said.add((diagnosis.code, commands))
         print(f"{diagnosis.code} is fixed outside pyproject.toml; run it yourself:", file=sys.stderr)
-        for command in diagnosis.fix.commands if diagnosis.fix else ():
+        for command in commands:
             print(f"    {command}", file=sys.stderr)
     if not choice.chosen:
         # A fix was asked for and none can be written: say which findings stay, and exit 1 while they do.

@@ -102,6 +102,13 @@ class UsePytorchIndex(Edit):
     packages: tuple[str, ...] = ()
     marker: str = LINUX_OR_WINDOWS
     replace: tuple[str, ...] = ()
+    unpin: tuple[str, ...] = ()
+    """Packages whose `==X+tag` requirements lose the tag: a tag fixes one build on every platform, so no index
+    can move it; without it the index chooses (`torch==2.7.1+cu126` becomes `torch==2.7.1`)."""
+    require: tuple[tuple[str, str, str], ...] = ()
+    """(package, where, marker): companions the project installs only through another package, required by the
+    project itself so that its source applies (uv applies sources to the project's own requirements only): where is
+    "dependencies", "optional:<extra>" or "group:<name>", as DeclaredRequirement.group."""
 
 
 @dataclass(frozen=True)
@@ -129,6 +136,8 @@ class AddPlatformMarker(Edit):
     action: ClassVar[str] = "add-platform-marker"
     index: str = ""
     marker: str = LINUX_OR_WINDOWS
+    unpin: tuple[str, ...] = ()
+    """As UsePytorchIndex.unpin: a pinned `+cu126` cannot come from PyPI on macOS."""
 
 
 @dataclass(frozen=True)

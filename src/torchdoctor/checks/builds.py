@@ -11,7 +11,7 @@ from packaging.version import Version
 
 from torchdoctor.checks.common import NVML_SOURCE, torch_source, torch_specifier
 from torchdoctor.edits import LINUX_OR_WINDOWS, AcceleratorExtras, UsePytorchIndex
-from torchdoctor.family import BUILD_PACKAGES
+from torchdoctor.family import BUILD_CHECKED, BUILD_PACKAGES
 from torchdoctor.knowledge import (
     Capability,
     coverage,
@@ -221,12 +221,120 @@ def use_build_fix(snapshot: Snapshot, choice: int = 0, outright: bool = False) -
     replace = sorted(target for target in existing & pytorch_indexes - {name} if target)
     if existing - pytorch_indexes - {name}:
         return None  # sources to other kinds of index: not ours to rewrite
+    pinned = local_pins(pyproject, packages)
+    bound = bound_to_line(pyproject, declared_cuda_lines(snapshot)[:1], variant, packages)
+    required = companions_through_others(snapshot)
+    followers = sorted({package for package, _, _ in required})
+    if "dependencies" in pyproject.dynamic or "optional-dependencies" in pyproject.dynamic:
+        required, followers = (), []  # the build backend owns the requirements: the proof would refuse, say why
     return Fix(
-        title=reason,
-        applicability=Applicability.UNSAFE if replace or choice else Applicability.SAFE,
+        title=reason + (f"; the build tag leaves the pin ({', '.join(pinned.values())}): the index chooses the build"
+                        if pinned else "")
+        + (f"; {', '.join(followers)}, installed only through other packages, become requirements of the project so "
+           "that they follow torch" if followers else "")
+        + (f"; {', '.join(bound[:3])}{f' and {len(bound) - 3} more' if len(bound) > 3 else ''}, built for the project's "
+           f"{declared_cuda_lines(snapshot)[0]}, would not follow" if bound else ""),
+        applicability=Applicability.UNSAFE if replace or choice or pinned or required or bound else Applicability.SAFE,
         edit=UsePytorchIndex(name=name, url=own.url if own and own.url else pytorch_index_url(variant),
-                             packages=tuple(packages), marker=LINUX_OR_WINDOWS, replace=tuple(replace)),
+                             packages=tuple(dict.fromkeys([*packages, *followers])), marker=LINUX_OR_WINDOWS,
+                             replace=tuple(replace), unpin=tuple(pinned), require=required),
     )
+
+
+def companions_through_others(snapshot: Snapshot) -> tuple[tuple[str, str, str], ...]:
+    """(package, where, marker) for each companion built per CUDA line (torchvision, torchaudio) that uv.lock installs
+    for some selection only as another package's dependency. uv applies a source only to the project's own
+    requirements (tests/test_uv_lock.py runs it), so such a companion stays on PyPI when torch moves: it must become
+    the project's requirement where that selection asks for it (its extra or group, else [project] dependencies),
+    under a marker for the platforms it is installed on. A project that publishes (a build system) gets it in the
+    `dev` group for a plain install, never in the dependencies its users install."""
+    pyproject = snapshot.project.pyproject
+    if pyproject is None or snapshot.project.lock is None:
+        return ()
+    from torchdoctor.resolution import build_model
+
+    declared = {(r.name, r.group) for r in pyproject.torch_requirements}
+    declared_anywhere = {r.name for r in pyproject.torch_requirements}
+    found: dict[tuple[str, str], set[str]] = {}
+    model = build_model(snapshot)
+    selections = {s.label: s for s in model.selections}
+    for resolution in model.resolutions:
+        selection = selections.get(resolution.selection)
+        if selection is None or resolution.torch is None:
+            continue
+        where = ("dependencies" if selection.option is None or not (selection.extras or selection.groups) else
+                 f"optional:{selection.extras[-1]}" if selection.option.startswith("--extra") and selection.extras else
+                 f"group:{selection.groups[-1]}" if selection.groups else "dependencies")
+        if where == "dependencies" and publishes(pyproject):
+            where = "group:dev"
+        for package in BUILD_CHECKED:
+            if resolution.get(package) is None or (package, where) in declared or package in declared_anywhere:
+                continue
+            found.setdefault((package, where), set()).add(_SYS_PLATFORM[resolution.platform])
+    every = set(_SYS_PLATFORM.values())
+    return tuple((package, where, "" if platforms == every else " or ".join(f"sys_platform == '{p}'" for p in sorted(platforms)))
+                 for (package, where), platforms in sorted(found.items()))
+
+
+def publishes(pyproject) -> bool:
+    """The project is a package others install (a build system, or an index it publishes to): its published
+    dependencies are its users', and no fix adds to them or takes torch away from them."""
+    return pyproject.packaged or any(index.publish_url for index in pyproject.indexes)
+
+
+_SYS_PLATFORM = {"linux-x86_64": "linux", "linux-aarch64": "linux", "windows-amd64": "win32", "macos-arm64": "darwin"}
+
+
+def bound_to_line(pyproject, declared: tuple[str, ...], target: str, packages) -> list[str]:
+    """What else in the project is built for its declared CUDA line, when the target line is another CUDA major:
+    sources on indexes named for it (`flashinfer-cu130`, `astral-cu130`) and requirements tagged with it
+    (`flash-attn==2.8.3+cu.13.0.torch.2.11`). Those do not move with torch, and their CUDA major must match it: the
+    reason a team declares its line, to be named before anyone is moved off it."""
+    import re
+
+    if not declared or declared[0] == target:
+        return []
+    line, wanted = cuda_of_variant(declared[0]), cuda_of_variant(target)
+    if line is None or wanted is None or line[0] == wanted[0]:
+        return []
+    tag = re.compile(rf"cu\.?{line[0]}(?:\.?{line[1]})?(?![\d])", re.IGNORECASE)
+    urls = {index.name: f"{index.name} {index.url or ''}" for index in pyproject.indexes if index.name}
+    found = []
+    for source in pyproject.sources:
+        if source.package in packages or source.kind != "index" or not source.target:
+            continue
+        if tag.search(urls.get(source.target, source.target)):
+            found.append(source.package)
+    for requirement in pyproject.extension_requirements:
+        if requirement.name not in packages and "+" in requirement.requirement and tag.search(requirement.requirement.split("+", 1)[1]):
+            found.append(requirement.name)
+    return list(dict.fromkeys(found))
+
+
+def line_is_bound(snapshot: Snapshot, fix: Fix) -> bool:
+    """Whether the index move `fix` proposes leaves packages built for the project's declared line behind."""
+    from torchdoctor.indexes import parse_index_url
+
+    pyproject = snapshot.project.pyproject
+    if pyproject is None or not isinstance(fix.edit, UsePytorchIndex):
+        return False
+    variant = parse_index_url(fix.edit.url).variant or ""
+    return bool(bound_to_line(pyproject, declared_cuda_lines(snapshot)[:1], variant, fix.edit.packages))
+
+
+def local_pins(pyproject, packages) -> dict[str, str]:
+    """The packages among `packages` the project pins to a build (`torch==2.7.1+cu126`), with that requirement: a fix
+    that moves their index must drop the tag, or it cannot change the build (and macOS cannot install it at all)."""
+    from torchdoctor.requirements import parse_requirement
+
+    found: dict[str, str] = {}
+    for declared in pyproject.torch_requirements:
+        if declared.name not in packages or declared.name in found:
+            continue
+        requirement = parse_requirement(declared.requirement)[0]
+        if requirement is not None and any(s.operator == "==" and "+" in s.version for s in requirement.specifier):
+            found[declared.name] = declared.requirement
+    return found
 
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from packaging.version import InvalidVersion, Version
 
-from torchdoctor.checks.builds import build_alternatives, driver_cuda, gpus, selection_fix, use_build_fix
+from torchdoctor.checks.builds import build_alternatives, driver_cuda, gpus, line_is_bound, selection_fix, use_build_fix
 from torchdoctor.checks.common import NVML_SOURCE, torch_source
 from torchdoctor.checks.registry import DISPLAY_ONLY, SAFE, UNSAFE, Finding, rule
 from torchdoctor.knowledge import (
@@ -451,6 +451,11 @@ def _planned_findings(snapshot: Snapshot, driver: bool) -> Iterator[Finding]:
             first_gpu = gpus(snapshot)[0].capability if gpus(snapshot) else None
             suggestion = suggest_variant(snapshot, first_gpu) if first_gpu else None
         fix = use_build_fix(snapshot, outright=driver) if default else None
+        alternatives = build_alternatives(snapshot, outright=driver) if fix else ()
+        if driver and fix is not None and line_is_bound(snapshot, fix):
+            # Other packages are built for the project's line: moving torch off it breaks them. The driver is the cure;
+            # the move stays on offer, saying what would not follow.
+            fix, alternatives = driver_update_fix(snapshot), (fix, *alternatives)
         picked = selection_fix(snapshot, None, lambda r: r in working) if default and fix is None and working else None
         if driver and fix is None and picked is None:
             picked = driver_update_fix(snapshot)  # no line in the project's range runs on this driver: the driver must move
@@ -469,7 +474,7 @@ def _planned_findings(snapshot: Snapshot, driver: bool) -> Iterator[Finding]:
             + (f" The fix: {fix.title}." if fix else ""),
             problem.evidence,
             fix or picked,
-            build_alternatives(snapshot, outright=driver) if fix else (),
+            alternatives,
         )
 
 

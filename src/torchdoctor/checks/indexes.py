@@ -13,7 +13,7 @@ from dataclasses import replace
 
 from packaging.version import Version
 
-from torchdoctor.checks.builds import use_build_fix
+from torchdoctor.checks.builds import local_pins, use_build_fix
 from torchdoctor.checks.common import COMPANION_FAILURE, declared_requirements, places_text, pyproject_of, sources_for
 from torchdoctor.checks.common import torch_specifier as torch_range
 from torchdoctor.checks.registry import DISPLAY_ONLY, SAFE, UNSAFE, Finding, rule
@@ -322,7 +322,7 @@ def source_index_undeclared(snapshot: Snapshot) -> Iterator[Finding]:
         )
 
 
-@rule("TD307", "accelerated-index-reaches-macos", fix=SAFE)
+@rule("TD307", "accelerated-index-reaches-macos", fix=(SAFE, UNSAFE))
 def accelerated_index_reaches_macos(snapshot: Snapshot) -> Iterator[Finding]:
     """torch is mapped to a CUDA or ROCm index without a marker that keeps macOS on PyPI.
 
@@ -334,7 +334,9 @@ def accelerated_index_reaches_macos(snapshot: Snapshot) -> Iterator[Finding]:
         Those indexes have no macOS wheels, so the lock has no torch that a Mac can install
         ("doesn't have a source distribution or wheel for the current platform").
     Fix safety:
-        Adds `marker = "sys_platform == 'linux' or sys_platform == 'win32'"`.
+        Adds `marker = "sys_platform == 'linux' or sys_platform == 'win32'"`. Where a requirement pins the build
+        (`torch==2.7.1+cu126`), macOS cannot install it from PyPI either: the fix also drops the tag (the index
+        chooses the build), which changes the requirement: unsafe.
     """
     pyproject = pyproject_of(snapshot)
     if pyproject is None or not environments_allow(pyproject.uv.environments, "darwin"):
@@ -350,6 +352,7 @@ def accelerated_index_reaches_macos(snapshot: Snapshot) -> Iterator[Finding]:
     for target, sources in reaching.items():
         url = urls[target]
         packages = ", ".join(s.package for s in sources)
+        pinned = local_pins(pyproject, [s.package for s in sources])
         label = url.variant if url.channel == "stable" else f"{url.channel} {url.variant}"
         yield Finding(
             Severity.WARNING,
@@ -362,9 +365,11 @@ def accelerated_index_reaches_macos(snapshot: Snapshot) -> Iterator[Finding]:
                 for s in sources
             ),
             Fix(
-                f"Use the {url.variant} index on Linux and Windows only, PyPI on macOS",
-                Applicability.SAFE,
-                AddPlatformMarker(index=target, marker=LINUX_OR_WINDOWS),
+                f"Use the {url.variant} index on Linux and Windows only, PyPI on macOS"
+                + (f"; the build tag leaves the pin ({', '.join(pinned.values())}), which macOS cannot install"
+                   if pinned else ""),
+                Applicability.UNSAFE if pinned else Applicability.SAFE,
+                AddPlatformMarker(index=target, marker=LINUX_OR_WINDOWS, unpin=tuple(pinned)),
             ),
         )
 

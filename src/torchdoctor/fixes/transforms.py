@@ -8,6 +8,8 @@ already there.
 
 from __future__ import annotations
 
+import re
+
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
@@ -314,6 +316,7 @@ def add_platform_marker(document: TOMLDocument, edit: edits.AddPlatformMarker) -
                 changed = True
         if changed:
             _set_entries(sources, key, entries, like=sources[key])
+    _drop_local_tags(document, edit.unpin)
 
 
 @transform(edits.MapNightlyTriton)
@@ -388,6 +391,7 @@ def use_pytorch_index(document: TOMLDocument, edit: edits.UsePytorchIndex) -> No
         table["url"] = url
         table["explicit"] = True
         _append_index(indexes, table)
+    _require(document, edit.require)
     sources = _sources(document)
     replaced = set(edit.replace)
     for package in edit.packages:
@@ -415,6 +419,60 @@ def use_pytorch_index(document: TOMLDocument, edit: edits.UsePytorchIndex) -> No
         if index_name in (*replaced, name) and index_name not in used:
             _delete_index(document, indexes, position)
     _drop_empty(document)
+    _drop_local_tags(document, edit.unpin)
+
+
+def _require(document: TOMLDocument, wanted: Sequence[tuple[str, str, str]]) -> None:
+    """Add `package ; marker` to the named requirement list unless it requires the package already."""
+    for package, where, marker in wanted:
+        kind, _, name = where.partition(":")
+        if kind == "dependencies":
+            requirements = _dependencies(document)
+        elif kind == "optional":
+            requirements = _table(_table(document, "project", False), "optional-dependencies", False).get(name)
+        else:
+            groups = _table(document, "dependency-groups", False)
+            if name not in groups:
+                groups[name] = tomlkit.array()  # `dev`, uv's default group, for a project that publishes
+            requirements = groups.get(name)
+        if requirements is None:
+            continue
+        if not _declares(requirements, canonicalize_name(package)):
+            requirements.append(f"{package} ; {marker}" if marker else package)
+
+
+def _drop_local_tags(document: TOMLDocument, packages: Sequence[str]) -> None:
+    """`pkg==X+tag` becomes `pkg==X` wherever the project requires it (dependencies, extras, dependency groups),
+    each string edited in place so its quoting, marker and comment stay."""
+    if not packages:
+        return
+    wanted = {canonicalize_name(p) for p in packages}
+    project = document.get("project")
+    lists: list[Any] = []
+    if isinstance(project, (Table, dict)):
+        lists.append(project.get("dependencies"))
+        extras = project.get("optional-dependencies")
+        lists.extend(extras.values() if isinstance(extras, (Table, dict)) else ())
+    groups = document.get("dependency-groups")
+    lists.extend(groups.values() if isinstance(groups, (Table, dict)) else ())
+    for requirements in lists:
+        if not isinstance(requirements, (Array, list)):
+            continue
+        for position, item in enumerate(requirements):
+            if not isinstance(item, str):
+                continue
+            try:
+                requirement = Requirement(str(item))
+            except InvalidRequirement:
+                continue
+            if canonicalize_name(requirement.name) not in wanted:
+                continue
+            text = str(item)
+            for specifier in requirement.specifier:
+                if specifier.operator == "==" and "+" in specifier.version:
+                    text = re.sub(r"==\s*" + re.escape(specifier.version), "==" + specifier.version.split("+", 1)[0], text)
+            if text != str(item):
+                requirements[position] = text
 
 
 @transform(edits.AddExtraBuildDependencies)

@@ -93,7 +93,7 @@ def preview_fixes(snapshot: Snapshot, chosen: Iterable[Diagnosis], *, follow: bo
     def revealed(fixed: Snapshot) -> list[Diagnosis]:
         return fixable(run_checks(fixed), codes or None, unsafe=unsafe) if follow else []
 
-    plan = plan_fixes(snapshot, before, list(chosen), revealed)
+    plan = plan_fixes(snapshot, before, list(chosen), revealed, unsafe=unsafe)
     return FixPreview(path, original, before, plan.after, plan.applied, plan.refused)
 
 
