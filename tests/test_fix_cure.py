@@ -346,3 +346,84 @@ def test_the_proof_refuses_a_move_that_leaves_a_companion_behind(tmp_path, monke
     assert not plan.applied
     assert any("torchaudio, installed only through another package, would stay" in problem
                for _, proof in plan.refused for problem in proof.problems), plan.refused
+
+
+def test_a_replaced_source_entry_keeps_its_place_comment_and_indentation():
+    """The index move replaces an entry of a multi-line sources array: the new entry stands where the old one stood,
+    with its comment and indentation (it was appended at the end, its comment lost)."""
+    from torchdoctor.edits import UsePytorchIndex
+    from torchdoctor.fixes.transforms import apply_transform
+
+    text = textwrap.dedent('''\
+        [tool.uv.sources]
+        torch = [
+                { index = "pytorch-cu126", marker = "sys_platform == 'linux' or sys_platform == 'win32'" },  # GPU build
+                { index = "pytorch-cpu", extra = "cpu" },  # opt-in
+        ]
+        ''')
+    fixed = apply_transform(text, UsePytorchIndex(name="pytorch-cu128", url="https://download.pytorch.org/whl/cu128",
+                                                  packages=("torch",), replace=("pytorch-cu126",)))
+    assert ('torch = [\n        { index = "pytorch-cu128", marker = "sys_platform == \'linux\' or sys_platform == \'win32\'" },'
+            '  # GPU build\n        { index = "pytorch-cpu", extra = "cpu" },  # opt-in\n]') in fixed, fixed
+
+
+def test_a_project_that_publishes_never_loses_torch_from_its_dependencies(tmp_path):
+    """torch in the base dependencies, its CUDA index only behind an extra (TD313), in a project that publishes to an
+    index of its own (a `publish-url`) without a build system table: its users need torch; the unsafe removal is not
+    offered, the extra to develop with is."""
+    folder = write_project(tmp_path / "p", """
+        [project]
+        name = "lib"
+        version = "0.1.0"
+        requires-python = ">=3.10"
+        dependencies = ["torch>=2.8"]
+
+        [project.optional-dependencies]
+        cu128 = ["torch>=2.8"]
+
+        [tool.uv.sources]
+        torch = [{ index = "pytorch-cu128", extra = "cu128" }]
+
+        [[tool.uv.index]]
+        name = "pytorch-cu128"
+        url = "https://download.pytorch.org/whl/cu128"
+        explicit = true
+
+        [[tool.uv.index]]
+        name = "internal"
+        url = "https://pypi.example.org/simple"
+        publish-url = "https://pypi.example.org/upload"
+        explicit = true
+        """)
+    td313 = next(d for d in diagnose(with_project(H100, folder)).diagnoses if d.code == "TD313")
+    assert td313.fix is not None and td313.fix.edit is None
+    assert td313.fix.commands == ("uv sync --extra cu128",)
+
+
+def test_a_refused_typo_fix_never_lets_the_meant_index_be_removed(tmp_path):
+    """A source names 'pytorch-cu12' where 'pytorch-cu126' is declared (TD306). On Blackwell retargeting it is refused
+    (it would show the cu126 torch has no kernels); `fix --all --unsafe` then removed the "unused" index the typo
+    meant, the only one (issue 25: 109 of 121 fuzzed runs). The unused-index finding offers no removal while a source
+    names an undeclared index."""
+    from conftest import run_cli
+
+    folder = write_project(tmp_path / "p", """
+        [project]
+        name = "x"
+        version = "0.1.0"
+        requires-python = ">=3.10"
+        dependencies = ["torch>=2.6,<2.7"]
+
+        [[tool.uv.index]]
+        name = "pytorch-cu126"
+        url = "https://download.pytorch.org/whl/cu126"
+        explicit = true
+
+        [tool.uv.sources]
+        torch = { index = "pytorch-cu12", marker = "sys_platform == 'linux' or sys_platform == 'win32'" }
+        """)
+    result = run_cli("fix", "--all", "--unsafe", "--dry-run", "--snapshot", str(SNAPSHOTS / "wsl2-rtx5060ti-nightly.json"),
+                     "--project", str(folder))
+    assert "-name = \"pytorch-cu126\"" not in result.stdout, result.stdout
+    td305 = next(d for d in diagnose(with_project(BLACKWELL, folder)).diagnoses if d.code == "TD305")
+    assert td305.fix is None and "'pytorch-cu12' (TD306)" in td305.explanation

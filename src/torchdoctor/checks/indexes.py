@@ -255,13 +255,18 @@ def index_never_used(snapshot: Snapshot) -> Iterator[Finding]:
     Fix safety:
         For a CUDA/ROCm/XPU PyTorch index while torch is mapped nowhere, map torch and its companions to
         it (removing it is the alternative); for another unused PyTorch index, remove it. An index that is not a
-        PyTorch one (a vendor's, testpypi) is never touched.
+        PyTorch one (a vendor's, testpypi) is never touched, nor is any index while a source names an undeclared one
+        (the name may be a typo of this index's).
     """
     pyproject = pyproject_of(snapshot)
     if pyproject is None:
         return
     used = {s.target for s in pyproject.sources if s.kind == "index"}
     torch_mapped = any(s.package == "torch" for s in pyproject.sources)
+    declared = {i.name for i in pyproject.indexes if i.name}
+    # A source that names an undeclared index (TD306, a typo or a rename) may mean this one: no fix may remove it,
+    # or a refused typo fix followed by this one would delete the very index the typo meant.
+    misnamed = sorted({s.target for s in pyproject.sources if s.kind == "index" and s.target and s.target not in declared})
     for index in pyproject.indexes:
         if index.publish_url:
             continue  # an index to upload to (`uv publish --index`), not to install from
@@ -281,11 +286,15 @@ def index_never_used(snapshot: Snapshot) -> Iterator[Finding]:
                 fix = Fix(f"Map {', '.join(packages)} to {index.name} on Linux and Windows", Applicability.UNSAFE,
                           UsePytorchIndex(name=index.name, url=index.url, packages=tuple(packages)))
                 alternatives = (remove,)
+        if misnamed:
+            fix, alternatives = None, ()
         yield Finding(
             Severity.WARNING if meant_for_torch else Severity.INFO,
             f"the explicit index {index.name} is never used: no package in [tool.uv.sources] is mapped to it",
             "An explicit index serves only the packages mapped to it. As nothing is, every package, torch included, "
-            "comes from the other indexes." + (" It looks meant for torch: map torch to it, or remove it." if meant_for_torch else ""),
+            "comes from the other indexes." + (" It looks meant for torch: map torch to it, or remove it." if meant_for_torch else "")
+            + (f" A source names the undeclared index {', '.join(repr(m) for m in misnamed)} (TD306), which may mean this one:"
+               " correct that first." if misnamed else ""),
             (Evidence(_index_label(index), f"url = {index.url}, explicit = true", pyproject.path),),
             fix,
             alternatives,

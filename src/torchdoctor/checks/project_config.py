@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import Version
 
-from torchdoctor.checks.builds import build_alternatives, selection_fix, use_build_fix
+from torchdoctor.checks.builds import build_alternatives, publishes, selection_fix, use_build_fix
 from torchdoctor.checks.common import declared_requirements, pyproject_of, sources_for
 from torchdoctor.checks.registry import DISPLAY_ONLY, SAFE, UNSAFE, Finding, rule
 from torchdoctor.edits import (
@@ -229,9 +229,9 @@ def torch_in_base_and_extras(snapshot: Snapshot) -> Iterator[Finding]:
         silently ignores the CUDA mapping.
     Fix safety:
         Offered as an edit only for applications: the fix removes torch from the base dependencies (it stays in
-        the extras), so a plain `uv sync` no longer installs it. A packaged project (a `[build-system]`, or
-        `package = true`) keeps torch there, since the people who install it need it; its developers choose the
-        extra (uv cannot map the plain requirement beside `extra =` sources).
+        the extras), so a plain `uv sync` no longer installs it. A project that publishes (a `[build-system]`,
+        `package = true`, or an index with a `publish-url`) keeps torch there, since the people who install it need
+        it; its developers choose the extra (uv cannot map the plain requirement beside `extra =` sources).
     """
     pyproject = pyproject_of(snapshot)
     if pyproject is None:
@@ -252,7 +252,7 @@ def torch_in_base_and_extras(snapshot: Snapshot) -> Iterator[Finding]:
                 p for p in ("torch", *COMPANIONS)
                 if any(r.group == "dependencies" for r in declared_requirements(pyproject, p))
                 and any(s.extra for s in sources_for(pyproject, p))
-            )))) if not pyproject.packaged else
+            )))) if not publishes(pyproject) else
         Fix("Keep torch in the published dependencies; develop with the extra that selects its build",
             Applicability.DISPLAY_ONLY,
             commands=tuple(f"uv sync --extra {extra}" for extra in sorted({s.extra for s in sources if s.extra}))),

@@ -408,9 +408,17 @@ def use_pytorch_index(document: TOMLDocument, edit: edits.UsePytorchIndex) -> No
         same_index = [e for e in current if e.get("index") == name and not e.get("extra") and not e.get("group")]
         if not replaced and not same_index:
             continue
-        kept = [e for e in current
-                if (e.get("index") not in replaced and e not in same_index) or e.get("extra") or e.get("group")]
-        _set_entries(sources, key, [*kept, entry])
+        # The new entry takes the place of the first one it replaces, so that entry's comment and indentation stay
+        # with it; the other replaced ones go.
+        written: list[dict[str, str]] = []
+        placed = False
+        for e in current:
+            if (e.get("index") not in replaced and e not in same_index) or e.get("extra") or e.get("group"):
+                written.append(e)
+            elif not placed:
+                written.append(_Entry(entry, e.position))
+                placed = True
+        _set_entries(sources, key, written if placed else [*written, entry])
     # Leave no index behind that nothing uses: the ones replaced, and the new one if every package already
     # had its own source (another fix may have mapped them first).
     used = {e.get("index") for value in sources.values() for e in _entries(value)}
