@@ -34,40 +34,6 @@ def test_the_app_draws_its_first_screen_before_importing_the_core():
                                    "torchdoctor.tui.texts"]
 
 
-LAYERS = (
-    ("faces", lambda m: m in ("torchdoctor.cli", "torchdoctor.__main__") or m.startswith("torchdoctor.tui")),
-    ("workflow", lambda m: m == "torchdoctor.workflow" or m.startswith("torchdoctor.workflow.")),
-    ("render, checks, fixes", lambda m: m.startswith(("torchdoctor.render", "torchdoctor.checks", "torchdoctor.fixes"))),
-    ("probes", lambda m: m.startswith("torchdoctor.probes") or m == "torchdoctor.uvlock"),
-    ("snapshot, model, knowledge and the other leaves", lambda m: True),
-)
-
-
-def _layer(module: str) -> int:
-    return next(number for number, (_, matches) in enumerate(LAYERS) if matches(module))
-
-
-def test_the_layers_are_kept_nothing_imports_upward_and_only_the_tui_imports_textual():
-    """The layers of the design, enforced on every import statement (lazy imports inside functions included):
-    faces → workflow → render / checks / fixes → probes → snapshot, model, knowledge. A module imports only its
-    own layer or those below, and nothing outside tui/ imports Textual."""
-    import ast
-    from pathlib import Path
-
-    source = Path(__file__).resolve().parent.parent / "src"
-    broken = []
-    for path in sorted(source.rglob("*.py")):
-        module = ".".join(path.relative_to(source).with_suffix("").parts).removesuffix(".__init__")
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
-                [node.module] if isinstance(node, ast.ImportFrom) and node.module and not node.level else []
-            for name in names:
-                if name.startswith("torchdoctor.") and _layer(name) < _layer(module):
-                    broken.append(f"{module} ({LAYERS[_layer(module)][0]}) imports {name} ({LAYERS[_layer(name)][0]})")
-                if name.split(".")[0] == "textual" and not module.startswith("torchdoctor.tui"):
-                    broken.append(f"{module} imports {name}")
-    assert broken == []
-
 
 def test_rule_modules_share_through_helper_modules_never_through_each_other():
     """A rule module imports the registry and the helper modules (common, builds), never another rule module: what

@@ -138,3 +138,8 @@ class Report:
 
     def count(self, severity: Severity) -> int:
         return sum(1 for d in self.diagnoses if d.severity is severity)
+
+    def fails(self, threshold: Severity, area: str | None = None) -> bool:
+        """Whether a finding (of the area whose codes start with `area`, e.g. "TD6") is at least `threshold`: the
+        one answer to "does this report fail?" that every command's exit code reads."""
+        return any(d.severity >= threshold for d in self.diagnoses if area is None or d.code.startswith(area))

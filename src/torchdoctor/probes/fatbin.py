@@ -289,6 +289,27 @@ def environment_gpu_code(site_packages: str | os.PathLike) -> tuple:
     return _with_symbols(site, found)
 
 
+def package_gpu_code(site_packages: str | os.PathLike, name: str) -> tuple | None:
+    """The GPU code of one installed distribution (by its normalised name), whether or not it requires torch; None
+    when it is not installed there."""
+    from torchdoctor.snapshot import LibraryCode
+
+    site = Path(site_packages)
+    infos = [i for i in site.glob("*.dist-info") if i.name.lower().replace("_", "-").startswith(name + "-")]
+    if not infos:
+        return None
+    found = []
+    for info in infos:
+        for relative in _libraries(info):
+            try:
+                code = read_gpu_code(site / relative)
+            except (OSError, NotABinary):
+                continue
+            if code.entries:
+                found.append(LibraryCode(name, relative, code.sass, code.ptx, ptx_isa=code.ptx_isa))
+    return tuple(found)
+
+
 def _with_symbols(site: Path, found: list) -> tuple:
     """Each extension with the torch symbols it needs that the installed torch lacks (probes/symbols.py)."""
     from dataclasses import replace

@@ -48,3 +48,10 @@ def diagnose(snapshot: Snapshot, selection: Selection | None = None) -> Report:
         # rules that read the project's files, and the fleet's own, which read what each rank reported.
         kept = [d for d in kept if d.code in PROJECT_RULES or d.code.startswith("TD7")]
     return Report(snapshot=snapshot, diagnoses=tuple(kept), gemm=assess_gemm(snapshot))
+
+
+def rules() -> dict:
+    """The rule registry, code to rule, for `torchdoctor rules` and docs/rules.md."""
+    from torchdoctor.checks import RULES
+
+    return RULES

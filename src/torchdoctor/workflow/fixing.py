@@ -145,3 +145,21 @@ def recheck(fixed: Iterable[tuple[str, str]], before: Iterable[Diagnosis], after
 
 def is_unsafe(diagnosis: Diagnosis) -> bool:
     return diagnosis.fix is not None and diagnosis.fix.applicability is Applicability.UNSAFE
+
+
+def rule_codes() -> frozenset[str]:
+    """Every diagnosis code there is (a fix request naming another is a usage error)."""
+    from torchdoctor.checks import RULES
+
+    return frozenset(RULES)
+
+
+def undo(project_dir: Path) -> tuple[Path, Path]:
+    """`undo` in the project found from `project_dir`: the file put back and the backup it came from. Raises CannotFix."""
+    from torchdoctor.probes.project import find_project_root
+
+    root, _ = find_project_root(project_dir)
+    try:
+        return root / "pyproject.toml", undo_fix(root)
+    except FixError as error:
+        raise CannotFix(str(error)) from None

@@ -244,3 +244,11 @@ def _terminate_as_interrupt() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def verify_in_scratch(snapshot: Snapshot, fixed_text: str, on_line: Callable[[str], None] | None = None):
+    """`fix --verify`: lock and sync the fixed project in a scratch folder and run the smoke test there, before anything
+    of the user's is written (fixes/verify.py)."""
+    from torchdoctor.fixes.verify import verify_fix
+
+    return verify_fix(snapshot, fixed_text, on_line=on_line)

@@ -1,0 +1,58 @@
+"""`torchdoctor check`: the report on this machine (or a recording) and the project; `--demo` outside a terminal."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from torchdoctor.cli import ExitCode, UsageError
+from torchdoctor.cli.common import codes, load_snapshot, project_directory, render, use_color, with_bench, write_atomically
+
+
+def run(args: argparse.Namespace) -> int:
+    from torchdoctor.workflow import diagnose, fail_on, selection_for
+    from torchdoctor.workflow.probing import project_only
+
+    if args.offline:
+        os.environ["TORCHDOCTOR_OFFLINE"] = "1"
+    if args.no_machine:
+        if args.snapshot or args.bench or args.python:
+            raise UsageError("--no-machine checks the project files only; it takes no --snapshot, --bench or --python")
+        snapshot = project_only(project_directory(args))
+    else:
+        snapshot = load_snapshot(args, project_directory(args))
+    if args.bench:
+        if args.snapshot:
+            raise UsageError("--bench runs on this machine; it cannot be combined with --snapshot")
+        snapshot = with_bench(snapshot, args.seconds)
+    if args.save_snapshot:
+        write_atomically(Path(args.save_snapshot).expanduser(), snapshot.to_json() + "\n")
+
+    report = diagnose(snapshot, selection_for(snapshot, codes(args.select), codes(args.ignore)))
+    if args.quiet and args.format == "text":
+        from torchdoctor.render.text import render_quiet
+
+        sys.stdout.write(render_quiet(report, color=use_color(args.color)))
+    else:
+        sys.stdout.write(render(report, args.format, use_color(args.color), verbose=args.verbose))
+    sys.stdout.flush()
+    return ExitCode.FINDINGS if report.fails(fail_on(snapshot, args.fail_on)) else ExitCode.CLEAN
+
+
+def run_demo(argv: list[str]) -> int:
+    """`torchdoctor --demo` outside a terminal: the demo's report, with check's --format and --fail-on."""
+    from torchdoctor.cli.parser import build_parser
+    from torchdoctor.workflow import diagnose, fail_on
+    from torchdoctor.workflow.probing import demo
+
+    args = build_parser().parse_args(["check", *argv])
+    if args.project or args.snapshot or args.python or args.no_machine or args.bench:
+        raise UsageError("--demo opens its own example; it takes no --project, --python, --snapshot, --no-machine or --bench")
+    with tempfile.TemporaryDirectory(prefix="torchdoctor-demo-") as scratch:
+        snapshot, _ = demo(Path(scratch))
+        report = diagnose(snapshot)
+        sys.stdout.write(render(report, args.format, use_color(args.color), verbose=args.verbose))
+    return ExitCode.FINDINGS if report.fails(fail_on(snapshot, args.fail_on)) else ExitCode.CLEAN

@@ -1,0 +1,45 @@
+"""The Textual app. Imported here: Textual costs ~0.2 s to import and the headless commands never need it."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from torchdoctor.cli import ExitCode, UsageError
+from torchdoctor.cli.common import project_directory, read_snapshot_file
+
+
+def run(args: argparse.Namespace) -> int:
+    """The app on this machine, a recording (--snapshot), or the bundled demo in a scratch copy."""
+    import tempfile
+
+    recorded = None
+    label = None
+    if args.demo:
+        from torchdoctor.workflow.probing import demo
+
+        if args.project or args.snapshot or args.python:
+            raise UsageError("--demo opens its own example; it takes no --project, --python or --snapshot")
+        workdir = Path(tempfile.mkdtemp(prefix="torchdoctor-demo-"))
+        recorded, project_dir = demo(workdir)
+        label = f"demo: RTX 5060 Ti under WSL2, the nightly project (a copy in {project_dir})"
+    else:
+        project_dir = project_directory(args)
+        if args.snapshot:
+            if args.python:
+                raise UsageError("--python cannot be combined with --snapshot (the recorded interpreter is used)")
+            recorded = read_snapshot_file(args.snapshot)
+            label = f"{project_dir} on the machine recorded in {args.snapshot}"
+    from torchdoctor.tui.app import TorchDoctorApp
+
+    app = TorchDoctorApp(project_dir, python=args.python, recorded=recorded, label=label, torch_timeout_s=args.timeout)
+    try:
+        app.run()
+    finally:
+        if args.demo:
+            import shutil
+
+            shutil.rmtree(workdir, ignore_errors=True)  # the demo's scratch copy goes with the app
+    return ExitCode.CLEAN
+
+

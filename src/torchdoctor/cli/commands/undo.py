@@ -1,0 +1,20 @@
+"""`torchdoctor undo`: pyproject.toml (and the uv.lock the fix's lock replaced) as they were before the last fix."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from torchdoctor.cli import ExitCode, UsageError
+from torchdoctor.cli.common import project_directory
+
+
+def run(args: argparse.Namespace) -> int:
+    from torchdoctor.workflow import CannotFix, undo
+
+    try:
+        path, backup = undo(project_directory(args))
+    except CannotFix as error:
+        raise UsageError(str(error)) from None
+    print(f"restored {path} from {backup}", file=sys.stderr)
+    return ExitCode.CLEAN

@@ -1,0 +1,212 @@
+"""What the commands share: where the project is, the snapshot to work on, the progress lines a person watches, the
+report in each format, and a file the user asked for, written safely. Face-side only: what decides is the workflow's."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from torchdoctor.cli import UsageError
+
+if TYPE_CHECKING:
+    from torchdoctor.model import Report
+    from torchdoctor.snapshot import Snapshot
+
+
+def project_directory(args: argparse.Namespace) -> Path:
+    project_dir = Path(args.project).expanduser() if args.project else Path.cwd()
+    if args.project and project_dir.is_file():
+        if project_dir.name == "pyproject.toml":
+            return project_dir.parent  # a project named by its file, as uv's --project takes it too
+        raise UsageError(f"--project {args.project}: a file; give the folder that holds pyproject.toml")
+    if args.project and not project_dir.is_dir():
+        raise UsageError(f"--project {args.project}: no such folder")
+    return project_dir
+
+
+def load_snapshot(args: argparse.Namespace, project_dir: Path) -> Snapshot:
+    """The snapshot a command works on: recorded (--snapshot, with the project read here when --project names one)
+    or probed now."""
+    from torchdoctor.workflow.probing import CannotProbe, probe, with_project
+
+    if args.timeout <= 0:
+        raise UsageError("--timeout must be a positive number of seconds")
+    if args.snapshot:
+        if args.python:
+            raise UsageError("--python cannot be combined with --snapshot (the recorded interpreter is used)")
+        snapshot = read_snapshot_file(args.snapshot)
+        if args.project:
+            snapshot = with_project(snapshot, project_dir)
+        return snapshot
+    progress = Progress() if sys.stderr.isatty() else None
+    try:
+        return probe(project_dir, args.python, timeout_s=args.timeout, fresh=args.fresh,
+                     on_part=progress.part if progress else None, quick=getattr(args, "quick", False))
+    except CannotProbe as error:
+        raise UsageError(str(error)) from None
+    finally:
+        if progress is not None:
+            progress.stop()
+
+
+class Progress:
+    """One self-rewriting line on stderr while the probes run, shown once the wait passes half a second: what is
+    still awaited and for how long (`import torch` can take a minute cold)."""
+
+    DELAY_S = 0.5
+    PARTS = {"project": "project files", "system": "system", "nvml": "NVML", "torch": "import torch"}
+
+    def __init__(self) -> None:
+        import threading
+        import time
+
+        self.started = time.monotonic()
+        self.done: set[str] = set()
+        self.python = ""
+        self._stop = threading.Event()
+        self._shown = False
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def part(self, name: str, value) -> None:
+        if name == "interpreter":
+            self.python = getattr(value, "path", "")
+        self.done.add(name)
+
+    def _run(self) -> None:
+        import time
+
+        frames = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
+        if self._stop.wait(self.DELAY_S):
+            return
+        while not self._stop.is_set():
+            waiting = [label for name, label in self.PARTS.items() if name not in self.done]
+            elapsed = time.monotonic() - self.started
+            what = ", ".join(waiting) + (f" in {self.python}" if "torch" not in self.done and self.python else "")
+            sys.stderr.write(f"\r\x1b[K{frames[int(elapsed * 10) % len(frames)]} torchdoctor: waiting for {what} "
+                             f"({elapsed:.1f} s)")
+            sys.stderr.flush()
+            self._shown = True
+            self._stop.wait(0.1)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=1)
+        if self._shown:
+            sys.stderr.write("\r\x1b[K")
+            sys.stderr.flush()
+
+
+def read_snapshot_file(name: str) -> Snapshot:
+    """A recorded snapshot named on the command line; anything unusable is a one-line usage error."""
+    from torchdoctor.snapshot import Snapshot, SnapshotError
+
+    try:
+        text = Path(name).expanduser().read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        reason = getattr(error, "strerror", None) or str(error)
+        raise UsageError(f"cannot read snapshot {name}: {reason}") from None
+    try:
+        return Snapshot.from_json(text)
+    except SnapshotError as error:
+        raise UsageError(f"cannot use snapshot {name}: {error}") from None
+
+
+def check_bench_seconds(seconds: float) -> None:
+    if not 0.2 <= seconds <= 60:
+        raise UsageError("--seconds must be between 0.2 and 60")
+
+
+def with_bench(snapshot: Snapshot, seconds: float, device: int = 0) -> Snapshot:
+    """The snapshot with the GEMM test's results; progress goes to stderr when a person watches it."""
+    from torchdoctor.workflow.probing import with_bench as measured
+
+    check_bench_seconds(seconds)
+    if device < 0:
+        raise UsageError("--device must be 0 or more")
+    progress = BenchProgress() if sys.stderr.isatty() else None
+    try:
+        return measured(snapshot, seconds, device, on_event=progress.update if progress else None)
+    finally:
+        if progress:
+            progress.finish()
+
+
+class BenchProgress:
+    """One self-rewriting status line on stderr while the GEMM test runs."""
+
+    PHASES = {"start": "CUDA starting", "ready": "measuring", "done": "done"}
+
+    def update(self, record: dict) -> None:
+        event = record.get("event")
+        if event == "progress":
+            text = f"{record.get('dtype') or ''} {record.get('phase')}".strip()
+        elif event == "gemm" and record.get("median") is not None:
+            text = f"{record['dtype']} {record['median']:.1f} TFLOP/s"
+        else:
+            text = self.PHASES.get(str(event), str(event))
+        sys.stderr.write(f"\r\x1b[Ktorchdoctor: GEMM test: {text}")
+        sys.stderr.flush()
+
+    def finish(self) -> None:
+        sys.stderr.write("\r\x1b[K")
+        sys.stderr.flush()
+
+
+def codes(values: list[str]) -> list[str]:
+    """--select TD3,TD401 --select TD5 -> [TD3, TD401, TD5]; anything that cannot be a code is a usage error."""
+    import re
+
+    codes = [code.strip().upper() for value in values for code in value.split(",") if code.strip()]
+    wrong = [code for code in codes if not re.match(r"^TD\d{0,3}$", code)]
+    if wrong:
+        raise UsageError(f"{', '.join(wrong)} is not a code or prefix (TD, TD3, TD301; `torchdoctor rules` lists them)")
+    return codes
+
+
+def render(report: Report, fmt: str, color: bool = False, verbose: bool = False) -> str:
+    if fmt in ("github", "sarif"):
+        from torchdoctor.render.ci import render_github, render_sarif
+
+        return render_github(report) if fmt == "github" else render_sarif(report)
+    if fmt == "json":
+        from torchdoctor.render.json_report import render_json
+
+        return render_json(report)
+    if fmt == "markdown":
+        from torchdoctor.render.markdown import render_markdown
+
+        return render_markdown(report)
+    from torchdoctor.render.text import render_text
+
+    return render_text(report, color=color, verbose=verbose)
+
+
+def use_color(choice: str, stream=None) -> bool:
+    """--color always/never; else NO_COLOR turns colour off, FORCE_COLOR on (as uv and ruff read them), else a
+    terminal gets colour."""
+    if choice != "auto":
+        return choice == "always"
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    return (stream or sys.stdout).isatty() and os.environ.get("TERM") != "dumb"
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Save a file the user asked for (a snapshot) safely; failures become one-line usage errors."""
+    from torchdoctor.files import atomic_write
+
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise UsageError(f"cannot write {path}: the folder {folder} does not exist")
+    try:
+        atomic_write(path, text.encode("utf-8"))
+    except OSError as error:
+        raise UsageError(f"cannot write {path}: {error.strerror or error}") from None
+
+

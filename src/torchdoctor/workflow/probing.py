@@ -1,0 +1,60 @@
+"""Probing: the snapshot a command works on, live, recorded or of the project's files alone, and the GEMM test on it.
+
+The faces call these and never the probes: what can go wrong that is the user's to correct (an unusable `--python`,
+a fleet results file that cannot be read) comes back as CannotProbe, one line for the face to print.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from torchdoctor.snapshot import Snapshot
+
+
+class CannotProbe(Exception):
+    """What to probe cannot be probed as asked: said in one line."""
+
+
+def probe(project_dir: Path, python: str | None, *, timeout_s: float, fresh: bool = False, quick: bool = False,
+          on_part: Callable[[str, Any], None] | None = None) -> Snapshot:
+    """This machine and the project, probed now (probes/collect.py)."""
+    from torchdoctor.probes.collect import take_snapshot
+    from torchdoctor.probes.interpreter import InterpreterNotFound
+
+    try:
+        return take_snapshot(project_dir, python, torch_timeout_s=timeout_s, fresh=fresh, on_part=on_part, quick=quick)
+    except InterpreterNotFound as error:
+        raise CannotProbe(str(error)) from None
+
+
+def with_project(snapshot: Snapshot, project_dir: Path) -> Snapshot:
+    """A recorded machine with the project's files read anew from `project_dir` (never a path the recording names)."""
+    from torchdoctor.probes.collect import with_project as read_with
+
+    return read_with(snapshot, project_dir)
+
+
+def project_only(project_dir: Path) -> Snapshot:
+    """`check --no-machine`: the project's files, nothing of the machine probed."""
+    from torchdoctor.probes.collect import project_only_snapshot
+
+    return project_only_snapshot(project_dir)
+
+
+def demo(scratch: Path) -> tuple[Snapshot, Path]:
+    """The bundled demo: its recorded machine and its project, copied into `scratch` (every key may be pressed)."""
+    from torchdoctor.demo import demo_snapshot, prepare_demo_project
+
+    project_dir = prepare_demo_project(scratch)
+    return with_project(demo_snapshot(), project_dir), project_dir
+
+
+def with_bench(snapshot: Snapshot, seconds: float, device: int = 0,
+               on_event: Callable[[dict], None] | None = None) -> Snapshot:
+    """The snapshot with the GEMM test's results, measured in the snapshot's interpreter."""
+    from torchdoctor.probes.gemm import run_bench
+
+    return replace(snapshot, bench=run_bench(snapshot.interpreter.path, seconds=seconds, device=device, on_event=on_event))
