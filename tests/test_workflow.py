@@ -84,3 +84,11 @@ def test_the_gemm_assessment_is_the_one_verdict_the_findings_and_every_face_show
         fp32 = next(r for r in report.gemm.rates if r.result.dtype == "fp32")
         assert fp32.accuracy == accuracy
         assert not any(d.code == "TD601" for d in report.diagnoses)  # TF32 arithmetic is TD605's, not a wrong result
+
+
+def test_the_workflows_bench_time_is_the_gemm_tests_default():
+    """The app reads the GEMM test's default time from the workflow (it never imports the probes): the same number."""
+    from torchdoctor.probes.gemm import DEFAULT_SECONDS
+    from torchdoctor.workflow.probing import BENCH_SECONDS
+
+    assert BENCH_SECONDS == DEFAULT_SECONDS

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from torchdoctor.knowledge import decode_cuda_version
+from torchdoctor.knowledge import coverage, decode_cuda_version, knowledge, parse_arch
 from torchdoctor.model import Report
 from torchdoctor.resolution import PLATFORMS, Resolution, project_model
 from torchdoctor.snapshot import Snapshot, SystemInfo
@@ -237,3 +237,19 @@ def build_lines(snapshot: Snapshot) -> list[str]:
     lines = [title.ljust(first) + "".join(label.ljust(BUILDS_COLUMN) for label in labels).rstrip()]
     lines += [name.ljust(first) + "".join(cell.ljust(BUILDS_COLUMN) for cell in cells).rstrip() for name, cells in rows]
     return lines
+
+
+def architecture_name(capability: tuple[int, int]) -> str | None:
+    """"Hopper" for (9, 0): the knowledge base's name of a GPU architecture, None where its tables end."""
+    return knowledge().architecture(capability)
+
+
+def arch_runs_on(entry: str, capability: tuple[int, int]) -> bool:
+    """Whether an arch-list entry (sm_90, compute_90) runs on a GPU of this capability, by CUDA's rules."""
+    target = parse_arch(entry)
+    return target is not None and target.runs_on(capability)
+
+
+def arch_list_covers(capability: tuple[int, int], arch_list) -> bool:
+    """Whether a build with this arch list has code for a GPU of this capability (SASS or PTX it can JIT)."""
+    return coverage(capability, arch_list).supported

@@ -178,15 +178,13 @@ class TorchDoctorApp(App[int]):
 
     @work(thread=True, exclusive=True, group="probe", exit_on_error=False)
     def probe(self) -> None:
-        from torchdoctor.probes.collect import take_snapshot, with_project
+        from torchdoctor.workflow.probing import probe, with_project
 
         if self.recorded is not None:
             self.post_message(SnapshotReady(with_project(self.recorded, self.project_dir)))
             return
-        snapshot = take_snapshot(
-            self.project_dir, self.python, torch_timeout_s=self.torch_timeout_s,
-            on_part=self._part_probed, first_verdict=True,
-        )
+        snapshot = probe(self.project_dir, self.python, timeout_s=self.torch_timeout_s, on_part=self._part_probed,
+                         first_verdict=True)
         self.post_message(SnapshotReady(snapshot))
 
     def _part_probed(self, name: str, value: object) -> None:
@@ -389,14 +387,11 @@ class TorchDoctorApp(App[int]):
         self.post_message(SnapshotReady(reread_project(snapshot)))
 
     def action_undo(self) -> None:
-        from torchdoctor.fixes import FixError
-        from torchdoctor.probes.project import find_project_root
-        from torchdoctor.workflow import undo_fix
+        from torchdoctor.workflow import CannotFix, undo
 
-        root, _ = find_project_root(self.project_dir)
         try:
-            undo_fix(root)
-        except FixError as error:
+            undo(self.project_dir)
+        except CannotFix as error:
             self.notify(str(error), severity="warning", markup=False)
             return
         self.notify("Restored pyproject.toml as it was before the last fix.", title="Undone", markup=False)
@@ -424,12 +419,12 @@ class TorchDoctorApp(App[int]):
 
     @work(thread=True, exclusive=True, group="lock", exit_on_error=False)
     def lock(self, root: Path) -> None:
-        from torchdoctor.uvlock import run_uv_lock
+        from torchdoctor.workflow.transaction import lock
 
         def line(text: str) -> None:
             self.post_message(LockLine(text))
 
-        result = run_uv_lock(root, on_line=line, cancel=self.lock_cancel)
+        result = lock(root, on_line=line, cancel=self.lock_cancel)
         self.post_message(LockFinished(result))
 
     def on_lock_line(self, message: LockLine) -> None:
@@ -474,13 +469,13 @@ class TorchDoctorApp(App[int]):
 
     @work(thread=True, exclusive=True, group="bench", exit_on_error=False)
     def bench(self, python: str) -> None:
-        from torchdoctor.probes.gemm import DEFAULT_SECONDS, run_bench
+        from torchdoctor.workflow.probing import BENCH_SECONDS, bench
 
         def event(record: dict) -> None:
             self.post_message(BenchEvent(record))
 
-        seconds = DEFAULT_SECONDS if self.bench_seconds is None else self.bench_seconds
-        info = run_bench(python, seconds=seconds, on_event=event, cancel=self.bench_cancel)
+        seconds = BENCH_SECONDS if self.bench_seconds is None else self.bench_seconds
+        info = bench(python, seconds=seconds, on_event=event, cancel=self.bench_cancel)
         self.post_message(BenchFinished(info))
 
     def on_bench_event(self, message: BenchEvent) -> None:
@@ -566,7 +561,7 @@ class TorchDoctorApp(App[int]):
         self.push_screen(HelpScreen(self.BINDINGS))
 
     async def action_quit(self) -> None:
-        from torchdoctor.probes.runner import stop_all_children
+        from torchdoctor.workflow.children import stop_all_children
 
         if not self.main.tabs_mounted:
             # The tabs are still mounting (a moment after launch): quit once they are, or in 5 s whatever happens.
@@ -580,7 +575,7 @@ class TorchDoctorApp(App[int]):
         self.exit(0)
 
     def on_unmount(self) -> None:
-        from torchdoctor.probes.runner import stop_all_children
+        from torchdoctor.workflow.children import stop_all_children
 
         self.bench_cancel.set()
         self.lock_cancel.set()

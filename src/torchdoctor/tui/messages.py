@@ -13,9 +13,8 @@ from textual.message import Message
 
 if TYPE_CHECKING:  # annotations only: the first screen is drawn before these are imported
     from torchdoctor.model import Diagnosis
-    from torchdoctor.probes.runner import CommandResult
     from torchdoctor.snapshot import BenchInfo, Snapshot
-    from torchdoctor.workflow.transaction import Outcome
+    from torchdoctor.workflow.transaction import CommandResult, Outcome
 
 
 @dataclass

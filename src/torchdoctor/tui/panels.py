@@ -11,10 +11,18 @@ from rich.table import Table
 from rich.text import Text
 
 from torchdoctor.family import VERSIONED_WITH_TORCH
-from torchdoctor.knowledge import coverage, knowledge, parse_arch
 from torchdoctor.model import Diagnosis, Report, Severity
 from torchdoctor.paths import shown
-from torchdoctor.render.facts import GIB, bench_lines, build_rows, cuda_version_text, system_line
+from torchdoctor.render.facts import (
+    GIB,
+    arch_list_covers,
+    arch_runs_on,
+    architecture_name,
+    bench_lines,
+    build_rows,
+    cuda_version_text,
+    system_line,
+)
 from torchdoctor.render.text import ICONS
 from torchdoctor.snapshot import Snapshot
 from torchdoctor.tui.texts import BENCH_HINT, WAITING
@@ -62,7 +70,7 @@ def machine_panel(snapshot: Snapshot | None, parts: dict) -> Table | Text:
             bits = [gpu.name or "unknown GPU"]
             if gpu.compute_capability:
                 major, minor = gpu.compute_capability
-                architecture = knowledge().architecture((major, minor))
+                architecture = architecture_name((major, minor))
                 bits.append(f"sm_{major}{minor}" + (f" ({architecture})" if architecture else ""))
             if gpu.memory_total:
                 bits.append(f"{gpu.memory_total / GIB:.0f} GiB")
@@ -112,12 +120,11 @@ def arch_text(snapshot: Snapshot | None, torch) -> Text:
     gpus = gpus or [d.capability for d in torch.devices]
     text = Text()
     for entry in torch.arch_list:
-        target = parse_arch(entry)
-        runs = bool(gpus) and target is not None and any(target.runs_on((gpu[0], gpu[1])) for gpu in gpus)
+        runs = any(arch_runs_on(entry, (gpu[0], gpu[1])) for gpu in gpus)
         text.append(entry, style="bold green" if runs else "dim")
         text.append(" ")
     for gpu in gpus:
-        covered = coverage((gpu[0], gpu[1]), torch.arch_list).supported
+        covered = arch_list_covers((gpu[0], gpu[1]), torch.arch_list)
         text.append(f"\nsm_{gpu[0]}{gpu[1]}: ", style="bold")
         text.append("covered" if covered else "NOT covered (no kernel image)", style="green" if covered else "bold red")
     return text

@@ -6,12 +6,13 @@ a fleet results file that cannot be read) comes back as CannotProbe, one line fo
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from torchdoctor.snapshot import Snapshot
+from torchdoctor.snapshot import BenchInfo, Snapshot
 
 
 class CannotProbe(Exception):
@@ -19,13 +20,15 @@ class CannotProbe(Exception):
 
 
 def probe(project_dir: Path, python: str | None, *, timeout_s: float, fresh: bool = False, quick: bool = False,
-          on_part: Callable[[str, Any], None] | None = None) -> Snapshot:
-    """This machine and the project, probed now (probes/collect.py)."""
+          on_part: Callable[[str, Any], None] | None = None, first_verdict: bool = False) -> Snapshot:
+    """This machine and the project, probed now (probes/collect.py); `on_part` hears each part as it is ready, and with
+    `first_verdict` a provisional snapshot read from torch's files while `import torch` still runs."""
     from torchdoctor.probes.collect import take_snapshot
     from torchdoctor.probes.interpreter import InterpreterNotFound
 
     try:
-        return take_snapshot(project_dir, python, torch_timeout_s=timeout_s, fresh=fresh, on_part=on_part, quick=quick)
+        return take_snapshot(project_dir, python, torch_timeout_s=timeout_s, fresh=fresh, on_part=on_part, quick=quick,
+                             first_verdict=first_verdict)
     except InterpreterNotFound as error:
         raise CannotProbe(str(error)) from None
 
@@ -55,6 +58,16 @@ def demo(scratch: Path) -> tuple[Snapshot, Path]:
 def with_bench(snapshot: Snapshot, seconds: float, device: int = 0,
                on_event: Callable[[dict], None] | None = None) -> Snapshot:
     """The snapshot with the GEMM test's results, measured in the snapshot's interpreter."""
+    return replace(snapshot, bench=bench(snapshot.interpreter.path, seconds, device, on_event))
+
+
+BENCH_SECONDS = 1.5
+"""The GEMM test's default measurement time (probes/gemm.py's DEFAULT_SECONDS, held to it by a test)."""
+
+
+def bench(python: str, seconds: float = BENCH_SECONDS, device: int = 0, on_event: Callable[[dict], None] | None = None,
+          cancel: threading.Event | None = None) -> BenchInfo:
+    """The GEMM test in `python`, its records streamed to `on_event`; `cancel` stops it."""
     from torchdoctor.probes.gemm import run_bench
 
-    return replace(snapshot, bench=run_bench(snapshot.interpreter.path, seconds=seconds, device=device, on_event=on_event))
+    return run_bench(python, seconds=seconds, device=device, on_event=on_event, cancel=cancel)

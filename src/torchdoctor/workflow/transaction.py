@@ -24,6 +24,7 @@ from pathlib import Path
 
 from torchdoctor.fixes import FixError
 from torchdoctor.paths import shown
+from torchdoctor.probes.runner import CommandResult
 from torchdoctor.snapshot import Snapshot
 from torchdoctor.workflow.fixing import FixPreview, fix_diagnoses, recheck, reread_project
 
@@ -252,3 +253,10 @@ def verify_in_scratch(snapshot: Snapshot, fixed_text: str, on_line: Callable[[st
     from torchdoctor.fixes.verify import verify_fix
 
     return verify_fix(snapshot, fixed_text, on_line=on_line)
+
+
+def lock(root: Path, on_line: Callable[[str], None] | None = None, cancel: threading.Event | None = None) -> CommandResult:
+    """`uv lock` alone (the app's `l`): its lines streamed, `cancel` stops it, and uv leaves uv.lock as it was."""
+    from torchdoctor.uvlock import run_uv_lock
+
+    return run_uv_lock(root, on_line=on_line, cancel=cancel)
