@@ -51,3 +51,14 @@ def test_rule_modules_share_through_helper_modules_never_through_each_other():
         imported = {node.module.rsplit(".", 1)[-1] for node in ast.walk(tree)
                     if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("torchdoctor.checks.")}
         assert not imported & rule_modules, f"{name} imports the rule module(s) {sorted(imported & rule_modules)}"
+
+
+def test_the_path_to_the_apps_first_paint_imports_no_core():
+    """What runs before the first paint, the guard and the app command included, imports neither the workflow nor
+    the rules: a guard that imported the workflow up front took the first paint from 1.2x to 1.8x the import of
+    Textual (benchmarks/tui_first_paint.py)."""
+    code = ("import sys\nfrom torchdoctor.cli import run_guarded\nfrom torchdoctor.cli.parser import build_tui_parser\n"
+            "build_tui_parser()\nrun_guarded(lambda: 0)\nimport torchdoctor.cli.commands.tui\n"
+            "print(sorted(m for m in sys.modules if m.startswith(('torchdoctor.workflow', 'torchdoctor.checks'))))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"

@@ -75,8 +75,13 @@ def _command(name: str):
 
 def run_guarded(command: Callable[[], int]) -> int:
     """Run a command; a user's mistake is one line and exit 2, Ctrl-C is 130, never a traceback. A bug of
-    torchdoctor's own is one line too (exit 2: it could not run), with the traceback under --debug."""
-    from torchdoctor.workflow.children import stop_all_children
+    torchdoctor's own is one line too (exit 2: it could not run), with the traceback under --debug. The workflow
+    (which imports the rules) is imported only when a child may need stopping: the app's first paint comes first."""
+
+    def stop_all_children(for_good: bool) -> None:
+        from torchdoctor.workflow.children import stop_all_children as stop
+
+        stop(for_good=for_good)
 
     try:
         return command()
