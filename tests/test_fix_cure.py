@@ -427,3 +427,29 @@ def test_a_refused_typo_fix_never_lets_the_meant_index_be_removed(tmp_path):
     assert "-name = \"pytorch-cu126\"" not in result.stdout, result.stdout
     td305 = next(d for d in diagnose(with_project(BLACKWELL, folder)).diagnoses if d.code == "TD305")
     assert td305.fix is None and "'pytorch-cu12' (TD306)" in td305.explanation
+
+
+@pytest.mark.parametrize("how", ["requirement", "source"])
+def test_an_extension_installed_from_a_wheel_url_is_never_built_so_no_build_finding(tmp_path, how):
+    """flash-attn from a prebuilt wheel URL (in the requirement, or as a source) is installed, never built: "built
+    without torch in its build environment" (TD271) was a false alarm on two real projects (issue 28)."""
+    wheel = ("https://github.com/Dao-AILab/flash-attention/releases/download/v2.8.3/"
+             "flash_attn-2.8.3+cu12torch2.8cxx11abiTRUE-cp312-cp312-linux_x86_64.whl")
+    requirement = f"flash-attn @ {wheel} ; sys_platform == 'linux'" if how == "requirement" else "flash-attn ; sys_platform == 'linux'"
+    source = f'\n[tool.uv.sources]\nflash-attn = {{ url = "{wheel}" }}\n' if how == "source" else ""
+    folder = write_project(tmp_path / "p", f"""
+[project]
+name = "p"
+version = "0.1.0"
+requires-python = ">=3.12"
+dependencies = ["torch==2.8.0", "{requirement}"]
+{source}""")
+    assert "TD271" not in {d.code for d in diagnose(with_project(H100, folder)).diagnoses}
+    sdist = write_project(tmp_path / "q", """
+[project]
+name = "q"
+version = "0.1.0"
+requires-python = ">=3.12"
+dependencies = ["torch==2.8.0", "flash-attn==2.8.3"]
+""")
+    assert "TD271" in {d.code for d in diagnose(with_project(H100, sdist)).diagnoses}  # from PyPI's sdist: built

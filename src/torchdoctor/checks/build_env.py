@@ -96,15 +96,30 @@ def nvcc_differs_from_torch_cuda(snapshot: Snapshot) -> Iterator[Finding]:
 
 
 def _never_built(snapshot: Snapshot) -> set[str]:
-    """Packages uv.lock pins only to versions with a wheel for every platform (`py3-none-any`): uv installs the
-    wheel and builds nothing."""
+    """Packages delivered only as built wheels, which uv installs without building anything: named by a requirement's
+    direct URL to a `.whl` (`flash-attn @ https://…/flash_attn-…whl`), or by `[tool.uv.sources]` entries that are all
+    wheel URLs, or pinned by uv.lock only to versions without a source distribution (prebuilt wheels from a URL or an
+    index) or with a wheel for every platform (`py3-none-any`)."""
+    found: set[str] = set()
+    pyproject = snapshot.project.pyproject
+    if pyproject is not None:
+        for requirement in pyproject.extension_requirements:
+            _, _, url = requirement.requirement.partition("@")
+            if url.split(";")[0].strip().lower().split("?")[0].endswith(".whl"):
+                found.add(requirement.name)
+        by_package: dict[str, list[bool]] = {}
+        for source in pyproject.sources:
+            by_package.setdefault(source.package, []).append(
+                source.kind == "url" and (source.target or "").lower().split("?")[0].endswith(".whl"))
+        found |= {name for name, wheels in by_package.items() if all(wheels)}
     lock = snapshot.project.lock
     if lock is None:
-        return set()
+        return found
     entries: dict[str, list[bool]] = {}
     for package in lock.packages:
-        entries.setdefault(package.name, []).append("any" in package.wheel_platforms)
-    return {name for name, universal in entries.items() if all(universal)}
+        prebuilt = "any" in package.wheel_platforms or (bool(package.wheel_platforms) and not package.has_sdist)
+        entries.setdefault(package.name, []).append(prebuilt)
+    return found | {name for name, prebuilt in entries.items() if all(prebuilt)}
 
 
 @rule("TD271", "extension-build-isolated-from-torch", fix=SAFE)
@@ -113,8 +128,9 @@ def extension_build_isolated_from_torch(snapshot: Snapshot) -> Iterator[Finding]
 
     What it detects:
         flash-attn, deepspeed, apex, mamba-ssm … declared without `[tool.uv] extra-build-dependencies` for it,
-        without `no-build-isolation-package` naming it, and without `no-build-isolation = true`, unless uv.lock
-        pins it only to versions that ship a `py3-none-any` wheel (nothing is built then).
+        without `no-build-isolation-package` naming it, and without `no-build-isolation = true`, unless it is only
+        ever installed from built wheels: a requirement or source that is a wheel URL, or uv.lock pins with wheels and
+        no source distribution, or a `py3-none-any` wheel (nothing is built then).
     Why it matters:
         uv builds source distributions in an isolated environment. Their setup.py imports torch, so the build fails
         with "ModuleNotFoundError: No module named 'torch'", or builds against a different torch than the project's.
