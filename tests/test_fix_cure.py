@@ -453,3 +453,32 @@ requires-python = ">=3.12"
 dependencies = ["torch==2.8.0", "flash-attn==2.8.3"]
 """)
     assert "TD271" in {d.code for d in diagnose(with_project(H100, sdist)).diagnoses}  # from PyPI's sdist: built
+
+
+PER_PYTHON_FLOORS = """
+[project]
+name = "floors"
+version = "0.1.0"
+requires-python = ">=3.8"
+dependencies = [
+    "torch>=2.13; python_version >= '3.10'",
+    "torch>=2.8; python_version == '3.9'",
+    "torch>={old}; python_version < '3.9'",
+]
+"""
+
+
+def test_per_python_torch_floors_are_read_per_python():
+    """A real project's per-Python floors: each admitted Python is held to the range its own marker gives. The three
+    ranges were intersected (>=2.13) and Python 3.8 reported as an error with a fix narrowing requires-python (issue
+    28); its twin, whose 3.8 floor has no 3.8 wheels, still is."""
+    import tempfile
+
+    def errors(old: str) -> list[str]:
+        with tempfile.TemporaryDirectory() as folder:
+            project = write_project(Path(folder) / "p", PER_PYTHON_FLOORS.format(old=old))
+            return [d.message for d in diagnose(with_project(H100, project)).diagnoses
+                    if d.severity.value == "error" and "admits Python" in d.message]
+
+    assert errors("2.4.1") == []
+    assert any("admits Python 3.8" in message for message in errors("2.6")), errors("2.6")

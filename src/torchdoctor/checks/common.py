@@ -71,6 +71,35 @@ def torch_specifier(pyproject: PyprojectInfo | None) -> SpecifierSet | None:
     return combined
 
 
+def python_marked(pyproject: PyprojectInfo | None) -> bool:
+    """Whether a base torch requirement carries a Python marker (`torch>=2.8; python_version == '3.9'`): its range
+    then depends on the Python, and is read per Python (torch_specifier_for)."""
+    return any(d.name == "torch" and d.group == "dependencies" and "python_" in d.requirement.partition(";")[2]
+               for d in (pyproject.torch_requirements if pyproject else ()))
+
+
+def torch_specifier_for(pyproject: PyprojectInfo, python: str) -> SpecifierSet | None:
+    """The torch range of a plain install on CPython `python`: the base requirements whose marker can hold for it
+    (on any platform uv resolves for) together; None when none applies there (no torch for that Python) or one does
+    not parse."""
+    from torchdoctor.resolution import PLATFORMS
+
+    combined, applies = SpecifierSet(), False
+    for declared in pyproject.torch_requirements:
+        if declared.name != "torch" or declared.group != "dependencies":
+            continue
+        try:
+            requirement = Requirement(declared.requirement)
+        except InvalidRequirement:
+            return None
+        if requirement.marker is not None and not any(
+                requirement.marker.evaluate({**dict(platform.environment(python)), "extra": ""}) for platform in PLATFORMS):
+            continue
+        combined &= requirement.specifier
+        applies = True
+    return combined if applies else None
+
+
 def places_text(resolutions) -> str:
     """Where something happens, by platform and selection: "this machine, Windows x86_64 with `--extra cu128`"."""
     by_platform: dict[str, list[str | None]] = {}

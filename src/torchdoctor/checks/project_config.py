@@ -14,7 +14,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import Version
 
 from torchdoctor.checks.builds import build_alternatives, publishes, selection_fix, use_build_fix
-from torchdoctor.checks.common import declared_requirements, pyproject_of, sources_for
+from torchdoctor.checks.common import declared_requirements, pyproject_of, python_marked, sources_for, torch_specifier_for
 from torchdoctor.checks.registry import DISPLAY_ONLY, SAFE, UNSAFE, Finding, rule
 from torchdoctor.edits import (
     DeclareExtraConflicts,
@@ -137,15 +137,23 @@ def _python_findings(pyproject, model, kb) -> Iterator[Finding]:
         return
     known_pythons = sorted({p for r in kb.releases for p in r.python}, key=Version)
     ranges = dict.fromkeys(r.torch.specifier or "" for r in model.resolutions if r.torch is not None and not r.torch.version)
+    if python_marked(pyproject):
+        # Per-Python floors (`torch>=2.13; python_version>='3.10'`, `torch>=2.8; python_version=='3.9'`): each admitted
+        # Python is held to the range that applies to it, never to another Python's.
+        ranges = {"": None}
     for text in ranges:
         specifier = _specifier(text)
         if specifier is None:
             continue
-        releases = list(kb.releases_in("torch", specifier))
-        if not releases:
-            continue
         for python in known_pythons:
             if not python_range.contains(python + ".0") and not python_range.contains(python):
+                continue
+            if python_marked(pyproject):
+                specifier = torch_specifier_for(pyproject, python)
+                if specifier is None:
+                    continue  # no torch requirement for this Python
+            releases = list(kb.releases_in("torch", specifier))
+            if not releases:
                 continue
             if any(python in r.python for r in releases):
                 continue
