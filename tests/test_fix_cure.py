@@ -482,3 +482,47 @@ def test_per_python_torch_floors_are_read_per_python():
 
     assert errors("2.4.1") == []
     assert any("admits Python 3.8" in message for message in errors("2.6")), errors("2.6")
+
+
+ROCM_PROJECT = """
+[project]
+name = "train"
+version = "0.1.0"
+requires-python = ">=3.10"
+dependencies = []
+
+[dependency-groups]
+{group} = ["torch>=2.8,<2.9"]
+
+[tool.uv.sources]
+torch = [{{ index = "pytorch-rocm63", group = "{group}" }}]
+
+[[tool.uv.index]]
+name = "pytorch-rocm63"
+url = "https://download.pytorch.org/whl/rocm6.3"
+explicit = true
+"""
+
+
+def test_a_rocm_build_behind_a_group_is_named_on_an_nvidia_machine(tmp_path):
+    """A ROCm build under a `training` group (the selection a real project's Makefile runs) on the H100 was not named
+    at all (issue 28): it has no CUDA, so torch would run on the CPU. A group named for its vendor (`rocm`) is that
+    vendor's on purpose and stays silent; a plain `uv sync` of a ROCm build is an error."""
+    training = write_project(tmp_path / "t", ROCM_PROJECT.format(group="training"))
+    found = [d for d in diagnose(with_project(H100, training)).diagnoses if d.code == "TD223"]
+    assert [d.severity.value for d in found] == ["warning"], found
+    assert "a build for AMD (ROCm) GPUs, on this machine with an NVIDIA GPU" in found[0].message
+    vendor = write_project(tmp_path / "v", ROCM_PROJECT.format(group="rocm"))
+    assert "TD223" not in {d.code for d in diagnose(with_project(H100, vendor)).diagnoses}
+    plain = write_project(tmp_path / "p", ROCM_PROJECT.format(group="training").replace(
+        'dependencies = []', 'dependencies = ["torch>=2.8,<2.9"]').replace(', group = "training"', ''))
+    made_for_amd = [d for d in diagnose(with_project(H100, plain)).diagnoses if d.code == "TD223"]
+    assert [d.severity.value for d in made_for_amd] == ["info"], made_for_amd  # every source is ROCm: on purpose
+    # Linux sent to ROCm while Windows gets CUDA: not a project made for AMD, an accident on this NVIDIA machine.
+    with_cuda = write_project(tmp_path / "c", plain.joinpath("pyproject.toml").read_text(encoding="utf-8").replace(
+        'torch = [{ index = "pytorch-rocm63" }]',
+        'torch = [{ index = "pytorch-rocm63", marker = "sys_platform == \'linux\'" }, '
+        '{ index = "pytorch-cu128", marker = "sys_platform == \'win32\'" }]') + '\n[[tool.uv.index]]\n'
+        'name = "pytorch-cu128"\nurl = "https://download.pytorch.org/whl/cu128"\nexplicit = true\n')
+    errors = [d for d in diagnose(with_project(H100, with_cuda)).diagnoses if d.code == "TD223"]
+    assert "error" in [d.severity.value for d in errors], errors

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 from packaging.version import InvalidVersion, Version
 
 from torchdoctor.checks.builds import build_alternatives, driver_cuda, gpus, line_is_bound, selection_fix, use_build_fix
-from torchdoctor.checks.common import NVML_SOURCE, torch_source
+from torchdoctor.checks.common import NVML_SOURCE, nvidia_gpu_evidence, torch_source
 from torchdoctor.checks.registry import DISPLAY_ONLY, SAFE, UNSAFE, Finding, rule
 from torchdoctor.knowledge import (
     Capability,
@@ -184,6 +185,82 @@ def project_build_not_for_this_gpu(snapshot: Snapshot) -> Iterator[Finding]:
         the project's own selection that runs here is shown instead.
     """
     yield from _planned_findings(snapshot, driver=False)
+
+
+VENDOR_NAMED = re.compile(r"(?<![a-z])(rocm|amd|hip|xpu|intel|ipex)", re.IGNORECASE)
+"""An extra or group named for a GPU vendor other than NVIDIA: choosing it is choosing that vendor's build."""
+
+
+@rule("TD223", "project-build-for-another-gpu-vendor", fix=(SAFE, UNSAFE, DISPLAY_ONLY))
+def project_build_for_another_gpu_vendor(snapshot: Snapshot) -> Iterator[Finding]:
+    """The torch build the project installs here is for AMD (ROCm) or Intel (XPU) GPUs, on a machine with NVIDIA GPUs.
+
+    What it detects:
+        For each selection, the build the resolution model says this machine gets (uv.lock's `+rocm6.3`, `+xpu`, or
+        the ROCm/XPU index pyproject.toml maps torch to), while NVML or the device files show an NVIDIA GPU.
+    Why it matters:
+        A ROCm or XPU build has no CUDA: `torch.cuda.is_available()` is False on an NVIDIA GPU and everything runs on
+        the CPU. An error for a plain `uv sync` (a note when every torch source names that vendor's index: a project
+        made for those GPUs); for an opt-in extra or group a note when another selection gives a CUDA build, a
+        warning when none does. A selection named for its vendor (`--extra rocm`, `--group xpu`) is that
+        vendor's on purpose and is not reported.
+    Fix safety:
+        For a plain `uv sync`, the use-the-right-build fix maps the torch family to a CUDA index (unsafe when it
+        replaces the index torch is mapped to now); for an opt-in selection, the command of the project's own
+        selection that gives a CUDA build, when there is one.
+    """
+    gpu = nvidia_gpu_evidence(snapshot)
+    if not gpu:
+        return
+    model = project_model(snapshot)
+    cuda = [r for r in model.machine if r.torch is not None and r.torch.build and cuda_of_variant(r.torch.build)]
+    said: set[str] = set()
+    for resolution in sorted(model.machine, key=lambda r: r.option is not None):
+        planned = resolution.torch
+        if planned is None or not planned.build or not planned.build.startswith(("rocm", "xpu")):
+            continue
+        if planned.version and snapshot.torch.status == "ok" and planned.version == snapshot.torch.version:
+            continue  # installed already: the installed-torch rules speak about it
+        default = resolution.option is None
+        if not default and VENDOR_NAMED.search(resolution.option or ""):
+            continue  # `--extra rocm`, `--group xpu`: a selection named for its vendor is for that vendor's GPUs
+        if not default and planned.build in said:
+            continue  # the plain install's error already says it
+        if default:
+            said.add(planned.build)
+        how = "`uv sync`" if default else f"`uv sync {resolution.option}`"
+        vendor = "AMD (ROCm)" if planned.build.startswith("rocm") else "Intel (XPU)"
+        others = [r for r in cuda if r.option and r is not resolution]
+        fix = use_build_fix(snapshot) if default else None
+        if fix is None and others:
+            fix = selection_fix(snapshot, None, lambda r: r in others)
+        on_purpose = default and not cuda and _only_vendor_sources(snapshot, planned.build[:4])
+        yield Finding(
+            (Severity.INFO if on_purpose else Severity.ERROR) if default else Severity.INFO if others else Severity.WARNING,
+            f"{how} installs {_build_label(planned)}, a build for {vendor} GPUs, on this machine with an NVIDIA GPU"
+            + ("" if default else " (an opt-in selection)")
+            + (": the project is made for those GPUs" if on_purpose else ""),
+            f"By the project's {resolution.basis}, {how} installs a {vendor} build of torch here. It has no CUDA: "
+            "`torch.cuda.is_available()` is False on an NVIDIA GPU and everything runs on the CPU."
+            + (f" {', '.join(f'`uv sync {r.option}`' for r in others)} installs a CUDA build." if others else ""),
+            (Evidence(f"{'locked' if resolution.basis == 'uv.lock' else 'planned'} torch ({resolution.selection})",
+                      f"{_build_label(planned)} ({planned.build_basis})", _planned_source(snapshot, resolution)), *gpu),
+            fix,
+        )
+
+
+def _only_vendor_sources(snapshot: Snapshot, prefix: str) -> bool:
+    """Every torch source of the project names an index of that vendor's builds (`rocm…`, `xpu…`): a project made for
+    those GPUs, not one that sends an NVIDIA machine there by accident."""
+    from torchdoctor.indexes import parse_index_url
+
+    pyproject = snapshot.project.pyproject
+    if pyproject is None:
+        return False
+    urls = {index.name: index.url for index in pyproject.indexes if index.name}
+    torch_sources = [s for s in pyproject.sources if s.package == "torch" and s.kind == "index"]
+    variants = [parse_index_url(urls.get(s.target or "") or "").variant or "" for s in torch_sources]
+    return bool(variants) and all(v.startswith(prefix) for v in variants)
 
 
 @rule("TD230", "driver-too-old-for-build", fix=DISPLAY_ONLY)
