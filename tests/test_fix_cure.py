@@ -526,3 +526,45 @@ def test_a_rocm_build_behind_a_group_is_named_on_an_nvidia_machine(tmp_path):
         'name = "pytorch-cu128"\nurl = "https://download.pytorch.org/whl/cu128"\nexplicit = true\n')
     errors = [d for d in diagnose(with_project(H100, with_cuda)).diagnoses if d.code == "TD223"]
     assert "error" in [d.severity.value for d in errors], errors
+
+
+CPU_EVERYWHERE = """
+[project]
+name = "app"
+version = "0.1.0"
+requires-python = ">=3.10"
+dependencies = []
+
+[project.optional-dependencies]
+cpu = ["torch>=2.8"]
+gpu = ["torch>=2.8"]
+
+[tool.uv]
+conflicts = [[{{ extra = "cpu" }}, {{ extra = "gpu" }}]]
+
+[tool.uv.sources]
+torch = [{sources}]
+
+[[tool.uv.index]]
+name = "pytorch-cpu"
+url = "https://download.pytorch.org/whl/cpu"
+explicit = true
+
+[[tool.uv.index]]
+name = "pytorch-cu128"
+url = "https://download.pytorch.org/whl/cu128"
+explicit = true
+"""
+
+
+def test_a_gpu_extra_that_a_cpu_index_reaches_is_named_without_a_lock(tmp_path):
+    """`torch = [{ index = "pytorch-cpu" }]` with no marker or extra reaches every selection, the `gpu` extra included:
+    every GPU machine gets a CPU torch from it. Without a lock nothing was said (issue 28); now the selection whose name
+    promises a GPU build and gets the CPU one is a warning. Its twin, each extra with its own index, stays silent."""
+    wrong = write_project(tmp_path / "w", CPU_EVERYWHERE.format(sources='{ index = "pytorch-cpu" }'))
+    found = [d for d in diagnose(with_project(H100, wrong)).diagnoses if d.code == "TD402"]
+    assert [d.severity.value for d in found] == ["warning"], found
+    assert found[0].message.startswith("`uv sync --extra gpu` installs torch")
+    right = write_project(tmp_path / "r", CPU_EVERYWHERE.format(
+        sources='{ index = "pytorch-cpu", extra = "cpu" }, { index = "pytorch-cu128", extra = "gpu" }'))
+    assert "TD402" not in {d.code for d in diagnose(with_project(H100, right)).diagnoses}

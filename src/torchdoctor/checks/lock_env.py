@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 from packaging.requirements import InvalidRequirement, Requirement
@@ -157,7 +158,8 @@ def lock_gives_cpu_build(snapshot: Snapshot) -> Iterator[Finding]:
         reinstalled by hand. An error when uv.lock pins it and nothing in the project gives this platform a GPU
         build; a note when an extra or group gives it one (`uv sync --extra cu128`), or when the project maps
         torch to the CPU index on purpose (said with or without a lock). Without a lock, a platform that falls
-        back to PyPI's CPU build is TD316's.
+        back to PyPI's CPU build is TD316's. An opt-in selection named for the GPU (`--extra gpu`, `--group cu128`)
+        that gets the CPU build here is a warning, with or without a lock: its name and its build disagree.
     Fix safety:
         In pyproject.toml, then `uv lock`: the use-the-right-build fix maps the torch family to the recommended PyTorch index; it is unsafe when it
         replaces the index torch is mapped to now, and its alternatives (this machine's newest line, the extras
@@ -166,7 +168,10 @@ def lock_gives_cpu_build(snapshot: Snapshot) -> Iterator[Finding]:
     gpu = nvidia_gpu_evidence(snapshot)
     model = project_model(snapshot)
     default = model.machine_default
-    if not gpu or default is None or snapshot.system.os_name not in ("Linux", "Windows"):
+    if not gpu or snapshot.system.os_name not in ("Linux", "Windows"):
+        return
+    yield from _gpu_named_selections_with_cpu(snapshot, model, gpu)
+    if default is None:
         return
     torch = default.torch
     if torch is None or torch.build != "cpu":
@@ -206,6 +211,33 @@ def lock_gives_cpu_build(snapshot: Snapshot) -> Iterator[Finding]:
         evidence,
         use_build_fix(snapshot),
     )
+
+
+GPU_NAMED = re.compile(r"(?<![a-z])(gpu|cuda|cu\d{2,3})(?![a-z])", re.IGNORECASE)
+"""An extra or group whose name promises an NVIDIA GPU build: `gpu`, `cuda`, `cu128`."""
+
+
+def _gpu_named_selections_with_cpu(snapshot: Snapshot, model, gpu) -> Iterator[Finding]:
+    """An opt-in selection named for the GPU that installs a CPU torch here: its name and its build disagree, with or
+    without a lock (a CPU index mapped without a marker or an extra reaches every selection)."""
+    pyproject = snapshot.project.pyproject
+    for resolution in model.machine:
+        torch = resolution.torch
+        if not resolution.option or torch is None or torch.build != "cpu" or not GPU_NAMED.search(resolution.option):
+            continue
+        cpu_sources = [s for s in (pyproject.sources if pyproject else ()) if s.package == "torch" and s.kind == "index"
+                       and not s.extra and not s.group]
+        yield Finding(
+            Severity.WARNING,
+            f"`uv sync {resolution.option}` installs {torch.label}, a CPU build, on this machine with an NVIDIA GPU: the "
+            "selection's name promises a GPU build",
+            f"By the project's {resolution.basis}, the {resolution.selection} selection gets torch's CPU build "
+            f"({torch.build_basis}). A source that names no extra or group applies to every selection, a CPU index "
+            "included: give the GPU selection its own source (`extra = …` or `group = …`) on a CUDA index.",
+            (_planned_evidence(snapshot, resolution, torch), *gpu,
+             *(Evidence("[tool.uv.sources] torch", f"index = {s.target!r}, marker = {s.marker!r}",
+                        pyproject.path if pyproject else "pyproject.toml") for s in cpu_sources)),
+        )
 
 
 def _cpu_on_purpose(snapshot: Snapshot, model) -> bool:
