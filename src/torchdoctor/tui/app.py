@@ -370,6 +370,9 @@ class TorchDoctorApp(App[int]):
         self.main.lock_status("")
         self.main.lock_line(Text(f"{outcome.verdict}: {outcome.summary}"))
         if outcome.ok:
+            # Back to the findings, which the re-read below redraws without the cured ones; the steps stay in the
+            # uv lock tab. A failure keeps that tab on top: its lines say which step failed and why.
+            self.main.show_tab("tab-findings")
             self.notify(f"{outcome.summary}. u undoes it.", title=outcome.verdict.capitalize(), markup=False)
         else:
             self.notify(outcome.summary, title="Not fixed", severity="error", markup=False)
