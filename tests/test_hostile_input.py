@@ -381,3 +381,33 @@ def test_a_live_check_runs_only_the_chosen_interpreter(tmp_path, real_torch_pyth
     snapshot = json.loads(result.stdout)["snapshot"]
     assert snapshot["interpreter"]["path"] == real_torch_python
     assert snapshot["torch"]["status"] == "ok"
+
+
+def test_values_from_the_project_are_inert_in_the_markdown_report(tmp_path):
+    """The Markdown report goes into PR comments and job summaries: an index named with an image, an HTML tag and a
+    newline followed by a heading (issue 25, item 7) shows as text, never as an image, a tag or a heading."""
+    hostile = '![t](https://example.org/t.png) <img src=x onerror=alert(1)>\\n# Heading'
+    folder = write_project(tmp_path / "p", f'''
+        [project]
+        name = "x"
+        version = "0"
+        dependencies = ["torch"]
+
+        [[tool.uv.index]]
+        name = "{hostile}"
+        url = "https://download.pytorch.org/whl/cu128"
+        explicit = true
+
+        [tool.uv.sources]
+        torch = {{ index = "{hostile}" }}
+        ''')
+    result = check(folder, "--format", "markdown")
+    assert result.code in (0, 1), result.stderr
+    report = result.stdout.split("<details><summary>snapshot (JSON)")[0]
+    assert "onerror" in report  # the value is shown...
+    import re
+
+    # ...as text: inside a code span (which Markdown shows literally, and which no backtick in the value can close)...
+    outside_code = re.sub(r"(`+)(?:(?!\1).)*?\1", "", report)
+    assert "<img" not in outside_code and "![t](" not in outside_code  # ...or escaped outside one
+    assert not any(line.startswith("# Heading") for line in report.splitlines())

@@ -2,18 +2,38 @@
 
 from __future__ import annotations
 
+import html
+import re
+
 from torchdoctor.model import Report
 from torchdoctor.render.facts import bench_lines, build_rows, gpu_lines, machine_line, project_line, python_line, torch_line
 from torchdoctor.render.text import ICONS, summary_line
 
 
+def _safe(text: str) -> str:
+    """Text read from a project or a machine, made inert in Markdown and HTML: the report is pasted into PR comments and
+    job summaries, where an index named `![t](https://…) <img onerror=…>` or a value with a newline and `# Heading`
+    must show as text, not as an image, a tag or a heading. Code spans the rules write (`uv sync`) are kept."""
+    text = html.escape(text, quote=False).replace("[", "\\[").replace("]", "\\]")
+    return " ".join(text.splitlines()) if ("\n" in text or "\r" in text) else text
+
+
+def _code(text: str) -> str:
+    """`text` as an inline code span that no backtick inside it can close early."""
+    text = " ⏎ ".join(text.splitlines()) if ("\n" in text or "\r" in text) else text
+    longest = max((len(run) for run in re.findall("`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") or longest else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
 def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", "<br>")
+    return "<br>".join(_safe(line) for line in text.split("<br>")).replace("|", "\\|").replace("\n", "<br>")
 
 
 def render_markdown(report: Report) -> str:
     snapshot = report.snapshot
-    out = [f"## torchdoctor {snapshot.torchdoctor_version} report", "", f"**{summary_line(report)}**", ""]
+    out = [f"## torchdoctor {snapshot.torchdoctor_version} report", "", f"**{_safe(summary_line(report))}**", ""]
     out += ["| | |", "|---|---|"]
     if snapshot.fleet is None:  # a fleet's machines are its ranks, below
         out.append(f"| machine | {_cell(machine_line(snapshot))} |")
@@ -32,23 +52,24 @@ def render_markdown(report: Report) -> str:
     if rows:
         out += [f"What each platform gets, {title}:", "", "| torch | " + " | ".join(labels) + " |",
                 "|---|" + "---|" * len(labels)]
-        out += [f"| `{_cell(name)}` | " + " | ".join(_cell(c) for c in cells) + " |" for name, cells in rows]
+        out += [f"| {_code(name).replace('|', chr(92) + '|')} | " + " | ".join(_cell(c) for c in cells) + " |" for name, cells in rows]
         out.append("")
     for diagnosis in report.diagnoses:
         out.append(f"### {ICONS[diagnosis.severity]} {diagnosis.severity.value}: `{diagnosis.code}` {diagnosis.slug}")
-        out += ["", f"**{diagnosis.message}**", "", diagnosis.explanation, ""]
+        out += ["", f"**{_safe(diagnosis.message)}**", "", _safe(diagnosis.explanation), ""]
         for item in diagnosis.evidence:
-            value = item.value if "\n" not in item.value else item.value.replace("\n", " ⏎ ")
-            out.append(f"- `{item.fact}`: `{value}` — {item.source}")
+            out.append(f"- {_code(item.fact)}: {_code(item.value)} — {_safe(item.source)}")
         fix = diagnosis.fix
         if fix is not None:
             out.append("")
             if fix.action:
-                out.append(f"**Fix ({fix.applicability.value}):** {fix.title} — `torchdoctor fix {diagnosis.code}`")
+                out.append(f"**Fix ({fix.applicability.value}):** {_safe(fix.title)} — `torchdoctor fix {diagnosis.code}`")
             else:
-                out += [f"**Fix:** {fix.title}", "", "```sh", *fix.commands, "```"]
+                fence = "`" * max(3, 1 + max((len(r) for c in fix.commands for r in re.findall("`+", c)), default=0))
+                out += [f"**Fix:** {_safe(fix.title)}", "", f"{fence}sh", *(" ".join(c.splitlines()) for c in fix.commands),
+                        fence]
         for number, alternative in enumerate(diagnosis.alternatives, start=1):
-            out += ["", f"**Or ({alternative.applicability.value}):** {alternative.title} — "
+            out += ["", f"**Or ({alternative.applicability.value}):** {_safe(alternative.title)} — "
                         f"`torchdoctor fix {diagnosis.code} --alternative {number}`"]
         out.append("")
     out += ["<details><summary>snapshot (JSON)</summary>", "", "```json", snapshot.to_json(), "```", "", "</details>", ""]
@@ -87,10 +108,10 @@ def _fleet(fleet) -> list[str]:
     """`torchdoctor fleet`: the ranks and the collectives as tables."""
     from torchdoctor.render.fleet import collective_rows, link_line, rank_rows
 
-    lines = [f"Fleet: {fleet.world_size} rank(s), {fleet.backend or '?'}, {'finished' if fleet.done else 'did not finish'}"
-             + (f" — `{fleet.command}`" if fleet.command else ""), ""]
+    lines = [f"Fleet: {fleet.world_size} rank(s), {_safe(str(fleet.backend or '?'))}, "
+             f"{'finished' if fleet.done else 'did not finish'}" + (f" — {_code(fleet.command)}" if fleet.command else ""), ""]
     for headers, rows in (rank_rows(fleet), collective_rows(fleet)):
         if rows:
             lines += ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
             lines += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows] + [""]
-    return lines + [f"Link: {link_line(fleet)}", ""]
+    return lines + [f"Link: {_safe(link_line(fleet))}", ""]
