@@ -568,3 +568,39 @@ def test_a_gpu_extra_that_a_cpu_index_reaches_is_named_without_a_lock(tmp_path):
     right = write_project(tmp_path / "r", CPU_EVERYWHERE.format(
         sources='{ index = "pytorch-cpu", extra = "cpu" }, { index = "pytorch-cu128", extra = "gpu" }'))
     assert "TD402" not in {d.code for d in diagnose(with_project(H100, right)).diagnoses}
+
+
+def test_a_companion_requirement_goes_into_the_extra_or_group_however_it_is_spelt():
+    """The lock names extras and groups canonically (`gpu-extra`); the file may spell them `GPU_Extra`. A project that
+    publishes and has no [dependency-groups] gets the `dev` group made for it (the fix was refused: 'no
+    dependency-groups table')."""
+    from torchdoctor.edits import UsePytorchIndex
+    from torchdoctor.fixes.transforms import apply_transform
+
+    text = textwrap.dedent('''\
+        [project]
+        name = "lib"
+        version = "0"
+        dependencies = ["torch"]
+
+        [project.optional-dependencies]
+        GPU_Extra = ["bar"]
+
+        [build-system]
+        requires = ["hatchling"]
+        build-backend = "hatchling.build"
+        ''')
+    fixed = apply_transform(text, UsePytorchIndex(
+        name="pytorch-cu128", url="https://download.pytorch.org/whl/cu128", packages=("torch", "torchvision"),
+        require=(("torchvision", "optional:gpu-extra", "sys_platform == 'linux'"), ("torchaudio", "group:dev", ""))))
+    assert 'GPU_Extra = ["bar", "torchvision ; sys_platform == \'linux\'"]' in fixed, fixed
+    assert '[dependency-groups]\ndev = ["torchaudio"]' in fixed, fixed
+
+
+def test_a_selection_named_against_the_gpu_is_not_taken_for_a_gpu_one():
+    """`--extra no-gpu`, `--group without-cuda` are CPU selections on purpose: no 'its name promises a GPU build'."""
+    from torchdoctor.checks.lock_env import GPU_NAMED
+
+    assert all(GPU_NAMED.search(name) for name in ("--extra gpu", "--group cu128", "--extra cuda12", "--extra gpu-train"))
+    assert not any(GPU_NAMED.search(name) for name in ("--extra no-gpu", "--extra non-cuda", "--group without-cuda",
+                                                       "--extra cpu", "--extra gpus-off"))

@@ -86,7 +86,8 @@ def test_a_failing_smoke_test_puts_back_both_files_and_the_environment(tmp_path,
     outcome = carry_out(snapshot, preview, say=lambda step, line: steps.append(step))
     assert outcome.verdict == "put back", outcome.summary
     assert outcome.failed_step == "verify" and "smoke test" in outcome.summary
-    assert "pyproject.toml and uv.lock are back as they were, and the environment too" in outcome.summary
+    assert ("pyproject.toml and uv.lock are back as they were, and the environment is synced back to the old uv.lock"
+            in outcome.summary)
     assert {name: (folder / name).read_bytes() for name in ("pyproject.toml", "uv.lock")} == before
     assert installed_torch(folder) == torch_before
     assert [s for s in dict.fromkeys(steps)] == ["write", "lock", "sync", "verify", "put back"]
@@ -178,3 +179,65 @@ def _has_marker(pid: int, marker: str) -> bool:
         return marker.encode() in Path(f"/proc/{pid}/environ").read_bytes()
     except OSError:
         return False
+
+
+def test_a_fault_of_torchdoctors_own_mid_way_is_put_back_and_said(tmp_path, uv, index, monkeypatch):
+    """An exception after the lock (here, the re-read of the project) used to be reported as "interrupted" and end in
+    an internal error, with the app's spinner left running: it is a put-back with the step and the fault named."""
+    import torchdoctor.workflow.transaction as transaction
+
+    folder = synced_project(tmp_path, uv)
+    before = {name: (folder / name).read_bytes() for name in ("pyproject.toml", "uv.lock")}
+    snapshot = on_this_machine(folder)
+    preview = preview_fixes(snapshot, choose_fixes(fix_diagnoses(snapshot)).chosen, follow=True)
+
+    def broken(_snapshot):
+        raise RuntimeError("the re-read broke")
+
+    monkeypatch.setattr(transaction, "reread_project", broken)
+    outcome = carry_out(snapshot, preview)
+    assert outcome.verdict == "put back" and outcome.failed_step == "torchdoctor", outcome.summary
+    assert "RuntimeError: the re-read broke" in outcome.summary
+    assert {name: (folder / name).read_bytes() for name in ("pyproject.toml", "uv.lock")} == before
+
+
+def test_a_workspace_members_fix_backs_up_and_puts_back_the_workspaces_lock(tmp_path):
+    """uv keeps one uv.lock per workspace, at its root: a member's fix must keep and put back that one (it kept the
+    member's folder's, which does not exist, and the workspace's lock stayed changed)."""
+    from torchdoctor.fixes.writer import record_lock_written, undo_backup, write_fixed
+    from torchdoctor.workflow.transaction import lock_file
+
+    root = tmp_path / "ws"
+    member = root / "packages" / "core"
+    member.mkdir(parents=True)
+    (root / "pyproject.toml").write_text('[project]\nname = "ws"\nversion = "0"\n\n[tool.uv.workspace]\n'
+                                         'members = ["packages/*"]\n', encoding="utf-8")
+    (root / "uv.lock").write_text("version = 1\n# the workspace's lock\n", encoding="utf-8")
+    (member / "pyproject.toml").write_text('[project]\nname = "core"\nversion = "0"\n', encoding="utf-8")
+    assert lock_file(member) == root / "uv.lock"
+    assert lock_file(root) == root / "uv.lock"
+    original = (member / "pyproject.toml").read_bytes()
+    backup = write_fixed(member / "pyproject.toml", original, original.decode() + "# fixed\n", lock=lock_file(member))
+    (root / "uv.lock").write_text("version = 1\n# relocked by the fix\n", encoding="utf-8")
+    record_lock_written(backup, lock_file(member))
+    undo_backup(member / "pyproject.toml", backup)
+    assert (member / "pyproject.toml").read_bytes() == original
+    assert (root / "uv.lock").read_text(encoding="utf-8") == "version = 1\n# the workspace's lock\n"
+
+
+def test_putting_back_one_fix_never_reaches_an_older_one(tmp_path):
+    """Two fixes written one after the other; putting back the second twice (a signal that arrived during the first
+    put-back re-ran it) restored the state before the first, a fix the user had kept. The put-back undoes its own
+    write only: the second attempt is refused and the first fix stays."""
+    from torchdoctor.fixes import FixError
+    from torchdoctor.fixes.writer import undo_backup, write_fixed
+
+    path = tmp_path / "pyproject.toml"
+    path.write_text("# v0\n", encoding="utf-8")
+    write_fixed(path, b"# v0\n", "# v1\n")
+    second = write_fixed(path, b"# v1\n", "# v2\n")
+    undo_backup(path, second)
+    assert path.read_text(encoding="utf-8") == "# v1\n"
+    with pytest.raises(FixError):
+        undo_backup(path, second)
+    assert path.read_text(encoding="utf-8") == "# v1\n"

@@ -60,7 +60,12 @@ def replace_if_unchanged(path: Path, data: bytes, expected: bytes) -> None:
         if _exchange(temporary, target):
             displaced = temporary.read_bytes()
             if displaced != expected:
-                _exchange(temporary, target)  # the edit goes back where it was saved
+                try:
+                    _exchange(temporary, target)  # the edit goes back where it was saved
+                except OSError:
+                    kept = target.with_name(f"{target.name}.edited-meanwhile")
+                    os.replace(temporary, kept)  # never deleted below: the user's edit is kept beside the file
+                    raise ChangedMeanwhile(f"{target} (your edit is kept in {kept})") from None
                 raise ChangedMeanwhile(str(target))
             return
         with open(target, "rb") as old:

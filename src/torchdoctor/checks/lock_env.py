@@ -213,7 +213,8 @@ def lock_gives_cpu_build(snapshot: Snapshot) -> Iterator[Finding]:
     )
 
 
-GPU_NAMED = re.compile(r"(?<![a-z])(gpu|cuda|cu\d{2,3})(?![a-z])", re.IGNORECASE)
+GPU_NAMED = re.compile(r"(?<![a-z])(?<!no-)(?<!non-)(?<!without-)(?<!no_)(?<!non_)(?<!without_)"
+                       r"(gpu|cuda|cu\d{2,3})(?![a-z])", re.IGNORECASE)
 """An extra or group whose name promises an NVIDIA GPU build: `gpu`, `cuda`, `cu128`."""
 
 

@@ -137,10 +137,14 @@ def _python_findings(pyproject, model, kb) -> Iterator[Finding]:
         return
     known_pythons = sorted({p for r in kb.releases for p in r.python}, key=Version)
     ranges = dict.fromkeys(r.torch.specifier or "" for r in model.resolutions if r.torch is not None and not r.torch.version)
-    if python_marked(pyproject):
-        # Per-Python floors (`torch>=2.13; python_version>='3.10'`, `torch>=2.8; python_version=='3.9'`): each admitted
-        # Python is held to the range that applies to it, never to another Python's.
-        ranges = {"": None}
+    marked = python_marked(pyproject)
+    if marked:
+        # Per-Python floors (`torch>=2.13; python_version>='3.10'`, `torch>=2.8; python_version=='3.9'`): the plain
+        # install holds each admitted Python to the range that applies to it, never to another Python's (the empty
+        # key below); the ranges of extras and groups, which the model gives, are checked as before.
+        base = {r.torch.specifier or "" for r in model.resolutions if r.torch is not None and not r.torch.version
+                and r.option is None}
+        ranges = {"": None, **{text: None for text in ranges if text not in base}}
     for text in ranges:
         specifier = _specifier(text)
         if specifier is None:
@@ -148,7 +152,7 @@ def _python_findings(pyproject, model, kb) -> Iterator[Finding]:
         for python in known_pythons:
             if not python_range.contains(python + ".0") and not python_range.contains(python):
                 continue
-            if python_marked(pyproject):
+            if marked and text == "":
                 specifier = torch_specifier_for(pyproject, python)
                 if specifier is None:
                     continue  # no torch requirement for this Python

@@ -134,8 +134,10 @@ def build_parser() -> argparse.ArgumentParser:
     fix.add_argument("--dry-run", action="store_true", help="print the unified diff and write nothing")
     fix.add_argument("--yes", action="store_true", help="write without asking")
     fix.add_argument("--unsafe", action="store_true", help="include fixes that change what the project promises")
-    fix.add_argument("--lock", action="store_true", help="(the default when uv is installed) run `uv lock` after writing")
-    fix.add_argument("--no-lock", action="store_true", help="write pyproject.toml only: no `uv lock`, no `uv sync`")
+    locking = fix.add_mutually_exclusive_group()
+    locking.add_argument("--lock", action="store_true",
+                         help="(the default when uv is installed) run `uv lock` after writing, offline too")
+    locking.add_argument("--no-lock", action="store_true", help="write pyproject.toml only: no `uv lock`, no `uv sync`")
     fix.add_argument("--no-sync", action="store_true", help="write and run `uv lock`, but not `uv sync`")
     fix.add_argument("--verify", action="store_true",
                      help="before writing, lock and sync the fixed project in a scratch folder and run a torch smoke test "

@@ -434,15 +434,20 @@ def _require(document: TOMLDocument, wanted: Sequence[tuple[str, str, str]]) -> 
     """Add `package ; marker` to the named requirement list unless it requires the package already."""
     for package, where, marker in wanted:
         kind, _, name = where.partition(":")
+        requirements: Any
         if kind == "dependencies":
             requirements = _dependencies(document)
         elif kind == "optional":
-            requirements = _table(_table(document, "project", False), "optional-dependencies", False).get(name)
+            extras = _table(_table(document, "project", False), "optional-dependencies", False)
+            key = next((k for k in extras if canonicalize_name(k) == canonicalize_name(name)), None)
+            requirements = extras.get(key) if key is not None else None
         else:
-            groups = _table(document, "dependency-groups", False)
-            if name not in groups:
+            groups = _table(document, "dependency-groups", True)
+            key = next((k for k in groups if canonicalize_name(k) == canonicalize_name(name)), None)
+            if key is None:
                 groups[name] = tomlkit.array()  # `dev`, uv's default group, for a project that publishes
-            requirements = groups.get(name)
+                key = name
+            requirements = groups.get(key)
         if requirements is None:
             continue
         if not _declares(requirements, canonicalize_name(package)):

@@ -83,16 +83,21 @@ def write_fixed(path: Path, original: bytes, new_text: str, lock: Path | None = 
     return backup
 
 
-def record_lock_written(backup: Path) -> None:
-    """After the fix's `uv lock`: remember the lock it wrote, so that undo puts the old one back (and only over
-    that one: a lock written since is the user's)."""
+def record_lock_written(backup: Path, lock: Path) -> None:
+    """After the fix's `uv lock`: remember the lock it wrote (`lock`, a workspace's for a member), so that undo puts
+    the old one back, and only over that one: a lock written since is the user's."""
     meta_path = backup / "backup.json"
     try:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        lock = Path(meta["lock"]["path"])
-        meta["lock"]["written_sha256"] = _digest(lock.read_bytes())
+        record = meta.get("lock") if isinstance(meta.get("lock"), dict) else {}
+        if Path(record.get("path") or "") != lock.resolve():
+            # The lock uv wrote is not the one kept before the write: keep it now (it is still the old one only if
+            # uv failed, which never reaches here), marked as not kept.
+            record = {"path": str(lock.resolve()), "existed": False, "written_sha256": None}
+        record["written_sha256"] = _digest(lock.read_bytes())
+        meta["lock"] = record
         atomic_write(meta_path, json.dumps(meta).encode("utf-8"))
-    except (OSError, ValueError, KeyError, TypeError) as error:
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
         raise FixError(f"cannot record the new uv.lock in {backup}: {error}") from None
 
 
@@ -147,13 +152,41 @@ def undo_last(path: Path) -> Path:
             f"{path} was edited after torchdoctor's fix; not restoring over those edits "
             f"(the original is kept in {backup / path.name})"
         )
+    _restore(path, backup, meta)
+    return backup
+
+
+def undo_backup(path: Path, backup: Path) -> None:
+    """Put back what one fix's write (`backup`, returned by write_fixed) replaced: the fix transaction undoes its own
+    write, never an older one, whatever happened to the backups since."""
+    path = path.resolve()
+    try:
+        meta = json.loads((backup / "backup.json").read_text(encoding="utf-8"))
+        meta["written_sha256"]
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise FixError(f"the backup record {backup / 'backup.json'} cannot be read ({error}); the original is kept in "
+                       f"{backup / path.name}") from None
+    try:
+        current = path.read_bytes()
+    except OSError:
+        current = b""
+    if _digest(current) != meta["written_sha256"]:
+        raise FixError(f"{path} was edited after torchdoctor's fix; not restoring over those edits (the original is "
+                       f"kept in {backup / path.name})")
+    _restore(path, backup, meta)
+
+
+def _restore(path: Path, backup: Path, meta: dict) -> None:
+    """pyproject.toml from the backup and the record marked undone; then the lock, said apart when it cannot be."""
     try:
         atomic_write(path, (backup / path.name).read_bytes())
-        _undo_lock(backup, meta.get("lock"))
         (backup / "backup.json").rename(backup / "undone.json")
     except OSError as error:
         raise FixError(f"cannot restore {path} from {backup}: {error.strerror}") from None
-    return backup
+    try:
+        _undo_lock(backup, meta.get("lock"))
+    except OSError as error:
+        raise FixError(f"restored {path}, but not uv.lock ({error.strerror}): the old one is in {backup}") from None
 
 
 def _undo_lock(backup: Path, record: object) -> None:

@@ -67,66 +67,109 @@ class Interrupted(KeyboardInterrupt):
     """SIGTERM during a fix: handled as Ctrl-C is, so that everything is put back before the process ends."""
 
 
+class _Failed(Exception):
+    """A step failed: the transaction puts everything back and says which step and why."""
+
+    def __init__(self, step: str, reason: str, still: tuple[str, ...] = ()) -> None:
+        super().__init__(reason)
+        self.step, self.reason, self.still = step, reason, still
+
+
 def carry_out(snapshot: Snapshot, preview: FixPreview, steps: Steps = Steps(), *, say: Say | None = None,
               cancel: threading.Event | None = None) -> Outcome:
-    """Write the proven preview and carry it through lock, sync and the smoke test; put everything back on failure."""
+    """Write the proven preview and carry it through lock, sync and the smoke test; put everything back on failure.
+
+    Everything that can be decided is decided before the write (uv, the lock file uv uses, the environment and the
+    selection to sync), so that from the write on every path ends in a verdict or in one put-back: a failing step, an
+    exception of torchdoctor's own, Ctrl-C and SIGTERM alike. The put-back runs once, with both signals held off."""
     from torchdoctor.fixes.writer import record_lock_written, write_fixed
     from torchdoctor.uvlock import find_uv
 
     report = say or (lambda step, line: None)
     root = Path(snapshot.project.root)
-    lock = root / "uv.lock"
+    lock = lock_file(root)
     try:
         lock_before = lock.read_bytes() if lock.is_file() else None
     except OSError as error:
         return Outcome("not written", f"cannot read {lock}: {error.strerror}")
+    meant = [(d.code, d.message) for d in preview.applied]
+    cured_codes = ", ".join(sorted({code for code, _ in meant}))
+    uv = find_uv()
+    why_not_lock = ("--no-lock" if not steps.lock else "`uv` is not installed" if uv is None
+                    else "offline" if os.environ.get("TORCHDOCTOR_OFFLINE") and not steps.offline_too else None)
+    environment = _uv_environment(snapshot) if not why_not_lock else None
+    option, why_not_synced = _selection_to_sync(snapshot) if environment else (None, _why_not_synced(snapshot))
+    if environment is not None and why_not_synced:
+        environment = None
     try:
         backup = write_fixed(preview.path, preview.original, preview.after, lock=lock)
     except FixError as error:
         return Outcome("not written", str(error))
     report("write", f"wrote {shown(preview.path)}")
-    meant = [(d.code, d.message) for d in preview.applied]
-    cured_codes = tuple(sorted({code for code, _ in meant}))
-    uv = find_uv()
-    why_not_lock = ("--no-lock" if not steps.lock else "`uv` is not installed" if uv is None
-                    else "offline" if os.environ.get("TORCHDOCTOR_OFFLINE") and not steps.offline_too else None)
     if why_not_lock:
-        return Outcome("written", f"cured in pyproject.toml ({', '.join(cured_codes)}); run `uv lock` to apply it "
+        return Outcome("written", f"cured in pyproject.toml ({cured_codes}); run `uv lock` to apply it "
                                   f"(not run: {why_not_lock})", backup=backup, next_steps=("uv lock", "uv sync"))
     assert uv is not None
-    environment = _uv_environment(snapshot)
-    option = synced_option(snapshot) if environment else None
-    synced = False
-    with _terminate_as_interrupt():
+    state = {"synced": False}
+    failure: _Failed | None = None
+    with _terminate_as_interrupt() as signals:
         try:
-            failure = _run(report, "lock", [uv, "lock"], root, cancel)
-            if failure:
-                return _put_back(snapshot, preview, lock_before, False, uv, report, "lock", failure, backup, option)
-            record_lock_written(backup)
-            after = reread_project(snapshot)
-            said = recheck(meant, fix_diagnoses(snapshot), fix_diagnoses(after))
+            lock_failure = _run(report, "lock", [uv, "lock"], root, cancel)
+            if lock_failure:
+                raise _Failed("lock", lock_failure)
+            record_lock_written(backup, lock)
+            said = recheck(meant, fix_diagnoses(snapshot), fix_diagnoses(reread_project(snapshot)))
             if said.still:
-                return _put_back(snapshot, preview, lock_before, False, uv, report, "lock",
-                                 f"uv lock resolved, and still reported: {', '.join(said.still)}", backup, option,
-                                 still=said.still)
+                raise _Failed("lock", f"uv lock resolved, and still reported: {', '.join(said.still)}", said.still)
             if not steps.sync or environment is None:
-                why = "--no-sync" if not steps.sync else _why_not_synced(snapshot)
+                why = "--no-sync" if not steps.sync else why_not_synced or _why_not_synced(snapshot)
                 command = "uv sync" + (f" {option}" if option else "")
-                return Outcome("cured", f"cured in pyproject.toml and uv.lock ({', '.join(cured_codes)}); run "
-                                        f"`{command}` to install it ({why})", backup=backup, next_steps=(command,))
-            synced = True
-            failure = _run(report, "sync", [uv, "sync", "--frozen", "--inexact", *(option.split() if option else [])],
-                           root, cancel)
-            if failure:
-                return _put_back(snapshot, preview, lock_before, True, uv, report, "sync", failure, backup, option)
+                return Outcome("cured", f"cured in pyproject.toml and uv.lock ({cured_codes}); run `{command}` to "
+                                        f"install it ({why})", backup=backup, next_steps=(command,))
+            state["synced"] = True
+            sync_failure = _run(report, "sync", [uv, "sync", "--frozen", "--inexact", *(option.split() if option else [])],
+                                root, cancel)
+            if sync_failure:
+                raise _Failed("sync", sync_failure)
             verification = _smoke_test(snapshot, environment, report, cancel)
             if not verification.passed:
-                return _put_back(snapshot, preview, lock_before, True, uv, report, "verify", verification.summary,
-                                 backup, option)
-        except BaseException:
-            _put_back(snapshot, preview, lock_before, synced, uv, report, "interrupted", "interrupted", backup, option)
+                raise _Failed("verify", verification.summary)
+            return Outcome("cured", f"cured ({cured_codes}): {verification.summary}", backup=backup)
+        except _Failed as failed:
+            failure = failed
+        except Exception as error:  # noqa: BLE001 - a fault of torchdoctor's own mid-way: put back, then say it
+            failure = _Failed("torchdoctor", f"{type(error).__name__}: {error}")
+        except BaseException:  # Ctrl-C, SIGTERM: put back, then let the interruption end the command
+            with signals.held():
+                _put_back(snapshot, preview, lock, lock_before, state["synced"], uv, report, "interrupted", "interrupted",
+                          backup, option)
             raise
-    return Outcome("cured", f"cured ({', '.join(cured_codes)}): {verification.summary}", backup=backup)
+        with signals.held():
+            return _put_back(snapshot, preview, lock, lock_before, state["synced"], uv, report, failure.step,
+                             failure.reason, backup, option, failure.still)
+
+
+def lock_file(root: Path) -> Path:
+    """The uv.lock uv writes for the project in `root`: a workspace's, at its root, for a member (uv keeps one lock per
+    workspace), else the project's own."""
+    try:
+        import tomli as tomllib  # the compiled parser (a dependency); the standard library's on 3.11+ otherwise
+    except ImportError:  # pragma: no cover
+        import tomllib  # type: ignore[no-redef]
+
+    for folder in (root, *root.parents):
+        pyproject = folder / "pyproject.toml"
+        if folder != root and not pyproject.is_file():
+            continue
+        try:
+            data = tomllib.loads(pyproject.read_text(encoding="utf-8")) if pyproject.is_file() else {}
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+            continue
+        tool = data.get("tool") if isinstance(data, dict) else None
+        uv = tool.get("uv") if isinstance(tool, dict) else None
+        if isinstance(uv, dict) and "workspace" in uv:
+            return folder / "uv.lock"
+    return root / "uv.lock"
 
 
 def _run(report: Say, step: str, argv: list[str], root: Path, cancel: threading.Event | None) -> str | None:
@@ -148,15 +191,15 @@ def _run(report: Say, step: str, argv: list[str], root: Path, cancel: threading.
     return clean(result.error or error or result.describe_failure())
 
 
-def _put_back(snapshot: Snapshot, preview: FixPreview, lock_before: bytes | None, synced: bool, uv: str | None,
-              report: Say, step: str, reason: str, backup: Path, option: str | None,
+def _put_back(snapshot: Snapshot, preview: FixPreview, lock: Path, lock_before: bytes | None, synced: bool,
+              uv: str | None, report: Say, step: str, reason: str, backup: Path, option: str | None,
               still: tuple[str, ...] = ()) -> Outcome:
-    """pyproject.toml and uv.lock as they were, and the environment synced back to the old lock."""
+    """pyproject.toml and uv.lock as they were (this fix's backup, never an older one), and the environment synced
+    back to the old lock when there was one."""
     from torchdoctor.files import atomic_write
-    from torchdoctor.fixes.writer import undo_last
+    from torchdoctor.fixes.writer import undo_backup
 
     root = Path(snapshot.project.root)
-    lock = root / "uv.lock"
     problems = []
     try:
         if lock_before is None:
@@ -166,19 +209,25 @@ def _put_back(snapshot: Snapshot, preview: FixPreview, lock_before: bytes | None
     except OSError as error:
         problems.append(f"uv.lock could not be put back ({error.strerror}); the old one is in {backup}")
     try:
-        undo_last(preview.path)
+        undo_backup(preview.path, backup)
     except FixError as error:
         problems.append(str(error))
-    if synced and uv is not None and not problems:
+    resynced = False
+    if synced and uv is not None and lock_before is not None and not problems:
         report("put back", "syncing the environment back to the old uv.lock")
         again = _run(report, "put back", [uv, "sync", "--frozen", "--inexact", *(option.split() if option else [])],
                      root, None)
         if again:
             problems.append(f"syncing back failed ({again}): run `uv sync` yourself")
-    where = "pyproject.toml and uv.lock are back as they were" + (", and the environment too" if synced else "")
+        resynced = not again
+    where = "pyproject.toml and uv.lock are back as they were"
+    if resynced:
+        where += ", and the environment is synced back to the old uv.lock (packages the fix added stay installed)"
+    elif synced and lock_before is None:
+        where += "; there was no uv.lock to sync the environment back to: run `uv sync` once the project locks"
     summary = f"{step} failed: {reason}; {where}" if step != "interrupted" else f"interrupted; {where}"
     if problems:
-        summary = f"{step} failed: {reason}; " + "; ".join(problems)
+        summary = (f"{step} failed: {reason}; " if step != "interrupted" else "interrupted; ") + "; ".join(problems)
     report("put back", summary)
     return Outcome("put back", summary, failed_step=step, still=still)
 
@@ -204,18 +253,31 @@ def _why_not_synced(snapshot: Snapshot) -> str:
     return f"the interpreter checked, {snapshot.interpreter.path}, is not uv's project environment"
 
 
-def synced_option(snapshot: Snapshot) -> str | None:
-    """The extra or group the environment was synced with: the selection whose locked torch is the one installed
-    (a plain `uv sync` when it is, or when none matches)."""
+def _selection_to_sync(snapshot: Snapshot) -> tuple[str | None, str | None]:
+    """The option (`--extra cu128`) the environment was synced with, and why it cannot be synced when that is not
+    known: the selection whose locked torch is the one installed. A torch no selection locks (installed by hand), or
+    several selections that lock it alike, leave the choice to the user: syncing the wrong one would replace it."""
     from torchdoctor.resolution import build_model
 
     installed = snapshot.torch.installed_version or snapshot.torch.version
-    if not installed or snapshot.project.lock is None:
-        return None
+    if snapshot.project.lock is None:
+        return None, None
+    if not installed:
+        return None, None  # no torch installed yet: the plain `uv sync` installs it
     matching = [r for r in build_model(snapshot).machine if r.torch is not None and r.torch.version == installed]
-    if not matching or any(r.option is None for r in matching):
-        return None
-    return matching[0].option
+    if not matching:
+        return None, f"torch {installed} is installed, which no selection of the old uv.lock locks (installed by hand?)"
+    if any(r.option is None for r in matching):
+        return None, None
+    options = sorted({r.option for r in matching if r.option})
+    if len(options) > 1:
+        return None, f"the installed torch {installed} is what {', '.join(options)} each lock: say which one to sync"
+    return options[0], None
+
+
+def synced_option(snapshot: Snapshot) -> str | None:
+    """The extra or group the environment was synced with, when that is known (see _selection_to_sync)."""
+    return _selection_to_sync(snapshot)[0]
 
 
 def _smoke_test(snapshot: Snapshot, environment: Path, report: Say, cancel: threading.Event | None):
@@ -226,23 +288,42 @@ def _smoke_test(snapshot: Snapshot, environment: Path, report: Say, cancel: thre
     return smoke_test(snapshot, interpreter, on_line=lambda line: report("verify", line), cancel=cancel)
 
 
+class _Signals:
+    """SIGTERM raises Interrupted while the transaction runs; `held()` keeps SIGINT and SIGTERM off while it puts
+    things back, so a second signal cannot break off the put-back the first one started (main thread only: signals
+    are delivered there; a worker thread is stopped through its cancel event instead)."""
+
+    def __init__(self) -> None:
+        self.main = threading.current_thread() is threading.main_thread()
+        self.previous: dict[int, object] = {}
+
+    @contextlib.contextmanager
+    def held(self) -> Iterator[None]:
+        if not self.main:
+            yield
+            return
+        before = {number: signal.signal(number, signal.SIG_IGN) for number in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for number, handler in before.items():
+                signal.signal(number, handler)
+
+
 @contextlib.contextmanager
-def _terminate_as_interrupt() -> Iterator[None]:
-    """SIGTERM raises Interrupted while the transaction runs (in the main thread only: signals go there)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
+def _terminate_as_interrupt() -> Iterator[_Signals]:
+    """SIGTERM raises Interrupted while the transaction runs (in the main thread only)."""
+    signals = _Signals()
+    if not signals.main:
+        yield signals
         return
 
-    raised: list[int] = []
-
     def interrupted(signum, frame):
-        if not raised:  # once: a second SIGTERM must not break off the putting back the first one started
-            raised.append(signum)
-            raise Interrupted()
+        raise Interrupted()
 
     previous = signal.signal(signal.SIGTERM, interrupted)
     try:
-        yield
+        yield signals
     finally:
         signal.signal(signal.SIGTERM, previous)
 
