@@ -604,3 +604,31 @@ def test_a_selection_named_against_the_gpu_is_not_taken_for_a_gpu_one():
     assert all(GPU_NAMED.search(name) for name in ("--extra gpu", "--group cu128", "--extra cuda12", "--extra gpu-train"))
     assert not any(GPU_NAMED.search(name) for name in ("--extra no-gpu", "--extra non-cuda", "--group without-cuda",
                                                        "--extra cpu", "--extra gpus-off"))
+
+
+def test_the_build_tag_leaves_constraints_too_and_the_comment_stays():
+    """A tag pinned in [tool.uv] constraint-dependencies holds the build as the requirement's does: both lose it, and
+    the comment after the requirement stays."""
+    from torchdoctor.edits import AddPlatformMarker
+    from torchdoctor.fixes.transforms import apply_transform
+
+    text = textwrap.dedent('''\
+        [project]
+        name = "x"
+        version = "0"
+        dependencies = ["torch==2.7.1+cu126"]  # pinned
+
+        [tool.uv]
+        constraint-dependencies = ["torch==2.7.1+cu126"]
+
+        [[tool.uv.index]]
+        name = "pytorch"
+        url = "https://download.pytorch.org/whl/cu126"
+        explicit = true
+
+        [tool.uv.sources]
+        torch = { index = "pytorch" }
+        ''')
+    fixed = apply_transform(text, AddPlatformMarker(index="pytorch", unpin=("torch",)))
+    assert 'dependencies = ["torch==2.7.1"]  # pinned' in fixed
+    assert 'constraint-dependencies = ["torch==2.7.1"]' in fixed

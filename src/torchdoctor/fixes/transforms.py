@@ -455,8 +455,9 @@ def _require(document: TOMLDocument, wanted: Sequence[tuple[str, str, str]]) -> 
 
 
 def _drop_local_tags(document: TOMLDocument, packages: Sequence[str]) -> None:
-    """`pkg==X+tag` becomes `pkg==X` wherever the project requires it (dependencies, extras, dependency groups),
-    each string edited in place so its quoting, marker and comment stay."""
+    """`pkg==X+tag` becomes `pkg==X` wherever the project requires or constrains it (dependencies, extras, dependency
+    groups, uv's constraint and override dependencies), each string replaced where it stands, its marker and the
+    comment after it kept."""
     if not packages:
         return
     wanted = {canonicalize_name(p) for p in packages}
@@ -468,6 +469,10 @@ def _drop_local_tags(document: TOMLDocument, packages: Sequence[str]) -> None:
         lists.extend(extras.values() if isinstance(extras, (Table, dict)) else ())
     groups = document.get("dependency-groups")
     lists.extend(groups.values() if isinstance(groups, (Table, dict)) else ())
+    tool = document.get("tool")
+    uv = tool.get("uv") if isinstance(tool, (Table, dict)) else None
+    if isinstance(uv, (Table, dict)):  # a tag pinned in a constraint or an override holds the build just the same
+        lists += [uv.get("constraint-dependencies"), uv.get("override-dependencies")]
     for requirements in lists:
         if not isinstance(requirements, (Array, list)):
             continue
