@@ -632,3 +632,40 @@ def test_the_build_tag_leaves_constraints_too_and_the_comment_stays():
     fixed = apply_transform(text, AddPlatformMarker(index="pytorch", unpin=("torch",)))
     assert 'dependencies = ["torch==2.7.1"]  # pinned' in fixed
     assert 'constraint-dependencies = ["torch==2.7.1"]' in fixed
+
+
+def test_what_the_lock_holds_exists_whatever_the_tables_say(tmp_path):
+    """torch 2.9 on cu129: the tables list cu129 for torch 2.8 only, and the report said so ("beyond torchdoctor's
+    tables") although the project's uv.lock holds 2.9.1+cu129 (issue 28). What a lock proves exists, exists: without the
+    lock the note stays."""
+    text = """
+        [project]
+        name = "p"
+        version = "0.1.0"
+        requires-python = ">=3.10"
+        dependencies = ["torch>=2.9,<2.10"]
+
+        [tool.uv.sources]
+        torch = [{ index = "pytorch-cu129", marker = "sys_platform == 'linux' or sys_platform == 'win32'" }]
+
+        [[tool.uv.index]]
+        name = "pytorch-cu129"
+        url = "https://download.pytorch.org/whl/cu129"
+        explicit = true
+        """
+    lock = textwrap.dedent('''\
+        version = 1
+        revision = 3
+        requires-python = ">=3.10"
+
+        [[package]]
+        name = "torch"
+        version = "2.9.1+cu129"
+        source = { registry = "https://download.pytorch.org/whl/cu129" }
+        ''')
+
+    def notes(folder: Path) -> list[str]:
+        return [d.message for d in diagnose(with_project(H100, folder)).diagnoses if "beyond torchdoctor's tables" in d.message]
+
+    assert notes(write_project(tmp_path / "bare", text))
+    assert notes(write_project(tmp_path / "locked", text, {"uv.lock": lock})) == []

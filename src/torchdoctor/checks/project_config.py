@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterator
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
-from packaging.version import Version
+from packaging.version import InvalidVersion, Version
 
 from torchdoctor.checks.builds import build_alternatives, publishes, selection_fix, use_build_fix
 from torchdoctor.checks.common import declared_requirements, pyproject_of, python_marked, sources_for, torch_specifier_for
@@ -49,7 +49,9 @@ def no_torch_wheels_for_range(snapshot: Snapshot) -> Iterator[Finding]:
         of conflicting extras: the torch range and the stable CUDA index the resolution model says it resolves
         from. An error only where the knowledge base has evidence that the variant ended before every release in
         the range (cu128 ended with 2.11, cu126 with 2.14, cu124 with 2.6); a variant the tables merely do not list
-        for those releases (cu129 after 2.8) is "not in torchdoctor's tables", a note. An extra held at the last
+        for those releases (cu129 after 2.8) is "not in torchdoctor's tables", a note, and nothing when uv.lock holds
+        such a build (what a lock proves exists, exists). Each Python is held to the range its requirements' markers
+        give it (`torch>=2.8; python_version == '3.9'`). An extra held at the last
         release of a retired variant is a note too. Separately, a requires-python that admits a Python none of the
         matching releases has wheels for (torch 2.15 dropped Python 3.10, 2.9 dropped 3.9).
     Why it matters:
@@ -116,6 +118,9 @@ def _variant_findings(pyproject, resolution, torch, url, specifier, kb, snapshot
             use_build_fix(snapshot),  # the variant this machine needs among the releases the range admits
         )
         return
+    proven = _locked_with_variant(snapshot, variant, specifier)
+    if proven:
+        return  # what uv.lock holds exists: a gap in the tables is no finding (`torch 2.9.1+cu129` is locked)
     listed = f"list {variant} for torch {', '.join(built)} only" if built else f"do not list {variant} at all"
     yield Finding(
         Severity.INFO,
@@ -126,6 +131,21 @@ def _variant_findings(pyproject, resolution, torch, url, specifier, kb, snapshot
         (range_evidence, Evidence(f"releases with {variant} in the tables", ", ".join(built) or "none",
                                   f"{KNOWLEDGE}: torch_releases.toml")),
     )
+
+
+def _locked_with_variant(snapshot, variant: str, specifier) -> str | None:
+    """A torch version uv.lock holds with this variant's tag inside the range: proof the build exists, whatever the
+    tables say."""
+    lock = snapshot.project.lock
+    for package in (lock.packages if lock is not None else ()):
+        if package.name != "torch" or not package.version.endswith(f"+{variant}"):
+            continue
+        try:
+            if specifier.contains(Version(package.version.split("+", 1)[0]), prereleases=True):
+                return package.version
+        except InvalidVersion:
+            continue
+    return None
 
 
 def _python_findings(pyproject, model, kb) -> Iterator[Finding]:
