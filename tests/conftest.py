@@ -95,12 +95,14 @@ def private_cache(tmp_path_factory, monkeypatch):
     """Each test gets its own probe cache, backup folder (`fix` keeps one before writing; undo reads it), and uv its
     own cache and configuration folder: no test sees another's, none reads or writes the user's. Without this, a
     `fix --yes` test that set no folder of its own left its backup in ~/.local/state/torchdoctor, uv (run by the
-    lock-freshness check) kept interpreter facts in ~/.cache/uv, and a uv.toml in ~/.config/uv would have changed what
-    it resolved. A test that sets one of these itself wins."""
+    lock-freshness check) kept interpreter facts in ~/.cache/uv and a lock of its credentials in ~/.local/share/uv, and
+    a uv.toml in ~/.config/uv would have changed what it resolved. A test that sets one of these itself wins."""
     monkeypatch.setenv("TORCHDOCTOR_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
     monkeypatch.setenv("TORCHDOCTOR_STATE_DIR", str(tmp_path_factory.mktemp("state")))
     monkeypatch.setenv("UV_CACHE_DIR", str(tmp_path_factory.mktemp("uv-cache")))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("config")))
+    # uv 0.13 keeps a lock of its credentials store in its data folder (~/.local/share/uv/credentials) on every lock.
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("data")))
     monkeypatch.setenv("UV_PYTHON_DOWNLOADS", "never")
     # No test reads the real nightly index: what it publishes changes daily. The local index still answers.
     monkeypatch.setenv("TORCHDOCTOR_OFFLINE", "1")
