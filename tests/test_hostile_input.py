@@ -411,3 +411,15 @@ def test_values_from_the_project_are_inert_in_the_markdown_report(tmp_path):
     outside_code = re.sub(r"(`+)(?:(?!\1).)*?\1", "", report)
     assert "<img" not in outside_code and "![t](" not in outside_code  # ...or escaped outside one
     assert not any(line.startswith("# Heading") for line in report.splitlines())
+
+
+def test_twenty_thousand_unknown_settings_are_one_finding(tmp_path):
+    """`[tool.torchdoctor]` with 20,000 unknown keys made one TD001 each: 20 MB of JSON (issue 25, item 6). One finding
+    names the first few and counts the rest; the report stays small."""
+    keys = "".join(f"k{number} = 1\n" for number in range(20_000))
+    folder = write_project(tmp_path / "p", MINIMAL + "\n[tool.torchdoctor]\n" + keys)
+    result = check(folder, "--format", "json")
+    assert result.code in (0, 1), result.stderr
+    findings = [d for d in json.loads(result.stdout)["diagnoses"] if d["code"] == "TD001"]
+    assert len(findings) == 1 and "k0, k1, k2, k3, k4 and 19995 more are not settings" in findings[0]["message"]
+    assert len(result.stdout) < 200_000
