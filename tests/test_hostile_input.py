@@ -423,3 +423,17 @@ def test_twenty_thousand_unknown_settings_are_one_finding(tmp_path):
     findings = [d for d in json.loads(result.stdout)["diagnoses"] if d["code"] == "TD001"]
     assert len(findings) == 1 and "k0, k1, k2, k3, k4 and 19995 more are not settings" in findings[0]["message"]
     assert len(result.stdout) < 200_000
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
+def test_a_fifo_named_like_a_library_never_hangs_archs(tmp_path):
+    """A FIFO named `libcuda_kernels.so` in a scanned folder hung `archs` (open() waits for a writer; issue 25, item
+    4): it is skipped in a folder and refused by name, at once."""
+    folder = tmp_path / "libs"
+    folder.mkdir()
+    os.mkfifo(folder / "libcuda_kernels.so")
+    scanned = run_cli("archs", str(folder), timeout=30)
+    assert scanned.code == 0, scanned.stderr
+    assert "no GPU code found" in scanned.stdout
+    named = run_cli("archs", str(folder / "libcuda_kernels.so"), timeout=30)
+    assert named.code == 2 and "not a file, a folder, or an installed package" in named.stderr, named.stderr

@@ -26,6 +26,7 @@ libtorch_cuda.so against cuobjdump's 5.5 s; tests/fixtures/fatbin):
 from __future__ import annotations
 
 import os
+import stat
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -99,7 +100,7 @@ extension check reads it again; a rescan in the app reads nothing that did not c
 
 def read_gpu_code(path: str | os.PathLike, *, remember: bool = True) -> GpuCode:
     """The fat binary entries of an ELF or PE library (no entries: it carries no GPU code)."""
-    with open(path, "rb", buffering=0) as handle:  # unbuffered: a 64-byte header costs one 64-byte read, not 8 KiB
+    with _open_regular(path) as handle:  # unbuffered: a 64-byte header costs one 64-byte read, not 8 KiB
         status = os.fstat(handle.fileno())
         key = (str(path), status.st_ino, status.st_size, status.st_mtime_ns)
         if remember and key in _READ:
@@ -117,6 +118,23 @@ def read_gpu_code(path: str | os.PathLike, *, remember: bool = True) -> GpuCode:
 
 WHEEL_MEMBER_LIMIT = 8 * 1024**3
 """A library in a wheel larger than this (inflated) is not read: none of NVIDIA's or PyTorch's comes near it."""
+
+
+def _open_regular(path: str | os.PathLike):
+    """The file, opened for unbuffered reading, if it is a regular file: a FIFO named `libx.so` in a scanned folder
+    would block a plain open() for ever (issue 25, item 4), a device would be read without end. Opened without
+    blocking, checked, then switched back to blocking reads."""
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    descriptor = os.open(path, flags)
+    try:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            raise NotABinary(f"{path}: not a regular file")
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(descriptor, True)
+        return os.fdopen(descriptor, "rb", buffering=0)
+    except BaseException:
+        os.close(descriptor)
+        raise
 
 
 def wheel_gpu_code(path: str | os.PathLike) -> Iterator[tuple[str, GpuCode]]:
