@@ -437,3 +437,23 @@ def test_a_fifo_named_like_a_library_never_hangs_archs(tmp_path):
     assert "no GPU code found" in scanned.stdout
     named = run_cli("archs", str(folder / "libcuda_kernels.so"), timeout=30)
     assert named.code == 2 and "not a file, a folder, or an installed package" in named.stderr, named.stderr
+
+
+def test_a_wheel_member_of_zeros_costs_no_disk(tmp_path):
+    """A wheel member of zeros inflates about 1000x: each such `.so` was inflated to $TMPDIR in full before a byte was
+    looked at (an 18 MB wheel wrote 4 GiB; issue 25, item 4). Runs of zeros are left as holes: the file reads back the
+    same and takes next to no disk; a wheel's declared sizes are held to a budget."""
+    import zipfile
+
+    from torchdoctor.probes import fatbin
+
+    wheel = tmp_path / "bomb-1.0-py3-none-any.whl"
+    content = b"\x7fELF" + b"\0" * (64 << 20) + b"tail"
+    with zipfile.ZipFile(wheel, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("bomb/libbomb.so", content)
+    target = tmp_path / "inflated"
+    with zipfile.ZipFile(wheel) as archive, archive.open("bomb/libbomb.so") as source:
+        fatbin.inflate(source, target, archive.getinfo("bomb/libbomb.so").file_size)
+    assert target.stat().st_size == len(content) and target.read_bytes() == content
+    assert target.stat().st_blocks * 512 < 4 << 20  # a few megabytes on disk, not 64
+    assert list(fatbin.wheel_gpu_code(wheel)) == []

@@ -118,6 +118,8 @@ def read_gpu_code(path: str | os.PathLike, *, remember: bool = True) -> GpuCode:
 
 WHEEL_MEMBER_LIMIT = 8 * 1024**3
 """A library in a wheel larger than this (inflated) is not read: none of NVIDIA's or PyTorch's comes near it."""
+WHEEL_TOTAL_LIMIT = 16 * 1024**3
+"""What one wheel may inflate in all: a whole CUDA torch wheel inflates to about 4 GiB of libraries."""
 
 
 def _open_regular(path: str | os.PathLike):
@@ -141,19 +143,22 @@ def wheel_gpu_code(path: str | os.PathLike) -> Iterator[tuple[str, GpuCode]]:
     """(member name, GPU code) of every shared library in a wheel that carries GPU code. A zip member is compressed, so
     its headers cannot be reached without inflating what precedes them: each library is inflated to a temporary file
     in turn, read, and deleted."""
-    import shutil
     import tempfile
     import zipfile
 
     with zipfile.ZipFile(path) as wheel, tempfile.TemporaryDirectory(prefix="torchdoctor-wheel-") as scratch:
+        inflated = 0
         for info in wheel.infolist():
             name = info.filename.rsplit("/", 1)[-1]
             if info.is_dir() or not is_library(name) or info.file_size > WHEEL_MEMBER_LIMIT:
                 continue
+            inflated += info.file_size
+            if inflated > WHEEL_TOTAL_LIMIT:
+                break
             target = Path(scratch) / "library"
             try:
-                with wheel.open(info) as source, open(target, "wb") as sink:
-                    shutil.copyfileobj(source, sink, 1 << 20)
+                with wheel.open(info) as source:
+                    inflate(source, target, info.file_size)
                 code = read_gpu_code(target, remember=False)
             except (OSError, NotABinary, struct.error, zipfile.BadZipFile, ValueError):
                 continue
@@ -161,6 +166,23 @@ def wheel_gpu_code(path: str | os.PathLike) -> Iterator[tuple[str, GpuCode]]:
                 target.unlink(missing_ok=True)
             if code.entries:
                 yield info.filename, code
+
+
+def inflate(source, target: Path, declared: int) -> None:
+    """Copy a zip member's stream to `target`, held to its declared size, with every megabyte of zeros left as a hole:
+    a member of zeros (an 18 MB wheel of them wrote 4 GiB to $TMPDIR, issue 25, item 4) costs no disk, and a real
+    library, whose zero padding becomes holes too, reads back byte for byte."""
+    copied = 0
+    with open(target, "wb") as sink:
+        while chunk := source.read(1 << 20):
+            copied += len(chunk)
+            if copied > declared:
+                raise ValueError("the member inflates past its declared size")
+            if chunk.count(0) == len(chunk):
+                sink.seek(len(chunk), os.SEEK_CUR)
+            else:
+                sink.write(chunk)
+        sink.truncate(copied)
 
 
 def _read_open(handle, path: str | os.PathLike, size: int) -> GpuCode:
