@@ -137,22 +137,7 @@ def undo_last(path: Path) -> Path:
     if not candidates:
         raise FixError(f"nothing to undo: no fix of {path} was written by torchdoctor (or it was undone already)")
     backup = candidates[0]
-    try:
-        meta = json.loads((backup / "backup.json").read_text(encoding="utf-8"))
-        meta["written_sha256"]
-    except (OSError, ValueError, KeyError, TypeError) as error:
-        raise FixError(f"the backup record {backup / 'backup.json'} cannot be read ({error}); the original is kept in "
-                       f"{backup / path.name}") from None
-    try:
-        current = path.read_bytes()
-    except OSError:
-        current = b""
-    if _digest(current) != meta["written_sha256"]:
-        raise FixError(
-            f"{path} was edited after torchdoctor's fix; not restoring over those edits "
-            f"(the original is kept in {backup / path.name})"
-        )
-    _restore(path, backup, meta)
+    undo_backup(path, backup)
     return backup
 
 
