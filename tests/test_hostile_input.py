@@ -457,3 +457,25 @@ def test_a_wheel_member_of_zeros_costs_no_disk(tmp_path):
     assert target.stat().st_size == len(content) and target.read_bytes() == content
     assert target.stat().st_blocks * 512 < 4 << 20  # a few megabytes on disk, not 64
     assert list(fatbin.wheel_gpu_code(wheel)) == []
+
+
+def test_the_fix_diff_never_prints_credentials_even_in_context_lines(tmp_path):
+    """`fix` printed the unified diff as is: a context line beside the change showed `https://user:secret@…` (issue 25,
+    item 8). The diff is redacted like every output; the file written keeps the credentials byte for byte."""
+    secret = "s3cr3t-t0ken"
+    folder = write_project(tmp_path / "p", f'''
+        [project]
+        name = "x"
+        version = "0"
+        dependencies = ["torch"]
+
+        [[tool.uv.index]]
+        name = "pytorch-cu128"
+        url = "https://user:{secret}@download.pytorch.org/whl/cu128"
+        ''')
+    shown = run_cli("fix", "--all", "--dry-run", "--project", str(folder), "--snapshot", MACHINE)
+    assert shown.stdout.startswith("--- a/pyproject.toml"), shown.stderr
+    assert secret not in shown.stdout + shown.stderr
+    written = run_cli("fix", "--all", "--yes", "--project", str(folder), "--snapshot", MACHINE)
+    assert written.code in (0, 1), written.stderr
+    assert secret in (folder / "pyproject.toml").read_text(encoding="utf-8")

@@ -61,7 +61,11 @@ class FixPreview:
 
     @property
     def diff(self) -> str:
-        return unified_diff(self.before, self.after)
+        """The change as a unified diff, for showing: credentials in any line of it, context lines included
+        (`https://user:token@`, `?token=`), are redacted, as in every other output; the file gets `after` as is."""
+        from torchdoctor.redact import clean
+
+        return "".join(clean(line) for line in unified_diff(self.before, self.after).splitlines(keepends=True))
 
     @property
     def changes(self) -> bool:
