@@ -210,11 +210,8 @@ def use_build_fix(snapshot: Snapshot, choice: int = 0, outright: bool = False) -
                 and parse_index_url(i.url).channel == "stable" and parse_index_url(i.url).variant == variant), None)
     name = own.name if own and own.name else f"pytorch-{variant}"
     torch_sources = [s for s in pyproject.sources if s.package == "torch"]
-    if torch_sources and all(s.extra or s.group for s in torch_sources):
-        # Each user picks a build with an extra or group. A source for the plain install beside those would overlap
-        # them, which uv refuses ("conflicting indexes for package `torch` in split ..."; tests/test_uv_lock.py):
-        # no edit reaches it. The findings offer the selection that works instead (selection_fix).
-        return None
+    if each_user_picks(pyproject):
+        return None  # no edit reaches the plain install; the findings offer the selection that works (selection_fix)
     if any(s.kind != "index" and not s.extra and not s.group for s in torch_sources):
         return None  # torch from a URL, path or git: not an index this fix can move (the finding says what to use)
     existing = {s.target for s in pyproject.sources if s.package in packages and s.kind == "index" and not s.extra and not s.group}
@@ -251,12 +248,10 @@ def companions_through_others(snapshot: Snapshot) -> tuple[tuple[str, str, str],
     pyproject = snapshot.project.pyproject
     if pyproject is None or snapshot.project.lock is None:
         return ()
-    from torchdoctor.resolution import build_model
-
     declared = {(r.name, r.group) for r in pyproject.torch_requirements}
     declared_anywhere = {r.name for r in pyproject.torch_requirements}
     found: dict[tuple[str, str], set[str]] = {}
-    model = build_model(snapshot)
+    model = project_model(snapshot)  # the lock's walk, once per snapshot: every rule's build fix asks
     selections = {s.label: s for s in model.selections}
     for resolution in model.resolutions:
         selection = selections.get(resolution.selection)
@@ -274,6 +269,20 @@ def companions_through_others(snapshot: Snapshot) -> tuple[tuple[str, str, str],
     every = set(_SYS_PLATFORM.values())
     return tuple((package, where, "" if platforms == every else " or ".join(f"sys_platform == '{p}'" for p in sorted(platforms)))
                  for (package, where), platforms in sorted(found.items()))
+
+
+def each_user_picks(pyproject) -> bool:
+    """Every torch source names an extra or a group: each user picks a build. A source for the plain install beside
+    those would overlap them, which uv refuses ("conflicting indexes for package `torch` in split ..."; a test runs
+    uv on it), so no edit of the sources reaches the plain install."""
+    torch_sources = [s for s in pyproject.sources if s.package == "torch"]
+    return bool(torch_sources) and all(s.extra or s.group for s in torch_sources)
+
+
+def is_cuda_build(planned) -> bool:
+    """A CUDA build of torch (cu128 …): the only kind that runs on an NVIDIA GPU (a ROCm or XPU build is accelerated,
+    but not there)."""
+    return planned is not None and planned.build is not None and cuda_of_variant(planned.build) is not None
 
 
 def publishes(pyproject) -> bool:

@@ -8,7 +8,15 @@ from dataclasses import dataclass
 
 from packaging.version import InvalidVersion, Version
 
-from torchdoctor.checks.builds import build_alternatives, driver_cuda, gpus, line_is_bound, selection_fix, use_build_fix
+from torchdoctor.checks.builds import (
+    build_alternatives,
+    driver_cuda,
+    gpus,
+    is_cuda_build,
+    line_is_bound,
+    selection_fix,
+    use_build_fix,
+)
 from torchdoctor.checks.common import NVML_SOURCE, nvidia_gpu_evidence, torch_source
 from torchdoctor.checks.registry import DISPLAY_ONLY, SAFE, UNSAFE, Finding, rule
 from torchdoctor.knowledge import (
@@ -213,7 +221,7 @@ def project_build_for_another_gpu_vendor(snapshot: Snapshot) -> Iterator[Finding
     if not gpu:
         return
     model = project_model(snapshot)
-    cuda = [r for r in model.machine if r.torch is not None and r.torch.build and cuda_of_variant(r.torch.build)]
+    cuda = [r for r in model.machine if is_cuda_build(r.torch)]
     said: set[str] = set()
     for resolution in sorted(model.machine, key=lambda r: r.option is not None):
         planned = resolution.torch
@@ -510,10 +518,8 @@ def _planned_findings(snapshot: Snapshot, driver: bool) -> Iterator[Finding]:
         return
     model = project_model(snapshot)
     failing = {id(p.resolution) for p in problems}
-    # A selection that runs here: a CUDA build this GPU and driver were not found to fail with (an XPU or ROCm build is
-    # accelerated, but not on an NVIDIA GPU).
-    working = [r for r in model.machine if r.option and id(r) not in failing and r.torch is not None
-               and r.torch.build is not None and cuda_of_variant(r.torch.build) is not None]
+    # A selection that runs here: a CUDA build this GPU and driver were not found to fail with.
+    working = [r for r in model.machine if r.option and id(r) not in failing and is_cuda_build(r.torch)]
     for problem in problems:
         resolution = problem.resolution
         default = resolution.option is None

@@ -13,7 +13,7 @@ from dataclasses import replace
 
 from packaging.version import Version
 
-from torchdoctor.checks.builds import local_pins, use_build_fix
+from torchdoctor.checks.builds import each_user_picks, local_pins, use_build_fix
 from torchdoctor.checks.common import COMPANION_FAILURE, declared_requirements, places_text, pyproject_of, sources_for
 from torchdoctor.checks.common import torch_specifier as torch_range
 from torchdoctor.checks.registry import DISPLAY_ONLY, SAFE, UNSAFE, Finding, rule
@@ -542,8 +542,7 @@ def _replace_backend_fix(snapshot: Snapshot) -> Fix | None:
     """torch-backend's intent, as the index and sources uv's project commands do follow."""
     fix = use_build_fix(snapshot)
     pyproject = snapshot.project.pyproject
-    torch_sources = [s for s in pyproject.sources if s.package == "torch"] if pyproject else []
-    if fix is None and torch_sources and all(s.extra or s.group for s in torch_sources):
+    if fix is None and pyproject is not None and each_user_picks(pyproject):
         return Fix("Drop torch-backend: the project's extras and groups already choose torch's build", Applicability.SAFE,
                    ReplaceTorchBackend())
     if fix is None:

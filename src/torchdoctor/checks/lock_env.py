@@ -9,10 +9,9 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
-from torchdoctor.checks.builds import use_build_fix
+from torchdoctor.checks.builds import is_cuda_build, use_build_fix
 from torchdoctor.checks.common import COMPANION_FAILURE, interpreter_evidence, nvidia_gpu_evidence, places_text, torch_source
 from torchdoctor.checks.registry import DISPLAY_ONLY, SAFE, UNSAFE, Finding, rule
-from torchdoctor.knowledge import cuda_of_variant
 from torchdoctor.indexes import environments_allow, marker_applies, parse_index_url
 from torchdoctor.model import Applicability, Evidence, Fix, Severity
 from torchdoctor.requirements import parse_requirement
@@ -178,8 +177,7 @@ def lock_gives_cpu_build(snapshot: Snapshot) -> Iterator[Finding]:
         return
     what = f"torch {torch.version}" if torch.version else f"a CPU torch ({torch.build_basis})"
     lockfile = "uv.lock" if default.basis == "uv.lock" else "pyproject.toml"
-    with_gpu = [r for r in model.machine if r.option and r.torch is not None and r.torch.build is not None
-                and cuda_of_variant(r.torch.build) is not None]  # a ROCm or XPU build is no GPU build on NVIDIA
+    with_gpu = [r for r in model.machine if r.option and is_cuda_build(r.torch)]
     evidence = (_planned_evidence(snapshot, default, torch), *gpu)
     if with_gpu:
         options = ", ".join(f"`uv sync {r.option}`" for r in with_gpu)

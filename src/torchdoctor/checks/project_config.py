@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
-from torchdoctor.checks.builds import build_alternatives, publishes, selection_fix, use_build_fix
+from torchdoctor.checks.builds import build_alternatives, is_cuda_build, publishes, selection_fix, use_build_fix
 from torchdoctor.checks.common import declared_requirements, pyproject_of, python_marked, sources_for, torch_specifier_for
 from torchdoctor.checks.registry import DISPLAY_ONLY, SAFE, UNSAFE, Finding, rule
 from torchdoctor.edits import (
@@ -339,8 +339,7 @@ def windows_gets_cpu_torch(snapshot: Snapshot) -> Iterator[Finding]:
             (Evidence(f"torch on Windows ({windows.selection})", f"{windows.torch.label}: {windows.torch.build_basis}", where),
              Evidence(f"torch on Linux x86_64 ({linux.selection})", f"{linux.torch.label}: {linux.torch.build_basis}", where))
             + tuple(Evidence("[tool.uv.sources] torch", f"index = {s.target!r}, marker = {s.marker!r}", pyproject.path) for s in sources),
-            (use_build_fix(snapshot) or selection_fix(snapshot, "windows-amd64", lambda r: r.torch.build is not None
-                                                       and cuda_of_variant(r.torch.build) is not None))
+            (use_build_fix(snapshot) or selection_fix(snapshot, "windows-amd64", lambda r: is_cuda_build(r.torch)))
             if selection.option is None else None,
             build_alternatives(snapshot) if selection.option is None else (),
         )

@@ -21,7 +21,7 @@ from torchdoctor.edits import DROPS_PACKAGES, Edit
 from torchdoctor.family import BUILD_CHECKED
 from torchdoctor.model import Diagnosis, Severity
 from torchdoctor.probes.project import FileProblem, parse_toml, probe_project
-from torchdoctor.resolution import MODEL_PACKAGES, ProjectModel, build_model
+from torchdoctor.resolution import MODEL_PACKAGES, ProjectModel, build_model, project_model
 from torchdoctor.snapshot import Snapshot
 
 
@@ -172,7 +172,7 @@ def plan_fixes(snapshot: Snapshot, text: str, chosen: list[Diagnosis], more: Cal
     from torchdoctor.fixes.transforms import FixError
 
     current, applied, refused = text, [], []
-    locked = build_model(snapshot) if snapshot.project.lock is not None else None
+    locked = project_model(snapshot) if snapshot.project.lock is not None else None  # the report's, already walked
     seen: set[tuple[str, str]] = set()
     queue = list(chosen)
     for _ in range(MAX_ROUNDS):
