@@ -38,7 +38,7 @@ def test_json_report_is_a_versioned_envelope(project_without_torch):
     assert set(report) == {"schema_version", "torchdoctor_version", "summary", "diagnoses", "resolutions", "snapshot"}
     assert report["schema_version"] == 1
     (diagnosis,) = [d for d in report["diagnoses"] if d["code"] == "TD102"]
-    assert set(diagnosis) == {"code", "slug", "severity", "message", "explanation", "evidence", "fix", "alternatives"}
+    assert set(diagnosis) == {"code", "slug", "severity", "message", "explanation", "evidence", "fix", "alternatives", "no_fix"}
     assert (diagnosis["code"], diagnosis["severity"], diagnosis["fix"]) == ("TD102", "info", None)
     assert report["snapshot"]["interpreter"]["source"] == ".venv"
 

@@ -100,7 +100,7 @@ def test_dotted_uv_keys_are_edited_in_place():
     assert tomllib.loads(after)["tool"]["uv"]["sources"]["torchvision"] == [{"index": "pt"}]
 
 
-def test_an_inline_uv_table_is_refused_by_the_cli_with_exit_1_and_nothing_written(tmp_path):
+def test_an_inline_uv_table_gets_no_fix_line_and_the_cli_says_why_with_exit_1_and_nothing_written(tmp_path):
     text = ('[project]\nname = "x"\nversion = "0"\ndependencies = ["torch", "torchvision"]\n\n'
             '[tool]\nuv = { sources = { torch = { index = "pt" } }, index = [{ name = "pt", '
             'url = "https://download.pytorch.org/whl/cu128", explicit = true }] }\n')
@@ -108,5 +108,10 @@ def test_an_inline_uv_table_is_refused_by_the_cli_with_exit_1_and_nothing_writte
     result = run_cli("fix", "--all", "--yes", "--unsafe", "--project", str(tmp_path),
                      "--snapshot", str(MACHINES[0]), env={"TORCHDOCTOR_STATE_DIR": str(tmp_path / "state")})
     assert result.code == 1, result.stderr
-    assert "writes uv's settings inline" in result.stderr and "nothing written" in result.stderr
+    assert "has no automatic fix" in result.stderr and "writes uv's settings inline" in result.stderr
     assert (tmp_path / "pyproject.toml").read_text(encoding="utf-8") == text
+    # The report offers no fix it could not prove, and says why in its place.
+    report = run_cli("check", "--project", str(tmp_path), "--snapshot", str(MACHINES[0]))
+    assert "→ torchdoctor fix" not in report.stdout
+    assert "no automatic fix: no edit of pyproject.toml could be proven to cure it: pyproject.toml writes uv's" \
+        in " ".join(report.stdout.split())

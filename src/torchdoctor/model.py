@@ -93,6 +93,9 @@ class Diagnosis:
     """How to cure it, when torchdoctor knows: a pyproject transform or the commands to run."""
     alternatives: tuple[Fix, ...] = ()
     """Other ways to cure it, applied with `torchdoctor fix CODE --alternative N` (1-based)."""
+    no_fix: str = ""
+    """Why no automatic fix is offered, when the rule had an edit for it that could not be proven (report-time proof,
+    workflow/proof.py): every face says so in place of a fix line."""
 
 
 @dataclass(frozen=True)

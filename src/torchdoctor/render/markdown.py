@@ -68,6 +68,8 @@ def render_markdown(report: Report) -> str:
                 fence = "`" * max(3, 1 + max((len(r) for c in fix.commands for r in re.findall("`+", c)), default=0))
                 out += [f"**Fix:** {_safe(fix.title)}", "", f"{fence}sh", *(" ".join(c.splitlines()) for c in fix.commands),
                         fence]
+        if diagnosis.no_fix:
+            out += ["", f"**No automatic fix:** {_safe(diagnosis.no_fix)}"]
         for number, alternative in enumerate(diagnosis.alternatives, start=1):
             out += ["", f"**Or ({alternative.applicability.value}):** {_safe(alternative.title)} — "
                         f"`torchdoctor fix {diagnosis.code} --alternative {number}`"]

@@ -122,6 +122,9 @@ def diagnosis_lines(diagnosis: Diagnosis, paint, where: str = "", verbose: bool 
         else:
             lines.append(paint(f"  fix: {fix.title}; run it yourself:", "32"))
             lines.extend(f"      $ {command}" for command in fix.commands)
+    if diagnosis.no_fix:
+        lines.extend(textwrap.wrap(diagnosis.no_fix, WIDTH, initial_indent="  no automatic fix: ",
+                                   subsequent_indent="       "))
     for number, alternative in enumerate(diagnosis.alternatives, start=1):
         lines.append(paint(f"  or ({alternative.applicability.value}): {alternative.title}", "32"))
         flag = " --unsafe" if alternative.applicability.value == "unsafe" else ""

@@ -192,6 +192,8 @@ def diagnosis_view(diagnosis: Diagnosis, diff: str | None, unsafe_reason: str | 
             parts.append(Syntax(diff, "diff", theme="ansi_dark", word_wrap=True))
         elif fix.action:
             parts.append(Text("(no change to pyproject.toml is needed any more)", style="dim"))
+    if diagnosis.no_fix:
+        parts += [Text(""), Text(f"no automatic fix: {diagnosis.no_fix}", style="yellow")]
     if diagnosis.evidence:
         parts += [Text(""), Text("evidence", style="bold underline")]
         for item in diagnosis.evidence:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from torchdoctor.checks import PROJECT_RULES, assess_gemm, run_checks
 from torchdoctor.model import Diagnosis, Report, Severity
 from torchdoctor.snapshot import Snapshot
+from torchdoctor.workflow.proof import prove_offers
 
 
 @dataclass(frozen=True)
@@ -38,8 +39,9 @@ def fail_on(snapshot: Snapshot, given: str | None) -> Severity:
 
 
 def diagnose(snapshot: Snapshot, selection: Selection | None = None) -> Report:
-    """The Report: every rule run on the snapshot, the findings the selection keeps. A problem with the settings
-    themselves (TD001) is always kept: a typo in `ignore` must not hide itself."""
+    """The Report: every rule run on the snapshot, the findings the selection keeps, each offering only the fixes
+    proven to cure it (proof.prove_offers). A problem with the settings themselves (TD001) is always kept: a typo in
+    `ignore` must not hide itself."""
     selection = selection or selection_for(snapshot)
     kept: list[Diagnosis] = [d for d in run_checks(snapshot)
                              if selection.keeps(d.code) or (d.code == "TD001" and "[tool.torchdoctor]" in d.message)]
@@ -47,7 +49,7 @@ def diagnose(snapshot: Snapshot, selection: Selection | None = None) -> Report:
         # Nothing of this machine was probed (`check --no-machine`, a fleet run, or a recording of either): only the
         # rules that read the project's files, and the fleet's own, which read what each rank reported.
         kept = [d for d in kept if d.code in PROJECT_RULES or d.code.startswith("TD7")]
-    return Report(snapshot=snapshot, diagnoses=tuple(kept), gemm=assess_gemm(snapshot))
+    return Report(snapshot=snapshot, diagnoses=prove_offers(snapshot, kept), gemm=assess_gemm(snapshot))
 
 
 def rules() -> dict:

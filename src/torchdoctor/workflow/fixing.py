@@ -12,7 +12,7 @@ from torchdoctor.checks import run_checks
 from torchdoctor.fixes import FixError, fixable, unified_diff
 from torchdoctor.model import Applicability, Diagnosis
 from torchdoctor.snapshot import Snapshot
-from torchdoctor.workflow.proof import Proof, plan_fixes
+from torchdoctor.workflow.proof import Proof, plan_fixes, prove_offers
 
 class CannotFix(Exception):
     """Nothing can be fixed here at all (no pyproject.toml, or one that cannot be read): said in one line."""
@@ -42,8 +42,9 @@ def choose_fixes(diagnoses: Iterable[Diagnosis], codes: set[str] | None = None, 
 
 def fix_diagnoses(snapshot: Snapshot) -> tuple[Diagnosis, ...]:
     """The findings a fix may be asked for: every rule's, whatever the selection (a fix named on the command line
-    is applied even when the project's settings hide its finding from the report)."""
-    return run_checks(snapshot)
+    is applied even when the project's settings hide its finding from the report), with the fixes the report offers:
+    the same proven ones, so that `fix CODE --alternative N` means what the report printed."""
+    return prove_offers(snapshot, run_checks(snapshot))
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from torchdoctor.edits import DROPS_PACKAGES, Edit
 from torchdoctor.family import BUILD_CHECKED
 from torchdoctor.model import Diagnosis, Severity
 from torchdoctor.probes.project import FileProblem, parse_toml, probe_project
-from torchdoctor.resolution import MODEL_PACKAGES, ProjectModel, build_model, project_model
+from torchdoctor.resolution import MODEL_PACKAGES, ProjectModel, project_model
 from torchdoctor.snapshot import Snapshot
 
 
@@ -39,35 +39,55 @@ class Proof:
         return not self.problems
 
 
-def prove(snapshot: Snapshot, before: str, after: str, chosen: Iterable[Diagnosis],
-          locked: ProjectModel | None = None) -> Proof:
-    """Check the fixed text against the original, as a project, before anything is written. `locked` is the model of
-    the project's uv.lock, which alone knows the companions installed through other packages."""
+@dataclass(frozen=True)
+class _Side:
+    """One text of pyproject.toml as the proof reads it: parsed, as a project, its model and its findings."""
+
+    data: dict
+    snapshot: Snapshot
+    model: ProjectModel
+    findings: tuple[Diagnosis, ...]
+
+
+Sides = dict[str, _Side]
+"""Texts already read by proofs, by text: the proofs of one plan, or of every fix of one report, share them (the
+text after one fix is the text before the next; every fix of a report starts from the same text)."""
+
+
+def _side(snapshot: Snapshot, text: str, sides: Sides) -> _Side:
     from torchdoctor.checks import run_checks  # the checks import fixes' neighbours; imported when used
 
+    if text not in sides:
+        with tempfile.TemporaryDirectory(prefix="torchdoctor-proof-") as folder:
+            try:
+                data = parse_toml(text.removeprefix("\ufeff"), Path(folder) / "pyproject.toml")
+            except FileProblem:
+                data = {}
+            side_snapshot = _as_project(snapshot, Path(folder) / "p", text)
+            sides[text] = _Side(data, side_snapshot, project_model(side_snapshot), run_checks(side_snapshot))
+    return sides[text]
+
+
+def prove(snapshot: Snapshot, before: str, after: str, chosen: Iterable[Diagnosis],
+          locked: ProjectModel | None = None, sides: Sides | None = None) -> Proof:
+    """Check the fixed text against the original, as a project, before anything is written. `locked` is the model of
+    the project's uv.lock, which alone knows the companions installed through other packages."""
     chosen = list(chosen)
-    with tempfile.TemporaryDirectory(prefix="torchdoctor-proof-") as folder:
-        try:
-            after_data = parse_toml(after.removeprefix("\ufeff"), Path(folder) / "pyproject.toml")
-        except FileProblem as problem:
-            return Proof((f"the fixed pyproject.toml would not be valid TOML: {problem.error.message}",))
-        try:
-            before_data = parse_toml(before.removeprefix("\ufeff"), Path(folder) / "pyproject.toml")
-        except FileProblem:
-            before_data = {}
-        problems = list(_dynamic_keys_written(before_data, after_data))
-        before_snapshot = _as_project(snapshot, Path(folder) / "before", before)
-        after_snapshot = _as_project(snapshot, Path(folder) / "after", after)
-        before_model, after_model = build_model(before_snapshot, from_lock=False), build_model(after_snapshot, from_lock=False)
-        problems += _builds_changed(before_model, after_model,
-                                    [d.fix.edit for d in chosen if d.fix is not None and d.fix.edit is not None])
-        problems += _companions_left(before_model, after_model, locked)
-        found_before = {(d.code, d.message) for d in run_checks(before_snapshot)}
-        found_after = run_checks(after_snapshot)
-    remaining = {(d.code, d.message) for d in found_after}
+    sides = {} if sides is None else sides
+    try:
+        parse_toml(after.removeprefix("\ufeff"), Path("pyproject.toml"))
+    except FileProblem as problem:
+        return Proof((f"the fixed pyproject.toml would not be valid TOML: {problem.error.message}",))
+    was, now = _side(snapshot, before, sides), _side(snapshot, after, sides)
+    problems = list(_dynamic_keys_written(was.data, now.data))
+    problems += _builds_changed(was.model, now.model,
+                                [d.fix.edit for d in chosen if d.fix is not None and d.fix.edit is not None])
+    problems += _companions_left(was.model, now.model, locked)
+    found_before = {(d.code, d.message) for d in was.findings}
+    remaining = {(d.code, d.message) for d in now.findings}
     not_cured = [d for d in chosen if (d.code, d.message) in remaining]
     problems += [f"{d.code} would still be reported: {d.message}" for d in not_cured]
-    raised = [d for d in found_after if d.severity >= Severity.WARNING and (d.code, d.message) not in found_before]
+    raised = [d for d in now.findings if d.severity >= Severity.WARNING and (d.code, d.message) not in found_before]
     only_raised = not problems
     problems += [f"it would raise {d.code} ({d.severity.value}): {d.message}" for d in raised]
     cured = tuple(dict.fromkeys(d.code for d in chosen if d not in not_cured))
@@ -164,7 +184,7 @@ MAX_ROUNDS = 4
 
 
 def plan_fixes(snapshot: Snapshot, text: str, chosen: list[Diagnosis], more: Callable[[Snapshot], list[Diagnosis]],
-               unsafe: bool = False) -> FixPlan:
+               unsafe: bool = False, sides: Sides | None = None) -> FixPlan:
     """Apply the chosen fixes one at a time, each proven on the text the ones before it left; then diagnose that
     text again and apply what `more` picks from the new findings, until a round adds nothing (the fixed point,
     so a second run finds nothing left to fix). A fix that cannot be proven is refused, with the reason."""
@@ -172,6 +192,7 @@ def plan_fixes(snapshot: Snapshot, text: str, chosen: list[Diagnosis], more: Cal
     from torchdoctor.fixes.transforms import FixError
 
     current, applied, refused = text, [], []
+    sides = {} if sides is None else sides
     locked = project_model(snapshot) if snapshot.project.lock is not None else None  # the report's, already walked
     seen: set[tuple[str, str]] = set()
     queue = list(chosen)
@@ -188,21 +209,20 @@ def plan_fixes(snapshot: Snapshot, text: str, chosen: list[Diagnosis], more: Cal
                 continue
             if candidate == current:
                 continue
-            proof = prove(_with_text(snapshot, current), current, candidate, [diagnosis], locked)
+            proof = prove(snapshot, current, candidate, [diagnosis], locked, sides)
             bundle = [diagnosis]
             if not proof.proven and proof.raised:
                 # The fix only trades its finding for others it raises (TD307's marker leaves torchvision on another
                 # build, TD309's mapping takes torchvision to macOS): with their own fixes in the same change, it
                 # may cure them all. Proven as one, or refused as before.
                 candidate, bundle, proof = _with_the_fixes_of_what_it_raises(snapshot, current, candidate, diagnosis,
-                                                                             proof, unsafe, locked)
+                                                                             proof, unsafe, locked, sides)
             if proof.proven:
                 current = candidate
                 applied.extend(bundle)
             else:
                 refused.append((diagnosis, proof))
-        with tempfile.TemporaryDirectory(prefix="torchdoctor-plan-") as folder:
-            queue = [d for d in more(_as_project(snapshot, Path(folder) / "p", current)) if (d.code, d.message) not in seen]
+        queue = [d for d in more(_side(snapshot, current, sides).snapshot) if (d.code, d.message) not in seen]
         if not queue:
             break
     refused = [(d, p) for d, p in refused if d not in applied]
@@ -210,8 +230,8 @@ def plan_fixes(snapshot: Snapshot, text: str, chosen: list[Diagnosis], more: Cal
 
 
 def _with_the_fixes_of_what_it_raises(snapshot: Snapshot, current: str, candidate: str, diagnosis: Diagnosis,
-                                      proof: Proof, unsafe: bool,
-                                      locked: ProjectModel | None) -> tuple[str, list[Diagnosis], Proof]:
+                                      proof: Proof, unsafe: bool, locked: ProjectModel | None,
+                                      sides: Sides) -> tuple[str, list[Diagnosis], Proof]:
     """The candidate with the fixes of the findings it raises applied too (safe ones, or unsafe with `unsafe`), and
     the proof of the whole; the original candidate and proof when those findings have no such fix."""
     from torchdoctor.fixes import apply_fixes, fixable
@@ -225,13 +245,52 @@ def _with_the_fixes_of_what_it_raises(snapshot: Snapshot, current: str, candidat
     except FixError:
         return candidate, [diagnosis], proof
     bundle = [diagnosis, *companions]
-    combined_proof = prove(_with_text(snapshot, current), current, combined, [diagnosis], locked)
+    combined_proof = prove(snapshot, current, combined, [diagnosis], locked, sides)
     if not combined_proof.proven:
         return candidate, [diagnosis], proof
     return combined, bundle, combined_proof
 
 
-def _with_text(snapshot: Snapshot, text: str) -> Snapshot:
-    """The snapshot as the proof of the next fix sees it: the project as the fixes so far left it."""
-    with tempfile.TemporaryDirectory(prefix="torchdoctor-plan-") as folder:
-        return _as_project(snapshot, Path(folder) / "p", text)
+def prove_offers(snapshot: Snapshot, diagnoses: Iterable[Diagnosis]) -> tuple[Diagnosis, ...]:
+    """Offered means proven: every edit a finding offers (its fix and each alternative) is proven here, as `fix` would
+    prove it alone, before any face shows it. One that writes nothing or fails its proof is taken off the finding; a
+    proven alternative then becomes the fix, and a finding left with none says why there is no automatic fix.
+
+    The proofs of one report share what they read (the file's text, parsed once; the project as it is, read once), so
+    each fix costs its own edit and one reading of its result."""
+    diagnoses = tuple(diagnoses)
+    if not any(f is not None and f.edit is not None for d in diagnoses for f in (d.fix, *d.alternatives)):
+        return diagnoses
+    pyproject = snapshot.project.pyproject
+    try:
+        text: str | None = Path(pyproject.path).read_bytes().decode("utf-8") if pyproject is not None else None
+    except (OSError, UnicodeDecodeError):
+        text = None
+    sides: Sides = {}
+    return tuple(_proven_fixes(snapshot, d, text, sides) for d in diagnoses)
+
+
+def _proven_fixes(snapshot: Snapshot, diagnosis: Diagnosis, text: str | None, sides: Sides) -> Diagnosis:
+    offered = [f for f in (diagnosis.fix, *diagnosis.alternatives) if f is not None]
+    if not any(f.edit is not None for f in offered):
+        return diagnosis
+    kept, reasons = [], []
+    for fix in offered:
+        if fix.edit is None:
+            kept.append(fix)
+        elif text is None:
+            reasons.append("pyproject.toml cannot be read here to prove one on (run `torchdoctor check` in the project)")
+        else:
+            taken = replace(diagnosis, fix=fix, alternatives=())
+            plan = plan_fixes(snapshot, text, [taken], lambda fixed: [], unsafe=True, sides=sides)
+            if taken in plan.applied and plan.after != text:
+                kept.append(fix)
+            else:
+                reasons.extend(problem for _, proof in plan.refused for problem in proof.problems)
+                reasons.append("the edit would change nothing in pyproject.toml")
+    if len(kept) == len(offered):
+        return diagnosis
+    if kept:
+        return replace(diagnosis, fix=kept[0], alternatives=tuple(kept[1:]))
+    return replace(diagnosis, fix=None, alternatives=(),
+                   no_fix=f"no edit of pyproject.toml could be proven to cure it: {reasons[0]}")

@@ -50,10 +50,14 @@ def run(args: argparse.Namespace) -> int:
             print(f"    {command}", file=sys.stderr)
     if not choice.chosen:
         # A fix was asked for and none can be written: say which findings stay, and exit 1 while they do.
-        named = [d for d in diagnoses if d.code in codes] if codes else list(choice.needs_unsafe)
+        named = ([d for d in diagnoses if d.code in codes] if codes
+                 else [*choice.needs_unsafe, *(d for d in diagnoses if d.no_fix)])
         if codes and not named:
             print(f"torchdoctor: {', '.join(sorted(codes))} not reported here: nothing to fix", file=sys.stderr)
             return ExitCode.CLEAN
+        for diagnosis in named:
+            if diagnosis.no_fix:
+                print(f"{diagnosis.code} has no automatic fix: {diagnosis.no_fix}", file=sys.stderr)
         print("torchdoctor: no pyproject.toml fix to apply" + (
             f"; still reported: {', '.join(sorted({d.code for d in named}))}" if named else ""), file=sys.stderr)
         return ExitCode.FINDINGS if named else ExitCode.CLEAN
