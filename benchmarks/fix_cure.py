@@ -18,6 +18,11 @@ Runs on the development machine (2 cores), 2026-12-06, 38 projects (about 20 s):
   wrote nothing became the commands that cure: the project's own extra, or the driver update).
 - then TD271 stopped calling extensions installed from prebuilt wheels "built without torch" (a false alarm, issue
   28): offered 45, curable 61, every defect column 0 (the 10 are those false alarms and their fixes).
+- then the report proves every fix it offers, TD319 drops a build tag no index has (or one retired, or one macOS cannot
+  install) where a source chooses the build, and TD404 shows its two cures as commands: offered 59, curable 90, every
+  defect column 0.
+- judged on 21 real projects that are not in this repository (gathered 2026-12-06, `--field` pointed at them): before
+  those three changes offered 48, curable 71; after, offered 60, curable 90; every defect column 0 both times.
 """
 
 from __future__ import annotations

@@ -669,3 +669,50 @@ def test_what_the_lock_holds_exists_whatever_the_tables_say(tmp_path):
 
     assert notes(write_project(tmp_path / "bare", text))
     assert notes(write_project(tmp_path / "locked", text, {"uv.lock": lock})) == []
+
+
+MADE_UP_TAG = """
+[project]
+name = "madeup"
+version = "0.1.0"
+requires-python = ">=3.9"
+dependencies = []
+
+[project.optional-dependencies]
+cu124 = ["torch==2.5.1+cu124", "torchvision==0.20.1+cu124"]
+hip = ["torch==2.5.1+rocm", "torchvision==0.20.1+rocm"]
+
+[tool.uv]
+conflicts = [[{ extra = "cu124" }, { extra = "hip" }]]
+
+[tool.uv.sources]
+torch = [{ index = "pytorch-cu124", extra = "cu124" }, { index = "pytorch-rocm", extra = "hip" }]
+torchvision = [{ index = "pytorch-cu124", extra = "cu124" }, { index = "pytorch-rocm", extra = "hip" }]
+
+[[tool.uv.index]]
+name = "pytorch-cu124"
+url = "https://download.pytorch.org/whl/cu124"
+explicit = true
+
+[[tool.uv.index]]
+name = "pytorch-rocm"
+url = "https://download.pytorch.org/whl/rocm6.2"
+explicit = true
+"""
+
+
+def test_a_pin_to_a_tag_no_index_has_is_cured_by_letting_the_index_choose(tmp_path):
+    """`torch==2.5.1+rocm` (a real project's pin: no such tag, `uv lock` fails) had no fix. The cure drops the tags of
+    every family pin at once (one dropped alone leaves torchvision on another build, which the proof refuses), and the
+    sources choose the builds; unsafe, since a requirement changes."""
+    folder = write_project(tmp_path / "p", MADE_UP_TAG)
+    snapshot = with_project(H100, folder)
+    made_up = [d for d in diagnose(snapshot).diagnoses if d.code == "TD319" and "+rocm" in d.message]
+    assert {d.message.split("'")[1] for d in made_up} == {"torch==2.5.1+rocm", "torchvision==0.20.1+rocm"}
+    fix = made_up[0].fix
+    assert fix is not None and fix.applicability is Applicability.UNSAFE, made_up[0].no_fix
+    preview = preview_fixes(snapshot, made_up[:1], unsafe=True)
+    assert preview.applied and not preview.refused, preview.refusal
+    assert '"torch==2.5.1", "torchvision==0.20.1"' in preview.after and "+rocm" not in preview.after
+    after = with_project(H100, write_project(tmp_path / "after", preview.after))
+    assert not [d for d in diagnose(after).diagnoses if d.code == "TD319"]

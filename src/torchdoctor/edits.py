@@ -205,6 +205,15 @@ class RemoveDependencies(Edit):
 
 
 @dataclass(frozen=True)
+class DropLocalTags(Edit):
+    """`pkg==X+tag` becomes `pkg==X` wherever the project requires `packages`: the index its source names chooses
+    the build."""
+
+    action: ClassVar[str] = "drop-local-tags"
+    packages: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class AddExtraBuildDependencies(Edit):
     """Give a package's isolated build torch (`extra-build-dependencies`)."""
 

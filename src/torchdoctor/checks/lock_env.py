@@ -295,7 +295,7 @@ def lock_mixes_variants(snapshot: Snapshot) -> Iterator[Finding]:
         )
 
 
-@rule("TD404", "installed-differs-from-lock")
+@rule("TD404", "installed-differs-from-lock", fix=DISPLAY_ONLY)
 def installed_differs_from_lock(snapshot: Snapshot) -> Iterator[Finding]:
     """The torch installed in the project environment is not one uv.lock installs here.
 
@@ -307,8 +307,9 @@ def installed_differs_from_lock(snapshot: Snapshot) -> Iterator[Finding]:
         The next `uv run` or `uv sync` puts the locked build back ("uv run reinstalls torch to a version without
         cuda"), so the working setup disappears.
     Fix safety:
-        The cure is to declare in pyproject.toml the index the manual install used, then `uv lock` and `uv sync`;
-        which index that was is not in the files torchdoctor reads.
+        Two cures, both the user's to choose, so both are shown as commands: put the locked build back
+        (`uv sync --inexact`, which keeps what else was installed by hand), or declare in pyproject.toml the index the
+        manual install used and re-lock; which index that was is not in the files torchdoctor reads.
     """
     torch = snapshot.torch
     locked = locked_for_this_machine(snapshot, "torch")
@@ -329,6 +330,11 @@ def installed_differs_from_lock(snapshot: Snapshot) -> Iterator[Finding]:
         "replaced on the next `uv run` or `uv sync`. Put the index it came from into pyproject.toml and re-lock.",
         (Evidence("installed torch", torch.version, torch_source(snapshot)),
          Evidence("locked torch", ", ".join(f"{p.version} ({p.index or 'PyPI'})" for p in locked), lock_path)),
+        Fix("Install the build uv.lock pins, or keep yours by declaring its index and re-locking",
+            Applicability.DISPLAY_ONLY,
+            commands=("uv sync --inexact   # the locked torch; what else you installed by hand stays",
+                      "# or: map torch to the index your install came from in [tool.uv.sources], then",
+                      "uv lock && uv sync --inexact")),
     )
 
 

@@ -18,6 +18,7 @@ from torchdoctor.checks.common import declared_requirements, pyproject_of, pytho
 from torchdoctor.checks.registry import DISPLAY_ONLY, SAFE, UNSAFE, Finding, rule
 from torchdoctor.edits import (
     DeclareExtraConflicts,
+    DropLocalTags,
     MarkerToExtra,
     RemoveDependencies,
     SetRequiresPython,
@@ -416,7 +417,7 @@ def requires_python_beyond_nightly(snapshot: Snapshot) -> Iterator[Finding]:
 LOCAL_TAG = re.compile(r"^(cpu|cu\d{3}|xpu|rocm\d+(\.\d+)+)$")
 
 
-@rule("TD319", "local-version-pin")
+@rule("TD319", "local-version-pin", fix=UNSAFE)
 def local_version_pin(snapshot: Snapshot) -> Iterator[Finding]:
     """torch, torchvision or torchaudio is pinned to a local version (`torch==2.5.1+cu124`).
 
@@ -431,12 +432,24 @@ def local_version_pin(snapshot: Snapshot) -> Iterator[Finding]:
         that does not exist, and macOS users cannot install a CUDA tag at all. The index in `[tool.uv.sources]`
         chooses the build without fixing it in the requirement.
     Fix safety:
-        The pin is what the project promises.
+        Unsafe: the pin is what the project promises. Where [tool.uv.sources] maps the package to an index, the fix
+        keeps the version and drops the tag (`torch==2.5.1`), so that index chooses the build; offered only when
+        proven (no platform moves from a GPU build to CPU, nothing new is raised).
     """
     pyproject = pyproject_of(snapshot)
     if pyproject is None:
         return
     from torchdoctor.resolution import default_groups
+
+    def untagged(package: str, version: str, tag: str) -> Fix | None:
+        """The tag dropped from every torch-family pin that carries it (torch and its companions move together)."""
+        if not sources_for(pyproject, package):
+            return None  # no index chooses the build: without the tag PyPI's would come
+        tagged = tuple(dict.fromkeys(r.name for r in pyproject.torch_requirements
+                                     if r.name in VERSIONED_WITH_TORCH and f"+{tag}" in r.requirement))
+        named = ", ".join(tagged) if len(tagged) > 1 else f"{package}=={version}"
+        return Fix(f"Require {named} without build tags, wherever the project pins them: the indexes "
+                   "[tool.uv.sources] names choose the builds", Applicability.UNSAFE, DropLocalTags(packages=tagged or (package,)))
 
     kb = knowledge()
     defaults = default_groups(pyproject, pyproject.dependency_groups)
@@ -459,6 +472,7 @@ def local_version_pin(snapshot: Snapshot) -> Iterator[Finding]:
                 "PyTorch's builds are tagged +cpu, +cuXYZ (+cu128), +rocmX.Y (+rocm6.4) or +xpu; no index has "
                 f"{declared.name} {version}+{tag}, so `uv lock` fails.",
                 evidence,
+                untagged(declared.name, version, tag),
             )
             continue
         retired = kb.retired.get(tag)
@@ -474,6 +488,7 @@ def local_version_pin(snapshot: Snapshot) -> Iterator[Finding]:
                  "a missing row is a gap in the tables, not proof. `uv lock` tells for certain."),
                 evidence + ((Evidence(f"last torch with {tag}", last, f"{KNOWLEDGE}: {retired.source}"),)
                             if ended and retired is not None else ()),
+                untagged(declared.name, version, tag) if ended else None,
             )
             continue
         on_macos = environments_allow(pyproject.uv.environments, "darwin") and marker_applies(
@@ -487,6 +502,7 @@ def local_version_pin(snapshot: Snapshot) -> Iterator[Finding]:
                 f"+{tag} tag, so macOS users cannot install the project. Require {declared.name}=={version} and choose the "
                 "build with [tool.uv.sources] (an index per platform), or add a marker that keeps macOS away.",
                 evidence,
+                untagged(declared.name, version, tag),
             )
 
 

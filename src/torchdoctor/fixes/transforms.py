@@ -735,6 +735,11 @@ def accelerator_extras(document: TOMLDocument, edit: edits.AcceleratorExtras) ->
     declare_extra_conflicts(document, edits.DeclareExtraConflicts(edit.variants, blank_line_after=not uv_tables_existed))
 
 
+@transform(edits.DropLocalTags)
+def drop_local_tags(document: TOMLDocument, edit: edits.DropLocalTags) -> None:
+    _drop_local_tags(document, edit.packages)
+
+
 @transform(edits.RemoveDependencies)
 def remove_dependencies(document: TOMLDocument, edit: edits.RemoveDependencies) -> None:
     """Remove the named packages from [project] dependencies (they stay in the extras that need them)."""
