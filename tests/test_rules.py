@@ -11,6 +11,7 @@ from torchdoctor.checks import RULES, registry, run_checks
 from torchdoctor.model import Severity
 from torchdoctor.render.rules import render_rules_markdown
 from torchdoctor.snapshot import (
+    ShmInfo,
     DeclaredRequirement,
     NvmlInfo,
     ProjectFileError,
@@ -333,10 +334,82 @@ def test_td230_silent_when_the_driver_is_new_enough():
 
 
 def test_td231_module_and_library_differ_after_an_update():
-    snapshot = replace(H100, system=replace(H100.system, nvidia_kernel_driver="580.95.05"))
+    native = replace(H100.system, container=None, container_evidence=None)
+    snapshot = replace(H100, system=replace(native, nvidia_kernel_driver="580.95.05"))
     diagnosis = only(snapshot, "TD231")
     assert diagnosis.message.startswith("the running NVIDIA kernel module is 580.95.05 but the driver library is 580.159.04")
     assert "TD231" not in codes(H100)
+
+
+def test_td231_fires_when_nvml_cannot_start_from_the_library_file_name_or_nvml_refusal():
+    """A mismatch is what stops NVML, so NVML has no version to compare: the library's file name gives it, and NVML's
+    own refusal (error 18) names the cause when no version is readable."""
+    failed = replace(H100.nvml, status="failed", error="Driver/library version mismatch", error_code=18, driver_version=None,
+                     gpus=())
+    native = replace(H100.system, container=None, container_evidence=None, nvidia_kernel_driver="550.90.07",
+                     system_driver_libraries=("/usr/lib/x86_64-linux-gnu/libnvidia-ml.so.550.107.02",))
+    named = only(replace(H100, nvml=failed, system=native), "TD231")
+    assert "kernel module is 550.90.07 but the driver library is 550.107.02" in named.message
+    assert any(e.source == "the driver library's file name" for e in named.evidence)
+    refused = only(replace(H100, nvml=failed, system=replace(native, nvidia_kernel_driver=None, system_driver_libraries=())), "TD231")
+    assert "Driver/library version mismatch" in refused.message
+    in_container = replace(H100, nvml=failed, system=replace(native, container="docker"))
+    assert "TD231" not in codes(in_container) and "TD525" in codes(in_container)  # a reboot cures nothing there
+
+
+def test_td523_small_or_unwritable_shared_memory_with_a_gpu():
+    small = replace(H100, system=replace(H100.system, shm=ShmInfo(size_bytes=64 << 20, writable=True)))
+    finding = only(small, "TD523")
+    assert finding.severity is Severity.WARNING and "/dev/shm is 64 MiB" in finding.message
+    assert "--ipc=host" in finding.fix.commands[0]
+    assert "TD523" not in codes(replace(H100, system=replace(H100.system, shm=ShmInfo(size_bytes=16 << 30, writable=True))))
+    assert "TD523" not in codes(replace(H100, system=replace(H100.system, shm=None))), "unread is unknown, not small"
+    locked = replace(H100.system, container=None, shm=ShmInfo(size_bytes=32 << 30, writable=False))
+    one_gpu = only(replace(H100, system=locked), "TD523")
+    assert one_gpu.severity is Severity.WARNING and one_gpu.fix.commands[0].startswith("sudo chmod 1777 /dev/shm")
+    eight = replace(H100.nvml, gpus=tuple(replace(H100.nvml.gpus[0], index=i) for i in range(8)))
+    assert only(replace(H100, system=locked, nvml=eight), "TD523").severity is Severity.ERROR
+
+
+def test_td524_error_804_names_the_images_forward_compatibility_library():
+    said = with_torch(H100, cuda_available=False, cuda_init_warnings=(
+        "CUDA initialization: Unexpected error from cudaGetDeviceCount(). Error 804: forward compatibility was "
+        "attempted on non supported HW",))
+    finding = only(replace(said, system=replace(H100.system, cuda_compat_libraries=("/usr/local/cuda-12.4/compat/libcuda.so.1",))),
+                   "TD524")
+    assert finding.severity is Severity.ERROR and "/usr/local/cuda-12.4/compat" in finding.fix.commands[1]
+    assert "TD524" not in codes(H100)
+
+
+def test_td525_driver_libraries_in_the_image_beside_the_hosts_module():
+    system = replace(H100.system, nvidia_kernel_driver="470.129.06", system_driver_libraries=(
+        "/usr/lib/x86_64-linux-gnu/libnvidia-ml.so.470.129.06", "/usr/lib/x86_64-linux-gnu/libnvidia-ml.so.525.105.17"))
+    finding = only(replace(H100, system=system), "TD525")
+    assert "(525.105.17) beside the host's kernel module 470.129.06" in finding.message
+    mounted_only = replace(system, system_driver_libraries=("/usr/lib/x86_64-linux-gnu/libnvidia-ml.so.470.129.06",))
+    assert "TD525" not in codes(replace(H100, system=mounted_only))
+
+
+def test_td121_triton_against_the_pin_in_torchs_metadata_and_two_tritons():
+    pinned = with_torch(H100, torch_requires=('triton==3.5.0; platform_system == "Linux" and platform_machine == "x86_64"',),
+                        python_platform="linux-x86_64", packages={**H100.torch.packages, "triton": "3.4.0"})
+    finding = only(pinned, "TD121")
+    assert finding.message == f"triton 3.4.0 is installed, but torch {H100.torch.version} was built with triton 3.5.0"
+    assert "TD121" not in codes(with_torch(pinned, packages={**H100.torch.packages, "triton": "3.5.0"}))
+    assert "TD121" not in codes(with_torch(pinned, python_platform="win-amd64")), "the pin's marker keeps Windows out"
+    assert "TD121" not in codes(with_torch(pinned, torch_requires=None)), "unread metadata is unknown"
+    two = only(with_torch(pinned, packages={"triton": "3.5.0", "pytorch-triton": "3.5.0+git7416ffcb"}), "TD121")
+    assert "2 triton distributions" in two.message and two.fix.commands[0] == "uv pip uninstall pytorch-triton"
+
+
+def test_td122_two_torch_installs_or_cuda_wheels_in_another_folder():
+    twice = only(with_torch(H100, torch_installs=("2.5.1 in /env/lib/python3.12/site-packages",
+                                                  "2.4.0 in /home/u/.local/lib/python3.12/site-packages")), "TD122")
+    assert "installed 2 times" in twice.message
+    apart = only(with_torch(H100, package_folders={"torch": "/v/lib64/python3.12/site-packages",
+                                                   "nvidia-cudnn-cu12": "/v/lib/python3.12/site-packages"}), "TD122")
+    assert "its CUDA wheels are in /v/lib/python3.12/site-packages" in apart.message
+    assert "TD122" not in codes(with_torch(H100, torch_installs=("2.5.1 in /env",), package_folders={"torch": "/env"}))
 
 
 def test_td240_mig_is_noted_and_warned_when_no_instance_is_visible():

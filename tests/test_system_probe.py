@@ -119,3 +119,16 @@ def test_cuda_home_nvcc_wins_over_path(tmp_path):
     info = probe_system(tmp_path, environ={"CUDA_HOME": str(home)}, run=fake_nvcc, which=lambda name: "/usr/bin/nvcc" if name == "nvcc" else None)
     assert seen == [str(home / "bin" / "nvcc")]
     assert info.nvcc_version == "12.4"
+
+
+def test_shared_memory_and_cuda_compat_libraries_are_read_through_the_root(tmp_path):
+    root = lay_out(tmp_path / "root", {"usr/local/cuda-12.4/compat/libcuda.so.550.54.15": "",
+                                       "usr/local/cuda-12.4/compat/libnvidia-nvvm.so.4": "", "usr/local/bin/x": ""})
+    (root / "dev" / "shm").mkdir(parents=True)
+    info = probe_system(root, environ={}, run=lambda argv, **kw: CommandResult(argv, 1, "", "", 0.0), which=lambda n: None)
+    assert info.shm is not None and info.shm.size_bytes and info.shm.size_bytes > 0 and info.shm.writable is True
+    assert info.cuda_compat_libraries == ("/usr/local/cuda-12.4/compat/libcuda.so.550.54.15",)
+    bare = probe_system(tmp_path / "empty", environ={}, run=lambda argv, **kw: CommandResult(argv, 1, "", "", 0.0),
+                        which=lambda n: None)
+    assert bare.shm is None, "no /dev/shm read is unknown, not a healthy one"
+    assert bare.cuda_compat_libraries == ()

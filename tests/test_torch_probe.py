@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import json
+import subprocess
 import time
 from pathlib import Path
 
@@ -167,3 +168,31 @@ def test_the_probe_script_lists_every_package_of_the_torch_family():
     namespace: dict = {}
     exec(compile(probe_script_source().replace('if __name__ == "__main__":\n    main()', ""), "torch_script", "exec"), namespace)
     assert TORCH_FAMILY - {"torch"} <= namespace["FAMILY"]
+
+
+def test_every_torch_install_its_folders_and_its_triton_pin_are_read_from_metadata(tmp_path):
+    """Two torch dist-infos on sys.path (the environment's, and one in a folder a .pth file adds after it, as a second
+    install leaves them), the folder of each package, and the triton torch's METADATA pins: read without importing
+    anything of them."""
+    python = make_venv(tmp_path / "venv", {"torch": fake_cuda_torch("2.5.1+cu124", "12.4")})
+    site = Path(subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                               check=True, capture_output=True, text=True).stdout.strip())
+    (site / "torch-2.5.1+cu124.dist-info").mkdir()
+    (site / "torch-2.5.1+cu124.dist-info" / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: torch\nVersion: 2.5.1+cu124\nRequires-Dist: filelock\n"
+        'Requires-Dist: triton==3.1.0; platform_system == "Linux" and platform_machine == "x86_64"\n'
+        'Requires-Dist: nvidia-cudnn-cu12==9.1.0.70; platform_system == "Linux"\n\nRequires-Dist: not-a-header\n',
+        encoding="utf-8")
+    for name in ("triton-3.2.0.dist-info", "nvidia_cudnn_cu12-9.1.0.70.dist-info"):
+        (site / name).mkdir()
+    other = tmp_path / "second-install"
+    (other / "torch-2.4.0.dist-info").mkdir(parents=True)
+    (site / "second.pth").write_text(f"{other}\n", encoding="utf-8")
+
+    info = probe_torch(str(python))
+
+    assert info.torch_installs == (f"2.5.1+cu124 in {site}", f"2.4.0 in {other}")
+    assert info.torch_requires == ('triton==3.1.0; platform_system == "Linux" and platform_machine == "x86_64"',
+                                   'nvidia-cudnn-cu12==9.1.0.70; platform_system == "Linux"')
+    assert info.package_folders == {"torch": str(site), "triton": str(site), "nvidia-cudnn-cu12": str(site)}
+    assert info.packages["triton"] == "3.2.0"

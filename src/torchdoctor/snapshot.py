@@ -118,6 +118,14 @@ class TorchInfo:
     mps_available: bool | None = None
     packages: dict[str, str] = field(default_factory=dict)
     """Installed versions of torchvision, torchaudio, triton and every nvidia-*/cuda-* wheel."""
+    package_folders: dict[str, str] | None = None
+    """The sys.path folder each of `packages` (and torch) was found in; None when not read."""
+    torch_installs: tuple[str, ...] | None = None
+    """Every `torch-<version>.dist-info` on sys.path, as "<version> in <folder>", the one Python imports first; more
+    than one is two installs mixed (pip over conda, the user site over the environment). None when not read."""
+    torch_requires: tuple[str, ...] | None = None
+    """torch's own Requires-Dist lines for its family and CUDA wheels (triton==3.5.0; platform_system == "Linux" …),
+    from its METADATA. None when not read."""
     cached_at: str | None = None
     """Set when these facts come from the probe cache: when the full probe ran (see probes/torch_cache.py)."""
     imported: bool = True
@@ -205,6 +213,16 @@ class MountInfo:
 
 
 @dataclass(frozen=True)
+class ShmInfo:
+    """/dev/shm, where NCCL's shared-memory transport and the DataLoader's worker processes put their buffers."""
+
+    size_bytes: int | None = None
+    """The file system's size (statvfs); Docker gives a container 64 MB unless started with --shm-size or --ipc=host."""
+    writable: bool | None = None
+    """Whether this user may create files there; None when it could not be told."""
+
+
+@dataclass(frozen=True)
 class SystemInfo:
     """The operating system, its kind of host (WSL, container) and the variables that steer CUDA."""
 
@@ -252,6 +270,11 @@ class SystemInfo:
     uv_cache_mount: MountInfo | None = None
     """The mounts of the project and of uv's cache: on different file systems uv copies instead of
     hard-linking every file of every wheel."""
+    shm: ShmInfo | None = None
+    """/dev/shm; None when it was not read (another OS, a recording made before it was read): unknown, not healthy."""
+    cuda_compat_libraries: tuple[str, ...] | None = None
+    """libcuda files of a CUDA forward-compatibility package (/usr/local/cuda*/compat), which NVIDIA's CUDA images
+    carry; they work only on data-center GPUs (error 804 elsewhere). None when not looked for."""
 
 
 @dataclass(frozen=True)

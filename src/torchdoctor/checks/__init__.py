@@ -7,10 +7,12 @@ from torchdoctor.checks import (  # noqa: F401  (importing registers the rules)
     gpu_build,
     indexes,
     inputs,
+    install_consistency,
     lock_env,
     machine,
     performance,
     project_config,
+    substrate,
     torch_install,
     wsl_container,
 )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import SpecifierSet
 
@@ -131,3 +133,12 @@ def sources_for(pyproject: PyprojectInfo, package: str) -> list[UvSource]:
 def declared_requirements(pyproject: PyprojectInfo, package: str) -> list:
     """The package's requirements in the project (dependencies, extras, groups)."""
     return [r for r in pyproject.torch_requirements if r.name == package]
+
+
+DRIVER_LIBRARY_VERSION = re.compile(r"/lib(?:nvidia-ml|cuda)\.so\.(\d{3,}\.\d+(?:\.\d+)?)$")
+
+
+def driver_library_versions(snapshot: Snapshot) -> tuple[str, ...]:
+    """The versions in the file names of the driver's user-space libraries found (libnvidia-ml.so.580.95.05)."""
+    return tuple(dict.fromkeys(m.group(1) for path in snapshot.system.system_driver_libraries
+                               if (m := DRIVER_LIBRARY_VERSION.search(path))))

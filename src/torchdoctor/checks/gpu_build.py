@@ -17,7 +17,7 @@ from torchdoctor.checks.builds import (
     selection_fix,
     use_build_fix,
 )
-from torchdoctor.checks.common import NVML_SOURCE, nvidia_gpu_evidence, torch_source
+from torchdoctor.checks.common import NVML_SOURCE, driver_library_versions, nvidia_gpu_evidence, torch_source
 from torchdoctor.checks.registry import DISPLAY_ONLY, SAFE, UNSAFE, Finding, rule
 from torchdoctor.knowledge import (
     Capability,
@@ -351,28 +351,38 @@ def driver_module_mismatch(snapshot: Snapshot) -> Iterator[Finding]:
     """The loaded NVIDIA kernel module and the driver library have different versions.
 
     What it detects:
-        /proc/driver/nvidia/version (the kernel module that is running) differs from the version NVML's
-        library reports, on native Linux. This is what a driver upgrade without a reboot leaves behind.
+        On native Linux, outside a container (TD525 covers one): /proc/driver/nvidia/version (the kernel module that
+        is running) differs from the driver library's version, as NVML reports it or, when NVML cannot start (which
+        is what a mismatch does), as the library's file name says (libnvidia-ml.so.550.107.02); or NVML refuses with
+        "Driver/library version mismatch". This is what a driver upgrade without a reboot leaves behind.
     Why it matters:
         CUDA fails to initialise ("system has unsupported display driver / cuda driver combination",
         error 803) or NVML reports "Driver/library version mismatch" until the module is reloaded.
     Fix safety:
         Reboot (or unload and reload the nvidia modules).
     """
-    kernel = snapshot.system.nvidia_kernel_driver
-    library = snapshot.nvml.driver_version
-    if snapshot.system.wsl or not kernel or not library or kernel == library:
+    system = snapshot.system
+    if system.wsl or system.container:
+        return
+    kernel = system.nvidia_kernel_driver
+    refused = snapshot.nvml.error_code == 18 or "version mismatch" in (snapshot.nvml.error or "").lower()
+    library = snapshot.nvml.driver_version or next((v for v in driver_library_versions(snapshot) if v != kernel), None)
+    source = NVML_SOURCE if snapshot.nvml.driver_version else "the driver library's file name"
+    if not ((kernel and library and kernel != library) or refused):
         return
     yield Finding(
         Severity.ERROR,
-        f"the running NVIDIA kernel module is {kernel} but the driver library is {library}: reboot to finish the driver update",
+        (f"the running NVIDIA kernel module is {kernel} but the driver library is {library}: reboot to finish the driver update"
+         if kernel and library and kernel != library else
+         "NVML refuses with \"Driver/library version mismatch\": the driver was updated and the old kernel module still runs"),
         "The driver was updated while the old kernel module kept running. Programs load the new library, which refuses to "
         "talk to the old module, so CUDA fails to initialise until the machine is rebooted (or the nvidia modules are "
         "reloaded).",
-        (
-            Evidence("kernel module", kernel, "/proc/driver/nvidia/version"),
-            Evidence("driver library", library, NVML_SOURCE),
-        ),
+        tuple(e for e in (
+            Evidence("kernel module", kernel, "/proc/driver/nvidia/version") if kernel else None,
+            Evidence("driver library", library, source) if library else None,
+            Evidence("NVML", snapshot.nvml.error or "", NVML_SOURCE) if refused else None,
+        ) if e is not None),
         Fix("Reboot to load the updated kernel module", Applicability.DISPLAY_ONLY, commands=("sudo reboot",)),
     )
 

@@ -188,19 +188,30 @@ def wsl_lib_not_on_loader_path(snapshot: Snapshot) -> Iterator[Finding]:
     )
 
 
+UNVERSIONED_LIBCUDA_BEFORE = {"triton": "2.1", "pytorch-triton": "2.1", "bitsandbytes": "0.43"}
+"""Packages that load the driver as `libcuda.so` before these versions: Triton searched `ldconfig -p` for it until
+triton PR#1981 (2.1); bitsandbytes' cuda_setup opened `libcuda.so` until its 0.43 rewrite (bitsandbytes#52 and
+oobabooga/text-generation-webui#367 are WSL2 users it failed for). numba loads it in every version."""
+
+
 def needs_unversioned_libcuda(snapshot: Snapshot) -> list[str]:
-    """Installed packages that load the driver as `libcuda.so`: numba, and Triton before 2.1 (which
-    searched `ldconfig -p` for libcuda.so; triton PR#1981 moved to libcuda.so.1 for WSL's sake)."""
+    """Installed packages that load the driver as `libcuda.so`: numba, Triton before 2.1, bitsandbytes before 0.43,
+    and cuDNN 8, whose libcudnn_cnn_infer.so.8 opens it (pytorch/pytorch#85773: "Could not load library
+    libcudnn_cnn_infer.so.8. Error: libcuda.so: cannot open shared object file")."""
     found = []
     for name, version in snapshot.torch.packages.items():
         if name in ("numba", "numba-cuda"):
             found.append(f"{name} {version}")
-        elif name in ("triton", "pytorch-triton"):
+        elif name in UNVERSIONED_LIBCUDA_BEFORE or name.startswith("nvidia-cudnn-"):
+            before = UNVERSIONED_LIBCUDA_BEFORE.get(name, "9")
             try:
-                if Version(version) < Version("2.1"):
+                if Version(version) < Version(before):
                     found.append(f"{name} {version}")
             except InvalidVersion:
                 continue
+    cudnn = snapshot.torch.cudnn_version
+    if cudnn is not None and 8000 <= cudnn < 9000 and not any(f.startswith("nvidia-cudnn-") for f in found):
+        found.append(f"cuDNN {cudnn // 1000}.{cudnn % 1000 // 100}.{cudnn % 100} (torch's)")
     return found
 
 
@@ -212,7 +223,8 @@ def wsl_libcuda_unversioned_missing(snapshot: Snapshot) -> Iterator[Finding]:
         WSL2 where /usr/lib/wsl/lib/libcuda.so.1 is a plain file, not a symbolic link (ldconfig says
         "libcuda.so.1 is not a symbolic link" and skips it), the loader cache has no `libcuda.so`,
         neither TRITON_LIBCUDA_PATH nor LD_LIBRARY_PATH points at /usr/lib/wsl/lib, and the environment
-        has a package that loads `libcuda.so`: numba, or a Triton older than 2.1 (torch < 2.1).
+        has a package that loads `libcuda.so`: numba, a Triton older than 2.1 (torch < 2.1), bitsandbytes older than
+        0.43, or cuDNN 8 (its libcudnn_cnn_infer.so.8 opens it).
     Why it matters:
         Eager torch works (it loads libcuda.so.1), but those packages fail: "libcuda.so cannot found!",
         "cannot find -lcuda", "OSError: libcuda.so: cannot open shared object file". Open since 2020 as

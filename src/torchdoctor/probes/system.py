@@ -16,7 +16,7 @@ from pathlib import Path
 
 from torchdoctor.probes.runner import CommandResult, run_command
 from torchdoctor.redact import redact_variable
-from torchdoctor.snapshot import CudaToolkit, MountInfo, SystemInfo, WslInfo
+from torchdoctor.snapshot import CudaToolkit, MountInfo, ShmInfo, SystemInfo, WslInfo
 
 # Variables that change which GPU, CUDA libraries, torch build or index a process gets.
 EXACT_VARIABLES = (
@@ -78,7 +78,35 @@ def probe_system(
         nvcc_path=nvcc_path,
         nvcc_version=nvcc_version,
         cuda_toolkits=_toolkits(root),
+        shm=_shm(root) if platform.system() == "Linux" else None,
+        cuda_compat_libraries=_cuda_compat_libraries(root) if platform.system() == "Linux" else None,
     )
+
+
+def _shm(root: Path) -> ShmInfo | None:
+    """/dev/shm's size and whether this user may write there; None when there is no /dev/shm to read."""
+    shm = root / "dev/shm"
+    try:
+        stat = os.statvfs(shm)
+    except OSError:
+        return None
+    return ShmInfo(size_bytes=stat.f_frsize * stat.f_blocks, writable=os.access(shm, os.W_OK | os.X_OK))
+
+
+def _cuda_compat_libraries(root: Path) -> tuple[str, ...]:
+    """The libcuda files of CUDA forward-compatibility packages in the usual place (/usr/local/cuda*/compat)."""
+    found = []
+    try:
+        tops = sorted(n for n in os.listdir(root / "usr/local") if n.startswith("cuda"))
+    except OSError:
+        return ()
+    for top in tops[:16]:
+        try:
+            names = os.listdir(root / "usr/local" / top / "compat")
+        except OSError:
+            continue
+        found += [f"/usr/local/{top}/compat/{n}" for n in sorted(names) if n.startswith("libcuda.so")]
+    return tuple(dict.fromkeys(found))
 
 
 def relevant_environment(environ: Mapping[str, str]) -> dict[str, str]:

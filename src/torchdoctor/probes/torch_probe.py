@@ -60,6 +60,12 @@ def probe_torch(python: str, *, cwd: str | None = None, timeout_s: float = DEFAU
     values["arch_list"] = tuple(values.get("arch_list", ()))
     values["cuda_init_warnings"] = tuple(values.get("cuda_init_warnings", ()))
     values["packages"] = dict(sorted(values.get("packages", {}).items()))
+    for key in ("torch_installs", "torch_requires"):  # lists of strings, or None when not read
+        listed = values.get(key)
+        values[key] = tuple(str(item) for item in listed[:64]) if isinstance(listed, list) else None
+    folders = values.get("package_folders")
+    values["package_folders"] = ({str(k): str(v) for k, v in list(folders.items())[:512]}
+                                 if isinstance(folders, dict) else None)
     known = set(TorchInfo.__dataclass_fields__)
     values = {k: v for k, v in values.items() if k in known}
 

@@ -45,6 +45,7 @@ def installed_packages():
     import os
 
     found, torch_version, names = {}, None, set()
+    folders, installs = {}, []
     for folder in sys.path:
         try:
             entries = sorted(os.listdir(folder or "."))
@@ -57,14 +58,49 @@ def installed_packages():
                 continue
             name, version = entry[: -len(".dist-info")].split("-", 1)
             name = normalise(name)
+            if name == "torch":
+                installs.append(version + " in " + (folder or "."))
             if name in names:
                 continue
             names.add(name)
             if name == "torch":
                 torch_version = version
+                folders[name] = folder or "."
             elif wanted(name):
                 found[name] = version
+                folders[name] = folder or "."
+    INSTALLS.update(folders=folders, installs=installs)
     return found, torch_version
+
+
+INSTALLS = {}  # type: dict
+"""Where installed_packages found each package and every torch install (the metadata fallback leaves it empty)."""
+
+
+def torch_requires():
+    """torch's Requires-Dist lines for its family and CUDA wheels, from its METADATA: the triton it was built with."""
+    import os
+
+    folder = INSTALLS.get("folders", {}).get("torch")
+    installs = INSTALLS.get("installs") or []
+    if folder is None or not installs:
+        return None
+    version = installs[0].split(" in ", 1)[0]
+    try:
+        with open(os.path.join(folder, "torch-" + version + ".dist-info", "METADATA"), encoding="utf-8") as handle:
+            text = handle.read(1 << 20)
+    except OSError:
+        return None
+    lines = []
+    for line in text.splitlines():
+        if not line:
+            break  # the headers end at the first blank line; the description follows
+        if line.startswith("Requires-Dist:"):
+            requirement = line[len("Requires-Dist:"):].strip()
+            name = normalise(requirement.split(";")[0].split("=")[0].split("<")[0].split(">")[0].split("[")[0].strip())
+            if wanted(name):
+                lines.append(requirement)
+    return lines
 
 
 def installed_packages_from_metadata():
@@ -114,6 +150,9 @@ def stage_pre():
         installed_version=torch_version,
         location=location,
         packages=packages,
+        package_folders=INSTALLS.get("folders") or None,
+        torch_installs=INSTALLS.get("installs") if "installs" in INSTALLS else None,
+        torch_requires=torch_requires(),
         pre_s=time.perf_counter() - started,
     )
     return location is not None

@@ -1,0 +1,151 @@
+"""TD121-TD122: the installed environment against itself, from package metadata, without importing anything.
+
+torch's METADATA names the triton it was built with; the dist-info folders on sys.path say which distributions are
+installed and where. Real threads (tests/fixtures/reports/README.md) show what a mismatch does: torch.compile fails
+against another triton, and two torch installs, or torch in one folder and its CUDA wheels in another (lib64 and
+lib), fail at import with a missing library. A fact the probe could not read (None) keeps a rule silent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
+
+from torchdoctor.checks.common import torch_source
+from torchdoctor.checks.registry import DISPLAY_ONLY, Finding, rule
+from torchdoctor.model import Applicability, Evidence, Fix, Severity
+from torchdoctor.snapshot import Snapshot
+
+TRITONS = ("triton", "pytorch-triton", "triton-nightly", "pytorch-triton-rocm", "triton-rocm", "pytorch-triton-xpu",
+           "triton-xpu", "triton-windows")
+"""Distributions that install the `triton` import package: two of them overwrite each other's files."""
+
+
+def _required_tritons(snapshot: Snapshot) -> list[tuple[str, str, str]]:
+    """(name, version, requirement) for each triton torch's METADATA pins with `==` and whose marker holds here."""
+    found = []
+    for line in snapshot.torch.torch_requires or ():
+        try:
+            requirement = Requirement(line)
+        except InvalidRequirement:
+            continue
+        name = str(canonicalize_name(requirement.name))
+        pins = [s.version for s in requirement.specifier if s.operator == "=="]
+        if name not in TRITONS or not pins:
+            continue
+        if requirement.marker is not None and not _marker_holds_here(snapshot, requirement):
+            continue
+        found.append((name, pins[0], line))
+    return found
+
+
+def _marker_holds_here(snapshot: Snapshot, requirement: Requirement) -> bool:
+    platform = (snapshot.torch.python_platform or "").lower()
+    system = "Linux" if platform.startswith("linux") else "Windows" if platform.startswith("win") else "Darwin"
+    machine = {"x86_64": "x86_64", "amd64": "AMD64", "aarch64": "aarch64", "arm64": "arm64"}.get(
+        platform.rsplit("-", 1)[-1], snapshot.system.architecture or "x86_64")
+    python = snapshot.torch.python_version or "3.12"
+    environment = {"platform_system": system, "sys_platform": {"Linux": "linux", "Windows": "win32"}.get(system, "darwin"),
+                   "platform_machine": machine, "python_version": ".".join(python.split(".")[:2]),
+                   "python_full_version": python, "extra": ""}
+    try:
+        return requirement.marker is None or requirement.marker.evaluate(environment)
+    except Exception:  # a marker packaging cannot evaluate: unknown, so the rule stays silent
+        return False
+
+
+@rule("TD121", "triton-does-not-match-torch", fix=DISPLAY_ONLY)
+def triton_does_not_match_torch(snapshot: Snapshot) -> Iterator[Finding]:
+    """The installed triton is not the one torch was built with, or two triton distributions are installed.
+
+    What it detects:
+        torch's METADATA pins its triton (`triton==3.5.0; platform_system == "Linux"`, `pytorch-triton==…` for a
+        nightly): the installed version of that distribution against the pin; and several distributions that all
+        install the `triton` package (triton with pytorch-triton or triton-nightly), which overwrite each other.
+    Why it matters:
+        torch.compile and every inductor kernel go through triton: against another version they fail to compile
+        ("ImportError: cannot import name … from triton", "triton … has no attribute"), often only at the first
+        compiled call. Eager mode is not affected, so a warning.
+    Fix safety:
+        Installing packages is the user's to do; the commands are shown, never run.
+    """
+    torch = snapshot.torch
+    if torch.status != "ok" or torch.torch_requires is None:
+        return
+    installed = {name: torch.packages[name] for name in TRITONS if name in torch.packages}
+    source = torch_source(snapshot)
+    for name, version, line in _required_tritons(snapshot):
+        have = installed.get(name)
+        if have is not None and have.split("+")[0] != version.split("+")[0]:
+            yield Finding(
+                Severity.WARNING,
+                f"{name} {have} is installed, but torch {torch.version} was built with {name} {version}",
+                "torch pins the triton its compiler (inductor) generates code for; another version breaks torch.compile "
+                "and compiled kernels at their first call, while eager code keeps working.",
+                (Evidence("torch requires", line, "torch's METADATA"), Evidence(f"{name} installed", have, source)),
+                Fix(f"Install the {name} torch was built with", Applicability.DISPLAY_ONLY,
+                    commands=(f"uv pip install '{name}=={version}'   # or: uv sync, where uv.lock holds torch's own pin",)),
+            )
+    if len(installed) > 1:
+        listed = ", ".join(f"{n} {v}" for n, v in installed.items())
+        wanted = next((n for n, _, _ in _required_tritons(snapshot)), None)
+        extra = [n for n in installed if n != wanted] if wanted else list(installed)[1:]
+        yield Finding(
+            Severity.WARNING,
+            f"{len(installed)} triton distributions are installed ({listed}): they overwrite each other's files",
+            "Each of them installs the same `triton` package; whichever was installed last owns some files and not "
+            "others, so triton imports a mix of versions. Keep only the one torch requires"
+            + (f" ({wanted})." if wanted else "."),
+            tuple(Evidence(f"{n} installed", v, source) for n, v in installed.items()),
+            Fix("Keep one triton", Applicability.DISPLAY_ONLY,
+                commands=(f"uv pip uninstall {' '.join(extra)}",) + ((f"uv pip install --reinstall '{wanted}'",) if wanted else ())),
+        )
+
+
+@rule("TD122", "torch-installed-twice", fix=DISPLAY_ONLY)
+def torch_installed_twice(snapshot: Snapshot) -> Iterator[Finding]:
+    """Two torch installs on the interpreter's path, or torch and its CUDA wheels in different folders.
+
+    What it detects:
+        More than one `torch-<version>.dist-info` on sys.path (pip over conda, the user site over an environment, a
+        source build beside a wheel); or the nvidia-* wheels torch loads its CUDA libraries from in another sys.path
+        folder than torch (lib64 beside lib on Fedora and RHEL).
+    Why it matters:
+        Python imports the first torch; its files, the other install's, and pip's records no longer agree ("undefined
+        symbol", a version that is not the one installed last). torch looks for its CUDA libraries beside itself
+        first: wheels in the other folder are not found ("libcudnn.so.9: cannot open shared object file").
+    Fix safety:
+        Uninstalling is the user's to do; the commands are shown, never run.
+    """
+    torch = snapshot.torch
+    source = torch_source(snapshot)
+    installs = torch.torch_installs or ()
+    if len(installs) > 1:
+        yield Finding(
+            Severity.WARNING,
+            f"torch is installed {len(installs)} times on this interpreter's path; Python imports {installs[0]}",
+            "Two installs of torch mix: Python imports the first, while pip and uv update whichever their records "
+            "point to, so the torch you installed last may not be the one you run, and its libraries and Python files "
+            "can come from different installs.",
+            tuple(Evidence("torch install", entry, source) for entry in installs[:4]),
+            Fix("Remove all but one", Applicability.DISPLAY_ONLY, commands=(
+                "python -m pip uninstall -y torch   # repeat until `pip show torch` finds none, then install once",
+                "# a conda environment: install torch with conda or with pip, not both")),
+        )
+    folders = torch.package_folders or {}
+    home = folders.get("torch")
+    apart = sorted({folder for name, folder in folders.items() if name.startswith("nvidia-") and folder != home})
+    if home and apart and torch.cuda:
+        yield Finding(
+            Severity.WARNING,
+            f"torch is in {home} but its CUDA wheels are in {', '.join(apart)}",
+            "torch loads its CUDA libraries (cuDNN, cuBLAS, NCCL) from the nvidia-* wheels, looking beside its own "
+            "folder first; with the wheels in another site-packages (lib and lib64 on Fedora or RHEL) loading can fail "
+            "(\"libcudnn.so.9: cannot open shared object file\") or pick up other copies.",
+            (Evidence("torch", home, source), *(Evidence("nvidia-* wheels", f, source) for f in apart[:3])),
+            Fix("Install torch and its CUDA wheels into one folder", Applicability.DISPLAY_ONLY, commands=(
+                "python -m venv .venv && .venv/bin/python -m pip install torch   # a fresh environment: one folder for both",
+                f"# or, for this one: export LD_LIBRARY_PATH=\"$(ls -d {apart[0]}/nvidia/*/lib | paste -sd:):$LD_LIBRARY_PATH\"")),
+        )

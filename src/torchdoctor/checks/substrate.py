@@ -1,0 +1,164 @@
+"""TD523-TD525: what a container or a driver install puts under torch, beyond the torch build itself.
+
+Each rule comes from resolved public threads (tests/fixtures/reports/README.md cites them): /dev/shm left at Docker's
+64 MB (NCCL "unhandled system error", DataLoader "Bus error"), an image's CUDA forward-compatibility libraries on a
+GPU that does not support them (error 804), a driver installed inside the image that shadows the host's. The facts
+come from the system probe; a fact it could not read is unknown and keeps a rule silent.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from torchdoctor.checks.common import NVML_SOURCE, driver_library_versions, torch_source
+from torchdoctor.checks.registry import DISPLAY_ONLY, Finding, rule
+from torchdoctor.model import Applicability, Evidence, Fix, Severity
+from torchdoctor.snapshot import Snapshot
+
+SHM_ENOUGH = 1 << 30
+"""1 GiB: NCCL's troubleshooting guide asks Docker users for `--shm-size=1g` (docs.nvidia.com/deeplearning/nccl/
+user-guide/docs/troubleshooting.html, "Docker", read 2026-12-06); PyTorch's README asks for `--ipc=host` or
+`--shm-size` for DataLoader workers. Docker's own default is 64 MB."""
+
+COMPAT_804 = re.compile(r"forward compatibility was attempted on non supported HW|error 804\b|CUDA_ERROR_COMPAT_NOT_SUPPORTED_ON_DEVICE",
+                        re.IGNORECASE)
+
+
+def gpu_count(snapshot: Snapshot) -> int:
+    return len(snapshot.nvml.gpus) or len(snapshot.torch.devices)
+
+
+@rule("TD523", "shared-memory-too-small", fix=DISPLAY_ONLY)
+def shared_memory_too_small(snapshot: Snapshot) -> Iterator[Finding]:
+    """/dev/shm is too small, or not writable, for NCCL and the DataLoader's worker processes.
+
+    What it detects:
+        On a machine with an NVIDIA GPU, /dev/shm smaller than 1 GiB (Docker gives a container 64 MB unless it is
+        started with `--shm-size` or `--ipc=host`), or one this user cannot write to. An error when it is not
+        writable and the machine has several GPUs (NCCL's intra-node transport needs it); else a warning.
+    Why it matters:
+        NCCL puts its intra-node buffers there: "NCCL WARN Error: failed to extend /dev/shm", then "unhandled system
+        error" on the first collective. DataLoader workers pass batches through it: "Bus error" or "DataLoader
+        worker ... is killed". Single-process, single-GPU work is not affected.
+    Fix safety:
+        How the container is started is outside the project: the commands are shown, never run.
+    """
+    shm = snapshot.system.shm
+    count = gpu_count(snapshot)
+    if shm is None or count == 0:
+        return
+    small = shm.size_bytes is not None and shm.size_bytes < SHM_ENOUGH
+    if not small and shm.writable is not False:
+        return
+    container = snapshot.system.container
+    size = f"{shm.size_bytes / (1 << 20):.0f} MiB" if shm.size_bytes is not None else "of unknown size"
+    problem = (f"/dev/shm is {size}" + (" and not writable" if shm.writable is False else "")
+               if small else "/dev/shm is not writable by this user")
+    commands: tuple[str, ...] = {
+        "kubernetes": ("# in the pod spec: a volume `emptyDir: {medium: Memory, sizeLimit: 16Gi}` mounted at /dev/shm",),
+        "podman": ("podman run --ipc=host ...   # or --shm-size=16g",),
+    }.get(container or "", ("docker run --ipc=host ...   # or --shm-size=16g (docker compose: shm_size: 16gb)",))
+    if not container:
+        commands = ("sudo mount -o remount,size=16G /dev/shm   # lasts until reboot; /etc/fstab makes it stay",)
+    if shm.writable is False:
+        commands = ("sudo chmod 1777 /dev/shm   # the usual mode: everyone may create files, only owners remove them",) + (
+            commands if small else ())
+    yield Finding(
+        Severity.ERROR if shm.writable is False and count > 1 else Severity.WARNING,
+        f"{problem}" + (f" in this {container} container" if container else "")
+        + ": NCCL and DataLoader workers need shared memory",
+        "NCCL keeps its intra-node buffers in /dev/shm (a collective fails with \"failed to extend /dev/shm\" and "
+        "\"unhandled system error\"), and the DataLoader's worker processes hand batches over through it (\"Bus error\", "
+        "\"DataLoader worker is killed\"). NCCL's guide asks for at least 1 GiB; Docker gives 64 MB unless the container "
+        "is started with --ipc=host or --shm-size.",
+        (Evidence("/dev/shm size", str(shm.size_bytes) if shm.size_bytes is not None else "unknown", "statvfs(/dev/shm)"),
+         Evidence("/dev/shm writable", {True: "yes", False: "no", None: "unknown"}[shm.writable], "access(/dev/shm, W_OK)"),
+         Evidence("GPUs", str(count), NVML_SOURCE)),
+        Fix("Give the container (or the machine) more shared memory", Applicability.DISPLAY_ONLY, commands=commands),
+    )
+
+
+@rule("TD524", "cuda-forward-compat-unsupported", fix=DISPLAY_ONLY)
+def cuda_forward_compat_unsupported(snapshot: Snapshot) -> Iterator[Finding]:
+    """CUDA initialisation failed with error 804: forward compatibility on a GPU that does not support it.
+
+    What it detects:
+        The CUDA driver API or torch reporting error 804 ("forward compatibility was attempted on non supported HW").
+        NVIDIA's CUDA images carry a forward-compatibility libcuda (/usr/local/cuda/compat) that lets a newer CUDA
+        run on an older driver, on data-center GPUs only; on a GeForce or most workstation GPUs it refuses.
+    Why it matters:
+        Nothing CUDA runs in that container: torch.cuda.is_available() is False, or the first CUDA call raises.
+    Fix safety:
+        The image and the host's driver are outside the project: the commands are shown, never run.
+    """
+    driver = snapshot.torch.cuda_driver
+    texts = [snapshot.torch.cuda_error or "", *snapshot.torch.cuda_init_warnings, snapshot.torch.error or ""]
+    said = next((t for t in texts if COMPAT_804.search(t)), None)
+    if not (driver is not None and driver.init_result == 804) and said is None:
+        return
+    compat = snapshot.system.cuda_compat_libraries or ()
+    evidence = [Evidence("cuInit", "804 (CUDA_ERROR_COMPAT_NOT_SUPPORTED_ON_DEVICE)", "CUDA driver API")
+                if driver is not None and driver.init_result == 804 else Evidence("CUDA error", said or "", torch_source(snapshot))]
+    evidence += [Evidence("forward-compatibility libcuda", ", ".join(compat[:3]), "/usr/local/cuda*/compat")] if compat else []
+    evidence += [Evidence("GPU", g.name or "?", NVML_SOURCE) for g in snapshot.nvml.gpus[:1]]
+    folders = sorted({path.rsplit("/", 1)[0] for path in compat}) or ["/usr/local/cuda/compat"]
+    yield Finding(
+        Severity.ERROR,
+        "CUDA refuses this GPU with error 804: the image's forward-compatibility driver library does not support it",
+        "The container loads a libcuda from a CUDA forward-compatibility package (NVIDIA's CUDA images put one in "
+        "/usr/local/cuda/compat) instead of the host driver's. Forward compatibility works only on data-center GPUs; "
+        "elsewhere CUDA fails with \"forward compatibility was attempted on non supported HW\". Load the host's driver "
+        "library, or use an image whose CUDA the host driver supports, or update the host driver.",
+        tuple(evidence),
+        Fix("Use the host driver's libcuda instead of the image's compat one", Applicability.DISPLAY_ONLY, commands=(
+            f"export LD_LIBRARY_PATH=$(echo \"$LD_LIBRARY_PATH\" | tr ':' '\\n' | grep -v /compat | paste -sd:)",
+            f"# in the image: drop {', '.join(folders)} from /etc/ld.so.conf.d and LD_LIBRARY_PATH, then ldconfig",
+            "# or: an image built for a CUDA the host driver supports (nvidia-smi's \"CUDA Version\")",
+        )),
+    )
+
+
+@rule("TD525", "driver-installed-in-container", fix=DISPLAY_ONLY)
+def driver_installed_in_container(snapshot: Snapshot) -> Iterator[Finding]:
+    """A container carries NVIDIA driver libraries of its own, which do not match the host's kernel module.
+
+    What it detects:
+        Inside a container: the host's kernel module (/proc/driver/nvidia/version) and a driver library in the
+        image with another version (its file name, libnvidia-ml.so.550.54.14), or NVML refusing with "Driver/library
+        version mismatch". A driver package installed in the image (dpkg) is named when present.
+    Why it matters:
+        The NVIDIA container toolkit mounts the host's driver libraries into the container; libraries installed in
+        the image shadow them and cannot talk to the host's kernel module: NVML and CUDA fail. A reboot, the remedy
+        on a host, changes nothing.
+    Fix safety:
+        Rebuilding the image is outside the project: the commands are shown, never run.
+    """
+    system = snapshot.system
+    if not system.container or system.wsl:
+        return
+    kernel = system.nvidia_kernel_driver
+    others = [v for v in driver_library_versions(snapshot) if kernel and v != kernel]
+    refused = snapshot.nvml.error_code == 18 or "version mismatch" in (snapshot.nvml.error or "").lower()
+    if not others and not (refused and (kernel or system.driver_packages)):
+        return
+    evidence = [Evidence("host kernel module", kernel or "unknown", "/proc/driver/nvidia/version")]
+    evidence += [Evidence("driver library in the container", ", ".join(others), "the system library folders")] if others else []
+    evidence += [Evidence("NVML", snapshot.nvml.error or "", NVML_SOURCE)] if refused else []
+    evidence += [Evidence("driver packages in the image", ", ".join(system.driver_packages), "dpkg status")] if system.driver_packages else []
+    packages = " ".join(system.driver_packages) or "'nvidia-driver-*' 'libnvidia-compute-*'"
+    yield Finding(
+        Severity.ERROR,
+        f"this {system.container} container has NVIDIA driver libraries of its own"
+        + (f" ({', '.join(others)}) beside the host's kernel module {kernel}" if others else "")
+        + ": they shadow the host driver the toolkit mounts",
+        "The NVIDIA container toolkit mounts the host driver's user-space libraries, which match the host's kernel "
+        "module. A driver installed in the image (a CUDA installer that installs drivers, an apt package) puts other "
+        "versions first, and those refuse to talk to the kernel module (\"Failed to initialize NVML: Driver/library "
+        "version mismatch\"). Rebooting does not help: remove the driver from the image.",
+        tuple(evidence),
+        Fix("Remove the driver from the image and let the toolkit mount the host's", Applicability.DISPLAY_ONLY, commands=(
+            f"apt-get purge -y {packages}   # in the Dockerfile; then rebuild the image",
+            "# CUDA's runfile installer: pass --toolkit (no driver) when building images",
+        )),
+    )

@@ -1,0 +1,93 @@
+"""Real failure reports, recorded: each file of tests/fixtures/reports/ is one resolved public thread (its URL, the
+cause it established, the error the reporter pasted) turned into a snapshot, the reporter's facts laid over a recorded
+machine, with the finding it must give and a healthy twin (the same machine after the fix the thread confirmed) that
+must stay silent. tests/fixtures/reports/README.md says how they were gathered.
+
+`facts` and `twin` set snapshot fields by dotted path (`system.shm`, `nvml.error_code`); the string "null" stands for
+an absent value (TOML has none); `gpus` lays out GPUs as NVML and torch see them, by name, count and capability.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import FIXTURES, SNAPSHOTS
+from torchdoctor.checks import run_checks
+from torchdoctor.model import Severity
+from torchdoctor.snapshot import Snapshot
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+REPORTS = FIXTURES / "reports"
+CASES = sorted(REPORTS.glob("*.toml"))
+
+
+def recorded(base: dict, facts: dict) -> Snapshot:
+    plain = copy.deepcopy(base)
+    for key, value in facts.items():
+        value = None if value == "null" else value
+        if key == "gpus":
+            _lay_out_gpus(plain, value)
+            continue
+        *path, last = key.split(".")
+        node = plain
+        for part in path:
+            node = node.setdefault(part, {})
+        node[last] = value
+    return Snapshot.from_json(json.dumps(plain))
+
+
+def _lay_out_gpus(plain: dict, gpus: list[dict]) -> None:
+    template_nvml = plain["nvml"]["gpus"][0]
+    template_torch = (plain["torch"].get("devices") or [None])[0]
+    nvml, devices = [], []
+    for gpu in gpus:
+        for _ in range(gpu["count"]):
+            index = len(nvml)
+            nvml.append({**template_nvml, "index": index, "name": gpu["name"], "compute_capability": gpu["capability"],
+                         "pci_device_id": None, "pci_bus_id": f"00000000:{index + 1:02x}:00.0"})
+            if template_torch is not None:
+                devices.append({**template_torch, "index": index, "name": gpu["name"], "capability": gpu["capability"]})
+    plain["nvml"]["gpus"] = nvml
+    if template_torch is not None:
+        plain["torch"]["devices"] = devices
+        plain["torch"]["device_count"] = len(devices)
+
+
+def load(path: Path) -> tuple[dict, Snapshot, Snapshot]:
+    case = tomllib.loads(path.read_text(encoding="utf-8"))
+    base = json.loads((SNAPSHOTS / case["base"]).read_text(encoding="utf-8"))
+    return case, recorded(base, case["facts"]), recorded(base, {**case["facts"], **case["twin"]})
+
+
+@pytest.mark.parametrize("path", CASES, ids=[p.stem for p in CASES])
+def test_a_real_report_is_named_and_its_healthy_twin_is_silent(path):
+    case, sick, healthy = load(path)
+    found = {d.code: d for d in run_checks(sick)}
+    assert case["expect"] in found, f"{case['url']}: {sorted(found)}"
+    assert case["expect"] not in {d.code for d in run_checks(healthy)}, case["url"]
+
+
+def test_the_reports_are_many_varied_and_cited():
+    cases = [tomllib.loads(p.read_text(encoding="utf-8")) for p in CASES]
+    assert len(cases) >= 30
+    assert len({c["cause"] for c in cases}) >= 8
+    readme = (REPORTS / "README.md").read_text(encoding="utf-8")
+    for case in cases:
+        assert case["url"].startswith("https://github.com/") and case["url"] in readme
+        assert case["established"].strip() and case["error"].strip()
+
+
+@pytest.mark.parametrize("name", ["h100-pypi.json", "h200-pypi.json", "wsl2-rtx5060ti-nightly.json"])
+def test_the_recorded_machines_stay_silent_on_the_new_causes(name):
+    snapshot = Snapshot.from_json((SNAPSHOTS / name).read_text(encoding="utf-8"))
+    codes = {d.code for d in run_checks(snapshot) if d.severity >= Severity.WARNING}
+    assert not codes & {"TD121", "TD122", "TD231", "TD523", "TD524", "TD525"}
