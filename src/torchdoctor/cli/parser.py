@@ -81,6 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
                             "second, without CUDA availability, devices or import warnings")
     _save_snapshot(check)
     check.add_argument("--snapshot", metavar="FILE", help="diagnose a recorded snapshot instead of this machine")
+    check.add_argument("--symptom", metavar="FILE|-",
+                       help="an error you saw (a file, or - for standard input): the finding that explains it comes first")
     _probe_timing(check, shown=True)
     _color(check)
     check.add_argument("--bench", action="store_true", help="also run the GEMM throughput test (about 1.5 s after CUDA starts)")
@@ -154,6 +156,11 @@ def build_parser() -> argparse.ArgumentParser:
                        help="a library, a folder, or an installed package (default: torch and every package that builds "
                             "against it, in the project's environment)")
     archs.add_argument("--format", choices=("text", "json"), default="text")
+
+    triage = commands.add_parser(
+        "triage", help="name the cause from pasted text: an error, collect_env, nvidia-smi, pip list (nothing is probed)")
+    triage.add_argument("file", nargs="?", metavar="FILE|-", help="the text (default: standard input)")
+    triage.add_argument("--format", choices=("text", "json", "markdown"), default="text")
 
     rules = commands.add_parser("rules", help="list every check torchdoctor runs")
     rules.add_argument("--format", choices=("text", "markdown"), default="text")

@@ -15,6 +15,8 @@ while sm_90 never runs on Blackwell.
 
 from __future__ import annotations
 
+import re
+
 import functools
 import sys
 from dataclasses import dataclass
@@ -320,6 +322,10 @@ class Knowledge:
         self.nvlink_slow_below: float = gpus["nvlink"]["slow_below"]
         self.nvlink_source: str = gpus["nvlink"]["source"]
         self.gpus_as_of: str = gpus["as_of"]
+        names = _load("gpu_names.toml")
+        self.gpu_names = tuple((re.compile(pattern, re.IGNORECASE), parse_capability(capability))
+                               for pattern, capability in names["names"])
+        self.gpu_names_as_of: str = names["as_of"]
 
     # releases --------------------------------------------------------------------------------
 
@@ -418,6 +424,11 @@ class Knowledge:
 
     def architecture(self, capability: Capability) -> str | None:
         return self.architectures.get(capability)
+
+    def capability_of_name(self, name: str) -> Capability | None:
+        """The compute capability NVIDIA's tables give a GPU by its name (gpu_names.toml); None for a name they do
+        not list: unknown, never guessed."""
+        return next((capability for pattern, capability in self.gpu_names if pattern.search(name)), None)
 
     def gpu_model(self, name: str | None, pci_device_id: int | None = None) -> GpuModel | None:
         if pci_device_id is not None:

@@ -32,6 +32,10 @@ def run(args: argparse.Namespace) -> int:
         write_atomically(Path(args.save_snapshot).expanduser(), snapshot.to_json() + "\n")
 
     report = diagnose(snapshot, selection_for(snapshot, codes(args.select), codes(args.ignore)))
+    if args.symptom:
+        from torchdoctor.workflow.triage import with_symptom
+
+        report = with_symptom(report, read_text(args.symptom))
     if args.quiet and args.format == "text":
         from torchdoctor.render.text import render_quiet
 
@@ -40,6 +44,17 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(render(report, args.format, use_color(args.color), verbose=args.verbose))
     sys.stdout.flush()
     return ExitCode.FINDINGS if report.fails(fail_on(snapshot, args.fail_on)) else ExitCode.CLEAN
+
+
+def read_text(source: str, limit: int = 4 << 20) -> str:
+    """A file's text, or standard input's for "-", at most `limit` bytes; UsageError when it cannot be read."""
+    try:
+        if source == "-":
+            return sys.stdin.buffer.read(limit).decode("utf-8", "replace")
+        with open(source, "rb") as handle:
+            return handle.read(limit).decode("utf-8", "replace")
+    except OSError as error:
+        raise UsageError(f"cannot read {source}: {error.strerror or error}") from None
 
 
 def run_demo(argv: list[str]) -> int:

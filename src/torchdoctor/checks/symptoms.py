@@ -1,0 +1,167 @@
+"""Symptoms: the error text users paste, and the causes each one points to.
+
+An error line is a symptom, not a diagnosis: "no kernel image is available" is a GPU newer or older than the build,
+"Driver/library version mismatch" a driver updated without a reboot or one installed inside a container image. Each
+symptom names its candidate causes, the rules that confirm a cause from facts (tried first), and, where no fact
+decides, what to paste to decide. The strings are the ones PyTorch, NVIDIA's tools, NCCL, pip and uv print
+(../shared/research/scenarios.md; tests/fixtures/triage holds real threads where each was pasted).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from torchdoctor.checks.registry import _register
+
+
+@dataclass(frozen=True)
+class Cause:
+    """A known cause of a symptom."""
+
+    id: str
+    title: str
+    rules: tuple[str, ...]
+    """The rules that name this cause when the facts show it (their finding is the confirmed diagnosis)."""
+    remedy: str
+    decide: str = ""
+    """What to paste to confirm it, when the text alone cannot."""
+
+
+@dataclass(frozen=True)
+class Symptom:
+    pattern: re.Pattern[str]
+    causes: tuple[str, ...]
+    """Candidate cause ids, the most common first."""
+
+
+CAUSES = {c.id: c for c in (
+    Cause("gpu-too-new-for-build", "the GPU is newer than every architecture the installed torch build carries",
+          ("TD220", "TD222"), "install a torch build whose CUDA line covers the GPU (Blackwell, sm_120: cu128 or newer)",
+          "`python -m torch.utils.collect_env` (the build) and `nvidia-smi -L` (the GPU)"),
+    Cause("gpu-too-old-for-build", "the GPU is older than the oldest architecture the installed torch build carries",
+          ("TD221", "TD222"), "install an older torch or CUDA line that still carries the GPU's architecture",
+          "`nvidia-smi -L` (the GPU) and the torch version"),
+    Cause("driver-too-old-for-build", "the NVIDIA driver is older than the CUDA the torch build needs",
+          ("TD230", "TD232"), "update the NVIDIA driver, or install the torch build of a CUDA line the driver supports",
+          "`nvidia-smi` (its CUDA Version) and the torch version with its +cuXXX tag"),
+    Cause("cpu-only-build", "torch is a CPU-only build on a machine with an NVIDIA GPU",
+          ("TD201", "TD402", "TD202"), "install a CUDA build of torch (the PyTorch index of a CUDA line: cu126, cu128 …)",
+          "`python -m torch.utils.collect_env`"),
+    Cause("driver-kernel-module-mismatch", "the NVIDIA driver was updated and the old kernel module still runs",
+          ("TD231",), "reboot (or reload the nvidia kernel modules)",
+          "`cat /proc/driver/nvidia/version` beside `nvidia-smi`'s NVML library version"),
+    Cause("driver-in-container-image", "a container image carries NVIDIA driver libraries of its own",
+          ("TD525",), "remove the driver from the image; the NVIDIA container toolkit mounts the host's",
+          "whether this runs in a container, and `ls /usr/lib/x86_64-linux-gnu/libnvidia-ml.so.*` there"),
+    Cause("cuda-compat-804", "the image's CUDA forward-compatibility library runs on a GPU that does not support it",
+          ("TD524",), "load the host driver's libcuda (drop /usr/local/cuda/compat from the library path), or use an "
+                      "image for a CUDA the host driver supports"),
+    Cause("container-toolkit-missing", "Docker has no NVIDIA runtime: the NVIDIA Container Toolkit is not installed",
+          ("TD520",), "install the NVIDIA Container Toolkit on the host and configure Docker "
+                      "(`sudo nvidia-ctk runtime configure --runtime=docker`, then restart Docker)"),
+    Cause("no-driver", "no NVIDIA driver is installed or loaded", ("TD210",),
+          "install the NVIDIA driver (in a container: start it with --gpus all)", "`nvidia-smi`"),
+    Cause("torchvision-torch-mismatch", "torchvision was built for another torch than the installed one", ("TD120",),
+          "install the torchvision released with the installed torch, from the same index", "`pip list | grep torch`"),
+    Cause("torchaudio-torch-mismatch", "torchaudio was built for another torch than the installed one", ("TD120",),
+          "install the torchaudio released with the installed torch, from the same index", "`pip list | grep torch`"),
+    Cause("extension-built-for-other-torch", "a compiled extension was built against another torch than the installed one",
+          ("TD251",), "reinstall the extension for the installed torch (a wheel built for it, or rebuild it)",
+          "`pip list` (torch and the extension)"),
+    Cause("numpy2-abi", "a package compiled against NumPy 1.x runs with NumPy 2", ("TD130",),
+          "install numpy<2, or versions of the packages built for NumPy 2", "`pip list | grep -i numpy`"),
+    Cause("triton-torch-mismatch", "the installed triton is not the one torch was built with", ("TD121",),
+          "install the triton version torch requires (`pip show torch` lists it)", "`pip list | grep -i triton`"),
+    Cause("nccl-shm", "/dev/shm is too small for NCCL or the DataLoader's workers (Docker gives 64 MB)", ("TD523",),
+          "start the container with --ipc=host or --shm-size=16g", "`df -h /dev/shm`"),
+    Cause("nccl-p2p", "GPU peer-to-peer is broken (PCIe ACS or the IOMMU), so NCCL hangs or fails", (),
+          "disable ACS/IOMMU in the BIOS or kernel, or run with NCCL_P2P_DISABLE=1", "`nvidia-smi topo -m`"),
+    Cause("wsl-libcuda", "under WSL2, a library loads `libcuda.so` by its unversioned name, which does not resolve",
+          ("TD505",), "export LD_LIBRARY_PATH=/usr/lib/wsl/lib:$LD_LIBRARY_PATH"),
+    Cause("rocm-gfx-target", "the AMD GPU's gfx target is not in the ROCm build", (),
+          "use a ROCm build that lists the GPU's gfx target, or set HSA_OVERRIDE_GFX_VERSION to a supported neighbour",
+          "`rocminfo | grep gfx` and the torch version"),
+    Cause("no-wheel-for-python", "no torch wheel exists for this Python (version, or 32-bit)", ("TD310",),
+          "use a Python that torch publishes wheels for (64-bit; for new Pythons, check the release notes)",
+          "`python -VV`"),
+    Cause("missing-cuda-library", "a CUDA library torch needs is not found (a missing nvidia-* wheel, or two installs mixed)",
+          ("TD122",), "reinstall torch with its CUDA wheels into one environment", "`pip list | grep -i nvidia`"),
+    Cause("nightly-index-resolution", "uv or pip cannot resolve torch from PyTorch's nightly index", ("TD308", "TD317"),
+          "map torch and pytorch-triton to the nightly index and allow prereleases", "pyproject.toml"),
+    Cause("gpu-memory-held", "GPU memory is held by another (or a stopped) process", (),
+          "find the process in `nvidia-smi` (or `fuser -v /dev/nvidia*`) and end it", "`nvidia-smi`"),
+)}
+
+SYMPTOMS = (
+    Symptom(re.compile(r"sm_\d+ is not compatible with the current PyTorch installation|"
+                       r"is not compatible with the current PyTorch installation", re.I), ("gpu-too-new-for-build",)),
+    Symptom(re.compile(r"no longer supports this GPU because it is too old|minimum cuda capability supported by this "
+                       r"library is", re.I), ("gpu-too-old-for-build",)),
+    Symptom(re.compile(r"no kernel image is available for execution on the device|CUDA_ERROR_NO_BINARY_FOR_GPU", re.I),
+            ("gpu-too-new-for-build", "gpu-too-old-for-build")),
+    Symptom(re.compile(r"driver version is insufficient for CUDA runtime version|NVIDIA driver on your system is too old|"
+                       r"CUDA driver version is insufficient", re.I), ("driver-too-old-for-build",)),
+    Symptom(re.compile(r"Torch not compiled with CUDA enabled", re.I), ("cpu-only-build",)),
+    Symptom(re.compile(r"Driver/library version mismatch", re.I), ("driver-kernel-module-mismatch", "driver-in-container-image")),
+    Symptom(re.compile(r"forward compatibility was attempted on non supported HW|Error 804\b", re.I), ("cuda-compat-804",)),
+    Symptom(re.compile(r'could not select device driver "" with capabilities: \[\[gpu\]\]|unknown or invalid runtime name: '
+                       r"nvidia|nvidia-container-cli: .*not found", re.I), ("container-toolkit-missing",)),
+    Symptom(re.compile(r"Found no NVIDIA driver on your system|NVIDIA-SMI has failed because it couldn't communicate with "
+                       r"the NVIDIA driver", re.I), ("no-driver",)),
+    Symptom(re.compile(r"operator torchvision::\w+ does not exist|torchvision\S*\.so: undefined symbol|Couldn't load custom "
+                       r"C\+\+ ops", re.I), ("torchvision-torch-mismatch",)),
+    Symptom(re.compile(r"libtorchaudio\S*\.so: undefined symbol|torchaudio\S*\.so.*undefined symbol|"
+                       r"from torchaudio\.lib import .*_torchaudio|_torchaudio\S*\.so.*undefined symbol", re.I),
+            ("torchaudio-torch-mismatch",)),
+    Symptom(re.compile(r"undefined symbol: _ZN(?:3c10|2at|5torch)", re.I), ("extension-built-for-other-torch",)),
+    Symptom(re.compile(r"compiled using NumPy 1\.x cannot be run in\s+NumPy 2|_ARRAY_API not found|numpy\.core\.multiarray "
+                       r"failed to import", re.I), ("numpy2-abi",)),
+    Symptom(re.compile(r"cannot import name '\w+' from 'triton|No module named 'triton\.|module 'triton' has no attribute",
+                       re.I), ("triton-torch-mismatch",)),
+    Symptom(re.compile(r"failed to extend /dev/shm|Error while creating shared memory segment|/dev/shm.*No space left|"
+                       r"insufficient shared memory \(shm\)|unable to write to file </torch_\d+", re.I), ("nccl-shm",)),
+    Symptom(re.compile(r"peer access is not supported between these two devices|NCCL_P2P_DISABLE", re.I), ("nccl-p2p",)),
+    Symptom(re.compile(r"libcuda\.so: cannot open shared object file|libcuda\.so not found|cannot find -lcuda", re.I),
+            ("wsl-libcuda",)),
+    Symptom(re.compile(r"hipErrorNoBinaryForGpu|HSA_OVERRIDE_GFX_VERSION|invalid device function.*(?:HIP|ROCm)", re.I),
+            ("rocm-gfx-target",)),
+    Symptom(re.compile(r"No matching distribution found for torch\b|Could not find a version that satisfies the requirement "
+                       r"torch\b|torch\S* has no wheels with a matching Python|no wheels? (?:are )?available .* torch", re.I),
+            ("no-wheel-for-python",)),
+    Symptom(re.compile(r"lib(?:cudnn|cublas|cublasLt|cusparse|nccl|nvJitLink|cufft|curand|cudart)\S*\.so\S*: cannot open "
+                       r"shared object file", re.I), ("missing-cuda-library",)),
+    Symptom(re.compile(r"No solution found when resolving dependencies.*(?:pytorch|torch)|download\.pytorch\.org/whl/nightly",
+                       re.I), ("nightly-index-resolution",)),
+    Symptom(re.compile(r"CUDA out of memory", re.I), ("gpu-memory-held",)),
+)
+
+
+def symptoms_in(lines: list[tuple[int, str]]) -> list[tuple[int, str, tuple[str, ...]]]:
+    """(line number, line, candidate causes) for each line that shows a known symptom, in the order they appear."""
+    found = []
+    for number, line in lines:
+        for symptom in SYMPTOMS:
+            if symptom.pattern.search(line):
+                found.append((number, line, symptom.causes))
+                break
+    return found
+
+
+_register(
+    "TD800",
+    "pasted-error-points-to-cause",
+    None,
+    """An error in the pasted text points to a known cause that the pasted facts do not confirm (`triage` only).
+
+    What it detects:
+        A line of the text given to `torchdoctor triage` (or `check --symptom`) shows an error whose known causes
+        are listed in checks/symptoms.py, and no rule confirmed one of them from the facts in the text.
+    Why it matters:
+        The error names the likely cause; the facts that would make it certain (the GPU, the driver, the torch
+        build) were not pasted. A warning when the error has one known cause, a note when it has several: never an
+        error, since nothing was confirmed.
+    Fix safety:
+        The finding says what to paste to decide, and the usual remedy.
+    """,
+)

@@ -1,0 +1,173 @@
+"""Facts from pasted text: what a user put into a bug report (collect_env, nvidia-smi in its layouts, pip, conda, uname,
+/proc/driver/nvidia/version, free-form lines, tracebacks and error lines), in any mix and order.
+
+Every fact is read from a line of its own kind and keeps that line's number; a fact no line states stays None (not
+read), which `triage` shows as unknown and never treats as absent. Nothing is run or imported; the text is capped
+(MAX_BYTES) and only its lines are looked at, each with bounded regular expressions.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from torchdoctor.redact import clean
+
+MAX_BYTES = 1 << 20
+"""Pasted text beyond 1 MiB is not read (a report rarely holds a tenth of it); the reader says so."""
+MAX_LINE = 4000
+
+
+@dataclass(frozen=True)
+class Fact:
+    """One fact and where it was read: the line number in the pasted text and what the line is."""
+
+    value: str
+    line: int
+    kind: str
+    """"collect_env", "nvidia-smi", "pip", "conda", "uname", "proc", "error", "free-form"."""
+
+
+@dataclass(frozen=True)
+class PastedFacts:
+    """What the text states. None: not read (unknown), never "absent"."""
+
+    gpus: tuple[Fact, ...] = ()
+    """GPU names as written (nvidia-smi rows, -L, -q, collect_env, free-form)."""
+    gpu_sm: Fact | None = None
+    """A compute capability an error states ("with CUDA capability sm_120"), as "12.0"."""
+    driver_version: Fact | None = None
+    driver_cuda: Fact | None = None
+    """The newest CUDA the driver supports ("CUDA Version: 12.2" in nvidia-smi, "found version 11040" in torch's error)."""
+    kernel_module: Fact | None = None
+    nvml_library: Fact | None = None
+    torch_version: Fact | None = None
+    torch_cuda: Fact | None = None
+    """"12.1", or "None" for a CPU build (collect_env's "CUDA used to build PyTorch")."""
+    cuda_available: Fact | None = None
+    arch_list: Fact | None = None
+    """The archs a build supports, as its warning lists them ("sm_50 sm_60 … sm_90")."""
+    python_version: Fact | None = None
+    os: Fact | None = None
+    wsl: Fact | None = None
+    container: Fact | None = None
+    nvml_error: Fact | None = None
+    """What NVML said when it could not start ("Driver/library version mismatch"): nvidia-smi prints it."""
+    cuda_error: Fact | None = None
+    """A CUDA error torch printed ("CUDA error: …", "Unexpected error from cudaGetDeviceCount() … Error 804: …")."""
+    packages: dict[str, Fact] = field(default_factory=dict)
+    """pip/conda/uv lists, collect_env's library versions: name (normalised) to version."""
+    errors: tuple[Fact, ...] = ()
+    """Lines that look like an error: the symptoms."""
+    truncated: bool = False
+
+    @property
+    def read(self) -> int:
+        """How many facts were read (errors not counted)."""
+        singles = [self.gpu_sm, self.driver_version, self.driver_cuda, self.kernel_module, self.nvml_library,
+                   self.torch_version, self.torch_cuda, self.cuda_available, self.arch_list, self.python_version,
+                   self.os, self.wsl, self.container, self.nvml_error, self.cuda_error]
+        return len(self.gpus) + len(self.packages) + sum(f is not None for f in singles)
+
+
+_SINGLE = [
+    # (field, kind, pattern): the first line that matches sets the field
+    ("torch_version", "collect_env", re.compile(r"^\s*PyTorch version:\s*(\S+)")),
+    ("torch_cuda", "collect_env", re.compile(r"^\s*CUDA used to build PyTorch:\s*(\d+\.\d+|None|N/A)\s*$")),
+    ("cuda_available", "collect_env", re.compile(r"^\s*Is CUDA available:\s*(True|False)")),
+    ("driver_version", "collect_env", re.compile(r"^\s*Nvidia driver version:\s*(\d+\.\d+(?:\.\d+)?)")),
+    ("os", "collect_env", re.compile(r"^\s*OS:\s*(.+?)\s*$")),
+    ("python_version", "collect_env", re.compile(r"^\s*Python version:\s*(\d+\.\d+(?:\.\d+)?)")),
+    ("driver_version", "nvidia-smi", re.compile(r"Driver Version\s*:?\s*(\d+\.\d+(?:\.\d+)?)")),
+    ("driver_cuda", "nvidia-smi", re.compile(r"CUDA Version\s*:?\s*(\d+\.\d+)")),
+    ("kernel_module", "proc", re.compile(r"NVRM version:.*Kernel Module(?: for \S+)?\s+(\d+\.\d+(?:\.\d+)?)")),
+    ("nvml_library", "nvidia-smi", re.compile(r"NVML library version:\s*(\d+\.\d+(?:\.\d+)?)")),
+    ("python_version", "python", re.compile(r"^\s*Python (\d+\.\d+\.\d+)\s*$")),
+    ("nvml_error", "nvidia-smi", re.compile(r"(?:Failed to initialize NVML|nvml error):\s*(.+?)\s*$", re.IGNORECASE)),
+    ("cuda_error", "error", re.compile(r"((?:RuntimeError: )?CUDA error: .+|Unexpected error from cudaGetDeviceCount\(\).*)$")),
+    ("gpu_sm", "error", re.compile(r"with CUDA capability sm_(\d+)")),
+    ("gpu_sm", "error", re.compile(r"which is of cuda capability (\d+\.\d+)")),
+    ("arch_list", "error", re.compile(r"supports CUDA capabilities ((?:sm_\d+a?\s*)+)")),
+    ("driver_cuda", "error", re.compile(r"driver on your system is too old \(found version (\d{4,6})\)")),
+    ("torch_version", "free-form", re.compile(r"^\s*(?:torch|pytorch)\s*(?:version)?\s*[:=]+\s*v?(\d+\.\d+(?:\.\d+)?(?:\+\w+)?)\s*$",
+                                              re.IGNORECASE)),
+    ("driver_version", "free-form", re.compile(r"^\s*(?:nvidia\s+)?driver(?:\s+version)?\s*[:=]\s*(\d{3}\.\d+(?:\.\d+)?)",
+                                               re.IGNORECASE)),
+]
+_GPU_LINES = [
+    ("collect_env", re.compile(r"^\s*(?:GPU models and configuration:\s*)?GPU \d+:\s*(.+?)(?:\s*\(UUID:.*)?\s*$")),
+    ("nvidia-smi", re.compile(r"^\|\s*\d+\s+((?:NVIDIA|Tesla|GeForce|Quadro|TITAN)[^|]*?)\s+(?:On|Off)\s*\|")),
+    ("nvidia-smi", re.compile(r"^\s*Product Name\s*:\s*(.+?)\s*$")),
+    ("free-form", re.compile(r"^\s*(?:GPU|Graphics(?: card)?|显卡)\s*[:=]\s*(.+?)\s*$", re.IGNORECASE)),
+]
+_PIP_LINE = re.compile(r"^\s*(?:\[(?:pip3?|conda|uv)\]\s*)?([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:==|\s{2,}|\s+)(\d+[\w.+!-]*)(?:\s+(\S+))?(?:\s+(\S+))?\s*$")
+_WANTED = re.compile(r"^(torch|pytorch|torchvision|torchaudio|torchcodec|triton|pytorch-triton.*|numpy|xformers|flash[-_]attn|"
+                     r"bitsandbytes|vllm|nvidia-.*|cuda-.*|pytorch-cuda|cudatoolkit|cuda-version|transformers|accelerate)$",
+                     re.IGNORECASE)
+_ERROR = re.compile(r"(Error|error:|ERROR|Exception|WARN|Warning:|UserWarning|cannot open shared object|undefined symbol|"
+                    r"not compatible|no kernel image|too old|mismatch|Bus error|Aborted|Segmentation fault|failed|"
+                    r"could not|Could not|not found|No matching distribution|No solution found|unsatisfiable|"
+                    r"not compiled with|NCCL WARN)")
+
+
+def read_pasted(text: str) -> PastedFacts:
+    """The facts `text` states, each with its line."""
+    truncated = len(text.encode("utf-8", "replace")) > MAX_BYTES
+    if truncated:
+        text = text.encode("utf-8", "replace")[:MAX_BYTES].decode("utf-8", "ignore")
+    values: dict[str, Fact] = {}
+    gpus: list[Fact] = []
+    packages: dict[str, Fact] = {}
+    errors: list[Fact] = []
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw[:MAX_LINE]
+        if not line.strip():
+            continue
+        for name, kind, pattern in _SINGLE:
+            if name not in values and (match := pattern.search(line)):
+                values[name] = Fact(clean(match.group(1).strip()), number, kind)
+        for kind, pattern in _GPU_LINES:
+            match = pattern.search(line)
+            if match and _looks_like_gpu(match.group(1)):
+                gpus.append(Fact(clean(match.group(1).strip()), number, kind))
+                break
+        if "microsoft-standard-WSL2" in line or re.search(r"\bWSL ?2\b", line):
+            values.setdefault("wsl", Fact("WSL2", number, "uname" if "Linux" in line else "free-form"))
+        if re.search(r"root@[0-9a-f]{12}:|\binside (?:a |the |my )?(?:docker |podman )?container\b", line, re.IGNORECASE):
+            # the text was produced inside a container (a container's shell prompt, or said so); a `docker run` line or
+            # an nvidia-docker error is the host's
+            values.setdefault("container", Fact("docker", number, "free-form"))
+        package = _PIP_LINE.match(line)
+        if package and _WANTED.match(package.group(1)) and not line.lstrip().startswith(("File ", "Traceback")):
+            name = package.group(1).lower().replace("_", "-")
+            name = "torch" if name == "pytorch" else name
+            version = package.group(2)
+            build = package.group(3) or ""
+            if name == "torch" and "+" not in version and (cuda := re.search(r"cuda(\d+)\.?(\d)", build)):
+                version = f"{version}+cu{cuda.group(1)}{cuda.group(2)}"  # conda's build string: py3.10_cuda12.1_cudnn…
+            elif name == "torch" and "+" not in version and build.startswith(("cpu", "py3")) and "cpu" in build:
+                version = f"{version}+cpu"
+            packages.setdefault(name, Fact(clean(version), number, "conda" if package.group(4) else "pip"))
+        if _ERROR.search(line):
+            errors.append(Fact(clean(line.strip()[:500]), number, "error"))
+    return PastedFacts(
+        gpus=tuple(_unique(gpus)), packages=packages, errors=tuple(errors[:200]), truncated=truncated,
+        **{name: values.get(name) for name in ("gpu_sm", "driver_version", "driver_cuda", "kernel_module", "nvml_library",
+                                               "torch_version", "torch_cuda", "cuda_available", "arch_list",
+                                               "python_version", "os", "wsl", "container", "nvml_error",
+                                               "cuda_error")},
+    )
+
+
+def _looks_like_gpu(name: str) -> bool:
+    return bool(re.search(r"NVIDIA|GeForce|Tesla|Quadro|TITAN|RTX|GTX|\b[AHLBTVPK]\d{1,3}\b|Jetson", name)) and len(name) < 120
+
+
+def _unique(facts: list[Fact]) -> list[Fact]:
+    seen, kept = set(), []
+    for fact in facts:
+        key = fact.value.lower()
+        if key not in seen:
+            seen.add(key)
+            kept.append(fact)
+    return kept[:16]

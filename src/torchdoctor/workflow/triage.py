@@ -1,0 +1,216 @@
+"""Triage: the cause of a problem from what a user pasted, with the rules `check` runs.
+
+The text is read into facts (probes/pasted.py), each with its line; the facts become a Snapshot whose unread parts
+are "not probed" (never absent: a GPU nobody named is unknown, not missing), and the rules whose facts a paste can
+carry run on it (PASTE_RULES). The error lines are symptoms (checks/symptoms.py): a rule finding that explains one
+comes first ("the error you pasted is explained by …"); a symptom no fact confirms is named as the likely cause, a
+warning at most, with what to paste to decide; and when nothing fits, the report says so.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass, replace
+
+from torchdoctor import __version__
+from torchdoctor.checks.symptoms import CAUSES, symptoms_in
+from torchdoctor.knowledge import knowledge, parse_arch, parse_capability
+from torchdoctor.model import Diagnosis, Evidence, Report, Severity
+from torchdoctor.probes.pasted import Fact, PastedFacts, read_pasted
+from torchdoctor.snapshot import (
+    InterpreterInfo,
+    NvmlGpu,
+    NvmlInfo,
+    ProjectInfo,
+    Snapshot,
+    SystemInfo,
+    TorchDevice,
+    TorchInfo,
+)
+
+PASTE_RULES = ("TD120", "TD121", "TD130", "TD201", "TD220", "TD221", "TD230", "TD231", "TD524", "TD525")
+"""The rules that run on pasted facts: each reads only facts a paste states (the GPU, the driver, the torch build,
+package versions, an error torch printed) and stays silent when one it needs is None. The others read what only a
+probe sees (files, devices, the environment, the project) and would take "not pasted" for "not there"."""
+
+CAUSE_OF_RULE = {code: cause.id for cause in CAUSES.values() for code in cause.rules}
+
+
+@dataclass(frozen=True)
+class Triage:
+    facts: PastedFacts
+    snapshot: Snapshot
+    findings: tuple[Diagnosis, ...]
+    """Ranked: the finding that explains the pasted error first."""
+    symptoms: tuple[tuple[int, str, tuple[str, ...]], ...]
+    explained: bool
+    """Whether the first finding explains a pasted error (or, with no error pasted, whether anything was found)."""
+
+    @property
+    def fails(self) -> bool:
+        return any(d.severity is Severity.ERROR for d in self.findings)
+
+
+def triage(text: str) -> Triage:
+    facts = read_pasted(text)
+    snapshot = pasted_snapshot(facts)
+    from torchdoctor.checks import run_checks
+
+    found = [d for d in run_checks(snapshot) if d.code in PASTE_RULES
+             and (d.code != "TD201" or _cpu_build_stated(facts))]
+    lines = list(enumerate(text.splitlines()[:20000], start=1))
+    symptoms = tuple(symptoms_in([(n, line[:4000]) for n, line in lines]))
+    candidates = _ordered(list(dict.fromkeys(cause for _, _, causes in symptoms for cause in causes)), snapshot)
+    explaining = [d for d in found if cause_of(d) in candidates]
+    others = sorted((d for d in found if d not in explaining), key=lambda d: -_rank(d.severity))
+    confirmed = {cause_of(d) for d in found}
+    likely = [_likely(cause, symptoms, facts) for cause in candidates if cause not in confirmed]
+    ranked = tuple(explaining + likely + others)
+    return Triage(facts, snapshot, ranked, symptoms, bool(explaining or likely) if symptoms else bool(ranked))
+
+
+def with_symptom(report: Report, text: str) -> Report:
+    """`check --symptom`: the live report with the finding that explains the pasted error first, or, when none does,
+    the error's likely cause (TD800) first, with what would confirm it."""
+    symptoms = symptoms_in(list(enumerate(text.splitlines()[:20000], start=1)))
+    candidates = _ordered(list(dict.fromkeys(cause for _, _, causes in symptoms for cause in causes)), report.snapshot)
+    explaining = [d for d in report.diagnoses if cause_of(d) in candidates]
+    confirmed = {cause_of(d) for d in report.diagnoses}
+    likely = [_likely(cause, symptoms, read_pasted(text)) for cause in candidates if cause not in confirmed]
+    rest = [d for d in report.diagnoses if d not in explaining]
+    return replace(report, diagnoses=tuple(explaining + likely + rest))
+
+
+def _cpu_build_stated(facts: PastedFacts) -> bool:
+    """A Snapshot's torch without CUDA is a CPU build; a paste may say nothing of the build's CUDA ("Could not collect",
+    a version without its +tag), which is unknown: TD201 is kept only when the text states a CPU build."""
+    version = (facts.torch_version or facts.packages.get("torch"))
+    return (facts.torch_cuda is not None and facts.torch_cuda.value in ("None", "N/A")) or (
+        version is not None and version.value.endswith("+cpu"))
+
+
+def _ordered(candidates: list[str], snapshot: Snapshot) -> list[str]:
+    """The candidate causes of the pasted errors, the one the facts make likelier first: a GPU older than every
+    architecture of today's builds is "too old" rather than "too new"; NVML's mismatch inside a container is the image's
+    driver rather than a missing reboot."""
+    def weight(cause: str) -> int:
+        capabilities = [g.compute_capability for g in snapshot.nvml.gpus if g.compute_capability]
+        oldest = _oldest_arch_today()
+        if cause == "gpu-too-old-for-build" and capabilities and oldest and min(capabilities) < oldest:
+            return -1
+        if cause == "driver-in-container-image" and snapshot.system.container:
+            return -1
+        return 0
+
+    return sorted(candidates, key=weight)
+
+
+def _oldest_arch_today() -> tuple[int, int] | None:
+    """The oldest architecture the newest torch release's default CUDA build carries."""
+    kb = knowledge()
+    newest = kb.newest_release
+    archs = kb.arch_list(newest.latest, newest.pypi_linux_cuda) if newest.pypi_linux_cuda else None
+    targets = [parse_arch(a) for a in archs or ()]
+    capabilities = [t.capability for t in targets if t is not None]
+    return min(capabilities) if capabilities else None
+
+
+def cause_of(diagnosis: Diagnosis) -> str | None:
+    """The cause a finding names, in the symptoms' vocabulary."""
+    if diagnosis.code == "TD800":
+        return diagnosis.message.split(":", 1)[0]
+    if diagnosis.code == "TD120":
+        return "torchaudio-torch-mismatch" if "torchaudio" in diagnosis.message else "torchvision-torch-mismatch"
+    return CAUSE_OF_RULE.get(diagnosis.code)
+
+
+def _rank(severity: Severity) -> int:
+    return {Severity.ERROR: 2, Severity.WARNING: 1}.get(severity, 0)
+
+
+def _likely(cause_id: str, symptoms, facts: PastedFacts) -> Diagnosis:
+    """A cause the pasted error points to that no fact confirms: a warning when the error has no other known cause, a
+    note when it has several; never an error."""
+    cause = CAUSES[cause_id]
+    lines = [(n, line) for n, line, causes in symptoms if cause_id in causes]
+    alone = any(len(causes) == 1 for _, _, causes in symptoms if cause_id in causes)
+    decide = f" To confirm, paste {cause.decide}." if cause.decide else ""
+    return Diagnosis(
+        code="TD800", slug="pasted-error-points-to-cause", severity=Severity.WARNING if alone else Severity.INFO,
+        message=f"{cause_id}: the error you pasted points to this: {cause.title}",
+        explanation=f"The pasted text shows the error this cause produces; the facts that would confirm it were not in "
+                    f"the text.{decide} The usual remedy: {cause.remedy}.",
+        evidence=tuple(Evidence("pasted error", line[:300], f"line {n}") for n, line in lines[:3]),
+    )
+
+
+def pasted_snapshot(facts: PastedFacts) -> Snapshot:
+    """The facts as a Snapshot: what was pasted is set, everything else is "not probed" or None."""
+    created = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat()
+    reason = "pasted text: not probed"
+    torch_version = _value(facts.torch_version) or _value(facts.packages.get("torch"))
+    cuda = _torch_cuda(facts, torch_version)
+    kb = knowledge()
+    gpus = tuple(NvmlGpu(index=i, name=f.value, compute_capability=kb.capability_of_name(f.value))
+                 for i, f in enumerate(facts.gpus))
+    if not gpus and facts.gpu_sm is not None:
+        gpus = (NvmlGpu(index=0, name=f"a GPU of {_sm_text(facts.gpu_sm.value)}",
+                        compute_capability=parse_capability(_sm_text(facts.gpu_sm.value))),)
+    driver_cuda = _driver_cuda(facts.driver_cuda)
+    nvml = (NvmlInfo(status="ok", driver_version=_value(facts.driver_version), cuda_driver_version=driver_cuda,
+                     gpus=gpus) if gpus or facts.driver_version or driver_cuda else NvmlInfo(status="not-probed", error=reason))
+    if facts.nvml_error is not None:  # nvidia-smi's own words: NVML could not start
+        said = facts.nvml_error.value
+        nvml = NvmlInfo(status="failed", error=said, error_code=18 if "version mismatch" in said.lower() else None,
+                        driver_version=None, gpus=())
+    packages = {name: f.value for name, f in facts.packages.items() if name != "torch"}
+    torch = TorchInfo(status="not-probed", error=reason, cuda_error=_value(facts.cuda_error))
+    if torch_version:
+        torch = TorchInfo(
+            status="ok", version=torch_version, installed_version=torch_version,
+            local_tag=torch_version.split("+", 1)[1] if "+" in torch_version else None, cuda=cuda,
+            cuda_available=None if facts.cuda_available is None else facts.cuda_available.value == "True",
+            arch_list=tuple(facts.arch_list.value.split()) if facts.arch_list else (), packages=packages,
+            python_version=_value(facts.python_version), cuda_error=_value(facts.cuda_error),
+            devices=tuple(TorchDevice(g.index, g.name or "", g.compute_capability, 0) for g in gpus if g.compute_capability),
+        )
+    system = SystemInfo(os_name="Windows" if facts.os and "windows" in facts.os.value.lower() else "Linux",
+                        os_release=_value(facts.os), wsl="wsl2" if facts.wsl else None,
+                        container=_value(facts.container), nvidia_kernel_driver=_value(facts.kernel_module),
+                        system_driver_libraries=(f"/pasted/libnvidia-ml.so.{facts.nvml_library.value}",)
+                        if facts.nvml_library else ())
+    return Snapshot(created_at=created, torchdoctor_version=__version__,
+                    interpreter=InterpreterInfo(path="", source="pasted", reason="the pasted text", exists=False),
+                    torch=torch, nvml=nvml, system=system, project=ProjectInfo(root="", found_by="pasted text"))
+
+
+def _value(fact: Fact | None) -> str | None:
+    return fact.value if fact is not None else None
+
+
+def _sm_text(value: str) -> str:
+    """"120" or "12.0" as "12.0"."""
+    if "." in value:
+        return value
+    return f"{value[:-1]}.{value[-1]}" if len(value) >= 2 else value
+
+
+def _torch_cuda(facts: PastedFacts, version: str | None) -> str | None:
+    """The CUDA the build was made for: collect_env's line, else the version's +cuXYZ tag."""
+    if facts.torch_cuda is not None:
+        return None if facts.torch_cuda.value in ("None", "N/A") else facts.torch_cuda.value
+    tag = version.split("+", 1)[1] if version and "+" in version else ""
+    if tag.startswith("cu") and tag[2:].isdigit() and len(tag) >= 5:
+        return f"{tag[2:-1]}.{tag[-1]}"
+    return None
+
+
+def _driver_cuda(fact: Fact | None) -> int | None:
+    """"12.2" (nvidia-smi) or "11040" (torch's error) as CUDA's encoded version (12020)."""
+    if fact is None:
+        return None
+    if fact.value.isdigit():
+        return int(fact.value)
+    major, _, minor = fact.value.partition(".")
+    return int(major) * 1000 + int(minor or 0) * 10 if major.isdigit() and (minor or "0").isdigit() else None
+

@@ -1,0 +1,151 @@
+"""`torchdoctor triage`: the cause from pasted text. Real outputs (the recorded H100/H200 machines' nvidia-smi, -q,
+/proc/driver/nvidia/version, collect_env and pip list; this machine's own collect_env of a real CPU torch), error lines
+as PyTorch, NVIDIA's tools and pip print them, and arbitrary text, which must never crash the reader.
+The measure on real threads is benchmarks/triage_corpus.py."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from conftest import FIXTURES, run_cli
+from torchdoctor.model import Severity
+from torchdoctor.probes.pasted import MAX_BYTES, read_pasted
+from torchdoctor.render.triage import render_triage_markdown, render_triage_text
+from torchdoctor.workflow.triage import cause_of, triage
+
+CAPTURES = FIXTURES / "captures"
+K80_NO_KERNEL = ("GPU 0: Tesla K80 (UUID: GPU-1)\n"
+                 "RuntimeError: CUDA error: no kernel image is available for execution on the device\n")
+
+
+@pytest.mark.parametrize("machine", ["h100", "h200"])
+def test_a_healthy_machines_real_outputs_are_read_and_stay_silent(machine):
+    """nvidia-smi (table and -q), /proc/driver/nvidia/version, collect_env and pip list of a driver 580 machine with
+    torch 2.11.0+cu130: every fact read with its line, and nothing to report."""
+    facts = read_pasted((CAPTURES / f"{machine}-pasted.txt").read_text(encoding="utf-8"))
+    assert [g.value for g in facts.gpus] == [f"NVIDIA {machine.upper()}" + (" 80GB HBM3" if machine == "h100" else "")] \
+        or facts.gpus[0].value.startswith(f"NVIDIA {machine.upper()}")
+    assert facts.driver_version.value == "580.159.04" and facts.driver_cuda.value == "13.0"
+    assert facts.kernel_module.value == "580.159.04"
+    assert facts.torch_version.value == "2.11.0+cu130" and facts.torch_cuda.value == "13.0"
+    assert facts.cuda_available.value == "True"
+    assert facts.packages["torchvision"].value == "0.26.0" and facts.packages["triton"].value == "3.6.0"
+    result = triage((CAPTURES / f"{machine}-pasted.txt").read_text(encoding="utf-8"))
+    assert not [d for d in result.findings if d.severity >= Severity.WARNING], result.findings
+    assert "no problem found in what was pasted" in render_triage_text(result)
+
+
+@pytest.mark.real_torch
+def test_this_machines_real_collect_env_of_a_cpu_torch_beside_an_nvidia_gpu_is_a_cpu_build_error(real_torch_python):
+    """A real collect_env (this machine's CPU torch) pasted with an H100's nvidia-smi: the rule `check` runs names the
+    CPU build, as an error, and it explains the pasted "Torch not compiled with CUDA enabled"."""
+    collect_env = subprocess.run([real_torch_python, "-m", "torch.utils.collect_env"], capture_output=True, text=True,
+                                 timeout=120).stdout
+    nvidia_smi = (CAPTURES / "h100-pasted.txt").read_text(encoding="utf-8").split("$ cat /proc")[0]
+    error = "AssertionError: Torch not compiled with CUDA enabled\n"
+    result = triage(collect_env + "\n" + nvidia_smi + error)
+    import torch
+
+    assert result.facts.torch_version.value == torch.__version__
+    # torch 2.13's collect_env says "Could not collect" for a CPU build's CUDA: not read, and the +cpu tag decides
+    assert result.facts.torch_cuda is None or result.facts.torch_cuda.value == "None"
+    assert result.snapshot.torch.cuda is None
+    first = result.findings[0]
+    assert first.code == "TD201" and first.severity is Severity.ERROR and result.explained
+    assert cause_of(first) == "cpu-only-build"
+
+
+def test_an_error_alone_names_its_cause_as_a_warning_and_says_what_to_paste():
+    result = triage("Failed to initialize NVML: Driver/library version mismatch\n")
+    first = result.findings[0]
+    assert first.code == "TD231" and first.severity is Severity.ERROR  # nvidia-smi's words are NVML's refusal
+    only_error = triage("torch.cuda.is_available() is False\nUserWarning: CUDA initialization: The NVIDIA driver on "
+                        "your system is too old (found version 11040)\n")
+    assert cause_of(only_error.findings[0]) == "driver-too-old-for-build"
+    assert only_error.findings[0].severity is Severity.WARNING and "To confirm, paste" in only_error.findings[0].explanation
+    assert all(d.severity is not Severity.ERROR for d in only_error.findings)
+
+
+def test_the_facts_decide_between_the_causes_of_one_error():
+    """"no kernel image" is a GPU too new or too old for the build: a Kepler GPU is older than every build today."""
+    result = triage(K80_NO_KERNEL)
+    assert cause_of(result.findings[0]) == "gpu-too-old-for-build"
+    blackwell = triage("GPU 0: NVIDIA GeForce RTX 5090 (UUID: GPU-1)\n" + K80_NO_KERNEL.split("\n", 1)[1])
+    assert cause_of(blackwell.findings[0]) == "gpu-too-new-for-build"
+
+
+def test_a_driver_older_than_the_build_is_confirmed_from_nvidia_smi_and_the_torch_version():
+    header = "| NVIDIA-SMI 470.82.01    Driver Version: 470.82.01    CUDA Version: 11.4     |\n"
+    result = triage(header + "torch==2.5.1+cu124\nRuntimeError: The NVIDIA driver on your system is too old\n")
+    first = result.findings[0]
+    assert first.code == "TD230" and first.severity is Severity.ERROR and result.explained
+
+
+def test_what_was_not_pasted_is_unknown_and_the_report_asks_for_it():
+    result = triage("RuntimeError: CUDA error: no kernel image is available for execution on the device\n")
+    text = render_triage_text(result)
+    assert "unknown (not in the text" in text and "nvidia-smi -L" in text and "collect_env" in text
+    assert all(d.severity is not Severity.ERROR for d in result.findings)
+    markdown = render_triage_markdown(result)
+    assert markdown.startswith("### torchdoctor triage") and "**Not in the text**" in markdown
+
+
+def test_nothing_known_is_said_plainly():
+    result = triage("my training loop is slow, any ideas?\n")
+    assert not result.findings and "no problem found" in render_triage_text(result)
+    odd = triage("Traceback (most recent call last):\nValueError: something unrelated happened\n")
+    assert not odd.findings
+
+
+def test_the_cli_reads_stdin_and_files_and_says_when_a_file_cannot_be_read(tmp_path):
+    pasted = tmp_path / "report.txt"
+    pasted.write_text("Failed to initialize NVML: Driver/library version mismatch\n", encoding="utf-8")
+    result = run_cli("triage", str(pasted), "--format", "json")
+    assert result.code == 1, result.stderr
+    report = json.loads(result.stdout)
+    assert report["findings"][0]["code"] == "TD231" and report["symptoms"][0]["line"] == 1
+    piped = subprocess.run([sys.executable, "-m", "torchdoctor", "triage", "-"], input="nothing here\n",
+                           capture_output=True, text=True, timeout=60)
+    assert piped.returncode == 0 and "no problem found" in piped.stdout
+    missing = run_cli("triage", str(tmp_path / "nope.txt"))
+    assert missing.code == 2 and "cannot read" in missing.stderr and "Traceback" not in missing.stderr
+
+
+def test_secrets_and_control_characters_in_the_paste_are_not_echoed_and_size_is_capped():
+    text = ("torch==2.5.1+cu124\n"
+            "GPU: NVIDIA GeForce RTX 4090\x1b[31m\n"
+            "pip install torch --index-url https://reader:s3cret@mirror.example/whl/cu124\n"
+            "ERROR: No matching distribution found for torch\n")
+    rendered = render_triage_text(triage(text))
+    assert "s3cret" not in rendered and "\x1b" not in rendered
+    huge = triage("x" * (MAX_BYTES + 10) + "\nFailed to initialize NVML: Driver/library version mismatch\n")
+    assert huge.facts.truncated
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=3000))
+def test_arbitrary_text_never_crashes_the_reader_or_the_report(text):
+    result = triage(text)
+    render_triage_text(result)
+    render_triage_markdown(result)
+    assert all(d.severity is not Severity.ERROR or d.code != "TD800" for d in result.findings)
+
+
+def test_check_with_a_symptom_puts_the_finding_that_explains_it_first(tmp_path):
+    """A report on a machine (the recorded H100, which runs in a Docker container) with an error the user saw: its
+    likely cause leads, chosen by the machine's facts: NVML's mismatch inside a container is the image's driver."""
+    from conftest import SNAPSHOTS
+
+    error = tmp_path / "error.txt"
+    error.write_text("Failed to initialize NVML: Driver/library version mismatch\n", encoding="utf-8")
+    result = run_cli("check", "--snapshot", str(SNAPSHOTS / "h100-pypi.json"), "--symptom", str(error),
+                     "--format", "json", "--project", str(tmp_path))
+    findings = json.loads(result.stdout)["diagnoses"]
+    assert findings[0]["code"] == "TD800" and findings[0]["message"].startswith("driver-in-container-image")
+    assert findings[1]["message"].startswith("driver-kernel-module-mismatch")
