@@ -63,8 +63,13 @@ def test_this_machines_real_collect_env_of_a_cpu_torch_beside_an_nvidia_gpu_is_a
 
 def test_an_error_alone_names_its_cause_as_a_warning_and_says_what_to_paste():
     result = triage("Failed to initialize NVML: Driver/library version mismatch\n")
-    first = result.findings[0]
-    assert first.code == "TD231" and first.severity is Severity.ERROR  # nvidia-smi's words are NVML's refusal
+    # On a host a reboot cures it; inside an image with its own driver nothing but a rebuild does. The text does not say
+    # which: both are named, neither as an error (real threads of both: tests/fixtures/reports/).
+    assert [cause_of(d) for d in result.findings] == ["driver-kernel-module-mismatch", "driver-in-container-image"]
+    assert all(d.severity is Severity.INFO for d in result.findings)
+    inside = triage("root@5561000296a4:~# nvidia-smi\nFailed to initialize NVML: Driver/library version mismatch\n"
+                    "NVML library version: 610.43\n")
+    assert inside.findings[0].code == "TD800" and cause_of(inside.findings[0]) == "driver-in-container-image"
     only_error = triage("torch.cuda.is_available() is False\nUserWarning: CUDA initialization: The NVIDIA driver on "
                         "your system is too old (found version 11040)\n")
     assert cause_of(only_error.findings[0]) == "driver-too-old-for-build"
@@ -107,9 +112,13 @@ def test_the_cli_reads_stdin_and_files_and_says_when_a_file_cannot_be_read(tmp_p
     pasted = tmp_path / "report.txt"
     pasted.write_text("Failed to initialize NVML: Driver/library version mismatch\n", encoding="utf-8")
     result = run_cli("triage", str(pasted), "--format", "json")
-    assert result.code == 1, result.stderr
+    assert result.code == 0, result.stderr  # no error: the likely causes are named, neither confirmed
     report = json.loads(result.stdout)
-    assert report["findings"][0]["code"] == "TD231" and report["symptoms"][0]["line"] == 1
+    assert report["findings"][0]["code"] == "TD800" and report["symptoms"][0]["line"] == 1
+    confirmed = tmp_path / "confirmed.txt"
+    confirmed.write_text("| NVIDIA-SMI 470.82.01    Driver Version: 470.82.01    CUDA Version: 11.4     |\n"
+                         "torch==2.5.1+cu124\n", encoding="utf-8")
+    assert run_cli("triage", str(confirmed)).code == 1
     piped = subprocess.run([sys.executable, "-m", "torchdoctor", "triage", "-"], input="nothing here\n",
                            capture_output=True, text=True, timeout=60)
     assert piped.returncode == 0 and "no problem found" in piped.stdout

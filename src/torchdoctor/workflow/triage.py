@@ -28,10 +28,13 @@ from torchdoctor.snapshot import (
     TorchInfo,
 )
 
-PASTE_RULES = ("TD120", "TD121", "TD130", "TD201", "TD220", "TD221", "TD230", "TD231", "TD524", "TD525")
+PASTE_RULES = ("TD120", "TD121", "TD130", "TD201", "TD220", "TD221", "TD230", "TD524", "TD525")
 """The rules that run on pasted facts: each reads only facts a paste states (the GPU, the driver, the torch build,
 package versions, an error torch printed) and stays silent when one it needs is None. The others read what only a
-probe sees (files, devices, the environment, the project) and would take "not pasted" for "not there"."""
+probe sees (files, devices, the environment, the project) and would take "not pasted" for "not there": TD231 among
+them, which takes a machine not known to be a container for a host (a paste rarely says; NVML's refusal inside an
+image with its own driver reads the same, and a reboot cures nothing there), so a pasted mismatch stays a symptom
+with both causes named unless the text shows a container's shell (TD525)."""
 
 CAUSE_OF_RULE = {code: cause.id for cause in CAUSES.values() for code in cause.rules}
 
