@@ -47,6 +47,20 @@ def test_without_any_environment_the_python_on_path_is_checked_not_torchdoctors_
     assert info.source == "PATH" and info.path == str(python.parent / "python3")
 
 
+def test_under_uvx_torchdoctors_own_environment_first_on_path_is_skipped(tmp_path):
+    """`uvx torchdoctor` puts its tool environment's bin first on PATH (as here: the test runs in torchdoctor's own venv);
+    a project without .venv is the python after it, and the reason says what was skipped."""
+    if Path(sys.prefix).resolve() == Path(sys.base_prefix).resolve():
+        pytest.skip("torchdoctor runs in a base interpreter here: it has no environment of its own to skip")
+    user = make_venv(tmp_path / "user-env")
+    (tmp_path / "proj").mkdir()
+    own = Path(sys.prefix) / "bin"
+    info = choose_interpreter(tmp_path / "proj", environ={"PATH": f"{own}:{user.parent}"})
+    assert info.source == "PATH" and info.path == str(user.parent / "python3")
+    assert "past torchdoctor's own environment" in info.reason
+    assert info.path_python == str(user.parent / "python")
+
+
 @pytest.mark.parametrize("given", ["3.11", "python3.11", "cpython@3.11"])
 def test_explicit_python_as_a_version_is_found_on_path_as_uv_does(tmp_path, given):
     folder = tmp_path / "bin"

@@ -56,7 +56,8 @@ def choose_interpreter(
     environ: Mapping[str, str] | None = None,
 ) -> InterpreterInfo:
     environ = os.environ if environ is None else environ
-    path_python = shutil.which("python", path=environ.get("PATH")) or shutil.which("python3", path=environ.get("PATH"))
+    search = _without_own_environment(environ.get("PATH"))
+    path_python = shutil.which("python", path=search) or shutil.which("python3", path=search)
     path_env = environment_of(Path(path_python)) if path_python else None
     common: dict[str, Any] = {"path_python": path_python, "path_python_environment": path_env}
 
@@ -102,11 +103,13 @@ def choose_interpreter(
             environment=str(venv), exists=_usable(python), **common,
         )
 
-    on_path = first_python_on_path(environ.get("PATH"))
+    on_path = first_python_on_path(search)
+    skipped = search != environ.get("PATH")
     if on_path is not None:
         return InterpreterInfo(
             path=on_path, source="PATH",
-            reason=f"no active environment and no project .venv; {on_path} is the first python3/python on PATH",
+            reason=f"no active environment and no project .venv; {on_path} is the first python3/python on PATH"
+                   + (f" (past torchdoctor's own environment {sys.prefix}, which uvx and pipx put first)" if skipped else ""),
             environment=environment_of(Path(on_path)), **common,
         )
 
@@ -158,6 +161,17 @@ def _same_folder(one: Path, other: Path) -> bool:
         return one.resolve() == other.resolve()
     except (OSError, RuntimeError):
         return False
+
+
+def _without_own_environment(search: str | None) -> str | None:
+    """PATH without the folder of torchdoctor's own environment: `uvx torchdoctor` (and a tool install's shims) put it
+    first, and its python is torchdoctor's, never the project's."""
+    if search is None:
+        return None
+    own = Path(sys.prefix) / ("Scripts" if sys.platform == "win32" else "bin")
+    if Path(sys.prefix).resolve() == Path(sys.base_prefix).resolve():
+        return search  # torchdoctor runs in a base interpreter, not an environment of its own: nothing to skip
+    return os.pathsep.join(folder for folder in search.split(os.pathsep) if not (folder and _same_folder(Path(folder), own)))
 
 
 def first_python_on_path(search: str | None) -> str | None:
