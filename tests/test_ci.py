@@ -44,7 +44,11 @@ def test_github_format_prints_workflow_annotations_on_the_file(tmp_path):
     lines = result.stdout.splitlines()
     assert result.code == 1
     assert lines and all(line.startswith(("::error ", "::warning ", "::notice ")) for line in lines)
-    assert any(line.startswith("::error file=pyproject.toml,title=TD304 malformed-index-url::") for line in lines)
+    td304 = next(line for line in lines if "title=TD304 malformed-index-url::" in line)
+    text = (tmp_path / "project" / "pyproject.toml").read_text(encoding="utf-8").splitlines()
+    line = int(td304.split("line=")[1].split(",")[0])
+    assert td304.startswith("::error file=pyproject.toml,line=") and "[" in text[line - 1] and "url" in text[line - 1]
+    assert all("line=" in line for line in lines if "file=" in line), lines
 
 
 def test_sarif_is_a_code_scanning_document_with_a_location_per_result(tmp_path):
@@ -56,6 +60,31 @@ def test_sarif_is_a_code_scanning_document_with_a_location_per_result(tmp_path):
     assert {r["id"] for r in run["tool"]["driver"]["rules"]} == {r["ruleId"] for r in run["results"]}
     assert all(r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "pyproject.toml" for r in run["results"])
     assert {r["level"] for r in run["results"]} <= {"error", "warning", "note"}
+    assert all(r["locations"][0]["physicalLocation"]["region"]["startLine"] >= 1 for r in run["results"])
+    assert all(len(r["partialFingerprints"]["torchdoctor/v1"]) == 32 for r in run["results"])
+
+
+def test_sarif_uris_are_relative_to_the_repository_root_found_by_walking_up(tmp_path):
+    """A project in a subfolder of a repository (a `.git` above it, no git run): code scanning resolves the URI from
+    the repository root, with the folder in it, percent-encoded."""
+    (tmp_path / ".git").mkdir()
+    project = tmp_path / "services" / "my model"
+    project.mkdir(parents=True)
+    (project / "pyproject.toml").write_text((NIGHTLY / "pyproject.toml").read_text(encoding="utf-8"), encoding="utf-8")
+    run = json.loads(run_cli("check", "--no-machine", "--project", str(project), "--format", "sarif").stdout)["runs"][0]
+    assert run["originalUriBaseIds"]["SRCROOT"]["uri"] == tmp_path.resolve().as_uri() + "/"
+    assert {r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in run["results"]} == {
+        "services/my%20model/pyproject.toml"}
+
+
+def test_a_selector_that_matches_no_rule_and_an_unusable_setting_exit_2(tmp_path):
+    project = nightly_project(tmp_path)
+    typo = run_cli("check", "--no-machine", "--project", str(project), "--select", "TD9")
+    assert typo.code == 2 and "TD9 matches no rule" in typo.stderr
+    (project / "pyproject.toml").write_text((project / "pyproject.toml").read_text() + '\n[tool.torchdoctor]\nfail-on = "warnings"\n')
+    setting = run_cli("check", "--no-machine", "--project", str(project), "-q")
+    assert setting.code == 2 and "fail-on = 'warnings'" in setting.stdout
+    assert "[tool.torchdoctor] has a setting it cannot use" in setting.stderr
 
 
 def test_tool_torchdoctor_ignore_select_and_fail_on_are_honoured(tmp_path):

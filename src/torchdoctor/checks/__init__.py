@@ -13,6 +13,7 @@ from torchdoctor.checks import (  # noqa: F401  (importing registers the rules)
     performance,
     project_config,
     substrate,
+    symptoms,
     torch_install,
     wsl_container,
 )

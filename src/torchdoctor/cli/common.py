@@ -164,6 +164,12 @@ def codes(values: list[str]) -> list[str]:
     wrong = [code for code in codes if not re.match(r"^TD\d{0,3}$", code)]
     if wrong:
         raise UsageError(f"{', '.join(wrong)} is not a code or prefix (TD, TD3, TD301; `torchdoctor rules` lists them)")
+    from torchdoctor.workflow import rule_codes
+
+    known = rule_codes()
+    matching_none = [code for code in codes if not any(rule.startswith(code) for rule in known)]
+    if matching_none:  # as ruff does for a selector that selects nothing: a typo must not pass green
+        raise UsageError(f"{', '.join(matching_none)} matches no rule (`torchdoctor rules` lists them)")
     return codes
 
 

@@ -7,8 +7,10 @@ location for code scanning to show it).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import urllib.parse
 import re
 from pathlib import Path
 
@@ -21,7 +23,10 @@ _PLACE = re.compile(r"^(?P<path>.+?)(?::(?P<line>\d+)(?::(?P<column>\d+))?)?$")
 
 
 def place(diagnosis: Diagnosis, root: str) -> tuple[str, int | None, int | None] | None:
-    """(path relative to the project, line, column) of the first evidence read from a file in the project."""
+    """(path relative to the project, line, column) of the first evidence read from a file in the project. Evidence
+    that names the file without a line (a requirement, an index URL) is found in the file's text; the first evidence
+    placed on a line wins, else the first on a file."""
+    on_file = None
     for evidence in diagnosis.evidence:
         match = _PLACE.match(evidence.source or "")
         if match is None:
@@ -36,8 +41,50 @@ def place(diagnosis: Diagnosis, root: str) -> tuple[str, int | None, int | None]
         if not (Path(root) / relative).is_file():
             continue
         line, column = match.group("line"), match.group("column")
-        return relative.as_posix(), int(line) if line else None, int(column) if column else None
-    return None
+        if line is not None:
+            return relative.as_posix(), int(line), int(column) if column else None
+        found = _locate(Path(root) / relative, evidence.value)
+        if found is not None:
+            return relative.as_posix(), found[0], found[1]
+        on_file = on_file or (relative.as_posix(), None, None)
+    return on_file
+
+
+_TEXTS: dict[Path, str] = {}
+
+
+def _locate(path: Path, value: str) -> tuple[int, int] | None:
+    """The first line and column where `value` (a requirement, an index name or URL, as the evidence shows it, or the
+    quoted string inside it: evidence writes `url = '…'` where the file may have double quotes) is written in the file;
+    never a redacted value, never one shorter than 3 characters."""
+    needles = [value.strip(), *(m.group(2) for m in re.finditer(r"(['\"])(.{3,}?)\1", value))]
+    needles = [n for n in needles if 3 <= len(n) <= 500 and "\n" not in n and "***" not in n]
+    if not needles:
+        return None
+    if path not in _TEXTS:
+        try:
+            with open(path, encoding="utf-8", errors="replace") as handle:
+                _TEXTS[path] = handle.read(4 << 20)
+        except OSError:
+            _TEXTS[path] = ""
+        if len(_TEXTS) > 64:
+            _TEXTS.pop(next(iter(_TEXTS)))
+    text = _TEXTS[path]
+    offset = next((o for o in (text.find(n) for n in needles) if o >= 0), -1)
+    if offset < 0:
+        return None
+    line = text.count("\n", 0, offset) + 1
+    return line, offset - (text.rfind("\n", 0, offset) + 1) + 1
+
+
+def repository_root(start: str) -> Path:
+    """The folder holding `.git` at or above `start` (a worktree's `.git` file counts), found by walking up, never by
+    running git; `start` itself when there is none."""
+    folder = Path(start).resolve()
+    for candidate in (folder, *folder.parents):
+        if (candidate / ".git").exists():
+            return candidate
+    return folder
 
 
 def _escape(text: str, property_value: bool = False) -> str:
@@ -72,10 +119,20 @@ def render_github(report: Report) -> str:
     return "\n".join(lines) + ("\n" if lines else "")
 
 
+def _relative_uri(path: Path, repository: Path) -> str:
+    """The file as a URI reference relative to the repository root, percent-encoded (a space, `#`, `%` in a folder name)."""
+    try:
+        relative = path.resolve().relative_to(repository).as_posix()
+    except (ValueError, OSError, RuntimeError):
+        relative = path.name
+    return urllib.parse.quote(relative, safe="/")
+
+
 def render_sarif(report: Report) -> str:
     from torchdoctor.checks import RULES
 
     root = report.snapshot.project.root
+    repository = repository_root(root) if root else Path.cwd()
     codes = sorted({d.code for d in report.diagnoses})
     rules = [{"id": code, "name": RULES[code].slug, "shortDescription": {"text": RULES[code].summary},
               "help": {"text": f"`torchdoctor rules` and docs/rules.md explain {code} in full"}}
@@ -86,18 +143,22 @@ def render_sarif(report: Report) -> str:
         region = {"startLine": where[1]} if where[1] else {}
         if where[1] and where[2]:
             region["startColumn"] = where[2]
-        location = {"physicalLocation": {"artifactLocation": {"uri": where[0], "uriBaseId": "PROJECTROOT"},
+        uri = _relative_uri(Path(root) / where[0] if root else Path(where[0]), repository)
+        location = {"physicalLocation": {"artifactLocation": {"uri": uri, "uriBaseId": "SRCROOT"},
                                          **({"region": region} if region else {})}}
         results.append({
             "ruleId": diagnosis.code, "level": SARIF_LEVELS[diagnosis.severity],
             "message": {"text": diagnosis.message + (f"\n\n{diagnosis.explanation}" if diagnosis.explanation else "")},
             "locations": [location],
+            # Stable across runs and line moves, so code scanning keeps one alert per finding.
+            "partialFingerprints": {"torchdoctor/v1": hashlib.sha256(
+                f"{diagnosis.code}\0{uri}\0{diagnosis.message}".encode("utf-8", "replace")).hexdigest()[:32]},
         })
     document = {
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json", "version": "2.1.0",
         "runs": [{
             "tool": {"driver": {"name": "torchdoctor", "version": __version__, "rules": rules}},
-            "originalUriBaseIds": {"PROJECTROOT": {"uri": Path(root).resolve().as_uri() + "/"}},
+            "originalUriBaseIds": {"SRCROOT": {"uri": repository.as_uri() + "/"}},
             "results": results,
         }],
     }

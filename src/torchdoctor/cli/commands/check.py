@@ -43,6 +43,11 @@ def run(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(render(report, args.format, use_color(args.color), verbose=args.verbose))
     sys.stdout.flush()
+    if any(d.code == "TD001" and "[tool.torchdoctor]" in d.message for d in report.diagnoses):
+        # A setting torchdoctor cannot use (an unknown key, a selector that is no code, fail-on = "warnings"): as ruff
+        # does for its configuration, the run is not a pass, whatever was found.
+        print("torchdoctor: [tool.torchdoctor] has a setting it cannot use (TD001 above)", file=sys.stderr)
+        return ExitCode.USAGE
     return ExitCode.FINDINGS if report.fails(fail_on(snapshot, args.fail_on)) else ExitCode.CLEAN
 
 
