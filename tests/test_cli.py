@@ -203,3 +203,16 @@ def test_ctrl_c_before_a_command_starts_is_the_same_line_and_130(monkeypatch, ca
     monkeypatch.setattr(parser, "build_parser", interrupted)
     assert cli.main(["check"]) == 130
     assert capsys.readouterr().err == "torchdoctor: interrupted\n"
+
+
+def test_rules_explains_the_ones_named_and_lists_them_as_json():
+    """As `ruff rule F401`: `rules TD523` shows one rule in full; a prefix shows its area; JSON lists them all."""
+    one = run_cli("rules", "td523")
+    assert one.code == 0 and one.stdout.startswith("TD523 shared-memory-too-small") and "What it detects:" in one.stdout
+    area = run_cli("rules", "TD52", "--format", "markdown")
+    assert "### TD523 `shared-memory-too-small`" in area.stdout and "### TD301" not in area.stdout
+    listed = json.loads(run_cli("rules", "--format", "json").stdout)
+    assert {"code", "slug", "summary", "what_it_detects", "why_it_matters", "fix_safety", "fixes"} <= set(listed[0])
+    assert [r["code"] for r in listed] == sorted(r["code"] for r in listed)
+    unknown = run_cli("rules", "TD99")
+    assert unknown.code == 2 and "TD99 matches no rule" in unknown.stderr

@@ -162,8 +162,9 @@ def build_parser() -> argparse.ArgumentParser:
     triage.add_argument("file", nargs="?", metavar="FILE|-", help="the text (default: standard input)")
     triage.add_argument("--format", choices=("text", "json", "markdown"), default="text")
 
-    rules = commands.add_parser("rules", help="list every check torchdoctor runs")
-    rules.add_argument("--format", choices=("text", "markdown"), default="text")
+    rules = commands.add_parser("rules", help="list every check torchdoctor runs, or explain the ones named")
+    rules.add_argument("codes", nargs="*", metavar="CODE", help="a rule (TD301) or a prefix (TD3): show it in full")
+    rules.add_argument("--format", choices=("text", "markdown", "json"), default="text")
     return parser
 
 

@@ -34,3 +34,22 @@ def render_rules_markdown(rules: Mapping[str, Rule]) -> str:
         for section in SECTIONS:
             out += [f"**{section}.** {rule.fix_safety if section == 'Fix safety' else rule.section(section)}", ""]
     return "\n".join(out)
+
+
+def render_rule_text(rule: Rule) -> str:
+    """`torchdoctor rules TD301`: one rule in full, as `ruff rule F401` shows one."""
+    import textwrap
+
+    out = [f"{rule.code} {rule.slug}", "", rule.summary, ""]
+    for section in SECTIONS:
+        text = rule.fix_safety if section == "Fix safety" else rule.section(section)
+        out += [f"{section}:", *textwrap.wrap(text, 96, initial_indent="    ", subsequent_indent="    "), ""]
+    return "\n".join(out)
+
+
+def rules_plain(rules: Mapping[str, Rule]) -> list[dict]:
+    """`rules --format json`: every rule's code, slug, summary, sections and declared fix kinds."""
+    return [{"code": rule.code, "slug": rule.slug, "summary": rule.summary,
+             **{section.lower().replace(" ", "_"): (rule.fix_safety if section == "Fix safety" else rule.section(section))
+                for section in SECTIONS},
+             "fixes": [kind.value for kind in rule.fixes]} for rule in (rules[code] for code in sorted(rules))]

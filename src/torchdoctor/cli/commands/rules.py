@@ -5,12 +5,30 @@ from __future__ import annotations
 import argparse
 import sys
 
-from torchdoctor.cli import ExitCode
+from torchdoctor.cli import ExitCode, UsageError
 
 
 def run(args: argparse.Namespace) -> int:
-    from torchdoctor.render.rules import render_rules_markdown, render_rules_text
+    """Every rule, or the ones named (`rules TD301 TD4`: a code or a prefix), as text, Markdown or JSON."""
+    import json
+
+    from torchdoctor.render.rules import render_rule_text, render_rules_markdown, render_rules_text, rules_plain
     from torchdoctor.workflow import rules
 
-    sys.stdout.write(render_rules_markdown(rules()) if args.format == "markdown" else render_rules_text(rules()))
+    everything = rules()
+    chosen = everything
+    if args.codes:
+        wanted = [code.upper() for code in args.codes]
+        chosen = {code: rule for code, rule in everything.items() if any(code.startswith(w) for w in wanted)}
+        unknown = [w for w in wanted if not any(code.startswith(w) for code in everything)]
+        if unknown:
+            raise UsageError(f"{', '.join(unknown)} matches no rule (`torchdoctor rules` lists them)")
+    if args.format == "json":
+        sys.stdout.write(json.dumps(rules_plain(chosen), indent=2) + "\n")
+    elif args.format == "markdown":
+        sys.stdout.write(render_rules_markdown(chosen))
+    elif args.codes:
+        sys.stdout.write("\n".join(render_rule_text(chosen[code]) for code in sorted(chosen)))
+    else:
+        sys.stdout.write(render_rules_text(chosen))
     return ExitCode.CLEAN
