@@ -23,6 +23,9 @@ Runs on the development machine (2 cores), 2026-12-06, 38 projects (about 20 s):
   defect column 0.
 - judged on 21 real projects that are not in this repository (gathered 2026-12-06, `--field` pointed at them): before
   those three changes offered 48, curable 71; after, offered 60, curable 90; every defect column 0 both times.
+- then findings that differ only in the selection they name became one (issue 31: ten extras installing the same
+  torch gave ten warnings): curable counts findings as the report shows them, 73 on the field and 78 outside; the
+  same run with the merging switched off gives 90 and 90, so no finding lost its cure.
 """
 
 from __future__ import annotations

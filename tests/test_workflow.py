@@ -92,3 +92,23 @@ def test_the_workflows_bench_time_is_the_gemm_tests_default():
     from torchdoctor.workflow.probing import BENCH_SECONDS
 
     assert BENCH_SECONDS == DEFAULT_SECONDS
+
+
+def test_findings_that_differ_only_in_the_selection_are_one_naming_the_others():
+    """Ten extras that install the same torch gave ten identical warnings (issue 31, item 6): one finding now, at the
+    highest severity, naming the other selections; a finding of another build stays its own."""
+    from torchdoctor.model import Diagnosis, Evidence, Severity
+    from torchdoctor.workflow.diagnosing import merge_selections
+
+    def finding(selection: str, build: str = "2.11.0+cu130", severity=Severity.WARNING) -> Diagnosis:
+        return Diagnosis("TD232", "project-build-needs-newer-driver", severity,
+                         f"`uv sync {selection}` installs torch {build}, which needs a newer driver",
+                         f"`uv sync {selection}` installs a build that will not work here.",
+                         (Evidence("locked torch", build, f"uv.lock ({selection})"),))
+
+    extras = [finding(f"--extra e{n}") for n in range(10)]
+    merged = merge_selections([*extras, finding("--extra old", build="2.4.0+cu118")])
+    assert len(merged) == 2
+    assert merged[0].message.endswith("(the same with --extra e1, --extra e2, --extra e3, --extra e4, --extra e5, "
+                                      "--extra e6 and 3 more)")
+    assert len(merged[0].evidence) == 8 and merged[1].message.startswith("`uv sync --extra old`")

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from torchdoctor.checks import PROJECT_RULES, assess_gemm, run_checks
 from torchdoctor.model import Diagnosis, Report, Severity
@@ -49,7 +50,41 @@ def diagnose(snapshot: Snapshot, selection: Selection | None = None) -> Report:
         # Nothing of this machine was probed (`check --no-machine`, a fleet run, or a recording of either): only the
         # rules that read the project's files, and the fleet's own, which read what each rank reported.
         kept = [d for d in kept if d.code in PROJECT_RULES or d.code.startswith("TD7")]
-    return Report(snapshot=snapshot, diagnoses=prove_offers(snapshot, kept), gemm=assess_gemm(snapshot))
+    return Report(snapshot=snapshot, diagnoses=prove_offers(snapshot, merge_selections(kept)), gemm=assess_gemm(snapshot))
+
+
+SELECTION = re.compile(r"`uv sync(?: --[a-z-]+(?: [^`\s]+)?)*`")
+
+
+def merge_selections(diagnoses: Iterable[Diagnosis]) -> list[Diagnosis]:
+    """Findings that differ only in the selection they name (`uv sync --extra a`, `--extra b`: the same torch, the same
+    cure) are one finding: the first (a plain `uv sync` before the extras), at the highest severity, naming the others."""
+    groups: dict[tuple, list[Diagnosis]] = {}
+    order: list[tuple] = []
+    for diagnosis in diagnoses:
+        named = SELECTION.findall(diagnosis.message)
+        key: tuple = ((diagnosis.code, SELECTION.sub("`…`", diagnosis.message), SELECTION.sub("`…`", diagnosis.explanation),
+                       diagnosis.fix, diagnosis.alternatives, diagnosis.no_fix) if len(named) == 1 else (id(diagnosis),))
+        if key not in groups:
+            order.append(key)
+        groups.setdefault(key, []).append(diagnosis)
+    merged = []
+    for key in order:
+        group = groups[key]
+        first = group[0]
+        if len(group) == 1:
+            merged.append(first)
+            continue
+        others = [SELECTION.findall(d.message)[0].strip("`").removeprefix("uv sync ") for d in group[1:]]
+        shown = ", ".join(others[:6]) + (f" and {len(others) - 6} more" if len(others) > 6 else "")
+        evidence = tuple(dict.fromkeys(e for d in group for e in d.evidence))[:8]
+        merged.append(replace(first, severity=max((d.severity for d in group), key=_weight), evidence=evidence,
+                              message=f"{first.message} (the same with {shown})"))
+    return merged
+
+
+def _weight(severity: Severity) -> int:
+    return {Severity.ERROR: 2, Severity.WARNING: 1}.get(severity, 0)
 
 
 def rules() -> dict:
