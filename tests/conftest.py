@@ -106,6 +106,9 @@ def private_cache(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("UV_PYTHON_DOWNLOADS", "never")
     # No test reads the real nightly index: what it publishes changes daily. The local index still answers.
     monkeypatch.setenv("TORCHDOCTOR_OFFLINE", "1")
+    # The text report fits COLUMNS; Textual's headless apps set it for the process, and a test after one would see it.
+    monkeypatch.delenv("COLUMNS", raising=False)
+    monkeypatch.delenv("LINES", raising=False)
 
 
 def contains(bigger, smaller) -> bool:

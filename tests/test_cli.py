@@ -188,7 +188,7 @@ def test_reports_say_what_each_platform_gets():
     assert [r["platform"] for r in resolutions["this_machine"]] == ["this-machine"]
     text = run_cli("check", "--snapshot", snapshot, "--project", str(project), "--color", "never").stdout
     assert "builds   from pyproject.toml (predicted)  Linux x86_64" in text
-    assert "uv sync                          2.11 (cu128)       2.11 (cu128)       ≥2.15 (cpu)        ≥2.15 (cpu)" in text
+    assert "uv sync                          2.11 (cu128)    2.11 (cu128)    ≥2.15 (cpu)     ≥2.15 (cpu)" in text
 
 
 def test_ctrl_c_before_a_command_starts_is_the_same_line_and_130(monkeypatch, capsys):
@@ -216,3 +216,18 @@ def test_rules_explains_the_ones_named_and_lists_them_as_json():
     assert [r["code"] for r in listed] == sorted(r["code"] for r in listed)
     unknown = run_cli("rules", "TD99")
     assert unknown.code == 2 and "TD99 matches no rule" in unknown.stderr
+
+
+def test_at_80_columns_the_report_fits_and_the_builds_table_keeps_every_variant(tmp_path, monkeypatch):
+    """COLUMNS=80 (issue 31, item 2): the text wraps to the terminal and the builds table, too wide for it, becomes one
+    line per platform with each cell whole: the CUDA variant it exists to show is never cut."""
+    project = write_project(tmp_path / "p", (CASES / "nightly-cu128-wsl2" / "pyproject.toml").read_text(encoding="utf-8"))
+    result = run_cli("check", "--no-machine", "--project", str(project), env={"COLUMNS": "80"})
+    paths = ("torchdoctor 0.1.0 — ", "✖ project", "      → torchdoctor fix", "problems found")  # lines that hold a path
+    wrapped = [line for line in result.stdout.splitlines() if not line.startswith(paths)]
+    assert all(len(line) <= 80 for line in wrapped), [line for line in wrapped if len(line) > 80]
+    assert "Linux x86_64    >=2.10.0.dev0 (cu128)" in result.stdout and "(cu…" not in result.stdout
+    from torchdoctor.cli.common import fit
+
+    monkeypatch.setenv("COLUMNS", "40")  # the spinner's line: wider than the terminal, it would leave a line per tick
+    assert len(fit("⠋ torchdoctor: waiting for torch, NVML in /a/very/long/path/to/python3 (3.7 s)")) == 39

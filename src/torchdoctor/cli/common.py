@@ -86,8 +86,8 @@ class Progress:
             waiting = [label for name, label in self.PARTS.items() if name not in self.done]
             elapsed = time.monotonic() - self.started
             what = ", ".join(waiting) + (f" in {self.python}" if "torch" not in self.done and self.python else "")
-            sys.stderr.write(f"\r\x1b[K{frames[int(elapsed * 10) % len(frames)]} torchdoctor: waiting for {what} "
-                             f"({elapsed:.1f} s)")
+            status = f"{frames[int(elapsed * 10) % len(frames)]} torchdoctor: waiting for {what} ({elapsed:.1f} s)"
+            sys.stderr.write(f"\r\x1b[K{fit(status)}")
             sys.stderr.flush()
             self._shown = True
             self._stop.wait(0.1)
@@ -148,12 +148,30 @@ class BenchProgress:
             text = f"{record['dtype']} {record['median']:.1f} TFLOP/s"
         else:
             text = self.PHASES.get(str(event), str(event))
-        sys.stderr.write(f"\r\x1b[Ktorchdoctor: GEMM test: {text}")
+        sys.stderr.write(f"\r\x1b[K{fit(f'torchdoctor: GEMM test: {text}')}")
         sys.stderr.flush()
 
     def finish(self) -> None:
         sys.stderr.write("\r\x1b[K")
         sys.stderr.flush()
+
+
+def terminal_columns() -> int:
+    """COLUMNS when set, else the terminal's width, else 100 (output that is piped)."""
+    import shutil
+
+    try:
+        return max(20, int(os.environ["COLUMNS"]))
+    except (KeyError, ValueError):
+        pass
+    return shutil.get_terminal_size((100, 24)).columns if sys.stderr.isatty() or sys.stdout.isatty() else 100
+
+
+def fit(status: str) -> str:
+    """A status line cut to the terminal's width: a line wider than the terminal wraps, and "\r" then returns only to
+    the start of its last part, leaving one line per tick."""
+    width = terminal_columns() - 1
+    return status if len(status) <= width else status[: max(0, width - 1)] + "…"
 
 
 def codes(values: list[str]) -> list[str]:

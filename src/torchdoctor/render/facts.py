@@ -193,7 +193,7 @@ BUILDS_COLUMN = 19
 MAX_BUILD_ROWS = 8
 
 
-def build_cell(resolution: Resolution) -> str:
+def build_cell(resolution: Resolution, limit: int | None = BUILDS_COLUMN) -> str:
     """One platform's torch for one selection, short: "2.8.0+cu128", "2.11 (cu130)", "none", "not resolved"."""
     if resolution.note and not resolution.packages:
         return "not resolved"
@@ -205,10 +205,10 @@ def build_cell(resolution: Resolution) -> str:
     else:
         newest = torch.series if torch.releases or not torch.series else f"≥{torch.series}"  # past the tables
         text = f"{newest or torch.specifier or 'any'} ({torch.build or '?'})"
-    return text if len(text) < BUILDS_COLUMN else text[: BUILDS_COLUMN - 2] + "…"
+    return text if limit is None or len(text) < limit else text[: limit - 2] + "…"
 
 
-def build_rows(snapshot: Snapshot) -> tuple[str, list[str], list[tuple[str, list[str]]]]:
+def build_rows(snapshot: Snapshot, limit: int | None = BUILDS_COLUMN) -> tuple[str, list[str], list[tuple[str, list[str]]]]:
     """(title, platform labels, rows of (selection, cells)) for the table of what each platform gets: the
     plain install, then each extra or group whose torch differs from it somewhere (at most MAX_BUILD_ROWS)."""
     model = project_model(snapshot)
@@ -219,7 +219,8 @@ def build_rows(snapshot: Snapshot) -> tuple[str, list[str], list[tuple[str, list
     rows: list[tuple[str, list[str]]] = []
     default_cells = None
     for selection in model.selections:
-        cells = [build_cell(next(r for r in model.for_platform(p.key) if r.selection == selection.label)) for p in PLATFORMS]
+        cells = [build_cell(next(r for r in model.for_platform(p.key) if r.selection == selection.label), limit)
+                 for p in PLATFORMS]
         if selection.option is None:
             default_cells = cells
         elif cells == default_cells:
@@ -228,14 +229,22 @@ def build_rows(snapshot: Snapshot) -> tuple[str, list[str], list[tuple[str, list
     return title, labels, rows[:MAX_BUILD_ROWS]
 
 
-def build_lines(snapshot: Snapshot) -> list[str]:
-    """The table as fixed-width text lines, for the text report."""
-    title, labels, rows = build_rows(snapshot)
+def build_lines(snapshot: Snapshot, width: int = 120) -> list[str]:
+    """The table as text lines no wider than `width`, every cell whole (the CUDA variant is what the table is for):
+    columns as wide as their longest cell where they fit, else one line per platform under each selection."""
+    title, labels, rows = build_rows(snapshot, limit=None)
     if not rows:
         return []
     first = max(len(title), *(len(name) for name, _ in rows)) + 2
-    lines = [title.ljust(first) + "".join(label.ljust(BUILDS_COLUMN) for label in labels).rstrip()]
-    lines += [name.ljust(first) + "".join(cell.ljust(BUILDS_COLUMN) for cell in cells).rstrip() for name, cells in rows]
+    column = max(len(text) for text in [*labels, *(cell for _, cells in rows for cell in cells)]) + 2
+    if first + column * len(labels) <= width:
+        lines = [title.ljust(first) + "".join(label.ljust(column) for label in labels).rstrip()]
+        return lines + [name.ljust(first) + "".join(cell.ljust(column) for cell in cells).rstrip() for name, cells in rows]
+    label_width = max(len(label) for label in labels) + 2
+    lines = [title]
+    for name, cells in rows:
+        lines.append(f"{name}:")
+        lines += [f"  {label.ljust(label_width)}{cell}" for label, cell in zip(labels, cells)]
     return lines
 
 

@@ -13,6 +13,34 @@ from torchdoctor.render.facts import bench_lines, build_lines, gpu_lines, machin
 ICONS = {Severity.ERROR: "✖", Severity.WARNING: "▲", Severity.INFO: "●"}
 COLORS = {Severity.ERROR: "31", Severity.WARNING: "33", Severity.INFO: "36"}
 WIDTH = 100
+"""The widest a text report wraps to; narrower terminals (COLUMNS, or the terminal's own width) get their width."""
+
+
+def width() -> int:
+    import os
+    import shutil
+    import sys
+
+    try:
+        columns = int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        if not sys.stdout.isatty():
+            return WIDTH
+        columns = shutil.get_terminal_size((WIDTH, 24)).columns
+    return max(40, min(WIDTH, columns - 1))
+
+
+def table_width() -> int:
+    """What the builds table may take after its label: the terminal's width (COLUMNS, or the terminal's own), and no
+    limit when the report is piped (a file or a CI log does not wrap)."""
+    import os
+    import shutil
+    import sys
+
+    try:
+        return int(os.environ["COLUMNS"]) - 12
+    except (KeyError, ValueError):
+        return shutil.get_terminal_size((WIDTH, 24)).columns - 12 if sys.stdout.isatty() else 10_000
 
 
 _AREA_OF_FAMILY = {"TD0": "project", "TD1": "torch", "TD2": "gpu", "TD3": "project", "TD4": "project",
@@ -41,7 +69,7 @@ def render_text(report: Report, *, color: bool = False, verbose: bool = False) -
     else:
         machine = [("machine", [machine_line(snapshot)]), ("gpu", gpu_lines(snapshot)),
                    ("python", [python_line(snapshot)]), ("torch", [torch_line(snapshot)])]
-    facts = [*machine, ("project", [project_line(snapshot)]), ("builds", build_lines(snapshot)),
+    facts = [*machine, ("project", [project_line(snapshot)]), ("builds", build_lines(snapshot, table_width())),
              ("gemm", bench_lines(report))]
     worst: dict[str | None, Severity] = {}
     for diagnosis in report.diagnoses:
@@ -104,8 +132,9 @@ def fix_target(report: Report) -> str:
 def diagnosis_lines(diagnosis: Diagnosis, paint, where: str = "", verbose: bool = True) -> list[str]:
     severity = diagnosis.severity
     head = paint(f"{ICONS[severity]} {severity.value:<7} {diagnosis.code} {diagnosis.slug}", COLORS[severity])
-    lines = [head, *textwrap.wrap(diagnosis.message, WIDTH, initial_indent="  ", subsequent_indent="  ")]
-    lines.extend(textwrap.wrap(diagnosis.explanation, WIDTH, initial_indent="  why: ", subsequent_indent="       "))
+    columns = width()
+    lines = [head, *textwrap.wrap(diagnosis.message, columns, initial_indent="  ", subsequent_indent="  ")]
+    lines.extend(textwrap.wrap(diagnosis.explanation, columns, initial_indent="  why: ", subsequent_indent="       "))
     if diagnosis.evidence and verbose:
         lines.append("  evidence:")
         for item in diagnosis.evidence:
@@ -123,7 +152,7 @@ def diagnosis_lines(diagnosis: Diagnosis, paint, where: str = "", verbose: bool 
             lines.append(paint(f"  fix: {fix.title}; run it yourself:", "32"))
             lines.extend(f"      $ {command}" for command in fix.commands)
     if diagnosis.no_fix:
-        lines.extend(textwrap.wrap(diagnosis.no_fix, WIDTH, initial_indent="  no automatic fix: ",
+        lines.extend(textwrap.wrap(diagnosis.no_fix, columns, initial_indent="  no automatic fix: ",
                                    subsequent_indent="       "))
     for number, alternative in enumerate(diagnosis.alternatives, start=1):
         lines.append(paint(f"  or ({alternative.applicability.value}): {alternative.title}", "32"))
