@@ -557,6 +557,30 @@ class ProjectFileError:
 
 
 @dataclass(frozen=True)
+class DeviceAssignment:
+    """Where the project's own code sets CUDA_VISIBLE_DEVICES (read with `ast`, never run)."""
+
+    path: str
+    """Relative to the project root."""
+    line: int
+    value: str | None = None
+    """The literal assigned ("1", "0,1"); None when it is computed."""
+    cuda_used_at: int | None = None
+    """The line of a CUDA call before it in the same function or module body: the assignment comes too late there."""
+
+
+@dataclass(frozen=True)
+class CodeScan:
+    """The scan of the project's .py files: how far it went and what it found."""
+
+    files: int = 0
+    truncated: bool = False
+    """The caps (files, time) stopped it before every file was read."""
+    assignments: tuple[DeviceAssignment, ...] = ()
+    duration_s: float | None = None
+
+
+@dataclass(frozen=True)
 class ProjectInfo:
     """The project directory's files that decide which torch gets installed."""
 
@@ -570,6 +594,8 @@ class ProjectInfo:
     dockerfiles: tuple[str, ...] = ()
     errors: tuple[ProjectFileError, ...] = ()
     requirement_lines: tuple[RequirementLine, ...] = ()
+    code_scan: CodeScan | None = None
+    """Where the project's Python files set CUDA_VISIBLE_DEVICES; None when they were not scanned."""
     dockerfile_details: tuple[DockerfileInfo, ...] = ()
     index_pythons: tuple[IndexPythons, ...] = ()
     """For each nightly PyTorch index the project names: what its newest torch is published for."""

@@ -162,3 +162,61 @@ def driver_installed_in_container(snapshot: Snapshot) -> Iterator[Finding]:
             "# CUDA's runfile installer: pass --toolkit (no driver) when building images",
         )),
     )
+
+
+@rule("TD526", "cuda-visible-devices-in-code", fix=DISPLAY_ONLY)
+def cuda_visible_devices_in_code(snapshot: Snapshot) -> Iterator[Finding]:
+    """The project's own code sets CUDA_VISIBLE_DEVICES too late, or to GPUs this machine does not have.
+
+    What it detects:
+        In the project's .py files (read with `ast`, never run; capped at 2,000 files and half a second): an assignment
+        of CUDA_VISIBLE_DEVICES (`os.environ[...] = `, `setdefault`, `update`, `putenv`) after a CUDA call in the same
+        function or module body (`torch.cuda.…()`, `.cuda()`, `torch.device("cuda")`, `.to("cuda")`): a warning; and a
+        literal value whose ordinals this machine's GPUs do not reach: an error when none of them exists.
+    Why it matters:
+        CUDA reads the variable once, when it starts in the process: set after that, it changes nothing and the job
+        runs on GPU 0 ("always used cuda index 0"). An ordinal beyond the GPUs hides them all: is_available() is False.
+    Fix safety:
+        The project's code is the user's to change: the line is named, nothing is edited.
+    """
+    scan = snapshot.project.code_scan
+    if scan is None or not scan.assignments:
+        return
+    count = len(snapshot.nvml.gpus) if snapshot.nvml.status == "ok" else None
+    for assignment in scan.assignments:
+        where = f"{snapshot.project.root}/{assignment.path}:{assignment.line}"
+        if assignment.cuda_used_at is not None:
+            yield Finding(
+                Severity.WARNING,
+                f"{assignment.path}:{assignment.line} sets CUDA_VISIBLE_DEVICES after CUDA is first used (line "
+                f"{assignment.cuda_used_at}): it changes nothing for that process",
+                "CUDA reads CUDA_VISIBLE_DEVICES once, when it starts in the process; a CUDA call before the assignment "
+                "started it, so every GPU stays visible and the job runs on GPU 0. Set it before the first CUDA call "
+                "(at the top of the entry point), or in the shell: CUDA_VISIBLE_DEVICES=1 python train.py.",
+                (Evidence("CUDA_VISIBLE_DEVICES set", assignment.value or "(computed)", where),
+                 Evidence("first CUDA call before it", f"line {assignment.cuda_used_at}", where.rsplit(":", 1)[0])),
+                Fix("Set it before CUDA starts", Applicability.DISPLAY_ONLY, commands=(
+                    f"# move {assignment.path}:{assignment.line} above line {assignment.cuda_used_at}, or run:",
+                    "CUDA_VISIBLE_DEVICES=<ordinals> python <script>")),
+            )
+        ordinals = _ordinals(assignment.value)
+        if count is not None and ordinals and all(o >= count for o in ordinals):
+            yield Finding(
+                Severity.ERROR,
+                f"{assignment.path}:{assignment.line} sets CUDA_VISIBLE_DEVICES={assignment.value}, but this machine has "
+                f"{count} GPU(s) (ordinals 0-{count - 1}): no GPU is visible to the job",
+                "CUDA_VISIBLE_DEVICES lists the GPUs a process may see by their ordinal; one that does not exist hides "
+                "them all, so torch.cuda.is_available() is False and the job runs on the CPU or fails.",
+                (Evidence("CUDA_VISIBLE_DEVICES set", assignment.value or "", where),
+                 Evidence("GPUs", str(count), NVML_SOURCE)),
+                Fix("Name GPUs this machine has, or take the value from the environment", Applicability.DISPLAY_ONLY,
+                    commands=(f"# {assignment.path}:{assignment.line}: os.environ.setdefault(\"CUDA_VISIBLE_DEVICES\", \"0\")",)),
+            )
+
+
+def _ordinals(value: str | None) -> list[int]:
+    """"1,3" as [1, 3]; [] for a computed value, UUIDs (GPU-…, MIG-…) or anything not a list of ordinals."""
+    if not value:
+        return []
+    parts = [p.strip() for p in value.split(",") if p.strip()]
+    return [int(p) for p in parts] if parts and all(p.isdigit() for p in parts) else []

@@ -25,6 +25,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 
 from torchdoctor.family import BUILDS_AGAINST_TORCH, TORCH_FAMILY
+from torchdoctor.probes.code_scan import scan_device_assignments
 from torchdoctor.probes.dockerfile import read_dockerfile
 from torchdoctor.probes.index_pages import published_pythons
 from torchdoctor.redact import clean, clean_data, redact_url
@@ -143,6 +144,7 @@ def probe_project(root: Path, found_by: str = "") -> ProjectInfo:
         requirement_lines=tuple(requirement_lines),
         dockerfile_details=tuple(dockerfile_details),
         index_pythons=index_pythons,
+        code_scan=scan_device_assignments(root),
     )
 
 
