@@ -59,6 +59,15 @@ is parsed once for every fix of a report proven at report time; a pickled copy l
 byte for byte (held to it on every real pyproject.toml of the field corpus). The pickles are made here, in process."""
 
 
+def warm(text: str) -> None:
+    """Parse `text` now, so that the proofs of the report that follows find it parsed: called while the probes wait on
+    the torch subprocess, where the parse costs nothing the user waits for. A file that does not parse is left alone."""
+    try:
+        _parse(text.removeprefix("\ufeff"))
+    except FixError:
+        pass
+
+
 def _parse(text: str) -> TOMLDocument:
     pickled = _PARSED.get(text)
     if pickled is not None:

@@ -26,11 +26,36 @@ def probe(project_dir: Path, python: str | None, *, timeout_s: float, fresh: boo
     from torchdoctor.probes.collect import take_snapshot
     from torchdoctor.probes.interpreter import InterpreterNotFound
 
+    def heard(name: str, value: Any) -> None:
+        if name == "project":
+            _warm_fix_parse(value)
+        if on_part is not None:
+            on_part(name, value)
+
     try:
-        return take_snapshot(project_dir, python, torch_timeout_s=timeout_s, fresh=fresh, on_part=on_part, quick=quick,
+        return take_snapshot(project_dir, python, torch_timeout_s=timeout_s, fresh=fresh, on_part=heard, quick=quick,
                              first_verdict=first_verdict)
     except InterpreterNotFound as error:
         raise CannotProbe(str(error)) from None
+
+
+def _warm_fix_parse(project: Any) -> None:
+    """The report proves every fix it offers (workflow/proof.py), which needs pyproject.toml parsed by tomlkit: tens of
+    milliseconds for a large file. Begun here, in its own thread, as soon as the project is read, it overlaps the torch
+    probe's subprocess (a second or more) instead of adding to the report's time."""
+    pyproject = getattr(project, "pyproject", None)
+    if pyproject is None:
+        return
+
+    def parse() -> None:
+        from torchdoctor.fixes.transforms import warm
+
+        try:
+            warm(Path(pyproject.path).read_bytes().decode("utf-8"))
+        except (OSError, UnicodeDecodeError):
+            pass
+
+    threading.Thread(target=parse, name="torchdoctor-warm-fixes", daemon=True).start()
 
 
 def with_project(snapshot: Snapshot, project_dir: Path) -> Snapshot:
