@@ -479,3 +479,29 @@ def test_the_fix_diff_never_prints_credentials_even_in_context_lines(tmp_path):
     written = run_cli("fix", "--all", "--yes", "--project", str(folder), "--snapshot", MACHINE)
     assert written.code in (0, 1), written.stderr
     assert secret in (folder / "pyproject.toml").read_text(encoding="utf-8")
+
+
+def test_a_fleet_results_file_cannot_amplify_or_crash_the_report(tmp_path):
+    """A results file naming a million missing ranks made 388 MB of text (issue 25, item 5): the missing ranks are one
+    finding and one row per run of ranks. Fields of the wrong type, integers past a float's range and nesting hundreds
+    of levels deep are dropped or refused with a line, never an internal error."""
+    million = {"kind": "torchdoctor-fleet", "world_size": 1_000_000, "backend": "nccl", "timeout_s": 60, "done": True,
+               "ranks": {"0": {"host": "h", "device": "cuda:0", "torch": "2.11.0"}},
+               "missing": {str(n): "gemm" for n in range(1, 1_000_000)}}
+    path = tmp_path / "million.json"
+    path.write_text(json.dumps(million), encoding="utf-8")
+    text = run_cli("fleet", "--results", str(path))
+    assert text.code == 1 and len(text.stdout) < 5_000, len(text.stdout)
+    assert "999999 ranks did not report its GEMM test within 60 s: ranks 1-999999" in text.stdout
+    assert "1-999999  ?" in text.stdout or "1-999999" in text.stdout
+    odd = tmp_path / "odd.json"
+    odd.write_text(json.dumps({"kind": "torchdoctor-fleet", "world_size": 2, "collectives": 5, "errors": "x",
+                               "ranks": {"0": {"pid": 10**400}}, "gemm": [], "missing": []}), encoding="utf-8")
+    for fmt in ("text", "json"):
+        result = run_cli("fleet", "--results", str(odd), "--format", fmt)
+        assert result.code in (0, 1) and "internal error" not in result.stderr, result.stderr
+    deep = tmp_path / "deep.json"
+    deep.write_text('{"kind": "torchdoctor-fleet", "ranks": {"0": {"environment": ' + "[" * 900 + "]" * 900 + "}}}",
+                    encoding="utf-8")
+    refused = run_cli("fleet", "--results", str(deep))
+    assert refused.code == 2 and "nests its values hundreds of levels deep" in refused.stderr

@@ -36,8 +36,21 @@ def who(fleet: FleetInfo, number: int) -> str:
     return f"rank {number} ({where}, {rank.device})"
 
 
-def ranks_text(numbers: list[int]) -> str:
-    return ("rank " if len(numbers) == 1 else "ranks ") + ", ".join(str(n) for n in numbers)
+def ranks_text(numbers: list[int], most: int = 12) -> str:
+    """"rank 3", "ranks 0-3, 7, 9-12": runs of consecutive ranks as ranges, at most `most` of them named, so that a job
+    of thousands of ranks is one line, not thousands."""
+    ordered = sorted(set(numbers))
+    if len(ordered) <= 6:
+        return ("rank " if len(ordered) == 1 else "ranks ") + ", ".join(str(n) for n in ordered)
+    runs: list[tuple[int, int]] = []
+    for number in ordered:
+        if runs and number == runs[-1][1] + 1:
+            runs[-1] = (runs[-1][0], number)
+        else:
+            runs.append((number, number))
+    shown = ", ".join(f"{a}" if a == b else f"{a}-{b}" for a, b in runs[:most])
+    rest = sum(b - a + 1 for a, b in runs[most:])
+    return ("rank " if len(ordered) == 1 else "ranks ") + shown + (f" and {rest} more" if rest else "")
 
 
 def fleet_source(fleet: FleetInfo) -> str:
@@ -129,16 +142,31 @@ def rank_did_not_report(snapshot: Snapshot) -> Iterator[Finding]:
         return
     phases = {"facts": "its facts (it hung or died before it could report: in `import torch`, CUDA initialisation "
                         "or NVML)", "gemm": "its GEMM test", "collectives": "its collectives"}
-    for number, phase in sorted(fleet.missing.items(), key=lambda item: int(item[0])):
-        rank = int(number)
-        yield Finding(
-            Severity.ERROR,
-            f"{who(fleet, rank)} did not report {phases.get(phase, phase).split(' (')[0]} within {fleet.timeout_s:g} s",
-            f"It did not report {phases.get(phase, phase)}. The other ranks went on without it; in a training job"
-            " they would wait for it in their first collective until the timeout killed the job.",
-            (Evidence("missing from phase", phase, fleet_source(fleet)),
-             Evidence("timeout", f"{fleet.timeout_s:g} s", "torchdoctor fleet --timeout")),
-        )
+    by_phase: dict[str, list[int]] = {}
+    for number, phase in fleet.missing.items():
+        by_phase.setdefault(phase, []).append(int(number))
+    for phase, numbers in sorted(by_phase.items(), key=lambda item: min(item[1])):
+        numbers.sort()
+        what = phases.get(phase, phase)
+        evidence = (Evidence("missing from phase", phase, fleet_source(fleet)),
+                    Evidence("timeout", f"{fleet.timeout_s:g} s", "torchdoctor fleet --timeout"))
+        if len(numbers) > 3:  # one finding for many: a results file naming a million missing ranks stays one line
+            yield Finding(
+                Severity.ERROR,
+                f"{len(numbers)} ranks did not report {what.split(' (')[0]} within {fleet.timeout_s:g} s: {ranks_text(numbers)}",
+                f"They did not report {what}. The other ranks went on without them; in a training job they would wait "
+                "for them in their first collective until the timeout killed the job.",
+                evidence,
+            )
+            continue
+        for rank in numbers:
+            yield Finding(
+                Severity.ERROR,
+                f"{who(fleet, rank)} did not report {what.split(' (')[0]} within {fleet.timeout_s:g} s",
+                f"It did not report {what}. The other ranks went on without it; in a training job"
+                " they would wait for it in their first collective until the timeout killed the job.",
+                evidence,
+            )
 
 
 @rule("TD702", "ranks-differ-in-software")

@@ -144,11 +144,15 @@ def read_results(path: str) -> FleetInfo:
         raise FleetResultsError("the results file is not JSON") from None
     if not isinstance(data, dict) or data.get("kind") != "torchdoctor-fleet":
         raise FleetResultsError("not a torchdoctor fleet results file")
-    return parse_results(data)
+    try:
+        return parse_results(data)
+    except RecursionError:
+        raise FleetResultsError("the results file nests its values hundreds of levels deep; torchdoctor does not read it") from None
 
 
 def _int(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
+    """An integer within what a float holds exactly: a rank file's 10**400 would overflow every rate computed from it."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and abs(value) <= 2**53 else None
 
 
 def _float(value: Any) -> float | None:
@@ -233,13 +237,15 @@ def parse_results(data: dict) -> FleetInfo:
         return sorted((n, v) for n, v in ((_rank_number(k), v) for k, v in values.items()) if n is not None)
 
     collectives = []
-    for entry in data.get("collectives") or []:
+    listed = data.get("collectives")
+    for entry in listed if isinstance(listed, list) else []:
         if isinstance(entry, dict) and _str(entry.get("op")) and _int(entry.get("bytes")) and _float(entry.get("seconds")):
             collectives.append(CollectiveResult(op=entry["op"], bytes=entry["bytes"], seconds=float(entry["seconds"]),
                                                 iterations=_int(entry.get("iterations")) or 0,
                                                 size=_int(entry.get("size")) or entry["bytes"]))
-    errors = tuple(f"rank {e.get('rank')} ({e.get('phase')}): {e.get('error')}" for e in data.get("errors") or []
-                   if isinstance(e, dict))
+    reported = data.get("errors")
+    errors = tuple(f"rank {e.get('rank')} ({e.get('phase')}): {e.get('error')}"
+                   for e in (reported if isinstance(reported, list) else [])[:1000] if isinstance(e, dict))
     missing = {str(n): phase for n, phase in numbered(data.get("missing")) if isinstance(phase, str)}
     return FleetInfo(
         world_size=_int(data.get("world_size")) or 0, backend=_str(data.get("backend")) or "",

@@ -23,11 +23,27 @@ def rank_rows(fleet: FleetInfo) -> tuple[list[str], list[list[str]]]:
     """(headers, rows) of the ranks table: the facts that differ between nodes, and each rank's GEMM rate."""
     gemm = {g.rank: g for g in fleet.gemm}
     headers = ["rank", "node", "host", "device", "torch", "NCCL", "driver", "GPU", "power", "GEMM"]
-    rows = []
+    rows: list[list[str]] = []
     numbers = sorted({r.rank for r in fleet.ranks} | {int(n) for n in fleet.missing})
+    silent: list[int] = []  # consecutive ranks that did not report in the same phase: one row for the run
+
+    def flush() -> None:
+        if silent:
+            phase = fleet.missing.get(str(silent[0]), "not run")
+            label = str(silent[0]) if len(silent) == 1 else f"{silent[0]}-{silent[-1]}"
+            rows.append([label, "?", "?", "did not report" if len(silent) == 1 else f"did not report ({len(silent)})",
+                         "", "", "", "", "", f"no result ({phase})"])
+            silent.clear()
+
     for number in numbers:
         rank = fleet.rank(number)
         result = gemm.get(number)
+        if rank is None and result is None and str(number) in fleet.missing:
+            if silent and (number != silent[-1] + 1 or fleet.missing[str(number)] != fleet.missing[str(silent[0])]):
+                flush()
+            silent.append(number)
+            continue
+        flush()
         if result is None:
             rate = f"no result ({fleet.missing.get(str(number), 'not run')})" if str(number) in fleet.missing else "-"
         elif result.error:
@@ -41,6 +57,7 @@ def rank_rows(fleet: FleetInfo) -> tuple[list[str], list[list[str]]]:
         rows.append([str(number), str(rank.node_rank), rank.host, rank.device, rank.torch or "-", rank.nccl or "-",
                      rank.driver or "-", (gpu.name or "-") if gpu else "-",
                      f"{gpu.power_limit_w:.0f} W" if gpu and gpu.power_limit_w else "-", rate])
+    flush()
     return headers, rows
 
 
