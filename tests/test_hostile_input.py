@@ -505,3 +505,23 @@ def test_a_fleet_results_file_cannot_amplify_or_crash_the_report(tmp_path):
                     encoding="utf-8")
     refused = run_cli("fleet", "--results", str(deep))
     assert refused.code == 2 and "nests its values hundreds of levels deep" in refused.stderr
+
+
+def test_smaller_defects_of_item_8_each_get_a_line_or_are_handled(tmp_path):
+    """Issue 25, item 8: `--snapshot /dev/zero` read until memory ran out; a recording with `uv.conflicts = 5` crashed
+    two rules; `[tool] torchdoctor = 5` was silently ignored; a `UV_FOO_CREDS` variable was shown."""
+    zero = run_cli("check", "--snapshot", "/dev/zero")
+    assert zero.code == 2 and "it is a device, not a regular file" in zero.stderr
+    recorded = json.loads((SNAPSHOTS / "wsl2-rtx5060ti-nightly.json").read_text(encoding="utf-8"))
+    recorded["project"]["pyproject"]["uv"]["conflicts"] = 5
+    odd = tmp_path / "odd.json"
+    odd.write_text(json.dumps(recorded), encoding="utf-8")
+    replay = run_cli("check", "--snapshot", str(odd), "-q")
+    assert replay.code in (0, 1) and "crashed" not in replay.stdout, replay.stdout
+    folder = write_project(tmp_path / "p", MINIMAL + "\n[tool]\ntorchdoctor = 5\n")
+    result = check(folder)
+    assert result.code == 2 and "[tool] torchdoctor is an integer, where torchdoctor expects a table" in " ".join(
+        result.stdout.split())
+    from torchdoctor.redact import REDACTED, redact_variable
+
+    assert redact_variable("UV_INDEX_PRIVATE_CREDS", "user:pass") == REDACTED

@@ -43,7 +43,7 @@ _SECRET_WORDS = ("TOKEN", "SECRET", "PASSW", "KEY", "CREDENTIAL")
 # overrides that make text read otherwise than it is.
 _CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
-_SECRET_NAME = re.compile(r"(TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|AUTH|API_?KEY|ACCESS_?KEY|PRIVATE_?KEY)", re.I)
+_SECRET_NAME = re.compile(r"(TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|CREDS|AUTH|API_?KEY|ACCESS_?KEY|PRIVATE_?KEY)", re.I)
 
 
 def _hide_userinfo(match: re.Match[str]) -> str:

@@ -206,7 +206,7 @@ class Selection:
 
 def _conflict_sets(pyproject: PyprojectInfo | None) -> list[set[tuple[str, str]]]:
     sets = []
-    for group in (pyproject.uv.conflicts if pyproject else None) or []:
+    for group in pyproject.uv.conflict_groups if pyproject else []:
         if isinstance(group, list):
             items: set[tuple[str, str]] = set()
             for item in group:

@@ -333,11 +333,17 @@ class UvSettings:
     no_build_isolation: bool = False
     no_build_isolation_package: tuple[str, ...] = ()
     conflicts: Any = None
-    """As written: a list of lists of {extra|group|package} tables."""
+    """As written: a list of lists of {extra|group|package} tables (read it through `conflict_groups`)."""
     default_groups: tuple[str, ...] | None = None
     """`[tool.uv] default-groups`; ("*all*",) for "all"; None when not set (uv then installs "dev")."""
     extra_build_dependencies: Any = None
     """As written: package -> list of requirements or tables."""
+
+    @property
+    def conflict_groups(self) -> list[list]:
+        """`conflicts` when it is what uv reads, a list of lists; [] for anything else (a recording may hold anything:
+        `conflicts = 5` in a replayed snapshot crashed the rules that iterate it)."""
+        return [group for group in self.conflicts if isinstance(group, list)] if isinstance(self.conflicts, list) else []
 
 
 @dataclass(frozen=True)

@@ -222,7 +222,7 @@ def accelerator_extras_misconfigured(snapshot: Snapshot) -> Iterator[Finding]:
             by_extra[extra] = source.target
     if len(set(by_extra.values())) > 1:
         declared = set()
-        for group in pyproject.uv.conflicts or []:
+        for group in pyproject.uv.conflict_groups:
             if isinstance(group, list):
                 extras = frozenset(item.get("extra") for item in group if isinstance(item, dict) and item.get("extra"))
                 declared.add(extras)

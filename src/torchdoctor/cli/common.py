@@ -104,11 +104,12 @@ def read_snapshot_file(name: str) -> Snapshot:
     """A recorded snapshot named on the command line; anything unusable is a one-line usage error."""
     from torchdoctor.snapshot import Snapshot, SnapshotError
 
+    from torchdoctor.workflow.probing import CannotProbe, recording_text
+
     try:
-        text = Path(name).expanduser().read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        reason = getattr(error, "strerror", None) or str(error)
-        raise UsageError(f"cannot read snapshot {name}: {reason}") from None
+        text = recording_text(Path(name).expanduser())
+    except CannotProbe as error:
+        raise UsageError(f"cannot read snapshot {name}: {error}") from None
     try:
         return Snapshot.from_json(text)
     except SnapshotError as error:

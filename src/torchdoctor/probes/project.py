@@ -330,6 +330,12 @@ def read_pyproject(path: Path, errors: list[ProjectFileError]) -> PyprojectInfo:
         line, column = locate(text, needle) if needle else (None, None)
         errors.append(ProjectFileError(str(path), "invalid-setting", message, line, column))
 
+    tool = data.get("tool") if isinstance(data, dict) else None
+    if isinstance(tool, dict) and "torchdoctor" in tool and not isinstance(tool["torchdoctor"], dict):
+        kind = {bool: "a boolean", int: "an integer", float: "a number", str: "a string", list: "an array"}.get(
+            type(tool["torchdoctor"]), "a value")
+        invalid_setting(f"[tool] torchdoctor is {kind}, where torchdoctor expects a table ([tool.torchdoctor]): its "
+                        "settings are not read", "torchdoctor")
     settings = _tool_settings(_table(data, "tool", "torchdoctor"), invalid_setting)
     return PyprojectInfo(
         path=str(path),

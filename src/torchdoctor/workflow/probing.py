@@ -58,6 +58,19 @@ def _warm_fix_parse(project: Any) -> None:
     threading.Thread(target=parse, name="torchdoctor-warm-fixes", daemon=True).start()
 
 
+def recording_text(path: Path, limit: int = 64 << 20) -> str:
+    """A recorded snapshot's text: a regular file of at most `limit` bytes (`--snapshot /dev/zero` read until memory
+    ran out, issue 25 item 8), as UTF-8. Raises CannotProbe with the reason."""
+    from torchdoctor.probes.project import FileProblem, read_regular_file
+
+    try:
+        return read_regular_file(path, limit).decode("utf-8")
+    except FileProblem as problem:
+        raise CannotProbe(problem.error.message.removeprefix("cannot read it: ")) from None
+    except UnicodeDecodeError as error:
+        raise CannotProbe(f"not UTF-8 text ({error.reason} at byte {error.start})") from None
+
+
 def with_project(snapshot: Snapshot, project_dir: Path) -> Snapshot:
     """A recorded machine with the project's files read anew from `project_dir` (never a path the recording names)."""
     from torchdoctor.probes.collect import with_project as read_with
