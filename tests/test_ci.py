@@ -227,3 +227,19 @@ def test_an_unprobed_machine_is_one_line_and_carries_no_tick(tmp_path):
     out = run_cli("check", "--no-machine", "--project", str(project), "--color", "never").stdout.splitlines()
     assert out[2] == "- machine  not probed (--no-machine): only the project files were checked"
     assert not any(line.startswith(("✓ gpu", "✓ torch", "✓ python")) for line in out)
+
+
+def test_sarif_never_points_at_a_pyproject_that_does_not_exist(tmp_path):
+    """A requirements-only project (issue 25, item 8): machine findings go on its requirements file, and with no file
+    at all a result has no location rather than a false one."""
+    (tmp_path / "req").mkdir()
+    (tmp_path / "req" / "requirements.txt").write_text("torch==2.5.1\n", encoding="utf-8")
+    wsl = str(SNAPSHOTS / "wsl2-rtx5060ti-nightly.json")
+    results = json.loads(run_cli("check", "--project", str(tmp_path / "req"), "--snapshot", wsl, "--format", "sarif")
+                         .stdout)["runs"][0]["results"]
+    assert results and all(r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "requirements.txt"
+                           for r in results)
+    (tmp_path / "empty").mkdir()
+    bare = json.loads(run_cli("check", "--project", str(tmp_path / "empty"), "--snapshot", wsl, "--format", "sarif")
+                      .stdout)["runs"][0]["results"]
+    assert bare and all(r["locations"] == [] for r in bare)

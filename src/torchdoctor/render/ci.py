@@ -128,6 +128,14 @@ def _relative_uri(path: Path, repository: Path) -> str:
     return urllib.parse.quote(relative, safe="/")
 
 
+def _project_file(report: Report) -> tuple[str, int | None, int | None] | None:
+    """Where a finding about the machine goes: the project's pyproject.toml, else its first requirements file, else
+    nowhere (SARIF allows a result without a location; one on a file that does not exist is an error there)."""
+    root = report.snapshot.project.root
+    candidates = ["pyproject.toml", *report.snapshot.project.requirements_files]
+    return next(((name, None, None) for name in candidates if root and (Path(root) / name).is_file()), None)
+
+
 def render_sarif(report: Report) -> str:
     from torchdoctor.checks import RULES
 
@@ -139,17 +147,20 @@ def render_sarif(report: Report) -> str:
              for code in codes if code in RULES]
     results = []
     for diagnosis in report.diagnoses:
-        where = place(diagnosis, root) or ("pyproject.toml", None, None)
-        region = {"startLine": where[1]} if where[1] else {}
-        if where[1] and where[2]:
-            region["startColumn"] = where[2]
-        uri = _relative_uri(Path(root) / where[0] if root else Path(where[0]), repository)
-        location = {"physicalLocation": {"artifactLocation": {"uri": uri, "uriBaseId": "SRCROOT"},
-                                         **({"region": region} if region else {})}}
+        where = place(diagnosis, root) or _project_file(report)
+        locations = []
+        uri = ""
+        if where is not None:  # a machine finding of a project with no file to put it on has no location
+            region = {"startLine": where[1]} if where[1] else {}
+            if where[1] and where[2]:
+                region["startColumn"] = where[2]
+            uri = _relative_uri(Path(root) / where[0] if root else Path(where[0]), repository)
+            locations.append({"physicalLocation": {"artifactLocation": {"uri": uri, "uriBaseId": "SRCROOT"},
+                                                   **({"region": region} if region else {})}})
         results.append({
             "ruleId": diagnosis.code, "level": SARIF_LEVELS[diagnosis.severity],
             "message": {"text": diagnosis.message + (f"\n\n{diagnosis.explanation}" if diagnosis.explanation else "")},
-            "locations": [location],
+            "locations": locations,
             # Stable across runs and line moves, so code scanning keeps one alert per finding.
             "partialFingerprints": {"torchdoctor/v1": hashlib.sha256(
                 f"{diagnosis.code}\0{uri}\0{diagnosis.message}".encode("utf-8", "replace")).hexdigest()[:32]},
