@@ -47,18 +47,23 @@ def test_without_any_environment_the_python_on_path_is_checked_not_torchdoctors_
     assert info.source == "PATH" and info.path == str(python.parent / "python3")
 
 
-def test_under_uvx_torchdoctors_own_environment_first_on_path_is_skipped(tmp_path):
-    """`uvx torchdoctor` puts its tool environment's bin first on PATH (as here: the test runs in torchdoctor's own venv);
-    a project without .venv is the python after it, and the reason says what was skipped."""
-    if Path(sys.prefix).resolve() == Path(sys.base_prefix).resolve():
-        pytest.skip("torchdoctor runs in a base interpreter here: it has no environment of its own to skip")
+def test_under_uvx_torchdoctors_own_environment_first_on_path_is_skipped(tmp_path, monkeypatch):
+    """`uvx torchdoctor` puts its tool environment's bin first on PATH: a project without .venv is the python after it,
+    and the reason says what was skipped. An environment that has torch (an image's /opt/venv shared with the project)
+    is not skipped: it is the project's too."""
+    tool = make_venv(tmp_path / "uv-tool-env")  # torchdoctor's own environment, as uvx makes it: no torch
     user = make_venv(tmp_path / "user-env")
     (tmp_path / "proj").mkdir()
-    own = Path(sys.prefix) / "bin"
-    info = choose_interpreter(tmp_path / "proj", environ={"PATH": f"{own}:{user.parent}"})
+    monkeypatch.setattr(sys, "prefix", str(tool.parent.parent))
+    monkeypatch.setattr(sys, "base_prefix", str(tmp_path / "base"))
+    info = choose_interpreter(tmp_path / "proj", environ={"PATH": f"{tool.parent}:{user.parent}"})
     assert info.source == "PATH" and info.path == str(user.parent / "python3")
     assert "past torchdoctor's own environment" in info.reason
     assert info.path_python == str(user.parent / "python")
+    site = next(tool.parent.parent.glob("lib*/python*/site-packages"))
+    (site / "torch-2.13.0.dist-info").mkdir()
+    shared = choose_interpreter(tmp_path / "proj", environ={"PATH": f"{tool.parent}:{user.parent}"})
+    assert shared.path == str(tool.parent / "python3")
 
 
 @pytest.mark.parametrize("given", ["3.11", "python3.11", "cpython@3.11"])

@@ -30,15 +30,15 @@ _QUERY_SECRET = re.compile(
 # environment variable's name, in capitals, so that `tiktoken==0.9` or `alibabacloud-credentials>=1` stay whole; also
 # glued to other text (`…exampleTOKEN=…` in a damaged line), where hiding a value too many costs nothing.
 _SECRET_ASSIGNMENT = re.compile(
-    r"(?P<name>[A-Z0-9_]*(?:TOKEN|SECRET|PASSWORD|PASSWD|API_?KEY|ACCESS_?KEY|PRIVATE_?KEY|CREDENTIALS?)=)"
+    r"(?P<name>[A-Z0-9_]*(?:TOKEN|SECRET|PASSWORD|PASSWD|API_?KEY|ACCESS_?KEY|PRIVATE_?KEY|CREDENTIALS?|CREDS)=)"
     r"(?!=)(?P<value>[^\s\"'&;|]+)")
 # A variable declared with a secret name in any case (`ENV hf_token=…`, `export Api_Key=…`, `--build-arg token=…`).
 _DECLARED_SECRET = re.compile(
     r"(?P<name>(?:\bENV|\bARG|\bexport|--build-arg|--env|-e)\s+[A-Za-z0-9_]*(?:token|secret|password|passwd|api_?key|"
-    r"access_?key|private_?key|credentials?)[A-Za-z0-9_]*\s*=)(?P<value>[^\s\"'&;|]+)", re.I)
+    r"access_?key|private_?key|credentials?|creds)[A-Za-z0-9_]*\s*=)(?P<value>[^\s\"'&;|]+)", re.I)
 # What every secret name above contains (PASSW for PASSWORD and PASSWD, KEY for the keys): a text without one of
 # these, in any case, cannot match _SECRET_ASSIGNMENT (in capitals) or _DECLARED_SECRET.
-_SECRET_WORDS = ("TOKEN", "SECRET", "PASSW", "KEY", "CREDENTIAL")
+_SECRET_WORDS = ("TOKEN", "SECRET", "PASSW", "KEY", "CRED")
 # Control characters a terminal acts on (C0 but tab, newline and carriage return, DEL, C1) and the bidirectional
 # overrides that make text read otherwise than it is.
 _CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")

@@ -366,7 +366,8 @@ def driver_module_mismatch(snapshot: Snapshot) -> Iterator[Finding]:
         return
     kernel = system.nvidia_kernel_driver
     refused = snapshot.nvml.error_code == 18 or "version mismatch" in (snapshot.nvml.error or "").lower()
-    library = snapshot.nvml.driver_version or next((v for v in driver_library_versions(snapshot) if v != kernel), None)
+    library = snapshot.nvml.driver_version or (next((v for v in driver_library_versions(snapshot) if v != kernel), None)
+                                               if refused else None)  # a stale file beside a working driver is nothing
     source = NVML_SOURCE if snapshot.nvml.driver_version else "the driver library's file name"
     if not ((kernel and library and kernel != library) or refused):
         return

@@ -42,11 +42,14 @@ def _required_tritons(snapshot: Snapshot) -> list[tuple[str, str, str]]:
 
 
 def _marker_holds_here(snapshot: Snapshot, requirement: Requirement) -> bool:
-    platform = (snapshot.torch.python_platform or "").lower()
+    """Whether the pin's marker holds for the probed interpreter; False (silent) when its platform or Python is unknown."""
+    if not snapshot.torch.python_platform or not snapshot.torch.python_version:
+        return False
+    platform = snapshot.torch.python_platform.lower()
     system = "Linux" if platform.startswith("linux") else "Windows" if platform.startswith("win") else "Darwin"
     machine = {"x86_64": "x86_64", "amd64": "AMD64", "aarch64": "aarch64", "arm64": "arm64"}.get(
         platform.rsplit("-", 1)[-1], snapshot.system.architecture or "x86_64")
-    python = snapshot.torch.python_version or "3.12"
+    python = snapshot.torch.python_version
     environment = {"platform_system": system, "sys_platform": {"Linux": "linux", "Windows": "win32"}.get(system, "darwin"),
                    "platform_machine": machine, "python_version": ".".join(python.split(".")[:2]),
                    "python_full_version": python, "extra": ""}

@@ -112,7 +112,7 @@ def cuda_forward_compat_unsupported(snapshot: Snapshot) -> Iterator[Finding]:
         "library, or use an image whose CUDA the host driver supports, or update the host driver.",
         tuple(evidence),
         Fix("Use the host driver's libcuda instead of the image's compat one", Applicability.DISPLAY_ONLY, commands=(
-            f"export LD_LIBRARY_PATH=$(echo \"$LD_LIBRARY_PATH\" | tr ':' '\\n' | grep -v /compat | paste -sd:)",
+            "export LD_LIBRARY_PATH=$(echo \"$LD_LIBRARY_PATH\" | tr ':' '\\n' | grep -v /compat | paste -sd:)",
             f"# in the image: drop {', '.join(folders)} from /etc/ld.so.conf.d and LD_LIBRARY_PATH, then ldconfig",
             "# or: an image built for a CUDA the host driver supports (nvidia-smi's \"CUDA Version\")",
         )),
@@ -138,8 +138,11 @@ def driver_installed_in_container(snapshot: Snapshot) -> Iterator[Finding]:
     if not system.container or system.wsl:
         return
     kernel = system.nvidia_kernel_driver
-    others = [v for v in driver_library_versions(snapshot) if kernel and v != kernel]
     refused = snapshot.nvml.error_code == 18 or "version mismatch" in (snapshot.nvml.error or "").lower()
+    disagrees = snapshot.nvml.status == "ok" and bool(kernel) and snapshot.nvml.driver_version not in (None, kernel)
+    # A leftover library file the toolkit's mount supersedes is harmless: the files count only when NVML refused or
+    # answers with another version than the module's.
+    others = [v for v in driver_library_versions(snapshot) if kernel and v != kernel] if refused or disagrees else []
     if not others and not (refused and (kernel or system.driver_packages)):
         return
     evidence = [Evidence("host kernel module", kernel or "unknown", "/proc/driver/nvidia/version")]
@@ -171,8 +174,9 @@ def cuda_visible_devices_in_code(snapshot: Snapshot) -> Iterator[Finding]:
     What it detects:
         In the project's .py files (read with `ast`, never run; capped at 2,000 files and half a second): an assignment
         of CUDA_VISIBLE_DEVICES (`os.environ[...] = `, `setdefault`, `update`, `putenv`) after a CUDA call in the same
-        function or module body (`torch.cuda.…()`, `.cuda()`, `torch.device("cuda")`, `.to("cuda")`): a warning; and a
-        literal value whose ordinals this machine's GPUs do not reach: an error when none of them exists.
+        function or module body (`torch.cuda.…()`, `.cuda()`, `.to("cuda")`): a warning; and a
+        literal value none of whose ordinals this machine's GPUs reach: a warning too (the script may be meant for
+        another machine).
     Why it matters:
         CUDA reads the variable once, when it starts in the process: set after that, it changes nothing and the job
         runs on GPU 0 ("always used cuda index 0"). An ordinal beyond the GPUs hides them all: is_available() is False.
@@ -200,11 +204,12 @@ def cuda_visible_devices_in_code(snapshot: Snapshot) -> Iterator[Finding]:
                     "CUDA_VISIBLE_DEVICES=<ordinals> python <script>")),
             )
         ordinals = _ordinals(assignment.value)
-        if count is not None and ordinals and all(o >= count for o in ordinals):
+        if count and ordinals and all(o >= count for o in ordinals):
+            # A warning: the script may be meant for another machine (a cluster node, an example).
             yield Finding(
-                Severity.ERROR,
+                Severity.WARNING,
                 f"{assignment.path}:{assignment.line} sets CUDA_VISIBLE_DEVICES={assignment.value}, but this machine has "
-                f"{count} GPU(s) (ordinals 0-{count - 1}): no GPU is visible to the job",
+                f"{count} GPU(s) (ordinals 0-{count - 1}): run here, no GPU is visible to the job",
                 "CUDA_VISIBLE_DEVICES lists the GPUs a process may see by their ordinal; one that does not exist hides "
                 "them all, so torch.cuda.is_available() is False and the job runs on the CPU or fails.",
                 (Evidence("CUDA_VISIBLE_DEVICES set", assignment.value or "", where),

@@ -4,7 +4,7 @@ An error line is a symptom, not a diagnosis: "no kernel image is available" is a
 "Driver/library version mismatch" a driver updated without a reboot or one installed inside a container image. Each
 symptom names its candidate causes, the rules that confirm a cause from facts (tried first), and, where no fact
 decides, what to paste to decide. The strings are the ones PyTorch, NVIDIA's tools, NCCL, pip and uv print
-(../shared/research/scenarios.md; tests/fixtures/triage holds real threads where each was pasted).
+(tests/fixtures/triage and tests/fixtures/reports hold real threads where they were pasted).
 """
 
 from __future__ import annotations
@@ -106,32 +106,32 @@ SYMPTOMS = (
     Symptom(re.compile(r"Driver/library version mismatch", re.I), ("driver-kernel-module-mismatch", "driver-in-container-image")),
     Symptom(re.compile(r"forward compatibility was attempted on non supported HW|Error 804\b", re.I), ("cuda-compat-804",)),
     Symptom(re.compile(r'could not select device driver "" with capabilities: \[\[gpu\]\]|unknown or invalid runtime name: '
-                       r"nvidia|nvidia-container-cli: .*not found", re.I), ("container-toolkit-missing",)),
+                       r"nvidia|nvidia-container-cli: .{0,200}not found", re.I), ("container-toolkit-missing",)),
     Symptom(re.compile(r"Found no NVIDIA driver on your system|NVIDIA-SMI has failed because it couldn't communicate with "
                        r"the NVIDIA driver", re.I), ("no-driver",)),
     Symptom(re.compile(r"operator torchvision::\w+ does not exist|torchvision\S*\.so: undefined symbol|Couldn't load custom "
                        r"C\+\+ ops", re.I), ("torchvision-torch-mismatch",)),
-    Symptom(re.compile(r"libtorchaudio\S*\.so: undefined symbol|torchaudio\S*\.so.*undefined symbol|"
-                       r"from torchaudio\.lib import .*_torchaudio|_torchaudio\S*\.so.*undefined symbol", re.I),
+    Symptom(re.compile(r"libtorchaudio\S*\.so: undefined symbol|torchaudio\S{0,200}\.so.{0,200}undefined symbol|"
+                       r"from torchaudio\.lib import .{0,200}_torchaudio|_torchaudio\S{0,200}\.so.{0,200}undefined symbol", re.I),
             ("torchaudio-torch-mismatch",)),
     Symptom(re.compile(r"undefined symbol: _ZN(?:3c10|2at|5torch)", re.I), ("extension-built-for-other-torch",)),
     Symptom(re.compile(r"compiled using NumPy 1\.x cannot be run in\s+NumPy 2|_ARRAY_API not found|numpy\.core\.multiarray "
                        r"failed to import", re.I), ("numpy2-abi",)),
     Symptom(re.compile(r"cannot import name '\w+' from 'triton|No module named 'triton\.|module 'triton' has no attribute",
                        re.I), ("triton-torch-mismatch",)),
-    Symptom(re.compile(r"failed to extend /dev/shm|Error while creating shared memory segment|/dev/shm.*No space left|"
+    Symptom(re.compile(r"failed to extend /dev/shm|Error while creating shared memory segment|/dev/shm.{0,200}No space left|"
                        r"insufficient shared memory \(shm\)|unable to write to file </torch_\d+", re.I), ("nccl-shm",)),
     Symptom(re.compile(r"peer access is not supported between these two devices|NCCL_P2P_DISABLE", re.I), ("nccl-p2p",)),
     Symptom(re.compile(r"libcuda\.so: cannot open shared object file|libcuda\.so not found|cannot find -lcuda", re.I),
             ("wsl-libcuda",)),
-    Symptom(re.compile(r"hipErrorNoBinaryForGpu|HSA_OVERRIDE_GFX_VERSION|invalid device function.*(?:HIP|ROCm)", re.I),
+    Symptom(re.compile(r"hipErrorNoBinaryForGpu|HSA_OVERRIDE_GFX_VERSION|invalid device function.{0,200}(?:HIP|ROCm)", re.I),
             ("rocm-gfx-target",)),
     Symptom(re.compile(r"No matching distribution found for torch\b|Could not find a version that satisfies the requirement "
-                       r"torch\b|torch\S* has no wheels with a matching Python|no wheels? (?:are )?available .* torch", re.I),
+                       r"torch\b|torch\S* has no wheels with a matching Python|no wheels? (?:are )?available .{0,200} torch", re.I),
             ("no-wheel-for-python",)),
     Symptom(re.compile(r"lib(?:cudnn|cublas|cublasLt|cusparse|nccl|nvJitLink|cufft|curand|cudart)\S*\.so\S*: cannot open "
                        r"shared object file", re.I), ("missing-cuda-library",)),
-    Symptom(re.compile(r"No solution found when resolving dependencies.*(?:pytorch|torch)|download\.pytorch\.org/whl/nightly",
+    Symptom(re.compile(r"No solution found when resolving dependencies.{0,300}(?:pytorch|torch)|download\.pytorch\.org/whl/nightly",
                        re.I), ("nightly-index-resolution",)),
     Symptom(re.compile(r"CUDA out of memory", re.I), ("gpu-memory-held",)),
 )
@@ -141,6 +141,7 @@ def symptoms_in(lines: list[tuple[int, str]]) -> list[tuple[int, str, tuple[str,
     """(line number, line, candidate causes) for each line that shows a known symptom, in the order they appear."""
     found = []
     for number, line in lines:
+        line = line[:2000]  # the patterns are bounded; so is the line they read
         for symptom in SYMPTOMS:
             if symptom.pattern.search(line):
                 found.append((number, line, symptom.causes))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pickle
 import re
+import threading
 
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
@@ -62,23 +63,32 @@ byte for byte (held to it on every real pyproject.toml of the field corpus). The
 def warm(text: str) -> None:
     """Parse `text` now, so that the proofs of the report that follows find it parsed: called while the probes wait on
     the torch subprocess, where the parse costs nothing the user waits for. A file that does not parse is left alone."""
+    body = text.removeprefix("\ufeff")
+    crlf = body.count("\r\n") > body.count("\n") - body.count("\r\n")
     try:
-        _parse(text.removeprefix("\ufeff"))
+        _parse(body.replace("\r\n", "\n") if crlf else body)  # the text apply_transform parses
     except FixError:
         pass
 
 
+_PARSED_LOCK = threading.Lock()
+"""_PARSED is filled by the warm-up thread (workflow/probing.py) and read by the proofs."""
+
+
 def _parse(text: str) -> TOMLDocument:
-    pickled = _PARSED.get(text)
+    with _PARSED_LOCK:
+        pickled = _PARSED.get(text)
     if pickled is not None:
         return pickle.loads(pickled)  # noqa: S301 - our own pickle, of a document parsed just before
     try:
         document = tomlkit.parse(text)
     except Exception as error:  # tomlkit raises its own ParseError subclasses
         raise FixError(f"pyproject.toml does not parse: {error}") from None
-    if len(_PARSED) >= 16:
-        _PARSED.clear()
-    _PARSED[text] = pickle.dumps(document)
+    pickled = pickle.dumps(document)
+    with _PARSED_LOCK:
+        if len(_PARSED) >= 16:
+            _PARSED.clear()
+        _PARSED[text] = pickled
     return document
 
 
@@ -90,6 +100,8 @@ def _apply(text: str, edit: Edit) -> str:
     spaced = all(_spaced(before, table) for before, table in _neighbours(document))
     try:
         TRANSFORMS[type(edit)](document, edit)
+    except FixError:
+        raise  # a transform's own refusal says why in its words
     except (TypeError, AttributeError, KeyError, ValueError) as error:
         # A table of the wrong kind (`index = 5`, `sources = ["torch"]`): its own finding names it; no fix is written
         # on top of it.

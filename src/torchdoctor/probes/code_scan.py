@@ -29,6 +29,9 @@ def scan_device_assignments(root: Path) -> CodeScan:
     started = time.monotonic()
     files, truncated, found = 0, False, []
     for folder, folders, names in os.walk(root):
+        if time.monotonic() - started > MAX_SECONDS:  # folders without .py files count too (a data-heavy tree)
+            truncated = True
+            break
         folders[:] = sorted(f for f in folders if f not in SKIPPED_FOLDERS and not f.startswith("."))
         for name in sorted(n for n in names if n.endswith(".py")):
             if files >= MAX_FILES or time.monotonic() - started > MAX_SECONDS:
@@ -95,6 +98,11 @@ def _assigned_value(node: ast.AST) -> tuple[bool, str | None]:
             for keyword in node.keywords:
                 if keyword.arg == VARIABLE:
                     return True, _literal(keyword.value)
+            for argument in node.args[:1]:
+                if isinstance(argument, ast.Dict):
+                    for key, value in zip(argument.keys, argument.values):
+                        if key is not None and _is_variable(key):
+                            return True, _literal(value)
     return False, None
 
 
@@ -113,7 +121,7 @@ def _literal(node: ast.AST) -> str | None:
 
 
 def _uses_cuda(node: ast.AST) -> bool:
-    """A call that starts CUDA: torch.cuda.<anything>(), x.cuda(), torch.device("cuda…"), x.to("cuda…")."""
+    """A call that starts CUDA: torch.cuda.<anything>(), x.cuda(), x.to("cuda…")."""
     if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute):
         return False
     func = node.func
@@ -122,6 +130,6 @@ def _uses_cuda(node: ast.AST) -> bool:
     chain = func.value
     if isinstance(chain, ast.Attribute) and chain.attr == "cuda" and isinstance(chain.value, ast.Name) and chain.value.id == "torch":
         return True
-    if func.attr in ("device", "to") and node.args and isinstance(node.args[0], ast.Constant):
+    if func.attr == "to" and node.args and isinstance(node.args[0], ast.Constant):  # torch.device("cuda") starts nothing
         return isinstance(node.args[0].value, str) and node.args[0].value.startswith("cuda")
     return False

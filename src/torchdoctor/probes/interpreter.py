@@ -171,6 +171,9 @@ def _without_own_environment(search: str | None) -> str | None:
     own = Path(sys.prefix) / ("Scripts" if sys.platform == "win32" else "bin")
     if Path(sys.prefix).resolve() == Path(sys.base_prefix).resolve():
         return search  # torchdoctor runs in a base interpreter, not an environment of its own: nothing to skip
+    if any(Path(sys.prefix).glob("lib*/python*/site-packages/torch-*.dist-info")) or any(
+            Path(sys.prefix).glob("Lib/site-packages/torch-*.dist-info")):
+        return search  # an environment with torch in it (an image's /opt/venv on PATH): the project's, shared
     return os.pathsep.join(folder for folder in search.split(os.pathsep) if not (folder and _same_folder(Path(folder), own)))
 
 

@@ -57,33 +57,26 @@ class PastedFacts:
     """A CUDA error torch printed ("CUDA error: …", "Unexpected error from cudaGetDeviceCount() … Error 804: …")."""
     packages: dict[str, Fact] = field(default_factory=dict)
     """pip/conda/uv lists, collect_env's library versions: name (normalised) to version."""
-    errors: tuple[Fact, ...] = ()
-    """Lines that look like an error: the symptoms."""
     truncated: bool = False
-
-    @property
-    def read(self) -> int:
-        """How many facts were read (errors not counted)."""
-        singles = [self.gpu_sm, self.driver_version, self.driver_cuda, self.kernel_module, self.nvml_library,
-                   self.torch_version, self.torch_cuda, self.cuda_available, self.arch_list, self.python_version,
-                   self.os, self.wsl, self.container, self.nvml_error, self.cuda_error]
-        return len(self.gpus) + len(self.packages) + sum(f is not None for f in singles)
 
 
 _SINGLE = [
     # (field, kind, pattern): the first line that matches sets the field
-    ("torch_version", "collect_env", re.compile(r"^\s*PyTorch version:\s*(\S+)")),
-    ("torch_cuda", "collect_env", re.compile(r"^\s*CUDA used to build PyTorch:\s*(\d+\.\d+|None|N/A)\s*$")),
+    ("torch_version", "collect_env", re.compile(r"^\s*PyTorch version:\s*(\d\S*)")),  # "N/A": torch did not import
+    ("torch_cuda", "collect_env", re.compile(r"^\s*CUDA used to build PyTorch:\s*(\d+\.\d+|None)$")),
     ("cuda_available", "collect_env", re.compile(r"^\s*Is CUDA available:\s*(True|False)")),
     ("driver_version", "collect_env", re.compile(r"^\s*Nvidia driver version:\s*(\d+\.\d+(?:\.\d+)?)")),
-    ("os", "collect_env", re.compile(r"^\s*OS:\s*(.+?)\s*$")),
+    ("os", "collect_env", re.compile(r"^OS: *(.+)$")),
     ("python_version", "collect_env", re.compile(r"^\s*Python version:\s*(\d+\.\d+(?:\.\d+)?)")),
     ("driver_version", "nvidia-smi", re.compile(r"Driver Version\s*:?\s*(\d+\.\d+(?:\.\d+)?)")),
-    ("driver_cuda", "nvidia-smi", re.compile(r"CUDA Version\s*:?\s*(\d+\.\d+)")),
+    # nvidia-smi's header ("Driver Version: 535.54.03   CUDA Version: 12.2") or -q ("CUDA Version    : 12.2"); a bare
+    # "CUDA Version: 11.8" in a form is the toolkit's, not the driver's, and is not read as the driver's
+    ("driver_cuda", "nvidia-smi", re.compile(r"Driver Version:\s*\S+\s+CUDA Version:\s*(\d+\.\d+)")),
+    ("driver_cuda", "nvidia-smi", re.compile(r"^CUDA Version\s{2,}:\s*(\d+\.\d+)")),
     ("kernel_module", "proc", re.compile(r"NVRM version:.*Kernel Module(?: for \S+)?\s+(\d+\.\d+(?:\.\d+)?)")),
     ("nvml_library", "nvidia-smi", re.compile(r"NVML library version:\s*(\d+\.\d+(?:\.\d+)?)")),
     ("python_version", "python", re.compile(r"^\s*Python (\d+\.\d+\.\d+)\s*$")),
-    ("nvml_error", "nvidia-smi", re.compile(r"(?:Failed to initialize NVML|nvml error):\s*(.+?)\s*$", re.IGNORECASE)),
+    ("nvml_error", "nvidia-smi", re.compile(r"(?:Failed to initialize NVML|nvml error): *(.+)$", re.IGNORECASE)),
     ("cuda_error", "error", re.compile(r"((?:RuntimeError: )?CUDA error: .+|Unexpected error from cudaGetDeviceCount\(\).*)$")),
     ("gpu_sm", "error", re.compile(r"with CUDA capability sm_(\d+)")),
     ("gpu_sm", "error", re.compile(r"which is of cuda capability (\d+\.\d+)")),
@@ -95,21 +88,15 @@ _SINGLE = [
                                                re.IGNORECASE)),
 ]
 _GPU_LINES = [
-    ("collect_env", re.compile(r"^\s*(?:GPU models and configuration:\s*)?GPU \d+:\s*(.+?)(?:\s*\(UUID:.*)?\s*$")),
+    ("collect_env", re.compile(r"^(?:GPU models and configuration: *)?GPU \d+: *([^(]+?)(?: \(UUID:[^)]*\))?$")),
     ("nvidia-smi", re.compile(r"^\|\s*\d+\s+((?:NVIDIA|Tesla|GeForce|Quadro|TITAN)[^|]*?)\s+(?:On|Off)\s*\|")),
-    ("nvidia-smi", re.compile(r"^\s*Product Name\s*:\s*(.+?)\s*$")),
-    ("free-form", re.compile(r"^\s*(?:GPU|Graphics(?: card)?|显卡)\s*[:=]\s*(.+?)\s*$", re.IGNORECASE)),
+    ("nvidia-smi", re.compile(r"^Product Name\s*: *(.+)$")),
+    ("free-form", re.compile(r"^(?:GPU|Graphics(?: card)?|显卡) *[:=] *(.+)$", re.IGNORECASE)),
 ]
-_PIP_LINE = re.compile(r"^\s*(?:\[(?:pip3?|conda|uv)\]\s*)?([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:==|\s{2,}|\s+)(\d+[\w.+!-]*)(?:\s+(\S+))?(?:\s+(\S+))?\s*$")
+_PIP_LINE = re.compile(r"^(?:\[(?:pip3?|conda|uv)\] ?)?([A-Za-z0-9][A-Za-z0-9._-]*)(?:\s*==\s*|\s+)(\d+[\w.+!-]*)(?:\s+(\S+))?(?:\s+(\S+))?$")
 _WANTED = re.compile(r"^(torch|pytorch|torchvision|torchaudio|torchcodec|triton|pytorch-triton.*|numpy|xformers|flash[-_]attn|"
                      r"bitsandbytes|vllm|nvidia-.*|cuda-.*|pytorch-cuda|cudatoolkit|cuda-version|transformers|accelerate)$",
                      re.IGNORECASE)
-_ERROR = re.compile(r"(Error|error:|ERROR|Exception|WARN|Warning:|UserWarning|cannot open shared object|undefined symbol|"
-                    r"not compatible|no kernel image|too old|mismatch|Bus error|Aborted|Segmentation fault|failed|"
-                    r"could not|Could not|not found|No matching distribution|No solution found|unsatisfiable|"
-                    r"not compiled with|NCCL WARN)")
-
-
 def read_pasted(text: str) -> PastedFacts:
     """The facts `text` states, each with its line."""
     truncated = len(text.encode("utf-8", "replace")) > MAX_BYTES
@@ -118,10 +105,9 @@ def read_pasted(text: str) -> PastedFacts:
     values: dict[str, Fact] = {}
     gpus: list[Fact] = []
     packages: dict[str, Fact] = {}
-    errors: list[Fact] = []
-    for number, raw in enumerate(text.splitlines(), start=1):
-        line = raw[:MAX_LINE]
-        if not line.strip():
+    for number, raw in enumerate(text.split("\n"), start=1):  # numbered as an editor numbers them (\r is not a line)
+        line = raw[:MAX_LINE].strip()
+        if not line:
             continue
         for name, kind, pattern in _SINGLE:
             if name not in values and (match := pattern.search(line)):
@@ -148,10 +134,8 @@ def read_pasted(text: str) -> PastedFacts:
             elif name == "torch" and "+" not in version and build.startswith(("cpu", "py3")) and "cpu" in build:
                 version = f"{version}+cpu"
             packages.setdefault(name, Fact(clean(version), number, "conda" if package.group(4) else "pip"))
-        if _ERROR.search(line):
-            errors.append(Fact(clean(line.strip()[:500]), number, "error"))
     return PastedFacts(
-        gpus=tuple(_unique(gpus)), packages=packages, errors=tuple(errors[:200]), truncated=truncated,
+        gpus=tuple(_unique(gpus)), packages=packages, truncated=truncated,
         **{name: values.get(name) for name in ("gpu_sm", "driver_version", "driver_cuda", "kernel_module", "nvml_library",
                                                "torch_version", "torch_cuda", "cuda_available", "arch_list",
                                                "python_version", "os", "wsl", "container", "nvml_error",

@@ -45,8 +45,12 @@ def installed_packages():
     import os
 
     found, torch_version, names = {}, None, set()
-    folders, installs = {}, []
+    folders, installs, seen = {}, [], set()
     for folder in sys.path:
+        real = os.path.realpath(folder or ".")
+        if real in seen:
+            continue  # lib64 -> lib in a venv (Fedora, RHEL): one folder, listed twice on sys.path
+        seen.add(real)
         try:
             entries = sorted(os.listdir(folder or "."))
         except OSError:

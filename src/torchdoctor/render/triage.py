@@ -61,7 +61,10 @@ def render_triage_text(result) -> str:
     if result.symptoms:
         number, line, _ = result.symptoms[0]
         out += [f"the error you pasted (line {number}): {clean(line.strip())[:200]}"]
-        out += ["  is explained by the first finding below" if result.explained else "  no known cause fits it", ""]
+        likely = bool(result.findings) and result.findings[0].code == "TD800"
+        out += ["  is explained by the first finding below" if result.explained else
+                "  points to the likely causes below: the pasted facts do not confirm one" if likely else
+                "  no known cause fits it", ""]
     for diagnosis in result.findings:
         out += _diagnosis_text(diagnosis)
     if not result.findings:

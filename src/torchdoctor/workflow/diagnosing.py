@@ -50,7 +50,7 @@ def diagnose(snapshot: Snapshot, selection: Selection | None = None) -> Report:
         # Nothing of this machine was probed (`check --no-machine`, a fleet run, or a recording of either): only the
         # rules that read the project's files, and the fleet's own, which read what each rank reported.
         kept = [d for d in kept if d.code in PROJECT_RULES or d.code.startswith("TD7")]
-    return Report(snapshot=snapshot, diagnoses=prove_offers(snapshot, merge_selections(kept)), gemm=assess_gemm(snapshot))
+    return Report(snapshot=snapshot, diagnoses=tuple(merge_selections(prove_offers(snapshot, kept))), gemm=assess_gemm(snapshot))
 
 
 SELECTION = re.compile(r"`uv sync(?: --[a-z-]+(?: [^`\s]+)?)*`")

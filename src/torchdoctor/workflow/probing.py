@@ -49,10 +49,11 @@ def _warm_fix_parse(project: Any) -> None:
 
     def parse() -> None:
         from torchdoctor.fixes.transforms import warm
+        from torchdoctor.probes.project import read_regular_file
 
         try:
-            warm(Path(pyproject.path).read_bytes().decode("utf-8"))
-        except (OSError, UnicodeDecodeError):
+            warm(read_regular_file(Path(pyproject.path), 16 << 20).decode("utf-8"))
+        except Exception:  # a warm-up only: the proof parses the file itself if this did not
             pass
 
     threading.Thread(target=parse, name="torchdoctor-warm-fixes", daemon=True).start()

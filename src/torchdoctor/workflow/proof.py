@@ -20,7 +20,9 @@ from typing import Any
 from torchdoctor.edits import DROPS_PACKAGES, Edit
 from torchdoctor.family import BUILD_CHECKED
 from torchdoctor.model import Diagnosis, Severity
-from torchdoctor.probes.project import FileProblem, parse_toml, probe_project
+from torchdoctor.probes.project import FileProblem, parse_toml, probe_project, read_regular_file
+
+MAX_PYPROJECT_BYTES = 16 << 20
 from torchdoctor.resolution import MODEL_PACKAGES, ProjectModel, project_model
 from torchdoctor.snapshot import Snapshot
 
@@ -262,9 +264,10 @@ def prove_offers(snapshot: Snapshot, diagnoses: Iterable[Diagnosis]) -> tuple[Di
     if not any(f is not None and f.edit is not None for d in diagnoses for f in (d.fix, *d.alternatives)):
         return diagnoses
     pyproject = snapshot.project.pyproject
-    try:
-        text: str | None = Path(pyproject.path).read_bytes().decode("utf-8") if pyproject is not None else None
-    except (OSError, UnicodeDecodeError):
+    try:  # a regular file, bounded: a recording may name any path (/dev/zero, a FIFO)
+        text: str | None = (read_regular_file(Path(pyproject.path), MAX_PYPROJECT_BYTES).decode("utf-8")
+                            if pyproject is not None else None)
+    except (FileProblem, UnicodeDecodeError):
         text = None
     sides: Sides = {}
     return tuple(_proven_fixes(snapshot, d, text, sides) for d in diagnoses)
@@ -286,8 +289,8 @@ def _proven_fixes(snapshot: Snapshot, diagnosis: Diagnosis, text: str | None, si
             if taken in plan.applied and plan.after != text:
                 kept.append(fix)
             else:
-                reasons.extend(problem for _, proof in plan.refused for problem in proof.problems)
-                reasons.append("the edit would change nothing in pyproject.toml")
+                refusals = [problem for _, proof in plan.refused for problem in proof.problems]
+                reasons.extend(refusals or ["the edit would change nothing in pyproject.toml"])
     if len(kept) == len(offered):
         return diagnosis
     if kept:

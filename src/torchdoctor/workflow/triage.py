@@ -16,7 +16,7 @@ from torchdoctor import __version__
 from torchdoctor.checks.symptoms import CAUSES, symptoms_in
 from torchdoctor.knowledge import knowledge, parse_arch, parse_capability
 from torchdoctor.model import Diagnosis, Evidence, Report, Severity
-from torchdoctor.probes.pasted import Fact, PastedFacts, read_pasted
+from torchdoctor.probes.pasted import MAX_BYTES, Fact, PastedFacts, read_pasted
 from torchdoctor.snapshot import (
     InterpreterInfo,
     NvmlGpu,
@@ -61,25 +61,24 @@ def triage(text: str) -> Triage:
 
     found = [d for d in run_checks(snapshot) if d.code in PASTE_RULES
              and (d.code != "TD201" or _cpu_build_stated(facts))]
-    lines = list(enumerate(text.splitlines()[:20000], start=1))
-    symptoms = tuple(symptoms_in([(n, line[:4000]) for n, line in lines]))
+    symptoms = tuple(symptoms_in(_lines(text)))
     candidates = _ordered(list(dict.fromkeys(cause for _, _, causes in symptoms for cause in causes)), snapshot)
     explaining = [d for d in found if cause_of(d) in candidates]
     others = sorted((d for d in found if d not in explaining), key=lambda d: -_rank(d.severity))
     confirmed = {cause_of(d) for d in found}
-    likely = [_likely(cause, symptoms, facts) for cause in candidates if cause not in confirmed]
+    likely = [_likely(cause, symptoms) for cause in candidates if cause not in confirmed]
     ranked = tuple(explaining + likely + others)
-    return Triage(facts, snapshot, ranked, symptoms, bool(explaining or likely) if symptoms else bool(ranked))
+    return Triage(facts, snapshot, ranked, symptoms, bool(explaining))
 
 
 def with_symptom(report: Report, text: str) -> Report:
     """`check --symptom`: the live report with the finding that explains the pasted error first, or, when none does,
     the error's likely cause (TD800) first, with what would confirm it."""
-    symptoms = symptoms_in(list(enumerate(text.splitlines()[:20000], start=1)))
+    symptoms = symptoms_in(_lines(text))
     candidates = _ordered(list(dict.fromkeys(cause for _, _, causes in symptoms for cause in causes)), report.snapshot)
     explaining = [d for d in report.diagnoses if cause_of(d) in candidates]
     confirmed = {cause_of(d) for d in report.diagnoses}
-    likely = [_likely(cause, symptoms, read_pasted(text)) for cause in candidates if cause not in confirmed]
+    likely = [_likely(cause, symptoms) for cause in candidates if cause not in confirmed]
     rest = [d for d in report.diagnoses if d not in explaining]
     return replace(report, diagnoses=tuple(explaining + likely + rest))
 
@@ -88,7 +87,7 @@ def _cpu_build_stated(facts: PastedFacts) -> bool:
     """A Snapshot's torch without CUDA is a CPU build; a paste may say nothing of the build's CUDA ("Could not collect",
     a version without its +tag), which is unknown: TD201 is kept only when the text states a CPU build."""
     version = (facts.torch_version or facts.packages.get("torch"))
-    return (facts.torch_cuda is not None and facts.torch_cuda.value in ("None", "N/A")) or (
+    return (facts.torch_cuda is not None and facts.torch_cuda.value == "None") or (
         version is not None and version.value.endswith("+cpu"))
 
 
@@ -131,7 +130,12 @@ def _rank(severity: Severity) -> int:
     return {Severity.ERROR: 2, Severity.WARNING: 1}.get(severity, 0)
 
 
-def _likely(cause_id: str, symptoms, facts: PastedFacts) -> Diagnosis:
+def _lines(text: str) -> list[tuple[int, str]]:
+    """The text's lines, numbered as an editor numbers them, within the reader's caps (1 MiB, 20,000 lines)."""
+    return list(enumerate(text[:MAX_BYTES].split("\n")[:20000], start=1))
+
+
+def _likely(cause_id: str, symptoms) -> Diagnosis:
     """A cause the pasted error points to that no fact confirms: a warning when the error has no other known cause, a
     note when it has several; never an error."""
     cause = CAUSES[cause_id]
@@ -156,9 +160,9 @@ def pasted_snapshot(facts: PastedFacts) -> Snapshot:
     kb = knowledge()
     gpus = tuple(NvmlGpu(index=i, name=f.value, compute_capability=kb.capability_of_name(f.value))
                  for i, f in enumerate(facts.gpus))
-    if not gpus and facts.gpu_sm is not None:
-        gpus = (NvmlGpu(index=0, name=f"a GPU of {_sm_text(facts.gpu_sm.value)}",
-                        compute_capability=parse_capability(_sm_text(facts.gpu_sm.value))),)
+    stated = _sm_text(facts.gpu_sm.value) if facts.gpu_sm is not None else None
+    if not gpus and stated is not None:
+        gpus = (NvmlGpu(index=0, name=f"a GPU of compute capability {stated}", compute_capability=parse_capability(stated)),)
     driver_cuda = _driver_cuda(facts.driver_cuda)
     nvml = (NvmlInfo(status="ok", driver_version=_value(facts.driver_version), cuda_driver_version=driver_cuda,
                      gpus=gpus) if gpus or facts.driver_version or driver_cuda else NvmlInfo(status="not-probed", error=reason))
@@ -191,17 +195,17 @@ def _value(fact: Fact | None) -> str | None:
     return fact.value if fact is not None else None
 
 
-def _sm_text(value: str) -> str:
-    """"120" or "12.0" as "12.0"."""
-    if "." in value:
-        return value
-    return f"{value[:-1]}.{value[-1]}" if len(value) >= 2 else value
+def _sm_text(value: str) -> str | None:
+    """"120" or "12.0" as "12.0"; None for anything that is no compute capability ("sm_1")."""
+    text = value if "." in value else (f"{value[:-1]}.{value[-1]}" if len(value) >= 2 else "")
+    major, _, minor = text.partition(".")
+    return text if major.isdigit() and minor.isdigit() else None
 
 
 def _torch_cuda(facts: PastedFacts, version: str | None) -> str | None:
     """The CUDA the build was made for: collect_env's line, else the version's +cuXYZ tag."""
     if facts.torch_cuda is not None:
-        return None if facts.torch_cuda.value in ("None", "N/A") else facts.torch_cuda.value
+        return None if facts.torch_cuda.value == "None" else facts.torch_cuda.value
     tag = version.split("+", 1)[1] if version and "+" in version else ""
     if tag.startswith("cu") and tag[2:].isdigit() and len(tag) >= 5:
         return f"{tag[2:-1]}.{tag[-1]}"
