@@ -56,9 +56,10 @@ _TEXTS: dict[Path, str] = {}
 def _locate(path: Path, value: str) -> tuple[int, int] | None:
     """The first line and column where `value` (a requirement, an index name or URL, as the evidence shows it, or the
     quoted string inside it: evidence writes `url = '…'` where the file may have double quotes) is written in the file;
-    never a redacted value, never one shorter than 3 characters."""
+    never a redacted value, never one shorter than 8 characters."""
     needles = [value.strip(), *(m.group(2) for m in re.finditer(r"(['\"])(.{3,}?)\1", value))]
-    needles = [n for n in needles if 3 <= len(n) <= 500 and "\n" not in n and "***" not in n]
+    # Long enough to be the entry, not a word of it: "torch" alone is on many lines, "torch>=2.9" on one.
+    needles = [n for n in needles if 8 <= len(n) <= 500 and "\n" not in n and "***" not in n]
     if not needles:
         return None
     if path not in _TEXTS:

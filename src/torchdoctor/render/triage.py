@@ -27,7 +27,8 @@ def facts_read(facts: PastedFacts) -> list[tuple[str, Fact]]:
                         ("NVML library", facts.nvml_library), ("torch", facts.torch_version),
                         ("CUDA torch was built with", facts.torch_cuda), ("CUDA available", facts.cuda_available),
                         ("archs the build supports", facts.arch_list), ("Python", facts.python_version), ("OS", facts.os),
-                        ("WSL", facts.wsl), ("container", facts.container)):
+                        ("WSL", facts.wsl), ("container", facts.container), ("NVML said", facts.nvml_error),
+                        ("CUDA error", facts.cuda_error)):
         if fact is not None:
             rows.append((label, fact))
     rows += [(name, fact) for name, fact in sorted(facts.packages.items())]
