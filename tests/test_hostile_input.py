@@ -525,3 +525,12 @@ def test_smaller_defects_of_item_8_each_get_a_line_or_are_handled(tmp_path):
     from torchdoctor.redact import REDACTED, redact_variable
 
     assert redact_variable("UV_INDEX_PRIVATE_CREDS", "user:pass") == REDACTED
+
+
+@pytest.mark.parametrize("value", ["5", "[1, 2]", "1979-05-27", "true", '"x"', "07:32:00"])
+def test_a_uv_table_of_the_wrong_kind_never_crashes_the_report_time_proof(tmp_path, value):
+    """`[tool] uv = 5` (found by benchmarks/input_fuzz.py once the report proved its fixes): the proof applies a fix to
+    the file, and the transform met an integer where it reads a table. No fix is offered; the report is whole."""
+    folder = write_project(tmp_path / "p", MINIMAL + f"\n[tool]\nuv = {value}\n")
+    result = run_cli("check", "--project", str(folder), "--snapshot", str(SNAPSHOTS / "wsl2-rtx5060ti-nightly.json"), "-q")
+    assert result.code in (0, 1, 2) and "internal error" not in result.stderr, result.stderr

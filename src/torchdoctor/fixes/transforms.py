@@ -96,28 +96,32 @@ def _apply(text: str, edit: Edit) -> str:
     document = _parse(text)
     if type(edit) not in TRANSFORMS:
         raise FixError(f"no transform carries out the edit {type(edit).__name__}")
-    _refuse_inline_tables(document)
-    spaced = all(_spaced(before, table) for before, table in _neighbours(document))
     try:
-        TRANSFORMS[type(edit)](document, edit)
+        new = _edited(document, edit)
     except FixError:
         raise  # a transform's own refusal says why in its words
     except (TypeError, AttributeError, KeyError, ValueError) as error:
-        # A table of the wrong kind (`index = 5`, `sources = ["torch"]`): its own finding names it; no fix is written
-        # on top of it.
+        # A table of the wrong kind (`index = 5`, `sources = ["torch"]`, `tool.uv = 1`): its own finding names it; no fix
+        # is written on top of it.
         raise FixError(f"pyproject.toml has a [tool.uv] or [project] value of a kind uv does not read ({error}): "
                        "correct it first") from None
-    if spaced:  # the file puts a blank line (or a comment) between tables: so do the tables the fix added
-        for before, table in _neighbours(document):
-            if not _spaced(before, table):
-                table.trivia.indent = "\n" + table.trivia.indent
-    new = tomlkit.dumps(document)
     # Removing a table leaves the blank line before it, and tomlkit puts one before each table it adds:
     # two blank lines where the user had one. Collapse them, unless the user writes double blank lines.
     if "\n\n\n" not in text:
         while "\n\n\n" in new:
             new = new.replace("\n\n\n", "\n\n")
     return new
+
+
+def _edited(document: TOMLDocument, edit: Edit) -> str:
+    _refuse_inline_tables(document)
+    spaced = all(_spaced(before, table) for before, table in _neighbours(document))
+    TRANSFORMS[type(edit)](document, edit)
+    if spaced:  # the file puts a blank line (or a comment) between tables: so do the tables the fix added
+        for before, table in _neighbours(document):
+            if not _spaced(before, table):
+                table.trivia.indent = "\n" + table.trivia.indent
+    return tomlkit.dumps(document)
 
 
 # ---------------------------------------------------------------------------------------------
