@@ -78,13 +78,9 @@ def merge_selections(diagnoses: Iterable[Diagnosis]) -> list[Diagnosis]:
         others = [SELECTION.findall(d.message)[0].strip("`").removeprefix("uv sync ") for d in group[1:]]
         shown = ", ".join(others[:6]) + (f" and {len(others) - 6} more" if len(others) > 6 else "")
         evidence = tuple(dict.fromkeys(e for d in group for e in d.evidence))[:8]
-        merged.append(replace(first, severity=max((d.severity for d in group), key=_weight), evidence=evidence,
+        merged.append(replace(first, severity=max(d.severity for d in group), evidence=evidence,
                               message=f"{first.message} (the same with {shown})"))
     return merged
-
-
-def _weight(severity: Severity) -> int:
-    return {Severity.ERROR: 2, Severity.WARNING: 1}.get(severity, 0)
 
 
 def rules() -> dict:

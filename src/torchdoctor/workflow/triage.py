@@ -13,6 +13,7 @@ import datetime
 from dataclasses import dataclass, replace
 
 from torchdoctor import __version__
+from torchdoctor.checks import run_checks
 from torchdoctor.checks.symptoms import CAUSES, symptoms_in
 from torchdoctor.knowledge import knowledge, parse_arch, parse_capability
 from torchdoctor.model import Diagnosis, Evidence, Report, Severity
@@ -47,7 +48,7 @@ class Triage:
     """Ranked: the finding that explains the pasted error first."""
     symptoms: tuple[tuple[int, str, tuple[str, ...]], ...]
     explained: bool
-    """Whether the first finding explains a pasted error (or, with no error pasted, whether anything was found)."""
+    """Whether a rule's finding, confirmed by the pasted facts, explains a pasted error (it is then first)."""
 
     @property
     def fails(self) -> bool:
@@ -57,14 +58,12 @@ class Triage:
 def triage(text: str) -> Triage:
     facts = read_pasted(text)
     snapshot = pasted_snapshot(facts)
-    from torchdoctor.checks import run_checks
-
     found = [d for d in run_checks(snapshot) if d.code in PASTE_RULES
              and (d.code != "TD201" or _cpu_build_stated(facts))]
     symptoms = tuple(symptoms_in(_lines(text)))
     candidates = _ordered(list(dict.fromkeys(cause for _, _, causes in symptoms for cause in causes)), snapshot)
     explaining = [d for d in found if cause_of(d) in candidates]
-    others = sorted((d for d in found if d not in explaining), key=lambda d: -_rank(d.severity))
+    others = sorted((d for d in found if d not in explaining), key=lambda d: d.severity, reverse=True)
     confirmed = {cause_of(d) for d in found}
     likely = [_likely(cause, symptoms) for cause in candidates if cause not in confirmed]
     ranked = tuple(explaining + likely + others)
@@ -124,10 +123,6 @@ def cause_of(diagnosis: Diagnosis) -> str | None:
     if diagnosis.code == "TD120":
         return "torchaudio-torch-mismatch" if "torchaudio" in diagnosis.message else "torchvision-torch-mismatch"
     return CAUSE_OF_RULE.get(diagnosis.code)
-
-
-def _rank(severity: Severity) -> int:
-    return {Severity.ERROR: 2, Severity.WARNING: 1}.get(severity, 0)
 
 
 def _lines(text: str) -> list[tuple[int, str]]:
