@@ -231,3 +231,15 @@ def test_at_80_columns_the_report_fits_and_the_builds_table_keeps_every_variant(
 
     monkeypatch.setenv("COLUMNS", "40")  # the spinner's line: wider than the terminal, it would leave a line per tick
     assert len(fit("⠋ torchdoctor: waiting for torch, NVML in /a/very/long/path/to/python3 (3.7 s)")) == 39
+
+
+def test_a_dependency_missing_from_torchdoctors_environment_is_one_line(tmp_path):
+    """Seen on the lent GPU machine (PYTHONPATH=src without tomlkit): two tracebacks, the guard's own import failing
+    too. One line now, exit 2."""
+    fake = tmp_path / "fake"
+    fake.mkdir()
+    (fake / "tomlkit.py").write_text("raise ModuleNotFoundError(\"No module named 'tomlkit'\", name='tomlkit')\n")
+    project = write_project(tmp_path / "p", '[project]\nname = "x"\nversion = "0"\n')
+    result = run_cli("check", "--no-machine", "--project", str(project), env={"PYTHONPATH": str(fake)})
+    assert result.code == 2 and "Traceback" not in result.stderr
+    assert "its dependency tomlkit is not installed" in result.stderr

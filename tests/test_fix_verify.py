@@ -94,3 +94,23 @@ def test_projects_that_cannot_be_rebuilt_apart_are_not_verified(tmp_path):
         '[project]\nname = "x"\nversion = "0"\ndependencies = ["torch", "mylib"]\n[tool.uv.sources]\nmylib = { path = "../mylib" }\n',
         encoding="utf-8")
     assert "paths, git or URLs" in cannot_verify(replace(H100, project=probe_project(tmp_path)))
+
+
+def test_the_smoke_test_recorded_on_a_real_h100_reads_as_passed():
+    """scripts/device-capture.sh ran the transaction's smoke test on the lent H100 (torch 2.11.0+cu130, 2026-12-06): a
+    matmul on the GPU checked against the CPU and torchvision's nms. Its output, replayed, is the verdict 'cured'
+    rests on; a CUDA-less answer on the same machine is not."""
+    import json
+
+    from conftest import FIXTURES, SNAPSHOTS
+    from torchdoctor.fixes.verify import _verdict
+    from torchdoctor.snapshot import Snapshot
+
+    folder = FIXTURES / "captures" / "h100-live-2026-12-06"
+    recorded = json.loads((folder / "smoke.txt").read_text(encoding="utf-8").split("\n", 1)[1])
+    machine = Snapshot.from_json((SNAPSHOTS / "h100-live-2026-12-06.json").read_text(encoding="utf-8"))
+    verdict = _verdict(machine, recorded["stdout"], None)
+    assert verdict.passed and verdict.summary == ("torch 2.11.0+cu130 ran a matmul on NVIDIA H100 80GB HBM3; "
+                                                  "torchvision 0.26.0+cu130 ran nms")
+    no_cuda = recorded["stdout"].replace('"cuda_available": true', '"cuda_available": false')
+    assert not _verdict(machine, no_cuda, None).passed

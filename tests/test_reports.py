@@ -86,8 +86,19 @@ def test_the_reports_are_many_varied_and_cited():
         assert case["established"].strip() and case["error"].strip()
 
 
-@pytest.mark.parametrize("name", ["h100-pypi.json", "h200-pypi.json", "wsl2-rtx5060ti-nightly.json"])
+@pytest.mark.parametrize("name", ["h100-pypi.json", "h200-pypi.json", "wsl2-rtx5060ti-nightly.json",
+                                  "h100-live-2026-12-06.json"])
 def test_the_recorded_machines_stay_silent_on_the_new_causes(name):
     snapshot = Snapshot.from_json((SNAPSHOTS / name).read_text(encoding="utf-8"))
     codes = {d.code for d in run_checks(snapshot) if d.severity >= Severity.WARNING}
     assert not codes & {"TD121", "TD122", "TD231", "TD523", "TD524", "TD525"}
+
+
+def test_the_lent_h100_shows_its_substrate_facts_and_they_read_healthy():
+    """Recorded live on the lent H100 (2026-12-06): /dev/shm 128 GiB and writable, the image's forward-compatibility
+    libcuda (harmless on a data-center GPU: TD524 needs error 804), torch's own triton pin met, one torch install."""
+    machine = Snapshot.from_json((SNAPSHOTS / "h100-live-2026-12-06.json").read_text(encoding="utf-8"))
+    assert machine.system.shm is not None and machine.system.shm.size_bytes == 128 << 30 and machine.system.shm.writable
+    assert any("/compat/libcuda.so" in path for path in machine.system.cuda_compat_libraries or ())
+    assert 'triton==3.6.0; platform_system == "Linux"' in (machine.torch.torch_requires or ())
+    assert machine.torch.packages.get("triton") == "3.6.0" and len(machine.torch.torch_installs or ()) == 1

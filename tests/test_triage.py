@@ -158,3 +158,14 @@ def test_check_with_a_symptom_puts_the_finding_that_explains_it_first(tmp_path):
     findings = json.loads(result.stdout)["diagnoses"]
     assert findings[0]["code"] == "TD800" and findings[0]["message"].startswith("driver-in-container-image")
     assert findings[1]["message"].startswith("driver-kernel-module-mismatch")
+
+
+def test_the_lent_h100s_own_outputs_pasted_read_healthy():
+    """nvidia-smi, nvidia-smi -q and collect_env as the lent H100 printed them (2026-12-06), pasted together."""
+    folder = CAPTURES / "h100-live-2026-12-06"
+    text = "\n".join((folder / name).read_text(encoding="utf-8") for name in ("nvidia-smi.txt", "nvidia-smi-q.txt",
+                                                                          "collect_env.txt"))
+    result = triage(text)
+    assert result.facts.gpus[0].value == "NVIDIA H100 80GB HBM3" and result.facts.driver_version.value == "580.159.04"
+    assert result.facts.torch_version.value == "2.11.0+cu130"
+    assert not [d for d in result.findings if d.severity >= Severity.WARNING], result.findings

@@ -79,8 +79,10 @@ def run_guarded(command: Callable[[], int]) -> int:
     (which imports the rules) is imported only when a child may need stopping: the app's first paint comes first."""
 
     def stop_all_children(for_good: bool) -> None:
-        from torchdoctor.workflow.children import stop_all_children as stop
-
+        try:
+            from torchdoctor.workflow.children import stop_all_children as stop
+        except ImportError:  # torchdoctor's own install is broken (below): no child was started through it
+            return
         stop(for_good=for_good)
 
     try:
@@ -98,6 +100,11 @@ def run_guarded(command: Callable[[], int]) -> int:
         return ExitCode.USAGE
     except Exception as error:  # noqa: BLE001 - the last line of defence: one line, never a traceback
         stop_all_children(for_good=True)
+        if isinstance(error, ModuleNotFoundError) and error.name and not error.name.startswith("torchdoctor"):
+            # A dependency missing from torchdoctor's own environment (seen: PYTHONPATH=src without tomlkit).
+            print(f"torchdoctor: its dependency {error.name} is not installed in {sys.prefix}; reinstall torchdoctor",
+                  file=sys.stderr)
+            return ExitCode.USAGE
         if DEBUG:
             import traceback
 
