@@ -6,12 +6,12 @@ from __future__ import annotations
 import json
 import textwrap
 
-from torchdoctor.model import Diagnosis, Severity
+from torchdoctor.model import Diagnosis
 from torchdoctor.probes.pasted import Fact, PastedFacts
 from torchdoctor.redact import clean
 from torchdoctor.render.markdown import _code, _safe
+from torchdoctor.render.text import ICONS
 
-ICONS = {Severity.ERROR: "✖", Severity.WARNING: "▲", Severity.INFO: "●"}
 ASK = {
     "GPU": "`nvidia-smi -L`",
     "driver": "`nvidia-smi` (its header line)",
