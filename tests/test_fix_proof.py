@@ -173,3 +173,57 @@ def test_making_an_xpu_index_explicit_maps_its_triton_too(tmp_path):
     assert [d.code for d in plan.applied] == ["TD301"], plan.refused
     assert 'pytorch-triton-xpu = [{ index = "pytorch-xpu", marker = "sys_platform == \'linux\'" }]' in plan.after
     assert "pytorch-triton-xpu ; sys_platform == 'linux'" in plan.after
+
+
+def _installed(snapshot: Snapshot, folder: Path, version: str, cuda: str, interpreter: str | None = None) -> Snapshot:
+    """The snapshot with `folder` as its project and torch `version` (a CUDA `cuda` build) installed in the
+    interpreter probed: the project's own .venv unless another is named."""
+    from torchdoctor.snapshot import InterpreterInfo
+
+    python = interpreter or str(folder / ".venv" / "bin" / "python")
+    local = version.partition("+")[2] or None
+    return replace(snapshot, project=probe_project(folder),
+                   interpreter=InterpreterInfo(path=python, source=".venv", reason="the project environment", exists=True),
+                   torch=replace(snapshot.torch, version=version, installed_version=version, local_tag=local, cuda=cuda,
+                                 arch_list=(), packages={}))
+
+
+def test_a_driver_too_old_for_the_installed_build_is_cured_by_moving_the_project_to_a_line_it_runs(tmp_path):
+    """PyPI's torch 2.15 is a CUDA 13.2 build; the H100's driver 580 runs CUDA 13.0. Installed by the project into its
+    .venv, the headline fix maps the torch family to cu130 (proven on the machine as `uv sync` would leave it) and the
+    driver update is the alternative. It offered only the driver update: an edit of pyproject.toml cures it too."""
+    folder = tmp_path / "project"
+    folder.mkdir()
+    (folder / "pyproject.toml").write_text('[project]\nname = "app"\nversion = "0.1.0"\nrequires-python = ">=3.12"\n'
+                                           'dependencies = ["torch>=2.15", "torchvision"]\n', encoding="utf-8")
+    from torchdoctor.workflow import fix_diagnoses
+
+    snapshot = _installed(H100, folder, "2.15.0", "13.2")
+    (finding,) = [d for d in fix_diagnoses(snapshot) if d.code == "TD230"]
+    assert finding.fix is not None and finding.fix.edit is not None, finding.no_fix
+    assert finding.fix.title.startswith("cu130:")
+    assert [a.title for a in finding.alternatives][-1] == "Update the NVIDIA driver"
+    fixed = apply_fixes((folder / "pyproject.toml").read_text(encoding="utf-8"), [finding])
+    assert 'url = "https://download.pytorch.org/whl/cu130"' in fixed
+
+    elsewhere = _installed(H100, folder, "2.15.0", "13.2", interpreter="/opt/conda/bin/python")
+    (finding,) = [d for d in fix_diagnoses(elsewhere) if d.code == "TD230"]
+    assert finding.fix is not None and finding.fix.edit is None and finding.fix.title == "Update the NVIDIA driver"
+    assert not finding.no_fix  # the driver update cures it; no edit of the project reaches that interpreter
+
+
+def test_an_installed_build_without_the_gpus_code_is_cured_by_the_projects_fix_once_synced(tmp_path):
+    """The Blackwell headline: torch 2.6.0+cu126 (no sm_120) installed in the project's .venv. The fix that maps the
+    project to a line with sm_120 is proven on the machine as `uv sync` would leave it; it was refused, "TD220 would
+    still be reported", because the proof judged the torch installed now."""
+    from torchdoctor.workflow import fix_diagnoses
+
+    wsl = Snapshot.from_json((SNAPSHOTS / "wsl2-rtx5060ti-nightly.json").read_text(encoding="utf-8"))
+    folder = tmp_path / "project"
+    folder.mkdir()
+    (folder / "pyproject.toml").write_text('[project]\nname = "app"\nversion = "0.1.0"\nrequires-python = ">=3.12"\n'
+                                           'dependencies = ["torch>=2.6", "torchvision"]\n', encoding="utf-8")
+    snapshot = _installed(wsl, folder, "2.6.0+cu126", "12.6")
+    (finding,) = [d for d in fix_diagnoses(snapshot) if d.code == "TD220"]
+    assert finding.fix is not None and finding.fix.edit is not None, finding.no_fix
+    assert "sm_120" in finding.fix.title

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from dataclasses import replace
 from pathlib import Path
 
@@ -59,18 +60,23 @@ def synced_project(tmp_path: Path, uv: str) -> Path:
     return folder
 
 
-def installed_torch(folder: Path) -> str:
-    (record,) = (folder / ".venv").glob("lib/python*/site-packages/torch-*.dist-info")
-    return record.name.removeprefix("torch-").removesuffix(".dist-info")
+def installed_torch(folder: Path, package: str = "torch") -> str:
+    (record,) = (folder / ".venv").glob(f"lib/python*/site-packages/{package}-*.dist-info")
+    return record.name.removeprefix(f"{package}-").removesuffix(".dist-info")
 
 
 def on_this_machine(folder: Path) -> Snapshot:
-    """The recorded H100, with the project's own .venv as the interpreter probed here and its torch as installed."""
+    """The recorded H100 (driver 580: CUDA 13.0 at most), with the project's own .venv as the interpreter probed here
+    and what it installed as torch: the local index's PyPI torch 2.15.0, whose Linux wheels are CUDA 13.2 builds, as
+    PyPI's are. The report finds the driver too old for it and offers the CUDA 13.0 line."""
     snapshot = with_project(H100, folder)
     interpreter = InterpreterInfo(path=str(folder / ".venv" / "bin" / "python"), source="project",
                                   reason="the project environment", exists=True)
+    version = installed_torch(folder)
+    packages = {**snapshot.torch.packages, "torchvision": installed_torch(folder, "torchvision")}
     return replace(snapshot, interpreter=interpreter,
-                   torch=replace(snapshot.torch, installed_version=installed_torch(folder), version=installed_torch(folder)))
+                   torch=replace(snapshot.torch, installed_version=version, version=version, local_tag=None,
+                                 cuda="13.2", packages=packages))
 
 
 def test_a_failing_smoke_test_puts_back_both_files_and_the_environment(tmp_path, uv, index):
@@ -147,7 +153,7 @@ def test_a_fix_stopped_while_uv_lock_waits_puts_everything_back_and_leaves_no_pr
     shutil.copy(PLAIN, folder / "pyproject.toml")
     (folder / "uv.lock").write_bytes(b"version = 1\nrevision = 3\nrequires-python = \">=3.12\"\n# the lock as it was\n")
     before = {name: (folder / name).read_bytes() for name in ("pyproject.toml", "uv.lock")}
-    marker = f"torchdoctor-interrupt-{tmp_path.name}"
+    marker = f"torchdoctor-interrupt-{uuid.uuid4().hex}"  # unique across xdist workers (tmp_path.name is not)
     environment = {**os.environ, "TORCHDOCTOR_PYTORCH_INDEX_BASE": f"http://127.0.0.1:{port}/whl",
                    "UV_DEFAULT_INDEX": f"http://127.0.0.1:{port}/pypi/simple", "UV_HTTP_TIMEOUT": "120",
                    "UV_PYTHON": python_for(">=3.12"), "MARKER": marker}
@@ -241,3 +247,87 @@ def test_putting_back_one_fix_never_reaches_an_older_one(tmp_path):
     with pytest.raises(FixError):
         undo_backup(path, second)
     assert path.read_text(encoding="utf-8") == "# v1\n"
+
+
+def _moments() -> list[tuple[str, float, int]]:
+    """Where to stop `fix --yes`: after the line that starts each step, plus a seeded random delay (0 to 0.3 s), by
+    SIGINT or SIGTERM in turn; seeded so that a failure can be run again."""
+    import random
+
+    chance = random.Random(26)
+    starts = ["wrote ", "running: uv lock", "running: uv sync", "smoke test:"]
+    return [(start, round(chance.uniform(0.0, 0.3), 3), (signal.SIGINT, signal.SIGTERM)[n % 2])
+            for n, start in enumerate(starts * 2)]
+
+
+def _run_until(argv: list[str], start: str, delay: float, sent: int, environment: dict[str, str]) -> tuple[int, str]:
+    """Run torchdoctor, wait for `start` on its stderr, then `delay` seconds, then send `sent` (unless it is done)."""
+    process = subprocess.Popen([sys.executable, "-m", "torchdoctor", *argv], env=environment, stderr=subprocess.PIPE,
+                               stdout=subprocess.DEVNULL, text=True)
+    try:
+        seen = ""
+        deadline = time.monotonic() + 60
+        while start not in seen and process.poll() is None and time.monotonic() < deadline:
+            seen += process.stderr.readline()
+        assert start in seen, seen
+        time.sleep(delay)
+        if process.poll() is None:
+            process.send_signal(sent)
+        rest = seen + process.communicate(timeout=120)[1]
+    finally:
+        process.kill()
+    return process.returncode, rest
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+@pytest.mark.parametrize(("start", "delay", "sent"), _moments())
+def test_a_fix_stopped_at_any_moment_leaves_files_and_environment_all_old_or_all_new(tmp_path, uv, index, start,
+                                                                                     delay, sent):
+    """`fix --all --yes` (write, uv lock, uv sync, smoke test) stopped by Ctrl-C or SIGTERM at a moment of every step:
+    pyproject.toml and uv.lock are both the old ones, the environment holds the old torch again, no uv is left
+    running, nothing is left in the temp folder, and no traceback is printed. (The local index's wheels hold no code,
+    so even an uninterrupted run ends in the smoke test's put-back: all old is the only right end here; the test below
+    reaches all new.)"""
+    folder = synced_project(tmp_path, uv)
+    before = {name: (folder / name).read_bytes() for name in ("pyproject.toml", "uv.lock")}
+    torch_before = installed_torch(folder)
+    recorded = tmp_path / "machine.json"
+    recorded.write_text(on_this_machine(folder).to_json(), encoding="utf-8")
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    marker = f"torchdoctor-moment-{uuid.uuid4().hex}"
+    code, said = _run_until(["fix", "--all", "--yes", "--project", str(folder), "--snapshot", str(recorded)], start,
+                            delay, sent, {**os.environ, "TMPDIR": str(temp), "MARKER": marker})
+    # A signal that comes as the process exits, its work done, ends it there (-signal): the verdict was said.
+    assert code in (1, 130) or (code == -sent and "are back as they were" in said), said
+    assert "Traceback" not in said
+    assert {name: (folder / name).read_bytes() for name in ("pyproject.toml", "uv.lock")} == before, said
+    assert installed_torch(folder) == torch_before, said
+    left = [pid for pid in processes_with(f"{uv} ") if _has_marker(pid, marker)]
+    assert not left, [Path(f"/proc/{pid}/cmdline").read_bytes() for pid in left]
+    assert [p.name for p in temp.iterdir() if not p.name.startswith("uv-")] == []  # uv-*.lock: uv's own, every run
+    if code == 130:
+        assert "interrupted; pyproject.toml and uv.lock are back as they were" in said
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+@pytest.mark.parametrize(("delay", "sent"), [(0.0, signal.SIGINT), (0.02, signal.SIGTERM), (0.1, signal.SIGINT),
+                                             (0.25, signal.SIGTERM), (0.6, signal.SIGINT)])
+def test_a_locking_fix_stopped_at_any_moment_leaves_both_files_old_or_both_new(tmp_path, uv, index, delay, sent):
+    """`fix --all --yes --no-sync` ends cured with both files new; stopped at any moment after the write, it leaves
+    both old or both new, never a fixed pyproject.toml beside the old uv.lock."""
+    folder = synced_project(tmp_path, uv)
+    before = {name: (folder / name).read_bytes() for name in ("pyproject.toml", "uv.lock")}
+    recorded = tmp_path / "machine.json"
+    recorded.write_text(on_this_machine(folder).to_json(), encoding="utf-8")
+    code, said = _run_until(["fix", "--all", "--yes", "--no-sync", "--project", str(folder), "--snapshot",
+                             str(recorded)], "wrote ", delay, sent, dict(os.environ))
+    assert "Traceback" not in said
+    after = {name: (folder / name).read_bytes() for name in ("pyproject.toml", "uv.lock")}
+    changed = {name for name in after if after[name] != before[name]}
+    assert changed in (set(), {"pyproject.toml", "uv.lock"}), said
+    if changed:
+        assert "cured: cured in pyproject.toml and uv.lock" in said, said
+    else:
+        assert code != 0 and ("interrupted; pyproject.toml and uv.lock are back" in said
+                              or "torchdoctor: interrupted" in said), said

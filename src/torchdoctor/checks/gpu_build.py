@@ -128,7 +128,7 @@ def _arch_findings(snapshot: Snapshot, too_new: bool) -> Iterator[Finding]:
         yield Finding(Severity.ERROR, message, why, evidence, build_fix, build_alternatives(snapshot) if build_fix else ())
 
 
-@rule("TD220", "gpu-too-new-for-build", fix=(SAFE, UNSAFE))
+@rule("TD220", "gpu-too-new-for-build", fix=(SAFE, UNSAFE), cured_by_sync=True)
 def gpu_too_new_for_build(snapshot: Snapshot) -> Iterator[Finding]:
     """The GPU is newer than every architecture the torch build was compiled for.
 
@@ -149,7 +149,7 @@ def gpu_too_new_for_build(snapshot: Snapshot) -> Iterator[Finding]:
     yield from _arch_findings(snapshot, too_new=True)
 
 
-@rule("TD221", "gpu-too-old-for-build", fix=(SAFE, UNSAFE))
+@rule("TD221", "gpu-too-old-for-build", fix=(SAFE, UNSAFE), cured_by_sync=True)
 def gpu_too_old_for_build(snapshot: Snapshot) -> Iterator[Finding]:
     """The GPU is older than the oldest architecture the torch build was compiled for.
 
@@ -271,7 +271,7 @@ def _only_vendor_sources(snapshot: Snapshot, prefix: str) -> bool:
     return bool(variants) and all(v.startswith(prefix) for v in variants)
 
 
-@rule("TD230", "driver-too-old-for-build", fix=DISPLAY_ONLY)
+@rule("TD230", "driver-too-old-for-build", fix=(SAFE, UNSAFE, DISPLAY_ONLY), cured_by_sync=True)
 def driver_too_old_for_build(snapshot: Snapshot) -> Iterator[Finding]:
     """The NVIDIA driver is older than the CUDA version the torch build needs.
 
@@ -285,8 +285,11 @@ def driver_too_old_for_build(snapshot: Snapshot) -> Iterator[Finding]:
         CUDA initialisation fails ("The NVIDIA driver on your system is too old") and torch runs on the CPU,
         or some kernels fail later.
     Fix safety:
-        The driver update is for you to run; pinning an older CUDA variant in pyproject.toml is the other way,
-        not offered as an edit here.
+        Where the project installs this torch (the interpreter is its uv environment), the fix maps the torch family to
+        a CUDA line this driver runs outright, as the locked-build finding's fix does (safe, or unsafe when it
+        replaces the index torch is mapped to now); it cures once `uv sync` has installed it. The driver update is
+        the alternative, for you to run, and the fix itself where other packages are built for the project's line
+        or no line in the project's range runs on this driver.
     """
     torch = snapshot.torch
     if torch.status != "ok" or not torch.cuda:
@@ -311,7 +314,7 @@ def driver_too_old_for_build(snapshot: Snapshot) -> Iterator[Finding]:
     else:
         minimum = None
     where = " (the Windows host's driver, which WSL uses)" if snapshot.system.wsl else ""
-    driver_fix = driver_update_fix(snapshot)
+    driver_fix, alternatives = _driver_cures(snapshot)
     if supported[0] < needed[0]:
         need = f"a CUDA {needed[0]} driver" + (f" ({minimum} or newer on {host})" if minimum else "")
         yield Finding(
@@ -321,6 +324,7 @@ def driver_too_old_for_build(snapshot: Snapshot) -> Iterator[Finding]:
             f"Update the driver{where}, or use a CUDA {supported[0]}.x variant of torch.",
             tuple(evidence),
             driver_fix,
+            alternatives,
         )
     else:
         yield Finding(
@@ -332,7 +336,22 @@ def driver_too_old_for_build(snapshot: Snapshot) -> Iterator[Finding]:
             f"cu{supported[0]}{supported[1]}, removes the risk.",
             tuple(evidence),
             driver_fix,
+            alternatives,
         )
+
+
+def _driver_cures(snapshot: Snapshot) -> tuple[Fix, tuple[Fix, ...]]:
+    """The installed build needs a newer driver: where the project installs torch, its fix moves the family to a line
+    this driver runs outright (the driver update the alternative); where other packages are built for the project's
+    line, the driver update first and the move after it; otherwise the driver update alone."""
+    driver = driver_update_fix(snapshot)
+    move = use_build_fix(snapshot, outright=True)
+    if move is None:
+        return driver, ()
+    others = build_alternatives(snapshot, outright=True)
+    if line_is_bound(snapshot, move):
+        return driver, (move, *others)
+    return move, (*others, driver)
 
 
 def driver_update_fix(snapshot: Snapshot) -> Fix:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import inspect
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from torchdoctor.model import Applicability, Diagnosis, Evidence, Fix, Severity
@@ -60,6 +60,10 @@ class Rule:
     doc: str
     fixes: tuple[Applicability, ...] = ()
     """The kinds of fix its findings may carry (the main fix and the alternatives); empty: it offers none."""
+    cured_by_sync: bool = False
+    """Its findings are about the torch build installed now: a fix that changes which build the project installs here
+    cures them only once `uv sync` has run, so the proof and the re-check after `uv lock` judge them on the machine
+    as the sync will leave it (workflow/proof.as_synced)."""
 
     @property
     def fix_safety(self) -> str:
@@ -96,22 +100,24 @@ RULES: dict[str, Rule] = {}
 
 
 def _register(code: str, slug: str, check: CheckFunction | None, doc: str | None,
-              fixes: tuple[Applicability, ...] = ()) -> None:
+              fixes: tuple[Applicability, ...] = (), cured_by_sync: bool = False) -> None:
     if not (len(code) == 5 and code.startswith("TD") and code[2:].isdigit()):
         raise ValueError(f"rule code {code!r} is not TD + three digits")
     if code in RULES or any(r.slug == slug for r in RULES.values()):
         raise ValueError(f"rule {code} {slug} is registered twice")
     if not doc or any(f"{section}:" not in doc for section in SECTIONS):
         raise ValueError(f"rule {code} must document {', '.join(SECTIONS)}")
-    RULES[code] = Rule(code, slug, check, doc, fixes)
+    RULES[code] = Rule(code, slug, check, doc, fixes, cured_by_sync)
 
 
-def rule(code: str, slug: str, *, fix: Applicability | tuple[Applicability, ...] = ()) -> Callable[[CheckFunction], CheckFunction]:
-    """Register a check under its code. `fix` declares the kinds of fix it offers (none when left out)."""
+def rule(code: str, slug: str, *, fix: Applicability | tuple[Applicability, ...] = (),
+         cured_by_sync: bool = False) -> Callable[[CheckFunction], CheckFunction]:
+    """Register a check under its code. `fix` declares the kinds of fix it offers (none when left out);
+    `cured_by_sync`, that its findings are about the installed build (see Rule.cured_by_sync)."""
     fixes = (fix,) if isinstance(fix, Applicability) else tuple(fix)
 
     def register(check: CheckFunction) -> CheckFunction:
-        _register(code, slug, check, check.__doc__, fixes)
+        _register(code, slug, check, check.__doc__, fixes, cured_by_sync)
         return check
 
     return register
@@ -134,10 +140,10 @@ _register(
 )
 
 
-def run_checks(snapshot: Snapshot) -> tuple[Diagnosis, ...]:
-    """Every registered rule over the snapshot, most severe first, then by code."""
+def run_checks(snapshot: Snapshot, codes: Iterable[str] | None = None) -> tuple[Diagnosis, ...]:
+    """Every registered rule (or those of `codes`) over the snapshot, most severe first, then by code."""
     diagnoses: list[Diagnosis] = []
-    for code in sorted(RULES):
+    for code in sorted(RULES if codes is None else set(codes) & set(RULES)):
         registered = RULES[code]
         if registered.check is None:
             continue

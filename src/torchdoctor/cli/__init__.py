@@ -60,23 +60,36 @@ def _main(argv: list[str] | None) -> int:
         # terminal; anywhere else (a pipe, CI), or with options only `check` knows, it is `torchdoctor check`.
         tui_args, unknown = build_tui_parser().parse_known_args(argv)
         if not unknown and sys.stdout.isatty() and sys.stdin.isatty():
-            return run_guarded(lambda: _command("tui").run(tui_args))
+            return run_guarded(lambda: _command("tui").run(tui_args), terminate_as_interrupt=False)
         if tui_args.demo:
             rest = [a for a in argv if a != "--demo"]
             return run_guarded(lambda: _command("check").run_demo(rest))
         argv = ["check", *argv]
     args = build_parser().parse_args(argv)
-    return run_guarded(lambda: _command(args.command).run(args))
+    return run_guarded(lambda: _command(args.command).run(args), terminate_as_interrupt=args.command != "tui")
 
 
 def _command(name: str):
     return importlib.import_module(COMMANDS.get(name, f"torchdoctor.cli.commands.{name}"))
 
 
-def run_guarded(command: Callable[[], int]) -> int:
+def run_guarded(command: Callable[[], int], *, terminate_as_interrupt: bool = True) -> int:
     """Run a command; a user's mistake is one line and exit 2, Ctrl-C is 130, never a traceback. A bug of
     torchdoctor's own is one line too (exit 2: it could not run), with the traceback under --debug. The workflow
-    (which imports the rules) is imported only when a child may need stopping: the app's first paint comes first."""
+    (which imports the rules) is imported only when a child may need stopping: the app's first paint comes first.
+
+    A headless command takes SIGTERM as it takes Ctrl-C (`kill`, a CI job's timeout, a container's stop): children
+    stopped, temporary folders removed, a fix put back, exit 130; the default would end it at once with all of that
+    left behind. (The app keeps Textual's own handling: it must give the terminal back first.)"""
+    if terminate_as_interrupt:
+        previous = _sigterm_as_interrupt()
+        try:
+            return run_guarded(command, terminate_as_interrupt=False)
+        finally:
+            if previous is not None:
+                import signal
+
+                signal.signal(signal.SIGTERM, previous)
 
     def stop_all_children(for_good: bool) -> None:
         try:
@@ -117,6 +130,20 @@ def run_guarded(command: Callable[[], int]) -> int:
         # `torchdoctor check | head`: the reader left; stay quiet like other Unix tools.
         sys.stderr.close()
         return ExitCode.CLEAN
+
+
+def _sigterm_as_interrupt():
+    """SIGTERM raises KeyboardInterrupt from here on (main thread only); returns the handler it replaced."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def interrupted(signum, frame):
+        raise KeyboardInterrupt()
+
+    return signal.signal(signal.SIGTERM, interrupted)
 
 
 def version() -> str:

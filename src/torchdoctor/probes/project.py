@@ -32,6 +32,7 @@ from torchdoctor.redact import clean, clean_data, redact_url
 from torchdoctor.requirements import parse_requirement
 from torchdoctor.snapshot import (
     DeclaredRequirement,
+    IndexPythons,
     LockEdge,
     LockedPackage,
     LockInfo,
@@ -127,11 +128,7 @@ def probe_project(root: Path, found_by: str = "") -> ProjectInfo:
             dockerfile_details.append(read_dockerfile(path, clean(read_text(path, MAX_REQUIREMENTS_BYTES)), _relative(path, root)))
         except FileProblem as problem:
             errors.append(problem.error)
-    index_pythons = tuple(
-        published_pythons(index.name or "", index.url)
-        for index in (pyproject.indexes if pyproject else ())
-        if index.url and index.url.startswith(("http://", "https://")) and "/whl/nightly/" in index.url
-    )
+    index_pythons = _index_pythons(pyproject)
     return ProjectInfo(
         root=str(root),
         found_by=found_by,
@@ -255,8 +252,35 @@ def locate(text: str, needle: str) -> tuple[int | None, int | None]:
 # pyproject.toml
 
 
+def project_of_text(text: str, path: Path) -> ProjectInfo:
+    """pyproject.toml's text alone read as a project, in memory: how the proof reads a fixed text (no lock, which
+    `uv lock` rewrites after a fix, and no other file). `path` is the file the text is for, named in what is said."""
+    errors: list[ProjectFileError] = []
+    pyproject = None
+    try:
+        if "\x00" in text:
+            raise FileProblem(ProjectFileError(str(path), "binary", "it contains a NUL byte: this is binary, not TOML text"))
+        pyproject = pyproject_from_text(text.removeprefix("\ufeff"), path, errors)
+    except FileProblem as problem:
+        errors.append(problem.error)
+    return ProjectInfo(root=str(path.parent), pyproject=pyproject, errors=tuple(errors),
+                       index_pythons=_index_pythons(pyproject))
+
+
+def _index_pythons(pyproject: PyprojectInfo | None) -> tuple[IndexPythons, ...]:
+    """The Pythons each nightly index publishes wheels for (from the cache of index pages; see probes/index_pages)."""
+    return tuple(
+        published_pythons(index.name or "", index.url)
+        for index in (pyproject.indexes if pyproject else ())
+        if index.url and index.url.startswith(("http://", "https://")) and "/whl/nightly/" in index.url
+    )
+
+
 def read_pyproject(path: Path, errors: list[ProjectFileError]) -> PyprojectInfo:
-    text = read_text(path, MAX_PYPROJECT_BYTES)
+    return pyproject_from_text(read_text(path, MAX_PYPROJECT_BYTES), path, errors)
+
+
+def pyproject_from_text(text: str, path: Path, errors: list[ProjectFileError]) -> PyprojectInfo:
     data = clean_data(parse_toml(text, path))
 
     def invalid(message: str, needle: str | None = None) -> None:

@@ -4,14 +4,17 @@ The fixed text is parsed, read as a project again and checked through the resolu
 must be valid TOML, cure what it claims, raise no new warning or error, write no key that `[project] dynamic`
 lists, and change what each platform installs only as its title says: never a platform from a GPU build to a
 CPU one, never a torch-family package dropped where it was installed. Both sides are predicted from
-pyproject.toml (the lock is rewritten by `uv lock` after the fix), so the comparison is like for like.
+pyproject.toml (the lock is rewritten by `uv lock` after the fix), so the comparison is like for like. A finding
+about the torch installed now (TD220, TD221, TD230: their rules say `cured_by_sync`) is cured by the `uv sync` that
+follows the lock, so it is judged on the machine as that sync would leave it (`as_synced`), and only where the probed
+interpreter is the project's uv environment, the one the sync changes.
 
-Costs a second reading of the project (tens of milliseconds); the CLI and the TUI call it before every write.
+Costs a second reading of the project (tens of milliseconds, in memory: nothing is written, so an interrupted proof
+leaves nothing behind); the CLI and the TUI call it before every write.
 """
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -20,7 +23,7 @@ from typing import Any
 from torchdoctor.edits import DROPS_PACKAGES, Edit
 from torchdoctor.family import BUILD_CHECKED
 from torchdoctor.model import Diagnosis, Severity
-from torchdoctor.probes.project import FileProblem, parse_toml, probe_project, read_regular_file
+from torchdoctor.probes.project import FileProblem, parse_toml, project_of_text, read_regular_file
 
 MAX_PYPROJECT_BYTES = 16 << 20
 from torchdoctor.resolution import MODEL_PACKAGES, ProjectModel, project_model
@@ -60,13 +63,14 @@ def _side(snapshot: Snapshot, text: str, sides: Sides) -> _Side:
     from torchdoctor.checks import run_checks  # the checks import fixes' neighbours; imported when used
 
     if text not in sides:
-        with tempfile.TemporaryDirectory(prefix="torchdoctor-proof-") as folder:
-            try:
-                data = parse_toml(text.removeprefix("\ufeff"), Path(folder) / "pyproject.toml")
-            except FileProblem:
-                data = {}
-            side_snapshot = _as_project(snapshot, Path(folder) / "p", text)
-            sides[text] = _Side(data, side_snapshot, project_model(side_snapshot), run_checks(side_snapshot))
+        path = Path(snapshot.project.pyproject.path if snapshot.project.pyproject else
+                    Path(snapshot.project.root) / "pyproject.toml")
+        try:
+            data = parse_toml(text.removeprefix("\ufeff"), path)
+        except FileProblem:
+            data = {}
+        side_snapshot = _as_project(snapshot, path, text)
+        sides[text] = _Side(data, side_snapshot, project_model(side_snapshot), run_checks(side_snapshot))
     return sides[text]
 
 
@@ -87,7 +91,7 @@ def prove(snapshot: Snapshot, before: str, after: str, chosen: Iterable[Diagnosi
     problems += _companions_left(was.model, now.model, locked)
     found_before = {(d.code, d.message) for d in was.findings}
     remaining = {(d.code, d.message) for d in now.findings}
-    not_cured = [d for d in chosen if (d.code, d.message) in remaining]
+    not_cured = [d for d in chosen if (d.code, d.message) in remaining and not cured_once_synced(now.snapshot, d.code)]
     problems += [f"{d.code} would still be reported: {d.message}" for d in not_cured]
     raised = [d for d in now.findings if d.severity >= Severity.WARNING and (d.code, d.message) not in found_before]
     only_raised = not problems
@@ -96,16 +100,68 @@ def prove(snapshot: Snapshot, before: str, after: str, chosen: Iterable[Diagnosi
     return Proof(tuple(dict.fromkeys(problems)), cured, tuple(raised) if only_raised else ())
 
 
-def _as_project(snapshot: Snapshot, folder: Path, text: str) -> Snapshot:
-    """The snapshot with its project replaced by `text` alone: no lock (uv lock redoes it after a fix)."""
-    folder.mkdir(parents=True)
-    (folder / "pyproject.toml").write_text(text, encoding="utf-8")
-    project = probe_project(folder)
-    pyproject = project.pyproject
-    if pyproject is not None:  # keep the real path in what the checks say
-        project = replace(project, pyproject=replace(pyproject, path=snapshot.project.pyproject.path
-                                                     if snapshot.project.pyproject else pyproject.path))
-    return replace(snapshot, project=replace(project, root=snapshot.project.root))
+def cured_once_synced(snapshot: Snapshot, code: str) -> bool:
+    """A finding about the installed build (its rule says `cured_by_sync`) that the project, as `snapshot` reads it,
+    would no longer give once `uv sync` installs the build the project plans here."""
+    from torchdoctor.checks import RULES, run_checks
+
+    rule = RULES.get(code)
+    if rule is None or not rule.cured_by_sync:
+        return False
+    synced = as_synced(snapshot)
+    return synced is not None and not run_checks(synced, codes=(code,))
+
+
+def as_synced(snapshot: Snapshot) -> Snapshot | None:
+    """The machine as `uv sync` would leave it: the installed torch replaced by the build the project's plain selection
+    installs on this machine, known by its version and CUDA line only (the knowledge tables then stand in for what its
+    files would say: its arch list). None when that cannot be said: the probed interpreter is not the project's uv
+    environment (a sync would not touch it), or the model does not know the build or the release."""
+    from torchdoctor.knowledge import cuda_of_variant, knowledge
+
+    if project_environment(snapshot) is None or snapshot.torch.status != "ok":
+        return None
+    resolution = project_model(snapshot).machine_default
+    planned = resolution.torch if resolution is not None else None
+    if planned is None or not planned.decided or not planned.build:
+        return None
+    cuda = cuda_of_variant(planned.build)
+    if cuda is None and planned.build != "cpu":
+        return None  # ROCm, XPU: the tables say too little of those builds to stand in for their files
+    version = planned.version
+    if version is None and planned.series:
+        release = knowledge().release(f"{planned.series}.0")
+        version = release.latest if release else None
+    if version is None:
+        return None
+    local = version.partition("+")[2] or None
+    torch = replace(snapshot.torch, version=version, installed_version=version, local_tag=local,
+                    cuda=f"{cuda[0]}.{cuda[1]}" if cuda else None, arch_list=(), cuda_error=None,
+                    cuda_init_warnings=(), cuda_available=None)
+    return replace(snapshot, torch=torch)
+
+
+def project_environment(snapshot: Snapshot) -> Path | None:
+    """uv's project environment (`.venv`, or UV_PROJECT_ENVIRONMENT), when the probed interpreter lives in it: syncing
+    it changes what was probed."""
+    import os
+
+    if not snapshot.project.root or not snapshot.interpreter.path:
+        return None
+    root = Path(snapshot.project.root)
+    named = os.environ.get("UV_PROJECT_ENVIRONMENT")
+    environment = (root / named) if named else root / ".venv"
+    try:
+        Path(snapshot.interpreter.path).absolute().relative_to(environment.absolute())
+    except ValueError:
+        return None
+    return environment
+
+
+def _as_project(snapshot: Snapshot, path: Path, text: str) -> Snapshot:
+    """The snapshot with its project replaced by `text` alone, read in memory: no lock (uv lock redoes it after a
+    fix), nothing written anywhere (an interrupted proof leaves nothing behind)."""
+    return replace(snapshot, project=replace(project_of_text(text, path), root=snapshot.project.root))
 
 
 def _dynamic_keys_written(before: dict, after: dict) -> Iterable[str]:

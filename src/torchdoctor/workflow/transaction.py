@@ -27,6 +27,7 @@ from torchdoctor.paths import shown
 from torchdoctor.probes.runner import CommandResult
 from torchdoctor.snapshot import Snapshot
 from torchdoctor.workflow.fixing import FixPreview, fix_diagnoses, recheck, reread_project
+from torchdoctor.workflow.proof import cured_once_synced, project_environment
 
 STEP_TIMEOUT_S = 900.0
 Say = Callable[[str, str], None]
@@ -101,26 +102,32 @@ def carry_out(snapshot: Snapshot, preview: FixPreview, steps: Steps = Steps(), *
     option, why_not_synced = _selection_to_sync(snapshot) if environment else (None, _why_not_synced(snapshot))
     if environment is not None and why_not_synced:
         environment = None
-    try:
-        backup = write_fixed(preview.path, preview.original, preview.after, lock=lock)
-    except FixError as error:
-        return Outcome("not written", str(error))
-    report("write", f"wrote {shown(preview.path)}")
-    if why_not_lock:
-        return Outcome("written", f"cured in pyproject.toml ({cured_codes}); run `uv lock` to apply it "
-                                  f"(not run: {why_not_lock})", backup=backup, next_steps=("uv lock", "uv sync"))
-    assert uv is not None
+    backup: Path | None = None
     state = {"synced": False}
     failure: _Failed | None = None
     with _terminate_as_interrupt() as signals:
         try:
+            with signals.deferred():  # a signal during the write waits for it to end: then all is put back
+                try:
+                    backup = write_fixed(preview.path, preview.original, preview.after, lock=lock)
+                except FixError as error:
+                    return Outcome("not written", str(error))
+            report("write", f"wrote {shown(preview.path)}")
+            if why_not_lock:
+                return Outcome("written", f"cured in pyproject.toml ({cured_codes}); run `uv lock` to apply it "
+                                          f"(not run: {why_not_lock})", backup=backup, next_steps=("uv lock", "uv sync"))
+            assert uv is not None
             lock_failure = _run(report, "lock", [uv, "lock"], root, cancel)
             if lock_failure:
                 raise _Failed("lock", lock_failure)
             record_lock_written(backup, lock)
-            said = recheck(meant, fix_diagnoses(snapshot), fix_diagnoses(reread_project(snapshot)))
-            if said.still:
-                raise _Failed("lock", f"uv lock resolved, and still reported: {', '.join(said.still)}", said.still)
+            relocked = reread_project(snapshot)
+            said = recheck(meant, fix_diagnoses(snapshot), fix_diagnoses(relocked))
+            # A finding about the installed build is cured by the sync that follows, not by the lock: judged on the
+            # machine as that sync leaves it (and then on the GPU by the smoke test).
+            still = tuple(code for code in said.still if not cured_once_synced(relocked, code))
+            if still:
+                raise _Failed("lock", f"uv lock resolved, and still reported: {', '.join(still)}", still)
             if not steps.sync or environment is None:
                 why = "--no-sync" if not steps.sync else why_not_synced or _why_not_synced(snapshot)
                 command = "uv sync" + (f" {option}" if option else "")
@@ -138,12 +145,16 @@ def carry_out(snapshot: Snapshot, preview: FixPreview, steps: Steps = Steps(), *
         except _Failed as failed:
             failure = failed
         except Exception as error:  # noqa: BLE001 - a fault of torchdoctor's own mid-way: put back, then say it
+            if backup is None:
+                raise
             failure = _Failed("torchdoctor", f"{type(error).__name__}: {error}")
         except BaseException:  # Ctrl-C, SIGTERM: put back, then let the interruption end the command
-            with signals.held():
-                _put_back(snapshot, preview, lock, lock_before, state["synced"], uv, report, "interrupted", "interrupted",
-                          backup, option)
+            if backup is not None:
+                with signals.held():
+                    _put_back(snapshot, preview, lock, lock_before, state["synced"], uv, report, "interrupted",
+                              "interrupted", backup, option)
             raise
+        assert backup is not None
         with signals.held():
             return _put_back(snapshot, preview, lock, lock_before, state["synced"], uv, report, failure.step,
                              failure.reason, backup, option, failure.still)
@@ -233,18 +244,14 @@ def _put_back(snapshot: Snapshot, preview: FixPreview, lock: Path, lock_before: 
 
 
 def _uv_environment(snapshot: Snapshot) -> Path | None:
-    """uv's project environment when the probed interpreter lives in it (so syncing it changes what was probed)."""
-    root = Path(snapshot.project.root)
-    named = os.environ.get("UV_PROJECT_ENVIRONMENT")
-    environment = (root / named) if named else root / ".venv"
+    """uv's project environment when the probed interpreter lives in it and exists here (so syncing it changes what
+    was probed)."""
+
     interpreter = snapshot.interpreter.path
     if not interpreter or not snapshot.interpreter.exists or not Path(interpreter).exists():
         return None
-    try:
-        Path(interpreter).absolute().relative_to(environment.absolute())
-    except ValueError:
-        return None
-    return environment if environment.is_dir() else None
+    environment = project_environment(snapshot)
+    return environment if environment is not None and environment.is_dir() else None
 
 
 def _why_not_synced(snapshot: Snapshot) -> str:
@@ -296,6 +303,24 @@ class _Signals:
     def __init__(self) -> None:
         self.main = threading.current_thread() is threading.main_thread()
         self.previous: dict[int, object] = {}
+
+    @contextlib.contextmanager
+    def deferred(self) -> Iterator[None]:
+        """SIGINT and SIGTERM wait for the block to end, then interrupt: a step that must not be cut in half (the
+        write and its backup) ends whole, and the interruption is then handled as anywhere else."""
+        if not self.main:
+            yield
+            return
+        arrived: list[int] = []
+        before = {number: signal.signal(number, lambda signum, frame: arrived.append(signum))
+                  for number in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for number, handler in before.items():
+                signal.signal(number, handler)
+        if arrived:
+            raise Interrupted()
 
     @contextlib.contextmanager
     def held(self) -> Iterator[None]:
