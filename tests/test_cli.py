@@ -195,12 +195,11 @@ def test_ctrl_c_before_a_command_starts_is_the_same_line_and_130(monkeypatch, ca
     """Ctrl-C while the command line is read or what a command needs is imported (a loaded machine stretches
     that moment): the same one line as later, never a traceback."""
     from torchdoctor import cli
-    from torchdoctor.cli import parser
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(parser, "build_parser", interrupted)
+    monkeypatch.setattr(cli, "build_parser", interrupted)
     assert cli.main(["check"]) == 130
     assert capsys.readouterr().err == "torchdoctor: interrupted\n"
 

@@ -120,7 +120,7 @@ async def test_the_demo_shows_its_findings_and_the_fix_preview():
         assert codes[:2] == ["TD304", "TD304"]
         assert str(app.query_one("#summary").content).startswith("problems found: 2 error(s)")
         assert app.selected().code == "TD304"
-        diff = app.preview([app.selected()]).diff
+        diff = app.previews.preview(app.snapshot, [app.selected()]).diff
         assert '+url = "https://download.pytorch.org/whl/nightly/cu128"' in diff  # what the detail pane previews
         await pilot.press("down")
         assert app.selected().message.startswith("the URL of index pytorch-cpu")
@@ -131,16 +131,16 @@ async def test_moving_through_the_findings_never_waits_for_a_fix_proof(monkeypat
     """The detail view's proof runs in a worker thread: the finding shows at once, its diff when proven."""
     import threading
 
-    import torchdoctor.workflow as workflow
+    import torchdoctor.workflow.fixing as fixing
 
     proving_threads: list[bool] = []
-    preview_fixes = workflow.preview_fixes
+    preview_fixes = fixing.preview_fixes
 
     def recording_preview_fixes(*args, **kwargs):
         proving_threads.append(threading.current_thread() is threading.main_thread())
         return preview_fixes(*args, **kwargs)
 
-    monkeypatch.setattr(workflow, "preview_fixes", recording_preview_fixes)
+    monkeypatch.setattr(fixing, "preview_fixes", recording_preview_fixes)
     app = demo_app()
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)
@@ -155,12 +155,12 @@ async def test_moving_through_the_findings_never_waits_for_a_fix_proof(monkeypat
 
 @run_async
 async def test_a_proof_that_breaks_says_so_in_the_detail_view(monkeypatch):
-    import torchdoctor.workflow as workflow
+    import torchdoctor.workflow.fixing as fixing
 
     def broken(*args, **kwargs):
         raise RuntimeError("a fault in the proof")
 
-    monkeypatch.setattr(workflow, "preview_fixes", broken)
+    monkeypatch.setattr(fixing, "preview_fixes", broken)
     app = demo_app()
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)
@@ -218,7 +218,7 @@ async def test_a_recorded_machine_offers_no_gemm_or_rescan_key_and_shows_its_rec
         assert "q" in shown and "f" in shown and not {"g", "r"} & shown
         await pilot.press("g", "r")
         await pilot.pause()
-        assert not app.bench_running and said == []
+        assert not app.main.gemm.running and said == []
         assert app.snapshot.bench is not None and app.snapshot.bench.status == "ok"
 
 
@@ -288,7 +288,7 @@ async def test_live_probing_fills_panels_and_the_gemm_key_measures_the_cpu_with_
         assert app.snapshot.bench is None
         await pilot.press("g")
         await pilot.pause(0.3)
-        assert app.bench_running and app.query_one("#tabs").active == "tab-gemm"
+        assert app.main.gemm.running and app.query_one("#tabs").active == "tab-gemm"
         await settle(pilot)
         assert app.snapshot.bench.status == "ok" and app.snapshot.bench.device_type == "cpu"
         assert [r.dtype for r in app.snapshot.bench.gemm] == ["fp32", "bf16"]
@@ -390,7 +390,7 @@ async def test_the_demo_goes_from_launch_to_a_successful_uv_lock_with_the_keys_o
             await settle(pilot)
             await pilot.press("l")
             await settle(pilot)
-            log = app.main.lock_log_text()
+            log = app.main.lock_log.text()
             assert "uv lock succeeded" in log, log
         assert (app.project_dir / "uv.lock").exists()
     finally:
@@ -423,8 +423,8 @@ async def test_one_key_carries_the_fix_through_uv_lock_or_puts_it_all_back(monke
             await settle(pilot)
             await pilot.press("a", "y")
             await settle(pilot)
-            await wait_until(lambda: app.lock_started is None, lambda: pilot.pause(0.1))
-            log = app.main.lock_log_text()
+            await wait_until(lambda: not app.main.lock_log.running, lambda: pilot.pause(0.1))
+            log = app.main.lock_log.text()
             if index_up:
                 assert "lock: running: uv lock" in log and "cured: cured in pyproject.toml and uv.lock (TD304)" in log, log
                 assert (app.project_dir / "uv.lock").exists() and path.read_bytes() != before

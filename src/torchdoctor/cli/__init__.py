@@ -13,10 +13,14 @@ from __future__ import annotations
 
 import enum
 import importlib
+import signal
 import sys
+import threading
+import traceback
 from collections.abc import Callable
 
-from torchdoctor import __version__
+from torchdoctor import workflow
+from torchdoctor.cli.parser import build_parser, build_tui_parser
 
 
 class ExitCode(enum.IntEnum):
@@ -49,8 +53,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(argv: list[str] | None) -> int:
-    from torchdoctor.cli.parser import build_parser, build_tui_parser
-
     argv = list(sys.argv[1:] if argv is None else argv)
     global DEBUG
     DEBUG = "--debug" in argv  # anywhere on the line: shows the traceback of an internal error
@@ -87,16 +89,13 @@ def run_guarded(command: Callable[[], int], *, terminate_as_interrupt: bool = Tr
             return run_guarded(command, terminate_as_interrupt=False)
         finally:
             if previous is not None:
-                import signal
-
                 signal.signal(signal.SIGTERM, previous)
 
     def stop_all_children(for_good: bool) -> None:
         try:
-            from torchdoctor.workflow.children import stop_all_children as stop
+            workflow.stop_all_children(for_good=for_good)
         except ImportError:  # torchdoctor's own install is broken (below): no child was started through it
             return
-        stop(for_good=for_good)
 
     try:
         return command()
@@ -119,8 +118,6 @@ def run_guarded(command: Callable[[], int], *, terminate_as_interrupt: bool = Tr
                   file=sys.stderr)
             return ExitCode.USAGE
         if DEBUG:
-            import traceback
-
             traceback.print_exc()
         summary = f"{type(error).__name__}: {error}".splitlines()[0][:300] if str(error) else type(error).__name__
         print(f"torchdoctor: internal error ({summary}); this is a bug in torchdoctor, {REPORT_BUGS}",
@@ -134,9 +131,6 @@ def run_guarded(command: Callable[[], int], *, terminate_as_interrupt: bool = Tr
 
 def _sigterm_as_interrupt():
     """SIGTERM raises KeyboardInterrupt from here on (main thread only); returns the handler it replaced."""
-    import signal
-    import threading
-
     if threading.current_thread() is not threading.main_thread():
         return None
 
@@ -144,11 +138,3 @@ def _sigterm_as_interrupt():
         raise KeyboardInterrupt()
 
     return signal.signal(signal.SIGTERM, interrupted)
-
-
-def version() -> str:
-    """`torchdoctor 0.1.0 (Python 3.12.3, /path/to/torchdoctor)`: what a bug report needs to know of the tool."""
-    import platform
-    from pathlib import Path
-
-    return f"torchdoctor {__version__} (Python {platform.python_version()}, {Path(__file__).resolve().parent.parent})"

@@ -5,11 +5,18 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
+import shutil
 import sys
+import threading
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from torchdoctor import workflow
 from torchdoctor.cli import UsageError
+from torchdoctor.files import atomic_write
+from torchdoctor.render import render_report
 
 if TYPE_CHECKING:
     from torchdoctor.model import Report
@@ -30,8 +37,6 @@ def project_directory(args: argparse.Namespace) -> Path:
 def load_snapshot(args: argparse.Namespace, project_dir: Path) -> Snapshot:
     """The snapshot a command works on: recorded (--snapshot, with the project read here when --project names one)
     or probed now."""
-    from torchdoctor.workflow.probing import CannotProbe, probe, with_project
-
     if args.timeout <= 0:
         raise UsageError("--timeout must be a positive number of seconds")
     if args.snapshot:
@@ -39,13 +44,13 @@ def load_snapshot(args: argparse.Namespace, project_dir: Path) -> Snapshot:
             raise UsageError("--python cannot be combined with --snapshot (the recorded interpreter is used)")
         snapshot = read_snapshot_file(args.snapshot)
         if args.project:
-            snapshot = with_project(snapshot, project_dir)
+            snapshot = workflow.with_project(snapshot, project_dir)
         return snapshot
     progress = Progress() if sys.stderr.isatty() else None
     try:
-        return probe(project_dir, args.python, timeout_s=args.timeout, fresh=args.fresh,
-                     on_part=progress.part if progress else None, quick=getattr(args, "quick", False))
-    except CannotProbe as error:
+        return workflow.probe(project_dir, args.python, timeout_s=args.timeout, fresh=args.fresh,
+                              on_part=progress.part if progress else None, quick=getattr(args, "quick", False))
+    except workflow.CannotProbe as error:
         raise UsageError(str(error)) from None
     finally:
         if progress is not None:
@@ -60,9 +65,6 @@ class Progress:
     PARTS = {"project": "project files", "system": "system", "nvml": "NVML", "torch": "import torch"}
 
     def __init__(self) -> None:
-        import threading
-        import time
-
         self.started = time.monotonic()
         self.done: set[str] = set()
         self.python = ""
@@ -77,8 +79,6 @@ class Progress:
         self.done.add(name)
 
     def _run(self) -> None:
-        import time
-
         frames = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
         if self._stop.wait(self.DELAY_S):
             return
@@ -102,18 +102,10 @@ class Progress:
 
 def read_snapshot_file(name: str) -> Snapshot:
     """A recorded snapshot named on the command line; anything unusable is a one-line usage error."""
-    from torchdoctor.snapshot import Snapshot, SnapshotError
-
-    from torchdoctor.workflow.probing import CannotProbe, recording_text
-
     try:
-        text = recording_text(Path(name).expanduser())
-    except CannotProbe as error:
-        raise UsageError(f"cannot read snapshot {name}: {error}") from None
-    try:
-        return Snapshot.from_json(text)
-    except SnapshotError as error:
-        raise UsageError(f"cannot use snapshot {name}: {error}") from None
+        return workflow.read_recording(Path(name))
+    except workflow.CannotProbe as error:
+        raise UsageError(str(error)) from None
 
 
 def check_bench_seconds(seconds: float) -> None:
@@ -123,14 +115,12 @@ def check_bench_seconds(seconds: float) -> None:
 
 def with_bench(snapshot: Snapshot, seconds: float, device: int = 0) -> Snapshot:
     """The snapshot with the GEMM test's results; progress goes to stderr when a person watches it."""
-    from torchdoctor.workflow.probing import with_bench as measured
-
     check_bench_seconds(seconds)
     if device < 0:
         raise UsageError("--device must be 0 or more")
     progress = BenchProgress() if sys.stderr.isatty() else None
     try:
-        return measured(snapshot, seconds, device, on_event=progress.update if progress else None)
+        return workflow.with_bench(snapshot, seconds, device, on_step=progress.update if progress else None)
     finally:
         if progress:
             progress.finish()
@@ -139,17 +129,8 @@ def with_bench(snapshot: Snapshot, seconds: float, device: int = 0) -> Snapshot:
 class BenchProgress:
     """One self-rewriting status line on stderr while the GEMM test runs."""
 
-    PHASES = {"start": "CUDA starting", "ready": "measuring", "done": "done"}
-
-    def update(self, record: dict) -> None:
-        event = record.get("event")
-        if event == "progress":
-            text = f"{record.get('dtype') or ''} {record.get('phase')}".strip()
-        elif event == "gemm" and record.get("median") is not None:
-            text = f"{record['dtype']} {record['median']:.1f} TFLOP/s"
-        else:
-            text = self.PHASES.get(str(event), str(event))
-        sys.stderr.write(f"\r\x1b[K{fit(f'torchdoctor: GEMM test: {text}')}")
+    def update(self, step: workflow.BenchStep) -> None:
+        sys.stderr.write(f"\r\x1b[K{fit(f'torchdoctor: GEMM test: {step.said}')}")
         sys.stderr.flush()
 
     def finish(self) -> None:
@@ -159,8 +140,6 @@ class BenchProgress:
 
 def terminal_columns() -> int:
     """COLUMNS when set, else the terminal's width, else 100 (output that is piped)."""
-    import shutil
-
     try:
         return max(20, int(os.environ["COLUMNS"]))
     except (KeyError, ValueError):
@@ -177,15 +156,11 @@ def fit(status: str) -> str:
 
 def codes(values: list[str]) -> list[str]:
     """--select TD3,TD401 --select TD5 -> [TD3, TD401, TD5]; anything that cannot be a code is a usage error."""
-    import re
-
     codes = [code.strip().upper() for value in values for code in value.split(",") if code.strip()]
     wrong = [code for code in codes if not re.match(r"^TD\d{0,3}$", code)]
     if wrong:
         raise UsageError(f"{', '.join(wrong)} is not a code or prefix (TD, TD3, TD301; `torchdoctor rules` lists them)")
-    from torchdoctor.workflow import rule_codes
-
-    known = rule_codes()
+    known = workflow.rule_codes()
     matching_none = [code for code in codes if not any(rule.startswith(code) for rule in known)]
     if matching_none:  # as ruff does for a selector that selects nothing: a typo must not pass green
         raise UsageError(f"{', '.join(matching_none)} matches no rule (`torchdoctor rules` lists them)")
@@ -193,21 +168,7 @@ def codes(values: list[str]) -> list[str]:
 
 
 def render(report: Report, fmt: str, color: bool = False, verbose: bool = False) -> str:
-    if fmt in ("github", "sarif"):
-        from torchdoctor.render.ci import render_github, render_sarif
-
-        return render_github(report) if fmt == "github" else render_sarif(report)
-    if fmt == "json":
-        from torchdoctor.render.json_report import render_json
-
-        return render_json(report)
-    if fmt == "markdown":
-        from torchdoctor.render.markdown import render_markdown
-
-        return render_markdown(report)
-    from torchdoctor.render.text import render_text
-
-    return render_text(report, color=color, verbose=verbose)
+    return render_report(report, fmt, color=color, verbose=verbose)
 
 
 def use_color(choice: str, stream=None) -> bool:
@@ -224,8 +185,6 @@ def use_color(choice: str, stream=None) -> bool:
 
 def write_atomically(path: Path, text: str) -> None:
     """Save a file the user asked for (a snapshot) safely; failures become one-line usage errors."""
-    from torchdoctor.files import atomic_write
-
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise UsageError(f"cannot write {path}: the folder {folder} does not exist")

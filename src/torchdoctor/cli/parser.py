@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import platform
+from pathlib import Path
 
-from torchdoctor.cli import version
+from torchdoctor import __version__
 
 
 class _Parser(argparse.ArgumentParser):
@@ -176,3 +178,8 @@ def build_tui_parser() -> argparse.ArgumentParser:
     parser.add_argument("--demo", action="store_true")
     parser.add_argument("--timeout", type=float, default=60.0)
     return parser
+
+
+def version() -> str:
+    """`torchdoctor 0.1.0 (Python 3.12.3, /path/to/torchdoctor)`: what a bug report needs to know of the tool."""
+    return f"torchdoctor {__version__} (Python {platform.python_version()}, {Path(__file__).resolve().parent.parent})"

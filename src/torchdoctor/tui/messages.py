@@ -13,7 +13,7 @@ from textual.message import Message
 
 if TYPE_CHECKING:  # annotations only: the first screen is drawn before these are imported
     from torchdoctor.model import Diagnosis
-    from torchdoctor.snapshot import BenchInfo, Snapshot
+    from torchdoctor.snapshot import Snapshot
     from torchdoctor.workflow.transaction import CommandResult, Outcome
 
 
@@ -29,32 +29,6 @@ class PartProbed(Message):
 @dataclass
 class SnapshotReady(Message):
     snapshot: Snapshot
-
-
-@dataclass
-class PreviewProven(Message):
-    """The fix preview of this finding is proven (the app keeps it): the detail view can show its diff."""
-
-    diagnosis: Diagnosis
-
-
-@dataclass
-class BenchEvent(Message):
-    """A record the GEMM test streamed. Progress records may replace each other in the queue."""
-
-    record: dict[str, Any]
-
-    def can_replace(self, message: Message) -> bool:
-        return (
-            isinstance(message, BenchEvent)
-            and message.record.get("event") == "progress"
-            and self.record.get("event") == "progress"
-        )
-
-
-@dataclass
-class BenchFinished(Message):
-    bench: BenchInfo
 
 
 @dataclass

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from rich.syntax import Syntax
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -77,6 +76,8 @@ class ConfirmFix(ModalScreen[bool]):
             if self.warning:
                 yield Static(Text(self.warning), id="dialog-warning")
             with VerticalScroll(id="dialog-diff"):
+                from rich.syntax import Syntax  # Pygments: imported when a diff is shown, not before the first paint
+
                 yield Static(Syntax(self.diff, "diff", theme="ansi_dark", word_wrap=True))
             with Horizontal(id="dialog-buttons"):
                 yield Button("Write it (y)", variant="success", id="yes")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +72,21 @@ def recording_text(path: Path, limit: int = 64 << 20) -> str:
         raise CannotProbe(f"not UTF-8 text ({error.reason} at byte {error.start})") from None
 
 
+def read_recording(path: Path) -> Snapshot:
+    """A recorded snapshot named by the user (`--snapshot FILE`). Raises CannotProbe with the whole reason in one
+    line: "cannot read snapshot F: …" when the file cannot be read, "cannot use snapshot F: …" when it is no snapshot."""
+    from torchdoctor.snapshot import SnapshotError
+
+    try:
+        text = recording_text(path.expanduser())
+    except CannotProbe as error:
+        raise CannotProbe(f"cannot read snapshot {path}: {error}") from None
+    try:
+        return Snapshot.from_json(text)
+    except SnapshotError as error:
+        raise CannotProbe(f"cannot use snapshot {path}: {error}") from None
+
+
 def with_project(snapshot: Snapshot, project_dir: Path) -> Snapshot:
     """A recorded machine with the project's files read anew from `project_dir` (never a path the recording names)."""
     from torchdoctor.probes.collect import with_project as read_with
@@ -94,19 +109,65 @@ def demo(scratch: Path) -> tuple[Snapshot, Path]:
     return with_project(demo_snapshot(), project_dir), project_dir
 
 
+@dataclass(frozen=True)
+class BenchStep:
+    """One thing the running GEMM test said, typed once here for every face (the probe streams JSON records)."""
+
+    kind: str
+    """"start", "ready" (CUDA is up, measuring begins), "progress" (a dtype's phase), "result" (a dtype measured),
+    "done", or what else the probe said."""
+    dtype: str = ""
+    phase: str = ""
+    """"warm-up", "measure", "copy"."""
+    tflops: float | None = None
+    """A result's median TFLOP/s."""
+
+    PHASES = {"start": "CUDA starting", "ready": "measuring", "done": "done"}
+
+    @classmethod
+    def of(cls, record: dict[str, Any]) -> BenchStep | None:
+        """The step a record says, or None for one that is not about progress (a failure ends the test itself)."""
+        event = record.get("event")
+        dtype = record.get("dtype")
+        dtype = dtype if isinstance(dtype, str) else ""
+        if event == "progress":
+            phase = record.get("phase")
+            return cls("progress", dtype, phase if isinstance(phase, str) else "")
+        if event == "gemm":
+            median = record.get("median")
+            return cls("result", dtype, tflops=float(median)) if isinstance(median, (int, float)) else None
+        if isinstance(event, str) and event != "failed":
+            return cls(event)
+        return None
+
+    @property
+    def said(self) -> str:
+        """The step in a few words: "bf16 measure", "bf16 612.3 TFLOP/s", "measuring"."""
+        if self.kind == "progress":
+            return f"{self.dtype} {self.phase}".strip()
+        if self.kind == "result" and self.tflops is not None:
+            return f"{self.dtype:<5} {self.tflops:.1f} TFLOP/s"
+        return self.PHASES.get(self.kind, self.kind)
+
+
 def with_bench(snapshot: Snapshot, seconds: float, device: int = 0,
-               on_event: Callable[[dict], None] | None = None) -> Snapshot:
+               on_step: Callable[[BenchStep], None] | None = None) -> Snapshot:
     """The snapshot with the GEMM test's results, measured in the snapshot's interpreter."""
-    return replace(snapshot, bench=bench(snapshot.interpreter.path, seconds, device, on_event))
+    return replace(snapshot, bench=bench(snapshot.interpreter.path, seconds, device, on_step))
 
 
 BENCH_SECONDS = 1.5
 """The GEMM test's default measurement time (probes/gemm.py's DEFAULT_SECONDS, held to it by a test)."""
 
 
-def bench(python: str, seconds: float = BENCH_SECONDS, device: int = 0, on_event: Callable[[dict], None] | None = None,
-          cancel: threading.Event | None = None) -> BenchInfo:
-    """The GEMM test in `python`, its records streamed to `on_event`; `cancel` stops it."""
+def bench(python: str, seconds: float = BENCH_SECONDS, device: int = 0,
+          on_step: Callable[[BenchStep], None] | None = None, cancel: threading.Event | None = None) -> BenchInfo:
+    """The GEMM test in `python`, its steps streamed to `on_step` (from a reader thread); `cancel` stops it."""
     from torchdoctor.probes.gemm import run_bench
 
-    return run_bench(python, seconds=seconds, device=device, on_event=on_event, cancel=cancel)
+    def said(record: dict[str, Any]) -> None:
+        step = BenchStep.of(record)
+        if step is not None and on_step is not None:
+            on_step(step)
+
+    return run_bench(python, seconds=seconds, device=device, on_event=said if on_step else None, cancel=cancel)

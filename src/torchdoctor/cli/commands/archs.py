@@ -6,17 +6,15 @@ import argparse
 import json
 import sys
 
+from torchdoctor import workflow
 from torchdoctor.cli import ExitCode, UsageError
 from torchdoctor.cli.common import project_directory
 
 
 def run(args: argparse.Namespace) -> int:
-    from torchdoctor.workflow.archs import gpu_code
-    from torchdoctor.workflow.probing import CannotProbe
-
     try:
-        found, site = gpu_code(args.targets, project_directory(args), args.python)
-    except CannotProbe as error:
+        found, site = workflow.gpu_code(args.targets, project_directory(args), args.python)
+    except workflow.CannotProbe as error:
         raise UsageError(str(error)) from None
     if args.format == "json":
         sys.stdout.write(json.dumps([{"package": c.package, "path": c.path, "sass": list(c.sass), "ptx": list(c.ptx),

@@ -6,30 +6,27 @@ import argparse
 import sys
 from pathlib import Path
 
+from torchdoctor import workflow
 from torchdoctor.cli import ExitCode, UsageError
 from torchdoctor.cli.common import check_bench_seconds, project_directory, render, use_color, with_bench, write_atomically
+from torchdoctor.render.bench import render_bench
 
 
 def run(args: argparse.Namespace) -> int:
-    from torchdoctor.workflow import diagnose, fail_on
-    from torchdoctor.workflow.probing import CannotProbe, probe
-
     check_bench_seconds(args.seconds)  # before probing: a typo should not cost an `import torch`
     try:
-        snapshot = probe(project_directory(args), args.python, timeout_s=args.timeout, fresh=args.fresh)
-    except CannotProbe as error:
+        snapshot = workflow.probe(project_directory(args), args.python, timeout_s=args.timeout, fresh=args.fresh)
+    except workflow.CannotProbe as error:
         raise UsageError(str(error)) from None
     if snapshot.torch.status == "not-installed":
         raise UsageError(f"torch is not installed in {snapshot.interpreter.path}; there is nothing to measure")
     snapshot = with_bench(snapshot, args.seconds, args.device)
     if args.save_snapshot:
         write_atomically(Path(args.save_snapshot).expanduser(), snapshot.to_json() + "\n")
-    report = diagnose(snapshot)
+    report = workflow.diagnose(snapshot)
     if args.format == "json":
         sys.stdout.write(render(report, "json"))
     else:
-        from torchdoctor.render.bench import render_bench
-
         sys.stdout.write(render_bench(report, color=use_color(args.color)))
     sys.stdout.flush()
-    return ExitCode.FINDINGS if report.fails(fail_on(snapshot, args.fail_on), area="TD6") else ExitCode.CLEAN
+    return ExitCode.FINDINGS if report.fails(workflow.fail_on(snapshot, args.fail_on), area="TD6") else ExitCode.CLEAN

@@ -8,20 +8,20 @@ import sys
 import tempfile
 from pathlib import Path
 
+from torchdoctor import workflow
 from torchdoctor.cli import ExitCode, UsageError
 from torchdoctor.cli.common import codes, load_snapshot, project_directory, render, use_color, with_bench, write_atomically
+from torchdoctor.cli.parser import build_parser
+from torchdoctor.render.text import render_quiet
 
 
 def run(args: argparse.Namespace) -> int:
-    from torchdoctor.workflow import diagnose, fail_on, selection_for
-    from torchdoctor.workflow.probing import project_only
-
     if args.offline:
         os.environ["TORCHDOCTOR_OFFLINE"] = "1"
     if args.no_machine:
         if args.snapshot or args.bench or args.python:
             raise UsageError("--no-machine checks the project files only; it takes no --snapshot, --bench or --python")
-        snapshot = project_only(project_directory(args))
+        snapshot = workflow.project_only(project_directory(args))
     else:
         snapshot = load_snapshot(args, project_directory(args))
     if args.bench:
@@ -31,14 +31,10 @@ def run(args: argparse.Namespace) -> int:
     if args.save_snapshot:
         write_atomically(Path(args.save_snapshot).expanduser(), snapshot.to_json() + "\n")
 
-    report = diagnose(snapshot, selection_for(snapshot, codes(args.select), codes(args.ignore)))
+    report = workflow.diagnose(snapshot, workflow.selection_for(snapshot, codes(args.select), codes(args.ignore)))
     if args.symptom:
-        from torchdoctor.workflow.triage import with_symptom
-
-        report = with_symptom(report, read_text(args.symptom))
+        report = workflow.with_symptom(report, read_text(args.symptom))
     if args.quiet and args.format == "text":
-        from torchdoctor.render.text import render_quiet
-
         sys.stdout.write(render_quiet(report, color=use_color(args.color)))
     else:
         sys.stdout.write(render(report, args.format, use_color(args.color), verbose=args.verbose))
@@ -48,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
         # does for its configuration, the run is not a pass, whatever was found.
         print("torchdoctor: [tool.torchdoctor] has a setting it cannot use (TD001 above)", file=sys.stderr)
         return ExitCode.USAGE
-    return ExitCode.FINDINGS if report.fails(fail_on(snapshot, args.fail_on)) else ExitCode.CLEAN
+    return ExitCode.FINDINGS if report.fails(workflow.fail_on(snapshot, args.fail_on)) else ExitCode.CLEAN
 
 
 def read_text(source: str, limit: int = 4 << 20) -> str:
@@ -64,15 +60,11 @@ def read_text(source: str, limit: int = 4 << 20) -> str:
 
 def run_demo(argv: list[str]) -> int:
     """`torchdoctor --demo` outside a terminal: the demo's report, with check's --format and --fail-on."""
-    from torchdoctor.cli.parser import build_parser
-    from torchdoctor.workflow import diagnose, fail_on
-    from torchdoctor.workflow.probing import demo
-
     args = build_parser().parse_args(["check", *argv])
     if args.project or args.snapshot or args.python or args.no_machine or args.bench:
         raise UsageError("--demo opens its own example; it takes no --project, --python, --snapshot, --no-machine or --bench")
     with tempfile.TemporaryDirectory(prefix="torchdoctor-demo-") as scratch:
-        snapshot, _ = demo(Path(scratch))
-        report = diagnose(snapshot)
+        snapshot, _ = workflow.demo(Path(scratch))
+        report = workflow.diagnose(snapshot)
         sys.stdout.write(render(report, args.format, use_color(args.color), verbose=args.verbose))
-    return ExitCode.FINDINGS if report.fails(fail_on(snapshot, args.fail_on)) else ExitCode.CLEAN
+    return ExitCode.FINDINGS if report.fails(workflow.fail_on(snapshot, args.fail_on)) else ExitCode.CLEAN

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 
+from torchdoctor import workflow
 from torchdoctor.cli import ExitCode, UsageError
 from torchdoctor.cli.common import load_snapshot, project_directory, use_color
 
@@ -13,14 +15,10 @@ from torchdoctor.cli.common import load_snapshot, project_directory, use_color
 def run(args: argparse.Namespace) -> int:
     """`torchdoctor fix`: the workflow's choose, preview (proof), write and re-check steps, said on stderr; the diff
     on stdout."""
-    from torchdoctor.workflow import CannotFix, choose_fixes, fix_diagnoses, preview_fixes, rule_codes
-    from torchdoctor.workflow.probing import with_project
-    from torchdoctor.workflow.transaction import Steps, carry_out
-
     if not args.codes and not args.all:
         raise UsageError("name the diagnoses to fix (e.g. `torchdoctor fix TD304`) or pass --all")
     codes = {c.upper() for c in args.codes}
-    unknown = sorted(codes - rule_codes())
+    unknown = sorted(codes - workflow.rule_codes())
     if unknown:
         raise UsageError(f"no such diagnosis: {', '.join(unknown)} (`torchdoctor rules` lists them)")
     if args.alternative is not None and len(codes) != 1:
@@ -30,13 +28,13 @@ def run(args: argparse.Namespace) -> int:
     if args.snapshot and not args.project:
         # A recorded snapshot names the project it was taken in; a fix edits only the project here (the current
         # directory or --project), never a path read from a file someone handed over.
-        snapshot = with_project(snapshot, project_dir)
+        snapshot = workflow.with_project(snapshot, project_dir)
     if snapshot.project.pyproject is None:
         raise UsageError(f"no usable pyproject.toml in {snapshot.project.root}")
-    diagnoses = fix_diagnoses(snapshot)
+    diagnoses = workflow.fix_diagnoses(snapshot)
     if args.alternative is not None:
         diagnoses = tuple(choose_alternative(diagnoses, codes, args.alternative))
-    choice = choose_fixes(diagnoses, codes, unsafe=args.unsafe)
+    choice = workflow.choose_fixes(diagnoses, codes, unsafe=args.unsafe)
     for diagnosis in choice.needs_unsafe:
         print(f"skipped (unsafe, pass --unsafe): {diagnosis.code} {fix_title(diagnosis)}", file=sys.stderr)
     said: set[tuple[str, tuple[str, ...]]] = set()
@@ -62,8 +60,8 @@ def run(args: argparse.Namespace) -> int:
             f"; still reported: {', '.join(sorted({d.code for d in named}))}" if named else ""), file=sys.stderr)
         return ExitCode.FINDINGS if named else ExitCode.CLEAN
     try:
-        preview = preview_fixes(snapshot, choice.chosen, follow=True, codes=codes, unsafe=args.unsafe)
-    except CannotFix as error:
+        preview = workflow.preview_fixes(snapshot, choice.chosen, follow=True, codes=codes, unsafe=args.unsafe)
+    except workflow.CannotFix as error:
         raise UsageError(str(error)) from None
     for diagnosis in preview.applied:
         print(f"{diagnosis.code}: {fix_title(diagnosis)}", file=sys.stderr)
@@ -81,14 +79,12 @@ def run(args: argparse.Namespace) -> int:
     if args.dry_run:
         return ExitCode.FINDINGS if preview.refused else ExitCode.CLEAN
     if args.verify:
-        from torchdoctor.workflow.transaction import verify_in_scratch
-
-        verification = verify_in_scratch(snapshot, preview.after, on_line=lambda line: print(f"    {line}", file=sys.stderr))
+        verification = workflow.verify_in_scratch(snapshot, preview.after, on_line=lambda line: print(f"    {line}", file=sys.stderr))
         if not verification.passed:
             print(f"torchdoctor: nothing written: {verification.summary}", file=sys.stderr)
             return ExitCode.FINDINGS
         print(f"verified in a scratch environment: {verification.summary}", file=sys.stderr)
-    steps = Steps(lock=not args.no_lock, sync=not args.no_sync, offline_too=args.lock)
+    steps = workflow.Steps(lock=not args.no_lock, sync=not args.no_sync, offline_too=args.lock)
     if not args.yes:
         if not sys.stdin.isatty():
             raise UsageError("nothing written: pass --yes to write without a confirmation")
@@ -98,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
         if answer not in ("y", "yes"):
             print("torchdoctor: nothing written", file=sys.stderr)
             return ExitCode.CLEAN
-    outcome = carry_out(snapshot, preview, steps, say=lambda step, line: print(
+    outcome = workflow.carry_out(snapshot, preview, steps, say=lambda step, line: print(
         line if step == "write" else f"    {line}" if not line.startswith("running:") else line, file=sys.stderr))
     if outcome.verdict == "not written":
         raise UsageError(outcome.summary)
@@ -126,8 +122,6 @@ def _paint_diff(diff: str) -> str:
 
 def choose_alternative(diagnoses, codes: set[str], number: int):
     """The diagnoses with the named one's alternative fix N put in place of its main fix."""
-    from dataclasses import replace
-
     found = False
     for diagnosis in diagnoses:
         if diagnosis.code in codes and diagnosis.alternatives:

@@ -9,15 +9,14 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+from torchdoctor import workflow
 from torchdoctor.cli import ExitCode, UsageError
 from torchdoctor.cli.common import project_directory, read_snapshot_file, render, use_color, write_atomically
+from torchdoctor.render.fleet import render_fleet
 
 
 def run(args: argparse.Namespace) -> int:
-    from torchdoctor.workflow import diagnose, fail_on
-    from torchdoctor.workflow import fleet as fleets
-    from torchdoctor.workflow.probing import CannotProbe
-
+    fleets = workflow.fleet
     for name in ("timeout", "gemm_seconds"):
         if not getattr(args, name) > 0:
             raise UsageError(f"--{name.replace('_', '-')} must be a positive number of seconds")
@@ -51,20 +50,18 @@ def run(args: argparse.Namespace) -> int:
                 return ExitCode.CLEAN
             with _elapsed(f"{options.nproc_per_node} rank(s) under torchrun"):
                 snapshot = fleets.run_job(project_dir, python, options)
-    except CannotProbe as error:
+    except workflow.CannotProbe as error:
         raise UsageError(str(error)) from None
     if args.save_snapshot:
         write_atomically(Path(args.save_snapshot).expanduser(), snapshot.to_json() + "\n")
-    report = diagnose(snapshot)
+    report = workflow.diagnose(snapshot)
     report = replace(report, diagnoses=tuple(d for d in report.diagnoses if d.code.startswith("TD7")))
     if args.format == "text":
-        from torchdoctor.render.fleet import render_fleet
-
         sys.stdout.write(render_fleet(report, color=use_color(args.color), verbose=args.verbose))
     else:
         sys.stdout.write(render(report, args.format))
     sys.stdout.flush()
-    return ExitCode.FINDINGS if report.fails(fail_on(snapshot, args.fail_on)) else ExitCode.CLEAN
+    return ExitCode.FINDINGS if report.fails(workflow.fail_on(snapshot, args.fail_on)) else ExitCode.CLEAN
 
 
 class _elapsed:

@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 
+from torchdoctor import workflow
 from torchdoctor.cli import ExitCode, UsageError
+from torchdoctor.render.rules import render_rule_text, render_rules_markdown, render_rules_text, rules_plain
 
 
 def run(args: argparse.Namespace) -> int:
     """Every rule, or the ones named (`rules TD301 TD4`: a code or a prefix), as text, Markdown or JSON."""
-    import json
-
-    from torchdoctor.render.rules import render_rule_text, render_rules_markdown, render_rules_text, rules_plain
-    from torchdoctor.workflow import rules
-
-    everything = rules()
+    everything = workflow.rules()
     chosen = everything
     if args.codes:
         wanted = [code.upper() for code in args.codes]

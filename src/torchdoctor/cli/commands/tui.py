@@ -3,25 +3,25 @@
 from __future__ import annotations
 
 import argparse
+import shutil
+import tempfile
 from pathlib import Path
 
+from torchdoctor import workflow
 from torchdoctor.cli import ExitCode, UsageError
 from torchdoctor.cli.common import project_directory, read_snapshot_file
+from torchdoctor.tui.app import TorchDoctorApp
 
 
 def run(args: argparse.Namespace) -> int:
     """The app on this machine, a recording (--snapshot), or the bundled demo in a scratch copy."""
-    import tempfile
-
     recorded = None
     label = None
     if args.demo:
-        from torchdoctor.workflow.probing import demo
-
         if args.project or args.snapshot or args.python:
             raise UsageError("--demo opens its own example; it takes no --project, --python or --snapshot")
         workdir = Path(tempfile.mkdtemp(prefix="torchdoctor-demo-"))
-        recorded, project_dir = demo(workdir)
+        recorded, project_dir = workflow.demo(workdir)
         label = f"demo: RTX 5060 Ti under WSL2, the nightly project (a copy in {project_dir})"
     else:
         project_dir = project_directory(args)
@@ -30,15 +30,11 @@ def run(args: argparse.Namespace) -> int:
                 raise UsageError("--python cannot be combined with --snapshot (the recorded interpreter is used)")
             recorded = read_snapshot_file(args.snapshot)
             label = f"{project_dir} on the machine recorded in {args.snapshot}"
-    from torchdoctor.tui.app import TorchDoctorApp
-
     app = TorchDoctorApp(project_dir, python=args.python, recorded=recorded, label=label, torch_timeout_s=args.timeout)
     try:
         app.run()
     finally:
         if args.demo:
-            import shutil
-
             shutil.rmtree(workdir, ignore_errors=True)  # the demo's scratch copy goes with the app
     return ExitCode.CLEAN
 

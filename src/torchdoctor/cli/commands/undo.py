@@ -5,16 +5,15 @@ from __future__ import annotations
 import argparse
 import sys
 
+from torchdoctor import workflow
 from torchdoctor.cli import ExitCode, UsageError
 from torchdoctor.cli.common import project_directory
 
 
 def run(args: argparse.Namespace) -> int:
-    from torchdoctor.workflow import CannotFix, undo
-
     try:
-        path, backup = undo(project_directory(args))
-    except CannotFix as error:
+        path, backup = workflow.undo(project_directory(args))
+    except workflow.CannotFix as error:
         raise UsageError(str(error)) from None
     print(f"restored {path} from {backup}", file=sys.stderr)
     return ExitCode.CLEAN
