@@ -6,7 +6,10 @@ from dataclasses import replace
 
 import pytest
 
-from conftest import REPO, SNAPSHOTS
+import tempfile
+from pathlib import Path
+
+from conftest import FIXTURES, REPO, SNAPSHOTS
 from torchdoctor.checks import RULES, registry, run_checks
 from torchdoctor.model import Severity
 from torchdoctor.render.rules import render_rules_markdown
@@ -479,3 +482,35 @@ def test_every_rule_has_tests_that_name_its_code():
     tests = "\n".join(p.read_text(encoding="utf-8") for p in (REPO / "tests").glob("test_*.py"))
     untested = [code for code in RULES if code != "TD000" and tests.lower().count(code.lower()) < 2]
     assert untested == []
+
+
+def test_a_rule_that_reads_only_the_project_finds_the_same_on_any_machine():
+    """`check --no-machine` (the CI lint, the pre-commit hook) runs the rules that declare `reads="project"`, chosen
+    by that declaration, not by the module a rule lives in. The declaration must be true: on the real field
+    projects, each such rule finds exactly the same with the recorded H100, the recorded WSL2 Blackwell machine or
+    no machine at all."""
+    import shutil
+
+    from torchdoctor.checks import PROJECT_RULES
+    from torchdoctor.probes.collect import project_only_snapshot, with_project
+
+    assert PROJECT_RULES == {code for code, rule in RULES.items() if rule.reads == "project"}
+    assert {"TD301", "TD401", "TD530"} <= PROJECT_RULES and not {"TD220", "TD404", "TD501"} & PROJECT_RULES
+    machines = [Snapshot.from_json((SNAPSHOTS / name).read_text(encoding="utf-8"))
+                for name in ("h100-pypi.json", "wsl2-rtx5060ti-nightly.json")]
+    field = sorted((FIXTURES / "field").glob("*__pyproject.toml"))
+    assert field
+    for number, pyproject in enumerate(field):
+        folder = Path(tempfile.mkdtemp()) / f"p{number}"
+        folder.mkdir()
+        shutil.copy(pyproject, folder / "pyproject.toml")
+        lock = pyproject.with_name(pyproject.name.replace("__pyproject.toml", "__uv.lock"))
+        if lock.exists():
+            shutil.copy(lock, folder / "uv.lock")
+        alone = project_only_snapshot(folder)
+        said = {(d.code, d.message) for d in run_checks(alone, codes=PROJECT_RULES)}
+        for machine in machines:
+            on_machine = with_project(machine, folder)
+            found = {(d.code, d.message) for d in run_checks(on_machine, codes=PROJECT_RULES)}
+            assert found == said, (pyproject.name, found ^ said)
+        shutil.rmtree(folder.parent, ignore_errors=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from torchdoctor.edits import Edit
 from torchdoctor.snapshot import GemmResult, Snapshot
@@ -77,6 +77,23 @@ class Evidence:
     """Where: "torch probe in /proj/.venv/bin/python", "NVML", "pyproject.toml:12:5"."""
 
 
+class Area(enum.IntEnum):
+    """What a finding is about: the hundreds digit of its code (TD6xx: performance). The one place that reads it."""
+
+    INPUTS = 0
+    TORCH = 1
+    BUILD = 2
+    PROJECT = 3
+    LOCK = 4
+    CONTAINERS = 5
+    PERFORMANCE = 6
+    FLEET = 7
+
+    @classmethod
+    def of(cls, code: str) -> Area:
+        return cls(int(code[2]))
+
+
 @dataclass(frozen=True)
 class Diagnosis:
     """A finding: what is wrong (or worth knowing), why, and the facts that show it."""
@@ -96,6 +113,10 @@ class Diagnosis:
     no_fix: str = ""
     """Why no automatic fix is offered, when the rule had an edit for it that could not be proven (report-time proof,
     workflow/proof.py): every face says so in place of a fix line."""
+
+    @property
+    def area(self) -> Area:
+        return Area.of(self.code)
 
 
 @dataclass(frozen=True)
@@ -142,7 +163,11 @@ class Report:
     def count(self, severity: Severity) -> int:
         return sum(1 for d in self.diagnoses if d.severity is severity)
 
-    def fails(self, threshold: Severity, area: str | None = None) -> bool:
-        """Whether a finding (of the area whose codes start with `area`, e.g. "TD6") is at least `threshold`: the
-        one answer to "does this report fail?" that every command's exit code reads."""
-        return any(d.severity >= threshold for d in self.diagnoses if area is None or d.code.startswith(area))
+    def fails(self, threshold: Severity, area: Area | None = None) -> bool:
+        """Whether a finding (of `area`, when given) is at least `threshold`: the one answer to "does this report
+        fail?" that every command's exit code reads."""
+        return any(d.severity >= threshold for d in self.diagnoses if area is None or d.area is area)
+
+    def of(self, area: Area) -> Report:
+        """The report with only the findings of one area (`torchdoctor fleet` reports the ranks')."""
+        return replace(self, diagnoses=tuple(d for d in self.diagnoses if d.area is area))

@@ -20,11 +20,7 @@ from torchdoctor.checks import (  # noqa: F401  (importing registers the rules)
 from torchdoctor.checks.performance import assess_gemm
 from torchdoctor.checks.registry import RULES, run_checks
 
-PROJECT_RULES = frozenset(
-    {code for code, rule in RULES.items()
-     if rule.check is not None and rule.check.__module__.rsplit(".", 1)[-1] in ("inputs", "indexes", "project_config", "dockerfiles")}
-    | {"TD401", "TD403", "TD406"}  # the lock rules that read only the project's files
-)
+PROJECT_RULES = frozenset(code for code, rule in RULES.items() if rule.reads == "project")
 """The rules `check --no-machine` reports: what the project's files say, on any machine."""
 
 __all__ = ["PROJECT_RULES", "RULES", "assess_gemm", "run_checks"]

@@ -134,7 +134,7 @@ def where(install: InstallCommand) -> str:
     return f"{install.path}:{install.line}"
 
 
-@rule("TD530", "dockerfile-unpinned-torch", fix=DISPLAY_ONLY)
+@rule("TD530", "dockerfile-unpinned-torch", fix=DISPLAY_ONLY, reads="project")
 def dockerfile_unpinned_torch(snapshot: Snapshot) -> Iterator[Finding]:
     """A Dockerfile installs torch without pinning its version (a nightly with `--pre`, or the latest release).
 
@@ -175,7 +175,7 @@ def dockerfile_unpinned_torch(snapshot: Snapshot) -> Iterator[Finding]:
             )
 
 
-@rule("TD531", "dockerfile-upgrades-pip-tooling", fix=DISPLAY_ONLY)
+@rule("TD531", "dockerfile-upgrades-pip-tooling", fix=DISPLAY_ONLY, reads="project")
 def dockerfile_upgrades_pip_tooling(snapshot: Snapshot) -> Iterator[Finding]:
     """A Dockerfile runs `pip install --upgrade pip setuptools wheel` with no versions.
 
@@ -207,7 +207,7 @@ def dockerfile_upgrades_pip_tooling(snapshot: Snapshot) -> Iterator[Finding]:
             )
 
 
-@rule("TD532", "dockerfile-no-cache-mount", fix=DISPLAY_ONLY)
+@rule("TD532", "dockerfile-no-cache-mount", fix=DISPLAY_ONLY, reads="project")
 def dockerfile_no_cache_mount(snapshot: Snapshot) -> Iterator[Finding]:
     """A Dockerfile installs large packages without a BuildKit cache mount.
 
@@ -257,7 +257,7 @@ def requirement_sources(snapshot: Snapshot) -> Iterator[tuple[str, str]]:
                 yield package, where(install)
 
 
-@rule("TD533", "open-bound-on-large-package", fix=DISPLAY_ONLY)
+@rule("TD533", "open-bound-on-large-package", fix=DISPLAY_ONLY, reads="project")
 def open_bound_on_large_package(snapshot: Snapshot) -> Iterator[Finding]:
     """A requirements file or Dockerfile gives a large package only a lower bound (`>=`).
 
@@ -308,7 +308,7 @@ def family_groups(snapshot: Snapshot) -> Iterator[tuple[dict[str, str], str, Ins
         yield pins, path, None
 
 
-@rule("TD534", "torch-companion-versions-mismatch", fix=DISPLAY_ONLY)
+@rule("TD534", "torch-companion-versions-mismatch", fix=DISPLAY_ONLY, reads="project")
 def torch_companion_versions_mismatch(snapshot: Snapshot) -> Iterator[Finding]:
     """torch, torchvision and torchaudio pinned to versions that were not released together.
 
@@ -362,7 +362,7 @@ def torch_companion_versions_mismatch(snapshot: Snapshot) -> Iterator[Finding]:
         )
 
 
-@rule("TD535", "index-variant-newer-than-base-image", fix=DISPLAY_ONLY)
+@rule("TD535", "index-variant-newer-than-base-image", fix=DISPLAY_ONLY, reads="project")
 def index_variant_newer_than_base_image(snapshot: Snapshot) -> Iterator[Finding]:
     """The torch wheels' CUDA is newer than the CUDA of the Dockerfile's nvidia/cuda base image.
 
@@ -404,7 +404,7 @@ def index_variant_newer_than_base_image(snapshot: Snapshot) -> Iterator[Finding]
             )
 
 
-@rule("TD536", "extra-index-url-for-pytorch", fix=DISPLAY_ONLY)
+@rule("TD536", "extra-index-url-for-pytorch", fix=DISPLAY_ONLY, reads="project")
 def extra_index_url_for_pytorch(snapshot: Snapshot) -> Iterator[Finding]:
     """The PyTorch index is added with `--extra-index-url` in a Dockerfile or requirements file.
 

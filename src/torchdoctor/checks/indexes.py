@@ -51,7 +51,7 @@ def _indexes(pyproject: PyprojectInfo) -> list[tuple[UvIndex, IndexUrl]]:
     return [(i, parse_index_url(i.url)) for i in pyproject.indexes if i.url]
 
 
-@rule("TD301", "pytorch-index-not-explicit", fix=(SAFE, UNSAFE))
+@rule("TD301", "pytorch-index-not-explicit", fix=(SAFE, UNSAFE), reads="project")
 def pytorch_index_not_explicit(snapshot: Snapshot) -> Iterator[Finding]:
     """A PyTorch index is declared without `explicit = true`.
 
@@ -107,7 +107,7 @@ def pytorch_index_not_explicit(snapshot: Snapshot) -> Iterator[Finding]:
         )
 
 
-@rule("TD302", "legacy-pytorch-index-setting", fix=UNSAFE)
+@rule("TD302", "legacy-pytorch-index-setting", fix=UNSAFE, reads="project")
 def legacy_pytorch_index_setting(snapshot: Snapshot) -> Iterator[Finding]:
     """The PyTorch index is set through `index-url`, `extra-index-url` or `find-links`.
 
@@ -179,7 +179,7 @@ def _legacy_fix(pyproject: PyprojectInfo, found: list[tuple[str, str]]) -> Fix |
     )
 
 
-@rule("TD303", "unsafe-best-match-with-pytorch-index")
+@rule("TD303", "unsafe-best-match-with-pytorch-index", reads="project")
 def unsafe_best_match(snapshot: Snapshot) -> Iterator[Finding]:
     """`index-strategy = "unsafe-best-match"` together with a PyTorch index that is not explicit.
 
@@ -210,7 +210,7 @@ def unsafe_best_match(snapshot: Snapshot) -> Iterator[Finding]:
     )
 
 
-@rule("TD304", "malformed-index-url", fix=SAFE)
+@rule("TD304", "malformed-index-url", fix=SAFE, reads="project")
 def malformed_index_url(snapshot: Snapshot) -> Iterator[Finding]:
     """An index URL uv cannot use as written.
 
@@ -240,7 +240,7 @@ def malformed_index_url(snapshot: Snapshot) -> Iterator[Finding]:
         )
 
 
-@rule("TD305", "index-never-used", fix=UNSAFE)
+@rule("TD305", "index-never-used", fix=UNSAFE, reads="project")
 def index_never_used(snapshot: Snapshot) -> Iterator[Finding]:
     """An explicit index is declared but no package is mapped to it.
 
@@ -301,7 +301,7 @@ def index_never_used(snapshot: Snapshot) -> Iterator[Finding]:
         )
 
 
-@rule("TD306", "source-index-undeclared", fix=UNSAFE)
+@rule("TD306", "source-index-undeclared", fix=UNSAFE, reads="project")
 def source_index_undeclared(snapshot: Snapshot) -> Iterator[Finding]:
     """A `[tool.uv.sources]` entry names an index that is not declared.
 
@@ -331,7 +331,7 @@ def source_index_undeclared(snapshot: Snapshot) -> Iterator[Finding]:
         )
 
 
-@rule("TD307", "accelerated-index-reaches-macos", fix=(SAFE, UNSAFE))
+@rule("TD307", "accelerated-index-reaches-macos", fix=(SAFE, UNSAFE), reads="project")
 def accelerated_index_reaches_macos(snapshot: Snapshot) -> Iterator[Finding]:
     """torch is mapped to a CUDA or ROCm index without a marker that keeps macOS on PyPI.
 
@@ -383,7 +383,7 @@ def accelerated_index_reaches_macos(snapshot: Snapshot) -> Iterator[Finding]:
         )
 
 
-@rule("TD308", "nightly-index-incomplete", fix=(SAFE, DISPLAY_ONLY))
+@rule("TD308", "nightly-index-incomplete", fix=(SAFE, DISPLAY_ONLY), reads="project")
 def nightly_index_incomplete(snapshot: Snapshot) -> Iterator[Finding]:
     """torch comes from the nightly, test, ROCm or XPU index, but the triton it depends on does not.
 
@@ -455,7 +455,7 @@ def _triton_for(url: IndexUrl) -> tuple[str, str] | None:
     return None
 
 
-@rule("TD309", "companions-not-mapped", fix=SAFE)
+@rule("TD309", "companions-not-mapped", fix=SAFE, reads="project")
 def companions_not_mapped(snapshot: Snapshot) -> Iterator[Finding]:
     """torchvision/torchaudio/torchcodec would get a build that fails beside the project's torch.
 
@@ -513,7 +513,7 @@ def companions_not_mapped(snapshot: Snapshot) -> Iterator[Finding]:
         )
 
 
-@rule("TD314", "torch-backend-ignored", fix=(SAFE, UNSAFE))
+@rule("TD314", "torch-backend-ignored", fix=(SAFE, UNSAFE), reads="project")
 def torch_backend_ignored(snapshot: Snapshot) -> Iterator[Finding]:
     """`torch-backend` is set in pyproject.toml, where uv's project commands ignore it.
 
@@ -552,7 +552,7 @@ def _replace_backend_fix(snapshot: Snapshot) -> Fix | None:
                ReplaceTorchBackend(**{f.name: getattr(fix.edit, f.name) for f in dataclasses.fields(fix.edit)}))
 
 
-@rule("TD315", "index-mirror")
+@rule("TD315", "index-mirror", reads="project")
 def index_mirror(snapshot: Snapshot) -> Iterator[Finding]:
     """An index is a mirror: of the PyTorch index, or of PyPI.
 
@@ -586,7 +586,7 @@ def index_mirror(snapshot: Snapshot) -> Iterator[Finding]:
             )
 
 
-@rule("TD318", "pytorch-index-without-variant")
+@rule("TD318", "pytorch-index-without-variant", reads="project")
 def pytorch_index_without_variant(snapshot: Snapshot) -> Iterator[Finding]:
     """torch comes from the PyTorch index's root, which names no build.
 

@@ -17,7 +17,7 @@ WHAT_BREAKS = {
 }
 
 
-@rule("TD001", "project-file-unusable")
+@rule("TD001", "project-file-unusable", reads="project")
 def project_file_unusable(snapshot: Snapshot) -> Iterator[Finding]:
     """A project file that decides which torch gets installed cannot be read.
 

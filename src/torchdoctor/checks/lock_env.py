@@ -50,7 +50,7 @@ def _planned_evidence(snapshot: Snapshot, resolution: Resolution, planned: Plann
                     + (f" ({planned.build_basis})" if planned.build_basis else ""), source)
 
 
-@rule("TD401", "lock-stale", fix=DISPLAY_ONLY)
+@rule("TD401", "lock-stale", fix=DISPLAY_ONLY, reads="project")
 def lock_stale(snapshot: Snapshot) -> Iterator[Finding]:
     """uv.lock no longer matches what pyproject.toml asks for torch.
 
@@ -251,7 +251,7 @@ def _cpu_on_purpose(snapshot: Snapshot, model) -> bool:
     return not any(r.torch is not None and r.torch.accelerated for r in model.resolutions)
 
 
-@rule("TD403", "lock-mixes-variants")
+@rule("TD403", "lock-mixes-variants", reads="project")
 def lock_mixes_variants(snapshot: Snapshot) -> Iterator[Finding]:
     """uv.lock pairs torch with a torchvision/torchaudio/torchcodec of another build.
 
@@ -371,7 +371,7 @@ def path_python_is_another_environment(snapshot: Snapshot) -> Iterator[Finding]:
     )
 
 
-@rule("TD406", "nightly-in-lock")
+@rule("TD406", "nightly-in-lock", reads="project")
 def nightly_in_lock(snapshot: Snapshot) -> Iterator[Finding]:
     """uv.lock pins a nightly (development) build of torch.
 

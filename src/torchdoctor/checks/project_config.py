@@ -41,7 +41,7 @@ from torchdoctor.snapshot import Snapshot
 KNOWLEDGE = "torchdoctor knowledge base"
 
 
-@rule("TD310", "no-torch-wheels-for-range", fix=(SAFE, UNSAFE))
+@rule("TD310", "no-torch-wheels-for-range", fix=(SAFE, UNSAFE), reads="project")
 def no_torch_wheels_for_range(snapshot: Snapshot) -> Iterator[Finding]:
     """A selection's torch range has no wheels on its CUDA index, or for a Python it admits.
 
@@ -198,7 +198,7 @@ def _python_findings(pyproject, model, kb) -> Iterator[Finding]:
             break
 
 
-@rule("TD312", "accelerator-extras-misconfigured", fix=SAFE)
+@rule("TD312", "accelerator-extras-misconfigured", fix=SAFE, reads="project")
 def accelerator_extras_misconfigured(snapshot: Snapshot) -> Iterator[Finding]:
     """Accelerator extras (cpu / cu128 …) map torch to different indexes without `[tool.uv] conflicts`.
 
@@ -251,7 +251,7 @@ def accelerator_extras_misconfigured(snapshot: Snapshot) -> Iterator[Finding]:
             )
 
 
-@rule("TD313", "torch-in-base-and-extras", fix=(UNSAFE, DISPLAY_ONLY))
+@rule("TD313", "torch-in-base-and-extras", fix=(UNSAFE, DISPLAY_ONLY), reads="project")
 def torch_in_base_and_extras(snapshot: Snapshot) -> Iterator[Finding]:
     """torch is a base dependency while its CUDA index applies only through an extra.
 
@@ -292,7 +292,7 @@ def torch_in_base_and_extras(snapshot: Snapshot) -> Iterator[Finding]:
     )
 
 
-@rule("TD316", "windows-gets-cpu-torch", fix=(SAFE, UNSAFE, DISPLAY_ONLY))
+@rule("TD316", "windows-gets-cpu-torch", fix=(SAFE, UNSAFE, DISPLAY_ONLY), reads="project")
 def windows_gets_cpu_torch(snapshot: Snapshot) -> Iterator[Finding]:
     """Windows installs of the project get a CPU-only torch while Linux gets a GPU build.
 
@@ -358,7 +358,7 @@ def _narrow_python_fix(python_range: SpecifierSet, releases: list) -> Fix | None
     return Fix(f"Raise requires-python to {value}", Applicability.UNSAFE, SetRequiresPython(value=value))
 
 
-@rule("TD317", "requires-python-beyond-nightly", fix=UNSAFE)
+@rule("TD317", "requires-python-beyond-nightly", fix=UNSAFE, reads="project")
 def requires_python_beyond_nightly(snapshot: Snapshot) -> Iterator[Finding]:
     """requires-python admits Pythons that the nightly index publishes no torch for.
 
@@ -417,7 +417,7 @@ def requires_python_beyond_nightly(snapshot: Snapshot) -> Iterator[Finding]:
 LOCAL_TAG = re.compile(r"^(cpu|cu\d{3}|xpu|rocm\d+(\.\d+)+)$")
 
 
-@rule("TD319", "local-version-pin", fix=UNSAFE)
+@rule("TD319", "local-version-pin", fix=UNSAFE, reads="project")
 def local_version_pin(snapshot: Snapshot) -> Iterator[Finding]:
     """torch, torchvision or torchaudio is pinned to a local version (`torch==2.5.1+cu124`).
 
@@ -541,7 +541,7 @@ def environments_exclude_this_machine(snapshot: Snapshot) -> Iterator[Finding]:
     )
 
 
-@rule("TD321", "uv-settings-without-project")
+@rule("TD321", "uv-settings-without-project", reads="project")
 def uv_settings_without_project(snapshot: Snapshot) -> Iterator[Finding]:
     """`[tool.uv.sources]` or `[[tool.uv.index]]` in a pyproject.toml that is neither a project nor a workspace root.
 

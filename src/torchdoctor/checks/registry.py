@@ -29,6 +29,7 @@ AREAS = {
     7: "the ranks of a multi-GPU job (torchdoctor fleet)",
 }
 SECTIONS = ("What it detects", "Why it matters", "Fix safety")
+READS = ("project", "machine")
 SAFE, UNSAFE, DISPLAY_ONLY = Applicability.SAFE, Applicability.UNSAFE, Applicability.DISPLAY_ONLY
 SAFETY_WORDS = {
     SAFE: "safe (`fix --all` applies it)",
@@ -60,6 +61,9 @@ class Rule:
     doc: str
     fixes: tuple[Applicability, ...] = ()
     """The kinds of fix its findings may carry (the main fix and the alternatives); empty: it offers none."""
+    reads: str = "machine"
+    """What it reads: "project" (the project's files alone, so `check --no-machine` runs it on any machine, a CI
+    runner included) or "machine" (anything probed on this machine, the project's files beside it)."""
     cured_by_sync: bool = False
     """Its findings are about the torch build installed now: a fix that changes which build the project installs here
     cures them only once `uv sync` has run, so the proof and the re-check after `uv lock` judge them on the machine
@@ -100,24 +104,27 @@ RULES: dict[str, Rule] = {}
 
 
 def _register(code: str, slug: str, check: CheckFunction | None, doc: str | None,
-              fixes: tuple[Applicability, ...] = (), cured_by_sync: bool = False) -> None:
+              fixes: tuple[Applicability, ...] = (), reads: str = "machine", cured_by_sync: bool = False) -> None:
     if not (len(code) == 5 and code.startswith("TD") and code[2:].isdigit()):
         raise ValueError(f"rule code {code!r} is not TD + three digits")
     if code in RULES or any(r.slug == slug for r in RULES.values()):
         raise ValueError(f"rule {code} {slug} is registered twice")
     if not doc or any(f"{section}:" not in doc for section in SECTIONS):
         raise ValueError(f"rule {code} must document {', '.join(SECTIONS)}")
-    RULES[code] = Rule(code, slug, check, doc, fixes, cured_by_sync)
+    if reads not in READS:
+        raise ValueError(f"rule {code} reads {reads!r}, not one of {', '.join(READS)}")
+    RULES[code] = Rule(code, slug, check, doc, fixes, reads, cured_by_sync)
 
 
-def rule(code: str, slug: str, *, fix: Applicability | tuple[Applicability, ...] = (),
+def rule(code: str, slug: str, *, fix: Applicability | tuple[Applicability, ...] = (), reads: str = "machine",
          cured_by_sync: bool = False) -> Callable[[CheckFunction], CheckFunction]:
-    """Register a check under its code. `fix` declares the kinds of fix it offers (none when left out);
-    `cured_by_sync`, that its findings are about the installed build (see Rule.cured_by_sync)."""
+    """Register a check under its code. `fix` declares the kinds of fix it offers (none when left out); `reads`,
+    whether it reads the project's files alone (see Rule.reads); `cured_by_sync`, that its findings are about the
+    installed build (see Rule.cured_by_sync)."""
     fixes = (fix,) if isinstance(fix, Applicability) else tuple(fix)
 
     def register(check: CheckFunction) -> CheckFunction:
-        _register(code, slug, check, check.__doc__, fixes, cured_by_sync)
+        _register(code, slug, check, check.__doc__, fixes, reads, cured_by_sync)
         return check
 
     return register

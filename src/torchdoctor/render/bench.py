@@ -6,7 +6,7 @@ counts them, so a slow GPU and a wrong index are not mixed on one screen.
 
 from __future__ import annotations
 
-from torchdoctor.model import Report
+from torchdoctor.model import Area, Report
 from torchdoctor.render.facts import bench_lines
 from torchdoctor.render.text import diagnosis_lines
 
@@ -19,7 +19,7 @@ def render_bench(report: Report, *, color: bool = False) -> str:
     lines = [paint(f"torchdoctor {snapshot.torchdoctor_version}", "1") + " — GEMM test " + bench_lines(report)[0], ""]
     lines.extend(f"  {line}" for line in bench_lines(report)[1:])
     lines.append("")
-    performance = [d for d in report.diagnoses if d.code.startswith("TD6")]
+    performance = [d for d in report.diagnoses if d.area is Area.PERFORMANCE]
     for diagnosis in performance:
         lines.extend(diagnosis_lines(diagnosis, paint))
         lines.append("")

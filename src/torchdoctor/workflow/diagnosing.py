@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 from torchdoctor.checks import PROJECT_RULES, assess_gemm, run_checks
-from torchdoctor.model import Diagnosis, Report, Severity
+from torchdoctor.model import Area, Diagnosis, Report, Severity
 from torchdoctor.snapshot import Snapshot
 from torchdoctor.workflow.proof import prove_offers
 
@@ -49,7 +49,7 @@ def diagnose(snapshot: Snapshot, selection: Selection | None = None) -> Report:
     if snapshot.torch.status == "not-probed":
         # Nothing of this machine was probed (`check --no-machine`, a fleet run, or a recording of either): only the
         # rules that read the project's files, and the fleet's own, which read what each rank reported.
-        kept = [d for d in kept if d.code in PROJECT_RULES or d.code.startswith("TD7")]
+        kept = [d for d in kept if d.code in PROJECT_RULES or d.area is Area.FLEET]
     return Report(snapshot=snapshot, diagnoses=tuple(merge_selections(prove_offers(snapshot, kept))), gemm=assess_gemm(snapshot))
 
 

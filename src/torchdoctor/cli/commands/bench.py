@@ -9,6 +9,7 @@ from pathlib import Path
 from torchdoctor import workflow
 from torchdoctor.cli import ExitCode, UsageError
 from torchdoctor.cli.common import check_bench_seconds, project_directory, render, use_color, with_bench, write_atomically
+from torchdoctor.model import Area
 from torchdoctor.render.bench import render_bench
 
 
@@ -29,4 +30,4 @@ def run(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(render_bench(report, color=use_color(args.color)))
     sys.stdout.flush()
-    return ExitCode.FINDINGS if report.fails(workflow.fail_on(snapshot, args.fail_on), area="TD6") else ExitCode.CLEAN
+    return ExitCode.FINDINGS if report.fails(workflow.fail_on(snapshot, args.fail_on), area=Area.PERFORMANCE) else ExitCode.CLEAN

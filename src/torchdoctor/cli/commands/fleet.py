@@ -6,12 +6,12 @@ import argparse
 import sys
 import threading
 import time
-from dataclasses import replace
 from pathlib import Path
 
 from torchdoctor import workflow
 from torchdoctor.cli import ExitCode, UsageError
 from torchdoctor.cli.common import project_directory, read_snapshot_file, render, use_color, write_atomically
+from torchdoctor.model import Area
 from torchdoctor.render.fleet import render_fleet
 
 
@@ -54,8 +54,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(str(error)) from None
     if args.save_snapshot:
         write_atomically(Path(args.save_snapshot).expanduser(), snapshot.to_json() + "\n")
-    report = workflow.diagnose(snapshot)
-    report = replace(report, diagnoses=tuple(d for d in report.diagnoses if d.code.startswith("TD7")))
+    report = workflow.diagnose(snapshot).of(Area.FLEET)
     if args.format == "text":
         sys.stdout.write(render_fleet(report, color=use_color(args.color), verbose=args.verbose))
     else:
