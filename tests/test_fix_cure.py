@@ -179,10 +179,14 @@ def write(folder: Path, text: str) -> Path:
     return folder
 
 
-def test_a_driver_finding_is_never_cured_by_the_line_it_is_about(tmp_path):
-    """The project declares cu129; the WSL2 machine's 572 driver supports CUDA 12.8, so the cu129 build runs only by
-    CUDA's minor-version compatibility (TD232, a warning). The fix used to keep cu129, titled "runs on your driver",
-    contradicting its own finding; it now moves to a line the driver runs outright."""
+def test_a_build_of_a_newer_minor_runs_by_minor_version_compatibility_and_is_not_called_a_driver_problem(tmp_path):
+    """The project declares cu129; the WSL2 machine's 572 driver supports CUDA 12.8. CUDA's minor-version
+    compatibility runs a 12.9 build on any CUDA 12 driver, and the cu129 wheels carry sm_120 machine code, so nothing
+    needs the one thing it does not cover (JIT of newer PTX): TD232 called it a driver problem while its own fix said
+    the line runs there (issue 28). Now nothing is said of the plan, and once installed TD230 is a note that says
+    why it runs and what it would not cover."""
+    from dataclasses import replace
+
     folder = write_project(tmp_path / "p", """
         [project]
         name = "gap"
@@ -199,12 +203,33 @@ def test_a_driver_finding_is_never_cured_by_the_line_it_is_about(tmp_path):
         explicit = true
         """)
     snapshot = with_project(BLACKWELL, folder)
-    td232 = next(d for d in diagnose(snapshot).diagnoses if d.code == "TD232")
-    assert td232.fix is not None and td232.fix.edit is not None
-    assert td232.fix.edit.url.endswith("/cu128"), td232.fix
-    assert "cu129" not in td232.fix.title
-    preview = preview_fixes(snapshot, [td232], unsafe=True)
-    assert preview.applied and not preview.refused, preview.refusal
+    assert "TD232" not in {d.code for d in diagnose(snapshot).diagnoses}
+    installed = replace(snapshot, torch=replace(snapshot.torch, version="2.9.1+cu129", installed_version="2.9.1+cu129",
+                                                local_tag="cu129", cuda="12.9", arch_list=()))
+    (td230,) = [d for d in diagnose(installed).diagnoses if d.code == "TD230"]
+    assert td230.severity.value == "info" and "minor-version compatibility" in td230.message
+    assert "unsupported toolchain" in td230.explanation
+
+
+def test_a_gpu_the_build_reaches_only_through_ptx_needs_the_newer_driver_and_is_a_warning(tmp_path):
+    """The exception minor-version compatibility does not cover, in use: an H100 (sm_90) with a CUDA 12.9 build that
+    carries sm_80 machine code and compute_80 PTX only, on a driver of CUDA 12.8. The GPU runs only through PTX, which
+    this driver cannot JIT-compile ("the provided PTX was compiled with an unsupported toolchain"): a warning."""
+    from dataclasses import replace
+
+    folder = write_project(tmp_path / "p", """
+        [project]
+        name = "custom"
+        version = "0.1.0"
+        requires-python = ">=3.10"
+        dependencies = ["torch"]
+        """)
+    machine = replace(H100, nvml=replace(H100.nvml, cuda_driver_version=12080, driver_version="570.124.06"))
+    snapshot = with_project(machine, folder)
+    snapshot = replace(snapshot, torch=replace(snapshot.torch, cuda="12.9", arch_list=("sm_80", "compute_80")))
+    (td230,) = [d for d in diagnose(snapshot).diagnoses if d.code == "TD230"]
+    assert td230.severity.value == "warning", td230
+    assert "only through PTX (compute_80)" in td230.message
 
 
 def test_two_fixes_that_raise_each_others_finding_are_proven_as_one(tmp_path):

@@ -309,3 +309,69 @@ def test_td302_extra_index_url_to_the_pytorch_index(tmp_path):
     assert codes_of(tmp_path, text) == ["TD302"]
     other = BASE.replace("[tool.uv]\n", '[tool.uv]\nextra-index-url = ["https://pypi.example.com/simple"]\n')
     assert "TD302" not in codes_of(tmp_path, other)
+
+
+def test_td322_a_wheel_url_without_a_platform_marker_is_named_for_the_platforms_it_cannot_install_on(tmp_path):
+    """A torch source that is one manylinux x86_64 wheel's URL (issue 28: GH200/GB200 users could not sync), and a
+    flash-attn wheel URL under `sys_platform == 'linux'`: each named with the platforms its wheel does not serve.
+    The same sources kept to their platform by a marker, or by `environments`, are silent; and a wheel URL is not an
+    index, so no CUDA-line reasoning (TD310's "cu128 ends at torch 2.11") is made of the /whl/cu128/ in its path."""
+    url = "https://download.pytorch.org/whl/cu128/torch-2.8.0%2Bcu128-cp312-cp312-manylinux_2_28_x86_64.whl"
+    flash = ("https://github.com/Dao-AILab/flash-attention/releases/download/v2.8.3/"
+             "flash_attn-2.8.3+cu12torch2.8cxx11abiTRUE-cp312-cp312-linux_x86_64.whl")
+    loose = f"""
+        [project]
+        name = "app"
+        version = "0.1"
+        requires-python = ">=3.12,<3.13"
+        dependencies = ["torch", "flash-attn @ {flash} ; sys_platform == 'linux'"]
+
+        [tool.uv.sources]
+        torch = {{ url = "{url}" }}
+        """
+    found = {d.code: d for d in check_project(tmp_path, loose) if d.code in ("TD322", "TD310")}
+    named = [d for d in check_project(tmp_path, loose) if d.code == "TD322"]
+    assert sorted(d.message.split(" comes from")[0] for d in named) == ["flash-attn", "torch"]
+    torch_note = next(d for d in named if d.message.startswith("torch"))
+    assert torch_note.severity is Severity.INFO
+    assert torch_note.message.endswith("cannot install on Linux aarch64, Windows x86_64, macOS arm64")
+    assert next(d for d in named if d.message.startswith("flash-attn")).message.endswith("cannot install on Linux aarch64")
+    assert "TD310" not in found
+    kept = loose.replace(f'torch = {{ url = "{url}" }}',
+                         f'torch = {{ url = "{url}", marker = "sys_platform == \'linux\' and platform_machine == \'x86_64\'" }}')
+    kept = kept.replace("; sys_platform == 'linux'\"", "; sys_platform == 'linux' and platform_machine == 'x86_64'\"")
+    assert not [d for d in check_project(tmp_path, kept) if d.code == "TD322"]
+    only_there = loose + '\n[tool.uv]\nenvironments = ["sys_platform == \'linux\' and platform_machine == \'x86_64\'"]\n'
+    assert not [d for d in check_project(tmp_path, only_there) if d.code == "TD322"]
+
+
+def test_td402_torch_only_in_extras_all_routed_to_the_cpu_index_is_said_without_a_lock(tmp_path):
+    """A CPU index mapped for torch without a marker or an extra, torch only in an extra, no uv.lock (issue 28): the
+    NVIDIA machine's every torch selection gets the CPU build, said as a note; a project whose GPU extra has its own
+    CUDA source is silent."""
+    cpu_everywhere = """
+        [project]
+        name = "app"
+        version = "0.1"
+        requires-python = ">=3.11"
+        dependencies = []
+
+        [project.optional-dependencies]
+        train = ["torch>=2.6"]
+
+        [[tool.uv.index]]
+        name = "pytorch-cpu"
+        url = "https://download.pytorch.org/whl/cpu"
+        explicit = true
+
+        [tool.uv.sources]
+        torch = [{ index = "pytorch-cpu" }]
+        """
+    (note,) = [d for d in check_project(tmp_path, cpu_everywhere) if d.code == "TD402"]
+    assert note.severity is Severity.INFO and "`uv sync --extra train`" in note.message
+    with_gpu_extra = cpu_everywhere.replace('train = ["torch>=2.6"]', 'train = ["torch>=2.6"]\ncu128 = ["torch>=2.6"]')
+    with_gpu_extra = with_gpu_extra.replace('torch = [{ index = "pytorch-cpu" }]', (
+        'torch = [{ index = "pytorch-cpu", extra = "train" }, { index = "pytorch-cu128", extra = "cu128" }]'))
+    with_gpu_extra += ('\n[[tool.uv.index]]\nname = "pytorch-cu128"\nurl = "https://download.pytorch.org/whl/cu128"\n'
+                       'explicit = true\n\n[tool.uv]\nconflicts = [[{ extra = "train" }, { extra = "cu128" }]]\n')
+    assert not [d for d in check_project(tmp_path, with_gpu_extra) if d.code == "TD402"]

@@ -653,6 +653,16 @@ def _specifier_or_any(text: str | None) -> SpecifierSet:
         return SpecifierSet()
 
 
+ARCHIVES = (".whl", ".tar.gz", ".zip", ".tar.bz2", ".tgz")
+
+
+def is_direct(location: str) -> bool:
+    """Whether a Planned's `index` is the package's own file, not an index: a wheel's or an archive's URL, a path, a
+    git repository. What it is, it is: no index line or variant reasoning applies to it."""
+    bare = location.split("#", 1)[0].split("?", 1)[0].lower()
+    return bare.endswith(ARCHIVES) or bare.startswith("git+") or not bare.startswith(("http://", "https://"))
+
+
 def _version_of_url(url: str) -> str | None:
     try:
         return str(parse_wheel_filename(url.rsplit("/", 1)[-1].replace("%2B", "+"))[1])

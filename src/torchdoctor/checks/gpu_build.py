@@ -278,9 +278,11 @@ def driver_too_old_for_build(snapshot: Snapshot) -> Iterator[Finding]:
     What it detects:
         The newest CUDA the driver supports (NVML, or cuDriverGetVersion in the project's interpreter)
         against `torch.version.cuda`. A lower CUDA major (a 575 driver with a cu130 build, which needs
-        R580+) is an error; the same major with a lower minor (a 12.2 driver with a cu128 build) is a warning,
-        because CUDA's minor-version compatibility covers most but not all of it (no PTX JIT, and torch has
-        failed this way on R535 drivers). Under WSL the driver is the Windows one.
+        R580+) is an error. The same major with a lower minor (a 12.8 driver with a cu129 build) runs by CUDA's
+        minor-version compatibility (NVIDIA's compatibility guide): a note that says so and what it does not cover,
+        JIT of the newer toolkit's PTX; a warning only where torch needs that JIT here, a GPU the build carries as
+        PTX alone ("the provided PTX was compiled with an unsupported toolchain"). Under WSL the driver is the
+        Windows one.
     Why it matters:
         CUDA initialisation fails ("The NVIDIA driver on your system is too old") and torch runs on the CPU,
         or some kernels fail later.
@@ -327,17 +329,54 @@ def driver_too_old_for_build(snapshot: Snapshot) -> Iterator[Finding]:
             alternatives,
         )
     else:
+        # Minor-version compatibility (NV-MVC in knowledge/cuda_drivers.toml): a CUDA X.y build runs on any driver of
+        # CUDA X. What it does not cover is JIT-compiling PTX of the newer toolkit, which torch's own kernels need
+        # only on a GPU the build carries as PTX alone: then it fails, and that is what is said.
+        jit = _served_by_ptx_alone(snapshot)
+        evidence.append(Evidence("CUDA minor-version compatibility", f"a CUDA {needed[0]}.x build runs on every CUDA "
+                                 f"{needed[0]} driver, except for JIT of newer PTX", MINOR_COMPAT_SOURCE))
+        if jit:
+            gpu, target = jit
+            yield Finding(
+                Severity.WARNING,
+                f"the {gpu} runs torch {torch.version} only through PTX ({target}), which the driver {driver}{where} "
+                f"(CUDA {supported[0]}.{supported[1]}) cannot compile: it is from CUDA {torch.cuda}",
+                f"CUDA's minor-version compatibility lets a CUDA {needed[0]}.x build run on this CUDA {needed[0]} driver, but "
+                "not JIT-compile PTX made by the newer toolkit, and this build has no machine code for this GPU, only PTX: "
+                "kernels fail with \"the provided PTX was compiled with an unsupported toolchain\". Update the driver, or "
+                f"use a variant no newer than cu{supported[0]}{supported[1]}.",
+                tuple(evidence),
+                driver_fix,
+                alternatives,
+            )
+            return
         yield Finding(
-            Severity.WARNING,
-            f"the NVIDIA driver {driver}{where} supports CUDA {supported[0]}.{supported[1]}, older than torch's CUDA {torch.cuda}",
-            "CUDA's minor-version compatibility lets a CUDA "
-            f"{needed[0]}.x build run on any CUDA {needed[0]} driver, but not code that needs the newer driver (PTX JIT, some "
-            "libraries), and torch has failed this way in practice. Updating the driver, or using a variant no newer than "
-            f"cu{supported[0]}{supported[1]}, removes the risk.",
+            Severity.INFO,
+            f"torch {torch.version} (CUDA {torch.cuda}) runs on the driver {driver}{where} (CUDA {supported[0]}.{supported[1]}) "
+            "by CUDA's minor-version compatibility",
+            f"From CUDA 11, a build of a newer minor runs on any driver of its major: this one has machine code for every "
+            f"GPU here, so torch's kernels need no JIT. Not covered: PTX of CUDA {torch.cuda} compiled by this driver, as an "
+            "extension built with that toolkit that ships only PTX would need (\"the provided PTX was compiled with an "
+            "unsupported toolchain\"). Updating the driver removes that limit.",
             tuple(evidence),
             driver_fix,
             alternatives,
         )
+
+
+MINOR_COMPAT_SOURCE = f"{KNOWLEDGE_SOURCE}: NV-MVC (docs.nvidia.com/deploy/cuda-compatibility/minor-version-compatibility.html)"
+
+
+def _served_by_ptx_alone(snapshot: Snapshot) -> tuple[str, str] | None:
+    """A GPU here that the installed build covers only with PTX (no SASS it can run), with that PTX target."""
+    found = build_arch_list(snapshot)
+    if found is None:
+        return None
+    for gpu in gpus(snapshot):
+        result = coverage(gpu.capability, found[0])
+        if result.supported and result.via and result.via.startswith("compute_"):
+            return gpu.name, result.via
+    return None
 
 
 def _driver_cures(snapshot: Snapshot) -> tuple[Fix, tuple[Fix, ...]]:
@@ -414,7 +453,9 @@ def project_build_needs_newer_driver(snapshot: Snapshot) -> Iterator[Finding]:
     What it detects:
         For each selection, the CUDA version of the build the resolution model says this machine gets (uv.lock's
         `+cu130`, or the index pyproject.toml maps torch to) against the newest CUDA the driver supports: an older
-        CUDA major is an error for a plain `uv sync`; an older minor of the same major a warning.
+        CUDA major is an error for a plain `uv sync`. An older minor of the same major runs by CUDA's minor-version
+        compatibility and is said only where the build reaches a GPU here through PTX alone, which this driver
+        cannot JIT-compile (a warning for a plain `uv sync`).
     Why it matters:
         After `uv sync`, CUDA initialisation fails ("The NVIDIA driver on your system is too old") and torch runs
         on the CPU.
@@ -512,6 +553,8 @@ def _planned_problems(snapshot: Snapshot, driver: bool) -> list[_PlannedProblem]
             if supported is None or needed is None or supported >= needed:
                 continue
             fatal = supported[0] < needed[0]
+            if not fatal and not _planned_needs_ptx_jit(snapshot, planned, version):
+                continue  # minor-version compatibility: it runs here (TD230 says so once it is installed)
             floor = kb.driver_floor(needed[0])
             host = "Windows" if snapshot.system.wsl or snapshot.system.os_name == "Windows" else "Linux"
             minimum = (floor.windows if host == "Windows" else floor.linux) if floor else None
@@ -540,6 +583,16 @@ def _planned_problems(snapshot: Snapshot, driver: bool) -> list[_PlannedProblem]
             problems.append(_PlannedProblem(resolution, planned, what, reason, evidence, True))
             break
     return problems
+
+
+def _planned_needs_ptx_jit(snapshot: Snapshot, planned: Planned, version: str | None) -> bool:
+    """Whether the planned build runs on a GPU here only through PTX (the one thing minor-version compatibility does
+    not cover); False when the tables do not know its arch list (then nothing is claimed)."""
+    archs = knowledge().arch_list(version, planned.build or "", snapshot.system.architecture or "x86_64") if version else None
+    if not archs:
+        return False
+    return any((c := coverage(gpu.capability, archs)).supported and (c.via or "").startswith("compute_")
+               for gpu in gpus(snapshot))
 
 
 def _planned_findings(snapshot: Snapshot, driver: bool) -> Iterator[Finding]:

@@ -173,7 +173,10 @@ def lock_gives_cpu_build(snapshot: Snapshot) -> Iterator[Finding]:
     if default is None:
         return
     torch = default.torch
-    if torch is None or torch.build != "cpu":
+    if torch is None:
+        yield from _opt_in_selections_all_cpu(snapshot, model, gpu)
+        return
+    if torch.build != "cpu":
         return
     what = f"torch {torch.version}" if torch.version else f"a CPU torch ({torch.build_basis})"
     lockfile = "uv.lock" if default.basis == "uv.lock" else "pyproject.toml"
@@ -237,6 +240,30 @@ def _gpu_named_selections_with_cpu(snapshot: Snapshot, model, gpu) -> Iterator[F
              *(Evidence("[tool.uv.sources] torch", f"index = {s.target!r}, marker = {s.marker!r}",
                         pyproject.path if pyproject else "pyproject.toml") for s in cpu_sources)),
         )
+
+
+def _opt_in_selections_all_cpu(snapshot: Snapshot, model, gpu) -> Iterator[Finding]:
+    """torch only behind extras or groups, and every one of them installs a CPU build here (a CPU index mapped
+    without a marker or an extra reaches them all), said with or without a lock: a note, since the project may mean
+    it; one named for the GPU is the warning above."""
+    with_torch = [r for r in model.machine if r.option and r.torch is not None]
+    if not with_torch or any(r.torch.build != "cpu" for r in with_torch):
+        return
+    if any(GPU_NAMED.search(r.option or "") for r in with_torch):
+        return  # the selection named for the GPU is the warning above, which says it all
+    plain = [r for r in with_torch if "cpu" not in (r.option or "").lower()]  # one named for the CPU means it
+    if not plain:
+        return
+    options = ", ".join(f"`uv sync {r.option}`" for r in plain)
+    yield Finding(
+        Severity.INFO,
+        f"every selection that installs torch installs a CPU build on this machine with an NVIDIA GPU: {options}",
+        "torch is only in extras or groups, and each of them gets torch's CPU build here "
+        f"({plain[0].torch.build_basis}). A source that names no extra or group (a CPU index mapped for torch) applies "
+        "to every selection. To use the GPU here, give a selection its own source on a CUDA index (`extra = …` or "
+        "`group = …`), with a marker for the platforms that have one.",
+        (*(_planned_evidence(snapshot, r, r.torch) for r in plain), *gpu),
+    )
 
 
 def _cpu_on_purpose(snapshot: Snapshot, model) -> bool:

@@ -35,7 +35,7 @@ from torchdoctor.indexes import (
 from torchdoctor.knowledge import cuda_of_variant, knowledge
 from torchdoctor.model import Applicability, Evidence, Fix, Severity
 from torchdoctor.requirements import parse_requirement
-from torchdoctor.resolution import project_model
+from torchdoctor.resolution import PLATFORMS, is_direct, marker_holds, project_model, representative_python
 from torchdoctor.snapshot import Snapshot
 
 KNOWLEDGE = "torchdoctor knowledge base"
@@ -71,9 +71,9 @@ def no_torch_wheels_for_range(snapshot: Snapshot) -> Iterator[Finding]:
     seen: set[tuple[str, str]] = set()
     for resolution in model.resolutions:
         torch = resolution.torch
-        url = parse_index_url(torch.index) if torch is not None and torch.index else None
+        url = parse_index_url(torch.index) if torch is not None and torch.index and not is_direct(torch.index) else None
         if url is None or url.channel != "stable" or not url.variant or cuda_of_variant(url.variant) is None:
-            continue
+            continue  # no index (a wheel's own URL, a path, git: what it is, it is), or not a stable CUDA one
         specifier = _specifier(torch.specifier) if torch is not None else None
         if specifier is None or (url.variant, str(specifier)) in seen:
             continue
@@ -454,7 +454,7 @@ def local_version_pin(snapshot: Snapshot) -> Iterator[Finding]:
     kb = knowledge()
     defaults = default_groups(pyproject, pyproject.dependency_groups)
     reported = set()
-    for declared in pyproject.torch_requirements:
+    for declared in (*pyproject.torch_requirements, *pyproject.extension_requirements):
         if declared.name not in VERSIONED_WITH_TORCH or declared.requirement in reported:
             continue
         requirement = parse_requirement(declared.requirement)[0]
@@ -565,3 +565,80 @@ def uv_settings_without_project(snapshot: Snapshot) -> Iterator[Finding]:
         "project and ignores its sources and indexes.",
         (Evidence("[project]", "missing", pyproject.path), Evidence("[tool.uv.workspace]", "missing", pyproject.path)),
     )
+
+
+@rule("TD322", "wheel-url-for-some-platforms", reads="project")
+def wheel_url_for_some_platforms(snapshot: Snapshot) -> Iterator[Finding]:
+    """A package comes from one wheel's URL that installs on only some of the platforms the project resolves for.
+
+    What it detects:
+        A `[tool.uv.sources]` entry `{ url = "….whl" }`, or a requirement of torch's family or of a package built
+        against it (flash-attn …) written `name @ https://….whl`,
+        whose wheel's platform tags (read from its file name) fit none of the platforms its marker and the project's
+        `[tool.uv] environments` admit among Linux x86_64, Linux aarch64, Windows and macOS: a `manylinux_x86_64`
+        torch without a `platform_machine` marker reaches Linux aarch64 (GH200, GB200), Windows and macOS.
+    Why it matters:
+        uv locks the URL for every platform, and `uv sync` there fails: the package "doesn't have a source
+        distribution or wheel for the current platform". A note: the project may only ever run on the wheel's
+        platform, which `environments` (or a marker on the source) would then say.
+    Fix safety:
+        No fix offered: give the source the marker of the platforms its wheel serves (`marker = "sys_platform ==
+        'linux' and platform_machine == 'x86_64'"`) and the other platforms a source of their own (an index), or
+        restrict `[tool.uv] environments`.
+    """
+    from packaging.utils import InvalidWheelFilename, parse_wheel_filename
+
+    pyproject = pyproject_of(snapshot)
+    if pyproject is None:
+        return
+    python = representative_python(pyproject.requires_python)
+    delivered = [(s.package, s.target, s.marker, "[tool.uv.sources]") for s in pyproject.sources
+                 if s.kind == "url" and s.target and not s.extra and not s.group]
+    for declared in (*pyproject.torch_requirements, *pyproject.extension_requirements):
+        requirement, _ = parse_requirement(declared.requirement)
+        if requirement is not None and requirement.url:
+            delivered.append((declared.name, requirement.url, str(requirement.marker) if requirement.marker else None,
+                              f"[project] {declared.group}"))
+    for package, url, marker, where in delivered:
+        filename = url.split("#", 1)[0].split("?", 1)[0].rsplit("/", 1)[-1].replace("%2B", "+").replace("%2b", "+")
+        if not filename.endswith(".whl"):
+            continue
+        try:
+            _, _, _, tags = parse_wheel_filename(filename)
+        except InvalidWheelFilename:
+            continue
+        platforms = {tag.platform for tag in tags}
+        if "any" in platforms:
+            continue
+        missing = []
+        for platform in PLATFORMS:
+            environment = platform.environment(python)
+            if marker and marker_holds(marker, environment) is False:
+                continue
+            if pyproject.uv.environments and not any(marker_holds(m, environment) for m in pyproject.uv.environments):
+                continue
+            if not any(_tag_fits(tag, platform.key) for tag in platforms):
+                missing.append(platform.label)
+        if missing:
+            yield Finding(
+                Severity.INFO,
+                f"{package} comes from one wheel ({filename}) that `uv sync` cannot install on {', '.join(missing)}",
+                f"The wheel's platform tags ({', '.join(sorted(platforms))}) fit only some of the platforms uv resolves "
+                "the project for, and the source has no marker that keeps it to those: on the others `uv sync` fails "
+                "(\"doesn't have a source distribution or wheel for the current platform\"). Mark the source for the "
+                "platforms its wheel serves and give the others their own source, or restrict `[tool.uv] environments`.",
+                (Evidence(f"{where} {package}", url + (f" ; {marker}" if marker else ""), pyproject.path),),
+            )
+
+
+def _tag_fits(tag: str, platform: str) -> bool:
+    """Whether a wheel's platform tag installs on one of the model's platforms (linux-x86_64, linux-aarch64,
+    windows-amd64, macos-arm64)."""
+    if platform.startswith("linux-"):
+        machine = platform.removeprefix("linux-")
+        return tag.startswith(("manylinux", "musllinux", "linux")) and tag.endswith(f"_{machine}")
+    if platform == "windows-amd64":
+        return tag == "win_amd64"
+    if platform == "macos-arm64":
+        return tag.startswith("macosx") and (tag.endswith(("_arm64", "_universal2")))
+    return False
