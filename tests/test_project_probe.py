@@ -249,3 +249,24 @@ def test_unreadable_and_huge_lock_files(tmp_path, monkeypatch):
     error = only_error(tmp_path)
     assert error.problem == "too-large"
     assert probe_project(tmp_path).pyproject.name == "demo"  # the rest is still read
+
+
+def test_the_selections_a_project_documents_are_read_from_its_readme_makefile_dockerfile_and_ci(tmp_path):
+    """The `uv sync` commands a project tells its users, its image and its CI to run (issue 28): each with the file
+    and line, and the selections it installs; a command that names none (plain `uv sync`), a shell variable or a
+    placeholder gives none. Files are read, never run; only the project's own top level and its workflows."""
+    from torchdoctor.probes.documented import read_documented_syncs
+
+    (tmp_path / "README.md").write_text("# app\n\n```bash\nuv sync --extra gpu --group dev\nuv sync\n"
+                                        "uv sync --extra $BACKEND\nuv sync --extra <name>\n```\n", encoding="utf-8")
+    (tmp_path / "Makefile").write_text("sync-training:\n\tuv sync --group=training && uv run train\n", encoding="utf-8")
+    (tmp_path / "Dockerfile").write_text("FROM python:3.12\nRUN uv sync --frozen --all-extras --no-dev\n", encoding="utf-8")
+    workflows = tmp_path / ".github" / "workflows"
+    workflows.mkdir(parents=True)
+    (workflows / "ci.yml").write_text("jobs:\n  test:\n    steps:\n      - run: uv sync --only-group test\n",
+                                      encoding="utf-8")
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "README.md").write_text("uv sync --extra elsewhere\n", encoding="utf-8")  # not the top level
+    found = {(s.file, s.line): s.options for s in read_documented_syncs(tmp_path)}
+    assert found == {("README.md", 4): ("--extra gpu", "--group dev"), ("Makefile", 2): ("--group training",),
+                     ("Dockerfile", 2): ("*extra",), (".github/workflows/ci.yml", 4): ("--group test",)}

@@ -375,3 +375,58 @@ def test_td402_torch_only_in_extras_all_routed_to_the_cpu_index_is_said_without_
     with_gpu_extra += ('\n[[tool.uv.index]]\nname = "pytorch-cu128"\nurl = "https://download.pytorch.org/whl/cu128"\n'
                        'explicit = true\n\n[tool.uv]\nconflicts = [[{ extra = "train" }, { extra = "cu128" }]]\n')
     assert not [d for d in check_project(tmp_path, with_gpu_extra) if d.code == "TD402"]
+
+
+DOCUMENTED = """
+    [project]
+    name = "app"
+    version = "0.1"
+    requires-python = ">=3.11"
+    dependencies = []
+
+    [project.optional-dependencies]
+    cpu = ["torch>=2.6"]
+    gpu = ["torch>=2.10"]
+
+    [dependency-groups]
+    training = ["torch>=2.6"]
+
+    [[tool.uv.index]]
+    name = "pytorch-cpu"
+    url = "https://download.pytorch.org/whl/cpu"
+    explicit = true
+
+    [[tool.uv.index]]
+    name = "pytorch-cu130"
+    url = "https://download.pytorch.org/whl/cu130"
+    explicit = true
+
+    [[tool.uv.index]]
+    name = "pytorch-rocm"
+    url = "https://download.pytorch.org/whl/rocm6.4"
+    explicit = true
+
+    [tool.uv.sources]
+    torch = [{ index = "pytorch-cpu", extra = "cpu" }, { index = "pytorch-cu130", extra = "gpu" },
+             { index = "pytorch-rocm", group = "training" }]
+
+    [tool.uv]
+    conflicts = [[{ extra = "cpu" }, { extra = "gpu" }, { group = "training" }]]
+    """
+
+
+def test_a_selection_the_project_tells_everyone_to_run_is_rated_as_its_plain_install(tmp_path):
+    """Issue 28's two misses, on the recorded WSL2 machine (driver 572: CUDA 12.8): the README runs `uv sync --extra
+    gpu`, whose cu130 build needs a CUDA 13 driver, and the Makefile `uv sync --group training`, a ROCm build on this
+    NVIDIA machine. Undocumented, each opt-in selection is a note or a warning; documented, the first is an error and
+    the second a warning, each citing where the project runs it."""
+    wsl = Snapshot.from_json((SNAPSHOTS / "wsl2-rtx5060ti-nightly.json").read_text(encoding="utf-8"))
+    quiet = {d.code: d for d in check_project(tmp_path, DOCUMENTED, machine=wsl) if d.code in ("TD232", "TD223")}
+    assert quiet["TD232"].severity is not Severity.ERROR and "(an opt-in selection)" in quiet["TD232"].message
+    (tmp_path / "project" / "README.md").write_text("Install:\n\n```bash\nuv sync --extra gpu\n```\n", encoding="utf-8")
+    (tmp_path / "project" / "Makefile").write_text("sync-training:\n\tuv sync --group training\n", encoding="utf-8")
+    loud = {d.code: d for d in check_project(tmp_path, DOCUMENTED, machine=wsl) if d.code in ("TD232", "TD223")}
+    assert loud["TD232"].severity is Severity.ERROR and loud["TD232"].message.endswith("(README.md runs it)")
+    assert ("the project runs", "uv sync --extra gpu", "README.md:4") in {
+        (e.fact, e.value, e.source) for e in loud["TD232"].evidence}
+    assert loud["TD223"].severity is Severity.WARNING and "(Makefile runs it)" in loud["TD223"].message

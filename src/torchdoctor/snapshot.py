@@ -587,6 +587,20 @@ class CodeScan:
 
 
 @dataclass(frozen=True)
+class DocumentedSync:
+    """A `uv sync` the project tells its users (or its CI, its image) to run, where it says so."""
+
+    file: str
+    """Relative to the project's root: README.md, Makefile, Dockerfile, .github/workflows/ci.yml …"""
+    line: int
+    command: str
+    """The command as written (cleaned of credentials), cut to 200 characters."""
+    options: tuple[str, ...] = ()
+    """The selections it installs, as the resolution model names them: "--extra gpu", "--group training"; "*extra"
+    for --all-extras, "*group" for --all-groups."""
+
+
+@dataclass(frozen=True)
 class ProjectInfo:
     """The project directory's files that decide which torch gets installed."""
 
@@ -601,6 +615,8 @@ class ProjectInfo:
     errors: tuple[ProjectFileError, ...] = ()
     requirement_lines: tuple[RequirementLine, ...] = ()
     code_scan: CodeScan | None = None
+    documented_syncs: tuple[DocumentedSync, ...] = ()
+    """The `uv sync` commands its README, Makefile, Dockerfiles and CI workflows run (probes/documented.py)."""
     """Where the project's Python files set CUDA_VISIBLE_DEVICES; None when they were not scanned."""
     dockerfile_details: tuple[DockerfileInfo, ...] = ()
     index_pythons: tuple[IndexPythons, ...] = ()

@@ -8,7 +8,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import SpecifierSet
 
 from torchdoctor.model import Evidence
-from torchdoctor.snapshot import PyprojectInfo, Snapshot, UvSource
+from torchdoctor.snapshot import DocumentedSync, PyprojectInfo, Snapshot, UvSource
 
 NVML_SOURCE = "NVML (the NVIDIA driver)"
 SLOWDOWN_REASONS = {
@@ -142,3 +142,29 @@ def driver_library_versions(snapshot: Snapshot) -> tuple[str, ...]:
     """The versions in the file names of the driver's user-space libraries found (libnvidia-ml.so.580.95.05)."""
     return tuple(dict.fromkeys(m.group(1) for path in snapshot.system.system_driver_libraries
                                if (m := DRIVER_LIBRARY_VERSION.search(path))))
+
+
+def _canonical(option: str) -> str:
+    """`--extra GPU_Extra` as uv names it: `--extra gpu-extra`."""
+    kind, _, name = option.partition(" ")
+    return f"{kind} {re.sub(r'[-_.]+', '-', name).lower()}"
+
+
+def documented_sync(snapshot: Snapshot, option: str | None) -> DocumentedSync | None:
+    """The `uv sync` of the project's README, Makefile, Dockerfile or CI that installs this opt-in selection (`--extra
+    gpu`), if one does: a selection the project tells everyone to run is rated as its plain install (issue 28)."""
+    if not option:
+        return None
+    wanted = _canonical(option)
+    for sync in snapshot.project.documented_syncs:
+        kinds = {"*extra": "--extra", "*group": "--group"}
+        if any(_canonical(o) == wanted for o in sync.options if not o.startswith("*")) or any(
+                wanted.startswith(kinds[o] + " ") for o in sync.options if o in kinds):
+            return sync
+    return None
+
+
+def documented_evidence(sync: DocumentedSync | None) -> tuple[Evidence, ...]:
+    if sync is None:
+        return ()
+    return (Evidence("the project runs", sync.command, f"{sync.file}:{sync.line}"),)

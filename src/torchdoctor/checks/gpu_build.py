@@ -17,7 +17,14 @@ from torchdoctor.checks.builds import (
     selection_fix,
     use_build_fix,
 )
-from torchdoctor.checks.common import NVML_SOURCE, driver_library_versions, nvidia_gpu_evidence, torch_source
+from torchdoctor.checks.common import (
+    NVML_SOURCE,
+    documented_evidence,
+    documented_sync,
+    driver_library_versions,
+    nvidia_gpu_evidence,
+    torch_source,
+)
 from torchdoctor.checks.registry import DISPLAY_ONLY, SAFE, UNSAFE, Finding, rule
 from torchdoctor.knowledge import (
     Capability,
@@ -230,6 +237,7 @@ def project_build_for_another_gpu_vendor(snapshot: Snapshot) -> Iterator[Finding
         if planned.version and snapshot.torch.status == "ok" and planned.version == snapshot.torch.version:
             continue  # installed already: the installed-torch rules speak about it
         default = resolution.option is None
+        documented = documented_sync(snapshot, resolution.option)
         if not default and VENDOR_NAMED.search(resolution.option or ""):
             continue  # `--extra rocm`, `--group xpu`: a selection named for its vendor is for that vendor's GPUs
         if not default and planned.build in said:
@@ -244,15 +252,17 @@ def project_build_for_another_gpu_vendor(snapshot: Snapshot) -> Iterator[Finding
             fix = selection_fix(snapshot, None, lambda r: r in others)
         on_purpose = default and not cuda and _only_vendor_sources(snapshot, planned.build[:4])
         yield Finding(
-            (Severity.INFO if on_purpose else Severity.ERROR) if default else Severity.INFO if others else Severity.WARNING,
+            (Severity.INFO if on_purpose else Severity.ERROR) if default else Severity.ERROR if documented and not others
+            else Severity.WARNING if documented or not others else Severity.INFO,
             f"{how} installs {_build_label(planned)}, a build for {vendor} GPUs, on this machine with an NVIDIA GPU"
-            + ("" if default else " (an opt-in selection)")
+            + ("" if default else f" ({documented.file} runs it)" if documented else " (an opt-in selection)")
             + (": the project is made for those GPUs" if on_purpose else ""),
             f"By the project's {resolution.basis}, {how} installs a {vendor} build of torch here. It has no CUDA: "
             "`torch.cuda.is_available()` is False on an NVIDIA GPU and everything runs on the CPU."
             + (f" {', '.join(f'`uv sync {r.option}`' for r in others)} installs a CUDA build." if others else ""),
             (Evidence(f"{'locked' if resolution.basis == 'uv.lock' else 'planned'} torch ({resolution.selection})",
-                      f"{_build_label(planned)} ({planned.build_basis})", _planned_source(snapshot, resolution)), *gpu),
+                      f"{_build_label(planned)} ({planned.build_basis})", _planned_source(snapshot, resolution)), *gpu,
+             *documented_evidence(documented)),
             fix,
         )
 
@@ -606,8 +616,9 @@ def _planned_findings(snapshot: Snapshot, driver: bool) -> Iterator[Finding]:
     for problem in problems:
         resolution = problem.resolution
         default = resolution.option is None
+        documented = documented_sync(snapshot, resolution.option)
         how = "`uv sync`" if default else f"`uv sync {resolution.option}`"
-        if default:
+        if default or documented:  # what the project tells everyone to run is its plain install in practice
             severity = Severity.ERROR if problem.fatal else Severity.WARNING
         else:
             severity = Severity.INFO if working else (Severity.WARNING if problem.fatal else Severity.INFO)
@@ -629,7 +640,7 @@ def _planned_findings(snapshot: Snapshot, driver: bool) -> Iterator[Finding]:
             severity,
             f"{how} installs {problem.what}, which "
             + ("cannot run on this GPU" if not driver else "needs a newer driver than this machine's")
-            + ("" if default else " (an opt-in selection)"),
+            + ("" if default else f" ({documented.file} runs it)" if documented else " (an opt-in selection)"),
             f"By the project's {resolution.basis}, {how} on this machine installs a build that will not work here: "
             f"{problem.reason}."
             + (" Every CUDA operation would fail with \"no kernel image is available for execution on the device\"."
@@ -638,7 +649,7 @@ def _planned_findings(snapshot: Snapshot, driver: bool) -> Iterator[Finding]:
             + alternative
             + (f" Use {suggestion}." if suggestion and not fix else "")
             + (f" The fix: {fix.title}." if fix else ""),
-            problem.evidence,
+            (*problem.evidence, *documented_evidence(documented)),
             fix or picked,
             alternatives,
         )

@@ -24,7 +24,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from torchdoctor.probes.project import FileProblem, read_regular_file
+from torchdoctor.probes.reading import FileProblem, read_regular_file
 from torchdoctor.probes.runner import StreamingCommand, marked_records, tail
 from torchdoctor.redact import clean, clean_data, redact_variable
 from torchdoctor.snapshot import CollectiveResult, FleetGemm, FleetGpu, FleetInfo, FleetRank

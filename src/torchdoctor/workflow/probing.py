@@ -49,7 +49,7 @@ def _warm_fix_parse(project: Any) -> None:
 
     def parse() -> None:
         from torchdoctor.fixes.transforms import warm
-        from torchdoctor.probes.project import read_regular_file
+        from torchdoctor.probes.reading import read_regular_file
 
         try:
             warm(read_regular_file(Path(pyproject.path), 16 << 20).decode("utf-8"))
@@ -62,7 +62,7 @@ def _warm_fix_parse(project: Any) -> None:
 def recording_text(path: Path, limit: int = 64 << 20) -> str:
     """A recorded snapshot's text: a regular file of at most `limit` bytes (`--snapshot /dev/zero` read until memory
     ran out, issue 25 item 8), as UTF-8. Raises CannotProbe with the reason."""
-    from torchdoctor.probes.project import FileProblem, read_regular_file
+    from torchdoctor.probes.reading import FileProblem, read_regular_file
 
     try:
         return read_regular_file(path, limit).decode("utf-8")
