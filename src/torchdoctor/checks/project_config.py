@@ -512,8 +512,8 @@ def environments_exclude_this_machine(snapshot: Snapshot) -> Iterator[Finding]:
 
     What it detects:
         The resolution environments in pyproject.toml (or the lock's `supported-markers`) checked against this
-        machine's platform and Python. A project that supports only some platforms on purpose is not reported
-        elsewhere: which platforms it supports is its choice.
+        machine's platform and Python. The platforms it leaves out in general are TD323's note: which platforms a
+        project supports is its choice.
     Why it matters:
         uv resolves only for those environments; here `uv sync` stops with "The current Python platform is not
         compatible with the lockfile's supported environments".
@@ -538,6 +538,39 @@ def environments_exclude_this_machine(snapshot: Snapshot) -> Iterator[Finding]:
         "install here",
         "uv resolves the project only for the environments listed, and refuses to install it anywhere else.",
         (Evidence("environments", "; ".join(markers), where),),
+    )
+
+
+@rule("TD323", "environments-leave-out-platforms", reads="project")
+def environments_leave_out_platforms(snapshot: Snapshot) -> Iterator[Finding]:
+    """`[tool.uv] environments` leaves out platforms torch has wheels for.
+
+    What it detects:
+        The resolution environments in pyproject.toml checked against Linux x86_64, Linux aarch64, Windows and
+        macOS (for the Python the project admits): those none of them admits. Said once, as a note on intent: which
+        platforms the project supports is its choice; this machine's own case is TD320's.
+    Why it matters:
+        uv resolves the project only for those environments: a teammate or a user on a platform left out gets
+        "The current Python platform is not compatible with the lockfile's supported environments" from `uv sync`,
+        often without knowing the project chose it (an aarch64 server, a Windows laptop).
+    Fix safety:
+        No fix offered: the platforms a project supports are its choice; add an environment to support one more.
+    """
+    pyproject = pyproject_of(snapshot)
+    if pyproject is None or not pyproject.uv.environments or not declared_requirements(pyproject, "torch"):
+        return
+    python = representative_python(pyproject.requires_python)
+    left_out = [p.label for p in PLATFORMS
+                if not any(marker_holds(m, p.environment(python)) for m in pyproject.uv.environments)]
+    if not left_out or len(left_out) == len(PLATFORMS):
+        return  # none left out, or a marker this reading does not understand (TD320 and uv speak of it)
+    yield Finding(
+        Severity.INFO,
+        f"the project resolves only for its [tool.uv] environments: `uv sync` refuses to install on {', '.join(left_out)}",
+        "uv locks the project for the environments listed and refuses to install it anywhere else (\"The current Python "
+        "platform is not compatible with the lockfile's supported environments\"). If that is the intent, it is said "
+        "once here for whoever meets it; to support a platform, add an environment that admits it.",
+        (Evidence("[tool.uv] environments", "; ".join(pyproject.uv.environments), pyproject.path),),
     )
 
 
