@@ -169,3 +169,40 @@ def test_the_lent_h100s_own_outputs_pasted_read_healthy():
     assert result.facts.gpus[0].value == "NVIDIA H100 80GB HBM3" and result.facts.driver_version.value == "580.159.04"
     assert result.facts.torch_version.value == "2.11.0+cu130"
     assert not [d for d in result.findings if d.severity >= Severity.WARNING], result.findings
+
+
+def test_an_issue_templates_list_of_facts_is_read_and_names_the_cause():
+    """pytorch issue templates and app bug forms state facts as a Markdown list ("- GPU: NVIDIA GeForce GTX 1050
+    (compute capability 6.1)", "- PyTorch: 2.8.0+cu128"): nothing of it was read, and "no kernel image" was left
+    between two causes. Read, the GTX 1050 (Pascal) is too old for 2.8's cu128 build: TD221, first."""
+    from torchdoctor.workflow.triage import triage
+
+    text = next((FIXTURES / "triage").glob("49-*.txt")).read_text(encoding="utf-8")
+    result = triage(text)
+    assert result.facts.gpu_sm is not None and result.facts.gpu_sm.value == "6.1"
+    assert result.facts.torch_version is not None and result.facts.torch_version.value == "2.8.0+cu128"
+    assert [g.value for g in result.facts.gpus] == ["NVIDIA GeForce GTX 1050"]
+    assert result.findings[0].code == "TD221" and result.explained
+
+
+def test_an_error_wrapped_over_two_lines_is_still_recognised():
+    """NumPy's "A module that was compiled using NumPy 1.x cannot be run in\\nNumPy 2.1.1" wraps where the symptom's
+    words meet: read with the next line, it points to the NumPy 2 ABI cause."""
+    from torchdoctor.workflow.triage import cause_of, triage
+
+    text = next((FIXTURES / "triage").glob("10-*.txt")).read_text(encoding="utf-8")
+    assert cause_of(triage(text).findings[0]) == "numpy2-abi"
+
+
+def test_collect_env_importing_another_torch_than_pip_lists_is_two_installs_not_a_companion_mismatch():
+    """pytorch/vision#9174: pip lists torch 2.8.0 and torchvision 0.23.0, collect_env imports torch 2.6.0 (another
+    environment's). torchvision 0.23 against the imported 2.6 was an error naming the wrong cause; the two torches are
+    the finding (TD122), first, and no error claims a companion mismatch."""
+    from torchdoctor.model import Severity
+    from torchdoctor.workflow.triage import cause_of, triage
+
+    text = next((FIXTURES / "triage" / "batch2").glob("55-*.txt")).read_text(encoding="utf-8")
+    result = triage(text)
+    assert result.findings[0].code == "TD122" and cause_of(result.findings[0]) == "mixed-installs"
+    assert "Python imports torch 2.6.0" in result.findings[0].message
+    assert not [d for d in result.findings if d.severity is Severity.ERROR]

@@ -23,6 +23,9 @@ which do not): the GEMM test's TD602 and the fleet's TD705 name them."""
 
 
 def torch_source(snapshot: Snapshot) -> str:
+    """Where the torch facts were read: the probe in an interpreter, or the text a user pasted (`triage`)."""
+    if snapshot.interpreter.source == "pasted" or not snapshot.interpreter.path:
+        return snapshot.interpreter.reason or "the pasted text"
     return f"torch probe in {snapshot.interpreter.path}"
 
 

@@ -86,7 +86,14 @@ CAUSES = {c.id: c for c in (
           "use a Python that torch publishes wheels for (64-bit; for new Pythons, check the release notes)",
           "`python -VV`"),
     Cause("missing-cuda-library", "a CUDA library torch needs is not found (a missing nvidia-* wheel, or two installs mixed)",
-          ("TD122",), "reinstall torch with its CUDA wheels into one environment", "`pip list | grep -i nvidia`"),
+          (), "reinstall torch with its CUDA wheels into one environment", "`pip list | grep -i nvidia`"),
+    Cause("cuda-visible-devices", "CUDA_VISIBLE_DEVICES is set in the code after CUDA has started, so it changes nothing",
+          ("TD526",), "set it before anything touches CUDA: in the shell (`CUDA_VISIBLE_DEVICES=2 python train.py`) or "
+          "as the first lines of the script, before `import torch` uses the GPU",
+          "the lines before the assignment (any torch.cuda call, .cuda() or .to('cuda') comes first?)"),
+    Cause("mixed-installs", "two installs of torch mix: Python imports another torch than the one installed last",
+          ("TD122",), "remove every torch but one (`pip uninstall torch` until none is left), then install once",
+          "`python -c 'import torch; print(torch.__version__, torch.__file__)'` beside `pip list`"),
     Cause("nightly-index-resolution", "uv or pip cannot resolve torch from PyTorch's nightly index", ("TD308", "TD317"),
           "map torch and pytorch-triton to the nightly index and allow prereleases", "pyproject.toml"),
     Cause("gpu-memory-held", "GPU memory is held by another (or a stopped) process", (),
@@ -98,10 +105,17 @@ SYMPTOMS = (
                        r"is not compatible with the current PyTorch installation", re.I), ("gpu-too-new-for-build",)),
     Symptom(re.compile(r"no longer supports this GPU because it is too old|minimum cuda capability supported by this "
                        r"library is", re.I), ("gpu-too-old-for-build",)),
-    Symptom(re.compile(r"no kernel image is available for execution on the device|CUDA_ERROR_NO_BINARY_FOR_GPU", re.I),
+    Symptom(re.compile(r"no kernel image is available for execution on the device|CUDA_ERROR_NO_BINARY_FOR_GPU|"
+                       r"cudaErrorNoKernelImageForDevice", re.I),
             ("gpu-too-new-for-build", "gpu-too-old-for-build")),
     Symptom(re.compile(r"driver version is insufficient for CUDA runtime version|NVIDIA driver on your system is too old|"
-                       r"CUDA driver version is insufficient", re.I), ("driver-too-old-for-build",)),
+                       r"CUDA driver version is insufficient|"
+                       # nvidia-container-cli checks the image's CUDA against the host driver's before starting it
+                       r"unsatisfied condition: cuda\s*>=?\s*\d+\.\d+", re.I), ("driver-too-old-for-build",)),
+    # Set in code and "does not work" (the shell prefix works): set after CUDA started, the variable changes nothing.
+    Symptom(re.compile(r"os\.environ\[\s*['\"]CUDA_VISIBLE_DEVICES['\"]\s*\]\s*=.{0,300}"
+                       r"(?:does not work|doesn't work|not work|no effect|ignored|always (?:use|select)|still (?:use|run))",
+                       re.I), ("cuda-visible-devices",)),
     Symptom(re.compile(r"Torch not compiled with CUDA enabled", re.I), ("cpu-only-build",)),
     Symptom(re.compile(r"Driver/library version mismatch", re.I), ("driver-kernel-module-mismatch", "driver-in-container-image")),
     Symptom(re.compile(r"forward compatibility was attempted on non supported HW|Error 804\b", re.I), ("cuda-compat-804",)),
@@ -110,7 +124,7 @@ SYMPTOMS = (
     Symptom(re.compile(r"Found no NVIDIA driver on your system|NVIDIA-SMI has failed because it couldn't communicate with "
                        r"the NVIDIA driver", re.I), ("no-driver",)),
     Symptom(re.compile(r"operator torchvision::\w+ does not exist|torchvision\S*\.so: undefined symbol|Couldn't load custom "
-                       r"C\+\+ ops", re.I), ("torchvision-torch-mismatch",)),
+                       r"C\+\+ ops", re.I), ("torchvision-torch-mismatch", "mixed-installs")),
     Symptom(re.compile(r"libtorchaudio\S*\.so: undefined symbol|torchaudio\S{0,200}\.so.{0,200}undefined symbol|"
                        r"from torchaudio\.lib import .{0,200}_torchaudio|_torchaudio\S{0,200}\.so.{0,200}undefined symbol", re.I),
             ("torchaudio-torch-mismatch",)),
@@ -122,6 +136,8 @@ SYMPTOMS = (
     Symptom(re.compile(r"failed to extend /dev/shm|Error while creating shared memory segment|/dev/shm.{0,200}No space left|"
                        r"insufficient shared memory \(shm\)|unable to write to file </torch_\d+", re.I), ("nccl-shm",)),
     Symptom(re.compile(r"peer access is not supported between these two devices|NCCL_P2P_DISABLE", re.I), ("nccl-p2p",)),
+    # NCCL's catch-all for a failed system call: in a container most often /dev/shm (64 MB by default), else P2P.
+    Symptom(re.compile(r"NCCL (?:Error 2|error)\W+unhandled system error|ncclSystemError", re.I), ("nccl-shm", "nccl-p2p")),
     Symptom(re.compile(r"libcuda\.so: cannot open shared object file|libcuda\.so not found|cannot find -lcuda", re.I),
             ("wsl-libcuda",)),
     Symptom(re.compile(r"hipErrorNoBinaryForGpu|HSA_OVERRIDE_GFX_VERSION|invalid device function.{0,200}(?:HIP|ROCm)", re.I),
@@ -130,7 +146,7 @@ SYMPTOMS = (
                        r"torch\b|torch\S* has no wheels with a matching Python|no wheels? (?:are )?available .{0,200} torch", re.I),
             ("no-wheel-for-python",)),
     Symptom(re.compile(r"lib(?:cudnn|cublas|cublasLt|cusparse|nccl|nvJitLink|cufft|curand|cudart)\S*\.so\S*: cannot open "
-                       r"shared object file", re.I), ("missing-cuda-library",)),
+                       r"shared object file", re.I), ("missing-cuda-library", "mixed-installs")),
     Symptom(re.compile(r"No solution found when resolving dependencies.{0,300}(?:pytorch|torch)|download\.pytorch\.org/whl/nightly",
                        re.I), ("nightly-index-resolution",)),
     Symptom(re.compile(r"CUDA out of memory", re.I), ("gpu-memory-held",)),
@@ -140,10 +156,13 @@ SYMPTOMS = (
 def symptoms_in(lines: list[tuple[int, str]]) -> list[tuple[int, str, tuple[str, ...]]]:
     """(line number, line, candidate causes) for each line that shows a known symptom, in the order they appear."""
     found = []
-    for number, line in lines:
+    for position, (number, line) in enumerate(lines):
         line = line[:2000]  # the patterns are bounded; so is the line they read
+        # An error message wrapped over two lines (NumPy's "cannot be run in\nNumPy 2.1.1") is read with the next one.
+        following = lines[position + 1][1][:2000] if position + 1 < len(lines) else ""
         for symptom in SYMPTOMS:
-            if symptom.pattern.search(line):
+            if symptom.pattern.search(line) or (following and symptom.pattern.search(f"{line} {following}")
+                                                and not symptom.pattern.search(following)):
                 found.append((number, line, symptom.causes))
                 break
     return found

@@ -80,9 +80,15 @@ _SINGLE = [
     ("cuda_error", "error", re.compile(r"((?:RuntimeError: )?CUDA error: .+|Unexpected error from cudaGetDeviceCount\(\).*)$")),
     ("gpu_sm", "error", re.compile(r"with CUDA capability sm_(\d+)")),
     ("gpu_sm", "error", re.compile(r"which is of cuda capability (\d+\.\d+)")),
+    ("gpu_sm", "free-form", re.compile(r"\bcompute capability\s*[:=]?\s*(\d{1,2}\.\d)\b", re.IGNORECASE)),
+    ("gpu_sm", "free-form", re.compile(r"\bcompute capability\W{0,6}sm_(\d{2,3})\b", re.IGNORECASE)),
+    ("torch_cuda", "free-form", re.compile(r"^CUDA \((?:via|from|of) (?:torch|pytorch)\)\s*[:=]\s*(\d+\.\d+)", re.IGNORECASE)),
     ("arch_list", "error", re.compile(r"supports CUDA capabilities ((?:sm_\d+a?\s*)+)")),
     ("driver_cuda", "error", re.compile(r"driver on your system is too old \(found version (\d{4,6})\)")),
     ("torch_version", "free-form", re.compile(r"^\s*(?:torch|pytorch)\s*(?:version)?\s*[:=]+\s*v?(\d+\.\d+(?:\.\d+)?(?:\+\w+)?)\s*$",
+                                              re.IGNORECASE)),
+    # In prose, only a version with its build tag is torch's beyond doubt ("`torch 2.10.0+cu128`").
+    ("torch_version", "free-form", re.compile(r"(?<![\w.-])(?:torch|pytorch)(?:==| |=)v?(\d+\.\d+\.\d+\+(?:cu\d{3}|cpu|rocm[\d.]+))\b",
                                               re.IGNORECASE)),
     ("driver_version", "free-form", re.compile(r"^\s*(?:nvidia\s+)?driver(?:\s+version)?\s*[:=]\s*(\d{3}\.\d+(?:\.\d+)?)",
                                                re.IGNORECASE)),
@@ -91,12 +97,16 @@ _GPU_LINES = [
     ("collect_env", re.compile(r"^(?:GPU models and configuration: *)?GPU \d+: *([^(]+?)(?: \(UUID:[^)]*\))?$")),
     ("nvidia-smi", re.compile(r"^\|\s*\d+\s+((?:NVIDIA|Tesla|GeForce|Quadro|TITAN)[^|]*?)\s+(?:On|Off)\s*\|")),
     ("nvidia-smi", re.compile(r"^Product Name\s*: *(.+)$")),
-    ("free-form", re.compile(r"^(?:GPU|Graphics(?: card)?|显卡) *[:=] *(.+)$", re.IGNORECASE)),
+    ("free-form", re.compile(r"^(?:GPU|Graphics(?: card)?|显卡) *[:=] *(.+?)(?: *\((?:compute capability|sm_|cc)[^)]*\))?$",
+                             re.IGNORECASE)),
 ]
 _PIP_LINE = re.compile(r"^(?:\[(?:pip3?|conda|uv)\] ?)?([A-Za-z0-9][A-Za-z0-9._-]*)(?:\s*==\s*|\s+)(\d+[\w.+!-]*)(?:\s+(\S+))?(?:\s+(\S+))?$")
 _WANTED = re.compile(r"^(torch|pytorch|torchvision|torchaudio|torchcodec|triton|pytorch-triton.*|numpy|xformers|flash[-_]attn|"
                      r"bitsandbytes|vllm|nvidia-.*|cuda-.*|pytorch-cuda|cudatoolkit|cuda-version|transformers|accelerate)$",
                      re.IGNORECASE)
+_LIST_ITEM = re.compile(r"^(?:[-*+>]\s+|\d{1,2}[.)]\s+)(?=\S)")
+
+
 def read_pasted(text: str) -> PastedFacts:
     """The facts `text` states, each with its line."""
     truncated = len(text.encode("utf-8", "replace")) > MAX_BYTES
@@ -109,6 +119,8 @@ def read_pasted(text: str) -> PastedFacts:
         line = raw[:MAX_LINE].strip()
         if not line:
             continue
+        # An issue template's list ("- **GPU**: …", "* PyTorch: …", "> Driver: …") states facts as plain lines do.
+        line = _LIST_ITEM.sub("", line).replace("**", "").strip()
         for name, kind, pattern in _SINGLE:
             if name not in values and (match := pattern.search(line)):
                 values[name] = Fact(clean(match.group(1).strip()), number, kind)
@@ -134,6 +146,9 @@ def read_pasted(text: str) -> PastedFacts:
             elif name == "torch" and "+" not in version and build.startswith(("cpu", "py3")) and "cpu" in build:
                 version = f"{version}+cpu"
             packages.setdefault(name, Fact(clean(version), number, "conda" if package.group(4) else "pip"))
+    sm = values.get("gpu_sm")
+    if sm is not None and "." not in sm.value and len(sm.value) >= 2:  # "sm_120" read as "120": said as "12.0"
+        values["gpu_sm"] = Fact(f"{sm.value[:-1]}.{sm.value[-1]}", sm.line, sm.kind)
     return PastedFacts(
         gpus=tuple(_unique(gpus)), packages=packages, truncated=truncated,
         **{name: values.get(name) for name in ("gpu_sm", "driver_version", "driver_cuda", "kernel_module", "nvml_library",

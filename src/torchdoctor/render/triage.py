@@ -22,7 +22,7 @@ ASK = {
 
 def facts_read(facts: PastedFacts) -> list[tuple[str, Fact]]:
     rows: list[tuple[str, Fact]] = [(f"GPU {i}", f) for i, f in enumerate(facts.gpus)]
-    for label, fact in (("GPU compute capability (from the error)", facts.gpu_sm), ("driver", facts.driver_version),
+    for label, fact in (("GPU compute capability", facts.gpu_sm), ("driver", facts.driver_version),
                         ("newest CUDA the driver supports", facts.driver_cuda), ("kernel module", facts.kernel_module),
                         ("NVML library", facts.nvml_library), ("torch", facts.torch_version),
                         ("CUDA torch was built with", facts.torch_cuda), ("CUDA available", facts.cuda_available),

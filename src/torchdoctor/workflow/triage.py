@@ -29,7 +29,7 @@ from torchdoctor.snapshot import (
     TorchInfo,
 )
 
-PASTE_RULES = ("TD120", "TD121", "TD130", "TD201", "TD220", "TD221", "TD230", "TD524", "TD525")
+PASTE_RULES = ("TD120", "TD121", "TD122", "TD130", "TD201", "TD220", "TD221", "TD230", "TD524", "TD525")
 """The rules that run on pasted facts: each reads only facts a paste states (the GPU, the driver, the torch build,
 package versions, an error torch printed) and stays silent when one it needs is None. The others read what only a
 probe sees (files, devices, the environment, the project) and would take "not pasted" for "not there": TD231 among
@@ -60,9 +60,14 @@ def triage(text: str) -> Triage:
     snapshot = pasted_snapshot(facts)
     found = [d for d in run_checks(snapshot) if d.code in PASTE_RULES
              and (d.code != "TD201" or _cpu_build_stated(facts))]
+    if snapshot.torch.torch_installs and len(snapshot.torch.torch_installs) > 1:
+        # The listed companions belong to the torch listed beside them, not to the one Python imports: comparing them
+        # with the imported one mixes two installs' facts. The two torches are the finding (TD122).
+        found = [d for d in found if d.code != "TD120"]
     symptoms = tuple(symptoms_in(_lines(text)))
     candidates = _ordered(list(dict.fromkeys(cause for _, _, causes in symptoms for cause in causes)), snapshot)
-    explaining = [d for d in found if cause_of(d) in candidates]
+    explaining = sorted((d for d in found if cause_of(d) in candidates),
+                        key=lambda d: candidates.index(cause_of(d) or ""))  # the likelier cause first
     others = sorted((d for d in found if d not in explaining), key=lambda d: d.severity, reverse=True)
     confirmed = {cause_of(d) for d in found}
     likely = [_likely(cause, symptoms) for cause in candidates if cause not in confirmed]
@@ -101,6 +106,8 @@ def _ordered(candidates: list[str], snapshot: Snapshot) -> list[str]:
             return -1
         if cause == "driver-in-container-image" and snapshot.system.container:
             return -1
+        if cause == "mixed-installs" and snapshot.torch.torch_installs and len(snapshot.torch.torch_installs) > 1:
+            return -1  # two torches stated: the mismatch or the missing library is their effect
         return 0
 
     return sorted(candidates, key=weight)
@@ -166,6 +173,12 @@ def pasted_snapshot(facts: PastedFacts) -> Snapshot:
         nvml = NvmlInfo(status="failed", error=said, error_code=18 if "version mismatch" in said.lower() else None,
                         driver_version=None, gpus=())
     packages = {name: f.value for name, f in facts.packages.items() if name != "torch"}
+    imported, listed = facts.torch_version, facts.packages.get("torch")
+    installs = None
+    if imported is not None and listed is not None and _release(imported.value) != _release(listed.value):
+        # collect_env's "PyTorch version" is the torch Python imports; pip's or conda's list, the one installed there.
+        installs = (f"torch {imported.value} (imported; line {imported.line})",
+                    f"torch {listed.value} ({listed.kind} list; line {listed.line})")
     torch = TorchInfo(status="not-probed", error=reason, cuda_error=_value(facts.cuda_error))
     if torch_version:
         torch = TorchInfo(
@@ -175,6 +188,7 @@ def pasted_snapshot(facts: PastedFacts) -> Snapshot:
             arch_list=tuple(facts.arch_list.value.split()) if facts.arch_list else (), packages=packages,
             python_version=_value(facts.python_version), cuda_error=_value(facts.cuda_error),
             devices=tuple(TorchDevice(g.index, g.name or "", g.compute_capability, 0) for g in gpus if g.compute_capability),
+            torch_installs=installs,
         )
     system = SystemInfo(os_name="Windows" if facts.os and "windows" in facts.os.value.lower() else "Linux",
                         os_release=_value(facts.os), wsl="wsl2" if facts.wsl else None,
@@ -184,6 +198,11 @@ def pasted_snapshot(facts: PastedFacts) -> Snapshot:
     return Snapshot(created_at=created, torchdoctor_version=__version__,
                     interpreter=InterpreterInfo(path="", source="pasted", reason="the pasted text", exists=False),
                     torch=torch, nvml=nvml, system=system, project=ProjectInfo(root="", found_by="pasted text"))
+
+
+def _release(version: str) -> str:
+    """"2.6.0+cu126" -> "2.6.0": two torches differ when their releases do (a build tag alone may be a reading gap)."""
+    return version.split("+", 1)[0].strip()
 
 
 def _value(fact: Fact | None) -> str | None:
