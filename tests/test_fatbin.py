@@ -258,3 +258,48 @@ def test_archs_reads_the_libraries_inside_a_wheel(tmp_path):
     (tmp_path / "broken.whl").write_bytes(b"PK not a zip")
     broken = run_cli("archs", str(tmp_path / "broken.whl"))
     assert broken.code == 2 and "not a readable wheel" in broken.stderr
+
+
+def test_a_section_of_zeros_is_searched_a_megabyte_at_a_time_and_a_forged_table_is_not_read(tmp_path, monkeypatch):
+    """Issue 25 item 4: a .nv_fatbin section of 100 MB of zeros (a sparse file: no disk) was scanned 8 bytes per read,
+    12.5 million reads; it is searched a megabyte at a time. A section table whose entries claim 65 KB each (a 2.1 GB
+    read of a sparse file) is not read at all. Counted in reads, not timed."""
+    import os
+
+    from torchdoctor.probes import elf
+
+    path = tmp_path / "zeros.so"
+    names = b"\0.shstrtab\0.nv_fatbin\0"
+    section_offset, section_length = 4096, 100 << 20
+    names_offset = section_offset + section_length
+    table = names_offset + 64
+    with open(path, "wb") as handle:
+        write_elf_header(handle, table, 3)
+        handle.seek(names_offset)
+        handle.write(names)
+        handle.seek(table)
+        handle.write(b"\0" * 64)
+        handle.write(struct.pack("<IIQQQQIIQQ", 1, 3, 0, 0, names_offset, len(names), 0, 0, 1, 0))
+        handle.write(struct.pack("<IIQQQQIIQQ", 11, 1, 2, 0, section_offset, section_length, 0, 0, 8, 0))
+    reads = []
+    real = os.pread
+
+    def counted(descriptor, length, offset):
+        reads.append(length)
+        return real(descriptor, length, offset)
+
+    monkeypatch.setattr(os, "pread", counted)
+    assert read_gpu_code(path, remember=False).entries == ()
+    assert len(reads) < 200, len(reads)
+
+    forged = tmp_path / "forged.so"
+    with open(forged, "wb") as handle:
+        write_elf_header(handle, 4096, 30000)
+        handle.seek(0x3A)
+        handle.write(struct.pack("<HHH", 65535, 30000, 1))  # entries of 65 KB: a 2 GB table
+        handle.truncate(4096 + 65535 * 30000)
+    reads.clear()
+    with open(forged, "rb") as handle:
+        assert elf.read_sections(handle.fileno(), os.fstat(handle.fileno()).st_size).sections == ()
+    assert max(reads) <= 64
+    forged.unlink()

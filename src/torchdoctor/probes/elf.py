@@ -37,6 +37,10 @@ class ElfSections:
     sections: tuple[Section, ...]
 
 
+MAX_SECTION_ENTRY = 256
+"""The largest section-table entry read: the layouts are 40 (ELF32) and 64 (ELF64) bytes, with room for extensions."""
+
+
 def pread_exactly(descriptor: int, length: int, offset: int, label: str) -> bytes:
     data = os.pread(descriptor, length, offset)  # one system call per read (gVisor makes each one count)
     if len(data) != length:
@@ -62,7 +66,10 @@ def read_sections(descriptor: int, size: int, label: str = "file") -> ElfSection
         shentsize, shnum, shstrndx = struct.unpack_from(order + "HHH", header, 0x2E)
     # name, type, flags, address, offset, size, link, info, alignment, entry size
     layout = order + ("IIQQQQIIQQ" if wide else "IIIIIIIIII")
-    if shoff == 0 or shnum == 0 or shentsize < struct.calcsize(layout) or shoff + shnum * shentsize > size:
+    if (shoff == 0 or shnum == 0 or not struct.calcsize(layout) <= shentsize <= MAX_SECTION_ENTRY
+            or shoff + shnum * shentsize > size):
+        # No table, or one that does not fit in the file or is forged (entries of 65 KB each asked 2.1 GB of memory
+        # of a sparse file, issue 25 item 4; real tables use the layout's own size).
         return ElfSections(wide, little, ())
     table = pread_exactly(descriptor, shnum * shentsize, shoff, label)  # at most 65535 x 65535 bytes, within the file
     raw = [struct.unpack_from(layout, table, index * shentsize) for index in range(shnum)]

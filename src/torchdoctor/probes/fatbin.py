@@ -238,7 +238,12 @@ def _fatbin_entries(handle, offset: int, length: int) -> list[CodeEntry]:
     while position + 16 <= end and len(entries) < MAX_ENTRIES:
         magic, _, header_size, fat_size = struct.unpack("<IHHQ", _read(handle, position, 16))
         if magic != FATBIN_MAGIC:
-            position += 8  # containers are 8-byte aligned; zeros may stand between them
+            # Containers are 8-byte aligned and zeros may stand between them: the next one is searched for a megabyte
+            # at a time (8 bytes per read took 10.7 s over a 100 MB section of zeros, issue 25 item 4).
+            found = _next_container(handle, position + 8, end)
+            if found is None:
+                break
+            position = found
             continue
         entry, container_end = position + header_size, min(position + header_size + fat_size, end)
         while entry + 64 <= container_end and len(entries) < MAX_ENTRIES:
@@ -255,6 +260,25 @@ def _fatbin_entries(handle, offset: int, length: int) -> list[CodeEntry]:
         position = max(container_end, position + 16)
         position += (-position) % 8
     return entries
+
+
+MAGIC_BYTES = struct.pack("<I", FATBIN_MAGIC)
+SCAN_CHUNK = 1 << 20
+
+
+def _next_container(handle, position: int, end: int) -> int | None:
+    """The first 8-aligned offset at or after `position` (and before `end`) where a container's magic stands."""
+    position += (-position) % 8
+    while position + 16 <= end:
+        chunk = _read(handle, position, min(SCAN_CHUNK, end - position))
+        at = chunk.find(MAGIC_BYTES)
+        while at >= 0 and at % 8:
+            at = chunk.find(MAGIC_BYTES, at + 1)
+        if at >= 0:
+            return position + at
+        position += max(8, len(chunk) - 3)  # a magic cut by the chunk's end starts at or after this
+        position += (-position) % 8
+    return None
 
 
 READERS = 4
