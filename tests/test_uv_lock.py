@@ -402,3 +402,25 @@ def test_td317_reads_the_page_once_a_day_and_keeps_the_answer_for_offline_checks
 def test_td317_is_silent_when_the_nightly_publishes_every_admitted_python(uv, index, tmp_path):
     text = localize(project_text("nightly-only").replace('requires-python = ">=3.12"', 'requires-python = ">=3.10,<3.14"'), index)
     assert "TD317" not in {d.code for d in diagnose(text, tmp_path)}
+
+
+@pytest.mark.parametrize("damage", ["[]", '{"URL": []}', '{"URL": {"read_at": "yesterday", "pythons": [], "newest": "x"}}',
+                                    '{"URL": {"read_at": "2026-11-23T12:00:00+00:00", "pythons": [3.12], "newest": "x"}}',
+                                    '{"URL#failed": {"at": 5, "reason": "x"}}', "[" * 5000])
+def test_a_damaged_index_pages_cache_is_a_cache_miss_never_a_crash(tmp_path, damage):
+    """Issue 25 item 8: a damaged index-pythons.json (a list, an entry of the wrong shape, a date that is none, nesting
+    thousands deep) broke every check of a nightly-index project until it was deleted. Each is a miss: the page is
+    read again (here the local index), and the answer written over the damage."""
+    import datetime
+
+    from torchdoctor.probes.index_pages import _cache_file, published_pythons
+
+    served = LocalIndex(tmp_path / "index")
+    try:
+        url = f"{served.whl}/nightly/cu128"
+        _cache_file().parent.mkdir(parents=True, exist_ok=True)
+        _cache_file().write_text(damage.replace("URL", f"{url}/torch/"), encoding="utf-8")
+        found = published_pythons("nightly", url, now=datetime.datetime(2026, 11, 23, 13, tzinfo=datetime.timezone.utc))
+        assert found.pythons == ("3.10", "3.11", "3.12", "3.13") and not found.from_cache, found
+    finally:
+        served.close()

@@ -80,10 +80,38 @@ def _cache_file() -> Path:
 
 
 def _read_cache() -> dict:
+    """The cache as written, or empty: a file that is no JSON object (damaged, edited) is as good as none."""
     try:
-        return json.loads(_cache_file().read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        cache = json.loads(_cache_file().read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):
         return {}
+    return cache if isinstance(cache, dict) else {}
+
+
+def _answer_entry(entry: object) -> dict | None:
+    """A cached answer of the shape this module writes, else None (a damaged entry is a cache miss, never a crash
+    of every check of a nightly-index project: issue 25 item 8)."""
+    if not isinstance(entry, dict):
+        return None
+    try:
+        read_at = datetime.datetime.fromisoformat(entry["read_at"])
+        pythons, newest, requires = entry["pythons"], entry["newest"], entry.get("requires_python")
+    except (KeyError, TypeError, ValueError):
+        return None
+    if (read_at.tzinfo is None or not isinstance(newest, str) or not isinstance(pythons, list)
+            or not all(isinstance(p, str) for p in pythons) or not isinstance(requires, (str, type(None)))):
+        return None
+    return entry
+
+
+def _failure_entry(entry: object) -> dict | None:
+    if not isinstance(entry, dict) or not isinstance(entry.get("reason"), str):
+        return None
+    try:
+        at = datetime.datetime.fromisoformat(entry["at"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    return entry if at.tzinfo is not None else None
 
 
 def _write_cache(cache: dict) -> None:
@@ -102,7 +130,7 @@ def published_pythons(index_name: str, url: str, package: str = "torch", *, now:
     now = now or datetime.datetime.now(datetime.timezone.utc)
     page_url = url.rstrip("/") + f"/{package}/"
     cache = _read_cache()
-    cached = cache.get(page_url)
+    cached = _answer_entry(cache.get(page_url))
 
     def answer(found: dict, from_cache: bool, error: str | None = None) -> IndexPythons:
         return IndexPythons(index=index_name, url=page_url, package=package, newest=found["newest"],
@@ -117,7 +145,7 @@ def published_pythons(index_name: str, url: str, package: str = "torch", *, now:
     host = urllib.parse.urlsplit(page_url).hostname or ""
     if os.environ.get("TORCHDOCTOR_OFFLINE") and host not in ("127.0.0.1", "localhost", "::1"):
         return no_answer("offline: the cached answer is used" if cached else "offline: not read (TORCHDOCTOR_OFFLINE)")
-    failed = cache.get(page_url + "#failed")
+    failed = _failure_entry(cache.get(page_url + "#failed"))
     if failed and now - datetime.datetime.fromisoformat(failed["at"]) < RETRY_AFTER and not cached:
         return no_answer(f"not reachable: {failed['reason']}")
     from urllib import error as url_error  # here: with ssl and http, a tenth of a second
