@@ -270,3 +270,14 @@ def test_the_selections_a_project_documents_are_read_from_its_readme_makefile_do
     found = {(s.file, s.line): s.options for s in read_documented_syncs(tmp_path)}
     assert found == {("README.md", 4): ("--extra gpu", "--group dev"), ("Makefile", 2): ("--group training",),
                      ("Dockerfile", 2): ("*extra",), (".github/workflows/ci.yml", 4): ("--group test",)}
+
+
+def test_a_lone_cr_in_requirements_ends_a_requirement_but_not_a_line_an_editor_counts(tmp_path):
+    """Issue 25 item 8: a lone CR (an old Mac line end, a paste) was counted as a line, so every annotation after it
+    (GitHub's, the report's `file:line`) pointed one line too low. Lines are numbered by \\n, as editors and GitHub
+    number them; the CR still separates the two requirements, as pip reads them."""
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "a"\nversion = "0"\n', encoding="utf-8")
+    (tmp_path / "requirements.txt").write_bytes(b"numpy\rtorch==2.5.1\n--extra-index-url https://download.pytorch.org/whl/cu121\n"
+                                                b"torchvision\n")
+    lines = {line.requirement: line.line for line in probe_project(tmp_path).requirement_lines}
+    assert lines.get("torch==2.5.1") == 1 and lines.get("numpy") == 1 and lines.get("torchvision") == 3, lines

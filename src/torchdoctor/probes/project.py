@@ -835,16 +835,19 @@ def read_requirements_options(text: str, relative: str) -> list[RequirementsOpti
 
 
 def _logical_lines(text: str) -> Iterable[tuple[int, str]]:
-    """Lines with backslash continuations joined, each with the number of the line it starts on."""
+    """Lines with backslash continuations joined, each with the number of the line it starts on. Numbered as editors
+    and GitHub number them (by "\\n"); a lone CR or another separator pip splits on ends a requirement within its
+    line (counted as lines, it shifted every annotation after it: issue 25 item 8)."""
     pending, start = "", 0
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not pending:
-            start = number
-        if line.endswith("\\"):
-            pending += line[:-1] + " "
-            continue
-        yield start, pending + line
-        pending = ""
+    for number, physical in enumerate(text.split("\n"), start=1):
+        for line in physical.splitlines() or [""]:
+            if not pending:
+                start = number
+            if line.endswith("\\"):
+                pending += line[:-1] + " "
+                continue
+            yield start, pending + line
+            pending = ""
     if pending:
         yield start, pending
 
