@@ -242,3 +242,52 @@ def test_a_dependency_missing_from_torchdoctors_environment_is_one_line(tmp_path
     result = run_cli("check", "--no-machine", "--project", str(project), env={"PYTHONPATH": str(fake)})
     assert result.code == 2 and "Traceback" not in result.stderr
     assert "its dependency tomlkit is not installed" in result.stderr
+
+
+def test_a_workspace_root_reports_its_members_and_the_command_it_prints_fixes_the_member(tmp_path):
+    """Issue 31 item 4: a uv workspace whose root declares no torch looked healthy ("no torch requirement") while its
+    member maps torch to the cu132 index on every platform, macOS included. The root now reports the member's finding,
+    named by the member, with the command that fixes it there; that command, run as printed from the same folder,
+    writes the member's fix."""
+    import shlex
+
+    root = write_project(tmp_path / "ws", """
+        [project]
+        name = "ws"
+        version = "0.1"
+        requires-python = ">=3.11"
+        dependencies = ["core"]
+
+        [tool.uv.workspace]
+        members = ["packages/*"]
+
+        [tool.uv.sources]
+        core = { workspace = true }
+        """)
+    member = write_project(root / "packages" / "core", """
+        [project]
+        name = "core"
+        version = "0.1"
+        requires-python = ">=3.11"
+        dependencies = ["torch>=2.13", "torchvision"]
+
+        [[tool.uv.index]]
+        name = "pytorch-cu132"
+        url = "https://download.pytorch.org/whl/cu132"
+        explicit = true
+
+        [tool.uv.sources]
+        torch = [{ index = "pytorch-cu132" }]
+        torchvision = [{ index = "pytorch-cu132" }]
+        """)
+    recorded = str(SNAPSHOTS / "h100-pypi.json")
+    report = run_cli("check", "--snapshot", recorded, "--project", ".", "--format", "json", cwd=root)
+    found = [d for d in json.loads(report.stdout)["diagnoses"] if d["code"] == "TD307"]
+    assert len(found) == 1 and found[0]["message"].startswith("workspace member core (packages/core): torch"), found
+    (command,) = found[0]["fix"]["commands"]
+    assert command == "torchdoctor fix TD307 --project packages/core"
+    before = (member / "pyproject.toml").read_text(encoding="utf-8")
+    done = run_cli(*shlex.split(command)[1:], "--snapshot", recorded, "--yes", "--no-lock", cwd=root)
+    assert done.code == 0, done.stderr
+    after = (member / "pyproject.toml").read_text(encoding="utf-8")
+    assert after != before and "marker = \"sys_platform == 'linux' or sys_platform == 'win32'\"" in after

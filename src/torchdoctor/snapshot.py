@@ -379,6 +379,9 @@ class PyprojectInfo:
     """`[project] dynamic`: keys a build backend fills in, which no fix may write."""
     workspace: bool = False
     """The file has `[tool.uv.workspace]`: a workspace root, whose sources and indexes apply to its members."""
+    workspace_members: tuple[str, ...] = ()
+    """`[tool.uv.workspace] members`: the globs of its members' folders, relative to the root."""
+    workspace_exclude: tuple[str, ...] = ()
     settings: ToolSettings = field(default_factory=ToolSettings)
     """`[tool.torchdoctor]`, as read (invalid values are TD001 findings and left out)."""
     packaged: bool = False
@@ -617,6 +620,9 @@ class ProjectInfo:
     code_scan: CodeScan | None = None
     documented_syncs: tuple[DocumentedSync, ...] = ()
     """The `uv sync` commands its README, Makefile, Dockerfiles and CI workflows run (probes/documented.py)."""
+    members: tuple[ProjectInfo, ...] = ()
+    """A workspace root's members, each read as its own project (its pyproject.toml with the root's sources and
+    indexes it does not override, and the workspace's one uv.lock seen from it): what `uv sync --package` installs."""
     """Where the project's Python files set CUDA_VISIBLE_DEVICES; None when they were not scanned."""
     dockerfile_details: tuple[DockerfileInfo, ...] = ()
     index_pythons: tuple[IndexPythons, ...] = ()

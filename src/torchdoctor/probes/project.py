@@ -136,7 +136,55 @@ def probe_project(root: Path, found_by: str = "") -> ProjectInfo:
         index_pythons=index_pythons,
         code_scan=scan_device_assignments(root),
         documented_syncs=read_documented_syncs(root),
+        members=_workspace_members(root, pyproject, lock, errors) if pyproject is not None and pyproject.workspace else (),
     )
+
+
+MAX_MEMBERS = 64
+
+
+def _workspace_members(root: Path, pyproject: PyprojectInfo, lock: LockInfo | None,
+                       errors: list[ProjectFileError]) -> tuple[ProjectInfo, ...]:
+    """Each member of a workspace root as its own project, as uv sees it: its pyproject.toml, the root's sources and
+    indexes where it has none of its own (uv's precedence), and the workspace's uv.lock walked from the member.
+    Folders are found by the members' globs, inside the root only, without following links; at most 64."""
+    import fnmatch
+
+    folders: list[Path] = []
+    for pattern in pyproject.workspace_members[:16]:
+        if pattern.startswith(("/", "..")) or ".." in Path(pattern).parts:
+            continue
+        try:
+            matches = sorted(root.glob(pattern))
+        except (OSError, ValueError):
+            continue
+        for folder in matches:
+            relative = _relative(folder, root)
+            if (folder.is_symlink() or not folder.is_dir() or folder == root or folder in folders
+                    or any(fnmatch.fnmatch(relative, x) for x in pyproject.workspace_exclude)
+                    or not (folder / "pyproject.toml").is_file()):
+                continue
+            folders.append(folder)
+            if len(folders) >= MAX_MEMBERS:
+                break
+    members = []
+    for folder in folders:
+        path = folder / "pyproject.toml"
+        member_errors: list[ProjectFileError] = []
+        try:
+            own = read_pyproject(path, member_errors)
+        except FileProblem as problem:
+            errors.append(problem.error)
+            continue
+        overridden = {s.package for s in own.sources}
+        named = {i.name for i in own.indexes if i.name}
+        merged = replace(own, sources=(*own.sources, *(s for s in pyproject.sources if s.package not in overridden)),
+                         indexes=(*own.indexes, *(i for i in pyproject.indexes if not i.name or i.name not in named)))
+        seen_from_member = (replace(lock, root=canonicalize_name(own.name), root_requires_dist=None)
+                            if lock is not None and own.name else None)
+        members.append(ProjectInfo(root=str(folder), found_by=f"a member of the workspace at {root}", pyproject=merged,
+                                   lock=seen_from_member, errors=tuple(member_errors)))
+    return tuple(members)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -303,6 +351,8 @@ def pyproject_from_text(text: str, path: Path, errors: list[ProjectFileError]) -
         uv=_uv_settings(tool_uv),
         dynamic=_strs(project.get("dynamic")),
         workspace="workspace" in tool_uv,
+        workspace_members=_strs(_table(tool_uv, "workspace").get("members")),
+        workspace_exclude=_strs(_table(tool_uv, "workspace").get("exclude")),
         settings=settings,
         packaged=tool_uv["package"] if isinstance(tool_uv.get("package"), bool) else isinstance(data.get("build-system"), dict),
     )

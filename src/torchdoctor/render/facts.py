@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from torchdoctor.knowledge import coverage, decode_cuda_version, knowledge, parse_arch
 from torchdoctor.model import Report
 from torchdoctor.resolution import PLATFORMS, Resolution, project_model
@@ -101,7 +103,14 @@ def project_line(snapshot: Snapshot) -> str:
     if pyproject is not None:
         name = pyproject.name or "unnamed"
         torch_req = list(dict.fromkeys(r.requirement for r in pyproject.torch_requirements if r.name == "torch"))
-        bits.append(f"{name}: " + (", ".join(torch_req) if torch_req else "no torch requirement"))
+        members = [m for m in project.members if m.pyproject is not None]
+        with_torch = [f"{m.pyproject.name or Path(m.root).name}: {', '.join(dict.fromkeys(r.requirement for r in m.pyproject.torch_requirements if r.name == 'torch'))}"
+                      for m in members if m.pyproject and any(r.name == "torch" for r in m.pyproject.torch_requirements)]
+        if torch_req or not members:
+            bits.append(f"{name}: " + (", ".join(torch_req) if torch_req else "no torch requirement"))
+        else:
+            bits.append(f"{name}: a workspace of {len(members)} member(s)"
+                        + (f", torch in {'; '.join(with_torch)}" if with_torch else ", none requires torch"))
         if pyproject.indexes:
             bits.append(f"{len(pyproject.indexes)} uv index(es)")
     unreadable = [e for e in project.errors if e.problem != "pip-incompatible"]

@@ -5,9 +5,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 from torchdoctor.checks import PROJECT_RULES, assess_gemm, run_checks
-from torchdoctor.model import Area, Diagnosis, Report, Severity
+from torchdoctor.model import Applicability, Area, Diagnosis, Fix, Report, Severity
 from torchdoctor.snapshot import Snapshot
 from torchdoctor.workflow.proof import prove_offers
 
@@ -50,7 +51,54 @@ def diagnose(snapshot: Snapshot, selection: Selection | None = None) -> Report:
         # Nothing of this machine was probed (`check --no-machine`, a fleet run, or a recording of either): only the
         # rules that read the project's files, and the fleet's own, which read what each rank reported.
         kept = [d for d in kept if d.code in PROJECT_RULES or d.area is Area.FLEET]
-    return Report(snapshot=snapshot, diagnoses=tuple(merge_selections(prove_offers(snapshot, kept))), gemm=assess_gemm(snapshot))
+    proven = prove_offers(snapshot, kept)
+    members = _member_findings(snapshot, proven, selection)
+    return Report(snapshot=snapshot, diagnoses=tuple(merge_selections([*proven, *members])), gemm=assess_gemm(snapshot))
+
+
+def _member_findings(snapshot: Snapshot, said: Iterable[Diagnosis], selection: Selection) -> list[Diagnosis]:
+    """A workspace root's members, each checked as its own project on the same machine (a root that declares no
+    torch looked healthy while a member mapped torch to a line the driver cannot run: issue 31 item 4). A finding the
+    root already made (the machine's own) is said once; the others are named by their member, and a fix of the
+    member's pyproject.toml is offered as the command that writes and proves it there."""
+    seen = {(d.code, d.message) for d in said}
+    found: list[Diagnosis] = []
+    for member in snapshot.project.members:
+        name = member.pyproject.name if member.pyproject and member.pyproject.name else Path(member.root).name
+        where = _relative_to(Path(member.root), Path(snapshot.project.root))
+        folder = _as_argument(Path(member.root))
+        for diagnosis in run_checks(replace(snapshot, project=member)):
+            if (diagnosis.code, diagnosis.message) in seen or not selection.keeps(diagnosis.code):
+                continue
+            if snapshot.torch.status == "not-probed" and diagnosis.code not in PROJECT_RULES:
+                continue
+            seen.add((diagnosis.code, diagnosis.message))
+            fixes = [f for f in (diagnosis.fix, *diagnosis.alternatives) if f is not None]
+            commands = tuple(f for f in fixes if f.edit is None)
+            if any(f.edit is not None for f in fixes):
+                commands = (Fix(f"Fix it in {where}", Applicability.DISPLAY_ONLY,
+                                commands=(f"torchdoctor fix {diagnosis.code} --project {folder}",)), *commands)
+            found.append(replace(diagnosis, message=f"workspace member {name} ({where}): {diagnosis.message}",
+                                 fix=commands[0] if commands else None, alternatives=tuple(commands[1:])))
+    return found
+
+
+def _as_argument(folder: Path) -> str:
+    """The folder as a command run from here names it: relative below the current folder, else absolute."""
+    import shlex
+
+    try:
+        text = folder.resolve().relative_to(Path.cwd().resolve()).as_posix() or "."
+    except (ValueError, OSError):
+        text = str(folder)
+    return shlex.quote(text)
+
+
+def _relative_to(folder: Path, root: Path) -> str:
+    try:
+        return folder.relative_to(root).as_posix()
+    except ValueError:
+        return str(folder)
 
 
 SELECTION = re.compile(r"`uv sync(?: --[a-z-]+(?: [^`\s]+)?)*`")
