@@ -447,7 +447,7 @@ def test_a_refused_typo_fix_never_lets_the_meant_index_be_removed(tmp_path):
         [tool.uv.sources]
         torch = { index = "pytorch-cu12", marker = "sys_platform == 'linux' or sys_platform == 'win32'" }
         """)
-    result = run_cli("fix", "--all", "--unsafe", "--dry-run", "--snapshot", str(SNAPSHOTS / "wsl2-rtx5060ti-nightly.json"),
+    result = run_cli("fix", "--all", "--unsafe", "--dry-run", "--project", ".", "--snapshot", str(SNAPSHOTS / "wsl2-rtx5060ti-nightly.json"),
                      "--project", str(folder))
     assert "-name = \"pytorch-cu126\"" not in result.stdout, result.stdout
     td305 = next(d for d in diagnose(with_project(BLACKWELL, folder)).diagnoses if d.code == "TD305")

@@ -100,7 +100,9 @@ def test_repairing_a_markdown_wrapped_url_keeps_its_credentials(tmp_path):
 
 
 def test_fix_with_a_snapshot_edits_the_project_here_never_the_one_it_names(tmp_path):
-    """A crafted snapshot pointing at another file must not make `fix --yes` edit that file."""
+    """A crafted snapshot pointing at another file must not make `fix --yes` edit that file: without --project the
+    recording is a replay and `fix` refuses, naming --project (one rule for --snapshot in every command: issue 31
+    item 3); with it, the project named is the one edited."""
     import json
 
     victim = _write(tmp_path / "victim", (FIXTURES / "fix-cases" / "TD301.toml").read_text(encoding="utf-8"))
@@ -110,8 +112,11 @@ def test_fix_with_a_snapshot_edits_the_project_here_never_the_one_it_names(tmp_p
     crafted = tmp_path / "crafted.json"
     crafted.write_text(json.dumps(recorded), encoding="utf-8")
     here = _write(tmp_path / "here", (FIXTURES / "fix-cases" / "TD301.toml").read_text(encoding="utf-8"))
-    result = run_cli("fix", "--all", "--yes", "--snapshot", str(crafted), cwd=here,
-                     env={"TORCHDOCTOR_STATE_DIR": str(tmp_path / "state")})
+    state = {"TORCHDOCTOR_STATE_DIR": str(tmp_path / "state")}
+    replay = run_cli("fix", "--all", "--yes", "--snapshot", str(crafted), cwd=here, env=state)
+    assert replay.code == 2 and "name it with --project" in replay.stderr, replay.stderr  # a replay edits nothing
+    assert "explicit = true" not in (here / "pyproject.toml").read_text(encoding="utf-8")
+    result = run_cli("fix", "--all", "--yes", "--snapshot", str(crafted), "--project", ".", cwd=here, env=state)
     assert result.code == 0, result.stderr
     assert (victim / "pyproject.toml").read_bytes() == victim_bytes
     assert "explicit = true" in (here / "pyproject.toml").read_text(encoding="utf-8")

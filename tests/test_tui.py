@@ -615,3 +615,23 @@ async def test_the_app_runs_nothing_the_project_names_before_a_fix_is_confirmed(
         await settle(pilot)
         assert isinstance(app.screen, ConfirmFix)
     assert not ran.exists(), ran.read_text()
+
+
+@run_async
+async def test_a_snapshot_without_a_project_is_a_replay_whose_project_no_key_edits(tmp_path):
+    """Issue 31 item 3: one rule for --snapshot in check, fix and the app. Without --project the app replays the
+    project recorded in the snapshot (not the folder it was started in), and the keys that edit or lock a project
+    leave the footer and do nothing; `fix` refuses such a replay the same way."""
+    machine = demo_snapshot()
+    elsewhere = tmp_path / "unrelated"
+    elsewhere.mkdir()
+    app = TorchDoctorApp(elsewhere, recorded=machine, label="a replay", replay=True, output_dir=tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        assert app.snapshot is not None and app.snapshot.project.root == machine.project.root
+        footer_keys = {key for key, b in app.active_bindings.items() if app.check_action(b.binding.action, ()) is not False}
+        assert not {"f", "a", "u", "l"} & footer_keys
+        await pilot.press("a")
+        await settle(pilot)
+        assert not isinstance(app.screen, ConfirmFix)
+    assert not list(elsewhere.iterdir())

@@ -53,6 +53,7 @@ class TorchDoctorApp(App[int]):
         output_dir: Path | None = None,
         torch_timeout_s: float = 60.0,
         bench_seconds: float | None = None,
+        replay: bool = False,
     ) -> None:
         """`recorded` is a machine read from a snapshot (--snapshot, --demo): it is not probed, and the
         GEMM test is not offered; the project is always read from `project_dir`. `bench_seconds` is the GEMM
@@ -61,6 +62,9 @@ class TorchDoctorApp(App[int]):
         self.project_dir = project_dir
         self.python = python
         self.recorded = recorded
+        self.replay = replay and recorded is not None
+        """`--snapshot` without `--project`: the recorded project shown as it was, which no key edits (as `check`
+        replays it and `fix` refuses it)."""
         self.label = label
         self.output_dir = output_dir or Path.cwd()
         self.torch_timeout_s = torch_timeout_s
@@ -98,8 +102,11 @@ class TorchDoctorApp(App[int]):
         yield from super().get_system_commands(screen)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """A recorded machine cannot be measured or probed again: its `g` and `r` leave the footer."""
+        """A recorded machine cannot be measured or probed again: its `g` and `r` leave the footer; a replayed project
+        is no project on this disk: the keys that edit or lock one leave it too."""
         if action in ("bench", "rescan") and self.recorded is not None:
+            return False
+        if action in ("fix_selected", "fix_all", "undo", "lock") and self.replay:
             return False
         return True
 
@@ -130,7 +137,8 @@ class TorchDoctorApp(App[int]):
     @work(thread=True, exclusive=True, group="probe", exit_on_error=False)
     def probe(self) -> None:
         if self.recorded is not None:
-            self.post_message(SnapshotReady(workflow.with_project(self.recorded, self.project_dir)))
+            self.post_message(SnapshotReady(self.recorded if self.replay
+                                            else workflow.with_project(self.recorded, self.project_dir)))
             return
         snapshot = workflow.probe(self.project_dir, self.python, timeout_s=self.torch_timeout_s, on_part=self._part_probed,
                          first_verdict=True)

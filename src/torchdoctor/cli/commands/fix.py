@@ -23,12 +23,14 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"no such diagnosis: {', '.join(unknown)} (`torchdoctor rules` lists them)")
     if args.alternative is not None and len(codes) != 1:
         raise UsageError("--alternative needs exactly one diagnosis code")
+    if args.snapshot and not args.project:
+        # One rule for --snapshot in every command: without --project it replays the project recorded in it (as
+        # `check --snapshot` reports it), which is no project on this disk to edit; with --project, that project on
+        # the recorded machine. A fix never edits a path read from a file someone handed over.
+        raise UsageError(f"{args.snapshot} is a recording, replayed as it was: to fix a project on the recorded machine, "
+                         "name it with --project (`--project .` for this folder)")
     project_dir = project_directory(args)
     snapshot = load_snapshot(args, project_dir)
-    if args.snapshot and not args.project:
-        # A recorded snapshot names the project it was taken in; a fix edits only the project here (the current
-        # directory or --project), never a path read from a file someone handed over.
-        snapshot = workflow.with_project(snapshot, project_dir)
     if snapshot.project.pyproject is None:
         raise UsageError(f"no usable pyproject.toml in {snapshot.project.root}")
     diagnoses = workflow.fix_diagnoses(snapshot)

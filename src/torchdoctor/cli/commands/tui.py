@@ -29,8 +29,12 @@ def run(args: argparse.Namespace) -> int:
             if args.python:
                 raise UsageError("--python cannot be combined with --snapshot (the recorded interpreter is used)")
             recorded = read_snapshot_file(args.snapshot)
-            label = f"{project_dir} on the machine recorded in {args.snapshot}"
-    app = TorchDoctorApp(project_dir, python=args.python, recorded=recorded, label=label, torch_timeout_s=args.timeout)
+            # One rule for --snapshot: with --project, that project on the recorded machine; without, a replay of
+            # the project recorded in it, which no key edits (as `check` replays it and `fix` refuses it).
+            label = (f"{project_dir} on the machine recorded in {args.snapshot}" if args.project
+                     else f"a replay of {args.snapshot} (its project as recorded; --project to fix one here)")
+    app = TorchDoctorApp(project_dir, python=args.python, recorded=recorded, label=label, torch_timeout_s=args.timeout,
+                         replay=bool(args.snapshot and not args.project and not args.demo))
     try:
         app.run()
     finally:
