@@ -69,3 +69,13 @@ def test_the_path_to_the_apps_first_paint_imports_no_core():
             "print(sorted(m for m in sys.modules if m.startswith(('torchdoctor.workflow.', 'torchdoctor.checks'))))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
+
+
+def test_the_workflows_door_names_every_use_case_it_opens():
+    """`workflow.__all__` is written out for type checkers; it must list exactly the names the lazy door opens, and
+    each must open."""
+    import torchdoctor.workflow as workflow
+
+    assert sorted(workflow.__all__) == sorted([*workflow._HOME_OF, *workflow._MODULES])
+    for name in workflow.__all__:
+        assert getattr(workflow, name) is not None, name

@@ -20,16 +20,16 @@ class Severity(enum.Enum):
     def rank(self) -> int:
         return _RANK[self]
 
-    def __ge__(self, other: Severity) -> bool:  # type: ignore[override]
+    def __ge__(self, other: Severity) -> bool:
         return self.rank >= other.rank
 
-    def __gt__(self, other: Severity) -> bool:  # type: ignore[override]
+    def __gt__(self, other: Severity) -> bool:
         return self.rank > other.rank
 
-    def __le__(self, other: Severity) -> bool:  # type: ignore[override]
+    def __le__(self, other: Severity) -> bool:
         return self.rank <= other.rank
 
-    def __lt__(self, other: Severity) -> bool:  # type: ignore[override]
+    def __lt__(self, other: Severity) -> bool:
         return self.rank < other.rank
 
 

@@ -17,6 +17,8 @@ import signal
 import sys
 import threading
 import traceback
+import types
+from typing import Any
 from collections.abc import Callable
 
 from torchdoctor import workflow
@@ -71,7 +73,7 @@ def _main(argv: list[str] | None) -> int:
     return run_guarded(lambda: _command(args.command).run(args), terminate_as_interrupt=args.command != "tui")
 
 
-def _command(name: str):
+def _command(name: str) -> types.ModuleType:
     return importlib.import_module(COMMANDS.get(name, f"torchdoctor.cli.commands.{name}"))
 
 
@@ -129,12 +131,12 @@ def run_guarded(command: Callable[[], int], *, terminate_as_interrupt: bool = Tr
         return ExitCode.CLEAN
 
 
-def _sigterm_as_interrupt():
+def _sigterm_as_interrupt() -> Any:
     """SIGTERM raises KeyboardInterrupt from here on (main thread only); returns the handler it replaced."""
     if threading.current_thread() is not threading.main_thread():
         return None
 
-    def interrupted(signum, frame):
+    def interrupted(signum: int, frame: object) -> None:
         raise KeyboardInterrupt()
 
     return signal.signal(signal.SIGTERM, interrupted)

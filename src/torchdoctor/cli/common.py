@@ -11,7 +11,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 from torchdoctor import workflow
 from torchdoctor.cli import UsageError
@@ -73,7 +73,7 @@ class Progress:
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
 
-    def part(self, name: str, value) -> None:
+    def part(self, name: str, value: object) -> None:
         if name == "interpreter":
             self.python = getattr(value, "path", "")
         self.done.add(name)
@@ -171,7 +171,7 @@ def render(report: Report, fmt: str, color: bool = False, verbose: bool = False)
     return render_report(report, fmt, color=color, verbose=verbose)
 
 
-def use_color(choice: str, stream=None) -> bool:
+def use_color(choice: str, stream: TextIO | None = None) -> bool:
     """--color always/never; else NO_COLOR turns colour off, FORCE_COLOR on (as uv and ruff read them), else a
     terminal gets colour."""
     if choice != "auto":

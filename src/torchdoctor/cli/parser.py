@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
+from typing import Any
 import platform
 from pathlib import Path
 
@@ -12,12 +14,12 @@ from torchdoctor import __version__
 class _Parser(argparse.ArgumentParser):
     """Subcommands take no abbreviated options either (`--fail` is not `--fail-on`)."""
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("allow_abbrev", False)
         super().__init__(*args, **kwargs)
 
 
-def _options(*adders) -> _Parser:
+def _options(*adders: Callable[[argparse.ArgumentParser], None]) -> _Parser:
     parent = _Parser(add_help=False)
     for add in adders:
         add(parent)

@@ -268,6 +268,6 @@ def arch_runs_on(entry: str, capability: tuple[int, int]) -> bool:
     return target is not None and target.runs_on(capability)
 
 
-def arch_list_covers(capability: tuple[int, int], arch_list) -> bool:
+def arch_list_covers(capability: tuple[int, int], arch_list: tuple[str, ...] | list[str]) -> bool:
     """Whether a build with this arch list has code for a GPU of this capability (SASS or PTX it can JIT)."""
     return coverage(capability, arch_list).supported

@@ -6,6 +6,7 @@ import html
 import re
 
 from torchdoctor.model import Report
+from torchdoctor.snapshot import FleetInfo, Snapshot
 from torchdoctor.render.facts import bench_lines, build_rows, gpu_lines, machine_line, project_line, python_line, torch_line
 from torchdoctor.render.text import ICONS, summary_line
 
@@ -78,7 +79,7 @@ def render_markdown(report: Report) -> str:
     return "\n".join(out)
 
 
-def _environment(snapshot) -> list[str]:
+def _environment(snapshot: Snapshot) -> list[str]:
     """What `python -m torch.utils.collect_env` reports and maintainers ask for, from facts already probed: the
     report can replace it in a bug report."""
     torch, system = snapshot.torch, snapshot.system
@@ -89,8 +90,8 @@ def _environment(snapshot) -> list[str]:
         ("Python", " ".join(filter(None, [torch.python_version, torch.python_executable]))),
         ("torch build", " · ".join(filter(None, [
             torch.version and f"torch {torch.version}", torch.cuda and f"CUDA {torch.cuda}", torch.hip and f"ROCm {torch.hip}",
-            torch.cudnn_version and f"cuDNN {torch.cudnn_version}", torch.nccl_version and f"NCCL {torch.nccl_version}",
-            torch.git_version and f"git {torch.git_version}", torch.debug and "debug build"]))),
+            f"cuDNN {torch.cudnn_version}" if torch.cudnn_version else None, torch.nccl_version and f"NCCL {torch.nccl_version}",
+            torch.git_version and f"git {torch.git_version}", "debug build" if torch.debug else None]))),
         ("arch list", " ".join(torch.arch_list)),
         ("packages", "<br>".join(f"{name} {version}" for name, version in sorted(torch.packages.items()))),
         ("nvcc", " ".join(filter(None, [system.nvcc_version, system.nvcc_path and f"({system.nvcc_path})"]))),
@@ -106,7 +107,7 @@ def _environment(snapshot) -> list[str]:
     return lines + ["", "</details>", ""]
 
 
-def _fleet(fleet) -> list[str]:
+def _fleet(fleet: FleetInfo) -> list[str]:
     """`torchdoctor fleet`: the ranks and the collectives as tables."""
     from torchdoctor.render.fleet import collective_rows, link_line, rank_rows
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from torchdoctor.checks.registry import AREAS, SECTIONS, Rule
 
@@ -47,7 +48,7 @@ def render_rule_text(rule: Rule) -> str:
     return "\n".join(out)
 
 
-def rules_plain(rules: Mapping[str, Rule]) -> list[dict]:
+def rules_plain(rules: Mapping[str, Rule]) -> list[dict[str, Any]]:
     """`rules --format json`: every rule's code, slug, summary, sections and declared fix kinds."""
     return [{"code": rule.code, "slug": rule.slug, "summary": rule.summary,
              **{section.lower().replace(" ", "_"): (rule.fix_safety if section == "Fix safety" else rule.section(section))

@@ -6,6 +6,7 @@ message, why and fix, so that one screen holds the answer; the recorded goldens 
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Callable
 
 from torchdoctor.model import Diagnosis, Report, Severity
 from torchdoctor.render.facts import bench_lines, build_lines, gpu_lines, machine_line, project_line, python_line, torch_line
@@ -129,7 +130,7 @@ def fix_target(report: Report) -> str:
     return "" if here else f" --project {shlex.quote(root)}"
 
 
-def diagnosis_lines(diagnosis: Diagnosis, paint, where: str = "", verbose: bool = True) -> list[str]:
+def diagnosis_lines(diagnosis: Diagnosis, paint: Callable[[str, str], str], where: str = "", verbose: bool = True) -> list[str]:
     severity = diagnosis.severity
     head = paint(f"{ICONS[severity]} {severity.value:<7} {diagnosis.code} {diagnosis.slug}", COLORS[severity])
     columns = width()

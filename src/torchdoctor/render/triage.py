@@ -6,11 +6,32 @@ from __future__ import annotations
 import json
 import textwrap
 
+from typing import Protocol
+
 from torchdoctor.model import Diagnosis
 from torchdoctor.probes.pasted import Fact, PastedFacts
 from torchdoctor.redact import clean
 from torchdoctor.render.markdown import _code, _safe
 from torchdoctor.render.text import ICONS
+
+
+class Triage(Protocol):
+    """What the renderers read of workflow.triage's Triage (a renderer imports nothing above it)."""
+
+    @property
+    def facts(self) -> PastedFacts: ...
+
+    @property
+    def findings(self) -> tuple[Diagnosis, ...]: ...
+
+    @property
+    def symptoms(self) -> tuple[tuple[int, str, tuple[str, ...]], ...]: ...
+
+    @property
+    def explained(self) -> bool: ...
+
+    @property
+    def fails(self) -> bool: ...
 
 ASK = {
     "GPU": "`nvidia-smi -L`",
@@ -49,7 +70,7 @@ def unknown(facts: PastedFacts) -> list[str]:
     return missing
 
 
-def render_triage_text(result) -> str:
+def render_triage_text(result: Triage) -> str:
     out = ["torchdoctor triage — from the pasted text", ""]
     if result.facts.truncated:
         out += ["(the text was longer than 1 MiB: only its first MiB was read)", ""]
@@ -85,7 +106,7 @@ def _diagnosis_text(diagnosis: Diagnosis) -> list[str]:
     return lines + [""]
 
 
-def render_triage_markdown(result) -> str:
+def render_triage_markdown(result: Triage) -> str:
     out = ["### torchdoctor triage", ""]
     if result.findings:
         first = result.findings[0]
@@ -109,7 +130,7 @@ def render_triage_markdown(result) -> str:
     return "\n".join(out).rstrip() + "\n"
 
 
-def render_triage_json(result) -> str:
+def render_triage_json(result: Triage) -> str:
     from torchdoctor.render.json_report import _diagnosis_plain
 
     return json.dumps({

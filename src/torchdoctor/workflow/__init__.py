@@ -86,4 +86,9 @@ def __getattr__(name: str) -> Any:
     return value
 
 
-__all__ = sorted([*_HOME_OF, *_MODULES])
+__all__ = ["BENCH_SECONDS", "BenchStep", "CannotFix", "CannotProbe", "FixChoice", "FixPreview", "Outcome",
+           "PreviewCache", "Recheck", "Selection", "Steps", "bench", "carry_out", "choose_fixes", "demo", "diagnose",
+           "fail_on", "fix_diagnoses", "fleet", "gpu_code", "is_unsafe", "lock", "preview_fixes", "probe",
+           "project_only", "read_recording", "recheck", "recording_text", "reread_project", "rule_codes", "rules",
+           "selection_for", "stop_all_children", "triage", "undo", "undo_fix", "verify_in_scratch", "with_bench",
+           "with_project", "with_symptom", "write_fixes"]

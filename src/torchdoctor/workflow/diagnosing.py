@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from typing import Any
 from pathlib import Path
 
 from torchdoctor.checks import PROJECT_RULES, assess_gemm, run_checks
@@ -107,11 +108,11 @@ SELECTION = re.compile(r"`uv sync(?: --[a-z-]+(?: [^`\s]+)?)*`")
 def merge_selections(diagnoses: Iterable[Diagnosis]) -> list[Diagnosis]:
     """Findings that differ only in the selection they name (`uv sync --extra a`, `--extra b`: the same torch, the same
     cure) are one finding: the first (a plain `uv sync` before the extras), at the highest severity, naming the others."""
-    groups: dict[tuple, list[Diagnosis]] = {}
-    order: list[tuple] = []
+    groups: dict[tuple[object, ...], list[Diagnosis]] = {}
+    order: list[tuple[object, ...]] = []
     for diagnosis in diagnoses:
         named = SELECTION.findall(diagnosis.message)
-        key: tuple = ((diagnosis.code, SELECTION.sub("`…`", diagnosis.message), SELECTION.sub("`…`", diagnosis.explanation),
+        key: tuple[object, ...] = ((diagnosis.code, SELECTION.sub("`…`", diagnosis.message), SELECTION.sub("`…`", diagnosis.explanation),
                        diagnosis.fix, diagnosis.alternatives, diagnosis.no_fix) if len(named) == 1 else (id(diagnosis),))
         if key not in groups:
             order.append(key)
@@ -131,7 +132,7 @@ def merge_selections(diagnoses: Iterable[Diagnosis]) -> list[Diagnosis]:
     return merged
 
 
-def rules() -> dict:
+def rules() -> dict[str, Any]:
     """The rule registry, code to rule, for `torchdoctor rules` and docs/rules.md."""
     from torchdoctor.checks import RULES
 

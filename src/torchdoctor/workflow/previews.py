@@ -21,7 +21,7 @@ class PreviewCache:
 
     def __init__(self, limit: int = 64) -> None:
         self.limit = limit
-        self._answers: dict[tuple, FixPreview | str] = {}
+        self._answers: dict[tuple[object, ...], FixPreview | str] = {}
 
     def known(self, snapshot: Snapshot | None, chosen: list[Diagnosis], follow: bool = False) -> FixPreview | str | None:
         """The answer if it was proven already (or why there can be none); None while it is not."""
@@ -48,11 +48,11 @@ class PreviewCache:
             self._keep(key, answer)
         return answer
 
-    def _keep(self, key: tuple, answer: FixPreview | str) -> None:
+    def _keep(self, key: tuple[object, ...], answer: FixPreview | str) -> None:
         self._answers = {**self._answers, key: answer} if len(self._answers) < self.limit else {key: answer}
 
     @staticmethod
-    def _key(snapshot: Snapshot | None, chosen: list[Diagnosis], follow: bool) -> tuple | str:
+    def _key(snapshot: Snapshot | None, chosen: list[Diagnosis], follow: bool) -> tuple[object, ...] | str:
         if snapshot is None:
             return "nothing probed yet"
         path = Path(snapshot.project.pyproject.path) if snapshot.project.pyproject else None

@@ -49,7 +49,7 @@ class Proof:
 class _Side:
     """One text of pyproject.toml as the proof reads it: parsed, as a project, its model and its findings."""
 
-    data: dict
+    data: dict[str, Any]
     snapshot: Snapshot
     model: ProjectModel
     findings: tuple[Diagnosis, ...]
@@ -165,8 +165,8 @@ def _as_project(snapshot: Snapshot, path: Path, text: str) -> Snapshot:
     return replace(snapshot, project=replace(project_of_text(text, path), root=snapshot.project.root))
 
 
-def _dynamic_keys_written(before: dict, after: dict) -> Iterable[str]:
-    def table(value: Any) -> dict:
+def _dynamic_keys_written(before: dict[str, Any], after: dict[str, Any]) -> Iterable[str]:
+    def table(value: Any) -> dict[str, Any]:
         return value if isinstance(value, dict) else {}
 
     project_before, project_after = table(before.get("project")), table(after.get("project"))

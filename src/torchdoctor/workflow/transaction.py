@@ -21,13 +21,17 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from torchdoctor.fixes import FixError
 from torchdoctor.paths import shown
-from torchdoctor.probes.runner import CommandResult
+from torchdoctor.probes.runner import CommandResult as CommandResult  # the outcome of `lock`, for the faces
 from torchdoctor.snapshot import Snapshot
 from torchdoctor.workflow.fixing import FixPreview, fix_diagnoses, recheck, reread_project
 from torchdoctor.workflow.proof import cured_once_synced, project_environment
+
+if TYPE_CHECKING:
+    from torchdoctor.fixes.verify import Verification
 
 STEP_TIMEOUT_S = 900.0
 Say = Callable[[str, str], None]
@@ -297,7 +301,7 @@ def synced_option(snapshot: Snapshot) -> str | None:
     return _selection_to_sync(snapshot)[0]
 
 
-def _smoke_test(snapshot: Snapshot, environment: Path, report: Say, cancel: threading.Event | None):
+def _smoke_test(snapshot: Snapshot, environment: Path, report: Say, cancel: threading.Event | None) -> Verification:
     from torchdoctor.fixes.verify import smoke_test
 
     interpreter = environment / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
@@ -353,7 +357,7 @@ def _terminate_as_interrupt() -> Iterator[_Signals]:
         yield signals
         return
 
-    def interrupted(signum, frame):
+    def interrupted(signum: int, frame: object) -> None:
         raise Interrupted()
 
     previous = signal.signal(signal.SIGTERM, interrupted)
@@ -363,7 +367,7 @@ def _terminate_as_interrupt() -> Iterator[_Signals]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def verify_in_scratch(snapshot: Snapshot, fixed_text: str, on_line: Callable[[str], None] | None = None):
+def verify_in_scratch(snapshot: Snapshot, fixed_text: str, on_line: Callable[[str], None] | None = None) -> Verification:
     """`fix --verify`: lock and sync the fixed project in a scratch folder and run the smoke test there, before anything
     of the user's is written (fixes/verify.py)."""
     from torchdoctor.fixes.verify import verify_fix

@@ -10,6 +10,7 @@ warning at most, with what to paste to decide; and when nothing fits, the report
 from __future__ import annotations
 
 import datetime
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 from torchdoctor import __version__
@@ -137,7 +138,7 @@ def _lines(text: str) -> list[tuple[int, str]]:
     return list(enumerate(text[:MAX_BYTES].split("\n")[:20000], start=1))
 
 
-def _likely(cause_id: str, symptoms) -> Diagnosis:
+def _likely(cause_id: str, symptoms: Iterable[tuple[int, str, tuple[str, ...]]]) -> Diagnosis:
     """A cause the pasted error points to that no fact confirms: a warning when the error has no other known cause, a
     note when it has several; never an error."""
     cause = CAUSES[cause_id]

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Iterable, Iterator
 from dataclasses import replace
 
 from torchdoctor import workflow
 from torchdoctor.cli import ExitCode, UsageError
 from torchdoctor.cli.common import load_snapshot, project_directory, use_color
+from torchdoctor.model import Diagnosis
 
 
 def run(args: argparse.Namespace) -> int:
@@ -108,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
     return ExitCode.CLEAN if outcome.ok and not left else ExitCode.FINDINGS
 
 
-def fix_title(diagnosis) -> str:
+def fix_title(diagnosis: Diagnosis) -> str:
     return diagnosis.fix.title if diagnosis.fix is not None else "(no fix)"
 
 
@@ -122,7 +124,7 @@ def _paint_diff(diff: str) -> str:
     return "".join(painted)
 
 
-def choose_alternative(diagnoses, codes: set[str], number: int):
+def choose_alternative(diagnoses: Iterable[Diagnosis], codes: set[str], number: int) -> Iterator[Diagnosis]:
     """The diagnoses with the named one's alternative fix N put in place of its main fix."""
     found = False
     for diagnosis in diagnoses:
