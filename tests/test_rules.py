@@ -517,3 +517,15 @@ def test_a_rule_that_reads_only_the_project_finds_the_same_on_any_machine():
             found = {(d.code, d.message) for d in run_checks(on_machine, codes=PROJECT_RULES)}
             assert found == said, (pyproject.name, found ^ said)
         shutil.rmtree(folder.parent, ignore_errors=True)
+
+
+def test_td527_a_gpu_whose_memory_other_processes_hold_is_said_with_how_to_see_them():
+    """70 of 80 GiB in use while torchdoctor probes: a note naming the GPU, with the commands that show the processes
+    (a stopped notebook kernel holding memory is a common cause of "CUDA out of memory"). The recorded H100, its
+    memory free, says nothing."""
+    gpu = replace(H100.nvml.gpus[0], memory_used=70 << 30, memory_total=80 << 30)
+    held = replace(H100, nvml=replace(H100.nvml, gpus=(gpu,)))
+    finding = only(held, "TD527")
+    assert finding.severity is Severity.INFO and finding.message.startswith("GPU 0 (NVIDIA H100 80GB HBM3) has 70.0 of 80 GiB")
+    assert any("--query-compute-apps" in c for c in finding.fix.commands)
+    assert "TD527" not in codes(H100)

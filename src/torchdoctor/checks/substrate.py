@@ -225,3 +225,46 @@ def _ordinals(value: str | None) -> list[int]:
         return []
     parts = [p.strip() for p in value.split(",") if p.strip()]
     return [int(p) for p in parts] if parts and all(p.isdigit() for p in parts) else []
+
+
+HELD_SHARE = 0.5
+"""The share of a GPU's memory in use, while torchdoctor probes, above which it is said: torch's own probe holds
+about half a gigabyte (its CUDA context) at most, so half of a card is someone else's work."""
+
+
+@rule("TD527", "gpu-memory-held", fix=DISPLAY_ONLY)
+def gpu_memory_held(snapshot: Snapshot) -> Iterator[Finding]:
+    """Most of a GPU's memory is in use by other processes while nothing of the project runs.
+
+    What it detects:
+        NVML's used and total memory of each GPU, read while torchdoctor probes: more than half in use (torch's own
+        probe holds about half a gigabyte at most). A training job of the user's that runs now explains it; a
+        process that stopped without freeing its memory (a killed notebook kernel, a zombie DataLoader worker) or
+        another user's job does too, and nothing here tells them apart: a note, with how to see which it is.
+    Why it matters:
+        The next job gets only what is left: "CUDA out of memory. Tried to allocate … (… GiB total capacity; …
+        already allocated …)" although the model fits the GPU, and a GEMM or NCCL test reads slower.
+    Fix safety:
+        Nothing is stopped for you: the commands show the processes; ending one is your decision.
+    """
+    if snapshot.nvml.status != "ok":
+        return
+    for gpu in snapshot.nvml.gpus:
+        total, used = gpu.memory_total, gpu.memory_used
+        if not total or used is None or used <= HELD_SHARE * total:
+            continue
+        gib = 1 << 30
+        yield Finding(
+            Severity.INFO,
+            f"GPU {gpu.index} ({gpu.name or 'unknown'}) has {used / gib:.1f} of {total / gib:.0f} GiB in use by other "
+            "processes: a new job gets the rest",
+            "While torchdoctor probed, most of this GPU's memory was held by processes other than the project's. If it "
+            "is not a job of yours that runs now, it may be one that stopped without freeing it (a killed notebook "
+            "kernel, a DataLoader worker left behind) or another user's; a job started now fails with \"CUDA out of "
+            "memory\" as soon as it needs more than what is left.",
+            (Evidence(f"GPU {gpu.index} memory in use", f"{used / gib:.1f} of {total / gib:.1f} GiB", NVML_SOURCE),),
+            Fix("See which processes hold it", Applicability.DISPLAY_ONLY, commands=(
+                "nvidia-smi --query-compute-apps=pid,process_name,used_memory --format=csv",
+                f"fuser -v /dev/nvidia{gpu.index}   # processes with the device open, stopped ones included",
+            )),
+        )

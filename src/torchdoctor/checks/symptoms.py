@@ -96,7 +96,7 @@ CAUSES = {c.id: c for c in (
           "`python -c 'import torch; print(torch.__version__, torch.__file__)'` beside `pip list`"),
     Cause("nightly-index-resolution", "uv or pip cannot resolve torch from PyTorch's nightly index", ("TD308", "TD317"),
           "map torch and pytorch-triton to the nightly index and allow prereleases", "pyproject.toml"),
-    Cause("gpu-memory-held", "GPU memory is held by another (or a stopped) process", (),
+    Cause("gpu-memory-held", "GPU memory is held by another (or a stopped) process", ("TD527",),
           "find the process in `nvidia-smi` (or `fuser -v /dev/nvidia*`) and end it", "`nvidia-smi`"),
 )}
 
