@@ -65,6 +65,8 @@ def _member_findings(snapshot: Snapshot, said: Iterable[Diagnosis], selection: S
     seen = {(d.code, d.message) for d in said}
     found: list[Diagnosis] = []
     for member in snapshot.project.members:
+        if member.pyproject is None or not (member.pyproject.torch_requirements or member.pyproject.extension_requirements):
+            continue  # a member that asks for nothing of torch's family: the machine's findings are the root's
         name = member.pyproject.name if member.pyproject and member.pyproject.name else Path(member.root).name
         where = _relative_to(Path(member.root), Path(snapshot.project.root))
         folder = _as_argument(Path(member.root))
