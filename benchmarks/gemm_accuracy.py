@@ -26,8 +26,14 @@ tests/fixtures/bench/gemm-accuracy-interleaved-h100-1.5s.txt and -1.0s.txt):
         (10.3%): tf32, second in the run, reads boosted clocks in a window this short (358 -> 369-401).
     The goal (every median within 2%, spread at most 3%, at most 1.0 s) is not met: bf16 and fp32 meet it at both
     times; fp16 and tf32 do not, and shortening to 1.0 s makes tf32 worse. The best trade-off measured is the
-    default 1.5 s. Next: per-call traces (`options={"trace": true}`) of the fp16 and tf32 windows, to see whether a
-    longer settle for tf32 and the fp16 window's two levels are clocks or the timing method.
+    default 1.5 s.
+    Why (per-call traces, scripts/device-gemm-trace.py, tests/fixtures/bench/gemm-trace-h100.txt): past the boost at
+    a window's start, the rate moves in plateaus that last a few hundred milliseconds and differ by 3-6% (tf32 at
+    n=4096: 373, then 350, then 385 in one 0.45 s window; the 1.5 s reference itself dips from 373 to 327-336 and
+    back; fp16 at n=8192 steps between 667 and 650, the reference dips to 538-614 for a moment). Both methods time
+    the same calls the same way; a window of a few hundred milliseconds lands on one or two plateaus, so its median
+    is within the plateaus' spread of a long one's, not within 2%. That is the GPU's power management, not the
+    timing method: a shorter test cannot do better on these dtypes, and a longer one only narrows it slowly.
 
 RESULTS (2026-11-23, driver 580.159.04, torch 2.11.0+cu130, triton do_bench reference 1.5 s per dtype;
 the full output is in tests/fixtures/bench/gemm-accuracy-h100.txt and gemm-accuracy-h200.txt):
