@@ -22,6 +22,7 @@ from conftest import CASES, SNAPSHOTS
 from torchdoctor.checks import run_checks
 from torchdoctor.edits import SetRequiresPython
 from torchdoctor.fixes import apply_fixes, fixable
+from torchdoctor.model import Severity
 from torchdoctor.probes.project import probe_project, read_lock
 from torchdoctor.snapshot import Snapshot
 
@@ -424,3 +425,52 @@ def test_a_damaged_index_pages_cache_is_a_cache_miss_never_a_crash(tmp_path, dam
         assert found.pythons == ("3.10", "3.11", "3.12", "3.13") and not found.from_cache, found
     finally:
         served.close()
+
+
+def test_td312_sources_chosen_only_by_markers_on_extra_lock_one_torch_for_every_extra(uv, index, tmp_path):
+    """The real uv on denizsafak/abogen's pattern (sources chosen by `marker = "extra == 'cuda'"`, disjoint, no
+    conflicts): `uv lock` succeeds and locks one torch for every extra, from one of the indexes. So it is no error
+    (nothing fails to lock), and each marker is a warning that says the extras do not get their builds; with the
+    `extra` key the same mapping fails to lock (test_td312_conflicts_let_both_extras_lock)."""
+    text = '''
+[project]
+name = "markers"
+version = "0.1.0"
+requires-python = ">=3.12"
+dependencies = []
+
+[project.optional-dependencies]
+cuda126 = ["torch"]
+cuda = ["torch"]
+cuda130 = ["torch"]
+
+[tool.uv.sources]
+torch = [
+  { index = "pytorch-cu130", marker = "extra == 'cuda130'" },
+  { index = "pytorch-cu126", marker = "extra == 'cuda126' and extra != 'cuda130'" },
+  { index = "pytorch-cu128", marker = "extra == 'cuda' and extra != 'cuda130' and extra != 'cuda126'" },
+]
+
+[[tool.uv.index]]
+name = "pytorch-cu126"
+url = "https://download.pytorch.org/whl/cu126"
+explicit = true
+
+[[tool.uv.index]]
+name = "pytorch-cu128"
+url = "https://download.pytorch.org/whl/cu128"
+explicit = true
+
+[[tool.uv.index]]
+name = "pytorch-cu130"
+url = "https://download.pytorch.org/whl/cu130"
+explicit = true
+'''
+    folder = tmp_path / "project"
+    folder.mkdir()
+    result = uv_lock(uv, folder, text, index, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert len({v for v, _ in locked(folder, "torch")}) == 1  # one build for all three extras
+    found = [d for d in diagnose(text, tmp_path) if d.code == "TD312"]
+    assert found and all(d.severity is Severity.WARNING for d in found)
+    assert all("locks one build for every extra" in d.explanation for d in found)

@@ -204,23 +204,29 @@ def accelerator_extras_misconfigured(snapshot: Snapshot) -> Iterator[Finding]:
 
     What it detects:
         torch sources chosen by `extra = …` that point at different indexes while the extras are not declared
-        as conflicting; and sources that use `marker = "extra == '…'"` instead of the `extra` key.
+        as conflicting (an error); and sources that use `marker = "extra == '…'"` instead of the `extra` key (a
+        warning each).
     Why it matters:
         uv resolves all extras together, so without `conflicts` it must find one torch for both indexes and
         fails ("Requirements contain conflicting indexes for package `torch`"). A marker on `extra` is not how
-        uv selects sources, so the mapping does not apply.
+        uv selects sources: `uv lock` succeeds and locks one torch, from one of the indexes, for every extra
+        (checked with the real uv against the local index: tests/test_uv_lock.py), so the extras do not get the
+        builds they are named for.
     Fix safety:
         Adds the conflicts table (uv's guide pattern) or moves the marker to the `extra` key.
     """
     pyproject = pyproject_of(snapshot)
     if pyproject is None:
         return
-    by_extra = {}
+    by_extra, keyed = {}, False
     for source in sources_for(pyproject, "torch"):
         extra = source.extra or (extra_of_marker(source.marker, pyproject.extras) if source.marker else None)
         if extra and source.kind == "index":
             by_extra[extra] = source.target
-    if len(set(by_extra.values())) > 1:
+            keyed = keyed or bool(source.extra)
+    # uv lock fails without conflicts once a source is chosen by the `extra` key; sources chosen only by markers on
+    # `extra` lock one torch for all instead (the warnings below say so): no lock fails, no error.
+    if keyed and len(set(by_extra.values())) > 1:
         declared = set()
         for group in pyproject.uv.conflict_groups:
             if isinstance(group, list):
@@ -244,7 +250,8 @@ def accelerator_extras_misconfigured(snapshot: Snapshot) -> Iterator[Finding]:
             yield Finding(
                 Severity.WARNING,
                 f"the source of {source.package} selects an extra through its marker ({source.marker}) instead of the extra key",
-                "uv chooses sources for extras with `extra = \"name\"`; a marker on `extra` does not select the source.",
+                "uv chooses sources for extras with `extra = \"name\"`; a marker on `extra` does not select the source: "
+                "`uv lock` locks one build for every extra, from one of the indexes, whichever extra is asked for.",
                 (Evidence(f"[tool.uv.sources] {source.package}", f"marker = {source.marker!r}", pyproject.path),),
                 Fix(f"Use extra = \"{extra}\" instead of the marker", Applicability.SAFE,
                     MarkerToExtra(markers=((source.marker, extra),))) if extra else None,
