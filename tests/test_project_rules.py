@@ -451,3 +451,51 @@ def test_td323_environments_that_leave_platforms_out_are_said_once_as_a_note(tmp
     (note,) = [d for d in check_project(tmp_path, text) if d.code == "TD323"]
     assert note.severity is Severity.INFO and note.message.endswith("refuses to install on Windows x86_64, macOS arm64")
     assert not [d for d in check_project(tmp_path, text.replace("environments", "# environments")) if d.code == "TD323"]
+
+
+def test_td312_extras_declared_conflicting_pair_by_pair_are_enough(tmp_path):
+    """CAIIVS/raitap declares its extras' conflicts pair by pair (torch-cpu/onnx-cpu/xgboost share the CPU index and
+    may be combined) and locks: TD312 said all seven were 'not declared as conflicting', an error on a project that
+    locks. uv needs each two extras on different indexes declared in some group; a pair left out is still named."""
+    text = """
+        [project]
+        name = "app"
+        version = "0.1"
+        requires-python = ">=3.11"
+        dependencies = []
+
+        [project.optional-dependencies]
+        torch-cpu = ["torch"]
+        onnx-cpu = ["torch"]
+        torch-cuda = ["torch"]
+        onnx-cuda = ["torch"]
+
+        [tool.uv]
+        conflicts = [
+          [{ extra = "torch-cpu" }, { extra = "torch-cuda" }],
+          [{ extra = "onnx-cpu" }, { extra = "onnx-cuda" }],
+          [{ extra = "onnx-cpu" }, { extra = "torch-cuda" }],
+          [{ extra = "onnx-cuda" }, { extra = "torch-cpu" }],
+        ]
+
+        [tool.uv.sources]
+        torch = [
+          { index = "pytorch-cpu", extra = "torch-cpu" }, { index = "pytorch-cpu", extra = "onnx-cpu" },
+          { index = "pytorch-cu128", extra = "torch-cuda" }, { index = "pytorch-cu128", extra = "onnx-cuda" },
+        ]
+
+        [[tool.uv.index]]
+        name = "pytorch-cpu"
+        url = "https://download.pytorch.org/whl/cpu"
+        explicit = true
+
+        [[tool.uv.index]]
+        name = "pytorch-cu128"
+        url = "https://download.pytorch.org/whl/cu128"
+        explicit = true
+        """
+    assert not [d for d in check_project(tmp_path, text) if d.code == "TD312"]
+    one_left = text.replace('  [{ extra = "onnx-cuda" }, { extra = "torch-cpu" }],\n', "")
+    (error,) = [d for d in check_project(tmp_path, one_left) if d.code == "TD312"]
+    assert error.severity is Severity.ERROR and "onnx-cuda and torch-cpu" in error.message
+    assert '[{ extra = "onnx-cuda" }, { extra = "torch-cpu" }]' in error.fix.commands[0]

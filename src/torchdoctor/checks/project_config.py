@@ -198,7 +198,7 @@ def _python_findings(pyproject, model, kb) -> Iterator[Finding]:
             break
 
 
-@rule("TD312", "accelerator-extras-misconfigured", fix=SAFE, reads="project")
+@rule("TD312", "accelerator-extras-misconfigured", fix=(SAFE, DISPLAY_ONLY), reads="project")
 def accelerator_extras_misconfigured(snapshot: Snapshot) -> Iterator[Finding]:
     """Accelerator extras (cpu / cu128 …) map torch to different indexes without `[tool.uv] conflicts`.
 
@@ -232,8 +232,24 @@ def accelerator_extras_misconfigured(snapshot: Snapshot) -> Iterator[Finding]:
             if isinstance(group, list):
                 extras = frozenset(item.get("extra") for item in group if isinstance(item, dict) and item.get("extra"))
                 declared.add(extras)
-        needed = frozenset(by_extra)
-        if not any(needed <= group for group in declared):
+        # uv needs every two extras that map torch to different indexes declared conflicting, in any group (a
+        # project may declare them pair by pair, and extras on one index may be combined): CAIIVS/raitap locks so.
+        apart = sorted((a, b) for a in by_extra for b in by_extra if a < b and by_extra[a] != by_extra[b]
+                       and not any({a, b} <= group for group in declared))
+        if apart and declared:
+            yield Finding(
+                Severity.ERROR,
+                f"the extras {', '.join(f'{a} and {b}' for a, b in apart[:4])}{' …' if len(apart) > 4 else ''} map torch "
+                "to different indexes but are not declared as conflicting",
+                "uv locks all extras together; two torch builds from two indexes can only coexist in the lock when those "
+                "extras are declared mutually exclusive in [tool.uv] conflicts (each such pair, in any group).",
+                (Evidence("[tool.uv.sources] torch", ", ".join(f"extra {e} → {t}" for e, t in sorted(by_extra.items())), pyproject.path),
+                 Evidence("[tool.uv] conflicts", str(pyproject.uv.conflicts), pyproject.path)),
+                Fix(f"Declare the extras {', '.join(sorted({e for pair in apart for e in pair}))} as conflicting",
+                    Applicability.DISPLAY_ONLY, commands=tuple(
+                        f'# add to [tool.uv] conflicts: [{{ extra = "{a}" }}, {{ extra = "{b}" }}]' for a, b in apart[:8])),
+            )
+        elif apart:
             yield Finding(
                 Severity.ERROR,
                 f"the extras {', '.join(sorted(by_extra))} map torch to different indexes but are not declared as conflicting",
