@@ -105,7 +105,8 @@ async def settle(pilot) -> None:
             await pilot.app.workers.wait_for_complete()
         except WorkerCancelled:
             pass  # an exclusive worker replaced by a newer one: the proof of the finding chosen since
-    await pilot.pause()
+    for _ in range(3):  # a widget's worker posts to the widget, and its message bubbles to the app hop by hop
+        await pilot.pause()
 
 
 # --- driving the keys ------------------------------------------------------------------------------

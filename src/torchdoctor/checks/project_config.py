@@ -213,7 +213,9 @@ def accelerator_extras_misconfigured(snapshot: Snapshot) -> Iterator[Finding]:
         (checked with the real uv against the local index: tests/test_uv_lock.py), so the extras do not get the
         builds they are named for.
     Fix safety:
-        Adds the conflicts table (uv's guide pattern) or moves the marker to the `extra` key.
+        Adds the conflicts table (uv's guide pattern) or moves the marker to the `extra` key. Where the project
+        declares some pairs already, the groups to add are shown, not written (one group of all would forbid
+        combining extras that share an index).
     """
     pyproject = pyproject_of(snapshot)
     if pyproject is None:
@@ -236,29 +238,26 @@ def accelerator_extras_misconfigured(snapshot: Snapshot) -> Iterator[Finding]:
         # project may declare them pair by pair, and extras on one index may be combined): CAIIVS/raitap locks so.
         apart = sorted((a, b) for a in by_extra for b in by_extra if a < b and by_extra[a] != by_extra[b]
                        and not any({a, b} <= group for group in declared))
-        if apart and declared:
+        if apart:
+            if declared:  # some pairs declared: name the ones left out, and the groups to add (one group of all
+                # would forbid combining extras that share an index)
+                named = f"{', '.join(f'{a} and {b}' for a, b in apart[:4])}{' …' if len(apart) > 4 else ''}"
+                fix = Fix(f"Declare the extras {', '.join(sorted({e for pair in apart for e in pair}))} as conflicting",
+                          Applicability.DISPLAY_ONLY, commands=tuple(
+                              f'# add to [tool.uv] conflicts: [{{ extra = "{a}" }}, {{ extra = "{b}" }}]' for a, b in apart[:8]))
+            else:  # none declared: uv's guide pattern, one group
+                named = ", ".join(sorted(by_extra))
+                fix = Fix(f"Declare the extras {named} as conflicting", Applicability.SAFE,
+                          DeclareExtraConflicts(extras=tuple(sorted(by_extra))))
             yield Finding(
                 Severity.ERROR,
-                f"the extras {', '.join(f'{a} and {b}' for a, b in apart[:4])}{' …' if len(apart) > 4 else ''} map torch "
-                "to different indexes but are not declared as conflicting",
+                f"the extras {named} map torch to different indexes but are not declared as conflicting",
                 "uv locks all extras together; two torch builds from two indexes can only coexist in the lock when those "
                 "extras are declared mutually exclusive in [tool.uv] conflicts (each such pair, in any group).",
-                (Evidence("[tool.uv.sources] torch", ", ".join(f"extra {e} → {t}" for e, t in sorted(by_extra.items())), pyproject.path),
-                 Evidence("[tool.uv] conflicts", str(pyproject.uv.conflicts), pyproject.path)),
-                Fix(f"Declare the extras {', '.join(sorted({e for pair in apart for e in pair}))} as conflicting",
-                    Applicability.DISPLAY_ONLY, commands=tuple(
-                        f'# add to [tool.uv] conflicts: [{{ extra = "{a}" }}, {{ extra = "{b}" }}]' for a, b in apart[:8])),
-            )
-        elif apart:
-            yield Finding(
-                Severity.ERROR,
-                f"the extras {', '.join(sorted(by_extra))} map torch to different indexes but are not declared as conflicting",
-                "uv locks all extras together; two torch builds from two indexes can only coexist in the lock when the "
-                "extras are declared mutually exclusive in [tool.uv] conflicts.",
-                (Evidence("[tool.uv.sources] torch", ", ".join(f"extra {e} → {t}" for e, t in sorted(by_extra.items())), pyproject.path),
+                (Evidence("[tool.uv.sources] torch", ", ".join(f"extra {e} → {t}" for e, t in sorted(by_extra.items())),
+                          pyproject.path),
                  Evidence("[tool.uv] conflicts", str(pyproject.uv.conflicts or "missing"), pyproject.path)),
-                Fix(f"Declare the extras {', '.join(sorted(by_extra))} as conflicting", Applicability.SAFE,
-                    DeclareExtraConflicts(extras=tuple(sorted(by_extra)))),
+                fix,
             )
     for source in pyproject.sources:
         if source.marker and marker_uses_extra(source.marker, pyproject.extras):
