@@ -180,6 +180,15 @@ def test_making_an_xpu_index_explicit_maps_its_triton_too(tmp_path):
     assert "pytorch-triton-xpu ; sys_platform == 'linux'" in plan.after
 
 
+def _app_requiring(tmp_path: Path, torch_range: str) -> Path:
+    """A project folder whose pyproject.toml asks for torch `torch_range` and torchvision."""
+    folder = tmp_path / "project"
+    folder.mkdir()
+    (folder / "pyproject.toml").write_text('[project]\nname = "app"\nversion = "0.1.0"\nrequires-python = ">=3.12"\n'
+                                           f'dependencies = ["torch{torch_range}", "torchvision"]\n', encoding="utf-8")
+    return folder
+
+
 def _installed(snapshot: Snapshot, folder: Path, version: str, cuda: str, interpreter: str | None = None) -> Snapshot:
     """The snapshot with `folder` as its project and torch `version` (a CUDA `cuda` build) installed in the
     interpreter probed: the project's own .venv unless another is named."""
@@ -197,10 +206,7 @@ def test_a_driver_too_old_for_the_installed_build_is_cured_by_moving_the_project
     """PyPI's torch 2.15 is a CUDA 13.2 build; the H100's driver 580 runs CUDA 13.0. Installed by the project into its
     .venv, the headline fix maps the torch family to cu130 (proven on the machine as `uv sync` would leave it) and the
     driver update is the alternative. It offered only the driver update: an edit of pyproject.toml cures it too."""
-    folder = tmp_path / "project"
-    folder.mkdir()
-    (folder / "pyproject.toml").write_text('[project]\nname = "app"\nversion = "0.1.0"\nrequires-python = ">=3.12"\n'
-                                           'dependencies = ["torch>=2.15", "torchvision"]\n', encoding="utf-8")
+    folder = _app_requiring(tmp_path, ">=2.15")
     from torchdoctor.workflow import fix_diagnoses
 
     snapshot = _installed(H100, folder, "2.15.0", "13.2")
@@ -224,10 +230,7 @@ def test_an_installed_build_without_the_gpus_code_is_cured_by_the_projects_fix_o
     from torchdoctor.workflow import fix_diagnoses
 
     wsl = Snapshot.from_json((SNAPSHOTS / "wsl2-rtx5060ti-nightly.json").read_text(encoding="utf-8"))
-    folder = tmp_path / "project"
-    folder.mkdir()
-    (folder / "pyproject.toml").write_text('[project]\nname = "app"\nversion = "0.1.0"\nrequires-python = ">=3.12"\n'
-                                           'dependencies = ["torch>=2.6", "torchvision"]\n', encoding="utf-8")
+    folder = _app_requiring(tmp_path, ">=2.6")
     snapshot = _installed(wsl, folder, "2.6.0+cu126", "12.6")
     (finding,) = [d for d in fix_diagnoses(snapshot) if d.code == "TD220"]
     assert finding.fix is not None and finding.fix.edit is not None, finding.no_fix

@@ -159,10 +159,9 @@ def documented_sync(snapshot: Snapshot, option: str | None) -> DocumentedSync | 
     if not option:
         return None
     wanted = _canonical(option)
+    every = {"*extra": "--extra ", "*group": "--group "}  # --all-extras, --all-groups
     for sync in snapshot.project.documented_syncs:
-        kinds = {"*extra": "--extra", "*group": "--group"}
-        if any(_canonical(o) == wanted for o in sync.options if not o.startswith("*")) or any(
-                wanted.startswith(kinds[o] + " ") for o in sync.options if o in kinds):
+        if any(_canonical(o) == wanted if o not in every else wanted.startswith(every[o]) for o in sync.options):
             return sync
     return None
 

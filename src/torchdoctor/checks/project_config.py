@@ -235,7 +235,7 @@ def accelerator_extras_misconfigured(snapshot: Snapshot) -> Iterator[Finding]:
                 extras = frozenset(item.get("extra") for item in group if isinstance(item, dict) and item.get("extra"))
                 declared.add(extras)
         # uv needs every two extras that map torch to different indexes declared conflicting, in any group (a
-        # project may declare them pair by pair, and extras on one index may be combined): CAIIVS/raitap locks so.
+        # project may declare them pair by pair, and extras on one index may be combined; real locks show it).
         apart = sorted((a, b) for a in by_extra for b in by_extra if a < b and by_extra[a] != by_extra[b]
                        and not any({a, b} <= group for group in declared))
         if apart:

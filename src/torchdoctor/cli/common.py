@@ -16,10 +16,8 @@ from typing import TYPE_CHECKING, TextIO
 from torchdoctor import workflow
 from torchdoctor.cli import UsageError
 from torchdoctor.files import atomic_write
-from torchdoctor.render import render_report
 
 if TYPE_CHECKING:
-    from torchdoctor.model import Report
     from torchdoctor.snapshot import Snapshot
 
 
@@ -165,10 +163,6 @@ def codes(values: list[str]) -> list[str]:
     if matching_none:  # as ruff does for a selector that selects nothing: a typo must not pass green
         raise UsageError(f"{', '.join(matching_none)} matches no rule (`torchdoctor rules` lists them)")
     return codes
-
-
-def render(report: Report, fmt: str, color: bool = False, verbose: bool = False) -> str:
-    return render_report(report, fmt, color=color, verbose=verbose)
 
 
 def use_color(choice: str, stream: TextIO | None = None) -> bool:

@@ -28,7 +28,7 @@ from torchdoctor.probes.code_scan import scan_device_assignments
 from torchdoctor.probes.dockerfile import read_dockerfile
 from torchdoctor.probes.documented import read_documented_syncs
 from torchdoctor.probes.index_pages import published_pythons
-from torchdoctor.probes.reading import FileProblem, position_of, read_regular_file, read_text
+from torchdoctor.probes.reading import FileProblem, position_of, read_text
 from torchdoctor.redact import clean, clean_data, redact_url
 from torchdoctor.requirements import parse_requirement
 from torchdoctor.snapshot import (

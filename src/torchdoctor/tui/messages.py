@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any
 from textual.message import Message
 
 if TYPE_CHECKING:  # annotations only: the first screen is drawn before these are imported
-    from torchdoctor.model import Diagnosis
     from torchdoctor.snapshot import Snapshot
     from torchdoctor.workflow.transaction import CommandResult, Outcome
 

@@ -8,8 +8,9 @@ from pathlib import Path
 
 from torchdoctor import workflow
 from torchdoctor.cli import ExitCode, UsageError
-from torchdoctor.cli.common import check_bench_seconds, project_directory, render, use_color, with_bench, write_atomically
+from torchdoctor.cli.common import check_bench_seconds, project_directory, use_color, with_bench, write_atomically
 from torchdoctor.model import Area
+from torchdoctor.render import render_report
 from torchdoctor.render.bench import render_bench
 
 
@@ -26,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
         write_atomically(Path(args.save_snapshot).expanduser(), snapshot.to_json() + "\n")
     report = workflow.diagnose(snapshot)
     if args.format == "json":
-        sys.stdout.write(render(report, "json"))
+        sys.stdout.write(render_report(report, "json"))
     else:
         sys.stdout.write(render_bench(report, color=use_color(args.color)))
     sys.stdout.flush()

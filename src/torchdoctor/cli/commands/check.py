@@ -10,8 +10,9 @@ from pathlib import Path
 
 from torchdoctor import workflow
 from torchdoctor.cli import ExitCode, UsageError
-from torchdoctor.cli.common import codes, load_snapshot, project_directory, render, use_color, with_bench, write_atomically
+from torchdoctor.cli.common import codes, load_snapshot, project_directory, use_color, with_bench, write_atomically
 from torchdoctor.cli.parser import build_parser
+from torchdoctor.render import render_report
 from torchdoctor.render.text import render_quiet
 
 
@@ -37,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     if args.quiet and args.format == "text":
         sys.stdout.write(render_quiet(report, color=use_color(args.color)))
     else:
-        sys.stdout.write(render(report, args.format, use_color(args.color), verbose=args.verbose))
+        sys.stdout.write(render_report(report, args.format, use_color(args.color), verbose=args.verbose))
     sys.stdout.flush()
     if any(d.code == "TD001" and "[tool.torchdoctor]" in d.message for d in report.diagnoses):
         # A setting torchdoctor cannot use (an unknown key, a selector that is no code, fail-on = "warnings"): as ruff
@@ -66,5 +67,5 @@ def run_demo(argv: list[str]) -> int:
     with tempfile.TemporaryDirectory(prefix="torchdoctor-demo-") as scratch:
         snapshot, _ = workflow.demo(Path(scratch))
         report = workflow.diagnose(snapshot)
-        sys.stdout.write(render(report, args.format, use_color(args.color), verbose=args.verbose))
+        sys.stdout.write(render_report(report, args.format, use_color(args.color), verbose=args.verbose))
     return ExitCode.FINDINGS if report.fails(workflow.fail_on(snapshot, args.fail_on)) else ExitCode.CLEAN

@@ -10,8 +10,9 @@ from pathlib import Path
 
 from torchdoctor import workflow
 from torchdoctor.cli import ExitCode, UsageError
-from torchdoctor.cli.common import project_directory, read_snapshot_file, render, use_color, write_atomically
+from torchdoctor.cli.common import project_directory, read_snapshot_file, use_color, write_atomically
 from torchdoctor.model import Area
+from torchdoctor.render import render_report
 from torchdoctor.render.fleet import render_fleet
 
 
@@ -58,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     if args.format == "text":
         sys.stdout.write(render_fleet(report, color=use_color(args.color), verbose=args.verbose))
     else:
-        sys.stdout.write(render(report, args.format))
+        sys.stdout.write(render_report(report, args.format))
     sys.stdout.flush()
     return ExitCode.FINDINGS if report.fails(workflow.fail_on(snapshot, args.fail_on)) else ExitCode.CLEAN
 
