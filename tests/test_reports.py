@@ -4,7 +4,8 @@ machine, with the finding it must give and a healthy twin (the same machine afte
 must stay silent. tests/fixtures/reports/README.md says how they were gathered.
 
 `facts` and `twin` set snapshot fields by dotted path (`system.shm`, `nvml.error_code`); the string "null" stands for
-an absent value (TOML has none); `gpus` lays out GPUs as NVML and torch see them, by name, count and capability.
+an absent value (TOML has none); `gpus` lays out GPUs as NVML and torch see them, by name, count and capability
+(and, where the thread states it, `total_gib` and `used_gib` of memory).
 """
 
 from __future__ import annotations
@@ -52,8 +53,9 @@ def _lay_out_gpus(plain: dict, gpus: list[dict]) -> None:
     for gpu in gpus:
         for _ in range(gpu["count"]):
             index = len(nvml)
+            memory = {f"memory_{k}": int(gpu[f"{k}_gib"] * (1 << 30)) for k in ("total", "used") if f"{k}_gib" in gpu}
             nvml.append({**template_nvml, "index": index, "name": gpu["name"], "compute_capability": gpu["capability"],
-                         "pci_device_id": None, "pci_bus_id": f"00000000:{index + 1:02x}:00.0"})
+                         "pci_device_id": None, "pci_bus_id": f"00000000:{index + 1:02x}:00.0", **memory})
             if template_torch is not None:
                 devices.append({**template_torch, "index": index, "name": gpu["name"], "capability": gpu["capability"]})
     plain["nvml"]["gpus"] = nvml
