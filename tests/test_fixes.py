@@ -172,6 +172,30 @@ def test_fixes_keep_line_endings_and_the_byte_order_mark(tmp_path_factory, text,
         assert fixed.count("\n") == fixed.count("\r\n")
 
 
+@settings(max_examples=examples(5))
+@given(pyprojects())
+def test_a_warmed_parse_and_remembered_edits_give_what_a_cold_parse_gives(tmp_path_factory, text):
+    """The report's proofs take the document parsed during the probe (changed in place by the first fix), a pickled
+    copy after that, and an edit already done from memory: every fix, alone and in any order, writes exactly what it
+    writes from a cold parse."""
+    from torchdoctor.fixes import transforms
+
+    folder = tmp_path_factory.mktemp("warm")
+    chosen = fixable(diagnose_text(folder, text), unsafe=True)
+
+    def cold(diagnoses: list) -> str:
+        transforms._PARSED.clear(), transforms._APPLIED.clear(), transforms._UNUSED.clear()
+        return apply_fixes(text, diagnoses)
+
+    expected = [cold([d]) for d in chosen]
+    together = cold(chosen)
+    cold([])
+    transforms.warm(text)
+    for _ in range(2):  # the second round is answered from memory
+        assert [apply_fixes(text, [d]) for d in chosen] == expected
+        assert apply_fixes(text, chosen) == together
+
+
 # Transforms and writes -------------------------------------------------------------------------
 
 def test_use_pytorch_index_replaces_an_older_index_only_when_asked(tmp_path):

@@ -112,10 +112,21 @@ def _names_pytorch(host: str, segments: list[str]) -> bool:
 
 
 def _environment() -> dict[str, str]:
-    """packaging's marker environment of this interpreter, as the plain mapping `Marker.evaluate` takes."""
+    """packaging's marker environment of this interpreter, as the plain mapping `Marker.evaluate` takes (a copy: the
+    callers set their platform's values in it)."""
+    return dict(_this_environment())
+
+
+@functools.lru_cache(maxsize=1)
+def _this_environment() -> dict[str, str]:
     return {str(key): str(value) for key, value in default_environment().items()}
 
 
+# The three questions below are pure functions of the marker's text (and the platform or the extras), asked by several
+# rules of every report and again for each text a proof reads: answered once each.
+
+
+@functools.lru_cache(maxsize=4096)
 def marker_applies(marker: str | None, platform: str) -> bool | None:
     """Whether a marker can be true on `platform` ("linux", "win32", "darwin"); None if it is invalid."""
     if not marker:
@@ -140,6 +151,7 @@ def environments_allow(environments: tuple[str, ...], platform: str) -> bool:
     return any(marker_applies(m, platform) is not False for m in environments)
 
 
+@functools.lru_cache(maxsize=4096)
 def marker_uses_extra(marker: str, extras: tuple[str, ...]) -> bool:
     """Whether a marker's value depends on `extra` (it names one of the project's extras)."""
     try:
@@ -157,6 +169,7 @@ def marker_uses_extra(marker: str, extras: tuple[str, ...]) -> bool:
     return len(results) > 1
 
 
+@functools.lru_cache(maxsize=4096)
 def extra_of_marker(marker: str, extras: tuple[str, ...]) -> str | None:
     """The extra a marker selects when the marker is nothing but `extra == '<name>'` (true on every platform
     with that extra, false without it); None otherwise."""

@@ -832,8 +832,9 @@ _CACHE: dict[tuple[int, bool], tuple[Snapshot, ProjectModel]] = {}
 
 
 def project_model(snapshot: Snapshot, from_lock: bool = True) -> ProjectModel:
-    """The model for `snapshot`, built once per snapshot: every rule asks, the walk runs once."""
-    key = (id(snapshot), from_lock)
+    """The model for `snapshot`, built once per snapshot: every rule asks, the walk runs once. Without a lock the
+    model predicted from pyproject.toml is the only one, whichever a rule asks for (the proofs' projects have none)."""
+    key = (id(snapshot), from_lock or snapshot.project.lock is None)
     with _CACHE_LOCK:
         hit = _CACHE.get(key)
         if hit is not None and hit[0] is snapshot:

@@ -48,10 +48,35 @@ def apply_transform(text: str, edit: Edit) -> str:
 
     The file's own conventions are kept: a byte-order mark stays at the front, and a file written with CRLF
     line ends gets them on every line, the inserted ones too (tomlkit writes what it adds with LF)."""
+    key = (text, edit)
+    with _PARSED_LOCK:
+        done = _APPLIED.get(key)
+    if isinstance(done, FixError):
+        raise done
+    if done is not None:
+        return done
     bom = "\ufeff" if text.startswith("\ufeff") else ""
     crlf = text.count("\r\n") > text.count("\n") - text.count("\r\n")
-    new = _apply(text[len(bom):].replace("\r\n", "\n") if crlf else text[len(bom):], edit)
-    return bom + (new.replace("\n", "\r\n") if crlf else new)
+    try:
+        new = _apply(text[len(bom):].replace("\r\n", "\n") if crlf else text[len(bom):], edit)
+    except FixError as error:
+        _remember(key, error)
+        raise
+    result = bom + (new.replace("\n", "\r\n") if crlf else new)
+    _remember(key, result)
+    return result
+
+
+_APPLIED: dict[tuple[str, Edit], str | FixError] = {}
+"""Edits done, by text and edit (edits are frozen values): the findings of one report often offer the same edit (one
+per package it names), and `fix` proves again what the report proved. A transform is a function of the two."""
+
+
+def _remember(key: tuple[str, Edit], outcome: str | FixError) -> None:
+    with _PARSED_LOCK:
+        if len(_APPLIED) >= 64:
+            _APPLIED.clear()
+        _APPLIED[key] = outcome
 
 
 _PARSED: dict[str, bytes] = {}
@@ -66,7 +91,7 @@ def warm(text: str) -> None:
     body = text.removeprefix("\ufeff")
     crlf = body.count("\r\n") > body.count("\n") - body.count("\r\n")
     try:
-        _parse(body.replace("\r\n", "\n") if crlf else body)  # the text apply_transform parses
+        _parse(body.replace("\r\n", "\n") if crlf else body, keep=True)  # the text apply_transform parses
     except FixError:
         pass
 
@@ -75,9 +100,13 @@ _PARSED_LOCK = threading.Lock()
 """_PARSED is filled by the warm-up thread (workflow/probing.py) and read by the proofs."""
 
 
-def _parse(text: str) -> TOMLDocument:
+def _parse(text: str, keep: bool = False) -> TOMLDocument:
+    """A document of `text` the caller may change. With `keep`, the parse is kept unchanged for the next caller."""
     with _PARSED_LOCK:
+        spare = None if keep else _UNUSED.pop(text, None)
         pickled = _PARSED.get(text)
+    if spare is not None:
+        return spare
     if pickled is not None:
         return pickle.loads(pickled)  # noqa: S301 - our own pickle, of a document parsed just before
     try:
@@ -88,8 +117,15 @@ def _parse(text: str) -> TOMLDocument:
     with _PARSED_LOCK:
         if len(_PARSED) >= 16:
             _PARSED.clear()
+            _UNUSED.clear()
         _PARSED[text] = pickled
+        if keep:
+            _UNUSED[text] = document
     return document
+
+
+_UNUSED: dict[str, TOMLDocument] = {}
+"""Documents parsed by `warm` and not changed yet: the first fix of the report takes one as it is, without a copy."""
 
 
 def _apply(text: str, edit: Edit) -> str:

@@ -98,9 +98,17 @@ def take_snapshot(
         pool.shutdown(wait=False, cancel_futures=True)
 
 
-def with_project(snapshot: Snapshot, directory: Path) -> Snapshot:
-    """A recorded machine with the project files read anew from `directory`."""
-    return replace(snapshot, project=with_lock_freshness(read_project(directory)))
+def with_project(snapshot: Snapshot, directory: Path, on_read: Callable[[ProjectInfo], None] | None = None) -> Snapshot:
+    """A recorded machine with the project files read anew from `directory`. `on_read` hears the project as soon as
+    its files are read, before uv's verdict on the lock (a subprocess) is waited for."""
+    return replace(snapshot, project=_read_then_freshness(directory, on_read))
+
+
+def _read_then_freshness(directory: Path, on_read: Callable[[ProjectInfo], None] | None) -> ProjectInfo:
+    project = read_project(directory)
+    if on_read is not None:
+        on_read(project)
+    return with_lock_freshness(project)
 
 
 def with_lock_freshness(project: ProjectInfo, python: str | None = None) -> ProjectInfo:
@@ -112,9 +120,10 @@ def with_lock_freshness(project: ProjectInfo, python: str | None = None) -> Proj
     return replace(project, lock=replace(project.lock, freshness=freshness)) if freshness else project
 
 
-def project_only_snapshot(directory: Path) -> Snapshot:
+def project_only_snapshot(directory: Path, on_read: Callable[[ProjectInfo], None] | None = None) -> Snapshot:
     """`check --no-machine`: the project files read, nothing of the machine probed (no interpreter run, no NVML,
-    no system files); the machine's parts say "not probed" and only the project rules are reported."""
+    no system files); the machine's parts say "not probed" and only the project rules are reported. `on_read`: as
+    for `with_project`."""
     import platform
 
     from torchdoctor.snapshot import InterpreterInfo, NvmlInfo, SystemInfo, TorchInfo
@@ -128,7 +137,7 @@ def project_only_snapshot(directory: Path) -> Snapshot:
         torch=TorchInfo(status="not-probed", error=reason),
         nvml=NvmlInfo(status="not-probed", error=reason),
         system=SystemInfo(os_name=platform.system()),
-        project=with_lock_freshness(read_project(directory)),
+        project=_read_then_freshness(directory, on_read),
     )
 
 

@@ -227,15 +227,16 @@ def locate(text: str, needle: str) -> tuple[int | None, int | None]:
 # pyproject.toml
 
 
-def project_of_text(text: str, path: Path) -> ProjectInfo:
+def project_of_text(text: str, path: Path, parsed: dict[str, Any] | None = None) -> ProjectInfo:
     """pyproject.toml's text alone read as a project, in memory: how the proof reads a fixed text (no lock, which
-    `uv lock` rewrites after a fix, and no other file). `path` is the file the text is for, named in what is said."""
+    `uv lock` rewrites after a fix, and no other file). `path` is the file the text is for, named in what is said;
+    `parsed`, the text's TOML when the caller has parsed it already."""
     errors: list[ProjectFileError] = []
     pyproject = None
     try:
         if "\x00" in text:
             raise FileProblem(ProjectFileError(str(path), "binary", "it contains a NUL byte: this is binary, not TOML text"))
-        pyproject = pyproject_from_text(text.removeprefix("\ufeff"), path, errors)
+        pyproject = pyproject_from_text(text.removeprefix("\ufeff"), path, errors, parsed)
     except FileProblem as problem:
         errors.append(problem.error)
     return ProjectInfo(root=str(path.parent), pyproject=pyproject, errors=tuple(errors),
@@ -255,8 +256,9 @@ def read_pyproject(path: Path, errors: list[ProjectFileError]) -> PyprojectInfo:
     return pyproject_from_text(read_text(path, MAX_PYPROJECT_BYTES), path, errors)
 
 
-def pyproject_from_text(text: str, path: Path, errors: list[ProjectFileError]) -> PyprojectInfo:
-    data = clean_data(parse_toml(text, path))
+def pyproject_from_text(text: str, path: Path, errors: list[ProjectFileError],
+                        parsed: dict[str, Any] | None = None) -> PyprojectInfo:
+    data = clean_data(parse_toml(text, path) if parsed is None else parsed)
 
     def invalid(message: str, needle: str | None = None) -> None:
         line, column = locate(text, needle) if needle else (None, None)

@@ -42,18 +42,19 @@ def probe(project_dir: Path, python: str | None, *, timeout_s: float, fresh: boo
 def _warm_fix_parse(project: Any) -> None:
     """The report proves every fix it offers (workflow/proof.py), which needs pyproject.toml parsed by tomlkit: tens of
     milliseconds for a large file. Begun here, in its own thread, as soon as the project is read, it overlaps the torch
-    probe's subprocess (a second or more) instead of adding to the report's time."""
+    probe's subprocess (a second or more), or uv's check of the lock where the machine is not probed, instead of adding
+    to the report's time."""
     pyproject = getattr(project, "pyproject", None)
     if pyproject is None:
         return
 
     def parse() -> None:
-        from torchdoctor.fixes.transforms import warm
-        from torchdoctor.probes.reading import read_regular_file
+        try:  # a warm-up only: the proof parses the file itself if this did not (tomlkit missing included)
+            from torchdoctor.fixes.transforms import warm
+            from torchdoctor.probes.reading import read_regular_file
 
-        try:
             warm(read_regular_file(Path(pyproject.path), 16 << 20).decode("utf-8"))
-        except Exception:  # a warm-up only: the proof parses the file itself if this did not
+        except Exception:
             pass
 
     threading.Thread(target=parse, name="torchdoctor-warm-fixes", daemon=True).start()
@@ -91,14 +92,14 @@ def with_project(snapshot: Snapshot, project_dir: Path) -> Snapshot:
     """A recorded machine with the project's files read anew from `project_dir` (never a path the recording names)."""
     from torchdoctor.probes.collect import with_project as read_with
 
-    return read_with(snapshot, project_dir)
+    return read_with(snapshot, project_dir, on_read=_warm_fix_parse)
 
 
 def project_only(project_dir: Path) -> Snapshot:
     """`check --no-machine`: the project's files, nothing of the machine probed."""
     from torchdoctor.probes.collect import project_only_snapshot
 
-    return project_only_snapshot(project_dir)
+    return project_only_snapshot(project_dir, on_read=_warm_fix_parse)
 
 
 def demo(scratch: Path) -> tuple[Snapshot, Path]:

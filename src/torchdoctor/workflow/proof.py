@@ -53,6 +53,8 @@ class _Side:
     snapshot: Snapshot
     model: ProjectModel
     findings: tuple[Diagnosis, ...]
+    invalid: str | None = None
+    """Why the text is not valid TOML; None when it is."""
 
 
 Sides = dict[str, _Side]
@@ -66,12 +68,13 @@ def _side(snapshot: Snapshot, text: str, sides: Sides) -> _Side:
     if text not in sides:
         path = Path(snapshot.project.pyproject.path if snapshot.project.pyproject else
                     Path(snapshot.project.root) / "pyproject.toml")
+        invalid = None
         try:
             data = parse_toml(text.removeprefix("\ufeff"), path)
-        except FileProblem:
-            data = {}
-        side_snapshot = _as_project(snapshot, path, text)
-        sides[text] = _Side(data, side_snapshot, project_model(side_snapshot), run_checks(side_snapshot))
+        except FileProblem as problem:
+            data, invalid = {}, problem.error.message
+        side_snapshot = _as_project(snapshot, path, text, None if invalid else data)
+        sides[text] = _Side(data, side_snapshot, project_model(side_snapshot), run_checks(side_snapshot), invalid)
     return sides[text]
 
 
@@ -81,11 +84,10 @@ def prove(snapshot: Snapshot, before: str, after: str, chosen: Iterable[Diagnosi
     the project's uv.lock, which alone knows the companions installed through other packages."""
     chosen = list(chosen)
     sides = {} if sides is None else sides
-    try:
-        parse_toml(after.removeprefix("\ufeff"), Path("pyproject.toml"))
-    except FileProblem as problem:
-        return Proof((f"the fixed pyproject.toml would not be valid TOML: {problem.error.message}",))
-    was, now = _side(snapshot, before, sides), _side(snapshot, after, sides)
+    now = _side(snapshot, after, sides)
+    if now.invalid is not None:
+        return Proof((f"the fixed pyproject.toml would not be valid TOML: {now.invalid}",))
+    was = _side(snapshot, before, sides)
     problems = list(_dynamic_keys_written(was.data, now.data))
     problems += _builds_changed(was.model, now.model,
                                 [d.fix.edit for d in chosen if d.fix is not None and d.fix.edit is not None])
@@ -159,10 +161,10 @@ def project_environment(snapshot: Snapshot) -> Path | None:
     return environment
 
 
-def _as_project(snapshot: Snapshot, path: Path, text: str) -> Snapshot:
+def _as_project(snapshot: Snapshot, path: Path, text: str, parsed: dict[str, Any] | None = None) -> Snapshot:
     """The snapshot with its project replaced by `text` alone, read in memory: no lock (uv lock redoes it after a
     fix), nothing written anywhere (an interrupted proof leaves nothing behind)."""
-    return replace(snapshot, project=replace(project_of_text(text, path), root=snapshot.project.root))
+    return replace(snapshot, project=replace(project_of_text(text, path, parsed), root=snapshot.project.root))
 
 
 def _dynamic_keys_written(before: dict[str, Any], after: dict[str, Any]) -> Iterable[str]:
