@@ -353,6 +353,79 @@ def test_a_companion_installed_only_through_another_package_follows_torch_with_u
         served.close()
 
 
+def test_a_lock_that_pairs_torch_with_another_build_of_a_companion_is_cured_with_uv(tmp_path, monkeypatch):
+    """TD403 on a real lock: torch is mapped to the CPU index on Linux, torchvision comes only through `dep`, so its
+    source is ignored and uv.lock pairs torch +cpu with PyPI's torchvision (on Linux the cu128 build). The finding
+    offers the cure (unsafe: it makes torchvision the project's requirement, where the source applies), and the real uv
+    then locks torchvision's CPU build; the finding is gone from the new lock."""
+    from dataclasses import replace
+
+    from torchdoctor.probes.project import read_lock
+
+    uv = find_uv()
+    if uv is None:
+        pytest.skip("uv is not installed")
+    served = LocalIndex(tmp_path / "index")
+    try:
+        folder = write_project(tmp_path / "p", f"""
+            [project]
+            name = "p"
+            version = "0.1.0"
+            requires-python = ">=3.12"
+            dependencies = ["torch==2.8.0", "dep"]
+
+            [tool.uv.sources]
+            dep = {{ path = "dep" }}
+            torch = {{ index = "pytorch-cpu", marker = "sys_platform == 'linux'" }}
+            torchvision = {{ index = "pytorch-cpu", marker = "sys_platform == 'linux'" }}
+
+            [[tool.uv.index]]
+            name = "pytorch-cpu"
+            url = "{served.whl}/cpu"
+            explicit = true
+
+            [[tool.uv.index]]  # the local PyPI, declared as the project's default: a mirror of PyPI to the model
+            name = "pypi-mirror"
+            url = "{served.pypi}"
+            default = true
+            """)
+        write_project(folder / "dep", """
+            [project]
+            name = "dep"
+            version = "0.1.0"
+            dependencies = ["torchvision"]
+
+            [build-system]
+            requires = ["setuptools"]
+            build-backend = "setuptools.build_meta"
+            """)
+        environment = {"UV_DEFAULT_INDEX": served.pypi, "UV_CACHE_DIR": str(tmp_path / "cache"), "PATH": "/usr/bin:/bin",
+                       "UV_PYTHON_DOWNLOADS": "never", "XDG_CONFIG_HOME": str(tmp_path / "config")}
+
+        def lock() -> dict[str, set[str]]:
+            done = subprocess.run([uv, "lock", "--python", python_for(">=3.12")], cwd=folder, capture_output=True,
+                                  text=True, timeout=120, env=environment)
+            assert done.returncode == 0, done.stderr
+            found: dict[str, set[str]] = {}
+            for package in read_lock(folder / "uv.lock").packages:
+                found.setdefault(package.name, set()).add(package.version)
+            return {name: found.get(name, set()) for name in ("torch", "torchvision")}
+
+        assert lock() == {"torch": {"2.8.0", "2.8.0+cpu"}, "torchvision": {"0.23.0"}}  # its source is ignored
+        snapshot = with_project(H100, folder)
+        td403 = next(d for d in diagnose(snapshot).diagnoses if d.code == "TD403")
+        assert td403.severity.value == "error" and "with torchvision 0.23.0 (cu128) for this machine" in td403.message
+        assert td403.fix is not None and td403.fix.applicability is Applicability.UNSAFE
+        assert "Make torchvision a requirement of the project (dependencies)" in td403.fix.title, td403.fix.title
+        preview = preview_fixes(snapshot, [replace(td403, fix=td403.fix)], unsafe=True)
+        assert preview.applied and not preview.refused, preview.refusal
+        (folder / "pyproject.toml").write_text(preview.after, encoding="utf-8")
+        assert lock() == {"torch": {"2.8.0", "2.8.0+cpu"}, "torchvision": {"0.23.0", "0.23.0+cpu"}}
+        assert not [d for d in diagnose(with_project(H100, folder)).diagnoses if d.code in ("TD403", "TD309")]
+    finally:
+        served.close()
+
+
 def test_the_proof_refuses_a_move_that_leaves_a_companion_behind(tmp_path, monkeypatch):
     """The same project, with the fix's requirement taken out: the proof sees, from the lock, that torchvision would stay
     on PyPI's build beside torch's cu128 and refuses the fix."""

@@ -156,6 +156,8 @@ class MapCompanions(Edit):
     action: ClassVar[str] = "map-companions"
     package: str = ""
     targets: tuple[tuple[str, str | None], ...] = ()
+    require: tuple[tuple[str, str, str], ...] = ()
+    """As UsePytorchIndex.require: where the project installs the companion only through another package."""
 
 
 @dataclass(frozen=True)

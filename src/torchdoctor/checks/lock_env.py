@@ -9,10 +9,11 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
-from torchdoctor.checks.builds import is_cuda_build, use_build_fix
+from torchdoctor.checks.builds import companions_through_others, is_cuda_build, publishes, use_build_fix
 from torchdoctor.checks.common import COMPANION_FAILURE, interpreter_evidence, nvidia_gpu_evidence, places_text, torch_source
 from torchdoctor.checks.registry import DISPLAY_ONLY, SAFE, UNSAFE, Finding, rule
 from torchdoctor.indexes import environments_allow, marker_applies, parse_index_url
+from torchdoctor.edits import MapCompanions
 from torchdoctor.model import Applicability, Evidence, Fix, Severity
 from torchdoctor.requirements import parse_requirement
 from torchdoctor.resolution import BUILD_CHECKED, Planned, Resolution, build_conflict, project_model
@@ -278,7 +279,7 @@ def _cpu_on_purpose(snapshot: Snapshot, model) -> bool:
     return not any(r.torch is not None and r.torch.accelerated for r in model.resolutions)
 
 
-@rule("TD403", "lock-mixes-variants", reads="project")
+@rule("TD403", "lock-mixes-variants", fix=(SAFE, UNSAFE, DISPLAY_ONLY), reads="project")
 def lock_mixes_variants(snapshot: Snapshot) -> Iterator[Finding]:
     """uv.lock pairs torch with a torchvision/torchaudio/torchcodec of another build.
 
@@ -292,8 +293,13 @@ def lock_mixes_variants(snapshot: Snapshot) -> Iterator[Finding]:
         The pair fails at import or first use ("operator torchvision::nms does not exist"). An error for a plain
         `uv sync` on this machine; a warning for another platform or an opt-in extra.
     Fix safety:
-        The cure is in pyproject.toml, mapping the companions to torch's index, then `uv lock`: TD309 offers that
-        edit when the project's files show the gap.
+        The companion gets torch's source entries for the selections named (the index uv.lock took torch from, with
+        the entry's extra and marker), then `uv lock`. Safe where the project requires the companion itself. Where
+        uv.lock installs it only through another package, uv applies no source to it (uv applies sources to the
+        project's own requirements), so the fix also makes it a requirement where that selection asks for it:
+        unsafe, since it changes what the project promises; a project that publishes gets it in its `dev` group,
+        never in its base dependencies; where `dynamic` lists the dependencies the steps are said, not written. No
+        fix where torch itself comes from no source of the project for one of those selections.
     """
     model = project_model(snapshot)
     if model.basis != "uv.lock":
@@ -319,7 +325,64 @@ def lock_mixes_variants(snapshot: Snapshot) -> Iterator[Finding]:
             f"{name}'s compiled operators must match torch's build ({build_conflict(torch.build, companion.build)} here): "
             f"{COMPANION_FAILURE}.",
             (_planned_evidence(snapshot, resolution, torch), _planned_evidence(snapshot, resolution, companion)),
+            _follow_torch_fix(snapshot, model, name, [r for r, _, _ in places]),
         )
+
+
+def _follow_torch_fix(snapshot: Snapshot, model, package: str, places: list[Resolution]) -> Fix | None:
+    """The companion mapped like torch where uv.lock took torch from one of the project's index sources, and required
+    by the project where uv.lock installs it only through another package (see the rule's Fix safety)."""
+    pyproject = snapshot.project.pyproject
+    if pyproject is None or not pyproject.has_project_table:
+        return None
+    urls = {i.name: i.url for i in pyproject.indexes if i.name and i.url}
+    selections = {s.label: s for s in model.selections}
+    torch_entries = [s for s in pyproject.sources if s.package == "torch" and s.kind == "index" and s.target in urls]
+    targets: set[tuple[str, str | None]] = set()
+    for place in places:
+        selection = selections.get(place.selection)
+        torch = place.torch
+        if selection is None or torch is None or torch.index is None:
+            return None
+        chosen = [s for s in torch_entries if urls[s.target or ""].rstrip("/") == torch.index.rstrip("/")
+                  and (s.extra is None or s.extra in selection.extras) and (s.group is None or s.group in selection.groups)]
+        if not chosen:
+            return None  # torch there comes from no source of the project: nothing to copy
+        targets.update((s.target or "", s.extra) for s in chosen)
+    have = {(s.target, s.extra) for s in pyproject.sources if s.package == package and s.kind == "index"}
+    missing = tuple(sorted(targets - have, key=str))
+    wheres = {_requirement_place(selections.get(p.selection), pyproject) for p in places}
+    required = tuple(r for r in companions_through_others(snapshot) if r[0] == package and r[1] in wheres)
+    if not missing and not required:
+        return None
+    if required and ("dependencies" in pyproject.dynamic or "optional-dependencies" in pyproject.dynamic):
+        return Fix(f"Map {package} like torch and require it where it is installed (the build backend owns the "
+                   "requirements here)", Applicability.DISPLAY_ONLY,
+                   commands=(f"# [tool.uv.sources] {package}: the entries torch has for "
+                             + ", ".join(f"index {t}" + (f" (extra {e})" if e else "") for t, e in sorted(targets, key=str)),
+                             *(f"# and in the requirements your build backend reads ({w}): {package}" + (f" ; {m}" if m else "")
+                               for _, w, m in required),
+                             "uv lock"))
+    places_named = ", ".join(sorted({w.replace("optional:", "extra ").replace("group:", "group ") for _, w, _ in required}))
+    if not required:
+        title = f"Map {package} like torch (to the index uv.lock takes torch from)"
+    elif not missing:
+        title = (f"Make {package} a requirement of the project ({places_named}): uv.lock installs it only through "
+                 "other packages, and uv applies its source only to the project's own requirements")
+    else:
+        title = (f"Map {package} like torch and make it a requirement of the project ({places_named}), so that the "
+                 "source applies: uv.lock installs it only through other packages")
+    return Fix(title, Applicability.UNSAFE if required else Applicability.SAFE,
+               MapCompanions(package=package, targets=missing, require=required))
+
+
+def _requirement_place(selection, pyproject) -> str:
+    """Where a requirement for `selection` goes, as companions_through_others names it."""
+    if selection is None or selection.option is None or not (selection.extras or selection.groups):
+        return "group:dev" if publishes(pyproject) else "dependencies"
+    if selection.option.startswith("--extra") and selection.extras:
+        return f"optional:{selection.extras[-1]}"
+    return f"group:{selection.groups[-1]}" if selection.groups else "dependencies"
 
 
 @rule("TD404", "installed-differs-from-lock", fix=DISPLAY_ONLY)

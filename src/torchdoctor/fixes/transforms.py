@@ -428,6 +428,7 @@ def map_companions(document: TOMLDocument, edit: edits.MapCompanions) -> None:
 
     torch's entries are read when the fix runs, so a marker another fix added to them is copied too.
     """
+    _require(document, edit.require)
     sources = _sources(document)
     package = edit.package
     targets = {(index, extra) for index, extra in edit.targets}
