@@ -33,6 +33,8 @@ def strategy_for(tp: Any) -> st.SearchStrategy:
     if tp is Any:
         return JSON_VALUES
     origin = typing.get_origin(tp)
+    if origin is typing.Literal:  # a closed set of statuses
+        return st.sampled_from(typing.get_args(tp))
     if origin in (typing.Union, types.UnionType):
         return st.one_of(*(strategy_for(option) for option in typing.get_args(tp)))
     if origin is tuple:
@@ -83,6 +85,15 @@ def test_recorded_snapshot_round_trips_without_loss(name):
     written = snapshot.to_json()
     assert Snapshot.from_json(written) == snapshot
     assert contains(json.loads(written), json.loads(text))  # every recorded fact survives, byte for byte
+
+
+def test_a_status_outside_its_closed_set_is_refused_with_its_place():
+    """Statuses are Literals: a recording that says another (a misspelling, a newer torchdoctor's) is refused by name,
+    never read as a status no rule knows."""
+    data = json.loads((SNAPSHOTS / "h100-pypi.json").read_text(encoding="utf-8"))
+    data["nvml"]["status"] = "failed"
+    with pytest.raises(SnapshotError, match=r"Snapshot\.nvml\.status: 'failed' is not one of 'ok'"):
+        Snapshot.from_json(json.dumps(data))
 
 
 def test_report_json_is_accepted_as_a_snapshot():

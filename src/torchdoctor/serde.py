@@ -1,7 +1,7 @@
 """Lossless conversion between frozen dataclass trees and plain JSON values.
 
 The Snapshot and the Report are trees of frozen dataclasses whose fields are annotated with a small
-set of types: str, int, float, bool, None, enums, ``X | None``, ``tuple[X, ...]``, ``tuple[X, Y]``,
+set of types: str, int, float, bool, None, enums, ``Literal[...]`` (a closed set of strings), ``X | None``, ``tuple[X, ...]``, ``tuple[X, Y]``,
 ``dict[str, X]``, nested dataclasses and ``Any`` (a value that is already plain JSON). Converting by
 the annotations, rather than with hand-written ``to_dict`` methods, keeps the JSON form and the Python
 form from drifting apart: a field added to a dataclass is serialised and read back without more code.
@@ -63,6 +63,11 @@ def _convert(tp: Any, data: Any, where: str) -> Any:
             except SerdeError as error:
                 errors.append(str(error))
         raise SerdeError("; ".join(errors) or f"{where}: unexpected null")
+    if origin is typing.Literal:
+        allowed = typing.get_args(tp)
+        if data not in allowed or type(data) is not type(allowed[0]):
+            raise SerdeError(f"{where}: {data!r} is not one of {', '.join(map(repr, allowed))}")
+        return data
     if origin is tuple:
         args = typing.get_args(tp)
         if not isinstance(data, list):

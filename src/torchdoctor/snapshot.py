@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, get_args
 
 from torchdoctor import serde
 from torchdoctor.redact import clean, clean_data, redact_variable
@@ -70,11 +70,25 @@ class CudaDriverInfo:
     """cuDriverGetVersion: the newest CUDA this driver supports, 13000 for 13.0."""
 
 
+TorchStatus = Literal["ok", "not-installed", "import-failed", "crashed", "timed-out", "interpreter-failed", "not-probed"]
+"""How the torch probe ended. Statuses are closed sets: serde refuses a recording with another, and a probe's child
+that says another is read as a failure (`status_in`), so a comparison with a misspelt status is a type error."""
+NvmlStatus = Literal["ok", "module-missing", "library-not-found", "driver-not-loaded", "rm-version-mismatch",
+                     "no-permission", "gpu-lost", "timed-out", "error", "not-probed"]
+BenchStatus = Literal["ok", "failed", "crashed", "timed-out", "cancelled", "interpreter-failed", "incomplete"]
+
+
+def status_in(kind: Any, said: object, otherwise: str) -> Any:
+    """`said` when it is one of the statuses of `kind` (a Literal), else `otherwise`: what a child process reports is
+    read at this edge, never trusted to be one of ours."""
+    return said if isinstance(said, str) and said in get_args(kind) else otherwise
+
+
 @dataclass(frozen=True)
 class TorchInfo:
     """What the project's interpreter says about its torch, read in a subprocess."""
 
-    status: str
+    status: TorchStatus
     """"ok", "not-installed", "import-failed", "crashed", "timed-out" or "interpreter-failed"."""
     error: str | None = None
     """For anything but "ok": the failure in one line (exception, signal or timeout)."""
@@ -164,9 +178,9 @@ class NvmlGpu:
 class NvmlInfo:
     """The NVIDIA driver as NVML sees it: the ground truth about GPUs, independent of torch."""
 
-    status: str
+    status: NvmlStatus
     """"ok", "module-missing", "library-not-found", "driver-not-loaded", "rm-version-mismatch",
-    "no-permission", "gpu-lost", "timed-out" or "error"."""
+    "no-permission", "gpu-lost", "timed-out" or "error"; "not-probed" where it was not asked."""
     error: str | None = None
     error_code: int | None = None
     driver_version: str | None = None
@@ -719,9 +733,9 @@ class CopyResult:
 class BenchInfo:
     """The GEMM throughput test, run in the project's interpreter (`torchdoctor bench`, `check --bench`)."""
 
-    status: str
+    status: BenchStatus
     """"ok", "failed" (an exception, e.g. out of memory), "crashed", "timed-out", "cancelled" or
-    "interpreter-failed"."""
+    "interpreter-failed"; "incomplete" only while the records are read, before the process's end is known."""
     error: str | None = None
     device_type: str | None = None
     """"cuda", or "cpu" when torch has no usable CUDA (the numbers are then the CPU's)."""

@@ -23,7 +23,7 @@ from importlib import resources
 from typing import Any
 
 from torchdoctor.probes.runner import StreamingCommand, marked_records, python_argv, tail
-from torchdoctor.snapshot import BenchInfo, CopyResult, GemmResult, GpuActivity, GpuBaseline, GpuProcess
+from torchdoctor.snapshot import BenchInfo, BenchStatus, CopyResult, GemmResult, GpuActivity, GpuBaseline, GpuProcess
 
 DEFAULT_SECONDS = 1.5
 SAMPLE_INTERVAL_S = 0.02
@@ -198,6 +198,7 @@ def assemble(
         )
         for r in by_event.get("copy", [])
     )
+    status: BenchStatus
     if failed is not None:
         status, error = "failed", f"{failed.get('error')} (while {failed.get('stage')})"
     elif done is not None:

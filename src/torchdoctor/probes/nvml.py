@@ -12,7 +12,7 @@ import sys
 from importlib import resources
 
 from torchdoctor.probes.runner import marked_records, python_argv, run_command, tail
-from torchdoctor.snapshot import NvmlGpu, NvmlInfo
+from torchdoctor.snapshot import NvmlGpu, NvmlInfo, NvmlStatus, status_in
 
 DEFAULT_TIMEOUT_S = 10.0
 
@@ -52,7 +52,7 @@ def probe_nvml(*, timeout_s: float = DEFAULT_TIMEOUT_S, python: str = sys.execut
         for g in record.get("gpus", ())
     )
     return NvmlInfo(
-        status=record.get("status", "error"),
+        status=status_in(NvmlStatus, record.get("status"), "error"),
         error=record.get("error"),
         error_code=record.get("error_code"),
         driver_version=record.get("driver_version"),

@@ -13,7 +13,7 @@ from importlib import resources
 from typing import Any
 
 from torchdoctor.probes.runner import marked_records, python_argv, run_command, tail
-from torchdoctor.snapshot import CudaDriverInfo, TorchDevice, TorchInfo
+from torchdoctor.snapshot import CudaDriverInfo, TorchDevice, TorchInfo, TorchStatus
 
 DEFAULT_TIMEOUT_S = 60.0
 # Seconds spent in each stage inside the probe: reading metadata, `import torch`, is_available(), all CUDA queries.
@@ -69,6 +69,7 @@ def probe_torch(python: str, *, cwd: str | None = None, timeout_s: float = DEFAU
     known = set(TorchInfo.__dataclass_fields__)
     values = {k: v for k, v in values.items() if k in known}
 
+    status: TorchStatus
     if "done" in stages and stages["done"].get("not_installed"):
         status, error = "not-installed", "torch is not installed in this interpreter"
     elif "done" in stages and stages["done"].get("files_only"):

@@ -171,7 +171,7 @@ def pasted_snapshot(facts: PastedFacts) -> Snapshot:
                      gpus=gpus) if gpus or facts.driver_version or driver_cuda else NvmlInfo(status="not-probed", error=reason))
     if facts.nvml_error is not None:  # nvidia-smi's own words: NVML could not start
         said = facts.nvml_error.value
-        nvml = NvmlInfo(status="failed", error=said, error_code=18 if "version mismatch" in said.lower() else None,
+        nvml = NvmlInfo(status="error", error=said, error_code=18 if "version mismatch" in said.lower() else None,
                         driver_version=None, gpus=())
     packages = {name: f.value for name, f in facts.packages.items() if name != "torch"}
     imported, listed = facts.torch_version, facts.packages.get("torch")
