@@ -33,7 +33,7 @@ def test_the_app_draws_its_first_screen_before_importing_the_core():
             "print(sorted(m for m in sys.modules if m.startswith('torchdoctor')))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert ast.literal_eval(result.stdout.strip()) == [
-        "torchdoctor", "torchdoctor.cli", "torchdoctor.cli.parser", "torchdoctor.files", "torchdoctor.paths",
+        "torchdoctor", "torchdoctor.cli", "torchdoctor.cli.parser", "torchdoctor.paths",
         "torchdoctor.render", "torchdoctor.tui", "torchdoctor.tui.app", "torchdoctor.tui.keys",
         "torchdoctor.tui.main_screen", "torchdoctor.tui.messages", "torchdoctor.tui.screens", "torchdoctor.tui.texts",
         "torchdoctor.tui.widgets", "torchdoctor.tui.widgets.facts", "torchdoctor.tui.widgets.findings",

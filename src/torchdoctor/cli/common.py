@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, TextIO
 
 from torchdoctor import workflow
 from torchdoctor.cli import UsageError
-from torchdoctor.files import atomic_write
 
 if TYPE_CHECKING:
     from torchdoctor.snapshot import Snapshot
@@ -179,12 +178,9 @@ def use_color(choice: str, stream: TextIO | None = None) -> bool:
 
 def write_atomically(path: Path, text: str) -> None:
     """Save a file the user asked for (a snapshot) safely; failures become one-line usage errors."""
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise UsageError(f"cannot write {path}: the folder {folder} does not exist")
     try:
-        atomic_write(path, text.encode("utf-8"))
-    except OSError as error:
-        raise UsageError(f"cannot write {path}: {error.strerror or error}") from None
+        workflow.save_text(path, text)
+    except workflow.CannotSave as error:
+        raise UsageError(str(error)) from None
 
 

@@ -23,7 +23,6 @@ from textual.app import App, SystemCommand
 from textual.worker import Worker, WorkerState
 
 from torchdoctor import __version__, workflow
-from torchdoctor.files import atomic_write
 from torchdoctor.paths import shown
 from torchdoctor.render import render_report
 from torchdoctor.tui.main_screen import MainScreen
@@ -336,9 +335,9 @@ class TorchDoctorApp(App[int]):
         """Write `text` to `name` in the output folder, and say so (`said` follows "Wrote PATH")."""
         path = self.output_dir / name
         try:
-            atomic_write(path, text.encode("utf-8"))
-        except OSError as error:
-            self.notify(f"cannot write {path}: {error.strerror or error}", severity="error", markup=False)
+            workflow.save_text(path, text)
+        except workflow.CannotSave as error:
+            self.notify(str(error), severity="error", markup=False)
             return
         self.notify(f"Wrote {path}{said.format(name=path.name)}", title="Saved", markup=False)
 

@@ -1,6 +1,7 @@
 """The one flow under both faces, one module per use case: diagnosing (the Report a selection keeps), fixing
 (choose, prove, write, re-check, undo) with its proof, the fix transaction (write, lock, sync, verify, or put
-everything back), probing (the snapshot a command works on, and the GEMM test), fleet, archs and triage.
+everything back), probing (the snapshot a command works on, and the GEMM test), fleet, archs, triage, and saving
+what the user asked to keep.
 
 The CLI and the TUI call these and only show what they return, so `[tool.torchdoctor]`, --select / --ignore, which
 fixes a request picks, the proof a fix must pass and what the re-check says are decided once, here. The steps are
@@ -29,6 +30,7 @@ _HOMES = {
     "transaction": ("Outcome", "Steps", "carry_out", "lock", "verify_in_scratch"),
     "children": ("stop_all_children",),
     "archs": ("gpu_code",),
+    "saving": ("CannotSave", "save_text"),
     "triage": ("with_symptom",),
 }
 _MODULES = ("fleet", "triage")
@@ -70,6 +72,7 @@ if TYPE_CHECKING:
         with_bench,
         with_project,
     )
+    from torchdoctor.workflow.saving import CannotSave, save_text
     from torchdoctor.workflow.transaction import Outcome, Steps, carry_out, lock, verify_in_scratch
     from torchdoctor.workflow.triage import with_symptom
 
@@ -86,9 +89,9 @@ def __getattr__(name: str) -> Any:
     return value
 
 
-__all__ = ["BENCH_SECONDS", "BenchStep", "CannotFix", "CannotProbe", "FixChoice", "FixPreview", "Outcome",
+__all__ = ["BENCH_SECONDS", "BenchStep", "CannotFix", "CannotProbe", "CannotSave", "FixChoice", "FixPreview", "Outcome",
            "PreviewCache", "Recheck", "Selection", "Steps", "bench", "carry_out", "choose_fixes", "demo", "diagnose",
            "fail_on", "fix_diagnoses", "fleet", "gpu_code", "is_unsafe", "lock", "preview_fixes", "probe",
            "project_only", "read_recording", "recheck", "recording_text", "reread_project", "rule_codes", "rules",
-           "selection_for", "stop_all_children", "triage", "undo", "undo_fix", "verify_in_scratch", "with_bench",
+           "save_text", "selection_for", "stop_all_children", "triage", "undo", "undo_fix", "verify_in_scratch", "with_bench",
            "with_project", "with_symptom", "write_fixes"]
