@@ -38,12 +38,20 @@ Runs on the development machine (2 cores), 2026-12-06, 38 projects (about 20 s):
   requirement there: field 86 of 99 (87%), outside 78 of 102 (76%), every defect column 0. Left uncured outside: a
   workspace member's TD403 (7 per machine; its torch comes through the root's extras, which select the member's), TD222
   for opt-in extras whose pinned torch has no build for Blackwell, TD319 tags whose removal raises TD310, TD303.
+- then a member read alone is read inside its workspace (its root's uv.lock, as uv does), so the member's printed
+  `torchdoctor fix CODE --project MEMBER` finds its finding; members' fixes are proven before the command is shown
+  (two LTX-2 member commands had been shown that `fix` would have refused), a root finding with no cure of its own
+  points at the member's fix of the same thing, extras are compared by their normalised names (`cu130_torch29` is
+  `cu130-torch29`), and fixes that fail alone are proven with their siblings (one rule's markers for torch and for
+  torchaudio on two indexes). This script now runs a member's command as printed, and `fix CODE` with every finding
+  of that rule, as the CLI does. Outside 92 of 102 (90%); field 86 of 99 (87%); every defect column 0.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -104,7 +112,7 @@ def measure(machine, files: dict[str, str], scratch: Path, examples: dict[str, l
             counts["named"] += 1
             if any(f.edit is not None or f.commands for f in fixes):
                 counts["curable"] += 1
-            cured = cured_by_what_it_offers(machine, files, scratch, snapshot, diagnosis)
+            cured = cured_by_what_it_offers(machine, project, project, snapshot, diagnosis, scratch)
             counts["cured"] += cured
             if not cured:
                 examples["not cured"].append(f"{label} {diagnosis.code}: {diagnosis.message[:110]}")
@@ -135,34 +143,55 @@ def measure(machine, files: dict[str, str], scratch: Path, examples: dict[str, l
     return counts
 
 
-def cured_by_what_it_offers(machine, files: dict[str, str], scratch: Path, snapshot, diagnosis) -> bool:
+def cured_by_what_it_offers(machine, tree: Path, folder: Path, snapshot, diagnosis, scratch: Path) -> bool:
     """Whether the remedy the report shows first on a warning or error cures the problem it names, taken as printed:
     a fix is written (followed by the fixes it brings along, as `fix CODE` does) and the project, read again without
     its lock (which `uv lock` rewrites), no longer gives the finding, or gives it only about the torch installed now,
     which the `uv sync` after the fix replaces; commands (a driver update, the project's own extra) cure it when
-    run, and the finding says exactly them. A finding with neither is a problem left uncured."""
+    run, and the finding says exactly them; `torchdoctor fix CODE --project MEMBER` (a workspace member's fix) is run
+    as printed: the member's own finding, judged there. A finding with none of these is a problem left uncured.
+    `tree` is the project's folder as materialised, `folder` the project (or member) the finding is about."""
     from torchdoctor.model import Applicability
     from torchdoctor.probes.collect import with_project
-    from torchdoctor.workflow import fix_diagnoses, preview_fixes
+    from torchdoctor.workflow import diagnose, fix_diagnoses, preview_fixes
     from torchdoctor.workflow.proof import cured_once_synced
 
     fix = diagnosis.fix
     if fix is None:
         return False
+    member = MEMBER_FIX.fullmatch(fix.commands[0]) if fix.edit is None and fix.commands else None
+    if member is not None and member.group(1) == diagnosis.code:
+        member_folder = (Path(snapshot.project.root) / member.group(2)).resolve()
+        at_member = with_project(machine, member_folder)
+        subject = diagnosis.message.partition("): ")[2].partition(" for ")[0] or diagnosis.message.partition(" for ")[0]
+        there = next((d for d in diagnose(at_member).diagnoses
+                      if d.code == diagnosis.code and d.message.partition(" for ")[0] == subject), None)
+        return there is not None and there.fix is not None and there.fix.edit is not None and \
+            cured_by_what_it_offers(machine, tree, member_folder, at_member, there, scratch)
     if fix.edit is None:
         return bool(fix.commands)
-    preview = preview_fixes(snapshot, [diagnosis], follow=True, codes={diagnosis.code},
+    # `torchdoctor fix CODE`, as printed, takes every finding of that rule: the others come along.
+    same_rule = [d for d in fix_diagnoses(snapshot) if d.code == diagnosis.code and d.message != diagnosis.message
+                 and d.fix is not None and d.fix.edit is not None]
+    preview = preview_fixes(snapshot, [diagnosis, *same_rule], follow=True, codes={diagnosis.code},
                             unsafe=fix.applicability is Applicability.UNSAFE)
     if not preview.changes:
         return False
-    folder = materialise(scratch / f"cured-{diagnosis.code}",
-                         {**{k: v for k, v in files.items() if k != "uv.lock"}, "pyproject.toml": preview.after})
+    copy = scratch / f"cured-{diagnosis.code}"
+    shutil.copytree(tree, copy)
     try:
-        fixed = with_project(machine, folder)
+        (copy / "uv.lock").unlink(missing_ok=True)
+        fixed_folder = copy / folder.resolve().relative_to(tree.resolve())
+        (fixed_folder / "pyproject.toml").write_text(preview.after, encoding="utf-8")
+        (fixed_folder / "uv.lock").unlink(missing_ok=True)
+        fixed = with_project(machine, fixed_folder)
         still = any((d.code, d.message) == (diagnosis.code, diagnosis.message) for d in fix_diagnoses(fixed))
         return not still or cured_once_synced(fixed, diagnosis.code)
     finally:
-        shutil.rmtree(folder)
+        shutil.rmtree(copy)
+
+
+MEMBER_FIX = re.compile(r"torchdoctor fix (TD\d{3})(?: --unsafe)? --project (\S+)")
 
 
 COMPANIONS = ("torchvision", "torchaudio")

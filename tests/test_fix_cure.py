@@ -426,6 +426,125 @@ def test_a_lock_that_pairs_torch_with_another_build_of_a_companion_is_cured_with
         served.close()
 
 
+def test_a_workspace_members_mixed_lock_is_cured_by_the_command_the_root_report_prints(tmp_path, monkeypatch):
+    """A workspace whose root extra `cpu` turns on the member's extra `cpu`, where the member maps torch to the CPU
+    index and torchvision comes only through `dep`: uv.lock pairs torch +cpu with PyPI's torchvision. The root's
+    finding has no edit of its own (the root maps nothing); it points at the member's fix, the command the member's
+    finding prints. Read alone, the member is read inside its workspace (the root's uv.lock, as uv reads it), so the
+    command finds the same finding, and after its fix the real uv locks torchvision's CPU build."""
+    from dataclasses import replace
+
+    from torchdoctor.probes.project import read_lock
+
+    uv = find_uv()
+    if uv is None:
+        pytest.skip("uv is not installed")
+    served = LocalIndex(tmp_path / "index")
+    try:
+        root = write_project(tmp_path / "ws", f"""
+            [project]
+            name = "root"
+            version = "0.1.0"
+            requires-python = ">=3.12"
+            dependencies = []
+
+            [project.optional-dependencies]
+            cpu = ["member[cpu]"]
+
+            [tool.uv.workspace]
+            members = ["member"]
+
+            [tool.uv.sources]
+            member = {{ workspace = true }}
+
+            [[tool.uv.index]]  # the local PyPI, declared as the default: a mirror of PyPI to the model
+            name = "pypi-mirror"
+            url = "{served.pypi}"
+            default = true
+            """)
+        member = write_project(root / "member", f"""
+            [project]
+            name = "member"
+            version = "0.1.0"
+            requires-python = ">=3.12"
+            dependencies = []
+
+            [project.optional-dependencies]
+            cpu = ["torch==2.8.0", "dep"]
+
+            [tool.uv.sources]
+            torch = {{ index = "pytorch-cpu", extra = "cpu", marker = "sys_platform == 'linux'" }}
+            dep = {{ path = "../dep" }}
+
+            [[tool.uv.index]]
+            name = "pytorch-cpu"
+            url = "{served.whl}/cpu"
+            explicit = true
+
+            [build-system]
+            requires = ["setuptools"]
+            build-backend = "setuptools.build_meta"
+            """)
+        write_project(root / "dep", """
+            [project]
+            name = "dep"
+            version = "0.1.0"
+            dependencies = ["torchvision"]
+
+            [build-system]
+            requires = ["setuptools"]
+            build-backend = "setuptools.build_meta"
+            """)
+        environment = {"UV_CACHE_DIR": str(tmp_path / "cache"), "PATH": "/usr/bin:/bin",
+                       "UV_PYTHON_DOWNLOADS": "never", "XDG_CONFIG_HOME": str(tmp_path / "config")}
+
+        def torchvision_locked() -> set[str]:
+            done = subprocess.run([uv, "lock", "--python", python_for(">=3.12")], cwd=member, capture_output=True,
+                                  text=True, timeout=120, env=environment)  # in the member: uv locks the workspace
+            assert done.returncode == 0, done.stderr
+            return {p.version for p in read_lock(root / "uv.lock").packages if p.name == "torchvision"}
+
+        assert torchvision_locked() == {"0.23.0"}
+        assert not (member / "uv.lock").exists()
+        at_root = [d for d in diagnose(with_project(H100, root)).diagnoses if d.code == "TD403"]
+        assert len(at_root) == 1  # the member says the same words for its extra `cpu`: said once
+        assert "with torchvision 0.23.0 (cu128) for this machine with `--extra cpu`" in at_root[0].message
+        assert at_root[0].fix is not None and at_root[0].fix.edit is None
+        assert at_root[0].fix.commands[0].startswith("torchdoctor fix TD403 --unsafe --project ")
+        assert at_root[0].fix.commands[0].endswith("member")
+
+        alone = with_project(H100, member)
+        assert alone.project.lock is not None and alone.project.lock.path == str(root / "uv.lock")
+        td403 = next(d for d in diagnose(alone).diagnoses if d.code == "TD403")
+        preview = preview_fixes(alone, [replace(td403, fix=td403.fix)], unsafe=True)
+        assert preview.applied and not preview.refused, preview.refusal
+        (member / "pyproject.toml").write_text(preview.after, encoding="utf-8")
+        assert torchvision_locked() == {"0.23.0", "0.23.0+cpu"}
+        assert not [d for d in diagnose(with_project(H100, member)).diagnoses if d.code in ("TD403", "TD309")]
+    finally:
+        served.close()
+
+
+def test_a_folder_under_a_workspace_that_its_members_do_not_name_is_read_alone(tmp_path):
+    """uv treats only the folders `members` names as the workspace's: another project below the root keeps to itself."""
+    root = write_project(tmp_path / "ws", """
+        [project]
+        name = "root"
+        version = "0.1.0"
+
+        [tool.uv.workspace]
+        members = ["packages/*"]
+        exclude = ["packages/skipped"]
+        """, {"uv.lock": "version = 1\nrequires-python = \">=3.12\"\n"})
+    named = write_project(root / "packages" / "named", '[project]\nname = "named"\nversion = "0.1.0"\n')
+    skipped = write_project(root / "packages" / "skipped", '[project]\nname = "skipped"\nversion = "0.1.0"\n')
+    elsewhere = write_project(root / "tools" / "other", '[project]\nname = "other"\nversion = "0.1.0"\n')
+    from torchdoctor.probes.project import probe_project
+
+    assert probe_project(named).lock is not None and "a member of the workspace" in probe_project(named).found_by
+    assert probe_project(skipped).lock is None and probe_project(elsewhere).lock is None
+
+
 def test_the_proof_refuses_a_move_that_leaves_a_companion_behind(tmp_path, monkeypatch):
     """The same project, with the fix's requirement taken out: the proof sees, from the lock, that torchvision would stay
     on PyPI's build beside torch's cu128 and refuses the fix."""

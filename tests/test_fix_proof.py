@@ -235,3 +235,34 @@ def test_an_installed_build_without_the_gpus_code_is_cured_by_the_projects_fix_o
     (finding,) = [d for d in fix_diagnoses(snapshot) if d.code == "TD220"]
     assert finding.fix is not None and finding.fix.edit is not None, finding.no_fix
     assert "sm_120" in finding.fix.title
+
+
+def test_fixes_that_each_fail_alone_are_proven_together_with_their_siblings(tmp_path):
+    """torch from the cu128 index and torchaudio from the test cu128 index, neither with a marker: two TD307 findings,
+    one per index. Each marker alone leaves the other package on the CUDA index on macOS beside a CPU build (TD309), so
+    each alone fails its proof; together they cure both. The report offers each (proven with its sibling), and
+    `fix TD307` writes both markers in one change."""
+    folder = tmp_path / "p"
+    folder.mkdir()
+    (folder / "pyproject.toml").write_text(
+        '[project]\nname = "p"\nversion = "0.1.0"\nrequires-python = ">=3.10"\n'
+        'dependencies = ["torch==2.8.0", "torchaudio==2.8.0"]\n\n'
+        '[tool.uv.sources]\ntorch = { index = "torch" }\ntorchaudio = { index = "torch-test" }\n\n'
+        '[[tool.uv.index]]\nname = "torch"\nurl = "https://download.pytorch.org/whl/cu128"\nexplicit = true\n\n'
+        '[[tool.uv.index]]\nname = "torch-test"\nurl = "https://download.pytorch.org/whl/test/cu128"\nexplicit = true\n',
+        encoding="utf-8")
+    from torchdoctor.workflow import diagnose
+
+    snapshot = replace(H100, project=probe_project(folder))
+    report = diagnose(snapshot)
+    td307 = [d for d in report.diagnoses if d.code == "TD307"]
+    assert len(td307) == 2 and all(d.fix is not None and d.fix.edit is not None for d in td307), \
+        [(d.message, d.no_fix) for d in td307]
+    text = (folder / "pyproject.toml").read_text(encoding="utf-8")
+    alone = plan_fixes(snapshot, text, td307[:1], lambda fixed: [])
+    assert not alone.applied and "would raise TD309" in " ".join(p for _, proof in alone.refused for p in proof.problems)
+    paired = plan_fixes(snapshot, text, td307[:1], lambda fixed: [], together=td307[1:])
+    assert set(paired.applied) == set(td307)  # the one asked for, with its sibling
+    result = run_cli("fix", "TD307", "--dry-run", "--snapshot", str(SNAPSHOTS / "h100-pypi.json"), "--project", str(folder))
+    assert result.code == 0, result.stderr
+    assert result.stdout.count("marker = \"sys_platform == 'linux' or sys_platform == 'win32'\"") == 2, result.stdout

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
+from packaging.utils import canonicalize_name
 
 from torchdoctor.checks.builds import companions_through_others, is_cuda_build, publishes, use_build_fix
 from torchdoctor.checks.common import COMPANION_FAILURE, interpreter_evidence, nvidia_gpu_evidence, places_text, torch_source
@@ -344,8 +345,11 @@ def _follow_torch_fix(snapshot: Snapshot, model, package: str, places: list[Reso
         torch = place.torch
         if selection is None or torch is None or torch.index is None:
             return None
+        extras = {canonicalize_name(e) for e in selection.extras}  # `cu130_torch29` is the extra `cu130-torch29`
+        groups = {canonicalize_name(g) for g in selection.groups}
         chosen = [s for s in torch_entries if urls[s.target or ""].rstrip("/") == torch.index.rstrip("/")
-                  and (s.extra is None or s.extra in selection.extras) and (s.group is None or s.group in selection.groups)]
+                  and (s.extra is None or canonicalize_name(s.extra) in extras)
+                  and (s.group is None or canonicalize_name(s.group) in groups)]
         if not chosen:
             return None  # torch there comes from no source of the project: nothing to copy
         targets.update((s.target or "", s.extra) for s in chosen)

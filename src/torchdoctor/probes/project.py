@@ -12,7 +12,7 @@ import math
 import os
 import re
 import shlex
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -122,6 +122,13 @@ def probe_project(root: Path, found_by: str = "") -> ProjectInfo:
         except FileProblem as problem:
             errors.append(problem.error)
     index_pythons = _index_pythons(pyproject)
+    if pyproject is not None and not pyproject.workspace and lock is None:
+        workspace = _enclosing_workspace(root, errors)
+        if workspace is not None:  # a member read alone is read as uv reads it: inside its workspace
+            workspace_root, workspace_pyproject, workspace_lock = workspace
+            pyproject, lock = _as_member(pyproject, workspace_pyproject, workspace_lock)
+            found_by = f"{found_by}; a member of the workspace at {workspace_root}" if found_by else \
+                f"a member of the workspace at {workspace_root}"
     return ProjectInfo(
         root=str(root),
         found_by=found_by,
@@ -148,25 +155,12 @@ def _workspace_members(root: Path, pyproject: PyprojectInfo, lock: LockInfo | No
     """Each member of a workspace root as its own project, as uv sees it: its pyproject.toml, the root's sources and
     indexes where it has none of its own (uv's precedence), and the workspace's uv.lock walked from the member.
     Folders are found by the members' globs, inside the root only, without following links; at most 64."""
-    import fnmatch
-
     folders: list[Path] = []
-    for pattern in pyproject.workspace_members[:16]:
-        if pattern.startswith(("/", "..")) or ".." in Path(pattern).parts:
-            continue
-        try:
-            matches = sorted(root.glob(pattern))
-        except (OSError, ValueError):
-            continue
-        for folder in matches:
-            relative = _relative(folder, root)
-            if (folder.is_symlink() or not folder.is_dir() or folder == root or folder in folders
-                    or any(fnmatch.fnmatch(relative, x) for x in pyproject.workspace_exclude)
-                    or not (folder / "pyproject.toml").is_file()):
-                continue
+    for folder in _member_folders(root, pyproject):
+        if folder not in folders:
             folders.append(folder)
-            if len(folders) >= MAX_MEMBERS:
-                break
+        if len(folders) >= MAX_MEMBERS:
+            break
     members = []
     for folder in folders:
         path = folder / "pyproject.toml"
@@ -176,15 +170,73 @@ def _workspace_members(root: Path, pyproject: PyprojectInfo, lock: LockInfo | No
         except FileProblem as problem:
             errors.append(problem.error)
             continue
-        overridden = {s.package for s in own.sources}
-        named = {i.name for i in own.indexes if i.name}
-        merged = replace(own, sources=(*own.sources, *(s for s in pyproject.sources if s.package not in overridden)),
-                         indexes=(*own.indexes, *(i for i in pyproject.indexes if not i.name or i.name not in named)))
-        seen_from_member = (replace(lock, root=canonicalize_name(own.name), root_requires_dist=None)
-                            if lock is not None and own.name else None)
+        merged, seen_from_member = _as_member(own, pyproject, lock)
         members.append(ProjectInfo(root=str(folder), found_by=f"a member of the workspace at {root}", pyproject=merged,
                                    lock=seen_from_member, errors=tuple(member_errors)))
     return tuple(members)
+
+
+def _member_folders(root: Path, pyproject: PyprojectInfo) -> Iterator[Path]:
+    """The folders a workspace root's `members` globs name, inside the root only, without links or excluded ones."""
+    import fnmatch
+
+    for pattern in pyproject.workspace_members[:16]:
+        if pattern.startswith(("/", "..")) or ".." in Path(pattern).parts:
+            continue
+        try:
+            matches = sorted(root.glob(pattern))
+        except (OSError, ValueError):
+            continue
+        for folder in matches:
+            relative = _relative(folder, root)
+            if (folder.is_symlink() or not folder.is_dir() or folder == root
+                    or any(fnmatch.fnmatch(relative, x) for x in pyproject.workspace_exclude)
+                    or not (folder / "pyproject.toml").is_file()):
+                continue
+            yield folder
+
+
+def _as_member(own: PyprojectInfo, root: PyprojectInfo, lock: LockInfo | None) -> tuple[PyprojectInfo, LockInfo | None]:
+    """A member's pyproject.toml as uv reads it, with the root's sources and indexes where it has none of its own (uv's
+    precedence), and the workspace's uv.lock seen from the member's own entry."""
+    overridden = {s.package for s in own.sources}
+    named = {i.name for i in own.indexes if i.name}
+    merged = replace(own, sources=(*own.sources, *(s for s in root.sources if s.package not in overridden)),
+                     indexes=(*own.indexes, *(i for i in root.indexes if not i.name or i.name not in named)))
+    seen = replace(lock, root=canonicalize_name(own.name), root_requires_dist=None) if lock is not None and own.name else None
+    return merged, seen
+
+
+MAX_WORKSPACE_DEPTH = 16
+
+
+def _enclosing_workspace(folder: Path, errors: list[ProjectFileError]
+                         ) -> tuple[Path, PyprojectInfo, LockInfo | None] | None:
+    """The workspace whose member `folder` is, as uv finds it: the nearest folder above with a pyproject.toml that has
+    `[tool.uv.workspace]` (at most 16 levels up); None when that root's `members` do not name `folder`, or there is
+    none. Its files are read as the project's are (bounded, never run); a problem with them is said, not fatal."""
+    resolved = folder.resolve()
+    for parent in list(resolved.parents)[:MAX_WORKSPACE_DEPTH]:
+        path = parent / "pyproject.toml"
+        if not path.is_file():
+            continue
+        root_errors: list[ProjectFileError] = []
+        try:
+            candidate = read_pyproject(path, root_errors)
+        except FileProblem:
+            continue  # not readable as a workspace root: uv would stop with its own error; the member is read alone
+        if not candidate.workspace:
+            continue
+        if resolved not in {f.resolve() for f in _member_folders(parent, candidate)}:
+            return None
+        lock = None
+        if (parent / "uv.lock").is_file():
+            try:
+                lock = read_lock(parent / "uv.lock")
+            except FileProblem as problem:
+                errors.append(problem.error)
+        return parent, candidate, lock
+    return None
 
 
 # ---------------------------------------------------------------------------------------------

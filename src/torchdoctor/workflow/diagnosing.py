@@ -53,37 +53,69 @@ def diagnose(snapshot: Snapshot, selection: Selection | None = None) -> Report:
         # rules that read the project's files, and the fleet's own, which read what each rank reported.
         kept = [d for d in kept if d.code in PROJECT_RULES or d.area is Area.FLEET]
     proven = prove_offers(snapshot, kept)
-    members = _member_findings(snapshot, proven, selection)
-    return Report(snapshot=snapshot, diagnoses=tuple(merge_selections([*proven, *members])), gemm=assess_gemm(snapshot))
+    members, cures = _member_findings(snapshot, proven, selection)
+    cured = _cured_in_members(proven, cures)
+    return Report(snapshot=snapshot, diagnoses=tuple(merge_selections([*cured, *members])), gemm=assess_gemm(snapshot))
 
 
-def _member_findings(snapshot: Snapshot, said: Iterable[Diagnosis], selection: Selection) -> list[Diagnosis]:
+def _member_findings(snapshot: Snapshot, said: Iterable[Diagnosis], selection: Selection
+                     ) -> tuple[list[Diagnosis], list[tuple[str, str, Fix]]]:
     """A workspace root's members, each checked as its own project on the same machine (a root that declares no
     torch looked healthy while a member mapped torch to a line the driver cannot run: issue 31 item 4). A finding the
     root already made (the machine's own) is said once; the others are named by their member, and a fix of the
-    member's pyproject.toml is offered as the command that writes and proves it there."""
+    member's pyproject.toml is offered as the command that writes and proves it there. Also returned: each member
+    finding's cure as (code, subject, command), for the root's findings about the same thing (`_cured_in_members`)."""
     seen = {(d.code, d.message) for d in said}
     found: list[Diagnosis] = []
+    cures: list[tuple[str, str, Fix]] = []
     for member in snapshot.project.members:
         if member.pyproject is None or not (member.pyproject.torch_requirements or member.pyproject.extension_requirements):
             continue  # a member that asks for nothing of torch's family: the machine's findings are the root's
         name = member.pyproject.name if member.pyproject and member.pyproject.name else Path(member.root).name
         where = _relative_to(Path(member.root), Path(snapshot.project.root))
         folder = _as_argument(Path(member.root))
-        for diagnosis in run_checks(replace(snapshot, project=member)):
-            if (diagnosis.code, diagnosis.message) in seen or not selection.keeps(diagnosis.code):
+        as_member = replace(snapshot, project=member)
+        for diagnosis in prove_offers(as_member, run_checks(as_member)):  # offered there means proven there
+            if not selection.keeps(diagnosis.code):
                 continue
             if snapshot.torch.status == "not-probed" and diagnosis.code not in PROJECT_RULES:
                 continue
-            seen.add((diagnosis.code, diagnosis.message))
             fixes = [f for f in (diagnosis.fix, *diagnosis.alternatives) if f is not None]
             commands = tuple(f for f in fixes if f.edit is None)
-            if any(f.edit is not None for f in fixes):
-                commands = (Fix(f"Fix it in {where}", Applicability.DISPLAY_ONLY,
-                                commands=(f"torchdoctor fix {diagnosis.code} --project {folder}",)), *commands)
+            edit = next((f for f in fixes if f.edit is not None), None)
+            if edit is not None:
+                unsafe = " --unsafe" if edit.applicability is Applicability.UNSAFE else ""
+                command = Fix(f"Fix it in {where}: {edit.title}", Applicability.DISPLAY_ONLY,
+                              commands=(f"torchdoctor fix {diagnosis.code}{unsafe} --project {folder}",))
+                commands = (command, *commands)
+                cures.append((diagnosis.code, _subject(diagnosis.message), command))
+            if (diagnosis.code, diagnosis.message) in seen:
+                continue
+            seen.add((diagnosis.code, diagnosis.message))
             found.append(replace(diagnosis, message=f"workspace member {name} ({where}): {diagnosis.message}",
                                  fix=commands[0] if commands else None, alternatives=tuple(commands[1:])))
-    return found
+    return found, cures
+
+
+def _subject(message: str) -> str:
+    """What a finding is about without where it holds: the words before "for <where>" (the whole message without)."""
+    return message.partition(" for ")[0]
+
+
+def _cured_in_members(said: Iterable[Diagnosis], cures: list[tuple[str, str, Fix]]) -> list[Diagnosis]:
+    """A root's finding with no cure of its own, about what a member configures: the root's uv.lock pairs torch with
+    another build of a companion for `uv sync --extra cu130` because the member's extra that the root's extra turns
+    on maps torch and not the companion. The member's finding names the same pair for its own extra, with the fix of
+    the member's file: the root's finding points there. Matched by the same rule and the same words before
+    "for <where>"."""
+    adopted = []
+    for diagnosis in said:
+        cure = None
+        if diagnosis.fix is None and not diagnosis.alternatives:
+            cure = next((fix for code, subject, fix in cures
+                         if code == diagnosis.code and subject == _subject(diagnosis.message)), None)
+        adopted.append(replace(diagnosis, fix=cure) if cure is not None else diagnosis)
+    return adopted
 
 
 def _as_argument(folder: Path) -> str:

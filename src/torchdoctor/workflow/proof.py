@@ -245,10 +245,14 @@ MAX_ROUNDS = 4
 
 
 def plan_fixes(snapshot: Snapshot, text: str, chosen: list[Diagnosis], more: Callable[[Snapshot], list[Diagnosis]],
-               unsafe: bool = False, sides: Sides | None = None) -> FixPlan:
+               unsafe: bool = False, sides: Sides | None = None, together: Iterable[Diagnosis] = ()) -> FixPlan:
     """Apply the chosen fixes one at a time, each proven on the text the ones before it left; then diagnose that
     text again and apply what `more` picks from the new findings, until a round adds nothing (the fixed point,
-    so a second run finds nothing left to fix). A fix that cannot be proven is refused, with the reason."""
+    so a second run finds nothing left to fix). A fix that cannot be proven is refused, with the reason.
+
+    A fix that fails alone may pass with its siblings: the fixes of the other findings of the same rule (the marker
+    torch needs and the one torchaudio needs, each alone leaving the other on another build on macOS), among the
+    chosen or `together` (the report's other findings, when one finding is proven for the report)."""
     from torchdoctor.fixes import apply_fixes
     from torchdoctor.fixes.transforms import FixError
 
@@ -278,6 +282,11 @@ def plan_fixes(snapshot: Snapshot, text: str, chosen: list[Diagnosis], more: Cal
                 # may cure them all. Proven as one, or refused as before.
                 candidate, bundle, proof = _with_the_fixes_of_what_it_raises(snapshot, current, candidate, diagnosis,
                                                                              proof, unsafe, locked, sides)
+            if not proof.proven:
+                siblings = [d for d in (*queue, *together) if d.code == diagnosis.code and d is not diagnosis
+                            and d not in applied and d.fix is not None and d.fix.edit is not None]
+                candidate, bundle, proof = _with_its_siblings(snapshot, current, candidate, diagnosis, bundle, proof,
+                                                              siblings, locked, sides)
             if proof.proven:
                 current = candidate
                 applied.extend(bundle)
@@ -312,6 +321,25 @@ def _with_the_fixes_of_what_it_raises(snapshot: Snapshot, current: str, candidat
     return combined, bundle, combined_proof
 
 
+def _with_its_siblings(snapshot: Snapshot, current: str, candidate: str, diagnosis: Diagnosis, bundle: list[Diagnosis],
+                       proof: Proof, siblings: list[Diagnosis], locked: ProjectModel | None,
+                       sides: Sides) -> tuple[str, list[Diagnosis], Proof]:
+    """The fix with its siblings' fixes in one change, proven to cure them all; what was given when that fails."""
+    from torchdoctor.fixes import apply_fixes
+    from torchdoctor.fixes.transforms import FixError
+
+    if not siblings:
+        return candidate, bundle, proof
+    try:
+        combined = apply_fixes(current, [diagnosis, *siblings])
+    except FixError:
+        return candidate, bundle, proof
+    combined_proof = prove(snapshot, current, combined, [diagnosis, *siblings], locked, sides)
+    if not combined_proof.proven:
+        return candidate, bundle, proof
+    return combined, [diagnosis, *siblings], combined_proof
+
+
 def prove_offers(snapshot: Snapshot, diagnoses: Iterable[Diagnosis]) -> tuple[Diagnosis, ...]:
     """Offered means proven: every edit a finding offers (its fix and each alternative) is proven here, as `fix` would
     prove it alone, before any face shows it. One that writes nothing or fails its proof is taken off the finding; a
@@ -329,10 +357,11 @@ def prove_offers(snapshot: Snapshot, diagnoses: Iterable[Diagnosis]) -> tuple[Di
     except (FileProblem, UnicodeDecodeError):
         text = None
     sides: Sides = {}
-    return tuple(_proven_fixes(snapshot, d, text, sides) for d in diagnoses)
+    return tuple(_proven_fixes(snapshot, d, text, sides, diagnoses) for d in diagnoses)
 
 
-def _proven_fixes(snapshot: Snapshot, diagnosis: Diagnosis, text: str | None, sides: Sides) -> Diagnosis:
+def _proven_fixes(snapshot: Snapshot, diagnosis: Diagnosis, text: str | None, sides: Sides,
+                  report: tuple[Diagnosis, ...] = ()) -> Diagnosis:
     offered = [f for f in (diagnosis.fix, *diagnosis.alternatives) if f is not None]
     if not any(f.edit is not None for f in offered):
         return diagnosis
@@ -344,7 +373,8 @@ def _proven_fixes(snapshot: Snapshot, diagnosis: Diagnosis, text: str | None, si
             reasons.append("pyproject.toml cannot be read here to prove one on (run `torchdoctor check` in the project)")
         else:
             taken = replace(diagnosis, fix=fix, alternatives=())
-            plan = plan_fixes(snapshot, text, [taken], lambda fixed: [], unsafe=True, sides=sides)
+            plan = plan_fixes(snapshot, text, [taken], lambda fixed: [], unsafe=True, sides=sides,
+                              together=[d for d in report if d is not diagnosis])
             if taken in plan.applied and plan.after != text:
                 kept.append(fix)
             else:
