@@ -499,3 +499,71 @@ def test_td312_extras_declared_conflicting_pair_by_pair_are_enough(tmp_path):
     (error,) = [d for d in check_project(tmp_path, one_left) if d.code == "TD312"]
     assert error.severity is Severity.ERROR and "onnx-cuda and torch-cpu" in error.message
     assert '[{ extra = "onnx-cuda" }, { extra = "torch-cpu" }]' in error.fix.commands[0]
+
+
+def test_td316_a_cpu_source_written_for_windows_alone_is_the_teams_choice_and_an_accidental_one_a_warning(tmp_path):
+    """Windows sent to the CPU index by a marker that holds on Windows alone (NVIDIA-NeMo/Automodel's
+    `sys_platform != 'linux' and sys_platform != 'darwin'`) was written for Windows: a note. The same index reached
+    by `sys_platform != 'linux'`, meant for macOS too, is the accident the warning is for."""
+    template = """
+        [project]
+        name = "p"
+        version = "0.1.0"
+        requires-python = ">=3.10"
+        dependencies = ["torch==2.8.0"]
+
+        [tool.uv.sources]
+        torch = [
+          {{ index = "pytorch-cpu", marker = "{marker}" }},
+          {{ index = "pytorch-cu128", marker = "sys_platform == 'linux'" }},
+        ]
+
+        [[tool.uv.index]]
+        name = "pytorch-cpu"
+        url = "https://download.pytorch.org/whl/cpu"
+        explicit = true
+
+        [[tool.uv.index]]
+        name = "pytorch-cu128"
+        url = "https://download.pytorch.org/whl/cu128"
+        explicit = true
+        """
+    chosen = check_project(_fresh(tmp_path / "chosen"), template.format(marker="sys_platform != 'linux' and sys_platform != 'darwin'"))
+    accidental = check_project(_fresh(tmp_path / "accidental"), template.format(marker="sys_platform != 'linux'"))
+    assert [d.severity.value for d in chosen if d.code == "TD316"] == ["info"]
+    assert [d.severity.value for d in accidental if d.code == "TD316"] == ["warning"]
+
+
+def test_td318_the_index_root_is_named_where_it_reaches_linux_or_windows_never_for_macos_alone(tmp_path):
+    """1Panel-dev/MaxKB maps torch to the index root for macOS only: macOS wheels are one build, so the root serves
+    macOS what it means (a false warning before). Reaching Linux, the root still gives its highest-ranked build."""
+    template = """
+        [project]
+        name = "p"
+        version = "0.1.0"
+        requires-python = ">=3.10"
+        dependencies = ["torch==2.8.0"]
+
+        [tool.uv.sources]
+        torch = [
+          {{ index = "pytorch-cpu", marker = "sys_platform == 'linux'" }},
+          {{ index = "root", marker = "{marker}" }},
+        ]
+
+        [[tool.uv.index]]
+        name = "pytorch-cpu"
+        url = "https://download.pytorch.org/whl/cpu"
+        explicit = true
+
+        [[tool.uv.index]]
+        name = "root"
+        url = "https://download.pytorch.org/whl"
+        explicit = true
+        """
+    assert "TD318" not in [d.code for d in check_project(_fresh(tmp_path / "mac"), template.format(marker="sys_platform == 'darwin'"))]
+    assert "TD318" in [d.code for d in check_project(_fresh(tmp_path / "win"), template.format(marker="sys_platform == 'win32'"))]
+
+
+def _fresh(folder: Path) -> Path:
+    folder.mkdir(parents=True)
+    return folder

@@ -609,8 +609,8 @@ def pytorch_index_without_variant(snapshot: Snapshot) -> Iterator[Finding]:
     roots: dict = {}
     for resolution in model.resolutions:
         torch = resolution.torch
-        if torch is None or not torch.index:
-            continue
+        if torch is None or not torch.index or resolution.platform.startswith("macos"):
+            continue  # macOS wheels are one build (CPU, MPS on Apple silicon): the root serves macOS what it means
         url = parse_index_url(torch.index)
         if url.pytorch and not url.variant:
             roots.setdefault(torch.index, (torch.index_name, url))

@@ -325,8 +325,9 @@ def windows_gets_cpu_torch(snapshot: Snapshot) -> Iterator[Finding]:
         'x86_64'` is false on Windows (which says AMD64), and `sys_platform != 'linux'` includes it.
     Why it matters:
         A Windows user with an NVIDIA GPU silently gets a CPU build, the most common PyTorch installation problem.
-        A warning when a source routes Windows to the CPU index (it looks deliberate and is usually not), or on a
-        Windows machine; a note elsewhere when Windows simply falls back to PyPI.
+        A warning when a source routes Windows to the CPU index by a marker meant for another platform (it looks
+        deliberate and is usually not), or on a Windows machine; a note elsewhere when Windows simply falls back to
+        PyPI, or when the CPU source's marker holds on Windows alone (written for Windows: the team's choice).
     Fix safety:
         Maps torch and its companions to a CUDA index for Linux and Windows, keeping macOS on PyPI. Where each user
         picks the build with an extra or group, no source can reach the plain install (uv refuses sources that
@@ -347,9 +348,15 @@ def windows_gets_cpu_torch(snapshot: Snapshot) -> Iterator[Finding]:
         on_windows = snapshot.system.os_name == "Windows"
         how = "" if selection.option is None else f" with `{selection.option}`"
         sources = [s for s in sources_for(pyproject, "torch") if s.kind == "index" and marker_applies(s.marker, "win32") is not False]
+        # A CPU source whose marker holds on Windows alone was written for Windows: the team's choice, said as a note.
+        # The accident the warning is for reaches Windows by a marker meant for another platform.
+        chosen_for_windows = routed and any(
+            s.marker and marker_applies(s.marker, "linux") is False and marker_applies(s.marker, "darwin") is False
+            for s in sources if s.target in {i.name for i in pyproject.indexes if i.url and
+                                             parse_index_url(i.url).variant == "cpu"})
         where = snapshot.project.lock.path if windows.basis == "uv.lock" and snapshot.project.lock else pyproject.path
         yield Finding(
-            Severity.WARNING if routed or on_windows else Severity.INFO,
+            Severity.WARNING if (routed and not chosen_for_windows) or on_windows else Severity.INFO,
             f"on Windows this project installs a CPU-only torch{how}"
             + (f" from the CPU index ({windows.torch.index_name or windows.torch.index})" if routed else " from PyPI")
             + f", while Linux gets {linux.torch.build}",
