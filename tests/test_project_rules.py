@@ -567,3 +567,59 @@ def test_td318_the_index_root_is_named_where_it_reaches_linux_or_windows_never_f
 def _fresh(folder: Path) -> Path:
     folder.mkdir(parents=True)
     return folder
+
+
+GRUFINITY_LIKE = """
+    [project]
+    name = "p"
+    version = "0.1.0"
+    requires-python = ">=3.8"
+    dependencies = []
+
+    [project.optional-dependencies]
+    cu124 = ["torch==2.5.1+cu124", "torchvision==0.20.1+cu124"]
+    hip = ["torch==2.5.1+rocm", "torchvision==0.20.1+rocm"]
+
+    [tool.uv]
+    conflicts = [[{ extra = "cu124" }, { extra = "hip" }]]
+
+    [tool.uv.sources]
+    torch = [{ index = "pytorch-cu124", extra = "cu124" }, { index = "pytorch-rocm", extra = "hip" }]
+    torchvision = [{ index = "pytorch-cu124", extra = "cu124" }, { index = "pytorch-rocm", extra = "hip" }]
+
+    [[tool.uv.index]]
+    name = "pytorch-cu124"
+    url = "https://download.pytorch.org/whl/cu124"
+    explicit = true
+
+    [[tool.uv.index]]
+    name = "pytorch-rocm"
+    url = "https://download.pytorch.org/whl/rocm6.2"
+    explicit = true
+    """
+"""The shape of ekg/grufinity's pyproject.toml (a real project outside the repository): exact pins with build tags, one
+tag no index has (+rocm), and requires-python below torch 2.5's oldest Python."""
+
+
+def test_td310_an_exact_pin_with_a_build_tag_is_a_range_like_any_other(tmp_path):
+    """`torch==2.5.1+cu124` with requires-python >=3.8: torch 2.5 has no Python 3.8 wheels, so `uv lock` fails. The pin
+    was predicted with its version and skipped, so the error went unsaid until its tag was dropped; said once, in the
+    release's words (`==2.5.1`), for both extras."""
+    found = [d for d in check_project(_fresh(tmp_path / "p"), GRUFINITY_LIKE) if d.code == "TD310"]
+    assert [(d.severity.value, d.message) for d in found] == [
+        ("error", "requires-python >=3.8 admits Python 3.8, but no torch matching ==2.5.1 has wheels for it")]
+
+
+def test_td319_dropping_a_tag_no_index_has_is_proven_though_it_renames_a_build_another_finding_names(tmp_path):
+    """On Blackwell the cu124 extra cannot run (TD222, before and after the fix). Dropping the tags renames its build
+    in that finding (`torch 2.5.1+cu124` reads `torch 2.5 (cu124)`): the same problem in other words, not one the fix
+    raised, so the fix of the +rocm tag that no index has is offered."""
+    from torchdoctor.workflow import diagnose
+
+    blackwell = Snapshot.from_json((SNAPSHOTS / "wsl2-rtx5060ti-nightly.json").read_text(encoding="utf-8"))
+    folder = _fresh(tmp_path / "p")
+    (folder / "pyproject.toml").write_text(textwrap.dedent(GRUFINITY_LIKE).replace(">=3.8", ">=3.9"), encoding="utf-8")
+    report = diagnose(replace(blackwell, project=probe_project(folder)))
+    assert any(d.code == "TD222" for d in report.diagnoses)
+    rocm = [d for d in report.diagnoses if d.code == "TD319" and "+rocm is no PyTorch build tag" in d.message]
+    assert rocm and all(d.fix is not None and d.fix.edit is not None for d in rocm), [(d.message, d.no_fix) for d in rocm]

@@ -32,7 +32,7 @@ from torchdoctor.indexes import (
     marker_uses_extra,
     parse_index_url,
 )
-from torchdoctor.knowledge import cuda_of_variant, knowledge
+from torchdoctor.knowledge import cuda_of_variant, knowledge, public_specifier
 from torchdoctor.model import Applicability, Evidence, Fix, Severity
 from torchdoctor.requirements import parse_requirement
 from torchdoctor.resolution import PLATFORMS, is_direct, marker_holds, project_model, representative_python
@@ -80,6 +80,13 @@ def no_torch_wheels_for_range(snapshot: Snapshot) -> Iterator[Finding]:
         seen.add((url.variant, str(specifier)))
         yield from _variant_findings(pyproject, resolution, torch, url, specifier, kb, snapshot)
     yield from _python_findings(pyproject, model, kb)
+
+
+def _public_text(text: str | None) -> str:
+    """A range's text without build tags (`==2.5.1+cu124` -> `==2.5.1`), as the releases it admits are found; the text as
+    it is when it does not parse (the finding about it is another rule's)."""
+    specifier = _specifier(text)
+    return str(public_specifier(specifier)) if specifier is not None else (text or "")
 
 
 def _specifier(text: str | None) -> SpecifierSet | None:
@@ -157,14 +164,17 @@ def _python_findings(pyproject, model, kb) -> Iterator[Finding]:
     except InvalidSpecifier:
         return
     known_pythons = sorted({p for r in kb.releases for p in r.python}, key=Version)
-    ranges = dict.fromkeys(r.torch.specifier or "" for r in model.resolutions if r.torch is not None and not r.torch.version)
+    # Predicted installs only (a lock shows uv resolved): an exact pin with a build tag (`==2.5.1+cu124`) is predicted
+    # with its version, and is a range like any other here (it was skipped, so requires-python below its Pythons went
+    # unsaid until the tag was dropped).
+    predicted = [r for r in model.resolutions if r.torch is not None and (r.basis != "uv.lock" or not r.torch.version)]
+    ranges = dict.fromkeys(_public_text(r.torch.specifier) for r in predicted)  # the tag names a build, not a release
     marked = python_marked(pyproject)
     if marked:
         # Per-Python floors (`torch>=2.13; python_version>='3.10'`, `torch>=2.8; python_version=='3.9'`): the plain
         # install holds each admitted Python to the range that applies to it, never to another Python's (the empty
         # key below); the ranges of extras and groups, which the model gives, are checked as before.
-        base = {r.torch.specifier or "" for r in model.resolutions if r.torch is not None and not r.torch.version
-                and r.option is None}
+        base = {_public_text(r.torch.specifier) for r in predicted if r.option is None}
         ranges = {"": None, **{text: None for text in ranges if text not in base}}
     for text in ranges:
         specifier = _specifier(text)

@@ -15,6 +15,7 @@ leaves nothing behind); the CLI and the TUI call it before every write.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -93,10 +94,12 @@ def prove(snapshot: Snapshot, before: str, after: str, chosen: Iterable[Diagnosi
                                 [d.fix.edit for d in chosen if d.fix is not None and d.fix.edit is not None])
     problems += _companions_left(was.model, now.model, locked)
     found_before = {(d.code, d.message) for d in was.findings}
+    said_before = {_said_of(d) for d in was.findings}
     remaining = {(d.code, d.message) for d in now.findings}
     not_cured = [d for d in chosen if (d.code, d.message) in remaining and not cured_once_synced(now.snapshot, d.code)]
     problems += [f"{d.code} would still be reported: {d.message}" for d in not_cured]
-    raised = [d for d in now.findings if d.severity >= Severity.WARNING and (d.code, d.message) not in found_before]
+    raised = [d for d in now.findings if d.severity >= Severity.WARNING and (d.code, d.message) not in found_before
+              and _said_of(d) not in said_before]
     only_raised = not problems
     problems += [f"it would raise {d.code} ({d.severity.value}): {d.message}" for d in raised]
     cured = tuple(dict.fromkeys(d.code for d in chosen if d not in not_cured))
@@ -159,6 +162,17 @@ def project_environment(snapshot: Snapshot) -> Path | None:
     except ValueError:
         return None
     return environment
+
+
+_INSTALL = re.compile(r"`uv sync(?: --[a-z-]+(?: [^`\s]+)?)*` installs ")
+
+
+def _said_of(diagnosis: Diagnosis) -> tuple[str, str, str]:
+    """What a finding says, beside the words that name a build: a finding about what one selection installs (`uv sync
+    --extra cu124` installs …) is the same problem when the fix only changes how the build is named (`torch
+    2.5.1+cu124` once its tag is dropped reads `torch 2.5 (cu124)`): not one the fix raised. Others: the message."""
+    match = _INSTALL.search(diagnosis.message)
+    return (diagnosis.code, diagnosis.severity.value, match.group(0) if match else diagnosis.message)
 
 
 def _as_project(snapshot: Snapshot, path: Path, text: str, parsed: dict[str, Any] | None = None) -> Snapshot:
