@@ -510,6 +510,70 @@ class TestPictures:
 
         assert snap_compare(h100_app("snap-gemm", "h100-bench-contended"), terminal_size=SIZE, run_before=gemm_tab)
 
+    @pytest.mark.parametrize("index_up", [True, False], ids=["cured", "put-back"])
+    def test_the_fix_transaction_step_by_step(self, snap_compare, monkeypatch, tmp_path, index_up):
+        """`a`, `y` in the demo against the local index: the uv lock tab with each step of the transaction and its
+        verdict, "cured" or everything put back (the index gone). The real uv runs; only what changes from run to run
+        in its lines (the index's port, the temporary folders, uv's timings) is written steadily."""
+        from pyindex import LocalIndex
+
+        served = LocalIndex(tmp_path / "index")
+        try:
+            app = demo_app("snap-transaction")
+            path = app.project_dir / "pyproject.toml"
+            path.write_text(localize(path.read_text(encoding="utf-8"), served), encoding="utf-8")
+            for name, value in {"UV_DEFAULT_INDEX": served.pypi, "UV_CACHE_DIR": str(tmp_path / "uv-cache"),
+                                "UV_PYTHON_DOWNLOADS": "never", "UV_PYTHON": python_for("==3.10.*"),
+                                "XDG_CONFIG_HOME": str(tmp_path / "config")}.items():
+                monkeypatch.setenv(name, value)
+            monkeypatch.delenv("VIRTUAL_ENV", raising=False)
+            monkeypatch.delenv("TORCHDOCTOR_OFFLINE", raising=False)
+            steady_lines(monkeypatch, {str(tmp_path): "<tmp>"})
+            if not index_up:
+                served.close()
+
+            async def transaction(pilot):
+                await settle(pilot)
+                await pilot.press("a", "y")
+                await settle(pilot)
+                await wait_until(lambda: not app.main.lock_log.running, lambda: pilot.pause(0.1))
+                await settle(pilot)  # the project read again after the verdict
+                await pilot.press("6")  # the uv lock tab, where the steps are (a cured fix goes back to the findings)
+                app.clear_notifications()  # the toast says the verdict again, with uv's timing in it
+                await pilot.pause()
+
+            assert snap_compare(app, terminal_size=SIZE, run_before=transaction)
+        finally:
+            served.close()
+
+
+def steady_lines(monkeypatch, replacements: dict[str, str]) -> None:
+    """The uv lock tab's lines with what differs between runs replaced: the given texts (a temporary folder), uv's
+    timings ("in 31ms"), the interpreter uv found, and pages of the local index (its port; which one fails first).
+    A line so changed keeps its style."""
+    import re
+
+    from rich.text import Text
+
+    from torchdoctor.tui.widgets.lock_log import LockLog
+
+    timing = re.compile(r"\b(in|after) \d+(\.\d+)?(ms|s)\b")
+    interpreter = re.compile(r"Using CPython \S+ interpreter at: \S+")
+    local_index = re.compile(r"http://127\.0\.0\.1:\d+/[^\s)]*")  # uv fetches at once: which fails first varies
+
+    def steady(line: Text) -> Text:
+        plain = line.plain
+        for volatile, fixed in replacements.items():
+            plain = plain.replace(volatile, fixed)
+        plain = interpreter.sub("Using CPython <version> interpreter at: <python>", timing.sub(r"\1 <time>", plain))
+        plain = local_index.sub("<a page of the local index>", plain)
+        return line if plain == line.plain else Text(plain, style=line.style)
+
+    write, begin, end = LockLog.write, LockLog.begin, LockLog.end
+    monkeypatch.setattr(LockLog, "write", lambda self, line: write(self, steady(line)))
+    monkeypatch.setattr(LockLog, "begin", lambda self, first, label: begin(self, steady(first), label))
+    monkeypatch.setattr(LockLog, "end", lambda self, last=None: end(self, None if last is None else steady(last)))
+
 
 
 

@@ -192,7 +192,7 @@ def _run(report: Say, step: str, argv: list[str], root: Path, cancel: threading.
     from torchdoctor.probes.runner import StreamingCommand
     from torchdoctor.redact import clean
 
-    report(step, f"running: {' '.join(['uv', *argv[1:]])} (in {root}; uv may run the project's build backend)")
+    report(step, f"running: {' '.join(['uv', *argv[1:]])} (in {shown(root)}; uv may run the project's build backend)")
     environment = {**os.environ, "NO_COLOR": "1"}
     command = None
     try:
@@ -253,8 +253,9 @@ def _put_back(snapshot: Snapshot, preview: FixPreview, lock: Path, lock_before: 
     summary = f"{step} failed: {reason}; {where}" if step != "interrupted" else f"interrupted; {where}"
     if problems:
         summary = (f"{step} failed: {reason}; " if step != "interrupted" else "interrupted; ") + "; ".join(problems)
-    report("put back", summary)
-    return Outcome("put back", summary, failed_step=step, still=still)
+    if step == "interrupted":
+        report("put back", summary)  # the interruption goes on up: no verdict reaches a face to say it
+    return Outcome("put back", summary, failed_step=step, still=still)  # the faces say it, as the verdict
 
 
 def _uv_environment(snapshot: Snapshot) -> Path | None:
