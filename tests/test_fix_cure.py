@@ -17,7 +17,7 @@ from conftest import FIXTURES, SNAPSHOTS, write_project
 from torchdoctor.model import Applicability
 from torchdoctor.probes.collect import with_project
 from torchdoctor.snapshot import Snapshot
-from torchdoctor.uvlock import find_uv
+from torchdoctor.probes.uv import find_uv
 from torchdoctor.workflow import diagnose, preview_fixes
 
 H100 = Snapshot.from_json((SNAPSHOTS / "h100-pypi.json").read_text(encoding="utf-8"))

@@ -21,7 +21,7 @@ from conftest import FIXTURES, SNAPSHOTS, processes_with
 from torchdoctor.fixes.verify import smoke_test
 from torchdoctor.probes.collect import with_project
 from torchdoctor.snapshot import InterpreterInfo, Snapshot
-from torchdoctor.uvlock import find_uv
+from torchdoctor.probes.uv import find_uv
 from torchdoctor.workflow import choose_fixes, fix_diagnoses, preview_fixes
 from torchdoctor.workflow.transaction import Steps, carry_out
 

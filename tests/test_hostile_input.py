@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from conftest import FIXTURES, SNAPSHOTS, examples, interruptible, make_venv, processes_with, run_cli, write_project
 from torchdoctor.probes.project import probe_project
 from torchdoctor.redact import clean
-from torchdoctor.uvlock import find_uv
+from torchdoctor.probes.uv import find_uv
 
 MACHINE = str(SNAPSHOTS / "h100-pypi.json")
 MINIMAL = '[project]\nname = "x"\nversion = "0"\ndependencies = ["torch"]\n'

@@ -9,7 +9,7 @@ import sys
 CORE = [
     "torchdoctor.cli", "torchdoctor.checks", "torchdoctor.probes.collect", "torchdoctor.render.text",
     "torchdoctor.render.json_report", "torchdoctor.render.markdown", "torchdoctor.render.rules",
-    "torchdoctor.render.bench", "torchdoctor.probes.gemm", "torchdoctor.demo", "torchdoctor.uvlock", "torchdoctor.files",
+    "torchdoctor.render.bench", "torchdoctor.probes.gemm", "torchdoctor.probes.uv", "torchdoctor.demo", "torchdoctor.files",
 ]
 
 

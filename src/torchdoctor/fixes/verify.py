@@ -24,7 +24,7 @@ from pathlib import Path
 from torchdoctor.probes.runner import StreamingCommand
 from torchdoctor.redact import clean
 from torchdoctor.snapshot import Snapshot
-from torchdoctor.uvlock import find_uv
+from torchdoctor.probes.uv import find_uv
 
 STEP_TIMEOUT_S = 900.0
 

@@ -24,7 +24,7 @@ import sys
 
 from torchdoctor.probes.runner import run_command
 from torchdoctor.snapshot import LockFreshness, ProjectInfo
-from torchdoctor.uvlock import find_uv
+from torchdoctor.probes.uv import find_uv
 
 CHECK_TIMEOUT_S = 10.0
 BUILDING_SOURCES = ("path", "workspace", "git", "url")

@@ -88,7 +88,7 @@ def carry_out(snapshot: Snapshot, preview: FixPreview, steps: Steps = Steps(), *
     selection to sync), so that from the write on every path ends in a verdict or in one put-back: a failing step, an
     exception of torchdoctor's own, Ctrl-C and SIGTERM alike. The put-back runs once, with both signals held off."""
     from torchdoctor.fixes.writer import record_lock_written, write_fixed
-    from torchdoctor.uvlock import find_uv
+    from torchdoctor.probes.uv import find_uv
 
     report = say or (lambda step, line: None)
     root = Path(snapshot.project.root)
@@ -378,6 +378,6 @@ def verify_in_scratch(snapshot: Snapshot, fixed_text: str, on_line: Callable[[st
 
 def lock(root: Path, on_line: Callable[[str], None] | None = None, cancel: threading.Event | None = None) -> CommandResult:
     """`uv lock` alone (the app's `l`): its lines streamed, `cancel` stops it, and uv leaves uv.lock as it was."""
-    from torchdoctor.uvlock import run_uv_lock
+    from torchdoctor.probes.uv import run_uv_lock
 
     return run_uv_lock(root, on_line=on_line, cancel=cancel)

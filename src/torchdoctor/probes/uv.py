@@ -1,4 +1,6 @@
-"""Run `uv lock` for a project: the last step of a fix, shared by the CLI (`fix --lock`) and the TUI."""
+"""uv, found and run: `uv lock` for a project (a step of the fix transaction, shared by the CLI and the TUI) and where
+the uv binary is. A probe like the others: it runs a program and reports what it said (issue 27 moved it here from the
+package root, where it was the one module outside probes/ that ran one)."""
 
 from __future__ import annotations
 
