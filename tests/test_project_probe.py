@@ -238,14 +238,14 @@ def test_unusable_lock_files_name_the_place(tmp_path, content, problem, place):
 
 
 def test_unreadable_and_huge_lock_files(tmp_path, monkeypatch):
-    from torchdoctor.probes import project
+    from torchdoctor.probes import lock_file
 
     write_project(tmp_path, MINIMAL)
     (tmp_path / "uv.lock").mkdir()
     assert only_error(tmp_path).problem == "not-a-file"
     (tmp_path / "uv.lock").rmdir()
     (tmp_path / "uv.lock").write_text(generate_lock(20), encoding="utf-8")
-    monkeypatch.setattr(project, "MAX_LOCK_BYTES", 1024)  # a real 256 MiB file would only slow the suite
+    monkeypatch.setattr(lock_file, "MAX_LOCK_BYTES", 1024)  # a real 256 MiB file would only slow the suite
     error = only_error(tmp_path)
     assert error.problem == "too-large"
     assert probe_project(tmp_path).pyproject.name == "demo"  # the rest is still read

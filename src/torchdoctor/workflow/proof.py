@@ -24,7 +24,8 @@ from typing import Any
 from torchdoctor.edits import DROPS_PACKAGES, Edit
 from torchdoctor.family import BUILD_CHECKED
 from torchdoctor.model import Diagnosis, Severity
-from torchdoctor.probes.project import parse_toml, project_of_text
+from torchdoctor.probes.project import project_of_text
+from torchdoctor.probes.pyproject_file import parse_toml
 from torchdoctor.probes.reading import FileProblem, read_regular_file
 
 MAX_PYPROJECT_BYTES = 16 << 20
