@@ -291,3 +291,45 @@ def test_a_workspace_root_reports_its_members_and_the_command_it_prints_fixes_th
     assert done.code == 0, done.stderr
     after = (member / "pyproject.toml").read_text(encoding="utf-8")
     assert after != before and "marker = \"sys_platform == 'linux' or sys_platform == 'win32'\"" in after
+
+
+def complete(script: str, *words: str) -> list[str]:
+    """What bash offers after `words` (the last one being typed), with the script `torchdoctor completion bash` printed."""
+    import shlex
+    import subprocess
+
+    line = " ".join(shlex.quote(w) for w in ("torchdoctor", *words))
+    program = (f"{script}\nCOMP_WORDS=({line}); COMP_CWORD={len(words)}; _torchdoctor; "
+               'printf "%s\\n" "${COMPREPLY[@]}"')
+    done = subprocess.run(["bash", "--norc", "--noprofile", "-c", program], capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    return [w for w in done.stdout.split("\n") if w]
+
+
+def test_shell_completion_offers_the_commands_options_choices_and_rule_codes_the_parser_knows():
+    """`torchdoctor completion bash`, sourced by a real bash: commands, a command's options, an option's choices, and
+    rule codes for `rules`, `fix` and --select (after the codes already typed, comma-separated). zsh runs the same
+    function through bashcompinit; fish gets its own lines, made from the same grammar."""
+    import shutil
+
+    if shutil.which("bash") is None:
+        pytest.skip("no bash here")
+    result = run_cli("completion", "bash")
+    assert result.code == 0 and "complete -o default -F _torchdoctor torchdoctor" in result.stdout
+    script = result.stdout
+    assert complete(script, "ch") == ["check"]
+    assert complete(script, "check", "--format", "") == ["text", "json", "markdown", "github", "sarif"]
+    assert complete(script, "fix", "--un") == ["--unsafe"]
+    assert complete(script, "rules", "TD40") == ["TD401", "TD402", "TD403", "TD404", "TD405", "TD406"]
+    assert complete(script, "check", "--select", "TD3,TD40")[:2] == ["TD3,TD401", "TD3,TD402"]
+    zsh = run_cli("completion", "zsh").stdout
+    assert zsh.startswith("#compdef torchdoctor") and "bashcompinit" in zsh and "_torchdoctor()" in zsh
+    fish = run_cli("completion", "fish").stdout
+    assert "complete -c torchdoctor -n '__fish_seen_subcommand_from check' -l format -x -a 'text json markdown github sarif'" in fish
+    assert run_cli("completion", "tcsh").code == 2
+
+
+def test_the_top_level_help_says_how_to_open_the_app_and_the_demo():
+    result = run_cli("--help")
+    assert result.code == 0
+    assert "opens the app" in result.stdout and "--demo" in result.stdout and "completion" in result.stdout

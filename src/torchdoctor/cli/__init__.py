@@ -39,7 +39,8 @@ class UsageError(Exception):
     """A problem with what the user asked for; the message is printed as one line."""
 
 
-COMMANDS = {name: f"torchdoctor.cli.commands.{name}" for name in ("check", "bench", "fix", "undo", "fleet", "archs", "rules", "triage")}
+COMMANDS = {name: f"torchdoctor.cli.commands.{name}" for name in ("check", "bench", "fix", "undo", "fleet", "archs", "rules", "triage",
+                                                                      "completion")}
 """Each subcommand's module, which has `run(args) -> int`."""
 
 DEBUG = False

@@ -59,6 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="torchdoctor", allow_abbrev=False,
         description="A doctor for PyTorch environments: checks the driver, CUDA, the torch build and your uv project.",
+        epilog="Without a command, in a terminal, torchdoctor opens the app: `torchdoctor [--project DIR] [--python PATH] "
+               "[--snapshot FILE]`; `torchdoctor --demo` opens it on a recorded Blackwell machine and a copy of a real "
+               "project, where every key may be pressed. Anywhere else (a pipe, CI) the same line is `torchdoctor check`.",
     )
     parser.add_argument("--version", action="version", version=version())
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -166,6 +169,9 @@ def build_parser() -> argparse.ArgumentParser:
     triage.add_argument("file", nargs="?", metavar="FILE|-", help="the text (default: standard input)")
     triage.add_argument("--format", choices=("text", "json", "markdown"), default="text")
 
+    completion = commands.add_parser("completion", help="print a shell completion script (bash, zsh or fish)")
+    completion.add_argument("shell", choices=("bash", "zsh", "fish"),
+                            help="the shell; e.g. `torchdoctor completion bash > ~/.local/share/bash-completion/completions/torchdoctor`")
     rules = commands.add_parser("rules", help="list every check torchdoctor runs, or explain the ones named")
     rules.add_argument("codes", nargs="*", metavar="CODE", help="a rule (TD301) or a prefix (TD3): show it in full")
     rules.add_argument("--format", choices=("text", "markdown", "json"), default="text")
