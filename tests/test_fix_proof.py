@@ -266,3 +266,23 @@ def test_fixes_that_each_fail_alone_are_proven_together_with_their_siblings(tmp_
     result = run_cli("fix", "TD307", "--dry-run", "--snapshot", str(SNAPSHOTS / "h100-pypi.json"), "--project", str(folder))
     assert result.code == 0, result.stderr
     assert result.stdout.count("marker = \"sys_platform == 'linux' or sys_platform == 'win32'\"") == 2, result.stdout
+
+
+def test_the_unsafe_warning_says_what_the_fix_changes():
+    """An unsafe index move warns about what every user installs (their drivers); a fix that drops a build tag or
+    requires a companion warns about what the project promises. A safe fix has no warning."""
+    from torchdoctor.edits import DropLocalTags, UsePytorchIndex
+    from torchdoctor.model import Applicability, Diagnosis, Fix, Severity
+    from torchdoctor.workflow import unsafe_warning
+
+    def with_fix(edit, applicability=Applicability.UNSAFE) -> Diagnosis:
+        return Diagnosis("TD222", "x", Severity.ERROR, "m", "e", fix=Fix("t", applicability, edit))
+
+    move = UsePytorchIndex(name="pytorch-cu128", url="https://download.pytorch.org/whl/cu128", packages=("torch",),
+                           replace=("pytorch-cu126",))
+    assert "which builds every user of the project installs" in unsafe_warning(with_fix(move))
+    requiring = UsePytorchIndex(name="pytorch-cu128", url="https://download.pytorch.org/whl/cu128", packages=("torch",),
+                                require=(("torchvision", "dependencies", ""),))
+    assert "what the project promises" in unsafe_warning(with_fix(requiring))
+    assert "what the project promises" in unsafe_warning(with_fix(DropLocalTags(packages=("torch",))))
+    assert unsafe_warning(with_fix(move, Applicability.SAFE)) is None

@@ -232,3 +232,14 @@ class SetRequiresPython(Edit):
 DROPS_PACKAGES: tuple[type[Edit], ...] = (RemoveDependencies, AcceleratorExtras)
 """Edits whose title says a package leaves the plain install (removed, or moved into opt-in extras): the proof lets
 these, and only these, take a torch-family package out of what a platform installs."""
+
+
+PROMISING: tuple[type[Edit], ...] = (RemoveDependencies, AcceleratorExtras, DropLocalTags, SetRequiresPython,
+                                     MapNightlyTriton, MarkerToExtra)
+"""Edits that always change what the project requires: its dependencies, extras or Python range."""
+
+
+def changes_requirements(edit: Edit) -> bool:
+    """Whether the edit changes what the project promises (its dependencies, extras or Python range), not only where
+    packages come from: one of PROMISING, or an index move that also unpins a build tag or requires a companion."""
+    return isinstance(edit, PROMISING) or bool(getattr(edit, "unpin", ())) or bool(getattr(edit, "require", ()))

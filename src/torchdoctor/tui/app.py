@@ -30,7 +30,6 @@ from torchdoctor.tui.messages import FixFinished, LockFinished, LockLine, PartPr
 from torchdoctor.tui.keys import BINDINGS, PALETTE
 from torchdoctor.tui.screens import THEN_LOCK_AND_SYNC, ConfirmFix, HelpScreen, explained
 from torchdoctor.tui.widgets import GemmPanel
-from torchdoctor.tui.widgets.findings import UNSAFE_WARNING
 
 if TYPE_CHECKING:
     from torchdoctor.model import Diagnosis, Report
@@ -189,7 +188,7 @@ class TorchDoctorApp(App[int]):
             self.notify("This fix is outside pyproject.toml: run the commands shown yourself.", severity="warning", markup=False)
             return
         self.confirm_and_write([diagnosis], f"{diagnosis.code}: {diagnosis.fix.title}",
-                               UNSAFE_WARNING if workflow.is_unsafe(diagnosis) else None)
+                               workflow.unsafe_warning(diagnosis))
 
     def action_fix_all(self) -> None:
         chosen = list(workflow.choose_fixes(self.report.diagnoses).chosen) if self.report else []

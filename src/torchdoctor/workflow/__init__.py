@@ -23,7 +23,7 @@ _HOMES = {
     "previews": ("PreviewCache",),
     "fixing": ("CannotFix", "FixChoice", "FixPreview", "Recheck", "choose_fixes", "fix_diagnoses",
                "is_unsafe", "preview_fixes", "recheck", "reread_project", "rule_codes", "undo", "undo_fix",
-               "write_fixes"),
+               "unsafe_warning", "write_fixes"),
     "probing": ("BENCH_SECONDS", "BenchStep", "CannotProbe", "bench", "demo", "probe", "project_only", "read_recording",
                 "recording_text",
                 "with_bench", "with_project"),
@@ -56,6 +56,7 @@ if TYPE_CHECKING:
         rule_codes,
         undo,
         undo_fix,
+        unsafe_warning,
         write_fixes,
     )
     from torchdoctor.workflow.previews import PreviewCache
@@ -93,5 +94,6 @@ __all__ = ["BENCH_SECONDS", "BenchStep", "CannotFix", "CannotProbe", "CannotSave
            "PreviewCache", "Recheck", "Selection", "Steps", "bench", "carry_out", "choose_fixes", "demo", "diagnose",
            "fail_on", "fix_diagnoses", "fleet", "gpu_code", "is_unsafe", "lock", "preview_fixes", "probe",
            "project_only", "read_recording", "recheck", "recording_text", "reread_project", "rule_codes", "rules",
-           "save_text", "selection_for", "stop_all_children", "triage", "undo", "undo_fix", "verify_in_scratch", "with_bench",
+           "save_text", "selection_for", "stop_all_children", "triage", "undo", "undo_fix", "unsafe_warning",
+           "verify_in_scratch", "with_bench",
            "with_project", "with_symptom", "write_fixes"]

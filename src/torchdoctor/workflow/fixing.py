@@ -152,6 +152,21 @@ def is_unsafe(diagnosis: Diagnosis) -> bool:
     return diagnosis.fix is not None and diagnosis.fix.applicability is Applicability.UNSAFE
 
 
+def unsafe_warning(diagnosis: Diagnosis) -> str | None:
+    """What to weigh before writing an unsafe fix, as it is: a change of what the project promises, or (an index move
+    only) a change of what every user of the project installs. None for a safe fix."""
+    from torchdoctor.edits import changes_requirements
+
+    if not is_unsafe(diagnosis) or diagnosis.fix is None:
+        return None
+    if diagnosis.fix.edit is not None and not changes_requirements(diagnosis.fix.edit):
+        return ("Unsafe: this fix changes which builds every user of the project installs, not only this machine's "
+                "(the title says for whom; a newer CUDA line needs a newer driver on each of their machines). Read the "
+                "diff before writing it.")
+    return ("Unsafe: this fix changes what the project promises (its dependencies, extras or Python range), not only "
+            "where packages come from. Read the diff before writing it.")
+
+
 def rule_codes() -> frozenset[str]:
     """Every diagnosis code there is (a fix request naming another is a usage error)."""
     from torchdoctor.checks import RULES

@@ -23,12 +23,6 @@ if TYPE_CHECKING:
 PROVING = "# proving the fix (applying it to a copy and checking the result)…"
 """The detail view's diff until the fix's proof answers."""
 
-UNSAFE_WARNING = (
-    "Unsafe: this fix changes what the project promises (its dependencies, extras or Python range), "
-    "not only where packages come from. Read the diff before writing it."
-)
-
-
 class Findings(Horizontal):
     @dataclass
     class Proven(Message):
@@ -89,7 +83,7 @@ class Findings(Horizontal):
                 diff = PROVING
             else:
                 diff = preview.diff if isinstance(preview, workflow.FixPreview) else f"# {preview}"
-        unsafe = UNSAFE_WARNING if workflow.is_unsafe(diagnosis) else None
+        unsafe = workflow.unsafe_warning(diagnosis)
         self.query_one("#detail-text", Static).update(panels.diagnosis_view(diagnosis, diff, unsafe))
 
     @work(thread=True, exclusive=True, group="preview", exit_on_error=False)
