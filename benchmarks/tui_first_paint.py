@@ -39,6 +39,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -46,8 +47,8 @@ from pathlib import Path
 
 def time_until(command: str, *markers: str, timeout: float = 20.0) -> list[float | None]:
     """Seconds from launch until each marker is first on the screen (None: never, within the timeout)."""
-    socket = f"torchdoctor-bench-{uuid.uuid4().hex[:8]}"
-    tmux = [shutil.which("tmux") or "tmux", "-L", socket]
+    folder = Path(tempfile.mkdtemp(prefix="torchdoctor-bench-"))  # tmux's socket here, never in the user's folders
+    tmux = [shutil.which("tmux") or "tmux", "-S", str(folder / f"tmux-{uuid.uuid4().hex[:8]}")]
     seen: dict[str, float] = {}
     started = time.monotonic()
     subprocess.run([*tmux, "new-session", "-d", "-s", "b", "-x", "100", "-y", "30", command], check=True)
@@ -62,6 +63,7 @@ def time_until(command: str, *markers: str, timeout: float = 20.0) -> list[float
         return [seen.get(marker) for marker in markers]
     finally:
         subprocess.run([*tmux, "kill-server"], capture_output=True)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def main() -> int:

@@ -700,3 +700,26 @@ async def test_a_snapshot_without_a_project_is_a_replay_whose_project_no_key_edi
         await settle(pilot)
         assert not isinstance(app.screen, ConfirmFix)
     assert not list(elsewhere.iterdir())
+
+
+@run_async
+async def test_the_verdict_line_ends_with_its_last_word_when_there_is_no_interpreter_to_name():
+    """A live check that found no interpreter has no path to name after the verdict: no dangling `·`."""
+    from textual.app import App
+
+    from torchdoctor.model import Report
+    from torchdoctor.tui.widgets.verdict import Verdict
+
+    class One(App[None]):
+        def compose(self):
+            yield Verdict()
+
+    async with One().run_test() as pilot:
+        verdict = pilot.app.query_one(Verdict)
+        verdict.show_report(Report(snapshot=recorded("h100-pypi")), "")
+        await pilot.pause()
+        text = str(verdict.content)
+        assert text.startswith("healthy") and not text.rstrip().endswith("·"), text
+        verdict.show_report(Report(snapshot=recorded("h100-pypi")), "/usr/bin/python3")
+        await pilot.pause()
+        assert str(verdict.content).endswith(" · /usr/bin/python3")

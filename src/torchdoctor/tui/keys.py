@@ -14,7 +14,7 @@ BINDINGS: list[BindingType] = [
     Binding("a", "fix_all", "Fix all safe", tooltip="apply every safe fix at once (asks first)"),
     Binding("u", "undo", "Undo", tooltip="undo torchdoctor's last change of pyproject.toml"),
     Binding("l", "lock", "uv lock", tooltip="run `uv lock` and show its output (the proof that the fix works); Escape cancels it"),
-    Binding("g", "bench", "GEMM", tooltip="run the GEMM throughput test on this GPU (g again cancels)"),
+    Binding("g", "bench", "GEMM", tooltip="run the GEMM throughput test: on the GPU, or on the CPU where there is none (g again cancels)"),
     Binding("r", "rescan", "Rescan", tooltip="probe and check again"),
     Binding("m", "export_markdown", "Markdown", show=False, tooltip="write the report as Markdown (for a bug report; also copied)"),
     Binding("j", "export_json", "JSON", show=False, tooltip="write the report as JSON"),

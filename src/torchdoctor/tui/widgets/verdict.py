@@ -70,6 +70,6 @@ class Verdict(Static):
 
     def show_report(self, report: Report, source: str) -> None:
         """The report's one-line verdict and where the machine's facts come from."""
-        self.update(Text(f"{summary_line(report)} · {source}"))
+        self.update(Text(" · ".join(part for part in (summary_line(report), source) if part)))  # no dangling ·
         severities = {d.severity.value for d in report.diagnoses}
         self.set_classes("errors" if "error" in severities else "warnings" if "warning" in severities else "healthy")
