@@ -333,3 +333,15 @@ def test_the_top_level_help_says_how_to_open_the_app_and_the_demo():
     result = run_cli("--help")
     assert result.code == 0
     assert "opens the app" in result.stdout and "--demo" in result.stdout and "completion" in result.stdout
+
+
+def test_every_option_of_every_command_says_what_it_does():
+    """`--help` of each command explains each option (issue 31: some had no help text)."""
+    import argparse
+
+    from torchdoctor.cli.parser import build_parser
+
+    commands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    silent = [(name, action.option_strings or action.dest) for name, command in commands.choices.items()
+              for action in command._actions if action.help is None and not isinstance(action, argparse._HelpAction)]
+    assert silent == []

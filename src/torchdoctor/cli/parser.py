@@ -108,7 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="measurement time after CUDA is initialised, all dtypes and copies together (default: 1.5)",
     )
     bench.add_argument("--device", metavar="N", type=int, default=0, help="the CUDA device to test (default: 0)")
-    bench.add_argument("--format", choices=("text", "json"), default="text")
+    bench.add_argument("--format", choices=("text", "json"), default="text",
+                       help="text (default), or json: the results and the findings on them")
     _save_snapshot(bench)
     _color(bench)
     _probe_timing(bench)
@@ -130,7 +131,8 @@ def build_parser() -> argparse.ArgumentParser:
     fleet.add_argument("--gemm-seconds", metavar="S", type=float, default=2.0, help="GEMM test time per rank (default: 2)")
     fleet.add_argument("--max-bytes", metavar="B", type=int,
                        help="largest collective size (default: 1 GiB on GPUs, 16 MiB on the CPU)")
-    fleet.add_argument("--format", choices=("text", "json", "markdown"), default="text")
+    fleet.add_argument("--format", choices=("text", "json", "markdown"), default="text",
+                       help="text (default), json (every rank's facts and results), markdown (for a bug report)")
     fleet.add_argument("-v", "--verbose", action="store_true", help="the evidence under each finding, and the P2P matrices")
     _save_snapshot(fleet)
     _color(fleet)
@@ -162,19 +164,22 @@ def build_parser() -> argparse.ArgumentParser:
     archs.add_argument("targets", nargs="*", metavar="PATH|PACKAGE",
                        help="a library, a folder, or an installed package (default: torch and every package that builds "
                             "against it, in the project's environment)")
-    archs.add_argument("--format", choices=("text", "json"), default="text")
+    archs.add_argument("--format", choices=("text", "json"), default="text",
+                       help="text (default), or json: each library's SASS and PTX architectures")
 
     triage = commands.add_parser(
         "triage", help="name the cause from pasted text: an error, collect_env, nvidia-smi, pip list (nothing is probed)")
     triage.add_argument("file", nargs="?", metavar="FILE|-", help="the text (default: standard input)")
-    triage.add_argument("--format", choices=("text", "json", "markdown"), default="text")
+    triage.add_argument("--format", choices=("text", "json", "markdown"), default="text",
+                        help="text (default), json (the facts read, each with its line, and the findings), markdown")
 
     completion = commands.add_parser("completion", help="print a shell completion script (bash, zsh or fish)")
     completion.add_argument("shell", choices=("bash", "zsh", "fish"),
                             help="the shell; e.g. `torchdoctor completion bash > ~/.local/share/bash-completion/completions/torchdoctor`")
     rules = commands.add_parser("rules", help="list every check torchdoctor runs, or explain the ones named")
     rules.add_argument("codes", nargs="*", metavar="CODE", help="a rule (TD301) or a prefix (TD3): show it in full")
-    rules.add_argument("--format", choices=("text", "markdown", "json"), default="text")
+    rules.add_argument("--format", choices=("text", "markdown", "json"), default="text",
+                       help="text (default), markdown (docs/rules.md is this), json (every field of each rule)")
     return parser
 
 
