@@ -206,3 +206,32 @@ def test_collect_env_importing_another_torch_than_pip_lists_is_two_installs_not_
     assert result.findings[0].code == "TD122" and cause_of(result.findings[0]) == "mixed-installs"
     assert "Python imports torch 2.6.0" in result.findings[0].message
     assert not [d for d in result.findings if d.severity is Severity.ERROR]
+
+
+NO_KERNEL = "RuntimeError: CUDA error: no kernel image is available for execution on the device\n"
+
+
+@pytest.mark.parametrize("prose, named", [
+    ("I have an RTX 5090 and torch 2.5.1+cu124", "RTX 5090"),
+    ("My GPU is a GeForce RTX 5060 Ti, torch==2.5.1+cu124", "GeForce RTX 5060 Ti"),
+    ("NVIDIA GeForce RTX 5090, torch 2.5.1+cu124", "NVIDIA GeForce RTX 5090"),
+])
+def test_a_gpu_named_in_prose_is_read_and_decides_the_cause(prose, named):
+    """People write the GPU in a sentence ("I have an RTX 5090"); read from there, with its line, it is the fact that
+    decides between the error's causes: the finding is the confirmed one, said from the pasted text (never "NVML"), and
+    the error's other candidate (the GPU older than the build) is not named beside it."""
+    result = triage(prose + "\n" + NO_KERNEL)
+    assert [(g.value, g.line) for g in result.facts.gpus] == [(named, 1)]
+    first = result.findings[0]
+    assert first.code == "TD220" and first.severity is Severity.ERROR and result.explained
+    assert any(e.source == "the pasted text" and "compute capability 12.0" in e.value for e in first.evidence)
+    assert not [d for d in result.findings if d.code == "TD800"]
+
+
+@pytest.mark.parametrize("prose", [
+    "it works on my RTX 4090 but fails on the RTX 5090",  # two GPUs: which one failed is not for the reader to guess
+    "see https://example.com/H100-guide for details",  # a name inside a URL
+    "the RTX 9990 we ordered",  # a name NVIDIA's tables do not know
+])
+def test_prose_that_names_no_single_known_gpu_leaves_the_gpu_unknown(prose):
+    assert read_pasted(prose + "\n" + NO_KERNEL).gpus == ()

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from packaging.version import Version
 
-from torchdoctor.checks.common import NVML_SOURCE, torch_source, torch_specifier
+from torchdoctor.checks.common import nvml_source, torch_source, torch_specifier
 from torchdoctor.edits import LINUX_OR_WINDOWS, AcceleratorExtras, UsePytorchIndex
 from torchdoctor.family import BUILD_CHECKED, BUILD_PACKAGES
 from torchdoctor.knowledge import (
@@ -37,7 +37,7 @@ def gpus(snapshot: Snapshot) -> tuple[Gpu, ...]:
     """The NVIDIA GPUs with their compute capability: NVML's view, else torch's."""
     if snapshot.nvml.status == "ok" and snapshot.nvml.gpus:
         return tuple(
-            Gpu(g.index, g.name or f"GPU {g.index}", (g.compute_capability[0], g.compute_capability[1]), NVML_SOURCE)
+            Gpu(g.index, g.name or f"GPU {g.index}", (g.compute_capability[0], g.compute_capability[1]), nvml_source(snapshot))
             for g in snapshot.nvml.gpus
             if g.compute_capability
         )

@@ -22,6 +22,14 @@ SLOWDOWN_REASONS = {
 which do not): the GEMM test's TD602 and the fleet's TD705 name them."""
 
 
+def nvml_source(snapshot: Snapshot) -> str:
+    """Where the driver's facts were read: NVML, or the text a user pasted (`triage`: nvidia-smi's output, a GPU named
+    in prose), never "NVML" for what no driver answered."""
+    if snapshot.interpreter.source == "pasted":
+        return "the pasted text"
+    return NVML_SOURCE
+
+
 def torch_source(snapshot: Snapshot) -> str:
     """Where the torch facts were read: the probe in an interpreter, or the text a user pasted (`triage`)."""
     if snapshot.interpreter.source == "pasted" or not snapshot.interpreter.path:
@@ -40,7 +48,7 @@ def nvidia_gpu_evidence(snapshot: Snapshot) -> tuple[Evidence, ...]:
     nvml = snapshot.nvml
     if nvml.status == "ok" and nvml.gpus:
         names = ", ".join(g.name or f"GPU {g.index}" for g in nvml.gpus)
-        found.append(Evidence("NVIDIA GPUs", f"{len(nvml.gpus)}: {names}", NVML_SOURCE))
+        found.append(Evidence("NVIDIA GPUs", f"{len(nvml.gpus)}: {names}", nvml_source(snapshot)))
     if snapshot.torch.devices:
         names = ", ".join(d.name for d in snapshot.torch.devices)
         found.append(Evidence("CUDA devices torch sees", names, torch_source(snapshot)))

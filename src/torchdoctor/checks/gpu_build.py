@@ -18,11 +18,11 @@ from torchdoctor.checks.builds import (
     use_build_fix,
 )
 from torchdoctor.checks.common import (
-    NVML_SOURCE,
     documented_evidence,
     documented_sync,
     driver_library_versions,
     nvidia_gpu_evidence,
+    nvml_source,
     torch_source,
 )
 from torchdoctor.checks.registry import DISPLAY_ONLY, SAFE, UNSAFE, Finding, rule
@@ -317,7 +317,7 @@ def driver_too_old_for_build(snapshot: Snapshot) -> Iterator[Finding]:
     floor = knowledge().driver_floor(needed[0])
     driver = snapshot.nvml.driver_version or "unknown"
     evidence = [
-        Evidence("driver", f"{driver} (supports CUDA {supported[0]}.{supported[1]})", NVML_SOURCE),
+        Evidence("driver", f"{driver} (supports CUDA {supported[0]}.{supported[1]})", nvml_source(snapshot)),
         Evidence("torch.version.cuda", torch.cuda, torch_source(snapshot)),
     ]
     if floor is not None:
@@ -436,7 +436,7 @@ def driver_module_mismatch(snapshot: Snapshot) -> Iterator[Finding]:
     refused = snapshot.nvml.error_code == 18 or "version mismatch" in (snapshot.nvml.error or "").lower()
     library = snapshot.nvml.driver_version or (next((v for v in driver_library_versions(snapshot) if v != kernel), None)
                                                if refused else None)  # a stale file beside a working driver is nothing
-    source = NVML_SOURCE if snapshot.nvml.driver_version else "the driver library's file name"
+    source = nvml_source(snapshot) if snapshot.nvml.driver_version else "the driver library's file name"
     if not ((kernel and library and kernel != library) or refused):
         return
     yield Finding(
@@ -450,7 +450,7 @@ def driver_module_mismatch(snapshot: Snapshot) -> Iterator[Finding]:
         tuple(e for e in (
             Evidence("kernel module", kernel, "/proc/driver/nvidia/version") if kernel else None,
             Evidence("driver library", library, source) if library else None,
-            Evidence("NVML", snapshot.nvml.error or "", NVML_SOURCE) if refused else None,
+            Evidence("NVML", snapshot.nvml.error or "", nvml_source(snapshot)) if refused else None,
         ) if e is not None),
         Fix("Reboot to load the updated kernel module", Applicability.DISPLAY_ONLY, commands=("sudo reboot",)),
     )
@@ -506,7 +506,7 @@ def mig_enabled(snapshot: Snapshot) -> Iterator[Finding]:
         "the GPU's memory and compute. Benchmarks and memory limits reflect the slice, not the whole card."
         + (" torch sees no device, so no MIG instance is available to this process (create one, or set "
            "CUDA_VISIBLE_DEVICES to a MIG instance's UUID from `nvidia-smi -L`)." if no_devices else ""),
-        tuple(Evidence(f"GPU {g.index} MIG mode", "enabled", NVML_SOURCE) for g in enabled),
+        tuple(Evidence(f"GPU {g.index} MIG mode", "enabled", nvml_source(snapshot)) for g in enabled),
     )
 
 
@@ -571,7 +571,7 @@ def _planned_problems(snapshot: Snapshot, driver: bool) -> list[_PlannedProblem]
             reason = (f"{what} is a CUDA {needed[0]}.{needed[1]} build; the driver here supports CUDA up to "
                       f"{supported[0]}.{supported[1]}" + (f" (CUDA {needed[0]} needs {minimum} or newer on {host})" if minimum and fatal else ""))
             evidence: tuple[Evidence, ...] = (planned_evidence, Evidence("driver", f"{snapshot.nvml.driver_version or 'unknown'} (supports CUDA "
-                                                   f"{supported[0]}.{supported[1]})", NVML_SOURCE))
+                                                   f"{supported[0]}.{supported[1]})", nvml_source(snapshot)))
             problems.append(_PlannedProblem(resolution, planned, what, reason, evidence, fatal))
             continue
         if version is None:
@@ -827,7 +827,7 @@ def ptx_newer_than_driver(snapshot: Snapshot) -> Iterator[Finding]:
                 (Evidence(f"GPU code in {library.path}",
                           f"{' '.join(library.sass) or 'no SASS'} · PTX {' '.join(library.ptx)} (ISA {library.ptx_isa})",
                           "fat binary headers of the installed library"),
-                 Evidence("driver", f"supports CUDA {'.'.join(map(str, driver_cuda(snapshot) or ()))}", NVML_SOURCE),
+                 Evidence("driver", f"supports CUDA {'.'.join(map(str, driver_cuda(snapshot) or ()))}", nvml_source(snapshot)),
                  Evidence("PTX ISA → CUDA", library.ptx_isa, knowledge().ptx_isa_source)),
                 Fix(f"Update the driver, or install {library.package} built with SASS for {sm_name(gpu.capability)}",
                     Applicability.DISPLAY_ONLY, commands=("nvidia-smi  # the driver and the CUDA it supports",)),

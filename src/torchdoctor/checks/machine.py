@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from torchdoctor.checks.builds import build_alternatives, use_build_fix
-from torchdoctor.checks.common import NVML_SOURCE, nvidia_gpu_evidence, torch_source
+from torchdoctor.checks.common import nvml_source, nvidia_gpu_evidence, torch_source
 from torchdoctor.checks.registry import DISPLAY_ONLY, SAFE, UNSAFE, Finding, rule
 from torchdoctor.model import Applicability, Evidence, Fix, Severity
 from torchdoctor.snapshot import Snapshot
@@ -88,7 +88,7 @@ def cpu_only_setup(snapshot: Snapshot) -> Iterator[Finding]:
             f"CPU-only setup: torch {torch.version} runs on the CPU, and this machine has no NVIDIA GPU",
             "This is a consistent setup for development or CPU inference. On a machine with an NVIDIA GPU the same project "
             "would need a CUDA build.",
-            (Evidence("torch.version.cuda", "None", torch_source(snapshot)), Evidence("NVML", snapshot.nvml.status, NVML_SOURCE)),
+            (Evidence("torch.version.cuda", "None", torch_source(snapshot)), Evidence("NVML", snapshot.nvml.status, nvml_source(snapshot))),
         )
 @rule("TD201", "cpu-build-on-nvidia-machine", fix=(SAFE, UNSAFE))
 def cpu_build_on_nvidia_machine(snapshot: Snapshot) -> Iterator[Finding]:
@@ -254,7 +254,7 @@ def driver_unreadable(snapshot: Snapshot) -> Iterator[Finding]:
             if severe
             else "torchdoctor cannot read the driver version, so driver-dependent checks are skipped."
         ),
-        (Evidence("NVML", f"{nvml.status}: {nvml.error}", NVML_SOURCE), *gpu),
+        (Evidence("NVML", f"{nvml.status}: {nvml.error}", nvml_source(snapshot)), *gpu),
         Fix("Reboot so the driver's library and kernel module match", Applicability.DISPLAY_ONLY, commands=("sudo reboot",))
         if nvml.status in ("rm-version-mismatch", "gpu-lost") else None,
     )

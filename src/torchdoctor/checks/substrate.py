@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from torchdoctor.checks.common import NVML_SOURCE, driver_library_versions, torch_source
+from torchdoctor.checks.common import nvml_source, driver_library_versions, torch_source
 from torchdoctor.checks.registry import DISPLAY_ONLY, Finding, rule
 from torchdoctor.model import Applicability, Evidence, Fix, Severity
 from torchdoctor.snapshot import Snapshot
@@ -74,7 +74,7 @@ def shared_memory_too_small(snapshot: Snapshot) -> Iterator[Finding]:
         "is started with --ipc=host or --shm-size.",
         (Evidence("/dev/shm size", str(shm.size_bytes) if shm.size_bytes is not None else "unknown", "statvfs(/dev/shm)"),
          Evidence("/dev/shm writable", {True: "yes", False: "no", None: "unknown"}[shm.writable], "access(/dev/shm, W_OK)"),
-         Evidence("GPUs", str(count), NVML_SOURCE)),
+         Evidence("GPUs", str(count), nvml_source(snapshot))),
         Fix("Give the container (or the machine) more shared memory", Applicability.DISPLAY_ONLY, commands=commands),
     )
 
@@ -101,7 +101,7 @@ def cuda_forward_compat_unsupported(snapshot: Snapshot) -> Iterator[Finding]:
     evidence = [Evidence("cuInit", "804 (CUDA_ERROR_COMPAT_NOT_SUPPORTED_ON_DEVICE)", "CUDA driver API")
                 if driver is not None and driver.init_result == 804 else Evidence("CUDA error", said or "", torch_source(snapshot))]
     evidence += [Evidence("forward-compatibility libcuda", ", ".join(compat[:3]), "/usr/local/cuda*/compat")] if compat else []
-    evidence += [Evidence("GPU", g.name or "?", NVML_SOURCE) for g in snapshot.nvml.gpus[:1]]
+    evidence += [Evidence("GPU", g.name or "?", nvml_source(snapshot)) for g in snapshot.nvml.gpus[:1]]
     folders = sorted({path.rsplit("/", 1)[0] for path in compat}) or ["/usr/local/cuda/compat"]
     yield Finding(
         Severity.ERROR,
@@ -147,7 +147,7 @@ def driver_installed_in_container(snapshot: Snapshot) -> Iterator[Finding]:
         return
     evidence = [Evidence("host kernel module", kernel or "unknown", "/proc/driver/nvidia/version")]
     evidence += [Evidence("driver library in the container", ", ".join(others), "the system library folders")] if others else []
-    evidence += [Evidence("NVML", snapshot.nvml.error or "", NVML_SOURCE)] if refused else []
+    evidence += [Evidence("NVML", snapshot.nvml.error or "", nvml_source(snapshot))] if refused else []
     evidence += [Evidence("driver packages in the image", ", ".join(system.driver_packages), "dpkg status")] if system.driver_packages else []
     packages = " ".join(system.driver_packages) or "'nvidia-driver-*' 'libnvidia-compute-*'"
     yield Finding(
@@ -213,7 +213,7 @@ def cuda_visible_devices_in_code(snapshot: Snapshot) -> Iterator[Finding]:
                 "CUDA_VISIBLE_DEVICES lists the GPUs a process may see by their ordinal; one that does not exist hides "
                 "them all, so torch.cuda.is_available() is False and the job runs on the CPU or fails.",
                 (Evidence("CUDA_VISIBLE_DEVICES set", assignment.value or "", where),
-                 Evidence("GPUs", str(count), NVML_SOURCE)),
+                 Evidence("GPUs", str(count), nvml_source(snapshot))),
                 Fix("Name GPUs this machine has, or take the value from the environment", Applicability.DISPLAY_ONLY,
                     commands=(f"# {assignment.path}:{assignment.line}: os.environ.setdefault(\"CUDA_VISIBLE_DEVICES\", \"0\")",)),
             )
@@ -262,7 +262,7 @@ def gpu_memory_held(snapshot: Snapshot) -> Iterator[Finding]:
             "is not a job of yours that runs now, it may be one that stopped without freeing it (a killed notebook "
             "kernel, a DataLoader worker left behind) or another user's; a job started now fails with \"CUDA out of "
             "memory\" as soon as it needs more than what is left.",
-            (Evidence(f"GPU {gpu.index} memory in use", f"{used / gib:.1f} of {total / gib:.1f} GiB", NVML_SOURCE),),
+            (Evidence(f"GPU {gpu.index} memory in use", f"{used / gib:.1f} of {total / gib:.1f} GiB", nvml_source(snapshot)),),
             Fix("See which processes hold it", Applicability.DISPLAY_ONLY, commands=(
                 "nvidia-smi --query-compute-apps=pid,process_name,used_memory --format=csv",
                 f"fuser -v /dev/nvidia{gpu.index}   # processes with the device open, stopped ones included",

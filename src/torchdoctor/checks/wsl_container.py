@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 from packaging.version import InvalidVersion, Version
 
-from torchdoctor.checks.common import NVML_SOURCE, torch_source
+from torchdoctor.checks.common import nvml_source, torch_source
 from torchdoctor.checks.registry import DISPLAY_ONLY, Finding, rule
 from torchdoctor.knowledge import decode_cuda_version
 from torchdoctor.model import Applicability, Evidence, Fix, Severity
@@ -338,7 +338,7 @@ def nvml_wrong_library(snapshot: Snapshot) -> Iterator[Finding]:
         f"NVML was loaded from {path}, {'a link-time stub' if stub else 'not the Windows driver'}",
         f"The real libnvidia-ml.so.1 is in {where}; a folder earlier on LD_LIBRARY_PATH or in the loader"
         " configuration puts another copy first.",
-        (Evidence("libnvidia-ml loaded", path, NVML_SOURCE),
+        (Evidence("libnvidia-ml loaded", path, nvml_source(snapshot)),
          Evidence("LD_LIBRARY_PATH", snapshot.system.environment.get("LD_LIBRARY_PATH", "unset"), "environment")),
         Fix("Take the stub's folder off the library path", Applicability.DISPLAY_ONLY,
             commands=(f"export LD_LIBRARY_PATH={WSL_LIB}:$LD_LIBRARY_PATH",) if snapshot.system.wsl == "wsl2"
@@ -431,7 +431,7 @@ def wsl_memory_below_gpu_memory(snapshot: Snapshot) -> Iterator[Finding]:
     wanted = math.ceil(gpu_memory / gib) + 8
     evidence = [
         Evidence("memory in WSL", f"{system.memory_total / gib:.1f} GiB", "psutil (the VM's limit)"),
-        Evidence("GPU memory", f"{gpu_memory / gib:.1f} GiB", NVML_SOURCE if snapshot.nvml.gpus else torch_source(snapshot)),
+        Evidence("GPU memory", f"{gpu_memory / gib:.1f} GiB", nvml_source(snapshot) if snapshot.nvml.gpus else torch_source(snapshot)),
     ]
     details = system.wsl_details
     if details is not None and details.config_path:
@@ -474,7 +474,7 @@ def wsl_gpu_lost(snapshot: Snapshot) -> Iterator[Finding]:
         return
     evidence = []
     if nvml_failed:
-        evidence.append(Evidence("NVML", f"{nvml.status}: {nvml.error}", NVML_SOURCE))
+        evidence.append(Evidence("NVML", f"{nvml.status}: {nvml.error}", nvml_source(snapshot)))
     if cuinit_failed and driver is not None:
         evidence.append(Evidence("cuInit(0)", str(driver.init_result), torch_source(snapshot)))
     evidence.append(Evidence(WSL_LIB, ", ".join(sorted(details.lib_files)), WSL_LIB))
@@ -572,7 +572,7 @@ def container_cuda_newer_than_driver(snapshot: Snapshot) -> Iterator[Finding]:
         "The base image's CUDA is newer than the driver on this host. Update the host driver, or build from"
         f" an image of CUDA {supported[0]}.{supported[1]} or older.",
         (Evidence("NVIDIA_REQUIRE_CUDA", required_text.split()[0], "the image's environment"),
-         Evidence("driver supports CUDA", f"{supported[0]}.{supported[1]} (driver {snapshot.nvml.driver_version})", NVML_SOURCE)),
+         Evidence("driver supports CUDA", f"{supported[0]}.{supported[1]} (driver {snapshot.nvml.driver_version})", nvml_source(snapshot))),
         Fix("Match the image to the host driver", Applicability.DISPLAY_ONLY,
             commands=(f"# FROM nvidia/cuda:{supported[0]}.{supported[1]}.0-runtime-ubuntu22.04   (or update the host driver)",)),
     )
@@ -611,6 +611,6 @@ def cuda_visible_devices_out_of_range(snapshot: Snapshot) -> Iterator[Finding]:
         f"CUDA_VISIBLE_DEVICES={visible} names GPU(s) {', '.join(missing)}, but this machine has {count} (0-{count - 1})",
         f"CUDA stops reading the list at the first GPU that does not exist; {seen}.",
         (Evidence("CUDA_VISIBLE_DEVICES", visible, "environment"),
-         Evidence("GPUs", str(count), NVML_SOURCE)),
+         Evidence("GPUs", str(count), nvml_source(snapshot))),
         Fix("Name GPUs that exist", Applicability.DISPLAY_ONLY, commands=(f"export CUDA_VISIBLE_DEVICES={valid}",)),
     )

@@ -100,6 +100,12 @@ _GPU_LINES = [
     ("free-form", re.compile(r"^(?:GPU|Graphics(?: card)?|显卡) *[:=] *(.+?)(?: *\((?:compute capability|sm_|cc)[^)]*\))?$",
                              re.IGNORECASE)),
 ]
+_PROSE_GPU = re.compile(
+    r"(?<![\w/.+-])((?:NVIDIA\s+)?(?:GeForce\s+)?(?:RTX\s?(?:PRO\s)?\d{4}(?:\s?Ti)?(?:\s?SUPER)?|GTX\s?\d{3,4}(?:\s?Ti)?"
+    r"|(?:Tesla\s)?[AHLBV]\d{2,3}[SG]?|Tesla T4|GH200|GB[23]00|DGX Spark|Jetson(?: AGX)? (?:Orin|Thor|Xavier)))(?![\w/.-])")
+"""A GPU named in prose ("I have an RTX 5090", "on my H100"): read only where no line states the GPU, only when one
+GPU is named (two in one paste, "works on the 4090, fails on the 5090", say nothing for sure), and only a name NVIDIA's
+tables know (the capability is then not guessed)."""
 _PIP_LINE = re.compile(r"^(?:\[(?:pip3?|conda|uv)\] ?)?([A-Za-z0-9][A-Za-z0-9._-]*)(?:\s*==\s*|\s+)(\d+[\w.+!-]*)(?:\s+(\S+))?(?:\s+(\S+))?$")
 _WANTED = re.compile(r"^(torch|pytorch|torchvision|torchaudio|torchcodec|triton|pytorch-triton.*|numpy|xformers|flash[-_]attn|"
                      r"bitsandbytes|vllm|nvidia-.*|cuda-.*|pytorch-cuda|cudatoolkit|cuda-version|transformers|accelerate)$",
@@ -114,6 +120,7 @@ def read_pasted(text: str) -> PastedFacts:
         text = text.encode("utf-8", "replace")[:MAX_BYTES].decode("utf-8", "ignore")
     values: dict[str, Fact] = {}
     gpus: list[Fact] = []
+    in_prose: list[Fact] = []
     packages: dict[str, Fact] = {}
     for number, raw in enumerate(text.split("\n"), start=1):  # numbered as an editor numbers them (\r is not a line)
         line = raw[:MAX_LINE].strip()
@@ -129,6 +136,10 @@ def read_pasted(text: str) -> PastedFacts:
             if match and _looks_like_gpu(match.group(1)):
                 gpus.append(Fact(clean(match.group(1).strip()), number, kind))
                 break
+        else:
+            if not line.startswith(("File ", "Traceback", "at ", "http")):
+                in_prose += [Fact(clean(" ".join(m.group(1).split())), number, "free-form")
+                             for m in _PROSE_GPU.finditer(line)]
         if "microsoft-standard-WSL2" in line or re.search(r"\bWSL ?2\b", line):
             values.setdefault("wsl", Fact("WSL2", number, "uname" if "Linux" in line else "free-form"))
         if re.search(r"root@[0-9a-f]{12}:|\binside (?:a |the |my )?(?:docker |podman )?container\b", line, re.IGNORECASE):
@@ -146,6 +157,8 @@ def read_pasted(text: str) -> PastedFacts:
             elif name == "torch" and "+" not in version and build.startswith(("cpu", "py3")) and "cpu" in build:
                 version = f"{version}+cpu"
             packages.setdefault(name, Fact(clean(version), number, "conda" if package.group(4) else "pip"))
+    if not gpus:
+        gpus = _one_gpu_in_prose(in_prose)
     sm = values.get("gpu_sm")
     if sm is not None and "." not in sm.value and len(sm.value) >= 2:  # "sm_120" read as "120": said as "12.0"
         values["gpu_sm"] = Fact(f"{sm.value[:-1]}.{sm.value[-1]}", sm.line, sm.kind)
@@ -156,6 +169,16 @@ def read_pasted(text: str) -> PastedFacts:
                                                "python_version", "os", "wsl", "container", "nvml_error",
                                                "cuda_error")},
     )
+
+
+def _one_gpu_in_prose(found: list[Fact]) -> list[Fact]:
+    """The GPU prose names, when it names one that NVIDIA's tables know (see _PROSE_GPU); none otherwise."""
+    from torchdoctor.knowledge import knowledge
+
+    known = [f for f in found if knowledge().capability_of_name(f.value) is not None]
+    models = {re.sub(r"^(?:NVIDIA\s+)?(?:GeForce\s+)?(?:Tesla\s+)?", "", f.value, flags=re.IGNORECASE).replace(" ", "").upper()
+              for f in known}
+    return known[:1] if len(models) == 1 else []
 
 
 def _looks_like_gpu(name: str) -> bool:

@@ -70,8 +70,7 @@ def triage(text: str) -> Triage:
     explaining = sorted((d for d in found if cause_of(d) in candidates),
                         key=lambda d: candidates.index(cause_of(d) or ""))  # the likelier cause first
     others = sorted((d for d in found if d not in explaining), key=lambda d: d.severity, reverse=True)
-    confirmed = {cause_of(d) for d in found}
-    likely = [_likely(cause, symptoms) for cause in candidates if cause not in confirmed]
+    likely = _unconfirmed(candidates, symptoms, {cause_of(d) for d in found})
     ranked = tuple(explaining + likely + others)
     return Triage(facts, snapshot, ranked, symptoms, bool(explaining))
 
@@ -82,8 +81,7 @@ def with_symptom(report: Report, text: str) -> Report:
     symptoms = symptoms_in(_lines(text))
     candidates = _ordered(list(dict.fromkeys(cause for _, _, causes in symptoms for cause in causes)), report.snapshot)
     explaining = [d for d in report.diagnoses if cause_of(d) in candidates]
-    confirmed = {cause_of(d) for d in report.diagnoses}
-    likely = [_likely(cause, symptoms) for cause in candidates if cause not in confirmed]
+    likely = _unconfirmed(candidates, symptoms, {cause_of(d) for d in report.diagnoses})
     rest = [d for d in report.diagnoses if d not in explaining]
     return replace(report, diagnoses=tuple(explaining + likely + rest))
 
@@ -136,6 +134,16 @@ def cause_of(diagnosis: Diagnosis) -> str | None:
 def _lines(text: str) -> list[tuple[int, str]]:
     """The text's lines, numbered as an editor numbers them, within the reader's caps (1 MiB, 20,000 lines)."""
     return list(enumerate(text[:MAX_BYTES].split("\n")[:20000], start=1))
+
+
+def _unconfirmed(candidates: list[str], symptoms: Iterable[tuple[int, str, tuple[str, ...]]],
+                 confirmed: set[str | None]) -> list[Diagnosis]:
+    """The likely causes (TD800) of the errors no finding explains. An error a finding explains (the GPU is newer than
+    the build: TD220) needs no other cause named beside it: its other candidates (the GPU older than the build) are
+    not said, the facts having decided between them."""
+    unexplained = [(n, line, causes) for n, line, causes in symptoms if not confirmed & set(causes)]
+    wanted = {cause for _, _, causes in unexplained for cause in causes}
+    return [_likely(cause, unexplained) for cause in candidates if cause in wanted and cause not in confirmed]
 
 
 def _likely(cause_id: str, symptoms: Iterable[tuple[int, str, tuple[str, ...]]]) -> Diagnosis:
