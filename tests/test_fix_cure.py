@@ -426,12 +426,15 @@ def test_a_lock_that_pairs_torch_with_another_build_of_a_companion_is_cured_with
         served.close()
 
 
-def test_a_workspace_members_mixed_lock_is_cured_by_the_command_the_root_report_prints(tmp_path, monkeypatch):
+@pytest.mark.parametrize("root_extra", ["cpu", "accel"])
+def test_a_workspace_members_mixed_lock_is_cured_by_the_command_the_root_report_prints(tmp_path, monkeypatch,
+                                                                                        root_extra):
     """A workspace whose root extra `cpu` turns on the member's extra `cpu`, where the member maps torch to the CPU
     index and torchvision comes only through `dep`: uv.lock pairs torch +cpu with PyPI's torchvision. The root's
     finding has no edit of its own (the root maps nothing); it points at the member's fix, the command the member's
     finding prints. Read alone, the member is read inside its workspace (the root's uv.lock, as uv reads it), so the
-    command finds the same finding, and after its fix the real uv locks torchvision's CPU build."""
+    command finds the same finding, and after its fix the real uv locks torchvision's CPU build. Said once, by the root,
+    whether the root's extra has the member's extra's name or another."""
     from dataclasses import replace
 
     from torchdoctor.probes.project import read_lock
@@ -449,7 +452,7 @@ def test_a_workspace_members_mixed_lock_is_cured_by_the_command_the_root_report_
             dependencies = []
 
             [project.optional-dependencies]
-            cpu = ["member[cpu]"]
+            {root_extra} = ["member[cpu]"]
 
             [tool.uv.workspace]
             members = ["member"]
@@ -507,8 +510,8 @@ def test_a_workspace_members_mixed_lock_is_cured_by_the_command_the_root_report_
         assert torchvision_locked() == {"0.23.0"}
         assert not (member / "uv.lock").exists()
         at_root = [d for d in diagnose(with_project(H100, root)).diagnoses if d.code == "TD403"]
-        assert len(at_root) == 1  # the member says the same words for its extra `cpu`: said once
-        assert "with torchvision 0.23.0 (cu128) for this machine with `--extra cpu`" in at_root[0].message
+        assert len(at_root) == 1, [d.message for d in at_root]  # the member's own finding of the pair: said once
+        assert f"with torchvision 0.23.0 (cu128) for this machine with `--extra {root_extra}`" in at_root[0].message
         assert at_root[0].fix is not None and at_root[0].fix.edit is None
         assert at_root[0].fix.commands[0].startswith("torchdoctor fix TD403 --unsafe --project ")
         assert at_root[0].fix.commands[0].endswith("member")

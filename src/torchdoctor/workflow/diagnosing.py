@@ -55,6 +55,10 @@ def diagnose(snapshot: Snapshot, selection: Selection | None = None) -> Report:
     proven = prove_offers(snapshot, kept)
     members, cures = _member_findings(snapshot, proven, selection)
     cured = _cured_in_members(proven, cures)
+    # A member's finding that a root finding now says with the member's cure is said once, by the root (in the words
+    # of the root's own selections, which are what its users run).
+    adopted = {(d.code, id(d.fix)) for d in cured if d.fix is not None}
+    members = [m for m in members if (m.code, id(m.fix)) not in adopted]
     return Report(snapshot=snapshot, diagnoses=tuple(merge_selections([*cured, *members])), gemm=assess_gemm(snapshot))
 
 
