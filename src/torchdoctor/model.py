@@ -6,6 +6,7 @@ import enum
 from dataclasses import dataclass, field, replace
 
 from torchdoctor.edits import Edit
+from torchdoctor.plans import ProjectModel
 from torchdoctor.snapshot import GemmResult, Snapshot
 
 
@@ -156,6 +157,9 @@ class Report:
     diagnoses: tuple[Diagnosis, ...] = field(default_factory=tuple)
     gemm: GemmAssessment | None = None
     """The GEMM test judged against the GPU model (None when it did not run): renderers show it, never judge."""
+    model: ProjectModel | None = None
+    """What each platform and selection installs, by the resolution model (diagnose sets it; None where no project
+    was read, a paste or a fleet): renderers show it, never compute it."""
 
     def worst(self) -> Severity | None:
         return max((d.severity for d in self.diagnoses), key=lambda s: s.rank, default=None)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from torchdoctor.knowledge import coverage, decode_cuda_version, knowledge, parse_arch
 from torchdoctor.model import Report
-from torchdoctor.resolution import PLATFORMS, Resolution, project_model
+from torchdoctor.plans import PLATFORMS, ProjectModel, Resolution
 from torchdoctor.snapshot import Snapshot, SystemInfo
 
 GIB = 1024**3
@@ -217,11 +217,10 @@ def build_cell(resolution: Resolution, limit: int | None = BUILDS_COLUMN) -> str
     return text if limit is None or len(text) < limit else text[: limit - 2] + "…"
 
 
-def build_rows(snapshot: Snapshot, limit: int | None = BUILDS_COLUMN) -> tuple[str, list[str], list[tuple[str, list[str]]]]:
+def build_rows(model: ProjectModel | None, limit: int | None = BUILDS_COLUMN) -> tuple[str, list[str], list[tuple[str, list[str]]]]:
     """(title, platform labels, rows of (selection, cells)) for the table of what each platform gets: the
     plain install, then each extra or group whose torch differs from it somewhere (at most MAX_BUILD_ROWS)."""
-    model = project_model(snapshot)
-    if model.basis is None:
+    if model is None or model.basis is None:
         return "", [], []
     title = "from uv.lock (exact)" if model.basis == "uv.lock" else "from pyproject.toml (predicted)"
     labels = [p.label for p in PLATFORMS]
@@ -238,10 +237,10 @@ def build_rows(snapshot: Snapshot, limit: int | None = BUILDS_COLUMN) -> tuple[s
     return title, labels, rows[:MAX_BUILD_ROWS]
 
 
-def build_lines(snapshot: Snapshot, width: int = 120) -> list[str]:
+def build_lines(model: ProjectModel | None, width: int = 120) -> list[str]:
     """The table as text lines no wider than `width`, every cell whole (the CUDA variant is what the table is for):
     columns as wide as their longest cell where they fit, else one line per platform under each selection."""
-    title, labels, rows = build_rows(snapshot, limit=None)
+    title, labels, rows = build_rows(model, limit=None)
     if not rows:
         return []
     first = max(len(title), *(len(name) for name, _ in rows)) + 2

@@ -7,7 +7,6 @@ from typing import Any
 
 from torchdoctor import __version__, serde
 from torchdoctor.model import Diagnosis, Fix, Report, Severity
-from torchdoctor.resolution import project_model
 from torchdoctor.snapshot import finite_plain
 
 REPORT_SCHEMA_VERSION = 1
@@ -54,7 +53,9 @@ def render_json(report: Report) -> str:
 
 def _resolutions(report: Report) -> dict[str, Any]:
     """What each platform and selection installs (the resolution model), and this machine's answers."""
-    model = project_model(report.snapshot)
+    model = report.model
+    if model is None:
+        return {"basis": None, "note": "no project was read", "platforms": [], "this_machine": []}
     return {
         "basis": model.basis,
         "note": model.note,

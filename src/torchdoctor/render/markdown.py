@@ -49,7 +49,7 @@ def render_markdown(report: Report) -> str:
     if snapshot.fleet is not None:
         out += _fleet(snapshot.fleet)
     out += _environment(snapshot)
-    title, labels, rows = build_rows(snapshot)
+    title, labels, rows = build_rows(report.model)
     if rows:
         out += [f"What each platform gets, {title}:", "", "| torch | " + " | ".join(labels) + " |",
                 "|---|" + "---|" * len(labels)]

@@ -70,7 +70,7 @@ def render_text(report: Report, *, color: bool = False, verbose: bool = False) -
     else:
         machine = [("machine", [machine_line(snapshot)]), ("gpu", gpu_lines(snapshot)),
                    ("python", [python_line(snapshot)]), ("torch", [torch_line(snapshot)])]
-    facts = [*machine, ("project", [project_line(snapshot)]), ("builds", build_lines(snapshot, table_width())),
+    facts = [*machine, ("project", [project_line(snapshot)]), ("builds", build_lines(report.model, table_width())),
              ("gemm", bench_lines(report))]
     worst: dict[str | None, Severity] = {}
     for diagnosis in report.diagnoses:

@@ -129,7 +129,7 @@ class MainScreen(Screen[None]):
             self.query_one(TabbedContent).add_pane(TabPane("Fleet", VerticalScroll(panel, classes="facts"),
                                                            id="tab-fleet"))
         for panel in self.query(FactsPanel).results(FactsPanel):  # a new fleet pane may still be mounting
-            panel.show(self.snapshot, self.parts)
+            panel.show(self.snapshot, self.parts, self.report.model if self.report else None)
         self.gemm.show(self.report)
 
     # --- what the app shows ----------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from torchdoctor.render.facts import (
     system_line,
 )
 from torchdoctor.render.text import ICONS
+from torchdoctor.plans import ProjectModel
 from torchdoctor.snapshot import Snapshot
 from torchdoctor.tui.texts import BENCH_HINT, WAITING
 
@@ -130,7 +131,7 @@ def arch_text(snapshot: Snapshot | None, torch) -> Text:
     return text
 
 
-def project_panel(snapshot: Snapshot | None, parts: dict) -> Table | Text:
+def project_panel(snapshot: Snapshot | None, parts: dict, model: ProjectModel | None = None) -> Table | Text:
     project = snapshot.project if snapshot else parts.get("project")
     if project is None:
         return WAITING
@@ -160,7 +161,7 @@ def project_panel(snapshot: Snapshot | None, parts: dict) -> Table | Text:
     for path in project.dockerfiles:
         add_row(table, "Dockerfile", path)
     if snapshot is not None:
-        title, labels, rows = build_rows(snapshot)
+        title, labels, rows = build_rows(model)
         if rows:
             add_row(table, "builds", title)
             for name, cells in rows:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from torchdoctor.checks import PROJECT_RULES, assess_gemm, run_checks
 from torchdoctor.model import Applicability, Area, Diagnosis, Fix, Report, Severity
+from torchdoctor.resolution import project_model
 from torchdoctor.snapshot import Snapshot
 from torchdoctor.workflow.proof import prove_offers
 
@@ -59,7 +60,8 @@ def diagnose(snapshot: Snapshot, selection: Selection | None = None) -> Report:
     # of the root's own selections, which are what its users run).
     adopted = {(d.code, id(d.fix)) for d in cured if d.fix is not None}
     members = [m for m in members if (m.code, id(m.fix)) not in adopted]
-    return Report(snapshot=snapshot, diagnoses=tuple(merge_selections([*cured, *members])), gemm=assess_gemm(snapshot))
+    return Report(snapshot=snapshot, diagnoses=tuple(merge_selections([*cured, *members])), gemm=assess_gemm(snapshot),
+                  model=project_model(snapshot))
 
 
 def _member_findings(snapshot: Snapshot, said: Iterable[Diagnosis], selection: Selection

@@ -10,6 +10,7 @@ from textual.widgets import Static
 from torchdoctor.tui.texts import WAITING
 
 if TYPE_CHECKING:
+    from torchdoctor.plans import ProjectModel
     from torchdoctor.snapshot import Snapshot
 
 
@@ -20,12 +21,16 @@ class FactsPanel(Static):
         super().__init__(WAITING, id=kind)
         self.kind = kind
 
-    def show(self, snapshot: Snapshot | None, parts: dict[str, Any]) -> None:
-        """The facts so far: the probes that answered (`parts`) until the snapshot is whole."""
+    def show(self, snapshot: Snapshot | None, parts: dict[str, Any], model: ProjectModel | None = None) -> None:
+        """The facts so far: the probes that answered (`parts`) until the snapshot is whole; `model`, what each platform
+        installs (the report's), for the project's."""
         from torchdoctor.tui import panels
 
         if self.kind == "fleet":
             self.update(panels.fleet_panel(snapshot))
             return
-        draw = {"machine": panels.machine_panel, "torch": panels.torch_panel, "project": panels.project_panel}[self.kind]
+        if self.kind == "project":
+            self.update(panels.project_panel(snapshot, parts, model))
+            return
+        draw = {"machine": panels.machine_panel, "torch": panels.torch_panel}[self.kind]
         self.update(draw(snapshot, parts))
