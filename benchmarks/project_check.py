@@ -20,7 +20,7 @@ the lock, kilobytes each. Each pattern now runs only where the characters it nee
 the result to every pattern run on every string): generated 66 ms, SkyRL 165 ms, anomalib 166 ms (reference
 200-220 ms, ratio 0.75-0.83): the rest over 150 ms is parsing the markers, as before.
 
-Issue 26 (2026-12-06): the report proves every fix it offers (workflow/proof.prove_offers), measured here as "with its
+Issue 26 (2026-12-06): the report proves every fix it offers (workflow/planning.prove_offers), measured here as "with its
 fixes proven" against the check alone, goal at most 1.5x, on the four largest real locks × the recorded H100 and the
 WSL2 Blackwell: SkyRL 1.26x (H100, one fix) and 1.71x (Blackwell, two fixes), anomalib 0.97-0.98x and cosmos-transfer
 0.94-0.99x (no fix), InvokeAI 1.84x (one fix). Over the goal where tomlkit parses a 16-20 KB pyproject.toml for the
@@ -62,7 +62,7 @@ from torchdoctor.fixes import transforms  # noqa: E402
 from torchdoctor.probes.project import probe_project  # noqa: E402
 from torchdoctor.resolution import project_model  # noqa: E402
 from torchdoctor.snapshot import Snapshot  # noqa: E402
-from torchdoctor.workflow.proof import prove_offers  # noqa: E402
+from torchdoctor.workflow.planning import prove_offers  # noqa: E402
 
 if sys.version_info >= (3, 11):
     import tomli as tomllib

@@ -553,7 +553,7 @@ def test_the_proof_refuses_a_move_that_leaves_a_companion_behind(tmp_path, monke
     on PyPI's build beside torch's cu128 and refuses the fix."""
     from dataclasses import replace
 
-    from torchdoctor.workflow.proof import plan_fixes
+    from torchdoctor.workflow.planning import plan_fixes
 
     folder = field_project(tmp_path, "NovaSky-AI__SkyRL")
     snapshot = with_project(BLACKWELL, folder)

@@ -9,7 +9,8 @@ from pathlib import Path
 from conftest import CASES, FIXTURES, SNAPSHOTS, run_cli
 from torchdoctor.checks import run_checks
 from torchdoctor.fixes import apply_fixes, fixable
-from torchdoctor.workflow.proof import plan_fixes, prove
+from torchdoctor.workflow.planning import plan_fixes
+from torchdoctor.workflow.proof import prove
 from torchdoctor.probes.project import probe_project
 from torchdoctor.snapshot import Snapshot
 

@@ -12,7 +12,7 @@ from torchdoctor.checks import PROJECT_RULES, assess_gemm, run_checks
 from torchdoctor.model import Applicability, Area, Diagnosis, Fix, Report, Severity
 from torchdoctor.resolution import project_model
 from torchdoctor.snapshot import Snapshot
-from torchdoctor.workflow.proof import prove_offers
+from torchdoctor.workflow.planning import prove_offers
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,7 @@ def fail_on(snapshot: Snapshot, given: str | None) -> Severity:
 
 def diagnose(snapshot: Snapshot, selection: Selection | None = None) -> Report:
     """The Report: every rule run on the snapshot, the findings the selection keeps, each offering only the fixes
-    proven to cure it (proof.prove_offers). A problem with the settings themselves (TD001) is always kept: a typo in
+    proven to cure it (planning.prove_offers). A problem with the settings themselves (TD001) is always kept: a typo in
     `ignore` must not hide itself."""
     selection = selection or selection_for(snapshot)
     kept: list[Diagnosis] = [d for d in run_checks(snapshot)

@@ -12,7 +12,8 @@ from torchdoctor.checks import run_checks
 from torchdoctor.fixes import FixError, fixable, unified_diff
 from torchdoctor.model import Applicability, Diagnosis
 from torchdoctor.snapshot import Snapshot
-from torchdoctor.workflow.proof import Proof, plan_fixes, prove_offers
+from torchdoctor.workflow.planning import plan_fixes, prove_offers
+from torchdoctor.workflow.proof import Proof
 
 class CannotFix(Exception):
     """Nothing can be fixed here at all (no pyproject.toml, or one that cannot be read): said in one line."""
