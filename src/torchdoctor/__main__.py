@@ -1,11 +1,7 @@
-"""`python -m torchdoctor`."""
+"""`python -m torchdoctor`: the same guarded entry point as the `torchdoctor` command (console.py)."""
 
 import sys
 
-try:
-    from torchdoctor.cli import main
-except KeyboardInterrupt:  # Ctrl-C while Python imports the CLI: the same line as later, never a traceback
-    print("torchdoctor: interrupted", file=sys.stderr)
-    sys.exit(130)
+from torchdoctor.console import main
 
 sys.exit(main())
