@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import json
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -196,3 +197,42 @@ def test_every_torch_install_its_folders_and_its_triton_pin_are_read_from_metada
                                    'nvidia-cudnn-cu12==9.1.0.70; platform_system == "Linux"')
     assert info.package_folders == {"torch": str(site), "triton": str(site), "nvidia-cudnn-cu12": str(site)}
     assert info.packages["triton"] == "3.2.0"
+
+
+def test_an_import_that_leaves_a_process_holding_the_pipes_is_a_finished_probe_not_a_hung_one(tmp_path):
+    """A torch whose import starts a process that keeps the probe's stdout and stderr open (a compiler daemon, a
+    helper): the probe itself finishes at once. Waiting for the pipes to close read it as "import torch did not finish"
+    at the timeout; the probe ends with its own process, and what it started is stopped with it."""
+    import os
+
+    marker = f"held-{os.getpid()}-{time.monotonic_ns()}"
+    python = make_venv(tmp_path / "env", {"torch": (
+        "import subprocess, sys\n"
+        f"subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(30)', '{marker}'])\n"  # inherits the pipes
+        "__version__ = '2.9.1+cpu'\n"
+        "class cuda:\n"
+        "    @staticmethod\n"
+        "    def is_available(): return False\n"
+        "version = type('v', (), {'cuda': None, 'hip': None, 'git_version': ''})\n")})
+    started = time.monotonic()
+    info = probe_torch(str(python), timeout_s=20)
+    assert time.monotonic() - started < 10
+    assert info.status != "timed-out", info.error
+    assert info.version == "2.9.1+cpu"
+    time.sleep(0.3)
+    assert subprocess.run(["pgrep", "-f", marker], capture_output=True).stdout == b""
+
+
+def test_a_torch_that_prints_without_end_leaves_the_memory_bounded(tmp_path):
+    """Output is kept to its bound as it is read (96 MB of printed lines once held 1.4 GB): the first 16 Mi characters
+    of stdout, the last 1 Mi of stderr, and a line saying how much was not kept."""
+    from torchdoctor.probes.runner import MAX_STDERR_CHARS, MAX_STDOUT_CHARS, run_command
+
+    script = ("import sys\nline = 'x' * 1023 + '\\n'\n"
+              "for _ in range(20 * 1024): sys.stdout.write(line); sys.stderr.write(line)\n"
+              "sys.stderr.write('the end\\n')\n")
+    result = run_command([sys.executable, "-c", script], timeout_s=60)
+    assert result.returncode == 0 and not result.timed_out
+    assert len(result.stdout) <= MAX_STDOUT_CHARS + 200 and result.stdout.rstrip().endswith("were not kept]")
+    assert len(result.stderr) <= MAX_STDERR_CHARS + (1 << 16) + 200 and result.stderr.endswith("the end\n")
+    assert result.stderr.startswith("[torchdoctor: ")

@@ -152,6 +152,50 @@ def own_process_group() -> dict:
     return {"start_new_session": True}
 
 
+MAX_STDOUT_CHARS = 16 << 20
+"""What is kept of a child's stdout: its first 16 Mi characters (a probe says a few kilobytes; a sitecustomize that
+prints for ever would otherwise fill the memory: 96 MB of output held 1.4 GB)."""
+MAX_STDERR_CHARS = 1 << 20
+"""What is kept of its stderr: the last 1 Mi characters, where a traceback ends."""
+
+
+class _Drain(threading.Thread):
+    """Reads one of a child's pipes to its end, keeping at most `limit` characters: the first, or the last."""
+
+    def __init__(self, stream, limit: int, keep_last: bool) -> None:
+        super().__init__(daemon=True)
+        self.stream, self.limit, self.keep_last = stream, limit, keep_last
+        self.parts: list[str] = []
+        self.kept = self.dropped = 0
+
+    def run(self) -> None:
+        try:
+            while chunk := self.stream.read(1 << 16):
+                self._keep(chunk)
+        except (OSError, ValueError):  # the pipe closed under it: a descendant held it and was stopped
+            pass
+
+    def _keep(self, chunk: str) -> None:
+        if not self.keep_last:
+            room = max(0, self.limit - self.kept)
+            self.parts.append(chunk[:room])
+            self.kept += min(room, len(chunk))
+            self.dropped += max(0, len(chunk) - room)
+            return
+        self.parts.append(chunk)
+        self.kept += len(chunk)
+        while self.kept - len(self.parts[0]) >= self.limit:
+            self.kept -= len(first := self.parts.pop(0))
+            self.dropped += len(first)
+
+    def text(self) -> str:
+        kept = "".join(self.parts)
+        if not self.dropped:
+            return kept
+        note = f"[torchdoctor: {self.dropped} characters of this output were not kept]"
+        return f"{note}\n{kept}" if self.keep_last else f"{kept}\n{note}\n"
+
+
 def run_command(
     argv: Sequence[str],
     *,
@@ -160,7 +204,10 @@ def run_command(
     cwd: str | None = None,
     stdin_text: str | None = None,
 ) -> CommandResult:
-    """Run `argv`, wait at most `timeout_s` seconds, and never raise for the child's failures."""
+    """Run `argv`, wait at most `timeout_s` seconds, and never raise for the child's failures. Its output is read as it
+    comes, bounded (MAX_STDOUT_CHARS, MAX_STDERR_CHARS), and the child's end is its own exit: a process it started
+    that keeps the pipes open (a compiler daemon `import torch` left behind) does not make a finished probe look like
+    one that hung."""
     started = time.monotonic()
     kwargs = own_process_group()
     token = uuid.uuid4().hex
@@ -182,21 +229,36 @@ def run_command(
             return CommandResult(None, "", "", time.monotonic() - started,
                                  error=f"could not start {argv[0]}: {error.strerror or error}")
         _register(process, token)
+        out = _Drain(process.stdout, MAX_STDOUT_CHARS, keep_last=False)
+        err = _Drain(process.stderr, MAX_STDERR_CHARS, keep_last=True)
+        out.start()
+        err.start()
+        timed_out = False
         try:
-            stdout, stderr = process.communicate(stdin_text, timeout=timeout_s)
-            return CommandResult(process.returncode, stdout, stderr, time.monotonic() - started)
-        except subprocess.TimeoutExpired:
-            _kill_group(process, token)
+            if stdin_text is not None and process.stdin is not None:
+                try:
+                    process.stdin.write(stdin_text)
+                    process.stdin.close()
+                except (BrokenPipeError, OSError):
+                    pass  # the child did not read it: its exit says why
             try:
-                # Only what is already in the pipes: a descendant that escaped the kill may hold them open.
-                stdout, stderr = process.communicate(timeout=0.5)
+                process.wait(timeout=timeout_s)
             except subprocess.TimeoutExpired:
-                stdout, stderr = "", ""
-                _close_pipes(process)
-            return CommandResult(process.returncode, stdout or "", stderr or "", time.monotonic() - started, timed_out=True)
+                timed_out = True
+                _kill_group(process, token)
+                process.wait(timeout=5)
+            for drain in (out, err):  # what is in the pipes now; a descendant holding them gets half a second
+                drain.join(timeout=0.5)
+            if out.is_alive() or err.is_alive():
+                _kill_descendants(token)  # its end of the pipes closes with it, and the readers see the end
+                for drain in (out, err):
+                    drain.join(timeout=0.5)
+            # A reader still waiting (a process that shed the token holds a pipe) is left to end with the pipe: closing
+            # a file another thread reads may block. What was read so far is the answer.
+            return CommandResult(process.returncode, out.text(), err.text(), time.monotonic() - started,
+                                 timed_out=timed_out)
         except BaseException:
             _kill_group(process, token)  # Ctrl-C or a cancelled worker must not leave the child behind
-            _close_pipes(process)
             raise
         finally:
             _kill_descendants(token)  # nothing a probe started outlives it
