@@ -303,7 +303,6 @@ def test_a_companion_installed_only_through_another_package_follows_torch_with_u
     if uv is None:
         pytest.skip("uv is not installed")
     served = LocalIndex(tmp_path / "index")
-    monkeypatch.setenv("TORCHDOCTOR_PYTORCH_INDEX_BASE", served.whl)
     try:
         folder = write_project(tmp_path / "p", f"""
             [project]

@@ -40,7 +40,6 @@ def uv() -> str:
 @pytest.fixture
 def index(tmp_path, monkeypatch):
     served = LocalIndex(tmp_path / "index")
-    monkeypatch.setenv("TORCHDOCTOR_PYTORCH_INDEX_BASE", served.whl)
     monkeypatch.setenv("UV_DEFAULT_INDEX", served.pypi)
     monkeypatch.delenv("VIRTUAL_ENV", raising=False)
     monkeypatch.delenv("TORCHDOCTOR_OFFLINE", raising=False)  # the index is on this machine: uv may reach it
@@ -48,11 +47,18 @@ def index(tmp_path, monkeypatch):
     served.close()
 
 
+def on_the_local_index(folder: Path, pypi: str) -> None:
+    """The plain project's fixes write PyTorch's index on the local server, as a project names its mirror."""
+    with (folder / "pyproject.toml").open("a", encoding="utf-8") as file:
+        file.write(f'\n[tool.torchdoctor]\npytorch-index = "{pypi.replace("/pypi/simple", "/whl")}"\n')
+
+
 def synced_project(tmp_path: Path, uv: str) -> Path:
     """The plain `uv add torch torchvision` project, locked and synced into its own .venv from the local index."""
     folder = tmp_path / "project"
     folder.mkdir()
     shutil.copy(PLAIN, folder / "pyproject.toml")
+    on_the_local_index(folder, os.environ["UV_DEFAULT_INDEX"])
     python = python_for(">=3.12")
     for command in ([uv, "lock", "--python", python], [uv, "sync", "--python", python]):
         done = subprocess.run(command, cwd=folder, capture_output=True, text=True, timeout=120)
@@ -151,10 +157,11 @@ def test_a_fix_stopped_while_uv_lock_waits_puts_everything_back_and_leaves_no_pr
     folder = tmp_path / "project"
     folder.mkdir()
     shutil.copy(PLAIN, folder / "pyproject.toml")
+    on_the_local_index(folder, f"http://127.0.0.1:{port}/pypi/simple")
     (folder / "uv.lock").write_bytes(b"version = 1\nrevision = 3\nrequires-python = \">=3.12\"\n# the lock as it was\n")
     before = {name: (folder / name).read_bytes() for name in ("pyproject.toml", "uv.lock")}
     marker = f"torchdoctor-interrupt-{uuid.uuid4().hex}"  # unique across xdist workers (tmp_path.name is not)
-    environment = {**os.environ, "TORCHDOCTOR_PYTORCH_INDEX_BASE": f"http://127.0.0.1:{port}/whl",
+    environment = {**os.environ,
                    "UV_DEFAULT_INDEX": f"http://127.0.0.1:{port}/pypi/simple", "UV_HTTP_TIMEOUT": "120",
                    "UV_PYTHON": python_for(">=3.12"), "MARKER": marker}
     environment.pop("VIRTUAL_ENV", None)

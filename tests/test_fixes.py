@@ -404,7 +404,9 @@ def test_fix_lock_runs_uv_against_the_chosen_index(tmp_path):
     index = LocalIndex(tmp_path / "index")
     try:
         folder = case_project(tmp_path, "uv-guide-extras", "pyproject.plain.toml")
-        env = {"TORCHDOCTOR_PYTORCH_INDEX_BASE": index.whl, "UV_DEFAULT_INDEX": index.pypi, "XDG_CONFIG_HOME": str(tmp_path / "config"),
+        with (folder / "pyproject.toml").open("a", encoding="utf-8") as file:  # the fix writes PyTorch's index there
+            file.write(f'\n[tool.torchdoctor]\npytorch-index = "{index.whl}"\n')
+        env = {"UV_DEFAULT_INDEX": index.pypi, "XDG_CONFIG_HOME": str(tmp_path / "config"),
                "UV_PYTHON_DOWNLOADS": "never", "UV_CACHE_DIR": str(tmp_path / "uv-cache"), "UV_PYTHON": python,
                "PATH": f"{Path(uv).parent}:{os.environ['PATH']}"}
         result = run_cli("fix", "--all", "--yes", "--lock", "--snapshot", str(SNAPSHOTS / "h100-pypi.json"),
@@ -442,3 +444,33 @@ def test_alternative_fix_from_the_command_line(tmp_path):
                    "--snapshot", str(SNAPSHOTS / "h100-pypi.json"), "--project", str(folder)).code == 2
     text = run_cli("check", "--snapshot", str(SNAPSHOTS / "h100-pypi.json"), "--project", str(folder)).stdout
     assert "→ torchdoctor fix TD316 --alternative 1 --unsafe" in text
+
+
+def test_a_fix_writes_pytorchs_index_on_the_projects_own_mirror(tmp_path):
+    """Behind a firewall the project gets PyTorch's index from a mirror; the index a fix adds for another CUDA line is
+    on the same mirror (it was download.pytorch.org, which the firewall may not let through), or where
+    `[tool.torchdoctor] pytorch-index` says when the project names no mirror yet. A URL with credentials is refused
+    there (a fix would write it into pyproject.toml; uv takes them from its own variables)."""
+    blackwell = Snapshot.from_json((SNAPSHOTS / "wsl2-rtx5060ti-nightly.json").read_text(encoding="utf-8"))
+    mirrored = (
+        '[project]\nname = "p"\nversion = "0.1.0"\nrequires-python = ">=3.10"\ndependencies = ["torch>=2.7"]\n\n'
+        '[tool.uv.sources]\ntorch = [{ index = "nju-cu126", marker = "sys_platform != \'darwin\'" }]\n\n'
+        '[[tool.uv.index]]\nname = "nju-cu126"\nurl = "https://mirrors.nju.edu.cn/pytorch/whl/cu126"\nexplicit = true\n')
+    fixed, chosen = fix_all_on(tmp_path / "mirror", mirrored, blackwell)
+    import re
+
+    assert chosen and re.search(r'url = "https://mirrors\.nju\.edu\.cn/pytorch/whl/cu1(2[7-9]|3\d)"', fixed), fixed
+    assert "download.pytorch.org" not in fixed
+    plain = ('[project]\nname = "p"\nversion = "0.1.0"\nrequires-python = ">=3.10"\ndependencies = ["torch>=2.7"]\n\n'
+             '[tool.torchdoctor]\npytorch-index = "https://pytorch.example.corp/whl/"\n')
+    fixed, chosen = fix_all_on(tmp_path / "setting", plain, blackwell)
+    assert chosen and 'url = "https://pytorch.example.corp/whl/cu' in fixed and "download.pytorch.org" not in fixed
+    secret = plain.replace("https://pytorch", "https://user:token@pytorch")
+    found = diagnose_text(tmp_path / "secret", secret, blackwell)
+    assert any(d.code == "TD001" and "without credentials" in d.message for d in found)
+    assert apply_fixes(secret, fixable(found, unsafe=True)).count("token") == 1  # the setting's own line, not copied
+
+
+def fix_all_on(folder: Path, text: str, machine: Snapshot) -> tuple[str, list]:
+    chosen = fixable(diagnose_text(folder, text, machine), unsafe=True)
+    return apply_fixes(text, chosen), chosen

@@ -370,6 +370,9 @@ class ToolSettings:
     """Codes or code prefixes never to report."""
     fail_on: str | None = None
     """"info", "warning" or "error": the severity from which `check` exits 1."""
+    pytorch_index: str | None = None
+    """Where the project gets PyTorch's index (a mirror of download.pytorch.org/whl): the base a fix writes an index
+    of a CUDA line on, when the project's own indexes name no mirror."""
 
 
 @dataclass(frozen=True)

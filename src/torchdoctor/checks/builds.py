@@ -52,15 +52,32 @@ def driver_cuda(snapshot: Snapshot) -> tuple[int, int] | None:
     return decode_cuda_version(encoded)
 
 
-PYTORCH_INDEX_BASE_VARIABLE = "TORCHDOCTOR_PYTORCH_INDEX_BASE"
+PYTORCH_INDEX = "https://download.pytorch.org/whl"
 
 
-def pytorch_index_url(variant: str) -> str:
-    """download.pytorch.org/whl/<variant>; tests point the base at a local index without other changes."""
-    import os
+def pytorch_index_url(variant: str, pyproject=None) -> str:
+    """The PyTorch index of `variant` ("cu128", "nightly/cu128") where the project gets PyTorch's index: the copy
+    `[tool.torchdoctor] pytorch-index` names, or the mirror its own indexes already use (a company's or a university's
+    copy of download.pytorch.org/whl; a firewall may allow nothing else), else download.pytorch.org."""
+    chosen = pyproject.settings.pytorch_index if pyproject is not None and pyproject.settings else None
+    return f"{chosen or mirror_base(pyproject) or PYTORCH_INDEX}/{variant}"
 
-    base = os.environ.get(PYTORCH_INDEX_BASE_VARIABLE, "https://download.pytorch.org/whl").rstrip("/")
-    return f"{base}/{variant}"
+
+def mirror_base(pyproject) -> str | None:
+    """The `…/whl` the project's mirror of the PyTorch index serves its stable lines under, when one of its indexes is
+    such a mirror (`https://mirrors.nju.edu.cn/pytorch/whl/cu124` -> `https://mirrors.nju.edu.cn/pytorch/whl`); None
+    when it has none, or several on different bases (which to use is the team's call)."""
+    from torchdoctor.indexes import parse_index_url
+
+    bases = set()
+    for index in (pyproject.indexes if pyproject is not None else ()):
+        url = parse_index_url(index.url) if index.url else None
+        if url is None or not url.mirror_of_pytorch or url.channel != "stable" or not url.variant:
+            continue
+        path = index.url.rstrip("/")
+        if path.endswith("/" + url.variant):
+            bases.add(path[: -len(url.variant) - 1])
+    return bases.pop() if len(bases) == 1 else None
 
 
 def declared_cuda_lines(snapshot: Snapshot) -> tuple[str, ...]:
@@ -180,7 +197,7 @@ def extras_alternative(snapshot: Snapshot, outright: bool = False) -> tuple[Fix,
             f"Let each user choose: extras {' and '.join(variants)} (`uv sync --extra {variant}`), declared conflicting; "
             "torch leaves the plain install",
             Applicability.UNSAFE,  # a plain `uv sync` no longer installs torch
-            AcceleratorExtras(variants=tuple(variants), urls=tuple(pytorch_index_url(v) for v in variants),
+            AcceleratorExtras(variants=tuple(variants), urls=tuple(pytorch_index_url(v, pyproject) for v in variants),
                               packages=fix.edit.packages),
         ),
     )
@@ -232,7 +249,7 @@ def use_build_fix(snapshot: Snapshot, choice: int = 0, outright: bool = False) -
         + (f"; {', '.join(bound[:3])}{f' and {len(bound) - 3} more' if len(bound) > 3 else ''}, built for the project's "
            f"{declared_cuda_lines(snapshot)[0]}, would not follow" if bound else ""),
         applicability=Applicability.UNSAFE if replace or choice or pinned or required or bound else Applicability.SAFE,
-        edit=UsePytorchIndex(name=name, url=own.url if own and own.url else pytorch_index_url(variant),
+        edit=UsePytorchIndex(name=name, url=own.url if own and own.url else pytorch_index_url(variant, pyproject),
                              packages=tuple(dict.fromkeys([*packages, *followers])), marker=LINUX_OR_WINDOWS,
                              replace=tuple(replace), unpin=tuple(pinned), require=required),
     )

@@ -174,7 +174,9 @@ def _legacy_fix(pyproject: PyprojectInfo, found: list[tuple[str, str]]) -> Fix |
         f"Move the PyTorch {path} index from [tool.uv] {', '.join(sorted({k for k, _ in found}))} to an explicit index "
         "with sources for Linux and Windows",
         Applicability.UNSAFE,  # markers now decide per platform what the URLs decided for every platform
-        ReplaceLegacyIndex(urls=tuple(url for _, url in found), name=name, url=pytorch_index_url(path),
+        ReplaceLegacyIndex(urls=tuple(url for _, url in found), name=name,
+                           url=next((url for _, url in found if parse_index_url(url).mirror_of_pytorch), None)
+                           or pytorch_index_url(path, pyproject),  # a mirror the legacy setting named stays the mirror
                            packages=tuple(packages)),
     )
 

@@ -193,9 +193,9 @@ SEVERITIES = ("info", "warning", "error")
 
 
 def _tool_settings(table: dict, invalid) -> ToolSettings:
-    """`[tool.torchdoctor]` select / ignore / fail-on, checked as ruff checks its selectors: a code that cannot be
-    one is an error, not silently nothing."""
-    known = {"select", "ignore", "fail-on"}
+    """`[tool.torchdoctor]` select / ignore / fail-on / pytorch-index, checked as ruff checks its selectors: a code
+    that cannot be one is an error, not silently nothing."""
+    known = {"select", "ignore", "fail-on", "pytorch-index"}
     unknown = [str(key) for key in table if key not in known]
     if unknown:
         # One finding for all of them: 20,000 unknown keys made 20,000 findings and 20 MB of JSON (issue 25, item 6).
@@ -217,7 +217,15 @@ def _tool_settings(table: dict, invalid) -> ToolSettings:
     if fail_on is not None and fail_on not in SEVERITIES:
         invalid(f"[tool.torchdoctor] fail-on = {fail_on!r}: choose one of {', '.join(SEVERITIES)}", "fail-on")
         fail_on = None
-    return ToolSettings(select=codes("select"), ignore=codes("ignore"), fail_on=fail_on)
+    pytorch_index = table.get("pytorch-index")
+    if pytorch_index is not None and not (isinstance(pytorch_index, str) and pytorch_index.startswith(("https://", "http://"))
+                                          and " " not in pytorch_index and "@" not in pytorch_index.split("/")[2]):
+        # No credentials in it: a fix writes it into pyproject.toml, and uv takes them from UV_INDEX_<NAME>_PASSWORD.
+        invalid("[tool.torchdoctor] pytorch-index must be the URL of a copy of https://download.pytorch.org/whl "
+                "(its CUDA lines beneath it), without credentials", "pytorch-index")
+        pytorch_index = None
+    return ToolSettings(select=codes("select"), ignore=codes("ignore"), fail_on=fail_on,
+                        pytorch_index=pytorch_index.rstrip("/") if pytorch_index else None)
 
 
 def _valid_specifier(value: Any) -> bool:
