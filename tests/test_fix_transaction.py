@@ -75,7 +75,7 @@ def on_this_machine(folder: Path) -> Snapshot:
     """The recorded H100 (driver 580: CUDA 13.0 at most), with the project's own .venv as the interpreter probed here
     and what it installed as torch: the local index's PyPI torch 2.15.0, whose Linux wheels are CUDA 13.2 builds, as
     PyPI's are. The report finds the driver too old for it and offers the CUDA 13.0 line."""
-    snapshot = with_project(H100, folder)
+    snapshot = with_project(H100, folder, offline=False)  # the local index serves it: uv may lock
     interpreter = InterpreterInfo(path=str(folder / ".venv" / "bin" / "python"), source="project",
                                   reason="the project environment", exists=True)
     version = installed_torch(folder)

@@ -281,3 +281,26 @@ def test_a_lone_cr_in_requirements_ends_a_requirement_but_not_a_line_an_editor_c
                                                 b"torchvision\n")
     lines = {line.requirement: line.line for line in probe_project(tmp_path).requirement_lines}
     assert lines.get("torch==2.5.1") == 1 and lines.get("numpy") == 1 and lines.get("torchvision") == 3, lines
+
+
+def test_offline_is_an_option_carried_from_the_face_to_the_probe_and_kept_by_a_re_read(tmp_path, monkeypatch):
+    """--offline (or TORCHDOCTOR_OFFLINE) is read by the face and passed down: the nightly index's page is not read,
+    the project says it was read offline, and a re-read after a fix (and a fix's proof) reads it the same way. A
+    library caller that says nothing asks no index."""
+    import argparse
+
+    from torchdoctor import workflow
+    from torchdoctor.cli.common import offline_requested
+
+    write_project(tmp_path, MINIMAL + (
+        '\n[tool.uv.sources]\ntorch = { index = "nightly" }\n\n'
+        '[[tool.uv.index]]\nname = "nightly"\nurl = "https://download.pytorch.org/whl/nightly/cu128"\nexplicit = true\n'))
+    snapshot = workflow.project_only(tmp_path, offline=True)
+    assert snapshot.project.offline
+    assert [p.error for p in snapshot.project.index_pythons] == ["offline: not read (--offline)"]
+    assert workflow.reread_project(snapshot).project.offline
+    assert probe_project(tmp_path).offline  # said nothing: asked nothing
+    monkeypatch.delenv("TORCHDOCTOR_OFFLINE", raising=False)
+    assert offline_requested(argparse.Namespace(offline=True)) and not offline_requested(argparse.Namespace(offline=False))
+    monkeypatch.setenv("TORCHDOCTOR_OFFLINE", "1")
+    assert offline_requested(argparse.Namespace(offline=False)) and offline_requested()

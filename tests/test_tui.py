@@ -59,9 +59,12 @@ def fixed_folder(name: str) -> Path:
     return folder
 
 
-def demo_app(name: str = "demo") -> TorchDoctorApp:
+def demo_app(name: str = "demo", offline: bool = True) -> TorchDoctorApp:
+    """The demo as `torchdoctor --demo` opens it, offline as the tests run (`offline=False`: a test that serves the
+    local index, where uv may lock)."""
     project = prepare_demo_project(fixed_folder(name))
-    return TorchDoctorApp(project, recorded=demo_snapshot(), label=DEMO_LABEL, output_dir=project.parent)
+    return TorchDoctorApp(project, recorded=demo_snapshot(), label=DEMO_LABEL, output_dir=project.parent,
+                          offline=offline)
 
 
 def h100_app(name: str = "h100", machine: str = "h100-pypi") -> TorchDoctorApp:
@@ -408,7 +411,7 @@ async def test_one_key_carries_the_fix_through_uv_lock_or_puts_it_all_back(monke
 
     served = LocalIndex(tmp_path / "index")
     try:
-        app = demo_app("one-key")
+        app = demo_app("one-key", offline=False)
         path = app.project_dir / "pyproject.toml"
         path.write_text(localize(path.read_text(encoding="utf-8"), served), encoding="utf-8")
         before = path.read_bytes()
@@ -519,7 +522,7 @@ class TestPictures:
 
         served = LocalIndex(tmp_path / "index")
         try:
-            app = demo_app("snap-transaction")
+            app = demo_app("snap-transaction", offline=False)
             path = app.project_dir / "pyproject.toml"
             path.write_text(localize(path.read_text(encoding="utf-8"), served), encoding="utf-8")
             for name, value in {"UV_DEFAULT_INDEX": served.pypi, "UV_CACHE_DIR": str(tmp_path / "uv-cache"),

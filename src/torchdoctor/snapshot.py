@@ -635,15 +635,18 @@ class ProjectInfo:
     errors: tuple[ProjectFileError, ...] = ()
     requirement_lines: tuple[RequirementLine, ...] = ()
     code_scan: CodeScan | None = None
+    """Where the project's Python files set CUDA_VISIBLE_DEVICES; None when they were not scanned."""
     documented_syncs: tuple[DocumentedSync, ...] = ()
     """The `uv sync` commands its README, Makefile, Dockerfiles and CI workflows run (probes/documented.py)."""
     members: tuple[ProjectInfo, ...] = ()
     """A workspace root's members, each read as its own project (its pyproject.toml with the root's sources and
     indexes it does not override, and the workspace's one uv.lock seen from it): what `uv sync --package` installs."""
-    """Where the project's Python files set CUDA_VISIBLE_DEVICES; None when they were not scanned."""
     dockerfile_details: tuple[DockerfileInfo, ...] = ()
     index_pythons: tuple[IndexPythons, ...] = ()
     """For each nightly PyTorch index the project names: what its newest torch is published for."""
+    offline: bool = False
+    """Read without asking any package index (`--offline`, TORCHDOCTOR_OFFLINE): re-reading it, proving a fix on it
+    and fixing it ask none either."""
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,12 @@ def project_directory(args: argparse.Namespace) -> Path:
     return project_dir
 
 
+def offline_requested(args: argparse.Namespace | None = None) -> bool:
+    """No package index is to be asked: `--offline`, or TORCHDOCTOR_OFFLINE set (a CI job without network). Read here,
+    in the face, and carried down to the probes as an option."""
+    return bool(getattr(args, "offline", False)) or bool(os.environ.get("TORCHDOCTOR_OFFLINE"))
+
+
 def load_snapshot(args: argparse.Namespace, project_dir: Path) -> Snapshot:
     """The snapshot a command works on: recorded (--snapshot, with the project read here when --project names one)
     or probed now."""
@@ -41,11 +47,12 @@ def load_snapshot(args: argparse.Namespace, project_dir: Path) -> Snapshot:
             raise UsageError("--python cannot be combined with --snapshot (the recorded interpreter is used)")
         snapshot = read_snapshot_file(args.snapshot)
         if args.project:
-            snapshot = workflow.with_project(snapshot, project_dir)
+            snapshot = workflow.with_project(snapshot, project_dir, offline=offline_requested(args))
         return snapshot
     progress = Progress() if sys.stderr.isatty() else None
     try:
         return workflow.probe(project_dir, args.python, timeout_s=args.timeout, fresh=args.fresh,
+                              offline=offline_requested(args),
                               on_part=progress.part if progress else None, quick=getattr(args, "quick", False))
     except workflow.CannotProbe as error:
         raise UsageError(str(error)) from None

@@ -27,21 +27,23 @@ from torchdoctor.probes.torch_probe import DEFAULT_TIMEOUT_S, probe_torch
 from torchdoctor.snapshot import ProjectInfo, Snapshot, TorchInfo
 
 
-def read_project(directory: Path) -> ProjectInfo:
+def read_project(directory: Path, offline: bool = True) -> ProjectInfo:
     root, found_by = find_project_root(directory)
-    return probe_project(root, found_by)
+    return probe_project(root, found_by, offline)
 
 
 def take_snapshot(
     directory: Path, python: str | None = None, *, torch_timeout_s: float = DEFAULT_TIMEOUT_S, fresh: bool = False,
     on_part: Callable[[str, Any], None] | None = None, quick: bool = False, first_verdict: bool = False,
+    offline: bool = True,
 ) -> Snapshot:
     """Probe this machine and the project in `directory`. `python` overrides the interpreter choice;
     `fresh` ignores the torch probe cache. `on_part(name, value)` is called as each part is ready
     ("interpreter", "project", "system", "nvml", "torch"), from the probing threads, so a screen can
     fill its panels while the slow torch probe still runs; with `first_verdict`, while `import torch` still runs,
     once with "provisional" and a whole Snapshot whose torch was read from its files (a first verdict in a fraction
-    of a second). `quick` stops there: torch is never imported (`check --quick`).
+    of a second). `quick` stops there: torch is never imported (`check --quick`). `offline` (the default of every
+    caller but a face that was not told otherwise): no package index is asked.
 
     Raises InterpreterNotFound only for an unusable --python (a usage error); everything else that
     goes wrong is recorded in the snapshot.
@@ -67,7 +69,7 @@ def take_snapshot(
         nvml = pool.submit(reported, "nvml", probe_nvml)
         system = pool.submit(reported, "system", probe_system, project=str(root))
         chosen = interpreter.path if interpreter.exists else None
-        project = with_lock_freshness(reported("project", probe_project, root, found_by), chosen)
+        project = with_lock_freshness(reported("project", probe_project, root, found_by, offline), chosen)
 
         def assembled(torch_info: TorchInfo) -> Snapshot:
             nvml_info = nvml.result()
@@ -98,14 +100,16 @@ def take_snapshot(
         pool.shutdown(wait=False, cancel_futures=True)
 
 
-def with_project(snapshot: Snapshot, directory: Path, on_read: Callable[[ProjectInfo], None] | None = None) -> Snapshot:
+def with_project(snapshot: Snapshot, directory: Path, on_read: Callable[[ProjectInfo], None] | None = None,
+                 offline: bool = True) -> Snapshot:
     """A recorded machine with the project files read anew from `directory`. `on_read` hears the project as soon as
     its files are read, before uv's verdict on the lock (a subprocess) is waited for."""
-    return replace(snapshot, project=_read_then_freshness(directory, on_read))
+    return replace(snapshot, project=_read_then_freshness(directory, on_read, offline))
 
 
-def _read_then_freshness(directory: Path, on_read: Callable[[ProjectInfo], None] | None) -> ProjectInfo:
-    project = read_project(directory)
+def _read_then_freshness(directory: Path, on_read: Callable[[ProjectInfo], None] | None,
+                         offline: bool = True) -> ProjectInfo:
+    project = read_project(directory, offline)
     if on_read is not None:
         on_read(project)
     return with_lock_freshness(project)
@@ -120,7 +124,8 @@ def with_lock_freshness(project: ProjectInfo, python: str | None = None) -> Proj
     return replace(project, lock=replace(project.lock, freshness=freshness)) if freshness else project
 
 
-def project_only_snapshot(directory: Path, on_read: Callable[[ProjectInfo], None] | None = None) -> Snapshot:
+def project_only_snapshot(directory: Path, on_read: Callable[[ProjectInfo], None] | None = None,
+                          offline: bool = True) -> Snapshot:
     """`check --no-machine`: the project files read, nothing of the machine probed (no interpreter run, no NVML,
     no system files); the machine's parts say "not probed" and only the project rules are reported. `on_read`: as
     for `with_project`."""
@@ -137,7 +142,7 @@ def project_only_snapshot(directory: Path, on_read: Callable[[ProjectInfo], None
         torch=TorchInfo(status="not-probed", error=reason),
         nvml=NvmlInfo(status="not-probed", error=reason),
         system=SystemInfo(os_name=platform.system()),
-        project=_read_then_freshness(directory, on_read),
+        project=_read_then_freshness(directory, on_read, offline),
     )
 
 

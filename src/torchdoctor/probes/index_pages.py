@@ -4,9 +4,9 @@ Used for PyTorch's nightly index, whose Python support moves faster than any tab
 wheel tags (cp310, cp314t, ...) and its `data-requires-python` say which Pythons `uv lock` can use.
 The read is the only network access in `check`; it is short (a few seconds at most), happens only for
 projects that use a nightly index, and its answer is cached for a day in the user cache folder, so a
-later check, or one without network, still has it (and says how old it is). TORCHDOCTOR_OFFLINE=1 (or
-`check --offline`) forbids the read: only the cache answers (indexes on this machine, 127.0.0.1, are
-still read, which is how the tests serve their local index).
+later check, or one without network, still has it (and says how old it is). Offline (the caller's `offline`, which
+`check --offline` and TORCHDOCTOR_OFFLINE set, and the default of every caller but a live check) forbids the read:
+only the cache answers (indexes on this machine, 127.0.0.1, are still read, which is how the tests serve theirs).
 """
 
 from __future__ import annotations
@@ -124,7 +124,8 @@ def _write_cache(cache: dict) -> None:
         pass  # a cache that cannot be written only costs a later read
 
 
-def published_pythons(index_name: str, url: str, package: str = "torch", *, now: datetime.datetime | None = None) -> IndexPythons:
+def published_pythons(index_name: str, url: str, package: str = "torch", *, offline: bool = True,
+                      now: datetime.datetime | None = None) -> IndexPythons:
     """What `url` publishes `package` for: fresh from the cache, else read from the index, else the cached
     answer however old (marked so), else the reason it could not be read."""
     now = now or datetime.datetime.now(datetime.timezone.utc)
@@ -143,8 +144,8 @@ def published_pythons(index_name: str, url: str, package: str = "torch", *, now:
     if cached and now - datetime.datetime.fromisoformat(cached["read_at"]) < FRESH_FOR:
         return answer(cached, True)
     host = urllib.parse.urlsplit(page_url).hostname or ""
-    if os.environ.get("TORCHDOCTOR_OFFLINE") and host not in ("127.0.0.1", "localhost", "::1"):
-        return no_answer("offline: the cached answer is used" if cached else "offline: not read (TORCHDOCTOR_OFFLINE)")
+    if offline and host not in ("127.0.0.1", "localhost", "::1"):
+        return no_answer("offline: the cached answer is used" if cached else "offline: not read (--offline)")
     failed = _failure_entry(cache.get(page_url + "#failed"))
     if failed and now - datetime.datetime.fromisoformat(failed["at"]) < RETRY_AFTER and not cached:
         return no_answer(f"not reachable: {failed['reason']}")

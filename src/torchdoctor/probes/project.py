@@ -54,7 +54,9 @@ def find_project_root(start: Path) -> tuple[Path, str]:
     return start, "no pyproject.toml in the given directory or above it"
 
 
-def probe_project(root: Path, found_by: str = "") -> ProjectInfo:
+def probe_project(root: Path, found_by: str = "", offline: bool = True) -> ProjectInfo:
+    """The project's files in `root`, read (never run). `offline`: no package index is asked (the nightly index's page
+    of what it publishes, cached for a day, answers from the cache); a live check asks, unless told not to."""
     errors: list[ProjectFileError] = []
     pyproject = lock = None
     pyproject_path = root / "pyproject.toml"
@@ -92,7 +94,7 @@ def probe_project(root: Path, found_by: str = "") -> ProjectInfo:
             dockerfile_details.append(read_dockerfile(path, clean(read_text(path, MAX_REQUIREMENTS_BYTES)), relative_to_root(path, root)))
         except FileProblem as problem:
             errors.append(problem.error)
-    index_pythons = _index_pythons(pyproject)
+    index_pythons = _index_pythons(pyproject, offline)
     if pyproject is not None and not pyproject.workspace and lock is None:
         workspace = _enclosing_workspace(root, errors)
         if workspace is not None:  # a member read alone is read as uv reads it: inside its workspace
@@ -112,6 +114,7 @@ def probe_project(root: Path, found_by: str = "") -> ProjectInfo:
         requirement_lines=tuple(requirement_lines),
         dockerfile_details=tuple(dockerfile_details),
         index_pythons=index_pythons,
+        offline=offline,
         code_scan=scan_device_assignments(root),
         documented_syncs=read_documented_syncs(root),
         members=_workspace_members(root, pyproject, lock, errors) if pyproject is not None and pyproject.workspace else (),
@@ -210,7 +213,7 @@ def _enclosing_workspace(folder: Path, errors: list[ProjectFileError]
     return None
 
 
-def project_of_text(text: str, path: Path, parsed: dict[str, Any] | None = None) -> ProjectInfo:
+def project_of_text(text: str, path: Path, parsed: dict[str, Any] | None = None, offline: bool = True) -> ProjectInfo:
     """pyproject.toml's text alone read as a project, in memory: how the proof reads a fixed text (no lock, which
     `uv lock` rewrites after a fix, and no other file). `path` is the file the text is for, named in what is said;
     `parsed`, the text's TOML when the caller has parsed it already."""
@@ -223,13 +226,13 @@ def project_of_text(text: str, path: Path, parsed: dict[str, Any] | None = None)
     except FileProblem as problem:
         errors.append(problem.error)
     return ProjectInfo(root=str(path.parent), pyproject=pyproject, errors=tuple(errors),
-                       index_pythons=_index_pythons(pyproject))
+                       index_pythons=_index_pythons(pyproject, offline), offline=offline)
 
 
-def _index_pythons(pyproject: PyprojectInfo | None) -> tuple[IndexPythons, ...]:
+def _index_pythons(pyproject: PyprojectInfo | None, offline: bool) -> tuple[IndexPythons, ...]:
     """The Pythons each nightly index publishes wheels for (from the cache of index pages; see probes/index_pages)."""
     return tuple(
-        published_pythons(index.name or "", index.url)
+        published_pythons(index.name or "", index.url, offline=offline)
         for index in (pyproject.indexes if pyproject else ())
         if index.url and index.url.startswith(("http://", "https://")) and "/whl/nightly/" in index.url
     )

@@ -52,21 +52,22 @@ class TorchDoctorApp(App[int]):
         torch_timeout_s: float = 60.0,
         bench_seconds: float | None = None,
         replay: bool = False,
+        offline: bool = True,
     ) -> None:
-        """`recorded` is a machine read from a snapshot (--snapshot, --demo): it is not probed, and the
-        GEMM test is not offered; the project is always read from `project_dir`. `bench_seconds` is the GEMM
-        test's measuring time, as `torchdoctor bench --seconds` (None: the same default)."""
+        """`recorded` is a machine read from a snapshot (--snapshot, --demo): it is not probed, and the GEMM test is not
+        offered; the project is always read from `project_dir`. `bench_seconds` is the GEMM test's measuring time, as
+        `bench --seconds` (None: the same default). `offline`: no package index is asked (the command's choice)."""
         super().__init__()
         self.project_dir = project_dir
         self.python = python
         self.recorded = recorded
         self.replay = replay and recorded is not None
-        """`--snapshot` without `--project`: the recorded project shown as it was, which no key edits (as `check`
-        replays it and `fix` refuses it)."""
+        """`--snapshot` without `--project`: the recorded project as it was, which no key edits (`fix` refuses it)."""
         self.label = label
         self.output_dir = output_dir or Path.cwd()
         self.torch_timeout_s = torch_timeout_s
         self.bench_seconds = bench_seconds
+        self.offline = offline
         self.started = False
         """True once the screen's tabs are painted and probing has begun (MainScreen.Built)."""
         self.quit_when_built = False
@@ -136,10 +137,10 @@ class TorchDoctorApp(App[int]):
     def probe(self) -> None:
         if self.recorded is not None:
             self.post_message(SnapshotReady(self.recorded if self.replay
-                                            else workflow.with_project(self.recorded, self.project_dir)))
+                                            else workflow.with_project(self.recorded, self.project_dir, self.offline)))
             return
         snapshot = workflow.probe(self.project_dir, self.python, timeout_s=self.torch_timeout_s, on_part=self._part_probed,
-                         first_verdict=True)
+                                  first_verdict=True, offline=self.offline)
         self.post_message(SnapshotReady(snapshot))
 
     def _part_probed(self, name: str, value: object) -> None:

@@ -125,7 +125,7 @@ def reread_project(snapshot: Snapshot) -> Snapshot:
     """The snapshot with the project's files read again (after a fix, an undo or a lock); the machine is kept."""
     from torchdoctor.probes.collect import with_project
 
-    return with_project(snapshot, Path(snapshot.project.root))
+    return with_project(snapshot, Path(snapshot.project.root), offline=snapshot.project.offline)
 
 
 @dataclass(frozen=True)

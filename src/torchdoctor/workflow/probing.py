@@ -20,9 +20,11 @@ class CannotProbe(Exception):
 
 
 def probe(project_dir: Path, python: str | None, *, timeout_s: float, fresh: bool = False, quick: bool = False,
-          on_part: Callable[[str, Any], None] | None = None, first_verdict: bool = False) -> Snapshot:
+          on_part: Callable[[str, Any], None] | None = None, first_verdict: bool = False,
+          offline: bool = True) -> Snapshot:
     """This machine and the project, probed now (probes/collect.py); `on_part` hears each part as it is ready, and with
-    `first_verdict` a provisional snapshot read from torch's files while `import torch` still runs."""
+    `first_verdict` a provisional snapshot read from torch's files while `import torch` still runs. `offline`: no
+    package index is asked, now or when the project is read again for a fix (it is the project's `offline`)."""
     from torchdoctor.probes.collect import take_snapshot
     from torchdoctor.probes.interpreter import InterpreterNotFound
 
@@ -34,7 +36,7 @@ def probe(project_dir: Path, python: str | None, *, timeout_s: float, fresh: boo
 
     try:
         return take_snapshot(project_dir, python, torch_timeout_s=timeout_s, fresh=fresh, on_part=heard, quick=quick,
-                             first_verdict=first_verdict)
+                             first_verdict=first_verdict, offline=offline)
     except InterpreterNotFound as error:
         raise CannotProbe(str(error)) from None
 
@@ -88,26 +90,26 @@ def read_recording(path: Path) -> Snapshot:
         raise CannotProbe(f"cannot use snapshot {path}: {error}") from None
 
 
-def with_project(snapshot: Snapshot, project_dir: Path) -> Snapshot:
+def with_project(snapshot: Snapshot, project_dir: Path, offline: bool = True) -> Snapshot:
     """A recorded machine with the project's files read anew from `project_dir` (never a path the recording names)."""
     from torchdoctor.probes.collect import with_project as read_with
 
-    return read_with(snapshot, project_dir, on_read=_warm_fix_parse)
+    return read_with(snapshot, project_dir, on_read=_warm_fix_parse, offline=offline)
 
 
-def project_only(project_dir: Path) -> Snapshot:
+def project_only(project_dir: Path, offline: bool = True) -> Snapshot:
     """`check --no-machine`: the project's files, nothing of the machine probed."""
     from torchdoctor.probes.collect import project_only_snapshot
 
-    return project_only_snapshot(project_dir, on_read=_warm_fix_parse)
+    return project_only_snapshot(project_dir, on_read=_warm_fix_parse, offline=offline)
 
 
-def demo(scratch: Path) -> tuple[Snapshot, Path]:
+def demo(scratch: Path, offline: bool = True) -> tuple[Snapshot, Path]:
     """The bundled demo: its recorded machine and its project, copied into `scratch` (every key may be pressed)."""
     from torchdoctor.demo import demo_snapshot, prepare_demo_project
 
     project_dir = prepare_demo_project(scratch)
-    return with_project(demo_snapshot(), project_dir), project_dir
+    return with_project(demo_snapshot(), project_dir, offline), project_dir
 
 
 @dataclass(frozen=True)

@@ -177,7 +177,8 @@ def _said_of(diagnosis: Diagnosis) -> tuple[str, str, str]:
 def _as_project(snapshot: Snapshot, path: Path, text: str, parsed: dict[str, Any] | None = None) -> Snapshot:
     """The snapshot with its project replaced by `text` alone, read in memory: no lock (uv lock redoes it after a
     fix), nothing written anywhere (an interrupted proof leaves nothing behind)."""
-    return replace(snapshot, project=replace(project_of_text(text, path, parsed), root=snapshot.project.root))
+    return replace(snapshot, project=replace(project_of_text(text, path, parsed, offline=snapshot.project.offline),
+                                             root=snapshot.project.root))
 
 
 def _dynamic_keys_written(before: dict[str, Any], after: dict[str, Any]) -> Iterable[str]:

@@ -101,7 +101,7 @@ def carry_out(snapshot: Snapshot, preview: FixPreview, steps: Steps = Steps(), *
     cured_codes = ", ".join(sorted({code for code, _ in meant}))
     uv = find_uv()
     why_not_lock = ("--no-lock" if not steps.lock else "`uv` is not installed" if uv is None
-                    else "offline" if os.environ.get("TORCHDOCTOR_OFFLINE") and not steps.offline_too else None)
+                    else "offline" if snapshot.project.offline and not steps.offline_too else None)
     environment = _uv_environment(snapshot) if not why_not_lock else None
     option, why_not_synced = _selection_to_sync(snapshot) if environment else (None, _why_not_synced(snapshot))
     if environment is not None and why_not_synced:

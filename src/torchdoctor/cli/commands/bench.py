@@ -8,7 +8,14 @@ from pathlib import Path
 
 from torchdoctor import workflow
 from torchdoctor.cli import ExitCode, UsageError
-from torchdoctor.cli.common import check_bench_seconds, project_directory, use_color, with_bench, write_atomically
+from torchdoctor.cli.common import (
+    check_bench_seconds,
+    offline_requested,
+    project_directory,
+    use_color,
+    with_bench,
+    write_atomically,
+)
 from torchdoctor.model import Area
 from torchdoctor.render import render_report
 from torchdoctor.render.bench import render_bench
@@ -17,7 +24,8 @@ from torchdoctor.render.bench import render_bench
 def run(args: argparse.Namespace) -> int:
     check_bench_seconds(args.seconds)  # before probing: a typo should not cost an `import torch`
     try:
-        snapshot = workflow.probe(project_directory(args), args.python, timeout_s=args.timeout, fresh=args.fresh)
+        snapshot = workflow.probe(project_directory(args), args.python, timeout_s=args.timeout, fresh=args.fresh,
+                                  offline=offline_requested())
     except workflow.CannotProbe as error:
         raise UsageError(str(error)) from None
     if snapshot.torch.status == "not-installed":

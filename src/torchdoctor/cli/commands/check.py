@@ -3,26 +3,31 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 from pathlib import Path
 
 from torchdoctor import workflow
 from torchdoctor.cli import ExitCode, UsageError
-from torchdoctor.cli.common import codes, load_snapshot, project_directory, use_color, with_bench, write_atomically
+from torchdoctor.cli.common import (
+    codes,
+    load_snapshot,
+    offline_requested,
+    project_directory,
+    use_color,
+    with_bench,
+    write_atomically,
+)
 from torchdoctor.cli.parser import build_parser
 from torchdoctor.render import render_report
 from torchdoctor.render.text import render_quiet
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.offline:
-        os.environ["TORCHDOCTOR_OFFLINE"] = "1"
     if args.no_machine:
         if args.snapshot or args.bench or args.python:
             raise UsageError("--no-machine checks the project files only; it takes no --snapshot, --bench or --python")
-        snapshot = workflow.project_only(project_directory(args))
+        snapshot = workflow.project_only(project_directory(args), offline=offline_requested(args))
     else:
         snapshot = load_snapshot(args, project_directory(args))
     if args.bench:
@@ -65,7 +70,7 @@ def run_demo(argv: list[str]) -> int:
     if args.project or args.snapshot or args.python or args.no_machine or args.bench:
         raise UsageError("--demo opens its own example; it takes no --project, --python, --snapshot, --no-machine or --bench")
     with tempfile.TemporaryDirectory(prefix="torchdoctor-demo-") as scratch:
-        snapshot, _ = workflow.demo(Path(scratch))
+        snapshot, _ = workflow.demo(Path(scratch), offline=offline_requested(args))
         report = workflow.diagnose(snapshot)
         sys.stdout.write(render_report(report, args.format, use_color(args.color), verbose=args.verbose))
     return ExitCode.FINDINGS if report.fails(workflow.fail_on(snapshot, args.fail_on)) else ExitCode.CLEAN

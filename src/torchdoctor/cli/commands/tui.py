@@ -9,7 +9,7 @@ from pathlib import Path
 
 from torchdoctor import workflow
 from torchdoctor.cli import ExitCode, UsageError
-from torchdoctor.cli.common import project_directory, read_snapshot_file
+from torchdoctor.cli.common import offline_requested, project_directory, read_snapshot_file
 from torchdoctor.tui.app import TorchDoctorApp
 
 
@@ -21,7 +21,7 @@ def run(args: argparse.Namespace) -> int:
         if args.project or args.snapshot or args.python:
             raise UsageError("--demo opens its own example; it takes no --project, --python or --snapshot")
         workdir = Path(tempfile.mkdtemp(prefix="torchdoctor-demo-"))
-        recorded, project_dir = workflow.demo(workdir)
+        recorded, project_dir = workflow.demo(workdir, offline=offline_requested())
         label = f"demo: RTX 5060 Ti under WSL2, the nightly project (a copy in {project_dir})"
     else:
         project_dir = project_directory(args)
@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
             label = (f"{project_dir} on the machine recorded in {args.snapshot}" if args.project
                      else f"a replay of {args.snapshot} (its project as recorded; --project to fix one here)")
     app = TorchDoctorApp(project_dir, python=args.python, recorded=recorded, label=label, torch_timeout_s=args.timeout,
-                         replay=bool(args.snapshot and not args.project and not args.demo))
+                         replay=bool(args.snapshot and not args.project and not args.demo), offline=offline_requested())
     try:
         app.run()
     finally:
