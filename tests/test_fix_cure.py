@@ -16,6 +16,7 @@ from test_uv_lock import python_for
 from conftest import FIXTURES, SNAPSHOTS, write_project
 from torchdoctor.model import Applicability
 from torchdoctor.probes.collect import with_project
+from torchdoctor.probes.lock_file import read_lock
 from torchdoctor.snapshot import Snapshot
 from torchdoctor.probes.uv import find_uv
 from torchdoctor.workflow import diagnose, preview_fixes
@@ -290,6 +291,34 @@ def test_every_fix_offered_on_a_real_project_writes_and_is_proven(tmp_path, name
             assert not preview.refused, f"{diagnosis.code} {fix.title}: {preview.refusal}"
 
 
+DEP_ON_TORCHVISION = """
+    [project]
+    name = "dep"
+    version = "0.1.0"
+    dependencies = ["torchvision"]
+
+    [build-system]
+    requires = ["setuptools"]
+    build-backend = "setuptools.build_meta"
+    """
+"""A package of the project's own that installs torchvision, which the project then gets only through it."""
+
+
+def locked_with_uv(uv: str, cwd: Path, lock: Path, tmp_path: Path, default_index: str | None = None) -> dict[str, set[str]]:
+    """`uv lock` run in `cwd` against the local index (its PyPI as the default index, unless the project names one),
+    and the versions of torch and torchvision `lock` then holds."""
+    environment = {"UV_CACHE_DIR": str(tmp_path / "cache"), "PATH": "/usr/bin:/bin", "UV_PYTHON_DOWNLOADS": "never",
+                   "XDG_CONFIG_HOME": str(tmp_path / "config"), **({"UV_DEFAULT_INDEX": default_index} if default_index else {})}
+    done = subprocess.run([uv, "lock", "--python", python_for(">=3.12")], cwd=cwd, capture_output=True, text=True,
+                          timeout=120, env=environment)
+    assert done.returncode == 0, done.stderr
+    found: dict[str, set[str]] = {"torch": set(), "torchvision": set()}
+    for package in read_lock(lock).packages:
+        if package.name in found:
+            found[package.name].add(package.version)
+    return found
+
+
 def test_a_companion_installed_only_through_another_package_follows_torch_with_uv(tmp_path, monkeypatch):
     """torchvision comes only through a dependency of the project (`dep`), and uv applies sources to the project's own
     requirements alone (a source for it is ignored: the first lock shows that). On Blackwell the cu126 torch has no
@@ -297,7 +326,6 @@ def test_a_companion_installed_only_through_another_package_follows_torch_with_u
     torchvision's cu128 build beside torch's."""
     from dataclasses import replace
 
-    from torchdoctor.probes.project import read_lock
 
     uv = find_uv()
     if uv is None:
@@ -321,33 +349,18 @@ def test_a_companion_installed_only_through_another_package_follows_torch_with_u
             url = "{served.whl}/cu126"
             explicit = true
             """)
-        write_project(folder / "dep", """
-            [project]
-            name = "dep"
-            version = "0.1.0"
-            dependencies = ["torchvision"]
+        write_project(folder / "dep", DEP_ON_TORCHVISION)
+        def lock() -> dict[str, set[str]]:
+            return locked_with_uv(uv, folder, folder / "uv.lock", tmp_path, served.pypi)
 
-            [build-system]
-            requires = ["setuptools"]
-            build-backend = "setuptools.build_meta"
-            """)
-        environment = {"UV_DEFAULT_INDEX": served.pypi, "UV_CACHE_DIR": str(tmp_path / "cache"), "PATH": "/usr/bin:/bin",
-                       "UV_PYTHON_DOWNLOADS": "never", "XDG_CONFIG_HOME": str(tmp_path / "config")}
-
-        def lock() -> dict[str, str]:
-            done = subprocess.run([uv, "lock", "--python", python_for(">=3.12")], cwd=folder, capture_output=True,
-                                  text=True, timeout=120, env=environment)
-            assert done.returncode == 0, done.stderr
-            return {p.name: p.version for p in read_lock(folder / "uv.lock").packages if p.name in ("torch", "torchvision")}
-
-        assert lock() == {"torch": "2.8.0+cu126", "torchvision": "0.23.0"}  # the source for torchvision is ignored
+        assert lock() == {"torch": {"2.8.0+cu126"}, "torchvision": {"0.23.0"}}  # the source for torchvision is ignored
         snapshot = with_project(BLACKWELL, folder)
         td222 = next(d for d in diagnose(snapshot).diagnoses if d.code == "TD222" and d.severity.value == "error")
         assert td222.fix is not None and "torchvision, installed only through other packages" in td222.fix.title
         preview = preview_fixes(snapshot, [replace(td222, fix=td222.fix)], unsafe=True)
         assert preview.applied and not preview.refused, preview.refusal
         (folder / "pyproject.toml").write_text(preview.after, encoding="utf-8")
-        assert lock() == {"torch": "2.8.0+cu128", "torchvision": "0.23.0+cu128"}
+        assert lock() == {"torch": {"2.8.0", "2.8.0+cu128"}, "torchvision": {"0.23.0", "0.23.0+cu128"}}  # macOS: PyPI
     finally:
         served.close()
 
@@ -359,7 +372,6 @@ def test_a_lock_that_pairs_torch_with_another_build_of_a_companion_is_cured_with
     then locks torchvision's CPU build; the finding is gone from the new lock."""
     from dataclasses import replace
 
-    from torchdoctor.probes.project import read_lock
 
     uv = find_uv()
     if uv is None:
@@ -388,27 +400,9 @@ def test_a_lock_that_pairs_torch_with_another_build_of_a_companion_is_cured_with
             url = "{served.pypi}"
             default = true
             """)
-        write_project(folder / "dep", """
-            [project]
-            name = "dep"
-            version = "0.1.0"
-            dependencies = ["torchvision"]
-
-            [build-system]
-            requires = ["setuptools"]
-            build-backend = "setuptools.build_meta"
-            """)
-        environment = {"UV_DEFAULT_INDEX": served.pypi, "UV_CACHE_DIR": str(tmp_path / "cache"), "PATH": "/usr/bin:/bin",
-                       "UV_PYTHON_DOWNLOADS": "never", "XDG_CONFIG_HOME": str(tmp_path / "config")}
-
+        write_project(folder / "dep", DEP_ON_TORCHVISION)
         def lock() -> dict[str, set[str]]:
-            done = subprocess.run([uv, "lock", "--python", python_for(">=3.12")], cwd=folder, capture_output=True,
-                                  text=True, timeout=120, env=environment)
-            assert done.returncode == 0, done.stderr
-            found: dict[str, set[str]] = {}
-            for package in read_lock(folder / "uv.lock").packages:
-                found.setdefault(package.name, set()).add(package.version)
-            return {name: found.get(name, set()) for name in ("torch", "torchvision")}
+            return locked_with_uv(uv, folder, folder / "uv.lock", tmp_path, served.pypi)
 
         assert lock() == {"torch": {"2.8.0", "2.8.0+cpu"}, "torchvision": {"0.23.0"}}  # its source is ignored
         snapshot = with_project(H100, folder)
@@ -436,7 +430,6 @@ def test_a_workspace_members_mixed_lock_is_cured_by_the_command_the_root_report_
     whether the root's extra has the member's extra's name or another."""
     from dataclasses import replace
 
-    from torchdoctor.probes.project import read_lock
 
     uv = find_uv()
     if uv is None:
@@ -487,24 +480,9 @@ def test_a_workspace_members_mixed_lock_is_cured_by_the_command_the_root_report_
             requires = ["setuptools"]
             build-backend = "setuptools.build_meta"
             """)
-        write_project(root / "dep", """
-            [project]
-            name = "dep"
-            version = "0.1.0"
-            dependencies = ["torchvision"]
-
-            [build-system]
-            requires = ["setuptools"]
-            build-backend = "setuptools.build_meta"
-            """)
-        environment = {"UV_CACHE_DIR": str(tmp_path / "cache"), "PATH": "/usr/bin:/bin",
-                       "UV_PYTHON_DOWNLOADS": "never", "XDG_CONFIG_HOME": str(tmp_path / "config")}
-
-        def torchvision_locked() -> set[str]:
-            done = subprocess.run([uv, "lock", "--python", python_for(">=3.12")], cwd=member, capture_output=True,
-                                  text=True, timeout=120, env=environment)  # in the member: uv locks the workspace
-            assert done.returncode == 0, done.stderr
-            return {p.version for p in read_lock(root / "uv.lock").packages if p.name == "torchvision"}
+        write_project(root / "dep", DEP_ON_TORCHVISION)
+        def torchvision_locked() -> set[str]:  # run in the member: uv locks the workspace
+            return locked_with_uv(uv, member, root / "uv.lock", tmp_path)["torchvision"]
 
         assert torchvision_locked() == {"0.23.0"}
         assert not (member / "uv.lock").exists()

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from test_fix_cure import MADE_UP_TAG
+
 from conftest import CASES, FIXTURES, SNAPSHOTS
 from torchdoctor.checks import run_checks
 from torchdoctor.model import Severity
@@ -569,34 +571,7 @@ def _fresh(folder: Path) -> Path:
     return folder
 
 
-GRUFINITY_LIKE = """
-    [project]
-    name = "p"
-    version = "0.1.0"
-    requires-python = ">=3.8"
-    dependencies = []
-
-    [project.optional-dependencies]
-    cu124 = ["torch==2.5.1+cu124", "torchvision==0.20.1+cu124"]
-    hip = ["torch==2.5.1+rocm", "torchvision==0.20.1+rocm"]
-
-    [tool.uv]
-    conflicts = [[{ extra = "cu124" }, { extra = "hip" }]]
-
-    [tool.uv.sources]
-    torch = [{ index = "pytorch-cu124", extra = "cu124" }, { index = "pytorch-rocm", extra = "hip" }]
-    torchvision = [{ index = "pytorch-cu124", extra = "cu124" }, { index = "pytorch-rocm", extra = "hip" }]
-
-    [[tool.uv.index]]
-    name = "pytorch-cu124"
-    url = "https://download.pytorch.org/whl/cu124"
-    explicit = true
-
-    [[tool.uv.index]]
-    name = "pytorch-rocm"
-    url = "https://download.pytorch.org/whl/rocm6.2"
-    explicit = true
-    """
+GRUFINITY_LIKE = MADE_UP_TAG.replace('requires-python = ">=3.9"', 'requires-python = ">=3.8"')
 """The shape of ekg/grufinity's pyproject.toml (a real project outside the repository): exact pins with build tags, one
 tag no index has (+rocm), and requires-python below torch 2.5's oldest Python."""
 
@@ -618,7 +593,7 @@ def test_td319_dropping_a_tag_no_index_has_is_proven_though_it_renames_a_build_a
 
     blackwell = Snapshot.from_json((SNAPSHOTS / "wsl2-rtx5060ti-nightly.json").read_text(encoding="utf-8"))
     folder = _fresh(tmp_path / "p")
-    (folder / "pyproject.toml").write_text(textwrap.dedent(GRUFINITY_LIKE).replace(">=3.8", ">=3.9"), encoding="utf-8")
+    (folder / "pyproject.toml").write_text(MADE_UP_TAG, encoding="utf-8")  # requires-python >=3.9: no TD310
     report = diagnose(replace(blackwell, project=probe_project(folder)))
     assert any(d.code == "TD222" for d in report.diagnoses)
     rocm = [d for d in report.diagnoses if d.code == "TD319" and "+rocm is no PyTorch build tag" in d.message]

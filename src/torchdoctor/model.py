@@ -5,9 +5,14 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field, replace
 
+import re
+
 from torchdoctor.edits import Edit
 from torchdoctor.plans import ProjectModel
 from torchdoctor.snapshot import GemmResult, Snapshot
+
+SELECTION_NAMED = re.compile(r"`uv sync(?: --[a-z-]+(?: [^`\s]+)?)*`")
+"""How a finding names the install it is about, in its message: "`uv sync --extra cu128`"."""
 
 
 class Severity(enum.Enum):

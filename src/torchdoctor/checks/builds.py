@@ -274,11 +274,7 @@ def companions_through_others(snapshot: Snapshot) -> tuple[tuple[str, str, str],
         selection = selections.get(resolution.selection)
         if selection is None or resolution.torch is None:
             continue
-        where = ("dependencies" if selection.option is None or not (selection.extras or selection.groups) else
-                 f"optional:{selection.extras[-1]}" if selection.option.startswith("--extra") and selection.extras else
-                 f"group:{selection.groups[-1]}" if selection.groups else "dependencies")
-        if where == "dependencies" and publishes(pyproject):
-            where = "group:dev"
+        where = requirement_place(selection, pyproject)
         for package in BUILD_CHECKED:
             if resolution.get(package) is None or (package, where) in declared or package in declared_anywhere:
                 continue
@@ -286,6 +282,17 @@ def companions_through_others(snapshot: Snapshot) -> tuple[tuple[str, str, str],
     every = set(_SYS_PLATFORM.values())
     return tuple((package, where, "" if platforms == every else " or ".join(f"sys_platform == '{p}'" for p in sorted(platforms)))
                  for (package, where), platforms in sorted(found.items()))
+
+
+def requirement_place(selection, pyproject) -> str:
+    """Where a requirement for what `selection` installs goes: its extra or group ("optional:<extra>", "group:<name>"),
+    else the dependencies, or the `dev` group for a project that publishes (its users' dependencies stay its own)."""
+    if selection is not None and selection.option is not None:
+        if selection.option.startswith("--extra") and selection.extras:
+            return f"optional:{selection.extras[-1]}"
+        if selection.groups:
+            return f"group:{selection.groups[-1]}"
+    return "group:dev" if publishes(pyproject) else "dependencies"
 
 
 def each_user_picks(pyproject) -> bool:

@@ -10,7 +10,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 from packaging.utils import canonicalize_name
 
-from torchdoctor.checks.builds import companions_through_others, is_cuda_build, publishes, use_build_fix
+from torchdoctor.checks.builds import companions_through_others, is_cuda_build, requirement_place, use_build_fix
 from torchdoctor.checks.common import COMPANION_FAILURE, interpreter_evidence, nvidia_gpu_evidence, places_text, torch_source
 from torchdoctor.checks.registry import DISPLAY_ONLY, SAFE, UNSAFE, Finding, rule
 from torchdoctor.indexes import environments_allow, marker_applies, parse_index_url
@@ -355,7 +355,7 @@ def _follow_torch_fix(snapshot: Snapshot, model, package: str, places: list[Reso
         targets.update((s.target or "", s.extra) for s in chosen)
     have = {(s.target, s.extra) for s in pyproject.sources if s.package == package and s.kind == "index"}
     missing = tuple(sorted(targets - have, key=str))
-    wheres = {_requirement_place(selections.get(p.selection), pyproject) for p in places}
+    wheres = {requirement_place(selections.get(p.selection), pyproject) for p in places}
     required = tuple(r for r in companions_through_others(snapshot) if r[0] == package and r[1] in wheres)
     if not missing and not required:
         return None
@@ -378,15 +378,6 @@ def _follow_torch_fix(snapshot: Snapshot, model, package: str, places: list[Reso
                  "source applies: uv.lock installs it only through other packages")
     return Fix(title, Applicability.UNSAFE if required else Applicability.SAFE,
                MapCompanions(package=package, targets=missing, require=required))
-
-
-def _requirement_place(selection, pyproject) -> str:
-    """Where a requirement for `selection` goes, as companions_through_others names it."""
-    if selection is None or selection.option is None or not (selection.extras or selection.groups):
-        return "group:dev" if publishes(pyproject) else "dependencies"
-    if selection.option.startswith("--extra") and selection.extras:
-        return f"optional:{selection.extras[-1]}"
-    return f"group:{selection.groups[-1]}" if selection.groups else "dependencies"
 
 
 @rule("TD404", "installed-differs-from-lock", fix=DISPLAY_ONLY)

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 from pathlib import Path
 
 from torchdoctor.checks import PROJECT_RULES, assess_gemm, run_checks
-from torchdoctor.model import Applicability, Area, Diagnosis, Fix, Report, Severity
+from torchdoctor.model import SELECTION_NAMED, Applicability, Area, Diagnosis, Fix, Report, Severity
 from torchdoctor.resolution import project_model
 from torchdoctor.snapshot import Snapshot
 from torchdoctor.workflow.planning import prove_offers
@@ -142,7 +141,6 @@ def _relative_to(folder: Path, root: Path) -> str:
         return str(folder)
 
 
-SELECTION = re.compile(r"`uv sync(?: --[a-z-]+(?: [^`\s]+)?)*`")
 
 
 def merge_selections(diagnoses: Iterable[Diagnosis]) -> list[Diagnosis]:
@@ -151,8 +149,8 @@ def merge_selections(diagnoses: Iterable[Diagnosis]) -> list[Diagnosis]:
     groups: dict[tuple[object, ...], list[Diagnosis]] = {}
     order: list[tuple[object, ...]] = []
     for diagnosis in diagnoses:
-        named = SELECTION.findall(diagnosis.message)
-        key: tuple[object, ...] = ((diagnosis.code, SELECTION.sub("`…`", diagnosis.message), SELECTION.sub("`…`", diagnosis.explanation),
+        named = SELECTION_NAMED.findall(diagnosis.message)
+        key: tuple[object, ...] = ((diagnosis.code, SELECTION_NAMED.sub("`…`", diagnosis.message), SELECTION_NAMED.sub("`…`", diagnosis.explanation),
                        diagnosis.fix, diagnosis.alternatives, diagnosis.no_fix) if len(named) == 1 else (id(diagnosis),))
         if key not in groups:
             order.append(key)
@@ -164,7 +162,7 @@ def merge_selections(diagnoses: Iterable[Diagnosis]) -> list[Diagnosis]:
         if len(group) == 1:
             merged.append(first)
             continue
-        others = [SELECTION.findall(d.message)[0].strip("`").removeprefix("uv sync ") for d in group[1:]]
+        others = [SELECTION_NAMED.findall(d.message)[0].strip("`").removeprefix("uv sync ") for d in group[1:]]
         shown = ", ".join(others[:6]) + (f" and {len(others) - 6} more" if len(others) > 6 else "")
         evidence = tuple(dict.fromkeys(e for d in group for e in d.evidence))[:8]
         merged.append(replace(first, severity=max(d.severity for d in group), evidence=evidence,

@@ -23,7 +23,7 @@ from typing import Any
 
 from torchdoctor.edits import DROPS_PACKAGES, Edit
 from torchdoctor.family import BUILD_CHECKED
-from torchdoctor.model import Diagnosis, Severity
+from torchdoctor.model import SELECTION_NAMED, Diagnosis, Severity
 from torchdoctor.probes.project import project_of_text
 from torchdoctor.probes.pyproject_file import parse_toml
 from torchdoctor.probes.reading import FileProblem
@@ -163,7 +163,7 @@ def project_environment(snapshot: Snapshot) -> Path | None:
     return environment
 
 
-_INSTALL = re.compile(r"`uv sync(?: --[a-z-]+(?: [^`\s]+)?)*` installs ")
+_INSTALL = re.compile(SELECTION_NAMED.pattern + " installs ")
 
 
 def _said_of(diagnosis: Diagnosis) -> tuple[str, str, str]:
