@@ -71,6 +71,7 @@ def test_case_uv_guide_extras_is_correct(tmp_path):
     found = check_project(tmp_path, CASES / "uv-guide-extras" / "pyproject.toml")
     assert project_codes(found) == [("TD310", "info")]  # only the note that its cu124 extra stays at torch 2.6
     assert found[-1].message.startswith("cu124 ends at torch 2.6")
+    assert found[-1].message.endswith("behind extra cpu (torch 2.15)")  # the sibling extra moves on; this one cannot
 
 
 def test_case_plain_uv_add_gives_windows_a_cpu_torch(tmp_path):

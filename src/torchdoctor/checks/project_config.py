@@ -53,7 +53,7 @@ def no_torch_wheels_for_range(snapshot: Snapshot) -> Iterator[Finding]:
         for those releases (cu129 after 2.8) is "not in torchdoctor's tables", a note, and nothing when uv.lock holds
         such a build (what a lock proves exists, exists). Each Python is held to the range its requirements' markers
         give it (`torch>=2.8; python_version == '3.9'`). An extra held at the last
-        release of a retired variant is a note too. Separately, a requires-python that admits a Python none of the
+        release of a retired variant is a note too, naming the sibling selections that get a newer torch. Separately, a requires-python that admits a Python none of the
         matching releases has wheels for (torch 2.15 dropped Python 3.10, 2.9 dropped 3.9).
     Why it matters:
         `uv lock` fails ("No solution found … torch==X has no wheels with a matching Python ABI tag", or no version
@@ -78,7 +78,7 @@ def no_torch_wheels_for_range(snapshot: Snapshot) -> Iterator[Finding]:
         if specifier is None or (url.variant, str(specifier)) in seen:
             continue
         seen.add((url.variant, str(specifier)))
-        yield from _variant_findings(pyproject, resolution, torch, url, specifier, kb, snapshot)
+        yield from _variant_findings(pyproject, resolution, torch, url, specifier, kb, snapshot, model)
     yield from _python_findings(pyproject, model, kb)
 
 
@@ -96,7 +96,19 @@ def _specifier(text: str | None) -> SpecifierSet | None:
         return None
 
 
-def _variant_findings(pyproject, resolution, torch, url, specifier, kb, snapshot) -> Iterator[Finding]:
+def _ahead_of(resolution, last: str, model) -> list[str]:
+    """The sibling selections that get a torch newer than `last` on the same platform: "extra cpu (torch 2.15)"."""
+    ahead = []
+    for other in model.resolutions:
+        series = other.torch.series if other.torch is not None else None
+        if other.platform != resolution.platform or other.selection == resolution.selection or not series:
+            continue
+        if Version(series) > Version(last) and other.selection not in (a for a, _ in ahead):
+            ahead.append((other.selection, series))
+    return [f"{selection} (torch {series})" for selection, series in ahead]
+
+
+def _variant_findings(pyproject, resolution, torch, url, specifier, kb, snapshot, model) -> Iterator[Finding]:
     variant, where = url.variant, f"index {torch.index_name or url.text}"
     selection = "" if resolution.option is None else f" ({resolution.selection})"
     admitted = kb.releases_in("torch", specifier)
@@ -107,12 +119,16 @@ def _variant_findings(pyproject, resolution, torch, url, specifier, kb, snapshot
     beyond = kb.admits_beyond_tables(specifier)
     if with_variant:
         if retired and (beyond or any(Version(r.series) > Version(retired.last) for r in admitted)):
+            ahead = _ahead_of(resolution, retired.last, model)
             yield Finding(
                 Severity.INFO,
-                f"{variant} ends at torch {retired.last}: torch {specifier or '(any)'}{selection} stays at {retired.last} on {where}",
+                f"{variant} ends at torch {retired.last}: torch {specifier or '(any)'}{selection} stays at {retired.last} on {where}"
+                + (f", behind {', '.join(ahead)}" if ahead else ""),
                 f"PyPI's newer releases have no {variant} build, so uv locks the newest release that has one. That works, "
-                f"but this selection will not move past torch {retired.last}; a newer CUDA variant would.",
-                (range_evidence, Evidence(f"last torch with {variant}", retired.last, f"{KNOWLEDGE}: {retired.source}")),
+                f"but this selection will not move past torch {retired.last}; a newer CUDA variant would"
+                + (", as the project's other selections have" if ahead else "") + ".",
+                (range_evidence, Evidence(f"last torch with {variant}", retired.last, f"{KNOWLEDGE}: {retired.source}"))
+                + tuple(Evidence("torch of another selection", text, pyproject.path) for text in ahead),
             )
         return
     if retired and admitted and all(Version(r.series) > Version(retired.last) for r in admitted):
