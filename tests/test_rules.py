@@ -529,3 +529,43 @@ def test_td527_a_gpu_whose_memory_other_processes_hold_is_said_with_how_to_see_t
     assert finding.severity is Severity.INFO and finding.message.startswith("GPU 0 (NVIDIA H100 80GB HBM3) has 70.0 of 80 GiB")
     assert any("--query-compute-apps" in c for c in finding.fix.commands)
     assert "TD527" not in codes(H100)
+
+
+# AMD GPUs (KFD topology) against torch's ROCm or CUDA build -------------------------------------------------------
+
+from torchdoctor.snapshot import AmdGpu  # noqa: E402
+
+RX6600 = (AmdGpu(node=1, gfx_target="gfx1032", device_id=0x73FF),)
+AMD_MACHINE = replace(H100, nvml=NO_NVML, system=replace(H100.system, amd_gpus=RX6600, nvidia_kernel_driver=None,
+                                                         gpu_device_nodes=("/dev/kfd",), rocm_version="6.2.0-66"))
+ROCM62 = ("gfx900", "gfx906", "gfx908", "gfx90a", "gfx942", "gfx1030", "gfx1100", "gfx1101", "gfx1102")
+
+
+def test_td224_an_rdna2_card_missing_from_the_rocm_build_is_told_the_family_override():
+    sick = with_torch(AMD_MACHINE, version="2.5.1+rocm6.2", hip="6.2.41133-dd7f95766", cuda=None, arch_list=ROCM62)
+    found = only(sick, "TD224")
+    assert found.severity is Severity.ERROR and "gfx1032" in found.message
+    assert found.fix is not None and found.fix.commands == ("export HSA_OVERRIDE_GFX_VERSION=10.3.0",)
+    overridden = replace(sick, system=replace(sick.system, environment={"HSA_OVERRIDE_GFX_VERSION": "10.3.0"}))
+    assert "TD224" not in codes(overridden)
+    # An override to a target the build lacks is no cure, and the finding says what it made ROCm look for.
+    wrong = replace(sick, system=replace(sick.system, environment={"HSA_OVERRIDE_GFX_VERSION": "10.3.2"}))
+    assert "HSA_OVERRIDE_GFX_VERSION=10.3.2" in only(wrong, "TD224").message
+
+
+def test_td224_silent_when_the_build_lists_the_target_or_nothing_was_read():
+    listed = with_torch(AMD_MACHINE, version="2.5.1+rocm6.2", hip="6.2", cuda=None, arch_list=ROCM62 + ("gfx1032",))
+    assert "TD224" not in codes(listed)
+    unread = replace(listed, system=replace(listed.system, amd_gpus=None))
+    assert "TD224" not in codes(with_torch(unread, arch_list=ROCM62))  # the GPU's target unknown: no finding
+    assert "TD224" not in codes(with_torch(listed, arch_list=()))  # the build's list unknown: no finding
+
+
+def test_td225_a_cuda_build_on_an_amd_only_machine_is_an_error_and_not_a_deliberate_cpu_setup():
+    cuda_build = with_torch(AMD_MACHINE, cuda_available=False, devices=())
+    found = run_checks(cuda_build)
+    assert [d.code for d in found if d.code in ("TD225", "TD200")] == ["TD225"]
+    assert "ROCm 6.2.0 is installed here" in only(cuda_build, "TD225").explanation
+    assert "TD225" not in codes(replace(cuda_build, system=replace(cuda_build.system, amd_gpus=())))
+    assert "TD225" not in codes(with_torch(cuda_build, hip="6.2"))
+    assert "TD225" not in codes(replace(cuda_build, nvml=H100.nvml))  # an NVIDIA GPU too: the CUDA build may be meant

@@ -132,3 +132,25 @@ def test_shared_memory_and_cuda_compat_libraries_are_read_through_the_root(tmp_p
                         which=lambda n: None)
     assert bare.shm is None, "no /dev/shm read is unknown, not a healthy one"
     assert bare.cuda_compat_libraries == ()
+
+
+# The KFD topology as amdgpu writes it (drivers/gpu/drm/amd/amdkfd/kfd_topology.c, node_show): one "name value" line
+# per property; node 0 is the CPU (no SIMDs, gfx_target_version 0).
+KFD_CPU = "cpu_cores_count 12\nsimd_count 0\nmem_banks_count 1\ngfx_target_version 0\nvendor_id 0\ndevice_id 0\n"
+KFD_RX6600 = ("cpu_cores_count 0\nsimd_count 56\nmem_banks_count 1\ncaps_count 0\nio_links_count 1\n"
+              "gfx_target_version 100302\nvendor_id 4098\ndevice_id 29695\nlocation_id 768\ndrm_render_minor 128\n")
+
+
+def test_amd_gpus_are_read_from_the_kfd_topology_without_root(tmp_path):
+    root = lay_out(tmp_path / "root", {
+        "sys/class/kfd/kfd/topology/nodes/0/properties": KFD_CPU,
+        "sys/class/kfd/kfd/topology/nodes/1/properties": KFD_RX6600,
+        "sys/class/kfd/kfd/topology/nodes/2/properties": "gfx_target_version nonsense\n",  # damaged: skipped
+        "opt/rocm/.info/version": "5.2.3-109\n",
+    })
+    info = probe_system(root, environ={"HSA_OVERRIDE_GFX_VERSION": "10.3.0"}, run=no_commands, which=lambda name: None)
+    assert [(g.node, g.gfx_target, g.device_id) for g in info.amd_gpus] == [(1, "gfx1032", 0x73ff)]
+    assert info.rocm_version == "5.2.3-109"
+    assert info.environment["HSA_OVERRIDE_GFX_VERSION"] == "10.3.0"
+    bare = probe_system(tmp_path / "empty", environ={}, run=no_commands, which=lambda name: None)
+    assert bare.amd_gpus == () and bare.rocm_version is None  # no amdgpu compute driver: no AMD GPU

@@ -237,6 +237,17 @@ class ShmInfo:
 
 
 @dataclass(frozen=True)
+class AmdGpu:
+    """An AMD GPU as AMD's kernel driver lists it (KFD topology, readable without root)."""
+
+    node: int
+    gfx_target: str
+    """The ISA the GPU runs, "gfx1032" (an RX 6600): what a ROCm build must carry code for."""
+    device_id: int | None = None
+    """The PCI device id, 0x73ff; AMD's marketing name is not in the topology."""
+
+
+@dataclass(frozen=True)
 class SystemInfo:
     """The operating system, its kind of host (WSL, container) and the variables that steer CUDA."""
 
@@ -289,6 +300,11 @@ class SystemInfo:
     cuda_compat_libraries: tuple[str, ...] | None = None
     """libcuda files of a CUDA forward-compatibility package (/usr/local/cuda*/compat), which NVIDIA's CUDA images
     carry; they work only on data-center GPUs (error 804 elsewhere). None when not looked for."""
+    amd_gpus: tuple[AmdGpu, ...] | None = None
+    """AMD GPUs in the KFD topology (/sys/class/kfd); () when the amdgpu compute driver lists none or is not loaded,
+    None when not read (another OS, a recording made before it was read)."""
+    rocm_version: str | None = None
+    """The ROCm install's version (/opt/rocm/.info/version), e.g. "6.2.0-66"; None when there is none or unread."""
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
 """Checks: pure functions from a Snapshot to diagnoses. Importing this package registers them all."""
 
 from torchdoctor.checks import (  # noqa: F401  (importing registers the rules)
+    amd,
     build_env,
     dockerfiles,
     fleet,

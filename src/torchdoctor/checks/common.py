@@ -49,7 +49,7 @@ def nvidia_gpu_evidence(snapshot: Snapshot) -> tuple[Evidence, ...]:
     if nvml.status == "ok" and nvml.gpus:
         names = ", ".join(g.name or f"GPU {g.index}" for g in nvml.gpus)
         found.append(Evidence("NVIDIA GPUs", f"{len(nvml.gpus)}: {names}", nvml_source(snapshot)))
-    if snapshot.torch.devices:
+    if snapshot.torch.devices and not snapshot.torch.hip:  # a ROCm build's devices are AMD's
         names = ", ".join(d.name for d in snapshot.torch.devices)
         found.append(Evidence("CUDA devices torch sees", names, torch_source(snapshot)))
     if snapshot.system.nvidia_kernel_driver:

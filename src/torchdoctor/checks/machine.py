@@ -66,7 +66,7 @@ def cpu_only_setup(snapshot: Snapshot) -> Iterator[Finding]:
     """A deliberate CPU-only setup: no NVIDIA GPU, and torch runs on the CPU (or Apple's GPU).
 
     What it detects:
-        torch imports, this machine shows no NVIDIA GPU, and torch is a CPU build (or macOS with MPS).
+        torch imports, this machine shows no NVIDIA GPU (and no AMD GPU), and torch is a CPU build (or macOS with MPS).
     Why it matters:
         Nothing is wrong; the note says what torch will use, so a healthy laptop is reported as healthy.
     Fix safety:
@@ -75,6 +75,8 @@ def cpu_only_setup(snapshot: Snapshot) -> Iterator[Finding]:
     torch = snapshot.torch
     if torch.status != "ok" or nvidia_gpu_evidence(snapshot) or torch.hip or (torch.cuda and torch.cuda_available):
         return
+    if snapshot.system.amd_gpus:
+        return  # AMD GPUs are here: a build that cannot use them is TD225's finding, not a deliberate CPU setup
     if torch.mps_available:
         yield Finding(
             Severity.INFO,

@@ -79,7 +79,7 @@ CAUSES = {c.id: c for c in (
           "disable ACS/IOMMU in the BIOS or kernel, or run with NCCL_P2P_DISABLE=1", "`nvidia-smi topo -m`"),
     Cause("wsl-libcuda", "under WSL2, a library loads `libcuda.so` by its unversioned name, which does not resolve",
           ("TD505",), "export LD_LIBRARY_PATH=/usr/lib/wsl/lib:$LD_LIBRARY_PATH"),
-    Cause("rocm-gfx-target", "the AMD GPU's gfx target is not in the ROCm build", (),
+    Cause("rocm-gfx-target", "the AMD GPU's gfx target is not in the ROCm build", ("TD224",),
           "use a ROCm build that lists the GPU's gfx target, or set HSA_OVERRIDE_GFX_VERSION to a supported neighbour",
           "`rocminfo | grep gfx` and the torch version"),
     Cause("no-wheel-for-python", "no torch wheel exists for this Python (version, or 32-bit)", ("TD310",),

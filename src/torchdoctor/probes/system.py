@@ -16,14 +16,14 @@ from pathlib import Path
 
 from torchdoctor.probes.runner import CommandResult, run_command
 from torchdoctor.redact import redact_variable
-from torchdoctor.snapshot import CudaToolkit, MountInfo, ShmInfo, SystemInfo, WslInfo
+from torchdoctor.snapshot import AmdGpu, CudaToolkit, MountInfo, ShmInfo, SystemInfo, WslInfo
 
 # Variables that change which GPU, CUDA libraries, torch build or index a process gets.
 EXACT_VARIABLES = (
     "CUDA_VISIBLE_DEVICES", "CUDA_DEVICE_ORDER", "CUDA_LAUNCH_BLOCKING", "CUDA_MODULE_LOADING",
     "CUDA_HOME", "CUDA_PATH", "CUDA_ROOT", "CUDNN_HOME",
     "NVIDIA_VISIBLE_DEVICES", "NVIDIA_DRIVER_CAPABILITIES", "NVIDIA_REQUIRE_CUDA", "CUDA_VERSION",
-    "HIP_VISIBLE_DEVICES", "ROCR_VISIBLE_DEVICES",
+    "HIP_VISIBLE_DEVICES", "ROCR_VISIBLE_DEVICES", "HSA_OVERRIDE_GFX_VERSION",
     "LD_LIBRARY_PATH", "LD_PRELOAD", "PATH",
     "TORCH_CUDA_ARCH_LIST", "TRITON_LIBCUDA_PATH",
     "VIRTUAL_ENV", "CONDA_PREFIX", "CONDA_DEFAULT_ENV",
@@ -80,7 +80,44 @@ def probe_system(
         cuda_toolkits=_toolkits(root),
         shm=_shm(root) if platform.system() == "Linux" else None,
         cuda_compat_libraries=_cuda_compat_libraries(root) if platform.system() == "Linux" else None,
+        amd_gpus=amd_gpus(root) if platform.system() == "Linux" else None,
+        rocm_version=_first_line(root / "opt/rocm/.info/version"),
     )
+
+
+def gfx_name(target_version: int) -> str:
+    """KFD's gfx_target_version (major*10000 + minor*100 + stepping, decimal) as the ISA's name: 100302 -> gfx1032,
+    90010 -> gfx90a (minor and stepping are written in hex)."""
+    major, minor, stepping = target_version // 10000, target_version // 100 % 100, target_version % 100
+    return f"gfx{major}{minor:x}{stepping:x}"
+
+
+def amd_gpus(root: Path) -> tuple[AmdGpu, ...]:
+    """The GPUs in AMD's KFD topology: each node with a gfx target (the CPU's node has none). No root needed; ()
+    when there is no topology (no amdgpu driver), which on a machine without AMD GPUs is the truth."""
+    nodes = root / "sys/class/kfd/kfd/topology/nodes"
+    try:
+        names = sorted((n for n in os.listdir(nodes) if n.isdigit()), key=int)[:64]
+    except OSError:
+        return ()
+    found = []
+    for name in names:
+        properties = dict(line.split(None, 1) for line in (_read(nodes / name / "properties", 1 << 16) or "").splitlines()
+                          if len(line.split(None, 1)) == 2)
+        try:
+            target = int(properties.get("gfx_target_version", "0"))
+            device = int(properties["device_id"]) if "device_id" in properties else None
+        except ValueError:
+            continue
+        if target > 0:
+            found.append(AmdGpu(node=int(name), gfx_target=gfx_name(target), device_id=device))
+    return tuple(found)
+
+
+def _first_line(path: Path) -> str | None:
+    text = _read(path, 4096)
+    line = text.strip().splitlines()[0].strip() if text and text.strip() else ""
+    return line or None
 
 
 def _shm(root: Path) -> ShmInfo | None:

@@ -1,0 +1,142 @@
+"""TD224-TD225: torch against this machine's AMD GPUs, as AMD's kernel driver lists them (KFD topology).
+
+A ROCm build of torch carries code for a list of gfx targets (`torch.cuda.get_arch_list()`: gfx900, gfx90a, gfx1030
+…), as a CUDA build carries sm_XY targets; an AMD GPU whose target is not in that list fails every kernel with
+"hipErrorNoBinaryForGpu: Unable to find code object for all current devices". And a CUDA or CPU build cannot use an
+AMD GPU at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from torchdoctor.checks.common import torch_source
+from torchdoctor.checks.registry import DISPLAY_ONLY, Finding, rule
+from torchdoctor.model import Applicability, Evidence, Fix, Severity
+from torchdoctor.snapshot import AmdGpu, Snapshot
+
+KFD = "/sys/class/kfd/kfd/topology"
+OVERRIDE = "HSA_OVERRIDE_GFX_VERSION"
+
+
+def _override_target(value: str | None) -> str | None:
+    """HSA_OVERRIDE_GFX_VERSION ("10.3.0") as the gfx target ROCm then loads code for ("gfx1030"); None if unset or
+    not three numbers."""
+    parts = (value or "").strip().split(".")
+    if len(parts) != 3 or not all(p.isdigit() for p in parts):
+        return None
+    major, minor, stepping = (int(p) for p in parts)
+    return f"gfx{major}{minor:x}{stepping:x}"
+
+
+def _as_override(target: str) -> str | None:
+    """"gfx1030" as the HSA_OVERRIDE_GFX_VERSION value that selects it ("10.3.0"); None for a name it cannot split."""
+    digits = target.removeprefix("gfx")
+    if len(digits) < 3:
+        return None
+    try:
+        return f"{int(digits[:-2])}.{int(digits[-2], 16)}.{int(digits[-1], 16)}"
+    except ValueError:
+        return None
+
+
+def _family_neighbour(target: str, built: tuple[str, ...]) -> str | None:
+    """A target of the build in the GPU's own family (same major and minor ISA, another stepping: gfx1030 for an
+    RX 6600's gfx1032), the one HSA_OVERRIDE_GFX_VERSION is commonly pointed at; None when the build has none."""
+    family = target[:-1]
+    return next((b for b in sorted(built) if b[:-1] == family and b != target), None)
+
+
+def _gpu_text(gpu: AmdGpu) -> str:
+    device = f", device 0x{gpu.device_id:04x}" if gpu.device_id is not None else ""
+    return f"{gpu.gfx_target} (KFD node {gpu.node}{device})"
+
+
+@rule("TD224", "gpu-not-in-rocm-build", fix=DISPLAY_ONLY)
+def gpu_not_in_rocm_build(snapshot: Snapshot) -> Iterator[Finding]:
+    """The installed ROCm build of torch has no code for this AMD GPU's gfx target.
+
+    What it detects:
+        torch is a ROCm build (torch.version.hip) and an AMD GPU in the KFD topology has a gfx target that is not
+        in the build's list (`torch.cuda.get_arch_list()`, as the probe read it): an RX 6600 (gfx1032) with a build
+        for gfx900;gfx906;gfx908;gfx90a;gfx1030, an RX 580 (gfx803) with any build since ROCm 4. With
+        HSA_OVERRIDE_GFX_VERSION set, the target it names is the one checked.
+    Why it matters:
+        ROCm loads no code for the GPU: the first kernel aborts with "hipErrorNoBinaryForGpu: Unable to find code
+        object for all current devices!" (or "invalid device function").
+    Fix safety:
+        Nothing in the project can add a target to a build. Where the build carries a target of the GPU's own family
+        (gfx1030 for gfx1031/gfx1032), `HSA_OVERRIDE_GFX_VERSION` makes ROCm load that code: an unofficial
+        workaround AMD does not support, widely reported to work for RDNA2/RDNA3 consumer cards; otherwise a build
+        that lists the target (PyTorch's newer ROCm wheels, or one built with PYTORCH_ROCM_ARCH).
+    """
+    torch = snapshot.torch
+    gpus = snapshot.system.amd_gpus
+    if not torch.hip or not torch.arch_list or not gpus:
+        return  # not a ROCm build, its list unread, or no AMD GPU read: unknown, not a finding
+    built = tuple(a.split(":")[0] for a in torch.arch_list)  # "gfx90a:xnack-" is gfx90a's code
+    override = snapshot.system.environment.get(OVERRIDE)
+    forced = _override_target(override)
+    missing = [g for g in gpus if (forced or g.gfx_target) not in built]
+    if not missing:
+        return
+    gpu = missing[0]
+    seen_as = forced or gpu.gfx_target
+    neighbour = None if forced else _family_neighbour(gpu.gfx_target, built)
+    value = _as_override(neighbour) if neighbour else None
+    evidence = (
+        Evidence("torch", f"{torch.version} (ROCm {torch.hip})", torch_source(snapshot)),
+        Evidence("torch arch list", " ".join(torch.arch_list), torch_source(snapshot)),
+        *(Evidence(f"AMD GPU {g.node}", _gpu_text(g), f"{KFD}/nodes/{g.node}/properties") for g in missing),
+    ) + ((Evidence(OVERRIDE, override or "", "environment"),) if override else ())
+    yield Finding(
+        Severity.ERROR,
+        f"torch {torch.version} has no code for the AMD GPU's {seen_as}"
+        + (f" ({OVERRIDE}={override} makes ROCm load it for {gpu.gfx_target})" if forced else "")
+        + ": every GPU kernel fails with hipErrorNoBinaryForGpu",
+        f"This ROCm build of torch carries code for {', '.join(built)}; ROCm loads code by the GPU's exact gfx target, "
+        "so the first kernel launched on the GPU aborts (\"Unable to find code object for all current devices\")."
+        + (f" The build carries {neighbour}, a target of the same family, which the override {OVERRIDE}={value} "
+           "makes ROCm use: unofficial, but the usual way to run such a card with PyTorch's wheels." if value else
+           f" {OVERRIDE} names a target this build does not carry either." if forced else
+           " The build carries no target of the GPU's family: only a build that lists it runs here."),
+        evidence,
+        Fix(f"Run with {OVERRIDE}={value}, which makes ROCm load the build's {neighbour} code", Applicability.DISPLAY_ONLY,
+            commands=(f"export {OVERRIDE}={value}",)) if value else
+        Fix("Install a ROCm build of torch whose arch list has the GPU's target", Applicability.DISPLAY_ONLY,
+            commands=("python -c 'import torch; print(torch.cuda.get_arch_list())'  # the targets of a build",)),
+    )
+
+
+@rule("TD225", "torch-build-cannot-use-amd-gpu", reads="machine")
+def torch_build_cannot_use_amd_gpu(snapshot: Snapshot) -> Iterator[Finding]:
+    """torch is a CUDA or CPU build on a machine whose GPUs are AMD's, with no NVIDIA GPU.
+
+    What it detects:
+        AMD GPUs in the KFD topology, no NVIDIA GPU (none in NVML, no /dev/nvidia* device files), and an installed
+        torch that is not a ROCm build (torch.version.hip unset).
+    Why it matters:
+        Only a ROCm build of torch uses AMD GPUs: a CUDA or CPU build runs everything on the CPU and
+        `torch.cuda.is_available()` is False (the PyPI wheel on Linux is a CUDA build).
+    Fix safety:
+        No fix offered here: which ROCm line fits is the installed ROCm's and the GPU's question (PyTorch's
+        ROCm index, https://download.pytorch.org/whl/rocmX.Y).
+    """
+    torch = snapshot.torch
+    gpus = snapshot.system.amd_gpus
+    if not gpus or torch.status != "ok" or not torch.version or torch.hip:
+        return
+    if snapshot.nvml.gpus or any("nvidia" in node for node in snapshot.system.gpu_device_nodes):
+        return  # an NVIDIA GPU is here too: the CUDA build may be meant for it
+    build = f"a CUDA {torch.cuda} build" if torch.cuda else "a CPU-only build"
+    rocm = snapshot.system.rocm_version
+    yield Finding(
+        Severity.ERROR,
+        f"torch {torch.version} is {build}, and this machine's GPUs are AMD's: torch runs on the CPU",
+        "Only ROCm builds of torch run on AMD GPUs; this one does not load ROCm, so `torch.cuda.is_available()` is "
+        "False. Install torch from PyTorch's ROCm index"
+        + (f" (ROCm {rocm.split('-')[0]} is installed here)" if rocm else "") + ".",
+        (Evidence("torch", f"{torch.version}" + (f" (CUDA {torch.cuda})" if torch.cuda else ""), torch_source(snapshot)),
+         *(Evidence(f"AMD GPU {g.node}", _gpu_text(g), f"{KFD}/nodes/{g.node}/properties") for g in gpus))
+        + ((Evidence("ROCm", rocm, "/opt/rocm/.info/version"),) if rocm else ()),
+    )
