@@ -599,3 +599,57 @@ def test_td319_dropping_a_tag_no_index_has_is_proven_though_it_renames_a_build_a
     assert any(d.code == "TD222" for d in report.diagnoses)
     rocm = [d for d in report.diagnoses if d.code == "TD319" and "+rocm is no PyTorch build tag" in d.message]
     assert rocm and all(d.fix is not None and d.fix.edit is not None for d in rocm), [(d.message, d.no_fix) for d in rocm]
+
+
+def test_td319_a_cpu_pin_reaching_macos_is_named(tmp_path):
+    """macOS wheels on the CPU index carry no tag (torch-2.7.1-cp312-none-macosx_11_0_arm64.whl, in the field locks):
+    `torch==2.10.0+cpu` cannot install there (a real project outside the corpus: its lock has +cpu wheels for Linux
+    and Windows only). A marker that keeps macOS away is silent."""
+    pinned = """
+        [project]
+        name = "p"
+        version = "0"
+        requires-python = ">=3.10"
+        dependencies = ["torch==2.10.0+cpu"]
+
+        [[tool.uv.index]]
+        name = "pytorch-cpu"
+        url = "https://download.pytorch.org/whl/cpu"
+        explicit = true
+
+        [tool.uv.sources]
+        torch = [{ index = "pytorch-cpu" }]
+        """
+    found = [d for d in check_project(tmp_path, pinned) if d.code == "TD319"]
+    assert [(d.severity, d.message) for d in found] == [
+        (Severity.WARNING, "'torch==2.10.0+cpu' pins the +cpu build on every platform, macOS included, where no index has it")]
+    kept_away = pinned.replace('"torch==2.10.0+cpu"', "\"torch==2.10.0+cpu; sys_platform != 'darwin'\"")
+    assert not [d for d in check_project(tmp_path, kept_away) if d.code == "TD319"]
+
+
+def test_td407_an_old_lock_that_installs_three_torches_at_once(tmp_path):
+    """A real lock (tests/fixtures/rules/TD407: a project outside the corpus, locked by a uv of late 2024) whose project
+    edges reach torch 2.5.1, 2.5.1+cpu and 2.5.1+cu124 with no marker that chooses: the real uv 0.13's
+    `uv sync --frozen --dry-run --extra cu124` lists all three to install. The model answers none of them (before:
+    the first, and TD222 said `--extra cpu` installs a cu124 build); TD407 names what happens."""
+    fixture = FIXTURES / "rules" / "TD407"
+    found = check_project(tmp_path, fixture / "pyproject.toml", lock=fixture / "uv.lock")
+    named = [d for d in found if d.code == "TD407"]
+    assert [(d.severity, d.message.split(" for ")[0]) for d in named] == [
+        (Severity.ERROR, "uv.lock installs torch 2.5.1, 2.5.1+cpu, 2.5.1+cu124 over each other")]
+    assert not [d for d in found if d.code in ("TD222", "TD402", "TD403")]
+
+
+def test_td407_silent_on_every_lock_of_the_field_corpus(tmp_path):
+    """The field locks, written by current uvs with conflict markers, choose one build per install (their `uv export`
+    is the oracle of tests/test_resolution_oracle.py)."""
+    from field_oracle import FIELD, strip_header
+
+    for lock in sorted(FIELD.glob("*__uv.lock")):
+        name = lock.name.removesuffix("__uv.lock")
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "uv.lock").write_text(strip_header(lock.read_text(encoding="utf-8")), encoding="utf-8")
+        found = check_project(folder, strip_header((FIELD / f"{name}__pyproject.toml").read_text(encoding="utf-8")),
+                              lock=folder / "uv.lock")
+        assert not [d for d in found if d.code == "TD407"], name

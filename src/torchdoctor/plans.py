@@ -76,6 +76,9 @@ class Planned:
     possible_builds: tuple[str, ...] = ()
     """Predicted: the builds it can be across `releases`, when they differ (PyPI's torchvision is cu128 for
     torch 2.10 and cu130 for 2.11); `build` is then None."""
+    together: tuple[str, ...] = ()
+    """From a lock: the versions `uv sync` installs at once, over each other, when the lock's edges reach several
+    (a lock an older uv wrote without the markers that choose); the package is then undecided."""
     decided: bool = True
     """False when uv's universal resolution, not a rule torchdoctor can state, picks its index (see _predicted_index)."""
 

@@ -428,7 +428,26 @@ def _from_lock(lock: LockInfo, platform: Platform, python: str, selection: Selec
             index = None
         build, why = build_of(node.name, node.version, series, index, platform, default_mirror)
         planned.append(Planned(node.name, node.version, None, series, index, None, build, why))
-    return tuple(sorted(planned, key=lambda p: (MODEL_PACKAGES.index(p.name), p.version or "")))
+    return tuple(sorted(_one_each(planned), key=lambda p: (MODEL_PACKAGES.index(p.name), p.version or "")))
+
+
+def _one_each(planned: list[Planned]) -> list[Planned]:
+    """One answer per package. uv installs one version of a package; a walk that reaches several (a lock an older uv
+    wrote, whose edges to `torch`, `torch+cpu` and `torch+cu124` carry no marker that chooses) is a lock this reading
+    cannot decide: undecided, never the first of them."""
+    by_name: dict[str, list[Planned]] = {}
+    for item in planned:
+        by_name.setdefault(item.name, []).append(item)
+    kept = []
+    for name, items in by_name.items():
+        if len({i.version for i in items}) == 1:
+            kept.append(items[0])
+            continue
+        versions = tuple(sorted({i.version or "?" for i in items}))
+        kept.append(Planned(name, build_basis=f"uv.lock lists {name} {', '.join(versions)} for this install, with no "
+                                             "marker that chooses one: `uv sync` installs them over each other",
+                            together=versions, decided=False))
+    return kept
 
 
 def _series(name: str, version: str | None) -> str | None:

@@ -486,3 +486,41 @@ def nightly_in_lock(snapshot: Snapshot) -> Iterator[Finding]:
             "machines and in CI. Prefer a stable release once one supports your GPU.",
             tuple(Evidence("locked torch", v, lock.path) for v in nightlies),
         )
+
+
+@rule("TD407", "lock-installs-builds-over-each-other", reads="project")
+def lock_installs_builds_over_each_other(snapshot: Snapshot) -> Iterator[Finding]:
+    """uv.lock makes `uv sync` install several builds of torch (or a companion) into one environment.
+
+    What it detects:
+        For each platform and selection, the resolution model's walk of uv.lock reaches more than one version of
+        the same package: the project's edges to `torch`, `torch+cpu` and `torch+cu124` carry no marker that
+        chooses (a lock that an older uv wrote for extras declared conflicting, before it recorded conflict
+        markers). The real uv does the same: `uv export --frozen` and `uv sync --frozen --dry-run` list all of them.
+    Why it matters:
+        uv installs them one over the other into the same site-packages: which build's files end up there is the
+        order of installation, and every one leaves its dist-info behind (two torch installs, TD122). An error for a
+        plain `uv sync` on this machine, a warning elsewhere.
+    Fix safety:
+        No fix offered: `uv lock` keeps a lock it still accepts. Re-locking from scratch with a current uv (remove
+        uv.lock, then `uv lock`) writes the conflict markers that choose.
+    """
+    model = project_model(snapshot)
+    if model.basis != "uv.lock" or snapshot.project.lock is None:
+        return
+    seen: dict[tuple[str, tuple[str, ...]], list[Resolution]] = {}
+    for resolution in (*model.machine, *model.others()):
+        for planned in resolution.packages:
+            if len(planned.together) > 1:
+                seen.setdefault((planned.name, planned.together), []).append(resolution)
+    for (name, versions), places in seen.items():
+        here = any(r.platform == "this-machine" and r.option is None for r in places)
+        yield Finding(
+            Severity.ERROR if here else Severity.WARNING,
+            f"uv.lock installs {name} {', '.join(versions)} over each other for {places_text(places)}",
+            f"The lock's edges to {name} carry no marker that chooses one build, so `uv sync` installs every one of them "
+            "into the same environment, each over the last: which build's files remain is the order of installation, and "
+            "each leaves its metadata behind. An older uv wrote such locks for conflicting extras; re-locking from scratch "
+            "with a current uv (remove uv.lock, then `uv lock`) writes the markers that choose.",
+            (Evidence(f"locked {name} for one install", ", ".join(versions), snapshot.project.lock.path),),
+        )

@@ -549,7 +549,7 @@ def local_version_pin(snapshot: Snapshot) -> Iterator[Finding]:
         on_macos = environments_allow(pyproject.uv.environments, "darwin") and marker_applies(
             str(requirement.marker) if requirement.marker else None, "darwin") is not False
         plain = declared.group == "dependencies" or declared.group.removeprefix("group:") in defaults
-        if on_macos and tag != "cpu":
+        if on_macos:
             yield Finding(
                 Severity.WARNING if plain else Severity.INFO,  # an opt-in extra is one macOS users would not pick
                 f"{declared.requirement!r} pins the +{tag} build on every platform, macOS included, where no index has it",

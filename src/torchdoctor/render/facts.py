@@ -209,7 +209,9 @@ def build_cell(resolution: Resolution, limit: int | None = BUILDS_COLUMN) -> str
     torch = resolution.torch
     if torch is None:
         return "no torch"
-    if torch.version:
+    if len(torch.together) > 1:
+        text = f"{len(torch.together)} builds at once"
+    elif torch.version:
         text = torch.version if "+" in torch.version or not torch.build else f"{torch.version} ({torch.build})"
     else:
         newest = torch.series if torch.releases or not torch.series else f"≥{torch.series}"  # past the tables
