@@ -116,6 +116,8 @@ def contains(bigger, smaller) -> bool:
     added to the Snapshot still matches what this version writes, which only adds defaulted fields."""
     if isinstance(smaller, dict):
         return isinstance(bigger, dict) and all(k in bigger and contains(bigger[k], v) for k, v in smaller.items())
+    if isinstance(smaller, list):  # a list of records (the lock's packages) gains the new fields of each
+        return isinstance(bigger, list) and len(bigger) == len(smaller) and all(map(contains, bigger, smaller))
     return bigger == smaller
 
 

@@ -321,7 +321,7 @@ def test_shell_completion_offers_the_commands_options_choices_and_rule_codes_the
     assert complete(script, "ch") == ["check"]
     assert complete(script, "check", "--format", "") == ["text", "json", "markdown", "github", "sarif"]
     assert complete(script, "fix", "--un") == ["--unsafe"]
-    assert complete(script, "rules", "TD40") == ["TD401", "TD402", "TD403", "TD404", "TD405", "TD406", "TD407"]
+    assert complete(script, "rules", "TD40") == ["TD401", "TD402", "TD403", "TD404", "TD405", "TD406", "TD407", "TD408"]
     assert complete(script, "check", "--select", "TD3,TD40")[:2] == ["TD3,TD401", "TD3,TD402"]
     zsh = run_cli("completion", "zsh").stdout
     assert zsh.startswith("#compdef torchdoctor") and "bashcompinit" in zsh and "_torchdoctor()" in zsh

@@ -653,3 +653,39 @@ def test_td407_silent_on_every_lock_of_the_field_corpus(tmp_path):
         found = check_project(folder, strip_header((FIELD / f"{name}__pyproject.toml").read_text(encoding="utf-8")),
                               lock=folder / "uv.lock")
         assert not [d for d in found if d.code == "TD407"], name
+
+
+def test_td408_a_platform_the_lock_has_no_wheel_for_and_a_python_it_has_none_for(tmp_path):
+    """A real lock (tests/fixtures/rules/TD408, a project outside the corpus): `--extra cu12` and its base torch send
+    Linux aarch64 to the cu128 index, whose locked torch 2.8.0+cu128 has wheels for x86_64 and Windows only: nobody on
+    aarch64 can `uv sync` (a warning). The recorded H100's project (torch==2.11.0, requires-python >=3.12) locks
+    wheels up to cp314: Python 3.15 users fail, a note; every platform installs."""
+    fixture = FIXTURES / "rules" / "TD408"
+    found = [d for d in check_project(tmp_path, fixture / "pyproject.toml", lock=fixture / "uv.lock") if d.code == "TD408"]
+    assert [(d.severity, d.message) for d in found] == [
+        (Severity.WARNING, "uv.lock's torch 2.8.0+cu128 has no wheel for any Python it admits on Linux aarch64: "
+                           "`uv sync` there fails")]
+    healthy = FIXTURES / "projects" / "h100-pypi"
+    (tmp_path / "h").mkdir()
+    found = [d for d in check_project(tmp_path / "h", healthy / "pyproject.toml", lock=healthy / "uv.lock") if d.code == "TD408"]
+    assert [(d.severity, d.message.split(":")[0]) for d in found] == [
+        (Severity.INFO, "uv.lock's torch 2.11.0, torchvision 0.26.0, triton 3.6.0 have no wheel for Python 3.15 on every "
+                        "platform")]
+
+
+def test_td408_reads_wheel_tags_as_installers_do():
+    from torchdoctor.checks.lock_wheels import fits
+    from torchdoctor.plans import LINUX_AARCH64, LINUX_X86_64, MACOS_ARM64, WINDOWS_AMD64
+    from torchdoctor.snapshot import LockedPackage
+
+    def locked(*tags):
+        return LockedPackage("torch", "1", wheel_tags=tags)
+
+    assert fits(locked("cp39-abi3-manylinux_2_28_x86_64"), LINUX_X86_64, "3.14")  # the stable ABI runs on later Pythons
+    assert not fits(locked("cp39-abi3-manylinux_2_28_x86_64"), LINUX_AARCH64, "3.14")
+    assert not fits(locked("cp313-cp313t-manylinux_2_28_x86_64"), LINUX_X86_64, "3.13")  # free-threaded is another ABI
+    assert fits(locked("cp312-none-macosx_11_0_arm64"), MACOS_ARM64, "3.12")  # torch's macOS wheels say none
+    assert not fits(locked("cp312-none-macosx_11_0_arm64"), MACOS_ARM64, "3.13")
+    assert fits(locked("py3-none-any"), WINDOWS_AMD64, "3.15")
+    assert not fits(locked("cp312-cp312-musllinux_1_2_x86_64"), LINUX_X86_64, "3.12")  # musl is not glibc's
+    assert fits(locked(), LINUX_X86_64, "3.12") is None  # tags not read: unknown

@@ -438,6 +438,9 @@ class LockedPackage:
     """Sorted platform tags of its locked wheels, e.g. manylinux_2_28_x86_64, win_amd64."""
     wheel_pythons: tuple[str, ...] = ()
     has_sdist: bool = False
+    wheel_tags: tuple[str, ...] = ()
+    """Sorted `interpreter-abi-platform` tags of its locked wheels ("cp312-cp312-manylinux_2_28_x86_64"): which Python
+    fits which platform, which the two lists above cannot say. Empty in recordings made before it was read."""
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from torchdoctor.checks import (  # noqa: F401  (importing registers the rules)
     inputs,
     install_consistency,
     lock_env,
+    lock_wheels,
     machine,
     performance,
     project_config,

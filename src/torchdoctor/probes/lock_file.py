@@ -284,6 +284,7 @@ def _locked_package(package: dict, source: dict, wheels: list[str], has_sdist: b
     """A tracked entry with the platforms and Pythons of its wheels."""
     platforms: set[str] = set()
     pythons: set[str] = set()
+    tags_read: set[str] = set()
     for wheel in wheels:
         filename = unquote(str(wheel).split("#", 1)[0].split("?", 1)[0].rsplit("/", 1)[-1])
         try:
@@ -293,6 +294,7 @@ def _locked_package(package: dict, source: dict, wheels: list[str], has_sdist: b
         for tag in tags:
             platforms.add(tag.platform)
             pythons.add(tag.interpreter)
+            tags_read.add(f"{tag.interpreter}-{tag.abi}-{tag.platform}")
     kind, location = _source_location(source)
     return LockedPackage(
         name=canonicalize_name(str(package.get("name"))),
@@ -302,6 +304,7 @@ def _locked_package(package: dict, source: dict, wheels: list[str], has_sdist: b
         wheel_platforms=tuple(sorted(platforms)),
         wheel_pythons=tuple(sorted(pythons)),
         has_sdist=has_sdist,
+        wheel_tags=tuple(sorted(tags_read)),
     )
 
 
