@@ -120,23 +120,23 @@ def lock_has_no_wheel_here(snapshot: Snapshot) -> Iterator[Finding]:
     labels = {p.key: p for p in PLATFORMS}
     # Two kinds of gap, said apart: a platform with no wheel for any Python the project admits (nobody there can
     # install it) and single Pythons without wheels (those users fail; a .python-version or another Python avoids it).
-    grouped: dict[tuple, list[str]] = {}
+    grouped: dict[tuple[bool, bool, tuple[str, ...]], list[tuple[str, tuple[str, ...], str, LockedPackage]]] = {}
     for (name, version, entry), places in missing.items():
         plain = [(p.key, py) for p, py, option, _ in places if option is None]
         chosen = plain or [(p.key, py) for p, py, _, _ in places]
         selections = () if plain else tuple(sorted({label for _, _, option, label in places if option is not None}))
         for key in dict.fromkeys(k for k, _ in chosen):
-            pythons = {py for k, py in chosen if k == key}
-            whole = set(admitted) <= pythons
+            gap = {py for k, py in chosen if k == key}
+            whole = set(admitted) <= gap
             grouped.setdefault((whole, bool(plain), selections), []).append(
-                (f"{name} {version}", tuple(sorted(pythons)), key, entry))
+                (f"{name} {version}", tuple(sorted(gap)), key, entry))
     findings = []
-    for (whole, plain, selections), rows in grouped.items():
+    for (whole, for_plain, selections), rows in grouped.items():
         packages = list(dict.fromkeys(text for text, _, _, _ in rows))
-        places = sorted({(key, py) for _, pythons, key, _ in rows for py in pythons})
-        here = plain and any(key == model.machine_platform and py == machine_python for key, py in places)
-        severity = Severity.ERROR if here else Severity.WARNING if whole and plain else Severity.INFO
-        where = _places([(labels[key], py) for key, py in places], admitted)
+        spots = sorted({(key, py) for _, gap_pythons, key, _ in rows for py in gap_pythons})
+        here = for_plain and any(key == model.machine_platform and py == machine_python for key, py in spots)
+        severity = Severity.ERROR if here else Severity.WARNING if whole and for_plain else Severity.INFO
+        where = _places([(labels[key], py) for key, py in spots], admitted)
         have = "has" if len(packages) == 1 else "have"
         findings.append(Finding(
             severity,
@@ -154,7 +154,7 @@ def lock_has_no_wheel_here(snapshot: Snapshot) -> Iterator[Finding]:
             + ((Evidence("requires-python", pyproject.requires_python, pyproject.path),)
                if (pyproject := pyproject_of(snapshot)) and pyproject.requires_python else ()),
         ))
-    yield from sorted(findings, key=lambda f: list(Severity).index(f.severity))
+    yield from sorted(findings, key=lambda f: list(Severity).index(f.severity), reverse=True)
 
 
 def _entry(candidates: list[LockedPackage], index: str | None) -> LockedPackage | None:
@@ -177,13 +177,13 @@ def _places(places: list[tuple[Platform, str]], admitted: list[str]) -> str:
         pythons_of.setdefault(platform.key, []).append(python)
     by_pythons: dict[tuple[str, ...], list[str]] = {}
     order = [p.key for p in PLATFORMS]
-    for key, pythons in sorted(pythons_of.items(), key=lambda item: order.index(item[0])):
-        by_pythons.setdefault(tuple(sorted(set(pythons), key=lambda v: int(v.split(".")[1]))), []).append(labels[key])
+    for key, listed in sorted(pythons_of.items(), key=lambda item: order.index(item[0])):
+        by_pythons.setdefault(tuple(sorted(set(listed), key=lambda v: int(v.split(".")[1]))), []).append(labels[key])
     parts = []
-    for pythons, platforms in by_pythons.items():
+    for group, platforms in by_pythons.items():
         names = "every platform" if len(platforms) == len(PLATFORMS) else " and ".join(platforms)
-        every = len(pythons) > 1 and set(pythons) == set(admitted)
-        parts.append(f"any Python it admits on {names}" if every else f"Python {', '.join(pythons)} on {names}")
+        every = len(group) > 1 and set(group) == set(admitted)
+        parts.append(f"any Python it admits on {names}" if every else f"Python {', '.join(group)} on {names}")
     return "; ".join(parts)
 
 

@@ -98,7 +98,7 @@ def _specifier(text: str | None) -> SpecifierSet | None:
 
 def _ahead_of(resolution, last: str, model) -> list[str]:
     """The sibling selections that get a torch newer than `last` on the same platform: "extra cpu (torch 2.15)"."""
-    ahead = []
+    ahead: list[tuple[str, str]] = []
     for other in model.resolutions:
         series = other.torch.series if other.torch is not None else None
         if other.platform != resolution.platform or other.selection == resolution.selection or not series:
