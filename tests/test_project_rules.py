@@ -689,3 +689,16 @@ def test_td408_reads_wheel_tags_as_installers_do():
     assert fits(locked("py3-none-any"), WINDOWS_AMD64, "3.15")
     assert not fits(locked("cp312-cp312-musllinux_1_2_x86_64"), LINUX_X86_64, "3.12")  # musl is not glibc's
     assert fits(locked(), LINUX_X86_64, "3.12") is None  # tags not read: unknown
+
+
+def test_amds_own_rocm_wheels_carry_their_commit_and_are_one_build():
+    """AMD's wheels (repo.radeon.com, as a real project outside the corpus requires them by URL) tag torch
+    2.8.0+rocm7.0.2.lw.git7e1f… and torchvision 0.23.0+rocm7.0.2.git824e8c87: both the rocm7.0.2 build. TD309 called
+    them 'another build' (a false warning); a real mismatch (rocm6.4 beside rocm7.0.2) is still one."""
+    from torchdoctor.plans import LINUX_X86_64
+    from torchdoctor.resolution import build_conflict, build_of
+
+    torch, _ = build_of("torch", "2.8.0+rocm7.0.2.lw.git7e1f4b2c", "2.8", None, LINUX_X86_64)
+    vision, _ = build_of("torchvision", "0.23.0+rocm7.0.2.git824e8c87", "2.8", None, LINUX_X86_64)
+    assert (torch, vision) == ("rocm7.0.2", "rocm7.0.2") and build_conflict(torch, vision) is None
+    assert build_conflict("rocm6.4", vision) == "rocm6.4 beside rocm7.0.2"

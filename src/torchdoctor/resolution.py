@@ -19,6 +19,8 @@ printed for every selection of the real projects in the field corpus, on every p
 
 from __future__ import annotations
 
+import re
+
 import functools
 import threading
 from collections.abc import Iterable, Mapping
@@ -251,9 +253,12 @@ def _accelerator_tag(local: str | None) -> str | None:
     if not local:
         return None
     tag = local.split(".", 1)[0] if local.startswith("cu") else local
-    if tag == "cpu" or tag.startswith(("cu", "rocm", "xpu")):
-        return local if local.startswith(("rocm", "xpu")) else tag
-    return None
+    if tag == "cpu" or tag.startswith("cu"):
+        return tag
+    # AMD's own wheels carry the commit they were built from after the ROCm version: torch 2.8.0+rocm7.0.2.lw.git7e…
+    # and torchvision 0.23.0+rocm7.0.2.git824e8c87 are both the rocm7.0.2 build.
+    vendor = re.match(r"(rocm\d+(?:\.\d+)*|xpu)(?![a-z0-9])", local)
+    return vendor.group(1) if vendor else None
 
 
 def _is_pypi_like(index: str | None, default_mirror: bool) -> bool:
