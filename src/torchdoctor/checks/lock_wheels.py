@@ -80,7 +80,8 @@ def lock_has_no_wheel_here(snapshot: Snapshot) -> Iterator[Finding]:
         uv locked the version without asking that every platform and Python has a wheel; `uv sync` there stops with
         "can't be installed because it doesn't have a source distribution or wheel for the current platform". An
         error where it is this machine's plain `uv sync`; a warning for the plain install elsewhere, a note for an
-        opt-in extra or group.
+        opt-in extra or group. Real reports: triton 3.3.0 on Linux aarch64 (Motphys/UniLab#632), torchaudio
+        2.6.0+cpu on aarch64 (ByteDance-Seed/VeOmni#147), triton 2.1.0 on Windows (astral-sh/uv#12460).
     Fix safety:
         No fix offered: cap requires-python below the first Python without wheels, keep that platform away with a
         marker or `environments`, or allow a torch that has those wheels and re-lock; which one is the project's
@@ -145,8 +146,9 @@ def lock_has_no_wheel_here(snapshot: Snapshot) -> Iterator[Finding]:
             f"uv locked {', '.join(packages)} for every platform and Python the project admits, but the index has no wheel "
             f"for {where}, and no source distribution: `uv sync` there stops with \"doesn't have a source distribution or "
             "wheel for the current platform\". "
-            + ("Keep the platform away with a marker or [tool.uv] environments, or route it to an index that has wheels "
-               "for it, and re-lock." if whole else
+            + ("To support it, list it in [tool.uv] required-environments (uv then locks a version with wheels there, or "
+               "says none exists) or route it to an index that has wheels for it, and re-lock; else keep it away with "
+               "[tool.uv] environments." if whole else
                "Users of another Python are not affected (a .python-version file chooses which one uv takes unasked); "
                "cap requires-python below it, or allow a version that has those wheels and re-lock."),
             tuple(Evidence(f"locked {text} wheels", _tags_text(rows_entry), lock.path)
