@@ -702,3 +702,14 @@ def test_amds_own_rocm_wheels_carry_their_commit_and_are_one_build():
     vision, _ = build_of("torchvision", "0.23.0+rocm7.0.2.git824e8c87", "2.8", None, LINUX_X86_64)
     assert (torch, vision) == ("rocm7.0.2", "rocm7.0.2") and build_conflict(torch, vision) is None
     assert build_conflict("rocm6.4", vision) == "rocm6.4 beside rocm7.0.2"
+
+
+def test_td408_a_python_floor_with_a_patch_admits_its_minor(tmp_path):
+    """requires-python >=3.13.4 admits Python 3.13 (its later patches): a real project outside the corpus locks torch
+    2.8.0 with cp313 wheels, and TD408 said 'no wheel for any Python it admits' (3.14 and 3.15 only), a false warning."""
+    from torchdoctor.checks.lock_wheels import _admitted_pythons
+    from torchdoctor.snapshot import ProjectInfo, PyprojectInfo
+
+    snapshot = replace(H100, project=ProjectInfo(root=str(tmp_path), pyproject=PyprojectInfo(
+        path="pyproject.toml", requires_python=">=3.13.4")))
+    assert _admitted_pythons(snapshot) == ["3.13", "3.14", "3.15"]

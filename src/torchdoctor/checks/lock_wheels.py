@@ -64,7 +64,8 @@ def _admitted_pythons(snapshot: Snapshot) -> list[str]:
         specifier = SpecifierSet(text or "")
     except InvalidSpecifier:
         return []
-    return [p for p in PYTHONS if specifier.contains(f"{p}.0", prereleases=True)]
+    # A minor version is admitted when any of its releases is: ">=3.13.4" admits 3.13.
+    return [p for p in PYTHONS if any(specifier.contains(f"{p}.{patch}", prereleases=True) for patch in (0, 99))]
 
 
 @rule("TD408", "lock-has-no-wheel-here", reads="project")
@@ -129,6 +130,8 @@ def lock_has_no_wheel_here(snapshot: Snapshot) -> Iterator[Finding]:
         for key in dict.fromkeys(k for k, _ in chosen):
             gap = {py for k, py in chosen if k == key}
             whole = set(admitted) <= gap
+            if not whole and not plain:
+                continue  # a Python without wheels under an opt-in selection: said for the plain install only
             grouped.setdefault((whole, bool(plain), selections), []).append(
                 (f"{name} {version}", tuple(sorted(gap)), key, entry))
     findings = []
