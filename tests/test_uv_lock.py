@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import textwrap
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -474,3 +475,68 @@ explicit = true
     found = [d for d in diagnose(text, tmp_path) if d.code == "TD312"]
     assert found and all(d.severity is Severity.WARNING for d in found)
     assert all("locks one build for every extra" in d.explanation for d in found)
+
+
+def test_a_selections_source_reaches_the_base_requirement_on_the_platforms_its_index_serves(uv, index, tmp_path):
+    """torch in the dependencies (no source) and in a default group and extras whose sources map it (a real project
+    outside the corpus: `default-groups = ["gpu"]`, the group mapped to cu130). The real uv locks the group's cu130
+    build for a plain `uv sync` and each extra's build for `--extra X --no-group gpu`; the prediction from
+    pyproject.toml alone says the same for Linux x86_64 and Windows (before: undecided), and stays undecided on macOS,
+    where the field corpus shows uv taking the base requirement's PyPI build."""
+    from torchdoctor.plans import LINUX_X86_64, MACOS_ARM64, WINDOWS_AMD64, Selection
+    from torchdoctor.resolution import resolve
+
+    text = """
+        [project]
+        name = "p"
+        version = "0"
+        requires-python = ">=3.11"
+        dependencies = ["torch"]
+
+        [project.optional-dependencies]
+        cpu = ["torch"]
+        cu128 = ["torch"]
+
+        [dependency-groups]
+        gpu = ["torch"]
+
+        [tool.uv]
+        default-groups = ["gpu"]
+        conflicts = [[{ extra = "cpu" }, { extra = "cu128" }], [{ group = "gpu" }, { extra = "cpu" }, { extra = "cu128" }]]
+
+        [tool.uv.sources]
+        torch = [
+          { index = "pytorch-cpu", extra = "cpu" },
+          { index = "pytorch-cu128", extra = "cu128" },
+          { index = "pytorch-cu130", group = "gpu" },
+        ]
+
+        [[tool.uv.index]]
+        name = "pytorch-cpu"
+        url = "https://download.pytorch.org/whl/cpu"
+        explicit = true
+
+        [[tool.uv.index]]
+        name = "pytorch-cu128"
+        url = "https://download.pytorch.org/whl/cu128"
+        explicit = true
+
+        [[tool.uv.index]]
+        name = "pytorch-cu130"
+        url = "https://download.pytorch.org/whl/cu130"
+        explicit = true
+        """
+    folder = tmp_path / "p"
+    folder.mkdir()
+    done = uv_lock(uv, folder, textwrap.dedent(text), index, tmp_path)
+    assert done.returncode == 0, done.stderr
+    locked = probe_project(folder)
+    predicted = replace(locked, lock=None)
+    plain = Selection(groups=("gpu",), label="default")
+    for selection, build in ((plain, "cu130"), (Selection(extras=("cpu",), label="extra cpu", option="--extra cpu"), "cpu"),
+                             (Selection(extras=("cu128",), label="extra cu128", option="--extra cu128"), "cu128")):
+        for platform in (LINUX_X86_64, WINDOWS_AMD64):
+            exact = resolve(locked, platform, "3.11", selection).torch
+            guess = resolve(predicted, platform, "3.11", selection).torch
+            assert exact is not None and guess is not None and (exact.build, guess.build) == (build, build), (selection, platform)
+    assert resolve(predicted, MACOS_ARM64, "3.11", plain).torch.decided is False

@@ -598,11 +598,15 @@ def _predicted_index(pyproject: PyprojectInfo, indexes: Mapping, conflicting: fr
     keyed = any(s.extra or s.group for s in chosen)
     unified = [s for s in pyproject.sources if s.package == name and (s.extra or s.group)
                and (("extra", canonicalize_name(s.extra)) if s.extra else ("group", canonicalize_name(s.group or ""))) not in conflicting]
-    if len(applying) > 1 or (keyed and (not applying or in_base)) or (unified and not applying):
-        # Several entries apply, this selection maps the package on other platforms only, the base
-        # dependencies require it without the selection's source, or an extra that does not conflict maps it
-        # (uv then locks one version for all of them): uv's universal resolution decides (the field corpus shows
-        # it reusing another selection's or platform's build), not a rule torchdoctor can state.
+    base_too = keyed and in_base and len(applying) == 1 and not _index_covers(indexes, applying[0], environment)
+    if len(applying) > 1 or (keyed and not applying) or (unified and not applying) or base_too:
+        # Several entries apply, this selection maps the package on other platforms only, or an extra that does not
+        # conflict maps it (uv then locks one version for all of them): uv's universal resolution decides (the field
+        # corpus shows it reusing another selection's or platform's build), not a rule torchdoctor can state. Where
+        # the base dependencies require it too and this selection's one source applies, that source is the
+        # package's in this fork where that index has wheels for the platform (the real uv: torch in the dependencies
+        # and in a default group mapped to cu130 locks the cu130 build for a plain `uv sync`, tests/test_uv_lock.py);
+        # elsewhere (macOS, for a CUDA index) the field corpus shows uv taking the base requirement's PyPI build.
         return UNDECIDED, None
     if applying:
         source = applying[0]
@@ -625,6 +629,21 @@ def _predicted_index(pyproject: PyprojectInfo, indexes: Mapping, conflicting: fr
     if default is not None:
         return default.url, default.name
     return pyproject.uv.index_url, None
+
+
+def _index_covers(indexes: Mapping, source, environment) -> bool:
+    """Whether the PyTorch index a source names publishes wheels for this platform: CPU and CUDA builds for Linux
+    x86_64 and Windows, ROCm for Linux x86_64. Anything else (macOS, aarch64, an index the tables do not describe) is
+    not known to."""
+    index = indexes.get(source.target) if source.kind == "index" else None
+    url = parse_index_url(index.url) if index is not None and index.url else None
+    if url is None or not url.serves_torch or url.channel != "stable" or not url.variant:
+        return False
+    values = dict(environment)
+    machine, system = values.get("platform_machine"), values.get("sys_platform")
+    if url.variant.startswith("rocm"):
+        return system == "linux" and machine == "x86_64"
+    return (system == "linux" and machine == "x86_64") or system == "win32"
 
 
 def _newest_series(name: str, specifier: SpecifierSet, index: str | None) -> tuple[str | None, bool, tuple[str, ...]]:
