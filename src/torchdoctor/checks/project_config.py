@@ -123,7 +123,8 @@ def _variant_findings(pyproject, resolution, torch, url, specifier, kb, snapshot
             yield Finding(
                 Severity.INFO,
                 f"{variant} ends at torch {retired.last}: torch {specifier or '(any)'}{selection} stays at {retired.last} on {where}"
-                + (f", behind {', '.join(ahead)}" if ahead else ""),
+                + (f", behind {', '.join(ahead[:2])}" + (f" and {len(ahead) - 2} more" if len(ahead) > 2 else "")
+                   if ahead else ""),
                 f"PyPI's newer releases have no {variant} build, so uv locks the newest release that has one. That works, "
                 f"but this selection will not move past torch {retired.last}; a newer CUDA variant would"
                 + (", as the project's other selections have" if ahead else "") + ".",
