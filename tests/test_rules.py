@@ -569,3 +569,22 @@ def test_td225_a_cuda_build_on_an_amd_only_machine_is_an_error_and_not_a_deliber
     assert "TD225" not in codes(replace(cuda_build, system=replace(cuda_build.system, amd_gpus=())))
     assert "TD225" not in codes(with_torch(cuda_build, hip="6.2"))
     assert "TD225" not in codes(replace(cuda_build, nvml=H100.nvml))  # an NVIDIA GPU too: the CUDA build may be meant
+
+
+def test_td528_iommu_without_passthrough_is_a_note_with_several_gpus_only():
+    """Recordings from real threads (tests/fixtures/reports/nccl-p2p-acs-*) test the cause; here its edges: one GPU,
+    an IOMMU in passthrough, or facts not read keep it silent; NCCL_P2P_DISABLE set (the usual workaround) makes
+    it a warning; a fleet's failed collective names it beside NCCL's own error."""
+    from torchdoctor.snapshot import FleetInfo
+
+    two = replace(H100, nvml=replace(H100.nvml, gpus=H100.nvml.gpus * 2),
+                  system=replace(H100.system, iommu_groups=40, kernel_iommu_options=()))
+    assert only(two, "TD528").severity is Severity.INFO
+    assert "TD528" not in codes(replace(two, nvml=H100.nvml, torch=replace(H100.torch, devices=H100.torch.devices[:1])))
+    assert "TD528" not in codes(replace(two, system=replace(two.system, kernel_iommu_options=("iommu=pt",))))
+    assert "TD528" not in codes(replace(two, system=replace(two.system, kernel_iommu_options=None)))
+    assert "TD528" not in codes(replace(two, system=replace(two.system, iommu_groups=0)))
+    disabled = replace(two, system=replace(two.system, environment={"NCCL_P2P_DISABLE": "1"}))
+    assert only(disabled, "TD528").severity is Severity.WARNING
+    failed = replace(two, fleet=FleetInfo(world_size=2, errors=("NCCL error: unhandled system error",)))
+    assert "TD528" in only(failed, "TD706").explanation

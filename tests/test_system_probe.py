@@ -154,3 +154,15 @@ def test_amd_gpus_are_read_from_the_kfd_topology_without_root(tmp_path):
     assert info.environment["HSA_OVERRIDE_GFX_VERSION"] == "10.3.0"
     bare = probe_system(tmp_path / "empty", environ={}, run=no_commands, which=lambda name: None)
     assert bare.amd_gpus == () and bare.rocm_version is None  # no amdgpu compute driver: no AMD GPU
+
+
+def test_iommu_groups_and_the_kernels_iommu_options_are_read_and_nothing_else_of_its_command_line(tmp_path):
+    root = lay_out(tmp_path / "root", {
+        "proc/cmdline": "BOOT_IMAGE=/vmlinuz-6.8.0 root=UUID=1234 ro quiet amd_iommu=on iommu=pt pci=noacs secret=hunter2\n",
+        "sys/kernel/iommu_groups/0/type": "identity", "sys/kernel/iommu_groups/1/type": "identity",
+    })
+    info = probe_system(root, environ={}, run=no_commands, which=lambda name: None)
+    assert info.iommu_groups == 2
+    assert info.kernel_iommu_options == ("amd_iommu=on", "iommu=pt", "pci=noacs")
+    bare = probe_system(tmp_path / "empty", environ={}, run=no_commands, which=lambda name: None)
+    assert bare.iommu_groups is None and bare.kernel_iommu_options is None  # not read: unknown

@@ -305,6 +305,12 @@ class SystemInfo:
     None when not read (another OS, a recording made before it was read)."""
     rocm_version: str | None = None
     """The ROCm install's version (/opt/rocm/.info/version), e.g. "6.2.0-66"; None when there is none or unread."""
+    iommu_groups: int | None = None
+    """How many IOMMU groups the kernel made (/sys/kernel/iommu_groups): 0 when the IOMMU translates nothing, None
+    when not read. Peer-to-peer traffic between GPUs goes through the IOMMU unless it is in passthrough."""
+    kernel_iommu_options: tuple[str, ...] | None = None
+    """The IOMMU and ACS options of the kernel command line (/proc/cmdline): `iommu=pt`, `intel_iommu=off`,
+    `amd_iommu=on`, `pcie_acs_override=…`, `pci=noacs`; () when it has none, None when not read."""
 
 
 @dataclass(frozen=True)

@@ -178,3 +178,25 @@ def documented_evidence(sync: DocumentedSync | None) -> tuple[Evidence, ...]:
     if sync is None:
         return ()
     return (Evidence("the project runs", sync.command, f"{sync.file}:{sync.line}"),)
+
+
+def gpu_count(snapshot: Snapshot) -> int:
+    return len(snapshot.nvml.gpus) or len(snapshot.torch.devices)
+
+
+IOMMU_PASSTHROUGH = frozenset({"iommu=pt", "iommu.passthrough=1", "iommu=off", "intel_iommu=off", "amd_iommu=off"})
+NCCL_TROUBLESHOOTING = "docs.nvidia.com/deeplearning/nccl/user-guide/docs/troubleshooting.html (\"PCI Access Control Services\"), read 2026-12-06"
+
+
+def iommu_in_the_way(snapshot: Snapshot) -> tuple[Evidence, ...]:
+    """The facts showing that the IOMMU translates the traffic between this machine's GPUs (active, not in
+    passthrough), with two GPUs or more; empty when it does not, or when a fact was not read."""
+    system = snapshot.system
+    count = max(gpu_count(snapshot), len(system.amd_gpus or ()))
+    if count < 2 or not system.iommu_groups or system.kernel_iommu_options is None:
+        return ()
+    if IOMMU_PASSTHROUGH & set(system.kernel_iommu_options):
+        return ()
+    return (Evidence("IOMMU groups", str(system.iommu_groups), "/sys/kernel/iommu_groups"),
+            Evidence("kernel IOMMU options", " ".join(system.kernel_iommu_options) or "none (no iommu=pt)", "/proc/cmdline"),
+            Evidence("GPUs", str(count), nvml_source(snapshot) if snapshot.nvml.gpus else "the KFD topology"))

@@ -14,7 +14,7 @@ import functools
 import statistics
 from collections.abc import Callable, Iterator
 
-from torchdoctor.checks.common import SLOWDOWN_REASONS
+from torchdoctor.checks.common import SLOWDOWN_REASONS, iommu_in_the_way
 from torchdoctor.checks.registry import Finding, rule
 from torchdoctor.collectives import LARGE_BYTES, bandwidths, expected_link
 from torchdoctor.knowledge import knowledge
@@ -353,13 +353,19 @@ def collective_failed(snapshot: Snapshot) -> Iterator[Finding]:
     fleet = snapshot.fleet
     if fleet is None or not fleet.errors:
         return
+    iommu = iommu_in_the_way(snapshot)
     yield Finding(
         Severity.ERROR,
         f"A collective failed: {fleet.errors[0]}",
         "The ranks were all alive, yet a collective between them raised: the training job's collectives fail the"
-        " same way. Run the job again with NCCL_DEBUG=INFO to see which transport NCCL chose and where it stopped.",
-        tuple(Evidence("error", error, fleet_source(fleet)) for error in fleet.errors[:8]),
+        " same way. Run the job again with NCCL_DEBUG=INFO to see which transport NCCL chose and where it stopped."
+        + (IOMMU_CAUSE if iommu else ""),
+        tuple(Evidence("error", error, fleet_source(fleet)) for error in fleet.errors[:8]) + iommu,
     )
+
+
+IOMMU_CAUSE = (" This machine's IOMMU translates the traffic between its GPUs (no iommu=pt), a known cause of NCCL hangs"
+               " and failures between GPUs of one node (TD528): NCCL_P2P_DISABLE=1 tells.")
 
 
 @rule("TD707", "slow-collective")
@@ -395,10 +401,10 @@ def slow_collective(snapshot: Snapshot) -> Iterator[Finding]:
         " the GPUs",
         "Data-parallel training all-reduces every step; at this rate communication dominates. On one node NCCL"
         " should reach most of the link (nccl-tests' published runs: 70-90%). Check NCCL_P2P_DISABLE, the P2P"
-        " matrix, and the transport NCCL_DEBUG=INFO names.",
+        " matrix, and the transport NCCL_DEBUG=INFO names." + (IOMMU_CAUSE if (iommu := iommu_in_the_way(snapshot)) else ""),
         (Evidence(f"all_reduce {(best.size or best.bytes) >> 20} MB", f"{bus:.1f} GB/s bus bandwidth ({best.iterations} calls)",
                   fleet_source(fleet)),
-         Evidence("link", link[1], f"NVML on every rank; {knowledge().nvlink_source}")),
+         Evidence("link", link[1], f"NVML on every rank; {knowledge().nvlink_source}")) + iommu,
     )
 
 
@@ -422,13 +428,14 @@ def p2p_unavailable(snapshot: Snapshot) -> Iterator[Finding]:
         pairs = [(i, j) for i, row in enumerate(rank.p2p) for j, ok in enumerate(row) if i != j and not ok]
         if pairs:
             shown_pairs = ", ".join(f"{i}→{j}" for i, j in pairs[:12])
+            iommu = iommu_in_the_way(snapshot)
             yield Finding(
                 Severity.WARNING,
                 f"On node {rank.node_rank} ({rank.host}), {len(pairs)} GPU pair(s) have no peer access: {shown_pairs}",
                 "Without peer access NCCL copies through host memory between these GPUs, and collectives slow down."
-                " In a VM or container the IOMMU or PCIe ACS settings are the usual cause.",
+                " In a VM or container the IOMMU or PCIe ACS settings are the usual cause." + (IOMMU_CAUSE if iommu else ""),
                 (Evidence("peer access matrix", "\n".join(" ".join("1" if ok else "0" for ok in row) for row in rank.p2p),
-                          f"torch.cuda.can_device_access_peer on rank {rank.rank}"),),
+                          f"torch.cuda.can_device_access_peer on rank {rank.rank}"),) + iommu,
             )
 
 

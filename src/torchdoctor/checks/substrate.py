@@ -11,7 +11,14 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from torchdoctor.checks.common import nvml_source, driver_library_versions, torch_source
+from torchdoctor.checks.common import (
+    NCCL_TROUBLESHOOTING,
+    driver_library_versions,
+    gpu_count,
+    iommu_in_the_way,
+    nvml_source,
+    torch_source,
+)
 from torchdoctor.checks.registry import DISPLAY_ONLY, Finding, rule
 from torchdoctor.model import Applicability, Evidence, Fix, Severity
 from torchdoctor.snapshot import Snapshot
@@ -23,10 +30,6 @@ user-guide/docs/troubleshooting.html, "Docker", read 2026-12-06); PyTorch's READ
 
 COMPAT_804 = re.compile(r"forward compatibility was attempted on non supported HW|error 804\b|CUDA_ERROR_COMPAT_NOT_SUPPORTED_ON_DEVICE",
                         re.IGNORECASE)
-
-
-def gpu_count(snapshot: Snapshot) -> int:
-    return len(snapshot.nvml.gpus) or len(snapshot.torch.devices)
 
 
 @rule("TD523", "shared-memory-too-small", fix=DISPLAY_ONLY)
@@ -268,3 +271,43 @@ def gpu_memory_held(snapshot: Snapshot) -> Iterator[Finding]:
                 f"fuser -v /dev/nvidia{gpu.index}   # processes with the device open, stopped ones included",
             )),
         )
+
+
+@rule("TD528", "iommu-translates-gpu-peer-traffic", fix=DISPLAY_ONLY)
+def iommu_translates_gpu_peer_traffic(snapshot: Snapshot) -> Iterator[Finding]:
+    """On a machine with several GPUs, the IOMMU is active and not in passthrough mode.
+
+    What it detects:
+        Two or more GPUs (NVIDIA's or AMD's), IOMMU groups in /sys/kernel/iommu_groups (the IOMMU translates
+        device traffic) and no `iommu=pt` (or the IOMMU off) on the kernel command line. A note: many machines run
+        so without trouble; a warning where NCCL_P2P_DISABLE is set, the usual workaround for what this causes.
+    Why it matters:
+        With the IOMMU translating (and PCIe ACS redirecting peer requests up to the root complex), GPU peer-to-peer
+        traffic is slowed or broken: NCCL all-reduce hangs with the GPUs at 100% and no error, or runs at a fraction
+        of the bus bandwidth; RCCL the same on AMD. NVIDIA's NCCL troubleshooting guide names IOMMU and ACS;
+        real threads: NVIDIA/nccl#257 (intel_iommu=off fixed it), #631, #2079 (ACS), ROCm/rccl#1129 (iommu=pt).
+    Fix safety:
+        A host setting, not the project's: `NCCL_P2P_DISABLE=1` confirms the cause (and works around it, slower);
+        the cure is `iommu=pt` on the kernel command line (and ACS off in the BIOS), which needs root and a reboot.
+    """
+    evidence = iommu_in_the_way(snapshot)
+    if not evidence:
+        return
+    disabled = snapshot.system.environment.get("NCCL_P2P_DISABLE")
+    yield Finding(
+        Severity.WARNING if disabled and disabled != "0" else Severity.INFO,
+        "the IOMMU translates the traffic between this machine's GPUs (no iommu=pt): multi-GPU jobs may hang or crawl",
+        "With the IOMMU active and not in passthrough, peer-to-peer reads and writes between GPUs go through address "
+        "translation, and with PCIe ACS on they are sent up to the root complex: NCCL (or RCCL) all-reduce then hangs "
+        "with the GPUs busy and no error, or reaches a fraction of its bandwidth. If a multi-GPU job hangs, run it once "
+        "with NCCL_P2P_DISABLE=1: if that runs, this is the cause; the cure is `iommu=pt` on the kernel command line "
+        "(and ACS off in the BIOS) on the host."
+        + (f" NCCL_P2P_DISABLE={disabled} is set here: peer-to-peer is off, which this usually makes necessary."
+           if disabled else ""),
+        evidence + ((Evidence("NCCL_P2P_DISABLE", disabled, "environment"),) if disabled else ())
+        + (Evidence("NCCL's guide", "IOMMU and PCI ACS break or slow GPU peer-to-peer", NCCL_TROUBLESHOOTING),),
+        Fix("Confirm with NCCL_P2P_DISABLE=1; then boot the host with iommu=pt", Applicability.DISPLAY_ONLY,
+            commands=("NCCL_P2P_DISABLE=1 torchrun --nproc-per-node=2 your_script.py  # runs: the IOMMU/ACS is the cause",
+                      "# on the host: add iommu=pt to GRUB_CMDLINE_LINUX_DEFAULT in /etc/default/grub, then",
+                      "sudo update-grub && sudo reboot")),
+    )

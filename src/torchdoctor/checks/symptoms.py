@@ -75,7 +75,7 @@ CAUSES = {c.id: c for c in (
           "install the triton version torch requires (`pip show torch` lists it)", "`pip list | grep -i triton`"),
     Cause("nccl-shm", "/dev/shm is too small for NCCL or the DataLoader's workers (Docker gives 64 MB)", ("TD523",),
           "start the container with --ipc=host or --shm-size=16g", "`df -h /dev/shm`"),
-    Cause("nccl-p2p", "GPU peer-to-peer is broken (PCIe ACS or the IOMMU), so NCCL hangs or fails", (),
+    Cause("nccl-p2p", "GPU peer-to-peer is broken (PCIe ACS or the IOMMU), so NCCL hangs or fails", ("TD528",),
           "disable ACS/IOMMU in the BIOS or kernel, or run with NCCL_P2P_DISABLE=1", "`nvidia-smi topo -m`"),
     Cause("wsl-libcuda", "under WSL2, a library loads `libcuda.so` by its unversioned name, which does not resolve",
           ("TD505",), "export LD_LIBRARY_PATH=/usr/lib/wsl/lib:$LD_LIBRARY_PATH"),

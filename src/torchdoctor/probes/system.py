@@ -82,7 +82,28 @@ def probe_system(
         cuda_compat_libraries=_cuda_compat_libraries(root) if platform.system() == "Linux" else None,
         amd_gpus=amd_gpus(root) if platform.system() == "Linux" else None,
         rocm_version=_first_line(root / "opt/rocm/.info/version"),
+        iommu_groups=_count_entries(root / "sys/kernel/iommu_groups") if platform.system() == "Linux" else None,
+        kernel_iommu_options=_iommu_options(root) if platform.system() == "Linux" else None,
     )
+
+
+IOMMU_OPTION = re.compile(r"^(?:intel_iommu|amd_iommu|iommu|iommu\.passthrough|iommu\.strict|pcie_acs_override)=|^pci=.*noacs")
+
+
+def _iommu_options(root: Path) -> tuple[str, ...] | None:
+    """The kernel command line's IOMMU and ACS options; the rest of the line (root=, secrets some put there) is not kept."""
+    text = _read(root / "proc/cmdline", 1 << 16)
+    if text is None:
+        return None
+    return tuple(token for token in text.split() if IOMMU_OPTION.match(token))[:16]
+
+
+def _count_entries(folder: Path) -> int | None:
+    try:
+        with os.scandir(folder) as entries:
+            return sum(1 for _ in zip(range(100_000), entries))
+    except OSError:
+        return None
 
 
 def gfx_name(target_version: int) -> str:
