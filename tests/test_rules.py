@@ -588,3 +588,12 @@ def test_td528_iommu_without_passthrough_is_a_note_with_several_gpus_only():
     assert only(disabled, "TD528").severity is Severity.WARNING
     failed = replace(two, fleet=FleetInfo(world_size=2, errors=("NCCL error: unhandled system error",)))
     assert "TD528" in only(failed, "TD706").explanation
+
+
+def test_td104_no_wheel_for_a_python_newer_than_the_tables_and_silent_where_one_exists():
+    missing = with_torch(H100, status="not-installed", python_version="3.19.0", python_platform="linux-x86_64")
+    found = only(missing, "TD104")
+    assert found.severity is Severity.WARNING and "Python 3.19" in found.message
+    assert "TD104" not in codes(with_torch(missing, python_version="3.12.3"))
+    assert "TD104" not in codes(with_torch(missing, python_platform=None))  # the platform unread: unknown
+    assert only(with_torch(missing, python_version="3.12.3", python_platform="linux-i686"), "TD104").severity is Severity.ERROR

@@ -82,7 +82,7 @@ CAUSES = {c.id: c for c in (
     Cause("rocm-gfx-target", "the AMD GPU's gfx target is not in the ROCm build", ("TD224",),
           "use a ROCm build that lists the GPU's gfx target, or set HSA_OVERRIDE_GFX_VERSION to a supported neighbour",
           "`rocminfo | grep gfx` and the torch version"),
-    Cause("no-wheel-for-python", "no torch wheel exists for this Python (version, or 32-bit)", ("TD310",),
+    Cause("no-wheel-for-python", "no torch wheel exists for this Python (version, or 32-bit)", ("TD104", "TD310"),
           "use a Python that torch publishes wheels for (64-bit; for new Pythons, check the release notes)",
           "`python -VV`"),
     Cause("missing-cuda-library", "a CUDA library torch needs is not found (a missing nvidia-* wheel, or two installs mixed)",

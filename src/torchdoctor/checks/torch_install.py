@@ -94,6 +94,65 @@ def torch_not_installed(snapshot: Snapshot) -> Iterator[Finding]:
         )
 
 
+THIRTY_TWO_BIT = re.compile(r"^(?:win32|linux-(?:i[3-6]86|armv[67]l))$")
+"""sysconfig.get_platform() of a 32-bit interpreter: 64-bit Windows says win-amd64, 64-bit Linux linux-x86_64."""
+
+
+@rule("TD104", "no-torch-wheel-for-this-python", fix=DISPLAY_ONLY)
+def no_torch_wheel_for_this_python(snapshot: Snapshot) -> Iterator[Finding]:
+    """torch is not installed, and no torch release publishes a wheel for this interpreter.
+
+    What it detects:
+        torch is not installed and the interpreter is 32-bit (`sysconfig.get_platform()` says win32 or
+        linux-i686: PyTorch has never published 32-bit wheels), or its Python is newer than every Python the
+        release tables list wheels for.
+    Why it matters:
+        `pip install torch` answers "Could not find a version that satisfies the requirement torch (from
+        versions: none)", uv "doesn't have a source distribution or wheel for the current platform": no index
+        option or version pin helps. Real threads: pytorch/pytorch#41005 and #27815 (32-bit Python on Windows).
+        An error for 32-bit; a warning for a Python past the tables (a release newer than them may have wheels).
+    Fix safety:
+        A 64-bit interpreter, or a Python torch publishes wheels for; nothing in the project changes that.
+    """
+    torch = snapshot.torch
+    platform = (torch.python_platform or "").lower()
+    parts = (torch.python_version or "").split(".")
+    if torch.status != "not-installed" or not platform or len(parts) < 2 or not all(p.isdigit() for p in parts[:2]):
+        return
+    python = f"{parts[0]}.{parts[1]}"
+    evidence = (interpreter_evidence(snapshot),
+                Evidence("interpreter", f"Python {torch.python_version} ({platform})", torch_source(snapshot)))
+    if THIRTY_TWO_BIT.match(platform):
+        yield Finding(
+            Severity.ERROR,
+            f"this Python is 32-bit ({platform}): PyTorch publishes no torch wheel for it",
+            "Every torch wheel is built for 64-bit Python (win_amd64, x86_64, aarch64, arm64), so pip finds no version at "
+            "all (\"from versions: none\") and no index or pin changes that. Install a 64-bit Python and create the "
+            "environment with it.",
+            evidence,
+            Fix("Use a 64-bit Python", Applicability.DISPLAY_ONLY,
+                commands=("python -c \"import struct; print(struct.calcsize('P') * 8, 'bit')\"  # says 32 now",
+                          "uv venv --python 3.12  # uv installs a 64-bit CPython when none is there")),
+        )
+        return
+    kb = knowledge()
+    supported = {py for release in kb.releases for py in release.python}
+    newest = max(supported, key=lambda v: tuple(int(x) for x in v.split(".")))
+    if tuple(int(x) for x in python.split(".")) > tuple(int(x) for x in newest.split(".")):
+        latest = next(r for r in reversed(kb.releases) if newest in r.python)
+        yield Finding(
+            Severity.WARNING,
+            f"no torch release torchdoctor knows has wheels for Python {python} (the newest it knows, torch "
+            f"{latest.series}, stops at {newest})",
+            f"torch publishes wheels for a new Python some months after its release; until then `pip install torch` finds "
+            f"no version (\"from versions: none\"). torchdoctor's tables (as of {kb.as_of}) list none for {python}: a "
+            "release newer than them may have them. Use a Python the tables list, or check the release notes.",
+            evidence + (Evidence(f"Pythons of torch {latest.series}", ", ".join(latest.python), "torchdoctor knowledge base"),),
+            Fix(f"Create the environment with Python {newest}", Applicability.DISPLAY_ONLY,
+                commands=(f"uv venv --python {newest}",)),
+        )
+
+
 @rule("TD103", "torch-import-fails", fix=DISPLAY_ONLY)
 def torch_import_fails(snapshot: Snapshot) -> Iterator[Finding]:
     """`import torch` fails, crashes or hangs in the project's interpreter.
