@@ -20,7 +20,8 @@ def library_path_shadows_wheel_cuda(snapshot: Snapshot) -> Iterator[Finding]:
     What it detects:
         A CUDA build of torch that uses the nvidia-* wheels, while a folder on LD_LIBRARY_PATH holds CUDA toolkit
         libraries (cuDNN, cuBLAS, nvJitLink, cuSPARSE ...), typically /usr/local/cuda/lib64 from a CUDA install
-        guide or a base image.
+        guide or a base image. For a wheel that carries cuDNN in torch/lib (torch 1.x), a folder outside the
+        interpreter's own prefix that holds a cuDNN (a cluster's module, pytorch/pytorch#80637).
     Why it matters:
         The loader takes the first copy it finds, so torch runs against a cuDNN or cuBLAS it was not built
         with: "undefined symbol: __nvJitLinkComplete_12_4", "libcudnn_cnn … version mismatch", or slower kernels.
@@ -28,24 +29,34 @@ def library_path_shadows_wheel_cuda(snapshot: Snapshot) -> Iterator[Finding]:
         Remove the folder from LD_LIBRARY_PATH for this project (the wheels carry their own CUDA).
     """
     torch = snapshot.torch
-    if torch.status not in ("ok", "import-failed") or not any(p.startswith("nvidia-") for p in torch.packages):
+    if torch.status not in ("ok", "import-failed") or not (torch.cuda or torch.status == "import-failed"):
         return
-    if not (torch.cuda or torch.status == "import-failed"):
-        return
+    wheels = sorted(p for p in torch.packages if p.startswith("nvidia-"))
     shadowing = snapshot.system.library_path_cuda
+    if not wheels:
+        # Older wheels carry cuDNN and the rest inside torch/lib; a folder of the interpreter's own prefix (a conda
+        # environment's lib, where conda's torch finds its CUDA) is where that torch means to load them from.
+        if not torch.cudnn_version or not torch.python_prefix:
+            return
+        prefixes = tuple(p.rstrip("/") + "/" for p in (torch.python_prefix, snapshot.system.environment.get("CONDA_PREFIX")) if p)
+        shadowing = {folder: libs for folder, libs in shadowing.items()
+                     if not (folder.rstrip("/") + "/").startswith(prefixes) and "libcudnn" in libs}
     if not shadowing:
         return
     yield Finding(
         Severity.WARNING,
         f"LD_LIBRARY_PATH puts system CUDA libraries ahead of torch's own: {', '.join(shadowing)}",
-        "torch from PyPI or the PyTorch index brings its CUDA libraries as nvidia-* wheels. Folders on LD_LIBRARY_PATH "
-        "are searched first, so these system copies are loaded instead; when their versions differ, torch fails with "
-        "undefined symbols (nvJitLink, cuDNN) or runs with libraries it was not tested with. Remove them from "
+        ("torch from PyPI or the PyTorch index brings its CUDA libraries as nvidia-* wheels. " if wheels else
+         "This torch wheel carries its own cuDNN and CUDA libraries in torch/lib. ")
+        + "Folders on LD_LIBRARY_PATH are searched first, so these system copies are loaded instead; when their versions "
+        "differ, torch fails with undefined symbols (nvJitLink), \"cuDNN version incompatibility: PyTorch was compiled "
+        "against … but linked against …\", or runs with libraries it was not tested with. Remove them from "
         "LD_LIBRARY_PATH in this project's shell.",
         (
             Evidence("LD_LIBRARY_PATH", snapshot.system.environment.get("LD_LIBRARY_PATH", ""), "environment"),
             *(Evidence(f"CUDA libraries in {folder}", " ".join(libs), folder) for folder, libs in shadowing.items()),
-            Evidence("CUDA wheels beside torch", ", ".join(sorted(p for p in torch.packages if p.startswith("nvidia-"))), torch_source(snapshot)),
+            Evidence("CUDA wheels beside torch", ", ".join(wheels), torch_source(snapshot)) if wheels else
+            Evidence("cuDNN torch was built with", str(torch.cudnn_version), torch_source(snapshot)),
         ),
         Fix("Take the system CUDA folders off LD_LIBRARY_PATH", Applicability.DISPLAY_ONLY, commands=(
             "export LD_LIBRARY_PATH=" + ":".join(
