@@ -202,12 +202,13 @@ def test_recorded_fleet_snapshots_replay_to_their_golden_reports():
         assert Snapshot.from_json(recording.read_text(encoding="utf-8")).fleet is not None
 
 
-ALL_FLEET_CODES = {"TD700", "TD701", "TD702", "TD703", "TD704", "TD705", "TD706", "TD707", "TD708", "TD709"}
+ALL_FLEET_CODES = {"TD700", "TD701", "TD702", "TD703", "TD704", "TD705", "TD706", "TD707", "TD708", "TD709", "TD710"}
 
 
 @pytest.mark.parametrize("recording, expected", [
     ("h200-one-rank", set()),
-    ("h200-one-rank-beside-another-process", set()),  # one rank: nobody to compare with
+    # One rank, nobody to compare with, yet NVML listed another process on its GPU (issue 31 item 9: "healthy" before).
+    ("h200-one-rank-beside-another-process", {"TD710"}),
     ("h200-two-ranks-on-one-gpu", {"TD706", "TD709"}),  # NCCL's "invalid usage", and its cause
     ("h200-assembled-two-nodes-one-slow", {"TD705"}),
 ])
@@ -242,3 +243,17 @@ def test_td709_needs_the_same_gpu_on_the_same_host_and_td700_only_a_job_without_
     assert [d.code for d in findings(FleetInfo(world_size=2, backend="nccl", ranks=tuple(same)))] == ["TD709"]
     apart = [replace(rank, host=f"node-{rank.rank}") for rank in same]
     assert findings(FleetInfo(world_size=2, backend="nccl", ranks=tuple(apart))) == []  # no TD709, no TD700
+
+
+def test_fleet_json_carries_each_collectives_algorithm_and_bus_bandwidth(tmp_path):
+    """As nccl-tests prints them (issue 31 item 9: the JSON had bytes and seconds only). The recordings come from one
+    lent GPU, which runs no collective: the two-node assembly is given an all-reduce of 1 GiB in 5.1 ms."""
+    recorded = Snapshot.from_json((RECORDED / "h200-assembled-two-nodes-one-slow.json").read_text(encoding="utf-8"))
+    raw = CollectiveResult("all_reduce", 1 << 30, 0.0051, 20, 1 << 30)
+    saved = tmp_path / "fleet.json"
+    saved.write_text(replace(recorded, fleet=replace(recorded.fleet, collectives=(raw,))).to_json(), encoding="utf-8")
+    plain = json.loads(run_cli("fleet", "--snapshot", str(saved), "--format", "json").stdout)
+    [rate] = plain["collectives"]
+    assert rate["algorithm_gb_per_s"] == pytest.approx((1 << 30) / 0.0051 / 1e9)
+    assert rate["bus_gb_per_s"] == pytest.approx(rate["algorithm_gb_per_s"] * 2 * (2 - 1) / 2)  # nccl-tests' 2(n-1)/n
+    assert (rate["op"], rate["bytes"], rate["iterations"]) == ("all_reduce", 1 << 30, 20)

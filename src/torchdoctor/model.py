@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 import re
 
 from torchdoctor.edits import Edit
-from torchdoctor.plans import ProjectModel
+from torchdoctor.plans import CollectiveRate, ProjectModel
 from torchdoctor.snapshot import GemmResult, Snapshot
 
 SELECTION_NAMED = re.compile(r"`uv sync(?: --[a-z-]+(?: [^`\s]+)?)*`")
@@ -165,6 +165,8 @@ class Report:
     model: ProjectModel | None = None
     """What each platform and selection installs, by the resolution model (diagnose sets it; None where no project
     was read, a paste or a fleet): renderers show it, never compute it."""
+    collectives: tuple[CollectiveRate, ...] = ()
+    """A fleet's collectives with their algorithm and bus bandwidth (diagnose computes them): renderers show them."""
 
     def worst(self) -> Severity | None:
         return max((d.severity for d in self.diagnoses), key=lambda s: s.rank, default=None)

@@ -142,3 +142,16 @@ class ProjectModel:
     @property
     def machine_default(self) -> Resolution | None:
         return next((r for r in self.machine if r.option is None), None)
+
+
+@dataclass(frozen=True)
+class CollectiveRate:
+    """One collective at one size as nccl-tests prints it: the algorithm bandwidth (bytes / time) and the bus bandwidth
+    (what the links carried, the algorithm bandwidth times the op's factor for the world size)."""
+
+    op: str
+    bytes: int
+    seconds: float
+    iterations: int
+    algorithm_gb_per_s: float
+    bus_gb_per_s: float

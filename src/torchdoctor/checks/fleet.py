@@ -470,3 +470,47 @@ def ranks_share_a_gpu(snapshot: Snapshot) -> Iterator[Finding]:
                 " cuda:LOCAL_RANK.",
                 (Evidence("GPU UUID", f"GPU-{uuid} on {ranks_text(numbers)}", "torch.cuda.get_device_properties in each rank"),),
             )
+
+
+@rule("TD710", "gpu-shared-with-another-process")
+def gpu_shared_with_another_process(snapshot: Snapshot) -> Iterator[Finding]:
+    """A rank's GPU was computing for a process outside the job while the fleet test ran.
+
+    What it detects:
+        The processes NVML saw computing on a rank's GPU during its GEMM test, less the job's own ranks. With several
+        ranks TD705 compares them; this says it even for one rank, where there is nobody to compare with (a one-rank
+        fleet on a GPU another process used said "healthy" at 308 against 672 TFLOP/s idle).
+    Why it matters:
+        The GPU's time is shared: the job's GEMMs and collectives run at a fraction of the GPU's rate, and its memory
+        is shared too. A warning; `nvidia-smi` names the process.
+    Fix safety:
+        Which process may use the GPU is the owner's to decide; the command that lists them is shown.
+    """
+    fleet = snapshot.fleet
+    if fleet is None:
+        return
+    ours = {rank.pid for rank in fleet.ranks if rank.pid is not None}
+    by_rank = {rank.rank: rank for rank in fleet.ranks}
+    counts = {g.rank: len([p for p in g.processes or () if p not in ours]) for g in fleet.gemm if g.processes is not None}
+    for result in fleet.gemm:
+        rank = by_rank.get(result.rank)
+        strangers = [pid for pid in result.processes or () if pid not in ours]
+        if rank is None or not strangers:
+            continue
+        others = [n for r, n in counts.items() if r != result.rank]
+        if others and len(strangers) > statistics.median(others):
+            continue  # its twins ran alone: TD705 compares them and names this cause
+        model = knowledge().gpu_model(rank.gpu.name if rank.gpu else None)
+        expected = (model.measured or {}).get(result.dtype) if model is not None else None
+        rate = (f"; its {result.dtype} GEMM reached {result.tflops:.0f} TFLOP/s" if result.tflops else "") + (
+            f", {result.tflops / expected:.0%} of the {expected:.0f} this model reaches" if result.tflops and expected else "")
+        yield Finding(
+            Severity.WARNING,
+            f"rank {rank.rank}'s GPU ({rank.gpu.name if rank.gpu else rank.device}) was also computing for another "
+            f"process (pid {', '.join(str(p) for p in strangers)}){rate}",
+            "A process outside the job ran on the same GPU during the test, so the job got only part of the GPU's time "
+            "and memory: its training would run as slowly. End or move that process, or give the job another GPU.",
+            (Evidence("processes on its GPU", ", ".join(str(p) for p in result.processes or ()),
+                      f"NVML on rank {rank.rank}, sampled during the GEMM test"),
+             Evidence("the job's ranks", ", ".join(f"pid {p}" for p in sorted(ours)), fleet_source(fleet))),
+        )

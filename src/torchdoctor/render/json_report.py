@@ -19,6 +19,7 @@ def report_to_plain(report: Report) -> dict[str, Any]:
         "summary": {s.value: report.count(s) for s in (Severity.ERROR, Severity.WARNING, Severity.INFO)},
         "diagnoses": [_runnable(_diagnosis_plain(d)) for d in report.diagnoses],
         "resolutions": _resolutions(report),
+        **({"collectives": [finite_plain(serde.to_plain(rate)) for rate in report.collectives]} if report.collectives else {}),
         "snapshot": finite_plain(serde.to_plain(report.snapshot)),
     }
 
