@@ -235,3 +235,27 @@ def test_a_gpu_named_in_prose_is_read_and_decides_the_cause(prose, named):
 ])
 def test_prose_that_names_no_single_known_gpu_leaves_the_gpu_unknown(prose):
     assert read_pasted(prose + "\n" + NO_KERNEL).gpus == ()
+
+
+# Read from real threads that were not in the frozen corpus (gathered later to judge triage, issue 30), each reading a
+# form the reader had not met: the program's log line, a const member's mangled name, torchaudio's older module.
+
+def test_a_programs_log_line_gives_torch_and_a_cpu_build_beside_a_named_gpu_is_the_cause():
+    """NicolasDiolez/360Extractor#9: "[INFO] PyTorch Version: 2.8.0+cpu" on Windows with an RTX 4070 Super."""
+    result = triage("I'm running on Windows 11 with an nVidia RTX 4070 Super, latest driver installed.\n"
+                    "[INFO] PyTorch Version: 2.8.0+cpu\n[INFO] CUDA Available: False\n")
+    assert result.facts.torch_version is not None and result.facts.torch_version.value == "2.8.0+cpu"
+    assert cause_of(result.findings[0]) == "cpu-only-build"
+
+
+@pytest.mark.parametrize("error, cause", [
+    # rusty1s/pytorch_cluster#100: a const member function of c10 mangles as _ZNK3c10...
+    ("OSError: /envs/py38/lib/python3.8/site-packages/torch_cluster/_grid_cuda.so: undefined symbol: "
+     "_ZNK3c104Type14isSubtypeOfExtESt10shared_ptrIS0_EPSo", "extension-built-for-other-torch"),
+    # pytorch/audio#171: torchaudio's older compiled module, _torch_sox.
+    ("ImportError: ...audio/_torch_sox.cpython-36m-x86_64-linux-gnu.so: \nundefined symbol: "
+     "_ZN2at19NonVariableTypeMode10is_enabledEv", "torchaudio-torch-mismatch"),
+])
+def test_an_undefined_symbol_names_whose_build_it_is(error, cause):
+    result = triage(error)
+    assert cause_of(result.findings[0]) == cause

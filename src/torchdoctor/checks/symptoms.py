@@ -125,10 +125,13 @@ SYMPTOMS = (
                        r"the NVIDIA driver", re.I), ("no-driver",)),
     Symptom(re.compile(r"operator torchvision::\w+ does not exist|torchvision\S*\.so: undefined symbol|Couldn't load custom "
                        r"C\+\+ ops", re.I), ("torchvision-torch-mismatch", "mixed-installs")),
+    # torchaudio's compiled modules: libtorchaudio, _torchaudio, and the older _torch_sox.
     Symptom(re.compile(r"libtorchaudio\S*\.so: undefined symbol|torchaudio\S{0,200}\.so.{0,200}undefined symbol|"
-                       r"from torchaudio\.lib import .{0,200}_torchaudio|_torchaudio\S{0,200}\.so.{0,200}undefined symbol", re.I),
+                       r"from torchaudio\.lib import .{0,200}_torchaudio|_torch(?:audio|_sox)\S{0,200}\.so.{0,200}undefined symbol",
+                       re.I),
             ("torchaudio-torch-mismatch",)),
-    Symptom(re.compile(r"undefined symbol: _ZN(?:3c10|2at|5torch)", re.I), ("extension-built-for-other-torch",)),
+    # A mangled name of torch's C++ API: c10::, at::, torch:: (a const member function mangles as _ZNK).
+    Symptom(re.compile(r"undefined symbol: _ZNK?(?:3c10|2at|5torch)", re.I), ("extension-built-for-other-torch",)),
     Symptom(re.compile(r"compiled using NumPy 1\.x cannot be run in\s+NumPy 2|_ARRAY_API not found|numpy\.core\.multiarray "
                        r"failed to import", re.I), ("numpy2-abi",)),
     Symptom(re.compile(r"cannot import name '\w+' from 'triton|No module named 'triton\.|module 'triton' has no attribute",
