@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -371,3 +373,29 @@ def test_ctrl_c_while_python_imports_the_cli_is_one_line_not_a_traceback(monkeyp
     monkeypatch.setattr(builtins, "__import__", interrupted)
     assert console.main() == 130
     assert capsys.readouterr().err == "torchdoctor: interrupted\n"
+
+
+def test_the_bug_reports_environment_carries_what_collect_env_prints(tmp_path):
+    """Issue 31 item 7: compilers, CMake, the Python build, XPU/XNNPACK, the debug build, side by side with the real
+    `python -m torch.utils.collect_env` of the same interpreter (the CPU torch of the test environment)."""
+    import re as regex
+
+    project = write_project(tmp_path / "p", '[project]\nname = "p"\nversion = "0"\ndependencies = ["torch"]\n')
+    report = run_cli("check", "--format", "markdown", "--python", sys.executable, "--project", str(project))
+    collected = subprocess.run([sys.executable, "-m", "torch.utils.collect_env"], capture_output=True, text=True,
+                               timeout=120).stdout
+    environment = report.stdout.split("environment (what collect_env reports)", 1)[1].split("</details>", 1)[0]
+    environment = environment.replace("\\[", "[").replace("\\]", "]")  # the Markdown's escapes
+
+    def said(label: str) -> str | None:
+        match = regex.search(rf"^{label}: (.+)$", collected, regex.MULTILINE)
+        return match.group(1).strip() if match and "Could not collect" not in match.group(1) else None
+
+    for label in ("GCC version", "CMake version", "Clang version"):
+        if said(label):
+            assert said(label).split()[-1] in environment, label  # the version itself, e.g. 12.2.0 or 3.25.1
+    python_build = said("Python version")
+    assert python_build and python_build.removesuffix(" (64-bit runtime)").replace("  ", " ") in environment.replace("  ", " ")
+    for label, ours in (("Is XNNPACK available", "XNNPACK"), ("Is XPU available", "XPU available"), ("Is debug build", "debug build")):
+        if said(label) in ("True", "False"):
+            assert f"{ours}: {'yes' if said(label) == 'True' else 'no'}" in environment, label

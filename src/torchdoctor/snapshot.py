@@ -140,6 +140,12 @@ class TorchInfo:
     torch_requires: tuple[str, ...] | None = None
     """torch's own Requires-Dist lines for its family and CUDA wheels (triton==3.5.0; platform_system == "Linux" …),
     from its METADATA. None when not read."""
+    python_build: str | None = None
+    """sys.version whole ("3.12.3 (main, Apr 10 2024, 05:33:47) [GCC 13.2.0]"), as collect_env prints it."""
+    xnnpack: bool | None = None
+    """torch.backends.xnnpack.enabled; None when not read."""
+    xpu_available: bool | None = None
+    """torch.xpu.is_available() where torch has it; None when not read."""
     cached_at: str | None = None
     """Set when these facts come from the probe cache: when the full probe ran (see probes/torch_cache.py)."""
     imported: bool = True
@@ -305,6 +311,15 @@ class SystemInfo:
     None when not read (another OS, a recording made before it was read)."""
     rocm_version: str | None = None
     """The ROCm install's version (/opt/rocm/.info/version), e.g. "6.2.0-66"; None when there is none or unread."""
+    compilers: dict[str, str] | None = None
+    """The first line of `gcc --version`, `clang --version` and `cmake --version` by name, for the bug report
+    (collect_env prints them); a tool not found is absent; None when not looked for."""
+    cpu_flags: tuple[str, ...] | None = None
+    """The CPU's vector ISA flags (/proc/cpuinfo: avx2, avx512f, amx_bf16 …; asimd, sve on Arm): which CPU kernels
+    torch can use. None when not read."""
+    conda_packages: tuple[str, ...] | None = None
+    """The conda environment's torch, CUDA and NumPy packages (`name version build` from $CONDA_PREFIX/conda-meta),
+    for the bug report; None outside conda."""
     iommu_groups: int | None = None
     """How many IOMMU groups the kernel made (/sys/kernel/iommu_groups): 0 when the IOMMU translates nothing, None
     when not read. Peer-to-peer traffic between GPUs goes through the IOMMU unless it is in passthrough."""

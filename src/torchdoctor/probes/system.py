@@ -82,9 +82,61 @@ def probe_system(
         cuda_compat_libraries=_cuda_compat_libraries(root) if platform.system() == "Linux" else None,
         amd_gpus=amd_gpus(root) if platform.system() == "Linux" else None,
         rocm_version=_first_line(root / "opt/rocm/.info/version"),
+        compilers=_compilers(run, which),
+        cpu_flags=_cpu_flags(root) if platform.system() == "Linux" else None,
+        conda_packages=_conda_packages(environ.get("CONDA_PREFIX")),
         iommu_groups=_count_entries(root / "sys/kernel/iommu_groups") if platform.system() == "Linux" else None,
         kernel_iommu_options=_iommu_options(root) if platform.system() == "Linux" else None,
     )
+
+
+def _compilers(run: CommandRunner, which) -> dict[str, str]:
+    """The first line of each compiler's and CMake's `--version`, as collect_env reports them (a bug report asks)."""
+    found = {}
+    for tool in ("gcc", "clang", "cmake"):
+        path = which(tool)
+        if not path:
+            continue
+        result = run([path, "--version"], timeout_s=5)
+        line = (result.stdout or "").strip().splitlines()[0:1]
+        if result.returncode == 0 and line:
+            found[tool] = line[0][:160]
+    return found
+
+
+CPU_ISA = ("sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512vl", "avx512_vnni", "avx512_bf16",
+           "avx512_fp16", "amx_tile", "amx_bf16", "amx_int8", "asimd", "asimdhp", "sve", "sve2", "bf16", "i8mm")
+
+
+def _cpu_flags(root: Path) -> tuple[str, ...] | None:
+    """The vector ISA flags of the first CPU in /proc/cpuinfo (x86 `flags`, Arm `Features`), in CPU_ISA's order."""
+    text = _read(root / "proc/cpuinfo", 1 << 18)
+    if text is None:
+        return None
+    match = re.search(r"^(?:flags|Features)\s*:\s*(.*)$", text, re.MULTILINE)
+    present = set(match.group(1).split()) if match else set()
+    return tuple(flag for flag in CPU_ISA if flag in present)
+
+
+CONDA_WANTED = re.compile(r"^(pytorch|torch|torchvision|torchaudio|pytorch-cuda|cuda-\w+|cudatoolkit|cudnn|nccl|numpy|"
+                          r"triton|magma|mkl|libcublas|libcusparse|libnvjitlink)(?:-[a-z]+)*$")
+
+
+def _conda_packages(prefix: str | None) -> tuple[str, ...] | None:
+    """`name version build` of the conda environment's torch-related packages, from conda-meta's file names (conda
+    itself is slow to start and is never run)."""
+    if not prefix:
+        return None
+    try:
+        names = sorted(n for n in os.listdir(Path(prefix) / "conda-meta") if n.endswith(".json"))[:4000]
+    except OSError:
+        return None
+    found = []
+    for name in names:
+        parts = name.removesuffix(".json").rsplit("-", 2)
+        if len(parts) == 3 and CONDA_WANTED.match(parts[0]):
+            found.append(" ".join(parts))
+    return tuple(found[:60])
 
 
 IOMMU_OPTION = re.compile(r"^(?:intel_iommu|amd_iommu|iommu|iommu\.passthrough|iommu\.strict|pcie_acs_override)=|^pci=.*noacs")

@@ -3,6 +3,7 @@
 # no walrus-dependent logic). It prints one JSON record per stage, each on its own line behind a
 # marker, and flushes after each: if `import torch` or CUDA initialisation crashes or hangs, the
 # stages already printed still reach torchdoctor.
+import importlib
 import json
 import sys
 import time
@@ -151,6 +152,7 @@ def stage_pre():
         python_executable=sys.executable,
         python_prefix=sys.prefix,
         python_platform=sysconfig.get_platform(),
+        python_build=sys.version.replace("\n", " ")[:200],
         installed_version=torch_version,
         location=location,
         packages=packages,
@@ -215,8 +217,19 @@ def stage_import():
         hip=getattr(torch_version, "hip", None),
         git_version=getattr(torch_version, "git_version", None),
         debug=getattr(torch_version, "debug", None),
+        xnnpack=_flag(lambda: importlib.import_module("torch.backends.xnnpack").enabled),  # not imported by torch
+        xpu_available=_flag(lambda: torch.xpu.is_available()) if hasattr(torch, "xpu") else None,
     )
     return torch
+
+
+def _flag(read):
+    """A yes/no fact that some builds lack: None when it cannot be read."""
+    try:
+        value = read()
+    except Exception:
+        return None
+    return value if isinstance(value, bool) else None
 
 
 def guarded(function, *args):

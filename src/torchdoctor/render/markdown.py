@@ -88,10 +88,18 @@ def _environment(snapshot: Snapshot) -> list[str]:
         ("kernel / libc", " · ".join(filter(None, [system.kernel_release, system.libc]))),
         ("CPU", f"{system.cpu_model or '?'} ({system.cpu_count or '?'} logical CPUs)" if system.cpu_model or system.cpu_count else ""),
         ("Python", " ".join(filter(None, [torch.python_version, torch.python_executable]))),
+        ("Python build", " · ".join(filter(None, [torch.python_build, torch.python_platform]))),
         ("torch build", " · ".join(filter(None, [
             torch.version and f"torch {torch.version}", torch.cuda and f"CUDA {torch.cuda}", torch.hip and f"ROCm {torch.hip}",
-            f"cuDNN {torch.cudnn_version}" if torch.cudnn_version else None, torch.nccl_version and f"NCCL {torch.nccl_version}",
-            torch.git_version and f"git {torch.git_version}", "debug build" if torch.debug else None]))),
+            # On a ROCm build torch's cuDNN version is MIOpen's.
+            f"{'MIOpen' if torch.hip else 'cuDNN'} {torch.cudnn_version}" if torch.cudnn_version else None,
+            torch.nccl_version and f"NCCL {torch.nccl_version}", torch.git_version and f"git {torch.git_version}",
+            None if torch.debug is None else f"debug build: {'yes' if torch.debug else 'no'}"]))),
+        ("XPU / XNNPACK", " · ".join(filter(None, [_yes_no("XPU available", torch.xpu_available),
+                                                    _yes_no("XNNPACK", torch.xnnpack)]))),
+        ("compilers", " · ".join(system.compilers.values()) if system.compilers is not None else ""),
+        ("CPU ISA", " ".join(system.cpu_flags) if system.cpu_flags is not None else ""),
+        ("conda packages", "<br>".join(system.conda_packages or ())),
         ("arch list", " ".join(torch.arch_list)),
         ("packages", "<br>".join(f"{name} {version}" for name, version in sorted(torch.packages.items()))),
         ("nvcc", " ".join(filter(None, [system.nvcc_version, system.nvcc_path and f"({system.nvcc_path})"]))),
@@ -105,6 +113,10 @@ def _environment(snapshot: Snapshot) -> list[str]:
     lines = ["<details><summary>environment (what collect_env reports)</summary>", "", "| | |", "|---|---|"]
     lines += [f"| {label} | {_cell(str(value))} |" for label, value in shown]
     return lines + ["", "</details>", ""]
+
+
+def _yes_no(label: str, value: bool | None) -> str | None:
+    return None if value is None else f"{label}: {'yes' if value else 'no'}"
 
 
 def _fleet(fleet: FleetInfo) -> list[str]:
