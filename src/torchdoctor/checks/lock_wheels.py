@@ -15,7 +15,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from torchdoctor.checks.common import pyproject_of
 from torchdoctor.checks.registry import Finding, rule
 from torchdoctor.model import Evidence, Severity
-from torchdoctor.plans import Platform
+from torchdoctor.plans import MACOS_ARM64, Platform
 from torchdoctor.resolution import MODEL_PACKAGES, PLATFORMS, PYTHONS, marker_holds, project_model, resolve
 from torchdoctor.snapshot import LockedPackage, Snapshot
 
@@ -76,7 +76,8 @@ def lock_has_no_wheel_here(snapshot: Snapshot) -> Iterator[Finding]:
         For each platform (Linux x86_64 and aarch64, Windows, macOS) and each released Python that requires-python
         admits (within the lock's environments), the torch-family versions a plain `uv sync` and each extra or
         group install by uv.lock, against the wheels the lock records for them (their interpreter, ABI and
-        platform tags): none fits, and the entry has no source distribution.
+        platform tags): none fits, and the entry has no source distribution. A +cuXXX or +cpu build sent to macOS
+        is left to TD307 and TD319, which name the source or the pin that sends it there.
     Why it matters:
         uv locked the version without asking that every platform and Python has a wheel; `uv sync` there stops with
         "can't be installed because it doesn't have a source distribution or wheel for the current platform". An
@@ -132,6 +133,8 @@ def lock_has_no_wheel_here(snapshot: Snapshot) -> Iterator[Finding]:
             whole = set(admitted) <= gap
             if not whole and not plain:
                 continue  # a Python without wheels under an opt-in selection: said for the plain install only
+            if whole and key == MACOS_ARM64.key and "+" in version:
+                continue  # a +cuXXX/+cpu build sent to macOS: TD307 and TD319 name the source or pin that sends it
             grouped.setdefault((whole, bool(plain), selections), []).append(
                 (f"{name} {version}", tuple(sorted(gap)), key, entry))
     findings = []
