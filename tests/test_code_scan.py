@@ -81,3 +81,23 @@ def test_td526_too_late_and_beyond_the_gpus_and_silent_when_right(tmp_path):
     right = write(tmp_path / "right", {"pyproject.toml": "[project]\nname = 'x'\nversion = '0'\n",
                                        "run.py": "import os\nos.environ['CUDA_VISIBLE_DEVICES'] = '0'\nimport torch\n"})
     assert "TD526" not in {d.code for d in run_checks(replace(H100, project=probe_project(right)))}
+
+
+def test_pinned_memory_is_found_and_named_under_wsl2_only(tmp_path):
+    root = write(tmp_path / "p", {
+        "train.py": """
+            from torch.utils.data import DataLoader
+            loader = DataLoader(data, batch_size=8, pin_memory=True, num_workers=4)
+            other = DataLoader(data, pin_memory=False)
+            """,
+        "cache.py": "import torch\nbuffer = torch.empty(1024).pin_memory()\n",
+        "notes.py": "# pin_memory=True is only said here\n",
+    })
+    scan = scan_device_assignments(root)
+    assert scan.pinned_memory == ("cache.py:2", "train.py:3")
+    (root / "pyproject.toml").write_text('[project]\nname = "p"\nversion = "0"\n', encoding="utf-8")
+    wsl = Snapshot.from_json((SNAPSHOTS / "wsl2-rtx5060ti-nightly.json").read_text(encoding="utf-8"))
+    here = replace(wsl, project=replace(probe_project(root), code_scan=scan))
+    [found] = [d for d in run_checks(here) if d.code == "TD512"]
+    assert found.severity is Severity.INFO and "cache.py:2" in found.message
+    assert "TD512" not in [d.code for d in run_checks(replace(H100, project=here.project))]  # not WSL: nothing to say

@@ -644,6 +644,9 @@ class CodeScan:
     """The caps (files, time) stopped it before every file was read."""
     assignments: tuple[DeviceAssignment, ...] = ()
     duration_s: float | None = None
+    pinned_memory: tuple[str, ...] = ()
+    """Where the code asks for page-locked host memory ("train.py:42": `pin_memory=True`, `.pin_memory()`), the first
+    few: WSL2 limits it."""
 
 
 @dataclass(frozen=True)

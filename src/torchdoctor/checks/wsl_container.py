@@ -489,6 +489,43 @@ def wsl_gpu_lost(snapshot: Snapshot) -> Iterator[Finding]:
     )
 
 
+WSL_LIMITATIONS = ("docs.nvidia.com/cuda/wsl-user-guide, \"Known Limitations\": pinned system memory available to "
+                   "applications is limited; read 2026-12-06")
+
+
+@rule("TD512", "wsl-pinned-memory-limited", fix=DISPLAY_ONLY)
+def wsl_pinned_memory_limited(snapshot: Snapshot) -> Iterator[Finding]:
+    """Under WSL2, the project's code asks for pinned (page-locked) host memory, which WSL2 limits.
+
+    What it detects:
+        WSL2, and the project's own Python files (read with `ast`, never run) passing `pin_memory=True` or calling
+        `.pin_memory()`.
+    Why it matters:
+        NVIDIA's CUDA on WSL guide lists pinned system memory as limited: a DataLoader with `pin_memory=True` or a
+        pinned buffer can fail with "CUDA error: out of memory" while the GPU's memory is free (microsoft/WSL#8447:
+        "Once i set pin_memory=False i can use all the memory on the GPU"; vLLM turns pinning off under WSL,
+        vllm-project/vllm#188). A note: small pinned buffers work.
+    Fix safety:
+        The code is the project's: `pin_memory=False` under WSL, when such an error appears.
+    """
+    scan = snapshot.project.code_scan
+    if snapshot.system.wsl != "wsl2" or scan is None or not scan.pinned_memory:
+        return
+    yield Finding(
+        Severity.INFO,
+        f"under WSL2 the project asks for pinned host memory ({', '.join(scan.pinned_memory[:3])}), which WSL2 limits",
+        "WSL2 gives CUDA only a limited amount of page-locked host memory. A DataLoader with pin_memory=True, or a "
+        "large pinned buffer, can fail with \"CUDA error: out of memory\" while the GPU has memory free. If that error "
+        "appears, set pin_memory=False when running under WSL (slower host-to-GPU copies, no failure).",
+        (Evidence("WSL", snapshot.system.wsl, "the kernel release"),
+         *(Evidence("pinned memory asked", place, place.rsplit(":", 1)[0]) for place in scan.pinned_memory[:5]),
+         Evidence("NVIDIA's guide", "pinned system memory is limited under WSL", WSL_LIMITATIONS)),
+        Fix("Turn pinning off under WSL if the error appears", Applicability.DISPLAY_ONLY,
+            commands=("# in the code: DataLoader(..., pin_memory=not is_wsl)  where",
+                      "#   is_wsl = 'microsoft' in platform.uname().release.lower()")),
+    )
+
+
 @rule("TD520", "container-without-gpu-access", fix=DISPLAY_ONLY)
 def container_without_gpu_access(snapshot: Snapshot) -> Iterator[Finding]:
     """Running in a container that was started without access to the GPU.

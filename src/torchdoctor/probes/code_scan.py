@@ -1,4 +1,5 @@
-"""The project's own Python files, read with `ast` (never imported or run), for where they set CUDA_VISIBLE_DEVICES.
+"""The project's own Python files, read with `ast` (never imported or run), for where they set CUDA_VISIBLE_DEVICES
+and where they ask for pinned host memory.
 
 A script that sets `os.environ["CUDA_VISIBLE_DEVICES"]` after CUDA is first used changes nothing for its process
 (CUDA read the variable when it started), and one that names an ordinal this machine does not have hides every GPU.
@@ -27,7 +28,9 @@ def scan_device_assignments(root: Path) -> CodeScan:
     """Every assignment of CUDA_VISIBLE_DEVICES in the project's .py files, with whether CUDA was used before it in
     the same function (or module body)."""
     started = time.monotonic()
-    files, truncated, found = 0, False, []
+    files, truncated = 0, False
+    found: list[DeviceAssignment] = []
+    pinned: list[str] = []
     for folder, folders, names in os.walk(root):
         if time.monotonic() - started > MAX_SECONDS:  # folders without .py files count too (a data-heavy tree)
             truncated = True
@@ -44,20 +47,46 @@ def scan_device_assignments(root: Path) -> CodeScan:
                     data = handle.read(MAX_FILE_BYTES + 1)
             except OSError:
                 continue
-            if len(data) > MAX_FILE_BYTES or VARIABLE.encode() not in data:
+            if len(data) > MAX_FILE_BYTES or (VARIABLE.encode() not in data and PINNED.encode() not in data):
                 continue
-            found += _assignments(path, root, data)
+            tree = _parsed(path, data)
+            if tree is None:
+                continue
+            if VARIABLE.encode() in data:
+                found += _assignments(path, root, tree)
+            if PINNED.encode() in data and len(pinned) < 8:
+                pinned += _pinned_places(path, root, tree)
         if truncated:
             break
     return CodeScan(files=files, truncated=truncated, assignments=tuple(found[:50]),
-                    duration_s=round(time.monotonic() - started, 4))
+                    duration_s=round(time.monotonic() - started, 4), pinned_memory=tuple(pinned[:8]))
 
 
-def _assignments(path: Path, root: Path, data: bytes) -> list[DeviceAssignment]:
+PINNED = "pin_memory"
+
+
+def _parsed(path: Path, data: bytes) -> ast.AST | None:
     try:
-        tree = ast.parse(data, filename=str(path))
+        return ast.parse(data, filename=str(path))
     except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return []
+        return None
+
+
+def _pinned_places(path: Path, root: Path, tree: ast.AST) -> list[str]:
+    """`DataLoader(..., pin_memory=True)` and `tensor.pin_memory()`: where the code asks for page-locked memory."""
+    relative = path.relative_to(root).as_posix()
+    places = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        keyword = any(k.arg == PINNED and isinstance(k.value, ast.Constant) and k.value.value is True for k in node.keywords)
+        method = isinstance(node.func, ast.Attribute) and node.func.attr == PINNED
+        if keyword or method:
+            places.append(f"{relative}:{node.lineno}")
+    return sorted(places, key=lambda p: int(p.rsplit(":", 1)[1]))
+
+
+def _assignments(path: Path, root: Path, tree: ast.AST) -> list[DeviceAssignment]:
     relative = path.relative_to(root).as_posix()
     found = []
     for scope in [tree, *(n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)))]:
