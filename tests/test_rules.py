@@ -597,3 +597,14 @@ def test_td104_no_wheel_for_a_python_newer_than_the_tables_and_silent_where_one_
     assert "TD104" not in codes(with_torch(missing, python_version="3.12.3"))
     assert "TD104" not in codes(with_torch(missing, python_platform=None))  # the platform unread: unknown
     assert only(with_torch(missing, python_version="3.12.3", python_platform="linux-i686"), "TD104").severity is Severity.ERROR
+
+
+def test_td210_inside_a_container_says_restart_the_container_not_reboot():
+    """A reboot inside a container changes nothing of the host's kernel module (review of issue 29: TD210 offered
+    `sudo reboot` beside TD525's driver-in-the-image)."""
+    mismatch = replace(H100, nvml=NvmlInfo(status="rm-version-mismatch", error="Driver/library version mismatch"))
+    host = replace(mismatch, system=replace(mismatch.system, container=None))
+    assert only(host, "TD210").fix.commands == ("sudo reboot",)
+    inside = replace(mismatch, system=replace(mismatch.system, container="docker"))
+    assert "sudo reboot" not in only(inside, "TD210").fix.commands
+    assert any(c.startswith("docker restart") for c in only(inside, "TD210").fix.commands)

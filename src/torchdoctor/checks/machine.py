@@ -257,6 +257,17 @@ def driver_unreadable(snapshot: Snapshot) -> Iterator[Finding]:
             else "torchdoctor cannot read the driver version, so driver-dependent checks are skipped."
         ),
         (Evidence("NVML", f"{nvml.status}: {nvml.error}", nvml_source(snapshot)), *gpu),
-        Fix("Reboot so the driver's library and kernel module match", Applicability.DISPLAY_ONLY, commands=("sudo reboot",))
-        if nvml.status in ("rm-version-mismatch", "gpu-lost") else None,
+        _reboot_fix(snapshot) if nvml.status in ("rm-version-mismatch", "gpu-lost") else None,
     )
+
+
+def _reboot_fix(snapshot: Snapshot) -> Fix:
+    """Outside a container, a reboot loads the updated kernel module. Inside one, rebooting the container's view of
+    the machine changes nothing: the host's module stays, and the libraries are the image's (TD525) or the ones the
+    NVIDIA toolkit mounted when the container started."""
+    if snapshot.system.container:
+        return Fix("Restart the container after the host's driver matches (and install no driver in the image)",
+                   Applicability.DISPLAY_ONLY,
+                   commands=("# on the host: nvidia-smi  (it must answer; reboot the host after a driver update)",
+                             "docker restart <container>  # the toolkit mounts the host's driver libraries at start"))
+    return Fix("Reboot so the driver's library and kernel module match", Applicability.DISPLAY_ONLY, commands=("sudo reboot",))
