@@ -62,6 +62,11 @@ def test_sarif_is_a_code_scanning_document_with_a_location_per_result(tmp_path):
     assert {r["level"] for r in run["results"]} <= {"error", "warning", "note"}
     assert all(r["locations"][0]["physicalLocation"]["region"]["startLine"] >= 1 for r in run["results"])
     assert all(len(r["partialFingerprints"]["torchdoctor/v1"]) == 32 for r in run["results"])
+    # The rule's documentation travels with the results (there is no public docs site for a helpUri): what it detects,
+    # why it matters, and its fix safety, as code-scanning viewers show a rule's help.
+    for rule in run["tool"]["driver"]["rules"]:
+        assert rule["fullDescription"]["text"] and "**What it detects.**" in rule["help"]["markdown"]
+        assert "Fix safety:" in rule["help"]["text"]
 
 
 def test_sarif_uris_are_relative_to_the_repository_root_found_by_walking_up(tmp_path):

@@ -137,15 +137,24 @@ def _project_file(report: Report) -> tuple[str, int | None, int | None] | None:
     return next(((name, None, None) for name in candidates if root and (Path(root) / name).is_file()), None)
 
 
+def _rule_descriptor(code: str, rule) -> dict:
+    """The rule's documentation inside the SARIF file, as code-scanning viewers show it: torchdoctor has no public
+    documentation site for a helpUri to point at, so the docs travel with the results (docs/rules.md is the same)."""
+    sections = [(title, rule.section(title)) for title in ("What it detects", "Why it matters", "Fix safety")]
+    sections = [(title, text) for title, text in sections if text]
+    return {"id": code, "name": rule.slug, "shortDescription": {"text": rule.summary},
+            "fullDescription": {"text": sections[0][1] if sections else rule.summary},
+            "help": {"text": "\n\n".join(f"{title}: {text}" for title, text in sections) or rule.summary,
+                     "markdown": "\n\n".join(f"**{title}.** {text}" for title, text in sections) or rule.summary}}
+
+
 def render_sarif(report: Report) -> str:
     from torchdoctor.checks import RULES
 
     root = report.snapshot.project.root
     repository = repository_root(root) if root else Path.cwd()
     codes = sorted({d.code for d in report.diagnoses})
-    rules = [{"id": code, "name": RULES[code].slug, "shortDescription": {"text": RULES[code].summary},
-              "help": {"text": f"`torchdoctor rules` and docs/rules.md explain {code} in full"}}
-             for code in codes if code in RULES]
+    rules = [_rule_descriptor(code, RULES[code]) for code in codes if code in RULES]
     results = []
     for diagnosis in report.diagnoses:
         where = place(diagnosis, root) or _project_file(report)
