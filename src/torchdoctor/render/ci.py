@@ -7,6 +7,8 @@ location for code scanning to show it).
 
 from __future__ import annotations
 
+from typing import Protocol
+
 import hashlib
 import json
 import os
@@ -137,7 +139,19 @@ def _project_file(report: Report) -> tuple[str, int | None, int | None] | None:
     return next(((name, None, None) for name in candidates if root and (Path(root) / name).is_file()), None)
 
 
-def _rule_descriptor(code: str, rule) -> dict:
+class _Documented(Protocol):
+    """What SARIF shows of a rule (the registry's Rule, which this renderer reads but does not import by name)."""
+
+    @property
+    def slug(self) -> str: ...
+
+    @property
+    def summary(self) -> str: ...
+
+    def section(self, title: str) -> str: ...
+
+
+def _rule_descriptor(code: str, rule: _Documented) -> dict[str, object]:
     """The rule's documentation inside the SARIF file, as code-scanning viewers show it: torchdoctor has no public
     documentation site for a helpUri to point at, so the docs travel with the results (docs/rules.md is the same)."""
     sections = [(title, rule.section(title)) for title in ("What it detects", "Why it matters", "Fix safety")]
