@@ -608,3 +608,62 @@ def test_td210_inside_a_container_says_restart_the_container_not_reboot():
     inside = replace(mismatch, system=replace(mismatch.system, container="docker"))
     assert "sudo reboot" not in only(inside, "TD210").fix.commands
     assert any(c.startswith("docker restart") for c in only(inside, "TD210").fix.commands)
+
+
+def test_review_amd_the_cpus_own_gpu_hidden_or_beside_a_card_and_no_override_across_families():
+    """The GPU built into a Ryzen (gfx1036) beside a CPU torch is a healthy CPU setup, not TD225; beside an RX 7900
+    (gfx1100, in the build) it is what fails the build, and hiding it is the cure, not an override that would apply
+    to the card too; hidden already by HIP_VISIBLE_DEVICES, nothing is said. gfx90a never gets gfx900's code."""
+    apu = AmdGpu(node=1, gfx_target="gfx1036", integrated=True)
+    card = AmdGpu(node=2, gfx_target="gfx1100", integrated=False)
+    laptop = replace(AMD_MACHINE, system=replace(AMD_MACHINE.system, amd_gpus=(apu,)))
+    cpu_build = with_torch(laptop, version="2.5.1+cpu", local_tag="cpu", cuda=None, cuda_available=False, devices=())
+    found = codes(cpu_build)
+    assert "TD225" not in found and "TD200" in found
+    desk = replace(AMD_MACHINE, system=replace(AMD_MACHINE.system, amd_gpus=(card, apu)))
+    rocm = with_torch(desk, version="2.5.1+rocm6.2", hip="6.2", cuda=None, arch_list=ROCM62)
+    fix = only(rocm, "TD224").fix
+    assert fix is not None and fix.commands == ("export HIP_VISIBLE_DEVICES=0",)
+    hidden = replace(rocm, system=replace(rocm.system, environment={"HIP_VISIBLE_DEVICES": "0"}))
+    assert "TD224" not in codes(hidden)
+    mi250 = replace(AMD_MACHINE, system=replace(AMD_MACHINE.system, amd_gpus=(AmdGpu(node=1, gfx_target="gfx90a"),)))
+    old_build = with_torch(mi250, version="1.8.1+rocm4.0.1", hip="4.0", cuda=None, arch_list=("gfx900", "gfx906", "gfx908"))
+    assert "HSA_OVERRIDE" not in " ".join(only(old_build, "TD224").fix.commands)
+    odd = replace(rocm, system=replace(rocm.system, environment={"HSA_OVERRIDE_GFX_VERSION": "1\u00b2.3.0"}))
+    assert "TD000" not in codes(odd)  # a Unicode digit is no version: no crash
+
+
+def test_td225_a_cpu_build_beside_a_discrete_amd_gpu_is_not_a_deliberate_cpu_setup():
+    cpu_build = with_torch(AMD_MACHINE, version="2.5.1+cpu", local_tag="cpu", cuda=None, cuda_available=False, devices=())
+    found = codes(cpu_build)
+    assert "TD225" in found and "TD200" not in found
+
+
+def test_td528_passthrough_said_as_a_kernel_boolean_is_passthrough():
+    two = replace(H100, nvml=replace(H100.nvml, gpus=H100.nvml.gpus * 2),
+                  system=replace(H100.system, iommu_groups=40, kernel_iommu_options=("iommu.passthrough=y",)))
+    assert "TD528" not in codes(two)
+    assert "TD528" in codes(replace(two, system=replace(two.system, kernel_iommu_options=("iommu.passthrough=0",))))
+
+
+def test_td710_silent_when_nvml_lists_pids_of_another_namespace():
+    from torchdoctor.snapshot import FleetGemm, FleetInfo, FleetRank
+
+    fleet = FleetInfo(world_size=1, ranks=(FleetRank(rank=0, pid=12),),
+                      gemm=(FleetGemm(rank=0, dtype="bf16", n=8192, tflops=670.0, processes=(900000,)),))
+    assert "TD710" not in codes(replace(H100, fleet=fleet))
+    shared = replace(fleet, gemm=(FleetGemm(rank=0, dtype="bf16", n=8192, tflops=300.0, processes=(12, 900000)),))
+    assert "TD710" in codes(replace(H100, fleet=shared))
+
+
+def test_td260_wheel_with_its_own_cudnn_against_a_system_one_and_a_source_build_left_alone():
+    """A +cu113 wheel (cuDNN inside torch/lib) with a system Python (prefix /usr): /usr/local/cuda/lib64's cuDNN still
+    shadows it (only <prefix>/lib is the interpreter's own). A source build linked against the cluster's cuDNN is
+    what it was built with: nothing said."""
+    wheel = with_torch(H100, version="1.12.1+cu113", cuda="11.3", cudnn_version=8302, packages={"torch": "1.12.1+cu113"},
+                       python_prefix="/usr")
+    wheel = replace(wheel, system=replace(wheel.system, library_path_cuda={"/usr/local/cuda/lib64": ("libcudnn",)},
+                                          environment={"LD_LIBRARY_PATH": "/usr/local/cuda/lib64"}))
+    assert only(wheel, "TD260").severity is Severity.WARNING
+    source = with_torch(wheel, version="2.4.0a0+git1234", packages={"torch": "2.4.0a0+git1234"})
+    assert "TD260" not in codes(source)

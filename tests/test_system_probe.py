@@ -159,7 +159,7 @@ def test_amd_gpus_are_read_from_the_kfd_topology_without_root(tmp_path):
 def test_iommu_groups_and_the_kernels_iommu_options_are_read_and_nothing_else_of_its_command_line(tmp_path):
     root = lay_out(tmp_path / "root", {
         "proc/cmdline": "BOOT_IMAGE=/vmlinuz-6.8.0 root=UUID=1234 ro quiet amd_iommu=on iommu=pt pci=noacs secret=hunter2\n",
-        "sys/kernel/iommu_groups/0/type": "identity", "sys/kernel/iommu_groups/1/type": "identity",
+        "sys/kernel/iommu_groups/0/type": "DMA-FQ", "sys/kernel/iommu_groups/1/type": "DMA", "sys/kernel/iommu_groups/2/type": "identity",
     })
     info = probe_system(root, environ={}, run=no_commands, which=lambda name: None)
     assert info.iommu_groups == 2

@@ -445,7 +445,7 @@ def _one_each(planned: list[Planned]) -> list[Planned]:
         by_name.setdefault(item.name, []).append(item)
     kept = []
     for name, items in by_name.items():
-        if len({i.version for i in items}) == 1:
+        if len({(i.version, i.index) for i in items}) == 1:
             kept.append(items[0])
             continue
         versions = tuple(sorted({i.version or "?" for i in items}))

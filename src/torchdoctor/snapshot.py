@@ -251,6 +251,9 @@ class AmdGpu:
     """The ISA the GPU runs, "gfx1032" (an RX 6600): what a ROCm build must carry code for."""
     device_id: int | None = None
     """The PCI device id, 0x73ff; AMD's marketing name is not in the topology."""
+    integrated: bool | None = None
+    """The GPU built into the CPU (an APU's: KFD lists CPU cores on its node, or its ISA is an APU's, gfx1036 of every
+    Ryzen 7000); None when not read."""
 
 
 @dataclass(frozen=True)
@@ -321,8 +324,9 @@ class SystemInfo:
     """The conda environment's torch, CUDA and NumPy packages (`name version build` from $CONDA_PREFIX/conda-meta),
     for the bug report; None outside conda."""
     iommu_groups: int | None = None
-    """How many IOMMU groups the kernel made (/sys/kernel/iommu_groups): 0 when the IOMMU translates nothing, None
-    when not read. Peer-to-peer traffic between GPUs goes through the IOMMU unless it is in passthrough."""
+    """How many IOMMU groups translate device addresses (/sys/kernel/iommu_groups/*/type other than "identity", the
+    passthrough type; a group whose type cannot be read counts): 0 when none does, None when not read. Peer-to-peer
+    traffic between GPUs goes through the IOMMU unless it is in passthrough."""
     kernel_iommu_options: tuple[str, ...] | None = None
     """The IOMMU and ACS options of the kernel command line (/proc/cmdline): `iommu=pt`, `intel_iommu=off`,
     `amd_iommu=on`, `pcie_acs_override=…`, `pci=noacs`; () when it has none, None when not read."""

@@ -23,7 +23,7 @@ def _override_target(value: str | None) -> str | None:
     """HSA_OVERRIDE_GFX_VERSION ("10.3.0") as the gfx target ROCm then loads code for ("gfx1030"); None if unset or
     not three numbers."""
     parts = (value or "").strip().split(".")
-    if len(parts) != 3 or not all(p.isdigit() for p in parts):
+    if len(parts) != 3 or not all(p.isascii() and p.isdigit() for p in parts):
         return None
     major, minor, stepping = (int(p) for p in parts)
     return f"gfx{major}{minor:x}{stepping:x}"
@@ -41,10 +41,36 @@ def _as_override(target: str) -> str | None:
 
 
 def _family_neighbour(target: str, built: tuple[str, ...]) -> str | None:
-    """A target of the build in the GPU's own family (same major and minor ISA, another stepping: gfx1030 for an
-    RX 6600's gfx1032), the one HSA_OVERRIDE_GFX_VERSION is commonly pointed at; None when the build has none."""
+    """A target of the build in the GPU's own RDNA family (same major and minor ISA, another stepping: gfx1030 for an
+    RX 6600's gfx1032, gfx1100 for gfx1101), the one HSA_OVERRIDE_GFX_VERSION is commonly pointed at; None when the
+    build has none. Not for gfx9: gfx900, gfx906, gfx908 and gfx90a share a prefix but are different instruction sets."""
+    if not target.startswith(("gfx10", "gfx11", "gfx12")):
+        return None
     family = target[:-1]
     return next((b for b in sorted(built) if b[:-1] == family and b != target), None)
+
+
+def visible_gpus(snapshot: Snapshot) -> tuple[AmdGpu, ...] | None:
+    """The AMD GPUs ROCm shows this process: HIP_VISIBLE_DEVICES (or ROCR_VISIBLE_DEVICES) by ordinal among the GPUs
+    KFD lists; None when the variable names them another way (UUIDs), which this reading does not follow."""
+    gpus = snapshot.system.amd_gpus or ()
+    environment = snapshot.system.environment
+    chosen = environment.get("HIP_VISIBLE_DEVICES", environment.get("ROCR_VISIBLE_DEVICES"))
+    if chosen is None:
+        return tuple(gpus)
+    picked = []
+    for part in (p.strip() for p in chosen.split(",")):
+        if not part:
+            continue
+        if not (part.isascii() and part.isdigit()):
+            return None
+        if int(part) < len(gpus):
+            picked.append(gpus[int(part)])
+    return tuple(picked)
+
+
+def discrete_gpus(snapshot: Snapshot) -> tuple[AmdGpu, ...]:
+    return tuple(g for g in snapshot.system.amd_gpus or () if g.integrated is not True)
 
 
 def _gpu_text(gpu: AmdGpu) -> str:
@@ -71,9 +97,9 @@ def gpu_not_in_rocm_build(snapshot: Snapshot) -> Iterator[Finding]:
         that lists the target (PyTorch's newer ROCm wheels, or one built with PYTORCH_ROCM_ARCH).
     """
     torch = snapshot.torch
-    gpus = snapshot.system.amd_gpus
+    gpus = visible_gpus(snapshot)
     if not torch.hip or not torch.arch_list or not gpus:
-        return  # not a ROCm build, its list unread, or no AMD GPU read: unknown, not a finding
+        return  # not a ROCm build, its list unread, no AMD GPU read or visible: unknown, not a finding
     built = tuple(a.split(":")[0] for a in torch.arch_list)  # "gfx90a:xnack-" is gfx90a's code
     override = snapshot.system.environment.get(OVERRIDE)
     forced = _override_target(override)
@@ -82,7 +108,11 @@ def gpu_not_in_rocm_build(snapshot: Snapshot) -> Iterator[Finding]:
         return
     gpu = missing[0]
     seen_as = forced or gpu.gfx_target
-    neighbour = None if forced else _family_neighbour(gpu.gfx_target, built)
+    running = [index for index, g in enumerate(gpus) if g.gfx_target in built]
+    # The override applies to every GPU: offered only where every visible GPU is of the missing one's family. A GPU
+    # the build has code for beside it (a discrete card beside the CPU's own GPU) is kept by hiding the other.
+    same_family = all(g.gfx_target[:-1] == gpu.gfx_target[:-1] for g in gpus)
+    neighbour = None if forced or not same_family else _family_neighbour(gpu.gfx_target, built)
     value = _as_override(neighbour) if neighbour else None
     evidence = (
         Evidence("torch", f"{torch.version} (ROCm {torch.hip})", torch_source(snapshot)),
@@ -103,6 +133,8 @@ def gpu_not_in_rocm_build(snapshot: Snapshot) -> Iterator[Finding]:
         evidence,
         Fix(f"Run with {OVERRIDE}={value}, which makes ROCm load the build's {neighbour} code", Applicability.DISPLAY_ONLY,
             commands=(f"export {OVERRIDE}={value}",)) if value else
+        Fix("Show ROCm only the GPUs this build runs on", Applicability.DISPLAY_ONLY,
+            commands=(f"export HIP_VISIBLE_DEVICES={','.join(str(i) for i in running)}",)) if running and not forced else
         Fix("Install a ROCm build of torch whose arch list has the GPU's target", Applicability.DISPLAY_ONLY,
             commands=("python -c 'import torch; print(torch.cuda.get_arch_list())'  # the targets of a build",)),
     )
@@ -113,8 +145,8 @@ def torch_build_cannot_use_amd_gpu(snapshot: Snapshot) -> Iterator[Finding]:
     """torch is a CUDA or CPU build on a machine whose GPUs are AMD's, with no NVIDIA GPU.
 
     What it detects:
-        AMD GPUs in the KFD topology, no NVIDIA GPU (none in NVML, no /dev/nvidia* device files), and an installed
-        torch that is not a ROCm build (torch.version.hip unset).
+        Discrete AMD GPUs in the KFD topology (the GPU built into the CPU is no reason to install ROCm), no NVIDIA GPU
+        (none in NVML, no /dev/nvidia* device files), and an installed torch that is not a ROCm build.
     Why it matters:
         Only a ROCm build of torch uses AMD GPUs: a CUDA or CPU build runs everything on the CPU and
         `torch.cuda.is_available()` is False (the PyPI wheel on Linux is a CUDA build).
@@ -123,9 +155,9 @@ def torch_build_cannot_use_amd_gpu(snapshot: Snapshot) -> Iterator[Finding]:
         ROCm index, https://download.pytorch.org/whl/rocmX.Y).
     """
     torch = snapshot.torch
-    gpus = snapshot.system.amd_gpus
+    gpus = discrete_gpus(snapshot)
     if not gpus or torch.status != "ok" or not torch.version or torch.hip:
-        return
+        return  # no discrete AMD GPU: the CPU's own GPU is no reason to install ROCm
     if snapshot.nvml.gpus or any("nvidia" in node for node in snapshot.system.gpu_device_nodes):
         return  # an NVIDIA GPU is here too: the CUDA build may be meant for it
     build = f"a CUDA {torch.cuda} build" if torch.cuda else "a CPU-only build"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from collections.abc import Iterator
 
 from packaging.version import InvalidVersion, Version
@@ -36,11 +38,11 @@ def library_path_shadows_wheel_cuda(snapshot: Snapshot) -> Iterator[Finding]:
     if not wheels:
         # Older wheels carry cuDNN and the rest inside torch/lib; a folder of the interpreter's own prefix (a conda
         # environment's lib, where conda's torch finds its CUDA) is where that torch means to load them from.
-        if not torch.cudnn_version or not torch.python_prefix:
-            return
-        prefixes = tuple(p.rstrip("/") + "/" for p in (torch.python_prefix, snapshot.system.environment.get("CONDA_PREFIX")) if p)
-        shadowing = {folder: libs for folder, libs in shadowing.items()
-                     if not (folder.rstrip("/") + "/").startswith(prefixes) and "libcudnn" in libs}
+        local = (torch.version or "").partition("+")[2]
+        if not torch.cudnn_version or not torch.python_prefix or not re.fullmatch(r"cu\d{3}", local):
+            return  # a PyTorch wheel (+cuXYZ) carries its cuDNN; a source or distribution build links what it was built with
+        own = {f"{p.rstrip('/')}/lib" for p in (torch.python_prefix, snapshot.system.environment.get("CONDA_PREFIX")) if p}
+        shadowing = {folder: libs for folder, libs in shadowing.items() if folder.rstrip("/") not in own and "libcudnn" in libs}
     if not shadowing:
         return
     yield Finding(

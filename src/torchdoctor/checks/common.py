@@ -184,7 +184,15 @@ def gpu_count(snapshot: Snapshot) -> int:
     return len(snapshot.nvml.gpus) or len(snapshot.torch.devices)
 
 
-IOMMU_PASSTHROUGH = frozenset({"iommu=pt", "iommu.passthrough=1", "iommu=off", "intel_iommu=off", "amd_iommu=off"})
+IOMMU_PASSTHROUGH = frozenset({"iommu=pt", "iommu=off", "intel_iommu=off", "amd_iommu=off"})
+
+
+def _passthrough(option: str) -> bool:
+    """A kernel option that leaves device addresses untranslated; `iommu.passthrough=` takes any kernel boolean."""
+    name, _, value = option.partition("=")
+    if name == "iommu.passthrough":
+        return value.lower() in ("1", "y", "yes", "on", "true")
+    return option in IOMMU_PASSTHROUGH
 NCCL_TROUBLESHOOTING = "docs.nvidia.com/deeplearning/nccl/user-guide/docs/troubleshooting.html (\"PCI Access Control Services\"), read 2026-12-06"
 
 
@@ -195,7 +203,7 @@ def iommu_in_the_way(snapshot: Snapshot) -> tuple[Evidence, ...]:
     count = max(gpu_count(snapshot), len(system.amd_gpus or ()))
     if count < 2 or not system.iommu_groups or system.kernel_iommu_options is None:
         return ()
-    if IOMMU_PASSTHROUGH & set(system.kernel_iommu_options):
+    if any(_passthrough(option) for option in system.kernel_iommu_options):
         return ()
     return (Evidence("IOMMU groups", str(system.iommu_groups), "/sys/kernel/iommu_groups"),
             Evidence("kernel IOMMU options", " ".join(system.kernel_iommu_options) or "none (no iommu=pt)", "/proc/cmdline"),

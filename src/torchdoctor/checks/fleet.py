@@ -387,7 +387,7 @@ def slow_collective(snapshot: Snapshot) -> Iterator[Finding]:
     if fleet is None:
         return
     link = expected_link(fleet)
-    large = [r for r in fleet.collectives if r.op == "all_reduce" and (r.size or r.bytes) >= LARGE_BYTES]
+    large = [r for r in fleet.collectives if r.op == "all_reduce" and (r.size or r.bytes) >= LARGE_BYTES and r.seconds > 0]
     if link is None or not large:
         return
     best = max(large, key=lambda r: bandwidths(r, fleet.world_size)[1])
@@ -495,8 +495,8 @@ def gpu_shared_with_another_process(snapshot: Snapshot) -> Iterator[Finding]:
     for result in fleet.gemm:
         rank = by_rank.get(result.rank)
         strangers = [pid for pid in result.processes or () if pid not in ours]
-        if rank is None or not strangers:
-            continue
+        if rank is None or not strangers or not ours & set(result.processes or ()):
+            continue  # none of the job's own pids in NVML's list: another PID namespace (a container), nothing to tell
         others = [n for r, n in counts.items() if r != result.rank]
         if others and len(strangers) > statistics.median(others):
             continue  # its twins ran alone: TD705 compares them and names this cause

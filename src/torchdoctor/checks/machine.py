@@ -75,8 +75,8 @@ def cpu_only_setup(snapshot: Snapshot) -> Iterator[Finding]:
     torch = snapshot.torch
     if torch.status != "ok" or nvidia_gpu_evidence(snapshot) or torch.hip or (torch.cuda and torch.cuda_available):
         return
-    if snapshot.system.amd_gpus:
-        return  # AMD GPUs are here: a build that cannot use them is TD225's finding, not a deliberate CPU setup
+    if any(g.integrated is not True for g in snapshot.system.amd_gpus or ()):
+        return  # a discrete AMD GPU is here: a build that cannot use it is TD225's finding, not a deliberate CPU setup
     if torch.mps_available:
         yield Finding(
             Severity.INFO,

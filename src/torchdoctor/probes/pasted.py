@@ -86,7 +86,7 @@ _SINGLE = [
     ("arch_list", "error", re.compile(r"supports CUDA capabilities ((?:sm_\d+a?\s*)+)")),
     ("driver_cuda", "error", re.compile(r"driver on your system is too old \(found version (\d{4,6})\)")),
     # A program's own log line may lead with its level ("[INFO] PyTorch Version: 2.8.0+cpu").
-    ("torch_version", "free-form", re.compile(r"^\s*(?:\[[A-Z]{3,8}\]\s*)?(?:torch|pytorch)\s*(?:version)?\s*[:=]+\s*v?"
+    ("torch_version", "free-form", re.compile(r"^\s*(?:\[[A-Z]{3,8}\]\s*)?(?:torch|pytorch)\s*(?:version\s*)?[:=]+\s*v?"
                                               r"(\d+\.\d+(?:\.\d+)?(?:\+\w+)?)\s*$", re.IGNORECASE)),
     # In prose, only a version with its build tag is torch's beyond doubt ("`torch 2.10.0+cu128`", "PyTorch version
     # 2.8.0+cpu").

@@ -85,7 +85,7 @@ def probe_system(
         compilers=_compilers(run, which),
         cpu_flags=_cpu_flags(root) if platform.system() == "Linux" else None,
         conda_packages=_conda_packages(environ.get("CONDA_PREFIX")),
-        iommu_groups=_count_entries(root / "sys/kernel/iommu_groups") if platform.system() == "Linux" else None,
+        iommu_groups=_translating_groups(root / "sys/kernel/iommu_groups") if platform.system() == "Linux" else None,
         kernel_iommu_options=_iommu_options(root) if platform.system() == "Linux" else None,
     )
 
@@ -150,12 +150,14 @@ def _iommu_options(root: Path) -> tuple[str, ...] | None:
     return tuple(token for token in text.split() if IOMMU_OPTION.match(token))[:16]
 
 
-def _count_entries(folder: Path) -> int | None:
+def _translating_groups(folder: Path) -> int | None:
+    """The IOMMU groups whose type is not passthrough ("identity"); a group whose type cannot be read counts."""
     try:
         with os.scandir(folder) as entries:
-            return sum(1 for _ in zip(range(100_000), entries))
+            names = [entry.name for _, entry in zip(range(4096), entries)]
     except OSError:
         return None
+    return sum(1 for name in names if (_read(folder / name / "type", 64) or "").strip() != "identity")
 
 
 def gfx_name(target_version: int) -> str:
@@ -163,6 +165,12 @@ def gfx_name(target_version: int) -> str:
     90010 -> gfx90a (minor and stepping are written in hex)."""
     major, minor, stepping = target_version // 10000, target_version // 100 % 100, target_version % 100
     return f"gfx{major}{minor:x}{stepping:x}"
+
+
+APU_TARGETS = frozenset({"gfx902", "gfx909", "gfx90c", "gfx1013", "gfx1033", "gfx1035", "gfx1036", "gfx1037", "gfx1103",
+                         "gfx1150", "gfx1151", "gfx1152", "gfx1153"})
+"""ISAs of GPUs built into AMD CPUs (LLVM's AMDGPU processor table: Raven, Renoir, Van Gogh, Rembrandt, Raphael's
+iGPU, Mendocino, Phoenix, Strix), which KFD lists beside a discrete GPU."""
 
 
 def amd_gpus(root: Path) -> tuple[AmdGpu, ...]:
@@ -183,7 +191,9 @@ def amd_gpus(root: Path) -> tuple[AmdGpu, ...]:
         except ValueError:
             continue
         if target > 0:
-            found.append(AmdGpu(node=int(name), gfx_target=gfx_name(target), device_id=device))
+            gfx = gfx_name(target)
+            integrated = properties.get("cpu_cores_count", "0").strip() not in ("", "0") or gfx in APU_TARGETS
+            found.append(AmdGpu(node=int(name), gfx_target=gfx, device_id=device, integrated=integrated))
     return tuple(found)
 
 

@@ -69,7 +69,8 @@ def collective_rows(fleet: FleetInfo) -> tuple[list[str], list[list[str]]]:
     for op in ("all_reduce", "all_gather"):
         by_size = {r.size or r.bytes: r for r in fleet.collectives if r.op == op}
         if by_size:
-            rows.append([op, *(f"{bandwidths(by_size[s], fleet.world_size)[1]:.1f}" if s in by_size else "-" for s in sizes)])
+            rows.append([op, *(f"{bandwidths(by_size[s], fleet.world_size)[1]:.1f}" if s in by_size and by_size[s].seconds > 0
+                               else "-" for s in sizes)])  # a call timed at 0 s (a hostile or broken result) has no rate
     return headers, rows
 
 
