@@ -667,3 +667,19 @@ def test_td260_wheel_with_its_own_cudnn_against_a_system_one_and_a_source_build_
     assert only(wheel, "TD260").severity is Severity.WARNING
     source = with_torch(wheel, version="2.4.0a0+git1234", packages={"torch": "2.4.0a0+git1234"})
     assert "TD260" not in codes(source)
+
+
+def test_td104_a_requirements_file_pinning_a_torch_without_this_pythons_wheel(tmp_path):
+    """`pip install -r requirements.txt` with torch==2.2.0 on Python 3.13 finds no version (torch 2.2 has wheels for
+    3.8-3.12, PYPI-JSON in the tables): the file and line are named; on 3.12 nothing is said; a range is no pin."""
+    from torchdoctor.probes.project import probe_project
+
+    (tmp_path / "requirements.txt").write_text("numpy<2\ntorch==2.2.0\n", encoding="utf-8")
+    project = probe_project(tmp_path)
+    missing = replace(with_torch(H100, status="not-installed", python_version="3.13.1", python_platform="linux-x86_64"),
+                      project=project)
+    found = only(missing, "TD104")
+    assert found.severity is Severity.ERROR and "requirements.txt:2 pins torch 2.2.0" in found.message
+    assert "TD104" not in codes(with_torch(missing, python_version="3.12.3"))
+    (tmp_path / "requirements.txt").write_text("torch>=2.2\n", encoding="utf-8")
+    assert "TD104" not in codes(replace(missing, project=probe_project(tmp_path)))

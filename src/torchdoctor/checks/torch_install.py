@@ -98,14 +98,35 @@ THIRTY_TWO_BIT = re.compile(r"^(?:win32|linux-(?:i[3-6]86|armv[67]l))$")
 """sysconfig.get_platform() of a 32-bit interpreter: 64-bit Windows says win-amd64, 64-bit Linux linux-x86_64."""
 
 
+def _pinned_without_wheels(snapshot: Snapshot, python: str):
+    """(the requirements line, the version, its release) where a requirements file pins an exact torch whose
+    release the tables know, and that release has no wheel for `python`; None otherwise (unknown is no finding)."""
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    kb = knowledge()
+    for line in snapshot.project.requirement_lines:
+        try:
+            requirement = Requirement(line.requirement)
+        except InvalidRequirement:
+            continue
+        if requirement.name.lower() != "torch":
+            continue
+        pins = [s.version.split("+")[0] for s in requirement.specifier if s.operator in ("==", "===") and "*" not in s.version]
+        release = kb.release_of("torch", pins[0]) if len(pins) == 1 else None
+        if release is not None and release.python and python not in release.python:
+            return line, pins[0], release
+    return None
+
+
 @rule("TD104", "no-torch-wheel-for-this-python", fix=DISPLAY_ONLY)
 def no_torch_wheel_for_this_python(snapshot: Snapshot) -> Iterator[Finding]:
     """torch is not installed, and no torch release publishes a wheel for this interpreter.
 
     What it detects:
         torch is not installed and the interpreter is 32-bit (`sysconfig.get_platform()` says win32 or
-        linux-i686: PyTorch has never published 32-bit wheels), or its Python is newer than every Python the
-        release tables list wheels for.
+        linux-i686: PyTorch has never published 32-bit wheels), a requirements file pins an exact torch whose release
+        has no wheel for the interpreter's Python (torch 2.2 and Python 3.13), or its Python is newer than every
+        Python the release tables list wheels for.
     Why it matters:
         `pip install torch` answers "Could not find a version that satisfies the requirement torch (from
         versions: none)", uv "doesn't have a source distribution or wheel for the current platform": no index
@@ -136,6 +157,22 @@ def no_torch_wheel_for_this_python(snapshot: Snapshot) -> Iterator[Finding]:
         )
         return
     kb = knowledge()
+    pinned = _pinned_without_wheels(snapshot, python)
+    if pinned is not None:
+        line, version, release = pinned
+        yield Finding(
+            Severity.ERROR,
+            f"{line.path}:{line.line} pins torch {version}, which has no wheel for this Python {python} (it has "
+            f"{', '.join(release.python)})",
+            f"`pip install -r {line.path}` asks for torch {version}, and PyPI and the PyTorch index publish it only for "
+            f"Python {', '.join(release.python)}: pip answers \"Could not find a version that satisfies the requirement "
+            "torch\" for this interpreter. Use one of those Pythons, or a torch that has wheels for this one.",
+            evidence + (Evidence(f"{line.path}:{line.line}", line.requirement, line.path),
+                        Evidence(f"Pythons of torch {release.series}", ", ".join(release.python), "torchdoctor knowledge base")),
+            Fix(f"Create the environment with Python {release.python[-1]}", Applicability.DISPLAY_ONLY,
+                commands=(f"uv venv --python {release.python[-1]}",)),
+        )
+        return
     supported = {py for release in kb.releases for py in release.python}
     newest = max(supported, key=lambda v: tuple(int(x) for x in v.split(".")))
     if tuple(int(x) for x in python.split(".")) > tuple(int(x) for x in newest.split(".")):
