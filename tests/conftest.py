@@ -213,3 +213,24 @@ def installed_pythons() -> tuple[tuple[str, str], ...]:
         if ran.returncode == 0 and ran.stdout.strip():
             found.setdefault(candidate, ran.stdout.strip())
     return tuple(found.items())
+
+
+@pytest.fixture(scope="session")
+def uv() -> str:
+    """The real uv (the test extra installs it); missing, the test is skipped, or fails where CI demands real parts."""
+    found = shutil.which("uv") or str(Path(sys.executable).parent / "uv")
+    if not Path(found).exists():
+        if os.environ.get("TORCHDOCTOR_REQUIRE_TORCH"):
+            pytest.fail("uv is not installed; the README's test command installs it with the test extra")
+        pytest.skip("uv is not installed")
+    return found
+
+
+@pytest.fixture(scope="session")
+def index(tmp_path_factory):
+    """The local package index on 127.0.0.1 (tests/pyindex.py), shaped like PyPI and download.pytorch.org."""
+    from pyindex import LocalIndex
+
+    served = LocalIndex(tmp_path_factory.mktemp("index"))
+    yield served
+    served.close()

@@ -10,7 +10,6 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from pyindex import LocalIndex
 from test_uv_lock import python_for
 
 from conftest import FIXTURES, SNAPSHOTS, write_project
@@ -18,7 +17,6 @@ from torchdoctor.model import Applicability
 from torchdoctor.probes.collect import with_project
 from torchdoctor.probes.lock_file import read_lock
 from torchdoctor.snapshot import Snapshot
-from torchdoctor.probes.uv import find_uv
 from torchdoctor.workflow import diagnose, preview_fixes
 
 H100 = Snapshot.from_json((SNAPSHOTS / "h100-pypi.json").read_text(encoding="utf-8"))
@@ -75,26 +73,19 @@ def finding(machine: Snapshot, folder: Path, code: str):
     return found[0]
 
 
-def test_uv_refuses_a_plain_source_beside_sources_that_name_extras(tmp_path):
+def test_uv_refuses_a_plain_source_beside_sources_that_name_extras(uv, index, tmp_path):
     """What the rules rest on: where every torch source names an extra, a source for the plain install overlaps them
     and `uv lock` refuses (so no edit of the sources reaches the plain install of such a project)."""
-    uv = find_uv()
-    if uv is None:
-        pytest.skip("uv is not installed")
-    served = LocalIndex(tmp_path / "index")
-    try:
-        text = EACH_USER_PICKS.replace("https://download.pytorch.org/whl", served.whl).replace(
-            '  { index = "pytorch-cu128", extra = "cu128" },\n',
-            '  { index = "pytorch-cu128", extra = "cu128" },\n  { index = "pytorch-cu128", marker = "sys_platform == \'win32\'" },\n')
-        folder = write_project(tmp_path / "p", text)
-        done = subprocess.run([uv, "lock", "--python", python_for(">=3.10")], cwd=folder, capture_output=True, text=True,
-                              timeout=120, env={"UV_DEFAULT_INDEX": served.pypi, "UV_CACHE_DIR": str(tmp_path / "cache"),
-                                                "UV_PYTHON_DOWNLOADS": "never", "PATH": "/usr/bin:/bin",
-                                                "XDG_CONFIG_HOME": str(tmp_path / "config")})
-        assert done.returncode != 0
-        assert "conflicting indexes for package `torch`" in done.stderr, done.stderr
-    finally:
-        served.close()
+    text = EACH_USER_PICKS.replace("https://download.pytorch.org/whl", index.whl).replace(
+        '  { index = "pytorch-cu128", extra = "cu128" },\n',
+        '  { index = "pytorch-cu128", extra = "cu128" },\n  { index = "pytorch-cu128", marker = "sys_platform == \'win32\'" },\n')
+    folder = write_project(tmp_path / "p", text)
+    done = subprocess.run([uv, "lock", "--python", python_for(">=3.10")], cwd=folder, capture_output=True, text=True,
+                          timeout=120, env={"UV_DEFAULT_INDEX": index.pypi, "UV_CACHE_DIR": str(tmp_path / "cache"),
+                                            "UV_PYTHON_DOWNLOADS": "never", "PATH": "/usr/bin:/bin",
+                                            "XDG_CONFIG_HOME": str(tmp_path / "config")})
+    assert done.returncode != 0
+    assert "conflicting indexes for package `torch`" in done.stderr, done.stderr
 
 
 def field_project(tmp_path: Path, name: str) -> Path:
@@ -319,7 +310,7 @@ def locked_with_uv(uv: str, cwd: Path, lock: Path, tmp_path: Path, default_index
     return found
 
 
-def test_a_companion_installed_only_through_another_package_follows_torch_with_uv(tmp_path, monkeypatch):
+def test_a_companion_installed_only_through_another_package_follows_torch_with_uv(uv, index, tmp_path, monkeypatch):
     """torchvision comes only through a dependency of the project (`dep`), and uv applies sources to the project's own
     requirements alone (a source for it is ignored: the first lock shows that). On Blackwell the cu126 torch has no
     kernels; the fix moves torch to cu128 and makes torchvision the project's requirement, and the real uv then locks
@@ -327,45 +318,38 @@ def test_a_companion_installed_only_through_another_package_follows_torch_with_u
     from dataclasses import replace
 
 
-    uv = find_uv()
-    if uv is None:
-        pytest.skip("uv is not installed")
-    served = LocalIndex(tmp_path / "index")
-    try:
-        folder = write_project(tmp_path / "p", f"""
-            [project]
-            name = "p"
-            version = "0.1.0"
-            requires-python = ">=3.12"
-            dependencies = ["torch==2.8.0", "dep"]
+    folder = write_project(tmp_path / "p", f"""
+        [project]
+        name = "p"
+        version = "0.1.0"
+        requires-python = ">=3.12"
+        dependencies = ["torch==2.8.0", "dep"]
 
-            [tool.uv.sources]
-            dep = {{ path = "dep" }}
-            torch = {{ index = "pytorch-cu126" }}
-            torchvision = {{ index = "pytorch-cu126" }}
+        [tool.uv.sources]
+        dep = {{ path = "dep" }}
+        torch = {{ index = "pytorch-cu126" }}
+        torchvision = {{ index = "pytorch-cu126" }}
 
-            [[tool.uv.index]]
-            name = "pytorch-cu126"
-            url = "{served.whl}/cu126"
-            explicit = true
-            """)
-        write_project(folder / "dep", DEP_ON_TORCHVISION)
-        def lock() -> dict[str, set[str]]:
-            return locked_with_uv(uv, folder, folder / "uv.lock", tmp_path, served.pypi)
+        [[tool.uv.index]]
+        name = "pytorch-cu126"
+        url = "{index.whl}/cu126"
+        explicit = true
+        """)
+    write_project(folder / "dep", DEP_ON_TORCHVISION)
+    def lock() -> dict[str, set[str]]:
+        return locked_with_uv(uv, folder, folder / "uv.lock", tmp_path, index.pypi)
 
-        assert lock() == {"torch": {"2.8.0+cu126"}, "torchvision": {"0.23.0"}}  # the source for torchvision is ignored
-        snapshot = with_project(BLACKWELL, folder)
-        td222 = next(d for d in diagnose(snapshot).diagnoses if d.code == "TD222" and d.severity.value == "error")
-        assert td222.fix is not None and "torchvision, installed only through other packages" in td222.fix.title
-        preview = preview_fixes(snapshot, [replace(td222, fix=td222.fix)], unsafe=True)
-        assert preview.applied and not preview.refused, preview.refusal
-        (folder / "pyproject.toml").write_text(preview.after, encoding="utf-8")
-        assert lock() == {"torch": {"2.8.0", "2.8.0+cu128"}, "torchvision": {"0.23.0", "0.23.0+cu128"}}  # macOS: PyPI
-    finally:
-        served.close()
+    assert lock() == {"torch": {"2.8.0+cu126"}, "torchvision": {"0.23.0"}}  # the source for torchvision is ignored
+    snapshot = with_project(BLACKWELL, folder)
+    td222 = next(d for d in diagnose(snapshot).diagnoses if d.code == "TD222" and d.severity.value == "error")
+    assert td222.fix is not None and "torchvision, installed only through other packages" in td222.fix.title
+    preview = preview_fixes(snapshot, [replace(td222, fix=td222.fix)], unsafe=True)
+    assert preview.applied and not preview.refused, preview.refusal
+    (folder / "pyproject.toml").write_text(preview.after, encoding="utf-8")
+    assert lock() == {"torch": {"2.8.0", "2.8.0+cu128"}, "torchvision": {"0.23.0", "0.23.0+cu128"}}  # macOS: PyPI
 
 
-def test_a_lock_that_pairs_torch_with_another_build_of_a_companion_is_cured_with_uv(tmp_path, monkeypatch):
+def test_a_lock_that_pairs_torch_with_another_build_of_a_companion_is_cured_with_uv(uv, index, tmp_path, monkeypatch):
     """TD403 on a real lock: torch is mapped to the CPU index on Linux, torchvision comes only through `dep`, so its
     source is ignored and uv.lock pairs torch +cpu with PyPI's torchvision (on Linux the cu128 build). The finding
     offers the cure (unsafe: it makes torchvision the project's requirement, where the source applies), and the real uv
@@ -373,54 +357,47 @@ def test_a_lock_that_pairs_torch_with_another_build_of_a_companion_is_cured_with
     from dataclasses import replace
 
 
-    uv = find_uv()
-    if uv is None:
-        pytest.skip("uv is not installed")
-    served = LocalIndex(tmp_path / "index")
-    try:
-        folder = write_project(tmp_path / "p", f"""
-            [project]
-            name = "p"
-            version = "0.1.0"
-            requires-python = ">=3.12"
-            dependencies = ["torch==2.8.0", "dep"]
+    folder = write_project(tmp_path / "p", f"""
+        [project]
+        name = "p"
+        version = "0.1.0"
+        requires-python = ">=3.12"
+        dependencies = ["torch==2.8.0", "dep"]
 
-            [tool.uv.sources]
-            dep = {{ path = "dep" }}
-            torch = {{ index = "pytorch-cpu", marker = "sys_platform == 'linux'" }}
-            torchvision = {{ index = "pytorch-cpu", marker = "sys_platform == 'linux'" }}
+        [tool.uv.sources]
+        dep = {{ path = "dep" }}
+        torch = {{ index = "pytorch-cpu", marker = "sys_platform == 'linux'" }}
+        torchvision = {{ index = "pytorch-cpu", marker = "sys_platform == 'linux'" }}
 
-            [[tool.uv.index]]
-            name = "pytorch-cpu"
-            url = "{served.whl}/cpu"
-            explicit = true
+        [[tool.uv.index]]
+        name = "pytorch-cpu"
+        url = "{index.whl}/cpu"
+        explicit = true
 
-            [[tool.uv.index]]  # the local PyPI, declared as the project's default: a mirror of PyPI to the model
-            name = "pypi-mirror"
-            url = "{served.pypi}"
-            default = true
-            """)
-        write_project(folder / "dep", DEP_ON_TORCHVISION)
-        def lock() -> dict[str, set[str]]:
-            return locked_with_uv(uv, folder, folder / "uv.lock", tmp_path, served.pypi)
+        [[tool.uv.index]]  # the local PyPI, declared as the project's default: a mirror of PyPI to the model
+        name = "pypi-mirror"
+        url = "{index.pypi}"
+        default = true
+        """)
+    write_project(folder / "dep", DEP_ON_TORCHVISION)
+    def lock() -> dict[str, set[str]]:
+        return locked_with_uv(uv, folder, folder / "uv.lock", tmp_path, index.pypi)
 
-        assert lock() == {"torch": {"2.8.0", "2.8.0+cpu"}, "torchvision": {"0.23.0"}}  # its source is ignored
-        snapshot = with_project(H100, folder)
-        td403 = next(d for d in diagnose(snapshot).diagnoses if d.code == "TD403")
-        assert td403.severity.value == "error" and "with torchvision 0.23.0 (cu128) for this machine" in td403.message
-        assert td403.fix is not None and td403.fix.applicability is Applicability.UNSAFE
-        assert "Make torchvision a requirement of the project (dependencies)" in td403.fix.title, td403.fix.title
-        preview = preview_fixes(snapshot, [replace(td403, fix=td403.fix)], unsafe=True)
-        assert preview.applied and not preview.refused, preview.refusal
-        (folder / "pyproject.toml").write_text(preview.after, encoding="utf-8")
-        assert lock() == {"torch": {"2.8.0", "2.8.0+cpu"}, "torchvision": {"0.23.0", "0.23.0+cpu"}}
-        assert not [d for d in diagnose(with_project(H100, folder)).diagnoses if d.code in ("TD403", "TD309")]
-    finally:
-        served.close()
+    assert lock() == {"torch": {"2.8.0", "2.8.0+cpu"}, "torchvision": {"0.23.0"}}  # its source is ignored
+    snapshot = with_project(H100, folder)
+    td403 = next(d for d in diagnose(snapshot).diagnoses if d.code == "TD403")
+    assert td403.severity.value == "error" and "with torchvision 0.23.0 (cu128) for this machine" in td403.message
+    assert td403.fix is not None and td403.fix.applicability is Applicability.UNSAFE
+    assert "Make torchvision a requirement of the project (dependencies)" in td403.fix.title, td403.fix.title
+    preview = preview_fixes(snapshot, [replace(td403, fix=td403.fix)], unsafe=True)
+    assert preview.applied and not preview.refused, preview.refusal
+    (folder / "pyproject.toml").write_text(preview.after, encoding="utf-8")
+    assert lock() == {"torch": {"2.8.0", "2.8.0+cpu"}, "torchvision": {"0.23.0", "0.23.0+cpu"}}
+    assert not [d for d in diagnose(with_project(H100, folder)).diagnoses if d.code in ("TD403", "TD309")]
 
 
 @pytest.mark.parametrize("root_extra", ["cpu", "accel"])
-def test_a_workspace_members_mixed_lock_is_cured_by_the_command_the_root_report_prints(tmp_path, monkeypatch,
+def test_a_workspace_members_mixed_lock_is_cured_by_the_command_the_root_report_prints(uv, index, tmp_path, monkeypatch,
                                                                                         root_extra):
     """A workspace whose root extra `cpu` turns on the member's extra `cpu`, where the member maps torch to the CPU
     index and torchvision comes only through `dep`: uv.lock pairs torch +cpu with PyPI's torchvision. The root's
@@ -431,78 +408,71 @@ def test_a_workspace_members_mixed_lock_is_cured_by_the_command_the_root_report_
     from dataclasses import replace
 
 
-    uv = find_uv()
-    if uv is None:
-        pytest.skip("uv is not installed")
-    served = LocalIndex(tmp_path / "index")
-    try:
-        root = write_project(tmp_path / "ws", f"""
-            [project]
-            name = "root"
-            version = "0.1.0"
-            requires-python = ">=3.12"
-            dependencies = []
+    root = write_project(tmp_path / "ws", f"""
+        [project]
+        name = "root"
+        version = "0.1.0"
+        requires-python = ">=3.12"
+        dependencies = []
 
-            [project.optional-dependencies]
-            {root_extra} = ["member[cpu]"]
+        [project.optional-dependencies]
+        {root_extra} = ["member[cpu]"]
 
-            [tool.uv.workspace]
-            members = ["member"]
+        [tool.uv.workspace]
+        members = ["member"]
 
-            [tool.uv.sources]
-            member = {{ workspace = true }}
+        [tool.uv.sources]
+        member = {{ workspace = true }}
 
-            [[tool.uv.index]]  # the local PyPI, declared as the default: a mirror of PyPI to the model
-            name = "pypi-mirror"
-            url = "{served.pypi}"
-            default = true
-            """)
-        member = write_project(root / "member", f"""
-            [project]
-            name = "member"
-            version = "0.1.0"
-            requires-python = ">=3.12"
-            dependencies = []
+        [[tool.uv.index]]  # the local PyPI, declared as the default: a mirror of PyPI to the model
+        name = "pypi-mirror"
+        url = "{index.pypi}"
+        default = true
+        """)
+    member = write_project(root / "member", f"""
+        [project]
+        name = "member"
+        version = "0.1.0"
+        requires-python = ">=3.12"
+        dependencies = []
 
-            [project.optional-dependencies]
-            cpu = ["torch==2.8.0", "dep"]
+        [project.optional-dependencies]
+        cpu = ["torch==2.8.0", "dep"]
 
-            [tool.uv.sources]
-            torch = {{ index = "pytorch-cpu", extra = "cpu", marker = "sys_platform == 'linux'" }}
-            dep = {{ path = "../dep" }}
+        [tool.uv.sources]
+        torch = {{ index = "pytorch-cpu", extra = "cpu", marker = "sys_platform == 'linux'" }}
+        dep = {{ path = "../dep" }}
 
-            [[tool.uv.index]]
-            name = "pytorch-cpu"
-            url = "{served.whl}/cpu"
-            explicit = true
+        [[tool.uv.index]]
+        name = "pytorch-cpu"
+        url = "{index.whl}/cpu"
+        explicit = true
 
-            [build-system]
-            requires = ["setuptools"]
-            build-backend = "setuptools.build_meta"
-            """)
-        write_project(root / "dep", DEP_ON_TORCHVISION)
-        def torchvision_locked() -> set[str]:  # run in the member: uv locks the workspace
-            return locked_with_uv(uv, member, root / "uv.lock", tmp_path)["torchvision"]
+        [build-system]
+        requires = ["setuptools"]
+        build-backend = "setuptools.build_meta"
+        """)
+    write_project(root / "dep", DEP_ON_TORCHVISION)
+    def torchvision_locked() -> set[str]:  # run in the member: uv locks the workspace
+        return locked_with_uv(uv, member, root / "uv.lock", tmp_path)["torchvision"]
 
-        assert torchvision_locked() == {"0.23.0"}
-        assert not (member / "uv.lock").exists()
-        at_root = [d for d in diagnose(with_project(H100, root)).diagnoses if d.code == "TD403"]
-        assert len(at_root) == 1, [d.message for d in at_root]  # the member's own finding of the pair: said once
-        assert f"with torchvision 0.23.0 (cu128) for this machine with `--extra {root_extra}`" in at_root[0].message
-        assert at_root[0].fix is not None and at_root[0].fix.edit is None
-        assert at_root[0].fix.commands[0].startswith("torchdoctor fix TD403 --unsafe --project ")
-        assert at_root[0].fix.commands[0].endswith("member")
+    assert torchvision_locked() == {"0.23.0"}
+    assert not (member / "uv.lock").exists()
+    at_root = [d for d in diagnose(with_project(H100, root)).diagnoses if d.code == "TD403"]
+    assert len(at_root) == 1, [d.message for d in at_root]  # the member's own finding of the pair: said once
+    assert f"with torchvision 0.23.0 (cu128) for this machine with `--extra {root_extra}`" in at_root[0].message
+    assert at_root[0].fix is not None and at_root[0].fix.edit is None
+    assert at_root[0].fix.commands[0].startswith("torchdoctor fix TD403 --unsafe --project ")
+    assert at_root[0].fix.commands[0].endswith("member")
 
-        alone = with_project(H100, member)
-        assert alone.project.lock is not None and alone.project.lock.path == str(root / "uv.lock")
-        td403 = next(d for d in diagnose(alone).diagnoses if d.code == "TD403")
-        preview = preview_fixes(alone, [replace(td403, fix=td403.fix)], unsafe=True)
-        assert preview.applied and not preview.refused, preview.refusal
-        (member / "pyproject.toml").write_text(preview.after, encoding="utf-8")
-        assert torchvision_locked() == {"0.23.0", "0.23.0+cpu"}
-        assert not [d for d in diagnose(with_project(H100, member)).diagnoses if d.code in ("TD403", "TD309")]
-    finally:
-        served.close()
+    alone = with_project(H100, member)
+    assert alone.project.lock is not None and alone.project.lock.path == str(root / "uv.lock")
+    td403 = next(d for d in diagnose(alone).diagnoses if d.code == "TD403")
+    preview = preview_fixes(alone, [replace(td403, fix=td403.fix)], unsafe=True)
+    assert preview.applied and not preview.refused, preview.refusal
+    (member / "pyproject.toml").write_text(preview.after, encoding="utf-8")
+    assert torchvision_locked() == {"0.23.0", "0.23.0+cpu"}
+    assert not [d for d in diagnose(with_project(H100, member)).diagnoses if d.code in ("TD403", "TD309")]
 
 
 def test_a_folder_under_a_workspace_that_its_members_do_not_name_is_read_alone(tmp_path):

@@ -9,10 +9,8 @@ files pointed at the local server, so the fix logic is the one users run.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import textwrap
-import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -33,23 +31,6 @@ PUBLIC_TO_LOCAL = {
     "https://mirrors.nju.edu.cn/pytorch/whl": "{whl}",
     "https://pypi.tuna.tsinghua.edu.cn/simple": "{pypi}",
 }
-
-
-@pytest.fixture(scope="session")
-def uv() -> str:
-    found = shutil.which("uv") or str(Path(sys.executable).parent / "uv")
-    if not Path(found).exists():
-        if os.environ.get("TORCHDOCTOR_REQUIRE_TORCH"):
-            pytest.fail("uv is not installed; the README's test command installs it with the test extra")
-        pytest.skip("uv is not installed")
-    return found
-
-
-@pytest.fixture(scope="session")
-def index(tmp_path_factory):
-    served = LocalIndex(tmp_path_factory.mktemp("index"))
-    yield served
-    served.close()
 
 
 def python_for(requires: str) -> str:
