@@ -21,20 +21,11 @@ from conftest import FIXTURES, SNAPSHOTS, processes_with
 from torchdoctor.fixes.verify import smoke_test
 from torchdoctor.probes.collect import with_project
 from torchdoctor.snapshot import InterpreterInfo, Snapshot
-from torchdoctor.probes.uv import find_uv
 from torchdoctor.workflow import choose_fixes, fix_diagnoses, preview_fixes
 from torchdoctor.workflow.transaction import Steps, carry_out
 
 H100 = Snapshot.from_json((SNAPSHOTS / "h100-pypi.json").read_text(encoding="utf-8"))
 PLAIN = FIXTURES / "cases" / "uv-guide-extras" / "pyproject.plain.toml"
-
-
-@pytest.fixture
-def uv() -> str:
-    found = find_uv()
-    if found is None:
-        pytest.skip("uv is not installed")
-    return found
 
 
 @pytest.fixture

@@ -14,7 +14,6 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from pyindex import LocalIndex
 
 from conftest import CASES, SNAPSHOTS
 from torchdoctor.checks import run_checks
@@ -32,13 +31,6 @@ DRIVER_128 = replace(H100, nvml=replace(H100.nvml, driver_version="570.172.08", 
                      torch=replace(H100.torch, status="not-installed", version=None, cuda=None))
 """The H100 machine with a driver that supports CUDA 12.8, before the first `uv sync`."""
 WINDOWS = replace(H100, system=replace(H100.system, os_name="Windows"))
-
-
-@pytest.fixture(scope="module")
-def index(tmp_path_factory):
-    served = LocalIndex(tmp_path_factory.mktemp("index"))
-    yield served
-    served.close()
 
 
 @pytest.fixture(scope="module")
