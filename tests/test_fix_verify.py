@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 from pyindex import LocalIndex
-from test_uv_lock import index, uv  # noqa: F401 - the fixtures
 
 from conftest import SNAPSHOTS, run_cli
 from torchdoctor.fixes.verify import SMOKE_TEST, _verdict, cannot_verify
@@ -36,7 +35,7 @@ def environment(tmp_path: Path, served: LocalIndex) -> dict[str, str]:
             "XDG_CONFIG_HOME": str(tmp_path / "config")}
 
 
-def test_a_fix_whose_environment_fails_the_smoke_test_is_not_written(uv, index, tmp_path):  # noqa: F811
+def test_a_fix_whose_environment_fails_the_smoke_test_is_not_written(uv, index, tmp_path):
     """The local index's torch is a stand-in without `torch.version`: uv locks and syncs it in the scratch copy, the
     smoke test fails on it, and the user's file is left as it was."""
     project = tmp_path / "project"
@@ -52,7 +51,7 @@ def test_a_fix_whose_environment_fails_the_smoke_test_is_not_written(uv, index, 
     assert not (project / "uv.lock").exists()  # the scratch lock stays in the scratch folder
 
 
-def test_a_fix_that_does_not_lock_is_not_written(uv, index, tmp_path):  # noqa: F811
+def test_a_fix_that_does_not_lock_is_not_written(uv, index, tmp_path):
     project = tmp_path / "project"
     project.mkdir()
     text = cpu_project(index).replace("torch==2.9.1", "torch==2.9.1", 1).replace(

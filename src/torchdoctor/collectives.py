@@ -9,6 +9,7 @@ rank's link, all-gather (n-1)/n of the gathered buffer.
 from __future__ import annotations
 
 from torchdoctor.knowledge import knowledge
+from torchdoctor.plans import CollectiveRate
 from torchdoctor.snapshot import CollectiveResult, FleetInfo, FleetRank
 
 LARGE_BYTES = 64 << 20
@@ -20,6 +21,19 @@ def bus_factor(op: str, world: int) -> float:
     if world <= 1:
         return 0.0
     return 2 * (world - 1) / world if op == "all_reduce" else (world - 1) / world
+
+
+def collective_rates(fleet: FleetInfo | None) -> tuple[CollectiveRate, ...]:
+    """Each collective with the bandwidths nccl-tests prints; one timed at 0 s or moving nothing has no rate."""
+    if fleet is None:
+        return ()
+    rates = []
+    for result in fleet.collectives:
+        if result.seconds <= 0 or result.bytes <= 0:
+            continue
+        algorithm, bus = bandwidths(result, fleet.world_size)
+        rates.append(CollectiveRate(result.op, result.bytes, result.seconds, result.iterations, algorithm, bus))
+    return tuple(rates)
 
 
 def bandwidths(result: CollectiveResult, world: int) -> tuple[float, float]:

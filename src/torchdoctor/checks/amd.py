@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from torchdoctor.checks.common import torch_source
 from torchdoctor.checks.registry import DISPLAY_ONLY, Finding, rule
 from torchdoctor.model import Applicability, Evidence, Fix, Severity
+from torchdoctor.probes.system import gfx_name
 from torchdoctor.snapshot import AmdGpu, Snapshot
 
 KFD = "/sys/class/kfd/kfd/topology"
@@ -26,7 +27,7 @@ def _override_target(value: str | None) -> str | None:
     if len(parts) != 3 or not all(p.isascii() and p.isdigit() for p in parts):
         return None
     major, minor, stepping = (int(p) for p in parts)
-    return f"gfx{major}{minor:x}{stepping:x}"
+    return gfx_name(major * 10000 + minor * 100 + stepping)
 
 
 def _as_override(target: str) -> str | None:

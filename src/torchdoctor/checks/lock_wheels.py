@@ -99,13 +99,14 @@ def lock_has_no_wheel_here(snapshot: Snapshot) -> Iterator[Finding]:
             entries.setdefault((package.name, package.version), []).append(package)
     machine_python = snapshot.torch.python_version and ".".join(snapshot.torch.python_version.split(".")[:2])
     missing: dict[tuple[str, str, LockedPackage], list[tuple[Platform, str, str | None, str]]] = {}
+    admitted = _admitted_pythons(snapshot)
     # What each platform installs in any selection, at the model's own Python: a Python's markers seldom change which
     # torch a platform gets, so a version no selection reaches there needs no walk at each Python.
     reached: dict[str, set[tuple[str, str | None]]] = {}
     for resolution in model.resolutions:
         reached.setdefault(resolution.platform, set()).update((p.name, p.version) for p in resolution.packages)
     for platform in PLATFORMS:
-        for python in _admitted_pythons(snapshot):
+        for python in admitted:
             if lock.supported_markers and not any(marker_holds(m, platform.environment(python)) for m in lock.supported_markers):
                 continue
             failing = {(e.name, e.version) for group in entries.values() for e in group
@@ -119,7 +120,6 @@ def lock_has_no_wheel_here(snapshot: Snapshot) -> Iterator[Finding]:
                         continue
                     missing.setdefault((entry.name, entry.version, entry), []).append((platform, python, selection.option,
                                                                                        selection.label))
-    admitted = _admitted_pythons(snapshot)
     labels = {p.key: p for p in PLATFORMS}
     # Two kinds of gap, said apart: a platform with no wheel for any Python the project admits (nobody there can
     # install it) and single Pythons without wheels (those users fail; a .python-version or another Python avoids it).

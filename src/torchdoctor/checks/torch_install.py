@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+from packaging.requirements import InvalidRequirement, Requirement
 from packaging.version import Version
 
 from torchdoctor.checks.common import declared_torch_groups, interpreter_evidence, torch_source
@@ -101,8 +102,6 @@ THIRTY_TWO_BIT = re.compile(r"^(?:win32|linux-(?:i[3-6]86|armv[67]l))$")
 def _pinned_without_wheels(snapshot: Snapshot, python: str):
     """(the requirements line, the version, its release) where a requirements file pins an exact torch whose
     release the tables know, and that release has no wheel for `python`; None otherwise (unknown is no finding)."""
-    from packaging.requirements import InvalidRequirement, Requirement
-
     kb = knowledge()
     for line in snapshot.project.requirement_lines:
         try:

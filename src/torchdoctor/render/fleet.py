@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from torchdoctor.collectives import LARGE_BYTES, bandwidths, expected_link
+from torchdoctor.collectives import LARGE_BYTES, collective_rates, expected_link
 from torchdoctor.knowledge import knowledge
 from torchdoctor.model import Report
 from torchdoctor.render.text import diagnosis_lines, summary_line
@@ -62,15 +62,18 @@ def rank_rows(fleet: FleetInfo) -> tuple[list[str], list[list[str]]]:
 
 
 def collective_rows(fleet: FleetInfo) -> tuple[list[str], list[list[str]]]:
-    """(headers, rows): bus bandwidth in GB/s per op and size, as nccl-tests reports it."""
+    """(headers, rows): bus bandwidth in GB/s per op and size, as nccl-tests reports it (collectives.collective_rates,
+    which the Report carries too)."""
+    rates = collective_rates(fleet)
     sizes = sorted({r.size or r.bytes for r in fleet.collectives})
     headers = ["bus GB/s", *(size_text(s) for s in sizes)]
     rows = []
     for op in ("all_reduce", "all_gather"):
-        by_size = {r.size or r.bytes: r for r in fleet.collectives if r.op == op}
-        if by_size:
-            rows.append([op, *(f"{bandwidths(by_size[s], fleet.world_size)[1]:.1f}" if s in by_size and by_size[s].seconds > 0
-                               else "-" for s in sizes)])  # a call timed at 0 s (a hostile or broken result) has no rate
+        results = {r.size or r.bytes: r for r in fleet.collectives if r.op == op}
+        bus = {(r.op, r.bytes): r.bus_gb_per_s for r in rates}
+        if results:
+            rows.append([op, *(f"{bus[(op, results[s].bytes)]:.1f}" if s in results and (op, results[s].bytes) in bus
+                               else "-" for s in sizes)])
     return headers, rows
 
 

@@ -8,9 +8,8 @@ from typing import Any
 from pathlib import Path
 
 from torchdoctor.checks import PROJECT_RULES, assess_gemm, run_checks
-from torchdoctor.collectives import bandwidths
+from torchdoctor.collectives import collective_rates
 from torchdoctor.model import SELECTION_NAMED, Applicability, Area, Diagnosis, Fix, Report, Severity
-from torchdoctor.plans import CollectiveRate
 from torchdoctor.resolution import project_model
 from torchdoctor.snapshot import Snapshot
 from torchdoctor.workflow.planning import prove_offers
@@ -62,22 +61,8 @@ def diagnose(snapshot: Snapshot, selection: Selection | None = None) -> Report:
     adopted = {(d.code, id(d.fix)) for d in cured if d.fix is not None}
     members = [m for m in members if (m.code, id(m.fix)) not in adopted]
     return Report(snapshot=snapshot, diagnoses=tuple(merge_selections([*cured, *members])), gemm=assess_gemm(snapshot),
-                  model=project_model(snapshot), collectives=collective_rates(snapshot))
+                  model=project_model(snapshot), collectives=collective_rates(snapshot.fleet))
 
-
-def collective_rates(snapshot: Snapshot) -> tuple[CollectiveRate, ...]:
-    """The fleet's collectives with the bandwidths nccl-tests prints (issue 31 item 9: fleet's JSON had bytes and
-    seconds only)."""
-    fleet = snapshot.fleet
-    if fleet is None:
-        return ()
-    rates = []
-    for result in fleet.collectives:
-        if result.seconds <= 0 or result.bytes <= 0:
-            continue
-        algorithm, bus = bandwidths(result, fleet.world_size)
-        rates.append(CollectiveRate(result.op, result.bytes, result.seconds, result.iterations, algorithm, bus))
-    return tuple(rates)
 
 
 def _member_findings(snapshot: Snapshot, said: Iterable[Diagnosis], selection: Selection
