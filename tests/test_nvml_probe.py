@@ -73,3 +73,50 @@ def test_a_lost_gpu_is_reported(tmp_path, monkeypatch):
     assert info.status == "gpu-lost"
     assert info.driver_version == "550.144.03"
     assert info.gpus[0].unavailable == {"handle": "GPU is lost"}
+
+
+def test_processes_nvml_lists_carry_their_state_and_torchdoctors_own_are_left_out(tmp_path, monkeypatch):
+    """A job stopped with Ctrl+Z keeps its GPU memory: the probe reads its state from /proc. A pid this machine does
+    not show (a container's NVML names the host's) has no state; a process torchdoctor started (its torch probe) is
+    not somebody else's."""
+    import os
+    import signal
+    import subprocess
+
+    # A process that is not torchdoctor's (here: pytest's) descendant: started by a shell that exits at once.
+    orphan = int(subprocess.run(["sh", "-c", "sleep 60 >/dev/null 2>&1 & echo $!"], capture_output=True, text=True,
+                                check=True).stdout)
+    sibling = subprocess.Popen(["sleep", "60"])
+    try:
+        os.kill(orphan, signal.SIGSTOP)
+        body = f"""
+            class P:
+                def __init__(self, pid, memory): self.pid, self.usedGpuMemory = pid, memory
+            def nvmlInit(): pass
+            def nvmlShutdown(): pass
+            def nvmlDeviceGetCount(): return 1
+            def nvmlDeviceGetHandleByIndex(index): return index
+            def nvmlDeviceGetMinorNumber(handle): return 3
+            def nvmlDeviceGetComputeRunningProcesses(handle):
+                return [P({orphan}, 12 << 30), P({sibling.pid}, 1 << 29), P(4194303, 2 << 30)]
+        """
+        monkeypatch.setenv("PYTHONPATH", str(fake_pynvml(tmp_path, body)))
+        gpu = probe_nvml().gpus[0]
+    finally:
+        os.kill(orphan, signal.SIGKILL)
+        sibling.kill()
+        sibling.wait()
+    assert gpu.minor_number == 3
+    assert [(p.pid, p.state, p.used_memory) for p in gpu.processes] == [(orphan, "T", 12 << 30), (4194303, None, 2 << 30)]
+
+
+def test_a_driver_that_cannot_list_processes_leaves_them_unknown(tmp_path, monkeypatch):
+    body = """
+        def nvmlInit(): pass
+        def nvmlShutdown(): pass
+        def nvmlDeviceGetCount(): return 1
+        def nvmlDeviceGetHandleByIndex(index): return index
+        def nvmlDeviceGetComputeRunningProcesses(handle): raise NVMLError(3)
+    """
+    monkeypatch.setenv("PYTHONPATH", str(fake_pynvml(tmp_path, body)))
+    assert probe_nvml().gpus[0].processes is None

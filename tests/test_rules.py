@@ -531,6 +531,42 @@ def test_td527_a_gpu_whose_memory_other_processes_hold_is_said_with_how_to_see_t
     assert "TD527" not in codes(H100)
 
 
+def test_td527_a_stopped_process_holding_the_gpu_is_named_with_the_command_that_ends_it():
+    """A job stopped with Ctrl+Z (state T) keeps its memory and never gives it back: a warning naming its pid, with
+    `kill`; a process of this user that nvidia-smi does not list (inside a container) but has /dev/nvidia0 open is
+    named from /proc. A zombie NVML lists is said even when it holds little, without a `kill` (it has exited)."""
+    from torchdoctor.snapshot import GpuHolder, GpuProcess
+
+    stopped = GpuProcess(pid=4242, name="python", used_memory=60 << 30, state="T")
+    gpu = replace(H100.nvml.gpus[0], memory_used=70 << 30, memory_total=80 << 30, processes=(stopped,), minor_number=0)
+    worker = GpuHolder(pid=5151, name="pt_data_worker", command="python train.py", state="S", parent=1, devices=(0,))
+    held = replace(H100, nvml=replace(H100.nvml, gpus=(gpu,)), system=replace(H100.system, gpu_holders=(worker,)))
+    finding = only(held, "TD527")
+    assert finding.severity is Severity.WARNING
+    assert finding.message.startswith("GPU 0 (NVIDIA H100 80GB HBM3): process 4242 (python) is stopped")
+    assert finding.fix.commands[0].startswith("kill 4242; kill -CONT 4242")
+    assert [e.fact for e in finding.evidence] == ["GPU 0 memory in use", "process 4242", "process 5151"]
+    assert "/proc/5151/fd -> /dev/nvidia0" in [e.source for e in finding.evidence]
+    assert "5151 (python train.py, sleeping; parent 1" in finding.explanation
+
+    zombie = replace(gpu, memory_used=2 << 30, processes=(replace(stopped, state="Z", used_memory=1 << 30),))
+    note = only(replace(H100, nvml=replace(H100.nvml, gpus=(zombie,))), "TD527")
+    assert note.severity is Severity.INFO and "is a zombie and holds the GPU" in note.message
+    assert not any(c.startswith("kill") for c in note.fix.commands)
+
+    running = replace(gpu, memory_used=2 << 30, processes=(replace(stopped, state="R"),))
+    assert "TD527" not in codes(replace(H100, nvml=replace(H100.nvml, gpus=(running,)))), "a job that runs, little held"
+    elsewhere = replace(worker, state="T", devices=(1,))  # another GPU's device file: not this one's holder
+    assert "TD527" not in codes(replace(H100, system=replace(H100.system, gpu_holders=(elsewhere,))))
+
+
+def test_td527_memory_held_where_nobody_visible_holds_it_says_where_else_it_can_be():
+    gpu = replace(H100.nvml.gpus[0], memory_used=70 << 30, memory_total=80 << 30, processes=())
+    finding = only(replace(H100, nvml=replace(H100.nvml, gpus=(gpu,)), system=replace(H100.system, gpu_holders=())),
+                   "TD527")
+    assert finding.severity is Severity.INFO and "another container or on the host" in finding.explanation
+
+
 # AMD GPUs (KFD topology) against torch's ROCm or CUDA build -------------------------------------------------------
 
 from torchdoctor.snapshot import AmdGpu  # noqa: E402

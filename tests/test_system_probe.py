@@ -166,3 +166,43 @@ def test_iommu_groups_and_the_kernels_iommu_options_are_read_and_nothing_else_of
     assert info.kernel_iommu_options == ("amd_iommu=on", "iommu=pt", "pci=noacs")
     bare = probe_system(tmp_path / "empty", environ={}, run=no_commands, which=lambda name: None)
     assert bare.iommu_groups is None and bare.kernel_iommu_options is None  # not read: unknown
+
+
+def test_processes_of_this_user_holding_a_gpu_are_found_in_proc_and_torchdoctors_own_are_not(tmp_path):
+    """What nvidia-smi does not show (a container's processes, a killed job's DataLoader workers) still has the GPU's
+    device file open: /proc/PID/fd tells, for this user's processes, without root. torchdoctor and what it started
+    (its torch probe holds the GPU while this runs) are left out; the command line beyond the script is not read."""
+    from torchdoctor.probes.system import gpu_holders
+
+    proc = tmp_path / "proc"
+    layout = {
+        # pid: (stat, cmdline, open device files)
+        300: ("300 (python) T 1 300 300", "python\0train.py\0--token\0hunter2\0", ["/dev/nvidia0", "/dev/nvidiactl"]),
+        301: ("301 (pt_data_worker) S 1 300 300", "python\0-c\0from multiprocessing.spawn import spawn_main\0", ["/dev/nvidia1"]),
+        302: ("302 (bash) S 1 302 302", "bash\0", ["/dev/pts/0"]),
+        400: ("400 (torchdoctor) S 1 400 400", "python\0-m\0torchdoctor\0check\0", []),
+        401: ("401 (python) R 400 400 400", "python\0-c\0import torch\0", ["/dev/nvidia0"]),
+    }
+    for pid, (stat, cmdline, devices) in layout.items():
+        folder = proc / str(pid)
+        (folder / "fd").mkdir(parents=True)
+        (folder / "stat").write_text(stat)
+        (folder / "cmdline").write_text(cmdline)
+        for number, device in enumerate(devices):
+            (folder / "fd" / str(number)).symlink_to(device)
+    holders = gpu_holders(tmp_path, own_pid=400)
+    assert [(h.pid, h.name, h.command, h.state, h.parent, h.devices) for h in holders] == [
+        (300, "python", "python train.py", "T", 1, (0,)),
+        (301, "pt_data_worker", "python -c …", "S", 1, (1,)),
+    ]
+    assert gpu_holders(tmp_path, own_pid=400, budget_s=0) is None  # past its time: unknown, not "none"
+    assert gpu_holders(tmp_path / "nothing") is None
+
+
+def test_the_gpu_holder_scan_reads_this_machines_proc_and_never_lists_torchdoctor_itself():
+    import os
+
+    from torchdoctor.probes.system import gpu_holders
+
+    holders = gpu_holders(Path("/"), budget_s=5.0)  # its time on real machines: benchmarks/machine_probes.py
+    assert holders is not None and all(h.pid != os.getpid() for h in holders)

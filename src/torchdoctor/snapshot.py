@@ -176,6 +176,10 @@ class NvmlGpu:
     """Why clocks are held down right now (power cap, thermal, ...): NVML's clock-event reasons."""
     mig_enabled: bool | None = None
     persistence_mode: bool | None = None
+    minor_number: int | None = None
+    """N of this GPU's /dev/nvidiaN, which need not be its NVML index (a container given only some GPUs)."""
+    processes: tuple[GpuProcess, ...] | None = None
+    """The compute and graphics processes NVML lists on this GPU, but torchdoctor's own; None when it could not say."""
     unavailable: dict[str, str] = field(default_factory=dict)
     """Fields NVML could not give for this GPU, with its reason ("not supported", ...)."""
 
@@ -257,6 +261,24 @@ class AmdGpu:
 
 
 @dataclass(frozen=True)
+class GpuHolder:
+    """A process of this user, not torchdoctor's own, with an NVIDIA GPU's device file open (/proc/PID/fd): a job
+    that runs, or one left behind (stopped with Ctrl+Z, a DataLoader worker whose parent was killed)."""
+
+    pid: int
+    name: str | None = None
+    """The process's name (/proc/PID/comm): "python3", "pt_data_worker"."""
+    command: str | None = None
+    """The program and its script's file name ("python train.py"), never its other arguments (they may hold secrets)."""
+    state: str | None = None
+    """/proc/PID/stat's state letter: R running, S sleeping, D in the kernel, T stopped, t traced, Z zombie."""
+    parent: int | None = None
+    """The parent's pid; 1 (or a subreaper's) when the process that started it has gone."""
+    devices: tuple[int, ...] = ()
+    """N of each /dev/nvidiaN it has open."""
+
+
+@dataclass(frozen=True)
 class SystemInfo:
     """The operating system, its kind of host (WSL, container) and the variables that steer CUDA."""
 
@@ -330,6 +352,9 @@ class SystemInfo:
     kernel_iommu_options: tuple[str, ...] | None = None
     """The IOMMU and ACS options of the kernel command line (/proc/cmdline): `iommu=pt`, `intel_iommu=off`,
     `amd_iommu=on`, `pcie_acs_override=…`, `pci=noacs`; () when it has none, None when not read."""
+    gpu_holders: tuple[GpuHolder, ...] | None = None
+    """This user's processes, other than torchdoctor's, that have a GPU open: what holds GPU memory where NVML names no
+    process (in a container, NVML's pids are the host's). () when there are none, None when not read in time."""
 
 
 @dataclass(frozen=True)
@@ -717,11 +742,14 @@ class GpuActivity:
 
 @dataclass(frozen=True)
 class GpuProcess:
-    """A process that held the GPU before the test started."""
+    """A process NVML lists on a GPU: while torchdoctor probed, or before the GEMM test started."""
 
     pid: int
     name: str | None = None
     used_memory: int | None = None
+    state: str | None = None
+    """/proc/PID/stat's state letter (T stopped, Z zombie, D in the kernel …); None when the pid is not visible here
+    (another PID namespace: a container sees the host's pids) or it was not read."""
 
 
 @dataclass(frozen=True)

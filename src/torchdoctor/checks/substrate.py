@@ -9,7 +9,7 @@ come from the system probe; a fact it could not read is unknown and keeps a rule
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 from torchdoctor.checks.common import (
     NCCL_TROUBLESHOOTING,
@@ -21,7 +21,7 @@ from torchdoctor.checks.common import (
 )
 from torchdoctor.checks.registry import DISPLAY_ONLY, Finding, rule
 from torchdoctor.model import Applicability, Evidence, Fix, Severity
-from torchdoctor.snapshot import Snapshot
+from torchdoctor.snapshot import GpuHolder, GpuProcess, NvmlGpu, Snapshot
 
 SHM_ENOUGH = 1 << 30
 """1 GiB: NCCL's troubleshooting guide asks Docker users for `--shm-size=1g` (docs.nvidia.com/deeplearning/nccl/
@@ -234,43 +234,104 @@ HELD_SHARE = 0.5
 """The share of a GPU's memory in use, while torchdoctor probes, above which it is said: torch's own probe holds
 about half a gigabyte (its CUDA context) at most, so half of a card is someone else's work."""
 
+LEFT_BEHIND_STATES = {"T": "stopped", "t": "stopped by a debugger", "Z": "a zombie"}
+"""/proc's state letters of a process that holds GPU memory but computes nothing and never will on its own."""
+
 
 @rule("TD527", "gpu-memory-held", fix=DISPLAY_ONLY)
 def gpu_memory_held(snapshot: Snapshot) -> Iterator[Finding]:
-    """Most of a GPU's memory is in use by other processes while nothing of the project runs.
+    """Most of a GPU's memory is held by other processes while nothing of the project runs, or a stopped one holds it.
 
     What it detects:
-        NVML's used and total memory of each GPU, read while torchdoctor probes: more than half in use (torch's own
-        probe holds about half a gigabyte at most). A training job of the user's that runs now explains it; a
-        process that stopped without freeing its memory (a killed notebook kernel, a zombie DataLoader worker) or
-        another user's job does too, and nothing here tells them apart: a note, with how to see which it is.
+        NVML's used and total memory of each GPU, read while torchdoctor probes, and who holds it: the processes
+        NVML lists (with their state from /proc) and this user's processes with the GPU's device file open (/proc/PID/fd,
+        which finds what nvidia-smi does not show: inside a container, or DataLoader workers whose parent was killed).
+        More than half in use (torch's own probe holds about half a gigabyte at most): a note naming the holders; a
+        warning when a holder is stopped (Ctrl+Z) or a zombie, which will never give the memory back on its own.
+        A stopped or zombie holder is said even when it holds less.
     Why it matters:
         The next job gets only what is left: "CUDA out of memory. Tried to allocate … (… GiB total capacity; …
         already allocated …)" although the model fits the GPU, and a GEMM or NCCL test reads slower.
     Fix safety:
-        Nothing is stopped for you: the commands show the processes; ending one is your decision.
+        Nothing is stopped for you: the processes are named with the command that ends them; that is your decision.
     """
     if snapshot.nvml.status != "ok":
         return
+    holders = snapshot.system.gpu_holders
     for gpu in snapshot.nvml.gpus:
+        listed = gpu.processes or ()
+        device = gpu.minor_number if gpu.minor_number is not None else gpu.index
+        opened = [h for h in holders or () if device in h.devices and all(p.pid != h.pid for p in listed)]
+        stopped = [p for p in listed if p.state in LEFT_BEHIND_STATES] + [h for h in opened if h.state in LEFT_BEHIND_STATES]
         total, used = gpu.memory_total, gpu.memory_used
-        if not total or used is None or used <= HELD_SHARE * total:
+        held = total is not None and total > 0 and used is not None and used > HELD_SHARE * total
+        if not held and not stopped:
             continue
-        gib = 1 << 30
-        yield Finding(
-            Severity.INFO,
-            f"GPU {gpu.index} ({gpu.name or 'unknown'}) has {used / gib:.1f} of {total / gib:.0f} GiB in use by other "
-            "processes: a new job gets the rest",
-            "While torchdoctor probed, most of this GPU's memory was held by processes other than the project's. If it "
-            "is not a job of yours that runs now, it may be one that stopped without freeing it (a killed notebook "
-            "kernel, a DataLoader worker left behind) or another user's; a job started now fails with \"CUDA out of "
-            "memory\" as soon as it needs more than what is left.",
-            (Evidence(f"GPU {gpu.index} memory in use", f"{used / gib:.1f} of {total / gib:.1f} GiB", nvml_source(snapshot)),),
-            Fix("See which processes hold it", Applicability.DISPLAY_ONLY, commands=(
-                "nvidia-smi --query-compute-apps=pid,process_name,used_memory --format=csv",
-                f"fuser -v /dev/nvidia{gpu.index}   # processes with the device open, stopped ones included",
-            )),
-        )
+        yield _held_finding(snapshot, gpu, listed, opened, stopped, held)
+
+
+def _held_finding(snapshot: Snapshot, gpu: NvmlGpu, listed: Sequence[GpuProcess], opened: Sequence[GpuHolder],
+                  stopped: Sequence[GpuProcess | GpuHolder], held: bool) -> Finding:
+    gib = 1 << 30
+    label = f"GPU {gpu.index} ({gpu.name or 'unknown'})"
+    amount = (f"{gpu.memory_used / gib:.1f} of {gpu.memory_total / gib:.0f} GiB"
+              if gpu.memory_used is not None and gpu.memory_total else "memory")
+    names = [_holder_label(p) for p in listed] + [_holder_label(h) for h in opened]
+    if stopped:
+        first = stopped[0]
+        title = (f"{label}: process {first.pid} ({_program(first)}) is {LEFT_BEHIND_STATES[first.state or '']}"
+                 f" and holds the GPU" + (f" ({amount} in use)" if held else "") + ": it gives nothing back on its own")
+    else:
+        title = f"{label} has {amount} in use by other processes: a new job gets the rest"
+    why = ("While torchdoctor probed, " + (f"{amount} of this GPU's memory was in use by processes other than the "
+                                            "project's. " if held else "")
+           + ("A stopped process (Ctrl+Z, SIGSTOP) keeps its GPU memory and computes nothing until it is continued; a "
+              "zombie has exited, and its memory goes when its parent collects it or ends. " if stopped else "")
+           + ("The processes: " + "; ".join(names) + ". One you did not start, or whose job has ended (a DataLoader "
+              "worker of a killed job lives on under init), is left behind. " if names else
+              "NVML names no process and none of this user's processes has the GPU open: the memory is held by another "
+              "user's process, by one in another container or on the host (NVML cannot name those here), or by one "
+              "that has exited and is still being torn down. ")
+           + "A job started now fails with \"CUDA out of memory\" as soon as it needs more than what is left.")
+    evidence = [Evidence(f"GPU {gpu.index} memory in use", amount, nvml_source(snapshot))] if held else []
+    evidence += [Evidence(f"process {p.pid}", _holder_facts(p), nvml_source(snapshot)) for p in listed[:6]]
+    evidence += [Evidence(f"process {h.pid}", _holder_facts(h), f"/proc/{h.pid}/fd -> /dev/nvidia{h.devices[0]}")
+                 for h in opened[:6]]
+    ends = " ".join(str(p.pid) for p in stopped if p.state != "Z")
+    commands = [f"kill {ends}; kill -CONT {ends}   # the TERM signal reaches a stopped process once it continues"] if ends else []
+    commands += ["nvidia-smi --query-compute-apps=pid,process_name,used_memory --format=csv",
+                 f"fuser -v /dev/nvidia{gpu.minor_number if gpu.minor_number is not None else gpu.index}"
+                 "   # processes with the device open, stopped ones included (as root: every user's)"]
+    return Finding(
+        Severity.WARNING if stopped and held else Severity.INFO,
+        title,
+        why,
+        tuple(evidence),
+        Fix("End what holds it, if it is left behind" if names else "See which processes hold it",
+            Applicability.DISPLAY_ONLY, commands=tuple(commands)),
+    )
+
+
+def _program(process: GpuProcess | GpuHolder) -> str:
+    return (process.command if isinstance(process, GpuHolder) else None) or process.name or "unknown"
+
+
+def _holder_label(process: GpuProcess | GpuHolder) -> str:
+    return f"{process.pid} ({_program(process)}, {_holder_facts(process)})"
+
+
+def _holder_facts(process: GpuProcess | GpuHolder) -> str:
+    """"stopped (Ctrl+Z …); 12.0 GiB; its parent has gone": what tells a job that runs from one left behind."""
+    state = LEFT_BEHIND_STATES.get(process.state or "") or {
+        "R": "running", "S": "sleeping", "D": "waiting in the kernel", None: "not visible here"}.get(
+            process.state, f"state {process.state}")
+    parts = [state]
+    if isinstance(process, GpuProcess) and process.used_memory:
+        parts.append(f"{process.used_memory / (1 << 30):.1f} GiB")
+    if isinstance(process, GpuHolder) and process.parent is not None:
+        parts.append(f"parent {process.parent}" + (" (init: the process that started it has gone, or it runs as a "
+                                                   "service)" if process.parent == 1 else ""))
+    return "; ".join(parts)
 
 
 @rule("TD528", "iommu-translates-gpu-peer-traffic", fix=DISPLAY_ONLY)

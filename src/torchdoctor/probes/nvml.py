@@ -12,7 +12,7 @@ import sys
 from importlib import resources
 
 from torchdoctor.probes.runner import marked_records, python_argv, run_command, tail
-from torchdoctor.snapshot import NvmlGpu, NvmlInfo, NvmlStatus, status_in
+from torchdoctor.snapshot import GpuProcess, NvmlGpu, NvmlInfo, NvmlStatus, status_in
 
 DEFAULT_TIMEOUT_S = 10.0
 
@@ -47,6 +47,10 @@ def probe_nvml(*, timeout_s: float = DEFAULT_TIMEOUT_S, python: str = sys.execut
             clock_event_reasons=tuple(g["clock_event_reasons"]) if g.get("clock_event_reasons") is not None else None,
             mig_enabled=g.get("mig_enabled"),
             persistence_mode=g.get("persistence_mode"),
+            minor_number=g.get("minor_number"),
+            processes=tuple(GpuProcess(pid=p["pid"], name=p.get("name"), used_memory=p.get("used_memory"),
+                                       state=p.get("state")) for p in g["processes"])
+            if g.get("processes") is not None else None,
             unavailable=dict(g.get("unavailable", {})),
         )
         for g in record.get("gpus", ())

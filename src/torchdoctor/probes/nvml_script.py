@@ -1,6 +1,7 @@
 # Runs in a child of torchdoctor's own interpreter, so that a driver call that hangs (a wedged GPU,
 # a driver mid-upgrade) or crashes the process cannot take torchdoctor with it. Prints one JSON line.
 import json
+import os
 import sys
 
 MARKER = "@@torchdoctor@@ "
@@ -54,6 +55,60 @@ def loaded_library():
     return None
 
 
+def process_stat(pid):
+    """(state letter, parent pid) from /proc/PID/stat, or None where that pid is not visible here (another PID
+    namespace: inside a container NVML may name the host's pids)."""
+    try:
+        with open(f"/proc/{int(pid)}/stat") as stat:
+            line = stat.read()
+    except (OSError, ValueError):
+        return None
+    fields = line[line.rfind(")") + 2:].split()
+    try:
+        return fields[0], int(fields[1])
+    except (IndexError, ValueError):
+        return None
+
+
+def started_by_torchdoctor(pid):
+    """Whether `pid` is torchdoctor (this probe's parent) or one of its other children and their children: the torch
+    probe may hold a CUDA context while NVML is asked, and is not somebody else's work."""
+    ours = os.getppid()
+    for _ in range(4):
+        if pid == ours:
+            return True
+        facts = process_stat(pid)
+        if facts is None or facts[1] <= 1:
+            return False
+        pid = facts[1]
+    return False
+
+
+def running_processes(pynvml, handle, value):
+    """The compute and graphics processes NVML lists on one GPU, with their state from /proc; None when NVML could
+    not list them."""
+    found, answered = [], False
+    for name in ("nvmlDeviceGetComputeRunningProcesses", "nvmlDeviceGetGraphicsRunningProcesses"):
+        listed = value(getattr(pynvml, name, None), handle)
+        if listed is None:
+            continue
+        answered = True
+        for process in listed:
+            pid = int(process.pid)
+            if any(pid == other["pid"] for other in found) or started_by_torchdoctor(pid):
+                continue
+            memory = getattr(process, "usedGpuMemory", None)
+            entry = {"pid": pid, "used_memory": int(memory) if isinstance(memory, int) else None}
+            process_name = value(getattr(pynvml, "nvmlSystemGetProcessName", None), pid)
+            if process_name is not None:
+                entry["name"] = text(process_name)
+            facts = process_stat(pid)
+            if facts is not None:
+                entry["state"] = facts[0]
+            found.append(entry)
+    return found if answered else None
+
+
 def main():
     try:
         import pynvml
@@ -84,6 +139,12 @@ def main():
             raise AttributeError(name)
 
         return missing
+
+    def value(function, *args):
+        try:
+            return function(*args) if function is not None else None
+        except (NVMLError, TypeError):
+            return None
 
     def call(name, *args):
         function = getattr(pynvml, name, None)
@@ -161,6 +222,8 @@ def main():
         gpu["mig_enabled"] = bool(mig[0]) if mig is not None else None
         persistence = field("persistence_mode", named("nvmlDeviceGetPersistenceMode"))
         gpu["persistence_mode"] = bool(persistence) if persistence is not None else None
+        gpu["minor_number"] = field("minor_number", named("nvmlDeviceGetMinorNumber"))
+        gpu["processes"] = running_processes(pynvml, handle, value)
     try:
         pynvml.nvmlShutdown()
     except NVMLError:

@@ -11,12 +11,13 @@ import os
 import platform
 import re
 import shutil
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from torchdoctor.probes.runner import CommandResult, run_command
-from torchdoctor.redact import redact_variable
-from torchdoctor.snapshot import AmdGpu, CudaToolkit, MountInfo, ShmInfo, SystemInfo, WslInfo
+from torchdoctor.redact import clean, redact_variable
+from torchdoctor.snapshot import AmdGpu, CudaToolkit, GpuHolder, MountInfo, ShmInfo, SystemInfo, WslInfo
 
 # Variables that change which GPU, CUDA libraries, torch build or index a process gets.
 EXACT_VARIABLES = (
@@ -87,6 +88,7 @@ def probe_system(
         conda_packages=_conda_packages(environ.get("CONDA_PREFIX")),
         iommu_groups=_translating_groups(root / "sys/kernel/iommu_groups") if platform.system() == "Linux" else None,
         kernel_iommu_options=_iommu_options(root) if platform.system() == "Linux" else None,
+        gpu_holders=gpu_holders(root) if platform.system() == "Linux" else None,
     )
 
 
@@ -195,6 +197,116 @@ def amd_gpus(root: Path) -> tuple[AmdGpu, ...]:
             integrated = properties.get("cpu_cores_count", "0").strip() not in ("", "0") or gfx in APU_TARGETS
             found.append(AmdGpu(node=int(name), gfx_target=gfx, device_id=device, integrated=integrated))
     return tuple(found)
+
+
+HOLDER_SCAN_S = 0.08
+"""How long the scan for processes holding a GPU may take; past it the answer is unknown, not "none"."""
+NVIDIA_DEVICE = re.compile(r"^/dev/nvidia(\d+)$")
+
+
+def gpu_holders(root: Path, own_pid: int | None = None, uid: int | None = None,
+                budget_s: float = HOLDER_SCAN_S) -> tuple[GpuHolder, ...] | None:
+    """This user's processes with a /dev/nvidiaN open (/proc/PID/fd, readable without root for one's own), except
+    torchdoctor and what it started (its torch probe holds the GPU while this runs). None when /proc cannot be read
+    or the scan ran past its budget (a machine with very many processes): unknown, not "none"."""
+    started = time.monotonic()
+    own_pid = os.getpid() if own_pid is None else own_pid
+    uid = os.getuid() if uid is None else uid
+    proc = root / "proc"
+    try:
+        pids = [int(name) for name in os.listdir(proc) if name.isdigit()]
+    except OSError:
+        return None
+    stats: dict[int, tuple[str, str, int]] = {}
+    for pid in pids:
+        if time.monotonic() - started > budget_s:
+            return None
+        stat = _process_stat(proc / str(pid))
+        if stat is not None:
+            stats[pid] = stat
+    ours = _descendants(own_pid, {pid: parent for pid, (_, _, parent) in stats.items()})
+    holders = []
+    for pid in sorted(stats):
+        if time.monotonic() - started > budget_s:
+            return None
+        if pid in ours or not _owned_by(proc / str(pid), uid):
+            continue
+        devices = _open_gpus(proc / str(pid) / "fd")
+        if devices:
+            name, state, parent = stats[pid]
+            holders.append(GpuHolder(pid=pid, name=clean(name), command=_command(proc / str(pid)), state=state,
+                                     parent=parent, devices=devices))
+    return tuple(holders[:64])
+
+
+def _process_stat(folder: Path) -> tuple[str, str, int] | None:
+    """(name, state letter, parent pid) from /proc/PID/stat; the name stands in parentheses and may hold spaces."""
+    line = _read(folder / "stat", 4096)
+    if not line or ")" not in line:
+        return None
+    fields = line[line.rfind(")") + 2:].split()
+    try:
+        return line[line.find("(") + 1:line.rfind(")")], fields[0], int(fields[1])
+    except (IndexError, ValueError):
+        return None
+
+
+def _descendants(pid: int, parents: dict[int, int]) -> set[int]:
+    children: dict[int, list[int]] = {}
+    for child, parent in parents.items():
+        children.setdefault(parent, []).append(child)
+    found, todo = {pid}, [pid]
+    while todo:
+        for child in children.get(todo.pop(), ()):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return found
+
+
+def _owned_by(folder: Path, uid: int) -> bool:
+    try:
+        return folder.stat().st_uid == uid
+    except OSError:
+        return False
+
+
+def _open_gpus(fd_folder: Path) -> tuple[int, ...]:
+    """N of every /dev/nvidiaN among a process's open files; () when there is none or they cannot be read."""
+    try:
+        names = os.listdir(fd_folder)[:65536]
+    except OSError:
+        return ()
+    found = set()
+    for name in names:
+        try:
+            match = NVIDIA_DEVICE.match(os.readlink(fd_folder / name))
+        except OSError:
+            continue
+        if match:
+            found.add(int(match.group(1)))
+    return tuple(sorted(found))
+
+
+def _command(folder: Path) -> str | None:
+    """The program and the script it runs ("python train.py", "torchrun train.py"), as file names: the other
+    arguments may carry tokens and are not read into a snapshot."""
+    raw = _read(folder / "cmdline", 1 << 16)
+    if not raw:
+        return None
+    words = [w for w in raw.split("\0") if w]
+    shown = [os.path.basename(words[0])] if words else []
+    for word, following in zip(words[1:], [*words[2:], ""]):
+        if word == "-c":  # `python -c "…"`: a multiprocessing worker started by spawn, or a one-liner
+            shown.append("-c …")
+            break
+        if word == "-m":
+            shown += ["-m", following]
+            break
+        if not word.startswith("-"):
+            shown.append(os.path.basename(word))
+            break
+    return clean(" ".join(shown))[:120] or None
 
 
 def _first_line(path: Path) -> str | None:
