@@ -120,3 +120,27 @@ def test_a_driver_that_cannot_list_processes_leaves_them_unknown(tmp_path, monke
     """
     monkeypatch.setenv("PYTHONPATH", str(fake_pynvml(tmp_path, body)))
     assert probe_nvml().gpus[0].processes is None
+
+
+def test_mig_devices_are_counted_and_an_empty_mig_gpu_says_so(tmp_path, monkeypatch):
+    """MIG mode with no MIG device created leaves CUDA no device on that GPU: the probe tells none from unknown."""
+    body = """
+        class Memory:
+            total, used = 40 << 30, 0
+        def nvmlInit(): pass
+        def nvmlShutdown(): pass
+        def nvmlDeviceGetCount(): return 2
+        def nvmlDeviceGetHandleByIndex(index): return index
+        def nvmlDeviceGetMigMode(handle): return (1, 1)
+        def nvmlDeviceGetMaxMigDeviceCount(handle): return 7
+        def nvmlDeviceGetMigDeviceHandleByIndex(handle, slot):
+            if handle == 1 or slot > 1:
+                raise NVMLError(6)
+            return (handle, slot)
+        def nvmlDeviceGetUUID(device): return f"MIG-{device[1]}"
+        def nvmlDeviceGetMemoryInfo(device): return Memory()
+    """
+    monkeypatch.setenv("PYTHONPATH", str(fake_pynvml(tmp_path, body)))
+    split, empty = probe_nvml().gpus
+    assert [(d.uuid, d.memory_total) for d in split.mig_devices] == [("MIG-0", 40 << 30), ("MIG-1", 40 << 30)]
+    assert empty.mig_enabled and empty.mig_devices == ()

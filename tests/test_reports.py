@@ -5,7 +5,8 @@ must stay silent. tests/fixtures/reports/README.md says how they were gathered.
 
 `facts` and `twin` set snapshot fields by dotted path (`system.shm`, `nvml.error_code`); the string "null" stands for
 an absent value (TOML has none); `gpus` lays out GPUs as NVML and torch see them, by name, count and capability
-(and, where the thread states it, `total_gib` and `used_gib` of memory).
+(and, where the thread states it, `total_gib` and `used_gib` of memory); any other key of a GPU is an NVML field of it
+(`mig_enabled`, `mig_devices`, `processes`).
 """
 
 from __future__ import annotations
@@ -46,6 +47,9 @@ def recorded(base: dict, facts: dict) -> Snapshot:
     return Snapshot.from_json(json.dumps(plain))
 
 
+LAYOUT_KEYS = {"name", "count", "capability", "total_gib", "used_gib"}
+
+
 def _lay_out_gpus(plain: dict, gpus: list[dict]) -> None:
     template_nvml = plain["nvml"]["gpus"][0]
     template_torch = (plain["torch"].get("devices") or [None])[0]
@@ -54,8 +58,9 @@ def _lay_out_gpus(plain: dict, gpus: list[dict]) -> None:
         for _ in range(gpu["count"]):
             index = len(nvml)
             memory = {f"memory_{k}": int(gpu[f"{k}_gib"] * (1 << 30)) for k in ("total", "used") if f"{k}_gib" in gpu}
+            nvml_only = {k: v for k, v in gpu.items() if k not in LAYOUT_KEYS}  # mig_enabled, processes …, as NVML says
             nvml.append({**template_nvml, "index": index, "name": gpu["name"], "compute_capability": gpu["capability"],
-                         "pci_device_id": None, "pci_bus_id": f"00000000:{index + 1:02x}:00.0", **memory})
+                         "pci_device_id": None, "pci_bus_id": f"00000000:{index + 1:02x}:00.0", **memory, **nvml_only})
             if template_torch is not None:
                 devices.append({**template_torch, "index": index, "name": gpu["name"], "capability": gpu["capability"]})
     plain["nvml"]["gpus"] = nvml
@@ -75,7 +80,10 @@ def test_a_real_report_is_named_and_its_healthy_twin_is_silent(path):
     case, sick, healthy = load(path)
     found = {d.code: d for d in run_checks(sick)}
     assert case["expect"] in found, f"{case['url']}: {sorted(found)}"
-    assert case["expect"] not in {d.code for d in run_checks(healthy)}, case["url"]
+    # `twin_may_note`: the rule also notes a state that stays true after the fix (MIG mode is still on); the twin may
+    # keep that note, never the warning or error.
+    quiet = Severity.INFO if case.get("twin_may_note") else None
+    assert all(d.severity is quiet for d in run_checks(healthy) if d.code == case["expect"]), case["url"]
 
 
 def test_the_reports_are_many_varied_and_cited():

@@ -427,6 +427,38 @@ def test_td240_mig_is_noted_and_warned_when_no_instance_is_visible():
     assert "TD240" not in codes(H100)
 
 
+def test_td240_mig_mode_without_a_mig_device_is_an_error_when_no_gpu_is_left_to_cuda():
+    """MIG mode survives a reboot, its devices do not (NVIDIA/k8s-device-plugin#225): CUDA has no device at all."""
+    from torchdoctor.snapshot import MigDevice
+
+    empty = replace(H100.nvml.gpus[0], mig_enabled=True, mig_devices=())
+    alone = replace(H100, nvml=replace(H100.nvml, gpus=(empty,)))
+    finding = only(alone, "TD240")
+    assert finding.severity is Severity.ERROR and "no MIG device created" in finding.message
+    assert any("-cgi <profile> -C" in c for c in finding.fix.commands)
+    whole = replace(H100.nvml.gpus[0], index=1, mig_enabled=False)
+    assert only(replace(alone, nvml=replace(H100.nvml, gpus=(empty, whole))), "TD240").severity is Severity.WARNING
+    created = replace(empty, mig_devices=(MigDevice(uuid="MIG-3f1", memory_total=40 << 30),))
+    assert only(replace(alone, nvml=replace(H100.nvml, gpus=(created,))), "TD240").severity is Severity.INFO
+
+
+def test_td240_several_mig_devices_need_one_process_each_named_by_uuid():
+    """A CUDA process enumerates one MIG device: DDP over two in one process fails (pytorch/pytorch#130181)."""
+    from torchdoctor.snapshot import MigDevice
+
+    devices = (MigDevice(uuid="MIG-aaaa", memory_total=40 << 30), MigDevice(uuid="MIG-bbbb", memory_total=40 << 30))
+    gpu = replace(H100.nvml.gpus[0], mig_enabled=True, mig_devices=devices)
+    split = replace(H100, nvml=replace(H100.nvml, gpus=(gpu,)))
+    finding = only(split, "TD240")
+    assert finding.severity is Severity.WARNING and "2 MIG devices, but a CUDA process sees only one" in finding.message
+    assert finding.fix.commands == ("CUDA_VISIBLE_DEVICES=MIG-aaaa python train.py",
+                                    "CUDA_VISIBLE_DEVICES=MIG-bbbb python train.py")
+    one = replace(split, system=replace(split.system, environment={"CUDA_VISIBLE_DEVICES": "MIG-bbbb"}))
+    assert only(one, "TD240").severity is Severity.INFO
+    both = replace(split, system=replace(split.system, environment={"CUDA_VISIBLE_DEVICES": "MIG-aaaa,MIG-bbbb"}))
+    assert only(both, "TD240").severity is Severity.WARNING
+
+
 def test_td120_torchvision_from_another_release():
     # The Docker case: torchvision 0.20.1 (torch 2.5 line) installed beside torch 2.9.1.
     snapshot = with_torch(H100, version="2.9.1+cu128", local_tag="cu128", cuda="12.8",

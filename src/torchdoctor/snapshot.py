@@ -154,6 +154,15 @@ class TorchInfo:
 
 
 @dataclass(frozen=True)
+class MigDevice:
+    """A MIG device (a compute instance of a GPU instance): what a CUDA process sees of a GPU in MIG mode."""
+
+    uuid: str | None = None
+    """"MIG-…": what CUDA_VISIBLE_DEVICES names to give a process this device."""
+    memory_total: int | None = None
+
+
+@dataclass(frozen=True)
 class NvmlGpu:
     """One GPU as the NVIDIA driver reports it through NVML."""
 
@@ -175,6 +184,9 @@ class NvmlGpu:
     clock_event_reasons: tuple[str, ...] | None = None
     """Why clocks are held down right now (power cap, thermal, ...): NVML's clock-event reasons."""
     mig_enabled: bool | None = None
+    mig_devices: tuple[MigDevice, ...] | None = None
+    """The MIG devices created on this GPU when it is in MIG mode: () when none is (CUDA has no device on it), None
+    when MIG is off or NVML could not say."""
     persistence_mode: bool | None = None
     minor_number: int | None = None
     """N of this GPU's /dev/nvidiaN, which need not be its NVML index (a container given only some GPUs)."""

@@ -38,7 +38,7 @@ from torchdoctor.knowledge import (
 )
 from torchdoctor.model import Applicability, Evidence, Fix, Severity
 from torchdoctor.resolution import Planned, Resolution, project_model
-from torchdoctor.snapshot import Snapshot
+from torchdoctor.snapshot import NvmlGpu, Snapshot
 
 KNOWLEDGE_SOURCE = "torchdoctor knowledge base"
 
@@ -480,33 +480,92 @@ def project_build_needs_newer_driver(snapshot: Snapshot) -> Iterator[Finding]:
     yield from _planned_findings(snapshot, driver=True)
 
 
-@rule("TD240", "mig-enabled")
+MIG_GUIDE = ("NVIDIA's MIG user guide, \"CUDA Device Enumeration\" (docs.nvidia.com/datacenter/tesla/mig-user-guide/"
+             "mig-device-names.html, read 2026-12-06)")
+
+
+@rule("TD240", "mig-enabled", fix=DISPLAY_ONLY)
 def mig_enabled(snapshot: Snapshot) -> Iterator[Finding]:
-    """A GPU is in MIG (Multi-Instance GPU) mode.
+    """A GPU is in MIG (Multi-Instance GPU) mode: with no MIG device created, or with several a process cannot all see.
 
     What it detects:
-        NVML reports MIG mode enabled on a GPU (A100, H100, H200, B200 class).
+        NVML reports MIG mode on a GPU (A100, H100, H200, B200 class), and the MIG devices created on it. No MIG
+        device on it: an error when no other GPU is left to CUDA (nothing CUDA runs on), else a warning. Several MIG
+        devices and CUDA_VISIBLE_DEVICES not naming one of them: a warning, since a CUDA process sees only the first.
+        torch seeing no device while MIG devices exist: a warning (none is given to this process). Else a note.
     Why it matters:
-        Processes see MIG slices, not the whole GPU: a fraction of its memory and compute, and
-        CUDA_VISIBLE_DEVICES must name MIG instances by UUID. When torch sees no device at all, no MIG
-        instance has been created or assigned to this process.
+        A GPU in MIG mode runs CUDA only inside the MIG devices created on it, and MIG mode survives a reboot while
+        its devices do not: torch.cuda.is_available() is False, "CUDA_ERROR_NO_DEVICE" (real threads:
+        NVIDIA/k8s-device-plugin#225, nanoporetech/megalodon#275). A CUDA process enumerates a single MIG device
+        (NVIDIA's MIG user guide): DDP over two MIG devices of one process fails with "device >= 0 && device <
+        num_gpus INTERNAL ASSERT FAILED" (pytorch/pytorch#130181, #131650); one process per MIG device, each given
+        its own by UUID in CUDA_VISIBLE_DEVICES, is the way.
     Fix safety:
-        MIG is configured by the administrator (`nvidia-smi mig`).
+        MIG is configured by the administrator (`nvidia-smi mig`, root): the commands are shown, never run.
     """
     enabled = [g for g in snapshot.nvml.gpus if g.mig_enabled]
     if not enabled:
         return
-    names = ", ".join(f"{g.index}: {g.name}" for g in enabled)
     torch = snapshot.torch
     no_devices = torch.status == "ok" and torch.imported and bool(torch.cuda) and not torch.device_count
-    yield Finding(
-        Severity.WARNING if no_devices else Severity.INFO,
-        f"MIG mode is on for {names}" + ("; torch sees no CUDA device" if no_devices else ""),
-        "In MIG mode a GPU is split into isolated instances, and a process only sees the instances it is given: part of "
-        "the GPU's memory and compute. Benchmarks and memory limits reflect the slice, not the whole card."
-        + (" torch sees no device, so no MIG instance is available to this process (create one, or set "
-           "CUDA_VISIBLE_DEVICES to a MIG instance's UUID from `nvidia-smi -L`)." if no_devices else ""),
-        tuple(Evidence(f"GPU {g.index} MIG mode", "enabled", nvml_source(snapshot)) for g in enabled),
+    empty = [g for g in enabled if g.mig_devices == ()]
+    visible = snapshot.system.environment.get("CUDA_VISIBLE_DEVICES")
+    chosen = [part.strip() for part in (visible or "").split(",") if part.strip()]
+    several = [g for g in enabled if g.mig_devices and len(g.mig_devices) > 1]
+    evidence = tuple(Evidence(f"GPU {g.index} MIG mode", "enabled" + (
+        f", {len(g.mig_devices)} MIG device(s)" if g.mig_devices is not None else ""), nvml_source(snapshot)) for g in enabled)
+    if empty:
+        yield _no_mig_device(snapshot, empty, evidence)
+    elif several and not (len(chosen) == 1 and chosen[0].startswith("MIG-")):
+        yield _several_mig_devices(several, visible, evidence)
+    else:
+        names = ", ".join(f"{g.index}: {g.name}" for g in enabled)
+        yield Finding(
+            Severity.WARNING if no_devices else Severity.INFO,
+            f"MIG mode is on for {names}" + ("; torch sees no CUDA device" if no_devices else ""),
+            "In MIG mode a GPU is split into isolated instances, and a process only sees the instance it is given: part "
+            "of the GPU's memory and compute. Benchmarks and memory limits reflect the slice, not the whole card."
+            + (" torch sees no device, so no MIG device is given to this process (in a batch job, ask for one; or set "
+               "CUDA_VISIBLE_DEVICES to a MIG device's UUID from `nvidia-smi -L`)." if no_devices else ""),
+            evidence,
+        )
+
+
+def _no_mig_device(snapshot: Snapshot, empty: list[NvmlGpu], evidence: tuple[Evidence, ...]) -> Finding:
+    others = [g for g in snapshot.nvml.gpus if g not in empty and not (g.mig_enabled and g.mig_devices == ())]
+    first = empty[0].index
+    return Finding(
+        Severity.WARNING if others else Severity.ERROR,
+        f"GPU {', '.join(str(g.index) for g in empty)} is in MIG mode with no MIG device created: CUDA has no device "
+        "there" + ("" if others else ", so nothing CUDA runs on this machine"),
+        "A GPU in MIG mode runs CUDA only inside MIG devices (a GPU instance and a compute instance), and none is created "
+        "on it: CUDA sees no device there (torch.cuda.is_available() is False, \"CUDA_ERROR_NO_DEVICE\", \"no CUDA-"
+        "capable device is detected\"). MIG mode stays on across a reboot, but the MIG devices do not: they must be "
+        "created again after every boot (NVIDIA's mig-parted or the GPU operator does it), or MIG turned off.",
+        evidence,
+        Fix("Create a MIG device, or turn MIG mode off", Applicability.DISPLAY_ONLY, commands=(
+            f"sudo nvidia-smi mig -i {first} -lgip   # the GPU instance profiles this GPU offers",
+            f"sudo nvidia-smi mig -i {first} -cgi <profile> -C   # create one and its compute instance",
+            f"# or: sudo nvidia-smi -i {first} -mig 0   # MIG off; the GPU must be idle, and may need a reset",
+        )),
+    )
+
+
+def _several_mig_devices(several: list[NvmlGpu], visible: str | None, evidence: tuple[Evidence, ...]) -> Finding:
+    gpu = several[0]
+    uuids = [d.uuid for d in gpu.mig_devices or () if d.uuid]
+    return Finding(
+        Severity.WARNING,
+        f"GPU {gpu.index} has {len(gpu.mig_devices or ())} MIG devices, but a CUDA process sees only one"
+        + (f" (CUDA_VISIBLE_DEVICES={visible})" if visible else ""),
+        "CUDA enumerates a single MIG device per process (" + MIG_GUIDE + "): torch.cuda.device_count() is 1, and "
+        "DDP or device_map over several MIG devices of one process fails (\"device >= 0 && device < num_gpus INTERNAL "
+        "ASSERT FAILED\"); NCCL between MIG devices has no peer-to-peer path. Give each process one MIG device by its "
+        "UUID in CUDA_VISIBLE_DEVICES (torchrun: one per rank, in a wrapper that reads LOCAL_RANK).",
+        evidence,
+        Fix("Give each process one MIG device by UUID", Applicability.DISPLAY_ONLY, commands=tuple(
+            f"CUDA_VISIBLE_DEVICES={uuid} python train.py" for uuid in uuids[:4]) or (
+            "nvidia-smi -L   # the MIG devices' UUIDs", "CUDA_VISIBLE_DEVICES=MIG-<uuid> python train.py")),
     )
 
 

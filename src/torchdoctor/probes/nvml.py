@@ -12,7 +12,7 @@ import sys
 from importlib import resources
 
 from torchdoctor.probes.runner import marked_records, python_argv, run_command, tail
-from torchdoctor.snapshot import GpuProcess, NvmlGpu, NvmlInfo, NvmlStatus, status_in
+from torchdoctor.snapshot import GpuProcess, MigDevice, NvmlGpu, NvmlInfo, NvmlStatus, status_in
 
 DEFAULT_TIMEOUT_S = 10.0
 
@@ -46,6 +46,8 @@ def probe_nvml(*, timeout_s: float = DEFAULT_TIMEOUT_S, python: str = sys.execut
             sm_clock_max_mhz=g.get("sm_clock_max_mhz"),
             clock_event_reasons=tuple(g["clock_event_reasons"]) if g.get("clock_event_reasons") is not None else None,
             mig_enabled=g.get("mig_enabled"),
+            mig_devices=tuple(MigDevice(uuid=d.get("uuid"), memory_total=d.get("memory_total")) for d in g["mig_devices"])
+            if g.get("mig_devices") is not None else None,
             persistence_mode=g.get("persistence_mode"),
             minor_number=g.get("minor_number"),
             processes=tuple(GpuProcess(pid=p["pid"], name=p.get("name"), used_memory=p.get("used_memory"),

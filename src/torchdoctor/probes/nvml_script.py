@@ -109,6 +109,23 @@ def running_processes(pynvml, handle, value):
     return found if answered else None
 
 
+def mig_devices(pynvml, handle, slots, value):
+    """The MIG devices (compute instances) created on a GPU in MIG mode, with their UUID and memory; [] when none is
+    created (CUDA then has no device on this GPU), None when NVML could not say how many there may be."""
+    if slots is None:
+        return None
+    found = []
+    for slot in range(min(int(slots), 64)):
+        device = value(getattr(pynvml, "nvmlDeviceGetMigDeviceHandleByIndex", None), handle, slot)
+        if device is None:  # an empty slot: NVML_ERROR_NOT_FOUND
+            continue
+        uuid = value(getattr(pynvml, "nvmlDeviceGetUUID", None), device)
+        memory = value(getattr(pynvml, "nvmlDeviceGetMemoryInfo", None), device)
+        found.append({"uuid": text(uuid) if uuid is not None else None,
+                      "memory_total": int(memory.total) if memory is not None else None})
+    return found
+
+
 def main():
     try:
         import pynvml
@@ -220,6 +237,9 @@ def main():
             gpu["clock_event_reasons"] = [label for bit, label in CLOCK_EVENT_BITS if reasons & bit]
         mig = field("mig_mode", named("nvmlDeviceGetMigMode"))
         gpu["mig_enabled"] = bool(mig[0]) if mig is not None else None
+        if gpu["mig_enabled"]:
+            slots = field("mig_devices", named("nvmlDeviceGetMaxMigDeviceCount"))
+            gpu["mig_devices"] = mig_devices(pynvml, handle, slots, value)
         persistence = field("persistence_mode", named("nvmlDeviceGetPersistenceMode"))
         gpu["persistence_mode"] = bool(persistence) if persistence is not None else None
         gpu["minor_number"] = field("minor_number", named("nvmlDeviceGetMinorNumber"))
