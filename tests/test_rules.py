@@ -588,6 +588,11 @@ def test_td527_a_stopped_process_holding_the_gpu_is_named_with_the_command_that_
 
     running = replace(gpu, memory_used=2 << 30, processes=(replace(stopped, state="R"),))
     assert "TD527" not in codes(replace(H100, nvml=replace(H100.nvml, gpus=(running,)))), "a job that runs, little held"
+    hidden = replace(gpu, memory_used=6 << 30, processes=())  # kill the main process: its workers live on, unlisted
+    note = only(replace(held, nvml=replace(H100.nvml, gpus=(hidden,))), "TD527")
+    assert note.severity is Severity.INFO
+    assert note.message == ("GPU 0 (NVIDIA H100 80GB HBM3): 6.0 of 80 GiB in use, held by process(es) nvidia-smi does "
+                            "not list: 5151 (python train.py)")
     elsewhere = replace(worker, state="T", devices=(1,))  # another GPU's device file: not this one's holder
     assert "TD527" not in codes(replace(H100, system=replace(H100.system, gpu_holders=(elsewhere,))))
 

@@ -234,6 +234,9 @@ HELD_SHARE = 0.5
 """The share of a GPU's memory in use, while torchdoctor probes, above which it is said: torch's own probe holds
 about half a gigabyte (its CUDA context) at most, so half of a card is someone else's work."""
 
+OWN_PROBE_BYTES = 1 << 30
+"""More GPU memory in use than torchdoctor's own torch probe could hold (its CUDA context, about half a gigabyte)."""
+
 LEFT_BEHIND_STATES = {"T": "stopped", "t": "stopped by a debugger", "Z": "a zombie"}
 """/proc's state letters of a process that holds GPU memory but computes nothing and never will on its own."""
 
@@ -246,9 +249,10 @@ def gpu_memory_held(snapshot: Snapshot) -> Iterator[Finding]:
         NVML's used and total memory of each GPU, read while torchdoctor probes, and who holds it: the processes
         NVML lists (with their state from /proc) and this user's processes with the GPU's device file open (/proc/PID/fd,
         which finds what nvidia-smi does not show: inside a container, or DataLoader workers whose parent was killed).
-        More than half in use (torch's own probe holds about half a gigabyte at most): a note naming the holders; a
-        warning when a holder is stopped (Ctrl+Z) or a zombie, which will never give the memory back on its own.
-        A stopped or zombie holder is said even when it holds less.
+        More than half in use (torch's own probe holds about half a gigabyte at most), or more than 1 GiB with
+        processes of this user holding the GPU that NVML does not list: a note naming the holders; a warning when a
+        holder is stopped (Ctrl+Z) or a zombie with more than half in use. A stopped or zombie holder is said even
+        when it holds less.
     Why it matters:
         The next job gets only what is left: "CUDA out of memory. Tried to allocate … (… GiB total capacity; …
         already allocated …)" although the model fits the GPU, and a GEMM or NCCL test reads slower.
@@ -265,9 +269,9 @@ def gpu_memory_held(snapshot: Snapshot) -> Iterator[Finding]:
         stopped = [p for p in listed if p.state in LEFT_BEHIND_STATES] + [h for h in opened if h.state in LEFT_BEHIND_STATES]
         total, used = gpu.memory_total, gpu.memory_used
         held = total is not None and total > 0 and used is not None and used > HELD_SHARE * total
-        if not held and not stopped:
-            continue
-        yield _held_finding(snapshot, gpu, listed, opened, stopped, held)
+        hidden = bool(opened) and used is not None and used > OWN_PROBE_BYTES
+        if held or stopped or hidden:
+            yield _held_finding(snapshot, gpu, listed, opened, stopped, held)
 
 
 def _held_finding(snapshot: Snapshot, gpu: NvmlGpu, listed: Sequence[GpuProcess], opened: Sequence[GpuHolder],
@@ -281,8 +285,12 @@ def _held_finding(snapshot: Snapshot, gpu: NvmlGpu, listed: Sequence[GpuProcess]
         first = stopped[0]
         title = (f"{label}: process {first.pid} ({_program(first)}) is {LEFT_BEHIND_STATES[first.state or '']}"
                  f" and holds the GPU" + (f" ({amount} in use)" if held else "") + ": it gives nothing back on its own")
-    else:
+    elif held:
         title = f"{label} has {amount} in use by other processes: a new job gets the rest"
+    else:
+        title = (f"{label}: {amount} in use, held by process(es) "
+                 + ("nvidia-smi does not list: " if gpu.processes is not None else "of this user: ")
+                 + ", ".join(f"{h.pid} ({_program(h)})" for h in opened[:3]))
     why = ("While torchdoctor probed, " + (f"{amount} of this GPU's memory was in use by processes other than the "
                                             "project's. " if held else "")
            + ("A stopped process (Ctrl+Z, SIGSTOP) keeps its GPU memory and computes nothing until it is continued; a "
