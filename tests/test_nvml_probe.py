@@ -144,3 +144,22 @@ def test_mig_devices_are_counted_and_an_empty_mig_gpu_says_so(tmp_path, monkeypa
     split, empty = probe_nvml().gpus
     assert [(d.uuid, d.memory_total) for d in split.mig_devices] == [("MIG-0", 40 << 30), ("MIG-1", 40 << 30)]
     assert empty.mig_enabled and empty.mig_devices == ()
+
+
+def test_peer_access_between_gpus_is_read_for_each_pair(tmp_path, monkeypatch):
+    """What `nvidia-smi topo -p2p r` shows: the driver's peer-read answer per pair, and whether NVLink carries it."""
+    body = """
+        def nvmlInit(): pass
+        def nvmlShutdown(): pass
+        def nvmlDeviceGetCount(): return 3
+        def nvmlDeviceGetHandleByIndex(index): return index
+        def nvmlDeviceGetP2PStatus(first, second, index):
+            if index == 2:
+                return 0 if (first, second) == (0, 1) else 5
+            return 3 if second == 2 else 0
+    """
+    monkeypatch.setenv("PYTHONPATH", str(fake_pynvml(tmp_path, body)))
+    links = probe_nvml().peer_links
+    assert [(l.gpus, l.read, l.nvlink) for l in links] == [
+        ((0, 1), "ok", "ok"), ((0, 2), "topology-not-supported", "not-supported"),
+        ((1, 2), "topology-not-supported", "not-supported")]

@@ -756,3 +756,26 @@ def test_td104_a_requirements_file_pinning_a_torch_without_this_pythons_wheel(tm
     assert "TD104" not in codes(with_torch(missing, python_version="3.12.3"))
     (tmp_path / "requirements.txt").write_text("torch>=2.2\n", encoding="utf-8")
     assert "TD104" not in codes(replace(missing, project=probe_project(tmp_path)))
+
+
+def test_td529_peer_access_reported_between_geforce_cards_over_pcie_is_warned_until_nccl_is_kept_off_it():
+    """Two RTX 3090s on driver 545.23.08, which reported peer access: DDP hung (Lightning-AI/pytorch-lightning#19425)."""
+    from torchdoctor.snapshot import PeerLink
+
+    cards = tuple(replace(H100.nvml.gpus[0], index=i, name="NVIDIA GeForce RTX 3090", compute_capability=(8, 6))
+                  for i in range(2))
+    reported = (PeerLink(gpus=(0, 1), read="ok", nvlink="not-supported"),)
+    sick = replace(H100, nvml=replace(H100.nvml, gpus=cards, peer_links=reported, driver_version="545.23.08"))
+    finding = only(sick, "TD529")
+    assert finding.severity is Severity.WARNING and "545.23.08" in finding.message
+    assert ("peer access GPU 0 <-> GPU 1", "ok") in [(e.fact, e.value) for e in finding.evidence]
+    assert finding.fix.commands[0].startswith("export NCCL_P2P_DISABLE=1")
+    for environment in ({"NCCL_P2P_DISABLE": "1"}, {"NCCL_P2P_LEVEL": "NVL"}):
+        assert "TD529" not in codes(replace(sick, system=replace(sick.system, environment=environment)))
+    refused = (PeerLink(gpus=(0, 1), read="not-supported", nvlink="not-supported"),)  # driver 535: no peer access
+    assert "TD529" not in codes(replace(sick, nvml=replace(sick.nvml, peer_links=refused)))
+    bridged = (PeerLink(gpus=(0, 1), read="ok", nvlink="ok"),)  # an NVLink bridge carries it
+    assert "TD529" not in codes(replace(sick, nvml=replace(sick.nvml, peer_links=bridged)))
+    datacenter = replace(sick, nvml=replace(sick.nvml, gpus=tuple(replace(g, name="NVIDIA A100-PCIE-40GB") for g in cards)))
+    assert "TD529" not in codes(datacenter)
+    assert "TD529" not in codes(replace(sick, nvml=replace(sick.nvml, peer_links=None)))  # unknown: silent

@@ -196,6 +196,21 @@ class NvmlGpu:
     """Fields NVML could not give for this GPU, with its reason ("not supported", ...)."""
 
 
+P2pStatus = Literal["ok", "chipset-not-supported", "gpu-not-supported", "topology-not-supported", "disabled-by-regkey",
+                   "not-supported", "unknown"]
+
+
+@dataclass(frozen=True)
+class PeerLink:
+    """Two GPUs as the driver reports their peer-to-peer access (`nvidia-smi topo -p2p r`, and over NVLink)."""
+
+    gpus: tuple[int, int]
+    read: P2pStatus | None = None
+    """Whether one may read the other's memory directly (over PCIe or NVLink): "ok", or why not."""
+    nvlink: P2pStatus | None = None
+    """Whether that goes over NVLink: "ok", or "not-supported" where they are joined by PCIe only."""
+
+
 @dataclass(frozen=True)
 class NvmlInfo:
     """The NVIDIA driver as NVML sees it: the ground truth about GPUs, independent of torch."""
@@ -212,6 +227,9 @@ class NvmlInfo:
     library_path: str | None = None
     """The libnvidia-ml that was loaded (from the probe's memory map), to tell stubs and shadows apart."""
     gpus: tuple[NvmlGpu, ...] = ()
+    peer_links: tuple[PeerLink, ...] | None = None
+    """For each pair of GPUs, whether the driver lets one read the other's memory directly; None with one GPU, or
+    when NVML could not say."""
     duration_s: float | None = None
 
 

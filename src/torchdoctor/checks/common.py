@@ -207,4 +207,12 @@ def iommu_in_the_way(snapshot: Snapshot) -> tuple[Evidence, ...]:
         return ()
     return (Evidence("IOMMU groups", str(system.iommu_groups), "/sys/kernel/iommu_groups"),
             Evidence("kernel IOMMU options", " ".join(system.kernel_iommu_options) or "none (no iommu=pt)", "/proc/cmdline"),
-            Evidence("GPUs", str(count), nvml_source(snapshot) if snapshot.nvml.gpus else "the KFD topology"))
+            Evidence("GPUs", str(count), nvml_source(snapshot) if snapshot.nvml.gpus else "the KFD topology"),
+            *peer_access_evidence(snapshot))
+
+
+def peer_access_evidence(snapshot: Snapshot) -> tuple[Evidence, ...]:
+    """The driver's peer-to-peer answer for each pair of GPUs (`nvidia-smi topo -p2p r`), as evidence; the first 6."""
+    return tuple(Evidence(f"peer access GPU {a} <-> GPU {b}", (link.read or "unknown")
+                          + (" (NVLink)" if link.nvlink == "ok" else ""), nvml_source(snapshot))
+                 for link in (snapshot.nvml.peer_links or ())[:6] for a, b in (link.gpus,))

@@ -17,6 +17,7 @@ from torchdoctor.checks.common import (
     gpu_count,
     iommu_in_the_way,
     nvml_source,
+    peer_access_evidence,
     torch_source,
 )
 from torchdoctor.checks.registry import DISPLAY_ONLY, Finding, rule
@@ -380,3 +381,61 @@ def iommu_translates_gpu_peer_traffic(snapshot: Snapshot) -> Iterator[Finding]:
                       "# on the host: add iommu=pt to GRUB_CMDLINE_LINUX_DEFAULT in /etc/default/grub, then",
                       "sudo update-grub && sudo reboot")),
     )
+
+
+GEFORCE_P2P = ("an NCCL developer in NVIDIA/nccl-tests#287 (2025-02-20): \"GeForce cards do not support P2P.\"; "
+               "hangs and wrong copies on GeForce RTX 3090/4090 with drivers that report it: pytorch/pytorch#119638, "
+               "Lightning-AI/pytorch-lightning#19425, InternLM/lmdeploy#1750 (read 2026-12-06)")
+P2P_CONSUMER_FROM = (8, 6)
+"""GeForce GPUs from Ampere's GA10x on (RTX 30xx: 8.6, RTX 40xx: 8.9, RTX 50xx: 12.0), whose peer access over PCIe the
+threads above show broken where a driver reports it; older GeForce cards are left out (their PCIe peer access is not
+what the threads are about)."""
+
+
+@rule("TD529", "geforce-peer-access-reported", fix=DISPLAY_ONLY)
+def geforce_peer_access_reported(snapshot: Snapshot) -> Iterator[Finding]:
+    """The driver reports peer-to-peer access over PCIe between GeForce GPUs, which GeForce cards do not support.
+
+    What it detects:
+        Two or more GeForce GPUs of the RTX 30 series or newer, and a pair of them that NVML says may read each other's
+        memory directly (`nvidia-smi topo -p2p r`: OK) without an NVLink bridge between them, while neither
+        NCCL_P2P_DISABLE nor NCCL_P2P_LEVEL keeps NCCL off that path.
+    Why it matters:
+        NCCL (and `tensor.to("cuda:1")`) use peer-to-peer wherever the driver reports it. NVIDIA says GeForce cards do
+        not support it; drivers that reported it anyway (the 545 series on RTX 3090s; several on RTX 4090s) made DDP
+        hang at the first all-reduce with the GPUs at 100%, and copies between GPUs return zeros.
+    Fix safety:
+        NCCL_P2P_DISABLE=1 (NCCL then goes through host memory, slower) is set by you, per job or in your shell; a
+        driver that does not report peer access on these cards (535 did not, pytorch/pytorch#119638) is installed on the host.
+    """
+    links = snapshot.nvml.peer_links or ()
+    gpus = {g.index: g for g in snapshot.nvml.gpus}
+    environment = snapshot.system.environment
+    if environment.get("NCCL_P2P_DISABLE", "0") not in ("", "0") or environment.get("NCCL_P2P_LEVEL"):
+        return
+    reported = [link for link in links if link.read == "ok" and link.nvlink != "ok"
+                and all(_consumer(gpus.get(i)) for i in link.gpus)]
+    if not reported:
+        return
+    a, b = reported[0].gpus
+    name = gpus[a].name or "GeForce"
+    yield Finding(
+        Severity.WARNING,
+        f"the driver ({snapshot.nvml.driver_version or 'version unknown'}) reports peer-to-peer access between GPU {a} "
+        f"and GPU {b} ({name}) over PCIe, which GeForce cards do not support: multi-GPU jobs may hang",
+        "NCCL and copies between GPUs use peer-to-peer wherever the driver reports it. NVIDIA says GeForce cards do not "
+        "support it, and drivers that reported it anyway made DDP hang at its first all-reduce (GPUs at 100%, no error) "
+        "and copies from one GPU to another return zeros. NCCL_P2P_DISABLE=1 sends the traffic through host memory "
+        "instead; a driver that does not report peer access on these cards cures it on the host.",
+        (*peer_access_evidence(snapshot), Evidence("driver", snapshot.nvml.driver_version or "unknown", nvml_source(snapshot)),
+         Evidence("GeForce and peer access", "not supported", GEFORCE_P2P)),
+        Fix("Keep NCCL off peer-to-peer on these GPUs", Applicability.DISPLAY_ONLY, commands=(
+            "export NCCL_P2P_DISABLE=1   # then rerun the job; NCCL goes through host memory",
+            "nvidia-smi topo -p2p r   # the driver's answer; after a driver change it should not read OK",
+        )),
+    )
+
+
+def _consumer(gpu: NvmlGpu | None) -> bool:
+    return (gpu is not None and "geforce" in (gpu.name or "").lower() and gpu.compute_capability is not None
+            and tuple(gpu.compute_capability) >= P2P_CONSUMER_FROM)

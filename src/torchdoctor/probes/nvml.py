@@ -12,7 +12,16 @@ import sys
 from importlib import resources
 
 from torchdoctor.probes.runner import marked_records, python_argv, run_command, tail
-from torchdoctor.snapshot import GpuProcess, MigDevice, NvmlGpu, NvmlInfo, NvmlStatus, status_in
+from torchdoctor.snapshot import (
+    GpuProcess,
+    MigDevice,
+    NvmlGpu,
+    NvmlInfo,
+    NvmlStatus,
+    P2pStatus,
+    PeerLink,
+    status_in,
+)
 
 DEFAULT_TIMEOUT_S = 10.0
 
@@ -66,5 +75,15 @@ def probe_nvml(*, timeout_s: float = DEFAULT_TIMEOUT_S, python: str = sys.execut
         nvml_version=record.get("nvml_version"),
         library_path=record.get("library_path"),
         gpus=gpus,
+        peer_links=_peer_links(record.get("peer_links")),
         duration_s=duration,
     )
+
+
+def _peer_links(links: list[dict] | None) -> tuple[PeerLink, ...] | None:
+    if links is None:
+        return None
+    return tuple(PeerLink(gpus=(link["gpus"][0], link["gpus"][1]),
+                          read=status_in(P2pStatus, link["read"], "unknown") if link.get("read") else None,
+                          nvlink=status_in(P2pStatus, link["nvlink"], "unknown") if link.get("nvlink") else None)
+                 for link in links)

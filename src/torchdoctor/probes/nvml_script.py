@@ -126,6 +126,33 @@ def mig_devices(pynvml, handle, slots, value):
     return found
 
 
+# nvmlGpuP2PStatus_t and nvmlGpuP2PCapsIndex_t (nvml.h).
+P2P_STATUS = ["ok", "chipset-not-supported", "gpu-not-supported", "topology-not-supported", "disabled-by-regkey",
+              "not-supported", "unknown"]
+P2P_READ, P2P_NVLINK = 0, 2
+
+
+def peer_links(pynvml, count, value):
+    """For each pair of GPUs (the first 16), whether the driver reports that one may read the other's memory directly
+    (what `nvidia-smi topo -p2p r` shows) and whether over NVLink; None where it could not say."""
+    function = getattr(pynvml, "nvmlDeviceGetP2PStatus", None)
+    handles = [value(getattr(pynvml, "nvmlDeviceGetHandleByIndex", None), i) for i in range(min(count, 16))]
+    if function is None:
+        return None
+
+    def status(first, second, index):
+        answer = value(function, first, second, index)
+        return P2P_STATUS[answer] if isinstance(answer, int) and 0 <= answer < len(P2P_STATUS) else None
+
+    links = []
+    for i, first in enumerate(handles):
+        for j in range(i + 1, len(handles)):
+            if first is not None and handles[j] is not None:
+                links.append({"gpus": [i, j], "read": status(first, handles[j], P2P_READ),
+                              "nvlink": status(first, handles[j], P2P_NVLINK)})
+    return links
+
+
 def main():
     try:
         import pynvml
@@ -244,6 +271,8 @@ def main():
         gpu["persistence_mode"] = bool(persistence) if persistence is not None else None
         gpu["minor_number"] = field("minor_number", named("nvmlDeviceGetMinorNumber"))
         gpu["processes"] = running_processes(pynvml, handle, value)
+    if count >= 2:
+        result["peer_links"] = peer_links(pynvml, count, value)
     try:
         pynvml.nvmlShutdown()
     except NVMLError:
