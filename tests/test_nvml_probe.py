@@ -94,6 +94,7 @@ def test_processes_nvml_lists_carry_their_state_and_torchdoctors_own_are_left_ou
                 def __init__(self, pid, memory): self.pid, self.usedGpuMemory = pid, memory
             def nvmlInit(): pass
             def nvmlShutdown(): pass
+            def nvmlSystemGetDriverVersion(): return "580.95.05"
             def nvmlDeviceGetCount(): return 1
             def nvmlDeviceGetHandleByIndex(index): return index
             def nvmlDeviceGetMinorNumber(handle): return 3

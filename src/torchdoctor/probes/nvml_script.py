@@ -55,6 +55,15 @@ def loaded_library():
     return None
 
 
+def safely(reader, *args):
+    """What one of the readers below returns, or None (unknown) if it fails in a way nobody foresaw: a fact missed
+    must not cost the driver's other facts."""
+    try:
+        return reader(*args)
+    except Exception:
+        return None
+
+
 def process_stat(pid):
     """(state letter, parent pid) from /proc/PID/stat, or None where that pid is not visible here (another PID
     namespace: inside a container NVML may name the host's pids)."""
@@ -203,8 +212,8 @@ def main():
     ):
         for name in names:
             try:
-                value = call(name)
-                result[key] = value if isinstance(value, int) else text(value)
+                answer = call(name)
+                result[key] = answer if isinstance(answer, int) else text(answer)
                 break
             except (NVMLError, AttributeError):
                 continue
@@ -266,13 +275,13 @@ def main():
         gpu["mig_enabled"] = bool(mig[0]) if mig is not None else None
         if gpu["mig_enabled"]:
             slots = field("mig_devices", named("nvmlDeviceGetMaxMigDeviceCount"))
-            gpu["mig_devices"] = mig_devices(pynvml, handle, slots, value)
+            gpu["mig_devices"] = safely(mig_devices, pynvml, handle, slots, value)
         persistence = field("persistence_mode", named("nvmlDeviceGetPersistenceMode"))
         gpu["persistence_mode"] = bool(persistence) if persistence is not None else None
         gpu["minor_number"] = field("minor_number", named("nvmlDeviceGetMinorNumber"))
-        gpu["processes"] = running_processes(pynvml, handle, value)
+        gpu["processes"] = safely(running_processes, pynvml, handle, value)
     if count >= 2:
-        result["peer_links"] = peer_links(pynvml, count, value)
+        result["peer_links"] = safely(peer_links, pynvml, count, value)
     try:
         pynvml.nvmlShutdown()
     except NVMLError:
