@@ -779,3 +779,24 @@ def test_td529_peer_access_reported_between_geforce_cards_over_pcie_is_warned_un
     datacenter = replace(sick, nvml=replace(sick.nvml, gpus=tuple(replace(g, name="NVIDIA A100-PCIE-40GB") for g in cards)))
     assert "TD529" not in codes(datacenter)
     assert "TD529" not in codes(replace(sick, nvml=replace(sick.nvml, peer_links=None)))  # unknown: silent
+
+
+def test_td226_rocm_cannot_open_the_gpus_device_files_outside_their_group_or_in_a_container_without_them():
+    from torchdoctor.snapshot import DeviceFile
+
+    rocm = with_torch(AMD_MACHINE, version="2.5.1+rocm6.2", hip="6.2", cuda=None, arch_list=ROCM62 + ("gfx1032",))
+    locked = (DeviceFile("/dev/kfd", group="render", accessible=False),
+              DeviceFile("/dev/dri/renderD128", group="render", accessible=False))
+    sick = replace(rocm, system=replace(rocm.system, amd_device_files=locked, user_groups=("alice", "sudo")))
+    finding = only(sick, "TD226")
+    assert finding.severity is Severity.ERROR
+    assert finding.message == ("this user may not open /dev/kfd, /dev/dri/renderD128 (group render, which this user is "
+                               "not in): ROCm cannot use the AMD GPU")
+    assert finding.fix.commands[0].startswith("sudo usermod -aG render $USER")
+    joined = (DeviceFile("/dev/kfd", group="render", accessible=True),
+              DeviceFile("/dev/dri/renderD128", group="render", accessible=True))
+    assert "TD226" not in codes(replace(sick, system=replace(sick.system, amd_device_files=joined)))
+    bare = replace(rocm, system=replace(rocm.system, amd_device_files=(), container="docker"))
+    assert "--device=/dev/kfd" in only(bare, "TD226").fix.commands[0]
+    assert "TD226" not in codes(replace(bare, system=replace(bare.system, amd_device_files=None)))  # not read
+    assert "TD226" not in codes(with_torch(sick, hip=None, cuda="12.4"))  # not a ROCm build: TD225's case

@@ -206,3 +206,25 @@ def test_the_gpu_holder_scan_reads_this_machines_proc_and_never_lists_torchdocto
 
     holders = gpu_holders(Path("/"), budget_s=5.0)  # its time on real machines: benchmarks/machine_probes.py
     assert holders is not None and all(h.pid != os.getpid() for h in holders)
+
+
+def test_amd_device_files_are_read_with_their_group_and_this_users_access_only_where_kfd_lists_a_gpu(tmp_path):
+    """ROCm opens /dev/kfd and a render node: their group and whether this user may use them are facts; on a machine
+    whose KFD topology lists no GPU they are not looked for."""
+    import os
+
+    root = lay_out(tmp_path / "root", {
+        "sys/class/kfd/kfd/topology/nodes/1/properties": "gfx_target_version 100302\ndevice_id 29695\n",
+        "dev/kfd": "", "dev/dri/renderD128": "", "dev/dri/card0": "",
+    })
+    (root / "dev/kfd").chmod(0o600)
+    (root / "dev/dri/renderD128").chmod(0o000)
+    info = probe_system(root, environ={}, run=no_commands, which=lambda name: None)
+    assert [f.path for f in info.amd_device_files] == ["/dev/kfd", "/dev/dri/renderD128"]
+    kfd, render = info.amd_device_files
+    assert kfd.accessible is True and kfd.group  # our own file: the group is ours
+    if os.geteuid() != 0:  # root may open anything
+        assert render.accessible is False
+    assert info.user_groups and kfd.group in info.user_groups
+    no_amd = probe_system(tmp_path / "empty", environ={}, run=no_commands, which=lambda name: None)
+    assert no_amd.amd_device_files is None

@@ -259,3 +259,16 @@ def test_a_programs_log_line_gives_torch_and_a_cpu_build_beside_a_named_gpu_is_t
 def test_an_undefined_symbol_names_whose_build_it_is(error, cause):
     result = triage(error)
     assert cause_of(result.findings[0]) == cause
+
+
+@pytest.mark.parametrize("error, cause", [
+    # rocminfo and ROCm torch outside the `render` group (tests/fixtures/reports: rocm-kfd-permission-*).
+    ("ROCk module is loaded\nUnable to open /dev/kfd read-write: Permission denied\n", "rocm-device-permission"),
+    ("RuntimeError: No HIP GPUs are available", "rocm-device-permission"),
+    # pytorch/pytorch#130181: DDP over two MIG devices in one process.
+    ("RuntimeError: device >= 0 && device < num_gpus INTERNAL ASSERT FAILED at \"../aten/src/ATen/cuda/"
+     "CUDAContext.cpp\":50", "mig-devices"),
+])
+def test_rocm_device_files_and_mig_errors_name_their_causes(error, cause):
+    result = triage(error)
+    assert cause_of(result.findings[0]) == cause

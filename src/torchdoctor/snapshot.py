@@ -309,6 +309,17 @@ class GpuHolder:
 
 
 @dataclass(frozen=True)
+class DeviceFile:
+    """A GPU device file ROCm opens (/dev/kfd, /dev/dri/renderD128): who owns it and whether this user may use it."""
+
+    path: str
+    group: str | None = None
+    """The group that owns it ("render", "video"): membership is what grants access."""
+    accessible: bool | None = None
+    """Whether this process may open it for reading and writing."""
+
+
+@dataclass(frozen=True)
 class SystemInfo:
     """The operating system, its kind of host (WSL, container) and the variables that steer CUDA."""
 
@@ -382,6 +393,11 @@ class SystemInfo:
     kernel_iommu_options: tuple[str, ...] | None = None
     """The IOMMU and ACS options of the kernel command line (/proc/cmdline): `iommu=pt`, `intel_iommu=off`,
     `amd_iommu=on`, `pcie_acs_override=…`, `pci=noacs`; () when it has none, None when not read."""
+    amd_device_files: tuple[DeviceFile, ...] | None = None
+    """/dev/kfd and /dev/dri/renderD*, which ROCm needs to read and write; () when there are none (a container started
+    without --device=/dev/kfd), None when not looked for (no AMD GPU in the topology, another OS)."""
+    user_groups: tuple[str, ...] | None = None
+    """The names of this process's groups (`id -Gn`); None when not read."""
     gpu_holders: tuple[GpuHolder, ...] | None = None
     """This user's processes, other than torchdoctor's, that have a GPU open: what holds GPU memory where NVML names no
     process (in a container, NVML's pids are the host's). () when there are none, None when not read in time."""

@@ -173,3 +173,63 @@ def torch_build_cannot_use_amd_gpu(snapshot: Snapshot) -> Iterator[Finding]:
          *(Evidence(f"AMD GPU {g.node}", _gpu_text(g), f"{KFD}/nodes/{g.node}/properties") for g in gpus))
         + ((Evidence("ROCm", rocm, "/opt/rocm/.info/version"),) if rocm else ()),
     )
+
+
+@rule("TD226", "amd-gpu-device-not-accessible", fix=DISPLAY_ONLY)
+def amd_gpu_device_not_accessible(snapshot: Snapshot) -> Iterator[Finding]:
+    """ROCm cannot open the AMD GPU's device files: this user is not in their group, or the container was not given them.
+
+    What it detects:
+        Discrete AMD GPUs in the KFD topology (readable by anyone), a ROCm build of torch, and /dev/kfd or every
+        /dev/dri/renderD* node that this user may not read and write (they belong to the `render` or `video` group,
+        and the user is not in it); or, inside a container, no /dev/kfd at all (started without
+        `--device=/dev/kfd --device=/dev/dri`).
+    Why it matters:
+        ROCm opens /dev/kfd and a render node for every GPU it uses: without them torch.cuda.is_available() is False
+        ("No HIP GPUs are available", hipErrorNoDevice), rocminfo says "Unable to open /dev/kfd read-write:
+        Permission denied".
+    Fix safety:
+        Group membership and container flags are the system's, not the project's: the commands are shown, never run;
+        a new group takes effect at the next login.
+    """
+    torch = snapshot.torch
+    files = snapshot.system.amd_device_files
+    if not discrete_gpus(snapshot) or files is None or not torch.hip:
+        return
+    container = snapshot.system.container
+    kfd = next((f for f in files if f.path == "/dev/kfd"), None)
+    render = [f for f in files if f.path.startswith("/dev/dri/renderD")]
+    if kfd is None and container:
+        yield Finding(
+            Severity.ERROR,
+            f"this {container} container has no /dev/kfd: it was started without the AMD GPU's device files",
+            "ROCm reaches an AMD GPU through /dev/kfd and a /dev/dri/renderD* node; a container sees them only when it is "
+            "started with them, so torch finds no GPU (\"No HIP GPUs are available\").",
+            (Evidence("/dev/kfd", "absent", "/dev"), Evidence("container", container, snapshot.system.container_evidence or "")),
+            Fix("Start the container with the GPU's device files", Applicability.DISPLAY_ONLY, commands=(
+                "docker run --device=/dev/kfd --device=/dev/dri --group-add video --group-add render ...",)),
+        )
+        return
+    kfd_refused = kfd is not None and kfd.accessible is False
+    render_refused = bool(render) and all(f.accessible is False for f in render)
+    if not (kfd_refused or render_refused):
+        return
+    refused = [f for f in ([kfd] if kfd else []) + render if f.accessible is False]
+    groups = sorted({f.group for f in refused if f.group})
+    mine = snapshot.system.user_groups
+    yield Finding(
+        Severity.ERROR,
+        f"this user may not open {', '.join(f.path for f in refused[:3])}"
+        + (f" (group {', '.join(groups)}" + (", which this user is not in)" if mine is not None else ")") if groups else "")
+        + ": ROCm cannot use the AMD GPU",
+        "ROCm opens /dev/kfd and a /dev/dri/renderD* node for each GPU; they belong to the `render` (or `video`) group, "
+        "and a user outside it gets no GPU: torch.cuda.is_available() is False, rocminfo says \"Permission denied\". "
+        "Add the user to the group and log in again (a running session keeps its old groups)."
+        + (" In a container, add the host's group ids with --group-add." if container else ""),
+        tuple(Evidence(f.path, ("read-write" if f.accessible else "no access") + (f", group {f.group}" if f.group else ""),
+                       f"access({f.path}, R_OK|W_OK)") for f in ([kfd] if kfd else []) + render[:3])
+        + ((Evidence("this user's groups", " ".join(mine) or "none", "getgroups()"),) if mine is not None else ()),
+        Fix("Join the device files' groups, then log in again", Applicability.DISPLAY_ONLY, commands=(
+            f"sudo usermod -aG {','.join(groups) or 'render,video'} $USER   # then log out and in (or: newgrp render)",
+        ) + (("docker run ... --group-add video --group-add render",) if container else ())),
+    )

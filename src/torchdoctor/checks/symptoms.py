@@ -75,8 +75,10 @@ CAUSES = {c.id: c for c in (
           "install the triton version torch requires (`pip show torch` lists it)", "`pip list | grep -i triton`"),
     Cause("nccl-shm", "/dev/shm is too small for NCCL or the DataLoader's workers (Docker gives 64 MB)", ("TD523",),
           "start the container with --ipc=host or --shm-size=16g", "`df -h /dev/shm`"),
-    Cause("nccl-p2p", "GPU peer-to-peer is broken (PCIe ACS or the IOMMU), so NCCL hangs or fails", ("TD528",),
-          "disable ACS/IOMMU in the BIOS or kernel, or run with NCCL_P2P_DISABLE=1", "`nvidia-smi topo -m`"),
+    Cause("nccl-p2p", "GPU peer-to-peer is broken (PCIe ACS or the IOMMU, or GeForce cards whose driver reports it), so "
+          "NCCL hangs or fails", ("TD528", "TD529"),
+          "disable ACS/IOMMU in the BIOS or kernel, or run with NCCL_P2P_DISABLE=1",
+          "`nvidia-smi topo -m` and `nvidia-smi topo -p2p r`"),
     Cause("wsl-libcuda", "under WSL2, a library loads `libcuda.so` by its unversioned name, which does not resolve",
           ("TD505",), "export LD_LIBRARY_PATH=/usr/lib/wsl/lib:$LD_LIBRARY_PATH"),
     Cause("rocm-gfx-target", "the AMD GPU's gfx target is not in the ROCm build", ("TD224",),
@@ -96,6 +98,14 @@ CAUSES = {c.id: c for c in (
           "`python -c 'import torch; print(torch.__version__, torch.__file__)'` beside `pip list`"),
     Cause("nightly-index-resolution", "uv or pip cannot resolve torch from PyTorch's nightly index", ("TD308", "TD317"),
           "map torch and pytorch-triton to the nightly index and allow prereleases", "pyproject.toml"),
+    Cause("rocm-device-permission", "ROCm cannot open /dev/kfd or the GPU's render node: the user is not in the `render` "
+          "(or `video`) group, or the container was started without those devices", ("TD226",),
+          "`sudo usermod -aG render,video $USER` and log in again; in a container: --device=/dev/kfd --device=/dev/dri",
+          "`ls -l /dev/kfd /dev/dri/renderD*` and `groups`"),
+    Cause("mig-devices", "the GPU is in MIG mode: no MIG device is created, or a process uses more than the one MIG "
+          "device CUDA shows it", ("TD240",),
+          "create MIG devices (`nvidia-smi mig -cgi … -C`) or turn MIG off; give each process one MIG device by UUID in "
+          "CUDA_VISIBLE_DEVICES", "`nvidia-smi -L` (the MIG devices and their UUIDs)"),
     Cause("gpu-memory-held", "GPU memory is held by another (or a stopped) process", ("TD527",),
           "find the process in `nvidia-smi` (or `fuser -v /dev/nvidia*`) and end it", "`nvidia-smi`"),
 )}
@@ -153,6 +163,11 @@ SYMPTOMS = (
     Symptom(re.compile(r"No solution found when resolving dependencies.{0,300}(?:pytorch|torch)|download\.pytorch\.org/whl/nightly",
                        re.I), ("nightly-index-resolution",)),
     Symptom(re.compile(r"CUDA out of memory", re.I), ("gpu-memory-held",)),
+    Symptom(re.compile(r"Unable to open /dev/kfd|/dev/kfd\S{0,20}:? .{0,40}Permission denied|No HIP GPUs are available|"
+                       r"hipErrorNoDevice", re.I), ("rocm-device-permission", "rocm-gfx-target")),
+    # A second CUDA device asked for where CUDA shows one: a MIG device is the one a process gets.
+    Symptom(re.compile(r"device >= 0 && device < num_gpus INTERNAL ASSERT FAILED|MIG-[0-9a-f]{8}-", re.I),
+            ("mig-devices",)),
 )
 
 

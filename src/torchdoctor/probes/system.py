@@ -17,7 +17,7 @@ from pathlib import Path
 
 from torchdoctor.probes.runner import CommandResult, run_command
 from torchdoctor.redact import clean, redact_variable
-from torchdoctor.snapshot import AmdGpu, CudaToolkit, GpuHolder, MountInfo, ShmInfo, SystemInfo, WslInfo
+from torchdoctor.snapshot import AmdGpu, CudaToolkit, DeviceFile, GpuHolder, MountInfo, ShmInfo, SystemInfo, WslInfo
 
 # Variables that change which GPU, CUDA libraries, torch build or index a process gets.
 EXACT_VARIABLES = (
@@ -52,6 +52,7 @@ def probe_system(
     nvcc_path, nvcc_version = _nvcc(root, environ, run, which)
     wsl = detect_wsl(kernel, environ)
     mounts = read_mounts(root)
+    amd = amd_gpus(root) if platform.system() == "Linux" else None
     return SystemInfo(
         loader_cache=_loader_cache(root, run, which) if platform.system() == "Linux" else {},
         loader_conf_dirs=_loader_conf_dirs(root),
@@ -81,7 +82,7 @@ def probe_system(
         cuda_toolkits=_toolkits(root),
         shm=_shm(root) if platform.system() == "Linux" else None,
         cuda_compat_libraries=_cuda_compat_libraries(root) if platform.system() == "Linux" else None,
-        amd_gpus=amd_gpus(root) if platform.system() == "Linux" else None,
+        amd_gpus=amd,
         rocm_version=_first_line(root / "opt/rocm/.info/version"),
         compilers=_compilers(run, which),
         cpu_flags=_cpu_flags(root) if platform.system() == "Linux" else None,
@@ -89,6 +90,8 @@ def probe_system(
         iommu_groups=_translating_groups(root / "sys/kernel/iommu_groups") if platform.system() == "Linux" else None,
         kernel_iommu_options=_iommu_options(root) if platform.system() == "Linux" else None,
         gpu_holders=gpu_holders(root) if platform.system() == "Linux" else None,
+        amd_device_files=amd_device_files(root) if platform.system() == "Linux" and amd else None,
+        user_groups=_user_groups() if platform.system() == "Linux" else None,
     )
 
 
@@ -307,6 +310,41 @@ def _command(folder: Path) -> str | None:
             shown.append(os.path.basename(word))
             break
     return clean(" ".join(shown))[:120] or None
+
+
+def amd_device_files(root: Path) -> tuple[DeviceFile, ...]:
+    """/dev/kfd and the render nodes (/dev/dri/renderD*), with their group and whether this user may read and write
+    them: ROCm opens both, and a user outside their group (`render`, `video`) gets no GPU."""
+    paths = [root / "dev/kfd"] if (root / "dev/kfd").exists() else []
+    try:
+        paths += sorted(p for p in (root / "dev/dri").iterdir() if p.name.startswith("renderD"))[:16]
+    except OSError:
+        pass
+    files = []
+    for path in paths:
+        try:
+            gid = path.stat().st_gid
+        except OSError:
+            continue
+        files.append(DeviceFile(path="/" + str(path.relative_to(root)), group=_group_name(gid),
+                                accessible=os.access(path, os.R_OK | os.W_OK)))
+    return tuple(files)
+
+
+def _group_name(gid: int) -> str:
+    try:
+        import grp
+
+        return grp.getgrgid(gid).gr_name
+    except (ImportError, KeyError):
+        return str(gid)
+
+
+def _user_groups() -> tuple[str, ...] | None:
+    try:
+        return tuple(sorted({_group_name(gid) for gid in {*os.getgroups(), os.getgid()}}))
+    except OSError:
+        return None
 
 
 def _first_line(path: Path) -> str | None:
