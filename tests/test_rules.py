@@ -787,11 +787,12 @@ def test_td226_rocm_cannot_open_the_gpus_device_files_outside_their_group_or_in_
     rocm = with_torch(AMD_MACHINE, version="2.5.1+rocm6.2", hip="6.2", cuda=None, arch_list=ROCM62 + ("gfx1032",))
     locked = (DeviceFile("/dev/kfd", group="render", accessible=False),
               DeviceFile("/dev/dri/renderD128", group="render", accessible=False))
-    sick = replace(rocm, system=replace(rocm.system, amd_device_files=locked, user_groups=("alice", "sudo")))
+    sick = replace(rocm, system=replace(rocm.system, amd_device_files=locked, user_groups=("alice", "sudo"),
+                                        container=None))
     finding = only(sick, "TD226")
     assert finding.severity is Severity.ERROR
-    assert finding.message == ("this user may not open /dev/kfd, /dev/dri/renderD128 (group render, which this user is "
-                               "not in): ROCm cannot use the AMD GPU")
+    assert finding.message == ("this user may not open /dev/kfd, /dev/dri/renderD128 (group render, which this session "
+                               "is not in): ROCm cannot use the AMD GPU")
     assert finding.fix.commands[0].startswith("sudo usermod -aG render $USER")
     joined = (DeviceFile("/dev/kfd", group="render", accessible=True),
               DeviceFile("/dev/dri/renderD128", group="render", accessible=True))
@@ -800,3 +801,11 @@ def test_td226_rocm_cannot_open_the_gpus_device_files_outside_their_group_or_in_
     assert "--device=/dev/kfd" in only(bare, "TD226").fix.commands[0]
     assert "TD226" not in codes(replace(bare, system=replace(bare.system, amd_device_files=None)))  # not read
     assert "TD226" not in codes(with_torch(sick, hip=None, cuda="12.4"))  # not a ROCm build: TD225's case
+    # In a container the host's render group has a number the container does not name (ROCm/k8s-device-plugin#39).
+    numeric = tuple(replace(f, group="106") for f in locked)
+    inside = replace(sick, system=replace(sick.system, amd_device_files=numeric, container="docker"))
+    assert "--group-add $(getent group render" in only(inside, "TD226").fix.commands[0]
+    # /dev/kfd at 0600 root:root admits no group (ROCm/ROCT-Thunk-Interface#36): a udev rule, not usermod.
+    root_only = (DeviceFile("/dev/kfd", group="root", accessible=False, group_rw=False),) + locked[1:]
+    udev = only(replace(sick, system=replace(sick.system, amd_device_files=root_only)), "TD226")
+    assert "admits root alone" in udev.message and "udev/rules.d" in udev.fix.commands[0]

@@ -317,6 +317,8 @@ class DeviceFile:
     """The group that owns it ("render", "video"): membership is what grants access."""
     accessible: bool | None = None
     """Whether this process may open it for reading and writing."""
+    group_rw: bool | None = None
+    """Whether its group may read and write it (mode 0660); a 0600 /dev/kfd admits root alone, whatever the groups."""
 
 
 @dataclass(frozen=True)

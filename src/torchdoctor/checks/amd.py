@@ -14,7 +14,7 @@ from torchdoctor.checks.common import torch_source
 from torchdoctor.checks.registry import DISPLAY_ONLY, Finding, rule
 from torchdoctor.model import Applicability, Evidence, Fix, Severity
 from torchdoctor.probes.system import gfx_name
-from torchdoctor.snapshot import AmdGpu, Snapshot
+from torchdoctor.snapshot import AmdGpu, DeviceFile, Snapshot
 
 KFD = "/sys/class/kfd/kfd/topology"
 OVERRIDE = "HSA_OVERRIDE_GFX_VERSION"
@@ -180,10 +180,11 @@ def amd_gpu_device_not_accessible(snapshot: Snapshot) -> Iterator[Finding]:
     """ROCm cannot open the AMD GPU's device files: this user is not in their group, or the container was not given them.
 
     What it detects:
-        Discrete AMD GPUs in the KFD topology (readable by anyone), a ROCm build of torch, and /dev/kfd or every
+        AMD GPUs in the KFD topology (readable by anyone), a ROCm build of torch, and /dev/kfd or every
         /dev/dri/renderD* node that this user may not read and write (they belong to the `render` or `video` group,
-        and the user is not in it); or, inside a container, no /dev/kfd at all (started without
-        `--device=/dev/kfd --device=/dev/dri`).
+        and the user is not in it; in a container, the host's group by a number the container does not map), or a
+        /dev/kfd at mode 0600 (root alone); or, inside a container, no /dev/kfd or no render node at all (started
+        without `--device=/dev/kfd --device=/dev/dri`).
     Why it matters:
         ROCm opens /dev/kfd and a render node for every GPU it uses: without them torch.cuda.is_available() is False
         ("No HIP GPUs are available", hipErrorNoDevice), rocminfo says "Unable to open /dev/kfd read-write:
@@ -194,20 +195,23 @@ def amd_gpu_device_not_accessible(snapshot: Snapshot) -> Iterator[Finding]:
     """
     torch = snapshot.torch
     files = snapshot.system.amd_device_files
-    if not discrete_gpus(snapshot) or files is None or not torch.hip:
-        return
+    if not snapshot.system.amd_gpus or files is None or not torch.hip:
+        return  # with a ROCm build installed, a GPU built into the CPU counts (a Strix Halo's is the one it is for)
     container = snapshot.system.container
     kfd = next((f for f in files if f.path == "/dev/kfd"), None)
     render = [f for f in files if f.path.startswith("/dev/dri/renderD")]
-    if kfd is None and container:
+    if (kfd is None or not render) and container:
+        missing = " and ".join(p for p, gone in (("/dev/kfd", kfd is None), ("/dev/dri/renderD*", not render)) if gone)
         yield Finding(
             Severity.ERROR,
-            f"this {container} container has no /dev/kfd: it was started without the AMD GPU's device files",
+            f"this {'' if container == 'container' else container + ' '}container has no {missing}: it was started "
+            "without the AMD GPU's device files",
             "ROCm reaches an AMD GPU through /dev/kfd and a /dev/dri/renderD* node; a container sees them only when it is "
             "started with them, so torch finds no GPU (\"No HIP GPUs are available\").",
-            (Evidence("/dev/kfd", "absent", "/dev"), Evidence("container", container, snapshot.system.container_evidence or "")),
+            (Evidence(missing, "absent", "/dev"), Evidence("container", container, snapshot.system.container_evidence or "")),
             Fix("Start the container with the GPU's device files", Applicability.DISPLAY_ONLY, commands=(
-                "docker run --device=/dev/kfd --device=/dev/dri --group-add video --group-add render ...",)),
+                "docker run --device=/dev/kfd --device=/dev/dri --group-add video --group-add render ...",
+                "# Apptainer: --bind=/dev/kfd,/dev/dri (with --containall); Kubernetes: AMD's device plugin")),
         )
         return
     kfd_refused = kfd is not None and kfd.accessible is False
@@ -217,10 +221,15 @@ def amd_gpu_device_not_accessible(snapshot: Snapshot) -> Iterator[Finding]:
     refused = [f for f in ([kfd] if kfd else []) + render if f.accessible is False]
     groups = sorted({f.group for f in refused if f.group})
     mine = snapshot.system.user_groups
+    if any(f.group_rw is False for f in refused):
+        yield _root_only(snapshot, [f for f in refused if f.group_rw is False])
+        return
     yield Finding(
         Severity.ERROR,
         f"this user may not open {', '.join(f.path for f in refused[:3])}"
-        + (f" (group {', '.join(groups)}" + (", which this user is not in)" if mine is not None else ")") if groups else "")
+        + (f" ({'groups' if len(groups) > 1 else 'group'} {', '.join(groups)}"
+           + (", which this session is not in)" if mine is not None and not set(groups) & set(mine) else ")")
+           if groups else "")
         + ": ROCm cannot use the AMD GPU",
         "ROCm opens /dev/kfd and a /dev/dri/renderD* node for each GPU; they belong to the `render` (or `video`) group, "
         "and a user outside it gets no GPU: torch.cuda.is_available() is False, rocminfo says \"Permission denied\". "
@@ -229,7 +238,28 @@ def amd_gpu_device_not_accessible(snapshot: Snapshot) -> Iterator[Finding]:
         tuple(Evidence(f.path, ("read-write" if f.accessible else "no access") + (f", group {f.group}" if f.group else ""),
                        f"access({f.path}, R_OK|W_OK)") for f in ([kfd] if kfd else []) + render[:3])
         + ((Evidence("this user's groups", " ".join(mine) or "none", "getgroups()"),) if mine is not None else ()),
-        Fix("Join the device files' groups, then log in again", Applicability.DISPLAY_ONLY, commands=(
-            f"sudo usermod -aG {','.join(groups) or 'render,video'} $USER   # then log out and in (or: newgrp render)",
-        ) + (("docker run ... --group-add video --group-add render",) if container else ())),
+        Fix("Give the container the host's GPU groups" if container else "Join the device files' groups, then log in again",
+            Applicability.DISPLAY_ONLY, commands=(
+                "docker run ... --group-add $(getent group render | cut -d: -f3) --group-add $(getent group video | cut "
+                "-d: -f3)   # on the host: its numeric ids (rootless podman: --group-add keep-groups)",
+                "# Kubernetes: securityContext.supplementalGroups: [<the host's render gid>]") if container else (
+                f"sudo usermod -aG {','.join(groups) or 'render,video'} $USER   # then log out and in (or reboot)",)),
+    )
+
+
+def _root_only(snapshot: Snapshot, files: list[DeviceFile]) -> Finding:
+    """/dev/kfd at mode 0600: no group admits anyone but root; a udev rule sets its group and mode (AMD's answer in
+    ROCm/ROCT-Thunk-Interface#36)."""
+    return Finding(
+        Severity.ERROR,
+        f"{', '.join(f.path for f in files)} admits root alone (its group may not read and write it): ROCm runs only as root",
+        "ROCm opens /dev/kfd and a render node for each GPU; their mode lets no group in, so joining `render` or `video` "
+        "changes nothing. udev sets the mode when the device appears: a rule giving the `render` group read and write "
+        "(mode 0660) is the cure.",
+        tuple(Evidence(f.path, "group may not read and write" + (f", group {f.group}" if f.group else ""),
+                       f"stat({f.path})") for f in files),
+        Fix("Let the render group use the device with a udev rule", Applicability.DISPLAY_ONLY, commands=(
+            "echo 'KERNEL==\"kfd\", GROUP=\"render\", MODE=\"0660\"' | sudo tee /etc/udev/rules.d/70-kfd.rules",
+            "sudo udevadm control --reload && sudo udevadm trigger   # then: sudo usermod -aG render $USER, log in again",
+        )),
     )

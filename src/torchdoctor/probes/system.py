@@ -323,11 +323,12 @@ def amd_device_files(root: Path) -> tuple[DeviceFile, ...]:
     files = []
     for path in paths:
         try:
-            gid = path.stat().st_gid
+            status = path.stat()
         except OSError:
             continue
-        files.append(DeviceFile(path="/" + str(path.relative_to(root)), group=_group_name(gid),
-                                accessible=os.access(path, os.R_OK | os.W_OK)))
+        files.append(DeviceFile(path="/" + str(path.relative_to(root)), group=_group_name(status.st_gid),
+                                accessible=os.access(path, os.R_OK | os.W_OK),
+                                group_rw=status.st_mode & 0o060 == 0o060))
     return tuple(files)
 
 
