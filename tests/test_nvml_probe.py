@@ -145,6 +145,11 @@ def test_mig_devices_are_counted_and_an_empty_mig_gpu_says_so(tmp_path, monkeypa
     split, empty = probe_nvml().gpus
     assert [(d.uuid, d.memory_total) for d in split.mig_devices] == [("MIG-0", 40 << 30), ("MIG-1", 40 << 30)]
     assert empty.mig_enabled and empty.mig_devices == ()
+    refused = body.replace("raise NVMLError(6)", "raise NVMLError(4)")  # no permission: unknown, never "none"
+    (tmp_path / "fake" / "pynvml.py").unlink()
+    (tmp_path / "fake").rmdir()
+    monkeypatch.setenv("PYTHONPATH", str(fake_pynvml(tmp_path, refused)))
+    assert all(g.mig_devices is None for g in probe_nvml().gpus)
 
 
 def test_peer_access_between_gpus_is_read_for_each_pair(tmp_path, monkeypatch):

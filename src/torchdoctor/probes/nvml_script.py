@@ -121,13 +121,17 @@ def running_processes(pynvml, handle, value):
 def mig_devices(pynvml, handle, slots, value):
     """The MIG devices (compute instances) created on a GPU in MIG mode, with their UUID and memory; [] when none is
     created (CUDA then has no device on this GPU), None when NVML could not say how many there may be."""
-    if slots is None:
+    by_index = getattr(pynvml, "nvmlDeviceGetMigDeviceHandleByIndex", None)
+    if slots is None or by_index is None:
         return None
     found = []
     for slot in range(min(int(slots), 64)):
-        device = value(getattr(pynvml, "nvmlDeviceGetMigDeviceHandleByIndex", None), handle, slot)
-        if device is None:  # an empty slot: NVML_ERROR_NOT_FOUND
-            continue
+        try:
+            device = by_index(handle, slot)
+        except pynvml.NVMLError as error:
+            if getattr(error, "value", None) == 6:  # NVML_ERROR_NOT_FOUND: an empty slot
+                continue
+            return None  # refused or failed: how many MIG devices there are is unknown, not "none"
         uuid = value(getattr(pynvml, "nvmlDeviceGetUUID", None), device)
         memory = value(getattr(pynvml, "nvmlDeviceGetMemoryInfo", None), device)
         found.append({"uuid": text(uuid) if uuid is not None else None,
