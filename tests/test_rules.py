@@ -809,3 +809,31 @@ def test_td226_rocm_cannot_open_the_gpus_device_files_outside_their_group_or_in_
     root_only = (DeviceFile("/dev/kfd", group="root", accessible=False, group_rw=False),) + locked[1:]
     udev = only(replace(sick, system=replace(sick.system, amd_device_files=root_only)), "TD226")
     assert "admits root alone" in udev.message and "udev/rules.d" in udev.fix.commands[0]
+
+
+def test_td123_an_nvidia_wheel_moved_away_from_torchs_pin_is_named_by_what_it_breaks():
+    """torch 2.4.1 pins nvidia-cudnn-cu12==9.1.0.70; a TensorFlow install beside it moves cuDNN to 8.9."""
+    pins = ('nvidia-cudnn-cu12==9.1.0.70; platform_system == "Linux" and platform_machine == "x86_64"',
+            'nvidia-nvjitlink-cu12==12.4.127; platform_system == "Linux" and platform_machine == "x86_64"',
+            'nvidia-nccl-cu12==2.20.5; platform_system == "Linux" and platform_machine == "x86_64"')
+    fine = {"nvidia-cudnn-cu12": "9.1.0.70", "nvidia-nvjitlink-cu12": "12.4.127", "nvidia-nccl-cu12": "2.20.5"}
+    pinned = with_torch(H100, version="2.4.1+cu124", torch_requires=pins, packages=fine,
+                        python_platform="Linux-6.8.0-x86_64-with-glibc2.35", python_version="3.11.9")
+    assert "TD123" not in codes(pinned)
+    moved = with_torch(pinned, packages={**fine, "nvidia-cudnn-cu12": "8.9.2.26"})
+    finding = only(moved, "TD123")
+    assert finding.severity is Severity.ERROR and finding.message == (
+        "nvidia-cudnn-cu12 8.9.2.26 is installed, but torch 2.4.1+cu124 was built with nvidia-cudnn-cu12 9.1.0.70: torch "
+        "refuses an older cuDNN")
+    assert finding.fix.commands[0].startswith("uv pip install 'nvidia-cudnn-cu12==9.1.0.70'")
+    # A patch release apart keeps its ABI: silent. Another minor of a library that imports fine: a warning.
+    assert "TD123" not in codes(with_torch(pinned, packages={**fine, "nvidia-nccl-cu12": "2.20.3"}))
+    assert only(with_torch(pinned, packages={**fine, "nvidia-nccl-cu12": "2.21.5"}), "TD123").severity is Severity.WARNING
+    # Gone, and `import torch` fails on its library: an error naming it.
+    gone = with_torch(pinned, status="import-failed", packages={k: v for k, v in fine.items() if "nvjitlink" not in k},
+                      error="ImportError: libcusparse.so.12: undefined symbol: __nvJitLinkComplete_12_4, version "
+                            "libnvJitLink.so.12")
+    assert only(gone, "TD123").severity is Severity.ERROR and "fails on libnvJitLink" in only(gone, "TD123").message
+    # A marker that does not hold here (macOS, aarch64) or an unknown platform: silent.
+    assert "TD123" not in codes(with_torch(moved, python_platform="macOS-14.5-arm64-arm-64bit"))
+    assert "TD123" not in codes(with_torch(moved, python_platform=None))

@@ -268,7 +268,12 @@ def test_an_undefined_symbol_names_whose_build_it_is(error, cause):
     # pytorch/pytorch#130181: DDP over two MIG devices in one process.
     ("RuntimeError: device >= 0 && device < num_gpus INTERNAL ASSERT FAILED at \"../aten/src/ATen/cuda/"
      "CUDAContext.cpp\":50", "mig-devices"),
+    # facebookresearch/audiocraft#186: torch 2.0.1+cu118 against a cuDNN 8.6 another install put first.
+    ("RuntimeError: cuDNN version incompatibility: PyTorch was compiled  against (8, 7, 0) but found runtime version "
+     "(8, 6, 0).", "cuda-library-mismatch"),
+    ("ImportError: libcusparse.so.12: undefined symbol: __nvJitLinkComplete_12_4, version libnvJitLink.so.12",
+     "cuda-library-mismatch"),
 ])
-def test_rocm_device_files_and_mig_errors_name_their_causes(error, cause):
+def test_device_file_mig_and_cuda_library_errors_name_their_causes(error, cause):
     result = triage(error)
     assert cause_of(result.findings[0]) == cause

@@ -8,10 +8,12 @@ lib), fail at import with a missing library. A fact the probe could not read (No
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Iterator
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
 
 from torchdoctor.checks.common import torch_source
 from torchdoctor.checks.registry import DISPLAY_ONLY, Finding, rule
@@ -25,6 +27,11 @@ TRITONS = ("triton", "pytorch-triton", "triton-nightly", "pytorch-triton-rocm", 
 
 def _required_tritons(snapshot: Snapshot) -> list[tuple[str, str, str]]:
     """(name, version, requirement) for each triton torch's METADATA pins with `==` and whose marker holds here."""
+    return _pins(snapshot, lambda name: name in TRITONS)
+
+
+def _pins(snapshot: Snapshot, wanted: Callable[[str], bool]) -> list[tuple[str, str, str]]:
+    """(name, version, requirement) for each `==` pin of torch's METADATA whose name is wanted and marker holds here."""
     found = []
     for line in snapshot.torch.torch_requires or ():
         try:
@@ -33,7 +40,7 @@ def _required_tritons(snapshot: Snapshot) -> list[tuple[str, str, str]]:
             continue
         name = str(canonicalize_name(requirement.name))
         pins = [s.version for s in requirement.specifier if s.operator == "=="]
-        if name not in TRITONS or not pins:
+        if not wanted(name) or not pins:
             continue
         if requirement.marker is not None and not _marker_holds_here(snapshot, requirement):
             continue
@@ -152,3 +159,81 @@ def torch_installed_twice(snapshot: Snapshot) -> Iterator[Finding]:
                 "python -m venv .venv && .venv/bin/python -m pip install torch   # a fresh environment: one folder for both",
                 f"# or, for this one: export LD_LIBRARY_PATH=\"$(ls -d {apart[0]}/nvidia/*/lib | paste -sd:):$LD_LIBRARY_PATH\"")),
         )
+
+
+LIBRARY_OF_WHEEL = {"cudnn": "libcudnn", "nvjitlink": "libnvJitLink", "cublas": "libcublas", "cusparse": "libcusparse",
+                    "cusparselt": "libcusparseLt", "nccl": "libnccl", "cufft": "libcufft", "curand": "libcurand",
+                    "cusolver": "libcusolver", "cuda-runtime": "libcudart", "cuda-nvrtc": "libnvrtc",
+                    "cuda-cupti": "libcupti", "nvshmem": "libnvshmem", "cufile": "libcufile"}
+"""The library each nvidia-* wheel carries, by the wheel's name without `nvidia-` and its `-cuXX` suffix."""
+
+
+def _library_of(name: str) -> str | None:
+    return LIBRARY_OF_WHEEL.get(re.sub(r"-cu\d+$", "", name.removeprefix("nvidia-")))
+
+
+@rule("TD123", "cuda-wheels-do-not-match-torch", fix=DISPLAY_ONLY)
+def cuda_wheels_do_not_match_torch(snapshot: Snapshot) -> Iterator[Finding]:
+    """An nvidia-* wheel torch pins is missing or at another version: another install changed it.
+
+    What it detects:
+        torch's METADATA pins its CUDA libraries' wheels exactly (`nvidia-cudnn-cu12==9.1.0.70; platform_system ==
+        "Linux"`); each one whose marker holds here is compared with the version installed. An older cuDNN than
+        torch's (by major and minor), or a missing or other wheel while `import torch` fails naming its library: an
+        error; another version otherwise: a warning.
+    Why it matters:
+        Installing TensorFlow, JAX, onnxruntime-gpu or a requirements file beside torch moves these wheels to the
+        versions they want, and torch then loads libraries it was not built with: "cuDNN version incompatibility:
+        PyTorch was compiled against (9, 1, 0) but found runtime version (8, 9, 7)", "libcudnn.so.9: cannot open
+        shared object file", "undefined symbol: __nvJitLinkComplete_12_4".
+    Fix safety:
+        Installing is the user's to do (it may break what moved the wheel): the commands are shown, never run.
+    """
+    torch = snapshot.torch
+    if torch.status not in ("ok", "import-failed") or torch.torch_requires is None:
+        return
+    failure = " ".join(filter(None, (torch.error, torch.stderr_tail))) if torch.status == "import-failed" else ""
+    for name, version, line in _pins(snapshot, lambda n: n.startswith("nvidia-")):
+        have = torch.packages.get(name)
+        if have is not None and have == version:
+            continue
+        library = _library_of(name)
+        named = bool(library and failure and library.lower() in failure.lower())
+        older_cudnn = name.startswith("nvidia-cudnn") and have is not None and _older_minor(have, version)
+        if have is not None and not named and not older_cudnn and _same_minor(have, version):
+            continue  # a patch release apart: cuDNN and the CUDA libraries keep their ABI within a minor release
+        severity = Severity.ERROR if named or older_cudnn else Severity.WARNING
+        what = f"{name} {have} is installed" if have else f"{name} is not installed"
+        yield Finding(
+            severity,
+            f"{what}, but torch {torch.version} was built with {name} {version}"
+            + (f": `import torch` fails on {library}" if named else ": torch refuses an older cuDNN" if older_cudnn else ""),
+            "torch from PyPI or the PyTorch index loads its CUDA libraries from the nvidia-* wheels it pins exactly. "
+            "Another install (TensorFlow, JAX, onnxruntime-gpu, a requirements file) moved this one, so torch loads a "
+            "library it was not built with: \"cuDNN version incompatibility\", \"cannot open shared object file\" or an "
+            "\"undefined symbol\" in a CUDA library. Reinstall the pinned version (and keep the other framework in its own "
+            "environment if it needs another).",
+            (Evidence("torch requires", line, "torch's METADATA"),
+             Evidence(f"{name} installed", have or "not installed", torch_source(snapshot)))
+            + ((Evidence("import torch", failure[:300], torch_source(snapshot)),) if named else ()),
+            Fix(f"Install the {name} torch pins", Applicability.DISPLAY_ONLY, commands=(
+                f"uv pip install '{name}=={version}'   # a uv project: uv sync restores what uv.lock holds",)),
+        )
+
+
+def _release(version: str) -> tuple[int, ...] | None:
+    try:
+        return Version(version).release
+    except InvalidVersion:
+        return None
+
+
+def _same_minor(have: str, want: str) -> bool:
+    a, b = _release(have), _release(want)
+    return a is not None and b is not None and a[:2] == b[:2]
+
+
+def _older_minor(have: str, want: str) -> bool:
+    """cuDNN's own check: a runtime of another major, or an older minor, than torch was built with is refused."""
+    a, b = _release(have), _release(want)
+    return a is not None and b is not None and (a[0] != b[0] or a[:2] < b[:2])

@@ -88,7 +88,11 @@ CAUSES = {c.id: c for c in (
           "use a Python that torch publishes wheels for (64-bit; for new Pythons, check the release notes)",
           "`python -VV`"),
     Cause("missing-cuda-library", "a CUDA library torch needs is not found (a missing nvidia-* wheel, or two installs mixed)",
-          (), "reinstall torch with its CUDA wheels into one environment", "`pip list | grep -i nvidia`"),
+          ("TD123", "TD122"), "reinstall torch with its CUDA wheels into one environment", "`pip list | grep -i nvidia`"),
+    Cause("cuda-library-mismatch", "torch loads a CUDA library (cuDNN, nvJitLink …) of another version than it was built "
+          "with: an nvidia-* wheel moved by another install, or a system copy first on LD_LIBRARY_PATH", ("TD123", "TD260"),
+          "reinstall the nvidia-* wheel version torch pins (`pip show torch` lists them), or drop the system CUDA folder "
+          "from LD_LIBRARY_PATH", "`pip list | grep -i nvidia` and `echo $LD_LIBRARY_PATH`"),
     Cause("cuda-visible-devices", "CUDA_VISIBLE_DEVICES is set in the code after CUDA has started, so it changes nothing",
           ("TD526",), "set it before anything touches CUDA: in the shell (`CUDA_VISIBLE_DEVICES=2 python train.py`) or "
           "as the first lines of the script, before `import torch` uses the GPU",
@@ -163,6 +167,8 @@ SYMPTOMS = (
     Symptom(re.compile(r"No solution found when resolving dependencies.{0,300}(?:pytorch|torch)|download\.pytorch\.org/whl/nightly",
                        re.I), ("nightly-index-resolution",)),
     Symptom(re.compile(r"CUDA out of memory", re.I), ("gpu-memory-held",)),
+    Symptom(re.compile(r"cuDNN version (?:incompatibility|mismatch)|undefined symbol: __nvJitLink\w*|"
+                       r"version `?libnvJitLink\.so\.\d+'? not found", re.I), ("cuda-library-mismatch",)),
     Symptom(re.compile(r"Unable to open /dev/kfd|/dev/kfd\S{0,20}:? .{0,40}Permission denied|No HIP GPUs are available|"
                        r"hipErrorNoDevice", re.I), ("rocm-device-permission", "rocm-gfx-target")),
     # A second CUDA device asked for where CUDA shows one: a MIG device is the one a process gets.
