@@ -837,3 +837,18 @@ def test_td123_an_nvidia_wheel_moved_away_from_torchs_pin_is_named_by_what_it_br
     # A marker that does not hold here (macOS, aarch64) or an unknown platform: silent.
     assert "TD123" not in codes(with_torch(moved, python_platform="macOS-14.5-arm64-arm-64bit"))
     assert "TD123" not in codes(with_torch(moved, python_platform=None))
+
+
+def test_td123_one_librarys_wheels_for_two_cuda_lines_overwrite_each_other():
+    """pytorch/pytorch#186591: nvidia-nccl-cu12 beside nvidia-nccl-cu13, "undefined symbol ncclCommResume"."""
+    pins = ('nvidia-nccl-cu13==2.28.9; platform_system == "Linux"',)
+    both = with_torch(H100, torch_requires=pins, python_platform="linux-x86_64", python_version="3.12.3",
+                      packages={"nvidia-nccl-cu12": "2.29.3", "nvidia-nccl-cu13": "2.28.9"})
+    finding = only(both, "TD123")
+    assert finding.severity is Severity.WARNING
+    assert finding.message.startswith("nvidia-nccl-cu12 2.29.3 and nvidia-nccl-cu13 2.28.9 are both installed")
+    assert finding.fix.commands == ("uv pip uninstall nvidia-nccl-cu12", "uv pip install --reinstall nvidia-nccl-cu13")
+    failing = with_torch(both, status="import-failed", error="ImportError: .../libtorch_cuda.so: undefined symbol: "
+                                                            "ncclCommResume")
+    assert only(failing, "TD123").severity is Severity.ERROR
+    assert "TD123" not in codes(with_torch(both, packages={"nvidia-nccl-cu13": "2.28.9"}))

@@ -174,13 +174,14 @@ def _library_of(name: str) -> str | None:
 
 @rule("TD123", "cuda-wheels-do-not-match-torch", fix=DISPLAY_ONLY)
 def cuda_wheels_do_not_match_torch(snapshot: Snapshot) -> Iterator[Finding]:
-    """An nvidia-* wheel torch pins is missing or at another version: another install changed it.
+    """An nvidia-* wheel torch pins is missing or at another version, or two CUDA lines' wheels of one library are installed.
 
     What it detects:
         torch's METADATA pins its CUDA libraries' wheels exactly (`nvidia-cudnn-cu12==9.1.0.70; platform_system ==
         "Linux"`); each one whose marker holds here is compared with the version installed. An older cuDNN than
         torch's (by major and minor), or a missing or other wheel while `import torch` fails naming its library: an
-        error; another version otherwise: a warning.
+        error; another version otherwise: a warning. And one library's wheels for two CUDA lines (nvidia-nccl-cu12
+        beside nvidia-nccl-cu13), which write the same files (pytorch/pytorch#186591).
     Why it matters:
         Installing TensorFlow, JAX, onnxruntime-gpu or a requirements file beside torch moves these wheels to the
         versions they want, and torch then loads libraries it was not built with: "cuDNN version incompatibility:
@@ -190,9 +191,12 @@ def cuda_wheels_do_not_match_torch(snapshot: Snapshot) -> Iterator[Finding]:
         Installing is the user's to do (it may break what moved the wheel): the commands are shown, never run.
     """
     torch = snapshot.torch
-    if torch.status not in ("ok", "import-failed") or torch.torch_requires is None:
+    if torch.status not in ("ok", "import-failed"):
         return
     failure = " ".join(filter(None, (torch.error, torch.stderr_tail))) if torch.status == "import-failed" else ""
+    yield from _two_cuda_lines(snapshot, failure)
+    if torch.torch_requires is None:
+        return
     for name, version, line in _pins(snapshot, lambda n: n.startswith("nvidia-")):
         have = torch.packages.get(name)
         if have is not None and have == version:
@@ -218,6 +222,41 @@ def cuda_wheels_do_not_match_torch(snapshot: Snapshot) -> Iterator[Finding]:
             + ((Evidence("import torch", failure[:300], torch_source(snapshot)),) if named else ()),
             Fix(f"Install the {name} torch pins", Applicability.DISPLAY_ONLY, commands=(
                 f"uv pip install '{name}=={version}'   # a uv project: uv sync restores what uv.lock holds",)),
+        )
+
+
+def _two_cuda_lines(snapshot: Snapshot, failure: str) -> Iterator[Finding]:
+    """nvidia-nccl-cu12 beside nvidia-nccl-cu13: the wheels of one library for two CUDA lines write the same files
+    (site-packages/nvidia/nccl/lib/libnccl.so.2), so torch loads whichever was installed last."""
+    torch = snapshot.torch
+    lines: dict[str, list[tuple[str, str]]] = {}
+    for name, version in torch.packages.items():
+        match = re.fullmatch(r"nvidia-(.+)-cu(\d+)", name)
+        if match:
+            lines.setdefault(match.group(1), []).append((name, version))
+    wanted = {n for n, _, _ in _pins(snapshot, lambda n: n.startswith("nvidia-"))}
+    for library, wheels in sorted(lines.items()):
+        if len(wheels) < 2:
+            continue
+        keep = next((n for n, _ in wheels if n in wanted), None)
+        stray = [n for n, _ in wheels if n != keep] if keep else []
+        so = LIBRARY_OF_WHEEL.get(library)
+        named = bool(so and failure and so.lower() in failure.lower()) or (library == "nccl" and "nccl" in failure.lower())
+        listed = " and ".join(f"{n} {v}" for n, v in sorted(wheels))
+        yield Finding(
+            Severity.ERROR if named else Severity.WARNING,
+            f"{listed} are both installed: they write the same {so or library} files, and torch loads whichever came last"
+            + (": `import torch` fails on it" if named else ""),
+            "The nvidia-* wheels of one library for two CUDA lines install into the same folder (site-packages/nvidia/"
+            f"{library}/lib), so one overwrites the other's files and torch may load a library of the other line: "
+            "\"undefined symbol: ncclCommResume\" and the like."
+            + (f" torch {torch.version} requires {keep}: uninstall the other, then reinstall {keep} (its files were "
+               "overwritten)." if keep else " Keep the one of torch's own CUDA line (its +cuXYZ tag) and reinstall it."),
+            tuple(Evidence(f"{n} installed", v, torch_source(snapshot)) for n, v in sorted(wheels))
+            + ((Evidence("import torch", failure[:300], torch_source(snapshot)),) if named else ()),
+            Fix("Keep the wheel of torch's CUDA line", Applicability.DISPLAY_ONLY, commands=(
+                f"uv pip uninstall {' '.join(stray)}" if stray else f"uv pip uninstall <the {library} wheel of the other CUDA line>",
+                f"uv pip install --reinstall {keep or '<the one torch requires>'}")),
         )
 
 
