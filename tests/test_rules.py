@@ -852,3 +852,22 @@ def test_td123_one_librarys_wheels_for_two_cuda_lines_overwrite_each_other():
                                                             "ncclCommResume")
     assert only(failing, "TD123").severity is Severity.ERROR
     assert "TD123" not in codes(with_torch(both, packages={"nvidia-nccl-cu13": "2.28.9"}))
+
+
+def test_a_fleets_failed_collective_names_a_small_shm_and_geforce_peer_access_beside_ncc_ls_error():
+    """NCCL's "unhandled system error" says nothing of why; the machine's facts do: /dev/shm at Docker's 64 MB
+    (NVIDIA/nccl#342) or the driver reporting peer access between GeForce cards (Lightning-AI/pytorch-lightning#19425)."""
+    from torchdoctor.snapshot import FleetInfo, PeerLink, ShmInfo
+
+    cards = tuple(replace(H100.nvml.gpus[0], index=i, name="NVIDIA GeForce RTX 4090", compute_capability=(8, 9))
+                  for i in range(2))
+    failed = replace(H100, fleet=FleetInfo(world_size=2, errors=("NCCL error: unhandled system error",)),
+                     nvml=replace(H100.nvml, gpus=cards),
+                     system=replace(H100.system, shm=ShmInfo(size_bytes=64 << 20, writable=True), iommu_groups=0))
+    explanation = only(failed, "TD706").explanation
+    assert "TD523" in explanation and "TD529" not in explanation
+    reported = replace(failed, nvml=replace(failed.nvml, peer_links=(PeerLink(gpus=(0, 1), read="ok", nvlink="not-supported"),)),
+                       system=replace(failed.system, shm=ShmInfo(size_bytes=16 << 30, writable=True)))
+    finding = only(reported, "TD706")
+    assert "TD529" in finding.explanation and "TD523" not in finding.explanation
+    assert ("peer access GPU 0 <-> GPU 1", "ok") in [(e.fact, e.value) for e in finding.evidence]

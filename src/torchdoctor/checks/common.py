@@ -8,7 +8,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import SpecifierSet
 
 from torchdoctor.model import Evidence
-from torchdoctor.snapshot import DocumentedSync, PyprojectInfo, Snapshot, UvSource
+from torchdoctor.snapshot import DocumentedSync, NvmlGpu, PeerLink, PyprojectInfo, Snapshot, UvSource
 
 NVML_SOURCE = "NVML (the NVIDIA driver)"
 SLOWDOWN_REASONS = {
@@ -216,3 +216,43 @@ def peer_access_evidence(snapshot: Snapshot) -> tuple[Evidence, ...]:
     return tuple(Evidence(f"peer access GPU {a} <-> GPU {b}", (link.read or "unknown")
                           + (" (NVLink)" if link.nvlink == "ok" else ""), nvml_source(snapshot))
                  for link in (snapshot.nvml.peer_links or ())[:6] for a, b in (link.gpus,))
+
+
+SHM_ENOUGH = 1 << 30
+"""1 GiB: NCCL's troubleshooting guide asks Docker users for `--shm-size=1g` (docs.nvidia.com/deeplearning/nccl/
+user-guide/docs/troubleshooting.html, "Docker", read 2026-12-06); PyTorch's README asks for `--ipc=host` or
+`--shm-size` for DataLoader workers. Docker's own default is 64 MB."""
+
+
+def shm_too_small(snapshot: Snapshot) -> tuple[Evidence, ...]:
+    """/dev/shm under 1 GiB or not writable, as evidence; empty when it is fine or was not read."""
+    shm = snapshot.system.shm
+    if shm is None or not ((shm.size_bytes is not None and shm.size_bytes < SHM_ENOUGH) or shm.writable is False):
+        return ()
+    return (Evidence("/dev/shm size", str(shm.size_bytes) if shm.size_bytes is not None else "unknown", "statvfs(/dev/shm)"),
+            Evidence("/dev/shm writable", {True: "yes", False: "no", None: "unknown"}[shm.writable], "access(/dev/shm, W_OK)"))
+
+
+GEFORCE_P2P = ("an NCCL developer in NVIDIA/nccl-tests#287 (2025-02-20): \"GeForce cards do not support P2P.\"; "
+               "hangs and wrong copies on GeForce RTX 3090/4090 with drivers that report it: pytorch/pytorch#119638, "
+               "Lightning-AI/pytorch-lightning#19425, InternLM/lmdeploy#1750 (read 2026-12-06)")
+P2P_CONSUMER_FROM = (8, 6)
+"""GeForce GPUs from Ampere's GA10x on (RTX 30xx: 8.6, RTX 40xx: 8.9, RTX 50xx: 12.0), whose peer access over PCIe the
+threads above show broken where a driver reports it; older GeForce cards are left out (their PCIe peer access is not
+what the threads are about)."""
+
+
+def geforce_peer_access(snapshot: Snapshot) -> tuple[PeerLink, ...]:
+    """The pairs of GeForce GPUs (RTX 30 series on) the driver says have peer access over PCIe, while neither
+    NCCL_P2P_DISABLE nor NCCL_P2P_LEVEL keeps NCCL off it; empty otherwise, or when it was not read."""
+    environment = snapshot.system.environment
+    if environment.get("NCCL_P2P_DISABLE", "0") not in ("", "0") or environment.get("NCCL_P2P_LEVEL"):
+        return ()
+    gpus = {g.index: g for g in snapshot.nvml.gpus}
+    return tuple(link for link in snapshot.nvml.peer_links or () if link.read == "ok" and link.nvlink != "ok"
+                 and all(_geforce_from_ampere(gpus.get(i)) for i in link.gpus))
+
+
+def _geforce_from_ampere(gpu: NvmlGpu | None) -> bool:
+    return (gpu is not None and "geforce" in (gpu.name or "").lower() and gpu.compute_capability is not None
+            and tuple(gpu.compute_capability) >= P2P_CONSUMER_FROM)

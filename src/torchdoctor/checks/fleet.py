@@ -14,7 +14,13 @@ import functools
 import statistics
 from collections.abc import Callable, Iterator
 
-from torchdoctor.checks.common import SLOWDOWN_REASONS, iommu_in_the_way
+from torchdoctor.checks.common import (
+    SLOWDOWN_REASONS,
+    geforce_peer_access,
+    iommu_in_the_way,
+    peer_access_evidence,
+    shm_too_small,
+)
 from torchdoctor.checks.registry import Finding, rule
 from torchdoctor.collectives import LARGE_BYTES, bandwidths, expected_link
 from torchdoctor.knowledge import knowledge
@@ -353,19 +359,32 @@ def collective_failed(snapshot: Snapshot) -> Iterator[Finding]:
     fleet = snapshot.fleet
     if fleet is None or not fleet.errors:
         return
-    iommu = iommu_in_the_way(snapshot)
+    causes, evidence = substrate_causes(snapshot)
     yield Finding(
         Severity.ERROR,
         f"A collective failed: {fleet.errors[0]}",
         "The ranks were all alive, yet a collective between them raised: the training job's collectives fail the"
         " same way. Run the job again with NCCL_DEBUG=INFO to see which transport NCCL chose and where it stopped."
-        + (IOMMU_CAUSE if iommu else ""),
-        tuple(Evidence("error", error, fleet_source(fleet)) for error in fleet.errors[:8]) + iommu,
+        + causes,
+        tuple(Evidence("error", error, fleet_source(fleet)) for error in fleet.errors[:8]) + evidence,
     )
 
 
 IOMMU_CAUSE = (" This machine's IOMMU translates the traffic between its GPUs (no iommu=pt), a known cause of NCCL hangs"
                " and failures between GPUs of one node (TD528): NCCL_P2P_DISABLE=1 tells.")
+SHM_CAUSE = (" /dev/shm here is under NCCL's 1 GiB or not writable, where NCCL keeps its buffers between processes of one"
+             " node (\"unhandled system error\"; TD523): --ipc=host or --shm-size cures it.")
+GEFORCE_CAUSE = (" The driver reports peer access over PCIe between these GeForce GPUs, which they do not support: NCCL"
+                 " hangs or copies zeros (TD529); NCCL_P2P_DISABLE=1 tells.")
+
+
+def substrate_causes(snapshot: Snapshot) -> tuple[str, tuple[Evidence, ...]]:
+    """What the machine's facts show under a failed or slow collective: the IOMMU, a small /dev/shm, peer access
+    reported between GeForce cards; each sentence with its evidence, empty when none shows."""
+    iommu, shm, geforce = iommu_in_the_way(snapshot), shm_too_small(snapshot), geforce_peer_access(snapshot)
+    text = (IOMMU_CAUSE if iommu else "") + (SHM_CAUSE if shm else "") + (GEFORCE_CAUSE if geforce else "")
+    evidence = iommu + shm + (peer_access_evidence(snapshot) if geforce and not iommu else ())
+    return text, evidence
 
 
 @rule("TD707", "slow-collective")
@@ -401,10 +420,10 @@ def slow_collective(snapshot: Snapshot) -> Iterator[Finding]:
         " the GPUs",
         "Data-parallel training all-reduces every step; at this rate communication dominates. On one node NCCL"
         " should reach most of the link (nccl-tests' published runs: 70-90%). Check NCCL_P2P_DISABLE, the P2P"
-        " matrix, and the transport NCCL_DEBUG=INFO names." + (IOMMU_CAUSE if (iommu := iommu_in_the_way(snapshot)) else ""),
+        " matrix, and the transport NCCL_DEBUG=INFO names." + (causes := substrate_causes(snapshot))[0],
         (Evidence(f"all_reduce {(best.size or best.bytes) >> 20} MB", f"{bus:.1f} GB/s bus bandwidth ({best.iterations} calls)",
                   fleet_source(fleet)),
-         Evidence("link", link[1], f"NVML on every rank; {knowledge().nvlink_source}")) + iommu,
+         Evidence("link", link[1], f"NVML on every rank; {knowledge().nvlink_source}")) + causes[1],
     )
 
 

@@ -16,6 +16,9 @@ from torchdoctor.checks.common import (
     driver_library_versions,
     gpu_count,
     iommu_in_the_way,
+    GEFORCE_P2P,
+    SHM_ENOUGH,
+    geforce_peer_access,
     nvml_source,
     peer_access_evidence,
     torch_source,
@@ -23,11 +26,6 @@ from torchdoctor.checks.common import (
 from torchdoctor.checks.registry import DISPLAY_ONLY, Finding, rule
 from torchdoctor.model import Applicability, Evidence, Fix, Severity
 from torchdoctor.snapshot import GpuHolder, GpuProcess, NvmlGpu, Snapshot
-
-SHM_ENOUGH = 1 << 30
-"""1 GiB: NCCL's troubleshooting guide asks Docker users for `--shm-size=1g` (docs.nvidia.com/deeplearning/nccl/
-user-guide/docs/troubleshooting.html, "Docker", read 2026-12-06); PyTorch's README asks for `--ipc=host` or
-`--shm-size` for DataLoader workers. Docker's own default is 64 MB."""
 
 COMPAT_804 = re.compile(r"forward compatibility was attempted on non supported HW|error 804\b|CUDA_ERROR_COMPAT_NOT_SUPPORTED_ON_DEVICE",
                         re.IGNORECASE)
@@ -383,15 +381,6 @@ def iommu_translates_gpu_peer_traffic(snapshot: Snapshot) -> Iterator[Finding]:
     )
 
 
-GEFORCE_P2P = ("an NCCL developer in NVIDIA/nccl-tests#287 (2025-02-20): \"GeForce cards do not support P2P.\"; "
-               "hangs and wrong copies on GeForce RTX 3090/4090 with drivers that report it: pytorch/pytorch#119638, "
-               "Lightning-AI/pytorch-lightning#19425, InternLM/lmdeploy#1750 (read 2026-12-06)")
-P2P_CONSUMER_FROM = (8, 6)
-"""GeForce GPUs from Ampere's GA10x on (RTX 30xx: 8.6, RTX 40xx: 8.9, RTX 50xx: 12.0), whose peer access over PCIe the
-threads above show broken where a driver reports it; older GeForce cards are left out (their PCIe peer access is not
-what the threads are about)."""
-
-
 @rule("TD529", "geforce-peer-access-reported", fix=DISPLAY_ONLY)
 def geforce_peer_access_reported(snapshot: Snapshot) -> Iterator[Finding]:
     """The driver reports peer-to-peer access over PCIe between GeForce GPUs, which GeForce cards do not support.
@@ -408,15 +397,10 @@ def geforce_peer_access_reported(snapshot: Snapshot) -> Iterator[Finding]:
         NCCL_P2P_DISABLE=1 (NCCL then goes through host memory, slower) is set by you, per job or in your shell; a
         driver that does not report peer access on these cards (535 did not, pytorch/pytorch#119638) is installed on the host.
     """
-    links = snapshot.nvml.peer_links or ()
-    gpus = {g.index: g for g in snapshot.nvml.gpus}
-    environment = snapshot.system.environment
-    if environment.get("NCCL_P2P_DISABLE", "0") not in ("", "0") or environment.get("NCCL_P2P_LEVEL"):
-        return
-    reported = [link for link in links if link.read == "ok" and link.nvlink != "ok"
-                and all(_consumer(gpus.get(i)) for i in link.gpus)]
+    reported = geforce_peer_access(snapshot)
     if not reported:
         return
+    gpus = {g.index: g for g in snapshot.nvml.gpus}
     a, b = reported[0].gpus
     name = gpus[a].name or "GeForce"
     yield Finding(
@@ -434,8 +418,3 @@ def geforce_peer_access_reported(snapshot: Snapshot) -> Iterator[Finding]:
             "nvidia-smi topo -p2p r   # the driver's answer; after a driver change it should not read OK",
         )),
     )
-
-
-def _consumer(gpu: NvmlGpu | None) -> bool:
-    return (gpu is not None and "geforce" in (gpu.name or "").lower() and gpu.compute_capability is not None
-            and tuple(gpu.compute_capability) >= P2P_CONSUMER_FROM)
