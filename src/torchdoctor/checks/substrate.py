@@ -290,12 +290,12 @@ def _held_finding(snapshot: Snapshot, gpu: NvmlGpu, listed: Sequence[GpuProcess]
         title = (f"{label}: {amount} in use, held by process(es) "
                  + ("nvidia-smi does not list: " if gpu.processes is not None else "of this user: ")
                  + ", ".join(f"{h.pid} ({_program(h)})" for h in opened[:3]))
-    why = ("While torchdoctor probed, " + (f"{amount} of this GPU's memory was in use by processes other than the "
-                                            "project's. " if held else "")
+    why = ((f"While torchdoctor probed, {amount} of this GPU's memory was in use by processes other than the project's. "
+            if held else "")
            + ("A stopped process (Ctrl+Z, SIGSTOP) keeps its GPU memory and computes nothing until it is continued; a "
               "zombie has exited, and its memory goes when its parent collects it or ends. " if stopped else "")
-           + ("The processes: " + "; ".join(names) + ". One you did not start, or whose job has ended (a DataLoader "
-              "worker of a killed job lives on under init), is left behind. " if names else
+           + ("The processes: " + "; ".join(names) + ". A process you did not start, or one whose job has ended (a "
+              "killed job's DataLoader workers live on under init), is left behind. " if names else
               "NVML names no process and none of this user's processes has the GPU open: the memory is held by another "
               "user's process, by one in another container or on the host (NVML cannot name those here), or by one "
               "that has exited and is still being torn down. ")
@@ -328,7 +328,7 @@ def _holder_label(process: GpuProcess | GpuHolder) -> str:
 
 
 def _holder_facts(process: GpuProcess | GpuHolder) -> str:
-    """"stopped (Ctrl+Z …); 12.0 GiB; its parent has gone": what tells a job that runs from one left behind."""
+    """"stopped; 12.0 GiB" or "sleeping; parent 1 (init …)": what tells a job that runs from one left behind."""
     state = LEFT_BEHIND_STATES.get(process.state or "") or {
         "R": "running", "S": "sleeping", "D": "waiting in the kernel", None: "not visible here"}.get(
             process.state, f"state {process.state}")
