@@ -28,6 +28,16 @@ line leading with its level ("[INFO] PyTorch Version: 2.8.0+cpu"), a const membe
 torchaudio's older module _torch_sox. Then 21 of 23 (91%), 0 wrong errors; the frozen corpus 42 of 48 (88%). Left
 there: a GPU older than every build with no torch version pasted, and two conda packages (pytorch, pytorch-nightly)
 writing one torch.
+
+Session six (2026-12-06), judged on a fourth batch of 30 real resolved threads gathered that day by a helper that never
+saw this code (/work/gather/triage4, `--corpus`; 24 whose text carries the cause; weighted to the causes batch 3 lacked:
+CUDA library mismatches, the container toolkit, NCCL peer-to-peer, triton, NumPy 2, WSL's libcuda): named first 16 of 24
+(67%), 0 wrong errors. Six forms the reader had not met, each fixed as a reading: a CUDA library's versioned symbol
+missing ("undefined symbol: …, version libcupti.so.12", "symbol … version libcublasLt.so.11 not defined"), torch's own
+"libnvrtc.so.*[0-9].*[0-9] not found in the system path", Docker's "Unknown runtime specified nvidia", pip's "torch X
+requires triton==Y / nvidia-…==Y, but you have …", and several GeForce x090 cards that hang together. Then 22 of 24
+(92%), 0 wrong errors; batch 3 and the frozen corpus unchanged (21 of 23, 42 of 48). Left: CUDA_VISIBLE_DEVICES set in
+a pasted script after a library that starts CUDA is imported, and `pip list` and `torch.__version__` disagreeing in prose.
 """
 
 from __future__ import annotations

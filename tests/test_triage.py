@@ -273,6 +273,17 @@ def test_an_undefined_symbol_names_whose_build_it_is(error, cause):
      "(8, 6, 0).", "cuda-library-mismatch"),
     ("ImportError: libcusparse.so.12: undefined symbol: __nvJitLinkComplete_12_4, version libnvJitLink.so.12",
      "cuda-library-mismatch"),
+    # Forms first met in the fourth frozen batch (/work/gather/triage4), each a reading, not a case:
+    ("ImportError: .../torch/lib/libtorch_cpu.so: undefined symbol: cuptiActivityEnableDriverApi, version libcupti.so.12",
+     "cuda-library-mismatch"),
+    ("OSError: .../libcublas.so.11: symbol free_gemm_select version libcublasLt.so.11 not defined in file "
+     "libcublasLt.so.11 with link time reference", "cuda-library-mismatch"),
+    ("ValueError: libnvrtc.so.*[0-9].*[0-9] not found in the system path", "missing-cuda-library"),
+    ("docker: Error response from daemon: Unknown runtime specified nvidia.", "container-toolkit-missing"),
+    ("Have installed triton-2.1.0 in Ubuntu 22.04.2 LTS, but torch 2.4.0 requires triton==3.0.0.", "triton-torch-mismatch"),
+    ("torch 2.1.1 requires nvidia-cudnn-cu12==8.9.2.26; platform_system == \"Linux\", but you have nvidia-cudnn-cu12 "
+     "9.5.1.17 which is incompatible.", "cuda-library-mismatch"),
+    ("I'm trying to train a model with multiple 4090 gpus, but it always gets stuck and no report is shown.", "nccl-p2p"),
 ])
 def test_device_file_mig_and_cuda_library_errors_name_their_causes(error, cause):
     result = triage(error)

@@ -134,7 +134,8 @@ SYMPTOMS = (
     Symptom(re.compile(r"Driver/library version mismatch", re.I), ("driver-kernel-module-mismatch", "driver-in-container-image")),
     Symptom(re.compile(r"forward compatibility was attempted on non supported HW|Error 804\b", re.I), ("cuda-compat-804",)),
     Symptom(re.compile(r'could not select device driver "" with capabilities: \[\[gpu\]\]|unknown or invalid runtime name: '
-                       r"nvidia|nvidia-container-cli: .{0,200}not found", re.I), ("container-toolkit-missing",)),
+                       r"nvidia|Unknown runtime specified nvidia|nvidia-container-cli: .{0,200}not found", re.I),
+            ("container-toolkit-missing",)),
     Symptom(re.compile(r"Found no NVIDIA driver on your system|NVIDIA-SMI has failed because it couldn't communicate with "
                        r"the NVIDIA driver", re.I), ("no-driver",)),
     Symptom(re.compile(r"operator torchvision::\w+ does not exist|torchvision\S*\.so: undefined symbol|Couldn't load custom "
@@ -167,8 +168,22 @@ SYMPTOMS = (
     Symptom(re.compile(r"No solution found when resolving dependencies.{0,300}(?:pytorch|torch)|download\.pytorch\.org/whl/nightly",
                        re.I), ("nightly-index-resolution",)),
     Symptom(re.compile(r"CUDA out of memory", re.I), ("gpu-memory-held",)),
+    # A CUDA library's versioned symbol missing from the copy that was loaded: another version than torch's, first.
     Symptom(re.compile(r"cuDNN version (?:incompatibility|mismatch)|undefined symbol: __nvJitLink\w*|"
-                       r"version `?libnvJitLink\.so\.\d+'? not found", re.I), ("cuda-library-mismatch",)),
+                       r"version `?libnvJitLink\.so\.\d+'? not found|"
+                       r"symbol:? \w+,? version lib(?:cupti|cublas(?:Lt)?|cudnn\w*|cusparse(?:Lt)?|nvJitLink|nccl|cufft|"
+                       r"curand|cusolver|cudart|nvrtc)\.so\.\d+", re.I), ("cuda-library-mismatch",)),
+    # torch's own loader, when the nvidia-* wheel of a library it preloads is not installed.
+    Symptom(re.compile(r"lib\w+\.so\.\*\[0-9\]\.\*\[0-9\] not found in the system path", re.I), ("missing-cuda-library",)),
+    # pip's resolver, or a reporter quoting it: a pin of torch's (or a companion's) that another install broke.
+    Symptom(re.compile(r"\btorch \S+ requires (?:pytorch-)?triton(?:-rocm)?\s*[=<>]", re.I), ("triton-torch-mismatch",)),
+    Symptom(re.compile(r"\btorch \S+ requires nvidia-[\w-]+\s*==.{0,200}(?:but you have|incompatible)", re.I),
+            ("cuda-library-mismatch",)),
+    # Several GeForce cards that hang together where other cards do not: peer access the driver reports but they lack.
+    Symptom(re.compile(r"(?:multiple|several|\d\s*x|\dx)\s*(?:(?:NVIDIA\s+)?(?:GeForce\s+)?RTX\s*)?[345]090s?\b.{0,200}"
+                       r"(?:stuck|hangs?|hanging|deadlock|freez)|(?:stuck|hangs?|hanging|deadlock|freez).{0,200}"
+                       r"(?:multiple|several|\d\s*x|\dx)\s*(?:(?:NVIDIA\s+)?(?:GeForce\s+)?RTX\s*)?[345]090s?\b", re.I),
+            ("nccl-p2p",)),
     Symptom(re.compile(r"Unable to open /dev/kfd|/dev/kfd\S{0,20}:? .{0,40}Permission denied|No HIP GPUs are available|"
                        r"hipErrorNoDevice", re.I), ("rocm-device-permission", "rocm-gfx-target")),
     # A second CUDA device asked for where CUDA shows one: a MIG device is the one a process gets.
