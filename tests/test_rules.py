@@ -871,3 +871,23 @@ def test_a_fleets_failed_collective_names_a_small_shm_and_geforce_peer_access_be
     finding = only(reported, "TD706")
     assert "TD529" in finding.explanation and "TD523" not in finding.explanation
     assert ("peer access GPU 0 <-> GPU 1", "ok") in [(e.fact, e.value) for e in finding.evidence]
+
+
+def test_td537_a_gpu_host_with_docker_but_no_container_toolkit():
+    """eduidl/ElasticFusion-Dockerfile#11: `--gpus` failed until the toolkit was installed; a warning where the project
+    builds an image, a note otherwise; inside a container, or with any part of the toolkit, silent."""
+    from torchdoctor.snapshot import DockerfileInfo
+
+    host = replace(H100, system=replace(H100.system, container=None, container_tools={"docker": "/usr/bin/docker"}))
+    note = only(host, "TD537")
+    assert note.severity is Severity.INFO and note.message.startswith("docker is installed but the NVIDIA Container")
+    assert any("nvidia-ctk runtime configure --runtime=docker" in c for c in note.fix.commands)
+    built = replace(host, project=replace(host.project, dockerfile_details=(DockerfileInfo(path="Dockerfile"),)))
+    assert only(built, "TD537").severity is Severity.WARNING
+    with_toolkit = {"docker": "/usr/bin/docker", "nvidia-container-cli": "/usr/bin/nvidia-container-cli"}
+    assert "TD537" not in codes(replace(built, system=replace(built.system, container_tools=with_toolkit)))
+    assert "TD537" not in codes(replace(built, system=replace(built.system, container_tools={"podman": "/usr/bin/podman",
+                                                                                             "cdi": "/etc/cdi/nvidia.yaml"})))
+    assert "TD537" not in codes(replace(built, system=replace(built.system, container="docker")))
+    assert "TD537" not in codes(replace(built, system=replace(built.system, container_tools=None)))  # not read
+    assert "TD537" not in codes(replace(built, system=replace(built.system, container_tools={})))  # no engine

@@ -400,6 +400,10 @@ class SystemInfo:
     without --device=/dev/kfd), None when not looked for (no AMD GPU in the topology, another OS)."""
     user_groups: tuple[str, ...] | None = None
     """The names of this process's groups (`id -Gn`); None when not read."""
+    container_tools: dict[str, str] | None = None
+    """The container engines and NVIDIA Container Toolkit parts found here, by name: docker, podman, nvidia-ctk,
+    nvidia-container-cli, nvidia-container-runtime(-hook) on PATH (their path), and "cdi" for an NVIDIA CDI spec
+    (/etc/cdi, /var/run/cdi). None when not looked for (another OS, inside a container)."""
     gpu_holders: tuple[GpuHolder, ...] | None = None
     """This user's processes, other than torchdoctor's, that have a GPU open: what holds GPU memory where NVML names no
     process (in a container, NVML's pids are the host's). () when there are none, None when not read in time."""

@@ -445,3 +445,50 @@ def extra_index_url_for_pytorch(snapshot: Snapshot) -> Iterator[Finding]:
             (Evidence("--extra-index-url", url, place),),
             Fix("Give torch its own install with --index-url", Applicability.DISPLAY_ONLY, commands=commands),
         )
+
+
+TOOLKIT_PARTS = ("nvidia-ctk", "nvidia-container-cli", "nvidia-container-runtime", "nvidia-container-runtime-hook", "cdi")
+
+
+@rule("TD537", "container-toolkit-not-installed", fix=DISPLAY_ONLY)
+def container_toolkit_not_installed(snapshot: Snapshot) -> Iterator[Finding]:
+    """This host has an NVIDIA GPU and Docker or Podman, but not the NVIDIA Container Toolkit that gives containers the GPU.
+
+    What it detects:
+        On a host (not inside a container) whose NVIDIA driver answers, with docker or podman on PATH: none of the
+        toolkit's parts (nvidia-ctk, nvidia-container-cli, nvidia-container-runtime(-hook) on PATH, an NVIDIA CDI
+        spec). A warning when the project has a Dockerfile (it is meant to run in a container); else a note.
+    Why it matters:
+        `docker run --gpus all` fails before the container starts: "could not select device driver \"\" with
+        capabilities: [[gpu]]" (`--runtime nvidia`: "Unknown runtime specified nvidia"); started without it, the
+        container has no GPU and torch.cuda.is_available() is False.
+    Fix safety:
+        Installing the toolkit is the host's administrator's to do: the commands are shown, never run.
+    """
+    system = snapshot.system
+    tools = system.container_tools
+    if tools is None or system.container or snapshot.nvml.status != "ok" or not snapshot.nvml.gpus:
+        return
+    engines = [name for name in ("docker", "podman") if name in tools]
+    if not engines or any(part in tools for part in TOOLKIT_PARTS):
+        return
+    dockerfiles = snapshot.project.dockerfile_details
+    yield Finding(
+        Severity.WARNING if dockerfiles else Severity.INFO,
+        f"{' and '.join(engines)} is installed but the NVIDIA Container Toolkit is not: containers cannot use this "
+        "machine's GPU" + (f" ({dockerfiles[0].path} builds one)" if dockerfiles else ""),
+        "Containers reach the GPU through the NVIDIA Container Toolkit, which mounts the host driver's libraries and "
+        "device files into them. Without it `docker run --gpus all` stops with \"could not select device driver \"\" "
+        "with capabilities: [[gpu]]\" (or \"Unknown runtime specified nvidia\"), and a container started without "
+        "--gpus has no GPU at all.",
+        tuple(Evidence(name, tools[name], "PATH") for name in engines)
+        + (Evidence("NVIDIA Container Toolkit", "not found (nvidia-ctk, nvidia-container-cli, a CDI spec)",
+                    "PATH, /etc/cdi, /var/run/cdi"),
+           Evidence("GPUs", str(len(snapshot.nvml.gpus)), "NVML")),
+        Fix("Install the NVIDIA Container Toolkit and configure the engine", Applicability.DISPLAY_ONLY, commands=(
+            "# the distribution's package repository: docs.nvidia.com/datacenter/cloud-native/container-toolkit/",
+            "sudo apt-get install -y nvidia-container-toolkit   # or dnf/zypper install nvidia-container-toolkit",
+            "sudo nvidia-ctk runtime configure --runtime=docker && sudo systemctl restart docker"
+            if "docker" in engines else "sudo nvidia-ctk cdi generate --output=/etc/cdi/nvidia.yaml   # podman uses CDI",
+        )),
+    )

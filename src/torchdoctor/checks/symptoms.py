@@ -58,7 +58,7 @@ CAUSES = {c.id: c for c in (
           ("TD524",), "load the host driver's libcuda (drop /usr/local/cuda/compat from the library path), or use an "
                       "image for a CUDA the host driver supports"),
     Cause("container-toolkit-missing", "Docker has no NVIDIA runtime: the NVIDIA Container Toolkit is not installed",
-          ("TD520",), "install the NVIDIA Container Toolkit on the host and configure Docker "
+          ("TD537", "TD520"), "install the NVIDIA Container Toolkit on the host and configure Docker "
                       "(`sudo nvidia-ctk runtime configure --runtime=docker`, then restart Docker)"),
     Cause("no-driver", "no NVIDIA driver is installed or loaded", ("TD210",),
           "install the NVIDIA driver (in a container: start it with --gpus all)", "`nvidia-smi`"),

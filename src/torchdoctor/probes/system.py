@@ -92,6 +92,7 @@ def probe_system(
         gpu_holders=gpu_holders(root) if platform.system() == "Linux" else None,
         amd_device_files=amd_device_files(root) if platform.system() == "Linux" and amd else None,
         user_groups=_user_groups() if platform.system() == "Linux" else None,
+        container_tools=_container_tools(root, which) if platform.system() == "Linux" and not container else None,
     )
 
 
@@ -346,6 +347,19 @@ def _user_groups() -> tuple[str, ...] | None:
         return tuple(sorted({_group_name(gid) for gid in {*os.getgroups(), os.getgid()}}))
     except OSError:
         return None
+
+
+CONTAINER_TOOLS = ("docker", "podman", "nvidia-ctk", "nvidia-container-cli", "nvidia-container-runtime",
+                   "nvidia-container-runtime-hook")
+
+
+def _container_tools(root: Path, which: Callable[[str], str | None]) -> dict[str, str]:
+    """Which container engines and NVIDIA Container Toolkit parts this host has: on PATH, or an NVIDIA CDI spec file
+    (what `nvidia-ctk cdi generate` writes for podman and containerd)."""
+    found = {name: path for name in CONTAINER_TOOLS if (path := which(name))}
+    spec = next((f"/{folder}/nvidia.yaml" for folder in ("etc/cdi", "var/run/cdi")
+                 if (root / folder / "nvidia.yaml").exists() or (root / folder / "nvidia.json").exists()), None)
+    return found | ({"cdi": spec} if spec else {})
 
 
 def _first_line(path: Path) -> str | None:
