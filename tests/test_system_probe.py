@@ -228,3 +228,12 @@ def test_amd_device_files_are_read_with_their_group_and_this_users_access_only_w
     assert info.user_groups and kfd.group in info.user_groups
     no_amd = probe_system(tmp_path / "empty", environ={}, run=no_commands, which=lambda name: None)
     assert no_amd.amd_device_files is None
+
+
+def test_a_cuda_installs_cupti_folder_on_ld_library_path_is_read_as_shadowing_the_wheels(tmp_path):
+    """pytorch/pytorch#157381: torch 2.8 loaded a CUDA 12.4 install's libcupti ("undefined symbol:
+    cuptiActivityEnableDriverApi, version libcupti.so.12"); CUPTI lives in its own folder of a CUDA install."""
+    root = lay_out(tmp_path, {"usr/local/cuda-12.4/extras/CUPTI/lib64/libcupti.so.12": ""})
+    folder = "/usr/local/cuda-12.4/extras/CUPTI/lib64"
+    info = probe_system(root, environ={"LD_LIBRARY_PATH": folder}, run=no_commands, which=lambda name: None)
+    assert info.library_path_cuda == {folder: ("libcupti",)}

@@ -504,7 +504,7 @@ def _device_nodes(root: Path) -> tuple[str, ...]:
 # are deliberately absent: finding those on the path is normal.
 TOOLKIT_LIBRARIES = (
     "libcudart", "libcublas", "libcublasLt", "libcudnn", "libcufft", "libcurand", "libcusolver", "libcusparse",
-    "libnccl", "libnvJitLink", "libnvrtc",
+    "libnccl", "libnvJitLink", "libnvrtc", "libcupti", "libcusparseLt",
 )
 
 
