@@ -288,3 +288,12 @@ def test_an_undefined_symbol_names_whose_build_it_is(error, cause):
 def test_device_file_mig_and_cuda_library_errors_name_their_causes(error, cause):
     result = triage(error)
     assert cause_of(result.findings[0]) == cause
+
+
+def test_two_cuda_lines_of_one_nvidia_wheel_in_a_pasted_collect_env_are_the_cause():
+    """pytorch/pytorch#186591: collect_env's [pip3] lines show nvidia-nccl-cu12 beside nvidia-nccl-cu13."""
+    result = triage("ImportError: libtorch_cuda.so: undefined symbol: ncclCommResume\n"
+                    "Versions of relevant libraries:\n[pip3] nvidia-nccl-cu12==2.29.3\n[pip3] nvidia-nccl-cu13==2.29.7\n"
+                    "[pip3] torch==2.10.0+cu130\n")
+    first = result.findings[0]
+    assert first.code == "TD123" and "nvidia-nccl-cu12 2.29.3 and nvidia-nccl-cu13 2.29.7" in first.message

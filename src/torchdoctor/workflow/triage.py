@@ -30,7 +30,7 @@ from torchdoctor.snapshot import (
     TorchInfo,
 )
 
-PASTE_RULES = ("TD120", "TD121", "TD122", "TD130", "TD201", "TD220", "TD221", "TD230", "TD524", "TD525")
+PASTE_RULES = ("TD120", "TD121", "TD122", "TD123", "TD130", "TD201", "TD220", "TD221", "TD230", "TD524", "TD525")
 """The rules that run on pasted facts: each reads only facts a paste states (the GPU, the driver, the torch build,
 package versions, an error torch printed) and stays silent when one it needs is None. The others read what only a
 probe sees (files, devices, the environment, the project) and would take "not pasted" for "not there": TD231 among
