@@ -80,4 +80,7 @@ RESULTS = """
   /dev/shm, compat libcuda, AMD topology, IOMMU: under 0.1 ms each
   whole system probe        48.36 ms; 78.63 ms with 400 more processes (compilers and ldconfig are most of it)
 The holder scan costs about 40 us a process; past 80 ms (some 2,000 processes) it answers "unknown".
+After review (same day): the scan filters by owner first (a stat of /proc/PID, about 1 us), so kernel threads and other
+users' processes cost little; only this user's are read: 2.64 ms as the machine is, 13.66 ms with 400 more of this
+user's processes alive (0.03 and 0.14 x the bound).
 """

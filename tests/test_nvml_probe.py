@@ -7,6 +7,7 @@ stand-in `pynvml` module first on the child's path that raises the driver's own 
 from __future__ import annotations
 
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -76,9 +77,10 @@ def test_a_lost_gpu_is_reported(tmp_path, monkeypatch):
 
 
 def test_processes_nvml_lists_carry_their_state_and_torchdoctors_own_are_left_out(tmp_path, monkeypatch):
-    """A job stopped with Ctrl+Z keeps its GPU memory: the probe reads its state from /proc. A pid this machine does
-    not show (a container's NVML names the host's) has no state; a process torchdoctor started (its torch probe) is
-    not somebody else's."""
+    """A job stopped with Ctrl+Z keeps its GPU memory: the probe reads its state from /proc, but only where /proc shows
+    that pid holding an NVIDIA device (inside a container NVML may name the host's pids, whose numbers can be another
+    process here): this machine has no GPU, so none is confirmed and every state is unknown. A pid not visible here has
+    no state either; a process torchdoctor started (its torch probe) is not somebody else's and is left out."""
     import os
     import signal
     import subprocess
@@ -103,12 +105,30 @@ def test_processes_nvml_lists_carry_their_state_and_torchdoctors_own_are_left_ou
         """
         monkeypatch.setenv("PYTHONPATH", str(fake_pynvml(tmp_path, body)))
         gpu = probe_nvml().gpus[0]
+        # Where /proc does show the device open (a stand-in for the GPU this machine lacks), the state is kept.
+        script = _load_script()
+        monkeypatch.setattr(script, "holds_a_gpu", lambda pid: pid == orphan)
+        fake = type("pynvml", (), {"nvmlDeviceGetComputeRunningProcesses": staticmethod(
+            lambda handle: [type("P", (), {"pid": orphan, "usedGpuMemory": 12 << 30})()])})
+        confirmed = script.running_processes(fake, 0, lambda function, *args: function(*args) if function else None)
     finally:
         os.kill(orphan, signal.SIGKILL)
         sibling.kill()
         sibling.wait()
     assert gpu.minor_number == 3
-    assert [(p.pid, p.state, p.used_memory) for p in gpu.processes] == [(orphan, "T", 12 << 30), (4194303, None, 2 << 30)]
+    assert [(p.pid, p.state, p.used_memory) for p in gpu.processes] == [(orphan, None, 12 << 30), (4194303, None, 2 << 30)]
+    assert confirmed == [{"pid": orphan, "used_memory": 12 << 30, "state": "T"}]
+
+
+def _load_script():
+    import importlib.util
+
+    from torchdoctor.probes import nvml as nvml_module
+
+    spec = importlib.util.spec_from_file_location("nvml_script", Path(nvml_module.__file__).with_name("nvml_script.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def test_a_driver_that_cannot_list_processes_leaves_them_unknown(tmp_path, monkeypatch):
@@ -169,3 +189,20 @@ def test_peer_access_between_gpus_is_read_for_each_pair(tmp_path, monkeypatch):
     assert [(l.gpus, l.read, l.nvlink) for l in links] == [
         ((0, 1), "ok", "ok"), ((0, 2), "topology-not-supported", "not-supported"),
         ((1, 2), "topology-not-supported", "not-supported")]
+
+
+def test_a_process_name_another_user_chose_reaches_the_snapshot_escaped(tmp_path, monkeypatch):
+    """NVML names every user's processes; a name written with terminal escapes must not drive the reader's terminal."""
+    body = """
+        class P:
+            pid, usedGpuMemory = 4194303, 1 << 30
+        def nvmlInit(): pass
+        def nvmlShutdown(): pass
+        def nvmlDeviceGetCount(): return 1
+        def nvmlDeviceGetHandleByIndex(index): return index
+        def nvmlDeviceGetComputeRunningProcesses(handle): return [P()]
+        def nvmlSystemGetProcessName(pid): return "evil\\x1b[2Jname"
+    """
+    monkeypatch.setenv("PYTHONPATH", str(fake_pynvml(tmp_path, body)))
+    name = probe_nvml().gpus[0].processes[0].name
+    assert "\x1b" not in name and name.startswith("evil")

@@ -284,6 +284,8 @@ def test_an_undefined_symbol_names_whose_build_it_is(error, cause):
     ("torch 2.1.1 requires nvidia-cudnn-cu12==8.9.2.26; platform_system == \"Linux\", but you have nvidia-cudnn-cu12 "
      "9.5.1.17 which is incompatible.", "cuda-library-mismatch"),
     ("I'm trying to train a model with multiple 4090 gpus, but it always gets stuck and no report is shown.", "nccl-p2p"),
+    ("ValueError: libcublas.so.*[0-9] not found in the system path ['/opt/app', '/usr/lib/python3.10']",
+     "missing-cuda-library"),
 ])
 def test_device_file_mig_and_cuda_library_errors_name_their_causes(error, cause):
     result = triage(error)
@@ -297,3 +299,12 @@ def test_two_cuda_lines_of_one_nvidia_wheel_in_a_pasted_collect_env_are_the_caus
                     "[pip3] torch==2.10.0+cu130\n")
     first = result.findings[0]
     assert first.code == "TD123" and "nvidia-nccl-cu12 2.29.3 and nvidia-nccl-cu13 2.29.7" in first.message
+
+
+@pytest.mark.parametrize("text", [
+    "I changed from 1x 4090 to an A100 and nothing else changed",  # "hang" inside "changed"; one card is not several
+    "GPU 0: NVIDIA A100-SXM4-80GB (UUID: GPU-749126bf-d321-4567-7c2d-6b03eced6bb6)\n"
+    "  MIG 3g.40gb Device 0: (UUID: MIG-5b3a1c2e-11aa-5c2e-9d3e-1b2c3d4e5f60)\nMy training script is slow.\n",
+])
+def test_words_that_only_look_like_a_cause_name_none(text):
+    assert not [d for d in triage(text).findings if cause_of(d) in ("nccl-p2p", "mig-devices")]

@@ -800,8 +800,9 @@ class GpuProcess:
     name: str | None = None
     used_memory: int | None = None
     state: str | None = None
-    """/proc/PID/stat's state letter (T stopped, Z zombie, D in the kernel …); None when the pid is not visible here
-    (another PID namespace: a container sees the host's pids) or it was not read."""
+    """/proc/PID/stat's state letter (S sleeping, T stopped …), read only where the process is this user's and has an
+    NVIDIA device open (so the pid is this process here: inside a container NVML may name the host's pids); None
+    otherwise: another user's, not visible in this PID namespace, or not read."""
 
 
 @dataclass(frozen=True)

@@ -210,7 +210,8 @@ def amd_gpu_device_not_accessible(snapshot: Snapshot) -> Iterator[Finding]:
             "started with them, so torch finds no GPU (\"No HIP GPUs are available\").",
             (Evidence(missing, "absent", "/dev"), Evidence("container", container, snapshot.system.container_evidence or "")),
             Fix("Start the container with the GPU's device files", Applicability.DISPLAY_ONLY, commands=(
-                "docker run --device=/dev/kfd --device=/dev/dri --group-add video --group-add render ...",
+                "docker run --device=/dev/kfd --device=/dev/dri --group-add $(stat -c %g /dev/kfd) --group-add "
+                "$(stat -c %g /dev/dri/renderD128) ...   # the host's numeric groups: the image may name none",
                 "# Apptainer: --bind=/dev/kfd,/dev/dri (with --containall); Kubernetes: AMD's device plugin")),
         )
         return
@@ -240,9 +241,9 @@ def amd_gpu_device_not_accessible(snapshot: Snapshot) -> Iterator[Finding]:
         + ((Evidence("this user's groups", " ".join(mine) or "none", "getgroups()"),) if mine is not None else ()),
         Fix("Give the container the host's GPU groups" if container else "Join the device files' groups, then log in again",
             Applicability.DISPLAY_ONLY, commands=(
-                "docker run ... --group-add $(getent group render | cut -d: -f3) --group-add $(getent group video | cut "
-                "-d: -f3)   # on the host: its numeric ids (rootless podman: --group-add keep-groups)",
-                "# Kubernetes: securityContext.supplementalGroups: [<the host's render gid>]") if container else (
+                "docker run ... " + " ".join(f"--group-add $(stat -c %g {f.path})" for f in refused[:2])
+                + "   # on the host: the files' numeric groups (rootless podman: --group-add keep-groups)",
+                "# Kubernetes: securityContext.supplementalGroups: [<those numeric group ids>]") if container else (
                 f"sudo usermod -aG {','.join(groups) or 'render,video'} $USER   # then log out and in (or reboot)",)),
     )
 
@@ -258,8 +259,9 @@ def _root_only(snapshot: Snapshot, files: list[DeviceFile]) -> Finding:
         "(mode 0660) is the cure.",
         tuple(Evidence(f.path, "group may not read and write" + (f", group {f.group}" if f.group else ""),
                        f"stat({f.path})") for f in files),
-        Fix("Let the render group use the device with a udev rule", Applicability.DISPLAY_ONLY, commands=(
-            "echo 'KERNEL==\"kfd\", GROUP=\"render\", MODE=\"0660\"' | sudo tee /etc/udev/rules.d/70-kfd.rules",
+        Fix("Let the render group use the devices with a udev rule", Applicability.DISPLAY_ONLY, commands=(
+            "printf '%s\\n' 'KERNEL==\"kfd\", GROUP=\"render\", MODE=\"0660\"' 'SUBSYSTEM==\"drm\", KERNEL==\"renderD*\", "
+            "GROUP=\"render\", MODE=\"0660\"' | sudo tee /etc/udev/rules.d/70-amdgpu.rules",
             "sudo udevadm control --reload && sudo udevadm trigger   # then: sudo usermod -aG render $USER, log in again",
         )),
     )

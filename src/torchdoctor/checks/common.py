@@ -242,12 +242,20 @@ threads above show broken where a driver reports it; older GeForce cards are lef
 what the threads are about)."""
 
 
-def geforce_peer_access(snapshot: Snapshot) -> tuple[PeerLink, ...]:
-    """The pairs of GeForce GPUs (RTX 30 series on) the driver says have peer access over PCIe, while neither
-    NCCL_P2P_DISABLE nor NCCL_P2P_LEVEL keeps NCCL off it; empty otherwise, or when it was not read."""
+def nccl_kept_off_pcie_p2p(snapshot: Snapshot) -> str | None:
+    """The variable that keeps NCCL off peer-to-peer over PCIe ("NCCL_P2P_DISABLE=1", "NCCL_P2P_LEVEL=NVL"), or None.
+    NCCL_P2P_LEVEL's LOC (0) and NVL allow no PCIe path; PIX, PXB, PHB and SYS (1-5) do (NCCL's environment variables,
+    docs.nvidia.com/deeplearning/nccl/user-guide/docs/env.html, read 2026-12-06)."""
     environment = snapshot.system.environment
-    if environment.get("NCCL_P2P_DISABLE", "0") not in ("", "0") or environment.get("NCCL_P2P_LEVEL"):
-        return ()
+    if environment.get("NCCL_P2P_DISABLE", "0") not in ("", "0"):
+        return f"NCCL_P2P_DISABLE={environment['NCCL_P2P_DISABLE']}"
+    level = environment.get("NCCL_P2P_LEVEL", "").strip().upper()
+    return f"NCCL_P2P_LEVEL={level}" if level in ("LOC", "NVL", "0") else None
+
+
+def geforce_peer_access(snapshot: Snapshot) -> tuple[PeerLink, ...]:
+    """The pairs of GeForce GPUs (RTX 30 series on) the driver says have peer access over PCIe; empty otherwise, or when
+    it was not read. Whether NCCL is kept off it is nccl_kept_off_pcie_p2p's question."""
     gpus = {g.index: g for g in snapshot.nvml.gpus}
     return tuple(link for link in snapshot.nvml.peer_links or () if link.read == "ok" and link.nvlink != "ok"
                  and all(_geforce_from_ampere(gpus.get(i)) for i in link.gpus))

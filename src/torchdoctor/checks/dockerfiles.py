@@ -455,9 +455,10 @@ def container_toolkit_not_installed(snapshot: Snapshot) -> Iterator[Finding]:
     """This host has an NVIDIA GPU and Docker or Podman, but not the NVIDIA Container Toolkit that gives containers the GPU.
 
     What it detects:
-        On a host (not inside a container) whose NVIDIA driver answers, with docker or podman on PATH: none of the
-        toolkit's parts (nvidia-ctk, nvidia-container-cli, nvidia-container-runtime(-hook) on PATH, an NVIDIA CDI
-        spec). A warning when the project has a Dockerfile (it is meant to run in a container); else a note.
+        On a host (not inside a container, not WSL, where Docker Desktop brings the GPU itself) whose NVIDIA driver
+        answers, with docker or podman on PATH (not the docker snap, which carries the toolkit): none of the toolkit's
+        parts (nvidia-ctk, nvidia-container-cli, nvidia-container-runtime(-hook) on PATH, an NVIDIA CDI spec). A
+        warning when the project has a Dockerfile (it is meant to run in a container); else a note.
     Why it matters:
         `docker run --gpus all` fails before the container starts: "could not select device driver \"\" with
         capabilities: [[gpu]]" (`--runtime nvidia`: "Unknown runtime specified nvidia"); started without it, the
@@ -467,15 +468,17 @@ def container_toolkit_not_installed(snapshot: Snapshot) -> Iterator[Finding]:
     """
     system = snapshot.system
     tools = system.container_tools
-    if tools is None or system.container or snapshot.nvml.status != "ok" or not snapshot.nvml.gpus:
-        return
-    engines = [name for name in ("docker", "podman") if name in tools]
+    if tools is None or system.container or system.wsl or snapshot.nvml.status != "ok" or not snapshot.nvml.gpus:
+        return  # under WSL, Docker Desktop gives its containers the GPU without the toolkit in the distribution
+    # The docker snap carries the toolkit inside the snap.
+    engines = [name for name in ("docker", "podman") if name in tools and not tools[name].startswith("/snap/")]
     if not engines or any(part in tools for part in TOOLKIT_PARTS):
         return
     dockerfiles = snapshot.project.dockerfile_details
     yield Finding(
         Severity.WARNING if dockerfiles else Severity.INFO,
-        f"{' and '.join(engines)} is installed but the NVIDIA Container Toolkit is not: containers cannot use this "
+        f"{' and '.join(engines)} {'are' if len(engines) > 1 else 'is'} installed but the NVIDIA Container Toolkit is "
+        "not: containers cannot use this "
         "machine's GPU" + (f" ({dockerfiles[0].path} builds one)" if dockerfiles else ""),
         "Containers reach the GPU through the NVIDIA Container Toolkit, which mounts the host driver's libraries and "
         "device files into them. Without it `docker run --gpus all` stops with \"could not select device driver \"\" "

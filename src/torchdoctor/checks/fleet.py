@@ -18,6 +18,7 @@ from torchdoctor.checks.common import (
     SLOWDOWN_REASONS,
     geforce_peer_access,
     iommu_in_the_way,
+    nccl_kept_off_pcie_p2p,
     peer_access_evidence,
     shm_too_small,
 )
@@ -381,7 +382,8 @@ GEFORCE_CAUSE = (" The driver reports peer access over PCIe between these GeForc
 def substrate_causes(snapshot: Snapshot) -> tuple[str, tuple[Evidence, ...]]:
     """What the machine's facts show under a failed or slow collective: the IOMMU, a small /dev/shm, peer access
     reported between GeForce cards; each sentence with its evidence, empty when none shows."""
-    iommu, shm, geforce = iommu_in_the_way(snapshot), shm_too_small(snapshot), geforce_peer_access(snapshot)
+    iommu, shm = iommu_in_the_way(snapshot), shm_too_small(snapshot)
+    geforce = geforce_peer_access(snapshot) if not nccl_kept_off_pcie_p2p(snapshot) else ()
     text = (IOMMU_CAUSE if iommu else "") + (SHM_CAUSE if shm else "") + (GEFORCE_CAUSE if geforce else "")
     evidence = iommu + shm + (peer_access_evidence(snapshot) if geforce and not iommu else ())
     return text, evidence

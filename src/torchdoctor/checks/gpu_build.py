@@ -490,8 +490,9 @@ def mig_enabled(snapshot: Snapshot) -> Iterator[Finding]:
 
     What it detects:
         NVML reports MIG mode on a GPU (A100, H100, H200, B200 class), and the MIG devices created on it. No MIG
-        device on it: an error when no other GPU is left to CUDA (nothing CUDA runs on), else a warning. Several MIG
-        devices and CUDA_VISIBLE_DEVICES not naming one of them: a warning, since a CUDA process sees only the first.
+        device on it: an error when no other GPU is left to CUDA (nothing CUDA runs on), else a warning (in a
+        container: none given to it, or none created). Several MIG devices and CUDA_VISIBLE_DEVICES unset or naming
+        several: a warning, since a CUDA process sees only the first.
         torch seeing no device while MIG devices exist: a warning (none is given to this process). Else a note.
     Why it matters:
         A GPU in MIG mode runs CUDA only inside the MIG devices created on it, and MIG mode survives a reboot while
@@ -516,7 +517,9 @@ def mig_enabled(snapshot: Snapshot) -> Iterator[Finding]:
         f", {len(g.mig_devices)} MIG device(s)" if g.mig_devices is not None else ""), nvml_source(snapshot)) for g in enabled)
     if empty:
         yield _no_mig_device(snapshot, empty, evidence)
-    elif several and not (len(chosen) == 1 and chosen[0].startswith("MIG-")):
+    elif several and len(chosen) != 1:
+        # CUDA_VISIBLE_DEVICES naming one device (a MIG UUID, or the index a batch scheduler gives a one-slice job)
+        # is one process given one MIG device: the way it is meant.
         yield _several_mig_devices(several, visible, evidence)
     else:
         names = ", ".join(f"{g.index}: {g.name}" for g in enabled)
@@ -534,6 +537,21 @@ def mig_enabled(snapshot: Snapshot) -> Iterator[Finding]:
 def _no_mig_device(snapshot: Snapshot, empty: list[NvmlGpu], evidence: tuple[Evidence, ...]) -> Finding:
     others = [g for g in snapshot.nvml.gpus if g not in empty and not (g.mig_enabled and g.mig_devices == ())]
     first = empty[0].index
+    container = snapshot.system.container
+    if container:
+        # A container sees the MIG devices it was given, not those created on the GPU: which is the case is unknown.
+        return Finding(
+            Severity.WARNING if others else Severity.ERROR,
+            f"GPU {', '.join(str(g.index) for g in empty)} is in MIG mode and this {container} container sees no MIG "
+            "device on it: CUDA has no device there",
+            "A GPU in MIG mode runs CUDA only inside MIG devices, and a container sees only the ones it is given: none "
+            "was given to this one, or none is created on the host (MIG devices do not survive a reboot).",
+            evidence,
+            Fix("Give the container a MIG device", Applicability.DISPLAY_ONLY, commands=(
+                "nvidia-smi -L   # on the host: the MIG devices and their UUIDs (none listed: create them there)",
+                "docker run --gpus '\"device=MIG-<uuid>\"' ...   # Kubernetes: request nvidia.com/mig-<profile>",
+            )),
+        )
     return Finding(
         Severity.WARNING if others else Severity.ERROR,
         f"GPU {', '.join(str(g.index) for g in empty)} is in MIG mode with no MIG device created: CUDA has no device "

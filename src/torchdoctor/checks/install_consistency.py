@@ -172,6 +172,17 @@ def _library_of(name: str) -> str | None:
     return LIBRARY_OF_WHEEL.get(re.sub(r"-cu\d+$", "", name.removeprefix("nvidia-")))
 
 
+def _fails_on(library: str | None, failure: str) -> bool:
+    """Whether the import error names this library's file: libcusparse.so, never libcusparseLt.so."""
+    return bool(library and failure and re.search(re.escape(library) + r"\.so", failure, re.IGNORECASE))
+
+
+SONAME_WITHOUT_CUDA_MAJOR = {"nccl", "cusparselt", "nvshmem"}
+"""Libraries whose file name does not change with the CUDA line (libnccl.so.2, libcusparseLt.so.0): their wheels for
+two CUDA lines write the same file. cuDNN's carries its own major (libcudnn.so.9), the same for two lines of one major;
+the toolkit libraries carry the CUDA major (libcublas.so.12 beside libcublas.so.11: two files)."""
+
+
 @rule("TD123", "cuda-wheels-do-not-match-torch", fix=DISPLAY_ONLY)
 def cuda_wheels_do_not_match_torch(snapshot: Snapshot) -> Iterator[Finding]:
     """An nvidia-* wheel torch pins is missing or at another version, or two CUDA lines' wheels of one library are installed.
@@ -180,8 +191,9 @@ def cuda_wheels_do_not_match_torch(snapshot: Snapshot) -> Iterator[Finding]:
         torch's METADATA pins its CUDA libraries' wheels exactly (`nvidia-cudnn-cu12==9.1.0.70; platform_system ==
         "Linux"`); each one whose marker holds here is compared with the version installed. An older cuDNN than
         torch's (by major and minor), or a missing or other wheel while `import torch` fails naming its library: an
-        error; another version otherwise: a warning. And one library's wheels for two CUDA lines (nvidia-nccl-cu12
-        beside nvidia-nccl-cu13), which write the same files (pytorch/pytorch#186591).
+        error; an older minor (or another major) otherwise: a warning; a newer minor of the same major, which keeps the
+        library's ABI, or a patch apart: nothing. And one library's wheels for two CUDA lines that write the same
+        file (nvidia-nccl-cu12 beside nvidia-nccl-cu13: libnccl.so.2; pytorch/pytorch#186591).
     Why it matters:
         Installing TensorFlow, JAX, onnxruntime-gpu or a requirements file beside torch moves these wheels to the
         versions they want, and torch then loads libraries it was not built with: "cuDNN version incompatibility:
@@ -202,16 +214,17 @@ def cuda_wheels_do_not_match_torch(snapshot: Snapshot) -> Iterator[Finding]:
         if have is not None and have == version:
             continue
         library = _library_of(name)
-        named = bool(library and failure and library.lower() in failure.lower())
-        older_cudnn = name.startswith("nvidia-cudnn") and have is not None and _older_minor(have, version)
-        if have is not None and not named and not older_cudnn and _same_minor(have, version):
-            continue  # a patch release apart: cuDNN and the CUDA libraries keep their ABI within a minor release
-        severity = Severity.ERROR if named or older_cudnn else Severity.WARNING
+        named = _fails_on(library, failure)
+        refused_cudnn = name.startswith("nvidia-cudnn") and have is not None and _refused_by_torch(have, version)
+        if have is not None and not named and not refused_cudnn and not _older_minor(have, version):
+            continue  # the same minor, or a newer one of the same major: the libraries keep their ABI within a major
+        severity = Severity.ERROR if named or refused_cudnn else Severity.WARNING
         what = f"{name} {have} is installed" if have else f"{name} is not installed"
         yield Finding(
             severity,
             f"{what}, but torch {torch.version} was built with {name} {version}"
-            + (f": `import torch` fails on {library}" if named else ": torch refuses an older cuDNN" if older_cudnn else ""),
+            + (f": `import torch` fails on {library}" if named else
+               ": torch refuses a cuDNN of another major or an older minor" if refused_cudnn else ""),
             "torch from PyPI or the PyTorch index loads its CUDA libraries from the nvidia-* wheels it pins exactly. "
             "Another install (TensorFlow, JAX, onnxruntime-gpu, a requirements file) moved this one, so torch loads a "
             "library it was not built with: \"cuDNN version incompatibility\", \"cannot open shared object file\" or an "
@@ -236,12 +249,12 @@ def _two_cuda_lines(snapshot: Snapshot, failure: str) -> Iterator[Finding]:
             lines.setdefault(match.group(1), []).append((name, version))
     wanted = {n for n, _, _ in _pins(snapshot, lambda n: n.startswith("nvidia-"))}
     for library, wheels in sorted(lines.items()):
-        if len(wheels) < 2:
+        if len(wheels) < 2 or not _same_file(library, [version for _, version in wheels]):
             continue
         keep = next((n for n, _ in wheels if n in wanted), None)
         stray = [n for n, _ in wheels if n != keep] if keep else []
         so = LIBRARY_OF_WHEEL.get(library)
-        named = bool(so and failure and so.lower() in failure.lower()) or (library == "nccl" and "nccl" in failure.lower())
+        named = _fails_on(so, failure) or (library == "nccl" and "nccl" in failure.lower())
         listed = " and ".join(f"{n} {v}" for n, v in sorted(wheels))
         yield Finding(
             Severity.ERROR if named else Severity.WARNING,
@@ -255,9 +268,19 @@ def _two_cuda_lines(snapshot: Snapshot, failure: str) -> Iterator[Finding]:
             tuple(Evidence(f"{n} installed", v, torch_source(snapshot)) for n, v in sorted(wheels))
             + ((Evidence("import torch", failure[:300], torch_source(snapshot)),) if named else ()),
             Fix("Keep the wheel of torch's CUDA line", Applicability.DISPLAY_ONLY, commands=(
-                f"uv pip uninstall {' '.join(stray)}" if stray else f"uv pip uninstall <the {library} wheel of the other CUDA line>",
-                f"uv pip install --reinstall {keep or '<the one torch requires>'}")),
+                f"uv pip uninstall {' '.join(stray)}" if stray else
+                f"uv pip uninstall <the {library} wheel whose -cuXX is not torch's +cuXYZ line>",
+                f"uv pip install --reinstall {keep}" if keep else "uv pip install --reinstall <the one left>")),
         )
+
+
+def _same_file(library: str, versions: list[str]) -> bool:
+    """Whether the wheels of two CUDA lines write one file: always for NCCL, cuSPARSELt, NVSHMEM; for cuDNN when both
+    are of one cuDNN major."""
+    if library in SONAME_WITHOUT_CUDA_MAJOR:
+        return True
+    majors = {release[0] for release in map(_release, versions) if release}
+    return library == "cudnn" and len(majors) == 1
 
 
 def _release(version: str) -> tuple[int, ...] | None:
@@ -267,12 +290,12 @@ def _release(version: str) -> tuple[int, ...] | None:
         return None
 
 
-def _same_minor(have: str, want: str) -> bool:
-    a, b = _release(have), _release(want)
-    return a is not None and b is not None and a[:2] == b[:2]
-
-
 def _older_minor(have: str, want: str) -> bool:
-    """cuDNN's own check: a runtime of another major, or an older minor, than torch was built with is refused."""
+    """Another major, or an older minor of the same one, than the pin: what a library's ABI does not promise."""
     a, b = _release(have), _release(want)
     return a is not None and b is not None and (a[0] != b[0] or a[:2] < b[:2])
+
+
+def _refused_by_torch(have: str, want: str) -> bool:
+    """torch's own cuDNN check (torch/backends/cudnn): a runtime of another major, or an older minor, is refused."""
+    return _older_minor(have, want)

@@ -19,6 +19,7 @@ from torchdoctor.checks.common import (
     GEFORCE_P2P,
     SHM_ENOUGH,
     geforce_peer_access,
+    nccl_kept_off_pcie_p2p,
     nvml_source,
     peer_access_evidence,
     torch_source,
@@ -236,22 +237,22 @@ about half a gigabyte (its CUDA context) at most, so half of a card is someone e
 OWN_PROBE_BYTES = 1 << 30
 """More GPU memory in use than torchdoctor's own torch probe could hold (its CUDA context, about half a gigabyte)."""
 
-LEFT_BEHIND_STATES = {"T": "stopped", "t": "stopped by a debugger", "Z": "a zombie"}
-"""/proc's state letters of a process that holds GPU memory but computes nothing and never will on its own."""
+STOPPED = {"T": "stopped", "t": "stopped by a debugger"}
+"""/proc's state letters of a process that keeps its GPU memory and computes nothing until it is continued."""
 
 
 @rule("TD527", "gpu-memory-held", fix=DISPLAY_ONLY)
 def gpu_memory_held(snapshot: Snapshot) -> Iterator[Finding]:
-    """Most of a GPU's memory is held by other processes while nothing of the project runs, or a stopped one holds it.
+    """Most of a GPU's memory is held by other processes while nothing of the project runs, or by processes left behind.
 
     What it detects:
         NVML's used and total memory of each GPU, read while torchdoctor probes, and who holds it: the processes
-        NVML lists (with their state from /proc) and this user's processes with the GPU's device file open (/proc/PID/fd,
-        which finds what nvidia-smi does not show: inside a container, or DataLoader workers whose parent was killed).
-        More than half in use (torch's own probe holds about half a gigabyte at most), or more than 1 GiB with
-        processes of this user holding the GPU that NVML does not list: a note naming the holders; a warning when a
-        holder is stopped (Ctrl+Z) or a zombie with more than half in use. A stopped or zombie holder is said even
-        when it holds less.
+        NVML lists, and this user's processes with the GPU's device file open (/proc/PID/fd), which finds what
+        nvidia-smi does not show: a killed job's DataLoader workers living on under init, a container's view. More
+        than half in use (torch's own probe holds about half a gigabyte at most), or more than 1 GiB that NVML's listed
+        processes do not account for while such a left-behind process holds the GPU: a note naming the holders. A
+        process of this user stopped with Ctrl+Z (or by a debugger) that holds the GPU: a note, a warning when more
+        than half is in use. A job's own workers (their parent holds the GPU too) are part of it, not left behind.
     Why it matters:
         The next job gets only what is left: "CUDA out of memory. Tried to allocate … (… GiB total capacity; …
         already allocated …)" although the model fits the GPU, and a GEMM or NCCL test reads slower.
@@ -264,11 +265,17 @@ def gpu_memory_held(snapshot: Snapshot) -> Iterator[Finding]:
     for gpu in snapshot.nvml.gpus:
         listed = gpu.processes or ()
         device = gpu.minor_number if gpu.minor_number is not None else gpu.index
-        opened = [h for h in holders or () if device in h.devices and all(p.pid != h.pid for p in listed)]
-        stopped = [p for p in listed if p.state in LEFT_BEHIND_STATES] + [h for h in opened if h.state in LEFT_BEHIND_STATES]
+        on_gpu = [h for h in holders or () if device in h.devices]
+        holding = {h.pid for h in on_gpu} | {p.pid for p in listed}
+        # Unlisted holders whose parent holds the GPU too are that job's workers; under init, they are left behind.
+        opened = [h for h in on_gpu if h.pid not in {p.pid for p in listed} and h.parent not in holding]
+        left = [h for h in opened if h.parent == 1]
         total, used = gpu.memory_total, gpu.memory_used
+        unexplained = (used - sum(p.used_memory or 0 for p in listed)) if used is not None else None
+        stopped = ([p for p in listed if p.state in STOPPED and (p.used_memory or 0) > 0]
+                   + [h for h in opened if h.state in STOPPED and unexplained is not None and unexplained > OWN_PROBE_BYTES])
         held = total is not None and total > 0 and used is not None and used > HELD_SHARE * total
-        hidden = bool(opened) and used is not None and used > OWN_PROBE_BYTES
+        hidden = bool(left) and unexplained is not None and unexplained > OWN_PROBE_BYTES
         if held or stopped or hidden:
             yield _held_finding(snapshot, gpu, listed, opened, stopped, held)
 
@@ -282,33 +289,33 @@ def _held_finding(snapshot: Snapshot, gpu: NvmlGpu, listed: Sequence[GpuProcess]
     names = [_holder_label(p) for p in listed] + [_holder_label(h) for h in opened]
     if stopped:
         first = stopped[0]
-        title = (f"{label}: process {first.pid} ({_program(first)}) is {LEFT_BEHIND_STATES[first.state or '']}"
-                 f" and holds the GPU" + (f" ({amount} in use)" if held else "") + ": it gives nothing back on its own")
+        title = (f"{label}: process {first.pid} ({_program(first)}) is {STOPPED[first.state or 'T']} and holds the GPU"
+                 + (f" ({amount} in use)" if held else "") + ": it gives nothing back until it ends")
     elif held:
         title = f"{label} has {amount} in use by other processes: a new job gets the rest"
     else:
-        title = (f"{label}: {amount} in use, held by process(es) "
-                 + ("nvidia-smi does not list: " if gpu.processes is not None else "of this user: ")
+        title = (f"{label}: {amount} in use, held by process(es) left under init that "
+                 + ("nvidia-smi does not list: " if gpu.processes is not None else "this user runs: ")
                  + ", ".join(f"{h.pid} ({_program(h)})" for h in opened[:3]))
+    read = _what_was_read(snapshot, gpu)
     why = ((f"While torchdoctor probed, {amount} of this GPU's memory was in use by processes other than the project's. "
             if held else "")
-           + ("A stopped process (Ctrl+Z, SIGSTOP) keeps its GPU memory and computes nothing until it is continued; a "
-              "zombie has exited, and its memory goes when its parent collects it or ends. " if stopped else "")
-           + ("The processes: " + "; ".join(names) + ". A process you did not start, or one whose job has ended (a "
-              "killed job's DataLoader workers live on under init), is left behind. " if names else
-              "NVML names no process and none of this user's processes has the GPU open: the memory is held by another "
-              "user's process, by one in another container or on the host (NVML cannot name those here), or by one "
-              "that has exited and is still being torn down. ")
+           + ("A stopped process (Ctrl+Z, SIGSTOP, a debugger) keeps its GPU memory and computes nothing until it is "
+              "continued or ends. " if stopped else "")
+           + ("The processes: " + "; ".join(names) + ". One you did not start, or whose job has ended (a killed job's "
+              "DataLoader workers live on under init, parent 1), is left behind. " if names else read)
            + "A job started now fails with \"CUDA out of memory\" as soon as it needs more than what is left.")
     evidence = [Evidence(f"GPU {gpu.index} memory in use", amount, nvml_source(snapshot))] if held else []
     evidence += [Evidence(f"process {p.pid}", _holder_facts(p), nvml_source(snapshot)) for p in listed[:6]]
     evidence += [Evidence(f"process {h.pid}", _holder_facts(h), f"/proc/{h.pid}/fd -> /dev/nvidia{h.devices[0]}")
                  for h in opened[:6]]
-    ends = " ".join(str(p.pid) for p in stopped if p.state != "Z")
-    commands = [f"kill {ends}; kill -CONT {ends}   # the TERM signal reaches a stopped process once it continues"] if ends else []
+    minor = gpu.minor_number if gpu.minor_number is not None else gpu.index
+    commands = [f"kill {p.pid}; kill -CONT {p.pid}   # TERM reaches a stopped process once it continues"
+                if p.state == "T" else f"kill -KILL {p.pid}   # stopped by a debugger: detach it, or end it"
+                for p in stopped[:3]]
     commands += ["nvidia-smi --query-compute-apps=pid,process_name,used_memory --format=csv",
-                 f"fuser -v /dev/nvidia{gpu.minor_number if gpu.minor_number is not None else gpu.index}"
-                 "   # processes with the device open, stopped ones included (as root: every user's)"]
+                 f"fuser -v /dev/nvidia{minor}   # processes with the device open, stopped ones included (as root: every "
+                 "user's)"]
     return Finding(
         Severity.WARNING if stopped and held else Severity.INFO,
         title,
@@ -317,6 +324,16 @@ def _held_finding(snapshot: Snapshot, gpu: NvmlGpu, listed: Sequence[GpuProcess]
         Fix("End what holds it, if it is left behind" if names else "See which processes hold it",
             Applicability.DISPLAY_ONLY, commands=tuple(commands)),
     )
+
+
+def _what_was_read(snapshot: Snapshot, gpu: NvmlGpu) -> str:
+    """Where nobody was named: what was asked and could not tell, never more than was read."""
+    parts = ["NVML could not list its processes" if gpu.processes is None else "NVML lists no process on it",
+             "the scan for this user's processes holding it did not run or ran out of time"
+             if snapshot.system.gpu_holders is None else "none of this user's processes has it open"]
+    return (f"{parts[0][0].upper()}{parts[0][1:]}, and {parts[1]}: the memory is held by another user's process, by one "
+            "in another container or on the host (NVML cannot name those here), or by one that has exited and is "
+            "still being torn down. ")
 
 
 def _program(process: GpuProcess | GpuHolder) -> str:
@@ -329,9 +346,9 @@ def _holder_label(process: GpuProcess | GpuHolder) -> str:
 
 def _holder_facts(process: GpuProcess | GpuHolder) -> str:
     """"stopped; 12.0 GiB" or "sleeping; parent 1 (init …)": what tells a job that runs from one left behind."""
-    state = LEFT_BEHIND_STATES.get(process.state or "") or {
-        "R": "running", "S": "sleeping", "D": "waiting in the kernel", None: "not visible here"}.get(
-            process.state, f"state {process.state}")
+    state = STOPPED.get(process.state or "") or {
+        "R": "running", "S": "sleeping", "D": "waiting in the kernel", "Z": "exited (a zombie)",
+        None: "state not read"}.get(process.state, f"state {process.state}")
     parts = [state]
     if isinstance(process, GpuProcess) and process.used_memory:
         parts.append(f"{process.used_memory / (1 << 30):.1f} GiB")
@@ -387,8 +404,9 @@ def geforce_peer_access_reported(snapshot: Snapshot) -> Iterator[Finding]:
 
     What it detects:
         Two or more GeForce GPUs of the RTX 30 series or newer, and a pair of them that NVML says may read each other's
-        memory directly (`nvidia-smi topo -p2p r`: OK) without an NVLink bridge between them, while neither
-        NCCL_P2P_DISABLE nor NCCL_P2P_LEVEL keeps NCCL off that path.
+        memory directly (`nvidia-smi topo -p2p r`: OK) without an NVLink bridge between them: a warning; a note where
+        NCCL_P2P_DISABLE or NCCL_P2P_LEVEL (LOC, NVL) keeps NCCL off that path, since torch's direct copies between
+        the GPUs still take it.
     Why it matters:
         NCCL (and `tensor.to("cuda:1")`) use peer-to-peer wherever the driver reports it. NVIDIA says GeForce cards do
         not support it; drivers that reported it anyway (the 545 series on RTX 3090s; several on RTX 4090s) made DDP
@@ -400,9 +418,23 @@ def geforce_peer_access_reported(snapshot: Snapshot) -> Iterator[Finding]:
     reported = geforce_peer_access(snapshot)
     if not reported:
         return
+    kept_off = nccl_kept_off_pcie_p2p(snapshot)
     gpus = {g.index: g for g in snapshot.nvml.gpus}
     a, b = reported[0].gpus
     name = gpus[a].name or "GeForce"
+    if kept_off:
+        yield Finding(
+            Severity.INFO,
+            f"the driver reports peer-to-peer access between GPU {a} and GPU {b} ({name}) over PCIe, which GeForce cards "
+            f"do not support; {kept_off} keeps NCCL off it, not direct copies between the GPUs",
+            f"{kept_off} makes NCCL go through host memory, which cures its hangs; but torch's own copies from one GPU to "
+            "another (`tensor.to(\"cuda:1\")`, a model split over GPUs with device_map) still take the peer path the "
+            "driver reports, and have returned zeros on such cards. A driver that does not report peer access here "
+            "cures both.",
+            (*peer_access_evidence(snapshot), Evidence(kept_off.split("=")[0], kept_off.split("=")[1], "environment"),
+             Evidence("GeForce and peer access", "not supported", GEFORCE_P2P)),
+        )
+        return
     yield Finding(
         Severity.WARNING,
         f"the driver ({snapshot.nvml.driver_version or 'version unknown'}) reports peer-to-peer access between GPU {a} "

@@ -81,27 +81,52 @@ def process_stat(pid):
 
 def started_by_torchdoctor(pid):
     """Whether `pid` is torchdoctor (this probe's parent) or one of its other children and their children: the torch
-    probe may hold a CUDA context while NVML is asked, and is not somebody else's work."""
+    probe may hold a CUDA context while NVML is asked, and is not somebody else's work. torchdoctor may itself be
+    pid 1 (a container's entry point)."""
     ours = os.getppid()
     for _ in range(4):
         if pid == ours:
             return True
         facts = process_stat(pid)
-        if facts is None or facts[1] <= 1:
+        if facts is None:
+            return False
+        if facts[1] == ours:
+            return True
+        if facts[1] <= 1:
             return False
         pid = facts[1]
     return False
 
 
+def holds_a_gpu(pid):
+    """Whether /proc/PID/fd shows an NVIDIA device open: readable for this user's own processes only. It tells that the
+    pid NVML names is this process here (inside a container NVML may name the host's pids, whose numbers can belong to
+    another process of this namespace), so its state can be trusted."""
+    folder = f"/proc/{int(pid)}/fd"
+    try:
+        names = os.listdir(folder)[:65536]
+    except OSError:
+        return False
+    for name in names:
+        try:
+            if os.readlink(f"{folder}/{name}").startswith("/dev/nvidia"):
+                return True
+        except OSError:
+            continue
+    return False
+
+
 def running_processes(pynvml, handle, value):
-    """The compute and graphics processes NVML lists on one GPU, with their state from /proc; None when NVML could
-    not list them."""
-    found, answered = [], False
+    """The compute and graphics processes NVML lists on one GPU, with their state from /proc where the process is
+    this user's and has the GPU open (else unknown); None when NVML could not list the compute processes (in MIG mode
+    a user without privileges is refused), since a partial list would read as "no compute process"."""
+    found = []
     for name in ("nvmlDeviceGetComputeRunningProcesses", "nvmlDeviceGetGraphicsRunningProcesses"):
         listed = value(getattr(pynvml, name, None), handle)
         if listed is None:
+            if name == "nvmlDeviceGetComputeRunningProcesses":
+                return None
             continue
-        answered = True
         for process in listed:
             pid = int(process.pid)
             if any(pid == other["pid"] for other in found) or started_by_torchdoctor(pid):
@@ -110,12 +135,12 @@ def running_processes(pynvml, handle, value):
             entry = {"pid": pid, "used_memory": int(memory) if isinstance(memory, int) else None}
             process_name = value(getattr(pynvml, "nvmlSystemGetProcessName", None), pid)
             if process_name is not None:
-                entry["name"] = text(process_name)
+                entry["name"] = text(process_name)[:120]
             facts = process_stat(pid)
-            if facts is not None:
+            if facts is not None and holds_a_gpu(pid):
                 entry["state"] = facts[0]
             found.append(entry)
-    return found if answered else None
+    return found
 
 
 def mig_devices(pynvml, handle, slots, value):

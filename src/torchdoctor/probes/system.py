@@ -211,8 +211,9 @@ NVIDIA_DEVICE = re.compile(r"^/dev/nvidia(\d+)$")
 def gpu_holders(root: Path, own_pid: int | None = None, uid: int | None = None,
                 budget_s: float = HOLDER_SCAN_S) -> tuple[GpuHolder, ...] | None:
     """This user's processes with a /dev/nvidiaN open (/proc/PID/fd, readable without root for one's own), except
-    torchdoctor and what it started (its torch probe holds the GPU while this runs). None when /proc cannot be read
-    or the scan ran past its budget (a machine with very many processes): unknown, not "none"."""
+    torchdoctor and what it started (its torch probe holds the GPU while this runs). Processes are filtered by owner
+    first (a stat of /proc/PID), so a host's kernel threads and other users cost little. None when /proc cannot be
+    read or the scan ran past its budget (a machine with very many processes of this user): unknown, not "none"."""
     started = time.monotonic()
     own_pid = os.getpid() if own_pid is None else own_pid
     uid = os.getuid() if uid is None else uid
@@ -225,6 +226,8 @@ def gpu_holders(root: Path, own_pid: int | None = None, uid: int | None = None,
     for pid in pids:
         if time.monotonic() - started > budget_s:
             return None
+        if not _owned_by(proc / str(pid), uid):
+            continue
         stat = _process_stat(proc / str(pid))
         if stat is not None:
             stats[pid] = stat
@@ -233,7 +236,7 @@ def gpu_holders(root: Path, own_pid: int | None = None, uid: int | None = None,
     for pid in sorted(stats):
         if time.monotonic() - started > budget_s:
             return None
-        if pid in ours or not _owned_by(proc / str(pid), uid):
+        if pid in ours:
             continue
         devices = _open_gpus(proc / str(pid) / "fd")
         if devices:
@@ -292,25 +295,31 @@ def _open_gpus(fd_folder: Path) -> tuple[int, ...]:
     return tuple(sorted(found))
 
 
+SCRIPT = re.compile(r"[^/\s]+\.(?:py|sh)$")
+
+
 def _command(folder: Path) -> str | None:
-    """The program and the script it runs ("python train.py", "torchrun train.py"), as file names: the other
-    arguments may carry tokens and are not read into a snapshot."""
+    """The program and the script it runs ("python train.py", "torchrun train.py", "python -m vllm…"), as file names:
+    the other arguments (an option's value may be a token) are never read into a snapshot, nor the rest of a title a
+    program wrote over its command line."""
     raw = _read(folder / "cmdline", 1 << 16)
     if not raw:
         return None
     words = [w for w in raw.split("\0") if w]
-    shown = [os.path.basename(words[0])] if words else []
+    if not words:
+        return None
+    shown = [os.path.basename(words[0].split()[0]) if words[0].split() else ""]
     for word, following in zip(words[1:], [*words[2:], ""]):
         if word == "-c":  # `python -c "…"`: a multiprocessing worker started by spawn, or a one-liner
             shown.append("-c …")
             break
-        if word == "-m":
+        if word == "-m" and re.fullmatch(r"[\w.]+", following):
             shown += ["-m", following]
             break
-        if not word.startswith("-"):
+        if SCRIPT.search(word):
             shown.append(os.path.basename(word))
             break
-    return clean(" ".join(shown))[:120] or None
+    return clean(" ".join(w for w in shown if w))[:120] or None
 
 
 def amd_device_files(root: Path) -> tuple[DeviceFile, ...]:
@@ -357,8 +366,8 @@ def _container_tools(root: Path, which: Callable[[str], str | None]) -> dict[str
     """Which container engines and NVIDIA Container Toolkit parts this host has: on PATH, or an NVIDIA CDI spec file
     (what `nvidia-ctk cdi generate` writes for podman and containerd)."""
     found = {name: path for name in CONTAINER_TOOLS if (path := which(name))}
-    spec = next((f"/{folder}/nvidia.yaml" for folder in ("etc/cdi", "var/run/cdi")
-                 if (root / folder / "nvidia.yaml").exists() or (root / folder / "nvidia.json").exists()), None)
+    spec = next((f"/{folder}/{name}" for folder in ("etc/cdi", "var/run/cdi") for name in ("nvidia.yaml", "nvidia.json")
+                 if (root / folder / name).exists()), None)
     return found | ({"cdi": spec} if spec else {})
 
 
