@@ -928,3 +928,17 @@ def test_td537_a_gpu_host_with_docker_but_no_container_toolkit():
     assert "TD537" not in codes(replace(built, system=replace(built.system, container="docker")))
     assert "TD537" not in codes(replace(built, system=replace(built.system, container_tools=None)))  # not read
     assert "TD537" not in codes(replace(built, system=replace(built.system, container_tools={})))  # no engine
+
+
+def test_td527_inside_a_container_a_stopped_job_nvml_names_by_its_host_pid_is_still_said():
+    """NVML in a container may list the host's pid (not confirmed here: no state) with the memory; /proc finds the
+    same job under its container pid, stopped. The memory is not taken as accounted for by the unconfirmed entry."""
+    from torchdoctor.snapshot import GpuHolder, GpuProcess
+
+    host_pid = GpuProcess(pid=3172554, name=None, used_memory=48 << 30, state=None)
+    gpu = replace(H100.nvml.gpus[0], memory_used=(48 << 30) + (500 << 20), memory_total=80 << 30,
+                  processes=(host_pid,), minor_number=0)
+    job = GpuHolder(pid=57, name="python3", command="python3 -c …", state="T", parent=12, devices=(0,))
+    boxed = replace(H100, nvml=replace(H100.nvml, gpus=(gpu,)), system=replace(H100.system, gpu_holders=(job,)))
+    finding = only(boxed, "TD527")
+    assert finding.severity is Severity.WARNING and "process 57 (python3 -c …) is stopped" in finding.message

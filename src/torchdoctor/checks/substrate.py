@@ -271,7 +271,9 @@ def gpu_memory_held(snapshot: Snapshot) -> Iterator[Finding]:
         opened = [h for h in on_gpu if h.pid not in {p.pid for p in listed} and h.parent not in holding]
         left = [h for h in opened if h.parent == 1]
         total, used = gpu.memory_total, gpu.memory_used
-        unexplained = (used - sum(p.used_memory or 0 for p in listed)) if used is not None else None
+        # Memory NVML's list accounts for: its processes confirmed here. Inside a container NVML may name the host's
+        # pids, whose memory is then that of the holders found in /proc under other numbers.
+        unexplained = (used - sum(p.used_memory or 0 for p in listed if p.state is not None)) if used is not None else None
         stopped = ([p for p in listed if p.state in STOPPED and (p.used_memory or 0) > 0]
                    + [h for h in opened if h.state in STOPPED and unexplained is not None and unexplained > OWN_PROBE_BYTES])
         held = total is not None and total > 0 and used is not None and used > HELD_SHARE * total
