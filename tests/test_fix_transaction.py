@@ -17,7 +17,7 @@ import pytest
 from pyindex import LocalIndex
 from test_uv_lock import python_for
 
-from conftest import FIXTURES, SNAPSHOTS, processes_with
+from conftest import FIXTURES, SNAPSHOTS, interruptible, processes_with
 from torchdoctor.fixes.verify import smoke_test
 from torchdoctor.probes.collect import with_project
 from torchdoctor.snapshot import InterpreterInfo, Snapshot
@@ -158,7 +158,8 @@ def test_a_fix_stopped_while_uv_lock_waits_puts_everything_back_and_leaves_no_pr
     environment.pop("VIRTUAL_ENV", None)
     process = subprocess.Popen([sys.executable, "-m", "torchdoctor", "fix", "--all", "--yes", "--lock", "--project",
                                 str(folder), "--snapshot", str(SNAPSHOTS / "h100-pypi.json")],
-                               env=environment, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+                               env=environment, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
+                               preexec_fn=interruptible)
     try:
         seen = ""
         deadline = time.monotonic() + 60
@@ -261,7 +262,7 @@ def _moments() -> list[tuple[str, float, int]]:
 def _run_until(argv: list[str], start: str, delay: float, sent: int, environment: dict[str, str]) -> tuple[int, str]:
     """Run torchdoctor, wait for `start` on its stderr, then `delay` seconds, then send `sent` (unless it is done)."""
     process = subprocess.Popen([sys.executable, "-m", "torchdoctor", *argv], env=environment, stderr=subprocess.PIPE,
-                               stdout=subprocess.DEVNULL, text=True)
+                               stdout=subprocess.DEVNULL, text=True, preexec_fn=interruptible)
     try:
         seen = ""
         deadline = time.monotonic() + 60
