@@ -444,7 +444,8 @@ def geforce_peer_access_reported(snapshot: Snapshot) -> Iterator[Finding]:
         "NCCL and copies between GPUs use peer-to-peer wherever the driver reports it. NVIDIA says GeForce cards do not "
         "support it, and drivers that reported it anyway made DDP hang at its first all-reduce (GPUs at 100%, no error) "
         "and copies from one GPU to another return zeros. NCCL_P2P_DISABLE=1 sends the traffic through host memory "
-        "instead; a driver that does not report peer access on these cards cures it on the host.",
+        "instead; a driver that does not report peer access on these cards cures it on the host. (A kernel module "
+        "patched to give these cards peer access, such as tinygrad's, is the exception: there it is meant.)",
         (*peer_access_evidence(snapshot), Evidence("driver", snapshot.nvml.driver_version or "unknown", nvml_source(snapshot)),
          Evidence("GeForce and peer access", "not supported", GEFORCE_P2P)),
         Fix("Keep NCCL off peer-to-peer on these GPUs", Applicability.DISPLAY_ONLY, commands=(
