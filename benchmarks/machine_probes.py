@@ -83,4 +83,8 @@ The holder scan costs about 40 us a process; past 80 ms (some 2,000 processes) i
 After review (same day): the scan filters by owner first (a stat of /proc/PID, about 1 us), so kernel threads and other
 users' processes cost little; only this user's are read: 2.64 ms as the machine is, 13.66 ms with 400 more of this
 user's processes alive (0.03 and 0.14 x the bound).
+The lent H100 (2026-12-06, 184 processes, in a Docker container; scripts/device-held-memory.sh): the holder scan
+7.97 ms (0.08 x), 26.76 ms with 400 more (0.27 x); the other new readers under 0.2 ms. The whole system probe there
+takes 207 ms (268 ms loaded), most of it the compilers' and ldconfig's own runs for the bug report, which the 100 ms
+bound of issue 29 does not cover (it bounds each new reader).
 """

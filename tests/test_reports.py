@@ -97,7 +97,7 @@ def test_the_reports_are_many_varied_and_cited():
 
 
 @pytest.mark.parametrize("name", ["h100-pypi.json", "h200-pypi.json", "wsl2-rtx5060ti-nightly.json",
-                                  "h100-live-2026-12-06.json"])
+                                  "h100-live-2026-12-06.json", "h100-live-2026-12-06-second.json"])
 def test_the_recorded_machines_stay_silent_on_the_new_causes(name):
     snapshot = Snapshot.from_json((SNAPSHOTS / name).read_text(encoding="utf-8"))
     codes = {d.code for d in run_checks(snapshot) if d.severity >= Severity.WARNING}
@@ -112,3 +112,22 @@ def test_the_lent_h100_shows_its_substrate_facts_and_they_read_healthy():
     assert any("/compat/libcuda.so" in path for path in machine.system.cuda_compat_libraries or ())
     assert 'triton==3.6.0; platform_system == "Linux"' in (machine.torch.torch_requires or ())
     assert machine.torch.packages.get("triton") == "3.6.0" and len(machine.torch.torch_installs or ()) == 1
+
+
+def test_the_lent_h100_names_another_process_that_stopped_holding_most_of_it():
+    """Recorded live on the lent H100 (2026-12-06, scripts/device-held-memory.sh): a process of this user allocated 60%
+    of the GPU and stopped itself (SIGSTOP, as Ctrl+Z does); `check` named it, stopped, with how to end it. Before and
+    after it (the recording of the same machine as it was, and released), the probe's own torch process is not
+    counted: NVML's list and the /proc scan are empty and nothing is said."""
+    held = Snapshot.from_json((SNAPSHOTS / "h100-live-held-by-stopped-process.json").read_text(encoding="utf-8"))
+    gpu = held.nvml.gpus[0]
+    assert [(p.pid, p.state) for p in gpu.processes] == [(1251, "T")] and gpu.minor_number == 0
+    assert [(h.pid, h.state, h.devices) for h in held.system.gpu_holders] == [(1251, "T", (0,))]
+    found = [d for d in run_checks(held) if d.code == "TD527"]
+    assert len(found) == 1 and found[0].severity is Severity.WARNING
+    assert "process 1251" in found[0].message and "is stopped" in found[0].message
+    assert found[0].fix.commands[0].startswith("kill 1251; kill -CONT 1251")
+    released = Snapshot.from_json((SNAPSHOTS / "h100-live-2026-12-06-second.json").read_text(encoding="utf-8"))
+    assert released.nvml.gpus[0].processes == () and released.system.gpu_holders == ()
+    assert released.nvml.gpus[0].mig_enabled is False and released.nvml.gpus[0].mig_devices is None
+    assert "TD527" not in {d.code for d in run_checks(released)}
