@@ -942,3 +942,18 @@ def test_td527_inside_a_container_a_stopped_job_nvml_names_by_its_host_pid_is_st
     boxed = replace(H100, nvml=replace(H100.nvml, gpus=(gpu,)), system=replace(H100.system, gpu_holders=(job,)))
     finding = only(boxed, "TD527")
     assert finding.severity is Severity.WARNING and "process 57 (python3 -c …) is stopped" in finding.message
+
+
+def test_td537_a_compose_file_asking_for_the_gpu_makes_it_a_warning(tmp_path):
+    """Read from real files: a compose.yaml with Compose's documented GPU request, and one without."""
+    from torchdoctor.probes.project import compose_gpu_files
+
+    (tmp_path / "compose.yaml").write_text("services:\n  app:\n    deploy:\n      resources:\n        reservations:\n"
+                                          "          devices:\n            - driver: nvidia\n              count: all\n"
+                                          "              capabilities: [gpu]\n")
+    (tmp_path / "docker-compose.yml").write_text("services:\n  db:\n    image: postgres\n")
+    assert compose_gpu_files(tmp_path) == ("compose.yaml",)
+    host = replace(H100, system=replace(H100.system, container=None, container_tools={"docker": "/usr/bin/docker"}),
+                   project=replace(H100.project, compose_gpu_files=("compose.yaml",)))
+    finding = only(host, "TD537")
+    assert finding.severity is Severity.WARNING and "(compose.yaml asks for the GPU)" in finding.message

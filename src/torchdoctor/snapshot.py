@@ -766,6 +766,9 @@ class ProjectInfo:
     """A workspace root's members, each read as its own project (its pyproject.toml with the root's sources and
     indexes it does not override, and the workspace's one uv.lock seen from it): what `uv sync --package` installs."""
     dockerfile_details: tuple[DockerfileInfo, ...] = ()
+    compose_gpu_files: tuple[str, ...] | None = None
+    """Compose files at the project's root (compose.yaml, docker-compose.yml …) that ask for NVIDIA GPUs (`driver:
+    nvidia`, `gpus:`, `capabilities: [gpu]`): the project runs in containers with a GPU. None when not read."""
     index_pythons: tuple[IndexPythons, ...] = ()
     """For each nightly PyTorch index the project names: what its newest torch is published for."""
     offline: bool = False

@@ -458,11 +458,12 @@ def container_toolkit_not_installed(snapshot: Snapshot) -> Iterator[Finding]:
         On a host (not inside a container, not WSL, where Docker Desktop brings the GPU itself) whose NVIDIA driver
         answers, with docker or podman on PATH (not the docker snap, which carries the toolkit): none of the toolkit's
         parts (nvidia-ctk, nvidia-container-cli, nvidia-container-runtime(-hook) on PATH, an NVIDIA CDI spec). A
-        warning when the project has a Dockerfile (it is meant to run in a container); else a note.
+        warning when the project has a Dockerfile, or a compose file that asks for NVIDIA GPUs (it is meant to run in a
+        container); else a note.
     Why it matters:
         `docker run --gpus all` fails before the container starts: "could not select device driver \"\" with
-        capabilities: [[gpu]]" (`--runtime nvidia`: "Unknown runtime specified nvidia"); started without it, the
-        container has no GPU and torch.cuda.is_available() is False.
+        capabilities: [[gpu]]" (Compose: "could not select device driver \"nvidia\"", `--runtime nvidia`: "Unknown
+        runtime specified nvidia"); started without it, the container has no GPU and torch.cuda.is_available() is False.
     Fix safety:
         Installing the toolkit is the host's administrator's to do: the commands are shown, never run.
     """
@@ -475,11 +476,13 @@ def container_toolkit_not_installed(snapshot: Snapshot) -> Iterator[Finding]:
     if not engines or any(part in tools for part in TOOLKIT_PARTS):
         return
     dockerfiles = snapshot.project.dockerfile_details
+    composed = snapshot.project.compose_gpu_files or ()
+    meant = (f" ({composed[0]} asks for the GPU)" if composed else f" ({dockerfiles[0].path} builds one)" if dockerfiles
+             else "")
     yield Finding(
-        Severity.WARNING if dockerfiles else Severity.INFO,
+        Severity.WARNING if dockerfiles or composed else Severity.INFO,
         f"{' and '.join(engines)} {'are' if len(engines) > 1 else 'is'} installed but the NVIDIA Container Toolkit is "
-        "not: containers cannot use this "
-        "machine's GPU" + (f" ({dockerfiles[0].path} builds one)" if dockerfiles else ""),
+        "not: containers cannot use this machine's GPU" + meant,
         "Containers reach the GPU through the NVIDIA Container Toolkit, which mounts the host driver's libraries and "
         "device files into them. Without it `docker run --gpus all` stops with \"could not select device driver \"\" "
         "with capabilities: [[gpu]]\" (or \"Unknown runtime specified nvidia\"), and a container started without "

@@ -7,6 +7,8 @@ cannot be used becomes a ProjectFileError naming the file, line and column, neve
 
 from __future__ import annotations
 
+import re
+
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -113,6 +115,7 @@ def probe_project(root: Path, found_by: str = "", offline: bool = True) -> Proje
         errors=tuple(errors),
         requirement_lines=tuple(requirement_lines),
         dockerfile_details=tuple(dockerfile_details),
+        compose_gpu_files=compose_gpu_files(root),
         index_pythons=index_pythons,
         offline=offline,
         code_scan=scan_device_assignments(root),
@@ -238,3 +241,24 @@ def _index_pythons(pyproject: PyprojectInfo | None, offline: bool) -> tuple[Inde
     )
 
 
+COMPOSE_FILES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
+COMPOSE_GPU = re.compile(r"^\s*(?:driver:\s*['\"]?nvidia\b|gpus:|runtime:\s*['\"]?nvidia\b|capabilities:\s*\[[^\]]*\bgpu\b)",
+                         re.IGNORECASE | re.MULTILINE)
+
+
+def compose_gpu_files(root: Path) -> tuple[str, ...]:
+    """The compose files at the root that ask for NVIDIA GPUs, read as text (never run, never parsed as YAML: a line
+    `driver: nvidia`, `gpus:`, `runtime: nvidia` or `capabilities: [gpu]` is the request Docker Compose documents)."""
+    found = []
+    for name in COMPOSE_FILES:
+        path = root / name
+        try:
+            if not path.is_file():
+                continue
+            with open(path, encoding="utf-8", errors="replace") as handle:
+                text = handle.read(1 << 20)  # bounded: a hostile file costs a megabyte at most
+        except OSError:
+            continue
+        if COMPOSE_GPU.search(text):
+            found.append(name)
+    return tuple(found)
