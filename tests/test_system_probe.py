@@ -197,7 +197,7 @@ def test_processes_of_this_user_holding_a_gpu_are_found_in_proc_and_torchdoctors
     ]
     assert gpu_holders(tmp_path, own_pid=400, budget_s=0) is None  # past its time: unknown, not "none"
     # An option's value may be a token: only the program and a script's file name are kept.
-    (proc / "300" / "cmdline").write_text("python\0--token\0hf_SECRET\0train.py\0")
+    (proc / "300" / "cmdline").write_text("python\0--token\0hf_SECRET\0--key=sk-live.sh\0train.py\0")
     (proc / "301" / "cmdline").write_text("/opt/app/bin/server --db postgres://u:pw@h/db --secret abc")  # a title
     commands = {h.pid: h.command for h in gpu_holders(tmp_path, own_pid=400)}
     assert commands == {300: "python train.py", 301: "server"}

@@ -316,7 +316,7 @@ def _command(folder: Path) -> str | None:
         if word == "-m" and re.fullmatch(r"[\w.]+", following):
             shown += ["-m", following]
             break
-        if SCRIPT.search(word):
+        if not word.startswith("-") and SCRIPT.search(word):  # `--config=x.py` is an option, not the script
             shown.append(os.path.basename(word))
             break
     return clean(" ".join(w for w in shown if w))[:120] or None
