@@ -7,6 +7,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import textwrap
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -177,8 +178,6 @@ def test_a_build_of_a_newer_minor_runs_by_minor_version_compatibility_and_is_not
     needs the one thing it does not cover (JIT of newer PTX): TD232 called it a driver problem while its own fix said
     the line runs there (issue 28). Now nothing is said of the plan, and once installed TD230 is a note that says
     why it runs and what it would not cover."""
-    from dataclasses import replace
-
     folder = write_project(tmp_path / "p", """
         [project]
         name = "gap"
@@ -207,8 +206,6 @@ def test_a_gpu_the_build_reaches_only_through_ptx_needs_the_newer_driver_and_is_
     """The exception minor-version compatibility does not cover, in use: an H100 (sm_90) with a CUDA 12.9 build that
     carries sm_80 machine code and compute_80 PTX only, on a driver of CUDA 12.8. The GPU runs only through PTX, which
     this driver cannot JIT-compile ("the provided PTX was compiled with an unsupported toolchain"): a warning."""
-    from dataclasses import replace
-
     folder = write_project(tmp_path / "p", """
         [project]
         name = "custom"
@@ -269,8 +266,6 @@ def test_a_team_whose_line_other_packages_are_built_for_is_told_to_update_the_dr
 def test_every_fix_offered_on_a_real_project_writes_and_is_proven(tmp_path, name, machine):
     """Offered means proven, over the field corpus (benchmarks/fix_cure.py counts the same and more): every fix line a
     report shows, and each alternative, writes a change that its proof accepts."""
-    from dataclasses import replace
-
     snapshot = with_project(H100 if machine == "H100" else BLACKWELL, field_project(tmp_path, name))
     for diagnosis in diagnose(snapshot).diagnoses:
         for fix in (diagnosis.fix, *diagnosis.alternatives):
@@ -315,9 +310,6 @@ def test_a_companion_installed_only_through_another_package_follows_torch_with_u
     requirements alone (a source for it is ignored: the first lock shows that). On Blackwell the cu126 torch has no
     kernels; the fix moves torch to cu128 and makes torchvision the project's requirement, and the real uv then locks
     torchvision's cu128 build beside torch's."""
-    from dataclasses import replace
-
-
     folder = write_project(tmp_path / "p", f"""
         [project]
         name = "p"
@@ -354,9 +346,6 @@ def test_a_lock_that_pairs_torch_with_another_build_of_a_companion_is_cured_with
     source is ignored and uv.lock pairs torch +cpu with PyPI's torchvision (on Linux the cu128 build). The finding
     offers the cure (unsafe: it makes torchvision the project's requirement, where the source applies), and the real uv
     then locks torchvision's CPU build; the finding is gone from the new lock."""
-    from dataclasses import replace
-
-
     folder = write_project(tmp_path / "p", f"""
         [project]
         name = "p"
@@ -405,9 +394,6 @@ def test_a_workspace_members_mixed_lock_is_cured_by_the_command_the_root_report_
     finding prints. Read alone, the member is read inside its workspace (the root's uv.lock, as uv reads it), so the
     command finds the same finding, and after its fix the real uv locks torchvision's CPU build. Said once, by the root,
     whether the root's extra has the member's extra's name or another."""
-    from dataclasses import replace
-
-
     root = write_project(tmp_path / "ws", f"""
         [project]
         name = "root"
@@ -498,8 +484,6 @@ def test_a_folder_under_a_workspace_that_its_members_do_not_name_is_read_alone(t
 def test_the_proof_refuses_a_move_that_leaves_a_companion_behind(tmp_path, monkeypatch):
     """The same project, with the fix's requirement taken out: the proof sees, from the lock, that torchvision would stay
     on PyPI's build beside torch's cu128 and refuses the fix."""
-    from dataclasses import replace
-
     from torchdoctor.workflow.planning import plan_fixes
 
     folder = field_project(tmp_path, "NovaSky-AI__SkyRL")

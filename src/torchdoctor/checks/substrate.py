@@ -12,16 +12,17 @@ import re
 from collections.abc import Iterator, Sequence
 
 from torchdoctor.checks.common import (
+    GEFORCE_P2P,
     NCCL_TROUBLESHOOTING,
+    SHM_ENOUGH,
     driver_library_versions,
+    geforce_peer_access,
     gpu_count,
     iommu_in_the_way,
-    GEFORCE_P2P,
-    SHM_ENOUGH,
-    geforce_peer_access,
     nccl_kept_off_pcie_p2p,
     nvml_source,
     peer_access_evidence,
+    shm_too_small,
     torch_source,
 )
 from torchdoctor.checks.registry import DISPLAY_ONLY, Finding, rule
@@ -49,11 +50,10 @@ def shared_memory_too_small(snapshot: Snapshot) -> Iterator[Finding]:
     """
     shm = snapshot.system.shm
     count = gpu_count(snapshot)
-    if shm is None or count == 0:
+    evidence = shm_too_small(snapshot)
+    if shm is None or count == 0 or not evidence:
         return
     small = shm.size_bytes is not None and shm.size_bytes < SHM_ENOUGH
-    if not small and shm.writable is not False:
-        return
     container = snapshot.system.container
     size = f"{shm.size_bytes / (1 << 20):.0f} MiB" if shm.size_bytes is not None else "of unknown size"
     problem = (f"/dev/shm is {size}" + (" and not writable" if shm.writable is False else "")
@@ -75,9 +75,7 @@ def shared_memory_too_small(snapshot: Snapshot) -> Iterator[Finding]:
         "\"unhandled system error\"), and the DataLoader's worker processes hand batches over through it (\"Bus error\", "
         "\"DataLoader worker is killed\"). NCCL's guide asks for at least 1 GiB; Docker gives 64 MB unless the container "
         "is started with --ipc=host or --shm-size.",
-        (Evidence("/dev/shm size", str(shm.size_bytes) if shm.size_bytes is not None else "unknown", "statvfs(/dev/shm)"),
-         Evidence("/dev/shm writable", {True: "yes", False: "no", None: "unknown"}[shm.writable], "access(/dev/shm, W_OK)"),
-         Evidence("GPUs", str(count), nvml_source(snapshot))),
+        (*evidence, Evidence("GPUs", str(count), nvml_source(snapshot))),
         Fix("Give the container (or the machine) more shared memory", Applicability.DISPLAY_ONLY, commands=commands),
     )
 
